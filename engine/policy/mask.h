@@ -1,0 +1,115 @@
+/*
+ * mask: sensitive-data detectors and the masking of result rows.
+ *
+ * Owns the detector catalogue (pattern + validator per detector: credit_card with Luhn and
+ * IIN ranges, iban mod-97, us_ssn invalid ranges, aba_routing, email, phone_e164, jwt,
+ * aws_access_key, private_key PEM, ipv4, ipv6), the mask styles, and row masking: one
+ * Hyperscan scan (SOM_LEFTMOST) per row, matches mapped to fields, matches crossing field
+ * boundaries dropped, validators run, overlapping spans merged, and only then a rewrite.
+ * A detector fires only when its validator accepts. Rows without confirmed matches are
+ * reported unchanged so callers forward them untouched. No allocation per row in steady
+ * state; one masker per thread.
+ */
+#ifndef RG_POLICY_MASK_H
+#define RG_POLICY_MASK_H
+
+#include <hs/hs.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Order is part of the bundle format: append only. */
+enum rg_detector {
+	RG_DET_CREDIT_CARD = 0,
+	RG_DET_IBAN,
+	RG_DET_US_SSN,
+	RG_DET_ABA_ROUTING,
+	RG_DET_EMAIL,
+	RG_DET_PHONE_E164,
+	RG_DET_JWT,
+	RG_DET_AWS_ACCESS_KEY,
+	RG_DET_PRIVATE_KEY,
+	RG_DET_IPV4,
+	RG_DET_IPV6,
+	RG_DET__COUNT
+};
+
+enum rg_mask_style {
+	RG_MASK_REDACT = 0,	/* every character of the span replaced by '*' ... */
+	RG_MASK_PARTIAL,	/* keep the last `keep` (default 4) alphanumerics */
+	RG_MASK_HMAC,		/* hex HMAC-SHA256(key, span), truncated; key from gateway config */
+	RG_MASK_NULL,		/* whole field becomes SQL NULL */
+	RG_MASK_STATIC,		/* span replaced by a fixed text */
+	RG_MASK__COUNT
+};
+
+struct rg_detector_def {
+	const char *name;	/* as written in rules: "credit_card" */
+	const char *pattern;	/* Hyperscan regex, compiled with HS_FLAG_SOM_LEFTMOST */
+	unsigned hs_flags;	/* extra flags, e.g. HS_FLAG_CASELESS */
+	/* Returns true if p[0..n) (the whole match) is a real instance. */
+	bool (*validate)(const uint8_t *p, size_t n);
+};
+
+const struct rg_detector_def *rg_detector_get(enum rg_detector d);
+int rg_detector_from_name(const char *name); /* -1 if unknown */
+const char *rg_mask_style_name(enum rg_mask_style s);
+int rg_mask_style_from_name(const char *name); /* -1 if unknown */
+
+/* One masking action: a detector rule (detector >= 0) or a column rule (detector = -1). */
+struct rg_mask_action {
+	int detector;		/* enum rg_detector, or -1 for a column rule */
+	enum rg_mask_style style;
+	uint8_t keep;		/* PARTIAL: characters kept at the end (default 4) */
+	const char *static_text; /* STATIC only */
+	uint32_t rule_index;	/* caller's index (bundle mask-rule index), reported back */
+};
+
+/* Compile the detector actions of acts[0..n) (column actions are skipped) into one
+ * Hyperscan block-mode database whose pattern ids are indexes into acts. *db = NULL when
+ * no detector action exists. Returns 0 or -EINVAL with a message in err. */
+int rg_mask_compile(const struct rg_mask_action *acts, size_t n, hs_database_t **db,
+		    char *err, size_t errlen);
+
+struct rg_mask_field {
+	const uint8_t *data;
+	uint32_t len;
+	bool is_null;
+};
+
+/* Built once per result set (e.g. at PostgreSQL RowDescription) by the caller.
+ * column_action: per field, the action forced by a column rule (index into acts) or -1;
+ * NULL if none. enabled: per action (nacts entries), whether it applies to this session's
+ * identity/target; NULL means all. A disabled detector action's matches are ignored. */
+struct rg_mask_plan {
+	const int32_t *column_action;
+	size_t ncolumns;
+	const uint8_t *enabled;
+};
+
+struct rg_mask_out_field {
+	bool changed;
+	bool is_null;
+	const uint8_t *data; /* valid until the next call on the masker */
+	uint32_t len;
+};
+
+struct rg_mask_result {
+	bool changed;		/* any field changed */
+	uint32_t matches;	/* confirmed detector matches */
+	const struct rg_mask_out_field *fields; /* nfields entries, valid until next call */
+	uint64_t rules_hit;	/* bit (rule_index % 64) of actions applied, for audit */
+};
+
+struct rg_masker;
+
+/* db may be NULL (column rules only). acts must outlive the masker. The HMAC key is copied. */
+struct rg_masker *rg_masker_new(const hs_database_t *db, const struct rg_mask_action *acts,
+				size_t nacts, const uint8_t *hmac_key, size_t keylen);
+void rg_masker_free(struct rg_masker *m);
+
+/* Mask one row. plan may be NULL (no column rules). Returns 0 or -ENOMEM/-EIO. */
+int rg_masker_row(struct rg_masker *m, const struct rg_mask_plan *plan,
+		  const struct rg_mask_field *fields, size_t nfields, struct rg_mask_result *out);
+
+#endif

@@ -1,0 +1,127 @@
+/*
+ * policy: the runtime side of ringgate's rules, shared by every protocol.
+ *
+ * Loads a bundle compiled by rulec (checksum, format version, Hyperscan platform and an
+ * optional Ed25519 signature are verified; a bad bundle is refused with a precise error),
+ * then answers two questions on the data path: the verdict for a statement from a given
+ * identity (rg_policy_verdict) and the masked form of a result row (rg_policy_mask_row).
+ * A loaded policy is immutable and shared by all threads; everything mutable (Hyperscan
+ * scratch, parser buffers, output buffers) lives in a per-thread rg_policy_ctx, so calls
+ * take no locks and allocate nothing in steady state.
+ */
+#ifndef RG_POLICY_H
+#define RG_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mask.h"
+#include "sqlclass.h"
+
+/* Ordered by strictness: a larger value wins. */
+enum rg_verdict {
+	RG_VERDICT_ALLOW = 0,
+	RG_VERDICT_LOG = 1,	/* allow, and record that a log rule matched */
+	RG_VERDICT_HOLD = 2,	/* require just-in-time approval */
+	RG_VERDICT_DENY = 3,
+};
+
+enum rg_approval_scope {
+	RG_APPROVAL_ONCE = 0,		/* one approval lets one statement run */
+	RG_APPROVAL_FINGERPRINT = 1,	/* approval covers the statement's fingerprint until TTL */
+};
+
+struct rg_identity {
+	const char *issuer;
+	const char *subject;
+	const char *const *groups;
+	size_t ngroups;
+};
+
+/* Who is asking, where. Strings need not outlive the call. */
+struct rg_request {
+	const char *protocol;	/* "postgres" */
+	const char *target;	/* configured target name */
+	const struct rg_identity *identity;
+};
+
+/* A rule as compiled into the bundle; pointers valid while the policy is loaded. */
+struct rg_rule_info {
+	const char *id;
+	const char *message;	/* deny message sent to the client */
+	char sqlstate[6];	/* NUL-terminated, default "42501" */
+	enum rg_verdict action;
+	bool enforce;		/* false: shadow mode, verdict recorded only */
+	const char *approval_group;
+	uint32_t approval_ttl_s;
+	enum rg_approval_scope approval_scope;
+	const char *file;	/* rule source, for explain and audit */
+	uint32_t line;
+};
+
+#define RG_DECISION_MAX_RULES 32
+
+struct rg_decision {
+	enum rg_verdict verdict;	/* enforced verdict */
+	enum rg_verdict shadow_verdict;	/* verdict if shadow rules were enforced too */
+	const struct rg_rule_info *rule; /* rule deciding `verdict`; NULL if no rule did */
+	const struct rg_rule_info *rules[RG_DECISION_MAX_RULES]; /* every matching rule */
+	size_t nrules;
+	bool parsed;			/* false if the prefilter proved no rule can match */
+	const struct rg_sql_facts *facts; /* valid until the next call on the ctx; NULL if !parsed */
+};
+
+struct rg_policy;
+struct rg_policy_ctx;
+
+struct rg_policy_opts {
+	const char *pubkey_pem;		/* Ed25519 public key file; NULL: signature not required */
+};
+
+/* Load a bundle. Returns 0, or a negative errno with a one-line reason in err
+ * (-EBADMSG corrupt/truncated, -EPROTO foreign format or Hyperscan platform,
+ * -EPERM signature missing or invalid, -ENOENT/-EIO for the file). */
+int rg_policy_load_file(const char *path, const struct rg_policy_opts *opts,
+			struct rg_policy **out, char *err, size_t errlen);
+int rg_policy_load_mem(const void *buf, size_t len, const struct rg_policy_opts *opts,
+		       struct rg_policy **out, char *err, size_t errlen);
+void rg_policy_free(struct rg_policy *p);
+
+/* Bundle facts for inspect/metrics. */
+struct rg_policy_info {
+	uint32_t format_version;
+	uint32_t nrules;
+	uint32_t nmasks;
+	uint32_t ntests;
+	bool signed_bundle;
+	uint64_t checksum;
+	const char *hs_version;
+	const char *packs;		/* comma-separated pack names */
+	bool prefilter_complete;	/* every rule has a required literal */
+};
+void rg_policy_get_info(const struct rg_policy *p, struct rg_policy_info *out);
+const struct rg_rule_info *rg_policy_rule(const struct rg_policy *p, uint32_t i);
+
+/* Per-thread context; hmac_key (may be NULL) is used by the hmac mask style. */
+struct rg_policy_ctx *rg_policy_ctx_new(const struct rg_policy *p, const uint8_t *hmac_key,
+					size_t keylen);
+void rg_policy_ctx_free(struct rg_policy_ctx *c);
+
+/* Decide one client string (may hold several statements). Returns 0 or -ENOMEM. */
+int rg_policy_verdict(struct rg_policy_ctx *c, const struct rg_request *req, const char *sql,
+		      size_t len, struct rg_decision *out);
+
+/* Masking. Call rg_policy_mask_plan once per result set with each column's origin as
+ * "schema.table.column" (NULL when unknown), then rg_policy_mask_row per row. The plan
+ * lives in the ctx until the next rg_policy_mask_plan call. */
+int rg_policy_mask_plan(struct rg_policy_ctx *c, const struct rg_request *req,
+			const char *const *columns, size_t ncolumns,
+			const struct rg_mask_plan **plan);
+int rg_policy_mask_row(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
+		       const struct rg_mask_field *fields, size_t nfields,
+		       struct rg_mask_result *out);
+
+const char *rg_verdict_name(enum rg_verdict v);
+
+#endif

@@ -1,0 +1,121 @@
+/*
+ * sqlclass: what a SQL string does, from PostgreSQL's own parser (libpg_query).
+ *
+ * Owns the one place where SQL is understood. Input is any client string (possibly many
+ * statements); output is a set of facts: operations (every place they occur: multi-statement
+ * strings, CTEs, EXPLAIN, PREPARE bodies, CREATE RULE actions), UPDATE/DELETE without WHERE,
+ * tables with read/write access, functions called, per-statement fingerprints. Never looks at
+ * raw text with patterns: a string the parser rejects is RG_SQL_UNPARSEABLE, and callers fail
+ * closed on it. A context is per thread and reuses its buffers: no allocation per call in
+ * steady state in our code (libpg_query allocates internally).
+ */
+#ifndef RG_POLICY_SQLCLASS_H
+#define RG_POLICY_SQLCLASS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Operation kinds. A specific kind also sets its general kind (CREATE ROLE sets both
+ * RG_OP_CREATE_ROLE and RG_OP_CREATE). Order is part of the bundle format: append only. */
+enum rg_sql_op {
+	RG_OP_UNKNOWN = 0,	/* the parser rejected the string */
+	RG_OP_SELECT,		/* SELECT, TABLE x, VALUES */
+	RG_OP_INSERT,
+	RG_OP_UPDATE,
+	RG_OP_DELETE,
+	RG_OP_MERGE,
+	RG_OP_DROP,		/* DROP of any object, incl. DROP ROLE/OWNED */
+	RG_OP_TRUNCATE,
+	RG_OP_ALTER,		/* ALTER of any object, incl. ALTER ROLE/SYSTEM */
+	RG_OP_CREATE,		/* CREATE of any object, incl. CREATE ROLE/RULE/FUNCTION */
+	RG_OP_GRANT,		/* GRANT privileges or role membership */
+	RG_OP_REVOKE,
+	RG_OP_CREATE_ROLE,	/* CREATE ROLE/USER/GROUP */
+	RG_OP_ALTER_ROLE,	/* ALTER ROLE/USER/GROUP, incl. ALTER ROLE ... SET */
+	RG_OP_DROP_ROLE,
+	RG_OP_ALTER_SYSTEM,
+	RG_OP_COPY_TO_FILE,	/* COPY ... TO 'server file' */
+	RG_OP_COPY_FROM_FILE,	/* COPY ... FROM 'server file' */
+	RG_OP_COPY_PROGRAM,	/* COPY ... TO/FROM PROGRAM */
+	RG_OP_COPY_TO_STDOUT,
+	RG_OP_COPY_FROM_STDIN,
+	RG_OP_DO,		/* DO block; its body is opaque */
+	RG_OP_CALL,
+	RG_OP_SET,		/* SET, RESET, SET LOCAL, SET ROLE, SET SESSION AUTHORIZATION */
+	RG_OP_PREPARE,
+	RG_OP_EXECUTE,
+	RG_OP_DEALLOCATE,
+	RG_OP_EXPLAIN,
+	RG_OP_CREATE_RULE,
+	RG_OP_CREATE_FUNCTION,	/* CREATE [OR REPLACE] FUNCTION/PROCEDURE */
+	RG_OP_TRANSACTION,	/* BEGIN, COMMIT, ROLLBACK, SAVEPOINT, ... */
+	RG_OP_LOCK,
+	RG_OP_VACUUM,		/* VACUUM, ANALYZE */
+	RG_OP_LISTEN,		/* LISTEN, UNLISTEN */
+	RG_OP_NOTIFY,
+	RG_OP_SHOW,
+	RG_OP_OTHER,		/* anything the parser accepts that no kind above names */
+	RG_OP__COUNT
+};
+
+#define RG_OP_BIT(op) (UINT64_C(1) << (op))
+
+enum rg_sql_access {
+	RG_ACCESS_READ = 1,
+	RG_ACCESS_WRITE = 2,
+};
+
+/* A relation or function name exactly as PostgreSQL resolved it: quotes removed, U&""
+ * escapes decoded, unquoted identifiers folded to lower case. schema is NULL if unqualified. */
+struct rg_sql_name {
+	const char *schema;
+	const char *name;
+	uint8_t access; /* tables: RG_ACCESS_* bits; functions: 0 */
+};
+
+enum rg_sql_status {
+	RG_SQL_OK = 0,
+	RG_SQL_UNPARSEABLE = 1,
+};
+
+struct rg_sql_facts {
+	enum rg_sql_status status;
+	unsigned nstmts;		/* top-level statements in the string */
+	uint64_t ops;			/* RG_OP_BIT() of every kind found anywhere */
+	uint64_t ops_without_where;	/* RG_OP_BIT(UPDATE|DELETE) occurring with no WHERE */
+	const struct rg_sql_name *tables;
+	size_t ntables;			/* deduplicated (schema, name), access bits OR-ed */
+	const struct rg_sql_name *functions;
+	size_t nfunctions;		/* deduplicated */
+	const uint64_t *fingerprints;	/* one per top-level statement, if requested */
+	size_t nfingerprints;
+	const char *normalized;		/* pg_query_normalize() output, if requested */
+	size_t normalized_len;
+};
+
+/* Flags for rg_sqlclass_run(): extra work done only when a bundle needs it. */
+#define RG_SQLCLASS_FINGERPRINT 0x1u
+#define RG_SQLCLASS_NORMALIZE 0x2u
+
+struct rg_sqlclass;
+
+struct rg_sqlclass *rg_sqlclass_new(void);
+void rg_sqlclass_free(struct rg_sqlclass *c);
+
+/* Classify sql[0..len) (need not be NUL-terminated). Fills *out; pointers in *out stay
+ * valid until the next call on the same context. Returns 0, or -ENOMEM. A string the
+ * parser rejects is not an error: out->status = RG_SQL_UNPARSEABLE, ops = RG_OP_BIT(UNKNOWN). */
+int rg_sqlclass_run(struct rg_sqlclass *c, const char *sql, size_t len, unsigned flags,
+		    struct rg_sql_facts *out);
+
+/* Name of an operation as written in rules ("select", "copy_program", ...); NULL if out of
+ * range. rg_sql_op_from_name() returns -1 for an unknown name. */
+const char *rg_sql_op_name(enum rg_sql_op op);
+int rg_sql_op_from_name(const char *name);
+
+/* Keywords (lower case) of which at least one appears, case-insensitively, in the text of
+ * any statement that has this operation. Used by rulec to build a sound prefilter. NULL
+ * for ops with no such keyword (RG_OP_UNKNOWN, RG_OP_OTHER). NULL-terminated list. */
+const char *const *rg_sql_op_keywords(enum rg_sql_op op);
+
+#endif
