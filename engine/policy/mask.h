@@ -52,6 +52,7 @@ struct rg_detector_def {
 };
 
 const struct rg_detector_def *rg_detector_get(enum rg_detector d);
+const char *rg_detector_name(enum rg_detector d);
 int rg_detector_from_name(const char *name); /* -1 if unknown */
 const char *rg_mask_style_name(enum rg_mask_style s);
 int rg_mask_style_from_name(const char *name); /* -1 if unknown */

@@ -1,6 +1,17 @@
 /*
- * names: printable names of policy enums, shared by rulec, explain output and audit.
+ * names: printable names of policy enums and the keyword table behind the prefilter.
+ *
+ * Rules name operations, detectors and styles by these strings; the bundle stores the enum
+ * values, so the tables here are part of the on-disk contract: append only.
+ * The keyword table says, per operation, the SQL keywords at least one of which must occur
+ * in the text of any statement with that operation. SQL keywords cannot be escaped or
+ * quoted, so a statement whose text contains none of them cannot have the operation: this
+ * is what lets rulec build a sound Hyperscan prefilter. tests/unit/policy checks it against
+ * the parser over a corpus.
  */
+#include <string.h>
+#include <strings.h>
+
 #include "policy.h"
 
 const char *rg_verdict_name(enum rg_verdict v)
@@ -16,4 +27,122 @@ const char *rg_verdict_name(enum rg_verdict v)
 		return "deny";
 	}
 	return "?";
+}
+
+#define KW(...)                                                                                    \
+	(const char *const[])                                                                      \
+	{                                                                                          \
+		__VA_ARGS__, NULL                                                                  \
+	}
+
+static const struct {
+	const char *name;
+	const char *const *keywords;
+} ops[RG_OP__COUNT] = {
+	[RG_OP_UNKNOWN] = { "unknown", NULL },
+	[RG_OP_SELECT] = { "select", KW("select", "table", "values") },
+	[RG_OP_INSERT] = { "insert", KW("insert") },
+	[RG_OP_UPDATE] = { "update", KW("update") },
+	[RG_OP_DELETE] = { "delete", KW("delete") },
+	[RG_OP_MERGE] = { "merge", KW("merge") },
+	[RG_OP_DROP] = { "drop", KW("drop") },
+	[RG_OP_TRUNCATE] = { "truncate", KW("truncate") },
+	[RG_OP_ALTER] = { "alter", KW("alter") },
+	[RG_OP_CREATE] = { "create", KW("create") },
+	[RG_OP_GRANT] = { "grant", KW("grant") },
+	[RG_OP_REVOKE] = { "revoke", KW("revoke") },
+	[RG_OP_CREATE_ROLE] = { "create_role", KW("role", "user", "group") },
+	[RG_OP_ALTER_ROLE] = { "alter_role", KW("role", "user", "group") },
+	[RG_OP_DROP_ROLE] = { "drop_role", KW("role", "user", "group") },
+	[RG_OP_ALTER_SYSTEM] = { "alter_system", KW("system") },
+	[RG_OP_COPY_TO_FILE] = { "copy_to_file", KW("copy") },
+	[RG_OP_COPY_FROM_FILE] = { "copy_from_file", KW("copy") },
+	[RG_OP_COPY_PROGRAM] = { "copy_program", KW("program") },
+	[RG_OP_COPY_TO_STDOUT] = { "copy_to_stdout", KW("copy") },
+	[RG_OP_COPY_FROM_STDIN] = { "copy_from_stdin", KW("copy") },
+	[RG_OP_DO] = { "do", KW("do") },
+	[RG_OP_CALL] = { "call", KW("call") },
+	[RG_OP_SET] = { "set", KW("set", "reset") },
+	[RG_OP_PREPARE] = { "prepare", KW("prepare") },
+	[RG_OP_EXECUTE] = { "execute", KW("execute") },
+	[RG_OP_DEALLOCATE] = { "deallocate", KW("deallocate") },
+	[RG_OP_EXPLAIN] = { "explain", KW("explain") },
+	[RG_OP_CREATE_RULE] = { "create_rule", KW("rule") },
+	[RG_OP_CREATE_FUNCTION] = { "create_function", KW("function", "procedure") },
+	[RG_OP_TRANSACTION] = { "transaction",
+				KW("begin", "start", "commit", "end", "rollback", "abort",
+				   "savepoint", "release", "prepare") },
+	[RG_OP_LOCK] = { "lock", KW("lock") },
+	[RG_OP_VACUUM] = { "vacuum", KW("vacuum", "analyze", "analyse") },
+	[RG_OP_LISTEN] = { "listen", KW("listen", "unlisten") },
+	[RG_OP_NOTIFY] = { "notify", KW("notify") },
+	[RG_OP_SHOW] = { "show", KW("show") },
+	[RG_OP_OTHER] = { "other", NULL },
+};
+
+const char *rg_sql_op_name(enum rg_sql_op op)
+{
+	if ((unsigned)op >= RG_OP__COUNT)
+		return NULL;
+	return ops[op].name;
+}
+
+int rg_sql_op_from_name(const char *name)
+{
+	for (int i = 0; i < RG_OP__COUNT; i++)
+		if (strcmp(ops[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+const char *const *rg_sql_op_keywords(enum rg_sql_op op)
+{
+	if ((unsigned)op >= RG_OP__COUNT)
+		return NULL;
+	return ops[op].keywords;
+}
+
+static const char *const detectors[RG_DET__COUNT] = {
+	[RG_DET_CREDIT_CARD] = "credit_card",
+	[RG_DET_IBAN] = "iban",
+	[RG_DET_US_SSN] = "us_ssn",
+	[RG_DET_ABA_ROUTING] = "aba_routing",
+	[RG_DET_EMAIL] = "email",
+	[RG_DET_PHONE_E164] = "phone_e164",
+	[RG_DET_JWT] = "jwt",
+	[RG_DET_AWS_ACCESS_KEY] = "aws_access_key",
+	[RG_DET_PRIVATE_KEY] = "private_key",
+	[RG_DET_IPV4] = "ipv4",
+	[RG_DET_IPV6] = "ipv6",
+};
+
+const char *rg_detector_name(enum rg_detector d)
+{
+	return (unsigned)d < RG_DET__COUNT ? detectors[d] : NULL;
+}
+
+int rg_detector_from_name(const char *name)
+{
+	for (int i = 0; i < RG_DET__COUNT; i++)
+		if (strcmp(detectors[i], name) == 0)
+			return i;
+	return -1;
+}
+
+static const char *const styles[RG_MASK__COUNT] = {
+	[RG_MASK_REDACT] = "redact", [RG_MASK_PARTIAL] = "partial", [RG_MASK_HMAC] = "hmac",
+	[RG_MASK_NULL] = "null",     [RG_MASK_STATIC] = "static",
+};
+
+const char *rg_mask_style_name(enum rg_mask_style s)
+{
+	return (unsigned)s < RG_MASK__COUNT ? styles[s] : NULL;
+}
+
+int rg_mask_style_from_name(const char *name)
+{
+	for (int i = 0; i < RG_MASK__COUNT; i++)
+		if (strcmp(styles[i], name) == 0)
+			return i;
+	return -1;
 }
