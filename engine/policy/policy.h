@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "mask.h"
 #include "sqlclass.h"
@@ -123,5 +124,12 @@ int rg_policy_mask_row(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
 		       struct rg_mask_result *out);
 
 const char *rg_verdict_name(enum rg_verdict v);
+
+/* Run the inline tests stored in the bundle (rulec test, and engines that want to refuse
+ * a bundle whose tests fail). HMAC masking in tests uses hmac_key (NULL: the fixed test
+ * key "ringgate-test-key"). Prints one line per failure (and per test if verbose) to out.
+ * Returns the number of failures, or a negative errno. */
+int rg_policy_run_tests(const struct rg_policy *p, const uint8_t *hmac_key, size_t keylen,
+			FILE *out, bool verbose, unsigned *ntests);
 
 #endif

@@ -1,0 +1,526 @@
+/*
+ * verdict: decide a statement and mask rows, against a loaded policy, per thread.
+ *
+ * Order of work, cheapest first: one Hyperscan scan of the raw text over every rule's
+ * required literals (rulec chose them so that a rule whose literals are all absent cannot
+ * match); the surviving candidates are filtered by identity/target; then the statement is
+ * parsed (always, unless the policy allows unparseable statements and no candidate is
+ * left: a string the parser rejects must be denied, and only the parser can tell) and each
+ * candidate's predicates are checked against the parser's facts. Precedence is documented
+ * in docs/rules.md: allow rules cancel strictly less specific deny/hold rules; otherwise the
+ * strictest verdict wins. Everything mutable lives in the ctx; no allocation per call.
+ */
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "policy_int.h"
+
+struct rg_policy_ctx {
+	const struct rg_policy *p;
+	struct rg_sqlclass *sc;
+	hs_scratch_t *scratch;
+	size_t words;			/* bitmap words for nrules + 1 rules */
+	uint64_t *cand;			/* candidate bitmap */
+	uint32_t *cand_list;
+	size_t ncand;
+	uint64_t *rxhit;		/* rules whose text regex matched */
+	uint64_t *thit, *fhit, *phit;	/* name index hits: tables, functions, fingerprints */
+	uint32_t *matched;
+	struct rg_sql_facts facts;
+	struct rg_masker *masker;
+	int32_t *col_action;
+	uint8_t *enabled;
+	size_t plan_cap;
+	struct rg_mask_plan plan;
+	char lower[256];
+	char lower_schema[256];
+};
+
+static inline void bit_set(uint64_t *b, uint32_t i)
+{
+	b[i >> 6] |= UINT64_C(1) << (i & 63);
+}
+
+static inline bool bit_get(const uint64_t *b, uint32_t i)
+{
+	return b[i >> 6] >> (i & 63) & 1;
+}
+
+struct rg_policy_ctx *rg_policy_ctx_new(const struct rg_policy *p, const uint8_t *hmac_key,
+					size_t keylen)
+{
+	struct rg_policy_ctx *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->p = p;
+	c->words = (p->meta.nrules + 1 + 63) / 64;
+	c->cand = calloc(c->words, 8);
+	c->rxhit = calloc(c->words, 8);
+	c->thit = calloc(c->words, 8);
+	c->fhit = calloc(c->words, 8);
+	c->phit = calloc(c->words, 8);
+	c->cand_list = calloc(p->meta.nrules + 1, sizeof(uint32_t));
+	c->matched = calloc(p->meta.nrules + 1, sizeof(uint32_t));
+	c->sc = rg_sqlclass_new();
+	c->masker = rg_masker_new(p->maskdb, p->mask_acts, p->meta.nmasks, hmac_key, keylen);
+	if (!c->cand || !c->rxhit || !c->thit || !c->fhit || !c->phit || !c->cand_list ||
+	    !c->matched || !c->sc || !c->masker)
+		goto fail;
+	const hs_database_t *dbs[] = { p->prefilter, p->text };
+	for (size_t i = 0; i < 2; i++)
+		if (dbs[i] && hs_alloc_scratch(dbs[i], &c->scratch) != HS_SUCCESS)
+			goto fail;
+	return c;
+fail:
+	rg_policy_ctx_free(c);
+	return NULL;
+}
+
+void rg_policy_ctx_free(struct rg_policy_ctx *c)
+{
+	if (!c)
+		return;
+	hs_free_scratch(c->scratch);
+	rg_sqlclass_free(c->sc);
+	rg_masker_free(c->masker);
+	free(c->cand);
+	free(c->rxhit);
+	free(c->thit);
+	free(c->fhit);
+	free(c->phit);
+	free(c->cand_list);
+	free(c->matched);
+	free(c->col_action);
+	free(c->enabled);
+	free(c);
+}
+
+/* ---- identity / target ---- */
+
+static bool any_glob(const struct rg_strs *s, const char *v, int flags)
+{
+	if (!v)
+		v = "";
+	for (uint32_t i = 0; i < s->n; i++)
+		if (fnmatch(s->v[i], v, flags) == 0)
+			return true;
+	return false;
+}
+
+static bool has_group(const struct rg_identity *id, const char *g)
+{
+	for (size_t i = 0; id && i < id->ngroups; i++)
+		if (id->groups[i] && strcmp(id->groups[i], g) == 0)
+			return true;
+	return false;
+}
+
+bool rg_match_holds(const struct rg_rt_match *m, const struct rg_request *req)
+{
+	const struct rg_identity *id = req->identity;
+	if (m->protocols.n) {
+		bool ok = false;
+		for (uint32_t i = 0; i < m->protocols.n && !ok; i++)
+			ok = req->protocol && strcmp(m->protocols.v[i], req->protocol) == 0;
+		if (!ok)
+			return false;
+	}
+	if (m->targets.n && !any_glob(&m->targets, req->target, 0))
+		return false;
+	if (m->subjects.n && !any_glob(&m->subjects, id ? id->subject : NULL, 0))
+		return false;
+	if (m->issuers.n && !any_glob(&m->issuers, id ? id->issuer : NULL, 0))
+		return false;
+	if (m->groups_any.n) {
+		bool ok = false;
+		for (uint32_t i = 0; i < m->groups_any.n && !ok; i++)
+			ok = has_group(id, m->groups_any.v[i]);
+		if (!ok)
+			return false;
+	}
+	for (uint32_t i = 0; i < m->groups_none.n; i++)
+		if (has_group(id, m->groups_none.v[i]))
+			return false;
+	return true;
+}
+
+/* ---- predicates ---- */
+
+/* Does a "schema.name" / "name" glob match a resolved name? For an unqualified reference
+ * the schema is decided at run time by search_path: deny-type rules (any_mode) assume it
+ * may be any schema; allow rules (all_mode) accept it only if the pattern's schema is "*". */
+static bool name_matches(const char *pat, const struct rg_sql_name *n, bool all_mode, int flags)
+{
+	const char *dot = strrchr(pat, '.');
+	if (!dot)
+		return fnmatch(pat, n->name, flags) == 0;
+	char schema[256];
+	size_t sl = (size_t)(dot - pat);
+	if (sl >= sizeof(schema))
+		return false;
+	memcpy(schema, pat, sl);
+	schema[sl] = 0;
+	if (fnmatch(dot + 1, n->name, flags) != 0)
+		return false;
+	if (n->schema)
+		return fnmatch(schema, n->schema, flags) == 0;
+	return !all_mode || strcmp(schema, "*") == 0;
+}
+
+static bool names_pred(const struct rg_strs *pats, const struct rg_sql_name *names, size_t n,
+		       uint8_t access, bool all_mode, int flags)
+{
+	if (all_mode && n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		bool hit = false;
+		if (!access || (names[i].access & access))
+			for (uint32_t k = 0; k < pats->n && !hit; k++)
+				hit = name_matches(pats->v[k], &names[i], all_mode, flags);
+		if (hit && !all_mode)
+			return true;
+		if (!hit && all_mode)
+			return false;
+	}
+	return all_mode;
+}
+
+static bool fp_listed(const struct rg_rt_rule *r, uint64_t fp)
+{
+	for (uint32_t i = 0; i < r->nfps; i++)
+		if (((uint64_t)r->fps[2 * i + 1] << 32 | r->fps[2 * i]) == fp)
+			return true;
+	return false;
+}
+
+static bool literal_in(const char *text, size_t len, const char *lit)
+{
+	size_t ll = strlen(lit);
+	if (ll > len)
+		return false;
+	for (size_t i = 0; i + ll <= len; i++)
+		if (strncasecmp(text + i, lit, ll) == 0)
+			return true;
+	return false;
+}
+
+#define UPD_DEL (RG_OP_BIT(RG_OP_UPDATE) | RG_OP_BIT(RG_OP_DELETE))
+
+static bool rule_holds(struct rg_policy_ctx *c, uint32_t ri, const struct rg_sql_facts *f,
+		       const char *text, size_t textlen)
+{
+	const struct rg_rt_rule *r = &c->p->rules[ri];
+	const struct rg_bundle_rule *b = r->b;
+	bool all = b->action == RG_VERDICT_ALLOW;
+
+	if (b->ops) {
+		if (all ? (f->ops == 0 || (f->ops & ~b->ops)) : !(f->ops & b->ops))
+			return false;
+	}
+	if (b->without_where != -1) {
+		uint64_t target = b->ops ? (b->ops & UPD_DEL) : UPD_DEL;
+		bool nowhere = f->ops_without_where & target;
+		if (b->without_where == 1 && !nowhere)
+			return false;
+		if (b->without_where == 0 && (nowhere || !(f->ops & target)))
+			return false;
+	}
+	if (r->tables.n) {
+		if (!all && (b->flags & RG_RULE_TABLES_EXACT) && !b->table_access) {
+			if (!bit_get(c->thit, ri))
+				return false;
+		} else if (!names_pred(&r->tables, f->tables, f->ntables, b->table_access, all,
+				       0)) {
+			return false;
+		}
+	}
+	if (r->functions.n) {
+		if (!all && (b->flags & RG_RULE_FUNCS_EXACT)) {
+			if (!bit_get(c->fhit, ri))
+				return false;
+		} else if (!names_pred(&r->functions, f->functions, f->nfunctions, 0, all,
+				       FNM_CASEFOLD)) {
+			return false;
+		}
+	}
+	if (r->nfps) {
+		if (!all) {
+			if (!bit_get(c->phit, ri))
+				return false;
+		} else {
+			if (f->nfingerprints == 0)
+				return false;
+			for (size_t i = 0; i < f->nfingerprints; i++)
+				if (!fp_listed(r, f->fingerprints[i]))
+					return false;
+		}
+	}
+	if (r->literals.n) {
+		bool hit = false;
+		for (uint32_t i = 0; i < r->literals.n && !hit; i++)
+			hit = literal_in(text, textlen, r->literals.v[i]);
+		if (!hit)
+			return false;
+	}
+	if (b->nregex && !bit_get(c->rxhit, ri))
+		return false;
+	return true;
+}
+
+/* ---- Hyperscan callbacks ---- */
+
+static int on_prefilter(unsigned id, unsigned long long from, unsigned long long to,
+			unsigned flags, void *arg)
+{
+	(void)from, (void)to, (void)flags;
+	struct rg_policy_ctx *c = arg;
+	if (!bit_get(c->cand, id)) {
+		bit_set(c->cand, id);
+		c->cand_list[c->ncand++] = id;
+	}
+	return 0;
+}
+
+static int on_text(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+		   void *arg)
+{
+	(void)from, (void)to, (void)flags;
+	bit_set(((struct rg_policy_ctx *)arg)->rxhit, id);
+	return 0;
+}
+
+/* ---- name index ---- */
+
+static void index_lookup(struct rg_policy_ctx *c, uint64_t key, uint32_t kind, uint64_t *hits)
+{
+	const struct rg_policy *p = c->p;
+	uint32_t mask = p->meta.index_slots - 1;
+	for (uint32_t h = (uint32_t)key & mask;; h = (h + 1) & mask) {
+		const struct rg_bundle_index_entry *e = &p->index[h];
+		if (e->rule == UINT32_MAX)
+			return;
+		if (e->key == key && e->kind == kind)
+			bit_set(hits, e->rule);
+	}
+}
+
+static const char *lower_into(char *dst, size_t cap, const char *s)
+{
+	size_t i = 0;
+	for (; s[i] && i + 1 < cap; i++)
+		dst[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] - 'A' + 'a') : s[i];
+	dst[i] = 0;
+	return dst;
+}
+
+static void index_hits(struct rg_policy_ctx *c, const struct rg_sql_facts *f)
+{
+	for (size_t i = 0; i < f->ntables; i++) {
+		const struct rg_sql_name *n = &f->tables[i];
+		if (n->schema)
+			index_lookup(c, rg_bundle_name_key('t', n->schema, n->name), 't', c->thit);
+		else
+			index_lookup(c, rg_bundle_name_key('T', NULL, n->name), 'T', c->thit);
+		index_lookup(c, rg_bundle_name_key('t', NULL, n->name), 't', c->thit);
+	}
+	for (size_t i = 0; i < f->nfunctions; i++) {
+		const struct rg_sql_name *n = &f->functions[i];
+		const char *name = lower_into(c->lower, sizeof(c->lower), n->name);
+		if (n->schema)
+			index_lookup(c,
+				     rg_bundle_name_key('f',
+							lower_into(c->lower_schema,
+								   sizeof(c->lower_schema),
+								   n->schema),
+							name),
+				     'f', c->fhit);
+		else
+			index_lookup(c, rg_bundle_name_key('F', NULL, name), 'F', c->fhit);
+		index_lookup(c, rg_bundle_name_key('f', NULL, name), 'f', c->fhit);
+	}
+	for (size_t i = 0; i < f->nfingerprints; i++)
+		index_lookup(c, rg_bundle_fp_key(f->fingerprints[i]), 'p', c->phit);
+}
+
+/* ---- decision ---- */
+
+static uint32_t spec_of(const struct rg_policy *p, uint32_t ri)
+{
+	return ri < p->meta.nrules ? p->rules[ri].b->specificity : 0;
+}
+
+/* Apply precedence to matched[0..n), counting shadow rules or not. */
+static enum rg_verdict resolve(const struct rg_policy *p, const uint32_t *matched, size_t n,
+			       bool with_shadow, const struct rg_rule_info **rule)
+{
+	int64_t max_allow = -1;
+	*rule = NULL;
+	for (size_t i = 0; i < n; i++) {
+		const struct rg_rule_info *in = &p->infos[matched[i]];
+		if ((in->enforce || with_shadow) && in->action == RG_VERDICT_ALLOW &&
+		    (int64_t)spec_of(p, matched[i]) > max_allow)
+			max_allow = spec_of(p, matched[i]);
+	}
+	enum rg_verdict v = RG_VERDICT_ALLOW;
+	for (size_t i = 0; i < n; i++) {
+		const struct rg_rule_info *in = &p->infos[matched[i]];
+		if (!(in->enforce || with_shadow) || in->action == RG_VERDICT_ALLOW)
+			continue;
+		if (in->action >= RG_VERDICT_HOLD && (int64_t)spec_of(p, matched[i]) < max_allow)
+			continue; /* cancelled by a more specific allow rule */
+		if (in->action > v || (in->action == v && !*rule)) {
+			v = in->action;
+			*rule = in;
+		}
+	}
+	if (!*rule && max_allow >= 0) {
+		for (size_t i = 0; i < n; i++) {
+			const struct rg_rule_info *in = &p->infos[matched[i]];
+			if ((in->enforce || with_shadow) && in->action == RG_VERDICT_ALLOW &&
+			    (int64_t)spec_of(p, matched[i]) == max_allow) {
+				*rule = in;
+				break;
+			}
+		}
+	}
+	return v;
+}
+
+int rg_policy_verdict(struct rg_policy_ctx *c, const struct rg_request *req, const char *sql,
+		      size_t len, struct rg_decision *out)
+{
+	const struct rg_policy *p = c->p;
+	uint32_t nrules = p->meta.nrules;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	c->ncand = 0;
+	if (p->prefilter &&
+	    hs_scan(p->prefilter, sql, (unsigned)len, 0, c->scratch, on_prefilter, c) !=
+		    HS_SUCCESS) {
+		/* cannot happen short of memory corruption; treat every rule as a candidate */
+		for (uint32_t i = 0; i < nrules; i++)
+			if (!bit_get(c->cand, i)) {
+				bit_set(c->cand, i);
+				c->cand_list[c->ncand++] = i;
+			}
+	}
+	for (uint32_t i = 0; i < p->meta.always_count; i++) {
+		uint32_t ri = p->always[i];
+		if (!bit_get(c->cand, ri)) {
+			bit_set(c->cand, ri);
+			c->cand_list[c->ncand++] = ri;
+		}
+	}
+	/* identity and target filter; clear the candidate bitmap as we go */
+	size_t nc = 0;
+	unsigned flags = 0;
+	for (size_t i = 0; i < c->ncand; i++) {
+		uint32_t ri = c->cand_list[i];
+		c->cand[ri >> 6] = 0;
+		if (!rg_match_holds(&p->rules[ri].match, req))
+			continue;
+		c->cand_list[nc++] = ri;
+		if (p->rules[ri].nfps)
+			flags |= RG_SQLCLASS_FINGERPRINT;
+		if (p->rules[ri].literals.n || p->rules[ri].b->nregex)
+			flags |= RG_SQLCLASS_NORMALIZE;
+	}
+	c->ncand = nc;
+
+	if (nc == 0 && p->meta.on_unparseable == RG_VERDICT_ALLOW)
+		return 0; /* no rule can match, and parse failures are allowed too */
+
+	rc = rg_sqlclass_run(c->sc, sql, len, flags, &c->facts);
+	if (rc)
+		return rc;
+	const struct rg_sql_facts *f = &c->facts;
+	out->parsed = true;
+	out->facts = f;
+
+	size_t nm = 0;
+	if (nc) {
+		const char *text = f->normalized ? f->normalized : sql;
+		size_t textlen = f->normalized ? f->normalized_len : len;
+		bool rx = false;
+		for (size_t i = 0; i < nc && !rx; i++)
+			rx = p->rules[c->cand_list[i]].b->nregex;
+		if (rx && p->text)
+			hs_scan(p->text, text, (unsigned)textlen, 0, c->scratch, on_text, c);
+		if (p->index)
+			index_hits(c, f);
+		for (size_t i = 0; i < nc; i++) {
+			uint32_t ri = c->cand_list[i];
+			if (rule_holds(c, ri, f, text, textlen))
+				c->matched[nm++] = ri;
+		}
+		memset(c->rxhit, 0, c->words * 8);
+		memset(c->thit, 0, c->words * 8);
+		memset(c->fhit, 0, c->words * 8);
+		memset(c->phit, 0, c->words * 8);
+	}
+	if (f->status == RG_SQL_UNPARSEABLE)
+		c->matched[nm++] = nrules; /* the built-in rule */
+
+	out->verdict = resolve(p, c->matched, nm, false, &out->rule);
+	const struct rg_rule_info *shadow_rule;
+	out->shadow_verdict = resolve(p, c->matched, nm, true, &shadow_rule);
+	for (size_t i = 0; i < nm && out->nrules < RG_DECISION_MAX_RULES; i++)
+		out->rules[out->nrules++] = &p->infos[c->matched[i]];
+	return 0;
+}
+
+/* ---- masking ---- */
+
+int rg_policy_mask_plan(struct rg_policy_ctx *c, const struct rg_request *req,
+			const char *const *columns, size_t ncolumns,
+			const struct rg_mask_plan **plan)
+{
+	const struct rg_policy *p = c->p;
+	size_t need = ncolumns > p->meta.nmasks ? ncolumns : p->meta.nmasks;
+	if (need > c->plan_cap) {
+		int32_t *ca = realloc(c->col_action, need * sizeof(*ca));
+		if (!ca)
+			return -ENOMEM;
+		c->col_action = ca;
+		uint8_t *en = realloc(c->enabled, need);
+		if (!en)
+			return -ENOMEM;
+		c->enabled = en;
+		c->plan_cap = need;
+	}
+	bool any_column_rule = false;
+	for (uint32_t i = 0; i < p->meta.nmasks; i++) {
+		c->enabled[i] = rg_match_holds(&p->masks[i].match, req);
+		any_column_rule |= c->enabled[i] && p->masks[i].b->detector < 0;
+	}
+	for (size_t col = 0; col < ncolumns; col++) {
+		c->col_action[col] = -1;
+		if (!any_column_rule || !columns || !columns[col])
+			continue;
+		for (uint32_t i = 0; i < p->meta.nmasks; i++) {
+			const struct rg_rt_mask *m = &p->masks[i];
+			if (!c->enabled[i] || m->b->detector >= 0)
+				continue;
+			if (any_glob(&m->columns, columns[col], 0)) {
+				c->col_action[col] = (int32_t)i;
+				break;
+			}
+		}
+	}
+	c->plan.column_action = c->col_action;
+	c->plan.ncolumns = ncolumns;
+	c->plan.enabled = c->enabled;
+	*plan = &c->plan;
+	return 0;
+}
+
+int rg_policy_mask_row(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
+		       const struct rg_mask_field *fields, size_t nfields,
+		       struct rg_mask_result *out)
+{
+	return rg_masker_row(c->masker, plan, fields, nfields, out);
+}
