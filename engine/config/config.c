@@ -1,0 +1,978 @@
+/*
+ * config: the schema. Walks the tree built by yamltree.c, fills a struct rg_config and
+ * reports every problem it finds before giving up, each at the position of the offending key
+ * or value and prefixed with the key's full path (listeners[0].tls.cert), so a user fixes a
+ * whole file in one pass.
+ *
+ * Invariants: after a successful load every field documented as set is set, paths are
+ * absolute and values are within the ranges below; a config with any error is never returned.
+ * The walk never trusts the tree's shape: every node is type-checked before use, so arbitrary
+ * YAML (the fuzz target feeds it) yields errors, not crashes.
+ * This file must never read anything but the buffer it is given (see config.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config-int.h"
+#include "config.h"
+
+#define MAX_FILE_SIZE (4u << 20)
+#define MAX_NAME_LEN 63
+#define WHERE_MAX 256
+
+#define MS_SECOND ((uint64_t)1000)
+#define MS_MINUTE (60 * MS_SECOND)
+#define MS_HOUR (60 * MS_MINUTE)
+
+struct ctx {
+	struct cfg_errs e;
+	struct rg_config *cfg;
+	struct rg_config_arena *a;
+	const char *base_dir;
+	const struct cfg_node *admin_addr;	/* for errors found by cross_check */
+	bool oom;
+};
+
+struct key {
+	const char *name;
+	bool required;
+};
+
+#define NKEYS(k) (sizeof(k) / sizeof((k)[0]))
+
+/* ---- helpers -------------------------------------------------------------------------- */
+
+static void *ctx_alloc(struct ctx *c, size_t n)
+{
+	void *p = cfg_alloc(c->a, n);
+
+	if (!p)
+		c->oom = true;
+	return p;
+}
+
+static char *ctx_strdup(struct ctx *c, const char *s)
+{
+	char *p = cfg_strdup(c->a, s);
+
+	if (!p)
+		c->oom = true;
+	return p;
+}
+
+/* where + "." + key, or key alone at the top level. */
+static const char *join(char *buf, const char *where, const char *key)
+{
+	if (!*where)
+		snprintf(buf, WHERE_MAX, "%s", key);
+	else
+		snprintf(buf, WHERE_MAX, "%s.%s", where, key);
+	return buf;
+}
+
+static const char *join_index(char *buf, const char *where, size_t i)
+{
+	snprintf(buf, WHERE_MAX, "%s[%zu]", where, i);
+	return buf;
+}
+
+static bool is_null(const struct cfg_node *n)
+{
+	return n->kind == CFG_SCALAR && n->plain &&
+	       (n->len == 0 || !strcmp(n->str, "~") || !strcmp(n->str, "null") ||
+		!strcmp(n->str, "Null") || !strcmp(n->str, "NULL"));
+}
+
+static const char *describe(const struct cfg_node *n)
+{
+	return is_null(n) ? "null" : cfg_kind_name(n);
+}
+
+static struct rg_config_loc loc_of(const struct cfg_node *n)
+{
+	return (struct rg_config_loc){ .line = n->line, .col = n->col };
+}
+
+static void fmt_duration(char *buf, size_t len, uint64_t ms)
+{
+	if (ms && ms % MS_HOUR == 0)
+		snprintf(buf, len, "%" PRIu64 "h", ms / MS_HOUR);
+	else if (ms && ms % MS_MINUTE == 0)
+		snprintf(buf, len, "%" PRIu64 "m", ms / MS_MINUTE);
+	else if (ms % MS_SECOND == 0)
+		snprintf(buf, len, "%" PRIu64 "s", ms / MS_SECOND);
+	else
+		snprintf(buf, len, "%" PRIu64 "ms", ms);
+}
+
+/*
+ * Check that n is a mapping whose keys all appear in keys[]; vals[i] receives the value of
+ * keys[i] or NULL. Reports non-mappings, non-scalar keys, unknown and duplicate keys, and
+ * missing required keys (at the mapping's position). Returns false if n is not a mapping.
+ */
+static bool map_keys(struct ctx *c, const struct cfg_node *n, const char *where,
+		     const struct key *keys, size_t nkeys, const struct cfg_node **vals)
+{
+	const struct cfg_node *seen[16] = { 0 };
+	char w[WHERE_MAX];
+
+	for (size_t i = 0; i < nkeys; i++)
+		vals[i] = NULL;
+	if (nkeys > sizeof(seen) / sizeof(seen[0]))
+		abort();	/* a schema table grew past this function's bound */
+	if (n->kind != CFG_MAP) {
+		cfg_error(&c->e, n->line, n->col, "%s: expected a mapping, got %s",
+			  *where ? where : "configuration", describe(n));
+		return false;
+	}
+	for (size_t p = 0; p < n->n; p++) {
+		const struct cfg_node *k = n->kids[2 * p], *v = n->kids[2 * p + 1];
+		size_t i;
+
+		if (k->kind != CFG_SCALAR || strlen(k->str) != k->len) {
+			cfg_error(&c->e, k->line, k->col, "%s: keys must be plain strings",
+				  *where ? where : "configuration");
+			continue;
+		}
+		for (i = 0; i < nkeys; i++)
+			if (!strcmp(keys[i].name, k->str))
+				break;
+		if (i == nkeys) {
+			char expected[WHERE_MAX] = "";
+			size_t off = 0;
+
+			for (size_t j = 0; j < nkeys && off < sizeof(expected); j++)
+				off += (size_t)snprintf(expected + off, sizeof(expected) - off,
+							"%s%s", j ? ", " : "", keys[j].name);
+			cfg_error(&c->e, k->line, k->col, "%s: unknown key (expected one of: %s)",
+				  join(w, where, k->str), expected);
+			continue;
+		}
+		if (vals[i]) {
+			cfg_error(&c->e, k->line, k->col, "%s: duplicate key (first at line %u)",
+				  join(w, where, k->str), seen[i]->line);
+			continue;
+		}
+		vals[i] = v;
+		seen[i] = k;
+	}
+	for (size_t i = 0; i < nkeys; i++)
+		if (keys[i].required && !vals[i])
+			cfg_error(&c->e, n->line, n->col, "%s: missing required key '%s'",
+				  *where ? where : "configuration", keys[i].name);
+	return true;
+}
+
+/* A non-empty string without NUL bytes, borrowed from the tree; NULL after an error. */
+static const char *scalar_str(struct ctx *c, const struct cfg_node *n, const char *where)
+{
+	if (n->kind != CFG_SCALAR || is_null(n)) {
+		cfg_error(&c->e, n->line, n->col, "%s: expected a string, got %s", where,
+			  describe(n));
+		return NULL;
+	}
+	if (strlen(n->str) != n->len) {
+		cfg_error(&c->e, n->line, n->col, "%s: contains a NUL byte", where);
+		return NULL;
+	}
+	if (n->len == 0) {
+		cfg_error(&c->e, n->line, n->col, "%s: must not be empty", where);
+		return NULL;
+	}
+	return n->str;
+}
+
+static const char *get_str(struct ctx *c, const struct cfg_node *n, const char *where)
+{
+	const char *s = scalar_str(c, n, where);
+
+	return s ? ctx_strdup(c, s) : NULL;
+}
+
+static const char *get_path(struct ctx *c, const struct cfg_node *n, const char *where)
+{
+	const char *s = scalar_str(c, n, where);
+	size_t bl, sl;
+	char *p;
+
+	if (!s)
+		return NULL;
+	if (s[0] == '/')
+		return ctx_strdup(c, s);
+	bl = strlen(c->base_dir);
+	sl = strlen(s);
+	p = ctx_alloc(c, bl + sl + 2);
+	if (!p)
+		return NULL;
+	memcpy(p, c->base_dir, bl);
+	p[bl] = '/';
+	memcpy(p + bl + 1, s, sl + 1);
+	return p;
+}
+
+/* Names of listeners and targets: they appear in logs, metrics and PG's database field. */
+static const char *get_name(struct ctx *c, const struct cfg_node *n, const char *where)
+{
+	const char *s = scalar_str(c, n, where);
+
+	if (!s)
+		return NULL;
+	if (strlen(s) > MAX_NAME_LEN || strspn(s, "abcdefghijklmnopqrstuvwxyz"
+						  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+						   strlen(s)) {
+		cfg_error(&c->e, n->line, n->col,
+			  "%s: '%s' is not a valid name (1..%d of A-Z a-z 0-9 _ . -)", where, s,
+			  MAX_NAME_LEN);
+		return NULL;
+	}
+	return ctx_strdup(c, s);
+}
+
+static bool get_uint(struct ctx *c, const struct cfg_node *n, const char *where, uint64_t min,
+		     uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *p;
+	bool ok = n->kind == CFG_SCALAR && n->plain && n->len > 0 && strlen(n->str) == n->len &&
+		  !(n->str[0] == '0' && n->len > 1);
+
+	for (p = ok ? n->str : ""; ok && *p; p++) {
+		if (*p < '0' || *p > '9' || v > (UINT64_MAX - 9) / 10)
+			ok = false;
+		else
+			v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (!ok) {
+		if (n->kind == CFG_SCALAR && !is_null(n))
+			cfg_error(&c->e, n->line, n->col,
+				  "%s: expected an integer %" PRIu64 "..%" PRIu64 ", got '%s'", where,
+				  min, max, n->str);
+		else
+			cfg_error(&c->e, n->line, n->col,
+				  "%s: expected an integer %" PRIu64 "..%" PRIu64 ", got %s", where,
+				  min, max, describe(n));
+		return false;
+	}
+	if (v < min || v > max) {
+		cfg_error(&c->e, n->line, n->col,
+			  "%s: %" PRIu64 " out of range %" PRIu64 "..%" PRIu64, where, v, min, max);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+static bool get_duration(struct ctx *c, const struct cfg_node *n, const char *where,
+			 uint64_t min, uint64_t max, uint64_t *out)
+{
+	const char *s = scalar_str(c, n, where), *why = NULL;
+	char lo[32], hi[32];
+	uint64_t v;
+
+	if (!s)
+		return false;
+	if (rg_config_parse_duration(s, &v, &why)) {
+		cfg_error(&c->e, n->line, n->col, "%s: bad duration '%s': %s", where, s, why);
+		return false;
+	}
+	if (v < min || v > max) {
+		fmt_duration(lo, sizeof(lo), min);
+		fmt_duration(hi, sizeof(hi), max);
+		cfg_error(&c->e, n->line, n->col, "%s: duration '%s' out of range %s..%s", where,
+			  s, lo, hi);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+static bool get_addr(struct ctx *c, const struct cfg_node *n, const char *where, unsigned flags,
+		     struct rg_config_addr *out)
+{
+	const char *s = scalar_str(c, n, where), *why = NULL;
+	char *text, *scratch;
+
+	if (!s)
+		return false;
+	text = ctx_strdup(c, s);
+	scratch = ctx_alloc(c, strlen(s) + 1);
+	if (!text || !scratch)
+		return false;
+	if (rg_config_parse_addr(text, flags, out, scratch, &why)) {
+		cfg_error(&c->e, n->line, n->col, "%s: bad address '%s': %s", where, s, why);
+		return false;
+	}
+	return true;
+}
+
+static bool get_proto(struct ctx *c, const struct cfg_node *n, const char *where,
+		      enum rg_config_proto *out)
+{
+	const char *s = scalar_str(c, n, where);
+
+	if (!s)
+		return false;
+	if (!strcmp(s, "postgres")) {
+		*out = RG_CONFIG_PROTO_POSTGRES;
+		return true;
+	}
+	cfg_error(&c->e, n->line, n->col, "%s: unknown protocol '%s' (expected postgres)", where,
+		  s);
+	return false;
+}
+
+static bool get_seq(struct ctx *c, const struct cfg_node *n, const char *where, size_t min)
+{
+	if (n->kind != CFG_SEQ) {
+		cfg_error(&c->e, n->line, n->col, "%s: expected a sequence, got %s", where,
+			  describe(n));
+		return false;
+	}
+	if (n->n < min) {
+		cfg_error(&c->e, n->line, n->col, "%s: needs at least %zu entr%s", where, min,
+			  min == 1 ? "y" : "ies");
+		return false;
+	}
+	return true;
+}
+
+/* The two keys of an "exactly one of a | b" pair: reports none or both. */
+static int exactly_one(struct ctx *c, const struct cfg_node *map, const char *where,
+		       const struct cfg_node *va, const char *a, const struct cfg_node *vb,
+		       const char *b)
+{
+	if (va && vb) {
+		cfg_error(&c->e, vb->line, vb->col, "%s: %s and %s are mutually exclusive", where,
+			  a, b);
+		return -1;
+	}
+	if (!va && !vb) {
+		cfg_error(&c->e, map->line, map->col, "%s: exactly one of %s or %s is required",
+			  where, a, b);
+		return -1;
+	}
+	return va ? 0 : 1;
+}
+
+/* ---- sections ------------------------------------------------------------------------- */
+
+static void parse_listener_tls(struct ctx *c, const struct cfg_node *n, const char *where,
+			       struct rg_config_listener *l)
+{
+	static const struct key keys[] = { { "cert", true }, { "key", true } };
+	const struct cfg_node *v[NKEYS(keys)];
+	char w[WHERE_MAX];
+
+	if (!map_keys(c, n, where, keys, NKEYS(keys), v))
+		return;
+	l->tls_enabled = true;
+	if (v[0])
+		l->tls.cert = get_path(c, v[0], join(w, where, "cert"));
+	if (v[1])
+		l->tls.key = get_path(c, v[1], join(w, where, "key"));
+}
+
+static void parse_listener(struct ctx *c, const struct cfg_node *n, const char *where,
+			   struct rg_config_listener *l)
+{
+	static const struct key keys[] = {
+		{ "name", true },
+		{ "address", true },
+		{ "protocol", true },
+		{ "tls", false },
+	};
+	const struct cfg_node *v[NKEYS(keys)];
+	char w[WHERE_MAX];
+
+	l->loc = loc_of(n);
+	if (!map_keys(c, n, where, keys, NKEYS(keys), v))
+		return;
+	if (v[0])
+		l->name = get_name(c, v[0], join(w, where, "name"));
+	if (v[1])
+		get_addr(c, v[1], join(w, where, "address"), 0, &l->address);
+	if (v[2])
+		get_proto(c, v[2], join(w, where, "protocol"), &l->protocol);
+	if (v[3])
+		parse_listener_tls(c, v[3], join(w, where, "tls"), l);
+}
+
+static void parse_admin(struct ctx *c, const struct cfg_node *n)
+{
+	static const struct key keys[] = { { "address", true } };
+	const struct cfg_node *v[NKEYS(keys)];
+
+	if (!map_keys(c, n, "admin", keys, NKEYS(keys), v))
+		return;
+	c->cfg->admin.enabled = true;
+	if (v[0]) {
+		c->admin_addr = v[0];
+		get_addr(c, v[0], "admin.address", 0, &c->cfg->admin.address);
+	}
+}
+
+/* https:// anywhere; plain http:// only to the loopback interface (tests, sidecars). */
+static bool jwks_url_ok(const char *u)
+{
+	static const char *const loopback[] = { "127.0.0.1", "localhost", "[::1]" };
+
+	if (!strncmp(u, "https://", 8))
+		return u[8] && u[8] != '/' && u[8] != ':';
+	if (strncmp(u, "http://", 7))
+		return false;
+	u += 7;
+	for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
+		size_t l = strlen(loopback[i]);
+		if (!strncmp(u, loopback[i], l) && (!u[l] || u[l] == ':' || u[l] == '/'))
+			return true;
+	}
+	return false;
+}
+
+static void parse_issuer(struct ctx *c, const struct cfg_node *n, const char *where,
+			 struct rg_config_issuer *is)
+{
+	static const struct key keys[] = {
+		{ "issuer", true },	  { "audience", true },	    { "jwks_file", false },
+		{ "jwks_url", false },	  { "jwks_refresh", false }, { "groups_claim", false },
+		{ "required_claims", false },
+	};
+	static const char *const default_claims[] = { "sub", "exp" };
+	const struct cfg_node *v[NKEYS(keys)];
+	char w[WHERE_MAX], w2[WHERE_MAX];
+	int which;
+
+	is->loc = loc_of(n);
+	is->jwks_refresh_ms = 5 * MS_MINUTE;
+	is->groups_claim = "groups";
+	is->required_claims = default_claims;
+	is->n_required_claims = 2;
+	if (!map_keys(c, n, where, keys, NKEYS(keys), v))
+		return;
+	if (v[0])
+		is->issuer = get_str(c, v[0], join(w, where, "issuer"));
+	if (v[1])
+		is->audience = get_str(c, v[1], join(w, where, "audience"));
+	which = exactly_one(c, n, where, v[2], "jwks_file", v[3], "jwks_url");
+	if (which == 0) {
+		is->jwks_file = get_path(c, v[2], join(w, where, "jwks_file"));
+	} else if (which == 1) {
+		const char *u = scalar_str(c, v[3], join(w, where, "jwks_url"));
+
+		if (u && !jwks_url_ok(u))
+			cfg_error(&c->e, v[3]->line, v[3]->col,
+				  "%s: '%s' must be an https:// URL (http:// only to 127.0.0.1, "
+				  "[::1] or localhost)",
+				  w, u);
+		else if (u)
+			is->jwks_url = ctx_strdup(c, u);
+	}
+	if (v[4])
+		get_duration(c, v[4], join(w, where, "jwks_refresh"), MS_SECOND, 24 * MS_HOUR,
+			     &is->jwks_refresh_ms);
+	if (v[5])
+		is->groups_claim = get_str(c, v[5], join(w, where, "groups_claim"));
+	if (v[6] && get_seq(c, v[6], join(w, where, "required_claims"), 0)) {
+		const char **claims = ctx_alloc(c, (v[6]->n + 1) * sizeof(*claims));
+
+		is->required_claims = claims;
+		is->n_required_claims = claims ? v[6]->n : 0;
+		for (size_t i = 0; claims && i < v[6]->n; i++)
+			claims[i] = get_str(c, v[6]->kids[i], join_index(w2, w, i));
+	}
+}
+
+static void parse_identity(struct ctx *c, const struct cfg_node *n)
+{
+	static const struct key keys[] = { { "clock_skew", false }, { "issuers", true } };
+	const struct cfg_node *v[NKEYS(keys)];
+	struct rg_config_identity *id = &c->cfg->identity;
+	char w[WHERE_MAX];
+
+	if (!map_keys(c, n, "identity", keys, NKEYS(keys), v))
+		return;
+	if (v[0])
+		get_duration(c, v[0], "identity.clock_skew", 0, MS_HOUR, &id->clock_skew_ms);
+	if (!v[1] || !get_seq(c, v[1], "identity.issuers", 1))
+		return;
+	id->issuers = ctx_alloc(c, v[1]->n * sizeof(*id->issuers));
+	if (!id->issuers)
+		return;
+	id->n_issuers = v[1]->n;
+	for (size_t i = 0; i < v[1]->n; i++)
+		parse_issuer(c, v[1]->kids[i], join_index(w, "identity.issuers", i),
+			     &id->issuers[i]);
+	for (size_t i = 0; i < id->n_issuers; i++)
+		for (size_t j = 0; j < i; j++)
+			if (id->issuers[i].issuer && id->issuers[j].issuer &&
+			    !strcmp(id->issuers[i].issuer, id->issuers[j].issuer)) {
+				cfg_error(&c->e, id->issuers[i].loc.line, id->issuers[i].loc.col,
+					  "identity.issuers[%zu]: duplicate issuer '%s' (first at "
+					  "line %u)",
+					  i, id->issuers[i].issuer, id->issuers[j].loc.line);
+				break;
+			}
+}
+
+static bool env_name_ok(const char *s)
+{
+	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+		return false;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") ==
+	       strlen(s);
+}
+
+static void parse_target_tls(struct ctx *c, const struct cfg_node *n, const char *where,
+			     struct rg_config_target *t)
+{
+	static const struct key keys[] = {
+		{ "mode", false },
+		{ "ca", false },
+		{ "server_name", false },
+	};
+	static const char *const modes[] = {
+		[RG_CONFIG_TLS_DISABLE] = "disable",
+		[RG_CONFIG_TLS_REQUIRE] = "require",
+		[RG_CONFIG_TLS_VERIFY_FULL] = "verify-full",
+	};
+	const struct cfg_node *v[NKEYS(keys)];
+	char w[WHERE_MAX];
+
+	if (!map_keys(c, n, where, keys, NKEYS(keys), v))
+		return;
+	if (v[0]) {
+		const char *s = scalar_str(c, v[0], join(w, where, "mode"));
+		size_t i;
+
+		for (i = 0; s && i < sizeof(modes) / sizeof(modes[0]); i++)
+			if (!strcmp(s, modes[i]))
+				break;
+		if (s && i == sizeof(modes) / sizeof(modes[0]))
+			cfg_error(&c->e, v[0]->line, v[0]->col,
+				  "%s: unknown mode '%s' (expected disable, require or "
+				  "verify-full)",
+				  w, s);
+		else if (s)
+			t->tls.mode = (enum rg_config_tls_mode)i;
+	}
+	if (v[1]) {
+		if (t->tls.mode != RG_CONFIG_TLS_VERIFY_FULL)
+			cfg_error(&c->e, v[1]->line, v[1]->col,
+				  "%s: only used with mode verify-full", join(w, where, "ca"));
+		else
+			t->tls.ca = get_path(c, v[1], join(w, where, "ca"));
+	}
+	if (v[2]) {
+		if (t->tls.mode == RG_CONFIG_TLS_DISABLE)
+			cfg_error(&c->e, v[2]->line, v[2]->col,
+				  "%s: not used with mode disable", join(w, where, "server_name"));
+		else
+			t->tls.server_name = get_str(c, v[2], join(w, where, "server_name"));
+	}
+	if (t->address.kind == RG_CONFIG_ADDR_UNIX && t->tls.mode != RG_CONFIG_TLS_DISABLE)
+		cfg_error(&c->e, (v[0] ? v[0] : n)->line, (v[0] ? v[0] : n)->col,
+			  "%s: TLS is not available over a unix socket", join(w, where, "mode"));
+}
+
+static void parse_target(struct ctx *c, const struct cfg_node *n, const char *where,
+			 struct rg_config_target *t)
+{
+	static const struct key keys[] = {
+		{ "name", true },	    { "protocol", true },	  { "address", true },
+		{ "database", true },	    { "user", true },		  { "password_file", false },
+		{ "password_env", false }, { "tls", false },		  { "connect_timeout", false },
+	};
+	const struct cfg_node *v[NKEYS(keys)];
+	char w[WHERE_MAX];
+	int which;
+
+	t->loc = loc_of(n);
+	t->connect_timeout_ms = 5 * MS_SECOND;
+	if (!map_keys(c, n, where, keys, NKEYS(keys), v))
+		return;
+	if (v[0])
+		t->name = get_name(c, v[0], join(w, where, "name"));
+	if (v[1])
+		get_proto(c, v[1], join(w, where, "protocol"), &t->protocol);
+	if (v[2])
+		get_addr(c, v[2], join(w, where, "address"),
+			 RG_CONFIG_ADDR_ALLOW_DNS | RG_CONFIG_ADDR_ALLOW_UNIX, &t->address);
+	if (v[3])
+		t->database = get_str(c, v[3], join(w, where, "database"));
+	if (v[4])
+		t->user = get_str(c, v[4], join(w, where, "user"));
+	which = exactly_one(c, n, where, v[5], "password_file", v[6], "password_env");
+	if (which == 0) {
+		t->password_file = get_path(c, v[5], join(w, where, "password_file"));
+	} else if (which == 1) {
+		const char *s = scalar_str(c, v[6], join(w, where, "password_env"));
+
+		if (s && !env_name_ok(s))
+			cfg_error(&c->e, v[6]->line, v[6]->col,
+				  "%s: '%s' is not a valid environment variable name", w, s);
+		else if (s)
+			t->password_env = ctx_strdup(c, s);
+	}
+	/* Secure by default over TCP; TLS does not exist on unix sockets. */
+	t->tls.mode = t->address.kind == RG_CONFIG_ADDR_UNIX ? RG_CONFIG_TLS_DISABLE :
+							       RG_CONFIG_TLS_VERIFY_FULL;
+	if (v[7])
+		parse_target_tls(c, v[7], join(w, where, "tls"), t);
+	if (v[8])
+		get_duration(c, v[8], join(w, where, "connect_timeout"), 1, 10 * MS_MINUTE,
+			     &t->connect_timeout_ms);
+}
+
+static void parse_policy(struct ctx *c, const struct cfg_node *n)
+{
+	static const struct key keys[] = {
+		{ "bundle", true },
+		{ "public_key", false },
+		{ "hmac_key_file", false },
+	};
+	const struct cfg_node *v[NKEYS(keys)];
+	struct rg_config_policy *p = &c->cfg->policy;
+
+	if (!map_keys(c, n, "policy", keys, NKEYS(keys), v))
+		return;
+	if (v[0])
+		p->bundle = get_path(c, v[0], "policy.bundle");
+	if (v[1])
+		p->public_key = get_path(c, v[1], "policy.public_key");
+	if (v[2])
+		p->hmac_key_file = get_path(c, v[2], "policy.hmac_key_file");
+}
+
+static void parse_limits(struct ctx *c, const struct cfg_node *n)
+{
+	static const struct key keys[] = { { "idle_timeout", false }, { "max_sessions", false } };
+	const struct cfg_node *v[NKEYS(keys)];
+	struct rg_config_limits *l = &c->cfg->limits;
+	uint64_t u;
+
+	if (!map_keys(c, n, "limits", keys, NKEYS(keys), v))
+		return;
+	if (v[0])
+		get_duration(c, v[0], "limits.idle_timeout", 0, 30 * 24 * MS_HOUR,
+			     &l->idle_timeout_ms);
+	if (v[1] && get_uint(c, v[1], "limits.max_sessions", 1, 1000000, &u))
+		l->max_sessions = (uint32_t)u;
+}
+
+/* ---- cross-checks --------------------------------------------------------------------- */
+
+static bool same_port_overlap(const struct rg_config_addr *a, const struct rg_config_addr *b)
+{
+	if (a->kind != RG_CONFIG_ADDR_INET || b->kind != RG_CONFIG_ADDR_INET || !a->numeric ||
+	    !b->numeric || a->port != b->port || a->sa.ss_family != b->sa.ss_family)
+		return false;
+	if (a->sa.ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)&a->sa, *y = (const void *)&b->sa;
+		return x->sin_addr.s_addr == y->sin_addr.s_addr || x->sin_addr.s_addr == 0 ||
+		       y->sin_addr.s_addr == 0;
+	}
+	{
+		const struct sockaddr_in6 *x = (const void *)&a->sa, *y = (const void *)&b->sa;
+		return !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) ||
+		       IN6_IS_ADDR_UNSPECIFIED(&x->sin6_addr) ||
+		       IN6_IS_ADDR_UNSPECIFIED(&y->sin6_addr);
+	}
+}
+
+static void cross_check(struct ctx *c, const struct cfg_node *admin_addr)
+{
+	struct rg_config *cfg = c->cfg;
+
+	for (size_t i = 0; i < cfg->n_listeners; i++) {
+		struct rg_config_listener *l = &cfg->listeners[i];
+
+		for (size_t j = 0; j < i; j++) {
+			struct rg_config_listener *o = &cfg->listeners[j];
+
+			if (l->name && o->name && !strcmp(l->name, o->name)) {
+				cfg_error(&c->e, l->loc.line, l->loc.col,
+					  "listeners[%zu]: duplicate listener name '%s' (first at "
+					  "line %u)",
+					  i, l->name, o->loc.line);
+				break;
+			}
+			if (same_port_overlap(&l->address, &o->address)) {
+				cfg_error(&c->e, l->loc.line, l->loc.col,
+					  "listeners[%zu]: address %s overlaps listeners[%zu] (%s)",
+					  i, l->address.text, j, o->address.text);
+				break;
+			}
+		}
+		if (admin_addr && same_port_overlap(&cfg->admin.address, &l->address))
+			cfg_error(&c->e, admin_addr->line, admin_addr->col,
+				  "admin.address: %s overlaps listeners[%zu] (%s)",
+				  cfg->admin.address.text, i, l->address.text);
+	}
+	for (size_t i = 0; i < cfg->n_targets; i++)
+		for (size_t j = 0; j < i; j++)
+			if (cfg->targets[i].name && cfg->targets[j].name &&
+			    !strcmp(cfg->targets[i].name, cfg->targets[j].name)) {
+				cfg_error(&c->e, cfg->targets[i].loc.line, cfg->targets[i].loc.col,
+					  "targets[%zu]: duplicate target name '%s' (first at line "
+					  "%u)",
+					  i, cfg->targets[i].name, cfg->targets[j].loc.line);
+				break;
+			}
+}
+
+/* ---- entry points --------------------------------------------------------------------- */
+
+static void parse_root(struct ctx *c, const struct cfg_node *root)
+{
+	static const struct key keys[] = {
+		{ "version", true },   { "threads", false },	{ "state_dir", false },
+		{ "listeners", true }, { "admin", false },	{ "identity", false },
+		{ "targets", true },   { "policy", false },	{ "limits", false },
+	};
+	const struct cfg_node *v[NKEYS(keys)];
+	struct rg_config *cfg = c->cfg;
+	char w[WHERE_MAX];
+	uint64_t u;
+
+	if (!map_keys(c, root, "", keys, NKEYS(keys), v))
+		return;
+	if (v[0] && get_uint(c, v[0], "version", 0, UINT32_MAX, &u)) {
+		if (u != RG_CONFIG_VERSION)
+			cfg_error(&c->e, v[0]->line, v[0]->col,
+				  "version: unsupported version %" PRIu64
+				  " (this ringgate reads version %d)",
+				  u, RG_CONFIG_VERSION);
+		cfg->version = (uint32_t)u;
+	}
+	if (v[1] && get_uint(c, v[1], "threads", 0, 1024, &u))
+		cfg->threads = (uint32_t)u;
+	if (v[2])
+		cfg->state_dir = get_path(c, v[2], "state_dir");
+	if (v[3] && get_seq(c, v[3], "listeners", 1)) {
+		cfg->listeners = ctx_alloc(c, v[3]->n * sizeof(*cfg->listeners));
+		cfg->n_listeners = cfg->listeners ? v[3]->n : 0;
+		for (size_t i = 0; i < cfg->n_listeners; i++)
+			parse_listener(c, v[3]->kids[i], join_index(w, "listeners", i),
+				       &cfg->listeners[i]);
+	}
+	if (v[4])
+		parse_admin(c, v[4]);
+	if (v[5])
+		parse_identity(c, v[5]);
+	if (v[6] && get_seq(c, v[6], "targets", 1)) {
+		cfg->targets = ctx_alloc(c, v[6]->n * sizeof(*cfg->targets));
+		cfg->n_targets = cfg->targets ? v[6]->n : 0;
+		for (size_t i = 0; i < cfg->n_targets; i++)
+			parse_target(c, v[6]->kids[i], join_index(w, "targets", i),
+				     &cfg->targets[i]);
+	}
+	if (v[7])
+		parse_policy(c, v[7]);
+	if (v[8])
+		parse_limits(c, v[8]);
+	cross_check(c, v[4] && v[4]->kind == CFG_MAP ? c->admin_addr : NULL);
+}
+
+int rg_config_parse(const char *buf, size_t len, const char *name, const char *base_dir,
+		    struct rg_config **out, FILE *errs)
+{
+	struct ctx c = { .e = { .out = errs, .file = name ? name : "<config>" } };
+	struct cfg_node *root = NULL;
+	int rc;
+
+	*out = NULL;
+	c.a = cfg_arena_new();
+	if (!c.a)
+		return -ENOMEM;
+	c.cfg = ctx_alloc(&c, sizeof(*c.cfg));
+	if (!c.cfg) {
+		rc = -ENOMEM;
+		goto out_arena;
+	}
+	c.cfg->arena = c.a;
+	c.cfg->path = ctx_strdup(&c, c.e.file);
+	c.base_dir = ctx_strdup(&c, base_dir && *base_dir ? base_dir : ".");
+	c.cfg->dir = c.base_dir;
+	c.cfg->state_dir = "/var/lib/ringgate";
+	c.cfg->identity.clock_skew_ms = 60 * MS_SECOND;
+	c.cfg->limits.idle_timeout_ms = MS_HOUR;
+	c.cfg->limits.max_sessions = 10000;
+	if (c.oom) {
+		rc = -ENOMEM;
+		goto out_arena;
+	}
+
+	rc = cfg_tree_parse(buf, len, &c.e, &root);
+	if (rc)
+		goto out_arena;
+	if (!root)
+		cfg_error(&c.e, 1, 1, "empty configuration (expected a mapping with version: 1)");
+	else
+		parse_root(&c, root);
+	cfg_tree_free(root);
+
+	if (c.oom)
+		rc = -ENOMEM;
+	else if (c.e.count)
+		rc = -EINVAL;
+	if (rc)
+		goto out_arena;
+	*out = c.cfg;
+	return 0;
+
+out_arena:
+	cfg_arena_free(c.a);
+	return rc;
+}
+
+static int read_file(const char *path, char **buf, size_t *len, FILE *errs)
+{
+	struct stat st;
+	size_t off = 0;
+	int fd, rc = 0;
+	char *b = NULL;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		goto out_err;
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto out_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = -EINVAL;
+		if (errs)
+			fprintf(errs, "%s: not a regular file\n", path);
+		goto out_close;
+	}
+	if ((uint64_t)st.st_size > MAX_FILE_SIZE) {
+		rc = -EINVAL;
+		if (errs)
+			fprintf(errs, "%s: larger than %u bytes\n", path, MAX_FILE_SIZE);
+		goto out_close;
+	}
+	b = malloc((size_t)st.st_size + 1);
+	if (!b) {
+		rc = -ENOMEM;
+		goto out_close;
+	}
+	while (off < (size_t)st.st_size) {
+		ssize_t r = read(fd, b + off, (size_t)st.st_size - off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -errno;
+			goto out_close;
+		}
+		if (r == 0)
+			break;
+		off += (size_t)r;
+	}
+	b[off] = '\0';
+	*buf = b;
+	*len = off;
+	b = NULL;
+out_close:
+	free(b);
+	close(fd);
+out_err:
+	if (rc && rc != -EINVAL && errs)
+		fprintf(errs, "%s: %s\n", path, strerror(-rc));
+	return rc;
+}
+
+int rg_config_load(const char *path, struct rg_config **out, FILE *errs)
+{
+	char *buf = NULL, *copy = NULL, *abs = NULL;
+	const char *dir;
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	rc = read_file(path, &buf, &len, errs);
+	if (rc)
+		return rc;
+	/* Resolve against the real directory so a later chdir cannot change meanings. */
+	abs = realpath(path, NULL);
+	copy = strdup(abs ? abs : path);
+	if (!copy) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	dir = dirname(copy);
+	rc = rg_config_parse(buf, len, path, dir, out, errs);
+out:
+	free(copy);
+	free(abs);
+	free(buf);
+	return rc;
+}
+
+void rg_config_free(struct rg_config *cfg)
+{
+	if (cfg)
+		cfg_arena_free(cfg->arena);
+}
+
+const struct rg_config_target *rg_config_target(const struct rg_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_targets; i++)
+		if (!strcmp(cfg->targets[i].name, name))
+			return &cfg->targets[i];
+	return NULL;
+}
+
+const struct rg_config_listener *rg_config_listener(const struct rg_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_listeners; i++)
+		if (!strcmp(cfg->listeners[i].name, name))
+			return &cfg->listeners[i];
+	return NULL;
+}
+
+const struct rg_config_issuer *rg_config_issuer(const struct rg_config *cfg, const char *issuer)
+{
+	for (size_t i = 0; i < cfg->identity.n_issuers; i++)
+		if (!strcmp(cfg->identity.issuers[i].issuer, issuer))
+			return &cfg->identity.issuers[i];
+	return NULL;
+}
+
+unsigned rg_config_threads(const struct rg_config *cfg)
+{
+	long n;
+
+	if (cfg->threads)
+		return cfg->threads;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+const char *rg_config_proto_name(enum rg_config_proto p)
+{
+	return p == RG_CONFIG_PROTO_POSTGRES ? "postgres" : "?";
+}
+
+const char *rg_config_tls_mode_name(enum rg_config_tls_mode m)
+{
+	switch (m) {
+	case RG_CONFIG_TLS_DISABLE:
+		return "disable";
+	case RG_CONFIG_TLS_REQUIRE:
+		return "require";
+	case RG_CONFIG_TLS_VERIFY_FULL:
+		return "verify-full";
+	}
+	return "?";
+}

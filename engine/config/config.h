@@ -1,0 +1,185 @@
+/*
+ * config: ringgate's one YAML configuration file, parsed into a typed, immutable struct.
+ *
+ * The schema is strict (docs/config.md): unknown keys, duplicate keys, wrong types and bad
+ * values are errors, each printed as file:line:column: message, and every error in the file
+ * is reported in one run before loading fails. Defaults are filled in, relative paths are made
+ * absolute against the config file's directory and addresses are parsed, so consumers never
+ * re-validate. Loading is pure: it reads the one file and nothing else (it does not open
+ * certificates, key files or password files, nor read environment variables, nor resolve DNS);
+ * the modules that use those values report their own errors, pointing at the entry's loc.
+ * A loaded config owns all its memory; everything is freed by rg_config_free.
+ */
+#ifndef RG_CONFIG_H
+#define RG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#define RG_CONFIG_VERSION 1
+
+/* Where an entry was written, for errors raised after loading (1-based). */
+struct rg_config_loc {
+	uint32_t line;
+	uint32_t col;
+};
+
+enum rg_config_proto {
+	RG_CONFIG_PROTO_POSTGRES = 1,
+};
+
+enum rg_config_addr_kind {
+	RG_CONFIG_ADDR_INET = 1,	/* host:port; host is an IP literal or a DNS name */
+	RG_CONFIG_ADDR_UNIX = 2,	/* absolute path of a unix socket */
+};
+
+struct rg_config_addr {
+	enum rg_config_addr_kind kind;
+	const char *text;		/* as written */
+	const char *host;		/* INET: IP literal without brackets, or DNS name */
+	uint16_t port;			/* INET only */
+	const char *path;		/* UNIX only */
+	bool numeric;			/* sa is filled: INET with an IP literal, or UNIX */
+	struct sockaddr_storage sa;
+	socklen_t salen;
+};
+
+/* Server side TLS of a listener: both files are required when tls is given. */
+struct rg_config_listener_tls {
+	const char *cert;		/* absolute path */
+	const char *key;		/* absolute path */
+};
+
+struct rg_config_listener {
+	struct rg_config_loc loc;
+	const char *name;
+	struct rg_config_addr address;	/* always INET with a numeric host */
+	enum rg_config_proto protocol;
+	bool tls_enabled;
+	struct rg_config_listener_tls tls;
+};
+
+struct rg_config_admin {
+	bool enabled;			/* the admin section is present */
+	struct rg_config_addr address;	/* INET, numeric host */
+};
+
+struct rg_config_issuer {
+	struct rg_config_loc loc;
+	const char *issuer;		/* compared byte for byte with the token's iss */
+	const char *audience;
+	const char *jwks_file;		/* absolute path, or NULL when jwks_url is set */
+	const char *jwks_url;		/* https:// (http:// only to loopback), or NULL */
+	uint64_t jwks_refresh_ms;
+	const char *groups_claim;
+	const char *const *required_claims;
+	size_t n_required_claims;
+};
+
+struct rg_config_identity {
+	uint64_t clock_skew_ms;
+	struct rg_config_issuer *issuers;
+	size_t n_issuers;		/* 0 when the identity section is absent */
+};
+
+enum rg_config_tls_mode {
+	RG_CONFIG_TLS_DISABLE = 0,
+	RG_CONFIG_TLS_REQUIRE = 1,	/* encrypt, do not verify the server certificate */
+	RG_CONFIG_TLS_VERIFY_FULL = 2,	/* verify chain and name; system CAs if ca is NULL */
+};
+
+struct rg_config_target_tls {
+	enum rg_config_tls_mode mode;
+	const char *ca;			/* absolute path or NULL */
+	const char *server_name;	/* NULL: the address's host */
+};
+
+struct rg_config_target {
+	struct rg_config_loc loc;
+	const char *name;		/* what agents put in the startup `database` field */
+	enum rg_config_proto protocol;
+	struct rg_config_addr address;	/* INET (numeric or DNS name) or UNIX */
+	const char *database;
+	const char *user;
+	const char *password_file;	/* absolute path; exactly one of these two is set */
+	const char *password_env;	/* environment variable name */
+	struct rg_config_target_tls tls;
+	uint64_t connect_timeout_ms;
+};
+
+struct rg_config_policy {
+	const char *bundle;		/* absolute path, NULL when the section is absent */
+	const char *public_key;		/* absolute path or NULL: unsigned bundles accepted */
+	const char *hmac_key_file;	/* absolute path or NULL */
+};
+
+struct rg_config_limits {
+	uint64_t idle_timeout_ms;	/* 0: sessions never time out for idleness */
+	uint32_t max_sessions;
+};
+
+struct rg_config {
+	const char *path;		/* the file loaded, as given */
+	const char *dir;		/* directory relative paths were resolved against */
+	uint32_t version;
+	uint32_t threads;		/* 0: one per core, see rg_config_threads() */
+	const char *state_dir;		/* absolute path */
+	struct rg_config_listener *listeners;
+	size_t n_listeners;		/* >= 1 */
+	struct rg_config_admin admin;
+	struct rg_config_identity identity;
+	struct rg_config_target *targets;
+	size_t n_targets;		/* >= 1 */
+	struct rg_config_policy policy;
+	struct rg_config_limits limits;
+	struct rg_config_arena *arena;	/* private: owns every pointer above */
+};
+
+/*
+ * Load and validate path. Every error is printed to errs (NULL: not printed) as
+ * "file:line:col: message"; a file that cannot be read gives "file: reason".
+ * Returns 0 and *out, or a negative errno: -EINVAL (the file has errors), -ENOENT or another
+ * errno from opening or reading the file, -ENOMEM. *out is NULL on failure.
+ */
+int rg_config_load(const char *path, struct rg_config **out, FILE *errs);
+
+/*
+ * Same, from a buffer: name is used in messages and as cfg->path, base_dir resolves relative
+ * paths (NULL: the current directory). Used by rg_config_load, tests and the fuzz target.
+ */
+int rg_config_parse(const char *buf, size_t len, const char *name, const char *base_dir,
+		    struct rg_config **out, FILE *errs);
+
+void rg_config_free(struct rg_config *cfg);
+
+/* Lookups by name; NULL when absent. */
+const struct rg_config_target *rg_config_target(const struct rg_config *cfg, const char *name);
+const struct rg_config_listener *rg_config_listener(const struct rg_config *cfg,
+						    const char *name);
+const struct rg_config_issuer *rg_config_issuer(const struct rg_config *cfg, const char *issuer);
+
+/* cfg->threads, or the number of online CPUs when it is 0 (at least 1). */
+unsigned rg_config_threads(const struct rg_config *cfg);
+
+const char *rg_config_proto_name(enum rg_config_proto p);
+const char *rg_config_tls_mode_name(enum rg_config_tls_mode m);
+
+/*
+ * Value parsers shared with command-line flags. Each returns 0, or -EINVAL with a short
+ * reason in why (may be NULL).
+ * Duration: decimal integer followed by ms, s, m or h ("250ms", "60s", "5m", "1h").
+ */
+int rg_config_parse_duration(const char *s, uint64_t *ms, const char **why);
+
+/* Address flags: what besides "ip:port" / "[ipv6]:port" is accepted. */
+#define RG_CONFIG_ADDR_ALLOW_DNS 0x1	/* "name:port" with a DNS host name */
+#define RG_CONFIG_ADDR_ALLOW_UNIX 0x2	/* "/path/to/socket" */
+
+/* Parses into out; out->text/host/path point into scratch (at least strlen(s) + 1 bytes). */
+int rg_config_parse_addr(const char *s, unsigned flags, struct rg_config_addr *out, char *scratch,
+			 const char **why);
+
+#endif /* RG_CONFIG_H */
