@@ -102,6 +102,9 @@ struct rulec_test {
 	struct rulec_strv row;
 	struct rulec_strv columns;	/* per field "schema.table.column" or NULL */
 	struct rulec_strv expect_row;
+	/* Added by the front end: where `rule:` was written (the test's own position when
+	 * expect_rule defaults to the owner), so check.c can point at it. */
+	struct rulec_pos expect_rule_pos;
 };
 
 struct rulec_pack {
