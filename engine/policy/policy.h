@@ -109,6 +109,10 @@ struct rg_policy_ctx *rg_policy_ctx_new(const struct rg_policy *p, const uint8_t
 					size_t keylen);
 void rg_policy_ctx_free(struct rg_policy_ctx *c);
 
+/* Soundness checks: with the prefilter off every rule is a candidate for every statement.
+ * Decisions must not change; tests compare both paths over a corpus. */
+void rg_policy_ctx_set_prefilter(struct rg_policy_ctx *c, bool on);
+
 /* Decide one client string (may hold several statements). Returns 0 or -ENOMEM. */
 int rg_policy_verdict(struct rg_policy_ctx *c, const struct rg_request *req, const char *sql,
 		      size_t len, struct rg_decision *out);

@@ -37,7 +37,13 @@ struct rg_policy_ctx {
 	struct rg_mask_plan plan;
 	char lower[256];
 	char lower_schema[256];
+	bool no_prefilter;
 };
+
+void rg_policy_ctx_set_prefilter(struct rg_policy_ctx *c, bool on)
+{
+	c->no_prefilter = !on;
+}
 
 static inline void bit_set(uint64_t *b, uint32_t i)
 {
@@ -398,10 +404,12 @@ int rg_policy_verdict(struct rg_policy_ctx *c, const struct rg_request *req, con
 
 	memset(out, 0, sizeof(*out));
 	c->ncand = 0;
-	if (p->prefilter &&
-	    hs_scan(p->prefilter, sql, (unsigned)len, 0, c->scratch, on_prefilter, c) !=
-		    HS_SUCCESS) {
-		/* cannot happen short of memory corruption; treat every rule as a candidate */
+	if (c->no_prefilter ||
+	    (p->prefilter &&
+	     hs_scan(p->prefilter, sql, (unsigned)len, 0, c->scratch, on_prefilter, c) !=
+		     HS_SUCCESS)) {
+		/* prefilter off, or a scan error (cannot happen short of memory corruption):
+		 * every rule is a candidate */
 		for (uint32_t i = 0; i < nrules; i++)
 			if (!bit_get(c->cand, i)) {
 				bit_set(c->cand, i);
