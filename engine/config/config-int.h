@@ -19,15 +19,29 @@
 
 #define CFG_MAX_DEPTH 32
 
-/* Error sink: counts errors and prints them as file:line:col: message. */
+/*
+ * Error sink: counts errors and, when out is set, keeps them so cfg_errs_flush can print
+ * them in file order (the schema walk visits sections in schema order, not file order) as
+ * file:line:col: message.
+ */
+struct cfg_msg {
+	uint32_t line, col;
+	size_t seq;			/* report order, to keep the sort stable */
+	char *text;
+};
+
 struct cfg_errs {
 	FILE *out;
 	const char *file;
 	unsigned count;
+	struct cfg_msg *msgs;
+	size_t n, cap;
 };
 
 void cfg_error(struct cfg_errs *e, uint32_t line, uint32_t col, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* Print the kept errors sorted by position and release them. */
+void cfg_errs_flush(struct cfg_errs *e);
 
 enum cfg_node_kind {
 	CFG_SCALAR,

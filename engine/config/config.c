@@ -350,8 +350,12 @@ static int exactly_one(struct ctx *c, const struct cfg_node *map, const char *wh
 		       const char *b)
 {
 	if (va && vb) {
-		cfg_error(&c->e, vb->line, vb->col, "%s: %s and %s are mutually exclusive", where,
-			  a, b);
+		/* Point at whichever comes second in the file: that is the one to delete. */
+		const struct cfg_node *late =
+			(va->line > vb->line || (va->line == vb->line && va->col > vb->col)) ? va :
+												   vb;
+		cfg_error(&c->e, late->line, late->col, "%s: %s and %s are mutually exclusive",
+			  where, a, b);
 		return -1;
 	}
 	if (!va && !vb) {
@@ -812,7 +816,7 @@ int rg_config_parse(const char *buf, size_t len, const char *name, const char *b
 
 	rc = cfg_tree_parse(buf, len, &c.e, &root);
 	if (rc)
-		goto out_arena;
+		goto out_errs;
 	if (!root)
 		cfg_error(&c.e, 1, 1, "empty configuration (expected a mapping with version: 1)");
 	else
@@ -824,10 +828,12 @@ int rg_config_parse(const char *buf, size_t len, const char *name, const char *b
 	else if (c.e.count)
 		rc = -EINVAL;
 	if (rc)
-		goto out_arena;
+		goto out_errs;
 	*out = c.cfg;
 	return 0;
 
+out_errs:
+	cfg_errs_flush(&c.e);
 out_arena:
 	cfg_arena_free(c.a);
 	return rc;

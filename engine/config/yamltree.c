@@ -17,16 +17,62 @@
 
 void cfg_error(struct cfg_errs *e, uint32_t line, uint32_t col, const char *fmt, ...)
 {
+	struct cfg_msg *m;
+	char *text = NULL;
 	va_list ap;
+	int r;
 
 	e->count++;
 	if (!e->out)
 		return;
-	fprintf(e->out, "%s:%u:%u: ", e->file, line, col);
 	va_start(ap, fmt);
-	vfprintf(e->out, fmt, ap);
+	r = vasprintf(&text, fmt, ap);
 	va_end(ap);
-	fputc('\n', e->out);
+	if (r < 0) {
+		fprintf(e->out, "%s:%u:%u: (out of memory formatting this error)\n", e->file, line,
+			col);
+		return;
+	}
+	if (e->n == e->cap) {
+		size_t cap = e->cap ? e->cap * 2 : 16;
+
+		m = realloc(e->msgs, cap * sizeof(*m));
+		if (!m) {
+			/* Cannot keep it for sorting: print now rather than lose it. */
+			fprintf(e->out, "%s:%u:%u: %s\n", e->file, line, col, text);
+			free(text);
+			return;
+		}
+		e->msgs = m;
+		e->cap = cap;
+	}
+	e->msgs[e->n] = (struct cfg_msg){ .line = line, .col = col, .seq = e->n, .text = text };
+	e->n++;
+}
+
+static int msg_cmp(const void *a, const void *b)
+{
+	const struct cfg_msg *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	if (x->col != y->col)
+		return x->col < y->col ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+void cfg_errs_flush(struct cfg_errs *e)
+{
+	if (e->n)
+		qsort(e->msgs, e->n, sizeof(*e->msgs), msg_cmp);
+	for (size_t i = 0; i < e->n; i++) {
+		fprintf(e->out, "%s:%u:%u: %s\n", e->file, e->msgs[i].line, e->msgs[i].col,
+			e->msgs[i].text);
+		free(e->msgs[i].text);
+	}
+	free(e->msgs);
+	e->msgs = NULL;
+	e->n = e->cap = 0;
 }
 
 /* ---- arena ---------------------------------------------------------------------------- */
