@@ -52,6 +52,12 @@ struct rg_detector_def {
 };
 
 const struct rg_detector_def *rg_detector_get(enum rg_detector d);
+/* Whether the raw match f[*start..end) of detector d inside a field f[0..flen) is a real
+ * instance: not glued to a longer token (the field's edges count as boundaries) and
+ * accepted by the validator. May move *start right, past a separator, to the instance a
+ * leftmost-start report hid ("qty 2 4111 1111 1111 1111"). */
+bool rg_detector_confirm(enum rg_detector d, const uint8_t *f, size_t flen, size_t *start,
+			 size_t end);
 const char *rg_detector_name(enum rg_detector d);
 int rg_detector_from_name(const char *name); /* -1 if unknown */
 const char *rg_mask_style_name(enum rg_mask_style s);
