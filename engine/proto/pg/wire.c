@@ -1071,6 +1071,129 @@ int rg_pg_read_function_result(const struct rg_pg_msg *m, struct rg_pg_field *ou
 	return rg_pg_field_next(&it, out) == 0 ? 0 : RG_PG_E_TRAILING;
 }
 
+/* ---- Whole-message validation -------------------------------------------------------- */
+
+static int validate_list(struct rg_pg_iter *it, bool columns)
+{
+	struct rg_pg_field f;
+	struct rg_pg_column c;
+	int rc;
+
+	do
+		rc = columns ? rg_pg_rowdesc_next(it, &c) : rg_pg_field_next(it, &f);
+	while (rc == 1);
+	return rc;
+}
+
+static int validate_fe(const struct rg_pg_msg *m)
+{
+	union {
+		struct rg_pg_query q;
+		struct rg_pg_parse p;
+		struct rg_pg_bind b;
+		struct rg_pg_target t;
+		struct rg_pg_execute e;
+		struct rg_pg_function_call f;
+	} u;
+
+	switch (m->type) {
+	case RG_PG_FE_QUERY:
+		return rg_pg_read_query(m, &u.q);
+	case RG_PG_FE_PARSE:
+		return rg_pg_read_parse(m, &u.p);
+	case RG_PG_FE_BIND:
+		return rg_pg_read_bind(m, &u.b);
+	case RG_PG_FE_DESCRIBE:
+		return rg_pg_read_describe(m, &u.t);
+	case RG_PG_FE_CLOSE:
+		return rg_pg_read_close(m, &u.t);
+	case RG_PG_FE_EXECUTE:
+		return rg_pg_read_execute(m, &u.e);
+	case RG_PG_FE_COPY_FAIL:
+		return rg_pg_read_copy_fail(m, &u.q);
+	case RG_PG_FE_FUNCTION_CALL:
+		return rg_pg_read_function_call(m, &u.f);
+	case RG_PG_FE_SYNC:
+	case RG_PG_FE_FLUSH:
+	case RG_PG_FE_TERMINATE:
+	case RG_PG_FE_COPY_DONE:
+		return rg_pg_read_empty(m);
+	case RG_PG_FE_PASSWORD:
+	case RG_PG_FE_COPY_DATA:
+		return m->body ? 0 : RG_PG_E_WRONG_TYPE;
+	}
+	return RG_PG_E_TYPE;
+}
+
+static int validate_be(const struct rg_pg_msg *m)
+{
+	union {
+		struct rg_pg_auth a;
+		struct rg_pg_param_status ps;
+		struct rg_pg_key_data k;
+		struct rg_pg_command_complete cc;
+		struct rg_pg_notice n;
+		struct rg_pg_notification nf;
+		struct rg_pg_copy_response cr;
+		struct rg_pg_param_desc pd;
+		struct rg_pg_negotiate ng;
+		struct rg_pg_field f;
+		uint8_t z;
+	} u;
+	struct rg_pg_iter it;
+	uint16_t count;
+
+	switch (m->type) {
+	case RG_PG_BE_AUTH:
+		return rg_pg_read_auth(m, &u.a);
+	case RG_PG_BE_PARAM_STATUS:
+		return rg_pg_read_param_status(m, &u.ps);
+	case RG_PG_BE_KEY_DATA:
+		return rg_pg_read_key_data(m, &u.k);
+	case RG_PG_BE_READY:
+		return rg_pg_read_ready(m, &u.z);
+	case RG_PG_BE_ROW_DESC:
+		TRY(rg_pg_rowdesc_begin(m, &it, &count));
+		return validate_list(&it, true);
+	case RG_PG_BE_DATA_ROW:
+		TRY(rg_pg_datarow_begin(m, &it, &count));
+		return validate_list(&it, false);
+	case RG_PG_BE_COMMAND_COMPLETE:
+		return rg_pg_read_command_complete(m, &u.cc);
+	case RG_PG_BE_ERROR:
+	case RG_PG_BE_NOTICE:
+		return rg_pg_read_notice(m, &u.n);
+	case RG_PG_BE_NOTIFICATION:
+		return rg_pg_read_notification(m, &u.nf);
+	case RG_PG_BE_COPY_IN:
+	case RG_PG_BE_COPY_OUT:
+	case RG_PG_BE_COPY_BOTH:
+		return rg_pg_read_copy_response(m, &u.cr);
+	case RG_PG_BE_PARAM_DESC:
+		return rg_pg_read_param_desc(m, &u.pd);
+	case RG_PG_BE_NEGOTIATE:
+		return rg_pg_read_negotiate(m, &u.ng);
+	case RG_PG_BE_FUNCTION_RESULT:
+		return rg_pg_read_function_result(m, &u.f);
+	case RG_PG_BE_BIND_COMPLETE:
+	case RG_PG_BE_CLOSE_COMPLETE:
+	case RG_PG_BE_PARSE_COMPLETE:
+	case RG_PG_BE_EMPTY_QUERY:
+	case RG_PG_BE_NO_DATA:
+	case RG_PG_BE_PORTAL_SUSPENDED:
+	case RG_PG_BE_COPY_DONE:
+		return rg_pg_read_empty(m);
+	case RG_PG_BE_COPY_DATA:
+		return m->body ? 0 : RG_PG_E_WRONG_TYPE;
+	}
+	return RG_PG_E_TYPE;
+}
+
+int rg_pg_validate(enum rg_pg_dir dir, const struct rg_pg_msg *m)
+{
+	return dir == RG_PG_FE ? validate_fe(m) : validate_be(m);
+}
+
 /* ---- Builders ------------------------------------------------------------------------- */
 
 struct wr {

@@ -439,6 +439,13 @@ const char *rg_pg_negotiate_next_option(const struct rg_pg_negotiate *n, uint32_
 /* FunctionCallResponse: one value, length -1 = NULL. */
 int rg_pg_read_function_result(const struct rg_pg_msg *m, struct rg_pg_field *out);
 
+/*
+ * Full check of a framed message's body by type and direction, with the reader above (or
+ * the empty-body check). 'p' (its layout depends on the auth exchange) and CopyData are
+ * opaque and always valid. Returns 0 or the reader's error.
+ */
+int rg_pg_validate(enum rg_pg_dir dir, const struct rg_pg_msg *m);
+
 /* ---- Builders -------------------------------------------------------------------------
  * Each writes one message into buf[0..cap) and returns the bytes it needs: if that is
  * > cap, nothing useful was written (call again with a bigger buffer). <0 = RG_PG_E_ARG
