@@ -1,0 +1,748 @@
+/*
+ * sess.c: a session and its two sides: receive (multishot recv into provided buffers),
+ * send queues (by-reference items coalesced into one sendmsg per side per loop), backend
+ * connect, back-pressure, close and reap.
+ *
+ * Invariants:
+ *   - at most one send in flight per socket (io_uring may otherwise reorder stream data);
+ *   - a session's memory lives until no SQE that names it is in flight (s->inflight == 0),
+ *     then it is freed from the reap list at the end of a loop iteration, never inside a
+ *     callback;
+ *   - protocol callbacks run only while the session is ACTIVE; on_close runs exactly once.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core-int.h"
+
+#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
+
+static inline struct rg_sock *peer_of(struct rg_sock *sd)
+{
+	return &sd->s->side[sd->which ^ 1];
+}
+
+static void set_nodelay(int fd)
+{
+	int one = 1;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+static void side_mark(struct rg_sock *sd)
+{
+	struct rg_worker *w = sd->s->w;
+
+	if (sd->on_flush)
+		return;
+	sd->on_flush = true;
+	sd->flush_next = w->flush_head;
+	w->flush_head = sd;
+}
+
+static bool side_wants_recv(const struct rg_sock *sd)
+{
+	return sd->s->state == RG_SESS_ACTIVE && sd->state == RG_SIDE_OPEN && !sd->rd_eof &&
+	       !sd->pause_proto && !sd->pause_bp && !sd->starved;
+}
+
+/* Arm or cancel the side's multishot recv so that it matches side_wants_recv(). */
+void rg_side_update_recv(struct rg_sock *sd)
+{
+	struct rg_sess *s = sd->s;
+	struct rg_worker *w = s->w;
+	struct io_uring_sqe *sqe;
+
+	if (side_wants_recv(sd)) {
+		if (sd->recv_armed)
+			return;
+		sqe = rg_get_sqe(w);
+		io_uring_prep_recv_multishot(sqe, sd->fd, NULL, 0, 0);
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+		sqe->buf_group = w->bgid;
+		io_uring_sqe_set_data64(sqe, rg_ud(sd, RG_OP_RECV));
+		sd->recv_armed = true;
+		s->inflight++;
+		return;
+	}
+	if (sd->recv_armed && !sd->recv_cancel && !sd->starved) {
+		sqe = rg_get_sqe(w);
+		io_uring_prep_cancel64(sqe, rg_ud(sd, RG_OP_RECV), 0);
+		io_uring_sqe_set_data64(sqe, RG_OP_IGNORE);
+		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+		sd->recv_cancel = true;
+	}
+}
+
+/* Session done when both directions finished and everything queued was written. */
+static void check_finish(struct rg_sess *s)
+{
+	struct rg_sock *fe = &s->side[RG_FE], *be = &s->side[RG_BE];
+	bool be_done;
+
+	if (s->state == RG_SESS_FLUSHING) {
+		if (!fe->head && !be->head)
+			rg_sess_abort_reason(s, s->reason);
+		return;
+	}
+	if (s->state != RG_SESS_ACTIVE || !fe->rd_eof || fe->head)
+		return;
+	if (be->state == RG_SIDE_NONE)
+		be_done = true;
+	else if (be->state == RG_SIDE_CONNECTING)
+		be_done = false;
+	else
+		be_done = be->rd_eof && !be->head;
+	if (be_done)
+		rg_sess_abort_reason(s, RG_CLOSE_EOF);
+}
+
+/* Queue accounting changed: apply back-pressure to the side that feeds this one. */
+static void side_queued_up(struct rg_sock *sd)
+{
+	struct rg_sess *s = sd->s;
+	struct rg_sock *p = peer_of(sd);
+
+	side_mark(sd);
+	if (sd->queued > s->w->c->cfg.sendq_hiwat && !p->pause_bp) {
+		p->pause_bp = true;
+		RG_CNT_ADD(s->w, bp_pauses, 1);
+		rg_side_update_recv(p);
+	}
+}
+
+static int side_enqueue(struct rg_sock *sd, struct rg_buf *b, size_t off, size_t len)
+{
+	struct rg_sendq_item *it = rg_item_get(sd->s->w);
+
+	if (!it)
+		return -ENOMEM;
+	b->refs++;
+	it->b = b;
+	it->off = (uint32_t)off;
+	it->len = (uint32_t)len;
+	it->next = NULL;
+	if (sd->tail)
+		sd->tail->next = it;
+	else
+		sd->head = it;
+	sd->tail = it;
+	sd->queued += len;
+	return 0;
+}
+
+/* Copy bytes into heap chunks at the tail of the queue, filling the last chunk first. */
+static int side_copy(struct rg_sock *sd, const uint8_t *p, size_t len)
+{
+	struct rg_worker *w = sd->s->w;
+
+	while (len) {
+		struct rg_sendq_item *t = sd->tail;
+		struct rg_buf *b;
+		size_t n;
+		int ret;
+
+		/*
+		 * Appending to a chunk is safe even if a send of its earlier bytes is in flight:
+		 * completions are accounted in bytes, the new bytes simply go out next time.
+		 */
+		if (t && t->b->bid < 0 && t->b->refs == 1 && t->off + t->len == t->b->len &&
+		    t->b->len < t->b->cap) {
+			b = t->b;
+			n = b->cap - b->len;
+			if (n > len)
+				n = len;
+			memcpy(b->data + b->len, p, n);
+			b->len += (uint32_t)n;
+			t->len += (uint32_t)n;
+			sd->queued += n;
+		} else {
+			b = rg_chunk_get(w);
+			if (!b)
+				return -ENOMEM;
+			n = b->cap < len ? b->cap : len;
+			memcpy(b->data, p, n);
+			b->len = (uint32_t)n;
+			ret = side_enqueue(sd, b, 0, n);
+			rg_buf_put(b);
+			if (ret)
+				return ret;
+		}
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Run bytes for the wire through the side's transform, then queue the result. */
+static int side_xform_tx(struct rg_sock *sd, const uint8_t *p, size_t len)
+{
+	int ret = sd->xf->tx(sd->xf_ctx, p, len, &sd->xf_out);
+
+	if (ret)
+		return ret;
+	ret = side_copy(sd, sd->xf_out.p, sd->xf_out.len);
+	sd->xf_out.len = 0;
+	return ret;
+}
+
+int rg_sess_send_ref(struct rg_sess *s, enum rg_side to, struct rg_buf *b, size_t off,
+		     size_t len)
+{
+	struct rg_sock *sd = &s->side[to];
+	int ret;
+
+	if (s->state != RG_SESS_ACTIVE)
+		return -ESHUTDOWN;
+	if (off > b->len || len > b->len - off)
+		return -EINVAL;
+	if (!len)
+		return 0;
+	if (sd->xf)
+		ret = side_xform_tx(sd, b->data + off, len);
+	else
+		ret = side_enqueue(sd, b, off, len);
+	if (!ret)
+		side_queued_up(sd);
+	return ret;
+}
+
+int rg_sess_send(struct rg_sess *s, enum rg_side to, const void *p, size_t len)
+{
+	struct rg_sock *sd = &s->side[to];
+	int ret;
+
+	if (s->state != RG_SESS_ACTIVE)
+		return -ESHUTDOWN;
+	if (!len)
+		return 0;
+	if (sd->xf)
+		ret = side_xform_tx(sd, p, len);
+	else
+		ret = side_copy(sd, p, len);
+	side_queued_up(sd);
+	return ret;
+}
+
+size_t rg_sess_queued(const struct rg_sess *s, enum rg_side side)
+{
+	return s->side[side].queued;
+}
+
+/* Issue one send (or sendmsg over up to RG_IOV_MAX items) for everything queued. */
+void rg_side_flush(struct rg_sock *sd)
+{
+	struct rg_sess *s = sd->s;
+	struct io_uring_sqe *sqe;
+	struct rg_sendq_item *it;
+	unsigned n = 0;
+
+	if (s->state == RG_SESS_CLOSING || sd->send_inflight || sd->state != RG_SIDE_OPEN)
+		return;
+	if (!sd->head) {
+		if (sd->wr_shut_req && !sd->wr_shut_done) {
+			sd->wr_shut_done = true;
+			(void)shutdown(sd->fd, SHUT_WR);
+		}
+		return;
+	}
+	for (it = sd->head; it && n < RG_IOV_MAX; it = it->next, n++) {
+		sd->iov[n].iov_base = it->b->data + it->off;
+		sd->iov[n].iov_len = it->len;
+	}
+	sqe = rg_get_sqe(s->w);
+	if (n == 1) {
+		io_uring_prep_send(sqe, sd->fd, sd->iov[0].iov_base, sd->iov[0].iov_len,
+				   MSG_NOSIGNAL);
+	} else {
+		memset(&sd->msg, 0, sizeof(sd->msg));
+		sd->msg.msg_iov = sd->iov;
+		sd->msg.msg_iovlen = n;
+		io_uring_prep_sendmsg(sqe, sd->fd, &sd->msg, MSG_NOSIGNAL);
+	}
+	io_uring_sqe_set_data64(sqe, rg_ud(sd, RG_OP_SEND));
+	sd->send_inflight = true;
+	s->inflight++;
+	RG_CNT_ADD(s->w, send_ops, 1);
+}
+
+void rg_handle_send(struct rg_worker *w, struct rg_sock *sd, int res)
+{
+	struct rg_sess *s = sd->s;
+	struct rg_sock *p = peer_of(sd);
+	size_t left;
+
+	s->inflight--;
+	sd->send_inflight = false;
+	if (s->state == RG_SESS_CLOSING)
+		return;
+	if (res <= 0) {
+		rg_sess_abort_reason(s, sd->which == RG_FE ? RG_CLOSE_FE_ERROR : RG_CLOSE_BE_ERROR);
+		return;
+	}
+	s->last_io = w->now;
+	if (sd->which == RG_FE)
+		RG_CNT_ADD(w, fe_bytes_out, (uint64_t)res);
+	else
+		RG_CNT_ADD(w, be_bytes_out, (uint64_t)res);
+	left = (size_t)res;
+	sd->queued -= left;
+	while (left) {
+		struct rg_sendq_item *it = sd->head;
+
+		if (it->len > left) {
+			it->off += (uint32_t)left;
+			it->len -= (uint32_t)left;
+			break;
+		}
+		left -= it->len;
+		sd->head = it->next;
+		if (!sd->head)
+			sd->tail = NULL;
+		rg_buf_put(it->b);
+		rg_item_put(w, it);
+	}
+	if (sd->head || sd->wr_shut_req)
+		side_mark(sd);
+	if (p->pause_bp && sd->queued <= w->c->cfg.sendq_lowat) {
+		p->pause_bp = false;
+		rg_side_update_recv(p);
+	}
+	if (sd->head)
+		return;
+	if (s->state == RG_SESS_ACTIVE && s->ops->on_send_done)
+		s->ops->on_send_done(s, (enum rg_side)sd->which);
+	check_finish(s);
+}
+
+/* Give a chunk of plain bytes to the protocol. */
+static int proto_data(struct rg_sess *s, unsigned which, struct rg_buf *b)
+{
+	int (*fn)(struct rg_sess *, struct rg_buf *) =
+		which == RG_FE ? s->ops->on_fe_data : s->ops->on_be_data;
+
+	if (!fn || s->state != RG_SESS_ACTIVE)
+		return 0;
+	return fn(s, b);
+}
+
+/* Received wire bytes: through the transform if any, then to the protocol. */
+static int deliver(struct rg_sock *sd, struct rg_buf *b)
+{
+	struct rg_sess *s = sd->s;
+	size_t off = 0;
+	int ret;
+
+	if (!sd->xf)
+		return proto_data(s, sd->which, b);
+	ret = sd->xf->rx(sd->xf_ctx, b->data, b->len, &sd->xf_in, &sd->xf_out);
+	if (ret)
+		return ret;
+	if (sd->xf_out.len) {
+		ret = side_copy(sd, sd->xf_out.p, sd->xf_out.len);
+		sd->xf_out.len = 0;
+		if (ret)
+			return ret;
+		side_queued_up(sd);
+	}
+	while (off < sd->xf_in.len && s->state == RG_SESS_ACTIVE) {
+		struct rg_buf *c = rg_chunk_get(s->w);
+		size_t n = sd->xf_in.len - off;
+
+		if (!c)
+			return -ENOMEM;
+		if (n > c->cap)
+			n = c->cap;
+		memcpy(c->data, sd->xf_in.p + off, n);
+		c->len = (uint32_t)n;
+		off += n;
+		ret = proto_data(s, sd->which, c);
+		rg_buf_put(c);
+		if (ret)
+			return ret;
+	}
+	sd->xf_in.len = 0;
+	return 0;
+}
+
+void rg_handle_recv(struct rg_worker *w, struct rg_sock *sd, struct io_uring_cqe *cqe)
+{
+	struct rg_sess *s = sd->s;
+	bool more = cqe->flags & IORING_CQE_F_MORE;
+	int res = cqe->res;
+	int ret;
+
+	if (!more) {
+		sd->recv_armed = false;
+		sd->recv_cancel = false;
+		s->inflight--;
+	}
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+		struct rg_buf *b = &w->bufs[bid];
+
+		w->bufs_free--;
+		RG_CNT_ADD(w, bufs_in_use, 1);
+		b->data = w->buf_mem + (size_t)bid * b->cap;
+		b->len = res > 0 ? (uint32_t)res : 0;
+		b->refs = 1;
+		if (res > 0 && s->state == RG_SESS_ACTIVE) {
+			s->last_io = w->now;
+			RG_CNT_ADD(w, recv_ops, 1);
+			if (sd->which == RG_FE)
+				RG_CNT_ADD(w, fe_bytes_in, (uint64_t)res);
+			else
+				RG_CNT_ADD(w, be_bytes_in, (uint64_t)res);
+			ret = deliver(sd, b);
+			rg_buf_put(b);
+			if (ret < 0)
+				rg_sess_abort_reason(s, RG_CLOSE_PROTO);
+		} else {
+			rg_buf_put(b);
+		}
+	} else if (res == 0) {
+		if (s->state == RG_SESS_ACTIVE && !sd->rd_eof) {
+			sd->rd_eof = true;
+			ret = proto_data(s, sd->which, NULL);
+			if (ret < 0)
+				rg_sess_abort_reason(s, RG_CLOSE_PROTO);
+			else
+				check_finish(s);
+		}
+	} else if (res == -ENOBUFS) {
+		if (!sd->starved && s->state != RG_SESS_CLOSING) {
+			sd->starved = true;
+			sd->starve_next = w->starve_head;
+			w->starve_head = sd;
+			RG_CNT_ADD(w, buf_starved, 1);
+		}
+	} else if (res != -ECANCELED && s->state != RG_SESS_CLOSING) {
+		rg_sess_abort_reason(s, sd->which == RG_FE ? RG_CLOSE_FE_ERROR : RG_CLOSE_BE_ERROR);
+	}
+	if (!more && s->state == RG_SESS_ACTIVE)
+		rg_side_update_recv(sd);
+}
+
+int rg_sess_connect_be(struct rg_sess *s, const struct sockaddr *addr, socklen_t len)
+{
+	struct rg_sock *be = &s->side[RG_BE];
+	struct rg_worker *w = s->w;
+	struct io_uring_sqe *sqe;
+	int fd;
+
+	if (s->state != RG_SESS_ACTIVE)
+		return -ESHUTDOWN;
+	if (be->fd >= 0)
+		return -EALREADY;
+	if (len > sizeof(s->be_addr))
+		return -EINVAL;
+	fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (addr->sa_family == AF_INET || addr->sa_family == AF_INET6)
+		set_nodelay(fd);
+	memcpy(&s->be_addr, addr, len);
+	s->be_addrlen = len;
+	/* connect + its link timeout must land in the same submission */
+	if (io_uring_sq_space_left(&w->ring) < 2) {
+		io_uring_submit(&w->ring);
+		RG_CNT_ADD(w, submits, 1);
+	}
+	sqe = rg_get_sqe(w);
+	io_uring_prep_connect(sqe, fd, (struct sockaddr *)&s->be_addr, len);
+	io_uring_sqe_set_data64(sqe, rg_ud(be, RG_OP_CONNECT));
+	if (w->c->cfg.connect_ms) {
+		sqe->flags |= IOSQE_IO_LINK;
+		s->connect_ts.tv_sec = w->c->cfg.connect_ms / 1000;
+		s->connect_ts.tv_nsec = (long long)(w->c->cfg.connect_ms % 1000) * 1000000;
+		sqe = rg_get_sqe(w);
+		io_uring_prep_link_timeout(sqe, &s->connect_ts, 0);
+		io_uring_sqe_set_data64(sqe, RG_OP_IGNORE);
+	}
+	be->fd = fd;
+	be->state = RG_SIDE_CONNECTING;
+	be->rd_eof = false;
+	be->wr_shut_done = false;
+	s->inflight++;
+	return 0;
+}
+
+void rg_handle_connect(struct rg_worker *w, struct rg_sock *be, int res)
+{
+	struct rg_sess *s = be->s;
+
+	s->inflight--;
+	if (s->state == RG_SESS_CLOSING)
+		return;
+	if (res == -ECANCELED && w->c->cfg.connect_ms)
+		res = -ETIMEDOUT;
+	if (res < 0) {
+		RG_CNT_ADD(w, connect_fail, 1);
+		close(be->fd);
+		be->fd = -1;
+		be->state = RG_SIDE_NONE;
+		if (s->state == RG_SESS_ACTIVE && s->ops->on_be_connected)
+			s->ops->on_be_connected(s, res);
+		else
+			rg_sess_abort_reason(s, s->state == RG_SESS_FLUSHING ? s->reason :
+									  RG_CLOSE_BE_ERROR);
+		check_finish(s);
+		return;
+	}
+	be->state = RG_SIDE_OPEN;
+	s->last_io = w->now;
+	if (be->head || be->wr_shut_req)
+		side_mark(be);
+	if (s->state == RG_SESS_ACTIVE) {
+		rg_side_update_recv(be);
+		if (s->ops->on_be_connected)
+			s->ops->on_be_connected(s, 0);
+	}
+}
+
+void rg_sess_new(struct rg_worker *w, struct rg_listener *l, int fd)
+{
+	struct rg_sess *s = calloc(1, sizeof(*s) + l->ops->sess_size);
+	unsigned i;
+
+	if (!s) {
+		close(fd);
+		return;
+	}
+	s->w = w;
+	s->ops = l->ops;
+	s->proto_ctx = l->proto_ctx;
+	for (i = 0; i < 2; i++) {
+		s->side[i].s = s;
+		s->side[i].which = (uint8_t)i;
+		s->side[i].fd = -1;
+	}
+	s->side[RG_FE].fd = fd;
+	s->side[RG_FE].state = RG_SIDE_OPEN;
+	s->idle.idx = s->ptimer.idx = -1;
+	s->idle.kind = RG_TIMER_IDLE;
+	s->ptimer.kind = RG_TIMER_PROTO;
+	s->last_io = w->now;
+	s->idle_ms = w->c->cfg.idle_ms;
+	set_nodelay(fd);
+	s->next = w->sessions;
+	if (w->sessions)
+		w->sessions->prev = s;
+	w->sessions = s;
+	w->nsess++;
+	RG_CNT_ADD(w, accepted, 1);
+	RG_CNT_ADD(w, active, 1);
+	if (s->ops->on_accept(s) < 0) {
+		rg_sess_abort_reason(s, RG_CLOSE_PROTO);
+		return;
+	}
+	if (s->state != RG_SESS_ACTIVE)
+		return;
+	if (s->idle_ms)
+		rg_timer_arm(w, &s->idle, w->now + s->idle_ms);
+	rg_side_update_recv(&s->side[RG_FE]);
+}
+
+void rg_sess_abort_reason(struct rg_sess *s, enum rg_close_reason reason)
+{
+	struct rg_worker *w = s->w;
+	unsigned i;
+
+	if (s->state == RG_SESS_CLOSING)
+		return;
+	s->state = RG_SESS_CLOSING;
+	s->reason = (uint8_t)reason;
+	rg_timer_disarm(w, &s->idle);
+	rg_timer_disarm(w, &s->ptimer);
+	for (i = 0; i < 2; i++) {
+		struct rg_sock *sd = &s->side[i];
+		struct io_uring_sqe *sqe;
+
+		if (sd->fd < 0 || !s->inflight)
+			continue;
+		sqe = rg_get_sqe(w);
+		io_uring_prep_cancel_fd(sqe, sd->fd, IORING_ASYNC_CANCEL_ALL);
+		io_uring_sqe_set_data64(sqe, RG_OP_IGNORE);
+		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	}
+	if (!s->on_reap) {
+		s->on_reap = true;
+		s->reap_next = w->reap_head;
+		w->reap_head = s;
+	}
+}
+
+static void sess_free(struct rg_worker *w, struct rg_sess *s)
+{
+	unsigned i;
+
+	if (s->ops->on_close)
+		s->ops->on_close(s, (enum rg_close_reason)s->reason);
+	for (i = 0; i < 2; i++) {
+		struct rg_sock *sd = &s->side[i];
+		struct rg_sendq_item *it;
+
+		while ((it = sd->head)) {
+			sd->head = it->next;
+			rg_buf_put(it->b);
+			rg_item_put(w, it);
+		}
+		if (sd->fd >= 0)
+			close(sd->fd);
+		if (sd->xf && sd->xf->free)
+			sd->xf->free(sd->xf_ctx);
+		rg_acc_free(&sd->xf_in);
+		rg_acc_free(&sd->xf_out);
+	}
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		w->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	w->nsess--;
+	RG_CNT_ADD(w, active, -1);
+	RG_CNT_ADD(w, closed, 1);
+	free(s);
+}
+
+/* Free closed sessions whose SQEs have all completed. End of loop iteration only. */
+void rg_reap(struct rg_worker *w)
+{
+	struct rg_sess **pp = &w->reap_head, *s;
+
+	while ((s = *pp)) {
+		if (s->inflight) {
+			pp = &s->reap_next;
+			continue;
+		}
+		*pp = s->reap_next;
+		sess_free(w, s);
+	}
+}
+
+void rg_sess_timer_fired(struct rg_worker *w, struct rg_timer *t)
+{
+	struct rg_sess *s;
+
+	if (t->kind == RG_TIMER_PROTO) {
+		s = container_of(t, struct rg_sess, ptimer);
+		if (s->state == RG_SESS_ACTIVE && s->ops->on_timer)
+			s->ops->on_timer(s);
+		return;
+	}
+	s = container_of(t, struct rg_sess, idle);
+	if (s->state == RG_SESS_FLUSHING) {
+		rg_sess_abort_reason(s, RG_CLOSE_LINGER);
+	} else if (s->state == RG_SESS_ACTIVE && s->idle_ms) {
+		if (w->now - s->last_io >= s->idle_ms)
+			rg_sess_abort_reason(s, RG_CLOSE_IDLE);
+		else
+			rg_timer_arm(w, &s->idle, s->last_io + s->idle_ms);
+	}
+}
+
+/* ---- the rest of the public session API ---- */
+
+void *rg_sess_priv(struct rg_sess *s)
+{
+	return s->priv;
+}
+
+void *rg_sess_proto_ctx(struct rg_sess *s)
+{
+	return s->proto_ctx;
+}
+
+struct rg_worker *rg_sess_worker(struct rg_sess *s)
+{
+	return s->w;
+}
+
+int rg_sess_fd(const struct rg_sess *s, enum rg_side side)
+{
+	return s->side[side].fd;
+}
+
+void rg_sess_pause(struct rg_sess *s, enum rg_side side)
+{
+	s->side[side].pause_proto = true;
+	if (s->state == RG_SESS_ACTIVE)
+		rg_side_update_recv(&s->side[side]);
+}
+
+void rg_sess_resume(struct rg_sess *s, enum rg_side side)
+{
+	s->side[side].pause_proto = false;
+	if (s->state == RG_SESS_ACTIVE)
+		rg_side_update_recv(&s->side[side]);
+}
+
+void rg_sess_shutdown(struct rg_sess *s, enum rg_side side)
+{
+	struct rg_sock *sd = &s->side[side];
+
+	if (s->state != RG_SESS_ACTIVE || sd->wr_shut_req)
+		return;
+	sd->wr_shut_req = true;
+	side_mark(sd);
+}
+
+void rg_sess_close(struct rg_sess *s)
+{
+	struct rg_worker *w = s->w;
+
+	if (s->state != RG_SESS_ACTIVE)
+		return;
+	s->state = RG_SESS_FLUSHING;
+	s->reason = RG_CLOSE_PROTO;
+	rg_timer_disarm(w, &s->ptimer);
+	rg_side_update_recv(&s->side[RG_FE]);
+	rg_side_update_recv(&s->side[RG_BE]);
+	rg_timer_arm(w, &s->idle, w->now + w->c->cfg.linger_ms);
+	check_finish(s);
+}
+
+void rg_sess_abort(struct rg_sess *s)
+{
+	rg_sess_abort_reason(s, RG_CLOSE_PROTO);
+}
+
+void rg_sess_timer(struct rg_sess *s, unsigned ms)
+{
+	if (s->state != RG_SESS_ACTIVE)
+		return;
+	if (ms)
+		rg_timer_arm(s->w, &s->ptimer, s->w->now + ms);
+	else
+		rg_timer_disarm(s->w, &s->ptimer);
+}
+
+void rg_sess_set_idle(struct rg_sess *s, unsigned ms)
+{
+	if (s->state != RG_SESS_ACTIVE)
+		return;
+	s->idle_ms = ms;
+	if (ms)
+		rg_timer_arm(s->w, &s->idle, s->last_io + ms);
+	else
+		rg_timer_disarm(s->w, &s->idle);
+}
+
+int rg_sess_set_xform(struct rg_sess *s, enum rg_side side, const struct rg_xform_ops *ops,
+		      void *ctx)
+{
+	struct rg_sock *sd = &s->side[side];
+
+	if (s->state != RG_SESS_ACTIVE)
+		return -ESHUTDOWN;
+	if (sd->xf)
+		return -EALREADY;
+	sd->xf = ops;
+	sd->xf_ctx = ctx;
+	return 0;
+}
