@@ -1,0 +1,8 @@
+# PostgreSQL wire parsers (engine/proto/pg/wire): typed message streams in both directions,
+# and the startup phase. Seeds are realistic sessions built with the wire builders.
+if(TARGET rg_proto_pg)
+	rg_fuzz_target(fuzz_pg_wire SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_pg_wire.c
+		LIBS rg_proto_pg CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/corpus/pg_wire/stream)
+	rg_fuzz_target(fuzz_pg_startup SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_pg_startup.c
+		LIBS rg_proto_pg CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/corpus/pg_wire/startup)
+endif()
