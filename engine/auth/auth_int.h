@@ -1,0 +1,58 @@
+/*
+ * auth internals shared by the files of engine/auth (and by the fuzz target): key records,
+ * base64 variants, the claim checker and small string helpers. Not a public interface.
+ * Invariant: a struct rg_auth_keyset is never modified after rg_auth_keyset_parse returns;
+ * its EVP_PKEYs are only used read-only, which OpenSSL allows from many threads at once.
+ */
+#ifndef RG_AUTH_INT_H
+#define RG_AUTH_INT_H
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "auth.h"
+
+#define RG_AUTH_MAX_KEYS 64
+#define RG_AUTH_MAX_KID 128
+#define RG_AUTH_MAX_JWKS (1u << 20)
+
+enum rg_auth_alg {
+	RG_AUTH_ALG_RS256 = 0,
+	RG_AUTH_ALG_ES256,
+	RG_AUTH_ALG_EDDSA,
+};
+
+struct rg_auth_key {
+	char kid[RG_AUTH_MAX_KID];
+	bool has_kid;
+	enum rg_auth_alg alg;		/* fixed by kty/crv; the JWK alg, if any, agreed */
+	EVP_PKEY *pkey;
+};
+
+struct rg_auth_keyset {
+	size_t n;
+	size_t skipped;
+	struct rg_auth_key keys[];
+};
+
+/* Standard alphabet with '=' padding (SCRAM); strict: canonical, padded to 4. */
+ssize_t rg_auth_b64std_encode(const uint8_t *in, size_t n, char *out, size_t cap);
+ssize_t rg_auth_b64std_decode(const char *in, size_t n, uint8_t *out, size_t cap);
+
+/* Check the claims of an already signature-verified payload object. */
+enum rg_auth_err rg_auth_check_claims(const struct rg_auth_config *cfg, json_t *claims,
+				      int64_t now, struct rg_auth_identity *id,
+				      struct rg_auth_fail *why);
+
+/* Copy s into out as printable ASCII ('?' for anything else), truncated to fit. */
+void rg_auth_sanitize(const char *s, size_t n, char *out, size_t cap);
+
+/* Set why->err and a printf-style detail; returns e. */
+enum rg_auth_err rg_auth_fail_set(struct rg_auth_fail *why, enum rg_auth_err e, const char *fmt,
+				  ...) __attribute__((format(printf, 3, 4)));
+
+/* Fill errbuf with a printf-style message; returns ret (a negative errno). */
+int rg_auth_errf(char *err, size_t errlen, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+#endif /* RG_AUTH_INT_H */

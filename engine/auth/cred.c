@@ -1,0 +1,167 @@
+/*
+ * Credential store: the target's real password, read once from a protected file or from an
+ * environment variable, kept in one heap buffer and cleansed (OPENSSL_cleanse) on free.
+ * A password file is refused unless it is a regular file (no symlink), owned by our
+ * effective uid, without any group/other permission bits. Error messages name the file and
+ * the rule broken; they never contain any byte of the secret.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "auth_int.h"
+
+#define MAX_SECRET 1024
+
+struct rg_auth_cred {
+	size_t len;
+	char secret[];	/* NUL-terminated */
+};
+
+int rg_auth_cred_from_mem(const char *secret, size_t len, struct rg_auth_cred **out)
+{
+	struct rg_auth_cred *c;
+
+	*out = NULL;
+	if (len == 0 || len > MAX_SECRET)
+		return -EINVAL;
+	c = malloc(sizeof(*c) + len + 1);
+	if (!c)
+		return -ENOMEM;
+	c->len = len;
+	memcpy(c->secret, secret, len);
+	c->secret[len] = '\0';
+	*out = c;
+	return 0;
+}
+
+int rg_auth_cred_from_file(const char *path, struct rg_auth_cred **out, char *err, size_t errlen)
+{
+	char buf[MAX_SECRET + 2];
+	struct stat st;
+	size_t n = 0;
+	int fd, ret;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			return rg_auth_errf(err, errlen, -EPERM,
+					    "password file %s is a symlink (refused)", path);
+		return rg_auth_errf(err, errlen, -errno, "password file %s: %s", path,
+				    strerror(errno));
+	}
+	if (fstat(fd, &st) != 0) {
+		ret = rg_auth_errf(err, errlen, -errno, "password file %s: %s", path,
+				   strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = rg_auth_errf(err, errlen, -EPERM, "password file %s is not a regular file",
+				   path);
+		goto out;
+	}
+	if (st.st_uid != geteuid()) {
+		ret = rg_auth_errf(err, errlen, -EPERM,
+				   "password file %s is owned by uid %u, not by us (uid %u)", path,
+				   (unsigned)st.st_uid, (unsigned)geteuid());
+		goto out;
+	}
+	if (st.st_mode & 077) {
+		ret = rg_auth_errf(err, errlen, -EPERM,
+				   "password file %s has mode %04o: group/other may access it "
+				   "(chmod 600)",
+				   path, (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	while (n < sizeof(buf)) {
+		ssize_t r = read(fd, buf + n, sizeof(buf) - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			ret = rg_auth_errf(err, errlen, -errno, "password file %s: %s", path,
+					   strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	/* One trailing newline is an editor's, not the password's. */
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	if (n == 0) {
+		ret = rg_auth_errf(err, errlen, -EINVAL, "password file %s is empty", path);
+		goto out;
+	}
+	if (n > MAX_SECRET) {
+		ret = rg_auth_errf(err, errlen, -EINVAL,
+				   "password file %s holds more than %d bytes", path, MAX_SECRET);
+		goto out;
+	}
+	if (memchr(buf, '\0', n)) {
+		ret = rg_auth_errf(err, errlen, -EINVAL, "password file %s contains a NUL byte",
+				   path);
+		goto out;
+	}
+	ret = rg_auth_cred_from_mem(buf, n, out);
+	if (ret)
+		rg_auth_errf(err, errlen, ret, "out of memory");
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	close(fd);
+	return ret;
+}
+
+int rg_auth_cred_from_env(const char *name, struct rg_auth_cred **out, char *err, size_t errlen)
+{
+	const char *v = getenv(name);
+	int ret;
+
+	*out = NULL;
+	if (!v)
+		return rg_auth_errf(err, errlen, -ENOENT, "environment variable %s is not set",
+				    name);
+	if (!*v)
+		return rg_auth_errf(err, errlen, -EINVAL, "environment variable %s is empty",
+				    name);
+	if (strlen(v) > MAX_SECRET)
+		return rg_auth_errf(err, errlen, -EINVAL,
+				    "environment variable %s holds more than %d bytes", name,
+				    MAX_SECRET);
+	ret = rg_auth_cred_from_mem(v, strlen(v), out);
+	if (ret)
+		rg_auth_errf(err, errlen, ret, "out of memory");
+	return ret;
+}
+
+const char *rg_auth_cred_secret(const struct rg_auth_cred *c, size_t *len)
+{
+	if (len)
+		*len = c->len;
+	return c->secret;
+}
+
+void rg_auth_cred_free(struct rg_auth_cred *c)
+{
+	if (!c)
+		return;
+	OPENSSL_cleanse(c->secret, c->len);
+	free(c);
+}
+
+ssize_t rg_auth_cleartext_response(const struct rg_auth_cred *c, char *out, size_t cap)
+{
+	if (c->len + 1 > cap)
+		return -ENOSPC;
+	memcpy(out, c->secret, c->len + 1);
+	return (ssize_t)c->len;
+}
