@@ -576,6 +576,31 @@ void rg_sess_abort_reason(struct rg_sess *s, enum rg_close_reason reason)
 	}
 }
 
+/* Unlink a dying side from the worker's flush and -ENOBUFS lists (both short). */
+static void side_unlist(struct rg_worker *w, struct rg_sock *sd)
+{
+	struct rg_sock **pp;
+
+	if (sd->on_flush) {
+		for (pp = &w->flush_head; *pp; pp = &(*pp)->flush_next) {
+			if (*pp == sd) {
+				*pp = sd->flush_next;
+				break;
+			}
+		}
+		sd->on_flush = false;
+	}
+	if (sd->starved) {
+		for (pp = &w->starve_head; *pp; pp = &(*pp)->starve_next) {
+			if (*pp == sd) {
+				*pp = sd->starve_next;
+				break;
+			}
+		}
+		sd->starved = false;
+	}
+}
+
 static void sess_free(struct rg_worker *w, struct rg_sess *s)
 {
 	unsigned i;
@@ -586,6 +611,7 @@ static void sess_free(struct rg_worker *w, struct rg_sess *s)
 		struct rg_sock *sd = &s->side[i];
 		struct rg_sendq_item *it;
 
+		side_unlist(w, sd);
 		while ((it = sd->head)) {
 			sd->head = it->next;
 			rg_buf_put(it->b);
