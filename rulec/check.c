@@ -129,7 +129,7 @@ int rulec_check_program(const struct rulec_program *prog, struct rulec_diags *d)
 	free(v);
 
 	/* Present the findings in source order, like the parser's. */
-	struct rulec_diag *dv = d->v + before;
+	struct rulec_diag *dv = d->v ? d->v + before : NULL;
 	size_t dn = d->n - before;
 	for (size_t i = 1; i < dn; i++) {
 		struct rulec_diag t = dv[i];

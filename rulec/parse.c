@@ -1417,7 +1417,8 @@ int rulec_parse_buffer(const char *name, const char *buf, size_t len, struct rul
 	if (root)
 		parse_file(&c, root);
 	yfree(root);
-	sort_diags(d->v + before, d->n - before);
+	if (d->n > before)
+		sort_diags(d->v + before, d->n - before);
 	return d->n > before ? -1 : 0;
 }
 
