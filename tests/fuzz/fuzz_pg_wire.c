@@ -32,6 +32,57 @@ static void same(const struct rg_pg_msg *m, ssize_t n)
 		abort();
 }
 
+/*
+ * The incremental DataRow walk, in pieces of `chunk` bytes, must agree with the one-shot
+ * reader: same verdict, same fields at the same offsets.
+ */
+static void check_row_stream(const struct rg_pg_msg *m, size_t chunk)
+{
+	static struct rg_pg_field want[65535];
+	struct rg_pg_row_stream rs;
+	struct rg_pg_row_event ev;
+	uint16_t count = 0;
+	int expect = rg_pg_read_datarow(m, want, 65535, &count);
+	size_t pos = 0, got = 0, seen = 0;
+
+	rg_pg_row_stream_init(&rs, m->body_len);
+	for (;;) {
+		size_t n = m->body_len - pos < chunk ? m->body_len - pos : chunk;
+		ssize_t r = rg_pg_row_stream_next(&rs, m->body + pos, n, &ev);
+
+		if (r < 0) {
+			if (expect >= 0)
+				abort();
+			return;
+		}
+		pos += (size_t)r;
+		if (ev.kind == RG_PG_ROW_END)
+			break;
+		if (ev.kind == RG_PG_ROW_MORE)
+			continue;
+		if (expect < 0)
+			continue; /* fields before the defect may be fine */
+		if (got >= count || ev.index != got)
+			abort();
+		if (ev.kind == RG_PG_ROW_FIELD) {
+			if (ev.len != want[got].len || ev.off + 5 != want[got].off)
+				abort();
+			seen = 0;
+			if (ev.len <= 0)
+				got++;
+		} else {
+			if (memcmp(ev.data, want[got].data + seen, ev.n) ||
+			    ev.off + 5 != want[got].off + seen)
+				abort();
+			seen += ev.n;
+			if (seen == (size_t)want[got].len)
+				got++;
+		}
+	}
+	if (expect < 0 || got != count || pos != m->body_len)
+		abort();
+}
+
 static void check_be(const struct rg_pg_msg *m)
 {
 	struct rg_pg_iter it;
@@ -251,6 +302,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if ((uint64_t)r != m.total || m.total != (uint64_t)m.len + 1 || (size_t)r > size)
 			abort();
+		if (dir == RG_PG_BE && m.type == RG_PG_BE_DATA_ROW)
+			check_row_stream(&m, (size_t)(m.body_len ? m.body[m.body_len - 1] % 7 : 0) + 1);
 		if (rg_pg_validate(dir, &m) == 0) {
 			if (dir == RG_PG_BE)
 				check_be(&m);

@@ -339,9 +339,15 @@ static int rd_values(struct rd *r, uint32_t n)
 	return 0;
 }
 
+/* A complete message of this type: readers refuse a "need more" header (body incomplete). */
+static inline bool complete(const struct rg_pg_msg *m)
+{
+	return m->body && m->need == 0;
+}
+
 static inline int want(const struct rg_pg_msg *m, uint8_t type)
 {
-	return m->type == type && m->body ? 0 : RG_PG_E_WRONG_TYPE;
+	return m->type == type && complete(m) ? 0 : RG_PG_E_WRONG_TYPE;
 }
 
 /* ---- Startup phase ------------------------------------------------------------------- */
@@ -527,6 +533,117 @@ int rg_pg_field_next(struct rg_pg_iter *it, struct rg_pg_field *f)
 	return 1;
 }
 
+/* ---- Incremental DataRow --------------------------------------------------------------- */
+
+enum { RS_COUNT, RS_LEN, RS_DATA, RS_END };
+
+void rg_pg_row_stream_init(struct rg_pg_row_stream *s, uint32_t body_len)
+{
+	memset(s, 0, sizeof(*s));
+	s->body_len = body_len;
+	s->state = RS_COUNT;
+}
+
+/* The current field is done: move to the next one or to the end of the row. */
+static int rs_next_field(struct rg_pg_row_stream *s)
+{
+	if (s->state == RS_LEN || s->state == RS_DATA)
+		s->index++;
+	if (s->index < s->nfields) {
+		s->state = RS_LEN;
+		return 0;
+	}
+	s->state = RS_END;
+	return s->pos == s->body_len ? 0 : RG_PG_E_TRAILING;
+}
+
+ssize_t rg_pg_row_stream_next(struct rg_pg_row_stream *s, const uint8_t *p, size_t n,
+			      struct rg_pg_row_event *ev)
+{
+	size_t used = 0;
+	uint32_t room = s->body_len - s->pos;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->index = s->index;
+	if (n > room)
+		n = room; /* never consume past the message */
+	for (;;) {
+		uint8_t need;
+		uint32_t w;
+
+		switch (s->state) {
+		case RS_END:
+			ev->kind = RG_PG_ROW_END;
+			return (ssize_t)used;
+		case RS_DATA: {
+			size_t k = n - used < s->data_left ? n - used : s->data_left;
+
+			if (!k) {
+				if (s->pos == s->body_len)
+					return RG_PG_E_TRUNCATED;
+				ev->kind = RG_PG_ROW_MORE;
+				return (ssize_t)used;
+			}
+			ev->kind = RG_PG_ROW_DATA;
+			ev->data = p + used;
+			ev->n = k;
+			ev->off = s->pos;
+			ev->len = (int32_t)k;
+			s->pos += (uint32_t)k;
+			s->data_left -= (uint32_t)k;
+			used += k;
+			if (!s->data_left) {
+				int rc = rs_next_field(s);
+
+				if (rc < 0)
+					return rc;
+			}
+			return (ssize_t)used;
+		}
+		case RS_COUNT:
+		case RS_LEN:
+			need = s->state == RS_COUNT ? 2 : 4;
+			while (s->have < need && used < n) {
+				s->word[s->have++] = p[used++];
+				s->pos++;
+			}
+			if (s->have < need) {
+				if (s->pos == s->body_len)
+					return RG_PG_E_TRUNCATED;
+				ev->kind = RG_PG_ROW_MORE;
+				return (ssize_t)used;
+			}
+			s->have = 0;
+			if (s->state == RS_COUNT) {
+				s->nfields = be16(s->word);
+				s->index = 0;
+				TRY(rs_next_field(s));
+				ev->index = s->index;
+				continue;
+			}
+			w = be32(s->word);
+			ev->kind = RG_PG_ROW_FIELD;
+			ev->index = s->index;
+			ev->off = s->pos;
+			if (w == 0xffffffffu) {
+				ev->len = -1;
+				TRY(rs_next_field(s));
+				return (ssize_t)used;
+			}
+			if (w > RG_PG_LEN_MAX)
+				return RG_PG_E_VALUE;
+			if (w > s->body_len - s->pos)
+				return RG_PG_E_TRUNCATED;
+			ev->len = (int32_t)w;
+			s->data_left = w;
+			s->state = RS_DATA;
+			if (!w)
+				TRY(rs_next_field(s));
+			return (ssize_t)used;
+		}
+	}
+}
+
 /* ---- Frontend readers ----------------------------------------------------------------- */
 
 static int read_one_string(const struct rg_pg_msg *m, uint8_t type, struct rg_pg_query *out)
@@ -656,7 +773,7 @@ int rg_pg_read_execute(const struct rg_pg_msg *m, struct rg_pg_execute *out)
 
 int rg_pg_read_empty(const struct rg_pg_msg *m)
 {
-	if (!m->body)
+	if (!complete(m))
 		return RG_PG_E_WRONG_TYPE;
 	return m->body_len ? RG_PG_E_TRAILING : 0;
 }
@@ -932,7 +1049,7 @@ bool rg_pg_command_rows(const char *tag, uint64_t *rows)
 
 int rg_pg_notice_begin(const struct rg_pg_msg *m, struct rg_pg_iter *it)
 {
-	if (!m->body || (m->type != RG_PG_BE_ERROR && m->type != RG_PG_BE_NOTICE))
+	if (!complete(m) || (m->type != RG_PG_BE_ERROR && m->type != RG_PG_BE_NOTICE))
 		return RG_PG_E_WRONG_TYPE;
 	iter_init(it, m, 0, m->body_len, UINT32_MAX);
 	return 0;
@@ -1011,7 +1128,7 @@ int rg_pg_read_copy_response(const struct rg_pg_msg *m, struct rg_pg_copy_respon
 	struct rd r;
 	uint8_t f;
 
-	if (!m->body || (m->type != RG_PG_BE_COPY_IN && m->type != RG_PG_BE_COPY_OUT &&
+	if (!complete(m) || (m->type != RG_PG_BE_COPY_IN && m->type != RG_PG_BE_COPY_OUT &&
 			 m->type != RG_PG_BE_COPY_BOTH))
 		return RG_PG_E_WRONG_TYPE;
 	rd_init(&r, m);
@@ -1120,7 +1237,7 @@ static int validate_fe(const struct rg_pg_msg *m)
 		return rg_pg_read_empty(m);
 	case RG_PG_FE_PASSWORD:
 	case RG_PG_FE_COPY_DATA:
-		return m->body ? 0 : RG_PG_E_WRONG_TYPE;
+		return complete(m) ? 0 : RG_PG_E_WRONG_TYPE;
 	}
 	return RG_PG_E_TYPE;
 }
@@ -1184,7 +1301,7 @@ static int validate_be(const struct rg_pg_msg *m)
 	case RG_PG_BE_COPY_DONE:
 		return rg_pg_read_empty(m);
 	case RG_PG_BE_COPY_DATA:
-		return m->body ? 0 : RG_PG_E_WRONG_TYPE;
+		return complete(m) ? 0 : RG_PG_E_WRONG_TYPE;
 	}
 	return RG_PG_E_TYPE;
 }

@@ -224,7 +224,40 @@ struct rg_pg_iter {
  * <0 = error (truncated, length < -1, trailing bytes). */
 int rg_pg_field_next(struct rg_pg_iter *it, struct rg_pg_field *f);
 
-/* ---- Frontend readers: 0 or <0 (RG_PG_E_WRONG_TYPE on another type) ---------------- */
+/*
+ * Incremental DataRow walk for rows too large to hold (a 64 MiB field): feed the body
+ * (not the 5-byte header) in pieces as they arrive, in order. Each call consumes some
+ * bytes and reports at most one event; call again with the rest. Same strictness as
+ * rg_pg_read_datarow (length < -1, a field past the body, bytes after the last field).
+ */
+enum rg_pg_row_ev {
+	RG_PG_ROW_MORE = 0,	/* all input consumed, no event: feed the next piece */
+	RG_PG_ROW_FIELD,	/* field `index` starts: len (-1 NULL); data follows if len > 0 */
+	RG_PG_ROW_DATA,		/* data[0..n) is the next piece of field `index` */
+	RG_PG_ROW_END,		/* the row is complete; nothing more is consumed */
+};
+struct rg_pg_row_event {
+	enum rg_pg_row_ev kind;
+	uint16_t index;
+	int32_t len;
+	const uint8_t *data;
+	size_t n;
+	uint32_t off;		/* body offset of data (DATA) or of the field's data (FIELD) */
+};
+struct rg_pg_row_stream {
+	uint32_t body_len, pos;	/* body bytes in the message / consumed so far */
+	uint32_t data_left;	/* bytes of the current field still to come */
+	uint16_t nfields, index;
+	uint8_t word[4], have;	/* a count or length word split across pieces */
+	uint8_t state;
+};
+void rg_pg_row_stream_init(struct rg_pg_row_stream *s, uint32_t body_len);
+/* Returns bytes consumed from p[0..n) (0 is possible, e.g. with an END event) or <0. */
+ssize_t rg_pg_row_stream_next(struct rg_pg_row_stream *s, const uint8_t *p, size_t n,
+			      struct rg_pg_row_event *ev);
+
+/* ---- Frontend readers: 0 or <0 (RG_PG_E_WRONG_TYPE on another type or on an
+ * incomplete message) ------------------------------------------------------------------ */
 
 struct rg_pg_query {
 	const char *sql;	/* NUL-terminated in the message */

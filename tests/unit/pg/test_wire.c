@@ -71,6 +71,71 @@ static void assert_startup_prefixes_need_more(const uint8_t *p, size_t n)
 	}
 }
 
+/*
+ * Walk a DataRow with rg_pg_row_stream in pieces of `chunk` bytes (each piece copied to its
+ * own exact-size heap buffer) and check it reports the same fields as rg_pg_read_datarow,
+ * or fails when it fails. Returns the stream's result (0 or <0).
+ */
+static int stream_datarow(const struct rg_pg_msg *m, size_t chunk)
+{
+	static struct rg_pg_field want[64];
+	struct rg_pg_row_stream rs;
+	struct rg_pg_row_event ev;
+	uint16_t count = 0;
+	int expect = rg_pg_read_datarow(m, want, 64, &count);
+	size_t pos = 0, got = 0, seen = 0;
+	int32_t cur_len = 0;
+	bool ended = false;
+
+	assert_true(expect != RG_PG_E_TOO_MANY);
+	rg_pg_row_stream_init(&rs, m->body_len);
+	while (!ended) {
+		size_t n = m->body_len - pos < chunk ? m->body_len - pos : chunk;
+		uint8_t *piece = dup_bytes(m->body + pos, n);
+		size_t used = 0;
+
+		for (;;) {
+			ssize_t r = rg_pg_row_stream_next(&rs, piece + used, n - used, &ev);
+
+			if (r < 0) {
+				free(piece);
+				assert_true(expect < 0);
+				return (int)r;
+			}
+			used += (size_t)r;
+			if (ev.kind == RG_PG_ROW_END) {
+				ended = true;
+				break;
+			}
+			if (ev.kind == RG_PG_ROW_MORE) {
+				assert_int_equal(used, n);
+				break;
+			}
+			if (ev.kind == RG_PG_ROW_FIELD) {
+				assert_int_equal(ev.index, got);
+				assert_int_equal(ev.len, want[got].len);
+				assert_int_equal(ev.off + 5, want[got].off);
+				cur_len = ev.len;
+				seen = 0;
+				if (ev.len <= 0)
+					got++;
+			} else {
+				assert_int_equal(ev.index, got);
+				assert_memory_equal(ev.data, want[got].data + seen, ev.n);
+				assert_int_equal(ev.off + 5, want[got].off + seen);
+				seen += ev.n;
+				if (seen == (size_t)cur_len)
+					got++;
+			}
+		}
+		free(piece);
+		pos += n;
+	}
+	assert_int_equal(expect, 0);
+	assert_int_equal(got, count);
+	return 0;
+}
+
 /* ---- Framing ------------------------------------------------------------------------- */
 
 static void test_frame_needs_more_on_empty_input(void **state)
@@ -1039,6 +1104,61 @@ static void test_datarow_rejects_bad_field_lengths(void **state)
 	assert_int_equal(count, 3);
 }
 
+static void test_row_stream_matches_datarow_for_every_chunk_size(void **state)
+{
+	const struct rg_pg_field in[] = {
+		{ .data = (const uint8_t *)"4111111111111111", .len = 16 },
+		{ .data = NULL, .len = -1 },
+		{ .data = (const uint8_t *)"", .len = 0 },
+		{ .data = (const uint8_t *)"bob@example.com", .len = 15 },
+	};
+	uint8_t buf[128];
+	struct rg_pg_msg m;
+	ssize_t n;
+
+	(void)state;
+	n = rg_pg_write_datarow(buf, sizeof(buf), in, 4);
+	frame_ok(buf, (size_t)n, BE, &m);
+	for (size_t chunk = 1; chunk <= m.body_len; chunk++)
+		assert_int_equal(stream_datarow(&m, chunk), 0);
+	n = rg_pg_write_datarow(buf, sizeof(buf), in, 0);
+	frame_ok(buf, (size_t)n, BE, &m);
+	assert_int_equal(stream_datarow(&m, 1), 0);
+}
+
+static void test_row_stream_rejects_what_datarow_rejects(void **state)
+{
+	const uint8_t *bad[] = {
+		BYTES('D', 0, 0, 0, 10, 0, 1, 0xff, 0xff, 0xff, 0xfe),	/* length -2 */
+		BYTES('D', 0, 0, 0, 11, 0, 1, 0, 0, 0, 2, 'a'),		/* field past the body */
+		BYTES('D', 0, 0, 0, 11, 0, 1, 0, 0, 0, 0, 'a'),		/* trailing byte */
+		BYTES('D', 0, 0, 0, 9, 0, 2, 0, 0, 0),			/* second length cut */
+		BYTES('D', 0, 0, 0, 5, 0),				/* count cut */
+		BYTES('D', 0, 0, 0, 7, 0, 0, 'x'),			/* no fields, trailing */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct rg_pg_msg m;
+		size_t total = 1 + ((size_t)bad[i][3] << 8 | bad[i][4]);
+
+		frame_ok(bad[i], total, BE, &m);
+		for (size_t chunk = 1; chunk <= m.body_len + 1; chunk++)
+			assert_true(stream_datarow(&m, chunk) < 0);
+	}
+}
+
+static void test_readers_refuse_incomplete_message(void **state)
+{
+	struct rg_pg_msg m;
+	struct rg_pg_query q;
+
+	(void)state;
+	assert_int_equal(rg_pg_frame(BYTES('Q', 0, 0, 0, 9, 'a'), 6, FE, &m), 0);
+	assert_int_equal(rg_pg_read_query(&m, &q), RG_PG_E_WRONG_TYPE);
+	assert_int_equal(rg_pg_validate(RG_PG_FE, &m), RG_PG_E_WRONG_TYPE);
+}
+
 static void test_command_complete_roundtrip_and_rows(void **state)
 {
 	uint8_t buf[64];
@@ -1288,6 +1408,8 @@ static void test_truncation_at_every_offset_of_samples(void **state)
 		assert_prefixes_need_more(p, n, lim);
 		frame_ok(p, n, lim, &m);
 		assert_int_equal(rg_pg_validate(dirs[i], &m), 0);
+		if (dirs[i] == RG_PG_BE && m.type == 'D')
+			assert_int_equal(stream_datarow(&m, 3), 0);
 		for (size_t k = 1; k <= n - 5; k++) {
 			uint8_t *q = dup_bytes(p, n - k);
 			uint32_t len = (uint32_t)(n - k - 1);
@@ -1296,6 +1418,8 @@ static void test_truncation_at_every_offset_of_samples(void **state)
 			q[3] = (uint8_t)(len >> 8), q[4] = (uint8_t)len;
 			frame_ok(q, n - k, lim, &m);
 			(void)rg_pg_validate(dirs[i], &m);
+			if (dirs[i] == RG_PG_BE && m.type == 'D')
+				(void)stream_datarow(&m, 2);
 			free(q);
 		}
 	}
@@ -1361,6 +1485,9 @@ int main(void)
 		cmocka_unit_test(test_datarow_roundtrip_with_offsets),
 		cmocka_unit_test(test_datarow_null_field),
 		cmocka_unit_test(test_datarow_rejects_bad_field_lengths),
+		cmocka_unit_test(test_row_stream_matches_datarow_for_every_chunk_size),
+		cmocka_unit_test(test_row_stream_rejects_what_datarow_rejects),
+		cmocka_unit_test(test_readers_refuse_incomplete_message),
 		cmocka_unit_test(test_command_complete_roundtrip_and_rows),
 		cmocka_unit_test(test_error_response_roundtrip),
 		cmocka_unit_test(test_notice_roundtrip_with_every_field),
