@@ -1268,7 +1268,12 @@ static void parse_mask(struct pctx *c, const struct ynode *n)
 		const char *names[RG_MASK__COUNT];
 		for (int i = 0; i < RG_MASK__COUNT; i++)
 			names[i] = rg_mask_style_name((enum rg_mask_style)i);
-		style = get_enum(c, v[K_STYLE], "style", names, RG_MASK__COUNT);
+		/* `style: null` is YAML null unless quoted; the style is what is meant */
+		const struct ynode *sv = v[K_STYLE];
+		if (sv->kind == Y_SCALAR && !strcmp(sv->s, "null"))
+			style = RG_MASK_NULL;
+		else
+			style = get_enum(c, sv, "style", names, RG_MASK__COUNT);
 		if (style >= 0)
 			m->style = (enum rg_mask_style)style;
 	}

@@ -280,6 +280,49 @@ static void test_operation_aliases_expand(void **state)
 	rulec_program_free(&p);
 }
 
+/* The complete example of docs/rules.md must stay valid. */
+static void test_docs_example_is_valid(void **state)
+{
+	(void)state;
+	const char *src = getenv("RG_SRC");
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/docs/rules.md", src ? src : ".");
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	char *doc = calloc(1, 1 << 20);
+	assert_non_null(doc);
+	size_t n = fread(doc, 1, (1 << 20) - 1, f);
+	fclose(f);
+	assert_true(n > 0);
+	char *at = strstr(doc, "## A complete example");
+	assert_non_null(at);
+	char *b = strstr(at, "```yaml\n");
+	assert_non_null(b);
+	b += 8;
+	char *e = strstr(b, "```");
+	assert_non_null(e);
+	char *got = diags_of(b, (size_t)(e - b));
+	assert_string_equal(got, "");
+	free(got);
+	free(doc);
+}
+
+static void test_style_null_means_the_null_style(void **state)
+{
+	(void)state;
+	const char *y = "version: 1\npack: t\nmasks:\n  - {id: a, columns: a.b.c, style: null}\n"
+			"  - {id: b, columns: a.b.c, style: \"null\"}\n";
+	struct rulec_program p = {0};
+	struct rulec_diags d = {0};
+	assert_int_equal(rulec_parse_buffer("t.yaml", y, strlen(y), &p, &d), 0);
+	assert_int_equal(p.masks[0].style, RG_MASK_NULL);
+	assert_int_equal(p.masks[1].style, RG_MASK_NULL);
+	rulec_diags_free(&d);
+	rulec_program_free(&p);
+	EXPECT_DIAGS("version: 1\npack: t\nmasks:\n  - {id: a, columns: a.b.c, style: ~}\n",
+		     "t.yaml:4:36: 'style' must be a string, got null\n");
+}
+
 /* ---- schema errors ---- */
 
 static void test_unknown_keys_name_the_valid_ones(void **state)
@@ -622,6 +665,8 @@ int main(void)
 	    cmocka_unit_test(test_full_file_round_trips_into_ir),
 	    cmocka_unit_test(test_rule_without_predicates_is_accepted),
 	    cmocka_unit_test(test_operation_aliases_expand),
+	    cmocka_unit_test(test_docs_example_is_valid),
+	    cmocka_unit_test(test_style_null_means_the_null_style),
 	    cmocka_unit_test(test_unknown_keys_name_the_valid_ones),
 	    cmocka_unit_test(test_wrong_types_are_reported),
 	    cmocka_unit_test(test_bad_enum_values_list_the_valid_ones),
