@@ -48,7 +48,8 @@ static const struct {
 	[RG_OP_DROP] = { "drop", KW("drop") },
 	[RG_OP_TRUNCATE] = { "truncate", KW("truncate") },
 	[RG_OP_ALTER] = { "alter", KW("alter") },
-	[RG_OP_CREATE] = { "create", KW("create") },
+	/* "into": SELECT ... INTO creates a table without saying CREATE */
+	[RG_OP_CREATE] = { "create", KW("create", "into") },
 	[RG_OP_GRANT] = { "grant", KW("grant") },
 	[RG_OP_REVOKE] = { "revoke", KW("revoke") },
 	[RG_OP_CREATE_ROLE] = { "create_role", KW("role", "user", "group") },
