@@ -137,8 +137,8 @@ static bool map_keys(struct ctx *c, const struct cfg_node *n, const char *where,
 		const struct cfg_node *k = n->kids[2 * p], *v = n->kids[2 * p + 1];
 		size_t i;
 
-		if (k->kind != CFG_SCALAR || strlen(k->str) != k->len) {
-			cfg_error(&c->e, k->line, k->col, "%s: keys must be plain strings",
+		if (k->kind != CFG_SCALAR || k->len == 0 || strlen(k->str) != k->len) {
+			cfg_error(&c->e, k->line, k->col, "%s: keys must be non-empty strings",
 				  *where ? where : "configuration");
 			continue;
 		}
@@ -909,18 +909,21 @@ int rg_config_load(const char *path, struct rg_config **out, FILE *errs)
 	rc = read_file(path, &buf, &len, errs);
 	if (rc)
 		return rc;
-	/* Resolve against the real directory so a later chdir cannot change meanings. */
-	abs = realpath(path, NULL);
-	copy = strdup(abs ? abs : path);
+	/*
+	 * Relative paths mean "next to the config file as the user sees it": make that directory
+	 * absolute (so a later chdir changes nothing) but do not follow a symlink to the file.
+	 */
+	copy = strdup(path);
 	if (!copy) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	dir = dirname(copy);
-	rc = rg_config_parse(buf, len, path, dir, out, errs);
+	abs = realpath(dir, NULL);
+	rc = rg_config_parse(buf, len, path, abs ? abs : dir, out, errs);
 out:
-	free(copy);
 	free(abs);
+	free(copy);
 	free(buf);
 	return rc;
 }

@@ -46,6 +46,14 @@ static void test_unknown_key_names_expected_keys(void **state)
 		      "key)\n");
 }
 
+static void test_keys_must_be_non_empty_strings(void **state)
+{
+	(void)state;
+	expect_errors(MINIMAL "? [a]\n: 1\n\"\": 2\n",
+		      "t.yaml:14:3: configuration: keys must be non-empty strings\n"
+		      "t.yaml:16:1: configuration: keys must be non-empty strings\n");
+}
+
 static void test_duplicate_key_points_at_first(void **state)
 {
 	(void)state;
@@ -411,6 +419,7 @@ int main(void)
 		cmocka_unit_test(test_empty_file_is_refused),
 		cmocka_unit_test(test_top_level_must_be_a_mapping),
 		cmocka_unit_test(test_unknown_key_names_expected_keys),
+		cmocka_unit_test(test_keys_must_be_non_empty_strings),
 		cmocka_unit_test(test_duplicate_key_points_at_first),
 		cmocka_unit_test(test_missing_required_key),
 		cmocka_unit_test(test_wrong_node_types),

@@ -230,6 +230,22 @@ static void test_load_resolves_paths_against_config_dir(void **state)
 	assert_string_equal(cfg->dir, dir);
 	rg_config_free(cfg);
 
+	/* Through a symlink in another dir: paths resolve next to the link, as the user sees it. */
+	{
+		char tmpl2[] = "/tmp/rgcfgXXXXXX", link[PATH_MAX + 32];
+		char *dir2 = mkdtemp(tmpl2);
+
+		assert_non_null(dir2);
+		snprintf(link, sizeof(link), "%s/link.yaml", dir2);
+		assert_int_equal(symlink(path, link), 0);
+		assert_int_equal(rg_config_load(link, &cfg, NULL), 0);
+		snprintf(expect, sizeof(expect), "%s/policy.rgb", dir2);
+		assert_string_equal(cfg->policy.bundle, expect);
+		rg_config_free(cfg);
+		unlink(link);
+		rmdir(dir2);
+	}
+
 	assert_int_equal(chdir(cwd), 0);
 	unlink(path);
 	rmdir(dir);
