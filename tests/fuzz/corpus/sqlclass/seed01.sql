@@ -1,0 +1,1 @@
+select a, b from s.t where id = 1

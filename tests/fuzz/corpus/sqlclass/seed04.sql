@@ -1,0 +1,1 @@
+prepare p as delete from t where id = $1; execute p(1)

@@ -1,0 +1,1 @@
+create rule r as on insert to t do also (delete from u; notify c)

@@ -1,0 +1,1 @@
+copy t to program 'gzip'; copy (select 1) to stdout; copy t from stdin

@@ -1,0 +1,1 @@
+grant admin to bob; revoke select on t from r

@@ -1,0 +1,1 @@
+alter system set work_mem = '1GB'; alter role r set search_path = s

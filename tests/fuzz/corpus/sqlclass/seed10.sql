@@ -1,0 +1,1 @@
+select * from U&"d\0061t" join "Q""t" using (id)

@@ -1,0 +1,1 @@
+select pg_sleep(1), pg_catalog.pg_read_file('/etc/passwd'), t.f, (t).g from t

@@ -1,0 +1,1 @@
+insert into t values (1) on conflict (id) do update set a = 1 returning *

@@ -1,0 +1,1 @@
+select * into newt from t; create table x as select * from y

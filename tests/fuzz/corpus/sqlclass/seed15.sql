@@ -1,0 +1,1 @@
+drop table s.t, u; drop trigger tr on s.v; truncate w

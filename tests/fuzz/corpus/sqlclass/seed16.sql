@@ -1,0 +1,1 @@
+set role admin; reset all; set session authorization x; show all

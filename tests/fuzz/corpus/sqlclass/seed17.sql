@@ -1,0 +1,1 @@
+create function f() returns int language sql begin atomic select 1; end
