@@ -625,46 +625,35 @@ static bool check_protocol(struct pctx *c, const struct ynode *n, const char *wh
 	return false;
 }
 
-/* Glob syntax: * ? [set] [!set] [a-z] and \ to escape. Returns NULL if fine, otherwise
- * the problem; *parts counts the dot-separated parts (unescaped dots outside sets). */
-static const char *glob_problem(const char *s, int *parts)
+/* Glob syntax (fnmatch without flags): * ? [set] [!set] [^set] [a-z] and \ to escape.
+ * Checks s[0..n); returns NULL if fine, otherwise the problem. */
+static const char *glob_problem(const char *s, size_t n)
 {
-	*parts = 1;
-	if (!*s)
-		return "empty pattern";
-	bool part_empty = true;
-	for (size_t i = 0; s[i]; i++) {
+	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)s[i];
 		if (ch == '\\') {
-			if (!s[i + 1])
+			if (i + 1 == n)
 				return "trailing '\\'";
 			i++;
-			part_empty = false;
-		} else if (ch == '.') {
-			if (part_empty)
-				return "empty name before '.'";
-			(*parts)++;
-			part_empty = true;
 		} else if (ch == ']') {
 			return "unbalanced ']'";
 		} else if (ch == '[') {
 			size_t j = i + 1;
-			if (s[j] == '!' || s[j] == '^')
+			if (j < n && (s[j] == '!' || s[j] == '^'))
 				j++;
-			if (s[j] == ']')
+			if (j < n && s[j] == ']')
 				return "empty character set '[]'";
 			int prev = -1; /* previous single character, for ranges */
-			while (s[j] && s[j] != ']') {
-				int cur;
+			while (j < n && s[j] != ']') {
 				if (s[j] == '\\') {
-					if (!s[j + 1])
+					if (j + 1 == n)
 						return "trailing '\\'";
 					j++;
 				}
-				cur = (unsigned char)s[j];
-				if (s[j] == '-' && prev >= 0 && s[j + 1] && s[j + 1] != ']') {
+				int cur = (unsigned char)s[j];
+				if (s[j] == '-' && prev >= 0 && j + 1 < n && s[j + 1] != ']') {
 					j++;
-					if (s[j] == '\\' && s[j + 1])
+					if (s[j] == '\\' && j + 1 < n)
 						j++;
 					if ((unsigned char)s[j] < prev && prev < 0x80)
 						return "reversed range in character set";
@@ -675,24 +664,42 @@ static const char *glob_problem(const char *s, int *parts)
 				prev = cur;
 				j++;
 			}
-			if (!s[j])
+			if (j == n)
 				return "unbalanced '['";
 			i = j;
-			part_empty = false;
-		} else {
-			part_empty = false;
 		}
 	}
-	if (part_empty && *parts > 1)
-		return "empty name after '.'";
 	return NULL;
 }
 
+/* A name pattern is split at every '.' (the engine splits schema and name at the last dot
+ * and matches columns as one string, so a dot can never be escaped or sit in a set); each
+ * part must be a non-empty glob. maxp = 1: dots are ordinary characters. */
 static bool check_glob_parts(struct pctx *c, const struct ynode *n, const char *what, const char *s,
 			     int minp, int maxp, const char *shape)
 {
-	int parts;
-	const char *why = glob_problem(s, &parts);
+	const char *why = NULL;
+	int parts = 0;
+	if (!*s) {
+		why = "empty pattern";
+	} else if (maxp == 1) {
+		why = glob_problem(s, strlen(s));
+		parts = 1;
+	} else {
+		for (const char *p = s;; parts++) {
+			const char *dot = strchr(p, '.');
+			size_t len = dot ? (size_t)(dot - p) : strlen(p);
+			if (len == 0)
+				why = "empty name part";
+			else
+				why = glob_problem(p, len);
+			if (why || !dot) {
+				parts++;
+				break;
+			}
+			p = dot + 1;
+		}
+	}
 	if (why) {
 		rulec_diag_add(c->d, npos(c, n), "invalid pattern '%s' in '%s': %s", s, what, why);
 		return false;
@@ -708,7 +715,7 @@ static bool check_glob_parts(struct pctx *c, const struct ynode *n, const char *
 /* Targets, subjects, issuers: dots are ordinary characters there. */
 static bool check_glob(struct pctx *c, const struct ynode *n, const char *what, char *s)
 {
-	return check_glob_parts(c, n, what, s, 1, 1000000, "");
+	return check_glob_parts(c, n, what, s, 1, 1, "");
 }
 
 static bool check_table(struct pctx *c, const struct ynode *n, const char *what, char *s)

@@ -402,11 +402,15 @@ static void test_bad_globs_are_reported(void **state)
 		     "t.yaml:6:53: invalid pattern 'x]' in 'subject': unbalanced ']'\n"
 		     "t.yaml:8:16: invalid pattern 'a.b.c' in 'tables': expected 'table' or "
 		     "'schema.table'\n"
-		     "t.yaml:8:25: invalid pattern '.t' in 'tables': empty name before '.'\n"
+		     "t.yaml:8:25: invalid pattern '.t' in 'tables': empty name part\n"
 		     "t.yaml:8:31: invalid pattern 's.[]' in 'tables': empty character set '[]'\n"
 		     "t.yaml:8:39: invalid pattern '[z-a]' in 'tables': reversed range in "
 		     "character set\n"
 		     "t.yaml:9:18: invalid pattern 'f\\' in 'functions': trailing '\\'\n");
+	EXPECT_DIAGS(HEAD "  - id: a\n    action: deny\n"
+			  "    match: {target: [\"..x.\", \"a\\\\.b\"]}\n"
+			  "    sql: {tables: [\"s.[a.b]\", \"s.my?table\"]}\n",
+		     "t.yaml:7:20: invalid pattern 's.[a.b]' in 'tables': unbalanced '['\n");
 	EXPECT_DIAGS("version: 1\npack: t\nmasks:\n  - id: m\n    columns: [\"a.b\", \"a.b.c.d\"]\n"
 		     "    style: redact\n",
 		     "t.yaml:5:15: invalid pattern 'a.b' in 'columns': expected "
