@@ -1,11 +1,13 @@
 """The harness itself, against a real PostgreSQL 15: PgServer starts on a free port, psycopg2
 and psql log in with the generated password over TCP (scram-sha-256), a wrong or missing
-password is refused, pgbench runs, the ringgate config writer emits the documented schema,
-and nothing is left behind -- after a normal exit, after an exception, and after the test
-process is SIGKILLed (the watchdog's job)."""
+password is refused, pgbench runs, the ringgate config writer emits the documented schema
+(checked by engine/config when rg_config_check is built), the Ringgate process helper starts
+and stops a stand-in binary, and nothing is left behind -- after a normal exit, after an
+exception, after SIGTERM, and after the test process is SIGKILLed (the watchdog's job)."""
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -105,6 +107,41 @@ def test_login_query_and_refusals():
     check(wait_gone(pid, base, 10), "postmaster stopped after the with block")
 
 
+# Stand-in for the ringgate binary (which does not exist yet): takes --config, listens on the
+# first listener address found in it, exits 0 on SIGTERM. Exercises Ringgate's start/stop.
+FAKE_RINGGATE = r"""
+import re, signal, socket, sys
+assert sys.argv[1] == "--config"
+text = open(sys.argv[2]).read()
+host, port = re.search(r'address: "([0-9.]+):([0-9]+)"', text).groups()
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((host, int(port)))
+s.listen()
+print("listening", flush=True)
+while True:
+    s.accept()[0].close()
+"""
+
+
+def test_ringgate_process_helper():
+    with rgtest.PgServer() as pg:
+        fake = os.path.join(pg.base, "fake-ringgate")
+        with open(fake, "w") as f:
+            f.write(f"#!{sys.executable}\n" + FAKE_RINGGATE)
+        os.chmod(fake, 0o755)
+        rg = rgtest.Ringgate(pg, binary=fake).start()
+        workdir, pid = rg.workdir, rg.proc.pid
+        check(os.path.exists(rg.config_path), "Ringgate wrote its config")
+        with socket.create_connection((rg.host, rg.port), timeout=5):
+            pass
+        check(True, "Ringgate.start waited for the listener port")
+        check(rg.env("agent", "tok")["PGDATABASE"] == "appdb", "client env names the target")
+        check(rg.stop() == 0, "Ringgate.stop: SIGTERM, clean exit")
+        check(wait_gone(pid, workdir, 10), "Ringgate workdir removed, process gone")
+
+
 CHILD = r"""
 import os, sys, time
 sys.path.insert(0, sys.argv[1])
@@ -150,6 +187,7 @@ def test_cleanup_after_sigterm_and_sigkill():
 
 if __name__ == "__main__":
     test_login_query_and_refusals()
+    test_ringgate_process_helper()
     test_cleanup_after_exception()
     test_cleanup_after_sigterm_and_sigkill()
     print("all ok")

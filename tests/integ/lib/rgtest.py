@@ -87,6 +87,37 @@ def pid_alive(pid):
         return False
 
 
+def client_env(host, port, user, database, password=None, **extra):
+    """A clean libpq environment (inherited PG* variables dropped) for psql, pgbench and
+    psycopg2; host may be a unix socket directory."""
+    e = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    e.update({"PGHOST": host, "PGPORT": str(port), "PGUSER": user, "PGDATABASE": database,
+              "PGSSLMODE": "disable", "PGCONNECT_TIMEOUT": "10", "PGAPPNAME": "rgtest"})
+    if password is not None:
+        e["PGPASSWORD"] = password
+    e.update({k: str(v) for k, v in extra.items()})
+    return e
+
+
+def run_psql(sql, env, check=True, args=(), timeout=120):
+    """psql -X -w -A -t -v ON_ERROR_STOP=1 [args] -c sql; returns CompletedProcess."""
+    r = subprocess.run(
+        ["psql", "-X", "-w", "-A", "-t", "-v", "ON_ERROR_STOP=1", *args, "-c", sql],
+        env=env, capture_output=True, text=True, timeout=timeout)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"psql failed ({r.returncode}): {sql}\n{r.stderr}")
+    return r
+
+
+def run_pgbench(args, env, check=True, timeout=600):
+    """pgbench [args] with env; returns CompletedProcess."""
+    r = subprocess.run(["pgbench", *args], env=env, capture_output=True, text=True,
+                       timeout=timeout)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"pgbench failed ({r.returncode}):\n{r.stdout}{r.stderr}")
+    return r
+
+
 # ---- cleanup registry ------------------------------------------------------------------------
 
 _live = []          # objects with a stop() method, stopped in reverse order at exit
@@ -268,23 +299,14 @@ class PgServer:
         return argv
 
     def env(self, user=None, password=None, database=None, tcp=True):
-        """Environment for libpq clients (psql, pgbench, psycopg2 with an empty DSN)."""
-        e = dict(os.environ)
-        for k in list(e):
-            if k.startswith("PG"):
-                del e[k]
-        e.update({
-            "PGHOST": self.host if tcp else self.socket_dir,
-            "PGPORT": str(self.port),
-            "PGUSER": user or (self.user if tcp else self.superuser),
-            "PGDATABASE": database or self.database,
-            "PGSSLMODE": "disable",
-            "PGCONNECT_TIMEOUT": "10",
-            "PGAPPNAME": "rgtest",
-        })
+        """Environment for libpq clients: TCP with the role's password (or the one given),
+        or tcp=False: the unix socket, as the superuser by default, no password."""
         if tcp:
-            e["PGPASSWORD"] = self.password if password is None else password
-        return e
+            return client_env(self.host, self.port, user or self.user,
+                              database or self.database,
+                              self.password if password is None else password)
+        return client_env(self.socket_dir, self.port, user or self.superuser,
+                          database or self.database, password)
 
     def dsn(self, user=None, password=None, database=None):
         return (f"host={self.host} port={self.port} user={user or self.user} "
@@ -410,23 +432,14 @@ class PgServer:
     def psql(self, sql, user=None, password=None, database=None, tcp=True, check=True,
              args=()):
         """psql -c sql with unaligned tuples-only output; returns CompletedProcess."""
-        r = subprocess.run(
-            ["psql", "-X", "-w", "-A", "-t", "-v", "ON_ERROR_STOP=1", *args, "-c", sql],
-            env=self.env(user=user, password=password, database=database, tcp=tcp),
-            capture_output=True, text=True, timeout=120)
-        if check and r.returncode != 0:
-            raise RuntimeError(f"psql failed ({r.returncode}): {sql}\n{r.stderr}")
-        return r
+        return run_psql(sql, self.env(user=user, password=password, database=database,
+                                      tcp=tcp), check=check, args=args)
 
     def pgbench(self, args, user=None, password=None, database=None, check=True,
                 timeout=600):
         """pgbench with the given args against this server over TCP."""
-        r = subprocess.run(["pgbench", *args],
-                           env=self.env(user=user, password=password, database=database),
-                           capture_output=True, text=True, timeout=timeout)
-        if check and r.returncode != 0:
-            raise RuntimeError(f"pgbench failed ({r.returncode}):\n{r.stdout}{r.stderr}")
-        return r
+        return run_pgbench(args, self.env(user=user, password=password, database=database),
+                           check=check, timeout=timeout)
 
     def connect(self, **kw):
         """A psycopg2 connection over TCP with password auth (kwargs override the DSN)."""
@@ -569,12 +582,16 @@ def _split_addr(addr):
 class Ringgate:
     """A ringgate process in front of a PgServer (see the NOT YET EXERCISED note above).
 
-    Use as a context manager or start()/stop(). After start(): config_path, config (dict),
-    host/port (the postgres listener), admin_port, workdir, logfile.
+    Use as a context manager or start()/stop(). binary defaults to ringgate_binary();
+    argv(binary, config_path) builds the command line; other keywords go to ringgate_config.
+    After start(): config_path, config (dict), host/port (the postgres listener), admin_port,
+    workdir, logfile, proc.
     """
 
-    def __init__(self, pg, argv=None, env=None, startup_timeout=30.0, **config_kw):
+    def __init__(self, pg, binary=None, argv=None, env=None, startup_timeout=30.0,
+                 **config_kw):
         self.pg = pg
+        self.binary = binary
         self.config_kw = config_kw
         self.extra_env = env or {}
         self.argv_fn = argv or (lambda binary, config: [binary, "--config", config])
@@ -595,7 +612,7 @@ class Ringgate:
         return False
 
     def start(self):
-        binary = ringgate_binary()
+        binary = self.binary or ringgate_binary()
         if not os.access(binary, os.X_OK):
             skip(f"ringgate binary {binary} not built (set RG_BUILD or RG_RINGGATE)")
         self.workdir = tempfile.mkdtemp(prefix="rgtest-rg-")
@@ -652,6 +669,12 @@ class Ringgate:
                 return "".join(f.readlines()[-n:])
         except (OSError, TypeError):
             return ""
+
+    def env(self, user, password, database=None):
+        """libpq environment for psql/pgbench going through ringgate to the target (the
+        startup `database` field names the target)."""
+        return client_env(self.host, self.port, user,
+                          database or self.config["targets"][0]["name"], password)
 
     def dsn(self, user, password, database=None):
         """libpq DSN for a client connecting through ringgate to the target."""
