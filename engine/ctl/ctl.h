@@ -1,0 +1,27 @@
+/*
+ * ringgatectl command table entries. Each command family lives in its own file and exports
+ * its run/help functions here; ringgatectl.c lists them in one table and dispatches.
+ * A run function gets argv starting at the command's first option and returns the exit
+ * status (0 ok, 1 failure, 2 usage error). Commands print results on stdout, diagnostics
+ * on stderr, and never print secrets except the artefact the user asked for.
+ */
+#ifndef RG_CTL_H
+#define RG_CTL_H
+
+#include <stdio.h>
+
+struct ctl_cmd {
+	const char *name;	/* first word: "token", "dev-issuer" */
+	const char *sub;	/* second word or NULL: "init" */
+	const char *summary;	/* one line for the command list */
+	int (*run)(int argc, char **argv);
+	void (*help)(FILE *out);
+};
+
+/* dev_issuer.c: a DEVELOPMENT token issuer, not for production. */
+int ctl_dev_issuer_init(int argc, char **argv);
+void ctl_dev_issuer_init_help(FILE *out);
+int ctl_token(int argc, char **argv);
+void ctl_token_help(FILE *out);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * ringgatectl: ringgate's admin command line. main() only dispatches through the command
+ * table below; each command family lives in its own file (see ctl.h). To add a command,
+ * write its run/help functions in a new file and add one row here.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+
+static const struct ctl_cmd cmds[] = {
+	{ "dev-issuer", "init", "create a DEVELOPMENT token issuer (key, JWKS) in a directory",
+	  ctl_dev_issuer_init, ctl_dev_issuer_init_help },
+	{ "token", NULL, "print a JWT signed by a DEVELOPMENT issuer", ctl_token, ctl_token_help },
+};
+
+#define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: ringgatectl <command> [options]   (ringgatectl <command> --help)\n\n"
+		     "commands:\n");
+	for (size_t i = 0; i < N_CMDS; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "%s%s%s", cmds[i].name, cmds[i].sub ? " " : "",
+			 cmds[i].sub ? cmds[i].sub : "");
+		fprintf(out, "  %-20s %s\n", name, cmds[i].summary);
+	}
+}
+
+static bool is_help(const char *a)
+{
+	return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0 || strcmp(a, "help") == 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || is_help(argv[1])) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	for (size_t i = 0; i < N_CMDS; i++) {
+		const struct ctl_cmd *c = &cmds[i];
+		int skip = 1;
+
+		if (strcmp(argv[1], c->name) != 0)
+			continue;
+		if (c->sub) {
+			if (argc < 3 || strcmp(argv[2], c->sub) != 0)
+				continue;
+			skip = 2;
+		}
+		for (int a = skip + 1; a < argc; a++) {
+			if (is_help(argv[a])) {
+				c->help(stdout);
+				return 0;
+			}
+		}
+		/* The command sees argv[0] = its own name, then its options. */
+		return c->run(argc - skip, argv + skip);
+	}
+	fprintf(stderr, "ringgatectl: unknown command \"%s%s%s\"\n\n", argv[1],
+		argc > 2 ? " " : "", argc > 2 ? argv[2] : "");
+	usage(stderr);
+	return 2;
+}
