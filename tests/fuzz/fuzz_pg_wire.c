@@ -246,8 +246,9 @@ static void check_fe(const struct rg_pg_msg *m)
 		if (rg_pg_read_password(m, &pw) == 0)
 			same(m, rg_pg_write_password(out, sizeof(out), pw.sql));
 		if (rg_pg_read_sasl_initial(m, &si) == 0 && si.mechanism[0])
-			same(m, rg_pg_write_sasl_initial(out, sizeof(out), si.mechanism, si.data,
-							 si.data_len < 0 ? 0 : (size_t)si.data_len));
+			same(m,
+			     rg_pg_write_sasl_initial(out, sizeof(out), si.mechanism, si.data,
+						      si.data_len < 0 ? 0 : (size_t)si.data_len));
 		same(m, rg_pg_write_sasl_response(out, sizeof(out), m->body, m->body_len));
 		break;
 	}
@@ -303,7 +304,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((uint64_t)r != m.total || m.total != (uint64_t)m.len + 1 || (size_t)r > size)
 			abort();
 		if (dir == RG_PG_BE && m.type == RG_PG_BE_DATA_ROW)
-			check_row_stream(&m, (size_t)(m.body_len ? m.body[m.body_len - 1] % 7 : 0) + 1);
+			check_row_stream(&m,
+					 (size_t)(m.body_len ? m.body[m.body_len - 1] % 7 : 0) + 1);
 		if (rg_pg_validate(dir, &m) == 0) {
 			if (dir == RG_PG_BE)
 				check_be(&m);

@@ -69,48 +69,86 @@ const char *rg_pg_type_name(enum rg_pg_dir dir, uint8_t type)
 {
 	if (dir == RG_PG_FE) {
 		switch (type) {
-		case 'B': return "Bind";
-		case 'C': return "Close";
-		case 'd': return "CopyData";
-		case 'c': return "CopyDone";
-		case 'f': return "CopyFail";
-		case 'D': return "Describe";
-		case 'E': return "Execute";
-		case 'H': return "Flush";
-		case 'F': return "FunctionCall";
-		case 'P': return "Parse";
-		case 'p': return "PasswordMessage";
-		case 'Q': return "Query";
-		case 'S': return "Sync";
-		case 'X': return "Terminate";
+		case 'B':
+			return "Bind";
+		case 'C':
+			return "Close";
+		case 'd':
+			return "CopyData";
+		case 'c':
+			return "CopyDone";
+		case 'f':
+			return "CopyFail";
+		case 'D':
+			return "Describe";
+		case 'E':
+			return "Execute";
+		case 'H':
+			return "Flush";
+		case 'F':
+			return "FunctionCall";
+		case 'P':
+			return "Parse";
+		case 'p':
+			return "PasswordMessage";
+		case 'Q':
+			return "Query";
+		case 'S':
+			return "Sync";
+		case 'X':
+			return "Terminate";
 		}
 		return "?";
 	}
 	switch (type) {
-	case 'R': return "Authentication";
-	case 'K': return "BackendKeyData";
-	case '2': return "BindComplete";
-	case '3': return "CloseComplete";
-	case 'C': return "CommandComplete";
-	case 'd': return "CopyData";
-	case 'c': return "CopyDone";
-	case 'G': return "CopyInResponse";
-	case 'H': return "CopyOutResponse";
-	case 'W': return "CopyBothResponse";
-	case 'D': return "DataRow";
-	case 'I': return "EmptyQueryResponse";
-	case 'E': return "ErrorResponse";
-	case 'V': return "FunctionCallResponse";
-	case 'v': return "NegotiateProtocolVersion";
-	case 'n': return "NoData";
-	case 'N': return "NoticeResponse";
-	case 'A': return "NotificationResponse";
-	case 't': return "ParameterDescription";
-	case 'S': return "ParameterStatus";
-	case '1': return "ParseComplete";
-	case 's': return "PortalSuspended";
-	case 'Z': return "ReadyForQuery";
-	case 'T': return "RowDescription";
+	case 'R':
+		return "Authentication";
+	case 'K':
+		return "BackendKeyData";
+	case '2':
+		return "BindComplete";
+	case '3':
+		return "CloseComplete";
+	case 'C':
+		return "CommandComplete";
+	case 'd':
+		return "CopyData";
+	case 'c':
+		return "CopyDone";
+	case 'G':
+		return "CopyInResponse";
+	case 'H':
+		return "CopyOutResponse";
+	case 'W':
+		return "CopyBothResponse";
+	case 'D':
+		return "DataRow";
+	case 'I':
+		return "EmptyQueryResponse";
+	case 'E':
+		return "ErrorResponse";
+	case 'V':
+		return "FunctionCallResponse";
+	case 'v':
+		return "NegotiateProtocolVersion";
+	case 'n':
+		return "NoData";
+	case 'N':
+		return "NoticeResponse";
+	case 'A':
+		return "NotificationResponse";
+	case 't':
+		return "ParameterDescription";
+	case 'S':
+		return "ParameterStatus";
+	case '1':
+		return "ParseComplete";
+	case 's':
+		return "PortalSuspended";
+	case 'Z':
+		return "ReadyForQuery";
+	case 'T':
+		return "RowDescription";
 	}
 	return "?";
 }
@@ -122,9 +160,10 @@ const char *rg_pg_type_name(enum rg_pg_dir dir, uint8_t type)
 #define L_DATA 1u
 #define L_CTL 2u
 #define GIB (1u << 30)
-#define FE_CTL_DEFAULT 10000u	 /* PostgreSQL's PQ_SMALL_MESSAGE_LIMIT */
+#define FE_CTL_DEFAULT 10000u	  /* PostgreSQL's PQ_SMALL_MESSAGE_LIMIT */
 #define BE_CTL_DEFAULT (1u << 20) /* errors with long DETAIL/CONTEXT, big auth tokens */
 
+/* clang-format off */
 #define FE_TABLE(D, C)                                                                             \
 	{                                                                                          \
 		['Q'] = D, ['P'] = D, ['B'] = D, ['F'] = D, ['d'] = D,                             \
@@ -141,10 +180,12 @@ const char *rg_pg_type_name(enum rg_pg_dir dir, uint8_t type)
 		['1'] = 4, ['2'] = 4, ['3'] = 4, ['I'] = 4, ['n'] = 4, ['s'] = 4, ['c'] = 4,       \
 	}
 
+/* clang-format on */
+
 static const uint32_t fe_sym[256] = FE_TABLE(L_DATA, L_CTL);
 static const uint32_t be_sym[256] = BE_TABLE(L_DATA, L_CTL);
-static const struct rg_pg_limits fe_default = { .max = FE_TABLE(GIB, FE_CTL_DEFAULT) };
-static const struct rg_pg_limits be_default = { .max = BE_TABLE(GIB, BE_CTL_DEFAULT) };
+static const struct rg_pg_limits fe_default = {.max = FE_TABLE(GIB, FE_CTL_DEFAULT)};
+static const struct rg_pg_limits be_default = {.max = BE_TABLE(GIB, BE_CTL_DEFAULT)};
 
 void rg_pg_limits_init(struct rg_pg_limits *l, enum rg_pg_dir dir, uint32_t data_max,
 		       uint32_t ctl_max)
@@ -354,10 +395,10 @@ static inline int want(const struct rg_pg_msg *m, uint8_t type)
 
 static int startup_param(struct rg_pg_startup *s, const char *key, const char *val)
 {
-	static const char *const names[] = { "user", "database", "application_name", "options",
-					     "replication" };
-	const char **slot[] = { &s->user, &s->database, &s->application_name, &s->options,
-				&s->replication };
+	static const char *const names[] = {"user", "database", "application_name", "options",
+					    "replication"};
+	const char **slot[] = {&s->user, &s->database, &s->application_name, &s->options,
+			       &s->replication};
 
 	s->nparams++;
 	if (!strncmp(key, "_pq_.", 5)) {
@@ -378,7 +419,7 @@ static int startup_param(struct rg_pg_startup *s, const char *key, const char *v
 /* key\0value\0 ... \0, the final terminator being the last byte (as the server demands). */
 static int startup_params(struct rg_pg_startup *s)
 {
-	struct rd r = { .p = s->params, .n = s->params_len, .off = 0 };
+	struct rd r = {.p = s->params, .n = s->params_len, .off = 0};
 
 	for (;;) {
 		const char *key, *val;
@@ -485,7 +526,7 @@ void rg_pg_kv_begin(const struct rg_pg_startup *s, struct rg_pg_kv_iter *it)
 
 bool rg_pg_kv_next(struct rg_pg_kv_iter *it, const char **key, const char **value)
 {
-	struct rd r = { .p = it->p, .n = it->n, .off = it->off };
+	struct rd r = {.p = it->p, .n = it->n, .off = it->off};
 
 	if (r.off >= r.n || r.p[r.off] == 0)
 		return false;
@@ -497,8 +538,8 @@ bool rg_pg_kv_next(struct rg_pg_kv_iter *it, const char **key, const char **valu
 
 /* ---- Value lists ---------------------------------------------------------------------- */
 
-static void iter_init(struct rg_pg_iter *it, const struct rg_pg_msg *m, uint32_t off,
-		      uint32_t end, uint32_t count)
+static void iter_init(struct rg_pg_iter *it, const struct rg_pg_msg *m, uint32_t off, uint32_t end,
+		      uint32_t count)
 {
 	it->start = m->start;
 	it->p = m->body;
@@ -510,7 +551,7 @@ static void iter_init(struct rg_pg_iter *it, const struct rg_pg_msg *m, uint32_t
 
 int rg_pg_field_next(struct rg_pg_iter *it, struct rg_pg_field *f)
 {
-	struct rd r = { .p = it->p, .n = it->n, .off = it->off };
+	struct rd r = {.p = it->p, .n = it->n, .off = it->off};
 	uint32_t l;
 	const uint8_t *d;
 
@@ -710,8 +751,7 @@ int rg_pg_read_bind(const struct rg_pg_msg *m, struct rg_pg_bind *out)
 	return rd_end(&r);
 }
 
-void rg_pg_bind_params(const struct rg_pg_msg *m, const struct rg_pg_bind *b,
-		       struct rg_pg_iter *it)
+void rg_pg_bind_params(const struct rg_pg_msg *m, const struct rg_pg_bind *b, struct rg_pg_iter *it)
 {
 	iter_init(it, m, b->params_off, b->params_end, b->nparams);
 }
@@ -950,7 +990,7 @@ int rg_pg_rowdesc_begin(const struct rg_pg_msg *m, struct rg_pg_iter *it, uint16
 
 int rg_pg_rowdesc_next(struct rg_pg_iter *it, struct rg_pg_column *c)
 {
-	struct rd r = { .p = it->p, .n = it->n, .off = it->off };
+	struct rd r = {.p = it->p, .n = it->n, .off = it->off};
 	uint16_t v16;
 	uint32_t v32;
 
@@ -1057,7 +1097,7 @@ int rg_pg_notice_begin(const struct rg_pg_msg *m, struct rg_pg_iter *it)
 
 int rg_pg_notice_next(struct rg_pg_iter *it, uint8_t *code, const char **value)
 {
-	struct rd r = { .p = it->p, .n = it->n, .off = it->off };
+	struct rd r = {.p = it->p, .n = it->n, .off = it->off};
 
 	if (it->left == 0)
 		return 0;
@@ -1086,24 +1126,60 @@ int rg_pg_read_notice(const struct rg_pg_msg *m, struct rg_pg_notice *out)
 		const char **slot = NULL;
 
 		switch (code) {
-		case 'S': slot = &out->severity; break;
-		case 'V': slot = &out->severity_nl; break;
-		case 'C': slot = &out->sqlstate; break;
-		case 'M': slot = &out->message; break;
-		case 'D': slot = &out->detail; break;
-		case 'H': slot = &out->hint; break;
-		case 'P': slot = &out->position; break;
-		case 'p': slot = &out->internal_position; break;
-		case 'q': slot = &out->internal_query; break;
-		case 'W': slot = &out->where; break;
-		case 's': slot = &out->schema; break;
-		case 't': slot = &out->table; break;
-		case 'c': slot = &out->column; break;
-		case 'd': slot = &out->datatype; break;
-		case 'n': slot = &out->constraint; break;
-		case 'F': slot = &out->file; break;
-		case 'L': slot = &out->line; break;
-		case 'R': slot = &out->routine; break;
+		case 'S':
+			slot = &out->severity;
+			break;
+		case 'V':
+			slot = &out->severity_nl;
+			break;
+		case 'C':
+			slot = &out->sqlstate;
+			break;
+		case 'M':
+			slot = &out->message;
+			break;
+		case 'D':
+			slot = &out->detail;
+			break;
+		case 'H':
+			slot = &out->hint;
+			break;
+		case 'P':
+			slot = &out->position;
+			break;
+		case 'p':
+			slot = &out->internal_position;
+			break;
+		case 'q':
+			slot = &out->internal_query;
+			break;
+		case 'W':
+			slot = &out->where;
+			break;
+		case 's':
+			slot = &out->schema;
+			break;
+		case 't':
+			slot = &out->table;
+			break;
+		case 'c':
+			slot = &out->column;
+			break;
+		case 'd':
+			slot = &out->datatype;
+			break;
+		case 'n':
+			slot = &out->constraint;
+			break;
+		case 'F':
+			slot = &out->file;
+			break;
+		case 'L':
+			slot = &out->line;
+			break;
+		case 'R':
+			slot = &out->routine;
+			break;
 		}
 		if (slot)
 			*slot = v;
@@ -1129,7 +1205,7 @@ int rg_pg_read_copy_response(const struct rg_pg_msg *m, struct rg_pg_copy_respon
 	uint8_t f;
 
 	if (!complete(m) || (m->type != RG_PG_BE_COPY_IN && m->type != RG_PG_BE_COPY_OUT &&
-			 m->type != RG_PG_BE_COPY_BOTH))
+			     m->type != RG_PG_BE_COPY_BOTH))
 		return RG_PG_E_WRONG_TYPE;
 	rd_init(&r, m);
 	TRY(rd_u8(&r, &f));
@@ -1333,14 +1409,14 @@ static void w_u8(struct wr *w, uint8_t v)
 
 static void w_u16(struct wr *w, uint16_t v)
 {
-	uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
+	uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
 
 	w_bytes(w, b, 2);
 }
 
 static void w_u32(struct wr *w, uint32_t v)
 {
-	uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+	uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
 
 	w_bytes(w, b, 4);
 }
@@ -1385,11 +1461,15 @@ ssize_t rg_pg_write_notice(uint8_t *buf, size_t cap, uint8_t type, const struct 
 		uint8_t code;
 		const char *v;
 	} fields[] = {
-		{ 'S', f->severity }, { 'V', f->severity_nl }, { 'C', f->sqlstate },
-		{ 'M', f->message }, { 'D', f->detail }, { 'H', f->hint }, { 'P', f->position },
-		{ 'p', f->internal_position }, { 'q', f->internal_query }, { 'W', f->where },
-		{ 's', f->schema }, { 't', f->table }, { 'c', f->column }, { 'd', f->datatype },
-		{ 'n', f->constraint }, { 'F', f->file }, { 'L', f->line }, { 'R', f->routine },
+	    {'S', f->severity},	      {'V', f->severity_nl},
+	    {'C', f->sqlstate},	      {'M', f->message},
+	    {'D', f->detail},	      {'H', f->hint},
+	    {'P', f->position},	      {'p', f->internal_position},
+	    {'q', f->internal_query}, {'W', f->where},
+	    {'s', f->schema},	      {'t', f->table},
+	    {'c', f->column},	      {'d', f->datatype},
+	    {'n', f->constraint},     {'F', f->file},
+	    {'L', f->line},	      {'R', f->routine},
 	};
 	struct wr w;
 
@@ -1412,19 +1492,18 @@ ssize_t rg_pg_write_error(uint8_t *buf, size_t cap, const char *severity, const 
 			  const char *message, const char *detail, const char *hint)
 {
 	struct rg_pg_notice f = {
-		.severity = severity,
-		.severity_nl = severity,
-		.sqlstate = sqlstate,
-		.message = message,
-		.detail = detail,
-		.hint = hint,
+	    .severity = severity,
+	    .severity_nl = severity,
+	    .sqlstate = sqlstate,
+	    .message = message,
+	    .detail = detail,
+	    .hint = hint,
 	};
 
 	return rg_pg_write_notice(buf, cap, RG_PG_BE_ERROR, &f);
 }
 
-ssize_t rg_pg_write_auth(uint8_t *buf, size_t cap, uint32_t code, const uint8_t *data,
-			 size_t len)
+ssize_t rg_pg_write_auth(uint8_t *buf, size_t cap, uint32_t code, const uint8_t *data, size_t len)
 {
 	struct wr w;
 

@@ -22,16 +22,16 @@
 #include <sys/types.h>
 
 /* Protocol constants (startup-phase codes are in the protocol-version slot). */
-#define RG_PG_PROTO(maj, min)	((uint32_t)(maj) << 16 | (uint32_t)(min))
-#define RG_PG_PROTO_30		RG_PG_PROTO(3, 0)	/* 196608 */
-#define RG_PG_PROTO_32		RG_PG_PROTO(3, 2)	/* 196610: variable-length cancel keys */
-#define RG_PG_CANCEL_CODE	RG_PG_PROTO(1234, 5678)	/* 80877102 */
-#define RG_PG_SSL_CODE		RG_PG_PROTO(1234, 5679)	/* 80877103 */
-#define RG_PG_GSSENC_CODE	RG_PG_PROTO(1234, 5680)	/* 80877104 */
-#define RG_PG_STARTUP_MAX	10000	/* max startup packet bytes after the length, as PG */
-#define RG_PG_CANCEL_KEY_MIN	4
-#define RG_PG_CANCEL_KEY_MAX	256	/* protocol 3.2 allows keys of 4..256 bytes */
-#define RG_PG_LEN_MAX		0x7fffffffu /* the length field is an int32 */
+#define RG_PG_PROTO(maj, min) ((uint32_t)(maj) << 16 | (uint32_t)(min))
+#define RG_PG_PROTO_30 RG_PG_PROTO(3, 0)	  /* 196608 */
+#define RG_PG_PROTO_32 RG_PG_PROTO(3, 2)	  /* 196610: variable-length cancel keys */
+#define RG_PG_CANCEL_CODE RG_PG_PROTO(1234, 5678) /* 80877102 */
+#define RG_PG_SSL_CODE RG_PG_PROTO(1234, 5679)	  /* 80877103 */
+#define RG_PG_GSSENC_CODE RG_PG_PROTO(1234, 5680) /* 80877104 */
+#define RG_PG_STARTUP_MAX 10000 /* max startup packet bytes after the length, as PG */
+#define RG_PG_CANCEL_KEY_MIN 4
+#define RG_PG_CANCEL_KEY_MAX 256  /* protocol 3.2 allows keys of 4..256 bytes */
+#define RG_PG_LEN_MAX 0x7fffffffu /* the length field is an int32 */
 
 /*
  * Results. Framing returns >0 (bytes consumed), 0 (need more) or one of these; readers
@@ -39,21 +39,21 @@
  */
 enum rg_pg_err {
 	RG_PG_NEED_MORE = 0,
-	RG_PG_E_LENGTH = -1,	 /* length field below the minimum, negative, or wrong size */
-	RG_PG_E_TOO_LONG = -2,	 /* length over the limit configured for this message type */
-	RG_PG_E_TYPE = -3,	 /* type byte not allowed in this direction */
+	RG_PG_E_LENGTH = -1,	   /* length field below the minimum, negative, or wrong size */
+	RG_PG_E_TOO_LONG = -2,	   /* length over the limit configured for this message type */
+	RG_PG_E_TYPE = -3,	   /* type byte not allowed in this direction */
 	RG_PG_E_STARTUP_CODE = -4, /* startup packet with an unknown 1234.x request code */
-	RG_PG_E_VERSION = -5,	 /* startup packet with a major protocol version other than 3 */
-	RG_PG_E_DIRECT_TLS = -6, /* first byte is a TLS handshake record (direct SSL); nothing
-				  * consumed: the caller decides whether to accept TLS */
-	RG_PG_E_TRUNCATED = -7,	 /* a field runs past the end of the message */
-	RG_PG_E_NO_NUL = -8,	 /* a string is not NUL-terminated inside the message */
-	RG_PG_E_TRAILING = -9,	 /* bytes left after the last field */
-	RG_PG_E_VALUE = -10,	 /* a field holds an invalid value (kind byte, status, code) */
-	RG_PG_E_DUPLICATE = -11, /* a startup parameter that must be unique appears twice */
-	RG_PG_E_WRONG_TYPE = -12, /* reader called on a message of another type */
-	RG_PG_E_TOO_MANY = -13,	 /* the caller's array is smaller than the message's count */
-	RG_PG_E_ARG = -14,	 /* builder argument invalid (NUL in text, count too large) */
+	RG_PG_E_VERSION = -5,	   /* startup packet with a major protocol version other than 3 */
+	RG_PG_E_DIRECT_TLS = -6,   /* first byte is a TLS handshake record (direct SSL); nothing
+				    * consumed: the caller decides whether to accept TLS */
+	RG_PG_E_TRUNCATED = -7,	   /* a field runs past the end of the message */
+	RG_PG_E_NO_NUL = -8,	   /* a string is not NUL-terminated inside the message */
+	RG_PG_E_TRAILING = -9,	   /* bytes left after the last field */
+	RG_PG_E_VALUE = -10,	   /* a field holds an invalid value (kind byte, status, code) */
+	RG_PG_E_DUPLICATE = -11,   /* a startup parameter that must be unique appears twice */
+	RG_PG_E_WRONG_TYPE = -12,  /* reader called on a message of another type */
+	RG_PG_E_TOO_MANY = -13,	   /* the caller's array is smaller than the message's count */
+	RG_PG_E_ARG = -14,	   /* builder argument invalid (NUL in text, count too large) */
 };
 const char *rg_pg_strerror(int err);
 
@@ -64,45 +64,45 @@ enum rg_pg_dir {
 };
 
 /* Frontend message types. */
-#define RG_PG_FE_BIND		'B'
-#define RG_PG_FE_CLOSE		'C'
-#define RG_PG_FE_COPY_DATA	'd'
-#define RG_PG_FE_COPY_DONE	'c'
-#define RG_PG_FE_COPY_FAIL	'f'
-#define RG_PG_FE_DESCRIBE	'D'
-#define RG_PG_FE_EXECUTE	'E'
-#define RG_PG_FE_FLUSH		'H'
-#define RG_PG_FE_FUNCTION_CALL	'F'
-#define RG_PG_FE_PARSE		'P'
-#define RG_PG_FE_PASSWORD	'p' /* also SASLInitialResponse, SASLResponse, GSSResponse */
-#define RG_PG_FE_QUERY		'Q'
-#define RG_PG_FE_SYNC		'S'
-#define RG_PG_FE_TERMINATE	'X'
+#define RG_PG_FE_BIND 'B'
+#define RG_PG_FE_CLOSE 'C'
+#define RG_PG_FE_COPY_DATA 'd'
+#define RG_PG_FE_COPY_DONE 'c'
+#define RG_PG_FE_COPY_FAIL 'f'
+#define RG_PG_FE_DESCRIBE 'D'
+#define RG_PG_FE_EXECUTE 'E'
+#define RG_PG_FE_FLUSH 'H'
+#define RG_PG_FE_FUNCTION_CALL 'F'
+#define RG_PG_FE_PARSE 'P'
+#define RG_PG_FE_PASSWORD 'p' /* also SASLInitialResponse, SASLResponse, GSSResponse */
+#define RG_PG_FE_QUERY 'Q'
+#define RG_PG_FE_SYNC 'S'
+#define RG_PG_FE_TERMINATE 'X'
 /* Backend message types. */
-#define RG_PG_BE_AUTH		'R'
-#define RG_PG_BE_KEY_DATA	'K'
-#define RG_PG_BE_BIND_COMPLETE	'2'
-#define RG_PG_BE_CLOSE_COMPLETE	'3'
+#define RG_PG_BE_AUTH 'R'
+#define RG_PG_BE_KEY_DATA 'K'
+#define RG_PG_BE_BIND_COMPLETE '2'
+#define RG_PG_BE_CLOSE_COMPLETE '3'
 #define RG_PG_BE_COMMAND_COMPLETE 'C'
-#define RG_PG_BE_COPY_DATA	'd'
-#define RG_PG_BE_COPY_DONE	'c'
-#define RG_PG_BE_COPY_IN	'G'
-#define RG_PG_BE_COPY_OUT	'H'
-#define RG_PG_BE_COPY_BOTH	'W'
-#define RG_PG_BE_DATA_ROW	'D'
-#define RG_PG_BE_EMPTY_QUERY	'I'
-#define RG_PG_BE_ERROR		'E'
+#define RG_PG_BE_COPY_DATA 'd'
+#define RG_PG_BE_COPY_DONE 'c'
+#define RG_PG_BE_COPY_IN 'G'
+#define RG_PG_BE_COPY_OUT 'H'
+#define RG_PG_BE_COPY_BOTH 'W'
+#define RG_PG_BE_DATA_ROW 'D'
+#define RG_PG_BE_EMPTY_QUERY 'I'
+#define RG_PG_BE_ERROR 'E'
 #define RG_PG_BE_FUNCTION_RESULT 'V'
-#define RG_PG_BE_NEGOTIATE	'v'
-#define RG_PG_BE_NO_DATA	'n'
-#define RG_PG_BE_NOTICE		'N'
-#define RG_PG_BE_NOTIFICATION	'A'
-#define RG_PG_BE_PARAM_DESC	't'
-#define RG_PG_BE_PARAM_STATUS	'S'
-#define RG_PG_BE_PARSE_COMPLETE	'1'
+#define RG_PG_BE_NEGOTIATE 'v'
+#define RG_PG_BE_NO_DATA 'n'
+#define RG_PG_BE_NOTICE 'N'
+#define RG_PG_BE_NOTIFICATION 'A'
+#define RG_PG_BE_PARAM_DESC 't'
+#define RG_PG_BE_PARAM_STATUS 'S'
+#define RG_PG_BE_PARSE_COMPLETE '1'
 #define RG_PG_BE_PORTAL_SUSPENDED 's'
-#define RG_PG_BE_READY		'Z'
-#define RG_PG_BE_ROW_DESC	'T'
+#define RG_PG_BE_READY 'Z'
+#define RG_PG_BE_ROW_DESC 'T'
 
 /* Human name of a type byte for logs ("Query", "DataRow"); "?" if unknown. */
 const char *rg_pg_type_name(enum rg_pg_dir dir, uint8_t type);
@@ -125,14 +125,14 @@ const struct rg_pg_limits *rg_pg_limits_default(enum rg_pg_dir dir);
 
 /* One framed message. For startup-phase packets type is 0 and hdr is 4. */
 struct rg_pg_msg {
-	const uint8_t *start;	/* first byte of the message (type byte) */
-	const uint8_t *body;	/* first byte after the length field */
-	uint32_t len;		/* the length field: body_len + 4 */
+	const uint8_t *start; /* first byte of the message (type byte) */
+	const uint8_t *body;  /* first byte after the length field */
+	uint32_t len;	      /* the length field: body_len + 4 */
 	uint32_t body_len;
-	uint64_t total;		/* wire size: hdr + body_len; 0 while the header is incomplete */
-	uint64_t need;		/* when framing returns 0: bytes still missing (>= 1) */
+	uint64_t total; /* wire size: hdr + body_len; 0 while the header is incomplete */
+	uint64_t need;	/* when framing returns 0: bytes still missing (>= 1) */
 	uint8_t type;
-	uint8_t hdr;		/* 5 (type + length) or 4 (startup phase) */
+	uint8_t hdr; /* 5 (type + length) or 4 (startup phase) */
 };
 
 /*
@@ -153,28 +153,28 @@ int rg_pg_msg_view(const uint8_t *p, size_t n, struct rg_pg_msg *out);
 /* ---- Startup phase ------------------------------------------------------------------ */
 
 enum rg_pg_startup_kind {
-	RG_PG_STARTUP_MESSAGE = 1,	/* protocol 3.x StartupMessage with parameters */
-	RG_PG_SSL_REQUEST,		/* answer one byte 'S' or 'N' */
-	RG_PG_GSSENC_REQUEST,		/* answer one byte 'G' or 'N' */
+	RG_PG_STARTUP_MESSAGE = 1, /* protocol 3.x StartupMessage with parameters */
+	RG_PG_SSL_REQUEST,	   /* answer one byte 'S' or 'N' */
+	RG_PG_GSSENC_REQUEST,	   /* answer one byte 'G' or 'N' */
 	RG_PG_CANCEL_REQUEST,
 };
 
 struct rg_pg_startup {
 	struct rg_pg_msg msg;
 	enum rg_pg_startup_kind kind;
-	uint32_t code;		/* protocol version or request code */
-	uint16_t major, minor;	/* StartupMessage: minor > 0 -> answer NegotiateProtocolVersion
-				 * (or forward); see npq_options too */
+	uint32_t code;	       /* protocol version or request code */
+	uint16_t major, minor; /* StartupMessage: minor > 0 -> answer NegotiateProtocolVersion
+				* (or forward); see npq_options too */
 	/* StartupMessage: key\0value\0 pairs ending with an empty key; iterate with
 	 * rg_pg_kv_begin. Well-known values point into the packet, NULL if absent. */
 	const uint8_t *params;
-	uint32_t params_len;	/* up to and including the final terminator */
+	uint32_t params_len; /* up to and including the final terminator */
 	uint32_t nparams;
-	uint32_t npq_options;	/* keys starting with "_pq_." (protocol options) */
+	uint32_t npq_options; /* keys starting with "_pq_." (protocol options) */
 	const char *user, *database, *application_name, *options, *replication;
 	/* CancelRequest */
 	uint32_t pid;
-	const uint8_t *key;	/* secret key, 4 bytes in 3.0, up to 256 in 3.2 */
+	const uint8_t *key; /* secret key, 4 bytes in 3.0, up to 256 in 3.2 */
 	uint32_t key_len;
 };
 
@@ -214,11 +214,11 @@ struct rg_pg_field {
 
 /* Cursor over a count-prefixed list inside a message (fields, columns, notice fields). */
 struct rg_pg_iter {
-	const uint8_t *start;	/* msg.start, for offsets */
-	const uint8_t *p;	/* body */
-	uint32_t n, off;	/* body length, cursor */
-	uint32_t left;		/* items left; UINT32_MAX for terminator-ended lists */
-	uint32_t end;		/* body offset where the list must end (trailing check) */
+	const uint8_t *start; /* msg.start, for offsets */
+	const uint8_t *p;     /* body */
+	uint32_t n, off;      /* body length, cursor */
+	uint32_t left;	      /* items left; UINT32_MAX for terminator-ended lists */
+	uint32_t end;	      /* body offset where the list must end (trailing check) */
 };
 /* Next value: 1 = *f set, 0 = end of list (and the list ended exactly where it must),
  * <0 = error (truncated, length < -1, trailing bytes). */
@@ -231,10 +231,10 @@ int rg_pg_field_next(struct rg_pg_iter *it, struct rg_pg_field *f);
  * rg_pg_read_datarow (length < -1, a field past the body, bytes after the last field).
  */
 enum rg_pg_row_ev {
-	RG_PG_ROW_MORE = 0,	/* all input consumed, no event: feed the next piece */
-	RG_PG_ROW_FIELD,	/* field `index` starts: len (-1 NULL); data follows if len > 0 */
-	RG_PG_ROW_DATA,		/* data[0..n) is the next piece of field `index` */
-	RG_PG_ROW_END,		/* the row is complete; nothing more is consumed */
+	RG_PG_ROW_MORE = 0, /* all input consumed, no event: feed the next piece */
+	RG_PG_ROW_FIELD,    /* field `index` starts: len (-1 NULL); data follows if len > 0 */
+	RG_PG_ROW_DATA,	    /* data[0..n) is the next piece of field `index` */
+	RG_PG_ROW_END,	    /* the row is complete; nothing more is consumed */
 };
 struct rg_pg_row_event {
 	enum rg_pg_row_ev kind;
@@ -242,13 +242,13 @@ struct rg_pg_row_event {
 	int32_t len;
 	const uint8_t *data;
 	size_t n;
-	uint32_t off;		/* body offset of data (DATA) or of the field's data (FIELD) */
+	uint32_t off; /* body offset of data (DATA) or of the field's data (FIELD) */
 };
 struct rg_pg_row_stream {
-	uint32_t body_len, pos;	/* body bytes in the message / consumed so far */
+	uint32_t body_len, pos; /* body bytes in the message / consumed so far */
 	uint32_t data_left;	/* bytes of the current field still to come */
 	uint16_t nfields, index;
-	uint8_t word[4], have;	/* a count or length word split across pieces */
+	uint8_t word[4], have; /* a count or length word split across pieces */
 	uint8_t state;
 };
 void rg_pg_row_stream_init(struct rg_pg_row_stream *s, uint32_t body_len);
@@ -260,13 +260,13 @@ ssize_t rg_pg_row_stream_next(struct rg_pg_row_stream *s, const uint8_t *p, size
  * incomplete message) ------------------------------------------------------------------ */
 
 struct rg_pg_query {
-	const char *sql;	/* NUL-terminated in the message */
-	uint32_t len;		/* without the NUL */
+	const char *sql; /* NUL-terminated in the message */
+	uint32_t len;	 /* without the NUL */
 };
 int rg_pg_read_query(const struct rg_pg_msg *m, struct rg_pg_query *out);
 
 struct rg_pg_parse {
-	const char *stmt;	/* "" = unnamed statement */
+	const char *stmt; /* "" = unnamed statement */
 	uint32_t stmt_len;
 	const char *query;
 	uint32_t query_len;
@@ -281,13 +281,13 @@ struct rg_pg_bind {
 	uint32_t portal_len;
 	const char *stmt;
 	uint32_t stmt_len;
-	uint16_t nformats;	/* 0 (all text), 1 (applies to all) or nparams */
+	uint16_t nformats; /* 0 (all text), 1 (applies to all) or nparams */
 	const uint8_t *formats;
 	uint16_t nparams;
 	uint16_t nresult_formats;
 	const uint8_t *result_formats;
-	uint32_t params_off;	/* body offset of the first parameter's length */
-	uint32_t params_end;	/* body offset just past the last parameter */
+	uint32_t params_off; /* body offset of the first parameter's length */
+	uint32_t params_end; /* body offset just past the last parameter */
 };
 /* Validates the whole message (every parameter length walked once, formats 0/1). */
 int rg_pg_read_bind(const struct rg_pg_msg *m, struct rg_pg_bind *out);
@@ -309,7 +309,7 @@ int rg_pg_read_close(const struct rg_pg_msg *m, struct rg_pg_target *out);
 struct rg_pg_execute {
 	const char *portal;
 	uint32_t portal_len;
-	int32_t max_rows;	/* <= 0: no limit */
+	int32_t max_rows; /* <= 0: no limit */
 };
 int rg_pg_read_execute(const struct rg_pg_msg *m, struct rg_pg_execute *out);
 
@@ -319,8 +319,8 @@ int rg_pg_read_empty(const struct rg_pg_msg *m);
 /* 'p' depends on the authentication exchange in progress: */
 int rg_pg_read_password(const struct rg_pg_msg *m, struct rg_pg_query *out); /* cleartext/md5 */
 struct rg_pg_sasl_initial {
-	const char *mechanism;	/* "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS" */
-	const uint8_t *data;	/* NULL when the client sent length -1 */
+	const char *mechanism; /* "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS" */
+	const uint8_t *data;   /* NULL when the client sent length -1 */
 	int32_t data_len;
 };
 int rg_pg_read_sasl_initial(const struct rg_pg_msg *m, struct rg_pg_sasl_initial *out);
@@ -355,11 +355,11 @@ enum rg_pg_auth_code {
 	RG_PG_AUTH_SASL_FINAL = 12,
 };
 struct rg_pg_auth {
-	uint32_t code;		/* enum rg_pg_auth_code; unknown codes are RG_PG_E_VALUE */
-	uint8_t salt[4];	/* MD5 */
-	const uint8_t *data;	/* SASL: mechanism list; SASLContinue/Final, GSSContinue: data */
+	uint32_t code;	     /* enum rg_pg_auth_code; unknown codes are RG_PG_E_VALUE */
+	uint8_t salt[4];     /* MD5 */
+	const uint8_t *data; /* SASL: mechanism list; SASLContinue/Final, GSSContinue: data */
 	uint32_t data_len;
-	uint32_t nmechanisms;	/* SASL */
+	uint32_t nmechanisms; /* SASL */
 };
 int rg_pg_read_auth(const struct rg_pg_msg *m, struct rg_pg_auth *out);
 /* SASL mechanism list: call with *off = 0; returns the next name or NULL at the end. */
@@ -373,7 +373,7 @@ int rg_pg_read_param_status(const struct rg_pg_msg *m, struct rg_pg_param_status
 struct rg_pg_key_data {
 	uint32_t pid;
 	const uint8_t *key;
-	uint32_t key_len;	/* 4 (3.0) .. 256 (3.2) */
+	uint32_t key_len; /* 4 (3.0) .. 256 (3.2) */
 };
 int rg_pg_read_key_data(const struct rg_pg_msg *m, struct rg_pg_key_data *out);
 
@@ -383,12 +383,12 @@ int rg_pg_read_ready(const struct rg_pg_msg *m, uint8_t *status);
 struct rg_pg_column {
 	const char *name;
 	uint32_t name_len;
-	uint32_t table_oid;	/* 0 if not a plain table column */
-	int16_t attnum;		/* 0 if not a plain table column */
+	uint32_t table_oid; /* 0 if not a plain table column */
+	int16_t attnum;	    /* 0 if not a plain table column */
 	uint32_t type_oid;
 	int16_t typlen;
 	int32_t typmod;
-	int16_t format;		/* 0 text, 1 binary (0 in a Describe answer: not yet known) */
+	int16_t format; /* 0 text, 1 binary (0 in a Describe answer: not yet known) */
 };
 /* RowDescription: iterator, or an array filled after validating the whole message
  * (RG_PG_E_TOO_MANY if cap < count; *count is set in both cases). */
@@ -403,7 +403,7 @@ int rg_pg_read_datarow(const struct rg_pg_msg *m, struct rg_pg_field *fields, si
 		       uint16_t *count);
 
 struct rg_pg_command_complete {
-	const char *tag;	/* "SELECT 5", "INSERT 0 1", "CREATE TABLE" */
+	const char *tag; /* "SELECT 5", "INSERT 0 1", "CREATE TABLE" */
 	uint32_t len;
 };
 int rg_pg_read_command_complete(const struct rg_pg_msg *m, struct rg_pg_command_complete *out);
@@ -416,24 +416,24 @@ bool rg_pg_command_rows(const char *tag, uint64_t *rows);
  * (the iterator shows them). Writing emits every non-NULL field.
  */
 struct rg_pg_notice {
-	const char *severity;	/* S: localized */
-	const char *severity_nl; /* V: never localized (9.6+) */
-	const char *sqlstate;	/* C: five characters */
-	const char *message;	/* M */
-	const char *detail;	/* D */
-	const char *hint;	/* H */
-	const char *position;	/* P */
+	const char *severity;	       /* S: localized */
+	const char *severity_nl;       /* V: never localized (9.6+) */
+	const char *sqlstate;	       /* C: five characters */
+	const char *message;	       /* M */
+	const char *detail;	       /* D */
+	const char *hint;	       /* H */
+	const char *position;	       /* P */
 	const char *internal_position; /* p */
-	const char *internal_query; /* q */
-	const char *where;	/* W */
-	const char *schema;	/* s */
-	const char *table;	/* t */
-	const char *column;	/* c */
-	const char *datatype;	/* d */
-	const char *constraint;	/* n */
-	const char *file;	/* F */
-	const char *line;	/* L */
-	const char *routine;	/* R */
+	const char *internal_query;    /* q */
+	const char *where;	       /* W */
+	const char *schema;	       /* s */
+	const char *table;	       /* t */
+	const char *column;	       /* c */
+	const char *datatype;	       /* d */
+	const char *constraint;	       /* n */
+	const char *file;	       /* F */
+	const char *line;	       /* L */
+	const char *routine;	       /* R */
 };
 int rg_pg_read_notice(const struct rg_pg_msg *m, struct rg_pg_notice *out); /* 'E' or 'N' */
 int rg_pg_notice_begin(const struct rg_pg_msg *m, struct rg_pg_iter *it);
@@ -448,21 +448,21 @@ int rg_pg_read_notification(const struct rg_pg_msg *m, struct rg_pg_notification
 
 /* CopyInResponse, CopyOutResponse, CopyBothResponse. */
 struct rg_pg_copy_response {
-	int8_t format;		/* 0 text, 1 binary */
+	int8_t format; /* 0 text, 1 binary */
 	uint16_t ncolumns;
-	const uint8_t *formats;	/* ncolumns big-endian int16 */
+	const uint8_t *formats; /* ncolumns big-endian int16 */
 };
 int rg_pg_read_copy_response(const struct rg_pg_msg *m, struct rg_pg_copy_response *out);
 
 struct rg_pg_param_desc {
 	uint16_t nparams;
-	const uint8_t *types;	/* nparams big-endian OIDs */
+	const uint8_t *types; /* nparams big-endian OIDs */
 };
 int rg_pg_read_param_desc(const struct rg_pg_msg *m, struct rg_pg_param_desc *out);
 
 struct rg_pg_negotiate {
-	uint32_t version;	/* newest version the server supports */
-	uint32_t noptions;	/* unrecognized "_pq_." options, as strings after */
+	uint32_t version;  /* newest version the server supports */
+	uint32_t noptions; /* unrecognized "_pq_." options, as strings after */
 	const uint8_t *options;
 	uint32_t options_len;
 };

@@ -19,7 +19,7 @@
 #define BE rg_pg_limits_default(RG_PG_BE)
 
 /* A buffer with the given bytes (length may include NULs). */
-#define BYTES(...) ((const uint8_t[]){ __VA_ARGS__ })
+#define BYTES(...) ((const uint8_t[]){__VA_ARGS__})
 
 static uint8_t *dup_bytes(const uint8_t *p, size_t n)
 {
@@ -178,10 +178,18 @@ static void test_frame_streams_large_datarow_header(void **state)
 {
 	/* DataRow with one 64 MiB field: only the first bytes are present. */
 	uint32_t flen = 64u << 20, len = 4 + 2 + 4 + flen;
-	const uint8_t hdr[] = { 'D', (uint8_t)(len >> 24), (uint8_t)(len >> 16),
-				(uint8_t)(len >> 8), (uint8_t)len, 0, 1,
-				(uint8_t)(flen >> 24), (uint8_t)(flen >> 16), (uint8_t)(flen >> 8),
-				(uint8_t)flen, 'x' };
+	const uint8_t hdr[] = {'D',
+			       (uint8_t)(len >> 24),
+			       (uint8_t)(len >> 16),
+			       (uint8_t)(len >> 8),
+			       (uint8_t)len,
+			       0,
+			       1,
+			       (uint8_t)(flen >> 24),
+			       (uint8_t)(flen >> 16),
+			       (uint8_t)(flen >> 8),
+			       (uint8_t)flen,
+			       'x'};
 	struct rg_pg_msg m;
 
 	(void)state;
@@ -210,7 +218,7 @@ static void test_length_below_four_is_error(void **state)
 
 	(void)state;
 	for (uint8_t l = 0; l < 4; l++) {
-		const uint8_t q[] = { 'Q', 0, 0, 0, l };
+		const uint8_t q[] = {'Q', 0, 0, 0, l};
 
 		assert_int_equal(rg_pg_frame(q, 5, FE, &m), RG_PG_E_LENGTH);
 	}
@@ -302,9 +310,18 @@ static void test_strerror_names_every_error(void **state)
 
 static size_t build_startup(uint8_t *buf, size_t cap, uint32_t version)
 {
-	const char *kv[] = { "user", "alice", "database", "app", "application_name", "psql",
-			     "options", "-c search_path=x", "_pq_.opt", "1", "client_encoding",
-			     "UTF8" };
+	const char *kv[] = {"user",
+			    "alice",
+			    "database",
+			    "app",
+			    "application_name",
+			    "psql",
+			    "options",
+			    "-c search_path=x",
+			    "_pq_.opt",
+			    "1",
+			    "client_encoding",
+			    "UTF8"};
 	ssize_t n = rg_pg_write_startup(buf, cap, version, kv, 6);
 
 	assert_true(n > 0 && (size_t)n <= cap);
@@ -396,8 +413,7 @@ static void test_startup_rejects_short_length(void **state)
 	for (uint8_t l = 0; l < 8; l++)
 		assert_int_equal(rg_pg_frame_startup(BYTES(0, 0, 0, l), 4, &s), RG_PG_E_LENGTH);
 	/* version 3.0 with no room for the terminator */
-	assert_int_equal(rg_pg_frame_startup(BYTES(0, 0, 0, 8, 0, 3, 0, 0), 8, &s),
-			 RG_PG_E_LENGTH);
+	assert_int_equal(rg_pg_frame_startup(BYTES(0, 0, 0, 8, 0, 3, 0, 0), 8, &s), RG_PG_E_LENGTH);
 }
 
 static void test_ssl_and_gssenc_requests(void **state)
@@ -508,13 +524,12 @@ static void test_startup_rejects_bad_parameter_layout(void **state)
 
 	(void)state;
 	/* no terminator after the last value */
-	assert_int_equal(rg_pg_frame_startup(BYTES(0, 0, 0, 15, 0, 3, 0, 0, 'u', 0, 'v', 0, 'w',
-						   0, 'x'),
-					     15, &s),
+	assert_int_equal(rg_pg_frame_startup(
+			     BYTES(0, 0, 0, 15, 0, 3, 0, 0, 'u', 0, 'v', 0, 'w', 0, 'x'), 15, &s),
 			 RG_PG_E_NO_NUL);
-	assert_int_equal(rg_pg_frame_startup(BYTES(0, 0, 0, 12, 0, 3, 0, 0, 'u', 0, 'v', 0), 12,
-					     &s),
-			 RG_PG_E_TRUNCATED);
+	assert_int_equal(
+	    rg_pg_frame_startup(BYTES(0, 0, 0, 12, 0, 3, 0, 0, 'u', 0, 'v', 0), 12, &s),
+	    RG_PG_E_TRUNCATED);
 	/* key without value */
 	assert_int_equal(rg_pg_frame_startup(BYTES(0, 0, 0, 10, 0, 3, 0, 0, 'u', 0), 10, &s),
 			 RG_PG_E_TRUNCATED);
@@ -528,9 +543,9 @@ static void test_startup_rejects_bad_parameter_layout(void **state)
 
 static void test_startup_rejects_duplicate_user(void **state)
 {
-	const char *kv[] = { "user", "alice", "user", "postgres" };
-	const char *kv2[] = { "database", "a", "database", "b" };
-	const char *kv3[] = { "x", "1", "x", "2" };
+	const char *kv[] = {"user", "alice", "user", "postgres"};
+	const char *kv2[] = {"database", "a", "database", "b"};
+	const char *kv3[] = {"x", "1", "x", "2"};
 	uint8_t buf[128];
 	struct rg_pg_startup s;
 	ssize_t n;
@@ -548,13 +563,12 @@ static void test_startup_rejects_duplicate_user(void **state)
 static void test_startup_builder_enforces_limit(void **state)
 {
 	static char big[10001];
-	const char *kv[] = { "user", big };
+	const char *kv[] = {"user", big};
 	uint8_t *buf = malloc(20000);
 
 	(void)state;
 	memset(big, 'a', sizeof(big) - 1);
-	assert_int_equal(rg_pg_write_startup(buf, 20000, RG_PG_PROTO_30, kv, 1),
-			 RG_PG_E_TOO_LONG);
+	assert_int_equal(rg_pg_write_startup(buf, 20000, RG_PG_PROTO_30, kv, 1), RG_PG_E_TOO_LONG);
 	big[10004 - 13 - 2] = 0;
 	assert_int_equal(rg_pg_write_startup(buf, 20000, RG_PG_PROTO_30, kv, 1), 10004);
 	free(buf);
@@ -623,8 +637,8 @@ static void test_builder_returns_needed_size_without_overflow(void **state)
 static void test_parse_reads_statement_query_and_types(void **state)
 {
 	/* length 4 + "s1\0" + "SEL $1\0" + int16 2 + two OIDs = 24 */
-	const uint8_t *p = BYTES('P', 0, 0, 0, 24, 's', '1', 0, 'S', 'E', 'L', ' ', '$', '1', 0,
-				 0, 2, 0, 0, 0, 23, 0, 0, 0, 0);
+	const uint8_t *p = BYTES('P', 0, 0, 0, 24, 's', '1', 0, 'S', 'E', 'L', ' ', '$', '1', 0, 0,
+				 2, 0, 0, 0, 23, 0, 0, 0, 0);
 	struct rg_pg_msg m;
 	struct rg_pg_parse ps;
 	uint8_t q[25];
@@ -652,6 +666,7 @@ static void test_parse_reads_statement_query_and_types(void **state)
 }
 
 /* Bind "" "s1", formats [1], params ["42", NULL, ""], result formats [0, 1]. */
+/* clang-format off */
 static const uint8_t bind_msg[] = {
 	'B', 0, 0, 0, 34,
 	0,			/* portal "" */
@@ -663,6 +678,7 @@ static const uint8_t bind_msg[] = {
 	0, 0, 0, 0,
 	0, 2, 0, 0, 0, 1,	/* result formats */
 };
+/* clang-format on */
 
 static void test_bind_reads_params_as_offsets(void **state)
 {
@@ -726,7 +742,8 @@ static void test_bind_rejects_bad_formats_and_lengths(void **state)
 	assert_int_equal(rg_pg_read_bind(&m, &b), RG_PG_E_TRUNCATED);
 	/* format count 2 with 3 params, layout otherwise valid */
 	{
-		const uint8_t *x = BYTES('B', 0, 0, 0, 18, 0, 0, 0, 2, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0);
+		const uint8_t *x =
+		    BYTES('B', 0, 0, 0, 18, 0, 0, 0, 2, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0);
 
 		frame_ok(x, 19, FE, &m);
 		assert_int_equal(rg_pg_read_bind(&m, &b), RG_PG_E_VALUE);
@@ -831,8 +848,8 @@ static void test_copy_fail_and_copy_data(void **state)
 
 static void test_function_call_reads_args(void **state)
 {
-	const uint8_t *p = BYTES('F', 0, 0, 0, 25, 0, 0, 0x03, 0xe8, 0, 1, 0, 0, 0, 2, 0, 0, 0,
-				 1, 'a', 0xff, 0xff, 0xff, 0xff, 0, 1);
+	const uint8_t *p = BYTES('F', 0, 0, 0, 25, 0, 0, 0x03, 0xe8, 0, 1, 0, 0, 0, 2, 0, 0, 0, 1,
+				 'a', 0xff, 0xff, 0xff, 0xff, 0, 1);
 	struct rg_pg_msg m;
 	struct rg_pg_function_call fc;
 	struct rg_pg_iter it;
@@ -859,7 +876,7 @@ static void test_auth_roundtrips(void **state)
 	uint8_t buf[128];
 	struct rg_pg_msg m;
 	struct rg_pg_auth a;
-	const char *mechs[] = { "SCRAM-SHA-256-PLUS", "SCRAM-SHA-256" };
+	const char *mechs[] = {"SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"};
 	uint32_t off = 0;
 	ssize_t n;
 
@@ -931,7 +948,7 @@ static void test_auth_rejects_bad_layouts(void **state)
 
 static void test_param_status_key_data_ready_roundtrip(void **state)
 {
-	uint8_t buf[300], key[32] = { 1 };
+	uint8_t buf[300], key[32] = {1};
 	struct rg_pg_msg m;
 	struct rg_pg_param_status ps;
 	struct rg_pg_key_data k;
@@ -974,12 +991,14 @@ static void test_param_status_key_data_ready_roundtrip(void **state)
 }
 
 /* RowDescription: "id" from table 16384 attnum 1 int4; "?column?" computed text. */
+/* clang-format off */
 static const uint8_t rowdesc_msg[] = {
 	'T', 0, 0, 0, 54, 0, 2,
 	'i', 'd', 0, 0, 0, 0x40, 0, 0, 1, 0, 0, 0, 23, 0, 4, 0xff, 0xff, 0xff, 0xff, 0, 0,
 	'?', 'c', 'o', 'l', 'u', 'm', 'n', '?', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 0xff, 0xff,
 	0xff, 0xff, 0xff, 0xff, 0, 1,
 };
+/* clang-format on */
 
 static void test_rowdesc_reports_column_origins(void **state)
 {
@@ -1034,10 +1053,10 @@ static void test_rowdesc_rejects_truncated_and_trailing(void **state)
 static void test_datarow_roundtrip_with_offsets(void **state)
 {
 	const struct rg_pg_field in[] = {
-		{ .data = (const uint8_t *)"4111111111111111", .len = 16 },
-		{ .data = NULL, .len = -1 },
-		{ .data = (const uint8_t *)"", .len = 0 },
-		{ .data = (const uint8_t *)"bob@example.com", .len = 15 },
+	    {.data = (const uint8_t *)"4111111111111111", .len = 16},
+	    {.data = NULL, .len = -1},
+	    {.data = (const uint8_t *)"", .len = 0},
+	    {.data = (const uint8_t *)"bob@example.com", .len = 15},
 	};
 	uint8_t buf[128];
 	struct rg_pg_field out[4];
@@ -1107,10 +1126,10 @@ static void test_datarow_rejects_bad_field_lengths(void **state)
 static void test_row_stream_matches_datarow_for_every_chunk_size(void **state)
 {
 	const struct rg_pg_field in[] = {
-		{ .data = (const uint8_t *)"4111111111111111", .len = 16 },
-		{ .data = NULL, .len = -1 },
-		{ .data = (const uint8_t *)"", .len = 0 },
-		{ .data = (const uint8_t *)"bob@example.com", .len = 15 },
+	    {.data = (const uint8_t *)"4111111111111111", .len = 16},
+	    {.data = NULL, .len = -1},
+	    {.data = (const uint8_t *)"", .len = 0},
+	    {.data = (const uint8_t *)"bob@example.com", .len = 15},
 	};
 	uint8_t buf[128];
 	struct rg_pg_msg m;
@@ -1129,12 +1148,12 @@ static void test_row_stream_matches_datarow_for_every_chunk_size(void **state)
 static void test_row_stream_rejects_what_datarow_rejects(void **state)
 {
 	const uint8_t *bad[] = {
-		BYTES('D', 0, 0, 0, 10, 0, 1, 0xff, 0xff, 0xff, 0xfe),	/* length -2 */
-		BYTES('D', 0, 0, 0, 11, 0, 1, 0, 0, 0, 2, 'a'),		/* field past the body */
-		BYTES('D', 0, 0, 0, 11, 0, 1, 0, 0, 0, 0, 'a'),		/* trailing byte */
-		BYTES('D', 0, 0, 0, 9, 0, 2, 0, 0, 0),			/* second length cut */
-		BYTES('D', 0, 0, 0, 5, 0),				/* count cut */
-		BYTES('D', 0, 0, 0, 7, 0, 0, 'x'),			/* no fields, trailing */
+	    BYTES('D', 0, 0, 0, 10, 0, 1, 0xff, 0xff, 0xff, 0xfe), /* length -2 */
+	    BYTES('D', 0, 0, 0, 11, 0, 1, 0, 0, 0, 2, 'a'),	   /* field past the body */
+	    BYTES('D', 0, 0, 0, 11, 0, 1, 0, 0, 0, 0, 'a'),	   /* trailing byte */
+	    BYTES('D', 0, 0, 0, 9, 0, 2, 0, 0, 0),		   /* second length cut */
+	    BYTES('D', 0, 0, 0, 5, 0),				   /* count cut */
+	    BYTES('D', 0, 0, 0, 7, 0, 0, 'x'),			   /* no fields, trailing */
 	};
 
 	(void)state;
@@ -1190,8 +1209,8 @@ static void test_error_response_roundtrip(void **state)
 	ssize_t n;
 
 	(void)state;
-	n = rg_pg_write_error(buf, sizeof(buf), "ERROR", "42501",
-			      "ringgate: DROP is not allowed", "rule no-drop", "ask for approval");
+	n = rg_pg_write_error(buf, sizeof(buf), "ERROR", "42501", "ringgate: DROP is not allowed",
+			      "rule no-drop", "ask for approval");
 	assert_true(n > 0 && (size_t)n <= sizeof(buf));
 	frame_ok(buf, (size_t)n, BE, &m);
 	assert_int_equal(m.type, 'E');
@@ -1211,11 +1230,24 @@ static void test_error_response_roundtrip(void **state)
 static void test_notice_roundtrip_with_every_field(void **state)
 {
 	const struct rg_pg_notice in = {
-		.severity = "AVERTISSEMENT", .severity_nl = "WARNING", .sqlstate = "01000",
-		.message = "m", .detail = "d", .hint = "h", .position = "7",
-		.internal_position = "3", .internal_query = "iq", .where = "w", .schema = "public",
-		.table = "t", .column = "c", .datatype = "int4", .constraint = "k",
-		.file = "elog.c", .line = "42", .routine = "errfinish",
+	    .severity = "AVERTISSEMENT",
+	    .severity_nl = "WARNING",
+	    .sqlstate = "01000",
+	    .message = "m",
+	    .detail = "d",
+	    .hint = "h",
+	    .position = "7",
+	    .internal_position = "3",
+	    .internal_query = "iq",
+	    .where = "w",
+	    .schema = "public",
+	    .table = "t",
+	    .column = "c",
+	    .datatype = "int4",
+	    .constraint = "k",
+	    .file = "elog.c",
+	    .line = "42",
+	    .routine = "errfinish",
 	};
 	uint8_t buf[512];
 	struct rg_pg_msg m;
@@ -1274,7 +1306,7 @@ static void test_notification_copy_paramdesc_function_result(void **state)
 	assert_string_equal(nf.payload, "pay");
 
 	for (const char *t = "GHW"; *t; t++) {
-		const uint8_t b[] = { (uint8_t)*t, 0, 0, 0, 11, 1, 0, 2, 0, 1, 0, 0 };
+		const uint8_t b[] = {(uint8_t)*t, 0, 0, 0, 11, 1, 0, 2, 0, 1, 0, 0};
 
 		frame_ok(b, sizeof(b), BE, &m);
 		assert_int_equal(rg_pg_read_copy_response(&m, &cr), 0);
@@ -1302,7 +1334,7 @@ static void test_notification_copy_paramdesc_function_result(void **state)
 
 static void test_negotiate_roundtrip(void **state)
 {
-	const char *opts[] = { "_pq_.a", "_pq_.b" };
+	const char *opts[] = {"_pq_.a", "_pq_.b"};
 	uint8_t buf[64];
 	struct rg_pg_msg m;
 	struct rg_pg_negotiate ng;
@@ -1334,7 +1366,7 @@ static void test_empty_query_and_no_body_backend_messages(void **state)
 	assert_int_equal(m.type, 'I');
 	assert_int_equal(rg_pg_validate(RG_PG_BE, &m), 0);
 	for (const char *t = "123nsc"; *t; t++) {
-		const uint8_t b[] = { (uint8_t)*t, 0, 0, 0, 4 };
+		const uint8_t b[] = {(uint8_t)*t, 0, 0, 0, 4};
 
 		frame_ok(b, 5, BE, &m);
 		assert_int_equal(rg_pg_validate(RG_PG_BE, &m), 0);
@@ -1351,9 +1383,9 @@ static void test_truncation_at_every_offset_of_samples(void **state)
 	size_t off = 0;
 	size_t starts[64], nsamples = 0;
 	enum rg_pg_dir dirs[64];
-	const struct rg_pg_field row[] = { { (const uint8_t *)"x", 1, 0 }, { NULL, -1, 0 } };
-	const char *mechs[] = { "SCRAM-SHA-256" };
-	const char *opts[] = { "_pq_.x" };
+	const struct rg_pg_field row[] = {{(const uint8_t *)"x", 1, 0}, {NULL, -1, 0}};
+	const char *mechs[] = {"SCRAM-SHA-256"};
+	const char *opts[] = {"_pq_.x"};
 
 #define ADD(dir, call)                                                                             \
 	do {                                                                                       \
@@ -1376,8 +1408,8 @@ static void test_truncation_at_every_offset_of_samples(void **state)
 	ADD(RG_PG_FE, rg_pg_write_password(buf + off, sizeof(buf) - off, "pw"));
 	ADD(RG_PG_FE, rg_pg_write_sasl_initial(buf + off, sizeof(buf) - off, "SCRAM-SHA-256",
 					       (const uint8_t *)"n,,n=,r=x", 9));
-	ADD(RG_PG_FE, rg_pg_write_sasl_response(buf + off, sizeof(buf) - off,
-						(const uint8_t *)"c=biws", 6));
+	ADD(RG_PG_FE,
+	    rg_pg_write_sasl_response(buf + off, sizeof(buf) - off, (const uint8_t *)"c=biws", 6));
 	ADD(RG_PG_FE, rg_pg_write_terminate(buf + off, sizeof(buf) - off));
 	ADD_RAW(RG_PG_FE, bind_msg);
 	ADD(RG_PG_BE, rg_pg_write_error(buf + off, sizeof(buf) - off, "FATAL", "28P01",
@@ -1387,8 +1419,8 @@ static void test_truncation_at_every_offset_of_samples(void **state)
 	ADD(RG_PG_BE, rg_pg_write_auth_sasl(buf + off, sizeof(buf) - off, mechs, 1));
 	ADD(RG_PG_BE, rg_pg_write_auth_sasl_continue(buf + off, sizeof(buf) - off,
 						     (const uint8_t *)"r=1", 3));
-	ADD(RG_PG_BE, rg_pg_write_auth_sasl_final(buf + off, sizeof(buf) - off,
-						  (const uint8_t *)"v=1", 3));
+	ADD(RG_PG_BE,
+	    rg_pg_write_auth_sasl_final(buf + off, sizeof(buf) - off, (const uint8_t *)"v=1", 3));
 	ADD(RG_PG_BE, rg_pg_write_param_status(buf + off, sizeof(buf) - off, "TimeZone", "UTC"));
 	ADD(RG_PG_BE, rg_pg_write_key_data(buf + off, sizeof(buf) - off, 1, BYTES(1, 2, 3, 4), 4));
 	ADD(RG_PG_BE, rg_pg_write_ready(buf + off, sizeof(buf) - off, 'I'));
@@ -1438,64 +1470,64 @@ static void test_truncation_at_every_offset_of_samples(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_frame_needs_more_on_empty_input),
-		cmocka_unit_test(test_frame_needs_more_on_partial_header),
-		cmocka_unit_test(test_frame_reports_total_once_header_known),
-		cmocka_unit_test(test_frame_streams_large_datarow_header),
-		cmocka_unit_test(test_frame_consumes_exactly_one_message),
-		cmocka_unit_test(test_length_below_four_is_error),
-		cmocka_unit_test(test_negative_length_is_error),
-		cmocka_unit_test(test_frame_rejects_oversized_for_type),
-		cmocka_unit_test(test_frame_rejects_unknown_type_on_first_byte),
-		cmocka_unit_test(test_limits_default_matches_init),
-		cmocka_unit_test(test_msg_view_requires_exact_length),
-		cmocka_unit_test(test_strerror_names_every_error),
-		cmocka_unit_test(test_startup_parses_params),
-		cmocka_unit_test(test_startup_accepts_empty_parameter_list),
-		cmocka_unit_test(test_startup_reports_minor_version_for_negotiation),
-		cmocka_unit_test(test_startup_rejects_oversized_packet),
-		cmocka_unit_test(test_startup_rejects_short_length),
-		cmocka_unit_test(test_ssl_and_gssenc_requests),
-		cmocka_unit_test(test_ssl_request_with_wrong_length_is_error),
-		cmocka_unit_test(test_cancel_request_roundtrip),
-		cmocka_unit_test(test_cancel_request_with_bad_length_is_error),
-		cmocka_unit_test(test_startup_rejects_unknown_request_code),
-		cmocka_unit_test(test_startup_rejects_protocol_2_and_4),
-		cmocka_unit_test(test_startup_detects_direct_tls),
-		cmocka_unit_test(test_startup_rejects_bad_parameter_layout),
-		cmocka_unit_test(test_startup_rejects_duplicate_user),
-		cmocka_unit_test(test_startup_builder_enforces_limit),
-		cmocka_unit_test(test_query_roundtrip),
-		cmocka_unit_test(test_query_rejects_missing_nul_and_trailing_bytes),
-		cmocka_unit_test(test_query_builder_rejects_embedded_nul),
-		cmocka_unit_test(test_builder_returns_needed_size_without_overflow),
-		cmocka_unit_test(test_parse_reads_statement_query_and_types),
-		cmocka_unit_test(test_bind_reads_params_as_offsets),
-		cmocka_unit_test(test_bind_rejects_bad_formats_and_lengths),
-		cmocka_unit_test(test_describe_close_execute),
-		cmocka_unit_test(test_empty_messages_have_no_body),
-		cmocka_unit_test(test_password_and_sasl_roundtrip),
-		cmocka_unit_test(test_copy_fail_and_copy_data),
-		cmocka_unit_test(test_function_call_reads_args),
-		cmocka_unit_test(test_auth_roundtrips),
-		cmocka_unit_test(test_auth_rejects_bad_layouts),
-		cmocka_unit_test(test_param_status_key_data_ready_roundtrip),
-		cmocka_unit_test(test_rowdesc_reports_column_origins),
-		cmocka_unit_test(test_rowdesc_rejects_truncated_and_trailing),
-		cmocka_unit_test(test_datarow_roundtrip_with_offsets),
-		cmocka_unit_test(test_datarow_null_field),
-		cmocka_unit_test(test_datarow_rejects_bad_field_lengths),
-		cmocka_unit_test(test_row_stream_matches_datarow_for_every_chunk_size),
-		cmocka_unit_test(test_row_stream_rejects_what_datarow_rejects),
-		cmocka_unit_test(test_readers_refuse_incomplete_message),
-		cmocka_unit_test(test_command_complete_roundtrip_and_rows),
-		cmocka_unit_test(test_error_response_roundtrip),
-		cmocka_unit_test(test_notice_roundtrip_with_every_field),
-		cmocka_unit_test(test_notice_iterator_skips_unknown_and_rejects_garbage),
-		cmocka_unit_test(test_notification_copy_paramdesc_function_result),
-		cmocka_unit_test(test_negotiate_roundtrip),
-		cmocka_unit_test(test_empty_query_and_no_body_backend_messages),
-		cmocka_unit_test(test_truncation_at_every_offset_of_samples),
+	    cmocka_unit_test(test_frame_needs_more_on_empty_input),
+	    cmocka_unit_test(test_frame_needs_more_on_partial_header),
+	    cmocka_unit_test(test_frame_reports_total_once_header_known),
+	    cmocka_unit_test(test_frame_streams_large_datarow_header),
+	    cmocka_unit_test(test_frame_consumes_exactly_one_message),
+	    cmocka_unit_test(test_length_below_four_is_error),
+	    cmocka_unit_test(test_negative_length_is_error),
+	    cmocka_unit_test(test_frame_rejects_oversized_for_type),
+	    cmocka_unit_test(test_frame_rejects_unknown_type_on_first_byte),
+	    cmocka_unit_test(test_limits_default_matches_init),
+	    cmocka_unit_test(test_msg_view_requires_exact_length),
+	    cmocka_unit_test(test_strerror_names_every_error),
+	    cmocka_unit_test(test_startup_parses_params),
+	    cmocka_unit_test(test_startup_accepts_empty_parameter_list),
+	    cmocka_unit_test(test_startup_reports_minor_version_for_negotiation),
+	    cmocka_unit_test(test_startup_rejects_oversized_packet),
+	    cmocka_unit_test(test_startup_rejects_short_length),
+	    cmocka_unit_test(test_ssl_and_gssenc_requests),
+	    cmocka_unit_test(test_ssl_request_with_wrong_length_is_error),
+	    cmocka_unit_test(test_cancel_request_roundtrip),
+	    cmocka_unit_test(test_cancel_request_with_bad_length_is_error),
+	    cmocka_unit_test(test_startup_rejects_unknown_request_code),
+	    cmocka_unit_test(test_startup_rejects_protocol_2_and_4),
+	    cmocka_unit_test(test_startup_detects_direct_tls),
+	    cmocka_unit_test(test_startup_rejects_bad_parameter_layout),
+	    cmocka_unit_test(test_startup_rejects_duplicate_user),
+	    cmocka_unit_test(test_startup_builder_enforces_limit),
+	    cmocka_unit_test(test_query_roundtrip),
+	    cmocka_unit_test(test_query_rejects_missing_nul_and_trailing_bytes),
+	    cmocka_unit_test(test_query_builder_rejects_embedded_nul),
+	    cmocka_unit_test(test_builder_returns_needed_size_without_overflow),
+	    cmocka_unit_test(test_parse_reads_statement_query_and_types),
+	    cmocka_unit_test(test_bind_reads_params_as_offsets),
+	    cmocka_unit_test(test_bind_rejects_bad_formats_and_lengths),
+	    cmocka_unit_test(test_describe_close_execute),
+	    cmocka_unit_test(test_empty_messages_have_no_body),
+	    cmocka_unit_test(test_password_and_sasl_roundtrip),
+	    cmocka_unit_test(test_copy_fail_and_copy_data),
+	    cmocka_unit_test(test_function_call_reads_args),
+	    cmocka_unit_test(test_auth_roundtrips),
+	    cmocka_unit_test(test_auth_rejects_bad_layouts),
+	    cmocka_unit_test(test_param_status_key_data_ready_roundtrip),
+	    cmocka_unit_test(test_rowdesc_reports_column_origins),
+	    cmocka_unit_test(test_rowdesc_rejects_truncated_and_trailing),
+	    cmocka_unit_test(test_datarow_roundtrip_with_offsets),
+	    cmocka_unit_test(test_datarow_null_field),
+	    cmocka_unit_test(test_datarow_rejects_bad_field_lengths),
+	    cmocka_unit_test(test_row_stream_matches_datarow_for_every_chunk_size),
+	    cmocka_unit_test(test_row_stream_rejects_what_datarow_rejects),
+	    cmocka_unit_test(test_readers_refuse_incomplete_message),
+	    cmocka_unit_test(test_command_complete_roundtrip_and_rows),
+	    cmocka_unit_test(test_error_response_roundtrip),
+	    cmocka_unit_test(test_notice_roundtrip_with_every_field),
+	    cmocka_unit_test(test_notice_iterator_skips_unknown_and_rejects_garbage),
+	    cmocka_unit_test(test_notification_copy_paramdesc_function_result),
+	    cmocka_unit_test(test_negotiate_roundtrip),
+	    cmocka_unit_test(test_empty_query_and_no_body_backend_messages),
+	    cmocka_unit_test(test_truncation_at_every_offset_of_samples),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
