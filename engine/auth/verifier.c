@@ -432,7 +432,7 @@ enum rg_auth_err rg_auth_verify(struct rg_auth_verifier *v, const char *token, s
 	ep = read_enter(v);
 	e = rg_auth_verify_with(&v->cfg, atomic_load(&v->keys), token, len, now, id, why);
 	read_leave(v, ep);
-	if (e == RG_AUTH_E_UNKNOWN_KID) {
+	if (e == RG_AUTH_E_UNKNOWN_KID || e == RG_AUTH_E_NO_KEYS) {
 		rg_auth_verifier_request_refresh(v);
 		why->refresh_pending = true;
 	}
