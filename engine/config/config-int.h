@@ -26,7 +26,7 @@
  */
 struct cfg_msg {
 	uint32_t line, col;
-	size_t seq;			/* report order, to keep the sort stable */
+	size_t seq; /* report order, to keep the sort stable */
 	char *text;
 };
 
@@ -39,7 +39,7 @@ struct cfg_errs {
 };
 
 void cfg_error(struct cfg_errs *e, uint32_t line, uint32_t col, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* Print the kept errors sorted by position and release them. */
 void cfg_errs_flush(struct cfg_errs *e);
 
@@ -51,12 +51,12 @@ enum cfg_node_kind {
 
 struct cfg_node {
 	enum cfg_node_kind kind;
-	uint32_t line, col;		/* 1-based start */
-	char *str;			/* SCALAR: NUL-terminated copy */
-	size_t len;			/* SCALAR: length, may differ from strlen if NUL inside */
-	bool plain;			/* SCALAR: unquoted, so `~` or empty means null */
-	struct cfg_node **kids;		/* MAP: key, value, key, value...; SEQ: items */
-	size_t n;			/* MAP: number of pairs; SEQ: number of items */
+	uint32_t line, col;	/* 1-based start */
+	char *str;		/* SCALAR: NUL-terminated copy */
+	size_t len;		/* SCALAR: length, may differ from strlen if NUL inside */
+	bool plain;		/* SCALAR: unquoted, so `~` or empty means null */
+	struct cfg_node **kids; /* MAP: key, value, key, value...; SEQ: items */
+	size_t n;		/* MAP: number of pairs; SEQ: number of items */
 	size_t cap;
 };
 
@@ -72,7 +72,7 @@ const char *cfg_kind_name(const struct cfg_node *n);
 struct rg_config_arena;
 struct rg_config_arena *cfg_arena_new(void);
 void cfg_arena_free(struct rg_config_arena *a);
-void *cfg_alloc(struct rg_config_arena *a, size_t n);	/* zeroed; NULL on ENOMEM */
+void *cfg_alloc(struct rg_config_arena *a, size_t n); /* zeroed; NULL on ENOMEM */
 char *cfg_strdup(struct rg_config_arena *a, const char *s);
 
 #endif /* RG_CONFIG_INT_H */

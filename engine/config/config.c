@@ -37,7 +37,7 @@ struct ctx {
 	struct rg_config *cfg;
 	struct rg_config_arena *a;
 	const char *base_dir;
-	const struct cfg_node *admin_addr;	/* for errors found by cross_check */
+	const struct cfg_node *admin_addr; /* for errors found by cross_check */
 	bool oom;
 };
 
@@ -98,7 +98,7 @@ static const char *describe(const struct cfg_node *n)
 
 static struct rg_config_loc loc_of(const struct cfg_node *n)
 {
-	return (struct rg_config_loc){ .line = n->line, .col = n->col };
+	return (struct rg_config_loc){.line = n->line, .col = n->col};
 }
 
 static void fmt_duration(char *buf, size_t len, uint64_t ms)
@@ -121,13 +121,13 @@ static void fmt_duration(char *buf, size_t len, uint64_t ms)
 static bool map_keys(struct ctx *c, const struct cfg_node *n, const char *where,
 		     const struct key *keys, size_t nkeys, const struct cfg_node **vals)
 {
-	const struct cfg_node *seen[16] = { 0 };
+	const struct cfg_node *seen[16] = {0};
 	char w[WHERE_MAX];
 
 	for (size_t i = 0; i < nkeys; i++)
 		vals[i] = NULL;
 	if (nkeys > sizeof(seen) / sizeof(seen[0]))
-		abort();	/* a schema table grew past this function's bound */
+		abort(); /* a schema table grew past this function's bound */
 	if (n->kind != CFG_MAP) {
 		cfg_error(&c->e, n->line, n->col, "%s: expected a mapping, got %s",
 			  *where ? where : "configuration", describe(n));
@@ -225,9 +225,9 @@ static const char *get_name(struct ctx *c, const struct cfg_node *n, const char 
 
 	if (!s)
 		return NULL;
-	if (strlen(s) > MAX_NAME_LEN || strspn(s, "abcdefghijklmnopqrstuvwxyz"
-						  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
-						   strlen(s)) {
+	if (strlen(s) > MAX_NAME_LEN ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyz"
+		      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen(s)) {
 		cfg_error(&c->e, n->line, n->col,
 			  "%s: '%s' is not a valid name (1..%d of A-Z a-z 0-9 _ . -)", where, s,
 			  MAX_NAME_LEN);
@@ -253,8 +253,8 @@ static bool get_uint(struct ctx *c, const struct cfg_node *n, const char *where,
 	if (!ok) {
 		if (n->kind == CFG_SCALAR && !is_null(n))
 			cfg_error(&c->e, n->line, n->col,
-				  "%s: expected an integer %" PRIu64 "..%" PRIu64 ", got '%s'", where,
-				  min, max, n->str);
+				  "%s: expected an integer %" PRIu64 "..%" PRIu64 ", got '%s'",
+				  where, min, max, n->str);
 		else
 			cfg_error(&c->e, n->line, n->col,
 				  "%s: expected an integer %" PRIu64 "..%" PRIu64 ", got %s", where,
@@ -270,8 +270,8 @@ static bool get_uint(struct ctx *c, const struct cfg_node *n, const char *where,
 	return true;
 }
 
-static bool get_duration(struct ctx *c, const struct cfg_node *n, const char *where,
-			 uint64_t min, uint64_t max, uint64_t *out)
+static bool get_duration(struct ctx *c, const struct cfg_node *n, const char *where, uint64_t min,
+			 uint64_t max, uint64_t *out)
 {
 	const char *s = scalar_str(c, n, where), *why = NULL;
 	char lo[32], hi[32];
@@ -286,8 +286,8 @@ static bool get_duration(struct ctx *c, const struct cfg_node *n, const char *wh
 	if (v < min || v > max) {
 		fmt_duration(lo, sizeof(lo), min);
 		fmt_duration(hi, sizeof(hi), max);
-		cfg_error(&c->e, n->line, n->col, "%s: duration '%s' out of range %s..%s", where,
-			  s, lo, hi);
+		cfg_error(&c->e, n->line, n->col, "%s: duration '%s' out of range %s..%s", where, s,
+			  lo, hi);
 		return false;
 	}
 	*out = v;
@@ -352,8 +352,7 @@ static int exactly_one(struct ctx *c, const struct cfg_node *map, const char *wh
 	if (va && vb) {
 		/* Point at whichever comes second in the file: that is the one to delete. */
 		const struct cfg_node *late =
-			(va->line > vb->line || (va->line == vb->line && va->col > vb->col)) ? va :
-												   vb;
+		    (va->line > vb->line || (va->line == vb->line && va->col > vb->col)) ? va : vb;
 		cfg_error(&c->e, late->line, late->col, "%s: %s and %s are mutually exclusive",
 			  where, a, b);
 		return -1;
@@ -371,7 +370,7 @@ static int exactly_one(struct ctx *c, const struct cfg_node *map, const char *wh
 static void parse_listener_tls(struct ctx *c, const struct cfg_node *n, const char *where,
 			       struct rg_config_listener *l)
 {
-	static const struct key keys[] = { { "cert", true }, { "key", true } };
+	static const struct key keys[] = {{"cert", true}, {"key", true}};
 	const struct cfg_node *v[NKEYS(keys)];
 	char w[WHERE_MAX];
 
@@ -388,10 +387,10 @@ static void parse_listener(struct ctx *c, const struct cfg_node *n, const char *
 			   struct rg_config_listener *l)
 {
 	static const struct key keys[] = {
-		{ "name", true },
-		{ "address", true },
-		{ "protocol", true },
-		{ "tls", false },
+	    {"name", true},
+	    {"address", true},
+	    {"protocol", true},
+	    {"tls", false},
 	};
 	const struct cfg_node *v[NKEYS(keys)];
 	char w[WHERE_MAX];
@@ -411,7 +410,7 @@ static void parse_listener(struct ctx *c, const struct cfg_node *n, const char *
 
 static void parse_admin(struct ctx *c, const struct cfg_node *n)
 {
-	static const struct key keys[] = { { "address", true } };
+	static const struct key keys[] = {{"address", true}};
 	const struct cfg_node *v[NKEYS(keys)];
 
 	if (!map_keys(c, n, "admin", keys, NKEYS(keys), v))
@@ -426,7 +425,7 @@ static void parse_admin(struct ctx *c, const struct cfg_node *n)
 /* https:// anywhere; plain http:// only to the loopback interface (tests, sidecars). */
 static bool jwks_url_ok(const char *u)
 {
-	static const char *const loopback[] = { "127.0.0.1", "localhost", "[::1]" };
+	static const char *const loopback[] = {"127.0.0.1", "localhost", "[::1]"};
 
 	if (!strncmp(u, "https://", 8))
 		return u[8] && u[8] != '/' && u[8] != ':';
@@ -445,11 +444,11 @@ static void parse_issuer(struct ctx *c, const struct cfg_node *n, const char *wh
 			 struct rg_config_issuer *is)
 {
 	static const struct key keys[] = {
-		{ "issuer", true },	  { "audience", true },	    { "jwks_file", false },
-		{ "jwks_url", false },	  { "jwks_refresh", false }, { "groups_claim", false },
-		{ "required_claims", false },
+	    {"issuer", true},		{"audience", true},	 {"jwks_file", false},
+	    {"jwks_url", false},	{"jwks_refresh", false}, {"groups_claim", false},
+	    {"required_claims", false},
 	};
-	static const char *const default_claims[] = { "sub", "exp" };
+	static const char *const default_claims[] = {"sub", "exp"};
 	const struct cfg_node *v[NKEYS(keys)];
 	char w[WHERE_MAX], w2[WHERE_MAX];
 	int which;
@@ -496,7 +495,7 @@ static void parse_issuer(struct ctx *c, const struct cfg_node *n, const char *wh
 
 static void parse_identity(struct ctx *c, const struct cfg_node *n)
 {
-	static const struct key keys[] = { { "clock_skew", false }, { "issuers", true } };
+	static const struct key keys[] = {{"clock_skew", false}, {"issuers", true}};
 	const struct cfg_node *v[NKEYS(keys)];
 	struct rg_config_identity *id = &c->cfg->identity;
 	char w[WHERE_MAX];
@@ -538,14 +537,14 @@ static void parse_target_tls(struct ctx *c, const struct cfg_node *n, const char
 			     struct rg_config_target *t)
 {
 	static const struct key keys[] = {
-		{ "mode", false },
-		{ "ca", false },
-		{ "server_name", false },
+	    {"mode", false},
+	    {"ca", false},
+	    {"server_name", false},
 	};
 	static const char *const modes[] = {
-		[RG_CONFIG_TLS_DISABLE] = "disable",
-		[RG_CONFIG_TLS_REQUIRE] = "require",
-		[RG_CONFIG_TLS_VERIFY_FULL] = "verify-full",
+	    [RG_CONFIG_TLS_DISABLE] = "disable",
+	    [RG_CONFIG_TLS_REQUIRE] = "require",
+	    [RG_CONFIG_TLS_VERIFY_FULL] = "verify-full",
 	};
 	const struct cfg_node *v[NKEYS(keys)];
 	char w[WHERE_MAX];
@@ -576,8 +575,8 @@ static void parse_target_tls(struct ctx *c, const struct cfg_node *n, const char
 	}
 	if (v[2]) {
 		if (t->tls.mode == RG_CONFIG_TLS_DISABLE)
-			cfg_error(&c->e, v[2]->line, v[2]->col,
-				  "%s: not used with mode disable", join(w, where, "server_name"));
+			cfg_error(&c->e, v[2]->line, v[2]->col, "%s: not used with mode disable",
+				  join(w, where, "server_name"));
 		else
 			t->tls.server_name = get_str(c, v[2], join(w, where, "server_name"));
 	}
@@ -590,9 +589,9 @@ static void parse_target(struct ctx *c, const struct cfg_node *n, const char *wh
 			 struct rg_config_target *t)
 {
 	static const struct key keys[] = {
-		{ "name", true },	    { "protocol", true },	  { "address", true },
-		{ "database", true },	    { "user", true },		  { "password_file", false },
-		{ "password_env", false }, { "tls", false },		  { "connect_timeout", false },
+	    {"name", true},	     {"protocol", true}, {"address", true},
+	    {"database", true},	     {"user", true},	 {"password_file", false},
+	    {"password_env", false}, {"tls", false},	 {"connect_timeout", false},
 	};
 	const struct cfg_node *v[NKEYS(keys)];
 	char w[WHERE_MAX];
@@ -626,8 +625,8 @@ static void parse_target(struct ctx *c, const struct cfg_node *n, const char *wh
 			t->password_env = ctx_strdup(c, s);
 	}
 	/* Secure by default over TCP; TLS does not exist on unix sockets. */
-	t->tls.mode = t->address.kind == RG_CONFIG_ADDR_UNIX ? RG_CONFIG_TLS_DISABLE :
-							       RG_CONFIG_TLS_VERIFY_FULL;
+	t->tls.mode = t->address.kind == RG_CONFIG_ADDR_UNIX ? RG_CONFIG_TLS_DISABLE
+							     : RG_CONFIG_TLS_VERIFY_FULL;
 	if (v[7])
 		parse_target_tls(c, v[7], join(w, where, "tls"), t);
 	if (v[8])
@@ -638,9 +637,9 @@ static void parse_target(struct ctx *c, const struct cfg_node *n, const char *wh
 static void parse_policy(struct ctx *c, const struct cfg_node *n)
 {
 	static const struct key keys[] = {
-		{ "bundle", true },
-		{ "public_key", false },
-		{ "hmac_key_file", false },
+	    {"bundle", true},
+	    {"public_key", false},
+	    {"hmac_key_file", false},
 	};
 	const struct cfg_node *v[NKEYS(keys)];
 	struct rg_config_policy *p = &c->cfg->policy;
@@ -657,7 +656,7 @@ static void parse_policy(struct ctx *c, const struct cfg_node *n)
 
 static void parse_limits(struct ctx *c, const struct cfg_node *n)
 {
-	static const struct key keys[] = { { "idle_timeout", false }, { "max_sessions", false } };
+	static const struct key keys[] = {{"idle_timeout", false}, {"max_sessions", false}};
 	const struct cfg_node *v[NKEYS(keys)];
 	struct rg_config_limits *l = &c->cfg->limits;
 	uint64_t u;
@@ -737,9 +736,9 @@ static void cross_check(struct ctx *c, const struct cfg_node *admin_addr)
 static void parse_root(struct ctx *c, const struct cfg_node *root)
 {
 	static const struct key keys[] = {
-		{ "version", true },   { "threads", false },	{ "state_dir", false },
-		{ "listeners", true }, { "admin", false },	{ "identity", false },
-		{ "targets", true },   { "policy", false },	{ "limits", false },
+	    {"version", true},	 {"threads", false}, {"state_dir", false},
+	    {"listeners", true}, {"admin", false},   {"identity", false},
+	    {"targets", true},	 {"policy", false},  {"limits", false},
 	};
 	const struct cfg_node *v[NKEYS(keys)];
 	struct rg_config *cfg = c->cfg;
@@ -788,7 +787,7 @@ static void parse_root(struct ctx *c, const struct cfg_node *root)
 int rg_config_parse(const char *buf, size_t len, const char *name, const char *base_dir,
 		    struct rg_config **out, FILE *errs)
 {
-	struct ctx c = { .e = { .out = errs, .file = name ? name : "<config>" } };
+	struct ctx c = {.e = {.out = errs, .file = name ? name : "<config>"}};
 	struct cfg_node *root = NULL;
 	int rc;
 

@@ -32,47 +32,47 @@ enum rg_config_proto {
 };
 
 enum rg_config_addr_kind {
-	RG_CONFIG_ADDR_INET = 1,	/* host:port; host is an IP literal or a DNS name */
-	RG_CONFIG_ADDR_UNIX = 2,	/* absolute path of a unix socket */
+	RG_CONFIG_ADDR_INET = 1, /* host:port; host is an IP literal or a DNS name */
+	RG_CONFIG_ADDR_UNIX = 2, /* absolute path of a unix socket */
 };
 
 struct rg_config_addr {
 	enum rg_config_addr_kind kind;
-	const char *text;		/* as written */
-	const char *host;		/* INET: IP literal without brackets, or DNS name */
-	uint16_t port;			/* INET only */
-	const char *path;		/* UNIX only */
-	bool numeric;			/* sa is filled: INET with an IP literal, or UNIX */
+	const char *text; /* as written */
+	const char *host; /* INET: IP literal without brackets, or DNS name */
+	uint16_t port;	  /* INET only */
+	const char *path; /* UNIX only */
+	bool numeric;	  /* sa is filled: INET with an IP literal, or UNIX */
 	struct sockaddr_storage sa;
 	socklen_t salen;
 };
 
 /* Server side TLS of a listener: both files are required when tls is given. */
 struct rg_config_listener_tls {
-	const char *cert;		/* absolute path */
-	const char *key;		/* absolute path */
+	const char *cert; /* absolute path */
+	const char *key;  /* absolute path */
 };
 
 struct rg_config_listener {
 	struct rg_config_loc loc;
 	const char *name;
-	struct rg_config_addr address;	/* always INET with a numeric host */
+	struct rg_config_addr address; /* always INET with a numeric host */
 	enum rg_config_proto protocol;
 	bool tls_enabled;
 	struct rg_config_listener_tls tls;
 };
 
 struct rg_config_admin {
-	bool enabled;			/* the admin section is present */
-	struct rg_config_addr address;	/* INET, numeric host */
+	bool enabled;		       /* the admin section is present */
+	struct rg_config_addr address; /* INET, numeric host */
 };
 
 struct rg_config_issuer {
 	struct rg_config_loc loc;
-	const char *issuer;		/* compared byte for byte with the token's iss */
+	const char *issuer; /* compared byte for byte with the token's iss */
 	const char *audience;
-	const char *jwks_file;		/* absolute path, or NULL when jwks_url is set */
-	const char *jwks_url;		/* https:// (http:// only to loopback), or NULL */
+	const char *jwks_file; /* absolute path, or NULL when jwks_url is set */
+	const char *jwks_url;  /* https:// (http:// only to loopback), or NULL */
 	uint64_t jwks_refresh_ms;
 	const char *groups_claim;
 	const char *const *required_claims;
@@ -82,60 +82,60 @@ struct rg_config_issuer {
 struct rg_config_identity {
 	uint64_t clock_skew_ms;
 	struct rg_config_issuer *issuers;
-	size_t n_issuers;		/* 0 when the identity section is absent */
+	size_t n_issuers; /* 0 when the identity section is absent */
 };
 
 enum rg_config_tls_mode {
 	RG_CONFIG_TLS_DISABLE = 0,
-	RG_CONFIG_TLS_REQUIRE = 1,	/* encrypt, do not verify the server certificate */
-	RG_CONFIG_TLS_VERIFY_FULL = 2,	/* verify chain and name; system CAs if ca is NULL */
+	RG_CONFIG_TLS_REQUIRE = 1,     /* encrypt, do not verify the server certificate */
+	RG_CONFIG_TLS_VERIFY_FULL = 2, /* verify chain and name; system CAs if ca is NULL */
 };
 
 struct rg_config_target_tls {
 	enum rg_config_tls_mode mode;
-	const char *ca;			/* absolute path or NULL */
-	const char *server_name;	/* NULL: the address's host */
+	const char *ca;		 /* absolute path or NULL */
+	const char *server_name; /* NULL: the address's host */
 };
 
 struct rg_config_target {
 	struct rg_config_loc loc;
-	const char *name;		/* what agents put in the startup `database` field */
+	const char *name; /* what agents put in the startup `database` field */
 	enum rg_config_proto protocol;
-	struct rg_config_addr address;	/* INET (numeric or DNS name) or UNIX */
+	struct rg_config_addr address; /* INET (numeric or DNS name) or UNIX */
 	const char *database;
 	const char *user;
-	const char *password_file;	/* absolute path; exactly one of these two is set */
-	const char *password_env;	/* environment variable name */
+	const char *password_file; /* absolute path; exactly one of these two is set */
+	const char *password_env;  /* environment variable name */
 	struct rg_config_target_tls tls;
 	uint64_t connect_timeout_ms;
 };
 
 struct rg_config_policy {
-	const char *bundle;		/* absolute path, NULL when the section is absent */
-	const char *public_key;		/* absolute path or NULL: unsigned bundles accepted */
-	const char *hmac_key_file;	/* absolute path or NULL */
+	const char *bundle;	   /* absolute path, NULL when the section is absent */
+	const char *public_key;	   /* absolute path or NULL: unsigned bundles accepted */
+	const char *hmac_key_file; /* absolute path or NULL */
 };
 
 struct rg_config_limits {
-	uint64_t idle_timeout_ms;	/* 0: sessions never time out for idleness */
+	uint64_t idle_timeout_ms; /* 0: sessions never time out for idleness */
 	uint32_t max_sessions;
 };
 
 struct rg_config {
-	const char *path;		/* the file loaded, as given */
-	const char *dir;		/* directory relative paths were resolved against */
+	const char *path; /* the file loaded, as given */
+	const char *dir;  /* directory relative paths were resolved against */
 	uint32_t version;
-	uint32_t threads;		/* 0: one per core, see rg_config_threads() */
-	const char *state_dir;		/* absolute path */
+	uint32_t threads;      /* 0: one per core, see rg_config_threads() */
+	const char *state_dir; /* absolute path */
 	struct rg_config_listener *listeners;
-	size_t n_listeners;		/* >= 1 */
+	size_t n_listeners; /* >= 1 */
 	struct rg_config_admin admin;
 	struct rg_config_identity identity;
 	struct rg_config_target *targets;
-	size_t n_targets;		/* >= 1 */
+	size_t n_targets; /* >= 1 */
 	struct rg_config_policy policy;
 	struct rg_config_limits limits;
-	struct rg_config_arena *arena;	/* private: owns every pointer above */
+	struct rg_config_arena *arena; /* private: owns every pointer above */
 };
 
 /*
@@ -157,8 +157,7 @@ void rg_config_free(struct rg_config *cfg);
 
 /* Lookups by name; NULL when absent. */
 const struct rg_config_target *rg_config_target(const struct rg_config *cfg, const char *name);
-const struct rg_config_listener *rg_config_listener(const struct rg_config *cfg,
-						    const char *name);
+const struct rg_config_listener *rg_config_listener(const struct rg_config *cfg, const char *name);
 const struct rg_config_issuer *rg_config_issuer(const struct rg_config *cfg, const char *issuer);
 
 /* cfg->threads, or the number of online CPUs when it is 0 (at least 1). */
@@ -175,8 +174,8 @@ const char *rg_config_tls_mode_name(enum rg_config_tls_mode m);
 int rg_config_parse_duration(const char *s, uint64_t *ms, const char **why);
 
 /* Address flags: what besides "ip:port" / "[ipv6]:port" is accepted. */
-#define RG_CONFIG_ADDR_ALLOW_DNS 0x1	/* "name:port" with a DNS host name */
-#define RG_CONFIG_ADDR_ALLOW_UNIX 0x2	/* "/path/to/socket" */
+#define RG_CONFIG_ADDR_ALLOW_DNS 0x1  /* "name:port" with a DNS host name */
+#define RG_CONFIG_ADDR_ALLOW_UNIX 0x2 /* "/path/to/socket" */
 
 /* Parses into out; out->text/host/path point into scratch (at least strlen(s) + 1 bytes). */
 int rg_config_parse_addr(const char *s, unsigned flags, struct rg_config_addr *out, char *scratch,

@@ -46,7 +46,7 @@ void cfg_error(struct cfg_errs *e, uint32_t line, uint32_t col, const char *fmt,
 		e->msgs = m;
 		e->cap = cap;
 	}
-	e->msgs[e->n] = (struct cfg_msg){ .line = line, .col = col, .seq = e->n, .text = text };
+	e->msgs[e->n] = (struct cfg_msg){.line = line, .col = col, .seq = e->n, .text = text};
 	e->n++;
 }
 
@@ -168,7 +168,7 @@ struct builder {
 	size_t len;
 	struct cfg_node *root;
 	struct cfg_node *stack[CFG_MAX_DEPTH];
-	size_t nkids[CFG_MAX_DEPTH];	/* kids appended so far to stack[i] */
+	size_t nkids[CFG_MAX_DEPTH]; /* kids appended so far to stack[i] */
 	int depth;
 	int docs;
 };
@@ -249,9 +249,9 @@ static int on_event(struct builder *b, yaml_event_t *ev)
 		return attach(b, n);
 	case YAML_MAPPING_START_EVENT:
 	case YAML_SEQUENCE_START_EVENT:
-		if (ev->type == YAML_MAPPING_START_EVENT ?
-			    (ev->data.mapping_start.anchor || ev->data.mapping_start.tag) :
-			    (ev->data.sequence_start.anchor || ev->data.sequence_start.tag))
+		if (ev->type == YAML_MAPPING_START_EVENT
+			? (ev->data.mapping_start.anchor || ev->data.mapping_start.tag)
+			: (ev->data.sequence_start.anchor || ev->data.sequence_start.tag))
 			goto anchor_or_tag;
 		if (b->depth == CFG_MAX_DEPTH) {
 			cfg_error(b->e, line, col, "nesting deeper than %d levels", CFG_MAX_DEPTH);
@@ -316,7 +316,7 @@ static void report_parser_error(struct builder *b, const yaml_parser_t *p)
 
 int cfg_tree_parse(const char *buf, size_t len, struct cfg_errs *e, struct cfg_node **root)
 {
-	struct builder b = { .e = e, .buf = buf, .len = len };
+	struct builder b = {.e = e, .buf = buf, .len = len};
 	yaml_parser_t p;
 	yaml_event_t ev;
 	int rc = 0;

@@ -192,8 +192,7 @@ static void test_port_out_of_range(void **state)
 static void test_invalid_name(void **state)
 {
 	(void)state;
-	expect_errors("version: 1\n" MINIMAL_LISTENERS
-		      "targets:\n"
+	expect_errors("version: 1\n" MINIMAL_LISTENERS "targets:\n"
 		      "  - { name: 'app db', protocol: postgres, address: 'h:1',\n"
 		      "      database: d, user: u, password_env: P }\n",
 		      "t.yaml:7:13: targets[0].name: 'app db' is not a valid name (1..63 of A-Z "
@@ -219,18 +218,18 @@ static void test_duplicate_names(void **state)
 static void test_duplicate_issuer(void **state)
 {
 	(void)state;
-	expect_errors(MINIMAL "identity:\n"
-			      "  issuers:\n"
-			      "    - { issuer: i, audience: a, jwks_file: j }\n"
-			      "    - { issuer: i, audience: b, jwks_file: k }\n",
-		      "t.yaml:17:7: identity.issuers[1]: duplicate issuer 'i' (first at line 16)\n");
+	expect_errors(
+	    MINIMAL "identity:\n"
+		    "  issuers:\n"
+		    "    - { issuer: i, audience: a, jwks_file: j }\n"
+		    "    - { issuer: i, audience: b, jwks_file: k }\n",
+	    "t.yaml:17:7: identity.issuers[1]: duplicate issuer 'i' (first at line 16)\n");
 }
 
 static void test_exactly_one_of(void **state)
 {
 	(void)state;
-	expect_errors("version: 1\n" MINIMAL_LISTENERS
-		      "targets:\n"
+	expect_errors("version: 1\n" MINIMAL_LISTENERS "targets:\n"
 		      "  - { name: a, protocol: postgres, address: 'h:1', database: d, user: u }\n"
 		      "  - { name: b, protocol: postgres, address: 'h:1', database: d, user: u,\n"
 		      "      password_env: P, password_file: f }\n"
@@ -275,8 +274,7 @@ static void test_unknown_protocol(void **state)
 static void test_target_tls_rules(void **state)
 {
 	(void)state;
-	expect_errors("version: 1\n" MINIMAL_LISTENERS
-		      "targets:\n"
+	expect_errors("version: 1\n" MINIMAL_LISTENERS "targets:\n"
 		      "  - name: a\n"
 		      "    protocol: postgres\n"
 		      "    address: /run/pg/.s.PGSQL.5432\n"
@@ -309,11 +307,12 @@ static void test_target_tls_rules(void **state)
 static void test_jwks_url_must_be_https(void **state)
 {
 	(void)state;
-	expect_errors(MINIMAL "identity:\n"
-			      "  issuers:\n"
-			      "    - { issuer: i, audience: a, jwks_url: 'http://idp/jwks' }\n"
-			      "    - { issuer: j, audience: a, jwks_url: 'http://127.0.0.1:8080/j' }\n"
-			      "    - { issuer: k, audience: a, jwks_url: 'http://localhost.evil/j' }\n",
+	expect_errors(MINIMAL
+		      "identity:\n"
+		      "  issuers:\n"
+		      "    - { issuer: i, audience: a, jwks_url: 'http://idp/jwks' }\n"
+		      "    - { issuer: j, audience: a, jwks_url: 'http://127.0.0.1:8080/j' }\n"
+		      "    - { issuer: k, audience: a, jwks_url: 'http://localhost.evil/j' }\n",
 		      "t.yaml:16:43: identity.issuers[0].jwks_url: 'http://idp/jwks' must be an "
 		      "https:// URL (http:// only to 127.0.0.1, [::1] or localhost)\n"
 		      "t.yaml:18:43: identity.issuers[2].jwks_url: 'http://localhost.evil/j' "
@@ -324,8 +323,7 @@ static void test_jwks_url_must_be_https(void **state)
 static void test_password_env_must_be_a_variable_name(void **state)
 {
 	(void)state;
-	expect_errors("version: 1\n" MINIMAL_LISTENERS
-		      "targets:\n"
+	expect_errors("version: 1\n" MINIMAL_LISTENERS "targets:\n"
 		      "  - { name: a, protocol: postgres, address: 'h:1', database: d, user: u,\n"
 		      "      password_env: 1PW }\n",
 		      "t.yaml:8:21: targets[0].password_env: '1PW' is not a valid environment "
@@ -362,8 +360,7 @@ static void test_unsupported_yaml_constructs(void **state)
 	(void)state;
 	expect_errors("version: 1\nlisteners: &l [ *l ]\n",
 		      "t.yaml:2:12: YAML anchors and tags are not supported\n");
-	expect_errors(MINIMAL "state_dir: *x\n",
-		      "t.yaml:14:12: YAML aliases are not supported\n");
+	expect_errors(MINIMAL "state_dir: *x\n", "t.yaml:14:12: YAML aliases are not supported\n");
 	expect_errors(MINIMAL "threads: !!int 4\n",
 		      "t.yaml:14:10: YAML anchors and tags are not supported\n");
 	expect_errors(MINIMAL "---\nversion: 1\n",
@@ -415,35 +412,35 @@ static void test_all_errors_are_reported_in_one_run(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_yaml_syntax_error_stops_with_position),
-		cmocka_unit_test(test_empty_file_is_refused),
-		cmocka_unit_test(test_top_level_must_be_a_mapping),
-		cmocka_unit_test(test_unknown_key_names_expected_keys),
-		cmocka_unit_test(test_keys_must_be_non_empty_strings),
-		cmocka_unit_test(test_duplicate_key_points_at_first),
-		cmocka_unit_test(test_missing_required_key),
-		cmocka_unit_test(test_wrong_node_types),
-		cmocka_unit_test(test_null_and_empty_values),
-		cmocka_unit_test(test_string_with_nul_byte_is_refused),
-		cmocka_unit_test(test_bad_integers),
-		cmocka_unit_test(test_unsupported_version),
-		cmocka_unit_test(test_bad_durations),
-		cmocka_unit_test(test_bad_addresses),
-		cmocka_unit_test(test_port_out_of_range),
-		cmocka_unit_test(test_invalid_name),
-		cmocka_unit_test(test_duplicate_names),
-		cmocka_unit_test(test_duplicate_issuer),
-		cmocka_unit_test(test_exactly_one_of),
-		cmocka_unit_test(test_listener_tls_needs_cert_and_key),
-		cmocka_unit_test(test_unknown_protocol),
-		cmocka_unit_test(test_target_tls_rules),
-		cmocka_unit_test(test_jwks_url_must_be_https),
-		cmocka_unit_test(test_password_env_must_be_a_variable_name),
-		cmocka_unit_test(test_empty_sequences),
-		cmocka_unit_test(test_overlapping_addresses),
-		cmocka_unit_test(test_unsupported_yaml_constructs),
-		cmocka_unit_test(test_nesting_is_bounded),
-		cmocka_unit_test(test_all_errors_are_reported_in_one_run),
+	    cmocka_unit_test(test_yaml_syntax_error_stops_with_position),
+	    cmocka_unit_test(test_empty_file_is_refused),
+	    cmocka_unit_test(test_top_level_must_be_a_mapping),
+	    cmocka_unit_test(test_unknown_key_names_expected_keys),
+	    cmocka_unit_test(test_keys_must_be_non_empty_strings),
+	    cmocka_unit_test(test_duplicate_key_points_at_first),
+	    cmocka_unit_test(test_missing_required_key),
+	    cmocka_unit_test(test_wrong_node_types),
+	    cmocka_unit_test(test_null_and_empty_values),
+	    cmocka_unit_test(test_string_with_nul_byte_is_refused),
+	    cmocka_unit_test(test_bad_integers),
+	    cmocka_unit_test(test_unsupported_version),
+	    cmocka_unit_test(test_bad_durations),
+	    cmocka_unit_test(test_bad_addresses),
+	    cmocka_unit_test(test_port_out_of_range),
+	    cmocka_unit_test(test_invalid_name),
+	    cmocka_unit_test(test_duplicate_names),
+	    cmocka_unit_test(test_duplicate_issuer),
+	    cmocka_unit_test(test_exactly_one_of),
+	    cmocka_unit_test(test_listener_tls_needs_cert_and_key),
+	    cmocka_unit_test(test_unknown_protocol),
+	    cmocka_unit_test(test_target_tls_rules),
+	    cmocka_unit_test(test_jwks_url_must_be_https),
+	    cmocka_unit_test(test_password_env_must_be_a_variable_name),
+	    cmocka_unit_test(test_empty_sequences),
+	    cmocka_unit_test(test_overlapping_addresses),
+	    cmocka_unit_test(test_unsupported_yaml_constructs),
+	    cmocka_unit_test(test_nesting_is_bounded),
+	    cmocka_unit_test(test_all_errors_are_reported_in_one_run),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,54 +12,53 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char full[] =
-	"version: 1\n"
-	"threads: 4\n"
-	"state_dir: state\n"
-	"listeners:\n"
-	"  - name: pg\n"
-	"    address: 127.0.0.1:6432\n"
-	"    protocol: postgres\n"
-	"    tls: { cert: server.crt, key: /abs/server.key }\n"
-	"  - name: pg6\n"
-	"    address: '[::1]:6433'\n"
-	"    protocol: postgres\n"
-	"admin:\n"
-	"  address: 127.0.0.1:9187\n"
-	"identity:\n"
-	"  clock_skew: 30s\n"
-	"  issuers:\n"
-	"    - issuer: https://idp.example.com/\n"
-	"      audience: ringgate\n"
-	"      jwks_file: jwks.json\n"
-	"      groups_claim: roles\n"
-	"      required_claims: [sub, exp, aud]\n"
-	"    - issuer: https://other.example.com/\n"
-	"      audience: rg\n"
-	"      jwks_url: https://other.example.com/.well-known/jwks.json\n"
-	"      jwks_refresh: 10m\n"
-	"targets:\n"
-	"  - name: appdb\n"
-	"    protocol: postgres\n"
-	"    address: db.internal:5432\n"
-	"    database: app\n"
-	"    user: app_rw\n"
-	"    password_file: secrets/appdb.pw\n"
-	"    tls: { mode: verify-full, ca: ca.crt, server_name: db.internal }\n"
-	"    connect_timeout: 1500ms\n"
-	"  - name: local\n"
-	"    protocol: postgres\n"
-	"    address: /run/postgresql/.s.PGSQL.5432\n"
-	"    database: app\n"
-	"    user: app_ro\n"
-	"    password_env: LOCAL_PW\n"
-	"policy:\n"
-	"  bundle: policy.rgb\n"
-	"  public_key: bundle.pub\n"
-	"  hmac_key_file: mask.key\n"
-	"limits:\n"
-	"  idle_timeout: 2h\n"
-	"  max_sessions: 500\n";
+static const char full[] = "version: 1\n"
+			   "threads: 4\n"
+			   "state_dir: state\n"
+			   "listeners:\n"
+			   "  - name: pg\n"
+			   "    address: 127.0.0.1:6432\n"
+			   "    protocol: postgres\n"
+			   "    tls: { cert: server.crt, key: /abs/server.key }\n"
+			   "  - name: pg6\n"
+			   "    address: '[::1]:6433'\n"
+			   "    protocol: postgres\n"
+			   "admin:\n"
+			   "  address: 127.0.0.1:9187\n"
+			   "identity:\n"
+			   "  clock_skew: 30s\n"
+			   "  issuers:\n"
+			   "    - issuer: https://idp.example.com/\n"
+			   "      audience: ringgate\n"
+			   "      jwks_file: jwks.json\n"
+			   "      groups_claim: roles\n"
+			   "      required_claims: [sub, exp, aud]\n"
+			   "    - issuer: https://other.example.com/\n"
+			   "      audience: rg\n"
+			   "      jwks_url: https://other.example.com/.well-known/jwks.json\n"
+			   "      jwks_refresh: 10m\n"
+			   "targets:\n"
+			   "  - name: appdb\n"
+			   "    protocol: postgres\n"
+			   "    address: db.internal:5432\n"
+			   "    database: app\n"
+			   "    user: app_rw\n"
+			   "    password_file: secrets/appdb.pw\n"
+			   "    tls: { mode: verify-full, ca: ca.crt, server_name: db.internal }\n"
+			   "    connect_timeout: 1500ms\n"
+			   "  - name: local\n"
+			   "    protocol: postgres\n"
+			   "    address: /run/postgresql/.s.PGSQL.5432\n"
+			   "    database: app\n"
+			   "    user: app_ro\n"
+			   "    password_env: LOCAL_PW\n"
+			   "policy:\n"
+			   "  bundle: policy.rgb\n"
+			   "  public_key: bundle.pub\n"
+			   "  hmac_key_file: mask.key\n"
+			   "limits:\n"
+			   "  idle_timeout: 2h\n"
+			   "  max_sessions: 500\n";
 
 static void test_full_example_fills_every_field(void **state)
 {
@@ -158,8 +157,7 @@ static void test_full_example_fills_every_field(void **state)
 
 static void test_minimal_file_gets_defaults(void **state)
 {
-	struct rg_config *cfg = expect_ok("version: 1\n" MINIMAL_LISTENERS
-					  "targets:\n"
+	struct rg_config *cfg = expect_ok("version: 1\n" MINIMAL_LISTENERS "targets:\n"
 					  "  - name: appdb\n"
 					  "    protocol: postgres\n"
 					  "    address: 127.0.0.1:5432\n"
@@ -305,14 +303,14 @@ static void test_enum_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full_example_fills_every_field),
-		cmocka_unit_test(test_minimal_file_gets_defaults),
-		cmocka_unit_test(test_quoted_values_and_flow_style_are_accepted),
-		cmocka_unit_test(test_load_resolves_paths_against_config_dir),
-		cmocka_unit_test(test_load_missing_file_is_enoent),
-		cmocka_unit_test(test_load_directory_is_einval),
-		cmocka_unit_test(test_null_errs_stream_is_allowed),
-		cmocka_unit_test(test_enum_names),
+	    cmocka_unit_test(test_full_example_fills_every_field),
+	    cmocka_unit_test(test_minimal_file_gets_defaults),
+	    cmocka_unit_test(test_quoted_values_and_flow_style_are_accepted),
+	    cmocka_unit_test(test_load_resolves_paths_against_config_dir),
+	    cmocka_unit_test(test_load_missing_file_is_enoent),
+	    cmocka_unit_test(test_load_directory_is_einval),
+	    cmocka_unit_test(test_null_errs_stream_is_allowed),
+	    cmocka_unit_test(test_enum_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

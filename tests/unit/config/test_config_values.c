@@ -130,19 +130,19 @@ static void test_addr_rejections(void **state)
 	assert_int_equal(addr("a.b.:1", all, &a, &why), -EINVAL);
 	assert_int_equal(addr("a b:1", all, &a, &why), -EINVAL);
 	assert_int_equal(addr("a-b.c-d:1", all, &a, &why), 0);
-	assert_int_equal(addr("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:1", all,
-			      &a, &why),
+	assert_int_equal(addr("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:1",
+			      all, &a, &why),
 			 -EINVAL);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_duration_units),
-		cmocka_unit_test(test_duration_rejections),
-		cmocka_unit_test(test_addr_ipv4_and_ipv6),
-		cmocka_unit_test(test_addr_dns_and_unix_need_flags),
-		cmocka_unit_test(test_addr_rejections),
+	    cmocka_unit_test(test_duration_units),
+	    cmocka_unit_test(test_duration_rejections),
+	    cmocka_unit_test(test_addr_ipv4_and_ipv6),
+	    cmocka_unit_test(test_addr_dns_and_unix_need_flags),
+	    cmocka_unit_test(test_addr_rejections),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
