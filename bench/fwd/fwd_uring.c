@@ -3,6 +3,7 @@
  * measure the engine alone against rg_fwd_epoll, pgbouncer and haproxy. On SIGTERM or
  * SIGINT it drains and prints the engine's counters (completions per kernel entry etc.).
  *   rg_fwd_uring LISTEN_PORT UPSTREAM_IP UPSTREAM_PORT [WORKERS]
+ * Environment: RG_NO_DEFER=1 (no DEFER_TASKRUN), RG_BUF_SIZE, RG_BUF_COUNT (buffer ring).
  */
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -30,6 +31,10 @@ int main(int argc, char **argv)
 	}
 	cfg.workers = argc > 4 ? (unsigned)atoi(argv[4]) : 1;
 	cfg.no_defer_taskrun = getenv("RG_NO_DEFER") != NULL;
+	if (getenv("RG_BUF_SIZE"))
+		cfg.buf_size = (unsigned)atoi(getenv("RG_BUF_SIZE"));
+	if (getenv("RG_BUF_COUNT"))
+		cfg.buf_count = (unsigned)atoi(getenv("RG_BUF_COUNT"));
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
