@@ -1115,11 +1115,20 @@ static void parse_tests(struct pctx *c, const struct ynode *n, const char *owner
 
 static bool check_id(struct pctx *c, const struct ynode *n, const char *what, char *s)
 {
-	if (charset_ok(s, "_.:-", true))
-		return true;
-	rulec_diag_add(c->d, npos(c, n), "invalid %s '%s': use letters, digits and _ . : -", what,
-		       s);
-	return false;
+	if (!charset_ok(s, "_.:-", true)) {
+		rulec_diag_add(c->d, npos(c, n), "invalid %s '%s': use letters, digits and _ . : -",
+			       what, s);
+		return false;
+	}
+	/* the engine's own rules (builtin.unparseable) live there; tests may name them */
+	if (!strncmp(s, "builtin.", 8)) {
+		rulec_diag_add(c->d, npos(c, n),
+			       "invalid %s '%s': ids starting with 'builtin.' are "
+			       "reserved",
+			       what, s);
+		return false;
+	}
+	return true;
 }
 
 static bool get_id(struct pctx *c, const struct ynode *m, const struct ynode *v, const char *what,

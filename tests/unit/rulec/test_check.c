@@ -141,6 +141,26 @@ static void test_default_expect_rule_is_the_owner(void **state)
 	rulec_program_free(&p);
 }
 
+/* on_unparseable is the engine's rule builtin.unparseable: tests may name it, rules may
+ * not take its name. */
+static void test_builtin_rule_ids(void **state)
+{
+	(void)state;
+	const char *y =
+	    "version: 1\npack: a\nrules:\n  - id: builtin.mine\n    action: deny\n"
+	    "tests:\n  - {sql: \"SELECT (\", expect: deny, rule: builtin.unparseable}\n";
+	struct rulec_program p = {0};
+	struct rulec_diags d = {0};
+	rulec_parse_buffer("a.yaml", y, strlen(y), &p, &d);
+	rulec_check_program(&p, &d);
+	char *got = print_diags(&d);
+	assert_string_equal(got, "a.yaml:4:9: invalid id 'builtin.mine': ids starting with "
+				 "'builtin.' are reserved\n");
+	free(got);
+	rulec_diags_free(&d);
+	rulec_program_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -149,6 +169,7 @@ int main(void)
 	    cmocka_unit_test(test_missing_paths_and_empty_directories),
 	    cmocka_unit_test(test_duplicate_id_between_buffers_names_both_places),
 	    cmocka_unit_test(test_default_expect_rule_is_the_owner),
+	    cmocka_unit_test(test_builtin_rule_ids),
 	};
 	return cmocka_run_group_tests(tests, to_data_dir, NULL);
 }
