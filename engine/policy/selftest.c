@@ -16,6 +16,12 @@ static const char *row_str(const struct rg_policy *p, const struct rg_bundle_lis
 	return rg_pstr(p, p->pool[l->start + i]);
 }
 
+static const char *test_file(const struct rg_policy *p, const struct rg_bundle_test *t)
+{
+	const char *f = rg_pstr(p, t->file_str);
+	return f ? f : "?";
+}
+
 static void print_sql(FILE *out, const char *sql)
 {
 	fputc('"', out);
@@ -37,7 +43,7 @@ static bool run_sql_test(const struct rg_policy *p, struct rg_policy_ctx *c,
 	const char *sql = rg_pstr(p, t->sql_str);
 	struct rg_decision d;
 	if (rg_policy_verdict(c, req, sql, strlen(sql), &d) != 0) {
-		fprintf(out, "%s:%u: test error: out of memory\n", rg_pstr(p, t->file_str), t->line);
+		fprintf(out, "%s:%u: test error: out of memory\n", test_file(p, t), t->line);
 		return false;
 	}
 	bool ok = d.verdict == t->expect;
@@ -49,7 +55,7 @@ static bool run_sql_test(const struct rg_policy *p, struct rg_policy_ctx *c,
 		rule_ok = strcmp(d.rules[i]->id, want_rule) == 0;
 	ok = ok && rule_ok;
 	if (!ok || verbose) {
-		fprintf(out, "%s:%u: %s: ", rg_pstr(p, t->file_str), t->line, ok ? "ok" : "FAIL");
+		fprintf(out, "%s:%u: %s: ", test_file(p, t), t->line, ok ? "ok" : "FAIL");
 		print_sql(out, sql);
 		fprintf(out, " -> %s", rg_verdict_name(d.verdict));
 		if (t->has_shadow)
@@ -111,7 +117,7 @@ static bool run_row_test(const struct rg_policy *p, struct rg_policy_ctx *c,
 		else
 			ok = !is_null && len == strlen(want) && memcmp(data, want, len) == 0;
 		if (!ok || verbose) {
-			fprintf(out, "%s:%u: %s: field %u: got ", rg_pstr(p, t->file_str), t->line,
+			fprintf(out, "%s:%u: %s: field %u: got ", test_file(p, t), t->line,
 				ok ? "ok" : "FAIL", i);
 			if (is_null)
 				fprintf(out, "NULL");
@@ -123,7 +129,7 @@ static bool run_row_test(const struct rg_policy *p, struct rg_policy_ctx *c,
 	}
 	if (t->expect_row.count != n)
 		fprintf(out, "%s:%u: FAIL: row has %u fields, expect has %u\n",
-			rg_pstr(p, t->file_str), t->line, n, t->expect_row.count);
+			test_file(p, t), t->line, n, t->expect_row.count);
 	free(fields);
 	free(cols);
 	return ok;
