@@ -8,6 +8,9 @@
  * in the parse result, and keeps that result until the next call so the names need no copy.
  * It never allocates in steady state: every buffer is owned by the context and only grows.
  * It must never classify from the raw SQL text: only the parser's tree decides.
+ * Why in-tree: on libpg_query's 1160-byte tree for a 96-byte SELECT, this walk takes ~1.2 us
+ * of thread CPU against ~3.1 us for a no-op yajl stream and ~23 us for jansson load+walk
+ * (same loaded VM, same run; bench/sqlclass_bench.c has the end-to-end numbers).
  *
  * libpg_query's JSON printer recurses once per tree level and has no depth check: a long
  * "1+1+...+1" chain overflows an 8 MB stack. Inputs small enough to be safe on any worker
