@@ -36,16 +36,24 @@ static uint32_t rnd(uint32_t n)
 }
 
 static const char *const words[] = {
-	"the", "order", "shipped", "customer", "account", "status", "pending", "invoice",
-	"delivery", "address", "street", "city", "note", "please", "call", "before", "noon",
-	"refund", "approved", "item", "size", "blue", "large", "warehouse", "berlin", "paris",
-	"returned", "damaged", "box", "quantity", "price", "total", "discount", "v2.3",
+    "the",     "order",	   "shipped",	"customer", "account",	"status",   "pending",
+    "invoice", "delivery", "address",	"street",   "city",	"note",	    "please",
+    "call",    "before",   "noon",	"refund",   "approved", "item",	    "size",
+    "blue",    "large",	   "warehouse", "berlin",   "paris",	"returned", "damaged",
+    "box",     "quantity", "price",	"total",    "discount", "v2.3",
 };
 
 static const char *const pii[] = {
-	"4111 1111 1111 1111", "jane.doe@example.com", "123-45-6789", "10.20.30.40",
-	"DE89 3704 0044 0532 0130 00", "+44 20 7946 0958", "AKIAIOSFODNN7EXAMPLE",
-	"2001:db8::42", "021000021", "5555555555554444",
+    "4111 1111 1111 1111",
+    "jane.doe@example.com",
+    "123-45-6789",
+    "10.20.30.40",
+    "DE89 3704 0044 0532 0130 00",
+    "+44 20 7946 0958",
+    "AKIAIOSFODNN7EXAMPLE",
+    "2001:db8::42",
+    "021000021",
+    "5555555555554444",
 };
 
 /* Append one field of about `want` bytes of text to p; returns its length. */
@@ -84,13 +92,12 @@ static size_t gen_text(char *p, size_t want, bool with_pii)
 
 struct rowset {
 	char *buf;
-	struct rg_mask_field *fields;	/* nrows * nf */
-	size_t nrows, nf, bytes;	/* bytes: field bytes only */
-	size_t *row_off, *row_len;	/* each row's contiguous DataRow body */
+	struct rg_mask_field *fields; /* nrows * nf */
+	size_t nrows, nf, bytes;      /* bytes: field bytes only */
+	size_t *row_off, *row_len;    /* each row's contiguous DataRow body */
 };
 
-static void build(struct rowset *rs, size_t nrows, size_t nf, size_t field_bytes,
-		  double pii_share)
+static void build(struct rowset *rs, size_t nrows, size_t nf, size_t field_bytes, double pii_share)
 {
 	rs->buf = malloc(nrows * nf * (field_bytes + 64));
 	rs->fields = calloc(nrows * nf, sizeof(*rs->fields));
@@ -108,9 +115,8 @@ static void build(struct rowset *rs, size_t nrows, size_t nf, size_t field_bytes
 			at += 4; /* the length word, left as garbage like a real buffer */
 			size_t want = field_bytes / 2 + rnd((uint32_t)field_bytes);
 			size_t l = gen_text(rs->buf + at, want ? want : 1, f == which);
-			rs->fields[r * nf + f] =
-				(struct rg_mask_field){ (const uint8_t *)rs->buf + at, (uint32_t)l,
-							false };
+			rs->fields[r * nf + f] = (struct rg_mask_field){
+			    (const uint8_t *)rs->buf + at, (uint32_t)l, false};
 			at += l;
 			rs->bytes += l;
 		}
@@ -126,8 +132,8 @@ static void unbuild(struct rowset *rs)
 	free(rs->row_len);
 }
 
-static int count_cb(unsigned id, unsigned long long from, unsigned long long to,
-		    unsigned flags, void *ctx)
+static int count_cb(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+		    void *ctx)
 {
 	(void)id;
 	(void)from;
@@ -186,7 +192,7 @@ int main(int argc, char **argv)
 	char err[256];
 
 	for (int d = 0; d < RG_DET__COUNT; d++)
-		acts[d] = (struct rg_mask_action){ .detector = d, .style = RG_MASK_REDACT };
+		acts[d] = (struct rg_mask_action){.detector = d, .style = RG_MASK_REDACT};
 	double t0 = now();
 	if (rg_mask_compile(acts, RG_DET__COUNT, &db, err, sizeof(err)) != 0) {
 		fprintf(stderr, "compile: %s\n", err);
@@ -206,10 +212,10 @@ int main(int argc, char **argv)
 		size_t nrows, nf, field_bytes;
 		double pii;
 	} cases[] = {
-		{ "short rows: 5 fields, ~60 B, no PII", 4096, 5, 12, 0.0 },
-		{ "text rows: 8 fields x ~200 B, 1% PII rows", 4096, 8, 200, 0.01 },
-		{ "text rows: 4 fields x ~4 KiB, 1% PII rows", 512, 4, 4096, 0.01 },
-		{ "text rows: 8 fields x ~200 B, every row PII", 4096, 8, 200, 1.0 },
+	    {"short rows: 5 fields, ~60 B, no PII", 4096, 5, 12, 0.0},
+	    {"text rows: 8 fields x ~200 B, 1% PII rows", 4096, 8, 200, 0.01},
+	    {"text rows: 4 fields x ~4 KiB, 1% PII rows", 512, 4, 4096, 0.01},
+	    {"text rows: 8 fields x ~200 B, every row PII", 4096, 8, 200, 1.0},
 	};
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		struct rowset rs;

@@ -8,8 +8,9 @@
  * a boundary. rg_detector_confirm may widen a match before validating it: the email
  * pattern starts at the character before '@' (SOM over a leading unbounded class is very
  * slow) and confirm extends it over the local part, so a validator's "whole match" is
- * the instance after that adjustment. Validators see only the match and must be total over arbitrary bytes: they
- * are fed fuzzed input. ASCII only, never the C locale's ctype. Nothing here allocates.
+ * the instance after that adjustment. Validators see only the match and must be total over
+ * arbitrary bytes: they are fed fuzzed input. ASCII only, never the C locale's ctype. Nothing here
+ * allocates.
  */
 #include <arpa/inet.h>
 #include <string.h>
@@ -113,18 +114,15 @@ static const struct {
 	char cc[3];
 	uint8_t len;
 } iban_lengths[] = {
-	{ "AD", 24 }, { "AE", 23 }, { "AL", 28 }, { "AT", 20 }, { "AZ", 28 }, { "BA", 20 },
-	{ "BE", 16 }, { "BG", 22 }, { "BH", 22 }, { "BR", 29 }, { "CH", 21 }, { "CR", 22 },
-	{ "CY", 28 }, { "CZ", 24 }, { "DE", 22 }, { "DK", 18 }, { "DO", 28 }, { "EE", 20 },
-	{ "EG", 29 }, { "ES", 24 }, { "FI", 18 }, { "FO", 18 }, { "FR", 27 }, { "GB", 22 },
-	{ "GE", 22 }, { "GI", 23 }, { "GL", 18 }, { "GR", 27 }, { "GT", 28 }, { "HR", 21 },
-	{ "HU", 28 }, { "IE", 22 }, { "IL", 23 }, { "IS", 26 }, { "IT", 27 }, { "JO", 30 },
-	{ "KW", 30 }, { "KZ", 20 }, { "LB", 28 }, { "LI", 21 }, { "LT", 20 }, { "LU", 20 },
-	{ "LV", 21 }, { "MC", 27 }, { "MD", 24 }, { "ME", 22 }, { "MK", 19 }, { "MR", 27 },
-	{ "MT", 31 }, { "MU", 30 }, { "NL", 18 }, { "NO", 15 }, { "PK", 24 }, { "PL", 28 },
-	{ "PS", 29 }, { "PT", 25 }, { "QA", 29 }, { "RO", 24 }, { "RS", 22 }, { "SA", 24 },
-	{ "SE", 24 }, { "SI", 19 }, { "SK", 24 }, { "SM", 27 }, { "TN", 24 }, { "TR", 26 },
-	{ "UA", 29 }, { "VA", 22 }, { "VG", 24 }, { "XK", 20 },
+    {"AD", 24}, {"AE", 23}, {"AL", 28}, {"AT", 20}, {"AZ", 28}, {"BA", 20}, {"BE", 16}, {"BG", 22},
+    {"BH", 22}, {"BR", 29}, {"CH", 21}, {"CR", 22}, {"CY", 28}, {"CZ", 24}, {"DE", 22}, {"DK", 18},
+    {"DO", 28}, {"EE", 20}, {"EG", 29}, {"ES", 24}, {"FI", 18}, {"FO", 18}, {"FR", 27}, {"GB", 22},
+    {"GE", 22}, {"GI", 23}, {"GL", 18}, {"GR", 27}, {"GT", 28}, {"HR", 21}, {"HU", 28}, {"IE", 22},
+    {"IL", 23}, {"IS", 26}, {"IT", 27}, {"JO", 30}, {"KW", 30}, {"KZ", 20}, {"LB", 28}, {"LI", 21},
+    {"LT", 20}, {"LU", 20}, {"LV", 21}, {"MC", 27}, {"MD", 24}, {"ME", 22}, {"MK", 19}, {"MR", 27},
+    {"MT", 31}, {"MU", 30}, {"NL", 18}, {"NO", 15}, {"PK", 24}, {"PL", 28}, {"PS", 29}, {"PT", 25},
+    {"QA", 29}, {"RO", 24}, {"RS", 22}, {"SA", 24}, {"SE", 24}, {"SI", 19}, {"SK", 24}, {"SM", 27},
+    {"TN", 24}, {"TR", 26}, {"UA", 29}, {"VA", 22}, {"VG", 24}, {"XK", 20},
 };
 
 static int iban_length(const uint8_t *cc)
@@ -196,7 +194,7 @@ static bool v_us_ssn(const uint8_t *p, size_t n)
 
 static bool v_aba_routing(const uint8_t *p, size_t n)
 {
-	static const int w[9] = { 3, 7, 1, 3, 7, 1, 3, 7, 1 };
+	static const int w[9] = {3, 7, 1, 3, 7, 1, 3, 7, 1};
 
 	if (n != 9)
 		return false;
@@ -350,8 +348,8 @@ static bool v_jwt(const uint8_t *p, size_t n)
 
 static bool v_aws_access_key(const uint8_t *p, size_t n)
 {
-	static const char *const pre[] = { "AKIA", "ASIA", "AGPA", "AIDA",
-					   "AROA", "ANPA", "ANVA", "AIPA" };
+	static const char *const pre[] = {"AKIA", "ASIA", "AGPA", "AIDA",
+					  "AROA", "ANPA", "ANVA", "AIPA"};
 	bool ok = false;
 
 	if (n != 20)
@@ -367,8 +365,7 @@ static bool v_aws_access_key(const uint8_t *p, size_t n)
 
 static bool v_private_key(const uint8_t *p, size_t n)
 {
-	static const char begin[] = "-----BEGIN ", end[] = "-----END ",
-			  tail[] = "PRIVATE KEY-----";
+	static const char begin[] = "-----BEGIN ", end[] = "-----END ", tail[] = "PRIVATE KEY-----";
 	const size_t nb = sizeof(begin) - 1, ne = sizeof(end) - 1, nt = sizeof(tail) - 1;
 
 	if (n < nb + nt + ne + nt + 1 || memcmp(p, begin, nb) != 0)
@@ -438,34 +435,34 @@ static bool v_ipv6(const uint8_t *p, size_t n)
 #define QUAD "\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}"
 
 static const struct rg_detector_def defs[RG_DET__COUNT] = {
-	/* contiguous, or separated at the printed group boundaries: 4-4-4-4(-3), Amex 4-6-5,
-	 * Diners 4-6-4. Any-position separators made "12345 2024-01-01 12" a card. */
-	[RG_DET_CREDIT_CARD] = { "credit_card",
-				 "\\d{13,19}|\\d{4}[ \\-]\\d{4}[ \\-]\\d{4}[ \\-]\\d{1,4}(?:[ \\-]\\d{1,3})?"
-				 "|\\d{4}[ \\-]\\d{6}[ \\-]\\d{4,5}",
-				 0, v_credit_card },
-	[RG_DET_IBAN] = { "iban", "[A-Z]{2}\\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?", 0,
-			  v_iban },
-	[RG_DET_US_SSN] = { "us_ssn", "\\d{3}-\\d{2}-\\d{4}", 0, v_us_ssn },
-	[RG_DET_ABA_ROUTING] = { "aba_routing", "\\d{9}", 0, v_aba_routing },
-	/* from '@' only: a leading class with SOM costs 20x; confirm extends the start left */
-	[RG_DET_EMAIL] = { "email", "[A-Za-z0-9._%+\\-]@[A-Za-z0-9\\-]+(?:\\.[A-Za-z0-9\\-]+)+", 0,
-			   v_email },
-	[RG_DET_PHONE_E164] = { "phone_e164", "\\+\\d(?:[ \\-]?\\d){7,14}", 0, v_phone_e164 },
-	[RG_DET_JWT] = { "jwt", "e[wy][A-Za-z0-9_\\-]{8,}\\.[A-Za-z0-9_\\-]{2,}\\.[A-Za-z0-9_\\-]*", 0,
-			 v_jwt },
-	[RG_DET_AWS_ACCESS_KEY] = { "aws_access_key",
-				    "(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z2-7]{16}", 0,
-				    v_aws_access_key },
-	[RG_DET_PRIVATE_KEY] = { "private_key",
-				 "-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[A-Za-z0-9+/=\\s:,.\\-]*"
-				 "-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----",
-				 0, v_private_key },
-	[RG_DET_IPV4] = { "ipv4", QUAD, 0, v_ipv4 },
-	[RG_DET_IPV6] = { "ipv6",
-			  "(?:" HEX4 ":){7}" HEX4 "|(?:" HEX4 "(?::" HEX4 "){0,6})?::(?:" HEX4
-			  "(?::" HEX4 "){0,6})?|::(?:[fF]{4}:)?" QUAD,
-			  0, v_ipv6 },
+    /* contiguous, or separated at the printed group boundaries: 4-4-4-4(-3), Amex 4-6-5,
+     * Diners 4-6-4. Any-position separators made "12345 2024-01-01 12" a card. */
+    [RG_DET_CREDIT_CARD] =
+	{"credit_card",
+	 "\\d{13,19}|\\d{4}[ \\-]\\d{4}[ \\-]\\d{4}[ \\-]\\d{1,4}(?:[ \\-]\\d{1,3})?"
+	 "|\\d{4}[ \\-]\\d{6}[ \\-]\\d{4,5}",
+	 0, v_credit_card},
+    [RG_DET_IBAN] = {"iban", "[A-Z]{2}\\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?", 0, v_iban},
+    [RG_DET_US_SSN] = {"us_ssn", "\\d{3}-\\d{2}-\\d{4}", 0, v_us_ssn},
+    [RG_DET_ABA_ROUTING] = {"aba_routing", "\\d{9}", 0, v_aba_routing},
+    /* from '@' only: a leading class with SOM costs 20x; confirm extends the start left */
+    [RG_DET_EMAIL] = {"email", "[A-Za-z0-9._%+\\-]@[A-Za-z0-9\\-]+(?:\\.[A-Za-z0-9\\-]+)+", 0,
+		      v_email},
+    [RG_DET_PHONE_E164] = {"phone_e164", "\\+\\d(?:[ \\-]?\\d){7,14}", 0, v_phone_e164},
+    [RG_DET_JWT] = {"jwt", "e[wy][A-Za-z0-9_\\-]{8,}\\.[A-Za-z0-9_\\-]{2,}\\.[A-Za-z0-9_\\-]*", 0,
+		    v_jwt},
+    [RG_DET_AWS_ACCESS_KEY] = {"aws_access_key",
+			       "(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z2-7]{16}", 0,
+			       v_aws_access_key},
+    [RG_DET_PRIVATE_KEY] = {"private_key",
+			    "-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[A-Za-z0-9+/=\\s:,.\\-]*"
+			    "-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----",
+			    0, v_private_key},
+    [RG_DET_IPV4] = {"ipv4", QUAD, 0, v_ipv4},
+    [RG_DET_IPV6] = {"ipv6",
+		     "(?:" HEX4 ":){7}" HEX4 "|(?:" HEX4 "(?::" HEX4 "){0,6})?::(?:" HEX4
+		     "(?::" HEX4 "){0,6})?|::(?:[fF]{4}:)?" QUAD,
+		     0, v_ipv6},
 };
 
 const struct rg_detector_def *rg_detector_get(enum rg_detector d)

@@ -28,45 +28,45 @@
 
 #include "mask.h"
 
-#define HMAC_HEX 16	/* hex characters of the digest kept by the hmac style */
+#define HMAC_HEX 16 /* hex characters of the digest kept by the hmac style */
 
 struct span {
-	uint32_t s, e;	/* [s, e) in the field */
-	uint32_t act;	/* index into acts */
+	uint32_t s, e; /* [s, e) in the field */
+	uint32_t act;  /* index into acts */
 };
 
 struct sha256 {
 	uint32_t h[8];
-	uint64_t n;	/* bytes hashed */
+	uint64_t n; /* bytes hashed */
 	uint8_t buf[64];
 };
 
 struct rg_masker {
-	const hs_database_t *db;	/* SOM, block mode, ids index acts; NULL: none */
-	hs_database_t *pre;		/* owned prefilter (no SOM, vectored); NULL: none */
-	unsigned numeric;		/* detectors prefiltered by numeric_candidate() */
-	bool prefilter_ok;		/* false: prefilter failed to build, scan every field */
-	hs_scratch_t *scratch;		/* large enough for both databases */
+	const hs_database_t *db; /* SOM, block mode, ids index acts; NULL: none */
+	hs_database_t *pre;	 /* owned prefilter (no SOM, vectored); NULL: none */
+	unsigned numeric;	 /* detectors prefiltered by numeric_candidate() */
+	bool prefilter_ok;	 /* false: prefilter failed to build, scan every field */
+	hs_scratch_t *scratch;	 /* large enough for both databases */
 	const struct rg_mask_action *acts;
 	size_t nacts;
 	bool has_key;
-	struct sha256 ipad, opad;	/* HMAC key schedule, hashed once */
+	struct sha256 ipad, opad; /* HMAC key schedule, hashed once */
 
 	/* per-row state, grown on demand and reused */
 	size_t fcap;
 	struct rg_mask_out_field *of;
-	uint32_t *ooff;			/* output offset of each changed field in buf */
-	uint8_t *cand;			/* field marked by the prefilter */
-	const char **vdata;		/* prefilter vector: eligible fields only */
+	uint32_t *ooff;	    /* output offset of each changed field in buf */
+	uint8_t *cand;	    /* field marked by the prefilter */
+	const char **vdata; /* prefilter vector: eligible fields only */
 	unsigned *vlen;
-	uint32_t *vfield;		/* field index of each vector block */
-	uint64_t *vend;			/* cumulative end offset of each vector block */
+	uint32_t *vfield; /* field index of each vector block */
+	uint64_t *vend;	  /* cumulative end offset of each vector block */
 	size_t nv, vcur, nmarked;
 
 	struct span *spans;
 	size_t nspans, spcap;
 	const uint8_t *enabled;
-	const uint8_t *cur;		/* field under the SOM scan */
+	const uint8_t *cur; /* field under the SOM scan */
 	size_t curlen;
 	int err;
 
@@ -77,16 +77,14 @@ struct rg_masker {
 /* ---- SHA-256 (FIPS 180-4) and HMAC (RFC 2104), allocation-free for the hot path ---- */
 
 static const uint32_t K256[64] = {
-	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-	0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-	0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-	0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-	0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-	0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-	0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-	0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-	0xc67178f2,
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 };
 
 static inline uint32_t ror(uint32_t x, int n)
@@ -97,7 +95,7 @@ static inline uint32_t ror(uint32_t x, int n)
 static void sha256_block(uint32_t h[8], const uint8_t *p)
 {
 	uint32_t w[64], a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6],
-			       k = h[7];
+			k = h[7];
 
 	for (int i = 0; i < 16; i++)
 		w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
@@ -132,8 +130,8 @@ static void sha256_block(uint32_t h[8], const uint8_t *p)
 
 static void sha256_init(struct sha256 *s)
 {
-	static const uint32_t iv[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-					0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
+	static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+				       0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
 	memcpy(s->h, iv, sizeof(iv));
 	s->n = 0;
 }
@@ -182,7 +180,7 @@ static void sha256_final(struct sha256 *s, uint8_t out[32])
 
 static void hmac_setkey(struct rg_masker *m, const uint8_t *key, size_t keylen)
 {
-	uint8_t k[64] = { 0 }, pad[64];
+	uint8_t k[64] = {0}, pad[64];
 
 	if (keylen > 64) {
 		struct sha256 s;
@@ -240,7 +238,8 @@ int rg_mask_compile(const struct rg_mask_action *acts, size_t n, hs_database_t *
 	for (size_t i = 0; i < n; i++) {
 		const struct rg_mask_action *a = &acts[i];
 		if ((unsigned)a->style >= RG_MASK__COUNT) {
-			snprintf(err, errlen, "mask action %zu: unknown style %d", i, (int)a->style);
+			snprintf(err, errlen, "mask action %zu: unknown style %d", i,
+				 (int)a->style);
 			rc = -EINVAL;
 			goto out;
 		}
@@ -248,7 +247,8 @@ int rg_mask_compile(const struct rg_mask_action *acts, size_t n, hs_database_t *
 			continue;
 		const struct rg_detector_def *d = rg_detector_get((enum rg_detector)a->detector);
 		if (!d) {
-			snprintf(err, errlen, "mask action %zu: unknown detector %d", i, a->detector);
+			snprintf(err, errlen, "mask action %zu: unknown detector %d", i,
+				 a->detector);
 			rc = -EINVAL;
 			goto out;
 		}
@@ -294,13 +294,13 @@ out:
  * Hyperscan (no SOM, vectored, ids are detectors), each a prefix of the real pattern:
  */
 static const char *const prefilter_pattern[RG_DET__COUNT] = {
-	[RG_DET_EMAIL] = "[A-Za-z0-9._%+\\-]@[A-Za-z0-9\\-]",
-	[RG_DET_PHONE_E164] = "\\+\\d",
-	[RG_DET_JWT] = "e[wy][A-Za-z0-9_\\-]{8}",
-	[RG_DET_AWS_ACCESS_KEY] = "AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA",
-	[RG_DET_PRIVATE_KEY] = "-----BEGIN ",
-	/* compressed forms contain "::"; the full form starts with four "group:" */
-	[RG_DET_IPV6] = "::|[0-9A-Fa-f]:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:",
+    [RG_DET_EMAIL] = "[A-Za-z0-9._%+\\-]@[A-Za-z0-9\\-]",
+    [RG_DET_PHONE_E164] = "\\+\\d",
+    [RG_DET_JWT] = "e[wy][A-Za-z0-9_\\-]{8}",
+    [RG_DET_AWS_ACCESS_KEY] = "AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA",
+    [RG_DET_PRIVATE_KEY] = "-----BEGIN ",
+    /* compressed forms contain "::"; the full form starts with four "group:" */
+    [RG_DET_IPV6] = "::|[0-9A-Fa-f]:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:",
 };
 
 #define NUMERIC_DETECTORS                                                                          \
@@ -396,7 +396,7 @@ static hs_database_t *compile_prefilter(const struct rg_mask_action *acts, size_
 {
 	const char *exprs[RG_DET__COUNT];
 	unsigned flags[RG_DET__COUNT], ids[RG_DET__COUNT], count = 0;
-	bool seen[RG_DET__COUNT] = { false };
+	bool seen[RG_DET__COUNT] = {false};
 	hs_database_t *db = NULL;
 	hs_compile_error_t *cerr = NULL;
 
@@ -452,8 +452,9 @@ struct rg_masker *rg_masker_new(const hs_database_t *db, const struct rg_mask_ac
 		/* without the database, its detectors would go unseen: fall back */
 		bool need_db = false;
 		for (size_t i = 0; i < nacts; i++)
-			need_db = need_db || (acts[i].detector >= 0 && acts[i].detector < RG_DET__COUNT &&
-					      !(NUMERIC_DETECTORS & (1u << acts[i].detector)));
+			need_db =
+			    need_db || (acts[i].detector >= 0 && acts[i].detector < RG_DET__COUNT &&
+					!(NUMERIC_DETECTORS & (1u << acts[i].detector)));
 		m->prefilter_ok = m->pre || !need_db;
 	}
 	return m;
@@ -587,8 +588,8 @@ static int emit(struct rg_masker *m, const uint8_t *p, size_t n, const struct rg
 }
 
 /* SOM scan callback: confirm a raw match inside the current field and keep it. */
-static int on_match(unsigned id, unsigned long long from, unsigned long long to,
-		    unsigned flags, void *ctx)
+static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+		    void *ctx)
 {
 	struct rg_masker *m = ctx;
 	(void)flags;
@@ -607,13 +608,13 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
 		}
 		m->spcap = cap;
 	}
-	m->spans[m->nspans++] = (struct span){ (uint32_t)s, (uint32_t)to, id };
+	m->spans[m->nspans++] = (struct span){(uint32_t)s, (uint32_t)to, id};
 	return 0;
 }
 
 /* Prefilter callback: mark the field where a candidate ends. */
-static int on_candidate(unsigned id, unsigned long long from, unsigned long long to,
-			unsigned flags, void *ctx)
+static int on_candidate(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+			void *ctx)
 {
 	struct rg_masker *m = ctx;
 	(void)id;
@@ -672,7 +673,7 @@ static int rewrite_field(struct rg_masker *m, size_t i, const uint8_t *p, size_t
 		out->rules_hit |= 1ull << (m->acts[sp[k].act].rule_index % 64);
 	for (size_t k = 0; k < ns; k++) {
 		if (m->acts[sp[k].act].style == RG_MASK_NULL) {
-			*of = (struct rg_mask_out_field){ .changed = true, .is_null = true };
+			*of = (struct rg_mask_out_field){.changed = true, .is_null = true};
 			return 0;
 		}
 	}
@@ -722,7 +723,7 @@ int rg_masker_row(struct rg_masker *m, const struct rg_mask_plan *plan,
 	bool any_det = false;
 	int rc = 0;
 
-	*out = (struct rg_mask_result){ 0 };
+	*out = (struct rg_mask_result){0};
 	if (reserve_fields(m, nfields))
 		return -ENOMEM;
 	out->fields = m->of;
@@ -736,17 +737,17 @@ int rg_masker_row(struct rg_masker *m, const struct rg_mask_plan *plan,
 	uint64_t total = 0;
 	for (size_t i = 0; i < nfields; i++) {
 		const struct rg_mask_field *f = &fields[i];
-		m->of[i] = (struct rg_mask_out_field){ false, f->is_null, f->data, f->len };
+		m->of[i] = (struct rg_mask_out_field){false, f->is_null, f->data, f->len};
 		m->cand[i] = 0;
 		if (f->is_null)
 			continue;
 		int ca = column_action(m, plan, i);
 		if (ca == INT32_MAX) {
-			m->of[i] = (struct rg_mask_out_field){ .changed = true, .is_null = true };
+			m->of[i] = (struct rg_mask_out_field){.changed = true, .is_null = true};
 			continue;
 		}
 		if (ca >= 0) {
-			struct span whole = { 0, f->len, (uint32_t)ca };
+			struct span whole = {0, f->len, (uint32_t)ca};
 			rc = rewrite_field(m, i, f->data, f->len, &whole, 1, out);
 			if (rc)
 				return rc;

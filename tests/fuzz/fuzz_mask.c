@@ -30,12 +30,12 @@ static void build(struct setup *s, int kind)
 	char err[256];
 
 	for (int d = 0; d < NDET; d++) {
-		struct rg_mask_action a = { .detector = d, .style = RG_MASK_REDACT,
-					    .rule_index = (uint32_t)d };
+		struct rg_mask_action a = {
+		    .detector = d, .style = RG_MASK_REDACT, .rule_index = (uint32_t)d};
 		if (kind == 1) {
-			static const enum rg_mask_style st[] = { RG_MASK_PARTIAL, RG_MASK_HMAC,
-								 RG_MASK_NULL, RG_MASK_STATIC,
-								 RG_MASK_REDACT };
+			static const enum rg_mask_style st[] = {RG_MASK_PARTIAL, RG_MASK_HMAC,
+								RG_MASK_NULL, RG_MASK_STATIC,
+								RG_MASK_REDACT};
 			a.style = st[d % 5];
 			a.keep = (uint8_t)(d * 3);
 			a.static_text = d % 2 ? "[x]" : NULL;
@@ -45,11 +45,10 @@ static void build(struct setup *s, int kind)
 		s->acts[s->nacts++] = a;
 	}
 	if (kind == 1) {
-		s->acts[s->nacts++] = (struct rg_mask_action){ .detector = -1,
-							       .style = RG_MASK_PARTIAL,
-							       .keep = 2 };
-		s->acts[s->nacts++] = (struct rg_mask_action){ .detector = -1,
-							       .style = RG_MASK_HMAC };
+		s->acts[s->nacts++] =
+		    (struct rg_mask_action){.detector = -1, .style = RG_MASK_PARTIAL, .keep = 2};
+		s->acts[s->nacts++] =
+		    (struct rg_mask_action){.detector = -1, .style = RG_MASK_HMAC};
 	}
 	if (rg_mask_compile(s->acts, s->nacts, &s->db, err, sizeof(err)) != 0)
 		abort();
@@ -83,8 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!q)
 			q = end;
 		bool null = q - p == 1 && p[0] == 0x1e;
-		f[nf++] = (struct rg_mask_field){ null ? NULL : p, null ? 0 : (uint32_t)(q - p),
-						  null };
+		f[nf++] =
+		    (struct rg_mask_field){null ? NULL : p, null ? 0 : (uint32_t)(q - p), null};
 		if (q == end)
 			break;
 		p = q + 1;
@@ -100,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (nf > 2 && (ctl & 0x20))
 			col[2] = 1000; /* out of range: must fail closed */
 	}
-	struct rg_mask_plan plan = { col, nf, en };
+	struct rg_mask_plan plan = {col, nf, en};
 	if (rg_masker_row(s->m, (ctl & 0x40) ? NULL : &plan, f, nf, &r) != 0)
 		abort();
 	volatile uint8_t sink = 0;
