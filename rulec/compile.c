@@ -693,6 +693,7 @@ int rulec_compile(const struct rulec_program *prog, struct rulec_buf *out, struc
 	for (size_t i = 0; i < always.n; i++)
 		pool_push(&pl, always.v[i]);
 	meta.index_slots = slots;
+	meta.detector_catalog = RG_DETECTOR_CATALOG_VERSION;
 	buf_put(sec_new(&secs, RG_SEC_META, 1), &meta, sizeof(meta));
 	buf_put(sec_new(&secs, RG_SEC_LISTS, (uint32_t)pl.n), pl.v, pl.n * sizeof(uint32_t));
 	buf_put(sec_new(&secs, RG_SEC_STRTAB, 0), st.b.p, st.b.n);

@@ -211,6 +211,11 @@ static int load_sections(struct loader *l)
 	if (m->on_unparseable > RG_VERDICT_DENY || !str_ok(l, m->packs_str, false) ||
 	    !list_ok(l, (struct rg_bundle_list){ m->always_rules, m->always_count }, 1))
 		return fail(l->err, l->errlen, -EBADMSG, "meta section inconsistent");
+	if (m->nmasks && m->detector_catalog != RG_DETECTOR_CATALOG_VERSION)
+		return fail(l->err, l->errlen, -EPROTO,
+			    "bundle's masking detectors are catalogue v%u, this engine has v%u: "
+			    "recompile the rules with this version of rulec",
+			    m->detector_catalog, RG_DETECTOR_CATALOG_VERSION);
 	p->always = p->pool + m->always_rules;
 	for (uint32_t i = 0; i < m->always_count; i++)
 		if (p->always[i] >= m->nrules)

@@ -77,7 +77,8 @@ struct rg_bundle_meta {
 	uint32_t always_rules;		/* list: rules without a required literal */
 	uint32_t always_count;
 	uint32_t index_slots;		/* power of two; 0 if no name index */
-	uint32_t reserved[7];
+	uint32_t detector_catalog;	/* RG_DETECTOR_CATALOG_VERSION of the compiler */
+	uint32_t reserved[6];
 };
 #define RG_META_NEED_FINGERPRINT 0x1u
 #define RG_META_NEED_NORMALIZE 0x2u

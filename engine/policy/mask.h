@@ -34,6 +34,10 @@ enum rg_detector {
 	RG_DET__COUNT
 };
 
+/* Bumped whenever a detector's pattern or validator changes: bundles record the catalogue
+ * they were compiled against and the loader refuses a mismatch. */
+#define RG_DETECTOR_CATALOG_VERSION 1
+
 enum rg_mask_style {
 	RG_MASK_REDACT = 0,	/* every character of the span replaced by '*' ... */
 	RG_MASK_PARTIAL,	/* keep the last `keep` (default 4) alphanumerics */
