@@ -681,3 +681,206 @@ class Ringgate:
         return (f"host={self.host} port={self.port} user={user} password={password} "
                 f"dbname={database or self.config['targets'][0]['name']} "
                 "sslmode=disable connect_timeout=10")
+
+
+# ---- development token issuer (ringgatectl dev-issuer / token) -------------------------------
+
+def ringgatectl_binary():
+    return os.environ.get("RG_RINGGATECTL") or os.path.join(RG_BUILD, "engine", "ctl",
+                                                            "ringgatectl")
+
+
+class DevIssuer:
+    """A DEVELOPMENT issuer in its own temp dir (`ringgatectl dev-issuer init`), minting
+    tokens with `ringgatectl token`. identity() is the matching ringgate `identity` config
+    section (jwks_file); clock_skew "0s" lets a --ttl 1s token expire within seconds."""
+
+    def __init__(self, issuer="https://dev-issuer.rgtest.invalid", audience="ringgate"):
+        self.issuer = issuer
+        self.audience = audience
+        self.ctl = ringgatectl_binary()
+        if not os.access(self.ctl, os.X_OK):
+            skip(f"ringgatectl {self.ctl} not built (set RG_BUILD or RG_RINGGATECTL)")
+        self.base = tempfile.mkdtemp(prefix="rgtest-iss-")
+        _register(self)
+        self.dir = os.path.join(self.base, "issuer")
+        r = subprocess.run([self.ctl, "dev-issuer", "init", "--dir", self.dir, "--issuer",
+                            issuer], capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise RuntimeError(f"ringgatectl dev-issuer init failed:\n{r.stderr}")
+        self.jwks_file = os.path.join(self.dir, "jwks.json")
+        self.key_file = os.path.join(self.dir, "issuer.key")
+
+    def __repr__(self):
+        return f"DevIssuer({self.issuer}, {self.base})"
+
+    def token(self, sub="agent-1", groups=None, audience=None, ttl="10m", claims=()):
+        argv = [self.ctl, "token", "--dir", self.dir, "--sub", sub, "--audience",
+                audience or self.audience, "--ttl", ttl]
+        if groups:
+            argv += ["--groups", groups]
+        for c in claims:
+            argv += ["--claim", c]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise RuntimeError(f"ringgatectl token failed:\n{r.stderr}")
+        return r.stdout.strip()
+
+    def identity(self, clock_skew=None, extra_issuers=()):
+        """ringgate's `identity` section trusting this issuer (and any others given)."""
+        issuers = [{"issuer": i.issuer, "audience": i.audience, "jwks_file": i.jwks_file}
+                   for i in (self, *extra_issuers)]
+        ident = {"issuers": issuers}
+        if clock_skew is not None:
+            ident = {"clock_skew": clock_skew, **ident}
+        return ident
+
+    def stop(self):
+        _unregister(self)
+        if self.base and not KEEP:
+            shutil.rmtree(self.base, ignore_errors=True)
+        self.base = None
+
+
+# ---- client stacks: PostgreSQL + dev issuer + ringgate, and where clients connect -------------
+
+class Endpoint:
+    """Where a client connects and as whom: straight to PostgreSQL (its role and password)
+    or through ringgate (any user name, a token as password, the target name as database)."""
+
+    def __init__(self, host, port, user, password, database):
+        self.host, self.port, self.user = host, port, user
+        self.password, self.database = password, database
+
+    def env(self, **extra):
+        return client_env(self.host, self.port, self.user, self.database, self.password,
+                          **extra)
+
+    def params(self, **kw):
+        p = {"host": self.host, "port": self.port, "user": self.user,
+             "password": self.password, "dbname": self.database, "sslmode": "disable",
+             "connect_timeout": 10}
+        p.update(kw)
+        return p
+
+    def connect(self, **kw):
+        return require_psycopg2().connect(**self.params(**kw))
+
+    def psql(self, sql, check=True, args=(), timeout=120, env=None):
+        return run_psql(sql, env or self.env(), check=check, args=args, timeout=timeout)
+
+
+class ClientStack:
+    """PostgreSQL, a dev issuer and ringgate in front, for a test that drives real clients.
+    `ep` is the endpoint through ringgate, `direct` the one straight to PostgreSQL.
+    With direct=True (default: env RG_DIRECT=1) no ringgate is started and `ep` IS the
+    direct endpoint: that validates a test's client side, never ringgate."""
+
+    def __init__(self, direct=None, pg_settings=None, sub="agent-1", groups="dev",
+                 clock_skew=None, **ringgate_kw):
+        self.direct_mode = (os.environ.get("RG_DIRECT") == "1") if direct is None else direct
+        self.pg_settings = pg_settings
+        self.sub, self.groups, self.clock_skew = sub, groups, clock_skew
+        self.ringgate_kw = ringgate_kw
+        self.pg = self.rg = self.issuer = self.ep = self.direct = None
+
+    def __enter__(self):
+        if not self.direct_mode and not os.access(self.ringgate_kw.get("binary") or
+                                                  ringgate_binary(), os.X_OK):
+            skip(f"ringgate binary {ringgate_binary()} not built (set RG_BUILD or "
+                 "RG_RINGGATE; RG_DIRECT=1 runs the clients straight against PostgreSQL)")
+        self.pg = PgServer(settings=self.pg_settings).start()
+        self.direct = Endpoint(self.pg.host, self.pg.port, self.pg.user, self.pg.password,
+                               self.pg.database)
+        if self.direct_mode:
+            log("RG_DIRECT=1: clients connect straight to PostgreSQL (checks the test only)")
+            self.ep = self.direct
+            return self
+        self.issuer = DevIssuer()
+        self.rg = Ringgate(self.pg, identity=self.issuer.identity(self.clock_skew),
+                           **self.ringgate_kw).start()
+        self.ep = Endpoint(self.rg.host, self.rg.port, self.sub, self.token(),
+                           self.rg.config["targets"][0]["name"])
+        return self
+
+    def token(self, **kw):
+        kw.setdefault("sub", self.sub)
+        kw.setdefault("groups", self.groups)
+        return self.issuer.token(**kw) if self.issuer else self.pg.password
+
+    def __exit__(self, *exc):
+        for obj in (self.rg, self.issuer, self.pg):
+            if obj is not None:
+                obj.stop()
+        return False
+
+    def ringgate_problems(self):
+        """Why ringgate is not healthy right now: exited, or a sanitizer report in its log."""
+        if self.rg is None:
+            return []
+        probs = []
+        if self.rg.proc is None or self.rg.proc.poll() is not None:
+            probs.append(f"ringgate exited with {self.rg.proc and self.rg.proc.returncode}")
+        probs += sanitizer_reports(self.rg_log())
+        return probs
+
+    def rg_log(self):
+        try:
+            with open(self.rg.logfile, errors="replace") as f:
+                return f.read()
+        except (OSError, TypeError, AttributeError):
+            return ""
+
+    def shutdown_ringgate(self, timeout=15.0):
+        """SIGTERM ringgate and wait; returns (exit code, full log) before the workdir goes."""
+        if self.rg is None or self.rg.proc is None:
+            return None, ""
+        if self.rg.proc.poll() is None:
+            self.rg.proc.send_signal(signal.SIGTERM)
+            try:
+                self.rg.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                log("ringgate ignored SIGTERM; killing")
+                self.rg.proc.kill()
+                self.rg.proc.wait()
+        rc, text = self.rg.proc.returncode, self.rg_log()
+        self.rg.stop()
+        self.rg = None
+        return rc, text
+
+
+def sanitizer_reports(text):
+    """Lines of a log that report an ASan/UBSan/LSan error."""
+    return [line for line in text.splitlines()
+            if "ERROR: AddressSanitizer" in line or "ERROR: LeakSanitizer" in line
+            or "UndefinedBehaviorSanitizer" in line or ": runtime error: " in line]
+
+
+# ---- a tiny test runner: every test function runs, failures are listed, exit 1 if any ---------
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+    print(f"ok - {what}", flush=True)
+
+
+def run_tests(tests):
+    """Run each test function in order; a failure (exception) is reported and the next test
+    still runs. Exit 0 when all pass, 1 otherwise (skip() inside a test exits 77 at once)."""
+    failed = []
+    for t in tests:
+        t0 = time.monotonic()
+        print(f"# {t.__name__}", flush=True)
+        try:
+            t()
+        except Exception as e:  # report and continue with the next test
+            import traceback
+            traceback.print_exc()
+            failed.append(t.__name__)
+            print(f"not ok - {t.__name__}: {type(e).__name__}: {str(e)[:2000]}", flush=True)
+        else:
+            print(f"# {t.__name__} passed in {time.monotonic() - t0:.1f}s", flush=True)
+        _cleanup_all()
+    print(f"# {len(tests) - len(failed)}/{len(tests)} passed"
+          + (f"; failed: {', '.join(failed)}" if failed else ""), flush=True)
+    sys.exit(1 if failed else 0)
