@@ -88,6 +88,19 @@ static const struct named *find(const struct named *v, size_t n, const char *nam
 	return NULL;
 }
 
+struct keyed {
+	struct rulec_diag d;
+	struct named at;
+	size_t idx;
+};
+
+static int keyedcmp(const void *a, const void *b)
+{
+	const struct keyed *x = a, *y = b;
+	int r = poscmp(&x->at, &y->at);
+	return r ? r : (x->idx < y->idx ? -1 : x->idx > y->idx);
+}
+
 int rulec_check_program(const struct rulec_program *prog, struct rulec_diags *d)
 {
 	size_t before = d->n, n = 0;
@@ -129,22 +142,19 @@ int rulec_check_program(const struct rulec_program *prog, struct rulec_diags *d)
 	report_dups(v, n, "pack", d);
 	free(v);
 
-	/* Present the findings in source order, like the parser's. */
-	struct rulec_diag *dv = d->v ? d->v + before : NULL;
+	/* Present the findings in source order, like the parser's (stable). */
 	size_t dn = d->n - before;
-	for (size_t i = 1; i < dn; i++) {
-		struct rulec_diag t = dv[i];
-		struct named kt = {.pos = t.pos, .file_idx = file_index(prog, t.pos.file)};
-		size_t j = i;
-		while (j > 0) {
-			struct named kp = {.pos = dv[j - 1].pos,
-					   .file_idx = file_index(prog, dv[j - 1].pos.file)};
-			if (poscmp(&kp, &kt) <= 0)
-				break;
-			dv[j] = dv[j - 1];
-			j--;
-		}
-		dv[j] = t;
+	struct keyed *k = malloc((dn + 1) * sizeof(*k));
+	if (!k)
+		abort();
+	for (size_t i = 0; i < dn; i++) {
+		const struct rulec_diag *g = &d->v[before + i];
+		k[i] = (struct keyed){.d = *g, .idx = i};
+		k[i].at = (struct named){.pos = g->pos, .file_idx = file_index(prog, g->pos.file)};
 	}
+	qsort(k, dn, sizeof(*k), keyedcmp);
+	for (size_t i = 0; i < dn; i++)
+		d->v[before + i] = k[i].d;
+	free(k);
 	return d->n > before ? -1 : 0;
 }

@@ -8,6 +8,8 @@
  * the caller's diagnostics with the file:line:col of the offending node and checking goes
  * on, so one run reports everything. Nothing here may crash or leak on any input: the fuzz
  * target drives rulec_parse_buffer directly. Cross-file checks live in check.c.
+ * The program's arrays are only ever appended to here, and their capacity is implied by
+ * their length (see grow()): nothing else may add entries to them.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -53,6 +55,17 @@ static void *xrealloc(void *p, size_t n)
 	p = realloc(p, n ? n : 1);
 	if (!p)
 		abort(); /* out of memory in a CLI tool: nothing sensible left to do */
+	return p;
+}
+
+/* Room for element n of an array that holds n elements. The IR has no capacity fields, so
+ * the capacity is implied by n (8, then powers of two): appends stay amortized O(1). */
+static void *grow(void *p, size_t n, size_t size)
+{
+	if (n == 0)
+		return xrealloc(p, 8 * size);
+	if (n >= 8 && (n & (n - 1)) == 0)
+		return xrealloc(p, 2 * n * size);
 	return p;
 }
 
@@ -522,8 +535,8 @@ static int get_enum(struct pctx *c, const struct ynode *n, const char *what,
 
 static void strv_add(struct rulec_strv *v, char *s, struct rulec_pos pos)
 {
-	v->v = xrealloc(v->v, (v->n + 1) * sizeof(*v->v));
-	v->pos = xrealloc(v->pos, (v->n + 1) * sizeof(*v->pos));
+	v->v = grow(v->v, v->n, sizeof(*v->v));
+	v->pos = grow(v->pos, v->n, sizeof(*v->pos));
 	v->v[v->n] = s;
 	v->pos[v->n] = pos;
 	v->n++;
@@ -958,7 +971,7 @@ static size_t nitems(const struct ynode *n)
 
 static struct rulec_test *new_test(struct rulec_program *p)
 {
-	p->tests = xrealloc(p->tests, (p->ntests + 1) * sizeof(*p->tests));
+	p->tests = grow(p->tests, p->ntests, sizeof(*p->tests));
 	struct rulec_test *t = &p->tests[p->ntests++];
 	memset(t, 0, sizeof(*t));
 	return t;
@@ -1167,7 +1180,7 @@ static void parse_rule(struct pctx *c, const struct ynode *n)
 	if (!get_keys(c, n, "rule", keys, v))
 		return;
 	struct rulec_program *p = c->prog;
-	p->rules = xrealloc(p->rules, (p->nrules + 1) * sizeof(*p->rules));
+	p->rules = grow(p->rules, p->nrules, sizeof(*p->rules));
 	struct rulec_rule *r = &p->rules[p->nrules++];
 	memset(r, 0, sizeof(*r));
 	r->pos = npos(c, n);
@@ -1250,7 +1263,7 @@ static void parse_mask(struct pctx *c, const struct ynode *n)
 	if (!get_keys(c, n, "mask", keys, v))
 		return;
 	struct rulec_program *p = c->prog;
-	p->masks = xrealloc(p->masks, (p->nmasks + 1) * sizeof(*p->masks));
+	p->masks = grow(p->masks, p->nmasks, sizeof(*p->masks));
 	struct rulec_mask *m = &p->masks[p->nmasks++];
 	memset(m, 0, sizeof(*m));
 	m->pos = npos(c, n);
@@ -1362,7 +1375,7 @@ static void parse_file(struct pctx *c, const struct ynode *root)
 			       v[K_VERSION]->s);
 
 	struct rulec_program *p = c->prog;
-	p->packs = xrealloc(p->packs, (p->npacks + 1) * sizeof(*p->packs));
+	p->packs = grow(p->packs, p->npacks, sizeof(*p->packs));
 	struct rulec_pack *pk = &p->packs[p->npacks++];
 	memset(pk, 0, sizeof(*pk));
 	pk->file = xstrdup(c->file);
@@ -1393,29 +1406,32 @@ static void parse_file(struct pctx *c, const struct ynode *root)
 		parse_tests(c, v[K_TESTS], NULL, OWNER_FILE);
 }
 
-/* Diagnostics of one file in source order (checks run key by key, not line by line). */
+/* Diagnostics of one file in source order (checks run key by key, not line by line);
+ * equal positions keep the order they were found in. */
+struct keyed_diag {
+	struct rulec_diag d;
+	size_t idx;
+};
+
 static int diagcmp(const void *a, const void *b)
 {
-	const struct rulec_diag *x = a, *y = b;
-	if (x->pos.line != y->pos.line)
-		return x->pos.line < y->pos.line ? -1 : 1;
-	if (x->pos.col != y->pos.col)
-		return x->pos.col < y->pos.col ? -1 : 1;
-	return 0;
+	const struct keyed_diag *x = a, *y = b;
+	if (x->d.pos.line != y->d.pos.line)
+		return x->d.pos.line < y->d.pos.line ? -1 : 1;
+	if (x->d.pos.col != y->d.pos.col)
+		return x->d.pos.col < y->d.pos.col ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
 static void sort_diags(struct rulec_diag *v, size_t n)
 {
-	/* stable insertion sort: files have few errors, and equal positions keep order */
-	for (size_t i = 1; i < n; i++) {
-		struct rulec_diag t = v[i];
-		size_t j = i;
-		while (j > 0 && diagcmp(&v[j - 1], &t) > 0) {
-			v[j] = v[j - 1];
-			j--;
-		}
-		v[j] = t;
-	}
+	struct keyed_diag *k = xrealloc(NULL, n * sizeof(*k));
+	for (size_t i = 0; i < n; i++)
+		k[i] = (struct keyed_diag){.d = v[i], .idx = i};
+	qsort(k, n, sizeof(*k), diagcmp);
+	for (size_t i = 0; i < n; i++)
+		v[i] = k[i].d;
+	free(k);
 }
 
 int rulec_parse_buffer(const char *name, const char *buf, size_t len, struct rulec_program *prog,
@@ -1423,7 +1439,7 @@ int rulec_parse_buffer(const char *name, const char *buf, size_t len, struct rul
 {
 	size_t before = d->n;
 	struct rulec_program *p = prog;
-	p->files = xrealloc(p->files, (p->nfiles + 1) * sizeof(*p->files));
+	p->files = grow(p->files, p->nfiles, sizeof(*p->files));
 	char *file = xstrdup(name ? name : "<input>");
 	p->files[p->nfiles++] = file;
 	struct pctx c = {.prog = prog, .d = d, .file = file};
@@ -1452,7 +1468,7 @@ struct pathv {
 
 static void pathv_add(struct pathv *pv, const char *s)
 {
-	pv->v = xrealloc(pv->v, (pv->n + 1) * sizeof(*pv->v));
+	pv->v = grow(pv->v, pv->n, sizeof(*pv->v));
 	pv->v[pv->n++] = xstrdup(s);
 }
 

@@ -323,6 +323,42 @@ static void test_style_null_means_the_null_style(void **state)
 		     "t.yaml:4:36: 'style' must be a string, got null\n");
 }
 
+/* Arrays grow by doubling past 8 entries: contents must survive every boundary. */
+static void test_many_rules_and_list_entries_keep_their_contents(void **state)
+{
+	(void)state;
+	char *y = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&y, &len);
+	assert_non_null(f);
+	fprintf(f, "version: 1\npack: t\nrules:\n");
+	for (int i = 0; i < 1030; i++) {
+		fprintf(f, "  - id: r%d\n    action: deny\n    sql:\n      tables: [", i);
+		for (int k = 0; k < i % 20; k++)
+			fprintf(f, "%st%d_%d", k ? ", " : "", i, k);
+		fprintf(f, "%sx]\n", i % 20 ? ", " : "");
+	}
+	fclose(f);
+	struct rulec_program p = {0};
+	struct rulec_diags d = {0};
+	assert_int_equal(rulec_parse_buffer("t.yaml", y, len, &p, &d), 0);
+	assert_int_equal(p.nrules, 1030);
+	for (int i = 0; i < 1030; i++) {
+		char want[32];
+		snprintf(want, sizeof(want), "r%d", i);
+		assert_string_equal(p.rules[i].id, want);
+		assert_int_equal(p.rules[i].tables.n, (size_t)(i % 20) + 1);
+		for (int k = 0; k < i % 20; k++) {
+			snprintf(want, sizeof(want), "t%d_%d", i, k);
+			assert_string_equal(p.rules[i].tables.v[k], want);
+		}
+		assert_int_equal(p.rules[i].pos.line, 4 + 4 * i);
+	}
+	rulec_diags_free(&d);
+	rulec_program_free(&p);
+	free(y);
+}
+
 /* ---- schema errors ---- */
 
 static void test_unknown_keys_name_the_valid_ones(void **state)
@@ -671,6 +707,7 @@ int main(void)
 	    cmocka_unit_test(test_operation_aliases_expand),
 	    cmocka_unit_test(test_docs_example_is_valid),
 	    cmocka_unit_test(test_style_null_means_the_null_style),
+	    cmocka_unit_test(test_many_rules_and_list_entries_keep_their_contents),
 	    cmocka_unit_test(test_unknown_keys_name_the_valid_ones),
 	    cmocka_unit_test(test_wrong_types_are_reported),
 	    cmocka_unit_test(test_bad_enum_values_list_the_valid_ones),
