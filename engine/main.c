@@ -1,0 +1,278 @@
+/*
+ * main.c: the ringgate binary. Flags and configuration only: load the config, build each
+ * module's runtime object from it (issuers' verifiers, target credentials, the pg gateway
+ * and its listeners), hand them to the engine, run until SIGTERM/SIGINT, drain, exit 0.
+ *
+ * No protocol or policy logic lives here. Errors found while building objects from the
+ * config are printed as file:line:col: message, like the config loader's own. Never prints
+ * a secret: credentials are read by engine/auth into wiped memory.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "config.h"
+#include "core.h"
+#include "pg.h"
+
+#ifndef RG_VERSION
+#define RG_VERSION "dev"
+#endif
+#define DRAIN_MS 10000
+
+static struct rg_core *g_core;
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: ringgate --config FILE\n"
+		     "       ringgate --check-config FILE\n"
+		     "       ringgate --version | --help\n\n"
+		     "  --config FILE        run the gateway with this configuration (docs/config.md)\n"
+		     "  --check-config FILE  validate FILE and the files it names; exit 0 or 1\n"
+		     "  --version            print the version\n"
+		     "  --help               this text\n\n"
+		     "SIGTERM or SIGINT drains sessions (up to %d s) and exits 0.\n",
+		DRAIN_MS / 1000);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (g_core)
+		rg_core_shutdown(g_core, DRAIN_MS);
+}
+
+static void log_refresh(void *arg, bool error, const char *msg)
+{
+	(void)arg;
+	fprintf(stderr, "event=jwks_%s detail=\"%s\"\n", error ? "error" : "info", msg);
+}
+
+/* Build verifiers and credentials from the config into gw. Returns the error count. */
+static int build_gw(const struct rg_config *cfg, struct rg_pg_gw *gw)
+{
+	char err[512];
+	size_t i;
+	int nerr = 0;
+
+	for (i = 0; i < cfg->identity.n_issuers; i++) {
+		const struct rg_config_issuer *is = &cfg->identity.issuers[i];
+		struct rg_auth_verifier *v = NULL;
+		struct rg_auth_config ac;
+
+		rg_auth_config_init(&ac);
+		ac.issuer = is->issuer;
+		ac.audience = is->audience;
+		ac.jwks_file = is->jwks_file;
+		ac.jwks_url = is->jwks_url;
+		ac.jwks_refresh_ms = is->jwks_refresh_ms;
+		ac.clock_skew_ms = cfg->identity.clock_skew_ms;
+		if (is->groups_claim)
+			ac.groups_claim = is->groups_claim;
+		ac.required_claims = is->required_claims;
+		ac.n_required_claims = is->n_required_claims;
+		ac.log = log_refresh;
+		err[0] = 0;
+		if (rg_auth_verifier_new(&ac, &v, err, sizeof(err)) ||
+		    rg_pg_gw_add_issuer(gw, is->issuer, v)) {
+			fprintf(stderr, "%s:%u:%u: identity.issuers: %s\n", cfg->path, is->loc.line,
+				is->loc.col, err[0] ? err : "cannot create verifier");
+			if (v)
+				rg_auth_verifier_free(v);
+			nerr++;
+		}
+	}
+	for (i = 0; i < cfg->n_targets; i++) {
+		const struct rg_config_target *t = &cfg->targets[i];
+		struct rg_auth_cred *cred = NULL;
+		int ret;
+
+		err[0] = 0;
+		ret = t->password_file ? rg_auth_cred_from_file(t->password_file, &cred, err,
+								sizeof(err))
+				       : rg_auth_cred_from_env(t->password_env, &cred, err,
+							       sizeof(err));
+		if (ret) {
+			fprintf(stderr, "%s:%u:%u: target %s: %s\n", cfg->path, t->loc.line,
+				t->loc.col, t->name, err);
+			nerr++;
+			continue;
+		}
+		if (rg_pg_gw_add_target(gw, t, cred, err, sizeof(err))) {
+			fprintf(stderr, "%s:%s\n", cfg->path, err);
+			rg_auth_cred_free(cred);
+			nerr++;
+		}
+	}
+	if (!cfg->identity.n_issuers) {
+		fprintf(stderr, "%s: identity: no issuers configured: every login will fail\n",
+			cfg->path);
+	}
+	return nerr;
+}
+
+static int build_listeners(const struct rg_config *cfg, struct rg_pg_gw *gw,
+			   struct rg_pg_listener **ls)
+{
+	char err[512];
+	size_t i;
+	int nerr = 0;
+
+	for (i = 0; i < cfg->n_listeners; i++) {
+		if (rg_pg_listener_new(gw, &cfg->listeners[i], &ls[i], err, sizeof(err))) {
+			fprintf(stderr, "%s:%s\n", cfg->path, err);
+			nerr++;
+		}
+	}
+	return nerr;
+}
+
+static int check_config(const char *path)
+{
+	struct rg_config *cfg = NULL;
+	struct rg_pg_gw *gw = NULL;
+	struct rg_pg_listener **ls = NULL;
+	int nerr = 1;
+	size_t i;
+
+	if (rg_config_load(path, &cfg, stderr))
+		return 1;
+	if (rg_pg_gw_new(cfg, 1, &gw))
+		goto out;
+	ls = calloc(cfg->n_listeners, sizeof(*ls));
+	if (!ls)
+		goto out;
+	nerr = build_gw(cfg, gw) + build_listeners(cfg, gw, ls);
+	if (!nerr)
+		printf("%s: ok\n", path);
+out:
+	for (i = 0; ls && i < cfg->n_listeners; i++)
+		rg_pg_listener_free(ls[i]);
+	free(ls);
+	rg_pg_gw_free(gw);
+	rg_config_free(cfg);
+	return nerr ? 1 : 0;
+}
+
+static int run(const char *path)
+{
+	struct rg_core_config cc = { 0 };
+	struct rg_config *cfg = NULL;
+	struct rg_pg_gw *gw = NULL;
+	struct rg_pg_listener **ls = NULL;
+	struct rg_core *core = NULL;
+	struct sigaction sa = { 0 };
+	char ports[512] = "";
+	size_t i, off = 0;
+	int ret, rc = 1;
+
+	if (rg_config_load(path, &cfg, stderr))
+		return 1;
+	ret = rg_core_probe();
+	if (ret) {
+		fprintf(stderr, "ringgate: this kernel lacks io_uring features: %s\n",
+			strerror(-ret));
+		goto out;
+	}
+	cc.workers = rg_config_threads(cfg);
+	cc.idle_ms = (unsigned)cfg->limits.idle_timeout_ms;
+	core = rg_core_new(&cc, &ret);
+	if (!core) {
+		fprintf(stderr, "ringgate: cannot create engine: %s\n", strerror(-ret));
+		goto out;
+	}
+	if (rg_pg_gw_new(cfg, rg_core_workers(core), &gw))
+		goto out;
+	ls = calloc(cfg->n_listeners, sizeof(*ls));
+	if (!ls || build_gw(cfg, gw) || build_listeners(cfg, gw, ls))
+		goto out;
+	for (i = 0; i < cfg->n_listeners; i++) {
+		const struct rg_config_listener *lc = &cfg->listeners[i];
+		uint16_t port = 0;
+
+		ret = rg_core_listen(core, (const struct sockaddr *)&lc->address.sa,
+				     lc->address.salen, &rg_pg_ops, ls[i], &port);
+		if (ret) {
+			fprintf(stderr, "%s:%u:%u: listener %s: cannot listen on %s: %s\n",
+				cfg->path, lc->loc.line, lc->loc.col, lc->name, lc->address.text,
+				strerror(-ret));
+			goto out;
+		}
+		if (off < sizeof(ports))
+			off += (size_t)snprintf(ports + off, sizeof(ports) - off, "%s%s=%s:%u%s",
+						i ? "," : "", lc->name, lc->address.host, port,
+						lc->tls_enabled ? "/tls" : "");
+	}
+	g_core = core;
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	ret = rg_core_start(core);
+	if (ret) {
+		fprintf(stderr, "ringgate: cannot start workers: %s\n", strerror(-ret));
+		rg_core_shutdown(core, 0);
+		rg_core_join(core);
+		goto out;
+	}
+	fprintf(stderr, "event=started version=%s workers=%u listeners=%s targets=%zu\n",
+		RG_VERSION, rg_core_workers(core), ports, cfg->n_targets);
+	ret = rg_core_join(core);
+	g_core = NULL;
+	fprintf(stderr, "event=stopped status=%s\n", ret ? strerror(-ret) : "ok");
+	rc = ret ? 1 : 0;
+out:
+	g_core = NULL;
+	rg_core_free(core);
+	for (i = 0; ls && i < cfg->n_listeners; i++)
+		rg_pg_listener_free(ls[i]);
+	free(ls);
+	rg_pg_gw_free(gw);
+	rg_config_free(cfg);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", required_argument, NULL, 'C' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL, *check = NULL;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'C':
+			check = optarg;
+			break;
+		case 'V':
+			printf("ringgate %s\n", RG_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc || (!config == !check)) {
+		usage(stderr);
+		return 2;
+	}
+	if (check)
+		return check_config(check);
+	return run(config);
+}

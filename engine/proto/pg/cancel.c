@@ -1,0 +1,151 @@
+/*
+ * cancel.c: the registry of ringgate's own cancel keys.
+ *
+ * Every logged-in session gets a random (pid, key) pair that ringgate issues in its own
+ * BackendKeyData, mapped to the target's real pid/key and the target itself; a CancelRequest
+ * may arrive on any worker, so the registry is shared. It is touched only at login, logout
+ * and cancel -- never per message -- so one mutex is enough and costs nothing on the data
+ * path. Lookups compare keys in constant time; the target's key never leaves this module
+ * except into the session that forwards the cancel. Entries are small, kept in a chained
+ * hash table keyed by the issued pid (itself random, so the table needs no secret seed).
+ */
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg.h"
+
+#define NBUCKETS 1024u
+
+struct node {
+	struct rg_pg_cancel_entry e;
+	struct node *next;
+};
+
+struct rg_pg_cancel_reg {
+	pthread_mutex_t mu;
+	size_t count;
+	struct node *b[NBUCKETS];
+};
+
+struct rg_pg_cancel_reg *rg_pg_cancel_reg_new(void)
+{
+	struct rg_pg_cancel_reg *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	pthread_mutex_init(&r->mu, NULL);
+	return r;
+}
+
+void rg_pg_cancel_reg_free(struct rg_pg_cancel_reg *r)
+{
+	size_t i;
+
+	if (!r)
+		return;
+	for (i = 0; i < NBUCKETS; i++) {
+		struct node *n = r->b[i], *next;
+
+		for (; n; n = next) {
+			next = n->next;
+			OPENSSL_cleanse(n, sizeof(*n));
+			free(n);
+		}
+	}
+	pthread_mutex_destroy(&r->mu);
+	free(r);
+}
+
+static struct node *find(struct rg_pg_cancel_reg *r, uint32_t pid)
+{
+	struct node *n;
+
+	for (n = r->b[pid % NBUCKETS]; n; n = n->next)
+		if (n->e.pid == pid)
+			return n;
+	return NULL;
+}
+
+int rg_pg_cancel_register(struct rg_pg_cancel_reg *r, struct rg_pg_cancel_entry *e)
+{
+	struct node *n = malloc(sizeof(*n));
+	uint8_t rnd[8];
+	int tries, ret = -EIO;
+
+	if (!n)
+		return -ENOMEM;
+	pthread_mutex_lock(&r->mu);
+	for (tries = 0; tries < 16; tries++) {
+		uint32_t pid;
+
+		if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+			break;
+		/* A positive int32 that is not 0: clients treat the pid as a signed int. */
+		pid = ((uint32_t)rnd[0] << 24 | (uint32_t)rnd[1] << 16 | (uint32_t)rnd[2] << 8 |
+		       rnd[3]) & 0x7fffffffu;
+		if (!pid || find(r, pid))
+			continue;
+		e->pid = pid;
+		memcpy(e->key, rnd + 4, 4);
+		n->e = *e;
+		n->next = r->b[pid % NBUCKETS];
+		r->b[pid % NBUCKETS] = n;
+		r->count++;
+		ret = 0;
+		break;
+	}
+	pthread_mutex_unlock(&r->mu);
+	OPENSSL_cleanse(rnd, sizeof(rnd));
+	if (ret)
+		free(n);
+	return ret;
+}
+
+bool rg_pg_cancel_lookup(struct rg_pg_cancel_reg *r, uint32_t pid, const uint8_t *key,
+			 size_t key_len, struct rg_pg_cancel_entry *out)
+{
+	struct node *n;
+	bool ok = false;
+
+	if (key_len != 4)
+		return false;
+	pthread_mutex_lock(&r->mu);
+	n = find(r, pid);
+	if (n && CRYPTO_memcmp(n->e.key, key, 4) == 0) {
+		*out = n->e;
+		ok = true;
+	}
+	pthread_mutex_unlock(&r->mu);
+	return ok;
+}
+
+void rg_pg_cancel_unregister(struct rg_pg_cancel_reg *r, uint32_t pid, const uint8_t *key)
+{
+	struct node **pp, *n;
+
+	pthread_mutex_lock(&r->mu);
+	for (pp = &r->b[pid % NBUCKETS]; (n = *pp); pp = &n->next) {
+		if (n->e.pid == pid && memcmp(n->e.key, key, 4) == 0) {
+			*pp = n->next;
+			r->count--;
+			OPENSSL_cleanse(n, sizeof(*n));
+			free(n);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&r->mu);
+}
+
+size_t rg_pg_cancel_count(struct rg_pg_cancel_reg *r)
+{
+	size_t n;
+
+	pthread_mutex_lock(&r->mu);
+	n = r->count;
+	pthread_mutex_unlock(&r->mu);
+	return n;
+}

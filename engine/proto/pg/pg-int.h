@@ -1,0 +1,129 @@
+/*
+ * pg-int.h: types shared by the files of the pg module (not part of its public API).
+ *
+ * The message stream (stream.c) turns the chunks one side sends into whole messages
+ * (pointing straight into the chunk whenever a message is not split, into the stream's
+ * accumulator when it is) or, for a message too large to hold, into pass-through pieces.
+ * It is pure: no I/O, and it allocates only when a message is split across chunks.
+ */
+#ifndef RG_PROTO_PG_INT_H
+#define RG_PROTO_PG_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core.h"
+#include "wire.h"
+
+enum rg_pg_sev {
+	RG_PG_SEV_MORE = 0, /* input consumed into the accumulator: feed the next chunk */
+	RG_PG_SEV_MSG,	    /* ev.msg is one whole message */
+	RG_PG_SEV_PIECE,    /* ev.data[0..n) is a piece of a streamed message */
+};
+
+struct rg_pg_sevent {
+	enum rg_pg_sev kind;
+	bool in_acc;	     /* the bytes live in the stream's accumulator, not the input */
+	struct rg_pg_msg msg; /* MSG */
+	const uint8_t *data; /* PIECE */
+	size_t n;
+	bool first, last;    /* PIECE: first piece (carries the header) / last piece */
+	uint8_t type;	     /* PIECE: the streamed message's type */
+	uint64_t total;	     /* PIECE: the streamed message's wire size */
+};
+
+struct rg_pg_stream {
+	struct rg_acc acc;		   /* a split message, header first */
+	bool acc_release;		   /* acc held the last event's bytes: drop them next */
+	uint64_t pass_left;		   /* bytes of a streamed message still to come */
+	uint8_t pass_type;
+	uint64_t pass_total;
+	const struct rg_pg_limits *lim;
+	uint32_t stream_min;		   /* messages this large (wire bytes) may be streamed */
+	const bool *streamable;		   /* [256] types that may be streamed */
+};
+
+void rg_pg_stream_init(struct rg_pg_stream *st, const struct rg_pg_limits *lim,
+		       uint32_t stream_min, const bool *streamable);
+void rg_pg_stream_free(struct rg_pg_stream *st);
+/*
+ * Consume from p[0..n): returns bytes consumed (>= 0) and sets *ev, or <0 (enum rg_pg_err,
+ * or RG_PG_E_NOMEM). Call until all of the chunk is consumed; an event's bytes are valid
+ * until the next call.
+ */
+#define RG_PG_E_NOMEM (-100)
+ssize_t rg_pg_stream_next(struct rg_pg_stream *st, const uint8_t *p, size_t n,
+			  struct rg_pg_sevent *ev);
+/* True while a split message or a streamed one is in progress. */
+static inline bool rg_pg_stream_mid(const struct rg_pg_stream *st)
+{
+	return (st->acc.len && !st->acc_release) || st->pass_left;
+}
+
+/*
+ * Startup-phase framing with the same accumulate-only-when-split rule: returns bytes
+ * consumed and 1 in *done with out filled (pointing into p or acc), or *done 0 (need more),
+ * or <0.
+ */
+ssize_t rg_pg_stream_startup(struct rg_pg_stream *st, const uint8_t *p, size_t n,
+			     struct rg_pg_startup *out, int *done);
+
+
+/* ---- gateway objects (gw.c), used by the session (session.c) ------------------------ */
+
+#include <stdatomic.h>
+#include <sys/socket.h>
+
+#include "pg.h"
+
+struct rg_tls_ctx;
+
+struct pg_target {
+	const struct rg_config_target *cfg;
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	struct rg_auth_cred *cred;
+	struct rg_tls_ctx *tls;	 /* NULL: plaintext (tls.mode disable) */
+	const char *server_name; /* SNI / verified name */
+};
+
+struct pg_issuer {
+	const char *iss;
+	struct rg_auth_verifier *v;
+};
+
+struct rg_pg_gw {
+	const struct rg_config *cfg;
+	unsigned workers;
+	struct pg_issuer *issuers;
+	size_t n_issuers;
+	struct pg_target *targets;
+	size_t n_targets, cap_targets;
+	struct rg_pg_cancel_reg *cancel;
+	struct rg_pg_counters *cnt; /* [workers] */
+	rg_pg_stmt_hook stmt_hook;
+	rg_pg_row_hook row_hook;
+	void *hook_arg;
+	struct rg_pg_limits fe_lim, be_lim;
+	bool fe_stream[256], be_stream[256];
+	uint32_t max_sessions;
+	uint32_t stream_min; /* messages this large and streamable are not held whole */
+	atomic_uint_fast32_t nsessions;
+	atomic_uint_fast64_t next_id;
+};
+
+struct rg_pg_listener {
+	struct rg_pg_gw *gw;
+	const struct rg_config_listener *cfg;
+	struct rg_tls_ctx *tls; /* NULL: SSLRequest is answered 'N' */
+};
+
+const struct pg_target *rg_pg_gw_target(const struct rg_pg_gw *gw, const char *name);
+struct rg_auth_verifier *rg_pg_gw_verifier(const struct rg_pg_gw *gw, const char *iss);
+
+/* One key=value log line on stderr, written with a single write(2). */
+void rg_pg_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif /* RG_PROTO_PG_INT_H (gateway part) */

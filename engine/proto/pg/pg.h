@@ -1,0 +1,161 @@
+/*
+ * pg: the PostgreSQL gateway protocol, an rg_proto_ops implementation (rg_pg_ops).
+ *
+ * Agents log in with a stock PostgreSQL client and an OIDC JWT as the password; ringgate,
+ * which alone holds the target's real credentials, logs in to the target and relays the
+ * session. This header is the module's public face: the shared gateway object built once at
+ * startup from the configuration (issuers' verifiers, targets and their credentials, the
+ * cancel key registry, per-worker counters), the per-listener context handed to
+ * rg_core_listen, and the two seams the policy issues plug into (per-statement verdict,
+ * per-row inspection). The framing and message helpers live in wire.h.
+ *
+ * Never: the target password or the agent's token in a log line or a client-visible byte.
+ */
+#ifndef RG_PROTO_PG_PG_H
+#define RG_PROTO_PG_PG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core.h"
+#include "wire.h"
+
+struct rg_config;
+struct rg_config_target;
+struct rg_config_listener;
+struct rg_auth_verifier;
+struct rg_auth_cred;
+struct rg_auth_identity;
+
+/* The protocol ops table; proto_ctx of the listener must be a struct rg_pg_listener. */
+extern const struct rg_proto_ops rg_pg_ops;
+
+/* ---- seams for policy (no-ops by default) --------------------------------------------- */
+
+/* Which kind of client message carried a statement. */
+enum rg_pg_stmt_kind {
+	RG_PG_STMT_QUERY = 0, /* simple Query: may hold several statements */
+	RG_PG_STMT_PARSE = 1, /* extended Parse: one statement, name in stmt_name */
+};
+
+/* What the session knows about who runs a statement, and where. */
+struct rg_pg_sess_info {
+	const struct rg_auth_identity *identity;
+	const char *target; /* configured target name */
+	const char *peer;   /* "ip:port" of the agent */
+	uint64_t id;	    /* session id (per process, for logs) */
+};
+
+/* A hook's answer. DENY makes the gateway answer the client with an ErrorResponse built
+ * from sqlstate/message (defaults 42501 / "statement denied by policy") instead of
+ * forwarding the statement; the session stays usable (see docs/pg.md, "Denying"). */
+enum rg_pg_hook_verdict {
+	RG_PG_HOOK_ALLOW = 0,
+	RG_PG_HOOK_DENY = 1,
+};
+
+struct rg_pg_deny {
+	char sqlstate[6];
+	char message[256];
+};
+
+typedef enum rg_pg_hook_verdict (*rg_pg_stmt_hook)(void *arg, const struct rg_pg_sess_info *si,
+						   enum rg_pg_stmt_kind kind, const char *stmt_name,
+						   const char *sql, size_t len,
+						   struct rg_pg_deny *deny);
+/*
+ * Called for each whole DataRow, after the RowDescription of its result set (rowdesc may be
+ * NULL: rows of an Execute on a statement described earlier). The row bytes may be rewritten
+ * in place (same length) by a later masking issue; rows large enough to be streamed in
+ * pieces are not passed here (docs/pg.md).
+ */
+typedef void (*rg_pg_row_hook)(void *arg, const struct rg_pg_sess_info *si,
+			       const struct rg_pg_msg *rowdesc, struct rg_pg_msg *row);
+
+/* ---- counters ------------------------------------------------------------------------- */
+
+#define RG_PG_COUNTER_FIELDS(X)                                                            \
+	X(sessions)	   /* client connections accepted by the pg protocol */            \
+	X(sessions_active) /* sessions alive now */                                       \
+	X(auth_ok)	   /* agents whose token verified */                              \
+	X(auth_fail)	   /* agents refused (all reasons; see auth_fail_by below) */      \
+	X(upstream_fail)   /* target connect/TLS/login failures */                         \
+	X(cancel_requests) /* CancelRequests received */                                  \
+	X(cancel_sent)	   /* CancelRequests forwarded to a target */                      \
+	X(protocol_violations)                                                              \
+	X(queries)	   /* Query messages relayed */                                   \
+	X(parses)	   /* Parse messages relayed */                                   \
+	X(fe_bytes)	   /* client bytes relayed to targets */                          \
+	X(be_bytes)	   /* target bytes relayed to clients */
+
+#define RG_PG_AUTH_REASONS 24 /* >= RG_AUTH_E__COUNT; index by enum rg_auth_err */
+
+/* One per worker, written only by that worker (relaxed); read with rg_pg_counters(). */
+struct rg_pg_counters {
+#define RG_PG_CNT_DECL(f) uint64_t f;
+	RG_PG_COUNTER_FIELDS(RG_PG_CNT_DECL)
+#undef RG_PG_CNT_DECL
+	uint64_t auth_fail_by[RG_PG_AUTH_REASONS];
+	uint64_t unknown_database;
+} __attribute__((aligned(64)));
+
+/* ---- the gateway object ---------------------------------------------------------------- */
+
+struct rg_pg_gw;
+
+/* Create the gateway for an engine with `workers` worker threads. cfg must outlive it. */
+int rg_pg_gw_new(const struct rg_config *cfg, unsigned workers, struct rg_pg_gw **out);
+/* Hand over a verifier for one configured issuer (the gateway frees it). */
+int rg_pg_gw_add_issuer(struct rg_pg_gw *gw, const char *issuer, struct rg_auth_verifier *v);
+/*
+ * Add a configured target with its credential (the gateway frees it). Resolves a DNS host
+ * name now (once, at startup) and loads the TLS client settings; errors are written to err
+ * prefixed with the config location.
+ */
+int rg_pg_gw_add_target(struct rg_pg_gw *gw, const struct rg_config_target *t,
+			struct rg_auth_cred *cred, char *err, size_t errlen);
+/* Install the seams (NULL restores the no-op default). */
+void rg_pg_gw_set_hooks(struct rg_pg_gw *gw, rg_pg_stmt_hook stmt, rg_pg_row_hook row,
+			void *arg);
+/* Sum (worker -1) or one worker's counters. Any thread; values may be slightly stale. */
+void rg_pg_counters(const struct rg_pg_gw *gw, int worker, struct rg_pg_counters *out);
+void rg_pg_gw_free(struct rg_pg_gw *gw);
+
+/* Per-listener context: the rg_core_listen proto_ctx. Loads the listener's cert/key. */
+struct rg_pg_listener;
+int rg_pg_listener_new(struct rg_pg_gw *gw, const struct rg_config_listener *lc,
+		       struct rg_pg_listener **out, char *err, size_t errlen);
+void rg_pg_listener_free(struct rg_pg_listener *l);
+
+/* ---- pure helpers (unit-tested) -------------------------------------------------------- */
+
+/*
+ * Startup parameters forwarded from the agent to the target: the ones that only shape how
+ * values are presented. Everything else (options, search_path, role settings, _pq_.*) is
+ * dropped, because it could change what a statement means behind the policy's back.
+ */
+bool rg_pg_param_forwarded(const char *key);
+
+/* Cancel key registry (cancel.c). Safe from any thread: one mutex, touched only at login,
+ * logout and cancel, never per message. */
+struct rg_pg_cancel_reg;
+struct rg_pg_cancel_entry {
+	uint32_t pid;			    /* ringgate's key, as issued to the agent */
+	uint8_t key[4];
+	const void *target;		    /* opaque: the gateway's target */
+	uint32_t be_pid;		    /* the target's key */
+	uint8_t be_key[RG_PG_CANCEL_KEY_MAX];
+	uint32_t be_key_len;
+};
+struct rg_pg_cancel_reg *rg_pg_cancel_reg_new(void);
+void rg_pg_cancel_reg_free(struct rg_pg_cancel_reg *r);
+/* Draw a fresh random (pid, key) not in use, store e with it; 0 or -ENOMEM / -EIO. */
+int rg_pg_cancel_register(struct rg_pg_cancel_reg *r, struct rg_pg_cancel_entry *e);
+/* Copy the entry for (pid, key) into out: true if found (constant-time key compare). */
+bool rg_pg_cancel_lookup(struct rg_pg_cancel_reg *r, uint32_t pid, const uint8_t *key,
+			 size_t key_len, struct rg_pg_cancel_entry *out);
+void rg_pg_cancel_unregister(struct rg_pg_cancel_reg *r, uint32_t pid, const uint8_t *key);
+size_t rg_pg_cancel_count(struct rg_pg_cancel_reg *r);
+
+#endif /* RG_PROTO_PG_PG_H */

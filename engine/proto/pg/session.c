@@ -1,0 +1,1396 @@
+/*
+ * session.c: one agent's PostgreSQL session through the gateway (the rg_pg_ops table).
+ *
+ * Two explicit state machines, one per side (fe = the agent, be = the target), each changed
+ * only by fe_goto() / be_goto(). Login: the agent's startup packet names a configured target
+ * in `database`; the agent's password is an OIDC JWT, verified locally; only then does the
+ * gateway connect to the target (TLS per target config), log in with the real credential
+ * (SCRAM-SHA-256 with server signature check, md5 or cleartext) and, on AuthenticationOk,
+ * tell the agent it is in, relaying the target's ParameterStatus and replacing its
+ * BackendKeyData with a gateway-issued cancel key. Then every message of both directions is
+ * framed (wire.h) and forwarded by reference from the receive buffer, contiguous unmodified
+ * messages coalesced into one send; only split messages are copied, and bulk messages too
+ * large to hold are streamed through in pieces.
+ *
+ * Invariants: the agent never receives a byte that came from the credential store, and no
+ * log line holds the token or the password; every refusal is a FATAL ErrorResponse followed
+ * by a clean close of that one session; a protocol violation by either peer ends the session
+ * with one log line (event=protocol_violation). Seams: the statement hook sees every Query
+ * and Parse, the row hook every whole DataRow; a denied statement is answered in protocol
+ * order (docs/pg.md, "Denying"). No locks here except the cancel registry's (cancel.c).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "auth.h"
+#include "config.h"
+#include "pg-int.h"
+#include "tls.h"
+
+#define LOGIN_TIMEOUT_MS 60000 /* as PostgreSQL's authentication_timeout */
+#define HOLD_MAX (1u << 20)    /* agent bytes held while the target logs in */
+#define DENY_RING 8	       /* denied statements whose answer awaits its ReadyForQuery */
+#define NEGOTIATIONS_MAX 2     /* SSLRequest/GSSENCRequest packets before a StartupMessage */
+
+enum pg_fe_state {
+	FE_STARTUP = 0,	 /* awaiting SSLRequest, GSSENCRequest, CancelRequest or StartupMessage */
+	FE_TLS_STARTUP,	 /* TLS negotiated: awaiting StartupMessage or CancelRequest */
+	FE_PASSWORD,	 /* AuthenticationCleartextPassword sent: awaiting the token */
+	FE_WAIT_BE,	 /* agent verified; its bytes are held until the target login completes */
+	FE_RELAY,	 /* logged in: messages go to the target */
+	FE_SKIP_TO_SYNC, /* a Parse was denied: dropping extended-protocol messages until Sync */
+	FE_CANCEL,	 /* this connection carried a CancelRequest: nothing more is read */
+	FE_CLOSING,	 /* a FATAL error was queued: flushing, then closing */
+};
+
+enum pg_be_state {
+	BE_NONE = 0,   /* no target connection yet */
+	BE_CONNECTING, /* connect in flight */
+	BE_SSL_WAIT,   /* SSLRequest sent: awaiting 'S' (or 'N': refused) */
+	BE_AUTH,       /* StartupMessage sent: awaiting authentication requests */
+	BE_PARAMS,     /* AuthenticationOk received: relaying startup messages until ReadyForQuery */
+	BE_RELAY,      /* messages go to the agent */
+	BE_CANCEL,     /* CancelRequest queued: closing once it is written */
+	BE_DONE,       /* the target side is finished (error or EOF) */
+};
+
+static const char *const fe_names[] = { "startup",    "tls_startup", "password", "wait_be",
+					"relay",      "skip_to_sync", "cancel",   "closing" };
+static const char *const be_names[] = { "none", "connecting", "ssl_wait", "auth",
+					"params", "relay",	"cancel",   "done" };
+
+struct pg_deny_pending {
+	uint64_t seq;	/* answer before the ReadyForQuery ending this sync point */
+	bool drop_empty; /* a denied Query was replaced by an empty one: drop its response */
+	struct rg_pg_deny d;
+};
+
+/* TLS towards the target: wraps the conn so a handshake failure reaches the agent as a
+ * FATAL error instead of a silent abort. */
+struct pg_be_tls {
+	struct rg_tls_conn *conn;
+	struct rg_sess *s;
+};
+
+struct pg_sess {
+	enum pg_fe_state fe;
+	enum pg_be_state be;
+	struct rg_pg_listener *l;
+	struct rg_pg_gw *gw;
+	struct rg_pg_counters *cnt;
+	const struct pg_target *tgt;
+	struct rg_pg_sess_info si;
+	uint64_t id;
+	char peer[64];
+	char user[64];	 /* the agent's startup user, informational, sanitised */
+	char tls_err[200];
+	bool counted;	 /* holds a slot of max_sessions */
+	bool draining;
+	bool key_registered;
+	bool is_cancel; /* this connection forwards a CancelRequest */
+	bool fe_piece_drop; /* the agent's streamed message in progress is being dropped */
+	uint8_t negotiations;
+	uint8_t tx_status; /* last ReadyForQuery status */
+	struct rg_pg_stream fs, bs;
+	struct rg_acc hold;	  /* agent bytes received while FE_WAIT_BE */
+	uint8_t *startup_params; /* copy of the agent's startup parameters until sent */
+	uint32_t startup_params_len;
+	struct rg_pg_startup su; /* params points into startup_params */
+	/* target login */
+	struct rg_auth_scram scram;
+	bool scram_started;
+	struct pg_be_tls *be_tls;
+	struct rg_pg_cancel_entry key; /* issued key and the target's */
+	/* relay bookkeeping */
+	uint64_t syncs_sent, rfq_recv; /* Query/Sync/FunctionCall forwarded, ReadyForQuery seen */
+	struct pg_deny_pending deny[DENY_RING];
+	unsigned deny_head, deny_n;
+	struct rg_pg_deny skip_deny; /* the error of the Parse that started FE_SKIP_TO_SYNC */
+	struct rg_acc rowdesc;	     /* copy of the latest RowDescription */
+	struct rg_pg_msg rowdesc_msg;
+	bool rowdesc_valid;
+	struct rg_auth_identity id_;
+};
+
+/* A run of bytes of one received buffer forwarded by reference as one send item. */
+struct fwd_run {
+	struct rg_buf *b;
+	size_t off, len;
+};
+
+static void pg_close_fatal(struct rg_sess *s, const char *sqlstate, const char *msg);
+
+/* ---- state transitions ---------------------------------------------------------------- */
+
+static void fe_goto(struct pg_sess *ps, enum pg_fe_state to)
+{
+	/* FE_CLOSING is final: later events may not revive a session being closed. */
+	if (ps->fe == FE_CLOSING)
+		return;
+	ps->fe = to;
+}
+
+static void be_goto(struct pg_sess *ps, enum pg_be_state to)
+{
+	if (ps->be == BE_DONE)
+		return;
+	ps->be = to;
+}
+
+/* ---- helpers ---------------------------------------------------------------------------- */
+
+static void sanitize(const char *in, char *out, size_t cap)
+{
+	size_t i, j = 0;
+
+	for (i = 0; in && in[i] && j + 1 < cap; i++) {
+		unsigned char c = (unsigned char)in[i];
+
+		out[j++] = (c > 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '=') ? (char)c
+										      : '?';
+	}
+	out[j] = 0;
+}
+
+static void peer_name(int fd, char *out, size_t cap)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	snprintf(out, cap, "unknown");
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len))
+		return;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+		port = ntohs(a->sin_port);
+		snprintf(out, cap, "%s:%u", host, port);
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+		port = ntohs(a->sin6_port);
+		snprintf(out, cap, "[%s]:%u", host, port);
+	}
+}
+
+static int send_error(struct rg_sess *s, enum rg_side to, const char *severity,
+		      const char *sqlstate, const char *msg)
+{
+	uint8_t buf[512];
+	ssize_t n = rg_pg_write_error(buf, sizeof(buf), severity, sqlstate, msg, NULL, NULL);
+
+	if (n < 0 || (size_t)n > sizeof(buf))
+		return -EINVAL;
+	return rg_sess_send(s, to, buf, (size_t)n);
+}
+
+/* Send a FATAL error to the agent and close the session once it is flushed. */
+static void pg_close_fatal(struct rg_sess *s, const char *sqlstate, const char *msg)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+
+	if (ps->fe == FE_CLOSING)
+		return;
+	(void)send_error(s, RG_FE, "FATAL", sqlstate, msg);
+	fe_goto(ps, FE_CLOSING);
+	be_goto(ps, BE_DONE);
+	rg_sess_pause(s, RG_FE);
+	rg_sess_close(s);
+}
+
+static void violation(struct rg_sess *s, enum rg_side from, const char *what, int err)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+
+	ps->cnt->protocol_violations++;
+	rg_pg_log("event=protocol_violation sess=%llu peer=%s side=%s fe_state=%s be_state=%s "
+		  "what=%s err=%s",
+		  (unsigned long long)ps->id, ps->peer, from == RG_FE ? "agent" : "target",
+		  fe_names[ps->fe], be_names[ps->be], what,
+		  err == RG_PG_E_NOMEM ? "out_of_memory" : rg_pg_strerror(err));
+	if (from == RG_FE)
+		pg_close_fatal(s, "08P01", "invalid frontend message");
+	else
+		pg_close_fatal(s, "08006", "lost connection to the target database");
+}
+
+/* The target could not be reached or refused ringgate: the agent learns nothing more. */
+static void upstream_fail(struct rg_sess *s, const char *reason, const char *detail)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	char d[200];
+
+	sanitize(detail, d, sizeof(d));
+	ps->cnt->upstream_fail++;
+	rg_pg_log("event=upstream_fail sess=%llu peer=%s target=%s sub=%s reason=%s detail=%s",
+		  (unsigned long long)ps->id, ps->peer, ps->tgt ? ps->tgt->cfg->name : "-",
+		  ps->si.identity ? ps->id_.sub : "-", reason, d[0] ? d : "-");
+	pg_close_fatal(s, "08006", "could not connect to the target database");
+}
+
+static void run_flush(struct rg_sess *s, enum rg_side to, struct fwd_run *r, int *err)
+{
+	if (r->len && !*err)
+		*err = rg_sess_send_ref(s, to, r->b, r->off, r->len);
+	r->len = 0;
+}
+
+static void run_add(struct rg_sess *s, enum rg_side to, struct fwd_run *r, struct rg_buf *b,
+		    size_t off, size_t len, int *err)
+{
+	if (r->len && r->b == b && r->off + r->len == off) {
+		r->len += len;
+		return;
+	}
+	run_flush(s, to, r, err);
+	r->b = b;
+	r->off = off;
+	r->len = len;
+}
+
+/* Forward one event's bytes: by reference when they are in the buffer, else copied. */
+static void forward(struct rg_sess *s, enum rg_side to, struct fwd_run *r, struct rg_buf *b,
+		    const uint8_t *p, size_t n, bool in_acc, int *err)
+{
+	if (!n)
+		return;
+	if (in_acc) {
+		run_flush(s, to, r, err);
+		if (!*err)
+			*err = rg_sess_send(s, to, p, n);
+		return;
+	}
+	run_add(s, to, r, b, (size_t)(p - b->data), n, err);
+}
+
+/* ---- accept / close --------------------------------------------------------------------- */
+
+static int pg_accept(struct rg_sess *s)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct rg_pg_listener *l = rg_sess_proto_ctx(s);
+	struct rg_pg_gw *gw = l->gw;
+	unsigned w = rg_worker_id(rg_sess_worker(s));
+
+	ps->l = l;
+	ps->gw = gw;
+	ps->cnt = &gw->cnt[w < gw->workers ? w : 0];
+	ps->id = atomic_fetch_add(&gw->next_id, 1) + 1;
+	ps->cnt->sessions++;
+	ps->cnt->sessions_active++;
+	peer_name(rg_sess_fd(s, RG_FE), ps->peer, sizeof(ps->peer));
+	ps->si.peer = ps->peer;
+	ps->si.id = ps->id;
+	rg_pg_stream_init(&ps->fs, &gw->fe_lim, gw->stream_min, gw->fe_stream);
+	rg_pg_stream_init(&ps->bs, &gw->be_lim, gw->stream_min, gw->be_stream);
+	ps->counted = true;
+	if (gw->max_sessions && atomic_fetch_add(&gw->nsessions, 1) >= gw->max_sessions) {
+		rg_pg_log("event=session_refused sess=%llu peer=%s reason=max_sessions",
+			  (unsigned long long)ps->id, ps->peer);
+		pg_close_fatal(s, "53300", "sorry, too many clients already");
+		return 0;
+	}
+	rg_sess_timer(s, LOGIN_TIMEOUT_MS);
+	return 0;
+}
+
+static void pg_close(struct rg_sess *s, enum rg_close_reason reason)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+
+	if (ps->tls_err[0])
+		rg_pg_log("event=tls_fail sess=%llu peer=%s detail=\"%s\"",
+			  (unsigned long long)ps->id, ps->peer, ps->tls_err);
+	if (ps->fe == FE_RELAY || ps->fe == FE_SKIP_TO_SYNC || reason == RG_CLOSE_FE_ERROR ||
+	    reason == RG_CLOSE_BE_ERROR)
+		rg_pg_log("event=session_end sess=%llu peer=%s sub=%s target=%s reason=%d "
+			  "fe_state=%s be_state=%s",
+			  (unsigned long long)ps->id, ps->peer,
+			  ps->si.identity ? ps->id_.sub : "-", ps->tgt ? ps->tgt->cfg->name : "-",
+			  (int)reason, fe_names[ps->fe], be_names[ps->be]);
+	if (ps->key_registered)
+		rg_pg_cancel_unregister(ps->gw->cancel, ps->key.pid, ps->key.key);
+	if (ps->counted && ps->gw->max_sessions)
+		atomic_fetch_sub(&ps->gw->nsessions, 1);
+	ps->cnt->sessions_active--;
+	if (ps->scram_started)
+		rg_auth_scram_clear(&ps->scram);
+	OPENSSL_cleanse(&ps->key, sizeof(ps->key));
+	free(ps->startup_params);
+	rg_pg_stream_free(&ps->fs);
+	rg_pg_stream_free(&ps->bs);
+	rg_acc_free(&ps->hold);
+	rg_acc_free(&ps->rowdesc);
+}
+
+/* ---- agent startup ---------------------------------------------------------------------- */
+
+static bool replication_requested(const char *v)
+{
+	return v && strcasecmp(v, "false") && strcasecmp(v, "off") && strcasecmp(v, "no") &&
+	       strcmp(v, "0");
+}
+
+/* NegotiateProtocolVersion for a 3.x (x > 0) client or _pq_. options: we speak 3.0. */
+static int negotiate(struct rg_sess *s, const struct rg_pg_startup *su)
+{
+	const char *opts[64];
+	struct rg_pg_kv_iter it;
+	const char *k, *v;
+	size_t n = 0;
+	uint8_t buf[4096];
+	ssize_t len;
+
+	if (su->minor == 0 && su->npq_options == 0)
+		return 0;
+	rg_pg_kv_begin(su, &it);
+	while (rg_pg_kv_next(&it, &k, &v))
+		if (strncmp(k, "_pq_.", 5) == 0 && n < 64)
+			opts[n++] = k;
+	len = rg_pg_write_negotiate(buf, sizeof(buf), RG_PG_PROTO_30, opts, n);
+	if (len < 0 || (size_t)len > sizeof(buf))
+		return -EINVAL;
+	return rg_sess_send(s, RG_FE, buf, (size_t)len);
+}
+
+static void start_cancel(struct rg_sess *s, const struct rg_pg_startup *su);
+
+static void fe_startup_msg(struct rg_sess *s, const struct rg_pg_startup *su)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	const char *db = su->database ? su->database : su->user;
+	uint8_t buf[16];
+	ssize_t n;
+
+	sanitize(su->user, ps->user, sizeof(ps->user));
+	if (!su->user || !su->user[0]) {
+		pg_close_fatal(s, "28000", "no PostgreSQL user name specified in startup packet");
+		return;
+	}
+	if (replication_requested(su->replication)) {
+		pg_close_fatal(s, "0A000", "replication connections are not supported by ringgate");
+		return;
+	}
+	ps->tgt = rg_pg_gw_target(ps->gw, db);
+	if (!ps->tgt) {
+		char msg[160], d[64];
+
+		ps->cnt->unknown_database++;
+		sanitize(db, d, sizeof(d));
+		rg_pg_log("event=unknown_database sess=%llu peer=%s user=%s database=%s",
+			  (unsigned long long)ps->id, ps->peer, ps->user, d);
+		snprintf(msg, sizeof(msg), "database \"%.63s\" does not exist", db);
+		pg_close_fatal(s, "3D000", msg);
+		return;
+	}
+	ps->si.target = ps->tgt->cfg->name;
+	/* Keep the parameters we forward; the packet's buffer is gone after this callback. */
+	ps->startup_params = malloc(su->params_len ? su->params_len : 1);
+	if (!ps->startup_params) {
+		pg_close_fatal(s, "53200", "out of memory");
+		return;
+	}
+	memcpy(ps->startup_params, su->params, su->params_len);
+	ps->startup_params_len = su->params_len;
+	ps->su = *su;
+	ps->su.params = ps->startup_params;
+	ps->su.user = ps->su.database = ps->su.options = ps->su.replication = NULL;
+	ps->su.application_name = NULL;
+	if (negotiate(s, su)) {
+		pg_close_fatal(s, "08P01", "invalid startup packet");
+		return;
+	}
+	n = rg_pg_write_auth_cleartext(buf, sizeof(buf));
+	if (n < 0 || rg_sess_send(s, RG_FE, buf, (size_t)n)) {
+		rg_sess_abort(s);
+		return;
+	}
+	fe_goto(ps, FE_PASSWORD);
+}
+
+/* One startup-phase packet. Returns <0 to stop processing this chunk. */
+static int fe_startup_packet(struct rg_sess *s, const struct rg_pg_startup *su, size_t rest)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct rg_tls_conn *t;
+
+	switch (su->kind) {
+	case RG_PG_SSL_REQUEST:
+	case RG_PG_GSSENC_REQUEST:
+		if (ps->fe == FE_TLS_STARTUP || ++ps->negotiations > NEGOTIATIONS_MAX) {
+			violation(s, RG_FE, "repeated_negotiation", RG_PG_E_VALUE);
+			return -1;
+		}
+		if (su->kind == RG_PG_GSSENC_REQUEST || !ps->l->tls)
+			return rg_sess_send(s, RG_FE, "N", 1) ? -1 : 0;
+		/* Bytes after an SSLRequest would be plaintext injected before the handshake
+		 * (CVE-2021-23214): refuse them. */
+		if (rest) {
+			violation(s, RG_FE, "bytes_after_sslrequest", RG_PG_E_TRAILING);
+			return -1;
+		}
+		t = rg_tls_conn_new(ps->l->tls, NULL);
+		if (!t || rg_sess_send(s, RG_FE, "S", 1)) {
+			rg_tls_conn_free(t);
+			rg_sess_abort(s);
+			return -1;
+		}
+		rg_tls_conn_set_errbuf(t, ps->tls_err, sizeof(ps->tls_err));
+		if (rg_sess_set_xform(s, RG_FE, &rg_tls_xform, t)) {
+			rg_tls_conn_free(t);
+			rg_sess_abort(s);
+			return -1;
+		}
+		fe_goto(ps, FE_TLS_STARTUP);
+		return 0;
+	case RG_PG_CANCEL_REQUEST:
+		start_cancel(s, su);
+		return -1;
+	case RG_PG_STARTUP_MESSAGE:
+		fe_startup_msg(s, su);
+		return ps->fe == FE_PASSWORD && !rest ? 0 : -1;
+	}
+	return -1;
+}
+
+/* ---- agent password (the token) and the target connection ----------------------------- */
+
+static void connect_target(struct rg_sess *s)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	int ret;
+
+	be_goto(ps, BE_CONNECTING);
+	ret = rg_sess_connect_be(s, (const struct sockaddr *)&ps->tgt->sa, ps->tgt->salen);
+	if (ret) {
+		upstream_fail(s, "connect", strerror(-ret));
+		return;
+	}
+	rg_sess_timer(s, (unsigned)ps->tgt->cfg->connect_timeout_ms);
+}
+
+static void auth_fail(struct rg_sess *s, enum rg_auth_err e, const char *detail)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	char d[200];
+
+	sanitize(detail, d, sizeof(d));
+	ps->cnt->auth_fail++;
+	ps->cnt->auth_fail_by[(unsigned)e < RG_PG_AUTH_REASONS ? (unsigned)e : 0]++;
+	rg_pg_log("event=auth_fail sess=%llu reason=%s sub=- user=%s peer=%s target=%s "
+		  "detail=%s",
+		  (unsigned long long)ps->id, rg_auth_err_name(e), ps->user, ps->peer,
+		  ps->tgt->cfg->name, d[0] ? d : "-");
+	pg_close_fatal(s, rg_auth_sqlstate(e), rg_auth_client_message(e));
+}
+
+static void fe_password(struct rg_sess *s, const struct rg_pg_msg *m)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct rg_auth_verifier *v;
+	struct rg_auth_fail why;
+	struct rg_pg_query pw;
+	char iss[RG_AUTH_MAX_ISS];
+	enum rg_auth_err e;
+	char sub[80];
+
+	if (m->type != RG_PG_FE_PASSWORD || rg_pg_read_password(m, &pw)) {
+		violation(s, RG_FE, "expected_password", RG_PG_E_WRONG_TYPE);
+		return;
+	}
+	memset(&why, 0, sizeof(why));
+	if (rg_auth_peek_issuer(pw.sql, pw.len, iss, sizeof(iss))) {
+		auth_fail(s, RG_AUTH_E_MALFORMED, "no readable iss");
+		goto out;
+	}
+	v = rg_pg_gw_verifier(ps->gw, iss);
+	if (!v) {
+		char d[100];
+
+		sanitize(iss, d, sizeof(d));
+		auth_fail(s, RG_AUTH_E_BAD_ISSUER, d);
+		goto out;
+	}
+	e = rg_auth_verify(v, pw.sql, pw.len, (int64_t)time(NULL), &ps->id_, &why);
+	if (e != RG_AUTH_OK) {
+		auth_fail(s, e, why.detail);
+		goto out;
+	}
+	ps->si.identity = &ps->id_;
+	ps->cnt->auth_ok++;
+	sanitize(ps->id_.sub, sub, sizeof(sub));
+	rg_pg_log("event=auth_ok sess=%llu sub=%s user=%s peer=%s target=%s",
+		  (unsigned long long)ps->id, sub, ps->user, ps->peer, ps->tgt->cfg->name);
+	fe_goto(ps, FE_WAIT_BE);
+	rg_sess_pause(s, RG_FE);
+	connect_target(s);
+out:
+	/* The token is a bearer credential: do not leave it in a recycled buffer. */
+	OPENSSL_cleanse((void *)m->body, m->body_len);
+}
+
+/* ---- target side: TLS wrapper ---------------------------------------------------------- */
+
+static int be_tls_rx(void *ctx, const uint8_t *wire, size_t n, struct rg_acc *plain,
+		     struct rg_acc *reply)
+{
+	struct pg_be_tls *bt = ctx;
+	int r = rg_tls_xform.rx(bt->conn, wire, n, plain, reply);
+
+	if (r == -ENOMEM || r == 0)
+		return r;
+	/* Handshake or record failure: tell the agent, then close; the bytes are dropped. */
+	upstream_fail(bt->s, "tls", ((struct pg_sess *)rg_sess_priv(bt->s))->tls_err);
+	((struct pg_sess *)rg_sess_priv(bt->s))->tls_err[0] = 0;
+	plain->len = 0;
+	return 0;
+}
+
+static int be_tls_tx(void *ctx, const uint8_t *plain, size_t n, struct rg_acc *wire)
+{
+	struct pg_be_tls *bt = ctx;
+
+	return rg_tls_xform.tx(bt->conn, plain, n, wire);
+}
+
+static void be_tls_free(void *ctx)
+{
+	struct pg_be_tls *bt = ctx;
+
+	rg_tls_conn_free(bt->conn);
+	free(bt);
+}
+
+static const struct rg_xform_ops be_tls_xform = {
+	.rx = be_tls_rx,
+	.tx = be_tls_tx,
+	.free = be_tls_free,
+};
+
+/* 'S' received: start the handshake; everything queued from now on is encrypted. */
+static int be_start_tls(struct rg_sess *s)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct rg_acc hello = { 0 };
+	struct pg_be_tls *bt = calloc(1, sizeof(*bt));
+	int ret = -ENOMEM;
+
+	if (!bt)
+		return ret;
+	bt->s = s;
+	bt->conn = rg_tls_conn_new(ps->tgt->tls, ps->tgt->server_name);
+	if (!bt->conn)
+		goto fail;
+	rg_tls_conn_set_errbuf(bt->conn, ps->tls_err, sizeof(ps->tls_err));
+	ret = rg_tls_conn_start(bt->conn, &hello);
+	if (ret)
+		goto fail;
+	ret = rg_sess_send(s, RG_BE, hello.p, hello.len); /* plain: no transform yet */
+	if (ret)
+		goto fail;
+	ret = rg_sess_set_xform(s, RG_BE, &be_tls_xform, bt);
+	if (ret)
+		goto fail;
+	ps->be_tls = bt;
+	rg_acc_free(&hello);
+	return 0;
+fail:
+	rg_acc_free(&hello);
+	if (bt->conn)
+		rg_tls_conn_free(bt->conn);
+	free(bt);
+	return ret;
+}
+
+/* ---- target side: login ------------------------------------------------------------------ */
+
+static int send_built(struct rg_sess *s, enum rg_side to, uint8_t *buf, size_t cap, ssize_t n)
+{
+	int ret;
+
+	if (n < 0 || (size_t)n > cap)
+		return -EINVAL;
+	ret = rg_sess_send(s, to, buf, (size_t)n);
+	OPENSSL_cleanse(buf, (size_t)n);
+	return ret;
+}
+
+static int be_send_startup(struct rg_sess *s)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	const struct rg_config_target *tc = ps->tgt->cfg;
+	const char *kv[2 * 12];
+	struct rg_pg_kv_iter it;
+	const char *k, *v;
+	size_t n = 0;
+	uint8_t buf[RG_PG_STARTUP_MAX + 8];
+	ssize_t len;
+
+	kv[n++] = "user";
+	kv[n++] = tc->user;
+	kv[n++] = "database";
+	kv[n++] = tc->database;
+	rg_pg_kv_begin(&ps->su, &it);
+	while (rg_pg_kv_next(&it, &k, &v) && n + 2 <= sizeof(kv) / sizeof(kv[0]))
+		if (rg_pg_param_forwarded(k)) {
+			kv[n++] = k;
+			kv[n++] = v;
+		}
+	len = rg_pg_write_startup(buf, sizeof(buf), RG_PG_PROTO_30, kv, n / 2);
+	if (len < 0 || (size_t)len > sizeof(buf))
+		return -EINVAL;
+	return rg_sess_send(s, RG_BE, buf, (size_t)len);
+}
+
+/* Queue the target's CancelRequest (through TLS when the target uses it). */
+static int be_send_cancel(struct rg_sess *s)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	uint8_t buf[RG_PG_CANCEL_KEY_MAX + 16];
+	ssize_t n = rg_pg_write_cancel(buf, sizeof(buf), ps->key.be_pid, ps->key.be_key,
+				       ps->key.be_key_len);
+
+	be_goto(ps, BE_CANCEL);
+	ps->cnt->cancel_sent++;
+	return send_built(s, RG_BE, buf, sizeof(buf), n);
+}
+
+static void pg_be_connected(struct rg_sess *s, int err)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	uint8_t buf[16];
+	ssize_t n;
+
+	if (err) {
+		if (ps->is_cancel) {
+			rg_pg_log("event=cancel_fail sess=%llu target=%s reason=connect detail=%s",
+				  (unsigned long long)ps->id, ps->tgt->cfg->name, strerror(-err));
+			rg_sess_abort(s);
+			return;
+		}
+		upstream_fail(s, "connect", strerror(-err));
+		return;
+	}
+	rg_sess_timer(s, LOGIN_TIMEOUT_MS);
+	if (ps->tgt->tls) {
+		n = rg_pg_write_ssl_request(buf, sizeof(buf));
+		if (send_built(s, RG_BE, buf, sizeof(buf), n))
+			goto fail;
+		be_goto(ps, BE_SSL_WAIT);
+		return;
+	}
+	if (ps->is_cancel) {
+		if (be_send_cancel(s))
+			goto fail;
+		rg_sess_close(s);
+		return;
+	}
+	if (be_send_startup(s))
+		goto fail;
+	be_goto(ps, BE_AUTH);
+	return;
+fail:
+	rg_sess_abort(s);
+}
+
+static const char *scram_err(enum rg_auth_scram_err e)
+{
+	return rg_auth_scram_strerror(e);
+}
+
+/* One message from the target while logging in (BE_AUTH / BE_PARAMS). */
+static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	const struct rg_config_target *tc = ps->tgt->cfg;
+	uint8_t buf[1024];
+	char out[600];
+	size_t pwlen, outlen;
+	const char *pw;
+	struct rg_pg_auth a;
+	struct rg_pg_notice nt;
+	struct rg_pg_key_data kd;
+	enum rg_auth_scram_err se;
+	ssize_t n;
+	uint8_t st;
+
+	switch (m->type) {
+	case RG_PG_BE_ERROR:
+		if (rg_pg_read_notice(m, &nt) == 0) {
+			char d[160];
+
+			snprintf(d, sizeof(d), "%s:%s", nt.sqlstate ? nt.sqlstate : "-",
+				 nt.message ? nt.message : "-");
+			upstream_fail(s, ps->be == BE_AUTH ? "login_refused" : "startup_error", d);
+		} else {
+			upstream_fail(s, "bad_error_response", "");
+		}
+		return;
+	case RG_PG_BE_NOTICE:
+		if (ps->be == BE_PARAMS && rg_sess_send(s, RG_FE, m->start, m->total))
+			rg_sess_abort(s);
+		return;
+	case RG_PG_BE_NEGOTIATE:
+		return; /* we asked for 3.0 and no options: nothing to adapt */
+	case RG_PG_BE_AUTH:
+		if (ps->be != BE_AUTH)
+			break;
+		if (rg_pg_read_auth(m, &a)) {
+			violation(s, RG_BE, "bad_auth_request", RG_PG_E_VALUE);
+			return;
+		}
+		pw = rg_auth_cred_secret(ps->tgt->cred, &pwlen);
+		switch (a.code) {
+		case RG_PG_AUTH_OK:
+			/* A SCRAM exchange must have proven the server knows the verifier. */
+			if (ps->scram_started && ps->scram.state != RG_AUTH_SCRAM_DONE) {
+				upstream_fail(s, "scram_incomplete", "");
+				return;
+			}
+			if (ps->scram_started) {
+				rg_auth_scram_clear(&ps->scram);
+				ps->scram_started = false;
+			}
+			n = rg_pg_write_auth_ok(buf, sizeof(buf));
+			if (send_built(s, RG_FE, buf, sizeof(buf), n))
+				goto abort;
+			be_goto(ps, BE_PARAMS);
+			return;
+		case RG_PG_AUTH_CLEARTEXT:
+			if (rg_auth_cleartext_response(ps->tgt->cred, out, sizeof(out)) < 0)
+				goto internal;
+			n = rg_pg_write_password(buf, sizeof(buf), out);
+			OPENSSL_cleanse(out, sizeof(out));
+			if (send_built(s, RG_BE, buf, sizeof(buf), n))
+				goto abort;
+			return;
+		case RG_PG_AUTH_MD5:
+			if (rg_auth_md5_response(tc->user, pw, pwlen, a.salt, out))
+				goto internal;
+			n = rg_pg_write_password(buf, sizeof(buf), out);
+			OPENSSL_cleanse(out, sizeof(out));
+			if (send_built(s, RG_BE, buf, sizeof(buf), n))
+				goto abort;
+			return;
+		case RG_PG_AUTH_SASL: {
+			uint32_t off = 0;
+			const char *mech;
+			bool found = false;
+
+			while ((mech = rg_pg_auth_next_mechanism(&a, &off)))
+				if (strcmp(mech, "SCRAM-SHA-256") == 0)
+					found = true;
+			if (!found || ps->scram_started) {
+				upstream_fail(s, "sasl_mechanism", "no SCRAM-SHA-256 offered");
+				return;
+			}
+			se = rg_auth_scram_init(&ps->scram, "", pw, pwlen, NULL);
+			ps->scram_started = true;
+			if (se == RG_AUTH_SCRAM_OK)
+				se = rg_auth_scram_client_first(&ps->scram, out, sizeof(out),
+								&outlen);
+			if (se != RG_AUTH_SCRAM_OK) {
+				upstream_fail(s, "scram", scram_err(se));
+				return;
+			}
+			n = rg_pg_write_sasl_initial(buf, sizeof(buf), "SCRAM-SHA-256",
+						     (const uint8_t *)out, outlen);
+			if (send_built(s, RG_BE, buf, sizeof(buf), n))
+				goto abort;
+			return;
+		}
+		case RG_PG_AUTH_SASL_CONTINUE:
+			if (!ps->scram_started) {
+				violation(s, RG_BE, "unexpected_sasl_continue", RG_PG_E_VALUE);
+				return;
+			}
+			se = rg_auth_scram_client_final(&ps->scram, (const char *)a.data,
+							a.data_len, out, sizeof(out), &outlen);
+			if (se != RG_AUTH_SCRAM_OK) {
+				upstream_fail(s, "scram", scram_err(se));
+				return;
+			}
+			n = rg_pg_write_sasl_response(buf, sizeof(buf), (const uint8_t *)out,
+						      outlen);
+			OPENSSL_cleanse(out, sizeof(out));
+			if (send_built(s, RG_BE, buf, sizeof(buf), n))
+				goto abort;
+			return;
+		case RG_PG_AUTH_SASL_FINAL:
+			if (!ps->scram_started) {
+				violation(s, RG_BE, "unexpected_sasl_final", RG_PG_E_VALUE);
+				return;
+			}
+			se = rg_auth_scram_verify_server_final(&ps->scram, (const char *)a.data,
+							       a.data_len);
+			if (se != RG_AUTH_SCRAM_OK) {
+				upstream_fail(s, "scram_server_signature", scram_err(se));
+				return;
+			}
+			return;
+		default:
+			upstream_fail(s, "unsupported_auth_method", "");
+			return;
+		}
+	case RG_PG_BE_PARAM_STATUS:
+		if (ps->be != BE_PARAMS)
+			break;
+		if (rg_pg_validate(RG_PG_BE, m))
+			goto bad;
+		if (rg_sess_send(s, RG_FE, m->start, m->total))
+			goto abort;
+		return;
+	case RG_PG_BE_KEY_DATA:
+		if (ps->be != BE_PARAMS || ps->key_registered)
+			break;
+		if (rg_pg_read_key_data(m, &kd))
+			goto bad;
+		ps->key.target = ps->tgt;
+		ps->key.be_pid = kd.pid;
+		memcpy(ps->key.be_key, kd.key, kd.key_len);
+		ps->key.be_key_len = kd.key_len;
+		if (rg_pg_cancel_register(ps->gw->cancel, &ps->key))
+			goto internal;
+		ps->key_registered = true;
+		n = rg_pg_write_key_data(buf, sizeof(buf), ps->key.pid, ps->key.key, 4);
+		if (send_built(s, RG_FE, buf, sizeof(buf), n))
+			goto abort;
+		return;
+	case RG_PG_BE_READY:
+		if (ps->be != BE_PARAMS)
+			break;
+		if (rg_pg_read_ready(m, &st))
+			goto bad;
+		ps->tx_status = st;
+		if (rg_sess_send(s, RG_FE, m->start, m->total))
+			goto abort;
+		free(ps->startup_params);
+		ps->startup_params = NULL;
+		be_goto(ps, BE_RELAY);
+		fe_goto(ps, FE_RELAY);
+		rg_sess_timer(s, 0);
+		rg_sess_resume(s, RG_FE);
+		return;
+	default:
+		break;
+	}
+	violation(s, RG_BE, rg_pg_type_name(RG_PG_BE, m->type), RG_PG_E_TYPE);
+	return;
+bad:
+	violation(s, RG_BE, rg_pg_type_name(RG_PG_BE, m->type), RG_PG_E_VALUE);
+	return;
+internal:
+	upstream_fail(s, "internal", "");
+	return;
+abort:
+	rg_sess_abort(s);
+}
+
+/* ---- relay ------------------------------------------------------------------------------- */
+
+static const uint8_t empty_query[] = { 'Q', 0, 0, 0, 5, 0 };
+
+static void deny_push(struct rg_sess *s, uint64_t seq, bool drop_empty, const struct rg_pg_deny *d)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct pg_deny_pending *p;
+
+	if (ps->deny_n == DENY_RING) {
+		pg_close_fatal(s, "54000", "too many denied statements in flight");
+		return;
+	}
+	p = &ps->deny[(ps->deny_head + ps->deny_n++) % DENY_RING];
+	p->seq = seq;
+	p->drop_empty = drop_empty;
+	p->d = *d;
+	if (!p->d.sqlstate[0])
+		memcpy(p->d.sqlstate, "42501", 6);
+	if (!p->d.message[0])
+		snprintf(p->d.message, sizeof(p->d.message), "statement denied by policy");
+}
+
+/* Hook for a Query or Parse; true if the statement may go to the target. */
+static bool stmt_allowed(struct rg_sess *s, enum rg_pg_stmt_kind kind, const char *name,
+			 const char *sql, size_t len, struct rg_pg_deny *d)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+
+	memset(d, 0, sizeof(*d));
+	return ps->gw->stmt_hook(ps->gw->hook_arg, &ps->si, kind, name, sql, len, d) ==
+	       RG_PG_HOOK_ALLOW;
+}
+
+/* One whole agent message while logged in. Returns false to stop reading this chunk. */
+static bool fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_run *run,
+			 struct rg_buf *b, bool in_acc, int *err)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	bool skipping = ps->fe == FE_SKIP_TO_SYNC;
+	struct rg_pg_query q;
+	struct rg_pg_parse pa;
+	struct rg_pg_deny d;
+	int r;
+
+	switch (m->type) {
+	case RG_PG_FE_QUERY:
+		if ((r = rg_pg_read_query(m, &q))) {
+			violation(s, RG_FE, "bad_query", r);
+			return false;
+		}
+		if (skipping)
+			return true;
+		ps->cnt->queries++;
+		ps->syncs_sent++;
+		if (!stmt_allowed(s, RG_PG_STMT_QUERY, NULL, q.sql, q.len, &d)) {
+			/* The target answers an empty query in order; its answer is replaced. */
+			run_flush(s, RG_BE, run, err);
+			if (!*err)
+				*err = rg_sess_send(s, RG_BE, empty_query, sizeof(empty_query));
+			deny_push(s, ps->syncs_sent, true, &d);
+			return true;
+		}
+		break;
+	case RG_PG_FE_PARSE:
+		if ((r = rg_pg_read_parse(m, &pa))) {
+			violation(s, RG_FE, "bad_parse", r);
+			return false;
+		}
+		if (skipping)
+			return true;
+		ps->cnt->parses++;
+		if (!stmt_allowed(s, RG_PG_STMT_PARSE, pa.stmt, pa.query, pa.query_len, &d)) {
+			ps->skip_deny = d;
+			fe_goto(ps, FE_SKIP_TO_SYNC);
+			return true;
+		}
+		break;
+	case RG_PG_FE_SYNC:
+		if ((r = rg_pg_read_empty(m))) {
+			violation(s, RG_FE, "bad_sync", r);
+			return false;
+		}
+		ps->syncs_sent++;
+		if (skipping) {
+			deny_push(s, ps->syncs_sent, false, &ps->skip_deny);
+			fe_goto(ps, FE_RELAY);
+		}
+		break;
+	case RG_PG_FE_FUNCTION_CALL:
+		if ((r = rg_pg_validate(RG_PG_FE, m))) {
+			violation(s, RG_FE, "bad_function_call", r);
+			return false;
+		}
+		if (skipping)
+			return true;
+		ps->syncs_sent++;
+		break;
+	case RG_PG_FE_TERMINATE:
+		forward(s, RG_BE, run, b, m->start, m->total, in_acc, err);
+		run_flush(s, RG_BE, run, err);
+		fe_goto(ps, FE_CLOSING);
+		rg_sess_close(s);
+		return false;
+	default:
+		if ((r = rg_pg_validate(RG_PG_FE, m))) {
+			violation(s, RG_FE, rg_pg_type_name(RG_PG_FE, m->type), r);
+			return false;
+		}
+		if (skipping)
+			return true;
+		break;
+	}
+	forward(s, RG_BE, run, b, m->start, m->total, in_acc, err);
+	return true;
+}
+
+/* Agent bytes: startup, password, or relay. b is NULL for held bytes (always copied). */
+static void fe_process(struct rg_sess *s, const uint8_t *p, size_t n, struct rg_buf *b)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct fwd_run run = { 0 };
+	struct rg_pg_startup su;
+	struct rg_pg_sevent ev;
+	size_t off = 0;
+	ssize_t r;
+	int err = 0, done;
+
+	while (off < n && !err) {
+		switch (ps->fe) {
+		case FE_STARTUP:
+		case FE_TLS_STARTUP:
+			r = rg_pg_stream_startup(&ps->fs, p + off, n - off, &su, &done);
+			if (r < 0) {
+				violation(s, RG_FE, "startup_packet", (int)r);
+				goto out;
+			}
+			off += (size_t)r;
+			if (done && fe_startup_packet(s, &su, n - off) < 0)
+				goto out;
+			continue;
+		case FE_PASSWORD:
+			r = rg_pg_stream_next(&ps->fs, p + off, n - off, &ev);
+			if (r < 0) {
+				violation(s, RG_FE, "password_message", (int)r);
+				goto out;
+			}
+			off += (size_t)r;
+			if (ev.kind == RG_PG_SEV_MSG)
+				fe_password(s, &ev.msg);
+			continue;
+		case FE_WAIT_BE:
+			if (ps->hold.len + (n - off) > HOLD_MAX ||
+			    rg_acc_append(&ps->hold, p + off, n - off)) {
+				violation(s, RG_FE, "too_much_before_login", RG_PG_E_TOO_LONG);
+				goto out;
+			}
+			off = n;
+			continue;
+		case FE_RELAY:
+		case FE_SKIP_TO_SYNC:
+			break;
+		default:
+			goto out;
+		}
+		r = rg_pg_stream_next(&ps->fs, p + off, n - off, &ev);
+		if (r < 0) {
+			violation(s, RG_FE, "frame", (int)r);
+			goto out;
+		}
+		if (ev.kind == RG_PG_SEV_MSG) {
+			if (!fe_relay_msg(s, &ev.msg, &run, b, ev.in_acc || !b, &err))
+				goto out;
+		} else if (ev.kind == RG_PG_SEV_PIECE) {
+			if (ev.first)
+				ps->fe_piece_drop = ps->fe == FE_SKIP_TO_SYNC;
+			if (!ps->fe_piece_drop)
+				forward(s, RG_BE, &run, b, ev.data, ev.n, ev.in_acc || !b, &err);
+		}
+		off += (size_t)r;
+		ps->cnt->fe_bytes += (uint64_t)r;
+	}
+out:
+	run_flush(s, RG_BE, &run, &err);
+	if (err)
+		rg_sess_abort(s);
+}
+
+static int pg_fe_data(struct rg_sess *s, struct rg_buf *b)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+
+	if (!b) {
+		if (ps->fe != FE_CANCEL && ps->fe != FE_CLOSING) {
+			fe_goto(ps, FE_CLOSING);
+			rg_sess_close(s);
+		}
+		return 0;
+	}
+	if (ps->fe == FE_CANCEL || ps->fe == FE_CLOSING)
+		return 0;
+	fe_process(s, b->data, b->len, b);
+	return 0;
+}
+
+/* The target's answer to a denied statement is due: send the agent the denial instead. */
+static void deny_answer(struct rg_sess *s, uint8_t type, struct fwd_run *run, int *err,
+			bool *drop)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct pg_deny_pending *d;
+
+	*drop = false;
+	if (!ps->deny_n)
+		return;
+	d = &ps->deny[ps->deny_head];
+	if (d->seq != ps->rfq_recv + 1)
+		return;
+	if (type == RG_PG_BE_EMPTY_QUERY) {
+		if (!d->drop_empty)
+			return;
+		*drop = true;
+		d->drop_empty = false; /* answered here, the ReadyForQuery passes */
+	} else if (type != RG_PG_BE_READY) {
+		return;
+	}
+	run_flush(s, RG_FE, run, err);
+	if (d->d.sqlstate[0] && !*err) {
+		*err = send_error(s, RG_FE, "ERROR", d->d.sqlstate, d->d.message);
+		d->d.sqlstate[0] = 0;
+	}
+	if (type == RG_PG_BE_READY) {
+		ps->deny_head = (ps->deny_head + 1) % DENY_RING;
+		ps->deny_n--;
+	}
+}
+
+static void drain_if_idle(struct rg_sess *s)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+
+	if (ps->draining && ps->fe == FE_RELAY && ps->tx_status == 'I' &&
+	    ps->syncs_sent == ps->rfq_recv && !rg_pg_stream_mid(&ps->fs))
+		pg_close_fatal(s, "57P01", "terminating connection due to administrator command");
+}
+
+/* One whole target message while relaying. Returns false to stop. */
+static bool be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run *run,
+			 struct rg_buf *b, bool in_acc, int *err)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	bool drop = false;
+	uint8_t st;
+
+	switch (m->type) {
+	case RG_PG_BE_DATA_ROW:
+		ps->gw->row_hook(ps->gw->hook_arg, &ps->si,
+				 ps->rowdesc_valid ? &ps->rowdesc_msg : NULL, m);
+		break;
+	case RG_PG_BE_ROW_DESC:
+		ps->rowdesc.len = 0;
+		ps->rowdesc_valid = false;
+		if (rg_acc_append(&ps->rowdesc, m->start, m->total)) {
+			*err = -ENOMEM;
+			return false;
+		}
+		ps->rowdesc_valid = rg_pg_msg_view(ps->rowdesc.p, ps->rowdesc.len,
+						   &ps->rowdesc_msg) > 0;
+		break;
+	case RG_PG_BE_EMPTY_QUERY:
+		deny_answer(s, m->type, run, err, &drop);
+		break;
+	case RG_PG_BE_READY:
+		if (rg_pg_read_ready(m, &st)) {
+			violation(s, RG_BE, "bad_ready_for_query", RG_PG_E_VALUE);
+			return false;
+		}
+		deny_answer(s, m->type, run, err, &drop);
+		ps->rfq_recv++;
+		ps->tx_status = st;
+		forward(s, RG_FE, run, b, m->start, m->total, in_acc, err);
+		if (ps->draining) {
+			run_flush(s, RG_FE, run, err);
+			drain_if_idle(s);
+			return ps->fe != FE_CLOSING;
+		}
+		return true;
+	case RG_PG_BE_AUTH:
+	case RG_PG_BE_KEY_DATA:
+		violation(s, RG_BE, rg_pg_type_name(RG_PG_BE, m->type), RG_PG_E_TYPE);
+		return false;
+	default:
+		break;
+	}
+	if (!drop)
+		forward(s, RG_FE, run, b, m->start, m->total, in_acc, err);
+	return true;
+}
+
+static void be_process(struct rg_sess *s, struct rg_buf *b)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct fwd_run run = { 0 };
+	struct rg_pg_sevent ev;
+	size_t off = 0, n = b->len;
+	ssize_t r;
+	int err = 0;
+
+	while (off < n && !err) {
+		if (ps->be != BE_AUTH && ps->be != BE_PARAMS && ps->be != BE_RELAY)
+			break;
+		r = rg_pg_stream_next(&ps->bs, b->data + off, n - off, &ev);
+		if (r < 0) {
+			violation(s, RG_BE, "frame", (int)r);
+			break;
+		}
+		off += (size_t)r;
+		if (ps->be != BE_RELAY) {
+			if (ev.kind == RG_PG_SEV_MSG)
+				be_login_msg(s, &ev.msg);
+			else if (ev.kind == RG_PG_SEV_PIECE)
+				violation(s, RG_BE, "oversized_login_message", RG_PG_E_TOO_LONG);
+			continue;
+		}
+		ps->cnt->be_bytes += (uint64_t)r;
+		if (ev.kind == RG_PG_SEV_MSG) {
+			if (!be_relay_msg(s, &ev.msg, &run, b, ev.in_acc, &err))
+				break;
+		} else if (ev.kind == RG_PG_SEV_PIECE) {
+			forward(s, RG_FE, &run, b, ev.data, ev.n, ev.in_acc, &err);
+		}
+	}
+	run_flush(s, RG_FE, &run, &err);
+	if (err)
+		rg_sess_abort(s);
+}
+
+static void be_ssl_answer(struct rg_sess *s, struct rg_buf *b)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+
+	if (b->data[0] == 'S' && b->len == 1) {
+		if (be_start_tls(s)) {
+			upstream_fail(s, "tls", ps->tls_err[0] ? ps->tls_err : "setup failed");
+			return;
+		}
+		if (ps->is_cancel) {
+			if (be_send_cancel(s))
+				rg_sess_abort(s);
+			return; /* closed from on_send_done once the cancel is written */
+		}
+		if (be_send_startup(s)) {
+			rg_sess_abort(s);
+			return;
+		}
+		be_goto(ps, BE_AUTH);
+		return;
+	}
+	if (ps->is_cancel) {
+		rg_sess_abort(s);
+		return;
+	}
+	if (b->data[0] == 'S') /* bytes after 'S' before the handshake: injected plaintext */
+		violation(s, RG_BE, "bytes_after_ssl_answer", RG_PG_E_TRAILING);
+	else if (b->data[0] == 'N')
+		upstream_fail(s, "tls_refused", "target does not accept TLS");
+	else
+		upstream_fail(s, "ssl_answer", "unexpected answer to SSLRequest");
+}
+
+static int pg_be_data(struct rg_sess *s, struct rg_buf *b)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+
+	if (!b) {
+		switch (ps->be) {
+		case BE_RELAY:
+		case BE_CANCEL:
+		case BE_DONE:
+			be_goto(ps, BE_DONE);
+			rg_sess_close(s);
+			break;
+		default:
+			upstream_fail(s, "eof", "target closed the connection during login");
+			break;
+		}
+		return 0;
+	}
+	switch (ps->be) {
+	case BE_SSL_WAIT:
+		be_ssl_answer(s, b);
+		break;
+	case BE_AUTH:
+	case BE_PARAMS:
+	case BE_RELAY:
+		be_process(s, b);
+		/* Login finished inside this chunk: release the agent's held bytes. */
+		if (ps->fe == FE_RELAY && ps->hold.len) {
+			struct rg_acc h = ps->hold;
+
+			memset(&ps->hold, 0, sizeof(ps->hold));
+			fe_process(s, h.p, h.len, NULL);
+			rg_acc_free(&h);
+		}
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+/* ---- cancel ------------------------------------------------------------------------------ */
+
+static void start_cancel(struct rg_sess *s, const struct rg_pg_startup *su)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	int ret;
+
+	ps->cnt->cancel_requests++;
+	fe_goto(ps, FE_CANCEL);
+	rg_sess_pause(s, RG_FE);
+	if (!rg_pg_cancel_lookup(ps->gw->cancel, su->pid, su->key, su->key_len, &ps->key)) {
+		rg_pg_log("event=cancel_unknown_key sess=%llu peer=%s", (unsigned long long)ps->id,
+			  ps->peer);
+		rg_sess_close(s);
+		return;
+	}
+	ps->is_cancel = true;
+	ps->tgt = ps->key.target;
+	rg_pg_log("event=cancel sess=%llu peer=%s target=%s", (unsigned long long)ps->id,
+		  ps->peer, ps->tgt->cfg->name);
+	be_goto(ps, BE_CONNECTING);
+	ret = rg_sess_connect_be(s, (const struct sockaddr *)&ps->tgt->sa, ps->tgt->salen);
+	if (ret) {
+		rg_sess_abort(s);
+		return;
+	}
+	rg_sess_timer(s, (unsigned)ps->tgt->cfg->connect_timeout_ms);
+}
+
+static void pg_send_done(struct rg_sess *s, enum rg_side side)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+
+	if (side == RG_BE && ps->is_cancel && ps->be == BE_CANCEL && ps->be_tls &&
+	    rg_tls_conn_established(ps->be_tls->conn))
+		rg_sess_close(s);
+}
+
+/* ---- timers and drain -------------------------------------------------------------------- */
+
+static void pg_timer(struct rg_sess *s)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+
+	if (ps->is_cancel) {
+		rg_sess_abort(s);
+		return;
+	}
+	if (ps->be == BE_CONNECTING) {
+		upstream_fail(s, "connect", "timeout");
+		return;
+	}
+	if (ps->fe == FE_RELAY || ps->fe == FE_SKIP_TO_SYNC || ps->fe == FE_CLOSING)
+		return;
+	rg_pg_log("event=login_timeout sess=%llu peer=%s fe_state=%s be_state=%s",
+		  (unsigned long long)ps->id, ps->peer, fe_names[ps->fe], be_names[ps->be]);
+	pg_close_fatal(s, "08006", "timeout during login");
+}
+
+static void pg_drain(struct rg_sess *s)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+
+	ps->draining = true;
+	if (ps->is_cancel)
+		return;
+	if (ps->fe != FE_RELAY && ps->fe != FE_SKIP_TO_SYNC) {
+		pg_close_fatal(s, "57P01", "terminating connection due to administrator command");
+		return;
+	}
+	drain_if_idle(s);
+}
+
+const struct rg_proto_ops rg_pg_ops = {
+	.name = "postgres",
+	.sess_size = sizeof(struct pg_sess),
+	.on_accept = pg_accept,
+	.on_fe_data = pg_fe_data,
+	.on_be_data = pg_be_data,
+	.on_be_connected = pg_be_connected,
+	.on_send_done = pg_send_done,
+	.on_timer = pg_timer,
+	.on_drain = pg_drain,
+	.on_close = pg_close,
+};

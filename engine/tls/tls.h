@@ -1,0 +1,56 @@
+/*
+ * tls: TLS for either side of a session, as an implementation of the core's transform seam
+ * (struct rg_xform_ops in core.h). OpenSSL runs over memory BIOs: the core hands received
+ * wire bytes to rx and sends whatever tx produces; OpenSSL never touches a socket, so the
+ * io_uring loop stays the only place that does I/O.
+ *
+ * A context (struct rg_tls_ctx) is built once at startup from configuration -- a server
+ * certificate and key for a listener, or a client trust configuration for a target -- and
+ * shared read-only by all workers. A connection (struct rg_tls_conn) belongs to one session
+ * side and is freed by the core through the ops' free. Plain bytes queued before the
+ * handshake completes are held and sent right after it. Never: blocking, logging secrets.
+ */
+#ifndef RG_TLS_H
+#define RG_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core.h"
+
+struct rg_tls_ctx;
+struct rg_tls_conn;
+
+enum rg_tls_verify {
+	RG_TLS_NO_VERIFY = 0,	/* encrypt only (target tls.mode require) */
+	RG_TLS_VERIFY_FULL = 1, /* chain to ca (or the system store) and host name */
+};
+
+/* Server context from PEM files; the key must match the certificate. */
+int rg_tls_server_ctx_new(const char *cert, const char *key, struct rg_tls_ctx **out,
+			  char *err, size_t errlen);
+/* Client context; ca NULL uses the system trust store (only with VERIFY_FULL). */
+int rg_tls_client_ctx_new(enum rg_tls_verify verify, const char *ca, struct rg_tls_ctx **out,
+			  char *err, size_t errlen);
+void rg_tls_ctx_free(struct rg_tls_ctx *c);
+
+/*
+ * A connection. For a client context, server_name is sent as SNI (unless it is an IP
+ * literal) and, with VERIFY_FULL, checked against the certificate (DNS name or IP).
+ */
+struct rg_tls_conn *rg_tls_conn_new(struct rg_tls_ctx *c, const char *server_name);
+/* Client: append the first handshake flight (ClientHello) to wire. */
+int rg_tls_conn_start(struct rg_tls_conn *t, struct rg_acc *wire);
+void rg_tls_conn_free(struct rg_tls_conn *t);
+bool rg_tls_conn_established(const struct rg_tls_conn *t);
+/*
+ * Where to write why rx/tx failed ("certificate verify failed: ..."), for the owner's log
+ * line: the conn may be freed by the core before the owner looks, so the text is copied
+ * into the owner's buffer at the moment of failure.
+ */
+void rg_tls_conn_set_errbuf(struct rg_tls_conn *t, char *buf, size_t len);
+
+/* The transform: pass the rg_tls_conn as ctx to rg_sess_set_xform. free frees the conn. */
+extern const struct rg_xform_ops rg_tls_xform;
+
+#endif /* RG_TLS_H */
