@@ -100,3 +100,105 @@ def connect(rg, token, **kw):
               "sslmode": "disable", "connect_timeout": 10}
     params.update(kw)
     return psycopg2.connect(**params)
+
+
+# ---- a raw protocol client: every byte the client sees is kept in .seen -----------------
+
+import socket  # noqa: E402
+import struct  # noqa: E402
+
+
+def startup_packet(params, version=196608):
+    body = struct.pack("!I", version)
+    for k, v in params.items():
+        body += k.encode() + b"\0" + v.encode() + b"\0"
+    body += b"\0"
+    return struct.pack("!I", len(body) + 4) + body
+
+
+def msg(t, body=b""):
+    return t + struct.pack("!I", len(body) + 4) + body
+
+
+def query_msg(sql):
+    return msg(b"Q", sql.encode() + b"\0")
+
+
+class Raw:
+    def __init__(self, host, port, timeout=10.0):
+        self.s = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+        self.seen = b""
+
+    def close(self):
+        try:
+            self.s.close()
+        except OSError:
+            pass
+
+    def send(self, b):
+        self.s.sendall(b)
+
+    def _fill(self):
+        try:
+            d = self.s.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            d = b""
+        self.seen += d
+        self.buf += d
+        return bool(d)
+
+    def read_msg(self):
+        """(type, body), or None at EOF/reset/timeout."""
+        while len(self.buf) < 5:
+            if not self._fill():
+                return None
+        t, n = self.buf[:1], struct.unpack("!I", self.buf[1:5])[0]
+        while len(self.buf) < 1 + n:
+            if not self._fill():
+                return None
+        body, self.buf = self.buf[5:1 + n], self.buf[1 + n:]
+        return t, body
+
+    def until_ready(self):
+        msgs = []
+        while True:
+            m = self.read_msg()
+            if m is None:
+                return msgs, False
+            msgs.append(m)
+            if m[0] == b"Z":
+                return msgs, True
+            if m[0] == b"E" and b"SFATAL" in m[1]:
+                return msgs, False
+
+    def login(self, token, database, user="agent"):
+        self.send(startup_packet({"user": user, "database": database,
+                                  "application_name": "raw"}))
+        m = self.read_msg()
+        if m is None or m[0] != b"R":
+            return [m], False
+        self.send(msg(b"p", token.encode() + b"\0"))
+        return self.until_ready()
+
+    def at_eof(self, timeout=10.0):
+        """True once the server closed the connection (reading only EOF)."""
+        self.s.settimeout(timeout)
+        try:
+            while True:
+                d = self.s.recv(65536)
+                if not d:
+                    return True
+                self.seen += d
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+
+
+def error_fields(body):
+    out = {}
+    for part in body.split(b"\0"):
+        if part:
+            out[part[:1].decode()] = part[1:].decode(errors="replace")
+    return out
