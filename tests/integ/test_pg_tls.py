@@ -1,0 +1,159 @@
+"""TLS on both sides of ringgate's PostgreSQL gateway, against a real PostgreSQL 15 with ssl=on:
+psql and psycopg2 with sslmode=verify-full against the listener's certificate (issued by a
+test CA for 127.0.0.1 / localhost); a plaintext client still works; bytes pipelined after an
+SSLRequest are refused; the target is reached with tls verify-full (CA + server_name) and
+with require, and the server confirms the connection is encrypted; a wrong server_name
+fails the upstream handshake with a generic 08006 for the client and an event=upstream_fail
+reason=tls log line; cancel works with a TLS target."""
+
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import pgfix  # noqa: E402
+import rgtest  # noqa: E402
+from pgfix import check  # noqa: E402
+
+psycopg2 = rgtest.require_psycopg2()
+
+
+def sh(*argv):
+    r = subprocess.run(argv, capture_output=True, text=True)
+    if r.returncode:
+        raise RuntimeError(f"{argv}: {r.stderr}")
+
+
+class Certs:
+    """A test CA and one server certificate for 127.0.0.1 and localhost."""
+
+    def __init__(self):
+        if not shutil.which("openssl"):
+            rgtest.skip("openssl command not found (needed to generate test certificates)")
+        self.dir = tempfile.mkdtemp(prefix="rgtest-tls-")
+        rgtest._register(self)
+        os.chmod(self.dir, 0o755)
+        d = self.dir
+        self.ca = os.path.join(d, "ca.crt")
+        self.cert = os.path.join(d, "server.crt")
+        self.key = os.path.join(d, "server.key")
+        cakey = os.path.join(d, "ca.key")
+        csr = os.path.join(d, "server.csr")
+        ext = os.path.join(d, "ext.cnf")
+        with open(ext, "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+                    "extendedKeyUsage=serverAuth\n")
+        sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+           "-nodes", "-keyout", cakey, "-out", self.ca, "-days", "2", "-subj", "/CN=rgtest CA")
+        sh("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+           "-keyout", self.key, "-out", csr, "-subj", "/CN=localhost")
+        sh("openssl", "x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", cakey,
+           "-CAcreateserial", "-out", self.cert, "-days", "2", "-extfile", ext)
+        os.chmod(self.key, 0o640)
+        if os.geteuid() == 0:  # PostgreSQL runs as `postgres`: let it read the key
+            import grp
+            try:
+                os.chown(self.key, 0, grp.getgrnam("postgres").gr_gid)
+            except KeyError:
+                pass
+
+    def stop(self):
+        rgtest._unregister(self)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def target(pg, tls, name="appdb"):
+    return {"name": name, "protocol": "postgres", "address": f"{pg.host}:{pg.port}",
+            "database": pg.database, "user": pg.user,
+            "password_file": f"secrets/{name}.pw", "tls": tls, "connect_timeout": "5s"}
+
+
+def listener(certs):
+    return {"name": "pg", "address": f"127.0.0.1:{rgtest.free_port()}", "protocol": "postgres",
+            "tls": {"cert": certs.cert, "key": certs.key}}
+
+
+def main():
+    certs = Certs()
+    settings = {"ssl": "on", "ssl_cert_file": f"'{certs.cert}'",
+                "ssl_key_file": f"'{certs.key}'"}
+    with rgtest.PgServer(settings=settings) as pg:
+        iss = pgfix.Issuer()
+        tok = iss.token()
+        extra = {"listeners": [listener(certs)],
+                 "targets": [target(pg, {"mode": "verify-full", "ca": certs.ca,
+                                         "server_name": "localhost"})]}
+        rg = pgfix.start(pg, iss, extra=extra, threads=2)
+
+        env = rg.env("agent", tok)
+        env.update({"PGSSLMODE": "verify-full", "PGSSLROOTCERT": certs.ca})
+        r = rgtest.run_psql("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", env)
+        check(r.stdout.strip() == "t", "psql verify-full to ringgate; ringgate->target is TLS")
+        env["PGHOST"] = "localhost"
+        r = rgtest.run_psql("SELECT 6 * 7", env)
+        check(r.stdout.strip() == "42", "psql verify-full by host name")
+        r = rgtest.run_psql("SELECT 1", dict(env, PGSSLMODE="disable"))
+        check(r.stdout.strip() == "1", "a plaintext client is still accepted")
+        wrong = tempfile.NamedTemporaryFile("w", suffix=".crt", delete=False)
+        wrong.write(open(certs.cert).read())  # not the CA: verification must fail
+        wrong.close()
+        r = rgtest.run_psql("SELECT 1", dict(env, PGSSLROOTCERT=wrong.name), check=False)
+        os.unlink(wrong.name)
+        check(r.returncode != 0 and "certificate" in r.stderr,
+              "psql verify-full with the wrong root is refused by the client")
+
+        conn = pgfix.connect(rg, tok, sslmode="verify-full", sslrootcert=certs.ca)
+        cur = conn.cursor()
+        cur.execute("SELECT repeat('x', 5000000)")
+        check(len(cur.fetchone()[0]) == 5000000, "5 MB row through TLS on both sides")
+        t = threading.Timer(0.5, conn.cancel)
+        t.start()
+        try:
+            cur.execute("SELECT pg_sleep(30)")
+            check(False, "cancel with a TLS target")
+        except psycopg2.extensions.QueryCanceledError:
+            check(True, "cancel with a TLS target")
+        t.join()
+        conn.rollback()
+        conn.close()
+
+        raw = pgfix.Raw(rg.host, rg.port)
+        raw.send(struct.pack("!II", 8, 80877103) + pgfix.startup_packet({"user": "x"}))
+        data = raw.s.recv(100)
+        check(not data.startswith(b"S"), "plaintext pipelined after SSLRequest is refused")
+        check(raw.at_eof(), "...and the connection is closed")
+        raw.close()
+        log = pgfix.log_text(rg)
+        check(pg.password not in log and tok not in log, "no secret in the log")
+        check(rg.stop() == 0, "clean exit")
+
+        # require (no verification), and a failing verify-full whose password comes from
+        # the environment (password_env)
+        bad = target(pg, {"mode": "verify-full", "ca": certs.ca, "server_name": "db.example"},
+                     name="badname")
+        del bad["password_file"]
+        bad["password_env"] = "RGTEST_TARGET_PW"
+        extra = {"targets": [target(pg, {"mode": "require"}), bad]}
+        rg = rgtest.Ringgate(pg, identity=iss.identity(), extra=extra,
+                             env={"RGTEST_TARGET_PW": pg.password})
+        rg.start()
+        r = rgtest.run_psql("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                            rg.env("agent", tok))
+        check(r.stdout.strip() == "t", "target tls require: encrypted")
+        r = rgtest.run_psql("SELECT 1", rg.env("agent", tok, database="badname"), check=False)
+        check(r.returncode != 0 and "could not connect to the target database" in r.stderr,
+              "verify-full with a wrong server_name: generic error for the client")
+        check(pgfix.wait_log(rg, "reason=tls"), "upstream TLS failure logged")
+        log = pgfix.log_text(rg)
+        check("certificate verify failed" in log or "verify" in log, "log names the verify error")
+        check(pg.password not in log, "no password in the log")
+        check(rg.stop() == 0, "clean exit")
+
+
+if __name__ == "__main__":
+    main()
