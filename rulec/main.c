@@ -38,9 +38,9 @@ static int load_program(char **paths, int n, struct rulec_program *prog)
 {
 	struct rulec_diags d = { 0 };
 	memset(prog, 0, sizeof(*prog));
+	/* cross-file checks run on a partial program too: all errors of a run, in one run */
 	int rc = rulec_parse_paths((const char *const *)paths, (size_t)n, prog, &d);
-	if (rc == 0)
-		rc = rulec_check_program(prog, &d);
+	rc |= rulec_check_program(prog, &d);
 	rulec_diags_print(&d, stderr);
 	if (d.n)
 		fprintf(stderr, "rulec: %zu error%s\n", d.n, d.n == 1 ? "" : "s");

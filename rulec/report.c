@@ -78,7 +78,16 @@ int rulec_explain(const struct rg_policy *p, const struct rg_request *req, const
 		}
 		json_object_set_new(o, "decided_by", r);
 	}
-	json_object_set_new(o, "parsed", json_boolean(d.parsed));
+	json_object_set_new(o, "prefilter_skipped_walk", json_boolean(!d.parsed));
+	if (!d.facts) {
+		/* show the parser's view anyway: the same decision with every rule a candidate */
+		rg_policy_ctx_set_prefilter(c, false);
+		if (rg_policy_verdict(c, req, sql, strlen(sql), &d) != 0) {
+			json_decref(o);
+			rg_policy_ctx_free(c);
+			return -1;
+		}
+	}
 	if (d.facts) {
 		const struct rg_sql_facts *f = d.facts;
 		json_t *fj = json_object();

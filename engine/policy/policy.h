@@ -69,8 +69,10 @@ struct rg_decision {
 	const struct rg_rule_info *rule; /* rule deciding `verdict`; NULL if no rule did */
 	const struct rg_rule_info *rules[RG_DECISION_MAX_RULES]; /* every matching rule */
 	size_t nrules;
-	bool parsed;			/* false if the prefilter proved no rule can match */
+	bool parsed;			/* facts computed; false if the prefilter proved no rule
+					   can match (the string was then only checked to parse) */
 	const struct rg_sql_facts *facts; /* valid until the next call on the ctx; NULL if !parsed */
+	bool cached;			/* answered from the per-thread verdict cache (no facts) */
 };
 
 struct rg_policy;
@@ -112,6 +114,11 @@ void rg_policy_ctx_free(struct rg_policy_ctx *c);
 /* Soundness checks: with the prefilter off every rule is a candidate for every statement.
  * Decisions must not change; tests compare both paths over a corpus. */
 void rg_policy_ctx_set_prefilter(struct rg_policy_ctx *c, bool on);
+
+/* The per-thread verdict cache (on by default) remembers decisions for statement texts up
+ * to 240 bytes per identity class (protocol, target, issuer, subject, groups); the text is
+ * compared byte for byte on a hit. Off for measurements of the uncached path. */
+void rg_policy_ctx_set_cache(struct rg_policy_ctx *c, bool on);
 
 /* Decide one client string (may hold several statements). Returns 0 or -ENOMEM. */
 int rg_policy_verdict(struct rg_policy_ctx *c, const struct rg_request *req, const char *sql,

@@ -96,6 +96,9 @@ struct rg_sql_facts {
 /* Flags for rg_sqlclass_run(): extra work done only when a bundle needs it. */
 #define RG_SQLCLASS_FINGERPRINT 0x1u
 #define RG_SQLCLASS_NORMALIZE 0x2u
+/* Only decide whether the string parses (status, nstmts); no other facts. Used when no
+ * rule could match and only the fail-closed rule for unparseable strings is left. */
+#define RG_SQLCLASS_VALIDATE_ONLY 0x4u
 
 struct rg_sqlclass;
 

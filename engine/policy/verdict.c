@@ -15,8 +15,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 
 #include "policy_int.h"
+
+/* Verdict cache: direct-mapped, per thread. Entries keep the statement text and compare it
+ * byte for byte, so a hash collision can never return another statement's verdict. */
+#define VC_SLOTS 512
+#define VC_MAXLEN 240
+
+struct vc_entry {
+	uint64_t key;			/* seeded xxh3 of identity class + text; 0 = empty */
+	uint64_t who;			/* identity class hash, compared too */
+	uint32_t len;
+	uint8_t verdict, shadow, nrules, pad;
+	uint32_t rule;			/* deciding rule index, UINT32_MAX if none */
+	uint32_t rules[RG_DECISION_MAX_RULES];
+	char text[VC_MAXLEN];
+};
 
 struct rg_policy_ctx {
 	const struct rg_policy *p;
@@ -38,11 +54,19 @@ struct rg_policy_ctx {
 	char lower[256];
 	char lower_schema[256];
 	bool no_prefilter;
+	bool no_cache;
+	uint64_t seed;
+	struct vc_entry *vc;
 };
 
 void rg_policy_ctx_set_prefilter(struct rg_policy_ctx *c, bool on)
 {
 	c->no_prefilter = !on;
+}
+
+void rg_policy_ctx_set_cache(struct rg_policy_ctx *c, bool on)
+{
+	c->no_cache = !on;
 }
 
 static inline void bit_set(uint64_t *b, uint32_t i)
@@ -71,9 +95,12 @@ struct rg_policy_ctx *rg_policy_ctx_new(const struct rg_policy *p, const uint8_t
 	c->cand_list = calloc(p->meta.nrules + 1, sizeof(uint32_t));
 	c->matched = calloc(p->meta.nrules + 1, sizeof(uint32_t));
 	c->sc = rg_sqlclass_new();
+	c->vc = calloc(VC_SLOTS, sizeof(*c->vc));
+	if (getrandom(&c->seed, sizeof(c->seed), 0) != sizeof(c->seed))
+		c->seed = (uint64_t)(uintptr_t)c ^ 0x9e3779b97f4a7c15u;
 	c->masker = rg_masker_new(p->maskdb, p->mask_acts, p->meta.nmasks, hmac_key, keylen);
 	if (!c->cand || !c->rxhit || !c->thit || !c->fhit || !c->phit || !c->cand_list ||
-	    !c->matched || !c->sc || !c->masker)
+	    !c->matched || !c->sc || !c->masker || !c->vc)
 		goto fail;
 	const hs_database_t *dbs[] = { p->prefilter, p->text };
 	for (size_t i = 0; i < 2; i++)
@@ -99,6 +126,7 @@ void rg_policy_ctx_free(struct rg_policy_ctx *c)
 	free(c->phit);
 	free(c->cand_list);
 	free(c->matched);
+	free(c->vc);
 	free(c->col_action);
 	free(c->enabled);
 	free(c);
@@ -395,14 +423,87 @@ static enum rg_verdict resolve(const struct rg_policy *p, const uint32_t *matche
 	return v;
 }
 
+static uint64_t identity_class(const struct rg_request *req, uint64_t seed)
+{
+	const struct rg_identity *id = req->identity;
+	const char *parts[] = { req->protocol, req->target, id ? id->issuer : NULL,
+				id ? id->subject : NULL };
+	uint64_t h = seed;
+	/* each part hashed with its NUL, chained through the seed: no ambiguity between
+	 * ("ab","c") and ("a","bc") */
+	for (size_t i = 0; i < 4; i++)
+		h = XXH3_64bits_withSeed(parts[i] ? parts[i] : "", parts[i] ? strlen(parts[i]) + 1 : 1,
+					 h);
+	for (size_t i = 0; id && i < id->ngroups; i++)
+		if (id->groups[i])
+			h = XXH3_64bits_withSeed(id->groups[i], strlen(id->groups[i]) + 1, h);
+	return h;
+}
+
+static struct vc_entry *cache_slot(struct rg_policy_ctx *c, uint64_t who, const char *sql,
+				   size_t len, uint64_t *key)
+{
+	*key = XXH3_64bits_withSeed(sql, len, c->seed ^ who) | 1;
+	return &c->vc[*key % VC_SLOTS];
+}
+
+static bool cache_get(struct rg_policy_ctx *c, const struct vc_entry *e, uint64_t key,
+		      uint64_t who, const char *sql, size_t len, struct rg_decision *out)
+{
+	if (e->key != key || e->who != who || e->len != len || memcmp(e->text, sql, len) != 0)
+		return false;
+	const struct rg_policy *p = c->p;
+	out->verdict = (enum rg_verdict)e->verdict;
+	out->shadow_verdict = (enum rg_verdict)e->shadow;
+	out->rule = e->rule == UINT32_MAX ? NULL : &p->infos[e->rule];
+	out->nrules = e->nrules;
+	for (size_t i = 0; i < e->nrules; i++)
+		out->rules[i] = &p->infos[e->rules[i]];
+	out->cached = true;
+	return true;
+}
+
+static void cache_put(struct rg_policy_ctx *c, struct vc_entry *e, uint64_t key, uint64_t who,
+		      const char *sql, size_t len, const struct rg_decision *d)
+{
+	e->key = key;
+	e->who = who;
+	e->len = (uint32_t)len;
+	memcpy(e->text, sql, len);
+	e->verdict = (uint8_t)d->verdict;
+	e->shadow = (uint8_t)d->shadow_verdict;
+	e->rule = d->rule ? (uint32_t)(d->rule - c->p->infos) : UINT32_MAX;
+	e->nrules = (uint8_t)d->nrules;
+	for (size_t i = 0; i < d->nrules; i++)
+		e->rules[i] = (uint32_t)(d->rules[i] - c->p->infos);
+}
+
+static int decide(struct rg_policy_ctx *c, const struct rg_request *req, const char *sql,
+		  size_t len, struct rg_decision *out);
+
 int rg_policy_verdict(struct rg_policy_ctx *c, const struct rg_request *req, const char *sql,
 		      size_t len, struct rg_decision *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (c->no_cache || c->no_prefilter || len > VC_MAXLEN)
+		return decide(c, req, sql, len, out);
+	uint64_t who = identity_class(req, c->seed), key;
+	struct vc_entry *e = cache_slot(c, who, sql, len, &key);
+	if (cache_get(c, e, key, who, sql, len, out))
+		return 0;
+	int rc = decide(c, req, sql, len, out);
+	if (rc == 0)
+		cache_put(c, e, key, who, sql, len, out);
+	return rc;
+}
+
+static int decide(struct rg_policy_ctx *c, const struct rg_request *req, const char *sql,
+		  size_t len, struct rg_decision *out)
 {
 	const struct rg_policy *p = c->p;
 	uint32_t nrules = p->meta.nrules;
 	int rc = 0;
 
-	memset(out, 0, sizeof(*out));
 	c->ncand = 0;
 	if (c->no_prefilter ||
 	    (p->prefilter &&
@@ -442,12 +543,14 @@ int rg_policy_verdict(struct rg_policy_ctx *c, const struct rg_request *req, con
 	if (nc == 0 && p->meta.on_unparseable == RG_VERDICT_ALLOW)
 		return 0; /* no rule can match, and parse failures are allowed too */
 
+	if (nc == 0)
+		flags = RG_SQLCLASS_VALIDATE_ONLY; /* only the unparseable rule can still match */
 	rc = rg_sqlclass_run(c->sc, sql, len, flags, &c->facts);
 	if (rc)
 		return rc;
 	const struct rg_sql_facts *f = &c->facts;
-	out->parsed = true;
-	out->facts = f;
+	out->parsed = nc > 0;
+	out->facts = nc > 0 ? f : NULL;
 
 	size_t nm = 0;
 	if (nc) {

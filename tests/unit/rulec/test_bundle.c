@@ -414,6 +414,35 @@ static void test_mask_row_through_policy(void **state)
 	rulec_buf_free(&b);
 }
 
+static void test_verdict_cache_is_per_identity_and_exact(void **state)
+{
+	(void)state;
+	struct rulec_buf b = compile_yaml(POLICY);
+	struct rg_policy *p = load(&b);
+	struct rg_policy_ctx *c = rg_policy_ctx_new(p, NULL, 0);
+	struct rg_decision d;
+	struct who ci = { "ci-build", { 0 }, 0 };
+	assert_int_equal(decide(c, &ci, "CREATE TABLE t (a int)", &d), RG_VERDICT_DENY);
+	assert_false(d.cached);
+	assert_int_equal(decide(c, &ci, "CREATE TABLE t (a int)", &d), RG_VERDICT_DENY);
+	assert_true(d.cached);
+	assert_string_equal(d.rule->id, "t.ci-no-ddl");
+	assert_true(has_rule(&d, "t.ci-no-ddl"));
+	/* another identity class is decided afresh */
+	assert_int_equal(decide(c, NULL, "CREATE TABLE t (a int)", &d), RG_VERDICT_ALLOW);
+	assert_false(d.cached);
+	/* a different text is never served from the cache */
+	assert_int_equal(decide(c, &ci, "CREATE TABLE u (a int)", &d), RG_VERDICT_DENY);
+	assert_false(d.cached);
+	/* and the cache can be turned off */
+	rg_policy_ctx_set_cache(c, false);
+	assert_int_equal(decide(c, &ci, "CREATE TABLE t (a int)", &d), RG_VERDICT_DENY);
+	assert_false(d.cached);
+	rg_policy_ctx_free(c);
+	rg_policy_free(p);
+	rulec_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -426,6 +455,7 @@ int main(void)
 		cmocka_unit_test(test_verdicts_follow_precedence),
 		cmocka_unit_test(test_prefilter_never_changes_a_decision),
 		cmocka_unit_test(test_mask_row_through_policy),
+		cmocka_unit_test(test_verdict_cache_is_per_identity_and_exact),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
