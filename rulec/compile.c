@@ -162,7 +162,8 @@ static unsigned match_specificity(const struct rulec_match *m)
 static unsigned rule_specificity(const struct rulec_rule *r)
 {
 	return match_specificity(&r->match) + (r->ops != 0) +
-	       (r->without_where != RULEC_UNSET) + (r->tables.n > 0) + (r->functions.n > 0) +
+	       (r->without_where != RULEC_UNSET) + (r->tables.n > 0) + (r->table_access != 0) +
+	       (r->functions.n > 0) +
 	       (r->fingerprints.n > 0) + (r->literals.n > 0) + (r->regexes.n > 0);
 }
 
