@@ -140,7 +140,7 @@ ssize_t rg_pg_stream_startup(struct rg_pg_stream *st, const uint8_t *p, size_t n
 			     struct rg_pg_startup *out, int *done)
 {
 	ssize_t r;
-	size_t take;
+	size_t take, used;
 
 	if (st->acc_release) {
 		st->acc.len = 0;
@@ -162,19 +162,25 @@ ssize_t rg_pg_stream_startup(struct rg_pg_stream *st, const uint8_t *p, size_t n
 			return RG_PG_E_NOMEM;
 		return (ssize_t)n;
 	}
-	/* Append at most what the packet still needs (need is >= 1 while incomplete). */
-	r = rg_pg_frame_startup(st->acc.p, st->acc.len, out);
-	if (r < 0)
-		return r;
-	take = out->msg.need < n ? (size_t)out->msg.need : n;
-	if (rg_acc_append(&st->acc, p, take))
-		return RG_PG_E_NOMEM;
-	r = rg_pg_frame_startup(st->acc.p, st->acc.len, out);
-	if (r < 0)
-		return r;
-	if (r > 0) {
-		*done = 1;
-		st->acc_release = true;
+	/* Append at most what the packet still needs (need is >= 1 while incomplete): the
+	 * header first, then the body, never bytes of what follows. */
+	used = 0;
+	while (used < n) {
+		r = rg_pg_frame_startup(st->acc.p, st->acc.len, out);
+		if (r < 0)
+			return r;
+		take = out->msg.need < n - used ? (size_t)out->msg.need : n - used;
+		if (rg_acc_append(&st->acc, p + used, take))
+			return RG_PG_E_NOMEM;
+		used += take;
+		r = rg_pg_frame_startup(st->acc.p, st->acc.len, out);
+		if (r < 0)
+			return r;
+		if (r > 0) {
+			*done = 1;
+			st->acc_release = true;
+			break;
+		}
 	}
-	return (ssize_t)take;
+	return (ssize_t)used;
 }
