@@ -1,13 +1,13 @@
 /*
  * mask: compiles detector actions into Hyperscan and masks result rows.
  *
- * Two stages per row. A cheap prefilter (a scalar pass for the digit-led detectors and a
- * small non-SOM Hyperscan database of pattern prefixes for the others, one hs_scan_vector
- * call per row over any fields array) marks the fields that may hold a match; a row with
- * no mark (the common case) is done. Each marked field alone is then scanned with the
- * SOM_LEFTMOST database from rg_mask_compile, so no match can cross a field boundary and
- * none is hidden by one that does (a DataRow's length bytes may be digits). Raw matches are
- * confirmed (boundaries + validator), merged, and only then is anything written.
+ * Two stages per field. A SIMD prefilter (AVX2 when the CPU has it, else SSE2, else plain
+ * C; see "The prefilter" below) evaluates, for each enabled detector, a condition that
+ * every confirmed match of it implies; a field where none holds (the common case) is done.
+ * A field where one holds is scanned alone with the SOM_LEFTMOST database from
+ * rg_mask_compile, so no match can cross a field boundary and none is hidden by one that
+ * does (a DataRow's length bytes may be digits). Raw matches are confirmed (boundaries +
+ * validator), merged, and only then is anything written.
  *
  * Merging: overlapping or touching confirmed spans in a field become one span; the action
  * with the lowest index among them decides its style, and a field whose span is decided
@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef __SSE2__
-#include <emmintrin.h>
+#ifdef __x86_64__
+#include <immintrin.h>
 #endif
 
 #include "mask.h"
@@ -43,10 +43,9 @@ struct sha256 {
 
 struct rg_masker {
 	const hs_database_t *db; /* SOM, block mode, ids index acts; NULL: none */
-	hs_database_t *pre;	 /* owned prefilter (no SOM, vectored); NULL: none */
-	unsigned numeric;	 /* detectors prefiltered by numeric_candidate() */
-	bool prefilter_ok;	 /* false: prefilter failed to build, scan every field */
-	hs_scratch_t *scratch;	 /* large enough for both databases */
+	hs_scratch_t *scratch;
+	unsigned active;	 /* detectors of all detector actions, bit 1u << detector */
+	bool prefilter;		 /* false (tests only): SOM-scan every field */
 	const struct rg_mask_action *acts;
 	size_t nacts;
 	bool has_key;
@@ -55,13 +54,7 @@ struct rg_masker {
 	/* per-row state, grown on demand and reused */
 	size_t fcap;
 	struct rg_mask_out_field *of;
-	uint32_t *ooff;	    /* output offset of each changed field in buf */
-	uint8_t *cand;	    /* field marked by the prefilter */
-	const char **vdata; /* prefilter vector: eligible fields only */
-	unsigned *vlen;
-	uint32_t *vfield; /* field index of each vector block */
-	uint64_t *vend;	  /* cumulative end offset of each vector block */
-	size_t nv, vcur, nmarked;
+	uint32_t *ooff; /* output offset of each changed field in buf */
 
 	struct span *spans;
 	size_t nspans, spcap;
@@ -277,155 +270,356 @@ out:
 }
 
 /*
- * The prefilter. Hyperscan is slow on patterns that begin with a character class when the
- * text is dense in that class (\\d{9} runs at ~200 MB/s over rows full of dates and ids),
- * so the digit-led detectors get a one-pass scalar test instead, and the others a
- * Hyperscan database of cheap patterns. Either only has to be implied by the detector's
- * real pattern in detect.c (a superset: it may mark a field that has no match, never miss
- * one); the SOM scan then decides. Keep these in step with detect.c.
+ * The prefilter. Hyperscan with SOM runs at ~130 MB/s over text dense in digits, so every
+ * field first goes through one branch-light pass that computes, per 64-byte block, a
+ * bitmask per byte class (bit i is byte i) and combines shifted masks into one condition
+ * per detector. A condition is NECESSARY for a confirmed match of its detector: it follows
+ * from the detector's pattern, its validator and its boundary rules in detect.c (the field
+ * edge is a boundary), so a field where no enabled detector's condition holds cannot yield
+ * a confirmed match and is not scanned. A field where one holds is scanned whole with the
+ * SOM database, which decides. Keep these in step with detect.c: change a pattern,
+ * validator or boundary rule there and the matching condition here must be re-derived
+ * (test_mask_prefilter.c checks every known instance and compares against scanning every
+ * field).
  *
- * Scalar, per field (numeric_candidate), over digit runs joined by one separator:
- *   credit_card \d{13,19} | 4-4-4-1..4(-1..3) | 4-6-4..5 -> 9 contiguous digits, or three
- *               runs of >= 4 joined by single ' '/'-'
- *   aba_routing \d{9}                 -> 9 contiguous digits
- *   us_ssn      \d{3}-\d{2}-\d{4}     -> runs >= 3, == 2, >= 4 joined by single '-'
- *   iban        [A-Z]{2}\d{2}...      -> two capitals then two digits
- *   ipv4        \d{1,3}(\.\d{1,3}){3}  -> four runs joined by single '.'
- * Hyperscan (no SOM, vectored, ids are detectors), each a prefix of the real pattern:
+ * Notation: "[NA]" is a byte that is not an ASCII alphanumeric, or the field edge; Dk is k
+ * digits in a row; S is ' ' or '-'. Conditions, and why each is necessary:
+ *   aba_routing  [NA] D9 [NA]: exactly nine digits (validator); glued_* reject alnum
+ *                neighbours.
+ *   credit_card  the confirmed span is a pattern match or its suffix after a ' ' (the retry
+ *                in rg_detector_confirm; after '-' it is glued), preceded by [NA]:
+ *                [NA] D13 (contiguous form); [NA] D4 S D4 S D4 S D (4-4-4-x, whole);
+ *                D ' ' D4 S D4 S (D2 S D3 | D3 S D2 | D4 S D) (4-4-4-a-b from the second
+ *                group: 13+ digits need a+b >= 5); [NA] D4 S D6 S D4 (4-6-4/5; its
+ *                suffixes have < 13 digits).
+ *   us_ssn       [NA] D3 '-' D2 '-' D4 [NA] (validator shape; glued_* on both sides).
+ *   ipv4         three '.' each between digits, the digits after them 2..4 bytes apart
+ *                (octets of 1..3 digits).
+ *   iban         [NA] U U D D then 4 of [A-Z0-9] or ' ' and 4 of them (the validator's
+ *                head; spaces only after groups of 4; 15+ characters). Also holds for the
+ *                retried suffix, which must start the same way.
+ *   email        '@' between a byte that is none of ' ', '.', '@' (the last character
+ *                of a local part) and an alphanumeric (a domain label cannot start
+ *                with '-').
+ *   phone_e164   a byte that is neither alnum nor '+' (or the edge), '+', a digit, then a
+ *                digit or S and a digit.
+ *   jwt          a byte that is neither alnum nor '.' (or the edge), 'e', 'w'|'y', then 8
+ *                bytes that are neither ' ' nor '.' (a superset of base64url).
+ *   aws_access   [NA] U4 then 16 of [A-Z0-9] then [NA] (prefix, base32, glued_*).
+ *   private_key  "-----" then a capital ("-----BEGIN ").
+ *   ipv6         "::" with an alphanumeric on either side (a compressed form holds "::"
+ *                and the validator wants a hex digit next to it), or seven ':' each
+ *                between alphanumerics and 2..5 bytes apart (the full form).
+ * Alphanumerics stand in for hex digits and non-blank bytes for base64url: a superset
+ * only weakens a condition. Conditions look back at most 33 bytes, so each is evaluated
+ * over the 128-bit window (previous block, this block) with only the raw class masks
+ * carried across blocks; the first block's "previous" is empty (the field edge), and one
+ * more block is evaluated past the last byte so conditions ending with a trailing [NA]
+ * see the end. Bytes past the end read as 0: in no class, so a boundary.
  */
-static const char *const prefilter_pattern[RG_DET__COUNT] = {
-    [RG_DET_EMAIL] = "[A-Za-z0-9._%+\\-]@[A-Za-z0-9\\-]",
-    [RG_DET_PHONE_E164] = "\\+\\d",
-    [RG_DET_JWT] = "e[wy][A-Za-z0-9_\\-]{8}",
-    [RG_DET_AWS_ACCESS_KEY] = "AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA",
-    [RG_DET_PRIVATE_KEY] = "-----BEGIN ",
-    /* compressed forms contain "::"; the full form starts with four "group:" */
-    [RG_DET_IPV6] = "::|[0-9A-Fa-f]:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:",
-};
 
-#define NUMERIC_DETECTORS                                                                          \
-	((1u << RG_DET_CREDIT_CARD) | (1u << RG_DET_US_SSN) | (1u << RG_DET_ABA_ROUTING) |         \
-	 (1u << RG_DET_IBAN) | (1u << RG_DET_IPV4))
+typedef unsigned __int128 u128;
 
-enum { C_OTHER, C_DIGIT, C_UPPER, C_SPACE, C_DASH, C_DOT };
+enum { K_D, K_U, K_L, K_DOT, K_DASH, K_SP, K_AT, K_PLUS, K_COLON, K_E, K_WY, K__N };
 
-static uint8_t cls[256];
+#define DBIT(d) (1u << (d))
+#define DIGIT_DETS                                                                                 \
+	(DBIT(RG_DET_CREDIT_CARD) | DBIT(RG_DET_US_SSN) | DBIT(RG_DET_ABA_ROUTING) |               \
+	 DBIT(RG_DET_IPV4))
+#define ALL_DETS ((1u << RG_DET__COUNT) - 1)
 
-static void cls_init(void)
+#define W(k) (((u128)c[k] << 64) | p[k])
+#define ANY(k) ((c[k] | p[k]) != 0)
+#define HI(x) ((uint64_t)((x) >> 64))
+
+/* The detectors among want whose condition ends inside block c (p: the block before). */
+static inline __attribute__((always_inline)) unsigned conditions(const uint64_t *p,
+								  const uint64_t *c, unsigned want)
 {
-	for (int c = '0'; c <= '9'; c++)
-		cls[c] = C_DIGIT;
-	for (int c = 'A'; c <= 'Z'; c++)
-		cls[c] = C_UPPER;
-	cls[' '] = C_SPACE;
-	cls['-'] = C_DASH;
-	cls['.'] = C_DOT;
+	unsigned hit = 0;
+	const u128 d = W(K_D), u = W(K_U), a = d | u | W(K_L), na = ~a;
+
+	if ((want & DIGIT_DETS) && ANY(K_D)) {
+		const u128 d2 = d & d << 1, d3 = d2 & d << 2, d4 = d2 & d2 << 2;
+		const u128 sep = W(K_SP) | W(K_DASH), dash = W(K_DASH);
+
+		if (want & DBIT(RG_DET_ABA_ROUTING)) {
+			u128 d9 = d4 & d4 << 4 & d << 8;
+			if (HI(na & d9 << 1 & na << 10))
+				hit |= DBIT(RG_DET_ABA_ROUTING);
+		}
+		if (want & DBIT(RG_DET_CREDIT_CARD)) {
+			u128 d6 = d4 & d2 << 4, d13 = d4 & d4 << 4 & d4 << 8 & d << 12;
+			u128 mid = sep << 6 & d4 << 7 & sep << 11 & d4 << 12;
+			u128 tail = (d3 & sep << 3 & d2 << 4) | (d2 & sep << 2 & d3 << 3) |
+				    (d & sep << 1 & d4 << 2);
+			u128 card = (d13 & na << 13) |
+				    (d & sep << 1 & d4 << 2 & mid & na << 16) |
+				    (tail & mid & W(K_SP) << 16 & d << 17) |
+				    (d4 & sep << 4 & d6 << 5 & sep << 11 & d4 << 12 & na << 16);
+			if (HI(card))
+				hit |= DBIT(RG_DET_CREDIT_CARD);
+		}
+		if ((want & DBIT(RG_DET_US_SSN)) &&
+		    HI(na & d4 << 1 & dash << 5 & d2 << 6 & dash << 8 & d3 << 9 & na << 12))
+			hit |= DBIT(RG_DET_US_SSN);
+		if ((want & DBIT(RG_DET_IPV4)) && ANY(K_DOT)) {
+			u128 x = d & W(K_DOT) << 1 & d << 2;
+			u128 y = x & (x << 2 | x << 3 | x << 4);
+			if (HI(x & (y << 2 | y << 3 | y << 4)))
+				hit |= DBIT(RG_DET_IPV4);
+		}
+	}
+	if ((want & DBIT(RG_DET_IBAN)) && ANY(K_U) && ANY(K_D)) {
+		u128 h = d & d << 1 & u << 2 & u << 3 & na << 4;
+		if (h) {
+			u128 ud = u | d, ud2 = ud & ud << 1, ud4 = ud2 & ud2 << 2;
+			if (HI(ud4 & (h << 4 | (h << 5 & W(K_SP) << 4))))
+				hit |= DBIT(RG_DET_IBAN);
+		}
+	}
+	if ((want & DBIT(RG_DET_AWS_ACCESS_KEY)) && ANY(K_U)) {
+		u128 u2 = u & u << 1, u4 = u2 & u2 << 2;
+		if (u4) {
+			u128 ud = u | d, ud2 = ud & ud << 1, ud4 = ud2 & ud2 << 2;
+			u128 ud16 = ud4 & ud4 << 4 & ud4 << 8 & ud4 << 12;
+			if (HI(na & ud16 << 1 & u4 << 17 & na << 21))
+				hit |= DBIT(RG_DET_AWS_ACCESS_KEY);
+		}
+	}
+	if ((want & DBIT(RG_DET_PRIVATE_KEY)) && ANY(K_DASH)) {
+		u128 m = W(K_DASH);
+		m = m & m << 1;
+		m = m & m << 2;
+		if (HI(u & m << 1 & m << 2))
+			hit |= DBIT(RG_DET_PRIVATE_KEY);
+	}
+	if ((want & DBIT(RG_DET_EMAIL)) && ANY(K_AT)) {
+		u128 at = W(K_AT);
+		if (HI(a & at << 1 & ~((W(K_SP) | W(K_DOT) | at) << 2)))
+			hit |= DBIT(RG_DET_EMAIL);
+	}
+	if ((want & DBIT(RG_DET_PHONE_E164)) && ANY(K_PLUS)) {
+		u128 plus = W(K_PLUS), ap = a | plus, sep = W(K_SP) | W(K_DASH);
+		u128 t1 = d & d << 1 & plus << 2 & ~(ap << 3);
+		u128 t2 = d & sep << 1 & d << 2 & plus << 3 & ~(ap << 4);
+		if (HI(t1 | t2))
+			hit |= DBIT(RG_DET_PHONE_E164);
+	}
+	if ((want & DBIT(RG_DET_JWT)) && ANY(K_E) && ANY(K_WY)) {
+		u128 dot = W(K_DOT), s = W(K_E) << 9 & W(K_WY) << 8 & ~((a | dot) << 10);
+		if (s) {
+			u128 b = ~(W(K_SP) | dot);
+			b = b & b << 1;
+			b = b & b << 2;
+			b = b & b << 4;
+			if (HI(s & b))
+				hit |= DBIT(RG_DET_JWT);
+		}
+	}
+	if ((want & DBIT(RG_DET_IPV6)) && ANY(K_COLON)) {
+		u128 col = W(K_COLON), cc = col & col << 1;
+		u128 hc = a & col << 1 & a << 2, ch = hc;
+		for (int i = 0; i < 6 && ch; i++)
+			ch = hc & (ch << 2 | ch << 3 | ch << 4 | ch << 5);
+		if (HI((cc & a << 2) | (a & cc << 1) | ch))
+			hit |= DBIT(RG_DET_IPV6);
+	}
+	return hit;
 }
 
-/* No digit and no capital in p[0..16): nothing numeric can start, continue or end here. */
-static inline bool chunk_is_plain(const uint8_t *p)
+#undef W
+#undef ANY
+#undef HI
+
+/* Plain C classification of one 64-byte block. */
+static inline __attribute__((always_inline)) void classify_c(const uint8_t *s, uint64_t *k)
 {
-#ifdef __SSE2__
-	__m128i v = _mm_loadu_si128((const __m128i *)p);
-	__m128i d = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
-				  _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
-	__m128i u = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('A' - 1)),
-				  _mm_cmplt_epi8(v, _mm_set1_epi8('Z' + 1)));
-	return _mm_movemask_epi8(_mm_or_si128(d, u)) == 0;
+	memset(k, 0, K__N * sizeof(*k));
+	for (int i = 0; i < 64; i++) {
+		uint8_t b = s[i];
+		uint64_t bit = 1ull << i;
+		k[K_D] |= (uint8_t)(b - '0') < 10 ? bit : 0;
+		k[K_U] |= (uint8_t)(b - 'A') < 26 ? bit : 0;
+		k[K_L] |= (uint8_t)(b - 'a') < 26 ? bit : 0;
+		k[K_DOT] |= b == '.' ? bit : 0;
+		k[K_DASH] |= b == '-' ? bit : 0;
+		k[K_SP] |= b == ' ' ? bit : 0;
+		k[K_AT] |= b == '@' ? bit : 0;
+		k[K_PLUS] |= b == '+' ? bit : 0;
+		k[K_COLON] |= b == ':' ? bit : 0;
+		k[K_E] |= b == 'e' ? bit : 0;
+		k[K_WY] |= b == 'w' || b == 'y' ? bit : 0;
+	}
+}
+
+#ifdef __x86_64__
+/* SSE2: four 16-byte chunks. Signed compares: bytes >= 0x80 are negative, in no range. */
+static inline __attribute__((always_inline)) void classify_sse2(const uint8_t *s, uint64_t *k)
+{
+	memset(k, 0, K__N * sizeof(*k));
+	for (int q = 0; q < 4; q++) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(s + 16 * q));
+#define RANGE(lo, hi)                                                                              \
+	_mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8((lo) - 1)),                                  \
+		      _mm_cmplt_epi8(v, _mm_set1_epi8((hi) + 1)))
+#define EQ(ch) _mm_cmpeq_epi8(v, _mm_set1_epi8(ch))
+#define PUT(i, x) (k[i] |= (uint64_t)(uint16_t)_mm_movemask_epi8(x) << (16 * q))
+		PUT(K_D, RANGE('0', '9'));
+		PUT(K_U, RANGE('A', 'Z'));
+		PUT(K_L, RANGE('a', 'z'));
+		PUT(K_DOT, EQ('.'));
+		PUT(K_DASH, EQ('-'));
+		PUT(K_SP, EQ(' '));
+		PUT(K_AT, EQ('@'));
+		PUT(K_PLUS, EQ('+'));
+		PUT(K_COLON, EQ(':'));
+		PUT(K_E, EQ('e'));
+		PUT(K_WY, _mm_or_si128(EQ('w'), EQ('y')));
+#undef RANGE
+#undef EQ
+#undef PUT
+	}
+}
+
+/* AVX2: two 32-byte halves. */
+static inline __attribute__((always_inline, target("avx2"))) void
+classify_avx2(const uint8_t *s, uint64_t *k)
+{
+	__m256i v0 = _mm256_loadu_si256((const __m256i *)s);
+	__m256i v1 = _mm256_loadu_si256((const __m256i *)(s + 32));
+#define RANGE(v, lo, hi)                                                                           \
+	_mm256_and_si256(_mm256_cmpgt_epi8(v, _mm256_set1_epi8((lo) - 1)),                         \
+			 _mm256_cmpgt_epi8(_mm256_set1_epi8((hi) + 1), v))
+#define EQ(v, ch) _mm256_cmpeq_epi8(v, _mm256_set1_epi8(ch))
+#define BITS(x0, x1)                                                                               \
+	((uint64_t)(uint32_t)_mm256_movemask_epi8(x0) |                                            \
+	 (uint64_t)(uint32_t)_mm256_movemask_epi8(x1) << 32)
+	k[K_D] = BITS(RANGE(v0, '0', '9'), RANGE(v1, '0', '9'));
+	k[K_U] = BITS(RANGE(v0, 'A', 'Z'), RANGE(v1, 'A', 'Z'));
+	k[K_L] = BITS(RANGE(v0, 'a', 'z'), RANGE(v1, 'a', 'z'));
+	k[K_DOT] = BITS(EQ(v0, '.'), EQ(v1, '.'));
+	k[K_DASH] = BITS(EQ(v0, '-'), EQ(v1, '-'));
+	k[K_SP] = BITS(EQ(v0, ' '), EQ(v1, ' '));
+	k[K_AT] = BITS(EQ(v0, '@'), EQ(v1, '@'));
+	k[K_PLUS] = BITS(EQ(v0, '+'), EQ(v1, '+'));
+	k[K_COLON] = BITS(EQ(v0, ':'), EQ(v1, ':'));
+	k[K_E] = BITS(EQ(v0, 'e'), EQ(v1, 'e'));
+	k[K_WY] = BITS(_mm256_or_si256(EQ(v0, 'w'), EQ(v0, 'y')),
+		       _mm256_or_si256(EQ(v1, 'w'), EQ(v1, 'y')));
+#undef RANGE
+#undef EQ
+#undef BITS
+}
+#endif
+
+/*
+ * One field, block by block, until a wanted condition holds or the block holding byte n
+ * (the first past the end) is done. The last partial block is copied into a zeroed buffer:
+ * nothing is read past the field.
+ */
+#define PF_FIELD(name, classify, attr)                                                             \
+	static attr unsigned name(const uint8_t *s, size_t n, unsigned want)                      \
+	{                                                                                          \
+		uint64_t k[2][K__N], *p = k[0], *c = k[1], *t;                                     \
+		unsigned hit = 0;                                                                  \
+                                                                                                   \
+		memset(p, 0, sizeof(k[0]));                                                        \
+		for (size_t off = 0;; off += 64) {                                                 \
+			if (off + 64 <= n) {                                                       \
+				classify(s + off, c);                                              \
+			} else if (off < n) {                                                      \
+				uint8_t tail[64] = {0};                                            \
+				memcpy(tail, s + off, n - off);                                    \
+				classify(tail, c);                                                 \
+			} else {                                                                   \
+				memset(c, 0, sizeof(k[0]));                                        \
+			}                                                                          \
+			hit = conditions(p, c, want);                                              \
+			if (hit || off + 64 > n)                                                   \
+				return hit;                                                        \
+			t = p;                                                                     \
+			p = c;                                                                     \
+			c = t;                                                                     \
+		}                                                                                  \
+	}
+
+PF_FIELD(pf_c, classify_c, )
+#ifdef __x86_64__
+PF_FIELD(pf_sse2, classify_sse2, )
+PF_FIELD(pf_avx2, classify_avx2, __attribute__((target("avx2"))))
+#endif
+
+typedef unsigned (*pf_fn)(const uint8_t *s, size_t n, unsigned want);
+static pf_fn pf_impl;
+
+static void pf_choose(void)
+{
+#ifdef __x86_64__
+	__builtin_cpu_init();
+	pf_impl = __builtin_cpu_supports("avx2") ? pf_avx2 : pf_sse2;
 #else
-	for (int i = 0; i < 16; i++)
-		if (cls[p[i]] == C_DIGIT || cls[p[i]] == C_UPPER)
-			return false;
-	return true;
+	pf_impl = pf_c;
 #endif
 }
 
-static bool numeric_candidate(const uint8_t *p, size_t n)
+static pf_fn pf_get(void)
 {
-	/* run: digits in the current run; p1, p2: lengths of the two runs before it when each
-	 * was joined to the next by the single separator s1, s2 (else 0); groups: runs joined
-	 * by single dots so far */
-	unsigned run = 0, p1 = 0, p2 = 0, groups = 0;
-	uint8_t s1 = C_OTHER, s2 = C_OTHER;
-	uint8_t c1 = C_OTHER, c2 = C_OTHER, c3 = C_OTHER; /* classes of p[i-1], p[i-2], p[i-3] */
-	size_t i = 0;
-
-	while (i < n) {
-		if (c1 == C_OTHER && i + 16 <= n && chunk_is_plain(p + i)) {
-			/* a chunk without digits or capitals ends every run and join, and
-			 * leaves no history the conditions below could use */
-			i += 16;
-			c1 = c2 = c3 = C_OTHER;
-			continue;
-		}
-		uint8_t c = cls[p[i++]];
-		if (c == C_DIGIT) {
-			if (c1 == C_DIGIT) {
-				run++;
-				if (c2 == C_UPPER && c3 == C_UPPER)
-					return true; /* iban */
-			} else {
-				bool joined = c1 != C_OTHER && c1 != C_UPPER && c2 == C_DIGIT;
-				if (joined) {
-					p2 = p1;
-					s2 = s1;
-					p1 = run;
-					s1 = c1;
-				} else {
-					p1 = p2 = 0;
-				}
-				groups = joined && c1 == C_DOT ? groups + 1 : 1;
-				run = 1;
-			}
-			if (run >= 9 || groups >= 4)
-				return true;
-			if (run >= 4 && p1 >= 4 && p2 >= 4 && s1 != C_DOT && s2 != C_DOT)
-				return true; /* grouped card */
-			if (run >= 4 && p1 == 2 && p2 >= 3 && s1 == C_DASH && s2 == C_DASH)
-				return true; /* ssn */
-		}
-		c3 = c2;
-		c2 = c1;
-		c1 = c;
-	}
-	return false;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, pf_choose);
+	return pf_impl;
 }
 
-static hs_database_t *compile_prefilter(const struct rg_mask_action *acts, size_t n,
-					unsigned *numeric)
+int rg_mask_prefilter_use(enum rg_mask_prefilter_impl impl)
 {
-	const char *exprs[RG_DET__COUNT];
-	unsigned flags[RG_DET__COUNT], ids[RG_DET__COUNT], count = 0;
-	bool seen[RG_DET__COUNT] = {false};
-	hs_database_t *db = NULL;
-	hs_compile_error_t *cerr = NULL;
+	pf_get(); /* so a later first use does not override the choice */
+	switch (impl) {
+	case RG_MASK_PF_AUTO:
+		pf_choose();
+		return 0;
+	case RG_MASK_PF_SCALAR:
+		pf_impl = pf_c;
+		return 0;
+#ifdef __x86_64__
+	case RG_MASK_PF_SSE2:
+		pf_impl = pf_sse2;
+		return 0;
+	case RG_MASK_PF_AVX2:
+		if (!__builtin_cpu_supports("avx2"))
+			return -ENOTSUP;
+		pf_impl = pf_avx2;
+		return 0;
+#endif
+	default:
+		return -ENOTSUP;
+	}
+}
 
-	*numeric = 0;
-	for (size_t i = 0; i < n; i++) {
-		int d = acts[i].detector;
-		if (d < 0 || d >= RG_DET__COUNT || seen[d])
-			continue;
-		seen[d] = true;
-		if (NUMERIC_DETECTORS & (1u << d)) {
-			*numeric |= 1u << d;
-			continue;
-		}
-		exprs[count] = prefilter_pattern[d];
-		flags[count] = 0;
-		ids[count] = (unsigned)d;
-		count++;
-	}
-	if (count == 0)
-		return NULL;
-	if (hs_compile_multi(exprs, flags, ids, count, HS_MODE_VECTORED, NULL, &db, &cerr) !=
-	    HS_SUCCESS) {
-		hs_free_compile_error(cerr);
-		return NULL;
-	}
-	return db;
+unsigned rg_mask_prefilter(const uint8_t *p, size_t n, unsigned detectors)
+{
+	detectors &= ALL_DETS;
+	if (!detectors || n == 0)
+		return 0;
+	return pf_get()(p, n, detectors);
 }
 
 /* ---- masker ---- */
+
+/* Detectors of the detector actions in acts[0..n) enabled by en (NULL: all). */
+static unsigned active_detectors(const struct rg_mask_action *acts, size_t n, const uint8_t *en)
+{
+	unsigned set = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (acts[i].detector >= 0 && acts[i].detector < RG_DET__COUNT && (!en || en[i]))
+			set |= 1u << acts[i].detector;
+	return set;
+}
+
+void rg_masker_set_prefilter(struct rg_masker *m, bool on)
+{
+	m->prefilter = on;
+}
 
 struct rg_masker *rg_masker_new(const hs_database_t *db, const struct rg_mask_action *acts,
 				size_t nacts, const uint8_t *hmac_key, size_t keylen)
@@ -441,21 +635,12 @@ struct rg_masker *rg_masker_new(const hs_database_t *db, const struct rg_mask_ac
 		m->has_key = true;
 		hmac_setkey(m, hmac_key, keylen);
 	}
+	m->prefilter = true;
 	if (db) {
 		if (hs_alloc_scratch(db, &m->scratch) != HS_SUCCESS)
 			goto out_free;
-		static pthread_once_t once = PTHREAD_ONCE_INIT;
-		pthread_once(&once, cls_init);
-		m->pre = compile_prefilter(acts, nacts, &m->numeric);
-		if (m->pre && hs_alloc_scratch(m->pre, &m->scratch) != HS_SUCCESS)
-			goto out_free;
-		/* without the database, its detectors would go unseen: fall back */
-		bool need_db = false;
-		for (size_t i = 0; i < nacts; i++)
-			need_db =
-			    need_db || (acts[i].detector >= 0 && acts[i].detector < RG_DET__COUNT &&
-					!(NUMERIC_DETECTORS & (1u << acts[i].detector)));
-		m->prefilter_ok = m->pre || !need_db;
+		m->active = active_detectors(acts, nacts, NULL);
+		pf_get();
 	}
 	return m;
 out_free:
@@ -468,14 +653,8 @@ void rg_masker_free(struct rg_masker *m)
 	if (!m)
 		return;
 	hs_free_scratch(m->scratch);
-	hs_free_database(m->pre);
 	free(m->of);
 	free(m->ooff);
-	free(m->cand);
-	free(m->vdata);
-	free(m->vlen);
-	free(m->vfield);
-	free(m->vend);
 	free(m->spans);
 	free(m->buf);
 	memset(&m->ipad, 0, sizeof(m->ipad));
@@ -498,9 +677,7 @@ static int reserve_fields(struct rg_masker *m, size_t n)
 	size_t cap = m->fcap ? m->fcap : 16;
 	while (cap < n)
 		cap *= 2;
-	if (!GROW(m->of, cap) || !GROW(m->ooff, cap) || !GROW(m->cand, cap) ||
-	    !GROW(m->vdata, cap) || !GROW(m->vlen, cap) || !GROW(m->vfield, cap) ||
-	    !GROW(m->vend, cap))
+	if (!GROW(m->of, cap) || !GROW(m->ooff, cap))
 		return -ENOMEM;
 	m->fcap = cap;
 	return 0;
@@ -612,28 +789,6 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
 	return 0;
 }
 
-/* Prefilter callback: mark the field where a candidate ends. */
-static int on_candidate(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
-			void *ctx)
-{
-	struct rg_masker *m = ctx;
-	(void)id;
-	(void)from;
-	(void)flags;
-
-	if (m->vcur > 0 && to <= m->vend[m->vcur - 1])
-		m->vcur = 0;
-	while (m->vcur + 1 < m->nv && m->vend[m->vcur] < to)
-		m->vcur++;
-	uint32_t f = m->vfield[m->vcur];
-	if (!m->cand[f]) {
-		m->cand[f] = 1;
-		if (++m->nmarked == m->nv)
-			return 1; /* every field will be scanned anyway */
-	}
-	return 0;
-}
-
 /* Sort spans by end (Hyperscan reports in end order, so this is normally one pass), then
  * merge overlapping or touching spans with a stack kept in the same array. */
 static size_t merge_spans(struct span *sp, size_t n)
@@ -720,7 +875,7 @@ int rg_masker_row(struct rg_masker *m, const struct rg_mask_plan *plan,
 		  const struct rg_mask_field *fields, size_t nfields, struct rg_mask_result *out)
 {
 	const uint8_t *enabled = plan ? plan->enabled : NULL;
-	bool any_det = false;
+	unsigned active = 0;
 	int rc = 0;
 
 	*out = (struct rg_mask_result){0};
@@ -728,17 +883,14 @@ int rg_masker_row(struct rg_masker *m, const struct rg_mask_plan *plan,
 		return -ENOMEM;
 	out->fields = m->of;
 	m->blen = 0;
-	m->nv = 0;
 	m->enabled = enabled;
 	if (m->db)
-		for (size_t a = 0; a < m->nacts && !any_det; a++)
-			any_det = m->acts[a].detector >= 0 && (!enabled || enabled[a]);
+		active = enabled ? active_detectors(m->acts, m->nacts, enabled) : m->active;
+	pf_fn pf = m->prefilter ? pf_impl : NULL;
 
-	uint64_t total = 0;
 	for (size_t i = 0; i < nfields; i++) {
 		const struct rg_mask_field *f = &fields[i];
 		m->of[i] = (struct rg_mask_out_field){false, f->is_null, f->data, f->len};
-		m->cand[i] = 0;
 		if (f->is_null)
 			continue;
 		int ca = column_action(m, plan, i);
@@ -753,44 +905,10 @@ int rg_masker_row(struct rg_masker *m, const struct rg_mask_plan *plan,
 				return rc;
 			continue;
 		}
-		if (!any_det || f->len == 0)
+		if (!active || f->len == 0 || (pf && !pf(f->data, f->len, active)))
 			continue;
-		m->vdata[m->nv] = (const char *)f->data;
-		m->vlen[m->nv] = f->len;
-		m->vfield[m->nv] = (uint32_t)i;
-		total += f->len;
-		m->vend[m->nv] = total;
-		m->nv++;
-	}
-
-	if (m->nv && m->prefilter_ok) {
-		m->nmarked = 0;
-		if (m->numeric) {
-			for (size_t v = 0; v < m->nv; v++) {
-				if (numeric_candidate((const uint8_t *)m->vdata[v], m->vlen[v])) {
-					m->cand[m->vfield[v]] = 1;
-					m->nmarked++;
-				}
-			}
-		}
-		if (m->pre && m->nmarked < m->nv) {
-			m->vcur = 0;
-			hs_error_t e = hs_scan_vector(m->pre, m->vdata, m->vlen, (unsigned)m->nv, 0,
-						      m->scratch, on_candidate, m);
-			if (e != HS_SUCCESS && e != HS_SCAN_TERMINATED)
-				return -EIO;
-		}
-	} else {
-		for (size_t v = 0; v < m->nv; v++)
-			m->cand[m->vfield[v]] = 1;
-	}
-
-	for (size_t v = 0; v < m->nv; v++) {
-		size_t i = m->vfield[v];
-		if (!m->cand[i])
-			continue;
-		m->cur = fields[i].data;
-		m->curlen = fields[i].len;
+		m->cur = f->data;
+		m->curlen = f->len;
 		m->nspans = 0;
 		m->err = 0;
 		hs_error_t e = hs_scan(m->db, (const char *)m->cur, (unsigned)m->curlen, 0,

@@ -123,4 +123,28 @@ void rg_masker_free(struct rg_masker *m);
 int rg_masker_row(struct rg_masker *m, const struct rg_mask_plan *plan,
 		  const struct rg_mask_field *fields, size_t nfields, struct rg_mask_result *out);
 
+/*
+ * The prefilter rg_masker_row runs before the SOM scan, exposed for tests and benchmarks.
+ * rg_mask_prefilter returns the detectors among `detectors` (bits 1u << enum rg_detector)
+ * whose necessary condition holds somewhere in p[0..n); it may stop at the first, so the
+ * result is nonzero exactly when some condition holds. A field for which it returns 0
+ * cannot hold a confirmed match of those detectors.
+ */
+unsigned rg_mask_prefilter(const uint8_t *p, size_t n, unsigned detectors);
+
+enum rg_mask_prefilter_impl {
+	RG_MASK_PF_AUTO = 0, /* the best the CPU supports: the default */
+	RG_MASK_PF_SCALAR,
+	RG_MASK_PF_SSE2,
+	RG_MASK_PF_AVX2,
+};
+
+/* Tests and benchmarks only: pick the prefilter's implementation for the whole process
+ * (not while other threads mask). -ENOTSUP when the build or CPU lacks it. */
+int rg_mask_prefilter_use(enum rg_mask_prefilter_impl impl);
+
+/* Tests only: on = false makes m SOM-scan every field, the reference the prefilter must
+ * agree with. */
+void rg_masker_set_prefilter(struct rg_masker *m, bool on);
+
 #endif
