@@ -464,6 +464,114 @@ def test_client_reset_mid_result():
         finish(st)
 
 
+def msg(t, body=b""):
+    return t + struct.pack("!i", len(body) + 4) + body
+
+
+def test_raw_pipeline_with_error():
+    """Extended-protocol pipeline through ringgate with an error in the middle: the server
+    skips to Sync, the next Sync starts clean; then Terminate ends the session."""
+    with rgtest.ClientStack(direct=False) as st:
+        r = raw_login(st.ep, st.ep.password)
+        check(r[0] == "ok", "raw client logged in")
+        s = r[1]
+
+        def parse(name, sql):
+            return msg(b"P", name + b"\0" + sql + b"\0" + b"\0\0")
+
+        def bind_exec(stmt, params=()):
+            body = b"\0" + stmt + b"\0" + b"\0\0" + struct.pack("!h", len(params))
+            for p in params:
+                body += struct.pack("!i", len(p)) + p
+            body += b"\0\0"
+            return msg(b"B", body) + msg(b"E", b"\0" + struct.pack("!i", 0))
+
+        pipeline = (parse(b"s1", b"SELECT $1::int * 2") + bind_exec(b"s1", [b"21"]) +
+                    parse(b"s2", b"SELECT 1/($1::int + (random() * 0)::int)") + bind_exec(b"s2", [b"0"]) +
+                    bind_exec(b"s1", [b"5"]) + msg(b"S") +
+                    bind_exec(b"s1", [b"50"]) + msg(b"S"))
+        s.sendall(pipeline)
+        first, err1 = read_reply(s)
+        check(first == [b"1", b"2", b"D", b"C", b"1", b"2", b"E", b"Z"] and
+              err1 and err1.get("C") == "22012",
+              f"first sync: result, then the error, rest skipped ({first}, {err1 and err1.get('C')})")
+        second, err2 = read_reply(s)
+        check(second == [b"2", b"D", b"C", b"Z"] and err2 is None,
+              f"second sync: the statement runs again ({second})")
+        s.sendall(msg(b"X"))
+        check(wait_closed(s, 5.0), "Terminate: ringgate closes the agent connection")
+        s.close()
+        n = wait_backends(st, 0)
+        check(n == 0, f"Terminate: the target session ended ({n} left)")
+        finish(st)
+
+
+def test_target_goes_away():
+    """The backend is terminated under a session, then PostgreSQL stops and restarts: the
+    agent gets an error instead of a hang, ringgate survives and logs agents in again."""
+    with rgtest.ClientStack(direct=False) as st:
+        a = st.ep.connect()
+        a.autocommit = True
+        cur = a.cursor()
+        cur.execute("SELECT pg_backend_pid()")
+        st.pg.admin_psql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         f"WHERE usename = '{st.pg.user}'")
+        t0 = time.monotonic()
+        try:
+            cur.execute("SELECT 1")
+            check(False, "query on a terminated backend fails")
+        except psycopg2.Error as e:
+            code = getattr(e, "pgcode", None)
+            check(isinstance(e, psycopg2.OperationalError) and time.monotonic() - t0 < 10,
+                  f"query on a terminated backend fails promptly ({type(e).__name__} {code}: "
+                  f"{str(e).strip()[:120]})")
+        a.close()
+        # An idle raw agent sees the backend's last words (FATAL 57P01), then EOF.
+        r = raw_login(st.ep, st.ep.password)
+        check(r[0] == "ok", "raw client logged in")
+        s = r[1]
+        st.pg.admin_psql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         f"WHERE usename = '{st.pg.user}'")
+        try:
+            t, body = read_msg(s)
+            fields = error_fields(body) if t == b"E" else {"type": t}
+        except (EOFError, OSError) as e:
+            fields = {"closed": repr(e)}
+        closed = wait_closed(s)
+        s.close()
+        check(fields.get("C") == "57P01" and fields.get("S") == "FATAL" and closed,
+              f"idle agent receives FATAL 57P01 from the terminated backend, then EOF ({fields})")
+        steady = st.ep.connect()
+        steady.autocommit = True
+        still_serving(st, steady, "after pg_terminate_backend")
+        steady.close()
+
+        stop = subprocess.run(st.pg._server_cmd([st.pg._bin("pg_ctl"), "-D", st.pg.datadir,
+                                                 "-m", "fast", "-w", "stop"]),
+                              capture_output=True, text=True)
+        check(stop.returncode == 0, "PostgreSQL stopped")
+        t0 = time.monotonic()
+        try:
+            st.ep.connect().close()
+            check(False, "login while the target is down fails")
+        except psycopg2.OperationalError as e:
+            dt = time.monotonic() - t0
+            check(dt < 12, f"login while the target is down fails in {dt:.1f}s "
+                           f"({str(e).strip()[:160]})")
+        probs = st.ringgate_problems()
+        check(not probs, f"ringgate alive with the target down ({probs[:5]})")
+        start = subprocess.run(st.pg._server_cmd([st.pg._bin("pg_ctl"), "-D", st.pg.datadir,
+                                                  "-l", st.pg.logfile, "-w", "start"]),
+                               capture_output=True, text=True)
+        check(start.returncode == 0, "PostgreSQL started again")
+        c = st.ep.connect()
+        c.cursor().execute("SELECT 1")
+        c.close()
+        check(True, "login works again once the target is back")
+        finish(st)
+
+
 if __name__ == "__main__":
     rgtest.run_tests([test_bad_tokens, test_broken_startup_and_wire,
-                      test_client_reset_mid_result])
+                      test_client_reset_mid_result, test_raw_pipeline_with_error,
+                      test_target_goes_away])
