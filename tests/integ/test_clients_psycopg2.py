@@ -202,7 +202,16 @@ def _cancel_request(host, port, pid, key):
 
 
 def test_cancel():
-    with rgtest.ClientStack() as st:
+    _cancel(threads=1)
+
+
+def test_cancel_4_threads():
+    """The CancelRequest connection may land on another worker thread than the session."""
+    _cancel(threads=4)
+
+
+def _cancel(threads):
+    with rgtest.ClientStack(threads=threads) as st:
         conn = st.ep.connect()
         try:
             cur = conn.cursor()
@@ -260,6 +269,49 @@ def test_cancel():
         healthy(st)
 
 
+def test_many_concurrent_sessions():
+    """A login storm and many sessions streaming results at once (each its own rows), with
+    ringgate running 4 worker threads."""
+    with rgtest.ClientStack(threads=4) as st:
+        setup = st.ep.connect()
+        setup.cursor().execute("CREATE TABLE cc AS SELECT g AS id, md5(g::text) AS h "
+                               "FROM generate_series(1, 40000) g")
+        setup.commit()
+        setup.close()
+        errors, results = [], {}
+
+        def worker(i):
+            try:
+                conn = st.ep.connect()
+                cur = conn.cursor()
+                for rep in range(3):
+                    lo = i * 1000
+                    cur.execute("SELECT id, h FROM cc WHERE id > %s ORDER BY id LIMIT 20000",
+                                (lo,))
+                    rows = cur.fetchall()
+                    if len(rows) != min(20000, 40000 - lo) or rows[0][0] != lo + 1:
+                        errors.append(f"worker {i}: wrong rows ({len(rows)})")
+                    digest = hashlib.md5("".join(h for _, h in rows).encode()).hexdigest()
+                    results.setdefault(i, set()).add(digest)
+                conn.close()
+            except Exception as e:  # collected and reported by the main thread
+                errors.append(f"worker {i}: {e!r}")
+
+        threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(24)]
+        t0 = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        dt = time.monotonic() - t0
+        check(not errors, f"24 concurrent sessions x 3 queries of up to 20000 rows in {dt:.1f}s "
+                          f"({errors[:3]})")
+        check(all(len(v) == 1 for v in results.values()) and len(results) == 24,
+              "every session got the same rows on each repetition")
+        healthy(st)
+
+
 if __name__ == "__main__":
     rgtest.run_tests([test_named_cursors, test_executemany_and_batches,
-                      test_copy_expert_both_ways, test_cancel])
+                      test_copy_expert_both_ways, test_cancel, test_cancel_4_threads,
+                      test_many_concurrent_sessions])
