@@ -127,6 +127,14 @@ def test_200k_rows_same_as_direct():
         check(n == 200000, f"200000 rows received ({n})")
         check(hashlib.sha256(via.stdout).hexdigest() == hashlib.sha256(direct.stdout).hexdigest(),
               f"result bytes identical to direct ({len(via.stdout)} vs {len(direct.stdout)} bytes)")
+        # Four at once, with ringgate streaming each to its own client.
+        procs = [subprocess.Popen(["psql", "-X", "-w", "-A", "-t", "-q", "-c", q],
+                                  env=st.ep.env(), stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE) for _ in range(4)]
+        outs = [p.communicate(timeout=240) for p in procs]
+        same = [p.returncode == 0 and o[0] == direct.stdout for p, o in zip(procs, outs)]
+        check(all(same), f"4 concurrent 200k-row results identical to direct ({same}; "
+                         f"{[o[1][:200] for o in outs if o[1]]})")
         r = psql(st.ep, "SELECT count(*), md5(string_agg(h || pad, '' ORDER BY id)) FROM r")
         d = psql(st.direct, "SELECT count(*), md5(string_agg(h || pad, '' ORDER BY id)) FROM r")
         check(r.stdout == d.stdout and r.stdout.startswith("200000|"),
