@@ -362,6 +362,29 @@ def test_broken_startup_and_wire():
                   f"startup with {what}: FATAL {sorted(codes)} then close ({fields})")
         still_serving(st, steady, "bad startup contents")
 
+        # GSSENCRequest and SSLRequest (each refused with 'N') before the startup packet,
+        # all in one write: the login proceeds in the clear.
+        s = connect_raw(st.ep)
+        s.sendall(struct.pack("!ii", 8, 80877104) + struct.pack("!ii", 8, 80877103))
+        answers = recv_exact(s, 2)
+        s.sendall(startup_packet({"user": "agent-1", "database": st.ep.database}))
+        t, body = read_msg(s)
+        check(answers == b"NN" and t == b"R", f"GSSENC + SSL requests refused with N, N, then "
+                                              f"the password request ({answers!r}, {t!r})")
+        s.close()
+        # Three SSLRequests in a row: answered with N (PostgreSQL itself refuses a repeat;
+        # ringgate may too) -- what matters is that it keeps serving (checked below).
+        s = connect_raw(st.ep)
+        s.sendall(struct.pack("!ii", 8, 80877103) * 3)
+        s.settimeout(3.0)
+        try:
+            got = s.recv(16)
+        except socket.timeout:
+            got = b"(nothing)"
+        check(got.startswith(b"N"), f"repeated SSLRequests: first answered with N ({got!r})")
+        s.close()
+        still_serving(st, steady, "SSL/GSSENC negotiation")
+
         # Garbage in the password phase.
         for what, data in (("a Query instead of the password", b"Q\0\0\0\x0dSELECT 1\0"),
                            ("a password message with a huge length",

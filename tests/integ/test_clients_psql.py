@@ -62,6 +62,12 @@ def finish(st):
 def test_multi_statement_and_error_recovery():
     with rgtest.ClientStack() as st:
         ep = st.ep
+        # libpq's default sslmode=prefer sends an SSLRequest first; a plaintext listener
+        # answers 'N' and the login continues in the clear.
+        r = subprocess.run(["psql", "-X", "-w", "-A", "-t", "-c", "SELECT 'prefer ok'"],
+                           env=ep.env(PGSSLMODE="prefer"), capture_output=True, text=True,
+                           timeout=60)
+        check(r.stdout.strip() == "prefer ok", f"sslmode=prefer logs in ({r.stderr.strip()})")
         r = psql(ep, "CREATE TABLE m(a int, b text); INSERT INTO m VALUES (1,'x'),(2,'y'),"
                      "(3,'z'); UPDATE m SET a = a * 10 WHERE a > 1; SELECT sum(a), "
                      "string_agg(b, ',' ORDER BY a) FROM m")
