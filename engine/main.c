@@ -28,14 +28,15 @@ static struct rg_core *g_core;
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: ringgate --config FILE\n"
-		     "       ringgate --check-config FILE\n"
-		     "       ringgate --version | --help\n\n"
-		     "  --config FILE        run the gateway with this configuration (docs/config.md)\n"
-		     "  --check-config FILE  validate FILE and the files it names; exit 0 or 1\n"
-		     "  --version            print the version\n"
-		     "  --help               this text\n\n"
-		     "SIGTERM or SIGINT drains sessions (up to %d s) and exits 0.\n",
+	fprintf(out,
+		"usage: ringgate --config FILE\n"
+		"       ringgate --check-config FILE\n"
+		"       ringgate --version | --help\n\n"
+		"  --config FILE        run the gateway with this configuration (docs/config.md)\n"
+		"  --check-config FILE  validate FILE and the files it names; exit 0 or 1\n"
+		"  --version            print the version\n"
+		"  --help               this text\n\n"
+		"SIGTERM or SIGINT drains sessions (up to %d s) and exits 0.\n",
 		DRAIN_MS / 1000);
 }
 
@@ -92,10 +93,9 @@ static int build_gw(const struct rg_config *cfg, struct rg_pg_gw *gw)
 		int ret;
 
 		err[0] = 0;
-		ret = t->password_file ? rg_auth_cred_from_file(t->password_file, &cred, err,
-								sizeof(err))
-				       : rg_auth_cred_from_env(t->password_env, &cred, err,
-							       sizeof(err));
+		ret = t->password_file
+			  ? rg_auth_cred_from_file(t->password_file, &cred, err, sizeof(err))
+			  : rg_auth_cred_from_env(t->password_env, &cred, err, sizeof(err));
 		if (ret) {
 			fprintf(stderr, "%s:%u:%u: target %s: %s\n", cfg->path, t->loc.line,
 				t->loc.col, t->name, err);
@@ -160,12 +160,12 @@ out:
 
 static int run(const char *path)
 {
-	struct rg_core_config cc = { 0 };
+	struct rg_core_config cc = {0};
 	struct rg_config *cfg = NULL;
 	struct rg_pg_gw *gw = NULL;
 	struct rg_pg_listener **ls = NULL;
 	struct rg_core *core = NULL;
-	struct sigaction sa = { 0 };
+	struct sigaction sa = {0};
 	char ports[512] = "";
 	size_t i, off = 0;
 	int ret, rc = 1;
@@ -240,11 +240,11 @@ out:
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check-config", required_argument, NULL, 'C' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"config", required_argument, NULL, 'c'},
+	    {"check-config", required_argument, NULL, 'C'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *config = NULL, *check = NULL;
 	int c;

@@ -29,7 +29,7 @@ struct rg_tls_conn {
 	SSL *ssl;
 	BIO *rbio, *wbio; /* owned by ssl */
 	bool established;
-	bool closed; /* close_notify received: ignore further bytes */
+	bool closed;	       /* close_notify received: ignore further bytes */
 	struct rg_acc pending; /* plain bytes queued before the handshake finished */
 	char *errbuf;
 	size_t errlen;
@@ -64,8 +64,8 @@ static SSL_CTX *ctx_base(bool server)
 	return c;
 }
 
-int rg_tls_server_ctx_new(const char *cert, const char *key, struct rg_tls_ctx **out,
-			  char *err, size_t errlen)
+int rg_tls_server_ctx_new(const char *cert, const char *key, struct rg_tls_ctx **out, char *err,
+			  size_t errlen)
 {
 	struct rg_tls_ctx *c = calloc(1, sizeof(*c));
 
@@ -320,7 +320,7 @@ static void tls_free(void *ctx)
 }
 
 const struct rg_xform_ops rg_tls_xform = {
-	.rx = tls_rx,
-	.tx = tls_tx,
-	.free = tls_free,
+    .rx = tls_rx,
+    .tx = tls_tx,
+    .free = tls_free,
 };

@@ -27,8 +27,8 @@ enum rg_tls_verify {
 };
 
 /* Server context from PEM files; the key must match the certificate. */
-int rg_tls_server_ctx_new(const char *cert, const char *key, struct rg_tls_ctx **out,
-			  char *err, size_t errlen);
+int rg_tls_server_ctx_new(const char *cert, const char *key, struct rg_tls_ctx **out, char *err,
+			  size_t errlen);
 /* Client context; ca NULL uses the system trust store (only with VERIFY_FULL). */
 int rg_tls_client_ctx_new(enum rg_tls_verify verify, const char *ca, struct rg_tls_ctx **out,
 			  char *err, size_t errlen);

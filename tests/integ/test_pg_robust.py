@@ -119,6 +119,16 @@ def main():
         raw.close()
         alive(cur, "disconnect during login")
 
+        # a client that pipelines its password right behind the startup packet
+        raw = pgfix.Raw(rg.host, rg.port)
+        raw.send(pgfix.startup_packet({"user": "a", "database": target}) +
+                 pgfix.msg(b"p", tok.encode() + b"\0") + pgfix.query_msg("SELECT 1"))
+        msgs, ok = raw.until_ready()
+        check(ok and msgs[0] == (b"R", b"\0\0\0\3"), "pipelined password: logged in")
+        msgs, ok = raw.until_ready()
+        check(ok and any(t == b"D" for t, b in msgs), "pipelined query answered after login")
+        raw.close()
+
         log = pgfix.log_text(rg)
         check(log.count("event=protocol_violation") >= 7, "violations logged, one line each")
         keep.close()

@@ -86,7 +86,8 @@ int rg_pg_cancel_register(struct rg_pg_cancel_reg *r, struct rg_pg_cancel_entry 
 			break;
 		/* A positive int32 that is not 0: clients treat the pid as a signed int. */
 		pid = ((uint32_t)rnd[0] << 24 | (uint32_t)rnd[1] << 16 | (uint32_t)rnd[2] << 8 |
-		       rnd[3]) & 0x7fffffffu;
+		       rnd[3]) &
+		      0x7fffffffu;
 		if (!pid || find(r, pid))
 			continue;
 		e->pid = pid;

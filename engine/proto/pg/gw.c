@@ -106,7 +106,7 @@ int rg_pg_gw_add_issuer(struct rg_pg_gw *gw, const char *issuer, struct rg_auth_
 
 static int resolve(const struct rg_config_addr *a, struct pg_target *t, char *err, size_t errlen)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
 	char port[8];
 	int r;
 
@@ -151,9 +151,9 @@ int rg_pg_gw_add_target(struct rg_pg_gw *gw, const struct rg_config_target *tc,
 		goto fail;
 	if (tc->tls.mode != RG_CONFIG_TLS_DISABLE) {
 		t->server_name = tc->tls.server_name ? tc->tls.server_name : tc->address.host;
-		ret = rg_tls_client_ctx_new(tc->tls.mode == RG_CONFIG_TLS_VERIFY_FULL ?
-						    RG_TLS_VERIFY_FULL :
-						    RG_TLS_NO_VERIFY,
+		ret = rg_tls_client_ctx_new(tc->tls.mode == RG_CONFIG_TLS_VERIFY_FULL
+						? RG_TLS_VERIFY_FULL
+						: RG_TLS_NO_VERIFY,
 					    tc->tls.ca, &t->tls, why, sizeof(why));
 		if (ret)
 			goto fail;
@@ -166,8 +166,7 @@ fail:
 	return ret;
 }
 
-void rg_pg_gw_set_hooks(struct rg_pg_gw *gw, rg_pg_stmt_hook stmt, rg_pg_row_hook row,
-			void *arg)
+void rg_pg_gw_set_hooks(struct rg_pg_gw *gw, rg_pg_stmt_hook stmt, rg_pg_row_hook row, void *arg)
 {
 	gw->stmt_hook = stmt ? stmt : noop_stmt;
 	gw->row_hook = row ? row : noop_row;
@@ -268,8 +267,8 @@ void rg_pg_listener_free(struct rg_pg_listener *l)
 bool rg_pg_param_forwarded(const char *key)
 {
 	static const char *const ok[] = {
-		"application_name", "client_encoding", "DateStyle", "TimeZone",
-		"IntervalStyle",    "extra_float_digits",
+	    "application_name", "client_encoding", "DateStyle",
+	    "TimeZone",		"IntervalStyle",   "extra_float_digits",
 	};
 	size_t i;
 

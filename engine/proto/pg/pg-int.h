@@ -25,28 +25,28 @@ enum rg_pg_sev {
 
 struct rg_pg_sevent {
 	enum rg_pg_sev kind;
-	bool in_acc;	     /* the bytes live in the stream's accumulator, not the input */
+	bool in_acc;	      /* the bytes live in the stream's accumulator, not the input */
 	struct rg_pg_msg msg; /* MSG */
-	const uint8_t *data; /* PIECE */
+	const uint8_t *data;  /* PIECE */
 	size_t n;
-	bool first, last;    /* PIECE: first piece (carries the header) / last piece */
-	uint8_t type;	     /* PIECE: the streamed message's type */
-	uint64_t total;	     /* PIECE: the streamed message's wire size */
+	bool first, last; /* PIECE: first piece (carries the header) / last piece */
+	uint8_t type;	  /* PIECE: the streamed message's type */
+	uint64_t total;	  /* PIECE: the streamed message's wire size */
 };
 
 struct rg_pg_stream {
-	struct rg_acc acc;		   /* a split message, header first */
-	bool acc_release;		   /* acc held the last event's bytes: drop them next */
-	uint64_t pass_left;		   /* bytes of a streamed message still to come */
+	struct rg_acc acc;  /* a split message, header first */
+	bool acc_release;   /* acc held the last event's bytes: drop them next */
+	uint64_t pass_left; /* bytes of a streamed message still to come */
 	uint8_t pass_type;
 	uint64_t pass_total;
 	const struct rg_pg_limits *lim;
-	uint32_t stream_min;		   /* messages this large (wire bytes) may be streamed */
-	const bool *streamable;		   /* [256] types that may be streamed */
+	uint32_t stream_min;	/* messages this large (wire bytes) may be streamed */
+	const bool *streamable; /* [256] types that may be streamed */
 };
 
-void rg_pg_stream_init(struct rg_pg_stream *st, const struct rg_pg_limits *lim,
-		       uint32_t stream_min, const bool *streamable);
+void rg_pg_stream_init(struct rg_pg_stream *st, const struct rg_pg_limits *lim, uint32_t stream_min,
+		       const bool *streamable);
 void rg_pg_stream_free(struct rg_pg_stream *st);
 /*
  * Consume from p[0..n): returns bytes consumed (>= 0) and sets *ev, or <0 (enum rg_pg_err,
@@ -69,7 +69,6 @@ static inline bool rg_pg_stream_mid(const struct rg_pg_stream *st)
  */
 ssize_t rg_pg_stream_startup(struct rg_pg_stream *st, const uint8_t *p, size_t n,
 			     struct rg_pg_startup *out, int *done);
-
 
 /* ---- gateway objects (gw.c), used by the session (session.c) ------------------------ */
 

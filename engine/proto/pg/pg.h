@@ -75,19 +75,19 @@ typedef void (*rg_pg_row_hook)(void *arg, const struct rg_pg_sess_info *si,
 
 /* ---- counters ------------------------------------------------------------------------- */
 
-#define RG_PG_COUNTER_FIELDS(X)                                                            \
-	X(sessions)	   /* client connections accepted by the pg protocol */            \
-	X(sessions_active) /* sessions alive now */                                       \
-	X(auth_ok)	   /* agents whose token verified */                              \
-	X(auth_fail)	   /* agents refused (all reasons; see auth_fail_by below) */      \
-	X(upstream_fail)   /* target connect/TLS/login failures */                         \
-	X(cancel_requests) /* CancelRequests received */                                  \
-	X(cancel_sent)	   /* CancelRequests forwarded to a target */                      \
-	X(protocol_violations)                                                              \
-	X(queries)	   /* Query messages relayed */                                   \
-	X(parses)	   /* Parse messages relayed */                                   \
-	X(fe_bytes)	   /* client bytes relayed to targets */                          \
-	X(be_bytes)	   /* target bytes relayed to clients */
+#define RG_PG_COUNTER_FIELDS(X)                                                                    \
+	X(sessions)	   /* client connections accepted by the pg protocol */                    \
+	X(sessions_active) /* sessions alive now */                                                \
+	X(auth_ok)	   /* agents whose token verified */                                       \
+	X(auth_fail)	   /* agents refused (all reasons; see auth_fail_by below) */              \
+	X(upstream_fail)   /* target connect/TLS/login failures */                                 \
+	X(cancel_requests) /* CancelRequests received */                                           \
+	X(cancel_sent)	   /* CancelRequests forwarded to a target */                              \
+	X(protocol_violations)                                                                     \
+	X(queries)  /* Query messages relayed */                                                   \
+	X(parses)   /* Parse messages relayed */                                                   \
+	X(fe_bytes) /* client bytes relayed to targets */                                          \
+	X(be_bytes) /* target bytes relayed to clients */
 
 #define RG_PG_AUTH_REASONS 24 /* >= RG_AUTH_E__COUNT; index by enum rg_auth_err */
 
@@ -116,8 +116,7 @@ int rg_pg_gw_add_issuer(struct rg_pg_gw *gw, const char *issuer, struct rg_auth_
 int rg_pg_gw_add_target(struct rg_pg_gw *gw, const struct rg_config_target *t,
 			struct rg_auth_cred *cred, char *err, size_t errlen);
 /* Install the seams (NULL restores the no-op default). */
-void rg_pg_gw_set_hooks(struct rg_pg_gw *gw, rg_pg_stmt_hook stmt, rg_pg_row_hook row,
-			void *arg);
+void rg_pg_gw_set_hooks(struct rg_pg_gw *gw, rg_pg_stmt_hook stmt, rg_pg_row_hook row, void *arg);
 /* Sum (worker -1) or one worker's counters. Any thread; values may be slightly stale. */
 void rg_pg_counters(const struct rg_pg_gw *gw, int worker, struct rg_pg_counters *out);
 void rg_pg_gw_free(struct rg_pg_gw *gw);
@@ -141,10 +140,10 @@ bool rg_pg_param_forwarded(const char *key);
  * logout and cancel, never per message. */
 struct rg_pg_cancel_reg;
 struct rg_pg_cancel_entry {
-	uint32_t pid;			    /* ringgate's key, as issued to the agent */
+	uint32_t pid; /* ringgate's key, as issued to the agent */
 	uint8_t key[4];
-	const void *target;		    /* opaque: the gateway's target */
-	uint32_t be_pid;		    /* the target's key */
+	const void *target; /* opaque: the gateway's target */
+	uint32_t be_pid;    /* the target's key */
 	uint8_t be_key[RG_PG_CANCEL_KEY_MAX];
 	uint32_t be_key_len;
 };

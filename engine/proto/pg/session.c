@@ -56,19 +56,19 @@ enum pg_be_state {
 	BE_CONNECTING, /* connect in flight */
 	BE_SSL_WAIT,   /* SSLRequest sent: awaiting 'S' (or 'N': refused) */
 	BE_AUTH,       /* StartupMessage sent: awaiting authentication requests */
-	BE_PARAMS,     /* AuthenticationOk received: relaying startup messages until ReadyForQuery */
-	BE_RELAY,      /* messages go to the agent */
-	BE_CANCEL,     /* CancelRequest queued: closing once it is written */
-	BE_DONE,       /* the target side is finished (error or EOF) */
+	BE_PARAMS, /* AuthenticationOk received: relaying startup messages until ReadyForQuery */
+	BE_RELAY,  /* messages go to the agent */
+	BE_CANCEL, /* CancelRequest queued: closing once it is written */
+	BE_DONE,   /* the target side is finished (error or EOF) */
 };
 
-static const char *const fe_names[] = { "startup",    "tls_startup", "password", "wait_be",
-					"relay",      "skip_to_sync", "cancel",   "closing" };
-static const char *const be_names[] = { "none", "connecting", "ssl_wait", "auth",
-					"params", "relay",	"cancel",   "done" };
+static const char *const fe_names[] = {"startup", "tls_startup",  "password", "wait_be",
+				       "relay",	  "skip_to_sync", "cancel",   "closing"};
+static const char *const be_names[] = {"none",	 "connecting", "ssl_wait", "auth",
+				       "params", "relay",      "cancel",   "done"};
 
 struct pg_deny_pending {
-	uint64_t seq;	/* answer before the ReadyForQuery ending this sync point */
+	uint64_t seq;	 /* answer before the ReadyForQuery ending this sync point */
 	bool drop_empty; /* a denied Query was replaced by an empty one: drop its response */
 	struct rg_pg_deny d;
 };
@@ -90,17 +90,17 @@ struct pg_sess {
 	struct rg_pg_sess_info si;
 	uint64_t id;
 	char peer[64];
-	char user[64];	 /* the agent's startup user, informational, sanitised */
+	char user[64]; /* the agent's startup user, informational, sanitised */
 	char tls_err[200];
-	bool counted;	 /* holds a slot of max_sessions */
+	bool counted; /* holds a slot of max_sessions */
 	bool draining;
 	bool key_registered;
-	bool is_cancel; /* this connection forwards a CancelRequest */
+	bool is_cancel;	    /* this connection forwards a CancelRequest */
 	bool fe_piece_drop; /* the agent's streamed message in progress is being dropped */
 	uint8_t negotiations;
 	uint8_t tx_status; /* last ReadyForQuery status */
 	struct rg_pg_stream fs, bs;
-	struct rg_acc hold;	  /* agent bytes received while FE_WAIT_BE */
+	struct rg_acc hold;	 /* agent bytes received while FE_WAIT_BE */
 	uint8_t *startup_params; /* copy of the agent's startup parameters until sent */
 	uint32_t startup_params_len;
 	struct rg_pg_startup su; /* params points into startup_params */
@@ -154,8 +154,8 @@ static void sanitize(const char *in, char *out, size_t cap)
 	for (i = 0; in && in[i] && j + 1 < cap; i++) {
 		unsigned char c = (unsigned char)in[i];
 
-		out[j++] = (c > 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '=') ? (char)c
-										      : '?';
+		out[j++] =
+		    (c > 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '=') ? (char)c : '?';
 	}
 	out[j] = 0;
 }
@@ -317,9 +317,9 @@ static void pg_close(struct rg_sess *s, enum rg_close_reason reason)
 	    reason == RG_CLOSE_BE_ERROR)
 		rg_pg_log("event=session_end sess=%llu peer=%s sub=%s target=%s reason=%d "
 			  "fe_state=%s be_state=%s",
-			  (unsigned long long)ps->id, ps->peer,
-			  ps->si.identity ? ps->id_.sub : "-", ps->tgt ? ps->tgt->cfg->name : "-",
-			  (int)reason, fe_names[ps->fe], be_names[ps->be]);
+			  (unsigned long long)ps->id, ps->peer, ps->si.identity ? ps->id_.sub : "-",
+			  ps->tgt ? ps->tgt->cfg->name : "-", (int)reason, fe_names[ps->fe],
+			  be_names[ps->be]);
 	if (ps->key_registered)
 		rg_pg_cancel_unregister(ps->gw->cancel, ps->key.pid, ps->key.key);
 	if (ps->counted && ps->gw->max_sessions)
@@ -460,7 +460,8 @@ static int fe_startup_packet(struct rg_sess *s, const struct rg_pg_startup *su, 
 		return -1;
 	case RG_PG_STARTUP_MESSAGE:
 		fe_startup_msg(s, su);
-		return ps->fe == FE_PASSWORD && !rest ? 0 : -1;
+		/* a password pipelined right behind the packet is read next */
+		return ps->fe == FE_PASSWORD ? 0 : -1;
 	}
 	return -1;
 }
@@ -574,16 +575,16 @@ static void be_tls_free(void *ctx)
 }
 
 static const struct rg_xform_ops be_tls_xform = {
-	.rx = be_tls_rx,
-	.tx = be_tls_tx,
-	.free = be_tls_free,
+    .rx = be_tls_rx,
+    .tx = be_tls_tx,
+    .free = be_tls_free,
 };
 
 /* 'S' received: start the handshake; everything queued from now on is encrypted. */
 static int be_start_tls(struct rg_sess *s)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
-	struct rg_acc hello = { 0 };
+	struct rg_acc hello = {0};
 	struct pg_be_tls *bt = calloc(1, sizeof(*bt));
 	int ret = -ENOMEM;
 
@@ -900,7 +901,7 @@ abort:
 
 /* ---- relay ------------------------------------------------------------------------------- */
 
-static const uint8_t empty_query[] = { 'Q', 0, 0, 0, 5, 0 };
+static const uint8_t empty_query[] = {'Q', 0, 0, 0, 5, 0};
 
 static void deny_push(struct rg_sess *s, uint64_t seq, bool drop_empty, const struct rg_pg_deny *d)
 {
@@ -1019,7 +1020,7 @@ static bool fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fw
 static void fe_process(struct rg_sess *s, const uint8_t *p, size_t n, struct rg_buf *b)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
-	struct fwd_run run = { 0 };
+	struct fwd_run run = {0};
 	struct rg_pg_startup su;
 	struct rg_pg_sevent ev;
 	size_t off = 0;
@@ -1104,8 +1105,7 @@ static int pg_fe_data(struct rg_sess *s, struct rg_buf *b)
 }
 
 /* The target's answer to a denied statement is due: send the agent the denial instead. */
-static void deny_answer(struct rg_sess *s, uint8_t type, struct fwd_run *run, int *err,
-			bool *drop)
+static void deny_answer(struct rg_sess *s, uint8_t type, struct fwd_run *run, int *err, bool *drop)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
 	struct pg_deny_pending *d;
@@ -1164,8 +1164,8 @@ static bool be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run 
 			*err = -ENOMEM;
 			return false;
 		}
-		ps->rowdesc_valid = rg_pg_msg_view(ps->rowdesc.p, ps->rowdesc.len,
-						   &ps->rowdesc_msg) > 0;
+		ps->rowdesc_valid =
+		    rg_pg_msg_view(ps->rowdesc.p, ps->rowdesc.len, &ps->rowdesc_msg) > 0;
 		break;
 	case RG_PG_BE_EMPTY_QUERY:
 		deny_answer(s, m->type, run, err, &drop);
@@ -1200,7 +1200,7 @@ static bool be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run 
 static void be_process(struct rg_sess *s, struct rg_buf *b)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
-	struct fwd_run run = { 0 };
+	struct fwd_run run = {0};
 	struct rg_pg_sevent ev;
 	size_t off = 0, n = b->len;
 	ssize_t r;
@@ -1327,8 +1327,8 @@ static void start_cancel(struct rg_sess *s, const struct rg_pg_startup *su)
 	}
 	ps->is_cancel = true;
 	ps->tgt = ps->key.target;
-	rg_pg_log("event=cancel sess=%llu peer=%s target=%s", (unsigned long long)ps->id,
-		  ps->peer, ps->tgt->cfg->name);
+	rg_pg_log("event=cancel sess=%llu peer=%s target=%s", (unsigned long long)ps->id, ps->peer,
+		  ps->tgt->cfg->name);
 	be_goto(ps, BE_CONNECTING);
 	ret = rg_sess_connect_be(s, (const struct sockaddr *)&ps->tgt->sa, ps->tgt->salen);
 	if (ret) {
@@ -1383,14 +1383,14 @@ static void pg_drain(struct rg_sess *s)
 }
 
 const struct rg_proto_ops rg_pg_ops = {
-	.name = "postgres",
-	.sess_size = sizeof(struct pg_sess),
-	.on_accept = pg_accept,
-	.on_fe_data = pg_fe_data,
-	.on_be_data = pg_be_data,
-	.on_be_connected = pg_be_connected,
-	.on_send_done = pg_send_done,
-	.on_timer = pg_timer,
-	.on_drain = pg_drain,
-	.on_close = pg_close,
+    .name = "postgres",
+    .sess_size = sizeof(struct pg_sess),
+    .on_accept = pg_accept,
+    .on_fe_data = pg_fe_data,
+    .on_be_data = pg_be_data,
+    .on_be_connected = pg_be_connected,
+    .on_send_done = pg_send_done,
+    .on_timer = pg_timer,
+    .on_drain = pg_drain,
+    .on_close = pg_close,
 };

@@ -11,8 +11,8 @@
 
 #include "pg-int.h"
 
-void rg_pg_stream_init(struct rg_pg_stream *st, const struct rg_pg_limits *lim,
-		       uint32_t stream_min, const bool *streamable)
+void rg_pg_stream_init(struct rg_pg_stream *st, const struct rg_pg_limits *lim, uint32_t stream_min,
+		       const bool *streamable)
 {
 	memset(st, 0, sizeof(*st));
 	st->lim = lim;
@@ -61,8 +61,7 @@ ssize_t rg_pg_stream_next(struct rg_pg_stream *st, const uint8_t *p, size_t n,
 	if (st->pass_left) {
 		take = n < st->pass_left ? n : (size_t)st->pass_left;
 		st->pass_left -= take;
-		piece(ev, p, take, false, false, st->pass_left == 0, st->pass_type,
-		      st->pass_total);
+		piece(ev, p, take, false, false, st->pass_left == 0, st->pass_type, st->pass_total);
 		return (ssize_t)take;
 	}
 	if (!st->acc.len) {

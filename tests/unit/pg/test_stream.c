@@ -23,7 +23,7 @@ static size_t build_stream(uint8_t *buf, size_t cap)
 {
 	size_t n = 0;
 	ssize_t r;
-	struct rg_pg_field f[2] = { { (const uint8_t *)"hello", 5, 0 }, { NULL, -1, 0 } };
+	struct rg_pg_field f[2] = {{(const uint8_t *)"hello", 5, 0}, {NULL, -1, 0}};
 	int i;
 
 	for (i = 0; i < 5; i++) {
@@ -81,7 +81,7 @@ static void test_stream_every_split_point_gives_the_same_messages(void **state)
 	for (cut = 0; cut <= n; cut++) {
 		for (cut2 = cut; cut2 <= n; cut2 += 3) {
 			struct rg_pg_stream st;
-			struct collected c = { 0 };
+			struct collected c = {0};
 
 			rg_pg_stream_init(&st, rg_pg_limits_default(RG_PG_BE), 1u << 20, NULL);
 			feed(&st, buf, cut, &c);
@@ -104,7 +104,7 @@ static void test_stream_whole_messages_are_reported_in_place(void **state)
 	uint8_t buf[1024];
 	size_t n = build_stream(buf, sizeof(buf));
 	struct rg_pg_stream st;
-	struct collected c = { 0 };
+	struct collected c = {0};
 
 	(void)state;
 	rg_pg_stream_init(&st, rg_pg_limits_default(RG_PG_BE), 1u << 20, NULL);
@@ -185,7 +185,7 @@ static void test_stream_reports_framing_errors(void **state)
 static void test_stream_startup_split_and_then_typed(void **state)
 {
 	uint8_t buf[256];
-	const char *kv[] = { "user", "u", "database", "appdb" };
+	const char *kv[] = {"user", "u", "database", "appdb"};
 	ssize_t n = rg_pg_write_startup(buf, sizeof(buf), RG_PG_PROTO_30, kv, 2);
 	struct rg_pg_stream st;
 	struct rg_pg_startup su;
@@ -224,7 +224,7 @@ static void test_param_allowlist(void **state)
 static void test_cancel_registry_issues_random_keys_and_finds_only_exact(void **state)
 {
 	struct rg_pg_cancel_reg *r = rg_pg_cancel_reg_new();
-	struct rg_pg_cancel_entry a = { 0 }, b = { 0 }, out;
+	struct rg_pg_cancel_entry a = {0}, b = {0}, out;
 	uint8_t wrong[4];
 	int dummy;
 
@@ -255,13 +255,13 @@ static void test_cancel_registry_issues_random_keys_and_finds_only_exact(void **
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_stream_every_split_point_gives_the_same_messages),
-		cmocka_unit_test(test_stream_whole_messages_are_reported_in_place),
-		cmocka_unit_test(test_stream_large_streamable_message_comes_in_pieces),
-		cmocka_unit_test(test_stream_reports_framing_errors),
-		cmocka_unit_test(test_stream_startup_split_and_then_typed),
-		cmocka_unit_test(test_param_allowlist),
-		cmocka_unit_test(test_cancel_registry_issues_random_keys_and_finds_only_exact),
+	    cmocka_unit_test(test_stream_every_split_point_gives_the_same_messages),
+	    cmocka_unit_test(test_stream_whole_messages_are_reported_in_place),
+	    cmocka_unit_test(test_stream_large_streamable_message_comes_in_pieces),
+	    cmocka_unit_test(test_stream_reports_framing_errors),
+	    cmocka_unit_test(test_stream_startup_split_and_then_typed),
+	    cmocka_unit_test(test_param_allowlist),
+	    cmocka_unit_test(test_cancel_registry_issues_random_keys_and_finds_only_exact),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
