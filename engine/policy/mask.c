@@ -304,14 +304,13 @@ out:
  *   phone_e164   a byte that is neither alnum nor '+' (or the edge), '+', a digit, then a
  *                digit or S and a digit.
  *   jwt          a byte that is neither alnum nor '.' (or the edge), 'e', 'w'|'y', then 8
- *                bytes that are neither ' ' nor '.' (a superset of base64url).
+ *                base64url bytes.
  *   aws_access   [NA] U4 then 16 of [A-Z0-9] then [NA] (prefix, base32, glued_*).
  *   private_key  "-----" then a capital ("-----BEGIN ").
  *   ipv6         "::" with an alphanumeric on either side (a compressed form holds "::"
  *                and the validator wants a hex digit next to it), or seven ':' each
  *                between alphanumerics and 2..5 bytes apart (the full form).
- * Alphanumerics stand in for hex digits and non-blank bytes for base64url: a superset
- * only weakens a condition. Conditions look back at most 33 bytes, so each is evaluated
+ * Alphanumerics stand in for hex digits: a superset only weakens a condition. Conditions look back at most 33 bytes, so each is evaluated
  * over the 128-bit window (previous block, this block) with only the raw class masks
  * carried across blocks; the first block's "previous" is empty (the field edge), and one
  * more block is evaluated past the last byte so conditions ending with a trailing [NA]
@@ -320,7 +319,26 @@ out:
 
 typedef unsigned __int128 u128;
 
-enum { K_D, K_U, K_L, K_DOT, K_DASH, K_SP, K_AT, K_PLUS, K_COLON, K_E, K_WY, K__N };
+enum { K_D, K_U, K_L, K_DOT, K_DASH, K_SP, K_AT, K_PLUS, K_COLON, K_E, K_WY, K_US, K__N };
+
+/*
+ * One block: the raw classes, then masks derived from them that later blocks look back
+ * at. A derived mask is a subset of a raw class of its own block (its last byte's), so
+ * setting it to 0 in a block without that class is exact, not an approximation.
+ */
+struct pfb {
+	uint64_t k[K__N];
+	uint64_t a;	/* alphanumerics */
+	uint64_t sep;	/* ' ' or '-' */
+	uint64_t d2, d4, d9;
+	uint64_t g;	/* D4 S D4, at its last digit: every grouped card form holds it */
+	uint64_t sg;	/* D2 '-' D4: the end of an SSN */
+	uint64_t x, y;	/* ipv4: the digit after a '.' between digits; x 2..4 after another */
+	uint64_t h;	/* [NA] U U D D, at the last digit: an IBAN's head */
+	uint64_t u4;	/* four capitals */
+	uint64_t ew;	/* [NB] 'e' 'w'|'y', at the 'w'|'y': a JWT's start */
+	uint64_t cc;	/* "::", at the second ':' */
+};
 
 #define DBIT(d) (1u << (d))
 #define DIGIT_DETS                                                                                 \
@@ -328,108 +346,132 @@ enum { K_D, K_U, K_L, K_DOT, K_DASH, K_SP, K_AT, K_PLUS, K_COLON, K_E, K_WY, K__
 	 DBIT(RG_DET_IPV4))
 #define ALL_DETS ((1u << RG_DET__COUNT) - 1)
 
-#define W(k) (((u128)c[k] << 64) | p[k])
-#define ANY(k) ((c[k] | p[k]) != 0)
+/* x's bits n bytes back: bit i is byte i - n, reaching into the previous block. */
+#define B(x, n) ((c->x << (n)) | (p->x >> (64 - (n))))
+#define R(i, n) ((c->k[i] << (n)) | (p->k[i] >> (64 - (n))))
+#define NA(n) (~B(a, n))
+/* 128-bit window (previous block, this block) of a raw class, for the rare deep chains */
+#define W(i) (((u128)c->k[i] << 64) | p->k[i])
 #define HI(x) ((uint64_t)((x) >> 64))
 
-/* The detectors among want whose condition ends inside block c (p: the block before). */
-static inline __attribute__((always_inline)) unsigned conditions(const uint64_t *p,
-								  const uint64_t *c, unsigned want)
+/* The detectors among want whose condition ends inside block c (p: the block before);
+ * fills c's derived masks. Each detector is gated on a cheap part of its condition that
+ * ordinary text rarely has before the whole condition is evaluated. */
+static inline __attribute__((always_inline)) unsigned conditions(const struct pfb *p,
+								  struct pfb *c, unsigned want)
 {
+	const uint64_t d = c->k[K_D], u = c->k[K_U];
 	unsigned hit = 0;
-	const u128 d = W(K_D), u = W(K_U), a = d | u | W(K_L), na = ~a;
 
-	if ((want & DIGIT_DETS) && ANY(K_D)) {
-		const u128 d2 = d & d << 1, d3 = d2 & d << 2, d4 = d2 & d2 << 2;
-		const u128 sep = W(K_SP) | W(K_DASH), dash = W(K_DASH);
+	c->a = d | u | c->k[K_L];
+	c->sep = c->k[K_SP] | c->k[K_DASH];
+	c->d2 = c->d4 = c->d9 = c->g = c->sg = c->x = c->y = c->h = c->u4 = c->ew = c->cc = 0;
 
-		if (want & DBIT(RG_DET_ABA_ROUTING)) {
-			u128 d9 = d4 & d4 << 4 & d << 8;
-			if (HI(na & d9 << 1 & na << 10))
-				hit |= DBIT(RG_DET_ABA_ROUTING);
+	if (d) {
+		c->d2 = d & R(K_D, 1);
+		c->d4 = c->d2 & B(d2, 2);
+		if (c->d4) {
+			c->d9 = c->d4 & B(d4, 4) & R(K_D, 8);
+			c->g = c->d4 & B(sep, 4) & B(d4, 5);
+			c->sg = c->d4 & R(K_DASH, 4) & B(d2, 5);
 		}
-		if (want & DBIT(RG_DET_CREDIT_CARD)) {
-			u128 d6 = d4 & d2 << 4, d13 = d4 & d4 << 4 & d4 << 8 & d << 12;
-			u128 mid = sep << 6 & d4 << 7 & sep << 11 & d4 << 12;
-			u128 tail = (d3 & sep << 3 & d2 << 4) | (d2 & sep << 2 & d3 << 3) |
-				    (d & sep << 1 & d4 << 2);
-			u128 card = (d13 & na << 13) |
-				    (d & sep << 1 & d4 << 2 & mid & na << 16) |
-				    (tail & mid & W(K_SP) << 16 & d << 17) |
-				    (d4 & sep << 4 & d6 << 5 & sep << 11 & d4 << 12 & na << 16);
-			if (HI(card))
+		if (c->k[K_DOT] | p->k[K_DOT]) {
+			c->x = d & R(K_DOT, 1) & R(K_D, 2);
+			c->y = c->x & (B(x, 2) | B(x, 3) | B(x, 4));
+		}
+		if (u | p->k[K_U])
+			c->h = d & R(K_D, 1) & R(K_U, 2) & R(K_U, 3) & NA(4);
+	}
+	if (u)
+		c->u4 = u & R(K_U, 1) & R(K_U, 2) & R(K_U, 3);
+	if (c->k[K_WY])
+		c->ew = c->k[K_WY] & R(K_E, 1) & NA(2) & ~R(K_DOT, 2);
+	if (c->k[K_COLON])
+		c->cc = c->k[K_COLON] & R(K_COLON, 1);
+
+	if (want & DIGIT_DETS) {
+		if ((want & DBIT(RG_DET_ABA_ROUTING)) && (c->d9 | p->d9) &&
+		    (~c->a & B(d9, 1) & NA(10)))
+			hit |= DBIT(RG_DET_ABA_ROUTING);
+		if ((want & DBIT(RG_DET_CREDIT_CARD)) && (c->d9 | p->d9 | c->g | p->g)) {
+			uint64_t tail = (c->d2 & R(K_D, 2) & B(sep, 3) & B(d2, 4)) |
+					(c->d2 & B(sep, 2) & B(d2, 3) & R(K_D, 5)) |
+					(d & B(sep, 1) & B(d4, 2));
+			uint64_t card = (c->d9 & B(d4, 9) & NA(13)) |
+					(d & B(sep, 1) & B(g, 2) & B(g, 7) & NA(16)) |
+					(tail & B(sep, 6) & B(g, 7) & R(K_SP, 16) & R(K_D, 17)) |
+					(c->d4 & B(sep, 4) & B(d4, 5) & B(d2, 9) & B(sep, 11) &
+					 B(d4, 12) & NA(16));
+			if (card)
 				hit |= DBIT(RG_DET_CREDIT_CARD);
 		}
-		if ((want & DBIT(RG_DET_US_SSN)) &&
-		    HI(na & d4 << 1 & dash << 5 & d2 << 6 & dash << 8 & d3 << 9 & na << 12))
+		if ((want & DBIT(RG_DET_US_SSN)) && (c->sg | p->sg) &&
+		    (~c->a & B(sg, 1) & R(K_DASH, 8) & B(d2, 9) & R(K_D, 11) & NA(12)))
 			hit |= DBIT(RG_DET_US_SSN);
-		if ((want & DBIT(RG_DET_IPV4)) && ANY(K_DOT)) {
-			u128 x = d & W(K_DOT) << 1 & d << 2;
-			u128 y = x & (x << 2 | x << 3 | x << 4);
-			if (HI(x & (y << 2 | y << 3 | y << 4)))
-				hit |= DBIT(RG_DET_IPV4);
-		}
+		if ((want & DBIT(RG_DET_IPV4)) && (c->y | p->y) &&
+		    (c->x & (B(y, 2) | B(y, 3) | B(y, 4))))
+			hit |= DBIT(RG_DET_IPV4);
 	}
-	if ((want & DBIT(RG_DET_IBAN)) && ANY(K_U) && ANY(K_D)) {
-		u128 h = d & d << 1 & u << 2 & u << 3 & na << 4;
-		if (h) {
-			u128 ud = u | d, ud2 = ud & ud << 1, ud4 = ud2 & ud2 << 2;
-			if (HI(ud4 & (h << 4 | (h << 5 & W(K_SP) << 4))))
-				hit |= DBIT(RG_DET_IBAN);
-		}
+	if ((want & DBIT(RG_DET_IBAN)) && (c->h | p->h)) {
+		uint64_t ud4 = (d | u) & (R(K_D, 1) | R(K_U, 1)) & (R(K_D, 2) | R(K_U, 2)) &
+			       (R(K_D, 3) | R(K_U, 3));
+		if (ud4 & (B(h, 4) | (B(h, 5) & R(K_SP, 4))))
+			hit |= DBIT(RG_DET_IBAN);
 	}
-	if ((want & DBIT(RG_DET_AWS_ACCESS_KEY)) && ANY(K_U)) {
-		u128 u2 = u & u << 1, u4 = u2 & u2 << 2;
-		if (u4) {
-			u128 ud = u | d, ud2 = ud & ud << 1, ud4 = ud2 & ud2 << 2;
-			u128 ud16 = ud4 & ud4 << 4 & ud4 << 8 & ud4 << 12;
-			if (HI(na & ud16 << 1 & u4 << 17 & na << 21))
-				hit |= DBIT(RG_DET_AWS_ACCESS_KEY);
-		}
+	if ((want & DBIT(RG_DET_AWS_ACCESS_KEY)) && (c->u4 | p->u4)) {
+		u128 uw = W(K_U), ud = uw | W(K_D), ud2 = ud & ud << 1, ud4 = ud2 & ud2 << 2;
+		u128 ud16 = ud4 & ud4 << 4 & ud4 << 8 & ud4 << 12;
+		u128 a = ud | W(K_L), u4 = ((u128)c->u4 << 64) | p->u4;
+		if (HI(~a & ud16 << 1 & u4 << 17 & ~(a << 21)))
+			hit |= DBIT(RG_DET_AWS_ACCESS_KEY);
 	}
-	if ((want & DBIT(RG_DET_PRIVATE_KEY)) && ANY(K_DASH)) {
-		u128 m = W(K_DASH);
-		m = m & m << 1;
-		m = m & m << 2;
-		if (HI(u & m << 1 & m << 2))
+	if ((want & DBIT(RG_DET_PRIVATE_KEY)) && (c->k[K_DASH] | p->k[K_DASH])) {
+		uint64_t t = u & R(K_DASH, 1) & R(K_DASH, 2);
+		if (t && (t & R(K_DASH, 3) & R(K_DASH, 4) & R(K_DASH, 5)))
 			hit |= DBIT(RG_DET_PRIVATE_KEY);
 	}
-	if ((want & DBIT(RG_DET_EMAIL)) && ANY(K_AT)) {
-		u128 at = W(K_AT);
-		if (HI(a & at << 1 & ~((W(K_SP) | W(K_DOT) | at) << 2)))
-			hit |= DBIT(RG_DET_EMAIL);
-	}
-	if ((want & DBIT(RG_DET_PHONE_E164)) && ANY(K_PLUS)) {
-		u128 plus = W(K_PLUS), ap = a | plus, sep = W(K_SP) | W(K_DASH);
-		u128 t1 = d & d << 1 & plus << 2 & ~(ap << 3);
-		u128 t2 = d & sep << 1 & d << 2 & plus << 3 & ~(ap << 4);
-		if (HI(t1 | t2))
+	if ((want & DBIT(RG_DET_EMAIL)) && (c->k[K_AT] | p->k[K_AT]) &&
+	    (c->a & R(K_AT, 1) & ~(R(K_SP, 2) | R(K_DOT, 2) | R(K_AT, 2))))
+		hit |= DBIT(RG_DET_EMAIL);
+	if ((want & DBIT(RG_DET_PHONE_E164)) && (c->k[K_PLUS] | p->k[K_PLUS])) {
+		uint64_t t1 = d & R(K_D, 1) & R(K_PLUS, 2) & NA(3) & ~R(K_PLUS, 3);
+		uint64_t t2 = d & B(sep, 1) & R(K_D, 2) & R(K_PLUS, 3) & NA(4) & ~R(K_PLUS, 4);
+		if (t1 | t2)
 			hit |= DBIT(RG_DET_PHONE_E164);
 	}
-	if ((want & DBIT(RG_DET_JWT)) && ANY(K_E) && ANY(K_WY)) {
-		u128 dot = W(K_DOT), s = W(K_E) << 9 & W(K_WY) << 8 & ~((a | dot) << 10);
-		if (s) {
-			u128 b = ~(W(K_SP) | dot);
-			b = b & b << 1;
-			b = b & b << 2;
-			b = b & b << 4;
-			if (HI(s & b))
-				hit |= DBIT(RG_DET_JWT);
-		}
+	if ((want & DBIT(RG_DET_JWT)) && (c->ew | p->ew)) {
+		u128 b = W(K_D) | W(K_U) | W(K_L) | W(K_DASH) | W(K_US); /* base64url */
+		b = b & b << 1;
+		b = b & b << 2;
+		b = b & b << 4;
+		if (HI(b) & B(ew, 8))
+			hit |= DBIT(RG_DET_JWT);
 	}
-	if ((want & DBIT(RG_DET_IPV6)) && ANY(K_COLON)) {
-		u128 col = W(K_COLON), cc = col & col << 1;
-		u128 hc = a & col << 1 & a << 2, ch = hc;
-		for (int i = 0; i < 6 && ch; i++)
-			ch = hc & (ch << 2 | ch << 3 | ch << 4 | ch << 5);
-		if (HI((cc & a << 2) | (a & cc << 1) | ch))
+	if ((want & DBIT(RG_DET_IPV6)) && (c->k[K_COLON] | p->k[K_COLON])) {
+		if ((c->cc & B(a, 2)) | (c->a & B(cc, 1))) {
 			hit |= DBIT(RG_DET_IPV6);
+		} else {
+			/* the full form: seven colons in the window, then the chain */
+			u128 col = W(K_COLON), n = col;
+			for (int i = 0; i < 6 && n; i++)
+				n &= n - 1;
+			if (n) {
+				u128 a = W(K_D) | W(K_U) | W(K_L);
+				u128 hc = a & col << 1 & a << 2, ch = hc;
+				for (int i = 0; i < 6 && ch; i++)
+					ch = hc & (ch << 2 | ch << 3 | ch << 4 | ch << 5);
+				if (HI(ch))
+					hit |= DBIT(RG_DET_IPV6);
+			}
+		}
 	}
 	return hit;
 }
 
+#undef B
+#undef R
+#undef NA
 #undef W
-#undef ANY
 #undef HI
 
 /* Plain C classification of one 64-byte block. */
@@ -450,6 +492,7 @@ static inline __attribute__((always_inline)) void classify_c(const uint8_t *s, u
 		k[K_COLON] |= b == ':' ? bit : 0;
 		k[K_E] |= b == 'e' ? bit : 0;
 		k[K_WY] |= b == 'w' || b == 'y' ? bit : 0;
+		k[K_US] |= b == '_' ? bit : 0;
 	}
 }
 
@@ -476,6 +519,7 @@ static inline __attribute__((always_inline)) void classify_sse2(const uint8_t *s
 		PUT(K_COLON, EQ(':'));
 		PUT(K_E, EQ('e'));
 		PUT(K_WY, _mm_or_si128(EQ('w'), EQ('y')));
+		PUT(K_US, EQ('_'));
 #undef RANGE
 #undef EQ
 #undef PUT
@@ -507,6 +551,7 @@ classify_avx2(const uint8_t *s, uint64_t *k)
 	k[K_E] = BITS(EQ(v0, 'e'), EQ(v1, 'e'));
 	k[K_WY] = BITS(_mm256_or_si256(EQ(v0, 'w'), EQ(v0, 'y')),
 		       _mm256_or_si256(EQ(v1, 'w'), EQ(v1, 'y')));
+	k[K_US] = BITS(EQ(v0, '_'), EQ(v1, '_'));
 #undef RANGE
 #undef EQ
 #undef BITS
@@ -521,19 +566,19 @@ classify_avx2(const uint8_t *s, uint64_t *k)
 #define PF_FIELD(name, classify, attr)                                                             \
 	static attr unsigned name(const uint8_t *s, size_t n, unsigned want)                      \
 	{                                                                                          \
-		uint64_t k[2][K__N], *p = k[0], *c = k[1], *t;                                     \
+		struct pfb b[2], *p = &b[0], *c = &b[1], *t;                                       \
 		unsigned hit = 0;                                                                  \
                                                                                                    \
-		memset(p, 0, sizeof(k[0]));                                                        \
+		memset(p, 0, sizeof(*p));                                                          \
 		for (size_t off = 0;; off += 64) {                                                 \
 			if (off + 64 <= n) {                                                       \
-				classify(s + off, c);                                              \
+				classify(s + off, c->k);                                           \
 			} else if (off < n) {                                                      \
 				uint8_t tail[64] = {0};                                            \
 				memcpy(tail, s + off, n - off);                                    \
-				classify(tail, c);                                                 \
+				classify(tail, c->k);                                              \
 			} else {                                                                   \
-				memset(c, 0, sizeof(k[0]));                                        \
+				memset(c->k, 0, sizeof(c->k));                                     \
 			}                                                                          \
 			hit = conditions(p, c, want);                                              \
 			if (hit || off + 64 > n)                                                   \
