@@ -452,11 +452,10 @@ static inline __attribute__((always_inline)) unsigned conditions(const struct pf
 			hit |= DBIT(RG_DET_IPV6);
 		} else {
 			/* the full form: seven colons in the window, then the chain */
-			u128 col = W(K_COLON), n = col;
-			for (int i = 0; i < 6 && n; i++)
-				n &= n - 1;
-			if (n) {
-				u128 a = W(K_D) | W(K_U) | W(K_L);
+			if (__builtin_popcountll(c->k[K_COLON]) +
+				__builtin_popcountll(p->k[K_COLON]) >=
+			    7) {
+				u128 col = W(K_COLON), a = W(K_D) | W(K_U) | W(K_L);
 				u128 hc = a & col << 1 & a << 2, ch = hc;
 				for (int i = 0; i < 6 && ch; i++)
 					ch = hc & (ch << 2 | ch << 3 | ch << 4 | ch << 5);
@@ -527,7 +526,7 @@ static inline __attribute__((always_inline)) void classify_sse2(const uint8_t *s
 }
 
 /* AVX2: two 32-byte halves. */
-static inline __attribute__((always_inline, target("avx2"))) void
+static inline __attribute__((always_inline, target("avx2,popcnt,bmi,bmi2"))) void
 classify_avx2(const uint8_t *s, uint64_t *k)
 {
 	__m256i v0 = _mm256_loadu_si256((const __m256i *)s);
@@ -592,17 +591,26 @@ classify_avx2(const uint8_t *s, uint64_t *k)
 PF_FIELD(pf_c, classify_c, )
 #ifdef __x86_64__
 PF_FIELD(pf_sse2, classify_sse2, )
-PF_FIELD(pf_avx2, classify_avx2, __attribute__((target("avx2"))))
+PF_FIELD(pf_avx2, classify_avx2, __attribute__((target("avx2,popcnt,bmi,bmi2"))))
 #endif
 
 typedef unsigned (*pf_fn)(const uint8_t *s, size_t n, unsigned want);
 static pf_fn pf_impl;
 
+#ifdef __x86_64__
+/* The AVX2 variant is also built for popcnt and BMI, which every AVX2 CPU has. */
+static bool has_avx2(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") &&
+	       __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2");
+}
+#endif
+
 static void pf_choose(void)
 {
 #ifdef __x86_64__
-	__builtin_cpu_init();
-	pf_impl = __builtin_cpu_supports("avx2") ? pf_avx2 : pf_sse2;
+	pf_impl = has_avx2() ? pf_avx2 : pf_sse2;
 #else
 	pf_impl = pf_c;
 #endif
@@ -630,7 +638,7 @@ int rg_mask_prefilter_use(enum rg_mask_prefilter_impl impl)
 		pf_impl = pf_sse2;
 		return 0;
 	case RG_MASK_PF_AVX2:
-		if (!__builtin_cpu_supports("avx2"))
+		if (!has_avx2())
 			return -ENOTSUP;
 		pf_impl = pf_avx2;
 		return 0;
