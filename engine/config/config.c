@@ -68,19 +68,22 @@ static char *ctx_strdup(struct ctx *c, const char *s)
 	return p;
 }
 
-/* where + "." + key, or key alone at the top level. */
+/* where + "." + key, or key alone at the top level. A path longer than WHERE_MAX is cut:
+ * it only names a place in an error message. (The return value is looked at so that
+ * Release builds' -Wformat-truncation knows the cut is intended.) */
 static const char *join(char *buf, const char *where, const char *key)
 {
-	if (!*where)
-		snprintf(buf, WHERE_MAX, "%s", key);
-	else
-		snprintf(buf, WHERE_MAX, "%s.%s", where, key);
+	int n = *where ? snprintf(buf, WHERE_MAX, "%s.%s", where, key)
+		       : snprintf(buf, WHERE_MAX, "%s", key);
+	if (n < 0)
+		buf[0] = 0;
 	return buf;
 }
 
 static const char *join_index(char *buf, const char *where, size_t i)
 {
-	snprintf(buf, WHERE_MAX, "%s[%zu]", where, i);
+	if (snprintf(buf, WHERE_MAX, "%s[%zu]", where, i) < 0)
+		buf[0] = 0;
 	return buf;
 }
 
