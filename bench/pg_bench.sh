@@ -46,6 +46,10 @@ IDLE_CONCURRENCY=${IDLE_CONCURRENCY:-32}
 IDLE_MIN_AVAIL_MB=${IDLE_MIN_AVAIL_MB:-6144}
 PG_BACKEND_KIB=${PG_BACKEND_KIB:-2400}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+# PERF_STAT=1: count kernel events per query for each proxy (perf stat -p during each run; it
+# adds overhead, so keep it out of runs whose CPU numbers you report)
+PERF_STAT=${PERF_STAT:-}
+PERF_EVENTS=${PERF_EVENTS:-raw_syscalls:sys_enter,io_uring:io_uring_submit_req,io_uring:io_uring_complete,io_uring:io_uring_poll_arm,io_uring:io_uring_task_work_run,io_uring:io_uring_local_work_run,context-switches}
 OUT=${OUT:-bench/results/pg_bench-$(date +%Y%m%d-%H%M%S).md}
 RG_BIN=$BUILD/engine/ringgate
 RGCTL=$BUILD/engine/ctl/ringgatectl
@@ -269,22 +273,34 @@ HZ=$(getconf CLK_TCK)
 RAW="${OUT%.md}.raw.tsv"
 mkdir -p "$(dirname "$OUT")"
 printf 'rep\tscenario\tprotocol\tclients\ttarget\ttps\tcpu_us_per_query\tp50_ms\tp99_ms\n' >"$RAW"
+PERF_RAW="${OUT%.md}.perf.tsv"
+[ -n "$PERF_STAT" ] && printf 'rep\tscenario\tprotocol\tclients\ttarget\t%s (per query)\n' \
+	"$(tr ',' '\t' <<<"$PERF_EVENTS")" >"$PERF_RAW"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 DATE_START=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
 run_one() { # rep target mode clients scenario
 	local rep=$1 t=$2 mode=$3 c=$4 sc=$5 pid=${PID[$2]:-} log out c0 c1 tps n p50 p99 cpu pw=
-	local args
+	local args ppid=
 	log="$T/log_${t}_${mode}_${c}_${sc}"
 	rm -f "$log".*
 	if [ "$sc" = rows1000 ]; then args=(-f "$T/rows1000.sql"); else args=(-S); fi
 	[ "$t" = ringgate ] && pw=$RG_TOKEN
+	if [ -n "$PERF_STAT" ] && [ -n "$pid" ]; then
+		perf stat -x, -e "$PERF_EVENTS" -p "$pid" -o "$T/perf.$t" &
+		ppid=$!
+		sleep 0.2
+	fi
 	c0=$(cpu_ticks "$pid")
 	out=$(PGPASSWORD=$pw timeout $((DURATION + 120)) "$PGBIN/pgbench" -n "${args[@]}" \
 		-M "$mode" -c "$c" -j 2 -T "$DURATION" -h 127.0.0.1 -p "${PORT[$t]}" -U postgres \
 		--log --log-prefix="$log" postgres 2>&1) ||
 		{ echo "pgbench failed against $t: $out" >&2; return 0; }
 	c1=$(cpu_ticks "$pid")
+	if [ -n "$ppid" ]; then
+		kill -INT "$ppid"
+		wait "$ppid" 2>/dev/null || true
+	fi
 	tps=$(sed -n 's/^tps = \([0-9.]*\) (without.*/\1/p' <<<"$out")
 	n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
 	read -r p50 p99 < <(cat "$log".* | awk '{print $3}' | sort -n |
@@ -298,6 +314,11 @@ run_one() { # rep target mode clients scenario
 	fi
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$sc" "$mode" "$c" "$t" "$tps" "$cpu" \
 		"$p50" "$p99" | tee -a "$RAW" >&2
+	if [ -n "$ppid" ] && [ "${n:-0}" -gt 0 ]; then
+		printf '%s\t%s\t%s\t%s\t%s' "$rep" "$sc" "$mode" "$c" "$t" >>"$PERF_RAW"
+		awk -F, -v n="$n" '/^[0-9]/ {printf "\t%.2f", $1 / n}' "$T/perf.$t" >>"$PERF_RAW"
+		echo >>"$PERF_RAW"
+	fi
 	rm -f "$log".*
 }
 
@@ -481,5 +502,12 @@ fi
 		echo
 	fi
 	if [ -f "$T/fwd_uring.out" ]; then echo '```'; cat "$T/fwd_uring.out"; echo '```'; fi
+	if [ -n "$PERF_STAT" ]; then
+		echo "kernel events per query (perf stat -p on the proxy during each run):"
+		echo
+		echo '```'
+		column -t -s $'\t' "$PERF_RAW"
+		echo '```'
+	fi
 	echo "raw runs: \`$RAW\`"
 } | tee "$OUT"
