@@ -431,6 +431,13 @@ static bool v_ipv6(const uint8_t *p, size_t n)
 	return inet_pton(AF_INET6, buf, &a) == 1;
 }
 
+/*
+ * Changing a pattern, a validator or a boundary rule (glued_left/glued_right, the retry in
+ * rg_detector_confirm) changes what a bundle's SOM database means: bump
+ * RG_DETECTOR_CATALOG_VERSION in mask.h, and re-derive that detector's prefilter condition
+ * in mask.c, which must stay implied by every match this file can confirm
+ * (tests/unit/policy/test_mask_prefilter.c).
+ */
 #define HEX4 "[0-9A-Fa-f]{1,4}"
 #define QUAD "\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}"
 
