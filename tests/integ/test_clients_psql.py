@@ -59,93 +59,91 @@ def finish(st):
               f"ringgate shut down (rc {rc}) with no sanitizer report ({reports[:5]})")
 
 
-def test_multi_statement_and_error_recovery():
-    with rgtest.ClientStack() as st:
-        ep = st.ep
-        # libpq's default sslmode=prefer sends an SSLRequest first; a plaintext listener
-        # answers 'N' and the login continues in the clear.
-        r = subprocess.run(["psql", "-X", "-w", "-A", "-t", "-c", "SELECT 'prefer ok'"],
-                           env=ep.env(PGSSLMODE="prefer"), capture_output=True, text=True,
-                           timeout=60)
-        check(r.stdout.strip() == "prefer ok", f"sslmode=prefer logs in ({r.stderr.strip()})")
-        r = psql(ep, "CREATE TABLE m(a int, b text); INSERT INTO m VALUES (1,'x'),(2,'y'),"
-                     "(3,'z'); UPDATE m SET a = a * 10 WHERE a > 1; SELECT sum(a), "
-                     "string_agg(b, ',' ORDER BY a) FROM m")
-        ok(r, "multi-statement -c string")
-        check(r.stdout.strip() == "51|x,y,z", f"multi-statement result {r.stdout!r}")
+def test_multi_statement_and_error_recovery(st):
+    ep = st.ep
+    # libpq's default sslmode=prefer sends an SSLRequest first; a plaintext listener
+    # answers 'N' and the login continues in the clear.
+    r = subprocess.run(["psql", "-X", "-w", "-A", "-t", "-c", "SELECT 'prefer ok'"],
+                       env=ep.env(PGSSLMODE="prefer"), capture_output=True, text=True,
+                       timeout=60)
+    check(r.stdout.strip() == "prefer ok", f"sslmode=prefer logs in ({r.stderr.strip()})")
+    r = psql(ep, "CREATE TABLE m(a int, b text); INSERT INTO m VALUES (1,'x'),(2,'y'),"
+                 "(3,'z'); UPDATE m SET a = a * 10 WHERE a > 1; SELECT sum(a), "
+                 "string_agg(b, ',' ORDER BY a) FROM m")
+    ok(r, "multi-statement -c string")
+    check(r.stdout.strip() == "51|x,y,z", f"multi-statement result {r.stdout!r}")
 
-        # One -c string with an error in the middle: the implicit transaction of a
-        # multi-statement Query is rolled back as a whole, and the session goes on.
-        r = psql(ep, "INSERT INTO m VALUES (4,'w'); SELECT 1/0; INSERT INTO m VALUES (5,'v')",
-                 on_error_stop=False)
-        check("division by zero" in r.stderr, f"error reported: {r.stderr.strip()!r}")
-        r = psql(ep, "SELECT count(*) FROM m")
-        check(r.stdout.strip() == "3", f"failed multi-statement string rolled back: {r.stdout!r}")
+    # One -c string with an error in the middle: the implicit transaction of a
+    # multi-statement Query is rolled back as a whole, and the session goes on.
+    r = psql(ep, "INSERT INTO m VALUES (4,'w'); SELECT 1/0; INSERT INTO m VALUES (5,'v')",
+             on_error_stop=False)
+    check("division by zero" in r.stderr, f"error reported: {r.stderr.strip()!r}")
+    r = psql(ep, "SELECT count(*) FROM m")
+    check(r.stdout.strip() == "3", f"failed multi-statement string rolled back: {r.stdout!r}")
 
-        # A script in one session: errors (syntax, runtime, unknown table, error inside a
-        # transaction block) each followed by a query that must work.
-        script = "\n".join([
-            r"\set VERBOSITY verbose",
-            "SELECT 'first';",
-            "SELEC 1;",
-            "SELECT 'after syntax error';",
-            "SELECT 1/0;",
-            "SELECT 'after division by zero';",
-            "SELECT * FROM no_such_table;",
-            "SELECT 'after undefined table';",
-            "BEGIN;",
-            "INSERT INTO m VALUES (6,'u');",
-            "SELECT 1/0;",
-            "SELECT 'in failed transaction';",
-            "ROLLBACK;",
-            "SELECT 'after rollback', count(*) FROM m;",
-            "SELECT repeat('e', 100000)::int;",
-            "SELECT 'after a long error message';",
-        ]) + "\n"
-        with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
-            f.write(script)
-        try:
-            r = psql(ep, script=f.name, on_error_stop=False)
-        finally:
-            os.unlink(f.name)
-        lines = r.stdout.split("\n")
-        check(lines[:6] == ["first", "after syntax error", "after division by zero",
-                            "after undefined table", "after rollback|3",
-                            "after a long error message"],
-              f"every query after an error works: {lines[:8]!r}")
-        for code in ("42601", "22012", "42P01", "25P02", "22P02"):
-            check(f"ERROR:  {code}:" in r.stderr, f"SQLSTATE {code} reported through ringgate")
-        healthy(st)
+    # A script in one session: errors (syntax, runtime, unknown table, error inside a
+    # transaction block) each followed by a query that must work.
+    script = "\n".join([
+        r"\set VERBOSITY verbose",
+        "SELECT 'first';",
+        "SELEC 1;",
+        "SELECT 'after syntax error';",
+        "SELECT 1/0;",
+        "SELECT 'after division by zero';",
+        "SELECT * FROM no_such_table;",
+        "SELECT 'after undefined table';",
+        "BEGIN;",
+        "INSERT INTO m VALUES (6,'u');",
+        "SELECT 1/0;",
+        "SELECT 'in failed transaction';",
+        "ROLLBACK;",
+        "SELECT 'after rollback', count(*) FROM m;",
+        "SELECT repeat('e', 100000)::int;",
+        "SELECT 'after a long error message';",
+    ]) + "\n"
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+        f.write(script)
+    try:
+        r = psql(ep, script=f.name, on_error_stop=False)
+    finally:
+        os.unlink(f.name)
+    lines = r.stdout.split("\n")
+    check(lines[:6] == ["first", "after syntax error", "after division by zero",
+                        "after undefined table", "after rollback|3",
+                        "after a long error message"],
+          f"every query after an error works: {lines[:8]!r}")
+    for code in ("42601", "22012", "42P01", "25P02", "22P02"):
+        check(f"ERROR:  {code}:" in r.stderr, f"SQLSTATE {code} reported through ringgate")
+    healthy(st)
 
 
-def test_200k_rows_same_as_direct():
-    with rgtest.ClientStack() as st:
-        st.direct.psql("CREATE TABLE r AS SELECT g AS id, md5(g::text) AS h, "
-                       "repeat(chr(65 + g % 26), g % 50) AS pad FROM generate_series(1, 200000) g")
-        q = "SELECT id, h, pad FROM r ORDER BY id"
-        t0 = time.monotonic()
-        via = psql(st.ep, q, text=False)
-        dt = time.monotonic() - t0
-        ok(via, f"200k-row SELECT through the endpoint ({dt:.1f}s)")
-        direct = psql(st.direct, q, text=False)
-        ok(direct, "200k-row SELECT direct")
-        n = via.stdout.count(b"\n")
-        check(n == 200000, f"200000 rows received ({n})")
-        check(hashlib.sha256(via.stdout).hexdigest() == hashlib.sha256(direct.stdout).hexdigest(),
-              f"result bytes identical to direct ({len(via.stdout)} vs {len(direct.stdout)} bytes)")
-        # Four at once, with ringgate streaming each to its own client.
-        procs = [subprocess.Popen(["psql", "-X", "-w", "-A", "-t", "-q", "-c", q],
-                                  env=st.ep.env(), stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE) for _ in range(4)]
-        outs = [p.communicate(timeout=240) for p in procs]
-        same = [p.returncode == 0 and o[0] == direct.stdout for p, o in zip(procs, outs)]
-        check(all(same), f"4 concurrent 200k-row results identical to direct ({same}; "
-                         f"{[o[1][:200] for o in outs if o[1]]})")
-        r = psql(st.ep, "SELECT count(*), md5(string_agg(h || pad, '' ORDER BY id)) FROM r")
-        d = psql(st.direct, "SELECT count(*), md5(string_agg(h || pad, '' ORDER BY id)) FROM r")
-        check(r.stdout == d.stdout and r.stdout.startswith("200000|"),
-              f"server-side count and checksum agree: {r.stdout.strip()} / {d.stdout.strip()}")
-        healthy(st)
+def test_200k_rows_same_as_direct(st):
+    st.direct.psql("CREATE TABLE r AS SELECT g AS id, md5(g::text) AS h, "
+                   "repeat(chr(65 + g % 26), g % 50) AS pad FROM generate_series(1, 200000) g")
+    q = "SELECT id, h, pad FROM r ORDER BY id"
+    t0 = time.monotonic()
+    via = psql(st.ep, q, text=False)
+    dt = time.monotonic() - t0
+    ok(via, f"200k-row SELECT through the endpoint ({dt:.1f}s)")
+    direct = psql(st.direct, q, text=False)
+    ok(direct, "200k-row SELECT direct")
+    n = via.stdout.count(b"\n")
+    check(n == 200000, f"200000 rows received ({n})")
+    check(hashlib.sha256(via.stdout).hexdigest() == hashlib.sha256(direct.stdout).hexdigest(),
+          f"result bytes identical to direct ({len(via.stdout)} vs {len(direct.stdout)} bytes)")
+    # Four at once, with ringgate streaming each to its own client.
+    procs = [subprocess.Popen(["psql", "-X", "-w", "-A", "-t", "-q", "-c", q],
+                              env=st.ep.env(), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE) for _ in range(4)]
+    outs = [p.communicate(timeout=240) for p in procs]
+    same = [p.returncode == 0 and o[0] == direct.stdout for p, o in zip(procs, outs)]
+    check(all(same), f"4 concurrent 200k-row results identical to direct ({same}; "
+                     f"{[o[1][:200] for o in outs if o[1]]})")
+    r = psql(st.ep, "SELECT count(*), md5(string_agg(h || pad, '' ORDER BY id)) FROM r")
+    d = psql(st.direct, "SELECT count(*), md5(string_agg(h || pad, '' ORDER BY id)) FROM r")
+    check(r.stdout == d.stdout and r.stdout.startswith("200000|"),
+          f"server-side count and checksum agree: {r.stdout.strip()} / {d.stdout.strip()}")
+    healthy(st)
 
 
 def _field_round_trip(st, nbytes, what, bytea=True):
@@ -188,10 +186,9 @@ def _field_round_trip(st, nbytes, what, bytea=True):
           f"{what}: bytea md5 server-side == client-side ({len(raw)} bytes)")
 
 
-def test_8mb_field_round_trip():
-    with rgtest.ClientStack() as st:
-        _field_round_trip(st, 8 * 1024 * 1024, "8 MiB field")
-        healthy(st)
+def test_8mb_field_round_trip(st):
+    _field_round_trip(st, 8 * 1024 * 1024, "8 MiB field")
+    healthy(st)
 
 
 def _copy_data(rows=50000):
@@ -213,75 +210,73 @@ def _copy_data(rows=50000):
 COPY_OUT = "COPY (SELECT * FROM c ORDER BY id) TO STDOUT"  # heap order is not insertion order
 
 
-def test_copy_round_trip_byte_exact():
-    with rgtest.ClientStack() as st:
-        ep = st.ep
-        ok(psql(ep, "CREATE TABLE c(id int PRIMARY KEY, t text, f float8); "
-                    "CREATE TABLE c2(LIKE c)"), "tables created")
-        data = _copy_data()
-        r = psql(ep, "COPY c FROM STDIN", stdin=data, text=False)
-        ok(r, f"COPY FROM STDIN of {len(data)} bytes")
-        r = psql(ep, "SELECT count(*), count(t), sum(id) FROM c")
-        check(r.stdout.strip() == "50000|49484|1249975000",
-              f"all rows arrived: {r.stdout.strip()}")
-        r = psql(ep, COPY_OUT, text=False)
-        ok(r, "COPY TO STDOUT")
-        check(r.stdout == data, f"COPY TO STDOUT byte-exact ({len(r.stdout)} vs {len(data)})")
-        d = psql(st.direct, COPY_OUT, text=False)
-        check(d.stdout == data, "direct COPY TO STDOUT agrees")
+def test_copy_round_trip_byte_exact(st):
+    ep = st.ep
+    ok(psql(ep, "CREATE TABLE c(id int PRIMARY KEY, t text, f float8); "
+                "CREATE TABLE c2(LIKE c)"), "tables created")
+    data = _copy_data()
+    r = psql(ep, "COPY c FROM STDIN", stdin=data, text=False)
+    ok(r, f"COPY FROM STDIN of {len(data)} bytes")
+    r = psql(ep, "SELECT count(*), count(t), sum(id) FROM c")
+    check(r.stdout.strip() == "50000|49484|1249975000",
+          f"all rows arrived: {r.stdout.strip()}")
+    r = psql(ep, COPY_OUT, text=False)
+    ok(r, "COPY TO STDOUT")
+    check(r.stdout == data, f"COPY TO STDOUT byte-exact ({len(r.stdout)} vs {len(data)})")
+    d = psql(st.direct, COPY_OUT, text=False)
+    check(d.stdout == data, "direct COPY TO STDOUT agrees")
 
-        # Binary format both ways: out through the endpoint, back in, out again.
-        r = psql(ep, COPY_OUT + " (FORMAT binary)", text=False)
-        ok(r, "COPY TO STDOUT binary")
-        d = psql(st.direct, COPY_OUT + " (FORMAT binary)", text=False)
-        check(r.stdout == d.stdout and r.stdout.startswith(b"PGCOPY\n\xff\r\n\0"),
-              f"binary COPY identical to direct ({len(r.stdout)} bytes)")
-        r2 = psql(ep, "COPY c2 FROM STDIN (FORMAT binary)", stdin=r.stdout, text=False)
-        ok(r2, "COPY FROM STDIN binary")
-        r3 = psql(ep, "COPY (SELECT * FROM c2 ORDER BY id) TO STDOUT (FORMAT binary)", text=False)
-        check(r3.stdout == r.stdout, "binary COPY round trip byte-exact")
+    # Binary format both ways: out through the endpoint, back in, out again.
+    r = psql(ep, COPY_OUT + " (FORMAT binary)", text=False)
+    ok(r, "COPY TO STDOUT binary")
+    d = psql(st.direct, COPY_OUT + " (FORMAT binary)", text=False)
+    check(r.stdout == d.stdout and r.stdout.startswith(b"PGCOPY\n\xff\r\n\0"),
+          f"binary COPY identical to direct ({len(r.stdout)} bytes)")
+    r2 = psql(ep, "COPY c2 FROM STDIN (FORMAT binary)", stdin=r.stdout, text=False)
+    ok(r2, "COPY FROM STDIN binary")
+    r3 = psql(ep, "COPY (SELECT * FROM c2 ORDER BY id) TO STDOUT (FORMAT binary)", text=False)
+    check(r3.stdout == r.stdout, "binary COPY round trip byte-exact")
 
-        # A COPY that fails half-way (bad data) ends with an error; the session goes on.
-        bad = b"1\tok\t1\nnot-a-number\tx\t2\n"
-        r = psql(ep, "COPY c2 FROM STDIN", stdin=bad, text=False, on_error_stop=False)
-        check(b"invalid input syntax" in r.stderr, f"bad COPY data refused: {r.stderr[:200]!r}")
-        r = psql(ep, "SELECT count(*) FROM c2")
-        check(r.stdout.strip() == "50000", f"failed COPY left no rows: {r.stdout.strip()}")
-        healthy(st)
+    # A COPY that fails half-way (bad data) ends with an error; the session goes on.
+    bad = b"1\tok\t1\nnot-a-number\tx\t2\n"
+    r = psql(ep, "COPY c2 FROM STDIN", stdin=bad, text=False, on_error_stop=False)
+    check(b"invalid input syntax" in r.stderr, f"bad COPY data refused: {r.stderr[:200]!r}")
+    r = psql(ep, "SELECT count(*) FROM c2")
+    check(r.stdout.strip() == "50000", f"failed COPY left no rows: {r.stdout.strip()}")
+    healthy(st)
 
 
-def test_transactions_visibility():
-    with rgtest.ClientStack() as st:
-        ep = st.ep
-        ok(psql(ep, "CREATE TABLE tx(id int)"), "table created")
-        r = psql(ep, "BEGIN; INSERT INTO tx VALUES (1); SELECT count(*) FROM tx; ROLLBACK; "
-                     "SELECT count(*) FROM tx")
-        check(r.stdout.split() == ["1", "0"], f"psql: BEGIN/ROLLBACK in one session {r.stdout!r}")
+def test_transactions_visibility(st):
+    ep = st.ep
+    ok(psql(ep, "CREATE TABLE tx(id int)"), "table created")
+    r = psql(ep, "BEGIN; INSERT INTO tx VALUES (1); SELECT count(*) FROM tx; ROLLBACK; "
+                 "SELECT count(*) FROM tx")
+    check(r.stdout.split() == ["1", "0"], f"psql: BEGIN/ROLLBACK in one session {r.stdout!r}")
 
-        a = ep.connect()
-        b = ep.connect()
-        try:
-            b.autocommit = True
-            ca, cb = a.cursor(), b.cursor()
-            ca.execute("INSERT INTO tx VALUES (2)")  # opens a transaction on a
-            cb.execute("SELECT count(*) FROM tx")
-            check(cb.fetchone()[0] == 0, "uncommitted insert invisible to another session")
-            a.rollback()
-            cb.execute("SELECT count(*) FROM tx")
-            check(cb.fetchone()[0] == 0, "rolled back insert never visible")
-            ca.execute("INSERT INTO tx VALUES (3)")
-            ca.execute("SAVEPOINT s")
-            ca.execute("INSERT INTO tx VALUES (4)")
-            ca.execute("ROLLBACK TO SAVEPOINT s")
-            a.commit()
-            cb.execute("SELECT array_agg(id ORDER BY id) FROM tx")
-            check(cb.fetchone()[0] == [3], "committed insert visible, rolled-back savepoint not")
-        finally:
-            a.close()
-            b.close()
-        r = psql(ep, "SELECT count(*) FROM tx")
-        check(r.stdout.strip() == "1", "psql sees the committed row")
-        healthy(st)
+    a = ep.connect()
+    b = ep.connect()
+    try:
+        b.autocommit = True
+        ca, cb = a.cursor(), b.cursor()
+        ca.execute("INSERT INTO tx VALUES (2)")  # opens a transaction on a
+        cb.execute("SELECT count(*) FROM tx")
+        check(cb.fetchone()[0] == 0, "uncommitted insert invisible to another session")
+        a.rollback()
+        cb.execute("SELECT count(*) FROM tx")
+        check(cb.fetchone()[0] == 0, "rolled back insert never visible")
+        ca.execute("INSERT INTO tx VALUES (3)")
+        ca.execute("SAVEPOINT s")
+        ca.execute("INSERT INTO tx VALUES (4)")
+        ca.execute("ROLLBACK TO SAVEPOINT s")
+        a.commit()
+        cb.execute("SELECT array_agg(id ORDER BY id) FROM tx")
+        check(cb.fetchone()[0] == [3], "committed insert visible, rolled-back savepoint not")
+    finally:
+        a.close()
+        b.close()
+    r = psql(ep, "SELECT count(*) FROM tx")
+    check(r.stdout.strip() == "1", "psql sees the committed row")
+    healthy(st)
 
 
 def _wait_notify(conn, timeout=10.0):
@@ -294,55 +289,56 @@ def _wait_notify(conn, timeout=10.0):
     return None
 
 
-def test_listen_notify():
-    with rgtest.ClientStack() as st:
-        lis = st.ep.connect()
-        try:
-            lis.autocommit = True
-            lis.cursor().execute("LISTEN rg_chan")
-            # From psql through the endpoint, while the listener sits idle.
-            ok(psql(st.ep, "NOTIFY rg_chan, 'hello via endpoint'"), "psql NOTIFY")
-            n = _wait_notify(lis)
-            check(n is not None and n.channel == "rg_chan" and n.payload == "hello via endpoint",
-                  f"notification from a psql session delivered to the idle listener ({n})")
-            # From a direct session: the server pushes it asynchronously to the listener.
-            ok(psql(st.direct, "SELECT pg_notify('rg_chan', 'hello direct ' || repeat('p', 7000))"),
-               "direct pg_notify")
-            n = _wait_notify(lis)
-            check(n is not None and n.payload == "hello direct " + "p" * 7000,
-                  "large notification from a direct session delivered")
-            # Several in one transaction arrive in order; the listener still answers queries.
-            ok(psql(st.direct, "BEGIN; NOTIFY rg_chan, 'a'; NOTIFY rg_chan, 'b'; "
-                               "NOTIFY rg_chan, 'c'; COMMIT"), "three notifications")
-            got = [getattr(_wait_notify(lis), "payload", None) for _ in range(3)]
-            check(got == ["a", "b", "c"], f"notifications in order: {got}")
-            cur = lis.cursor()
-            cur.execute("SELECT 7")
-            check(cur.fetchone()[0] == 7, "listener session still answers queries")
-            # Own notification after UNLISTEN is not delivered.
-            cur.execute("UNLISTEN rg_chan")
-            ok(psql(st.ep, "NOTIFY rg_chan, 'after unlisten'"), "NOTIFY after UNLISTEN")
-            check(_wait_notify(lis, 1.5) is None, "nothing delivered after UNLISTEN")
-        finally:
-            lis.close()
-        healthy(st)
+def test_listen_notify(st):
+    lis = st.ep.connect()
+    try:
+        lis.autocommit = True
+        lis.cursor().execute("LISTEN rg_chan")
+        # From psql through the endpoint, while the listener sits idle.
+        ok(psql(st.ep, "NOTIFY rg_chan, 'hello via endpoint'"), "psql NOTIFY")
+        n = _wait_notify(lis)
+        check(n is not None and n.channel == "rg_chan" and n.payload == "hello via endpoint",
+              f"notification from a psql session delivered to the idle listener ({n})")
+        # From a direct session: the server pushes it asynchronously to the listener.
+        ok(psql(st.direct, "SELECT pg_notify('rg_chan', 'hello direct ' || repeat('p', 7000))"),
+           "direct pg_notify")
+        n = _wait_notify(lis)
+        check(n is not None and n.payload == "hello direct " + "p" * 7000,
+              "large notification from a direct session delivered")
+        # Several in one transaction arrive in order; the listener still answers queries.
+        ok(psql(st.direct, "BEGIN; NOTIFY rg_chan, 'a'; NOTIFY rg_chan, 'b'; "
+                           "NOTIFY rg_chan, 'c'; COMMIT"), "three notifications")
+        got = [getattr(_wait_notify(lis), "payload", None) for _ in range(3)]
+        check(got == ["a", "b", "c"], f"notifications in order: {got}")
+        cur = lis.cursor()
+        cur.execute("SELECT 7")
+        check(cur.fetchone()[0] == 7, "listener session still answers queries")
+        # Own notification after UNLISTEN is not delivered.
+        cur.execute("UNLISTEN rg_chan")
+        ok(psql(st.ep, "NOTIFY rg_chan, 'after unlisten'"), "NOTIFY after UNLISTEN")
+        check(_wait_notify(lis, 1.5) is None, "nothing delivered after UNLISTEN")
+    finally:
+        lis.close()
+    healthy(st)
 
 
-def test_zz_clean_shutdown():
-    """A short session then SIGTERM: ringgate exits without a crash or sanitizer report."""
-    with rgtest.ClientStack() as st:
-        r = psql(st.ep, "SELECT 'up'")
-        check(r.stdout.strip() == "up", f"login and query through the endpoint ({r.stderr.strip()})")
-        finish(st)
+def test_zz_clean_shutdown(st):
+    """Last: a short session then SIGTERM: ringgate exits without a crash or sanitizer report."""
+    r = psql(st.ep, "SELECT 'up'")
+    check(r.stdout.strip() == "up", f"login and query through the endpoint ({r.stderr.strip()})")
+    finish(st)
 
 
 if __name__ == "__main__":
-    rgtest.run_tests([
-        test_multi_statement_and_error_recovery,
-        test_200k_rows_same_as_direct,
-        test_8mb_field_round_trip,
-        test_copy_round_trip_byte_exact,
-        test_transactions_visibility,
-        test_listen_notify,
-        test_zz_clean_shutdown,
-    ])
+    # One PostgreSQL + ringgate for the file (each test uses its own tables; healthy() after
+    # each one names the test that broke ringgate, if one does).
+    with rgtest.ClientStack() as shared:
+        rgtest.run_tests([
+            test_multi_statement_and_error_recovery,
+            test_200k_rows_same_as_direct,
+            test_8mb_field_round_trip,
+            test_copy_round_trip_byte_exact,
+            test_transactions_visibility,
+            test_listen_notify,
+            test_zz_clean_shutdown,
+        ], shared)

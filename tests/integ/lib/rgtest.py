@@ -864,15 +864,17 @@ def check(cond, what):
     print(f"ok - {what}", flush=True)
 
 
-def run_tests(tests):
-    """Run each test function in order; a failure (exception) is reported and the next test
-    still runs. Exit 0 when all pass, 1 otherwise (skip() inside a test exits 77 at once)."""
+def run_tests(tests, *shared):
+    """Run each test function in order, called with the shared fixtures given (e.g. one
+    ClientStack for a whole file); a failure (exception) is reported and the next test still
+    runs. Without shared fixtures, whatever a test left registered is cleaned up after it.
+    Exit 0 when all pass, 1 otherwise (skip() inside a test exits 77 at once)."""
     failed = []
     for t in tests:
         t0 = time.monotonic()
         print(f"# {t.__name__}", flush=True)
         try:
-            t()
+            t(*shared)
         except Exception as e:  # report and continue with the next test
             import traceback
             traceback.print_exc()
@@ -880,7 +882,8 @@ def run_tests(tests):
             print(f"not ok - {t.__name__}: {type(e).__name__}: {str(e)[:2000]}", flush=True)
         else:
             print(f"# {t.__name__} passed in {time.monotonic() - t0:.1f}s", flush=True)
-        _cleanup_all()
+        if not shared:
+            _cleanup_all()
     print(f"# {len(tests) - len(failed)}/{len(tests)} passed"
           + (f"; failed: {', '.join(failed)}" if failed else ""), flush=True)
     sys.exit(1 if failed else 0)
