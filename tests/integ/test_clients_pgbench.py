@@ -52,42 +52,38 @@ def bench(ep, args, what):
     print(f"# pgbench {what}: {tps.group(1) if tps else '?'} tps", flush=True)
 
 
-def test_select_only_modes():
-    with rgtest.ClientStack() as st:
-        st.pg.pgbench(["-i", "-s", "1", "-q"])
-        for mode in ("simple", "extended", "prepared"):
-            bench(st.ep, ["-S", "-M", mode], f"-S -M {mode}")
-        check(not st.ringgate_problems(), f"ringgate healthy ({st.ringgate_problems()[:5]})")
+def test_select_only_modes(st):
+    for mode in ("simple", "extended", "prepared"):
+        bench(st.ep, ["-S", "-M", mode], f"-S -M {mode}")
+    check(not st.ringgate_problems(), f"ringgate healthy ({st.ringgate_problems()[:5]})")
 
 
-def test_pipeline_script():
-    with rgtest.ClientStack() as st:
-        st.pg.pgbench(["-i", "-s", "1", "-q"])
-        with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
-            f.write(PIPELINE)
-        try:
-            for mode in ("extended", "prepared"):
-                bench(st.ep, ["-M", mode, "-f", f.name], f"pipeline script -M {mode}")
-        finally:
-            os.unlink(f.name)
-        check(not st.ringgate_problems(), f"ringgate healthy ({st.ringgate_problems()[:5]})")
+def test_pipeline_script(st):
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+        f.write(PIPELINE)
+    try:
+        for mode in ("extended", "prepared"):
+            bench(st.ep, ["-M", mode, "-f", f.name], f"pipeline script -M {mode}")
+    finally:
+        os.unlink(f.name)
+    check(not st.ringgate_problems(), f"ringgate healthy ({st.ringgate_problems()[:5]})")
 
 
-def test_tpcb_like_writes_consistent():
-    with rgtest.ClientStack() as st:
-        st.pg.pgbench(["-i", "-s", "1", "-q"])
-        bench(st.ep, ["-b", "tpcb-like", "-M", "prepared"], "tpcb-like -M prepared")
-        r = st.pg.psql("SELECT (SELECT sum(abalance) FROM pgbench_accounts), "
-                       "(SELECT sum(bbalance) FROM pgbench_branches), "
-                       "(SELECT sum(tbalance) FROM pgbench_tellers), "
-                       "(SELECT sum(delta) FROM pgbench_history), "
-                       "(SELECT count(*) FROM pgbench_history)")
-        a, b, t, h, n = r.stdout.strip().split("|")
-        check(a == b == t == h and int(n) == CLIENTS * TX,
-              f"balances agree and history has every transaction ({a} {b} {t} {h}, {n} rows)")
-        check(not st.ringgate_problems(), f"ringgate healthy ({st.ringgate_problems()[:5]})")
+def test_tpcb_like_writes_consistent(st):
+    bench(st.ep, ["-b", "tpcb-like", "-M", "prepared"], "tpcb-like -M prepared")
+    r = st.pg.psql("SELECT (SELECT sum(abalance) FROM pgbench_accounts), "
+                   "(SELECT sum(bbalance) FROM pgbench_branches), "
+                   "(SELECT sum(tbalance) FROM pgbench_tellers), "
+                   "(SELECT sum(delta) FROM pgbench_history), "
+                   "(SELECT count(*) FROM pgbench_history)")
+    a, b, t, h, n = r.stdout.strip().split("|")
+    check(a == b == t == h and int(n) == CLIENTS * TX,
+          f"balances agree and history has every transaction ({a} {b} {t} {h}, {n} rows)")
+    check(not st.ringgate_problems(), f"ringgate healthy ({st.ringgate_problems()[:5]})")
 
 
 if __name__ == "__main__":
-    rgtest.run_tests([test_select_only_modes, test_pipeline_script,
-                      test_tpcb_like_writes_consistent])
+    with rgtest.ClientStack() as shared:
+        shared.pg.pgbench(["-i", "-s", "1", "-q"])  # directly, not through ringgate
+        rgtest.run_tests([test_select_only_modes, test_pipeline_script,
+                          test_tpcb_like_writes_consistent], shared)
