@@ -239,6 +239,18 @@ static const char *get_name(struct ctx *c, const struct cfg_node *n, const char 
 	return ctx_strdup(c, s);
 }
 
+static bool get_bool(struct ctx *c, const struct cfg_node *n, const char *where, bool *out)
+{
+	if (n->kind == CFG_SCALAR && n->plain && (!strcmp(n->str, "true") || !strcmp(n->str, "false"))) {
+		*out = !strcmp(n->str, "true");
+		return true;
+	}
+	cfg_error(&c->e, n->line, n->col, "%s: expected true or false, got %s%s%s", where,
+		  n->kind == CFG_SCALAR ? "'" : "", n->kind == CFG_SCALAR ? n->str : describe(n),
+		  n->kind == CFG_SCALAR ? "'" : "");
+	return false;
+}
+
 static bool get_uint(struct ctx *c, const struct cfg_node *n, const char *where, uint64_t min,
 		     uint64_t max, uint64_t *out)
 {
@@ -373,17 +385,20 @@ static int exactly_one(struct ctx *c, const struct cfg_node *map, const char *wh
 static void parse_listener_tls(struct ctx *c, const struct cfg_node *n, const char *where,
 			       struct rg_config_listener *l)
 {
-	static const struct key keys[] = {{"cert", true}, {"key", true}};
+	static const struct key keys[] = {{"cert", true}, {"key", true}, {"require", false}};
 	const struct cfg_node *v[NKEYS(keys)];
 	char w[WHERE_MAX];
 
 	if (!map_keys(c, n, where, keys, NKEYS(keys), v))
 		return;
 	l->tls_enabled = true;
+	l->tls.require = true;
 	if (v[0])
 		l->tls.cert = get_path(c, v[0], join(w, where, "cert"));
 	if (v[1])
 		l->tls.key = get_path(c, v[1], join(w, where, "key"));
+	if (v[2])
+		get_bool(c, v[2], join(w, where, "require"), &l->tls.require);
 }
 
 static void parse_listener(struct ctx *c, const struct cfg_node *n, const char *where,

@@ -51,6 +51,7 @@ struct rg_config_addr {
 struct rg_config_listener_tls {
 	const char *cert; /* absolute path */
 	const char *key;  /* absolute path */
+	bool require;	  /* refuse logins that did not negotiate TLS [true] */
 };
 
 struct rg_config_listener {

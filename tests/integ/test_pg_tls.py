@@ -85,7 +85,10 @@ def main():
     with rgtest.PgServer(settings=settings) as pg:
         iss = pgfix.Issuer()
         tok = iss.token()
-        extra = {"listeners": [listener(certs)],
+        optional = listener(certs)  # a second listener where TLS is offered, not required
+        optional["name"] = "pg-optional-tls"
+        optional["tls"]["require"] = False
+        extra = {"listeners": [listener(certs), optional],
                  "targets": [target(pg, {"mode": "verify-full", "ca": certs.ca,
                                          "server_name": "localhost"})]}
         rg = pgfix.start(pg, iss, extra=extra, threads=2)
@@ -97,8 +100,13 @@ def main():
         env["PGHOST"] = "localhost"
         r = rgtest.run_psql("SELECT 6 * 7", env)
         check(r.stdout.strip() == "42", "psql verify-full by host name")
-        r = rgtest.run_psql("SELECT 1", dict(env, PGSSLMODE="disable"))
-        check(r.stdout.strip() == "1", "a plaintext client is still accepted")
+        r = rgtest.run_psql("SELECT 1", dict(env, PGSSLMODE="disable"), check=False)
+        check(r.returncode != 0 and "requires TLS" in r.stderr,
+              "a plaintext login is refused: the token never crosses in clear")
+        check("event=tls_required" in rg.log_tail(200), "...and the refusal is logged")
+        opt_port = optional["address"].rsplit(":", 1)[1]
+        r = rgtest.run_psql("SELECT 1", dict(env, PGSSLMODE="disable", PGPORT=opt_port))
+        check(r.stdout.strip() == "1", "tls.require: false accepts a plaintext client")
         wrong = tempfile.NamedTemporaryFile("w", suffix=".crt", delete=False)
         wrong.write(open(certs.cert).read())  # not the CA: verification must fail
         wrong.close()

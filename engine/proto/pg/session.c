@@ -105,13 +105,12 @@ struct pg_sess {
 	uint32_t startup_params_len;
 	struct rg_pg_startup su; /* params points into startup_params */
 	/* target login */
-	struct rg_auth_scram scram;
-	bool scram_started;
+	struct rg_auth_scram *scram; /* heap, only while logging in with SCRAM */
 	struct pg_be_tls *be_tls;
 	struct rg_pg_cancel_entry key; /* issued key and the target's */
 	/* relay bookkeeping */
 	uint64_t syncs_sent, rfq_recv; /* Query/Sync/FunctionCall forwarded, ReadyForQuery seen */
-	struct pg_deny_pending deny[DENY_RING];
+	struct pg_deny_pending *deny; /* [DENY_RING], allocated at the first denial */
 	unsigned deny_head, deny_n;
 	struct rg_pg_deny skip_deny; /* the error of the Parse that started FE_SKIP_TO_SYNC */
 	struct rg_acc rowdesc;	     /* copy of the latest RowDescription */
@@ -306,6 +305,15 @@ static int pg_accept(struct rg_sess *s)
 	return 0;
 }
 
+static void scram_free(struct pg_sess *ps)
+{
+	if (ps->scram) {
+		rg_auth_scram_clear(ps->scram);
+		free(ps->scram);
+		ps->scram = NULL;
+	}
+}
+
 static void pg_close(struct rg_sess *s, enum rg_close_reason reason)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
@@ -325,8 +333,8 @@ static void pg_close(struct rg_sess *s, enum rg_close_reason reason)
 	if (ps->counted && ps->gw->max_sessions)
 		atomic_fetch_sub(&ps->gw->nsessions, 1);
 	ps->cnt->sessions_active--;
-	if (ps->scram_started)
-		rg_auth_scram_clear(&ps->scram);
+	scram_free(ps);
+	free(ps->deny);
 	OPENSSL_cleanse(&ps->key, sizeof(ps->key));
 	free(ps->startup_params);
 	rg_pg_stream_free(&ps->fs);
@@ -377,6 +385,14 @@ static void fe_startup_msg(struct rg_sess *s, const struct rg_pg_startup *su)
 	sanitize(su->user, ps->user, sizeof(ps->user));
 	if (!su->user || !su->user[0]) {
 		pg_close_fatal(s, "28000", "no PostgreSQL user name specified in startup packet");
+		return;
+	}
+	if (ps->l->tls && ps->l->cfg->tls.require && ps->fe != FE_TLS_STARTUP) {
+		/* the password that follows is a bearer token: never let it cross in clear */
+		rg_pg_log("event=tls_required sess=%llu peer=%s user=%s", (unsigned long long)ps->id,
+			  ps->peer, ps->user);
+		pg_close_fatal(s, "28000",
+			       "this listener requires TLS: connect with sslmode=require or stronger");
 		return;
 	}
 	if (replication_requested(su->replication)) {
@@ -756,14 +772,11 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 		switch (a.code) {
 		case RG_PG_AUTH_OK:
 			/* A SCRAM exchange must have proven the server knows the verifier. */
-			if (ps->scram_started && ps->scram.state != RG_AUTH_SCRAM_DONE) {
+			if (ps->scram && ps->scram->state != RG_AUTH_SCRAM_DONE) {
 				upstream_fail(s, "scram_incomplete", "");
 				return;
 			}
-			if (ps->scram_started) {
-				rg_auth_scram_clear(&ps->scram);
-				ps->scram_started = false;
-			}
+			scram_free(ps);
 			n = rg_pg_write_auth_ok(buf, sizeof(buf));
 			if (send_built(s, RG_FE, buf, sizeof(buf), n))
 				goto abort;
@@ -793,14 +806,16 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 			while ((mech = rg_pg_auth_next_mechanism(&a, &off)))
 				if (strcmp(mech, "SCRAM-SHA-256") == 0)
 					found = true;
-			if (!found || ps->scram_started) {
+			if (!found || ps->scram) {
 				upstream_fail(s, "sasl_mechanism", "no SCRAM-SHA-256 offered");
 				return;
 			}
-			se = rg_auth_scram_init(&ps->scram, "", pw, pwlen, NULL);
-			ps->scram_started = true;
+			ps->scram = calloc(1, sizeof(*ps->scram));
+			if (!ps->scram)
+				goto internal;
+			se = rg_auth_scram_init(ps->scram, "", pw, pwlen, NULL);
 			if (se == RG_AUTH_SCRAM_OK)
-				se = rg_auth_scram_client_first(&ps->scram, out, sizeof(out),
+				se = rg_auth_scram_client_first(ps->scram, out, sizeof(out),
 								&outlen);
 			if (se != RG_AUTH_SCRAM_OK) {
 				upstream_fail(s, "scram", scram_err(se));
@@ -813,11 +828,11 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 			return;
 		}
 		case RG_PG_AUTH_SASL_CONTINUE:
-			if (!ps->scram_started) {
+			if (!ps->scram) {
 				violation(s, RG_BE, "unexpected_sasl_continue", RG_PG_E_VALUE);
 				return;
 			}
-			se = rg_auth_scram_client_final(&ps->scram, (const char *)a.data,
+			se = rg_auth_scram_client_final(ps->scram, (const char *)a.data,
 							a.data_len, out, sizeof(out), &outlen);
 			if (se != RG_AUTH_SCRAM_OK) {
 				upstream_fail(s, "scram", scram_err(se));
@@ -830,11 +845,11 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 				goto abort;
 			return;
 		case RG_PG_AUTH_SASL_FINAL:
-			if (!ps->scram_started) {
+			if (!ps->scram) {
 				violation(s, RG_BE, "unexpected_sasl_final", RG_PG_E_VALUE);
 				return;
 			}
-			se = rg_auth_scram_verify_server_final(&ps->scram, (const char *)a.data,
+			se = rg_auth_scram_verify_server_final(ps->scram, (const char *)a.data,
 							       a.data_len);
 			if (se != RG_AUTH_SCRAM_OK) {
 				upstream_fail(s, "scram_server_signature", scram_err(se));
@@ -910,6 +925,11 @@ static void deny_push(struct rg_sess *s, uint64_t seq, bool drop_empty, const st
 
 	if (ps->deny_n == DENY_RING) {
 		pg_close_fatal(s, "54000", "too many denied statements in flight");
+		return;
+	}
+	/* Most sessions are never denied anything: the ring (2 KiB) is allocated on demand. */
+	if (!ps->deny && !(ps->deny = calloc(DENY_RING, sizeof(*ps->deny)))) {
+		pg_close_fatal(s, "53200", "out of memory");
 		return;
 	}
 	p = &ps->deny[(ps->deny_head + ps->deny_n++) % DENY_RING];

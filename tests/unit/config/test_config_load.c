@@ -90,6 +90,7 @@ static void test_full_example_fills_every_field(void **state)
 	assert_true(l->tls_enabled);
 	assert_string_equal(l->tls.cert, "/etc/rg/server.crt");
 	assert_string_equal(l->tls.key, "/abs/server.key");
+	assert_true(l->tls.require); /* a TLS listener refuses clear-text logins by default */
 	l = rg_config_listener(cfg, "pg6");
 	assert_non_null(l);
 	assert_false(l->tls_enabled);
@@ -153,6 +154,34 @@ static void test_full_example_fills_every_field(void **state)
 	assert_int_equal(cfg->limits.idle_timeout_ms, 2 * 3600 * 1000);
 	assert_int_equal(cfg->limits.max_sessions, 500);
 	rg_config_free(cfg);
+}
+
+static void test_listener_tls_require_can_be_turned_off(void **state)
+{
+	static const char head[] = "version: 1\n"
+				   "listeners:\n"
+				   "  - name: pg\n"
+				   "    address: 127.0.0.1:6432\n"
+				   "    protocol: postgres\n";
+	static const char tail[] = "targets:\n"
+				   "  - name: appdb\n"
+				   "    protocol: postgres\n"
+				   "    address: /run/pg/.s.PGSQL.5432\n"
+				   "    database: app\n"
+				   "    user: app\n"
+				   "    password_env: PW\n";
+	char yaml[1024];
+	(void)state;
+	snprintf(yaml, sizeof(yaml), "%s    tls: { cert: /c.crt, key: /c.key, require: false }\n%s",
+		 head, tail);
+	struct rg_config *cfg = expect_ok(yaml);
+	assert_true(cfg->listeners[0].tls_enabled);
+	assert_false(cfg->listeners[0].tls.require);
+	rg_config_free(cfg);
+	snprintf(yaml, sizeof(yaml), "%s    tls: { cert: /c.crt, key: /c.key, require: maybe }\n%s",
+		 head, tail);
+	expect_errors(yaml, "t.yaml:6:48: listeners[0].tls.require: expected true or false, "
+			    "got 'maybe'\n");
 }
 
 static void test_minimal_file_gets_defaults(void **state)
@@ -304,7 +333,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_full_example_fills_every_field),
-	    cmocka_unit_test(test_minimal_file_gets_defaults),
+	    cmocka_unit_test(test_listener_tls_require_can_be_turned_off),
+		cmocka_unit_test(test_minimal_file_gets_defaults),
 	    cmocka_unit_test(test_quoted_values_and_flow_style_are_accepted),
 	    cmocka_unit_test(test_load_resolves_paths_against_config_dir),
 	    cmocka_unit_test(test_load_missing_file_is_enoent),
