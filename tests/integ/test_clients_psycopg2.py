@@ -304,10 +304,70 @@ def test_many_concurrent_sessions(st):
     healthy(st)
 
 
+def test_large_objects_function_call(st):
+    """libpq's lo_* API speaks the FunctionCall protocol ('F' / 'V'), with writes and reads
+    big enough (>= 256 KiB) that ringgate streams those messages."""
+    conn = st.ep.connect()
+    try:
+        data = os.urandom(3 * 1024 * 1024 + 17)
+        lo = conn.lobject(0, "wb")
+        oid = lo.oid
+        lo.write(data[:100])
+        lo.write(data[100:700000])
+        lo.write(data[700000:])
+        lo.close()
+        conn.commit()
+        lo = conn.lobject(oid, "rb")
+        head = lo.read(4096)
+        lo.seek(0)
+        back = lo.read()
+        lo.close()
+        cur = conn.cursor()
+        cur.execute("SELECT md5(lo_get(%s))", (oid,))
+        srv = cur.fetchone()[0]
+        check(head == data[:4096] and back == data and srv == hashlib.md5(data).hexdigest(),
+              f"large object written and read back via FunctionCall, md5 agrees "
+              f"({len(back)} bytes)")
+        try:
+            conn.lobject(oid + 100000, "rb")
+            check(False, "opening a missing large object fails")
+        except psycopg2.OperationalError as e:
+            conn.rollback()
+            check("does not exist" in str(e), f"missing large object: error relayed ({e})")
+        conn.lobject(oid, "wb").unlink()
+        conn.commit()
+        cur = conn.cursor()
+        cur.execute("SELECT count(*) FROM pg_largeobject_metadata WHERE oid = %s", (oid,))
+        check(cur.fetchone()[0] == 0, "large object unlinked; session usable")
+    finally:
+        conn.close()
+    healthy(st)
+
+
+def test_copy_big_rows(st):
+    """COPY rows of 3 MiB each way: CopyData messages ringgate streams rather than holds."""
+    conn = st.ep.connect()
+    try:
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE cb(id int, v text)")
+        rows = [f"{i}\t{os.urandom(1536 * 1024).hex()}\n".encode() for i in range(4)]
+        data = b"".join(rows)
+        cur.copy_expert("COPY cb FROM STDIN", io.BytesIO(data), size=4 * 1024 * 1024)
+        conn.commit()
+        out = io.BytesIO()
+        cur.copy_expert("COPY (SELECT * FROM cb ORDER BY id) TO STDOUT", out)
+        check(out.getvalue() == data, f"3 MiB COPY rows round trip byte-exact "
+                                      f"({len(out.getvalue())} bytes)")
+    finally:
+        conn.close()
+    healthy(st)
+
+
 if __name__ == "__main__":
     # One PostgreSQL + ringgate (4 worker threads) for the file; each test has its own
     # tables, healthy() after each one names the test that broke ringgate, if one does.
     with rgtest.ClientStack(threads=4) as shared:
         rgtest.run_tests([test_named_cursors, test_executemany_and_batches,
-                          test_copy_expert_both_ways, test_cancel,
+                          test_copy_expert_both_ways, test_large_objects_function_call,
+                          test_copy_big_rows, test_cancel,
                           test_many_concurrent_sessions], shared)

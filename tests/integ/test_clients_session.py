@@ -93,6 +93,24 @@ def test_pipelined_after_password():
               f"pipelined 300 KB Query answered too ({second}, {err})")
         s.sendall(msg(b"X"))
         s.close()
+
+        # Startup, password and a Query in one write, before any answer.
+        s = connect_raw(st.ep)
+        s.sendall(startup_packet({"user": "agent-1", "database": st.ep.database}) +
+                  msg(b"p", pw + b"\0") + msg(b"Q", q))
+        seen = []
+        while True:
+            t, body = read_msg(s)
+            seen.append(t)
+            if t == b"Z":
+                break
+        check(seen[:2] == [b"R", b"R"] and b"K" in seen,
+              f"startup + password in one write: login completes ({seen})")
+        first, err = read_reply(s)
+        check(err is None and first == [b"T", b"D", b"C", b"Z"],
+              f"the Query in the same write is answered ({first}, {err})")
+        s.sendall(msg(b"X"))
+        s.close()
         healthy(st)
 
 

@@ -27,6 +27,12 @@ async function parameterized(c) {
   r = await c.query('SELECT $1::int[] AS a, $2::jsonb AS j', [[1, 2, 3], { k: ['v', 1] }]);
   check(JSON.stringify(r.rows[0].a) === '[1,2,3]' && r.rows[0].j.k[0] === 'v', 'array and json parameters');
 
+  // An 8 MiB Bind: ringgate streams agent Bind messages >= 256 KiB instead of holding them.
+  const huge = crypto.randomBytes(8 << 20);
+  r = await c.query('SELECT md5($1::bytea) AS h, length($1::bytea) AS l', [huge]);
+  check(r.rows[0].h === crypto.createHash('md5').update(huge).digest('hex') && r.rows[0].l === 8 << 20,
+    '8 MiB bytea parameter (one Bind message), md5 agrees');
+
   const big = 'x'.repeat(1 << 20) + 'end';
   r = await c.query('SELECT length($1::text) AS l, right($1::text, 3) AS e', [big]);
   check(r.rows[0].l === (1 << 20) + 3 && r.rows[0].e === 'end', '1 MiB text parameter');
