@@ -492,6 +492,119 @@ def test_client_reset_mid_result():
         finish(st)
 
 
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return -1
+
+
+def test_slow_reader_backpressure():
+    """A client that stops reading a 200 MB result for seconds: ringgate holds back (its
+    memory does not grow by the result), other sessions stay fast, and when the client
+    reads again every row arrives."""
+    with rgtest.ClientStack(direct=False) as st:
+        steady = st.ep.connect()
+        steady.autocommit = True
+        r = raw_login(st.ep, st.ep.password)
+        s = r[1]
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sql = b"SELECT g, repeat('x', 1000) FROM generate_series(1, 200000) g\0"
+        rss0 = rss_kib(st.rg.proc.pid)
+        s.sendall(msg(b"Q", sql))
+        slowest = 0.0
+        for _ in range(20):  # ~4 s without reading
+            t0 = time.monotonic()
+            cur = steady.cursor()
+            cur.execute("SELECT 1")
+            cur.fetchone()
+            slowest = max(slowest, time.monotonic() - t0)
+            time.sleep(0.2)
+        rss1 = rss_kib(st.rg.proc.pid)
+        grew = (rss1 - rss0) // 1024
+        print(f"# ringgate RSS {rss0 // 1024} MiB -> {rss1 // 1024} MiB while the client "
+              "stalls", flush=True)
+        check(grew < 100, f"ringgate does not buffer the stalled 200 MB result ({grew} MiB)")
+        check(slowest < 2.0, f"another session stays responsive meanwhile ({slowest:.2f}s)")
+        rows, nbytes = 0, 0
+        s.settimeout(60)
+        while True:
+            t, body = read_msg(s)
+            if t == b"D":
+                rows += 1
+                nbytes += len(body)
+            elif t == b"E":
+                raise AssertionError(f"error instead of rows: {error_fields(body)}")
+            elif t == b"Z":
+                break
+        check(rows == 200000, f"after the stall every row arrives ({rows})")
+        s.sendall(msg(b"X"))
+        s.close()
+        steady.close()
+        finish(st)
+
+
+def test_blocked_target_backpressure():
+    """The target stops reading (COPY waits for a table lock) while the agent keeps sending
+    CopyData: ringgate pushes back instead of queueing the agent's data, and once the lock
+    goes the COPY completes with every row."""
+    with rgtest.ClientStack(direct=False) as st:
+        st.direct.psql("CREATE TABLE blk(id int, v text)")
+        locker = st.direct.connect()
+        locker.cursor().execute("LOCK TABLE blk IN ACCESS EXCLUSIVE MODE")
+        r = raw_login(st.ep, st.ep.password)
+        s = r[1]
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+        sql = b"COPY blk FROM STDIN\0"
+        s.sendall(msg(b"Q", sql))
+        rss0 = rss_kib(st.rg.proc.pid)
+        rows = [msg(b"d", f"{i}\t".encode() + b"y" * 1000 + b"\n") for i in range(200000)]
+        s.setblocking(False)
+        sent_rows, sent_bytes, pending = 0, 0, b""
+        deadline = time.monotonic() + 4.0
+        while time.monotonic() < deadline and sent_rows < len(rows):
+            if not pending:
+                pending = rows[sent_rows]
+                sent_rows += 1
+            try:
+                n = s.send(pending)
+                sent_bytes += n
+                pending = pending[n:]
+            except BlockingIOError:
+                time.sleep(0.05)
+        rss1 = rss_kib(st.rg.proc.pid)
+        print(f"# agent pushed {sent_bytes // 1024} KiB into a blocked COPY; ringgate RSS "
+              f"{rss0 // 1024} -> {rss1 // 1024} MiB", flush=True)
+        check(sent_bytes < 64 << 20 and (rss1 - rss0) < 100 * 1024,
+              f"ringgate pushes back on the agent while the target does not read "
+              f"({sent_bytes >> 20} MiB accepted, RSS +{(rss1 - rss0) >> 10} MiB)")
+        locker.rollback()  # releases the lock: the COPY starts
+        locker.close()
+        s.setblocking(True)
+        s.settimeout(60)
+        if pending:
+            s.sendall(pending)
+        for i in range(sent_rows, len(rows)):
+            s.sendall(rows[i])
+        s.sendall(msg(b"c"))
+        seen, err = [], None
+        while True:
+            t, body = read_msg(s)
+            seen.append(t)
+            if t == b"E":
+                err = error_fields(body)
+            if t == b"C":
+                tag = body.rstrip(b"\0")
+            if t == b"Z":
+                break
+        check(err is None and b"G" in seen and tag == b"COPY 200000",
+              f"COPY completes once the lock is gone ({tag if err is None else err})")
+        s.sendall(msg(b"X"))
+        s.close()
+        finish(st)
+
+
 def msg(t, body=b""):
     return t + struct.pack("!i", len(body) + 4) + body
 
@@ -601,5 +714,7 @@ def test_target_goes_away():
 
 if __name__ == "__main__":
     rgtest.run_tests([test_bad_tokens, test_broken_startup_and_wire,
-                      test_client_reset_mid_result, test_raw_pipeline_with_error,
+                      test_client_reset_mid_result, test_slow_reader_backpressure,
+                      test_blocked_target_backpressure,
+                      test_raw_pipeline_with_error,
                       test_target_goes_away])
