@@ -43,7 +43,7 @@ static void test_unknown_key_names_expected_keys(void **state)
 		      "    protocol: postgres\n"
 		      "    tls: { cert: a, key: b, ca: c }\n" MINIMAL_TARGETS,
 		      "t.yaml:6:29: listeners[0].tls.ca: unknown key (expected one of: cert, "
-		      "key)\n");
+		      "key, require)\n");
 }
 
 static void test_keys_must_be_non_empty_strings(void **state)
