@@ -2,7 +2,8 @@
 in with a dev-issuer token: multi-statement query strings, error recovery in one session,
 a 200k-row result identical to the direct one, an 8 MB field round trip (md5 server-side and
 client-side; the >= 64 MiB one is in test_clients_psql_huge.py), COPY FROM STDIN / TO STDOUT byte-exact in text and
-binary format, BEGIN/ROLLBACK/COMMIT visibility, LISTEN/NOTIFY delivered to an idle client.
+binary format, BEGIN/ROLLBACK/COMMIT visibility, LISTEN/NOTIFY delivered to an idle client,
+pg_dump identical to the direct dump and pg_restore --clean through ringgate.
 After each test ringgate must still run with no sanitizer report in its log.
 
 RG_DIRECT=1 runs the same clients straight against PostgreSQL (validates the test only)."""
@@ -322,6 +323,45 @@ def test_listen_notify(st):
     healthy(st)
 
 
+def test_pg_dump_restore(st):
+    """pg_dump (snapshot transaction, catalog queries, COPY TO per table) through the
+    endpoint gives the same dump as directly; pg_restore --clean through the endpoint (DROP,
+    CREATE, COPY FROM) leaves the database as it was."""
+    st.direct.psql("CREATE TABLE IF NOT EXISTS dumped(id serial PRIMARY KEY, t text, "
+                   "b bytea, j jsonb); INSERT INTO dumped(t, b, j) SELECT 'row ' || g, "
+                   "decode(md5(g::text), 'hex'), jsonb_build_object('g', g) "
+                   "FROM generate_series(1, 5000) g; CREATE INDEX ON dumped(t); "
+                   "CREATE VIEW dumped_v AS SELECT id, t FROM dumped WHERE id % 2 = 0")
+
+    def dump(ep, fmt="p"):
+        r = subprocess.run(["pg_dump", "-w", "--no-owner", "-F", fmt], env=ep.env(),
+                           capture_output=True, timeout=240)
+        if fmt == "p":  # \restrict / \unrestrict carry a random key per dump (15.14+)
+            r.stdout = b"\n".join(ln for ln in r.stdout.split(b"\n")
+                                  if not ln.startswith((b"\\restrict", b"\\unrestrict")))
+        return r
+
+    via, direct = dump(st.ep), dump(st.direct)
+    ok(via, f"pg_dump through the endpoint ({len(via.stdout)} bytes)")
+    check(via.stdout == direct.stdout,
+          f"pg_dump output identical to the direct one ({len(via.stdout)} vs "
+          f"{len(direct.stdout)} bytes)")
+    custom = dump(st.ep, "c")
+    ok(custom, "pg_dump -Fc through the endpoint")
+    with tempfile.NamedTemporaryFile(suffix=".dump", delete=False) as f:
+        f.write(custom.stdout)
+    try:
+        r = subprocess.run(["pg_restore", "-w", "--no-owner", "--clean", "--if-exists",
+                            "--exit-on-error", "--single-transaction", "-d", st.ep.database,
+                            f.name], env=st.ep.env(), capture_output=True, timeout=240)
+        ok(r, "pg_restore --clean through the endpoint")
+    finally:
+        os.unlink(f.name)
+    again = dump(st.direct)
+    check(again.stdout == direct.stdout, "after the restore the database dumps the same")
+    healthy(st)
+
+
 def test_zz_clean_shutdown(st):
     """Last: a short session then SIGTERM: ringgate exits without a crash or sanitizer report."""
     r = psql(st.ep, "SELECT 'up'")
@@ -340,5 +380,6 @@ if __name__ == "__main__":
             test_copy_round_trip_byte_exact,
             test_transactions_visibility,
             test_listen_notify,
+            test_pg_dump_restore,
             test_zz_clean_shutdown,
         ], shared)
