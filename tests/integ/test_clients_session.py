@@ -192,6 +192,23 @@ def test_sigterm_drain():
         check(not reports, f"no sanitizer report at exit ({reports[:5]})")
 
 
+def test_unix_socket_target():
+    """A target reached over PostgreSQL's unix socket (pg_hba trust there: the target logs
+    ringgate in without any password exchange)."""
+    with rgtest.ClientStack(direct=False, via_socket=True) as st:
+        r = st.ep.psql("SELECT current_user, inet_server_addr() IS NULL; "
+                       "CREATE TABLE us AS SELECT g FROM generate_series(1, 50000) g; "
+                       "SELECT count(*), sum(g) FROM us", args=("-q",))
+        check(r.stdout.split() == [f"{st.pg.user}|t", "50000|1250025000"],
+              f"queries through a unix-socket target ({r.stdout.split()})")
+        r = subprocess.run(["psql", "-X", "-w", "-c", "COPY us TO STDOUT"], env=st.ep.env(),
+                           capture_output=True, timeout=60)
+        check(r.stdout == b"".join(b"%d\n" % g for g in range(1, 50001)),
+              "COPY TO STDOUT through a unix-socket target")
+        healthy(st)
+
+
 if __name__ == "__main__":
     rgtest.run_tests([test_startup_parameters_and_backend_key, test_pipelined_after_password,
-                      test_max_sessions_and_idle_timeout, test_sigterm_drain])
+                      test_max_sessions_and_idle_timeout, test_unix_socket_target,
+                      test_sigterm_drain])
