@@ -469,6 +469,15 @@ if [ "$IDLE_N" -gt 0 ]; then
 			'BEGIN {if (n > 0) printf "%.2f", (b - a) / n; else printf "-"}')
 		IDLE_ROWS+=("| $t | $IDLE_N | $ok | $r0 | ${rss[0]} | ${rss[1]} | $per | $marg | $fds | \`${reps[0]}\` \`${reps[1]}\` \`$held\` |")
 		stop_target "$name"
+		# let PostgreSQL reap the N backends before the next proxy logs in (else the next
+		# proxy's first logins hit connect timeouts while the postmaster is busy)
+		for i in $(seq 180); do
+			nb=$("$PGBIN/psql" -qAt -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -c \
+				"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'" \
+				2>/dev/null || echo 999999)
+			[ "$nb" -le 1 ] && break
+			sleep 1
+		done
 	done
 fi
 
@@ -480,7 +489,7 @@ fi
 	echo "host: $(nproc) CPUs, $(uname -r), $(free -g | awk '/^Mem:/ {print $2}') GiB;" \
 		"PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'),"
 	echo "$(pgbouncer --version | head -1), $(haproxy -v | head -1 | awk '{print $1, $3}')," \
-		"ringgate at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') (binary: $BUILD);"
+		"ringgate at $(cat "$BUILD/.rg_commit" 2>/dev/null || git -C "$ROOT" rev-parse --short HEAD) (binary: $BUILD);"
 	echo "load average (1/5/15 min) at start: $LOAD_START; after the TPS runs: $LOAD_END."
 	echo "duration ${DURATION}s per run, $REPEAT run(s) per cell (median shown), pgbench -j 2, scale $SCALE;"
 	echo "forwarders with $FWD_THREADS thread(s), ringgate with $RG_THREADS worker(s), haproxy nbthread 1,"
