@@ -76,7 +76,7 @@ static void *echo_conn(void *arg)
 		ssize_t off = 0;
 
 		while (off < n) {
-			ssize_t m = write(fd, buf + off, (size_t)(n - off));
+			ssize_t m = send(fd, buf + off, (size_t)(n - off), MSG_NOSIGNAL);
 
 			if (m <= 0)
 				goto out;
@@ -101,7 +101,7 @@ static void *firehose_conn(void *arg)
 
 		for (i = 0; i < 65536; i++)
 			buf[i] = h_pat(7, pos + i);
-		m = write(fd, buf, 65536);
+		m = send(fd, buf, 65536, MSG_NOSIGNAL); /* peer gone: EPIPE, not SIGPIPE */
 		if (m <= 0)
 			break;
 		/* a short write restarts the pattern at the right position */
@@ -201,7 +201,7 @@ int h_xfer(int fd, uint64_t total, uint64_t seed, uint64_t reset_after)
 
 			for (i = 0; i < n; i++)
 				out[i] = h_pat(seed, sent + i);
-			m = write(fd, out, n);
+			m = send(fd, out, n, MSG_NOSIGNAL);
 			if (m > 0) {
 				sent += (uint64_t)m;
 				last = h_ms();

@@ -60,20 +60,31 @@ static void test_slow_reader_pauses_backend_and_bounds_memory(void **state)
 	assert_true(fd >= 0);
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
 
-	/* the reader sleeps: the engine must settle, not keep pulling */
+	/* the reader sleeps: the engine must settle, not keep pulling. The kernel's socket
+	 * buffers absorb a varying amount first (autotuning; slower on a loaded machine), so
+	 * wait up to 10 s for two samples 500 ms apart to agree. */
 	sleep(1);
 	rg_core_stats(c, -1, &a);
-	usleep(500000);
-	rg_core_stats(c, -1, &b);
+	for (int i = 0; i < 20; i++) {
+		usleep(500000);
+		rg_core_stats(c, -1, &b);
+		if (a.be_bytes_in == b.be_bytes_in)
+			break;
+		a = b;
+	}
 	rss1 = h_rss_kb();
 	fprintf(stderr, "paused: be_in=%lu fe_out=%lu pauses=%lu bufs=%lu rss +%ld KiB\n",
 		(unsigned long)b.be_bytes_in, (unsigned long)b.fe_bytes_out,
 		(unsigned long)b.bp_pauses, (unsigned long)b.bufs_in_use, rss1 - rss0);
 	assert_true(b.bp_pauses >= 1);
 	assert_int_equal(a.be_bytes_in, b.be_bytes_in);
-	/* queued = received but not yet written: bounded by hiwat plus one recv batch */
-	assert_true(b.be_bytes_in - b.fe_bytes_out <= 4 * cfg.sendq_hiwat);
-	assert_true(b.bufs_in_use * 16384 <= 4 * cfg.sendq_hiwat);
+	/* queued = received but not yet written. A pause cancels the multishot recv, but the
+	 * completions already landing in provided buffers still arrive (core.h), so the bound
+	 * the design guarantees is hiwat plus the worker's buffer pool (256 x 16 KiB here);
+	 * on a quiet machine about 1-1.5 MiB is seen, under load less. */
+	size_t pool = (size_t)cfg.buf_count * 16384;
+	assert_true(b.be_bytes_in - b.fe_bytes_out <= cfg.sendq_hiwat + pool);
+	assert_true(b.bufs_in_use <= cfg.buf_count);
 	assert_true(rss1 - rss0 < 32 * 1024);
 
 	/* the reader wakes up: 64 MiB arrive exact and in order, resuming as it drains */
