@@ -453,12 +453,10 @@ class PgServer:
 
 # ---- ringgate --------------------------------------------------------------------------------
 #
-# NOT YET EXERCISED: the ringgate binary does not exist yet. What follows is written against
-# the config schema in docs/config.md (which engine/config parses and its unit tests pin),
-# plus two ASSUMPTIONS about the binary, both overridable per call:
+# Written against the config schema in docs/config.md (which engine/config parses and its unit
+# tests pin) and the binary's interface, both exercised by the integration tests:
 #   - it is ${RG_BUILD}/engine/ringgate (or $RG_RINGGATE);
-#   - it takes the config file as `--config PATH` and runs in the foreground until SIGTERM.
-# When main.c lands, check these assumptions and drop this note.
+#   - it takes the config file as `--config PATH`, runs in the foreground, and exits 0 on SIGTERM.
 
 def ringgate_binary():
     return os.environ.get("RG_RINGGATE") or os.path.join(RG_BUILD, "engine", "ringgate")
@@ -580,7 +578,7 @@ def _split_addr(addr):
 
 
 class Ringgate:
-    """A ringgate process in front of a PgServer (see the NOT YET EXERCISED note above).
+    """A ringgate process in front of a PgServer (interface notes above).
 
     Use as a context manager or start()/stop(). binary defaults to ringgate_binary();
     argv(binary, config_path) builds the command line; other keywords go to ringgate_config.
