@@ -169,6 +169,13 @@ static unsigned rule_specificity(const struct rulec_rule *r)
 
 /* ---- prefilter literal selection ---- */
 
+static void to_lower(char *s)
+{
+	for (; *s; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+}
+
 static bool is_glob_char(char c)
 {
 	return c == '*' || c == '?' || c == '[' || c == ']' || c == '\\';
@@ -220,11 +227,9 @@ static size_t glob_name_literal(const char *glob, char *out, size_t outlen)
 	}
 	if (best >= outlen)
 		best = outlen - 1;
-	for (size_t i = 0; i < best; i++) {
-		char c = name[best_at + i];
-		out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-	}
+	memcpy(out, name + best_at, best);
 	out[best] = 0;
+	to_lower(out);
 	return best;
 }
 
@@ -294,9 +299,7 @@ static bool lits_from_text(const struct rulec_strv *lits, struct litset *s)
 		if (strchr(lits->v[i], '$') || !lits->v[i][0])
 			return false; /* may straddle a constant replaced by normalization */
 		char *low = strdup(lits->v[i]);
-		for (char *c = low; *c; c++)
-			if (*c >= 'A' && *c <= 'Z')
-				*c = (char)(*c - 'A' + 'a');
+		to_lower(low);
 		litset_add(s, low);
 		free(low);
 	}
@@ -393,13 +396,6 @@ static struct rulec_buf *sec_new(struct sections *s, uint32_t type, uint32_t cou
 	sec->count = count;
 	memset(&s->data[s->n], 0, sizeof(s->data[s->n]));
 	return &s->data[s->n++];
-}
-
-static void to_lower(char *s)
-{
-	for (; *s; s++)
-		if (*s >= 'A' && *s <= 'Z')
-			*s = (char)(*s - 'A' + 'a');
 }
 
 struct index_builder {

@@ -306,15 +306,20 @@ static bool rule_holds(struct rg_policy_ctx *c, uint32_t ri, const struct rg_sql
 
 /* ---- Hyperscan callbacks ---- */
 
+/* Make rule ri a candidate, once. */
+static inline void add_candidate(struct rg_policy_ctx *c, uint32_t ri)
+{
+	if (!bit_get(c->cand, ri)) {
+		bit_set(c->cand, ri);
+		c->cand_list[c->ncand++] = ri;
+	}
+}
+
 static int on_prefilter(unsigned id, unsigned long long from, unsigned long long to,
 			unsigned flags, void *arg)
 {
 	(void)from, (void)to, (void)flags;
-	struct rg_policy_ctx *c = arg;
-	if (!bit_get(c->cand, id)) {
-		bit_set(c->cand, id);
-		c->cand_list[c->ncand++] = id;
-	}
+	add_candidate(arg, id);
 	return 0;
 }
 
@@ -512,18 +517,10 @@ static int decide(struct rg_policy_ctx *c, const struct rg_request *req, const c
 		/* prefilter off, or a scan error (cannot happen short of memory corruption):
 		 * every rule is a candidate */
 		for (uint32_t i = 0; i < nrules; i++)
-			if (!bit_get(c->cand, i)) {
-				bit_set(c->cand, i);
-				c->cand_list[c->ncand++] = i;
-			}
+			add_candidate(c, i);
 	}
-	for (uint32_t i = 0; i < p->meta.always_count; i++) {
-		uint32_t ri = p->always[i];
-		if (!bit_get(c->cand, ri)) {
-			bit_set(c->cand, ri);
-			c->cand_list[c->ncand++] = ri;
-		}
-	}
+	for (uint32_t i = 0; i < p->meta.always_count; i++)
+		add_candidate(c, p->always[i]);
 	/* identity and target filter; clear the candidate bitmap as we go */
 	size_t nc = 0;
 	unsigned flags = 0;
