@@ -81,6 +81,30 @@ static inline const char *rg_auth_identity_group(const struct rg_auth_identity *
 	return i < id->n_groups ? id->group_buf + id->group_off[i] : NULL;
 }
 
+/*
+ * The same identity at its real size, for holders that keep one for a long time (a session
+ * keeps its agent's identity until logout; struct rg_auth_identity is ~4.9 KB by value):
+ * rg_auth_identity_dup() copies iss, sub, jti, exp and the groups into ONE heap block of
+ * exactly the bytes they need (about 100-300 B for a typical token). Immutable once made; it
+ * holds pointers into itself, so share the pointer and never copy the struct: dup again.
+ * Returns NULL when out of memory. Free with rg_auth_principal_free (NULL is fine).
+ */
+struct rg_auth_principal;
+
+struct rg_auth_principal *rg_auth_identity_dup(const struct rg_auth_identity *id);
+void rg_auth_principal_free(struct rg_auth_principal *p);
+const char *rg_auth_principal_iss(const struct rg_auth_principal *p);
+const char *rg_auth_principal_sub(const struct rg_auth_principal *p);
+const char *rg_auth_principal_jti(const struct rg_auth_principal *p);	/* "" when absent */
+int64_t rg_auth_principal_exp(const struct rg_auth_principal *p);
+uint32_t rg_auth_principal_n_groups(const struct rg_auth_principal *p);
+/* Group i, or NULL when i >= n_groups. */
+const char *rg_auth_principal_group(const struct rg_auth_principal *p, uint32_t i);
+/* All groups as an array of n strings (the shape policy's struct rg_identity takes). */
+const char *const *rg_auth_principal_groups(const struct rg_auth_principal *p, size_t *n);
+/* Bytes of the block (what the holder really keeps, before allocator overhead). */
+size_t rg_auth_principal_size(const struct rg_auth_principal *p);
+
 /* ---------------------------------------------------------------- key sets (JWKS) */
 
 /* An immutable set of verification keys parsed from one JWKS document. */
