@@ -5,7 +5,10 @@ Raw v3 protocol over asyncio (standard library only). Each session sends a Start
 answers the authentication request (trust, cleartext or md5; the password comes from the
 environment variable named by --password-env, e.g. a ringgate JWT), waits for
 ReadyForQuery, then runs one query (default "SELECT 1") so that a pooler in session mode
-binds a server connection to it too, and then stays idle until the process is told to stop.
+binds a server connection to it too (and so that the query is known to go end to end: a
+session counts only if the query returned at least one DataRow and no error), and then stays
+idle until the process is told to stop. --port may list several ports ("5001,5002"): session
+i goes to the i-th port modulo their number (e.g. one port per proxy process).
 
 When all sessions are up (or the attempt gave up), one JSON line goes to stdout and, if
 --ready-file is given, to that file: {"ok": n, "failed": f, "first_error": "...",
@@ -68,8 +71,8 @@ class Session:
         self.closed = True
 
 
-async def open_session(a, password):
-    r, w = await asyncio.open_connection(a.host, a.port)
+async def open_session(a, port, password):
+    r, w = await asyncio.open_connection(a.host, port)
     w.write(startup_msg(a.user, a.db))
     while True:
         t, p = await read_msg(r)
@@ -91,31 +94,39 @@ async def open_session(a, password):
             break
     if a.query:
         w.write(msg(b"Q", a.query.encode() + b"\0"))
+        rows = 0
         while True:
             t, p = await read_msg(r)
             if t == b"E":
                 raise RuntimeError("query failed: " + p.replace(b"\0", b" ").decode(errors="replace"))
+            if t == b"D":
+                rows += 1
             if t == b"Z":
                 break
+        if rows == 0 and a.expect_row:
+            raise RuntimeError("query returned no row")
     return Session(r, w)
 
 
 async def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--port", required=True, help="port, or comma-separated ports (round robin)")
     ap.add_argument("--user", default="postgres")
     ap.add_argument("--db", default="postgres")
     ap.add_argument("--password-env", default="PGPASSWORD")
     ap.add_argument("--n", type=int, required=True)
     ap.add_argument("--concurrency", type=int, default=32, help="logins in flight")
     ap.add_argument("--query", default="SELECT 1", help="run once after login ('' = none)")
+    ap.add_argument("--no-expect-row", dest="expect_row", action="store_false",
+                    help="the query need not return a row")
     ap.add_argument("--min-avail-mb", type=int, default=4096)
     ap.add_argument("--max-errors", type=int, default=20)
     ap.add_argument("--hold", type=float, default=3600.0, help="seconds to hold at most")
     ap.add_argument("--ready-file")
     a = ap.parse_args()
     password = os.environ.get(a.password_env, "")
+    ports = [int(x) for x in a.port.split(",") if x]
 
     sessions, errors = [], []
     stop_opening = False
@@ -134,7 +145,7 @@ async def main():
                 return
             async with sem:
                 try:
-                    s = await asyncio.wait_for(open_session(a, password), 60)
+                    s = await asyncio.wait_for(open_session(a, ports[i % len(ports)], password), 60)
                     sessions.append(s)
                 except Exception as e:  # noqa: BLE001 - report any failure
                     errors.append("%s: %s" % (type(e).__name__, e))

@@ -7,20 +7,38 @@
 # PGPASSWORD, no policy bundle), all on free ports of 127.0.0.1, runs pgbench -S (simple and
 # prepared) at each client count plus a 1000-row query scenario against each, and prints a
 # markdown table (also written to $OUT). Then, unless IDLE_N=0, it measures RSS per idle
-# session: PostgreSQL restarted with max_connections > IDLE_N, a fresh ringgate and a fresh
-# pgbouncer each get IDLE_N logged-in idle sessions (bench/idle_sessions.py), VmRSS from
-# /proc/PID/status before and after.
+# session (bench/idle_sessions.py: login, one SELECT 1 that must return its row, then idle;
+# VmRSS from /proc/PID/status before, at N/2 and at N). Each entry of IDLE_TARGETS:
+#   ringgate           IDLE_N sessions through IDLE_RG_PROCS ringgate processes (RLIMIT_NOFILE
+#                      is per process and a proxied session costs 2 fds) that share one
+#                      SO_REUSEPORT port (IDLE_RG_PORTS=shared; "own": one port each, the
+#                      client round-robins), RSS summed over them. Their target is a pgbouncer
+#                      in transaction pooling mode (IDLE_POOL server connections) in front of
+#                      PostgreSQL, so that idle sessions are not PostgreSQL backends; ringgate
+#                      logs in to it as rg_bench with SCRAM (auth_file: the role's SCRAM secret
+#                      from pg_authid) or md5 (IDLE_UPSTREAM_AUTH=md5; auth_file: the password).
+#                      That pgbouncer's own RSS is reported in a note, not counted.
+#   pgbouncer          the peer at IDLE_N: pgbouncer in transaction pooling mode (IDLE_POOL
+#                      server connections), trust.
+#   pgbouncer_session  pgbouncer in session mode at IDLE_SESSION_N (one backend per session).
+#   ringgate_direct    ringgate straight to PostgreSQL at IDLE_SESSION_N (one backend each).
+# Both N are lowered to what memory (IDLE_MIN_AVAIL_MB kept free; PG_BACKEND_KIB per
+# backend) and fds allow, and the table says so.
 #
 # Per run: TPS, TPS as % of direct, proxy CPU µs per query ((utime+stime) delta from
 # /proc/PID/stat / transactions), p50/p99 latency from pgbench --log per-transaction times.
 # With REPEAT > 1 every cell is run REPEAT times (target order rotated each round) and the
 # table shows the median; every single run is kept in $OUT.raw.tsv.
 #
-# Knobs (environment): DURATION=15  CLIENTS="8 16 64"  MODES="simple prepared"  REPEAT=1
+# Knobs (environment): DURATION=15  CLIENTS="8 16 64"  MODES="simple prepared"  REPEAT=1  TPS=1
+#   (TPS=0: only the idle test)
 #   TARGETS="direct pgbouncer haproxy fwd_epoll fwd_uring ringgate"  SCALE=10  ROWS_CLIENTS=16
 #   BUILD=build/benchrel (rg_fwd_*, ringgate and ringgatectl are taken from there)
 #   FWD_THREADS=1 (epoll threads, uring workers)  RG_THREADS=1 (ringgate workers)
-#   IDLE_N=5000 (0: skip)  IDLE_TARGETS="ringgate pgbouncer"  IDLE_CONCURRENCY=32
+#   IDLE_N=10000 (0: skip)  IDLE_TARGETS="ringgate pgbouncer pgbouncer_session ringgate_direct"
+#   IDLE_SESSION_N=2000 (for the kinds that need a PostgreSQL backend per session)
+#   IDLE_RG_PROCS=0 (ringgate processes; 0: enough that each stays under 80 % of its fds)
+#   IDLE_RG_PORTS=shared|own  IDLE_POOL=10  IDLE_UPSTREAM_AUTH=scram|md5  IDLE_CONCURRENCY=32
 #   IDLE_MIN_AVAIL_MB=6144 (keep this much memory free: N is lowered, and the client stops)
 #   PG_BACKEND_KIB=2400 (memory per idle PostgreSQL backend, for that estimate)
 #   OUT=bench/results/pg_bench-<date>.md  KEEP=1 keeps the temp dir
@@ -34,14 +52,21 @@ DURATION=${DURATION:-15}
 CLIENTS=${CLIENTS:-"8 16 64"}
 MODES=${MODES:-"simple prepared"}
 TARGETS=${TARGETS:-"direct pgbouncer haproxy fwd_epoll fwd_uring ringgate"}
+TPS=${TPS:-1}
+[ "$TPS" = 0 ] && TARGETS=direct
 REPEAT=${REPEAT:-1}
 SCALE=${SCALE:-10}
 ROWS_CLIENTS=${ROWS_CLIENTS:-16}
 BUILD=${BUILD:-build/benchrel}
 FWD_THREADS=${FWD_THREADS:-1}
 RG_THREADS=${RG_THREADS:-1}
-IDLE_N=${IDLE_N:-5000}
-IDLE_TARGETS=${IDLE_TARGETS:-"ringgate pgbouncer"}
+IDLE_N=${IDLE_N:-10000}
+IDLE_TARGETS=${IDLE_TARGETS:-"ringgate pgbouncer pgbouncer_session ringgate_direct"}
+IDLE_SESSION_N=${IDLE_SESSION_N:-2000}
+IDLE_RG_PROCS=${IDLE_RG_PROCS:-0}
+IDLE_RG_PORTS=${IDLE_RG_PORTS:-shared}
+IDLE_POOL=${IDLE_POOL:-10}
+IDLE_UPSTREAM_AUTH=${IDLE_UPSTREAM_AUTH:-scram}
 IDLE_CONCURRENCY=${IDLE_CONCURRENCY:-32}
 IDLE_MIN_AVAIL_MB=${IDLE_MIN_AVAIL_MB:-6144}
 PG_BACKEND_KIB=${PG_BACKEND_KIB:-2400}
@@ -53,12 +78,18 @@ PERF_EVENTS=${PERF_EVENTS:-raw_syscalls:sys_enter,io_uring:io_uring_submit_req,i
 OUT=${OUT:-bench/results/pg_bench-$(date +%Y%m%d-%H%M%S).md}
 RG_BIN=$BUILD/engine/ringgate
 RGCTL=$BUILD/engine/ctl/ringgatectl
-CMD_LINE="$(for v in DURATION CLIENTS MODES TARGETS REPEAT SCALE ROWS_CLIENTS BUILD FWD_THREADS \
-	RG_THREADS IDLE_N IDLE_TARGETS; do printf '%s=%q ' "$v" "${!v}"; done)bench/pg_bench.sh"
+CMD_LINE="$(for v in DURATION CLIENTS MODES TARGETS TPS REPEAT SCALE ROWS_CLIENTS BUILD FWD_THREADS \
+	RG_THREADS IDLE_N IDLE_TARGETS IDLE_SESSION_N IDLE_RG_PROCS IDLE_RG_PORTS IDLE_POOL \
+	IDLE_UPSTREAM_AUTH; do printf '%s=%q ' "$v" "${!v}"; done)bench/pg_bench.sh"
+case $IDLE_RG_PORTS in shared | own) ;; *) echo "IDLE_RG_PORTS: shared or own" >&2; exit 1 ;; esac
+case $IDLE_UPSTREAM_AUTH in scram | md5) ;; *) echo "IDLE_UPSTREAM_AUTH: scram or md5" >&2; exit 1 ;; esac
 
 WANT_RG=
-[[ " $TARGETS $IDLE_TARGETS " == *" ringgate "* ]] && WANT_RG=1
-need_bins=("$BUILD/bench/fwd/rg_fwd_epoll" "$BUILD/bench/fwd/rg_fwd_uring")
+[[ " $TARGETS " == *" ringgate "* ]] && WANT_RG=1
+[ "$IDLE_N" -gt 0 ] && [[ " $IDLE_TARGETS " == *" ringgate"* ]] && WANT_RG=1
+need_bins=()
+[[ " $TARGETS " == *" fwd_epoll "* ]] && need_bins+=("$BUILD/bench/fwd/rg_fwd_epoll")
+[[ " $TARGETS " == *" fwd_uring "* ]] && need_bins+=("$BUILD/bench/fwd/rg_fwd_uring")
 [ -n "$WANT_RG" ] && [ -z "${RINGGATE_CMD:-}" ] && need_bins+=("$RG_BIN")
 [ -n "$WANT_RG" ] && need_bins+=("$RGCTL")
 for b in "${need_bins[@]}"; do
@@ -133,17 +164,20 @@ PID[direct]=""
 
 # ---- ringgate: dev issuer, token (the agents' PGPASSWORD), 0600 password file ----
 if [ -n "$WANT_RG" ]; then
-	mkdir -m 700 "$T/issuer" "$T/rgstate"
+	mkdir -m 700 "$T/issuer"
 	"$RGCTL" dev-issuer init --dir "$T/issuer" --issuer https://bench.invalid/ >/dev/null
 	RG_TOKEN=$("$RGCTL" token --dir "$T/issuer" --sub bench-agent --audience ringgate --ttl 6h)
 	(umask 077 && printf '%s' "$RG_PW" >"$T/rg_bench.pw")
 fi
-rg_config() { # port -> config file path
-	local f="$T/ringgate-$1.yaml"
+rg_config() { # port [target port [tag]] -> config file path (own state_dir per tag)
+	local tport=${2:-$PGPORT} tag=${3:-$1}
+	local f="$T/ringgate-$tag.yaml" sd="$T/rgstate-$tag"
+	mkdir -p "$sd"
+	chmod 700 "$sd"
 	cat >"$f" <<RGCONF
 version: 1
 threads: $RG_THREADS
-state_dir: $T/rgstate
+state_dir: $sd
 listeners:
   - name: pg
     address: 127.0.0.1:$1
@@ -156,7 +190,7 @@ identity:
 targets:
   - name: postgres
     protocol: postgres
-    address: 127.0.0.1:$PGPORT
+    address: 127.0.0.1:$tport
     database: postgres
     user: rg_bench
     password_file: $T/rg_bench.pw
@@ -176,8 +210,16 @@ start_bg() { # name, command...: start a process in the background
 	PIDS+=($!)
 }
 
-pgb_config() { # name port max_clients -> ini path
-	echo '"postgres" ""' >"$T/userlist.txt"
+forget_pid() { # pid: no longer ours to kill at exit (it has been reaped; the number may be reused)
+	local p keep=()
+	for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+	PIDS=("${keep[@]}")
+}
+
+# name port max_clients [pool_mode [pool_size [auth_type auth_file]]] -> ini path
+pgb_config() {
+	local mode=${4:-session} pool=${5:-$3} auth=${6:-trust} af=${7:-$T/userlist.txt}
+	[ "$auth" = trust ] && echo '"postgres" ""' >"$af"
 	cat >"$T/$1.ini" <<PGBCONF
 [databases]
 postgres = host=127.0.0.1 port=$PGPORT dbname=postgres
@@ -185,25 +227,48 @@ postgres = host=127.0.0.1 port=$PGPORT dbname=postgres
 listen_addr = 127.0.0.1
 listen_port = $2
 unix_socket_dir =
-auth_type = trust
-auth_file = $T/userlist.txt
-pool_mode = session
+auth_type = $auth
+auth_file = $af
+pool_mode = $mode
 max_client_conn = $3
-default_pool_size = $3
+default_pool_size = $pool
 logfile = $T/$1.log
 PGBCONF
-	chown postgres: "$T/$1.ini" "$T/userlist.txt"
+	chown postgres: "$T/$1.ini" "$af"
 	echo "$T/$1.ini"
 }
 
+start_pgb() { # name port max_clients [pool_mode [pool_size [auth_type auth_file]]]
+	local name=$1 c cfg
+	cfg=$(pgb_config "$@")
+	# setpriv, not runuser: runuser goes through PAM, which resets RLIMIT_NOFILE to 1024
+	start_bg "$name" setpriv --reuid=postgres --regid=postgres --init-groups \
+		/usr/sbin/pgbouncer "$cfg"
+	wait_port "$2"
+	# in case a wrapper forked: measure pgbouncer itself, not its parent
+	c=$(pgrep -P "${PID[$name]}" pgbouncer || true)
+	[ -n "$c" ] && { PID[$name]=$c; PIDS+=("$c"); }
+	return 0
+}
+
+start_rg() { # name config port target-port: one ringgate process (or RINGGATE_CMD)
+	local cmd
+	if [ -n "${RINGGATE_CMD:-}" ]; then
+		cmd=${RINGGATE_CMD//\{PORT\}/$3}
+		cmd=${cmd//\{PGPORT\}/$4}
+		cmd=${cmd//\{CONFIG\}/$2}
+		start_bg "$1" bash -c "exec $cmd"
+	else
+		start_bg "$1" "$RG_BIN" --config "$2"
+	fi
+}
+
 start_target() { # target-kind name port
-	local t=$1 name=$2 p=$3 cmd cfg c
+	local t=$1 name=$2 p=$3
 	case $t in
 	pgbouncer)
-		cfg=$(pgb_config "$name" "$p" $((IDLE_N > 900 ? IDLE_N + 100 : 1000)))
-		# setpriv, not runuser: runuser goes through PAM, which resets RLIMIT_NOFILE to 1024
-		start_bg "$name" setpriv --reuid=postgres --regid=postgres --init-groups \
-			/usr/sbin/pgbouncer "$cfg"
+		start_pgb "$name" "$p" 1000
+		return 0
 		;;
 	haproxy)
 		cat >"$T/haproxy.cfg" <<HACONF
@@ -228,25 +293,11 @@ HACONF
 		start_bg "$name" "$BUILD/bench/fwd/rg_fwd_uring" "$p" 127.0.0.1 "$PGPORT" "$FWD_THREADS"
 		;;
 	ringgate)
-		cfg=$(rg_config "$p")
-		if [ -n "${RINGGATE_CMD:-}" ]; then
-			cmd=${RINGGATE_CMD//\{PORT\}/$p}
-			cmd=${cmd//\{PGPORT\}/$PGPORT}
-			cmd=${cmd//\{CONFIG\}/$cfg}
-			start_bg "$name" bash -c "exec $cmd"
-		else
-			start_bg "$name" "$RG_BIN" --config "$cfg"
-		fi
+		start_rg "$name" "$(rg_config "$p")" "$p" "$PGPORT"
 		;;
 	*) echo "unknown target $t" >&2; exit 1 ;;
 	esac
 	wait_port "$p"
-	# in case a wrapper forked: measure pgbouncer itself, not its parent
-	if [ "$t" = pgbouncer ]; then
-		c=$(pgrep -P "${PID[$name]}" pgbouncer || true)
-		[ -n "$c" ] && { PID[$name]=$c; PIDS+=("$c"); }
-	fi
-	return 0
 }
 
 stop_target() { # name: SIGTERM, wait (bounded), SIGKILL
@@ -256,6 +307,10 @@ stop_target() { # name: SIGTERM, wait (bounded), SIGKILL
 	for i in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	kill -KILL "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
+	# a wrapper (setpriv) is our child; pgbouncer itself may not be: wait for it to go
+	for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	forget_pid "$pid"
+	PID[$1]=""
 }
 
 for t in $TARGETS; do
@@ -315,9 +370,11 @@ run_one() { # rep target mode clients scenario
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$sc" "$mode" "$c" "$t" "$tps" "$cpu" \
 		"$p50" "$p99" | tee -a "$RAW" >&2
 	if [ -n "$ppid" ] && [ "${n:-0}" -gt 0 ]; then
-		printf '%s\t%s\t%s\t%s\t%s' "$rep" "$sc" "$mode" "$c" "$t" >>"$PERF_RAW"
-		awk -F, -v n="$n" '/^[0-9]/ {printf "\t%.2f", $1 / n}' "$T/perf.$t" >>"$PERF_RAW"
-		echo >>"$PERF_RAW"
+		{
+			printf '%s\t%s\t%s\t%s\t%s' "$rep" "$sc" "$mode" "$c" "$t"
+			awk -F, -v n="$n" '/^[0-9]/ {printf "\t%.2f", $1 / n}' "$T/perf.$t"
+			echo
+		} >>"$PERF_RAW"
 	fi
 	rm -f "$log".*
 }
@@ -329,7 +386,9 @@ rotate() { # k words...: the words rotated left by k
 	for ((i = 0; i < n; i++)); do printf '%s ' "${a[$(((i + k) % n))]}"; done
 }
 
+[ "$TPS" = 0 ] && REPEAT=0
 for ((rep = 1; rep <= REPEAT; rep++)); do
+	# shellcheck disable=SC2086 # the list is split into words on purpose
 	order=$(rotate $((rep - 1)) $TARGETS)
 	for mode in $MODES; do
 		for c in $CLIENTS; do
@@ -400,84 +459,233 @@ END {
 
 # ---- idle sessions: RSS per logged-in idle session ----
 IDLE_ROWS=()
-IDLE_NOTE=""
-if [ "$IDLE_N" -gt 0 ]; then
-	# What fits: every idle session behind a session-mode proxy is a PostgreSQL backend too,
-	# and costs the proxy 2 file descriptors.
+IDLE_NOTES=()
+FD_LIM=$(ulimit -n)
+
+fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+
+listen_count() { # port: listening TCP sockets on it (all processes)
+	awk -v p=":$(printf '%04X' "$1")" '$4 == "0A" && substr($2, length($2) - 4) == p' \
+		/proc/net/tcp | wc -l
+}
+
+pg_sql() { "$PGBIN/psql" -qAt -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -c "$1"; }
+
+pg_commits() { pg_sql "SELECT xact_commit FROM pg_stat_database WHERE datname = 'postgres'"; }
+
+wait_backends_gone() { # let PostgreSQL reap the backends before the next proxy logs in (else its
+	# first logins hit connect timeouts while the postmaster is busy)
+	local i nb
+	for i in $(seq 180); do
+		nb=$(pg_sql "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'" \
+			2>/dev/null || echo 999999)
+		[ "$nb" -le 1 ] && return 0
+		sleep 1
+	done
+	echo "PostgreSQL still has $nb client backends" >&2
+}
+
+# idle_measure label n password ports pid...: two clients of n/2 sessions each (the average
+# (after - before) / n includes one-time growth: provided-buffer pages touched for the first
+# time, malloc arenas; the marginal (RSS at n - RSS at n/2) / (n/2) is what one more idle
+# session costs). RSS and fds are summed over the pids; with more than one pid, one row per
+# process too (its sessions counted as (fds - fds before) / 2: 2 fds per proxied session).
+# IDLE_SIDE_PID: a process on the path that is not counted (its RSS goes to a note).
+IDLE_SIDE_PID=
+idle_measure() {
+	local label=$1 n=$2 pw=$3 ports=$4 half k i cpid ok per marg held s1 s2 side=""
+	shift 4
+	local pids=("$@") r0=() f0=() r1=() f1=() r2=() f2=() oks=() reps=() sr0=0 sr1=0 sr2=0 sf=0
+	half=$((n / 2))
+	sleep 1
+	for i in "${!pids[@]}"; do
+		r0[i]=$(rss_kib "${pids[i]}")
+		f0[i]=$(fd_count "${pids[i]}")
+	done
+	[ -n "$IDLE_SIDE_PID" ] && side="$(rss_kib "$IDLE_SIDE_PID")"
+	for k in 1 2; do
+		rm -f "$T/idle.ready"
+		start_bg "client_$k" env PGPASSWORD="$pw" python3 bench/idle_sessions.py \
+			--port "$ports" --n $((k == 1 ? half : n - half)) \
+			--concurrency "$IDLE_CONCURRENCY" --ready-file "$T/idle.ready" \
+			--min-avail-mb "$IDLE_MIN_AVAIL_MB" --hold 3600
+		cpid=${PID[client_$k]}
+		for i in $(seq 3600); do
+			[ -f "$T/idle.ready" ] && break
+			kill -0 "$cpid" 2>/dev/null || break
+			sleep 0.5
+		done
+		sleep 3
+		for i in "${!pids[@]}"; do
+			if [ "$k" = 1 ]; then
+				r1[i]=$(rss_kib "${pids[i]}")
+				f1[i]=$(fd_count "${pids[i]}")
+			else
+				r2[i]=$(rss_kib "${pids[i]}")
+				f2[i]=$(fd_count "${pids[i]}")
+			fi
+		done
+		reps+=("$(cat "$T/idle.ready" 2>/dev/null || echo '{"ok": 0, "first_error": "no report"}')")
+		oks+=("$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["ok"])' "${reps[-1]}")")
+		echo "idle $label step $k: ${reps[-1]}; VmRSS (sum) at step $k: $(
+			if [ "$k" = 1 ]; then printf '%s+' "${r1[@]}"; else printf '%s+' "${r2[@]}"; fi) KiB" >&2
+	done
+	[ -n "$IDLE_SIDE_PID" ] && side="$side -> $(rss_kib "$IDLE_SIDE_PID") KiB, $(fd_count "$IDLE_SIDE_PID") fds"
+	stop_target client_2
+	stop_target client_1
+	held="$(tail -1 "$T/client_1.out") $(tail -1 "$T/client_2.out")"
+	ok=$((oks[0] + oks[1]))
+	for i in "${!pids[@]}"; do
+		sr0=$((sr0 + r0[i])); sr1=$((sr1 + r1[i])); sr2=$((sr2 + r2[i])); sf=$((sf + f2[i]))
+	done
+	per=$(awk -v a="$sr0" -v b="$sr2" -v n="$ok" \
+		'BEGIN {if (n > 0) printf "%.2f", (b - a) / n; else printf "-"}')
+	marg=$(awk -v a="$sr1" -v b="$sr2" -v n="${oks[1]}" \
+		'BEGIN {if (n > 0) printf "%.2f", (b - a) / n; else printf "-"}')
+	IDLE_ROWS+=("| $label | $n | $ok | $sr0 | $sr1 | $sr2 | $per | $marg | $sf | \`${reps[0]}\` \`${reps[1]}\` \`$held\` |")
+	if [ "${#pids[@]}" -gt 1 ]; then
+		for i in "${!pids[@]}"; do
+			s1=$(((f1[i] - f0[i]) / 2))
+			s2=$(((f2[i] - f0[i]) / 2))
+			per=$(awk -v a="${r0[i]}" -v b="${r2[i]}" -v n="$s2" \
+				'BEGIN {if (n > 0) printf "%.2f", (b - a) / n; else printf "-"}')
+			marg=$(awk -v a="${r1[i]}" -v b="${r2[i]}" -v n="$((s2 - s1))" \
+				'BEGIN {if (n > 0) printf "%.2f", (b - a) / n; else printf "-"}')
+			IDLE_ROWS+=("| ↳ process $((i + 1)) of ${#pids[@]} | | $s2 (fds) | ${r0[i]} | ${r1[i]} | ${r2[i]} | $per | $marg | ${f2[i]} | $s1 sessions at N/2 |")
+		done
+	fi
+	IDLE_SIDE_RSS=$side
+}
+
+idle_fit() { # kind asked-n backends-per-session fd-capacity -> FIT_N (0: skip); notes
+	local kind=$1 n=$2 per_backend=$3 fit_fd=$4 avail_mb fit_mem
 	avail_mb=$(awk '/^MemAvailable:/ {print int($2 / 1024)}' /proc/meminfo)
-	fit_mem=$(((avail_mb - IDLE_MIN_AVAIL_MB) * 1024 / (PG_BACKEND_KIB + 64)))
-	fit_fd=$((($(ulimit -n) - 64) / 2))
-	n=$IDLE_N
+	# PostgreSQL backends, or (pooled) ~64 KiB per session for proxy + client + pooler
+	fit_mem=$(((avail_mb - IDLE_MIN_AVAIL_MB) * 1024 / (per_backend ? PG_BACKEND_KIB + 64 : 64)))
 	if [ "$n" -gt "$fit_mem" ]; then
+		IDLE_NOTES+=("$kind: N lowered from $n to $fit_mem: MemAvailable ${avail_mb} MiB, ${IDLE_MIN_AVAIL_MB} MiB kept free$([ "$per_backend" = 1 ] && echo ", ~${PG_BACKEND_KIB} KiB per PostgreSQL backend").")
 		n=$fit_mem
-		IDLE_NOTE+="N lowered from $IDLE_N to $n: MemAvailable ${avail_mb} MiB, ~${PG_BACKEND_KIB} KiB per PostgreSQL backend, ${IDLE_MIN_AVAIL_MB} MiB kept free. "
 	fi
 	if [ "$n" -gt "$fit_fd" ]; then
+		IDLE_NOTES+=("$kind: N lowered from $n to $fit_fd: fd limit $FD_LIM per process.")
 		n=$fit_fd
-		IDLE_NOTE+="N lowered to $n: fd limit $(ulimit -n) (2 per proxied session). "
 	fi
 	if [ "$n" -lt 100 ]; then
-		IDLE_NOTE+="idle test skipped: too little memory. "
-		IDLE_N=0
-	else
-		IDLE_N=$n
+		IDLE_NOTES+=("$kind: skipped (N would be $n).")
+		n=0
 	fi
-fi
+	FIT_N=$n
+}
+
+# ringgate processes sharing one port (or one port each): sets RGP_PIDS and RGP_PORTS
+start_rg_procs() { # prefix nprocs target-port
+	local pre=$1 np=$2 tport=$3 i p shared want
+	RGP_PIDS=()
+	RGP_PORTS=""
+	shared=$(free_port)
+	for ((i = 1; i <= np; i++)); do
+		p=$shared
+		[ "$IDLE_RG_PORTS" = own ] && p=$(free_port)
+		start_rg "$pre$i" "$(rg_config "$p" "$tport" "$pre$i")" "$p" "$tport"
+		want=$RG_THREADS
+		[ "$IDLE_RG_PORTS" = shared ] && want=$((i * RG_THREADS))
+		for _ in $(seq 100); do
+			[ "$(listen_count "$p")" -ge "$want" ] && break
+			kill -0 "${PID[$pre$i]}" 2>/dev/null || break
+			sleep 0.1
+		done
+		if ! kill -0 "${PID[$pre$i]}" 2>/dev/null || [ "$(listen_count "$p")" -lt "$want" ]; then
+			echo "ringgate process $i of $np did not come up on port $p:" >&2
+			cat "$T/$pre$i.out" >&2
+			exit 1
+		fi
+		RGP_PIDS+=("${PID[$pre$i]}")
+		if [ "$IDLE_RG_PORTS" = own ]; then RGP_PORTS+="${RGP_PORTS:+,}$p"; else RGP_PORTS=$p; fi
+	done
+}
+
+stop_rg_procs() { # prefix nprocs
+	local i
+	for ((i = 1; i <= $2; i++)); do stop_target "$1$i"; done
+}
+
 if [ "$IDLE_N" -gt 0 ]; then
-	echo "max_connections = $((IDLE_N + 100))" >>"$T/data/postgresql.conf"
+	declare -A KIND_N
+	rg_procs=$IDLE_RG_PROCS
+	if [ "$rg_procs" -le 0 ]; then # each process under 80 % of its fds (2 per session)
+		rg_procs=$(((IDLE_N + (FD_LIM - 64) * 4 / 10 - 1) / ((FD_LIM - 64) * 4 / 10)))
+	fi
+	rgd_procs=$(((IDLE_SESSION_N + (FD_LIM - 64) * 4 / 10 - 1) / ((FD_LIM - 64) * 4 / 10)))
+	max_backends=0
+	for kind in $IDLE_TARGETS; do
+		case $kind in
+		ringgate) # and the pgbouncer behind it needs one fd per session
+			cap=$(((FD_LIM - 64) * rg_procs / 2))
+			[ "$cap" -gt $((FD_LIM - 64 - IDLE_POOL)) ] && cap=$((FD_LIM - 64 - IDLE_POOL))
+			idle_fit "$kind" "$IDLE_N" 0 "$cap"
+			;;
+		pgbouncer) idle_fit "$kind" "$IDLE_N" 0 $((FD_LIM - 64 - IDLE_POOL)) ;;
+		pgbouncer_session) idle_fit "$kind" "$IDLE_SESSION_N" 1 $((FD_LIM - 64)) ;;
+		ringgate_direct) idle_fit "$kind" "$IDLE_SESSION_N" 1 $(((FD_LIM - 64) * rgd_procs / 2)) ;;
+		*) echo "unknown idle target $kind" >&2; exit 1 ;;
+		esac
+		KIND_N[$kind]=$FIT_N
+		case $kind in pgbouncer_session | ringgate_direct)
+			[ "${KIND_N[$kind]}" -gt "$max_backends" ] && max_backends=${KIND_N[$kind]} ;;
+		esac
+	done
+	echo "max_connections = $((max_backends + 100 > 300 ? max_backends + 100 : 300))" \
+		>>"$T/data/postgresql.conf"
 	runuser -u postgres -- "$PGBIN/pg_ctl" -D "$T/data" -l "$T/pg.log" -w restart >/dev/null
-	for t in $IDLE_TARGETS; do
-		name=idle_$t
-		p=$(free_port)
-		start_target "$t" "$name" "$p"
-		pid=${PID[$name]}
-		sleep 1
-		r0=$(rss_kib "$pid")
-		pw=
-		[ "$t" = ringgate ] && pw=$RG_TOKEN
-		# two clients of N/2 each: the average (after - before) / N includes one-time growth
-		# (provided-buffer pages touched for the first time, malloc arenas); the marginal
-		# cost (RSS at N - RSS at N/2) / (N/2) is what one more idle session costs
-		half=$((IDLE_N / 2))
-		oks=() reps=() rss=()
-		for k in 1 2; do
-			rm -f "$T/idle.ready"
-			start_bg "client_${t}_$k" env PGPASSWORD="$pw" python3 bench/idle_sessions.py \
-				--port "$p" --n $((k == 1 ? half : IDLE_N - half)) \
-				--concurrency "$IDLE_CONCURRENCY" --ready-file "$T/idle.ready" \
-				--min-avail-mb "$IDLE_MIN_AVAIL_MB" --hold 1800
-			cpid=${PID[client_${t}_$k]}
-			for i in $(seq 2400); do
-				[ -f "$T/idle.ready" ] && break
-				kill -0 "$cpid" 2>/dev/null || break
-				sleep 0.5
-			done
-			sleep 3
-			rss+=("$(rss_kib "$pid")")
-			reps+=("$(cat "$T/idle.ready" 2>/dev/null || echo '{"ok": 0, "first_error": "no report"}')")
-			oks+=("$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["ok"])' "${reps[-1]}")")
-			echo "idle $t step $k: ${reps[-1]}; VmRSS $r0 -> ${rss[-1]} KiB" >&2
-		done
-		fds=$(ls "/proc/$pid/fd" | wc -l)
-		stop_target "client_${t}_2"
-		stop_target "client_${t}_1"
-		held="$(tail -1 "$T/client_${t}_1.out") $(tail -1 "$T/client_${t}_2.out")"
-		ok=$((oks[0] + oks[1]))
-		per=$(awk -v a="$r0" -v b="${rss[1]}" -v n="$ok" \
-			'BEGIN {if (n > 0) printf "%.2f", (b - a) / n; else printf "-"}')
-		marg=$(awk -v a="${rss[0]}" -v b="${rss[1]}" -v n="${oks[1]}" \
-			'BEGIN {if (n > 0) printf "%.2f", (b - a) / n; else printf "-"}')
-		IDLE_ROWS+=("| $t | $IDLE_N | $ok | $r0 | ${rss[0]} | ${rss[1]} | $per | $marg | $fds | \`${reps[0]}\` \`${reps[1]}\` \`$held\` |")
-		stop_target "$name"
-		# let PostgreSQL reap the N backends before the next proxy logs in (else the next
-		# proxy's first logins hit connect timeouts while the postmaster is busy)
-		for i in $(seq 180); do
-			nb=$("$PGBIN/psql" -qAt -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -c \
-				"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'" \
-				2>/dev/null || echo 999999)
-			[ "$nb" -le 1 ] && break
-			sleep 1
-		done
+
+	for kind in $IDLE_TARGETS; do
+		n=${KIND_N[$kind]}
+		[ "$n" -gt 0 ] || continue
+		echo "$(date +%T) idle $kind: N=$n" >&2
+		c0=$(pg_commits)
+		IDLE_SIDE_PID=
+		case $kind in
+		ringgate)
+			up=$(free_port)
+			if [ "$IDLE_UPSTREAM_AUTH" = scram ]; then
+				secret=$(pg_sql "SELECT rolpassword FROM pg_authid WHERE rolname = 'rg_bench'")
+				upauth=scram-sha-256
+			else
+				secret=$RG_PW
+				upauth=md5
+			fi
+			(umask 077 && printf '"rg_bench" "%s"\n' "$secret" >"$T/upstream_users.txt")
+			start_pgb idle_upstream "$up" $((n + 100)) transaction "$IDLE_POOL" "$upauth" \
+				"$T/upstream_users.txt"
+			IDLE_SIDE_PID=${PID[idle_upstream]}
+			start_rg_procs idle_rg "$rg_procs" "$up"
+			label="ringgate ($rg_procs process(es) × $RG_THREADS worker(s), port $IDLE_RG_PORTS; upstream: pgbouncer transaction pool of $IDLE_POOL, $IDLE_UPSTREAM_AUTH)"
+			idle_measure "$label" "$n" "$RG_TOKEN" "$RGP_PORTS" "${RGP_PIDS[@]}"
+			stop_rg_procs idle_rg "$rg_procs"
+			stop_target idle_upstream
+			IDLE_NOTES+=("$label: the pgbouncer between ringgate and PostgreSQL (not counted above): VmRSS $IDLE_SIDE_RSS at N.")
+			;;
+		ringgate_direct)
+			start_rg_procs idle_rgd "$rgd_procs" "$PGPORT"
+			label="ringgate → PostgreSQL ($rgd_procs process(es), a backend per session)"
+			idle_measure "$label" "$n" "$RG_TOKEN" "$RGP_PORTS" "${RGP_PIDS[@]}"
+			stop_rg_procs idle_rgd "$rgd_procs"
+			;;
+		pgbouncer | pgbouncer_session)
+			p=$(free_port)
+			if [ "$kind" = pgbouncer ]; then
+				start_pgb idle_pgb "$p" $((n + 100)) transaction "$IDLE_POOL"
+				label="pgbouncer (transaction pool of $IDLE_POOL)"
+			else
+				start_pgb idle_pgb "$p" $((n + 100)) session $((n + 100))
+				label="pgbouncer (session, a backend per session)"
+			fi
+			idle_measure "$label" "$n" "" "$p" "${PID[idle_pgb]}"
+			stop_target idle_pgb
+			;;
+		esac
+		wait_backends_gone
+		IDLE_NOTES+=("$label: PostgreSQL commits in database postgres during the run (backends' stats flushed at exit): $(($(pg_commits) - c0)) (each session's SELECT 1 is one; a pooler adds its own, e.g. DISCARD ALL in session mode).")
 	done
 fi
 
@@ -497,17 +705,21 @@ fi
 	echo "select1 = pgbench -S; rows1000 = SELECT of 1000 rows of pgbench_accounts per transaction."
 	echo "CPU µs/query = proxy process (utime+stime) / transactions; latency from pgbench --log."
 	echo
-	echo "| scenario | protocol | clients | target | TPS | % of direct | proxy CPU µs/query | p50 ms | p99 ms |"
-	echo "|---|---|---|---|---|---|---|---|---|"
-	echo "$TABLE"
-	echo
-	if [ "${#IDLE_ROWS[@]}" -gt 0 ] || [ -n "$IDLE_NOTE" ]; then
-		echo "Idle sessions (logged in, one SELECT 1, then idle; VmRSS of the proxy before/after):"
-		[ -n "$IDLE_NOTE" ] && echo "$IDLE_NOTE"
+	if [ "$TPS" != 0 ]; then
+		echo "| scenario | protocol | clients | target | TPS | % of direct | proxy CPU µs/query | p50 ms | p99 ms |"
+		echo "|---|---|---|---|---|---|---|---|---|"
+		echo "$TABLE"
+		echo
+	fi
+	if [ "${#IDLE_ROWS[@]}" -gt 0 ] || [ "${#IDLE_NOTES[@]}" -gt 0 ]; then
+		echo "Idle sessions (logged in, one SELECT 1 that returned its row, then idle; VmRSS of the"
+		echo "proxy before, at N/2 and at N, summed over its processes; fd limit $FD_LIM per process):"
 		echo
 		echo "| proxy | N asked | sessions up | VmRSS before KiB | at N/2 KiB | at N KiB | KiB per session (after-before)/N | marginal KiB per session (N/2..N) | proxy fds at N | client reports |"
 		echo "|---|---|---|---|---|---|---|---|---|---|"
 		[ "${#IDLE_ROWS[@]}" -gt 0 ] && printf '%s\n' "${IDLE_ROWS[@]}"
+		echo
+		[ "${#IDLE_NOTES[@]}" -gt 0 ] && printf -- '- %s\n' "${IDLE_NOTES[@]}"
 		echo
 	fi
 	if [ -f "$T/fwd_uring.out" ]; then echo '```'; cat "$T/fwd_uring.out"; echo '```'; fi
