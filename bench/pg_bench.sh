@@ -137,6 +137,13 @@ cpu_ticks() { # utime + stime of a process (all threads), in clock ticks
 	awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
 }
 
+rg_tree() { # the commit, and whether engine/ had uncommitted changes (binary built from the tree)
+	local d
+	d=$(git -C "$ROOT" status --porcelain -- engine 2>/dev/null | wc -l)
+	printf '%s%s' "$(git -C "$ROOT" rev-parse --short HEAD)" \
+		"$([ "$d" -gt 0 ] && echo " + $d uncommitted file(s) in engine/ at report time")"
+}
+
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 # ---- PostgreSQL ----
@@ -685,7 +692,7 @@ if [ "$IDLE_N" -gt 0 ]; then
 			;;
 		esac
 		wait_backends_gone
-		IDLE_NOTES+=("$label: PostgreSQL commits in database postgres during the run (backends' stats flushed at exit): $(($(pg_commits) - c0)) (each session's SELECT 1 is one; a pooler adds its own, e.g. DISCARD ALL in session mode).")
+		IDLE_NOTES+=("$label: PostgreSQL commits in database postgres during the run (backends' stats flushed at exit): $(($(pg_commits) - c0)) (each session's SELECT 1 is one, and so is each backend's login; a session-mode pooler adds DISCARD ALL etc.).")
 	done
 fi
 
@@ -697,7 +704,7 @@ fi
 	echo "host: $(nproc) CPUs, $(uname -r), $(free -g | awk '/^Mem:/ {print $2}') GiB;" \
 		"PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'),"
 	echo "$(pgbouncer --version | head -1), $(haproxy -v | head -1 | awk '{print $1, $3}')," \
-		"ringgate at $(cat "$BUILD/.rg_commit" 2>/dev/null || git -C "$ROOT" rev-parse --short HEAD) (binary: $BUILD);"
+		"ringgate at $(cat "$BUILD/.rg_commit" 2>/dev/null || rg_tree) (binary: $RG_BIN of $(date -u -r "$RG_BIN" +%H:%MZ 2>/dev/null));"
 	echo "load average (1/5/15 min) at start: $LOAD_START; after the TPS runs: $LOAD_END."
 	echo "duration ${DURATION}s per run, $REPEAT run(s) per cell (median shown), pgbench -j 2, scale $SCALE;"
 	echo "forwarders with $FWD_THREADS thread(s), ringgate with $RG_THREADS worker(s), haproxy nbthread 1,"
