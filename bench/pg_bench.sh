@@ -705,7 +705,8 @@ fi
 		"PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'),"
 	echo "$(pgbouncer --version | head -1), $(haproxy -v | head -1 | awk '{print $1, $3}')," \
 		"ringgate at $(cat "$BUILD/.rg_commit" 2>/dev/null || rg_tree) (binary: $RG_BIN of $(date -u -r "$RG_BIN" +%H:%MZ 2>/dev/null));"
-	echo "load average (1/5/15 min) at start: $LOAD_START; after the TPS runs: $LOAD_END."
+	echo "load average (1/5/15 min) at start: $LOAD_START$([ "$TPS" != 0 ] && echo "; after the TPS runs: $LOAD_END");" \
+		"at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
 	echo "duration ${DURATION}s per run, $REPEAT run(s) per cell (median shown), pgbench -j 2, scale $SCALE;"
 	echo "forwarders with $FWD_THREADS thread(s), ringgate with $RG_THREADS worker(s), haproxy nbthread 1,"
 	echo "pgbouncer single-threaded. ringgate: JWT login (ES256 dev issuer), SCRAM to PostgreSQL, no policy bundle."
