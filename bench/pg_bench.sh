@@ -334,7 +334,7 @@ SQL
 HZ=$(getconf CLK_TCK)
 RAW="${OUT%.md}.raw.tsv"
 mkdir -p "$(dirname "$OUT")"
-printf 'rep\tscenario\tprotocol\tclients\ttarget\ttps\tcpu_us_per_query\tp50_ms\tp99_ms\n' >"$RAW"
+printf 'rep\tscenario\tprotocol\tclients\ttarget\ttps\tcpu_us_per_query\tp50_ms\tp99_ms\tclient_p10_pct\tjain\n' >"$RAW"
 PERF_RAW="${OUT%.md}.perf.tsv"
 [ -n "$PERF_STAT" ] && printf 'rep\tscenario\tprotocol\tclients\ttarget\t%s (per query)\n' \
 	"$(tr ',' '\t' <<<"$PERF_EVENTS")" >"$PERF_RAW"
@@ -342,7 +342,7 @@ LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 DATE_START=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
 run_one() { # rep target mode clients scenario
-	local rep=$1 t=$2 mode=$3 c=$4 sc=$5 pid=${PID[$2]:-} log out c0 c1 tps n p50 p99 cpu pw=
+	local rep=$1 t=$2 mode=$3 c=$4 sc=$5 pid=${PID[$2]:-} log out c0 c1 tps n p50 p99 cpu p10 jain pw=
 	local args ppid=
 	log="$T/log_${t}_${mode}_${c}_${sc}"
 	rm -f "$log".*
@@ -368,14 +368,26 @@ run_one() { # rep target mode clients scenario
 	read -r p50 p99 < <(cat "$log".* | awk '{print $3}' | sort -n |
 		awk '{v[NR]=$1} END {i50=int(NR*0.50); i99=int(NR*0.99); if (i50<1) i50=1;
 			if (i99<1) i99=1; printf "%.3f %.3f\n", v[i50]/1000, v[i99]/1000}')
+	# fairness: transactions per client (column 1 of the log is the client id). p10 = the
+	# client at the 10th percentile, as % of the mean client; Jain's index (sum x)^2 / (n sum x^2)
+	# is 1 when every client was served alike and 1/n when one client got everything.
+	read -r p10 jain < <(cat "$log".* | awk '{n[$1]++} END {for (k in n) print n[k]}' | sort -n |
+		awk -v c="$c" '{v[NR] = $1; s += $1; q += $1 * $1}
+			END {
+				z = c - NR # clients that finished no transaction are not in the log
+				i10 = int(c * 0.1); if (i10 < 1) i10 = 1
+				x = i10 <= z ? 0 : v[i10 - z]
+				if (s == 0) print "- -"
+				else printf "%.0f %.3f\n", 100 * x / (s / c), s * s / (c * q)
+			}')
 	if [ -n "$pid" ] && [ "${n:-0}" -gt 0 ]; then
 		cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v n="$n" \
 			'BEGIN {printf "%.1f", (b - a) * 1e6 / hz / n}')
 	else
 		cpu="-"
 	fi
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$sc" "$mode" "$c" "$t" "$tps" "$cpu" \
-		"$p50" "$p99" | tee -a "$RAW" >&2
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$sc" "$mode" "$c" "$t" "$tps" \
+		"$cpu" "$p50" "$p99" "$p10" "$jain" | tee -a "$RAW" >&2
 	if [ -n "$ppid" ] && [ "${n:-0}" -gt 0 ]; then
 		{
 			printf '%s\t%s\t%s\t%s\t%s' "$rep" "$sc" "$mode" "$c" "$t"
@@ -430,6 +442,7 @@ NR > 1 {
 	if (!(k in seen)) { seen[k] = 1; keys[++nk] = k }
 	c = k SUBSEP $5
 	tps[c] = tps[c] " " $6; cpu[c] = cpu[c] " " $7; p50[c] = p50[c] " " $8; p99[c] = p99[c] " " $9
+	f10[c] = f10[c] " " $10; fj[c] = fj[c] " " $11
 }
 END {
 	nt = split(order, tg, " ")
@@ -441,8 +454,10 @@ END {
 			if (!(c in tps)) continue
 			v = med(tps[c]); u = med(cpu[c])
 			pct = d > 0 ? sprintf("%.0f %%", 100 * v / d) : "-"
-			printf "| %s | %s | %s | %s | %.0f | %s | %s | %.3f | %.3f |\n", kk[1], kk[2], kk[3],
-				tg[j], v, pct, (u == "-" ? "-" : sprintf("%.1f", u)), med(p50[c]), med(p99[c])
+			a10 = med(f10[c]); aj = med(fj[c])
+			printf "| %s | %s | %s | %s | %.0f | %s | %s | %.3f | %.3f | %s | %s |\n", kk[1], kk[2], kk[3],
+				tg[j], v, pct, (u == "-" ? "-" : sprintf("%.1f", u)), med(p50[c]), med(p99[c]),
+				(a10 == "-" ? "-" : sprintf("%.0f %%", a10)), (aj == "-" ? "-" : sprintf("%.3f", aj))
 			TT[keys[i], tg[j]] = v; UU[keys[i], tg[j]] = u
 		}
 	}
@@ -712,10 +727,12 @@ fi
 	echo "pgbouncer single-threaded. ringgate: JWT login (ES256 dev issuer), SCRAM to PostgreSQL, no policy bundle."
 	echo "select1 = pgbench -S; rows1000 = SELECT of 1000 rows of pgbench_accounts per transaction."
 	echo "CPU µs/query = proxy process (utime+stime) / transactions; latency from pgbench --log."
+	echo "Fairness, from the same log: p10 client = transactions of the client at the 10th percentile"
+	echo "as % of the mean client (100 % = all alike); Jain = (Σx)²/(n·Σx²) over the clients' counts."
 	echo
 	if [ "$TPS" != 0 ]; then
-		echo "| scenario | protocol | clients | target | TPS | % of direct | proxy CPU µs/query | p50 ms | p99 ms |"
-		echo "|---|---|---|---|---|---|---|---|---|"
+		echo "| scenario | protocol | clients | target | TPS | % of direct | proxy CPU µs/query | p50 ms | p99 ms | p10 client | Jain |"
+		echo "|---|---|---|---|---|---|---|---|---|---|---|"
 		echo "$TABLE"
 		echo
 	fi
