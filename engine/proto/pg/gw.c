@@ -170,6 +170,7 @@ void rg_pg_gw_set_hooks(struct rg_pg_gw *gw, rg_pg_stmt_hook stmt, rg_pg_row_hoo
 {
 	gw->stmt_hook = stmt ? stmt : noop_stmt;
 	gw->row_hook = row ? row : noop_row;
+	gw->row_hook_set = row != NULL;
 	gw->hook_arg = arg;
 }
 

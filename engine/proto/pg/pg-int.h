@@ -34,15 +34,16 @@ struct rg_pg_sevent {
 	uint64_t total;	  /* PIECE: the streamed message's wire size */
 };
 
+/* Two per session (kept for its lifetime): small fields last, so no padding holes. */
 struct rg_pg_stream {
 	struct rg_acc acc;  /* a split message, header first */
-	bool acc_release;   /* acc held the last event's bytes: drop them next */
 	uint64_t pass_left; /* bytes of a streamed message still to come */
-	uint8_t pass_type;
 	uint64_t pass_total;
 	const struct rg_pg_limits *lim;
-	uint32_t stream_min;	/* messages this large (wire bytes) may be streamed */
 	const bool *streamable; /* [256] types that may be streamed */
+	uint32_t stream_min;	/* messages this large (wire bytes) may be streamed */
+	uint8_t pass_type;
+	bool acc_release; /* acc held the last event's bytes: drop them next */
 };
 
 void rg_pg_stream_init(struct rg_pg_stream *st, const struct rg_pg_limits *lim, uint32_t stream_min,
@@ -105,6 +106,7 @@ struct rg_pg_gw {
 	rg_pg_stmt_hook stmt_hook;
 	rg_pg_row_hook row_hook;
 	void *hook_arg;
+	bool row_hook_set; /* a real row hook: sessions keep the RowDescription it needs */
 	struct rg_pg_limits fe_lim, be_lim;
 	bool fe_stream[256], be_stream[256];
 	uint32_t max_sessions;

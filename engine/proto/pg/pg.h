@@ -26,7 +26,7 @@ struct rg_config_target;
 struct rg_config_listener;
 struct rg_auth_verifier;
 struct rg_auth_cred;
-struct rg_auth_identity;
+struct rg_auth_principal;
 
 /* The protocol ops table; proto_ctx of the listener must be a struct rg_pg_listener. */
 extern const struct rg_proto_ops rg_pg_ops;
@@ -41,7 +41,7 @@ enum rg_pg_stmt_kind {
 
 /* What the session knows about who runs a statement, and where. */
 struct rg_pg_sess_info {
-	const struct rg_auth_identity *identity;
+	const struct rg_auth_principal *identity; /* auth.h: rg_auth_principal_sub() ... */
 	const char *target; /* configured target name */
 	const char *peer;   /* "ip:port" of the agent */
 	uint64_t id;	    /* session id (per process, for logs) */

@@ -39,6 +39,8 @@
 #define HOLD_MAX (1u << 20)    /* agent bytes held while the target logs in */
 #define DENY_RING 8	       /* denied statements whose answer awaits its ReadyForQuery */
 #define NEGOTIATIONS_MAX 2     /* SSLRequest/GSSENCRequest packets before a StartupMessage */
+#define TLS_ERR_LEN 200	       /* the TLS error detail buffer, allocated with the first TLS conn */
+#define ROWDESC_KEEP 1024      /* an idle session keeps a RowDescription copy up to this size */
 
 enum pg_fe_state {
 	FE_STARTUP = 0,	 /* awaiting SSLRequest, GSSENCRequest, CancelRequest or StartupMessage */
@@ -80,6 +82,23 @@ struct pg_be_tls {
 	struct rg_sess *s;
 };
 
+/*
+ * What only the login needs, from the agent's StartupMessage until the target's first
+ * ReadyForQuery: one exact-size block (the parameters follow the struct), then freed.
+ */
+struct pg_login {
+	struct rg_pg_startup su; /* params points into params[] below */
+	char user[64];		 /* the agent's startup user, informational, sanitised */
+	uint8_t params[];	 /* copy of the agent's startup parameters until sent */
+};
+
+/*
+ * One session's state. It lives as long as the session, idle or not (tens of thousands of
+ * idle sessions per process are normal), so everything needed only at login, only for TLS,
+ * only after a denial or only for a cancel connection is a pointer to a block allocated when
+ * that happens; buffers grown for a large transient message are released when the session
+ * goes idle (trim_idle). docs/pg.md, "Memory per session".
+ */
 struct pg_sess {
 	enum pg_fe_state fe;
 	enum pg_be_state be;
@@ -89,34 +108,33 @@ struct pg_sess {
 	const struct pg_target *tgt;
 	struct rg_pg_sess_info si;
 	uint64_t id;
-	char peer[64];
-	char user[64]; /* the agent's startup user, informational, sanitised */
-	char tls_err[200];
 	bool counted; /* holds a slot of max_sessions */
 	bool draining;
 	bool key_registered;
 	bool is_cancel;	    /* this connection forwards a CancelRequest */
 	bool fe_piece_drop; /* the agent's streamed message in progress is being dropped */
+	bool rowdesc_valid;
 	uint8_t negotiations;
 	uint8_t tx_status; /* last ReadyForQuery status */
+	/* the cancel key issued to the agent (the registry holds the target's) */
+	uint32_t key_pid;
+	uint8_t key_key[4];
+	char peer[64];
 	struct rg_pg_stream fs, bs;
-	struct rg_acc hold;	 /* agent bytes received while FE_WAIT_BE */
-	uint8_t *startup_params; /* copy of the agent's startup parameters until sent */
-	uint32_t startup_params_len;
-	struct rg_pg_startup su; /* params points into startup_params */
-	/* target login */
-	struct rg_auth_scram *scram; /* heap, only while logging in with SCRAM */
+	struct rg_acc hold;	      /* agent bytes received while FE_WAIT_BE */
+	struct pg_login *login;	      /* StartupMessage .. the target's first ReadyForQuery */
+	struct rg_auth_principal *ident; /* the verified agent, at its real size */
+	char *tls_err;		      /* [TLS_ERR_LEN], with the first TLS conn of either side */
+	struct rg_auth_scram *scram;  /* heap, only while logging in with SCRAM */
 	struct pg_be_tls *be_tls;
-	struct rg_pg_cancel_entry key; /* issued key and the target's */
+	struct rg_pg_cancel_entry *cancel; /* a CancelRequest connection: the looked-up entry */
 	/* relay bookkeeping */
 	uint64_t syncs_sent, rfq_recv; /* Query/Sync/FunctionCall forwarded, ReadyForQuery seen */
-	struct pg_deny_pending *deny; /* [DENY_RING], allocated at the first denial */
+	struct pg_deny_pending *deny; /* [DENY_RING], while denials await their answer */
 	unsigned deny_head, deny_n;
-	struct rg_pg_deny skip_deny; /* the error of the Parse that started FE_SKIP_TO_SYNC */
-	struct rg_acc rowdesc;	     /* copy of the latest RowDescription */
+	struct rg_pg_deny *skip_deny; /* the error of the Parse that started FE_SKIP_TO_SYNC */
+	struct rg_acc rowdesc;	      /* copy of the latest RowDescription */
 	struct rg_pg_msg rowdesc_msg;
-	bool rowdesc_valid;
-	struct rg_auth_identity id_;
 };
 
 /* A run of bytes of one received buffer forwarded by reference as one send item. */
@@ -184,6 +202,14 @@ static void peer_name(int fd, char *out, size_t cap)
 	}
 }
 
+/* The TLS error detail buffer, allocated with the first TLS conn of the session. */
+static char *tls_errbuf(struct pg_sess *ps)
+{
+	if (!ps->tls_err)
+		ps->tls_err = calloc(1, TLS_ERR_LEN);
+	return ps->tls_err;
+}
+
 static int send_error(struct rg_sess *s, enum rg_side to, const char *severity,
 		      const char *sqlstate, const char *msg)
 {
@@ -235,7 +261,7 @@ static void upstream_fail(struct rg_sess *s, const char *reason, const char *det
 	ps->cnt->upstream_fail++;
 	rg_pg_log("event=upstream_fail sess=%llu peer=%s target=%s sub=%s reason=%s detail=%s",
 		  (unsigned long long)ps->id, ps->peer, ps->tgt ? ps->tgt->cfg->name : "-",
-		  ps->si.identity ? ps->id_.sub : "-", reason, d[0] ? d : "-");
+		  ps->ident ? rg_auth_principal_sub(ps->ident) : "-", reason, d[0] ? d : "-");
 	pg_close_fatal(s, "08006", "could not connect to the target database");
 }
 
@@ -318,25 +344,33 @@ static void pg_close(struct rg_sess *s, enum rg_close_reason reason)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
 
-	if (ps->tls_err[0])
+	if (ps->tls_err && ps->tls_err[0])
 		rg_pg_log("event=tls_fail sess=%llu peer=%s detail=\"%s\"",
 			  (unsigned long long)ps->id, ps->peer, ps->tls_err);
 	if (ps->fe == FE_RELAY || ps->fe == FE_SKIP_TO_SYNC || reason == RG_CLOSE_FE_ERROR ||
 	    reason == RG_CLOSE_BE_ERROR)
 		rg_pg_log("event=session_end sess=%llu peer=%s sub=%s target=%s reason=%d "
 			  "fe_state=%s be_state=%s",
-			  (unsigned long long)ps->id, ps->peer, ps->si.identity ? ps->id_.sub : "-",
+			  (unsigned long long)ps->id, ps->peer,
+			  ps->ident ? rg_auth_principal_sub(ps->ident) : "-",
 			  ps->tgt ? ps->tgt->cfg->name : "-", (int)reason, fe_names[ps->fe],
 			  be_names[ps->be]);
 	if (ps->key_registered)
-		rg_pg_cancel_unregister(ps->gw->cancel, ps->key.pid, ps->key.key);
+		rg_pg_cancel_unregister(ps->gw->cancel, ps->key_pid, ps->key_key);
 	if (ps->counted && ps->gw->max_sessions)
 		atomic_fetch_sub(&ps->gw->nsessions, 1);
 	ps->cnt->sessions_active--;
 	scram_free(ps);
 	free(ps->deny);
-	OPENSSL_cleanse(&ps->key, sizeof(ps->key));
-	free(ps->startup_params);
+	free(ps->skip_deny);
+	OPENSSL_cleanse(ps->key_key, sizeof(ps->key_key));
+	if (ps->cancel) {
+		OPENSSL_cleanse(ps->cancel, sizeof(*ps->cancel));
+		free(ps->cancel);
+	}
+	free(ps->login);
+	free(ps->tls_err);
+	rg_auth_principal_free(ps->ident);
 	rg_pg_stream_free(&ps->fs);
 	rg_pg_stream_free(&ps->bs);
 	rg_acc_free(&ps->hold);
@@ -379,10 +413,12 @@ static void fe_startup_msg(struct rg_sess *s, const struct rg_pg_startup *su)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
 	const char *db = su->database ? su->database : su->user;
+	struct pg_login *lg;
 	uint8_t buf[16];
+	char user[64];
 	ssize_t n;
 
-	sanitize(su->user, ps->user, sizeof(ps->user));
+	sanitize(su->user, user, sizeof(user));
 	if (!su->user || !su->user[0]) {
 		pg_close_fatal(s, "28000", "no PostgreSQL user name specified in startup packet");
 		return;
@@ -390,7 +426,7 @@ static void fe_startup_msg(struct rg_sess *s, const struct rg_pg_startup *su)
 	if (ps->l->tls && ps->l->cfg->tls.require && ps->fe != FE_TLS_STARTUP) {
 		/* the password that follows is a bearer token: never let it cross in clear */
 		rg_pg_log("event=tls_required sess=%llu peer=%s user=%s", (unsigned long long)ps->id,
-			  ps->peer, ps->user);
+			  ps->peer, user);
 		pg_close_fatal(s, "28000",
 			       "this listener requires TLS: connect with sslmode=require or stronger");
 		return;
@@ -406,24 +442,25 @@ static void fe_startup_msg(struct rg_sess *s, const struct rg_pg_startup *su)
 		ps->cnt->unknown_database++;
 		sanitize(db, d, sizeof(d));
 		rg_pg_log("event=unknown_database sess=%llu peer=%s user=%s database=%s",
-			  (unsigned long long)ps->id, ps->peer, ps->user, d);
+			  (unsigned long long)ps->id, ps->peer, user, d);
 		snprintf(msg, sizeof(msg), "database \"%.63s\" does not exist", db);
 		pg_close_fatal(s, "3D000", msg);
 		return;
 	}
 	ps->si.target = ps->tgt->cfg->name;
 	/* Keep the parameters we forward; the packet's buffer is gone after this callback. */
-	ps->startup_params = malloc(su->params_len ? su->params_len : 1);
-	if (!ps->startup_params) {
+	lg = ps->login ? NULL : malloc(sizeof(*lg) + su->params_len);
+	if (!lg) {
 		pg_close_fatal(s, "53200", "out of memory");
 		return;
 	}
-	memcpy(ps->startup_params, su->params, su->params_len);
-	ps->startup_params_len = su->params_len;
-	ps->su = *su;
-	ps->su.params = ps->startup_params;
-	ps->su.user = ps->su.database = ps->su.options = ps->su.replication = NULL;
-	ps->su.application_name = NULL;
+	ps->login = lg;
+	memcpy(lg->params, su->params, su->params_len);
+	memcpy(lg->user, user, sizeof(user));
+	lg->su = *su;
+	lg->su.params = lg->params;
+	lg->su.user = lg->su.database = lg->su.options = lg->su.replication = NULL;
+	lg->su.application_name = NULL;
 	if (negotiate(s, su)) {
 		pg_close_fatal(s, "08P01", "invalid startup packet");
 		return;
@@ -458,12 +495,12 @@ static int fe_startup_packet(struct rg_sess *s, const struct rg_pg_startup *su, 
 			return -1;
 		}
 		t = rg_tls_conn_new(ps->l->tls, NULL);
-		if (!t || rg_sess_send(s, RG_FE, "S", 1)) {
+		if (!t || !tls_errbuf(ps) || rg_sess_send(s, RG_FE, "S", 1)) {
 			rg_tls_conn_free(t);
 			rg_sess_abort(s);
 			return -1;
 		}
-		rg_tls_conn_set_errbuf(t, ps->tls_err, sizeof(ps->tls_err));
+		rg_tls_conn_set_errbuf(t, ps->tls_err, TLS_ERR_LEN);
 		if (rg_sess_set_xform(s, RG_FE, &rg_tls_xform, t)) {
 			rg_tls_conn_free(t);
 			rg_sess_abort(s);
@@ -508,7 +545,7 @@ static void auth_fail(struct rg_sess *s, enum rg_auth_err e, const char *detail)
 	ps->cnt->auth_fail_by[(unsigned)e < RG_PG_AUTH_REASONS ? (unsigned)e : 0]++;
 	rg_pg_log("event=auth_fail sess=%llu reason=%s sub=- user=%s peer=%s target=%s "
 		  "detail=%s",
-		  (unsigned long long)ps->id, rg_auth_err_name(e), ps->user, ps->peer,
+		  (unsigned long long)ps->id, rg_auth_err_name(e), ps->login->user, ps->peer,
 		  ps->tgt->cfg->name, d[0] ? d : "-");
 	pg_close_fatal(s, rg_auth_sqlstate(e), rg_auth_client_message(e));
 }
@@ -516,6 +553,7 @@ static void auth_fail(struct rg_sess *s, enum rg_auth_err e, const char *detail)
 static void fe_password(struct rg_sess *s, const struct rg_pg_msg *m)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
+	struct rg_auth_identity id; /* ~4.9 KB on the stack; the session keeps a compact copy */
 	struct rg_auth_verifier *v;
 	struct rg_auth_fail why;
 	struct rg_pg_query pw;
@@ -540,16 +578,21 @@ static void fe_password(struct rg_sess *s, const struct rg_pg_msg *m)
 		auth_fail(s, RG_AUTH_E_BAD_ISSUER, d);
 		goto out;
 	}
-	e = rg_auth_verify(v, pw.sql, pw.len, (int64_t)time(NULL), &ps->id_, &why);
+	e = rg_auth_verify(v, pw.sql, pw.len, (int64_t)time(NULL), &id, &why);
 	if (e != RG_AUTH_OK) {
 		auth_fail(s, e, why.detail);
 		goto out;
 	}
-	ps->si.identity = &ps->id_;
+	ps->ident = rg_auth_identity_dup(&id);
+	if (!ps->ident) {
+		auth_fail(s, RG_AUTH_E_INTERNAL, "out of memory keeping the identity");
+		goto out;
+	}
+	ps->si.identity = ps->ident;
 	ps->cnt->auth_ok++;
-	sanitize(ps->id_.sub, sub, sizeof(sub));
+	sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
 	rg_pg_log("event=auth_ok sess=%llu sub=%s user=%s peer=%s target=%s",
-		  (unsigned long long)ps->id, sub, ps->user, ps->peer, ps->tgt->cfg->name);
+		  (unsigned long long)ps->id, sub, ps->login->user, ps->peer, ps->tgt->cfg->name);
 	fe_goto(ps, FE_WAIT_BE);
 	rg_sess_pause(s, RG_FE);
 	connect_target(s);
@@ -569,8 +612,12 @@ static int be_tls_rx(void *ctx, const uint8_t *wire, size_t n, struct rg_acc *pl
 	if (r == -ENOMEM || r == 0)
 		return r;
 	/* Handshake or record failure: tell the agent, then close; the bytes are dropped. */
-	upstream_fail(bt->s, "tls", ((struct pg_sess *)rg_sess_priv(bt->s))->tls_err);
-	((struct pg_sess *)rg_sess_priv(bt->s))->tls_err[0] = 0;
+	{
+		struct pg_sess *ps = rg_sess_priv(bt->s);
+
+		upstream_fail(bt->s, "tls", ps->tls_err);
+		ps->tls_err[0] = 0;
+	}
 	plain->len = 0;
 	return 0;
 }
@@ -608,9 +655,9 @@ static int be_start_tls(struct rg_sess *s)
 		return ret;
 	bt->s = s;
 	bt->conn = rg_tls_conn_new(ps->tgt->tls, ps->tgt->server_name);
-	if (!bt->conn)
+	if (!bt->conn || !tls_errbuf(ps))
 		goto fail;
-	rg_tls_conn_set_errbuf(bt->conn, ps->tls_err, sizeof(ps->tls_err));
+	rg_tls_conn_set_errbuf(bt->conn, ps->tls_err, TLS_ERR_LEN);
 	ret = rg_tls_conn_start(bt->conn, &hello);
 	if (ret)
 		goto fail;
@@ -659,7 +706,7 @@ static int be_send_startup(struct rg_sess *s)
 	kv[n++] = tc->user;
 	kv[n++] = "database";
 	kv[n++] = tc->database;
-	rg_pg_kv_begin(&ps->su, &it);
+	rg_pg_kv_begin(&ps->login->su, &it);
 	while (rg_pg_kv_next(&it, &k, &v) && n + 2 <= sizeof(kv) / sizeof(kv[0]))
 		if (rg_pg_param_forwarded(k)) {
 			kv[n++] = k;
@@ -676,8 +723,8 @@ static int be_send_cancel(struct rg_sess *s)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
 	uint8_t buf[RG_PG_CANCEL_KEY_MAX + 16];
-	ssize_t n = rg_pg_write_cancel(buf, sizeof(buf), ps->key.be_pid, ps->key.be_key,
-				       ps->key.be_key_len);
+	ssize_t n = rg_pg_write_cancel(buf, sizeof(buf), ps->cancel->be_pid, ps->cancel->be_key,
+				       ps->cancel->be_key_len);
 
 	be_goto(ps, BE_CANCEL);
 	ps->cnt->cancel_sent++;
@@ -739,9 +786,11 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 	struct rg_pg_auth a;
 	struct rg_pg_notice nt;
 	struct rg_pg_key_data kd;
+	struct rg_pg_cancel_entry ce;
 	enum rg_auth_scram_err se;
 	ssize_t n;
 	uint8_t st;
+	int r;
 
 	switch (m->type) {
 	case RG_PG_BE_ERROR:
@@ -873,14 +922,19 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 			break;
 		if (rg_pg_read_key_data(m, &kd))
 			goto bad;
-		ps->key.target = ps->tgt;
-		ps->key.be_pid = kd.pid;
-		memcpy(ps->key.be_key, kd.key, kd.key_len);
-		ps->key.be_key_len = kd.key_len;
-		if (rg_pg_cancel_register(ps->gw->cancel, &ps->key))
+		memset(&ce, 0, sizeof(ce));
+		ce.target = ps->tgt;
+		ce.be_pid = kd.pid;
+		memcpy(ce.be_key, kd.key, kd.key_len);
+		ce.be_key_len = kd.key_len;
+		r = rg_pg_cancel_register(ps->gw->cancel, &ce);
+		ps->key_pid = ce.pid;
+		memcpy(ps->key_key, ce.key, sizeof(ps->key_key));
+		OPENSSL_cleanse(&ce, sizeof(ce));
+		if (r)
 			goto internal;
 		ps->key_registered = true;
-		n = rg_pg_write_key_data(buf, sizeof(buf), ps->key.pid, ps->key.key, 4);
+		n = rg_pg_write_key_data(buf, sizeof(buf), ps->key_pid, ps->key_key, 4);
 		if (send_built(s, RG_FE, buf, sizeof(buf), n))
 			goto abort;
 		return;
@@ -892,8 +946,8 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 		ps->tx_status = st;
 		if (rg_sess_send(s, RG_FE, m->start, m->total))
 			goto abort;
-		free(ps->startup_params);
-		ps->startup_params = NULL;
+		free(ps->login);
+		ps->login = NULL;
 		be_goto(ps, BE_RELAY);
 		fe_goto(ps, FE_RELAY);
 		rg_sess_timer(s, 0);
@@ -927,7 +981,8 @@ static void deny_push(struct rg_sess *s, uint64_t seq, bool drop_empty, const st
 		pg_close_fatal(s, "54000", "too many denied statements in flight");
 		return;
 	}
-	/* Most sessions are never denied anything: the ring (2 KiB) is allocated on demand. */
+	/* Most sessions are never denied anything: the ring (2 KiB) is allocated on demand,
+	 * and freed again once every pending denial was answered (deny_answer). */
 	if (!ps->deny && !(ps->deny = calloc(DENY_RING, sizeof(*ps->deny)))) {
 		pg_close_fatal(s, "53200", "out of memory");
 		return;
@@ -992,7 +1047,12 @@ static bool fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fw
 			return true;
 		ps->cnt->parses++;
 		if (!stmt_allowed(s, RG_PG_STMT_PARSE, pa.stmt, pa.query, pa.query_len, &d)) {
-			ps->skip_deny = d;
+			/* kept until the Sync: only sessions with a denial pending pay for it */
+			if (!ps->skip_deny && !(ps->skip_deny = malloc(sizeof(*ps->skip_deny)))) {
+				pg_close_fatal(s, "53200", "out of memory");
+				return false;
+			}
+			*ps->skip_deny = d;
 			fe_goto(ps, FE_SKIP_TO_SYNC);
 			return true;
 		}
@@ -1004,7 +1064,9 @@ static bool fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fw
 		}
 		ps->syncs_sent++;
 		if (skipping) {
-			deny_push(s, ps->syncs_sent, false, &ps->skip_deny);
+			deny_push(s, ps->syncs_sent, false, ps->skip_deny);
+			free(ps->skip_deny);
+			ps->skip_deny = NULL;
 			fe_goto(ps, FE_RELAY);
 		}
 		break;
@@ -1151,7 +1213,11 @@ static void deny_answer(struct rg_sess *s, uint8_t type, struct fwd_run *run, in
 	}
 	if (type == RG_PG_BE_READY) {
 		ps->deny_head = (ps->deny_head + 1) % DENY_RING;
-		ps->deny_n--;
+		if (!--ps->deny_n) {
+			free(ps->deny);
+			ps->deny = NULL;
+			ps->deny_head = 0;
+		}
 	}
 }
 
@@ -1178,6 +1244,9 @@ static bool be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run 
 				 ps->rowdesc_valid ? &ps->rowdesc_msg : NULL, m);
 		break;
 	case RG_PG_BE_ROW_DESC:
+		/* the copy is for the row hook only: none with the default no-op hook */
+		if (!ps->gw->row_hook_set)
+			break;
 		ps->rowdesc.len = 0;
 		ps->rowdesc_valid = false;
 		if (rg_acc_append(&ps->rowdesc, m->start, m->total)) {
@@ -1217,6 +1286,42 @@ static bool be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run 
 	return true;
 }
 
+/* A stream's accumulator, once no split message is in progress in it. */
+static void stream_trim(struct rg_pg_stream *st)
+{
+	if (st->acc.p && !rg_pg_stream_mid(st)) {
+		rg_acc_free(&st->acc);
+		st->acc_release = false;
+	}
+}
+
+/*
+ * Every statement sent has been answered: the session may now sit idle for hours, so give
+ * back what was grown for a transient message. Costs a few compares per target chunk; frees
+ * only after a message was split across receive buffers (rare: 16 KiB buffers) or after a
+ * RowDescription larger than ROWDESC_KEEP (kept, at its exact size, for the row hook).
+ */
+static void trim_idle(struct pg_sess *ps)
+{
+	uint8_t *p;
+
+	if (ps->syncs_sent != ps->rfq_recv)
+		return;
+	stream_trim(&ps->fs);
+	stream_trim(&ps->bs);
+	if (ps->rowdesc.cap > ROWDESC_KEEP && ps->rowdesc.cap > ps->rowdesc.len) {
+		if (!ps->rowdesc.len || !ps->rowdesc_valid) {
+			rg_acc_free(&ps->rowdesc);
+			ps->rowdesc_valid = false;
+		} else if ((p = realloc(ps->rowdesc.p, ps->rowdesc.len))) {
+			ps->rowdesc.p = p;
+			ps->rowdesc.cap = ps->rowdesc.len;
+			ps->rowdesc_valid =
+			    rg_pg_msg_view(p, ps->rowdesc.len, &ps->rowdesc_msg) > 0;
+		}
+	}
+}
+
 static void be_process(struct rg_sess *s, struct rg_buf *b)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
@@ -1253,6 +1358,8 @@ static void be_process(struct rg_sess *s, struct rg_buf *b)
 	run_flush(s, RG_FE, &run, &err);
 	if (err)
 		rg_sess_abort(s);
+	else if (ps->be == BE_RELAY)
+		trim_idle(ps);
 }
 
 static void be_ssl_answer(struct rg_sess *s, struct rg_buf *b)
@@ -1261,7 +1368,8 @@ static void be_ssl_answer(struct rg_sess *s, struct rg_buf *b)
 
 	if (b->data[0] == 'S' && b->len == 1) {
 		if (be_start_tls(s)) {
-			upstream_fail(s, "tls", ps->tls_err[0] ? ps->tls_err : "setup failed");
+			upstream_fail(s, "tls",
+				      ps->tls_err && ps->tls_err[0] ? ps->tls_err : "setup failed");
 			return;
 		}
 		if (ps->is_cancel) {
@@ -1339,14 +1447,18 @@ static void start_cancel(struct rg_sess *s, const struct rg_pg_startup *su)
 	ps->cnt->cancel_requests++;
 	fe_goto(ps, FE_CANCEL);
 	rg_sess_pause(s, RG_FE);
-	if (!rg_pg_cancel_lookup(ps->gw->cancel, su->pid, su->key, su->key_len, &ps->key)) {
+	if (!ps->cancel && !(ps->cancel = malloc(sizeof(*ps->cancel)))) {
+		rg_sess_abort(s);
+		return;
+	}
+	if (!rg_pg_cancel_lookup(ps->gw->cancel, su->pid, su->key, su->key_len, ps->cancel)) {
 		rg_pg_log("event=cancel_unknown_key sess=%llu peer=%s", (unsigned long long)ps->id,
 			  ps->peer);
 		rg_sess_close(s);
 		return;
 	}
 	ps->is_cancel = true;
-	ps->tgt = ps->key.target;
+	ps->tgt = ps->cancel->target;
 	rg_pg_log("event=cancel sess=%llu peer=%s target=%s", (unsigned long long)ps->id, ps->peer,
 		  ps->tgt->cfg->name);
 	be_goto(ps, BE_CONNECTING);
