@@ -84,6 +84,7 @@ void rg_bufs_fini(struct rg_worker *w)
 {
 	struct rg_buf *b;
 	struct rg_sendq_item *it;
+	struct rg_send_desc *d;
 
 	if (w->br)
 		rg_buf_ring_free(&w->ring, w->br, w->c->cfg.buf_count, w->bgid);
@@ -97,6 +98,10 @@ void rg_bufs_fini(struct rg_worker *w)
 	while ((it = w->item_free)) {
 		w->item_free = it->next;
 		free(it);
+	}
+	while ((d = w->sdesc_free)) {
+		w->sdesc_free = d->next;
+		free(d);
 	}
 }
 
@@ -164,6 +169,29 @@ void rg_item_put(struct rg_worker *w, struct rg_sendq_item *it)
 {
 	it->next = w->item_free;
 	w->item_free = it;
+}
+
+/* A send descriptor, or NULL at the cap (or out of memory): the caller then sends one item. */
+struct rg_send_desc *rg_sdesc_get(struct rg_worker *w)
+{
+	struct rg_send_desc *d = w->sdesc_free;
+
+	if (d) {
+		w->sdesc_free = d->next;
+		return d;
+	}
+	if (w->sdesc_n >= RG_SDESC_MAX)
+		return NULL;
+	d = malloc(sizeof(*d));
+	if (d)
+		w->sdesc_n++;
+	return d;
+}
+
+void rg_sdesc_put(struct rg_worker *w, struct rg_send_desc *d)
+{
+	d->next = w->sdesc_free;
+	w->sdesc_free = d;
 }
 
 int rg_acc_append(struct rg_acc *a, const void *p, size_t n)

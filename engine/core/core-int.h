@@ -18,6 +18,8 @@
 #include "core.h"
 
 #define RG_IOV_MAX 32		/* iovecs per sendmsg: coalescing limit per side */
+#define RG_SDESC_MAX 1024	/* send descriptors per worker; beyond, sends go one item each */
+#define RG_ACCEPT_BACKOFF_MS 100 /* accept paused this long after EMFILE/ENFILE/ENOBUFS/ENOMEM */
 #define RG_CHUNK_SIZE 16384	/* heap chunk for copied sends */
 #define RG_MQ_SIZE 1024		/* cross-thread queue slots per worker */
 #define RG_MAX_LISTENERS 16
@@ -30,6 +32,7 @@ enum rg_op {
 	RG_OP_SEND = 3,		/* ptr: struct rg_sock */
 	RG_OP_CONNECT = 4,	/* ptr: struct rg_sock (backend) */
 	RG_OP_WAKE = 5,		/* ptr: struct rg_worker (eventfd read) */
+	RG_OP_ACCEPT_RETRY = 6,	/* ptr: struct rg_lsock (accept back-off timeout) */
 };
 #define RG_OP_MASK 7ULL
 
@@ -64,7 +67,35 @@ struct rg_sendq_item {
 	uint32_t len;
 };
 
-/* A side's socket, from the core's point of view. */
+/*
+ * The msghdr and iovecs of one sendmsg: the kernel reads them until the SQE completes, so
+ * they must outlive the submission, but only sockets with a multi-item send in flight need
+ * one. Per-worker free list (w->sdesc_free), taken in rg_side_flush, returned when the
+ * send completes: an idle session carries none of these 528 bytes.
+ */
+struct rg_send_desc {
+	struct rg_send_desc *next;	/* free list */
+	struct msghdr msg;
+	struct iovec iov[RG_IOV_MAX];
+};
+
+/* A side's transform (TLS) and its scratch: allocated by rg_sess_set_xform only. */
+struct rg_xf {
+	const struct rg_xform_ops *ops;
+	void *ctx;
+	struct rg_acc in, out;
+};
+
+/* Only while the backend connect is in flight (the kernel may read the address late). */
+struct rg_connect {
+	struct __kernel_timespec ts;	/* link timeout */
+	struct sockaddr_storage addr;
+};
+
+/*
+ * A side's socket, from the core's point of view. Two per session for the session's whole
+ * life, so what only a send in flight, a transform or a connect needs lives elsewhere.
+ */
 enum rg_side_state {
 	RG_SIDE_NONE = 0,	/* no socket (backend not connected yet, or connect failed) */
 	RG_SIDE_CONNECTING,	/* connect SQE in flight; sends queue up */
@@ -73,6 +104,12 @@ enum rg_side_state {
 
 struct rg_sock {
 	struct rg_sess *s;
+	struct rg_sendq_item *head, *tail;
+	size_t queued;			/* bytes in the queue (in flight included) */
+	struct rg_sock *flush_next;
+	struct rg_sock *starve_next;
+	struct rg_send_desc *sdesc;	/* msghdr + iovecs of the sendmsg in flight, or NULL */
+	struct rg_xf *xf;		/* transform, or NULL */
 	int fd;
 	uint8_t which;			/* enum rg_side */
 	uint8_t state;			/* enum rg_side_state */
@@ -86,16 +123,6 @@ struct rg_sock {
 	bool wr_shut_done;
 	bool send_inflight;
 	bool on_flush;			/* on the worker's flush list */
-	struct rg_sendq_item *head, *tail;
-	size_t queued;			/* bytes in the queue (in flight included) */
-	unsigned sent_items;		/* items covered by the send in flight */
-	struct rg_sock *flush_next;
-	struct rg_sock *starve_next;
-	struct msghdr msg;
-	struct iovec iov[RG_IOV_MAX];
-	const struct rg_xform_ops *xf;
-	void *xf_ctx;
-	struct rg_acc xf_in, xf_out;
 };
 
 /* Session lifecycle. */
@@ -123,9 +150,7 @@ struct rg_sess {
 	struct rg_sess *prev, *next;	/* worker's session list */
 	struct rg_sess *reap_next;
 	bool on_reap;
-	struct __kernel_timespec connect_ts;
-	struct sockaddr_storage be_addr;
-	socklen_t be_addrlen;
+	struct rg_connect *conn;	/* while the backend connect is in flight */
 	_Alignas(16) uint8_t priv[];
 };
 
@@ -142,7 +167,9 @@ struct rg_lsock {
 	struct rg_worker *w;
 	struct rg_listener *l;
 	int fd;
-	bool armed;
+	bool armed;			/* a multishot accept is outstanding */
+	bool backoff;			/* an accept back-off timeout is outstanding */
+	struct __kernel_timespec backoff_ts;
 };
 
 struct rg_mq_cell {
@@ -180,6 +207,8 @@ struct rg_worker {
 
 	struct rg_buf *chunk_free;	/* heap chunks for copied sends */
 	struct rg_sendq_item *item_free;
+	struct rg_send_desc *sdesc_free;
+	unsigned sdesc_n;		/* descriptors allocated (free or in flight) */
 
 	struct rg_lsock ls[RG_MAX_LISTENERS];
 	unsigned nls;
@@ -246,6 +275,8 @@ void rg_bufs_fini(struct rg_worker *w);
 struct rg_buf *rg_chunk_get(struct rg_worker *w);
 struct rg_sendq_item *rg_item_get(struct rg_worker *w);
 void rg_item_put(struct rg_worker *w, struct rg_sendq_item *it);
+struct rg_send_desc *rg_sdesc_get(struct rg_worker *w);
+void rg_sdesc_put(struct rg_worker *w, struct rg_send_desc *d);
 void rg_bufs_publish(struct rg_worker *w);
 
 /* timer.c */

@@ -132,6 +132,7 @@ struct rg_core_config {
 	X(bufs_in_use)	/* provided buffers currently held (queues, protocol refs) */      \
 	X(connect_fail)	/* backend connects that failed or timed out */                   \
 	X(msgs)		/* cross-thread messages run */                                   \
+	X(accept_backoff) /* accept paused 100 ms: out of fds or memory (EMFILE, ENFILE) */ \
 	X(defer_taskrun) /* 1 if the ring runs with SINGLE_ISSUER|DEFER_TASKRUN */
 
 struct rg_stats {

@@ -75,6 +75,29 @@ static void arm_accept(struct rg_lsock *ls)
 	ls->armed = true;
 }
 
+/*
+ * The accept failed for lack of resources (out of fds, EMFILE/ENFILE, or memory). The
+ * multishot accept has ended, and re-arming it now would fail again at once for as long as
+ * a connection waits in the backlog: a spin at 100 % CPU. Wait RG_ACCEPT_BACKOFF_MS in the
+ * ring instead (sessions closing meanwhile give fds back), then re-arm.
+ */
+static void accept_backoff(struct rg_lsock *ls)
+{
+	struct io_uring_sqe *sqe = rg_get_sqe(ls->w);
+
+	ls->backoff_ts.tv_sec = RG_ACCEPT_BACKOFF_MS / 1000;
+	ls->backoff_ts.tv_nsec = (long long)(RG_ACCEPT_BACKOFF_MS % 1000) * 1000000;
+	io_uring_prep_timeout(sqe, &ls->backoff_ts, 0, 0);
+	io_uring_sqe_set_data64(sqe, rg_ud(ls, RG_OP_ACCEPT_RETRY));
+	ls->backoff = true;
+	RG_CNT_ADD(ls->w, accept_backoff, 1);
+}
+
+static bool accept_resource_error(int res)
+{
+	return res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM;
+}
+
 static void arm_wake(struct rg_worker *w)
 {
 	struct io_uring_sqe *sqe = rg_get_sqe(w);
@@ -175,7 +198,7 @@ static void start_drain(struct rg_worker *w)
 
 		if (ls->fd < 0)
 			continue;
-		if (!ls->armed) {
+		if (!ls->armed) { /* also while backing off: the timeout finds fd -1 */
 			close(ls->fd);
 			ls->fd = -1;
 			continue;
@@ -208,7 +231,10 @@ static void handle_accept(struct rg_worker *w, struct rg_lsock *ls, struct io_ur
 	if (more)
 		return;
 	if (w->state == RG_W_RUN) {
-		arm_accept(ls);
+		if (accept_resource_error(cqe->res))
+			accept_backoff(ls);
+		else
+			arm_accept(ls);
 	} else if (ls->fd >= 0) {
 		close(ls->fd);
 		ls->fd = -1;
@@ -233,6 +259,14 @@ static void handle_cqe(struct rg_worker *w, struct io_uring_cqe *cqe)
 	case RG_OP_ACCEPT:
 		handle_accept(w, p, cqe);
 		break;
+	case RG_OP_ACCEPT_RETRY: {
+		struct rg_lsock *ls = p;
+
+		ls->backoff = false;
+		if (w->state == RG_W_RUN && ls->fd >= 0)
+			arm_accept(ls);
+		break;
+	}
 	case RG_OP_WAKE:
 		/* reset before draining: a producer that finds 0 writes the eventfd again */
 		atomic_store(&w->mq_wake, 0);

@@ -5,6 +5,7 @@
  *
  * Invariants:
  *   - at most one send in flight per socket (io_uring may otherwise reorder stream data);
+ *     a multi-item one holds a per-worker send descriptor (msghdr + iovecs) until its CQE;
  *   - a session's memory lives until no SQE that names it is in flight (s->inflight == 0),
  *     then it is freed from the reap list at the end of a loop iteration, never inside a
  *     callback;
@@ -181,12 +182,13 @@ static int side_copy(struct rg_sock *sd, const uint8_t *p, size_t len)
 /* Run bytes for the wire through the side's transform, then queue the result. */
 static int side_xform_tx(struct rg_sock *sd, const uint8_t *p, size_t len)
 {
-	int ret = sd->xf->tx(sd->xf_ctx, p, len, &sd->xf_out);
+	struct rg_xf *xf = sd->xf;
+	int ret = xf->ops->tx(xf->ctx, p, len, &xf->out);
 
 	if (ret)
 		return ret;
-	ret = side_copy(sd, sd->xf_out.p, sd->xf_out.len);
-	sd->xf_out.len = 0;
+	ret = side_copy(sd, xf->out.p, xf->out.len);
+	xf->out.len = 0;
 	return ret;
 }
 
@@ -239,6 +241,7 @@ void rg_side_flush(struct rg_sock *sd)
 	struct rg_sess *s = sd->s;
 	struct io_uring_sqe *sqe;
 	struct rg_sendq_item *it;
+	struct rg_send_desc *d;
 	unsigned n = 0;
 
 	if (s->state == RG_SESS_CLOSING || sd->send_inflight || sd->state != RG_SIDE_OPEN)
@@ -250,19 +253,22 @@ void rg_side_flush(struct rg_sock *sd)
 		}
 		return;
 	}
-	for (it = sd->head; it && n < RG_IOV_MAX; it = it->next, n++) {
-		sd->iov[n].iov_base = it->b->data + it->off;
-		sd->iov[n].iov_len = it->len;
-	}
+	it = sd->head;
 	sqe = rg_get_sqe(s->w);
-	if (n == 1) {
-		io_uring_prep_send(sqe, sd->fd, sd->iov[0].iov_base, sd->iov[0].iov_len,
-				   MSG_NOSIGNAL);
+	/* One item (the common case for request/response traffic), or no descriptor to be had
+	 * (RG_SDESC_MAX multi-item sends in flight on this worker): a plain send of it. */
+	if (!it->next || !(d = rg_sdesc_get(s->w))) {
+		io_uring_prep_send(sqe, sd->fd, it->b->data + it->off, it->len, MSG_NOSIGNAL);
 	} else {
-		memset(&sd->msg, 0, sizeof(sd->msg));
-		sd->msg.msg_iov = sd->iov;
-		sd->msg.msg_iovlen = n;
-		io_uring_prep_sendmsg(sqe, sd->fd, &sd->msg, MSG_NOSIGNAL);
+		for (; it && n < RG_IOV_MAX; it = it->next, n++) {
+			d->iov[n].iov_base = it->b->data + it->off;
+			d->iov[n].iov_len = it->len;
+		}
+		memset(&d->msg, 0, sizeof(d->msg));
+		d->msg.msg_iov = d->iov;
+		d->msg.msg_iovlen = n;
+		sd->sdesc = d;
+		io_uring_prep_sendmsg(sqe, sd->fd, &d->msg, MSG_NOSIGNAL);
 	}
 	io_uring_sqe_set_data64(sqe, rg_ud(sd, RG_OP_SEND));
 	sd->send_inflight = true;
@@ -278,6 +284,10 @@ void rg_handle_send(struct rg_worker *w, struct rg_sock *sd, int res)
 
 	s->inflight--;
 	sd->send_inflight = false;
+	if (sd->sdesc) {
+		rg_sdesc_put(w, sd->sdesc);
+		sd->sdesc = NULL;
+	}
 	if (s->state == RG_SESS_CLOSING)
 		return;
 	if (res <= 0) {
@@ -334,30 +344,31 @@ static int proto_data(struct rg_sess *s, unsigned which, struct rg_buf *b)
 static int deliver(struct rg_sock *sd, struct rg_buf *b)
 {
 	struct rg_sess *s = sd->s;
+	struct rg_xf *xf = sd->xf;
 	size_t off = 0;
 	int ret;
 
-	if (!sd->xf)
+	if (!xf)
 		return proto_data(s, sd->which, b);
-	ret = sd->xf->rx(sd->xf_ctx, b->data, b->len, &sd->xf_in, &sd->xf_out);
+	ret = xf->ops->rx(xf->ctx, b->data, b->len, &xf->in, &xf->out);
 	if (ret)
 		return ret;
-	if (sd->xf_out.len) {
-		ret = side_copy(sd, sd->xf_out.p, sd->xf_out.len);
-		sd->xf_out.len = 0;
+	if (xf->out.len) {
+		ret = side_copy(sd, xf->out.p, xf->out.len);
+		xf->out.len = 0;
 		if (ret)
 			return ret;
 		side_queued_up(sd);
 	}
-	while (off < sd->xf_in.len && s->state == RG_SESS_ACTIVE) {
+	while (off < xf->in.len && s->state == RG_SESS_ACTIVE) {
 		struct rg_buf *c = rg_chunk_get(s->w);
-		size_t n = sd->xf_in.len - off;
+		size_t n = xf->in.len - off;
 
 		if (!c)
 			return -ENOMEM;
 		if (n > c->cap)
 			n = c->cap;
-		memcpy(c->data, sd->xf_in.p + off, n);
+		memcpy(c->data, xf->in.p + off, n);
 		c->len = (uint32_t)n;
 		off += n;
 		ret = proto_data(s, sd->which, c);
@@ -365,7 +376,7 @@ static int deliver(struct rg_sock *sd, struct rg_buf *b)
 		if (ret)
 			return ret;
 	}
-	sd->xf_in.len = 0;
+	xf->in.len = 0;
 	return 0;
 }
 
@@ -436,31 +447,36 @@ int rg_sess_connect_be(struct rg_sess *s, const struct sockaddr *addr, socklen_t
 
 	if (s->state != RG_SESS_ACTIVE)
 		return -ESHUTDOWN;
-	if (be->fd >= 0)
+	if (be->fd >= 0 || s->conn)
 		return -EALREADY;
-	if (len > sizeof(s->be_addr))
+	if (len > sizeof(s->conn->addr))
 		return -EINVAL;
+	s->conn = malloc(sizeof(*s->conn));
+	if (!s->conn)
+		return -ENOMEM;
 	fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
+	if (fd < 0) {
+		free(s->conn);
+		s->conn = NULL;
 		return -errno;
+	}
 	if (addr->sa_family == AF_INET || addr->sa_family == AF_INET6)
 		set_nodelay(fd);
-	memcpy(&s->be_addr, addr, len);
-	s->be_addrlen = len;
+	memcpy(&s->conn->addr, addr, len);
 	/* connect + its link timeout must land in the same submission */
 	if (io_uring_sq_space_left(&w->ring) < 2) {
 		io_uring_submit(&w->ring);
 		RG_CNT_ADD(w, submits, 1);
 	}
 	sqe = rg_get_sqe(w);
-	io_uring_prep_connect(sqe, fd, (struct sockaddr *)&s->be_addr, len);
+	io_uring_prep_connect(sqe, fd, (struct sockaddr *)&s->conn->addr, len);
 	io_uring_sqe_set_data64(sqe, rg_ud(be, RG_OP_CONNECT));
 	if (w->c->cfg.connect_ms) {
 		sqe->flags |= IOSQE_IO_LINK;
-		s->connect_ts.tv_sec = w->c->cfg.connect_ms / 1000;
-		s->connect_ts.tv_nsec = (long long)(w->c->cfg.connect_ms % 1000) * 1000000;
+		s->conn->ts.tv_sec = w->c->cfg.connect_ms / 1000;
+		s->conn->ts.tv_nsec = (long long)(w->c->cfg.connect_ms % 1000) * 1000000;
 		sqe = rg_get_sqe(w);
-		io_uring_prep_link_timeout(sqe, &s->connect_ts, 0);
+		io_uring_prep_link_timeout(sqe, &s->conn->ts, 0);
 		io_uring_sqe_set_data64(sqe, RG_OP_IGNORE);
 	}
 	be->fd = fd;
@@ -476,6 +492,9 @@ void rg_handle_connect(struct rg_worker *w, struct rg_sock *be, int res)
 	struct rg_sess *s = be->s;
 
 	s->inflight--;
+	/* the kernel is done with the address (and the link timeout copied its timespec) */
+	free(s->conn);
+	s->conn = NULL;
 	if (s->state == RG_SESS_CLOSING)
 		return;
 	if (res == -ECANCELED && w->c->cfg.connect_ms)
@@ -619,11 +638,17 @@ static void sess_free(struct rg_worker *w, struct rg_sess *s)
 		}
 		if (sd->fd >= 0)
 			close(sd->fd);
-		if (sd->xf && sd->xf->free)
-			sd->xf->free(sd->xf_ctx);
-		rg_acc_free(&sd->xf_in);
-		rg_acc_free(&sd->xf_out);
+		if (sd->sdesc) /* not reached: freed only with no send in flight */
+			rg_sdesc_put(w, sd->sdesc);
+		if (sd->xf) {
+			if (sd->xf->ops->free)
+				sd->xf->ops->free(sd->xf->ctx);
+			rg_acc_free(&sd->xf->in);
+			rg_acc_free(&sd->xf->out);
+			free(sd->xf);
+		}
 	}
+	free(s->conn);
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -768,7 +793,10 @@ int rg_sess_set_xform(struct rg_sess *s, enum rg_side side, const struct rg_xfor
 		return -ESHUTDOWN;
 	if (sd->xf)
 		return -EALREADY;
-	sd->xf = ops;
-	sd->xf_ctx = ctx;
+	sd->xf = calloc(1, sizeof(*sd->xf));
+	if (!sd->xf)
+		return -ENOMEM;
+	sd->xf->ops = ops;
+	sd->xf->ctx = ctx;
 	return 0;
 }
