@@ -16,6 +16,16 @@
  * "1+1+...+1" chain overflows an 8 MB stack. Inputs small enough to be safe on any worker
  * thread are parsed in place; larger ones run on a helper thread with a big lazily
  * committed stack, and inputs past RG_SQLCLASS_MAX_INPUT fail closed.
+ *
+ * Fast path (sqlclass_raw.c): printing the tree as JSON is most of pg_query_parse()'s cost,
+ * so strings made only of SELECT/INSERT/UPDATE/DELETE/MERGE, transaction control, SET and
+ * SHOW are classified from PostgreSQL's raw parse tree instead, in the same job (same stack
+ * rules), reporting through the same name sets. It must give exactly the JSON walker's
+ * facts; anything else it meets declines and the whole string takes the JSON path, and a
+ * string the raw parser rejects is unparseable either way. It is kept honest by a start-up
+ * canary (off for the process if the node layout is not the expected one), a differential
+ * unit test over every corpus we have, and a fuzz target comparing both paths on each input
+ * (RG_SQLCLASS_FORCE_JSON runs the JSON walker alone).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -27,6 +37,7 @@
 #include <pg_query.h>
 
 #include "sqlclass.h"
+#include "sqlclass_raw.h"
 
 /* Largest input parsed on the caller's stack: at most ~16k tree levels, about 2 MB of stack
  * in libpg_query (5 MB under ASan). Bigger inputs use the helper thread. */
@@ -104,6 +115,8 @@ enum key {
 	K_VALUESLISTS,
 	K_RENAMETYPE,
 	K_BASE,
+	K_LARG,
+	K_RARG,
 };
 
 #define OPB(x) RG_OP_BIT(RG_OP_##x)
@@ -233,6 +246,8 @@ static const struct word keys[] = {
 	{ "valuesLists", 0, K_VALUESLISTS, 0 },
 	{ "renameType", 0, K_RENAMETYPE, 0 },
 	{ "base", 0, K_BASE, 0 },
+	{ "larg", 0, K_LARG, 0 },
+	{ "rarg", 0, K_RARG, 0 },
 };
 
 /* One static open-addressing table for both type and field names, built once. */
@@ -354,6 +369,10 @@ struct rg_sqlclass {
 
 	uint64_t ops, ops_nowhere;
 
+	char *names;		/* fast path: table and function names, copied out of the tree */
+	size_t names_cap;
+	bool last_fast;		/* the last run was answered by the fast path */
+
 	void *bigstack;		/* helper thread stack, mapped on first big input */
 };
 
@@ -457,10 +476,30 @@ static void nameset_free(struct nameset *s)
 	free(s->slot);
 }
 
+/* Set once per process by the fast path's canary (sqlclass_raw.c). */
+static bool raw_enabled;
+
+static void sqlclass_init(void)
+{
+	wtab_init();
+	raw_enabled = rg_sqlraw_canary();
+}
+
 struct rg_sqlclass *rg_sqlclass_new(void)
 {
-	pthread_once(&wtab_once, wtab_init);
+	pthread_once(&wtab_once, sqlclass_init);
 	return calloc(1, sizeof(struct rg_sqlclass));
+}
+
+bool rg_sqlclass_fast_enabled(void)
+{
+	pthread_once(&wtab_once, sqlclass_init);
+	return raw_enabled;
+}
+
+bool rg_sqlclass_last_was_fast(const struct rg_sqlclass *c)
+{
+	return c->last_fast;
 }
 
 static void release_results(struct rg_sqlclass *c)
@@ -483,11 +522,70 @@ void rg_sqlclass_free(struct rg_sqlclass *c)
 	free(c->pend);
 	free(c->stmts);
 	free(c->fps);
+	free(c->names);
 	nameset_free(&c->tables);
 	nameset_free(&c->funcs);
 	if (c->bigstack)
 		munmap(c->bigstack, BIG_STACK);
 	free(c);
+}
+
+/* ---- what the fast path reports (sqlclass_raw.h) ------------------------------------ */
+
+int rg_sqlclass_note_table(struct rg_sqlclass *c, const char *schema, const char *name,
+			   uint8_t access)
+{
+	long r = nameset_add(&c->tables, schema, name, access);
+	return r < 0 ? (int)r : 0;
+}
+
+int rg_sqlclass_note_func(struct rg_sqlclass *c, const char *schema, const char *name)
+{
+	long r = nameset_add(&c->funcs, schema, name, 0);
+	return r < 0 ? (int)r : 0;
+}
+
+int rg_sqlclass_note_stmt(struct rg_sqlclass *c, int32_t loc, int32_t len)
+{
+	if (grow(&c->stmts, &c->stmts_cap, c->stmts_n + 1, sizeof(*c->stmts)))
+		return -ENOMEM;
+	c->stmts[c->stmts_n++] = (struct stmtpos){ loc, len };
+	return 0;
+}
+
+static char *keep_one(char **d, const char *s)
+{
+	if (!s)
+		return NULL;
+	char *r = *d;
+	size_t n = strlen(s) + 1;
+	memcpy(r, s, n);
+	*d += n;
+	return r;
+}
+
+/* Copies every noted name into c->names (reused across calls): the parse tree they point
+ * into is freed when the fast path returns, and names must live until the next call. */
+int rg_sqlclass_keep_names(struct rg_sqlclass *c)
+{
+	struct nameset *sets[2] = { &c->tables, &c->funcs };
+	size_t need = 1;
+
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < sets[k]->n; i++) {
+			const struct rg_sql_name *e = &sets[k]->v[i];
+			need += strlen(e->name) + 1 + (e->schema ? strlen(e->schema) + 1 : 0);
+		}
+	if (grow(&c->names, &c->names_cap, need, 1))
+		return -ENOMEM;
+	char *d = c->names;
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < sets[k]->n; i++) {
+			struct rg_sql_name *e = &sets[k]->v[i];
+			e->schema = keep_one(&d, e->schema);
+			e->name = keep_one(&d, e->name);
+		}
+	return 0;
 }
 
 /* ---- the walk ------------------------------------------------------------------------ */
@@ -726,7 +824,8 @@ static int on_string_elem(struct rg_sqlclass *c, struct frame *arr, const char *
 
 static int on_array_close(struct rg_sqlclass *c, struct frame *arr, struct frame *obj)
 {
-	const char **v = c->coll + arr->aux;
+	/* c->coll is NULL until the first collected string: no pointer arithmetic on it */
+	const char **v = c->coll ? c->coll + arr->aux : NULL;
 	size_t n = c->coll_n - arr->aux;
 	int rc = 0;
 
@@ -1030,6 +1129,10 @@ static int push_frame(struct rg_sqlclass *c, size_t *top, bool is_arr)
 			f->pkey = p->key;
 			if (!is_arr)
 				f->type = implied_type(p->key);
+			/* a set operation's arms are SelectStmts printed without a type wrapper;
+			 * SELECT ... INTO in the first arm creates the table */
+			if (!is_arr && p->type == T_SELECT && (p->key == K_LARG || p->key == K_RARG))
+				f->type = T_SELECT;
 		}
 		if (is_arr && !p->is_arr) {
 			f->mode = array_mode(p);
@@ -1235,6 +1338,8 @@ struct pg_job {
 	unsigned what;	/* JOB_* */
 	unsigned flags;
 	int rc;
+	bool fast;	/* JOB_PARSE: answered by the fast path, facts in raw */
+	struct rg_sqlraw_out raw;
 };
 
 #define JOB_PARSE 1u
@@ -1274,11 +1379,45 @@ static void job_extras(struct pg_job *j)
 	}
 }
 
+/* Forgets whatever a declined fast path noted. */
+static void reset_facts(struct rg_sqlclass *c)
+{
+	nameset_reset(&c->tables);
+	nameset_reset(&c->funcs);
+	c->coll_n = c->pend_n = c->stmts_n = 0;
+	c->ops = c->ops_nowhere = 0;
+}
+
 static void job_run(struct pg_job *j)
 {
 	if (j->what == JOB_PARSE) {
+		if (raw_enabled && !(j->flags & RG_SQLCLASS_FORCE_JSON)) {
+			char *json;
+			int rc = rg_sqlraw_classify(j->c, j->c->in, &j->raw, &json);
+			if (rc == RG_SQLRAW_OK || rc < 0) {
+				j->fast = true;
+				j->rc = rc;
+				return;
+			}
+			if (rc == RG_SQLRAW_UNPARSEABLE) {
+				/* the JSON path runs the same raw parser: it would fail too */
+				j->fast = true;
+				j->rc = WALK_BAD;
+				return;
+			}
+			/* declined: the JSON walker reads the same tree, printed */
+			reset_facts(j->c);
+			j->c->parse = (PgQueryParseResult){ .parse_tree = json };
+			j->c->have_parse = true;
+			return;
+		}
 		j->c->parse = pg_query_parse(j->c->in);
 		j->c->have_parse = true;
+	} else if (j->what == JOB_VALIDATE && raw_enabled &&
+		   !(j->flags & RG_SQLCLASS_FORCE_JSON)) {
+		unsigned n = 0;
+		j->rc = rg_sqlraw_validate(j->c->in, &n) == RG_SQLRAW_OK ? 0 : WALK_BAD;
+		j->c->stmts_n = j->rc ? 0 : n;
 	} else if (j->what == JOB_VALIDATE) {
 		/* the raw parser alone: no parse tree printed as JSON, about a third of the cost */
 		PgQuerySplitResult sr = pg_query_split_with_parser(j->c->in);
@@ -1344,10 +1483,8 @@ int rg_sqlclass_run(struct rg_sqlclass *c, const char *sql, size_t len, unsigned
 	int rc;
 
 	release_results(c);
-	nameset_reset(&c->tables);
-	nameset_reset(&c->funcs);
-	c->coll_n = c->pend_n = c->stmts_n = 0;
-	c->ops = c->ops_nowhere = 0;
+	reset_facts(c);
+	c->last_fast = false;
 
 	/* The wire protocol ends a query at its NUL, so trailing NULs are harmless; a NUL
 	 * with text after it would hide that text from the parser: fail closed. */
@@ -1381,16 +1518,28 @@ int rg_sqlclass_run(struct rg_sqlclass *c, const char *sql, size_t len, unsigned
 	rc = run_job(&j);
 	if (rc)
 		return rc;
-	if (c->parse.error || !c->parse.parse_tree) {
-		unparseable(out);
-		return 0;
-	}
-	rc = walk(c, c->parse.parse_tree);
-	if (rc < 0)
-		return rc;
-	if (rc) {
-		unparseable(out);
-		return 0;
+	if (j.fast) {
+		if (j.rc < 0)
+			return j.rc;
+		if (j.rc) {
+			unparseable(out);
+			return 0;
+		}
+		c->last_fast = true;
+		c->ops = j.raw.ops;
+		c->ops_nowhere = j.raw.ops_nowhere;
+	} else {
+		if (c->parse.error || !c->parse.parse_tree) {
+			unparseable(out);
+			return 0;
+		}
+		rc = walk(c, c->parse.parse_tree);
+		if (rc < 0)
+			return rc;
+		if (rc) {
+			unparseable(out);
+			return 0;
+		}
 	}
 	if (c->stmts_n == 0)
 		c->ops = 0;

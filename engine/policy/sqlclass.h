@@ -12,6 +12,7 @@
 #ifndef RG_POLICY_SQLCLASS_H
 #define RG_POLICY_SQLCLASS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -99,6 +100,9 @@ struct rg_sql_facts {
 /* Only decide whether the string parses (status, nstmts); no other facts. Used when no
  * rule could match and only the fail-closed rule for unparseable strings is left. */
 #define RG_SQLCLASS_VALIDATE_ONLY 0x4u
+/* For tests and fuzzing only: never take the raw-tree fast path, classify from the JSON
+ * tree as before it existed (the differential test and fuzz target compare both). */
+#define RG_SQLCLASS_FORCE_JSON 0x80000000u
 
 struct rg_sqlclass;
 
@@ -110,6 +114,11 @@ void rg_sqlclass_free(struct rg_sqlclass *c);
  * parser rejects is not an error: out->status = RG_SQL_UNPARSEABLE, ops = RG_OP_BIT(UNKNOWN). */
 int rg_sqlclass_run(struct rg_sqlclass *c, const char *sql, size_t len, unsigned flags,
 		    struct rg_sql_facts *out);
+
+/* For tests and fuzzing only: whether the fast path passed its start-up canary in this
+ * process, and whether the last rg_sqlclass_run() on c was answered by it. */
+bool rg_sqlclass_fast_enabled(void);
+bool rg_sqlclass_last_was_fast(const struct rg_sqlclass *c);
 
 /* Name of an operation as written in rules ("select", "copy_program", ...); NULL if out of
  * range. rg_sql_op_from_name() returns -1 for an unknown name. */

@@ -2,20 +2,61 @@
  * Fuzz target for sqlclass: any bytes, any flags. Besides "never crash", checks the
  * contract's invariants on every result: unparseable means exactly RG_OP_UNKNOWN and no
  * facts; names are non-empty; one fingerprint per statement. One context is reused across
- * inputs, as a worker thread would.
+ * inputs, as a worker thread would. Differential: every input also runs through a second
+ * context forced onto the JSON walker (RG_SQLCLASS_FORCE_JSON), and any difference from the
+ * raw-tree fast path's facts (tables and functions in order) aborts.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sqlclass.h"
 
-static struct rg_sqlclass *sc;
+static struct rg_sqlclass *sc, *sj;
 
 static void check(int cond)
 {
 	if (!cond)
 		abort();
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static void check_same_names(const struct rg_sql_name *a, const struct rg_sql_name *b,
+			     size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		check(same_str(a[i].schema, b[i].schema) && same_str(a[i].name, b[i].name) &&
+		      a[i].access == b[i].access);
+}
+
+/* f came from sc; runs the same input on sj through the JSON walker and compares. */
+static void check_same_as_json(const uint8_t *data, size_t size, unsigned flags,
+			       const struct rg_sql_facts *f)
+{
+	struct rg_sql_facts g;
+
+	if (rg_sqlclass_run(sj, (const char *)data, size, flags | RG_SQLCLASS_FORCE_JSON, &g))
+		return;
+	check(f->status == g.status);
+	check(f->nstmts == g.nstmts);
+	check(f->ops == g.ops);
+	check(f->ops_without_where == g.ops_without_where);
+	check(f->ntables == g.ntables);
+	check_same_names(f->tables, g.tables, f->ntables);
+	check(f->nfunctions == g.nfunctions);
+	check_same_names(f->functions, g.functions, f->nfunctions);
+	check(f->nfingerprints == g.nfingerprints);
+	check(!f->nfingerprints || memcmp(f->fingerprints, g.fingerprints,
+					  f->nfingerprints * sizeof(uint64_t)) == 0);
+	check(f->normalized_len == g.normalized_len);
+	check(!f->normalized_len || memcmp(f->normalized, g.normalized, f->normalized_len) == 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -25,21 +66,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!sc)
 		sc = rg_sqlclass_new();
-	check(sc != NULL);
-	/* the first byte picks the flags, the rest is SQL */
-	if (size > 0 && data[0] < 4) {
+	if (!sj)
+		sj = rg_sqlclass_new();
+	check(sc != NULL && sj != NULL);
+	/* a first byte below 8 picks the flags, the rest is SQL */
+	if (size > 0 && data[0] < 8) {
 		flags = data[0];
 		data++;
 		size--;
 	}
 	if (rg_sqlclass_run(sc, (const char *)data, size, flags, &f) != 0)
 		return 0;
+	check_same_as_json(data, size, flags, &f);
 	if (f.status == RG_SQL_UNPARSEABLE) {
 		check(f.ops == RG_OP_BIT(RG_OP_UNKNOWN));
 		check(f.ntables == 0 && f.nfunctions == 0 && f.nstmts == 0);
 		return 0;
 	}
 	check(f.status == RG_SQL_OK);
+	if (flags & RG_SQLCLASS_VALIDATE_ONLY) {
+		check(f.ops == 0 && f.ntables == 0 && f.nfunctions == 0);
+		return 0;
+	}
 	check(!(f.ops & RG_OP_BIT(RG_OP_UNKNOWN)));
 	check((f.ops_without_where & ~f.ops) == 0);
 	check((f.nstmts == 0) == (f.ops == 0));

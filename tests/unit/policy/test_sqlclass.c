@@ -604,6 +604,19 @@ static void test_select_into_creates_and_writes(void **state)
 	assert_int_equal(table_access(&f, NULL, "y"), RG_ACCESS_READ);
 }
 
+static void test_select_into_in_first_arm_of_set_operation_creates(void **state)
+{
+	(void)state;
+	/* PostgreSQL creates x here (the INTO of the leftmost arm applies to the whole) */
+	struct rg_sql_facts f = run("select a into x from t union select b from u");
+	assert_true(has_op(&f, RG_OP_CREATE));
+	assert_true(has_op(&f, RG_OP_SELECT));
+	assert_int_equal(table_access(&f, NULL, "x"), RG_ACCESS_WRITE);
+	assert_int_equal(table_access(&f, NULL, "u"), RG_ACCESS_READ);
+	f = run("(select a into x from t) except select 1 intersect select 2");
+	assert_true(has_op(&f, RG_OP_CREATE));
+}
+
 static void test_tables_dedup_and_access_merge(void **state)
 {
 	(void)state;
@@ -786,6 +799,7 @@ int main(void)
 		cmocka_unit_test(test_without_where),
 		cmocka_unit_test(test_insert_values_is_not_select),
 		cmocka_unit_test(test_select_into_creates_and_writes),
+		cmocka_unit_test(test_select_into_in_first_arm_of_set_operation_creates),
 		cmocka_unit_test(test_tables_dedup_and_access_merge),
 		cmocka_unit_test(test_write_targets),
 		cmocka_unit_test(test_functions_everywhere),

@@ -1,0 +1,714 @@
+/*
+ * sqlclass_raw: the fast path, a walk over PostgreSQL's raw parse tree (see sqlclass_raw.h).
+ *
+ * Why: pg_query_parse() spends most of its time printing the tree as JSON, which the JSON
+ * walker then scans again; the raw parse alone is about a third of that. This file reads the
+ * tree that pg_query_raw_parse() builds, through PostgreSQL 15's node structs.
+ *
+ * How it stays honest: it must produce exactly the facts the JSON walker produces, so it
+ * visits every node field the JSON printer prints that can hold something the JSON walker
+ * reacts to, in the printer's (struct) order, and mirrors that walker's rules. It only knows
+ * the statements SELECT/INSERT/UPDATE/DELETE/MERGE, transaction control, SET and SHOW, and
+ * an explicit list of node types that occur under them; any other node anywhere, any string
+ * holding another statement, or a tree deeper than RAW_MAX_DEPTH declines, and sqlclass.c
+ * runs the JSON walker on the whole string. It never calls PostgreSQL's elog paths: it does
+ * not use raw_expression_tree_walker() (which elog(ERROR)s on unknown tags and skips fields
+ * such as function names that the JSON walker sees). Node layouts and tags are fixed within
+ * a PostgreSQL major version: the build asserts major 15 for both libpg_query and the server
+ * headers, and rg_sqlraw_canary() checks a parsed statement once per process; if it
+ * disagrees the fast path stays off. The differential unit test and fuzz target compare
+ * both paths.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pg_query.h>
+
+/* libpg_query's version, before the server's pg_config.h redefines the same macros. */
+enum { RG_PGQ_VERSION_NUM = PG_VERSION_NUM };
+#if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 160000
+#error "sqlclass_raw.c reads PostgreSQL 15 node structs: libpg_query must be based on PG 15"
+#endif
+#undef PG_MAJORVERSION
+#undef PG_VERSION
+#undef PG_VERSION_NUM
+
+#include <postgres.h>
+#include <nodes/parsenodes.h>
+#include <nodes/pg_list.h>
+#include <nodes/value.h>
+#include <pg_query/pg_query_internal.h>
+
+#if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 160000
+#error "sqlclass_raw.c needs the PostgreSQL 15 server headers (postgresql-server-dev-15)"
+#endif
+_Static_assert(RG_PGQ_VERSION_NUM / 10000 == PG_VERSION_NUM / 10000,
+	       "libpg_query and the server headers must be the same PostgreSQL major version");
+
+#include "sqlclass.h"
+#include "sqlclass_raw.h"
+
+/* libpg_query's JSON printer (exported; its header, pg_query_json.h, is not installed).
+ * pg_query_parse() is pg_query_raw_parse() followed by this on the same tree. */
+char *pg_query_nodes_to_json(const void *obj);
+
+/* Deepest node nesting walked; deeper trees (long a+b+c... chains) go to the JSON walker.
+ * The walk recurses, about 100 bytes of stack per level. */
+#define RAW_MAX_DEPTH 2000u
+
+#define OPB(x) RG_OP_BIT(RG_OP_##x)
+
+struct rw {
+	struct rg_sqlclass *c;
+	uint64_t ops, nowhere;
+};
+
+/* Walk results: 0 go on, RG_SQLRAW_DECLINE, or -ENOMEM. */
+static int walk(struct rw *w, const Node *n, unsigned depth);
+
+static int walk_rangevar(struct rw *w, const Node *n, uint8_t access)
+{
+	if (!n)
+		return 0;
+	if (!IsA(n, RangeVar))
+		return RG_SQLRAW_DECLINE;
+	const RangeVar *rv = (const RangeVar *)n;
+	if (!rv->relname)
+		return RG_SQLRAW_DECLINE;
+	/* catalogname is not part of the facts; alias holds only names */
+	return rg_sqlclass_note_table(w->c, rv->schemaname, rv->relname, access);
+}
+
+/* FuncCall.funcname: the last one or two names. */
+static int note_funcname(struct rw *w, const List *names)
+{
+	const char *v[2] = { NULL, NULL };
+	const ListCell *lc;
+	int n = 0;
+
+	foreach (lc, names) {
+		const Node *e = lfirst(lc);
+		if (!e || !IsA(e, String) || !strVal(e))
+			return RG_SQLRAW_DECLINE;
+		v[0] = v[1];
+		v[1] = strVal(e);
+		n++;
+	}
+	if (n == 0)
+		return 0;
+	return rg_sqlclass_note_func(w->c, n >= 2 ? v[0] : NULL, v[1]);
+}
+
+/* ColumnRef a.b(.c...): attribute notation may be a call of the last name (see the JSON
+ * walker's M_FIELDS): reported when there are two or more names and no '*'. */
+static int note_columnref(struct rw *w, const ColumnRef *cr)
+{
+	const ListCell *lc;
+	const char *last = NULL;
+	int n = 0;
+	bool star = false;
+
+	foreach (lc, cr->fields) {
+		const Node *e = lfirst(lc);
+		if (e && IsA(e, String) && strVal(e)) {
+			last = strVal(e);
+			n++;
+		} else if (e && IsA(e, A_Star)) {
+			star = true;
+		} else {
+			return RG_SQLRAW_DECLINE;
+		}
+	}
+	if (n >= 2 && !star)
+		return rg_sqlclass_note_func(w->c, NULL, last);
+	return 0;
+}
+
+static int walk_select(struct rw *w, const SelectStmt *s, unsigned depth, bool insert_source)
+{
+	int rc;
+
+	/* INSERT ... VALUES is an insert, not a query. */
+	if (!(insert_source && s->valuesLists && !s->targetList && !s->fromClause))
+		w->ops |= OPB(SELECT);
+	if (s->intoClause) {
+		const IntoClause *into = s->intoClause;
+		if (!IsA(into, IntoClause))
+			return RG_SQLRAW_DECLINE;
+		w->ops |= OPB(CREATE); /* SELECT ... INTO creates a table */
+	}
+	if ((rc = walk(w, (const Node *)s->distinctClause, depth)))
+		return rc;
+	if (s->intoClause) {
+		const IntoClause *into = s->intoClause;
+		if ((rc = walk_rangevar(w, (const Node *)into->rel, RG_ACCESS_WRITE)) ||
+		    (rc = walk(w, (const Node *)into->options, depth)) ||
+		    (rc = walk(w, into->viewQuery, depth)))
+			return rc;
+	}
+	if ((rc = walk(w, (const Node *)s->targetList, depth)) ||
+	    (rc = walk(w, (const Node *)s->fromClause, depth)) ||
+	    (rc = walk(w, s->whereClause, depth)) ||
+	    (rc = walk(w, (const Node *)s->groupClause, depth)) ||
+	    (rc = walk(w, s->havingClause, depth)) ||
+	    (rc = walk(w, (const Node *)s->windowClause, depth)) ||
+	    (rc = walk(w, (const Node *)s->valuesLists, depth)) ||
+	    (rc = walk(w, (const Node *)s->sortClause, depth)) ||
+	    (rc = walk(w, s->limitOffset, depth)) || (rc = walk(w, s->limitCount, depth)) ||
+	    (rc = walk(w, (const Node *)s->lockingClause, depth)) ||
+	    (rc = walk(w, (const Node *)s->withClause, depth)) ||
+	    (rc = walk(w, (const Node *)s->larg, depth)) ||
+	    (rc = walk(w, (const Node *)s->rarg, depth)))
+		return rc;
+	return 0;
+}
+
+static int walk_insert(struct rw *w, const InsertStmt *s, unsigned depth)
+{
+	const OnConflictClause *oc = s->onConflictClause;
+	uint8_t acc = RG_ACCESS_WRITE | (s->returningList || oc ? RG_ACCESS_READ : 0);
+	int rc;
+
+	w->ops |= OPB(INSERT);
+	if ((rc = walk_rangevar(w, (const Node *)s->relation, acc)) ||
+	    (rc = walk(w, (const Node *)s->cols, depth)))
+		return rc;
+	if (s->selectStmt) {
+		if (!IsA(s->selectStmt, SelectStmt))
+			return RG_SQLRAW_DECLINE;
+		if ((rc = walk_select(w, (const SelectStmt *)s->selectStmt, depth, true)))
+			return rc;
+	}
+	if (oc) {
+		if (!IsA(oc, OnConflictClause))
+			return RG_SQLRAW_DECLINE;
+		if (oc->action == ONCONFLICT_UPDATE)
+			w->ops |= OPB(UPDATE);
+		if ((rc = walk(w, (const Node *)oc->infer, depth)) ||
+		    (rc = walk(w, (const Node *)oc->targetList, depth)) ||
+		    (rc = walk(w, oc->whereClause, depth)))
+			return rc;
+	}
+	if ((rc = walk(w, (const Node *)s->returningList, depth)) ||
+	    (rc = walk(w, (const Node *)s->withClause, depth)))
+		return rc;
+	return 0;
+}
+
+static int walk_cte(struct rw *w, const CommonTableExpr *cte, unsigned depth)
+{
+	int rc;
+
+	/* aliascolnames and the search clause hold only names */
+	if ((rc = walk(w, cte->ctequery, depth)))
+		return rc;
+	if (cte->cycle_clause) {
+		const CTECycleClause *cy = cte->cycle_clause;
+		if (!IsA(cy, CTECycleClause))
+			return RG_SQLRAW_DECLINE;
+		if ((rc = walk(w, cy->cycle_mark_value, depth)) ||
+		    (rc = walk(w, cy->cycle_mark_default, depth)))
+			return rc;
+	}
+	/* filled by parse analysis only */
+	if (cte->ctecolnames || cte->ctecoltypes || cte->ctecoltypmods || cte->ctecolcollations)
+		return RG_SQLRAW_DECLINE;
+	return 0;
+}
+
+#define W(x) ((rc = walk(w, (const Node *)(x), depth)) != 0)
+
+static int walk(struct rw *w, const Node *n, unsigned depth)
+{
+	int rc = 0;
+
+	if (!n)
+		return 0;
+	if (++depth > RAW_MAX_DEPTH)
+		return RG_SQLRAW_DECLINE;
+
+	switch (nodeTag(n)) {
+	case T_List: {
+		const ListCell *lc;
+		foreach (lc, (const List *)n) {
+			if (W(lfirst(lc)))
+				return rc;
+		}
+		return 0;
+	}
+	/* leaves, and nodes holding only names or constants */
+	case T_Integer:
+	case T_Float:
+	case T_Boolean:
+	case T_String:
+	case T_BitString:
+	case T_A_Const:
+	case T_A_Star:
+	case T_ParamRef:
+	case T_Alias:
+	case T_SetToDefault:
+	case T_CurrentOfExpr:
+	case T_SQLValueFunction:
+		return 0;
+	case T_RangeVar:
+		return walk_rangevar(w, n, RG_ACCESS_READ);
+	case T_SelectStmt:
+		return walk_select(w, (const SelectStmt *)n, depth, false);
+	case T_InsertStmt:
+		return walk_insert(w, (const InsertStmt *)n, depth);
+	case T_UpdateStmt: {
+		const UpdateStmt *s = (const UpdateStmt *)n;
+		w->ops |= OPB(UPDATE);
+		if (!s->whereClause)
+			w->nowhere |= OPB(UPDATE);
+		/* WHERE and RETURNING read the target too */
+		if ((rc = walk_rangevar(w, (const Node *)s->relation,
+					RG_ACCESS_READ | RG_ACCESS_WRITE)))
+			return rc;
+		if (W(s->targetList) || W(s->whereClause) || W(s->fromClause) ||
+		    W(s->returningList) || W(s->withClause))
+			return rc;
+		return 0;
+	}
+	case T_DeleteStmt: {
+		const DeleteStmt *s = (const DeleteStmt *)n;
+		w->ops |= OPB(DELETE);
+		if (!s->whereClause)
+			w->nowhere |= OPB(DELETE);
+		if ((rc = walk_rangevar(w, (const Node *)s->relation,
+					RG_ACCESS_READ | RG_ACCESS_WRITE)))
+			return rc;
+		if (W(s->usingClause) || W(s->whereClause) || W(s->returningList) ||
+		    W(s->withClause))
+			return rc;
+		return 0;
+	}
+	case T_MergeStmt: {
+		const MergeStmt *s = (const MergeStmt *)n;
+		w->ops |= OPB(MERGE);
+		if ((rc = walk_rangevar(w, (const Node *)s->relation,
+					RG_ACCESS_READ | RG_ACCESS_WRITE)))
+			return rc;
+		if (W(s->sourceRelation) || W(s->joinCondition) || W(s->mergeWhenClauses) ||
+		    W(s->withClause))
+			return rc;
+		return 0;
+	}
+	case T_MergeWhenClause: {
+		const MergeWhenClause *m = (const MergeWhenClause *)n;
+		if (m->commandType == CMD_INSERT)
+			w->ops |= OPB(INSERT);
+		else if (m->commandType == CMD_UPDATE)
+			w->ops |= OPB(UPDATE);
+		else if (m->commandType == CMD_DELETE)
+			w->ops |= OPB(DELETE);
+		if (W(m->condition) || W(m->targetList) || W(m->values))
+			return rc;
+		return 0;
+	}
+	case T_WithClause:
+		return W(((const WithClause *)n)->ctes) ? rc : 0;
+	case T_CommonTableExpr:
+		return walk_cte(w, (const CommonTableExpr *)n, depth);
+	case T_InferClause: {
+		const InferClause *ic = (const InferClause *)n;
+		if (W(ic->indexElems) || W(ic->whereClause))
+			return rc;
+		return 0;
+	}
+	case T_IndexElem: {
+		const IndexElem *ie = (const IndexElem *)n;
+		/* collation and opclass are names */
+		if (W(ie->expr) || W(ie->opclassopts))
+			return rc;
+		return 0;
+	}
+	case T_ResTarget: {
+		const ResTarget *rt = (const ResTarget *)n;
+		if (W(rt->indirection) || W(rt->val))
+			return rc;
+		return 0;
+	}
+	case T_MultiAssignRef:
+		return W(((const MultiAssignRef *)n)->source) ? rc : 0;
+	case T_ColumnRef:
+		return note_columnref(w, (const ColumnRef *)n);
+	case T_A_Expr: {
+		const A_Expr *e = (const A_Expr *)n;
+		/* name is the operator */
+		if (W(e->lexpr) || W(e->rexpr))
+			return rc;
+		return 0;
+	}
+	case T_TypeCast: {
+		const TypeCast *tc = (const TypeCast *)n;
+		if (W(tc->arg) || W(tc->typeName))
+			return rc;
+		return 0;
+	}
+	case T_TypeName: {
+		const TypeName *tn = (const TypeName *)n;
+		if (W(tn->typmods) || W(tn->arrayBounds))
+			return rc;
+		return 0;
+	}
+	case T_CollateClause:
+		return W(((const CollateClause *)n)->arg) ? rc : 0;
+	case T_FuncCall: {
+		const FuncCall *fc = (const FuncCall *)n;
+		if ((rc = note_funcname(w, fc->funcname)))
+			return rc;
+		if (W(fc->args) || W(fc->agg_order) || W(fc->agg_filter) || W(fc->over))
+			return rc;
+		return 0;
+	}
+	case T_A_Indices: {
+		const A_Indices *ai = (const A_Indices *)n;
+		if (W(ai->lidx) || W(ai->uidx))
+			return rc;
+		return 0;
+	}
+	case T_A_Indirection: {
+		const A_Indirection *ai = (const A_Indirection *)n;
+		const ListCell *lc;
+		if (W(ai->arg))
+			return rc;
+		if (ai->indirection && !IsA(ai->indirection, List))
+			return RG_SQLRAW_DECLINE;
+		/* (x).f may be f(x), as in the JSON walker's M_INDIR */
+		foreach (lc, ai->indirection) {
+			const Node *e = lfirst(lc);
+			if (e && IsA(e, String)) {
+				if (!strVal(e))
+					return RG_SQLRAW_DECLINE;
+				if ((rc = rg_sqlclass_note_func(w->c, NULL, strVal(e))))
+					return rc;
+			} else if (W(e)) {
+				return rc;
+			}
+		}
+		return 0;
+	}
+	case T_A_ArrayExpr:
+		return W(((const A_ArrayExpr *)n)->elements) ? rc : 0;
+	case T_SortBy:
+		return W(((const SortBy *)n)->node) ? rc : 0;
+	case T_WindowDef: {
+		const WindowDef *wd = (const WindowDef *)n;
+		if (W(wd->partitionClause) || W(wd->orderClause) || W(wd->startOffset) ||
+		    W(wd->endOffset))
+			return rc;
+		return 0;
+	}
+	case T_RangeSubselect:
+		return W(((const RangeSubselect *)n)->subquery) ? rc : 0;
+	case T_RangeFunction: {
+		const RangeFunction *rf = (const RangeFunction *)n;
+		if (W(rf->functions) || W(rf->coldeflist))
+			return rc;
+		return 0;
+	}
+	case T_RangeTableFunc: {
+		const RangeTableFunc *rt = (const RangeTableFunc *)n;
+		if (W(rt->docexpr) || W(rt->rowexpr) || W(rt->namespaces) || W(rt->columns))
+			return rc;
+		return 0;
+	}
+	case T_RangeTableFuncCol: {
+		const RangeTableFuncCol *col = (const RangeTableFuncCol *)n;
+		if (W(col->typeName) || W(col->colexpr) || W(col->coldefexpr))
+			return rc;
+		return 0;
+	}
+	case T_RangeTableSample: {
+		const RangeTableSample *ts = (const RangeTableSample *)n;
+		if (W(ts->relation) || W(ts->args) || W(ts->repeatable))
+			return rc;
+		return 0;
+	}
+	case T_ColumnDef: {
+		const ColumnDef *cd = (const ColumnDef *)n;
+		/* a column definition list entry: name, type, collation; nothing else occurs */
+		if (cd->identitySequence || cd->constraints || cd->fdwoptions)
+			return RG_SQLRAW_DECLINE;
+		if (W(cd->typeName) || W(cd->raw_default) || W(cd->cooked_default) ||
+		    W(cd->collClause))
+			return rc;
+		return 0;
+	}
+	case T_JoinExpr: {
+		const JoinExpr *j = (const JoinExpr *)n;
+		/* usingClause and the aliases are names */
+		if (W(j->larg) || W(j->rarg) || W(j->quals))
+			return rc;
+		return 0;
+	}
+	case T_SubLink: {
+		const SubLink *sl = (const SubLink *)n;
+		if (W(sl->testexpr) || W(sl->subselect))
+			return rc;
+		return 0;
+	}
+	case T_CaseExpr: {
+		const CaseExpr *ce = (const CaseExpr *)n;
+		if (W(ce->arg) || W(ce->args) || W(ce->defresult))
+			return rc;
+		return 0;
+	}
+	case T_CaseWhen: {
+		const CaseWhen *cw = (const CaseWhen *)n;
+		if (W(cw->expr) || W(cw->result))
+			return rc;
+		return 0;
+	}
+	case T_RowExpr:
+		return W(((const RowExpr *)n)->args) ? rc : 0;
+	case T_CoalesceExpr:
+		return W(((const CoalesceExpr *)n)->args) ? rc : 0;
+	case T_MinMaxExpr:
+		return W(((const MinMaxExpr *)n)->args) ? rc : 0;
+	case T_XmlExpr: {
+		const XmlExpr *x = (const XmlExpr *)n;
+		if (W(x->named_args) || W(x->args))
+			return rc;
+		return 0;
+	}
+	case T_XmlSerialize: {
+		const XmlSerialize *x = (const XmlSerialize *)n;
+		if (W(x->expr) || W(x->typeName))
+			return rc;
+		return 0;
+	}
+	case T_NullTest:
+		return W(((const NullTest *)n)->arg) ? rc : 0;
+	case T_BooleanTest:
+		return W(((const BooleanTest *)n)->arg) ? rc : 0;
+	case T_BoolExpr:
+		return W(((const BoolExpr *)n)->args) ? rc : 0;
+	case T_GroupingFunc: {
+		const GroupingFunc *g = (const GroupingFunc *)n;
+		if (W(g->args) || W(g->refs) || W(g->cols))
+			return rc;
+		return 0;
+	}
+	case T_GroupingSet:
+		return W(((const GroupingSet *)n)->content) ? rc : 0;
+	case T_NamedArgExpr:
+		return W(((const NamedArgExpr *)n)->arg) ? rc : 0;
+	case T_LockingClause:
+		return W(((const LockingClause *)n)->lockedRels) ? rc : 0;
+	case T_DefElem:
+		return W(((const DefElem *)n)->arg) ? rc : 0;
+	default:
+		return RG_SQLRAW_DECLINE;
+	}
+}
+
+#undef W
+
+/* Top-level statements the fast path answers. */
+static bool top_covered(const Node *n)
+{
+	if (!n)
+		return false;
+	switch (nodeTag(n)) {
+	case T_SelectStmt:
+	case T_InsertStmt:
+	case T_UpdateStmt:
+	case T_DeleteStmt:
+	case T_MergeStmt:
+	case T_TransactionStmt:
+	case T_VariableSetStmt:
+	case T_VariableShowStmt:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int walk_top(struct rw *w, const Node *n)
+{
+	switch (nodeTag(n)) {
+	case T_TransactionStmt:
+		w->ops |= OPB(TRANSACTION);
+		return walk(w, (const Node *)((const TransactionStmt *)n)->options, 0);
+	case T_VariableSetStmt:
+		w->ops |= OPB(SET);
+		return walk(w, (const Node *)((const VariableSetStmt *)n)->args, 0);
+	case T_VariableShowStmt:
+		w->ops |= OPB(SHOW);
+		return 0;
+	default:
+		return walk(w, n, 0);
+	}
+}
+
+static void free_parse(PgQueryInternalParsetreeAndError *r)
+{
+	if (r->error)
+		pg_query_free_error(r->error);
+	free(r->stderr_buffer);
+	r->error = NULL;
+	r->stderr_buffer = NULL;
+}
+
+static int classify_tree(struct rg_sqlclass *c, const List *tree, struct rg_sqlraw_out *out)
+{
+	struct rw w = { .c = c };
+	const ListCell *lc;
+	int rc;
+
+	if (tree && !IsA(tree, List))
+		return RG_SQLRAW_DECLINE;
+	foreach (lc, tree) {
+		const RawStmt *rs = lfirst(lc);
+		if (!rs || !IsA(rs, RawStmt) || !top_covered(rs->stmt))
+			return RG_SQLRAW_DECLINE;
+	}
+	foreach (lc, tree) {
+		const RawStmt *rs = lfirst(lc);
+		if (rs->stmt_location < 0 || rs->stmt_len < 0)
+			return RG_SQLRAW_DECLINE;
+		if ((rc = rg_sqlclass_note_stmt(c, rs->stmt_location, rs->stmt_len)))
+			return rc;
+		if ((rc = walk_top(&w, rs->stmt)))
+			return rc;
+	}
+	out->ops = w.ops;
+	out->ops_nowhere = w.nowhere;
+	out->nstmts = (unsigned)list_length(tree);
+	return RG_SQLRAW_OK;
+}
+
+int rg_sqlraw_classify(struct rg_sqlclass *c, const char *sql, struct rg_sqlraw_out *out,
+		       char **json)
+{
+	MemoryContext ctx = pg_query_enter_memory_context();
+	PgQueryInternalParsetreeAndError r = pg_query_raw_parse(sql);
+	int rc;
+
+	*json = NULL;
+	if (r.error)
+		rc = RG_SQLRAW_UNPARSEABLE;
+	else
+		rc = classify_tree(c, r.tree, out);
+	/* names point into the parse tree, which goes away with ctx */
+	if (rc == RG_SQLRAW_OK)
+		rc = rg_sqlclass_keep_names(c);
+	if (rc == RG_SQLRAW_DECLINE) {
+		/* what pg_query_parse() would return, without parsing again */
+		char *j = pg_query_nodes_to_json(r.tree);
+		*json = j ? strdup(j) : NULL;
+		if (!*json)
+			rc = -ENOMEM;
+	}
+	free_parse(&r);
+	pg_query_exit_memory_context(ctx);
+	return rc;
+}
+
+int rg_sqlraw_validate(const char *sql, unsigned *nstmts)
+{
+	MemoryContext ctx = pg_query_enter_memory_context();
+	PgQueryInternalParsetreeAndError r = pg_query_raw_parse(sql);
+	int rc = RG_SQLRAW_OK;
+
+	if (r.error || (r.tree && !IsA(r.tree, List)))
+		rc = RG_SQLRAW_UNPARSEABLE;
+	else
+		*nstmts = (unsigned)list_length(r.tree);
+	free_parse(&r);
+	pg_query_exit_memory_context(ctx);
+	return rc;
+}
+
+/* ---- start-up canary ---------------------------------------------------------------- */
+
+static bool str_is(const char *a, const char *b)
+{
+	return a && strcmp(a, b) == 0;
+}
+
+static const Node *nth(const List *l, int i)
+{
+	if (!l || !IsA(l, List) || i >= list_length(l))
+		return NULL;
+	return list_nth(l, i);
+}
+
+#define CANARY_SQL                                                                      \
+	"UPDATE s.t SET a = f(b) WHERE c; INSERT INTO u VALUES (1) RETURNING x.y; "     \
+	"DELETE FROM v USING w; MERGE INTO m USING n ON true WHEN MATCHED THEN DELETE; " \
+	"SELECT 1 FROM p FOR UPDATE"
+
+static bool canary_tree(const List *tree)
+{
+	const RawStmt *rs[5];
+	for (int i = 0; i < 5; i++) {
+		rs[i] = (const RawStmt *)nth(tree, i);
+		if (!rs[i] || !IsA(rs[i], RawStmt) || !rs[i]->stmt)
+			return false;
+	}
+	if (list_length(tree) != 5 || rs[0]->stmt_location != 0 || rs[0]->stmt_len != 31 ||
+	    rs[1]->stmt_location != 32)
+		return false;
+
+	const UpdateStmt *up = (const UpdateStmt *)rs[0]->stmt;
+	if (!IsA(up, UpdateStmt) || !up->relation || !IsA(up->relation, RangeVar) ||
+	    !str_is(up->relation->schemaname, "s") || !str_is(up->relation->relname, "t") ||
+	    !up->whereClause || !IsA(up->whereClause, ColumnRef) || up->fromClause ||
+	    up->returningList || up->withClause)
+		return false;
+	const ResTarget *rt = (const ResTarget *)nth(up->targetList, 0);
+	if (!rt || !IsA(rt, ResTarget) || !str_is(rt->name, "a") || !rt->val ||
+	    !IsA(rt->val, FuncCall))
+		return false;
+	const FuncCall *fc = (const FuncCall *)rt->val;
+	const Node *fname = nth(fc->funcname, 0);
+	const Node *farg = nth(fc->args, 0);
+	if (!fname || !IsA(fname, String) || !str_is(strVal(fname), "f") || !farg ||
+	    !IsA(farg, ColumnRef) || fc->agg_order || fc->agg_filter || fc->over)
+		return false;
+
+	const InsertStmt *in = (const InsertStmt *)rs[1]->stmt;
+	if (!IsA(in, InsertStmt) || !in->relation || !str_is(in->relation->relname, "u") ||
+	    in->relation->schemaname || !in->selectStmt || !IsA(in->selectStmt, SelectStmt) ||
+	    !((const SelectStmt *)in->selectStmt)->valuesLists || in->onConflictClause)
+		return false;
+	const ResTarget *ret = (const ResTarget *)nth(in->returningList, 0);
+	if (!ret || !IsA(ret, ResTarget) || !ret->val || !IsA(ret->val, ColumnRef) ||
+	    list_length(((const ColumnRef *)ret->val)->fields) != 2)
+		return false;
+
+	const DeleteStmt *del = (const DeleteStmt *)rs[2]->stmt;
+	const Node *using = nth(del->usingClause, 0);
+	if (!IsA(del, DeleteStmt) || !str_is(del->relation->relname, "v") || !using ||
+	    !IsA(using, RangeVar) || !str_is(((const RangeVar *)using)->relname, "w") ||
+	    del->whereClause)
+		return false;
+
+	const MergeStmt *mg = (const MergeStmt *)rs[3]->stmt;
+	const MergeWhenClause *mw = (const MergeWhenClause *)nth(mg->mergeWhenClauses, 0);
+	if (!IsA(mg, MergeStmt) || !str_is(mg->relation->relname, "m") || !mg->sourceRelation ||
+	    !IsA(mg->sourceRelation, RangeVar) || !mw || !IsA(mw, MergeWhenClause) ||
+	    !mw->matched || mw->commandType != CMD_DELETE)
+		return false;
+
+	const SelectStmt *sel = (const SelectStmt *)rs[4]->stmt;
+	const LockingClause *lk = (const LockingClause *)nth(sel->lockingClause, 0);
+	if (!IsA(sel, SelectStmt) || !nth(sel->fromClause, 0) || !lk ||
+	    !IsA(lk, LockingClause) || sel->op != SETOP_NONE || sel->larg || sel->intoClause)
+		return false;
+	return true;
+}
+
+bool rg_sqlraw_canary(void)
+{
+	MemoryContext ctx = pg_query_enter_memory_context();
+	PgQueryInternalParsetreeAndError r = pg_query_raw_parse(CANARY_SQL);
+	bool ok = !r.error && canary_tree(r.tree);
+	free_parse(&r);
+	pg_query_exit_memory_context(ctx);
+	return ok;
+}
