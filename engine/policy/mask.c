@@ -1,8 +1,8 @@
 /*
  * mask: compiles detector actions into Hyperscan and masks result rows.
  *
- * Two stages per field. A SIMD prefilter (AVX2 when the CPU has it, else SSE2, else plain
- * C; see "The prefilter" below) evaluates, for each enabled detector, a condition that
+ * Two stages per field. A SIMD prefilter (AVX-512BW when the CPU has it, else AVX2, else
+ * SSE2, else plain C, chosen once at first use; see "The prefilter" below) evaluates, for each enabled detector, a condition that
  * every confirmed match of it implies; a field where none holds (the common case) is done.
  * A field where one holds is scanned alone with the SOM_LEFTMOST database from
  * rg_mask_compile, so no match can cross a field boundary and none is hidden by one that
@@ -555,30 +555,78 @@ classify_avx2(const uint8_t *s, uint64_t *k)
 #undef EQ
 #undef BITS
 }
+
+#define PF_AVX512 "avx512f,avx512bw,avx512vl,avx2,popcnt,bmi,bmi2"
+
+/* AVX-512BW: one 64-byte register, compares straight into mask registers (no movemask,
+ * no merging of halves); a range is one subtract and one unsigned compare. */
+static inline __attribute__((always_inline, target(PF_AVX512))) void
+classify_avx512_v(__m512i v, uint64_t *k)
+{
+#define RANGE(lo, n) _mm512_cmplt_epu8_mask(_mm512_sub_epi8(v, _mm512_set1_epi8(lo)),             \
+					    _mm512_set1_epi8(n))
+#define EQ(ch) _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(ch))
+	k[K_D] = RANGE('0', 10);
+	k[K_U] = RANGE('A', 26);
+	k[K_L] = RANGE('a', 26);
+	k[K_DOT] = EQ('.');
+	k[K_DASH] = EQ('-');
+	k[K_SP] = EQ(' ');
+	k[K_AT] = EQ('@');
+	k[K_PLUS] = EQ('+');
+	k[K_COLON] = EQ(':');
+	k[K_E] = EQ('e');
+	k[K_WY] = EQ('w') | EQ('y');
+	k[K_US] = EQ('_');
+#undef RANGE
+#undef EQ
+}
+
+static inline __attribute__((always_inline, target(PF_AVX512))) void
+classify_avx512(const uint8_t *s, uint64_t *k)
+{
+	classify_avx512_v(_mm512_loadu_si512((const void *)s), k);
+}
+
+/* The last partial block: a masked load reads only s[0..n) (masked-out bytes never fault)
+ * and the rest of the register is 0, as the zeroed copy of the other variants. */
+static inline __attribute__((always_inline, target(PF_AVX512))) void
+classify_tail_avx512(const uint8_t *s, size_t n, uint64_t *k)
+{
+	classify_avx512_v(_mm512_maskz_loadu_epi8(_bzhi_u64(~0ull, (unsigned)n), s), k);
+}
 #endif
+
 
 /*
  * One field, block by block, until a wanted condition holds or the block holding byte n
- * (the first past the end) is done. The last partial block is copied into a zeroed buffer:
- * nothing is read past the field.
+ * (the first past the end) is done. Nothing is read past the field: the last partial
+ * block goes through classify_tail (a zeroed copy, or a masked load).
  */
-#define PF_FIELD(name, classify, attr)                                                             \
-	static attr unsigned name(const uint8_t *s, size_t n, unsigned want)                      \
+#define PF_FIELD(name, classify, classify_tail, attr)                                              \
+	static inline __attribute__((always_inline)) attr unsigned name##_w(                       \
+	    const uint8_t *s, size_t n, unsigned want)                                             \
 	{                                                                                          \
-		struct pfb b[2], *p = &b[0], *c = &b[1], *t;                                       \
-		unsigned hit = 0;                                                                  \
+		struct pfb b[2], z, *p = &b[0], *c = &b[1], *t;                                    \
+		unsigned hit;                                                                      \
                                                                                                    \
-		memset(p, 0, sizeof(*p));                                                          \
-		for (size_t off = 0;; off += 64) {                                                 \
-			if (off + 64 <= n) {                                                       \
+		/* the first block apart: before it is the field edge, a zero block the compiler  \
+		 * folds into the conditions (all of a short field's work) */                      \
+		memset(&z, 0, sizeof(z));                                                          \
+		if (n >= 64)                                                                       \
+			classify(s, p->k);                                                         \
+		else                                                                               \
+			classify_tail(s, n, p->k);                                                 \
+		hit = conditions(&z, p, want);                                                     \
+		if (hit || n < 64)                                                                 \
+			return hit;                                                                \
+		for (size_t off = 64;; off += 64) {                                                \
+			if (off + 64 <= n)                                                         \
 				classify(s + off, c->k);                                           \
-			} else if (off < n) {                                                      \
-				uint8_t tail[64] = {0};                                            \
-				memcpy(tail, s + off, n - off);                                    \
-				classify(tail, c->k);                                              \
-			} else {                                                                   \
+			else if (off < n)                                                          \
+				classify_tail(s + off, n - off, c->k);                             \
+			else                                                                       \
 				memset(c->k, 0, sizeof(c->k));                                     \
-			}                                                                          \
 			hit = conditions(p, c, want);                                              \
 			if (hit || off + 64 > n)                                                   \
 				return hit;                                                        \
@@ -586,12 +634,41 @@ classify_avx2(const uint8_t *s, uint64_t *k)
 			p = c;                                                                     \
 			c = t;                                                                     \
 		}                                                                                  \
+	}                                                                                          \
+	/* every detector (what a masker with all of them asks): a copy where want is a     \
+	 * constant, so its tests fold away */                                                    \
+	static attr unsigned name(const uint8_t *s, size_t n, unsigned want)                      \
+	{                                                                                          \
+		return want == ALL_DETS ? name##_w(s, n, ALL_DETS) : name##_w(s, n, want);         \
 	}
 
-PF_FIELD(pf_c, classify_c, )
+static inline __attribute__((always_inline)) void classify_c_tail(const uint8_t *s, size_t n,
+								   uint64_t *k)
+{
+	uint8_t tail[64] = {0};
+	memcpy(tail, s, n);
+	classify_c(tail, k);
+}
+PF_FIELD(pf_c, classify_c, classify_c_tail, )
 #ifdef __x86_64__
-PF_FIELD(pf_sse2, classify_sse2, )
-PF_FIELD(pf_avx2, classify_avx2, __attribute__((target("avx2,popcnt,bmi,bmi2"))))
+static inline __attribute__((always_inline)) void classify_sse2_tail(const uint8_t *s, size_t n,
+								      uint64_t *k)
+{
+	uint8_t tail[64] = {0};
+	memcpy(tail, s, n);
+	classify_sse2(tail, k);
+}
+static inline __attribute__((always_inline, target("avx2,popcnt,bmi,bmi2"))) void
+classify_avx2_tail(const uint8_t *s, size_t n, uint64_t *k)
+{
+	uint8_t tail[64] = {0};
+	memcpy(tail, s, n);
+	classify_avx2(tail, k);
+}
+PF_FIELD(pf_sse2, classify_sse2, classify_sse2_tail, )
+PF_FIELD(pf_avx2, classify_avx2, classify_avx2_tail,
+	 __attribute__((target("avx2,popcnt,bmi,bmi2"))))
+PF_FIELD(pf_avx512, classify_avx512, classify_tail_avx512, __attribute__((target(PF_AVX512))))
 #endif
 
 typedef unsigned (*pf_fn)(const uint8_t *s, size_t n, unsigned want);
@@ -605,12 +682,20 @@ static bool has_avx2(void)
 	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") &&
 	       __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2");
 }
+
+/* The AVX-512 variant needs BW (byte compares into masks) and VL (the 128/256-bit forms
+ * the compiler may pick inside it), on top of what the AVX2 one needs. */
+static bool has_avx512(void)
+{
+	return has_avx2() && __builtin_cpu_supports("avx512f") &&
+	       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+}
 #endif
 
 static void pf_choose(void)
 {
 #ifdef __x86_64__
-	pf_impl = has_avx2() ? pf_avx2 : pf_sse2;
+	pf_impl = has_avx512() ? pf_avx512 : has_avx2() ? pf_avx2 : pf_sse2;
 #else
 	pf_impl = pf_c;
 #endif
@@ -641,6 +726,11 @@ int rg_mask_prefilter_use(enum rg_mask_prefilter_impl impl)
 		if (!has_avx2())
 			return -ENOTSUP;
 		pf_impl = pf_avx2;
+		return 0;
+	case RG_MASK_PF_AVX512:
+		if (!has_avx512())
+			return -ENOTSUP;
+		pf_impl = pf_avx512;
 		return 0;
 #endif
 	default:

@@ -137,10 +137,12 @@ enum rg_mask_prefilter_impl {
 	RG_MASK_PF_SCALAR,
 	RG_MASK_PF_SSE2,
 	RG_MASK_PF_AVX2,
+	RG_MASK_PF_AVX512, /* AVX-512 F+BW+VL */
 };
 
-/* Tests and benchmarks only: pick the prefilter's implementation for the whole process
- * (not while other threads mask). -ENOTSUP when the build or CPU lacks it. */
+/* Tests and benchmarks only (differential tests force each path in turn; production code
+ * never calls it): pick the prefilter's implementation for the whole process (not while
+ * other threads mask). -ENOTSUP when the build or CPU lacks it. */
 int rg_mask_prefilter_use(enum rg_mask_prefilter_impl impl);
 
 /* Tests only: on = false makes m SOM-scan every field, the reference the prefilter must

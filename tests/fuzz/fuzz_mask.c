@@ -5,7 +5,11 @@
  * without a key) and the plan bits; the rest is split into fields on 0x1f, a field that
  * is exactly 0x1e is SQL NULL. Oracles besides the sanitizers: unchanged fields point at
  * their input, an all-redact masker never changes a field's length, and every output
- * field is readable. Databases and maskers are built once per process.
+ * field is readable. Differential oracle: the row is masked again under every prefilter
+ * implementation the CPU has (plain C, SSE2, AVX2, AVX-512, forced with
+ * rg_mask_prefilter_use) and by a twin masker that SOM-scans every field (prefilter off);
+ * all outputs must be identical, and per field every implementation must name the same
+ * detectors. Any difference aborts. Databases and maskers are built once per process.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,8 +24,57 @@ struct setup {
 	struct rg_mask_action acts[NDET + 2];
 	size_t nacts;
 	hs_database_t *db;
-	struct rg_masker *m;
+	struct rg_masker *m, *ref; /* ref: prefilter off */
 };
+
+static const enum rg_mask_prefilter_impl impls[] = {RG_MASK_PF_SCALAR, RG_MASK_PF_SSE2,
+						    RG_MASK_PF_AVX2, RG_MASK_PF_AVX512};
+#define NIMPL (sizeof(impls) / sizeof(impls[0]))
+
+/* A copy of one masked row, to compare with the next. */
+struct snap {
+	bool changed;
+	uint32_t matches;
+	uint64_t rules_hit;
+	size_t nf;
+	struct rg_mask_out_field f[MAXF];
+	uint32_t off[MAXF];
+	uint8_t *buf;
+	size_t blen;
+};
+
+static void take(struct snap *sn, const struct rg_mask_result *r, size_t nf, size_t cap)
+{
+	sn->changed = r->changed;
+	sn->matches = r->matches;
+	sn->rules_hit = r->rules_hit;
+	sn->nf = nf;
+	sn->blen = 0;
+	for (size_t i = 0; i < nf; i++) {
+		sn->f[i] = r->fields[i];
+		sn->off[i] = (uint32_t)sn->blen;
+		if (!r->fields[i].is_null && r->fields[i].len) {
+			if (sn->blen + r->fields[i].len > cap)
+				abort();
+			memcpy(sn->buf + sn->blen, r->fields[i].data, r->fields[i].len);
+			sn->blen += r->fields[i].len;
+		}
+	}
+}
+
+static void same(const struct snap *a, const struct snap *b)
+{
+	if (a->changed != b->changed || a->matches != b->matches ||
+	    a->rules_hit != b->rules_hit || a->nf != b->nf)
+		abort();
+	for (size_t i = 0; i < a->nf; i++) {
+		const struct rg_mask_out_field *x = &a->f[i], *y = &b->f[i];
+		if (x->changed != y->changed || x->is_null != y->is_null || x->len != y->len)
+			abort();
+		if (!x->is_null && x->len && memcmp(a->buf + a->off[i], b->buf + b->off[i], x->len))
+			abort();
+	}
+}
 
 static struct setup sets[3];
 
@@ -54,8 +107,11 @@ static void build(struct setup *s, int kind)
 		abort();
 	s->m = rg_masker_new(s->db, s->acts, s->nacts, kind == 1 ? (const uint8_t *)"key" : NULL,
 			     kind == 1 ? 3 : 0);
-	if (!s->m)
+	s->ref = rg_masker_new(s->db, s->acts, s->nacts, kind == 1 ? (const uint8_t *)"key" : NULL,
+			       kind == 1 ? 3 : 0);
+	if (!s->m || !s->ref)
 		abort();
+	rg_masker_set_prefilter(s->ref, false);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -116,5 +172,44 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				sink ^= o->data[k];
 	}
 	(void)sink;
+
+	/* differential: the reference (no prefilter), then every implementation */
+	static struct snap want, got;
+	static uint8_t *wbuf, *gbuf;
+	size_t cap = size * 8 + 32 * MAXF + 64; /* hmac/static grow short spans */
+	wbuf = realloc(wbuf, cap);
+	gbuf = realloc(gbuf, cap);
+	if (!wbuf || !gbuf)
+		abort();
+	want.buf = wbuf;
+	got.buf = gbuf;
+	const struct rg_mask_plan *pl = (ctl & 0x40) ? NULL : &plan;
+	if (rg_masker_row(s->ref, pl, f, nf, &r) != 0)
+		abort();
+	take(&want, &r, nf, cap);
+	unsigned per0[MAXF];
+	bool have0 = false;
+	for (size_t k = 0; k < NIMPL; k++) {
+		if (rg_mask_prefilter_use(impls[k]) != 0)
+			continue;
+		if (rg_masker_row(s->m, pl, f, nf, &r) != 0)
+			abort();
+		take(&got, &r, nf, cap);
+		same(&want, &got);
+		for (size_t i = 0; i < nf; i++) {
+			unsigned per = 0;
+			for (int d = 0; d < NDET; d++)
+				if (rg_mask_prefilter(f[i].data, f[i].len, 1u << d))
+					per |= 1u << d;
+			if ((rg_mask_prefilter(f[i].data, f[i].len, ~0u) != 0) != (per != 0))
+				abort();
+			if (!have0)
+				per0[i] = per;
+			else if (per0[i] != per)
+				abort();
+		}
+		have0 = true;
+	}
+	rg_mask_prefilter_use(RG_MASK_PF_AUTO);
 	return 0;
 }

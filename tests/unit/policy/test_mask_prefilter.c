@@ -2,7 +2,8 @@
  * The masking prefilter loses no true positive. The prefilter (mask.c) decides which
  * fields get the SOM scan; a field it rules out is never masked, so each detector's
  * condition must hold wherever the detector can confirm a match. Three checks, each run
- * with every prefilter implementation this build and CPU have (plain C, SSE2, AVX2):
+ * with every prefilter implementation this build and CPU have (plain C, SSE2, AVX2,
+ * AVX-512; rg_mask_prefilter_use forces each in turn):
  *
  *  - every known instance (the positive cases of test_detect.c, test_mask.c and the row
  *    tests of rules/pii/pii.yaml) is a candidate for its detector, alone and embedded in
@@ -12,7 +13,12 @@
  *    and noise: whenever a detector alone, scanning the field with the prefilter off,
  *    confirms a match, the prefilter names that detector for the field;
  *  - the same rows through a masker with every detector: output with the prefilter equals
- *    output with every field SOM-scanned (rg_masker_set_prefilter(m, false)).
+ *    output with every field SOM-scanned (rg_masker_set_prefilter(m, false));
+ *  - differential, across implementations: adversarial fields (every known instance at
+ *    every offset across two 64-byte boundaries, at the field's start and end, inside runs
+ *    of digits, separators, colons, capitals and non-ASCII UTF-8, and such runs alone at
+ *    every length up to 200) give the same per-detector answer from every implementation,
+ *    and the same masked row, equal to the row with every field SOM-scanned.
  * The random generator is seeded, so a failure reproduces; the failing field is printed.
  */
 #include <arpa/inet.h>
@@ -170,8 +176,9 @@ static const struct ex examples[] = {
 };
 
 static const enum rg_mask_prefilter_impl impls[] = {RG_MASK_PF_SCALAR, RG_MASK_PF_SSE2,
-						    RG_MASK_PF_AVX2};
-static const char *const impl_name[] = {"auto", "scalar", "sse2", "avx2"};
+						    RG_MASK_PF_AVX2, RG_MASK_PF_AVX512};
+static const char *const impl_name[] = {"auto", "scalar", "sse2", "avx2", "avx512"};
+#define NIMPL (sizeof(impls) / sizeof(impls[0]))
 
 /* One masker per detector (prefilter on or off) and one with every detector. */
 static struct rg_mask_action one_act[RG_DET__COUNT], all_act[RG_DET__COUNT];
@@ -710,12 +717,123 @@ static void test_random_rows_lose_no_true_positive(void **state)
 	assert_int_equal(rg_mask_prefilter_use(RG_MASK_PF_AUTO), 0);
 }
 
+
+/* ---- differential: every implementation, adversarial fields ---- */
+
+struct verdicts {
+	unsigned per; /* bit d: the prefilter names d when asked for d alone */
+	bool any;     /* the prefilter with every detector is nonzero */
+};
+
+/* Checks p[0..n) under every implementation against the plain C one and against the row
+ * masked with the prefilter off; *cmp counts the comparisons made. */
+static void differential(const uint8_t *p, size_t n, size_t *cmp)
+{
+	struct rg_mask_field f = {p, (uint32_t)n, false};
+	struct rg_mask_result ref, r;
+	struct verdicts v0 = {0, false};
+	static uint8_t refout[FCAP + 512];
+	uint32_t reflen;
+	bool refnull, refchanged;
+
+	assert_int_equal(rg_masker_row(all_ref, NULL, &f, 1, &ref), 0);
+	refchanged = ref.fields[0].changed;
+	refnull = ref.fields[0].is_null;
+	reflen = ref.fields[0].len;
+	assert_true(reflen <= sizeof(refout));
+	if (reflen)
+		memcpy(refout, ref.fields[0].data, reflen);
+	for (size_t k = 0; k < NIMPL; k++) {
+		struct verdicts v = {0, false};
+		if (rg_mask_prefilter_use(impls[k]) != 0)
+			continue;
+		for (int d = 0; d < RG_DET__COUNT; d++)
+			if (rg_mask_prefilter(p, n, 1u << d) == 1u << d)
+				v.per |= 1u << d;
+		v.any = rg_mask_prefilter(p, n, ~0u) != 0;
+		assert_int_equal(rg_masker_row(all_m, NULL, &f, 1, &r), 0);
+		if (k == 0)
+			v0 = v;
+		const struct rg_mask_out_field *o = &r.fields[0];
+		if (v.per != v0.per || v.any != v0.any || v.any != (v.per != 0) ||
+		    o->changed != refchanged || o->is_null != refnull || o->len != reflen ||
+		    (reflen && memcmp(o->data, refout, reflen))) {
+			fprintf(stderr, "%s differs from %s (0x%x vs 0x%x) or from the reference:\n",
+				impl_name[impls[k]], impl_name[impls[0]], v.per, v0.per);
+			show("field", p, n);
+			fail();
+		}
+		(*cmp)++;
+	}
+	assert_int_equal(rg_mask_prefilter_use(RG_MASK_PF_AUTO), 0);
+}
+
+static void test_implementations_agree_on_adversarial_fields(void **state)
+{
+	/* what sits around an instance: text, digits, separators, capitals, colons, UTF-8 */
+	static const char *const fill[] = {
+	    "lorem ipsum 2024-05-01 12:30:45 dolor sit amet 17 ",
+	    "0123456789",
+	    " - ",
+	    "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80 ",
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+	    "1 2-3 4-",
+	    "::..@@++",
+	    "\xff\x80",
+	};
+	/* runs alone at every length: each stresses a condition's chain across blocks */
+	static const char *const runs[] = {"0", "1 ", "12-", "1234 ", "1.", "12.", "a:", "::1",
+					   "A", "AB12", "-", "ey", "e", "+1", "x@", "\xc3\xa9",
+					   "\x80", "1234-5678-", "4111 1111 "};
+	static uint8_t buf[FCAP];
+	size_t cmp = 0;
+
+	(void)state;
+	for (size_t e = 0; e < sizeof(examples) / sizeof(examples[0]); e++) {
+		const char *x = examples[e].s;
+		size_t len = strlen(x);
+		for (size_t fi = 0; fi < sizeof(fill) / sizeof(fill[0]); fi++) {
+			size_t fl = strlen(fill[fi]);
+			for (size_t pad = 0; pad <= 130; pad++) {
+				if (pad + len + 70 > FCAP)
+					break;
+				for (size_t i = 0; i < pad; i++)
+					buf[i] = (uint8_t)fill[fi][i % fl];
+				memcpy(buf + pad, x, len);
+				/* at the field's end, then followed by filler up to a boundary */
+				differential(buf, pad + len, &cmp);
+				size_t n = pad + len;
+				size_t to = (n + 63) / 64 * 64 + (pad & 1);
+				for (; n < to; n++)
+					buf[n] = (uint8_t)fill[fi][n % fl];
+				differential(buf, n, &cmp);
+			}
+		}
+	}
+	for (size_t ri = 0; ri < sizeof(runs) / sizeof(runs[0]); ri++) {
+		size_t rl = strlen(runs[ri]);
+		for (size_t n = 1; n <= 200; n++) {
+			for (size_t i = 0; i < n; i++)
+				buf[i] = (uint8_t)runs[ri][i % rl];
+			differential(buf, n, &cmp);
+		}
+	}
+	/* random fields from the generator, at every length mod 64 */
+	for (int i = 0; i < 3000; i++) {
+		size_t n = gen_field((char *)buf, FCAP);
+		differential(buf, n, &cmp);
+	}
+	fprintf(stderr, "differential: %zu (field, implementation) pairs compared\n", cmp);
+	assert_true(cmp > 10000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_implementations_agree_on_the_simple_cases),
 	    cmocka_unit_test(test_every_known_instance_is_a_candidate),
 	    cmocka_unit_test(test_random_rows_lose_no_true_positive),
+	    cmocka_unit_test(test_implementations_agree_on_adversarial_fields),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
