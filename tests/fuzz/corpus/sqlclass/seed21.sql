@@ -1,0 +1,1 @@
+with a as (with b as (delete from s.t where x returning id) update u set y = b.id from b returning *), c as (insert into v select * from a returning *) select * from c

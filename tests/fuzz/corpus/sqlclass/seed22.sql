@@ -1,0 +1,1 @@
+merge into s.t as tt using (select * from u where u.z) as src on tt.id = src.id when matched and src.d then delete when matched then update set a = src.a, b = f(1) when not matched then insert (id, a) values (src.id, g(src.a)) when not matched then do nothing

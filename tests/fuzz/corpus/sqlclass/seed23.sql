@@ -1,0 +1,1 @@
+insert into t as x values (1) on conflict (a collate "C" text_pattern_ops, (lower(b))) where c do update set a = excluded.a, b = h(x.b) where x.c returning *

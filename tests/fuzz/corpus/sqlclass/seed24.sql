@@ -1,0 +1,1 @@
+update t set a = u.a, (b, c) = (select 1, f(2)) from u join w on u.id = w.id where t.id = u.id returning t.*, g(t.a)

@@ -1,0 +1,1 @@
+select a into x from t union select b from u

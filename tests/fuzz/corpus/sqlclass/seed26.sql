@@ -1,0 +1,1 @@
+select * from f(1) as (a int, b text), rows from (g(1), h(2) as (c int)) with ordinality, lateral k(t.a) z

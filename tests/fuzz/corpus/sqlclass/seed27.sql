@@ -1,0 +1,1 @@
+select a.b, a.b.c, a.*, (a).b, (a).*, (a.b).c, (f(x)).y[1].z, x[1:2] from a

@@ -1,0 +1,1 @@
+select * from xmltable(xmlnamespaces('http://x' as x), '/r' passing f(d) columns a int path g('a') default h(1) not null, o for ordinality, n numeric(k(1)) path 'n')

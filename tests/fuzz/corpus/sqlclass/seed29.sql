@@ -1,0 +1,1 @@
+with recursive r as (select 1 as n union all select n + 1 from r) search depth first by n set ord cycle n set is_cycle to f(1) 'x' default g(2) 'y' using path select * from r

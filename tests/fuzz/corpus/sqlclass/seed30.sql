@@ -1,0 +1,1 @@
+select 1::numeric(f(1)), cast(x as s.vc(g(2))[]), y::int[3], '1'::s.ty

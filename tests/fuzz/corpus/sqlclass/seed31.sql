@@ -1,0 +1,1 @@
+begin isolation level serializable; set local work_mem to '1MB'; show all; delete from only (s.t); commit

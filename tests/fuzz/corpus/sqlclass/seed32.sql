@@ -1,0 +1,1 @@
+select * from "Weird"."Ta""ble", U&"d\0061t\+000061" where U&"f\0075nc"(1)

@@ -1,0 +1,1 @@
+select 1; update t set a = 1
