@@ -371,6 +371,8 @@ struct rg_sqlclass {
 
 	char *names;		/* fast path: table and function names, copied out of the tree */
 	size_t names_cap;
+	char *json;		/* fast path declined: the tree printed, for the JSON walker */
+	size_t json_cap;
 	bool last_fast;		/* the last run was answered by the fast path */
 
 	void *bigstack;		/* helper thread stack, mapped on first big input */
@@ -523,6 +525,7 @@ void rg_sqlclass_free(struct rg_sqlclass *c)
 	free(c->stmts);
 	free(c->fps);
 	free(c->names);
+	free(c->json);
 	nameset_free(&c->tables);
 	nameset_free(&c->funcs);
 	if (c->bigstack)
@@ -585,6 +588,16 @@ int rg_sqlclass_keep_names(struct rg_sqlclass *c)
 			e->schema = keep_one(&d, e->schema);
 			e->name = keep_one(&d, e->name);
 		}
+	return 0;
+}
+
+/* Copies a declined string's printed tree into c->json (reused across calls). */
+int rg_sqlclass_keep_json(struct rg_sqlclass *c, const char *json)
+{
+	size_t n = strlen(json) + 1;
+	if (grow(&c->json, &c->json_cap, n, 1))
+		return -ENOMEM;
+	memcpy(c->json, json, n);
 	return 0;
 }
 
@@ -1339,6 +1352,7 @@ struct pg_job {
 	unsigned flags;
 	int rc;
 	bool fast;	/* JOB_PARSE: answered by the fast path, facts in raw */
+	bool declined;	/* JOB_PARSE: the fast path declined, c->json holds the tree */
 	struct rg_sqlraw_out raw;
 };
 
@@ -1392,8 +1406,7 @@ static void job_run(struct pg_job *j)
 {
 	if (j->what == JOB_PARSE) {
 		if (raw_enabled && !(j->flags & RG_SQLCLASS_FORCE_JSON)) {
-			char *json;
-			int rc = rg_sqlraw_classify(j->c, j->c->in, &j->raw, &json);
+			int rc = rg_sqlraw_classify(j->c, j->c->in, &j->raw);
 			if (rc == RG_SQLRAW_OK || rc < 0) {
 				j->fast = true;
 				j->rc = rc;
@@ -1407,8 +1420,7 @@ static void job_run(struct pg_job *j)
 			}
 			/* declined: the JSON walker reads the same tree, printed */
 			reset_facts(j->c);
-			j->c->parse = (PgQueryParseResult){ .parse_tree = json };
-			j->c->have_parse = true;
+			j->declined = true;
 			return;
 		}
 		j->c->parse = pg_query_parse(j->c->in);
@@ -1528,6 +1540,14 @@ int rg_sqlclass_run(struct rg_sqlclass *c, const char *sql, size_t len, unsigned
 		c->last_fast = true;
 		c->ops = j.raw.ops;
 		c->ops_nowhere = j.raw.ops_nowhere;
+	} else if (j.declined) {
+		rc = walk(c, c->json);
+		if (rc < 0)
+			return rc;
+		if (rc) {
+			unparseable(out);
+			return 0;
+		}
 	} else {
 		if (c->parse.error || !c->parse.parse_tree) {
 			unparseable(out);

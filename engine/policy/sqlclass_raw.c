@@ -581,14 +581,12 @@ static int classify_tree(struct rg_sqlclass *c, const List *tree, struct rg_sqlr
 	return RG_SQLRAW_OK;
 }
 
-int rg_sqlraw_classify(struct rg_sqlclass *c, const char *sql, struct rg_sqlraw_out *out,
-		       char **json)
+int rg_sqlraw_classify(struct rg_sqlclass *c, const char *sql, struct rg_sqlraw_out *out)
 {
 	MemoryContext ctx = pg_query_enter_memory_context();
 	PgQueryInternalParsetreeAndError r = pg_query_raw_parse(sql);
 	int rc;
 
-	*json = NULL;
 	if (r.error)
 		rc = RG_SQLRAW_UNPARSEABLE;
 	else
@@ -598,9 +596,8 @@ int rg_sqlraw_classify(struct rg_sqlclass *c, const char *sql, struct rg_sqlraw_
 		rc = rg_sqlclass_keep_names(c);
 	if (rc == RG_SQLRAW_DECLINE) {
 		/* what pg_query_parse() would return, without parsing again */
-		char *j = pg_query_nodes_to_json(r.tree);
-		*json = j ? strdup(j) : NULL;
-		if (!*json)
+		const char *j = pg_query_nodes_to_json(r.tree);
+		if (!j || rg_sqlclass_keep_json(c, j))
 			rc = -ENOMEM;
 	}
 	free_parse(&r);

@@ -33,10 +33,9 @@ bool rg_sqlraw_canary(void);
 /* Classifies the NUL-terminated sql. Tables, functions and statement positions go to c
  * through the rg_sqlclass_note_* functions; names are copied (rg_sqlclass_keep_names)
  * before the parser's memory is released. Returns RG_SQLRAW_* or -ENOMEM. On DECLINE the
- * caller must discard whatever was noted, and *json is the tree as pg_query_parse() would
- * have printed it (malloc'ed, the caller frees it), so the string is not parsed twice. */
-int rg_sqlraw_classify(struct rg_sqlclass *c, const char *sql, struct rg_sqlraw_out *out,
-		       char **json);
+ * caller must discard whatever was noted; the tree, printed as pg_query_parse() would have
+ * printed it, went to rg_sqlclass_keep_json(), so the string is not parsed twice. */
+int rg_sqlraw_classify(struct rg_sqlclass *c, const char *sql, struct rg_sqlraw_out *out);
 
 /* The raw parser alone: RG_SQLRAW_OK with *nstmts, or RG_SQLRAW_UNPARSEABLE. */
 int rg_sqlraw_validate(const char *sql, unsigned *nstmts);
@@ -47,5 +46,6 @@ int rg_sqlclass_note_table(struct rg_sqlclass *c, const char *schema, const char
 int rg_sqlclass_note_func(struct rg_sqlclass *c, const char *schema, const char *name);
 int rg_sqlclass_note_stmt(struct rg_sqlclass *c, int32_t loc, int32_t len);
 int rg_sqlclass_keep_names(struct rg_sqlclass *c);
+int rg_sqlclass_keep_json(struct rg_sqlclass *c, const char *json);
 
 #endif
