@@ -125,19 +125,22 @@ static void gen_value(char *t, size_t cap)
 	}
 }
 
-/* Append one field of about `want` bytes of text to p; returns its length. */
-static size_t gen_text(char *p, size_t want, bool with_pii)
+/* Append one field of about `want` bytes of text to p; returns its length. With with_pii,
+ * one sensitive value goes at a random point (at the end if the text got there first);
+ * *put gets its length. */
+static size_t gen_text(char *p, size_t want, bool with_pii, size_t *put)
 {
 	size_t n = 0;
 	size_t at = with_pii ? rnd((uint32_t)want) : (size_t)-1;
 
-	while (n < want) {
+	while (n < want || at != (size_t)-1) {
 		const char *w;
 		char tmp[48];
 		uint32_t k = rnd(10);
 		if (n >= at) {
 			w = pii[rnd(sizeof(pii) / sizeof(pii[0]))];
 			at = (size_t)-1;
+			*put = strlen(w);
 		} else if (k < 3) {
 			gen_value(tmp, sizeof(tmp));
 			w = tmp;
@@ -156,6 +159,7 @@ struct rowset {
 	char *buf;
 	struct rg_mask_field *fields; /* nrows * nf */
 	size_t nrows, nf, bytes;      /* bytes: field bytes only */
+	size_t pii_rows, pii_bytes;   /* rows that really got a sensitive value, its bytes */
 	size_t *row_off, *row_len;    /* each row's contiguous DataRow body */
 };
 
@@ -168,21 +172,26 @@ static void build(struct rowset *rs, size_t nrows, size_t nf, size_t field_bytes
 	rs->nrows = nrows;
 	rs->nf = nf;
 	rs->bytes = 0;
+	rs->pii_rows = rs->pii_bytes = 0;
 	size_t at = 0;
 	for (size_t r = 0; r < nrows; r++) {
-		bool with = rnd(1000000) < (uint32_t)(pii_share * 1e6);
+		/* exactly the share asked for, spread evenly: nrows * pii_share rows */
+		bool with = (size_t)((double)(r + 1) * pii_share) != (size_t)((double)r * pii_share);
 		size_t which = with ? rnd((uint32_t)nf) : nf;
+		size_t pii = 0;
 		rs->row_off[r] = at;
 		for (size_t f = 0; f < nf; f++) {
 			at += 4; /* the length word, left as garbage like a real buffer */
 			size_t want = field_bytes / 2 + rnd((uint32_t)field_bytes);
-			size_t l = gen_text(rs->buf + at, want ? want : 1, f == which);
+			size_t l = gen_text(rs->buf + at, want ? want : 1, f == which, &pii);
 			rs->fields[r * nf + f] = (struct rg_mask_field){
 			    (const uint8_t *)rs->buf + at, (uint32_t)l, false};
 			at += l;
 			rs->bytes += l;
 		}
 		rs->row_len[r] = at - rs->row_off[r];
+		rs->pii_rows += pii != 0;
+		rs->pii_bytes += pii;
 	}
 }
 
@@ -315,7 +324,7 @@ int main(int argc, char **argv)
 		size_t nrows, nf, field_bytes;
 		double pii;
 	} cases[] = {
-	    {"short rows: 5 fields, ~60 B, no PII", 4096, 5, 12, 0.0},
+	    {"short rows: 5 fields, ~80 B, no PII", 4096, 5, 12, 0.0},
 	    {"text rows: 8 fields x ~200 B, 1% PII rows", 4096, 8, 200, 0.01},
 	    {"text rows: 4 fields x ~4 KiB, 1% PII rows", 512, 4, 4096, 0.01},
 	    {"text rows: 8 fields x ~200 B, every row PII", 4096, 8, 200, 1.0},
@@ -328,7 +337,13 @@ int main(int argc, char **argv)
 			unbuild(&rs);
 			continue;
 		}
-		printf("%s (avg %.0f B/row)\n", cases[c].name, (double)rs.bytes / (double)rs.nrows);
+		/* what the data really holds (a sensitive value may still be glued to its
+		 * neighbours or invalid there: "changed" below is what was masked) */
+		printf("%s (avg %.0f B/row; %.2f%% of rows hold a sensitive value, %.3f%% of "
+		       "bytes)\n",
+		       cases[c].name, (double)rs.bytes / (double)rs.nrows,
+		       100.0 * (double)rs.pii_rows / (double)rs.nrows,
+		       100.0 * (double)rs.pii_bytes / (double)rs.bytes);
 		snprintf(name, sizeof(name), "  rg_masker_row (prefilter + SOM)");
 		run_masker(name, m, &rs, secs);
 #ifndef MASK_BENCH_BASELINE
