@@ -140,6 +140,26 @@ static const struct tricky tricky[] = {
 	{ "select * from t where a in (select b from u where exists (select 1 from v "
 	  "where v.c = u.c and v.d = any(select d from w)))",
 	  1 },
+	{ "select * from \"a\tb\".\"c\x01d\", \"\xc3\x28\xff\" where \"f\x7fn\".\"g\\h\"(1)", 1 },
+	{ "select t.*, (t).*, array[[1, 2], [f(3)]], (a, b) in (select 1, 2), "
+	  "a = any ('{1}'), x between symmetric 1 and g(2) from t, u natural left join v "
+	  "group by distinct a, cube(b) order by a using ~<~",
+	  1 },
+	{ "select * from t join lateral (values (1), (f(2))) v(a) on true for update of s.t", 1 },
+	{ "insert into t overriding user value select * from (values (1)) v", 1 },
+	{ "delete from t where a in (with x as (delete from u returning 1) select * from x)",
+	  1 },
+	{ "select * from generate_series(1, 3) with ordinality as g(a, n), "
+	  "current_schema, current_role, pg_catalog.now()",
+	  1 },
+	{ "select 1 from t window w as (partition by f(y)), w2 as (w order by z)", 1 },
+	{ "select a->'b', a->>'c', '1'::pg_catalog.int4, interval '1 day' second(3), "
+	  "u&'\\0041' uescape '!', $1::regclass",
+	  1 },
+	{ "with w as (update t set a = 1 where false returning *), "
+	  "x as (merge into m using w on true when matched then delete) select 1",
+	  -1 },
+	{ "begin; select 1; end; savepoint \"x\"; set session role none; show \"x.y\"", 1 },
 	/* transaction control, SET, SHOW */
 	{ "begin; update t set a = 1; commit", 1 },
 	{ "begin isolation level serializable read only deferrable", 1 },
@@ -355,6 +375,25 @@ static void test_deep_expressions_agree(void **state)
 		compare_all(s, len);
 		free(s);
 	}
+}
+
+static void test_big_flat_dml_takes_fast_path_on_helper_stack(void **state)
+{
+	(void)state;
+	/* past DIRECT_MAX (32 KiB): parsed on the helper thread, still shallow */
+	size_t n = 12000;
+	char *s = malloc(64 + n * 24);
+	assert_non_null(s);
+	size_t len = (size_t)sprintf(s, "select 1");
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)sprintf(s + len, ", s.f%zu(x.y)", i % 100);
+	len += (size_t)sprintf(s + len, " from t where a in (1");
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)sprintf(s + len, ", %zu", i);
+	len += (size_t)sprintf(s + len, ")");
+	assert_true(len > (32u << 10));
+	assert_true(compare_all(s, len));
+	free(s);
 }
 
 static char *read_file(const char *path, size_t *len)
@@ -607,6 +646,7 @@ int main(void)
 		cmocka_unit_test(test_tricky_cases_agree_and_dml_takes_fast_path),
 		cmocka_unit_test(test_names_survive_until_next_call),
 		cmocka_unit_test(test_deep_expressions_agree),
+		cmocka_unit_test(test_big_flat_dml_takes_fast_path_on_helper_stack),
 		cmocka_unit_test(test_test_sqlclass_strings_agree),
 		cmocka_unit_test(test_rule_inline_tests_agree),
 		cmocka_unit_test(test_fuzz_seeds_agree),
