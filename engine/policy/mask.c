@@ -287,11 +287,16 @@ out:
  *   aba_routing  [NA] D9 [NA]: exactly nine digits (validator); glued_* reject alnum
  *                neighbours.
  *   credit_card  the confirmed span is a pattern match or its suffix after a ' ' (the retry
- *                in rg_detector_confirm; after '-' it is glued), preceded by [NA]:
- *                [NA] D13 (contiguous form); [NA] D4 S D4 S D4 S D (4-4-4-x, whole);
+ *                in rg_detector_confirm; after '-' it is glued), preceded by [NG]:
+ *                [NG] D13 (contiguous form); [NG] D4 S D4 S D4 S D then [NA] 1..4
+ *                bytes after that D (4-4-4-x whole: x has 1..4 digits and is followed
+ *                by the end, a byte not glued on, or the separator of a 5th group; this
+ *                keeps UUIDs "…6f-2882-4042-8140-2bd8…" out; the [NA] is at most the
+ *                field's end, which is always evaluated);
  *                D ' ' D4 S D4 S (D2 S D3 | D3 S D2 | D4 S D) (4-4-4-a-b from the second
- *                group: 13+ digits need a+b >= 5); [NA] D4 S D6 S D4 (4-6-4/5; its
- *                suffixes have < 13 digits).
+ *                group: 13+ digits need a+b >= 5); [NG] D4 S D6 S D4 (4-6-4/5; its
+ *                suffixes have < 13 digits). [NG] is [NA] but not a '.' or '-' right
+ *                after a digit (glued_left: "1-4111…" continues a number).
  *   us_ssn       [NA] D3 '-' D2 '-' D4 [NA] (validator shape; glued_* on both sides).
  *   ipv4         three '.' each between digits, the digits after them 2..4 bytes apart
  *                (octets of 1..3 digits).
@@ -332,6 +337,7 @@ struct pfb {
 	uint64_t sep;	/* ' ' or '-' */
 	uint64_t d2, d4, d9;
 	uint64_t g;	/* D4 S D4, at its last digit: every grouped card form holds it */
+	uint64_t cx;	/* [NG] D4 S D4 S D4 S D, at the last D: a 4-4-4-x card's x */
 	uint64_t sg;	/* D2 '-' D4: the end of an SSN */
 	uint64_t x, y;	/* ipv4: the digit after a '.' between digits; x 2..4 after another */
 	uint64_t h;	/* [NA] U U D D, at the last digit: an IBAN's head */
@@ -350,6 +356,9 @@ struct pfb {
 #define B(x, n) ((c->x << (n)) | (p->x >> (64 - (n))))
 #define R(i, n) ((c->k[i] << (n)) | (p->k[i] >> (64 - (n))))
 #define NA(n) (~B(a, n))
+/* [NG]: [NA] that does not glue a number on (glued_left of card/ssn/aba/ipv4: not '.' or
+ * '-' after a digit), as "b5b22e99-6267-4125-9241-9…" inside a UUID */
+#define NG(n) (NA(n) & ~((R(K_DOT, n) | R(K_DASH, n)) & R(K_D, (n) + 1)))
 /* 128-bit window (previous block, this block) of a raw class, for the rare deep chains */
 #define W(i) (((u128)c->k[i] << 64) | p->k[i])
 #define HI(x) ((uint64_t)((x) >> 64))
@@ -365,7 +374,8 @@ static inline __attribute__((always_inline)) unsigned conditions(const struct pf
 
 	c->a = d | u | c->k[K_L];
 	c->sep = c->k[K_SP] | c->k[K_DASH];
-	c->d2 = c->d4 = c->d9 = c->g = c->sg = c->x = c->y = c->h = c->u4 = c->ew = c->cc = 0;
+	c->d2 = c->d4 = c->d9 = c->g = c->cx = c->sg = c->x = c->y = c->h = c->u4 = c->ew =
+		c->cc = 0;
 
 	if (d) {
 		c->d2 = d & R(K_D, 1);
@@ -375,6 +385,8 @@ static inline __attribute__((always_inline)) unsigned conditions(const struct pf
 			c->g = c->d4 & B(sep, 4) & B(d4, 5);
 			c->sg = c->d4 & R(K_DASH, 4) & B(d2, 5);
 		}
+		if (c->g | p->g)
+			c->cx = d & B(sep, 1) & B(g, 2) & B(g, 7) & NG(16);
 		if (c->k[K_DOT] | p->k[K_DOT]) {
 			c->x = d & R(K_DOT, 1) & R(K_D, 2);
 			c->y = c->x & (B(x, 2) | B(x, 3) | B(x, 4));
@@ -397,11 +409,11 @@ static inline __attribute__((always_inline)) unsigned conditions(const struct pf
 			uint64_t tail = (c->d2 & R(K_D, 2) & B(sep, 3) & B(d2, 4)) |
 					(c->d2 & B(sep, 2) & B(d2, 3) & R(K_D, 5)) |
 					(d & B(sep, 1) & B(d4, 2));
-			uint64_t card = (c->d9 & B(d4, 9) & NA(13)) |
-					(d & B(sep, 1) & B(g, 2) & B(g, 7) & NA(16)) |
+			uint64_t card = (c->d9 & B(d4, 9) & NG(13)) |
+					(~c->a & (B(cx, 1) | B(cx, 2) | B(cx, 3) | B(cx, 4))) |
 					(tail & B(sep, 6) & B(g, 7) & R(K_SP, 16) & R(K_D, 17)) |
 					(c->d4 & B(sep, 4) & B(d4, 5) & B(d2, 9) & B(sep, 11) &
-					 B(d4, 12) & NA(16));
+					 B(d4, 12) & NG(16));
 			if (card)
 				hit |= DBIT(RG_DET_CREDIT_CARD);
 		}
@@ -470,6 +482,7 @@ static inline __attribute__((always_inline)) unsigned conditions(const struct pf
 #undef B
 #undef R
 #undef NA
+#undef NG
 #undef W
 #undef HI
 

@@ -67,6 +67,12 @@ static const struct ex examples[] = {
     {RG_DET_CREDIT_CARD, "4000000000000000006"},
     {RG_DET_CREDIT_CARD, "x,4111111111111111,5555555555554444"},
     {RG_DET_CREDIT_CARD, "qty 2 4111 1111 1111 1111"},
+    /* 4-4-4-x with x of 1..4 digits and a 5th group: the [NA] after x ends the condition */
+    {RG_DET_CREDIT_CARD, "4222 2222 2222 2"},
+    {RG_DET_CREDIT_CARD, "3056 9309 0259 04"},
+    {RG_DET_CREDIT_CARD, "3782-8224-6310-005"},
+    {RG_DET_CREDIT_CARD, "4000 0000 0000 0000 006"},
+    {RG_DET_CREDIT_CARD, "id:4111-1111-1111-1111."},
     {RG_DET_IBAN, "DE89370400440532013000"},
     {RG_DET_IBAN, "DE89 3704 0044 0532 0130 00"},
     {RG_DET_IBAN, "pay to GB82WEST12345698765432 today"},
@@ -262,6 +268,11 @@ static void test_implementations_agree_on_the_simple_cases(void **state)
 				 1u << RG_DET_ABA_ROUTING);
 		assert_int_equal(rg_mask_prefilter((const uint8_t *)"021000021", 9,
 						   1u << RG_DET_EMAIL),
+				 0);
+		/* a UUID's 4-4-4 groups are glued to the 12-digit group after them */
+		assert_int_equal(rg_mask_prefilter((const uint8_t *)"fc01646f-2882-4042-8140-"
+								    "2bd8e1f2a3b4",
+						   36, 1u << RG_DET_CREDIT_CARD),
 				 0);
 	}
 	assert_int_equal(rg_mask_prefilter_use(RG_MASK_PF_AUTO), 0);
