@@ -42,6 +42,7 @@
 #   IDLE_MIN_AVAIL_MB=6144 (keep this much memory free: N is lowered, and the client stops)
 #   PG_BACKEND_KIB=2400 (memory per idle PostgreSQL backend, for that estimate)
 #   OUT=bench/results/pg_bench-<date>.md  KEEP=1 keeps the temp dir
+#   NO_SETSID=1: start proxies and pgbench in the script's own session (see start_bg)
 #   RINGGATE_CMD: a custom gateway command with {PORT}/{PGPORT}/{CONFIG} placeholders
 #     instead of "$BUILD/engine/ringgate --config {CONFIG}".
 set -euo pipefail
@@ -209,10 +210,20 @@ RGCONF
 	echo "$f"
 }
 
-start_bg() { # name, command...: start a process in the background
+# Every process this script starts runs in a session of its own (setsid), as a daemon does:
+# with kernel.sched_autogroup_enabled=1 the scheduler shares the CPU between sessions first,
+# and every PostgreSQL backend calls setsid(), so a proxy left in the script's session would
+# share one backend's worth of CPU with pgbench (all proxies alike, but not how they run in
+# production). Background jobs of a non-interactive shell are not group leaders, so setsid
+# execs in place and $! stays the process's own pid.
+SETSID=()
+[ "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo 0)" = 1 ] &&
+	[ -z "${NO_SETSID:-}" ] && SETSID=(setsid)
+
+start_bg() { # name, command...: start a process in the background, in its own session
 	local name=$1
 	shift
-	"$@" >"$T/$name.out" 2>&1 &
+	"${SETSID[@]}" "$@" >"$T/$name.out" 2>&1 &
 	PID[$name]=$!
 	PIDS+=($!)
 }
@@ -354,7 +365,7 @@ run_one() { # rep target mode clients scenario
 		sleep 0.2
 	fi
 	c0=$(cpu_ticks "$pid")
-	out=$(PGPASSWORD=$pw timeout $((DURATION + 120)) "$PGBIN/pgbench" -n "${args[@]}" \
+	out=$(PGPASSWORD=$pw timeout $((DURATION + 120)) "${SETSID[@]}" "$PGBIN/pgbench" -n "${args[@]}" \
 		-M "$mode" -c "$c" -j 2 -T "$DURATION" -h 127.0.0.1 -p "${PORT[$t]}" -U postgres \
 		--log --log-prefix="$log" postgres 2>&1) ||
 		{ echo "pgbench failed against $t: $out" >&2; return 0; }
@@ -727,6 +738,7 @@ fi
 	echo "pgbouncer single-threaded. ringgate: JWT login (ES256 dev issuer), SCRAM to PostgreSQL, no policy bundle."
 	echo "select1 = pgbench -S; rows1000 = SELECT of 1000 rows of pgbench_accounts per transaction."
 	echo "CPU µs/query = proxy process (utime+stime) / transactions; latency from pgbench --log."
+	echo "Sessions: proxies and pgbench each $([ ${#SETSID[@]} -gt 0 ] && echo "in a session of their own (setsid; sched_autogroup on)" || echo "in the script's session (NO_SETSID or sched_autogroup off)")."
 	echo "Fairness, from the same log: p10 client = transactions of the client at the 10th percentile"
 	echo "as % of the mean client (100 % = all alike); Jain = (Σx)²/(n·Σx²) over the clients' counts."
 	echo
