@@ -571,65 +571,66 @@ static unsigned yaml_file(const char *path)
 	return count;
 }
 
+/* Calls fn on every entry of dir not starting with '.' whose name ends in suffix (NULL: any),
+ * as dir/name; returns the sum of what fn returned. A missing dir is a failure if required. */
+static unsigned each_file(const char *dir, const char *suffix, bool required,
+			  unsigned (*fn)(const char *path))
+{
+	char path[4096];
+	unsigned count = 0;
+	size_t sl = suffix ? strlen(suffix) : 0;
+	DIR *d = opendir(dir);
+	if (!d) {
+		assert_false(required);
+		return 0;
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		if (e->d_name[0] == '.' || l < sl || (sl && strcmp(e->d_name + l - sl, suffix) != 0))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		count += fn(path);
+	}
+	closedir(d);
+	return count;
+}
+
+static unsigned rule_pack(const char *path)
+{
+	return each_file(path, ".yaml", false, yaml_file); /* a plain file is no pack */
+}
+
 static void test_rule_inline_tests_agree(void **state)
 {
 	(void)state;
-	char dir[1024], path[4096];
-	unsigned count = 0;
+	char dir[1024];
 	snprintf(dir, sizeof(dir), "%s/rules", src_dir());
-	DIR *d = opendir(dir);
-	assert_non_null(d);
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		char sub[2048];
-		snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name);
-		DIR *d2 = opendir(sub);
-		if (!d2)
-			continue;
-		struct dirent *f;
-		while ((f = readdir(d2))) {
-			size_t l = strlen(f->d_name);
-			if (l < 5 || strcmp(f->d_name + l - 5, ".yaml") != 0)
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", sub, f->d_name);
-			count += yaml_file(path);
-		}
-		closedir(d2);
+	assert_true(each_file(dir, NULL, true, rule_pack) > 200);
+}
+
+static unsigned fuzz_seed(const char *path)
+{
+	size_t n;
+	char *b = read_file(path, &n);
+	assert_non_null(b);
+	/* as in fuzz_sqlclass.c: a first byte below 8 picks flags */
+	const char *s = b;
+	if (n > 0 && (unsigned char)s[0] < 8) {
+		s++;
+		n--;
 	}
-	closedir(d);
-	assert_true(count > 200);
+	compare_all(s, n);
+	free(b);
+	return 1;
 }
 
 static void test_fuzz_seeds_agree(void **state)
 {
 	(void)state;
-	char dir[1024], path[2048];
-	unsigned count = 0;
+	char dir[1024];
 	snprintf(dir, sizeof(dir), "%s/tests/fuzz/corpus/sqlclass", src_dir());
-	DIR *d = opendir(dir);
-	assert_non_null(d);
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		size_t n;
-		char *b = read_file(path, &n);
-		assert_non_null(b);
-		/* as in fuzz_sqlclass.c: a first byte below 8 picks flags */
-		const char *s = b;
-		if (n > 0 && (unsigned char)s[0] < 8) {
-			s++;
-			n--;
-		}
-		compare_all(s, n);
-		free(b);
-		count++;
-	}
-	closedir(d);
-	assert_true(count > 0);
+	assert_true(each_file(dir, NULL, true, fuzz_seed) > 0);
 }
 
 static void test_summary(void **state)
