@@ -355,6 +355,8 @@ PERF_RAW="${OUT%.md}.perf.tsv"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 DATE_START=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
+pg_sql() { "$PGBIN/psql" -qAt -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -c "$1"; }
+
 # Every run starts on fresh PostgreSQL backends: pgbouncer's session pool keeps the server
 # connections of the previous run open and hands them to the next run's clients, while
 # every other target (and direct) gets newly forked backends. On this VM that alone made
@@ -363,13 +365,11 @@ DATE_START=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 # the relay.
 fresh_backends() {
 	local i n
-	"$PGBIN/psql" -qAt -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -c \
-		"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-		 WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()" >/dev/null
+	pg_sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()" >/dev/null
 	for i in $(seq 100); do
-		n=$("$PGBIN/psql" -qAt -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -c \
-			"SELECT count(*) FROM pg_stat_activity
-			 WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")
+		n=$(pg_sql "SELECT count(*) FROM pg_stat_activity
+			WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")
 		[ "$n" = 0 ] && return 0
 		sleep 0.1
 	done
@@ -526,8 +526,6 @@ listen_count() { # port: listening TCP sockets on it (all processes)
 	awk -v p=":$(printf '%04X' "$1")" '$4 == "0A" && substr($2, length($2) - 4) == p' \
 		/proc/net/tcp | wc -l
 }
-
-pg_sql() { "$PGBIN/psql" -qAt -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -c "$1"; }
 
 pg_commits() { pg_sql "SELECT xact_commit FROM pg_stat_database WHERE datname = 'postgres'"; }
 
