@@ -27,6 +27,9 @@
 #
 # Per run: TPS, TPS as % of direct, proxy CPU µs per query ((utime+stime) delta from
 # /proc/PID/stat / transactions), p50/p99 latency from pgbench --log per-transaction times.
+# Also per run, in $OUT.syscpu.tsv: where the whole machine's CPU went per transaction (busy
+# time from /proc/stat; the proxy; pgbench from its rusage via GNU time, with its context
+# switches per transaction; PostgreSQL = postmaster + reaped backends; other = the rest).
 # With REPEAT > 1 every cell is run REPEAT times (target order rotated each round) and the
 # table shows the median; every single run is kept in $OUT.raw.tsv.
 #
@@ -134,6 +137,14 @@ wait_port() {
 	done
 	echo "port $1 never opened" >&2
 	return 1
+}
+
+sys_ticks() { # busy and idle clock ticks of the whole machine (/proc/stat, all CPUs)
+	awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6; exit}' /proc/stat
+}
+
+pg_ticks() { # PostgreSQL's CPU: the postmaster's own and that of its reaped children (backends)
+	awk '{ sub(/.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$(head -1 "$T/data/postmaster.pid")/stat"
 }
 
 cpu_ticks() { # utime + stime of a process (all threads), in clock ticks
@@ -349,6 +360,11 @@ HZ=$(getconf CLK_TCK)
 RAW="${OUT%.md}.raw.tsv"
 mkdir -p "$(dirname "$OUT")"
 printf 'rep\tscenario\tprotocol\tclients\ttarget\ttps\tcpu_us_per_query\tp50_ms\tp99_ms\tclient_p10_pct\tjain\n' >"$RAW"
+# machine CPU per transaction (see run_one); pgbench's own CPU needs GNU time
+SYS_RAW="${OUT%.md}.syscpu.tsv"
+printf 'rep\tscenario\tprotocol\tclients\ttarget\ttps\tmachine_busy_pct\tbusy_us_per_tx\tproxy_us\tpgbench_us\tpostgres_us\tother_us\tpgbench_cs_per_tx\n' >"$SYS_RAW"
+TIMEV=()
+[ -x /usr/bin/time ] && TIMEV=(/usr/bin/time -f "%U %S %w %c" -o "$T/time.out")
 PERF_RAW="${OUT%.md}.perf.tsv"
 [ -n "$PERF_STAT" ] && printf 'rep\tscenario\tprotocol\tclients\ttarget\t%s (per query)\n' \
 	"$(tr ',' '\t' <<<"$PERF_EVENTS")" >"$PERF_RAW"
@@ -377,7 +393,7 @@ fresh_backends() {
 }
 
 run_one() { # rep target mode clients scenario
-	local rep=$1 t=$2 mode=$3 c=$4 sc=$5 pid=${PID[$2]:-} log out c0 c1 tps n p50 p99 cpu p10 jain pw=
+	local rep=$1 t=$2 mode=$3 c=$4 sc=$5 pid=${PID[$2]:-} log out c0 c1 tps n p50 p99 cpu p10 jain pw= s0 s1 i0 i1 g0 g1
 	local args ppid=
 	log="$T/log_${t}_${mode}_${c}_${sc}"
 	rm -f "$log".*
@@ -390,11 +406,17 @@ run_one() { # rep target mode clients scenario
 	fi
 	[ "$FRESH_BACKENDS" = 1 ] && fresh_backends
 	c0=$(cpu_ticks "$pid")
-	out=$(PGPASSWORD=$pw timeout $((DURATION + 120)) "${SETSID[@]}" "$PGBIN/pgbench" -n "${args[@]}" \
+	read -r s0 i0 < <(sys_ticks)
+	g0=$(pg_ticks)
+	out=$(PGPASSWORD=$pw "${TIMEV[@]}" timeout $((DURATION + 120)) "${SETSID[@]}" "$PGBIN/pgbench" -n "${args[@]}" \
 		-M "$mode" -c "$c" -j 2 -T "$DURATION" -h 127.0.0.1 -p "${PORT[$t]}" -U postgres \
 		--log --log-prefix="$log" postgres 2>&1) ||
 		{ echo "pgbench failed against $t: $out" >&2; return 0; }
 	c1=$(cpu_ticks "$pid")
+	read -r s1 i1 < <(sys_ticks)
+	# the run's backends count once reaped: end them (pgbouncer keeps its own) and wait
+	fresh_backends
+	g1=$(pg_ticks)
 	if [ -n "$ppid" ]; then
 		kill -INT "$ppid"
 		wait "$ppid" 2>/dev/null || true
@@ -431,7 +453,27 @@ run_one() { # rep target mode clients scenario
 			echo
 		} >>"$PERF_RAW"
 	fi
-	rm -f "$log".*
+	# where the machine's CPU went per transaction: all busy time, the proxy, pgbench (its
+	# rusage via /usr/bin/time), PostgreSQL (postmaster + reaped backends) and the rest (softirq
+	# time the kernel does not charge to a process, other processes)
+	if [ "${n:-0}" -gt 0 ]; then
+		local pgb="-" pgcs="-"
+		if [ -s "$T/time.out" ]; then
+			pgb=$(awk -v n="$n" 'END {printf "%.1f", ($1 + $2) * 1e6 / n}' "$T/time.out")
+			pgcs=$(awk -v n="$n" 'END {printf "%.2f", ($3 + $4) / n}' "$T/time.out")
+		fi
+		awk -v s0="$s0" -v s1="$s1" -v i0="$i0" -v i1="$i1" -v hz="$HZ" -v n="$n" \
+			-v a="$c0" -v b="$c1" -v pgb="$pgb" -v pgcs="$pgcs" -v g0="$g0" -v g1="$g1" -v px="$pid" -v pre="$rep\t$sc\t$mode\t$c\t$t\t$tps" '
+			BEGIN {
+				busy = (s1 - s0) * 1e6 / hz / n
+				prox = px == "" ? 0 : (b - a) * 1e6 / hz / n
+				pg = (g1 - g0) * 1e6 / hz / n
+				rest = pgb == "-" ? "-" : sprintf("%.1f", busy - prox - pgb - pg)
+				printf "%s\t%.0f\t%.1f\t%s\t%s\t%.1f\t%s\t%s\n", pre, 100 * (s1 - s0) / (s1 - s0 + i1 - i0),
+					busy, px == "" ? "-" : sprintf("%.1f", prox), pgb, pg, rest, pgcs
+			}' >>"$SYS_RAW"
+	fi
+	rm -f "$log".* "$T/time.out"
 }
 
 rotate() { # k words...: the words rotated left by k
