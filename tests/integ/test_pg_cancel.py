@@ -19,15 +19,37 @@ from pgfix import check  # noqa: E402
 psycopg2 = rgtest.require_psycopg2()
 
 
-def cancel_once(rg, tok, i):
+def cancel_when_running(pg, conn, tag):
+    """Cancel only once PostgreSQL shows the statement running: a cancel that arrives before
+    the query starts is (rightly) ignored by PostgreSQL, and under load a fixed delay raced
+    the query's own start."""
+    admin = psycopg2.connect(host=pg.socket_dir, port=pg.port, user=pg.superuser,
+                             dbname="postgres")
+    admin.autocommit = True
+    try:
+        cur = admin.cursor()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+                        "AND query = %s", (f"SELECT pg_sleep(30) /* {tag} */",))
+            if cur.fetchone()[0]:
+                break
+            time.sleep(0.05)
+        conn.cancel()
+    finally:
+        admin.close()
+
+
+def cancel_once(pg, rg, tok, i):
     conn = pgfix.connect(rg, tok)
     try:
         cur = conn.cursor()
-        t = threading.Timer(0.5, conn.cancel)
+        tag = f"cancel-{i}"
+        t = threading.Thread(target=cancel_when_running, args=(pg, conn, tag))
         t.start()
         start = time.monotonic()
         try:
-            cur.execute("SELECT pg_sleep(30)")
+            cur.execute(f"SELECT pg_sleep(30) /* {tag} */")
             check(False, f"cancel {i}: pg_sleep was cancelled")
         except psycopg2.extensions.QueryCanceledError as e:
             took = time.monotonic() - start
@@ -46,7 +68,7 @@ def main():
         rg = pgfix.start(pg, iss, threads=2)
         tok = iss.token()
         for i in range(6):  # several connections: with two workers both paths get used
-            cancel_once(rg, tok, i)
+            cancel_once(pg, rg, tok, i)
 
         # an unknown key: the gateway closes the cancel connection and nothing else happens
         conn = pgfix.connect(rg, tok)
