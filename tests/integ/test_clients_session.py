@@ -150,7 +150,7 @@ def test_max_sessions_and_idle_timeout():
         deadline = time.monotonic() + 4.0
         while time.monotonic() < deadline:
             active.cursor().execute("SELECT 1")
-            time.sleep(0.5)
+            time.sleep(0.25)  # well inside the 2 s idle_timeout even on a loaded machine
         try:
             idle.cursor().execute("SELECT 1")
             closed = False
@@ -163,6 +163,25 @@ def test_max_sessions_and_idle_timeout():
         healthy(st)
 
 
+def wait_active(pg, query, timeout=20.0):
+    """True once pg_stat_activity shows query running (superuser, over the unix socket)."""
+    admin = psycopg2.connect(host=pg.socket_dir, port=pg.port, user=pg.superuser,
+                             dbname="postgres")
+    admin.autocommit = True
+    try:
+        cur = admin.cursor()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+                        "AND query = %s", (query,))
+            if cur.fetchone()[0]:
+                return True
+            time.sleep(0.05)
+        return False
+    finally:
+        admin.close()
+
+
 def test_sigterm_drain():
     with rgtest.ClientStack(direct=False) as st:
         r = raw_login(st.ep, st.ep.password)
@@ -171,7 +190,9 @@ def test_sigterm_drain():
         busy = r[1]
         sql = b"SELECT pg_sleep(2), 'finished'\0"
         busy.sendall(msg(b"Q", sql))
-        time.sleep(0.5)
+        # SIGTERM only once the statement runs in PostgreSQL: a fixed delay raced it under
+        # load, and a session whose query has not arrived yet is (rightly) drained as idle
+        check(wait_active(st.pg, sql[:-1].decode()), "the busy session's statement is running")
         t0 = time.monotonic()
         st.rg.proc.send_signal(signal.SIGTERM)
         t, body = read_msg(idle)
