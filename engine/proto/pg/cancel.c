@@ -6,8 +6,10 @@
  * may arrive on any worker, so the registry is shared. It is touched only at login, logout
  * and cancel -- never per message -- so one mutex is enough and costs nothing on the data
  * path. Lookups compare keys in constant time; the target's key never leaves this module
- * except into the session that forwards the cancel. Entries are small, kept in a chained
- * hash table keyed by the issued pid (itself random, so the table needs no secret seed).
+ * except into the session that forwards the cancel. Entries are small (the target's key is
+ * stored at its real length, 4 bytes for PostgreSQL 15, not at the protocol's 256-byte
+ * maximum), kept in a chained hash table keyed by the issued pid (itself random, so the
+ * table needs no secret seed).
  */
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -21,9 +23,20 @@
 #define NBUCKETS 1024u
 
 struct node {
-	struct rg_pg_cancel_entry e;
 	struct node *next;
+	uint32_t pid;
+	uint8_t key[4];
+	uint32_t be_pid;
+	uint32_t be_key_len;
+	const void *target;
+	uint8_t be_key[]; /* be_key_len bytes */
 };
+
+static void node_free(struct node *n)
+{
+	OPENSSL_cleanse(n, sizeof(*n) + n->be_key_len);
+	free(n);
+}
 
 struct rg_pg_cancel_reg {
 	pthread_mutex_t mu;
@@ -52,8 +65,7 @@ void rg_pg_cancel_reg_free(struct rg_pg_cancel_reg *r)
 
 		for (; n; n = next) {
 			next = n->next;
-			OPENSSL_cleanse(n, sizeof(*n));
-			free(n);
+			node_free(n);
 		}
 	}
 	pthread_mutex_destroy(&r->mu);
@@ -65,17 +77,20 @@ static struct node *find(struct rg_pg_cancel_reg *r, uint32_t pid)
 	struct node *n;
 
 	for (n = r->b[pid % NBUCKETS]; n; n = n->next)
-		if (n->e.pid == pid)
+		if (n->pid == pid)
 			return n;
 	return NULL;
 }
 
 int rg_pg_cancel_register(struct rg_pg_cancel_reg *r, struct rg_pg_cancel_entry *e)
 {
-	struct node *n = malloc(sizeof(*n));
+	struct node *n;
 	uint8_t rnd[8];
 	int tries, ret = -EIO;
 
+	if (e->be_key_len > sizeof(e->be_key))
+		return -EINVAL;
+	n = malloc(sizeof(*n) + e->be_key_len);
 	if (!n)
 		return -ENOMEM;
 	pthread_mutex_lock(&r->mu);
@@ -92,7 +107,12 @@ int rg_pg_cancel_register(struct rg_pg_cancel_reg *r, struct rg_pg_cancel_entry 
 			continue;
 		e->pid = pid;
 		memcpy(e->key, rnd + 4, 4);
-		n->e = *e;
+		n->pid = pid;
+		memcpy(n->key, e->key, 4);
+		n->be_pid = e->be_pid;
+		n->be_key_len = e->be_key_len;
+		n->target = e->target;
+		memcpy(n->be_key, e->be_key, e->be_key_len);
 		n->next = r->b[pid % NBUCKETS];
 		r->b[pid % NBUCKETS] = n;
 		r->count++;
@@ -116,8 +136,13 @@ bool rg_pg_cancel_lookup(struct rg_pg_cancel_reg *r, uint32_t pid, const uint8_t
 		return false;
 	pthread_mutex_lock(&r->mu);
 	n = find(r, pid);
-	if (n && CRYPTO_memcmp(n->e.key, key, 4) == 0) {
-		*out = n->e;
+	if (n && CRYPTO_memcmp(n->key, key, 4) == 0) {
+		out->pid = n->pid;
+		memcpy(out->key, n->key, 4);
+		out->target = n->target;
+		out->be_pid = n->be_pid;
+		out->be_key_len = n->be_key_len;
+		memcpy(out->be_key, n->be_key, n->be_key_len);
 		ok = true;
 	}
 	pthread_mutex_unlock(&r->mu);
@@ -130,11 +155,10 @@ void rg_pg_cancel_unregister(struct rg_pg_cancel_reg *r, uint32_t pid, const uin
 
 	pthread_mutex_lock(&r->mu);
 	for (pp = &r->b[pid % NBUCKETS]; (n = *pp); pp = &n->next) {
-		if (n->e.pid == pid && memcmp(n->e.key, key, 4) == 0) {
+		if (n->pid == pid && memcmp(n->key, key, 4) == 0) {
 			*pp = n->next;
 			r->count--;
-			OPENSSL_cleanse(n, sizeof(*n));
-			free(n);
+			node_free(n);
 			break;
 		}
 	}

@@ -149,7 +149,8 @@ struct rg_pg_cancel_entry {
 };
 struct rg_pg_cancel_reg *rg_pg_cancel_reg_new(void);
 void rg_pg_cancel_reg_free(struct rg_pg_cancel_reg *r);
-/* Draw a fresh random (pid, key) not in use, store e with it; 0 or -ENOMEM / -EIO. */
+/* Draw a fresh random (pid, key) not in use, store e with it (the target's key at its
+ * be_key_len); 0 or -ENOMEM / -EIO, -EINVAL if be_key_len exceeds be_key. */
 int rg_pg_cancel_register(struct rg_pg_cancel_reg *r, struct rg_pg_cancel_entry *e);
 /* Copy the entry for (pid, key) into out: true if found (constant-time key compare). */
 bool rg_pg_cancel_lookup(struct rg_pg_cancel_reg *r, uint32_t pid, const uint8_t *key,

@@ -6,6 +6,7 @@
  * that add up to the message; framing errors are reported; cancel keys are random, found
  * only with the right key, and gone after unregister.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -252,6 +253,39 @@ static void test_cancel_registry_issues_random_keys_and_finds_only_exact(void **
 	rg_pg_cancel_reg_free(r); /* frees b's entry too */
 }
 
+/* The target's key is kept at its own length: 4 bytes (PostgreSQL 15) and the protocol's
+ * 256-byte maximum both come back byte for byte; a longer one is refused. */
+static void test_cancel_registry_keeps_target_keys_of_any_length(void **state)
+{
+	struct rg_pg_cancel_reg *r = rg_pg_cancel_reg_new();
+	struct rg_pg_cancel_entry a = {0}, b = {0}, out;
+	unsigned i;
+
+	(void)state;
+	assert_non_null(r);
+	for (i = 0; i < RG_PG_CANCEL_KEY_MAX; i++)
+		a.be_key[i] = (uint8_t)(i * 7 + 1);
+	a.be_key_len = RG_PG_CANCEL_KEY_MAX;
+	a.be_pid = 99;
+	memcpy(b.be_key, "\xde\xad\xbe\xef", 4);
+	b.be_key_len = 4;
+	assert_int_equal(rg_pg_cancel_register(r, &a), 0);
+	assert_int_equal(rg_pg_cancel_register(r, &b), 0);
+	memset(&out, 0xff, sizeof(out));
+	assert_true(rg_pg_cancel_lookup(r, a.pid, a.key, 4, &out));
+	assert_int_equal(out.pid, a.pid);
+	assert_int_equal(out.be_pid, 99);
+	assert_int_equal(out.be_key_len, RG_PG_CANCEL_KEY_MAX);
+	assert_memory_equal(out.be_key, a.be_key, RG_PG_CANCEL_KEY_MAX);
+	assert_true(rg_pg_cancel_lookup(r, b.pid, b.key, 4, &out));
+	assert_int_equal(out.be_key_len, 4);
+	assert_memory_equal(out.be_key, "\xde\xad\xbe\xef", 4);
+	b.be_key_len = RG_PG_CANCEL_KEY_MAX + 1;
+	assert_int_equal(rg_pg_cancel_register(r, &b), -EINVAL);
+	assert_int_equal(rg_pg_cancel_count(r), 2);
+	rg_pg_cancel_reg_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -262,6 +296,7 @@ int main(void)
 	    cmocka_unit_test(test_stream_startup_split_and_then_typed),
 	    cmocka_unit_test(test_param_allowlist),
 	    cmocka_unit_test(test_cancel_registry_issues_random_keys_and_finds_only_exact),
+	    cmocka_unit_test(test_cancel_registry_keeps_target_keys_of_any_length),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
