@@ -179,8 +179,12 @@ void rg_auth_verifier_free(struct rg_auth_verifier *v);
 enum rg_auth_err rg_auth_verify(struct rg_auth_verifier *v, const char *token, size_t len,
 				int64_t now, struct rg_auth_identity *id, struct rg_auth_fail *why);
 
-/* Counts completed refresh attempts (successful or not). */
+/* Counts completed refresh attempts (successful or not); a new key set is published before
+ * its attempt is counted. Never blocks (one atomic load): a worker thread that must not wait
+ * reads it from a timer to learn that a refresh it asked for has finished. */
 uint64_t rg_auth_verifier_generation(struct rg_auth_verifier *v);
+/* The configured per-fetch timeout (fetch_timeout_ms after defaults), for bounding waits. */
+uint64_t rg_auth_verifier_fetch_timeout_ms(const struct rg_auth_verifier *v);
 /* Block until the generation exceeds gen or timeout_ms passes: 0 or -ETIMEDOUT.
  * Not for the data path: for control threads and tests. */
 int rg_auth_verifier_wait_refresh(struct rg_auth_verifier *v, uint64_t gen, uint64_t timeout_ms);

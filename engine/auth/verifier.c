@@ -444,6 +444,11 @@ uint64_t rg_auth_verifier_generation(struct rg_auth_verifier *v)
 	return atomic_load(&v->generation);
 }
 
+uint64_t rg_auth_verifier_fetch_timeout_ms(const struct rg_auth_verifier *v)
+{
+	return v->cfg.fetch_timeout_ms;
+}
+
 int rg_auth_verifier_wait_refresh(struct rg_auth_verifier *v, uint64_t gen, uint64_t timeout_ms)
 {
 	uint64_t deadline = mono_ms() + timeout_ms;

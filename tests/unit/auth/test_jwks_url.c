@@ -272,6 +272,58 @@ static void test_unreachable_or_failing_url_fails_at_startup(void **state)
 	assert_non_null(strstr(err, "missing \"crv\""));
 }
 
+/* What a login waiting on a worker thread does: it never blocks, it reads the generation
+ * from a timer until the refresh its unknown kid asked for is counted, then verifies once. */
+static void test_generation_poll_sees_the_kid_triggered_refresh(void **state)
+{
+	char *j1 = kit_jwk(k1, "old", NULL, NULL), *j2 = kit_jwk(k2, "new", NULL, NULL);
+	char *d1 = kit_jwks(1, j1), *d2 = kit_jwks(2, j1, j2);
+	char *t2 = token(k2, "EdDSA", "new");
+	struct rg_auth_verifier *v;
+	struct rg_auth_fail why;
+	char err[256];
+	uint64_t gen;
+	int polls = 0;
+
+	(void)state;
+	set_doc(200, d1);
+	cfg.unknown_kid_refresh_ms = 0;
+	cfg.jwks_refresh_ms = 3600000; /* only the kid-triggered refresh may act */
+	assert_int_equal(rg_auth_verifier_new(&cfg, &v, err, sizeof(err)), 0);
+	assert_int_equal(rg_auth_verifier_fetch_timeout_ms(v), 2000);
+
+	set_doc(200, d2);
+	gen = rg_auth_verifier_generation(v); /* read before verifying: no refresh is missed */
+	assert_int_equal(verify(v, t2, &why), RG_AUTH_E_UNKNOWN_KID);
+	assert_true(why.refresh_pending);
+	while (rg_auth_verifier_generation(v) == gen && polls++ < 200)
+		usleep(25 * 1000);
+	assert_true(rg_auth_verifier_generation(v) > gen);
+	assert_int_equal(verify(v, t2, &why), RG_AUTH_OK);
+	rg_auth_verifier_free(v);
+	free(j1);
+	free(j2);
+	free(d1);
+	free(d2);
+	free(t2);
+}
+
+static void test_fetch_timeout_getter_reports_the_default(void **state)
+{
+	char *j1 = kit_jwk(k1, "old", NULL, NULL), *d1 = kit_jwks(1, j1);
+	struct rg_auth_verifier *v;
+	char err[256];
+
+	(void)state;
+	set_doc(200, d1);
+	cfg.fetch_timeout_ms = 0; /* 0 takes the default */
+	assert_int_equal(rg_auth_verifier_new(&cfg, &v, err, sizeof(err)), 0);
+	assert_int_equal(rg_auth_verifier_fetch_timeout_ms(v), 5000);
+	rg_auth_verifier_free(v);
+	free(j1);
+	free(d1);
+}
+
 #define T(f) cmocka_unit_test_setup(f, reset)
 
 int main(void)
@@ -282,6 +334,8 @@ int main(void)
 		T(test_periodic_refresh_replaces_keys),
 		T(test_failed_fetch_keeps_previous_keys),
 		T(test_unreachable_or_failing_url_fails_at_startup),
+		T(test_generation_poll_sees_the_kid_triggered_refresh),
+		T(test_fetch_timeout_getter_reports_the_default),
 	};
 	int rc = cmocka_run_group_tests(tests, setup, teardown);
 
