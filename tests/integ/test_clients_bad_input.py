@@ -341,16 +341,20 @@ def test_broken_startup_and_wire(st):
                           struct.pack("!ii", 8 + 9, PROTO_30) + b"user\0abcd")
 
     # Well-formed packets with bad contents get a FATAL ErrorResponse.
-    for what, params, proto, codes in (
-            ("no user", {"database": st.ep.database}, PROTO_30, {"28000"}),
+    # Another major protocol version: PostgreSQL's own SQLSTATE and message, word for word.
+    unsupported = "unsupported frontend protocol {}: server supports 3.0 to 3.0"
+    for what, params, proto, codes, message in (
+            ("no user", {"database": st.ep.database}, PROTO_30, {"28000"}, None),
             ("unknown target", {"user": "a", "database": "no-such-target"}, PROTO_30,
-             {"3D000"}),
+             {"3D000"}, None),
             ("protocol 2.0", {"user": "a", "database": st.ep.database}, 0x20000,
-             {"0A000", "08P01"}),
+             {"0A000"}, unsupported.format("2.0")),
             ("protocol 4.0", {"user": "a", "database": st.ep.database}, 0x40000,
-             {"0A000", "08P01"}),
+             {"0A000"}, unsupported.format("4.0")),
+            ("protocol 2.5", {"user": "a", "database": st.ep.database}, 0x20005,
+             {"0A000"}, unsupported.format("2.5")),
             ("replication", {"user": "a", "database": st.ep.database,
-                             "replication": "database"}, PROTO_30, {"0A000"})):
+                             "replication": "database"}, PROTO_30, {"0A000"}, None)):
         s = connect_raw(st.ep)
         s.sendall(startup_packet(params, proto))
         try:
@@ -362,6 +366,8 @@ def test_broken_startup_and_wire(st):
         s.close()
         check(fields.get("C") in codes and fields.get("S") == "FATAL" and closed,
               f"startup with {what}: FATAL {sorted(codes)} then close ({fields})")
+        if message:
+            check(fields.get("M") == message, f"startup with {what}: says {message!r}")
     still_serving(st, steady, "bad startup contents")
 
     # GSSENCRequest and SSLRequest (each refused with 'N') before the startup packet,

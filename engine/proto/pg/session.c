@@ -41,11 +41,14 @@
 #define NEGOTIATIONS_MAX 2     /* SSLRequest/GSSENCRequest packets before a StartupMessage */
 #define TLS_ERR_LEN 200	       /* the TLS error detail buffer, allocated with the first TLS conn */
 #define ROWDESC_KEEP 1024      /* an idle session keeps a RowDescription copy up to this size */
+#define KEYWAIT_MAX_MS 3000    /* longest a login waits for the JWKS refresh an unknown kid asked */
+#define KEYWAIT_POLL_MS 25     /* how often a waiting login looks at the refresh generation */
 
 enum pg_fe_state {
 	FE_STARTUP = 0,	 /* awaiting SSLRequest, GSSENCRequest, CancelRequest or StartupMessage */
 	FE_TLS_STARTUP,	 /* TLS negotiated: awaiting StartupMessage or CancelRequest */
 	FE_PASSWORD,	 /* AuthenticationCleartextPassword sent: awaiting the token */
+	FE_WAIT_KEYS,	 /* token with an unknown kid kept: awaiting the JWKS refresh it asked */
 	FE_WAIT_BE,	 /* agent verified; its bytes are held until the target login completes */
 	FE_RELAY,	 /* logged in: messages go to the target */
 	FE_SKIP_TO_SYNC, /* a Parse was denied: dropping extended-protocol messages until Sync */
@@ -64,8 +67,9 @@ enum pg_be_state {
 	BE_DONE,   /* the target side is finished (error or EOF) */
 };
 
-static const char *const fe_names[] = {"startup", "tls_startup",  "password", "wait_be",
-				       "relay",	  "skip_to_sync", "cancel",   "closing"};
+static const char *const fe_names[] = {"startup",      "tls_startup", "password",
+				       "wait_keys",    "wait_be",     "relay",
+				       "skip_to_sync", "cancel",      "closing"};
 static const char *const be_names[] = {"none",	 "connecting", "ssl_wait", "auth",
 				       "params", "relay",      "cancel",   "done"};
 
@@ -83,13 +87,30 @@ struct pg_be_tls {
 };
 
 /*
+ * A token whose kid the issuer's key set lacks, kept while the refresher fetches the key set
+ * that the unknown kid asked for (FE_WAIT_KEYS only). The worker never blocks on the
+ * refresher: the session timer polls the verifier's generation and verifies once more when
+ * it moved. One exact-size block (the token follows the struct), cleansed and freed when
+ * the wait ends, whichever way it ends.
+ */
+struct pg_keywait {
+	struct rg_auth_verifier *v;
+	uint64_t gen;	   /* the refresh generation read before the first verification */
+	uint64_t deadline; /* CLOCK_MONOTONIC ms: refused as unknown_kid from then on */
+	char detail[sizeof(((struct rg_auth_fail *)0)->detail)]; /* the first failure's */
+	size_t len;
+	char token[]; /* the agent's token: a bearer credential */
+};
+
+/*
  * What only the login needs, from the agent's StartupMessage until the target's first
  * ReadyForQuery: one exact-size block (the parameters follow the struct), then freed.
  */
 struct pg_login {
-	struct rg_pg_startup su; /* params points into params[] below */
-	char user[64];		 /* the agent's startup user, informational, sanitised */
-	uint8_t params[];	 /* copy of the agent's startup parameters until sent */
+	struct rg_pg_startup su;    /* params points into params[] below */
+	struct pg_keywait *keywait; /* heap, only in FE_WAIT_KEYS */
+	char user[64];		    /* the agent's startup user, informational, sanitised */
+	uint8_t params[];	    /* copy of the agent's startup parameters until sent */
 };
 
 /*
@@ -121,7 +142,7 @@ struct pg_sess {
 	uint8_t key_key[4];
 	char peer[64];
 	struct rg_pg_stream fs, bs;
-	struct rg_acc hold;	      /* agent bytes received while FE_WAIT_BE */
+	struct rg_acc hold;	      /* agent bytes received while FE_WAIT_KEYS / FE_WAIT_BE */
 	struct pg_login *login;	      /* StartupMessage .. the target's first ReadyForQuery */
 	struct rg_auth_principal *ident; /* the verified agent, at its real size */
 	char *tls_err;		      /* [TLS_ERR_LEN], with the first TLS conn of either side */
@@ -340,6 +361,24 @@ static void scram_free(struct pg_sess *ps)
 	}
 }
 
+static void keywait_free(struct pg_sess *ps)
+{
+	struct pg_keywait *kw = ps->login ? ps->login->keywait : NULL;
+
+	if (!kw)
+		return;
+	OPENSSL_cleanse(kw->token, kw->len);
+	free(kw);
+	ps->login->keywait = NULL;
+}
+
+static void login_free(struct pg_sess *ps)
+{
+	keywait_free(ps);
+	free(ps->login);
+	ps->login = NULL;
+}
+
 static void pg_close(struct rg_sess *s, enum rg_close_reason reason)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
@@ -368,7 +407,7 @@ static void pg_close(struct rg_sess *s, enum rg_close_reason reason)
 		OPENSSL_cleanse(ps->cancel, sizeof(*ps->cancel));
 		free(ps->cancel);
 	}
-	free(ps->login);
+	login_free(ps);
 	free(ps->tls_err);
 	rg_auth_principal_free(ps->ident);
 	rg_pg_stream_free(&ps->fs);
@@ -455,6 +494,7 @@ static void fe_startup_msg(struct rg_sess *s, const struct rg_pg_startup *su)
 		return;
 	}
 	ps->login = lg;
+	lg->keywait = NULL;
 	memcpy(lg->params, su->params, su->params_len);
 	memcpy(lg->user, user, sizeof(user));
 	lg->su = *su;
@@ -471,6 +511,19 @@ static void fe_startup_msg(struct rg_sess *s, const struct rg_pg_startup *su)
 		return;
 	}
 	fe_goto(ps, FE_PASSWORD);
+}
+
+/* A startup packet of another major protocol version (the framer filled in major/minor):
+ * PostgreSQL's own SQLSTATE and words (ProcessStartupPacket), so clients show the usual
+ * error. */
+static void bad_version(struct rg_sess *s, const struct rg_pg_startup *su)
+{
+	char msg[96];
+
+	snprintf(msg, sizeof(msg),
+		 "unsupported frontend protocol %u.%u: server supports 3.0 to 3.0",
+		 (unsigned)su->major, (unsigned)su->minor);
+	pg_close_fatal(s, "0A000", msg);
 }
 
 /* One startup-phase packet. Returns <0 to stop processing this chunk. */
@@ -550,6 +603,92 @@ static void auth_fail(struct rg_sess *s, enum rg_auth_err e, const char *detail)
 	pg_close_fatal(s, rg_auth_sqlstate(e), rg_auth_client_message(e));
 }
 
+/* The token's verdict, now or after waiting for keys: refuse, or keep the agent's identity
+ * and log in to the target. */
+static void token_checked(struct rg_sess *s, enum rg_auth_err e, const struct rg_auth_identity *id,
+			  const struct rg_auth_fail *why)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	char sub[80];
+
+	if (e != RG_AUTH_OK) {
+		auth_fail(s, e, why->detail);
+		return;
+	}
+	ps->ident = rg_auth_identity_dup(id);
+	if (!ps->ident) {
+		auth_fail(s, RG_AUTH_E_INTERNAL, "out of memory keeping the identity");
+		return;
+	}
+	ps->si.identity = ps->ident;
+	ps->cnt->auth_ok++;
+	sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
+	rg_pg_log("event=auth_ok sess=%llu sub=%s user=%s peer=%s target=%s",
+		  (unsigned long long)ps->id, sub, ps->login->user, ps->peer, ps->tgt->cfg->name);
+	fe_goto(ps, FE_WAIT_BE);
+	rg_sess_pause(s, RG_FE);
+	connect_target(s);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * An unknown kid, and the verifier asked its refresher for the key set: keep the token and
+ * poll (key rotation at the issuer must just work). False when out of memory: refuse now.
+ */
+static bool keywait_start(struct rg_sess *s, struct rg_auth_verifier *v, uint64_t gen,
+			  const struct rg_pg_query *pw, const struct rg_auth_fail *why)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	uint64_t wait = rg_auth_verifier_fetch_timeout_ms(v);
+	struct pg_keywait *kw = malloc(sizeof(*kw) + pw->len);
+
+	if (!kw)
+		return false;
+	kw->v = v;
+	kw->gen = gen;
+	kw->deadline = mono_ms() + (wait < KEYWAIT_MAX_MS ? wait : KEYWAIT_MAX_MS);
+	memcpy(kw->detail, why->detail, sizeof(kw->detail));
+	kw->len = pw->len;
+	memcpy(kw->token, pw->sql, pw->len);
+	ps->login->keywait = kw;
+	fe_goto(ps, FE_WAIT_KEYS);
+	rg_sess_timer(s, KEYWAIT_POLL_MS);
+	return true;
+}
+
+/* The session timer in FE_WAIT_KEYS: one more verification once the refresh generation
+ * moved (one per wait, so a kid still unknown after the refresh is refused), or the same
+ * refusal as without waiting once the deadline passed. */
+static void keywait_poll(struct rg_sess *s)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct pg_keywait *kw = ps->login->keywait;
+	struct rg_auth_identity id;
+	struct rg_auth_fail why;
+	enum rg_auth_err e;
+
+	memset(&why, 0, sizeof(why));
+	if (rg_auth_verifier_generation(kw->v) == kw->gen) {
+		if (mono_ms() < kw->deadline) {
+			rg_sess_timer(s, KEYWAIT_POLL_MS);
+			return;
+		}
+		e = RG_AUTH_E_UNKNOWN_KID;
+		memcpy(why.detail, kw->detail, sizeof(why.detail));
+	} else {
+		e = rg_auth_verify(kw->v, kw->token, kw->len, (int64_t)time(NULL), &id, &why);
+	}
+	keywait_free(ps);
+	token_checked(s, e, &id, &why);
+}
+
 static void fe_password(struct rg_sess *s, const struct rg_pg_msg *m)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
@@ -559,7 +698,7 @@ static void fe_password(struct rg_sess *s, const struct rg_pg_msg *m)
 	struct rg_pg_query pw;
 	char iss[RG_AUTH_MAX_ISS];
 	enum rg_auth_err e;
-	char sub[80];
+	uint64_t gen;
 
 	if (m->type != RG_PG_FE_PASSWORD || rg_pg_read_password(m, &pw)) {
 		violation(s, RG_FE, "expected_password", RG_PG_E_WRONG_TYPE);
@@ -578,24 +717,14 @@ static void fe_password(struct rg_sess *s, const struct rg_pg_msg *m)
 		auth_fail(s, RG_AUTH_E_BAD_ISSUER, d);
 		goto out;
 	}
+	/* Read before verifying: a refresh that ends in between then counts as the one
+	 * awaited instead of being missed. */
+	gen = rg_auth_verifier_generation(v);
 	e = rg_auth_verify(v, pw.sql, pw.len, (int64_t)time(NULL), &id, &why);
-	if (e != RG_AUTH_OK) {
-		auth_fail(s, e, why.detail);
+	if (e == RG_AUTH_E_UNKNOWN_KID && why.refresh_pending &&
+	    keywait_start(s, v, gen, &pw, &why))
 		goto out;
-	}
-	ps->ident = rg_auth_identity_dup(&id);
-	if (!ps->ident) {
-		auth_fail(s, RG_AUTH_E_INTERNAL, "out of memory keeping the identity");
-		goto out;
-	}
-	ps->si.identity = ps->ident;
-	ps->cnt->auth_ok++;
-	sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
-	rg_pg_log("event=auth_ok sess=%llu sub=%s user=%s peer=%s target=%s",
-		  (unsigned long long)ps->id, sub, ps->login->user, ps->peer, ps->tgt->cfg->name);
-	fe_goto(ps, FE_WAIT_BE);
-	rg_sess_pause(s, RG_FE);
-	connect_target(s);
+	token_checked(s, e, &id, &why);
 out:
 	/* The token is a bearer credential: do not leave it in a recycled buffer. */
 	OPENSSL_cleanse((void *)m->body, m->body_len);
@@ -946,8 +1075,7 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 		ps->tx_status = st;
 		if (rg_sess_send(s, RG_FE, m->start, m->total))
 			goto abort;
-		free(ps->login);
-		ps->login = NULL;
+		login_free(ps);
 		be_goto(ps, BE_RELAY);
 		fe_goto(ps, FE_RELAY);
 		rg_sess_timer(s, 0);
@@ -1115,6 +1243,9 @@ static void fe_process(struct rg_sess *s, const uint8_t *p, size_t n, struct rg_
 		case FE_TLS_STARTUP:
 			r = rg_pg_stream_startup(&ps->fs, p + off, n - off, &su, &done);
 			if (r < 0) {
+				/* the agent hears what PostgreSQL says; the line below only logs */
+				if (r == RG_PG_E_VERSION)
+					bad_version(s, &su);
 				violation(s, RG_FE, "startup_packet", (int)r);
 				goto out;
 			}
@@ -1132,6 +1263,7 @@ static void fe_process(struct rg_sess *s, const uint8_t *p, size_t n, struct rg_
 			if (ev.kind == RG_PG_SEV_MSG)
 				fe_password(s, &ev.msg);
 			continue;
+		case FE_WAIT_KEYS: /* not paused, so a client that hangs up is seen at once */
 		case FE_WAIT_BE:
 			if (ps->hold.len + (n - off) > HOLD_MAX ||
 			    rg_acc_append(&ps->hold, p + off, n - off)) {
@@ -1487,6 +1619,10 @@ static void pg_timer(struct rg_sess *s)
 
 	if (ps->is_cancel) {
 		rg_sess_abort(s);
+		return;
+	}
+	if (ps->fe == FE_WAIT_KEYS) {
+		keywait_poll(s);
 		return;
 	}
 	if (ps->be == BE_CONNECTING) {
