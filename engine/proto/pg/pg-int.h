@@ -79,6 +79,8 @@ ssize_t rg_pg_stream_startup(struct rg_pg_stream *st, const uint8_t *p, size_t n
 #include "pg.h"
 
 struct rg_tls_ctx;
+struct pg_dns;	    /* gw.c: a DNS-named target's published address set */
+struct pg_resolver; /* gw.c: the thread re-resolving those names */
 
 struct pg_target {
 	const struct rg_config_target *cfg;
@@ -87,6 +89,8 @@ struct pg_target {
 	struct rg_auth_cred *cred;
 	struct rg_tls_ctx *tls;	 /* NULL: plaintext (tls.mode disable) */
 	const char *server_name; /* SNI / verified name */
+	struct pg_dns *dns;	 /* DNS name: its address set, kept current by the resolver
+				  * (gw.c); NULL for an IP literal or a unix socket */
 };
 
 struct pg_issuer {
@@ -113,6 +117,7 @@ struct rg_pg_gw {
 	uint32_t stream_min; /* messages this large and streamable are not held whole */
 	atomic_uint_fast32_t nsessions;
 	atomic_uint_fast64_t next_id;
+	struct pg_resolver *resolver; /* re-resolves DNS-named targets (one thread, gw.c) */
 };
 
 struct rg_pg_listener {
@@ -123,6 +128,30 @@ struct rg_pg_listener {
 
 const struct pg_target *rg_pg_gw_target(const struct rg_pg_gw *gw, const char *name);
 struct rg_auth_verifier *rg_pg_gw_verifier(const struct rg_pg_gw *gw, const char *iss);
+/*
+ * Copy the target's address number `attempt` (modulo how many it has) into out/len, for one
+ * connect; a caller whose connect failed may try attempt + 1. Returns how many addresses the
+ * target has now (>= 1). An IP literal or a unix socket has one, its configured address; a
+ * DNS name has every address it last resolved to (up to 8, IPv4 and IPv6), kept current by
+ * the gateway's resolver thread (gw.c). Any thread; never blocks, never takes a lock.
+ * t->sa / t->salen stay the first address resolved at startup.
+ */
+int rg_pg_target_addr(const struct pg_target *t, unsigned attempt, struct sockaddr_storage *out,
+		      socklen_t *len);
+
+/*
+ * Test only: how target DNS names are resolved (default: getaddrinfo). Fill out[0..max) and
+ * lens[0..max) with the addresses of host:port and return how many (>= 1), or < 0 with a
+ * reason in err. Called at startup (rg_pg_gw_add_target) and by the resolver thread.
+ */
+typedef int (*rg_pg_lookup_fn)(void *arg, const char *host, uint16_t port,
+			       struct sockaddr_storage *out, socklen_t *lens, unsigned max,
+			       char *err, size_t errlen);
+/* Test only: replace the lookup (NULL: getaddrinfo) and the re-resolve interval (ms; 0: the
+ * default). Call before the first rg_pg_gw_add_target. */
+void rg_pg_gw_set_lookup(struct rg_pg_gw *gw, rg_pg_lookup_fn fn, void *arg, unsigned interval_ms);
+/* Test only: whether the resolver thread runs (it starts with the first DNS-named target). */
+bool rg_pg_gw_resolver_running(const struct rg_pg_gw *gw);
 
 /* One key=value log line on stderr, written with a single write(2). */
 void rg_pg_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
