@@ -50,7 +50,7 @@ struct rg_astats {
 
 /* What a timer belongs to (the heap holds pointers to timers embedded in sessions). */
 enum rg_timer_kind {
-	RG_TIMER_IDLE = 0,	/* struct rg_sess.idle: idle timeout or linger deadline */
+	RG_TIMER_IDLE = 0,	/* struct rg_sess.idle: idle timeout or closing deadline */
 	RG_TIMER_PROTO,		/* struct rg_sess.ptimer: rg_sess_timer() */
 };
 
@@ -118,7 +118,7 @@ struct rg_sock {
 	bool pause_proto;		/* rg_sess_pause() */
 	bool pause_bp;			/* peer's send queue over hiwat */
 	bool starved;			/* on the worker's -ENOBUFS list */
-	bool rd_eof;			/* peer sent FIN */
+	bool rd_eof;			/* peer sent FIN (closing: or reading failed) */
 	bool wr_shut_req;		/* rg_sess_shutdown(): FIN after flush */
 	bool wr_shut_done;
 	bool send_inflight;
@@ -128,7 +128,8 @@ struct rg_sock {
 /* Session lifecycle. */
 enum rg_sess_state {
 	RG_SESS_ACTIVE = 0,	/* relaying; protocol callbacks run */
-	RG_SESS_FLUSHING,	/* rg_sess_close(): recv stopped, waiting for queues to drain */
+	RG_SESS_FLUSHING,	/* rg_sess_close(): queues draining, a FIN after each; rx dropped */
+	RG_SESS_LINGERING,	/* queues empty, FINs sent: dropping rx until each peer's EOF */
 	RG_SESS_CLOSING,	/* cancels issued; freed once no op is in flight */
 };
 
@@ -143,10 +144,11 @@ struct rg_sess {
 	bool drained;			/* on_drain already called */
 	unsigned inflight;		/* SQEs whose CQE may still reference this session */
 	struct rg_sock side[2];
-	struct rg_timer idle;		/* idle timeout, or the linger deadline when flushing */
+	struct rg_timer idle;		/* idle timeout, or the deadline of a closing step */
 	struct rg_timer ptimer;		/* protocol timer */
 	uint64_t last_io;
 	unsigned idle_ms;
+	size_t dropped;			/* bytes read and dropped since rg_sess_close() */
 	struct rg_sess *prev, *next;	/* worker's session list */
 	struct rg_sess *reap_next;
 	bool on_reap;

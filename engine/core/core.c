@@ -77,6 +77,8 @@ struct rg_core *rg_core_new(const struct rg_core_config *cfg, int *err)
 		c->cfg.sendq_lowat = c->cfg.sendq_hiwat / 4;
 	if (!c->cfg.linger_ms)
 		c->cfg.linger_ms = 2000;
+	if (!c->cfg.linger_bytes)
+		c->cfg.linger_bytes = 1024 * 1024;
 	if (c->cfg.buf_count & (c->cfg.buf_count - 1) || c->cfg.buf_count > 32768 ||
 	    c->cfg.buf_size > (1u << 30)) {
 		free(c);

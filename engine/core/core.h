@@ -109,7 +109,8 @@ struct rg_core_config {
 	size_t sendq_lowat;	/* resume it below this [hiwat / 4] */
 	unsigned idle_ms;	/* default per-session idle timeout [0 = none] */
 	unsigned connect_ms;	/* backend connect timeout [0 = none] */
-	unsigned linger_ms;	/* flush deadline for rg_sess_close() [2000] */
+	unsigned linger_ms;	/* rg_sess_close(): flush deadline, then again wait for EOF [2000] */
+	size_t linger_bytes;	/* rg_sess_close(): bytes read and dropped, then close hard [1 MiB] */
 	int pin_cpus;		/* pin worker i to CPU i % ncpu */
 	int no_defer_taskrun;	/* do not try SINGLE_ISSUER|DEFER_TASKRUN (tests, A/B runs) */
 };
@@ -133,6 +134,8 @@ struct rg_core_config {
 	X(connect_fail)	/* backend connects that failed or timed out */                   \
 	X(msgs)		/* cross-thread messages run */                                   \
 	X(accept_backoff) /* accept paused 100 ms: out of fds or memory (EMFILE, ENFILE) */ \
+	X(linger_bytes)	/* bytes read and dropped by sessions closing (rg_sess_close) */  \
+	X(linger_cut)	/* closes that ended before the peer's EOF (linger bytes or time) */ \
 	X(defer_taskrun) /* 1 if the ring runs with SINGLE_ISSUER|DEFER_TASKRUN */
 
 struct rg_stats {
@@ -233,9 +236,16 @@ void rg_sess_resume(struct rg_sess *s, enum rg_side side);
 /* Half-close: send FIN on side once its queue is flushed (forwarding an EOF). */
 void rg_sess_shutdown(struct rg_sess *s, enum rg_side side);
 
-/* Close after flushing queued bytes (bounded by linger_ms). on_close follows, later. */
+/*
+ * Close gracefully; on_close follows, later. Callbacks stop at once. Each side's queued
+ * bytes are flushed (bounded by linger_ms, else RG_CLOSE_LINGER), then the side gets a FIN,
+ * and what its peer still sends is read and dropped until the peer's EOF: closing a socket
+ * with unread bytes makes the kernel send a RST, which can destroy the reply just sent
+ * before the peer read it. That wait is bounded by linger_ms again and by linger_bytes
+ * (then the socket is closed anyway; the reason stays RG_CLOSE_PROTO).
+ */
 void rg_sess_close(struct rg_sess *s);
-/* Close now, dropping queued bytes. on_close follows, later. */
+/* Close now, dropping queued bytes (the peer may see a RST). on_close follows, later. */
 void rg_sess_abort(struct rg_sess *s);
 
 /* One protocol timer per session: on_timer after ms milliseconds; 0 disarms. */

@@ -295,7 +295,7 @@ static void unstarve(struct rg_worker *w)
 	while ((sd = w->starve_head)) {
 		w->starve_head = sd->starve_next;
 		sd->starved = false;
-		if (sd->s->state == RG_SESS_ACTIVE)
+		if (sd->s->state != RG_SESS_CLOSING)
 			rg_side_update_recv(sd);
 	}
 }

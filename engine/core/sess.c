@@ -1,7 +1,7 @@
 /*
  * sess.c: a session and its two sides: receive (multishot recv into provided buffers),
  * send queues (by-reference items coalesced into one sendmsg per side per loop), backend
- * connect, back-pressure, close and reap.
+ * connect, back-pressure, the graceful close (flush, FIN, drop input until EOF) and reap.
  *
  * Invariants:
  *   - at most one send in flight per socket (io_uring may otherwise reorder stream data);
@@ -9,7 +9,10 @@
  *   - a session's memory lives until no SQE that names it is in flight (s->inflight == 0),
  *     then it is freed from the reap list at the end of a loop iteration, never inside a
  *     callback;
- *   - protocol callbacks run only while the session is ACTIVE; on_close runs exactly once.
+ *   - protocol callbacks run only while the session is ACTIVE; on_close runs exactly once;
+ *   - rg_sess_close() never close()s a socket that may hold unread bytes unless a bound
+ *     (linger_ms, linger_bytes) ran out: the kernel would answer with a RST, and a RST can
+ *     destroy the reply we just sent (the client then sees a reset, not our error).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -45,10 +48,44 @@ static void side_mark(struct rg_sock *sd)
 	w->flush_head = sd;
 }
 
+static bool sess_closing(const struct rg_sess *s)
+{
+	return s->state == RG_SESS_FLUSHING || s->state == RG_SESS_LINGERING;
+}
+
 static bool side_wants_recv(const struct rg_sock *sd)
 {
-	return sd->s->state == RG_SESS_ACTIVE && sd->state == RG_SIDE_OPEN && !sd->rd_eof &&
-	       !sd->pause_proto && !sd->pause_bp && !sd->starved;
+	const struct rg_sess *s = sd->s;
+
+	if (sd->state != RG_SIDE_OPEN || sd->rd_eof || sd->starved)
+		return false;
+	if (s->state == RG_SESS_ACTIVE)
+		return !sd->pause_proto && !sd->pause_bp;
+	/* closing: read (and drop) whatever the peer sends, up to the bound */
+	return sess_closing(s) && s->dropped < s->w->c->cfg.linger_bytes;
+}
+
+/* FIN towards a side whose queue is empty (so no send is in flight either). */
+static void side_fin(struct rg_sock *sd)
+{
+	if (sd->wr_shut_done || sd->state != RG_SIDE_OPEN)
+		return;
+	sd->wr_shut_done = true;
+	(void)shutdown(sd->fd, SHUT_WR);
+}
+
+/* Free what is queued towards a side that will never take it. */
+static void side_drop_queue(struct rg_worker *w, struct rg_sock *sd)
+{
+	struct rg_sendq_item *it;
+
+	while ((it = sd->head)) {
+		sd->head = it->next;
+		rg_buf_put(it->b);
+		rg_item_put(w, it);
+	}
+	sd->tail = NULL;
+	sd->queued = 0;
 }
 
 /* Arm or cancel the side's multishot recv so that it matches side_wants_recv(). */
@@ -79,15 +116,47 @@ void rg_side_update_recv(struct rg_sock *sd)
 	}
 }
 
+/*
+ * The two steps of rg_sess_close(). FLUSHING: every side whose queue is empty gets its FIN;
+ * once both are empty, LINGERING: wait until every open side has seen its peer's EOF, so
+ * that close() finds nothing unread. Input is dropped meanwhile (side_wants_recv); each
+ * step has linger_ms, and once linger_bytes were dropped the sockets are closed anyway.
+ * A backend still connecting with nothing queued is no reason to wait: the abort cancels it.
+ */
+static void close_progress(struct rg_sess *s)
+{
+	struct rg_worker *w = s->w;
+	unsigned i;
+
+	if (s->state == RG_SESS_FLUSHING) {
+		for (i = 0; i < 2; i++) {
+			if (!s->side[i].head)
+				side_fin(&s->side[i]);
+		}
+		if (s->side[RG_FE].head || s->side[RG_BE].head)
+			return;
+		s->state = RG_SESS_LINGERING;
+		rg_timer_arm(w, &s->idle, w->now + w->c->cfg.linger_ms);
+	}
+	if (s->dropped < w->c->cfg.linger_bytes) {
+		for (i = 0; i < 2; i++) {
+			if (s->side[i].state == RG_SIDE_OPEN && !s->side[i].rd_eof)
+				return;
+		}
+	} else {
+		RG_CNT_ADD(w, linger_cut, 1);
+	}
+	rg_sess_abort_reason(s, s->reason);
+}
+
 /* Session done when both directions finished and everything queued was written. */
 static void check_finish(struct rg_sess *s)
 {
 	struct rg_sock *fe = &s->side[RG_FE], *be = &s->side[RG_BE];
 	bool be_done;
 
-	if (s->state == RG_SESS_FLUSHING) {
-		if (!fe->head && !be->head)
-			rg_sess_abort_reason(s, s->reason);
+	if (sess_closing(s)) {
+		close_progress(s);
 		return;
 	}
 	if (s->state != RG_SESS_ACTIVE || !fe->rd_eof || fe->head)
@@ -247,10 +316,8 @@ void rg_side_flush(struct rg_sock *sd)
 	if (s->state == RG_SESS_CLOSING || sd->send_inflight || sd->state != RG_SIDE_OPEN)
 		return;
 	if (!sd->head) {
-		if (sd->wr_shut_req && !sd->wr_shut_done) {
-			sd->wr_shut_done = true;
-			(void)shutdown(sd->fd, SHUT_WR);
-		}
+		if (sd->wr_shut_req)
+			side_fin(sd);
 		return;
 	}
 	it = sd->head;
@@ -380,6 +447,23 @@ static int deliver(struct rg_sock *sd, struct rg_buf *b)
 	return 0;
 }
 
+/*
+ * A closing session got n more bytes on sd: they were dropped (the buffer is already back).
+ * Past linger_bytes stop reading: the peer is not going to stop by itself.
+ */
+static void close_dropped(struct rg_sock *sd, unsigned n)
+{
+	struct rg_sess *s = sd->s;
+
+	s->dropped += n;
+	RG_CNT_ADD(s->w, linger_bytes, n);
+	if (s->dropped < s->w->c->cfg.linger_bytes)
+		return;
+	rg_side_update_recv(&s->side[RG_FE]);
+	rg_side_update_recv(&s->side[RG_BE]);
+	close_progress(s);
+}
+
 void rg_handle_recv(struct rg_worker *w, struct rg_sock *sd, struct io_uring_cqe *cqe)
 {
 	struct rg_sess *s = sd->s;
@@ -413,7 +497,9 @@ void rg_handle_recv(struct rg_worker *w, struct rg_sock *sd, struct io_uring_cqe
 			if (ret < 0)
 				rg_sess_abort_reason(s, RG_CLOSE_PROTO);
 		} else {
-			rg_buf_put(b);
+			rg_buf_put(b); /* back to the ring at once: a closing peer may send a lot */
+			if (res > 0 && sess_closing(s))
+				close_dropped(sd, (unsigned)res);
 		}
 	} else if (res == 0) {
 		if (s->state == RG_SESS_ACTIVE && !sd->rd_eof) {
@@ -423,6 +509,9 @@ void rg_handle_recv(struct rg_worker *w, struct rg_sock *sd, struct io_uring_cqe
 				rg_sess_abort_reason(s, RG_CLOSE_PROTO);
 			else
 				check_finish(s);
+		} else if (sess_closing(s) && !sd->rd_eof) {
+			sd->rd_eof = true;
+			close_progress(s);
 		}
 	} else if (res == -ENOBUFS) {
 		if (!sd->starved && s->state != RG_SESS_CLOSING) {
@@ -431,10 +520,14 @@ void rg_handle_recv(struct rg_worker *w, struct rg_sock *sd, struct io_uring_cqe
 			w->starve_head = sd;
 			RG_CNT_ADD(w, buf_starved, 1);
 		}
-	} else if (res != -ECANCELED && s->state != RG_SESS_CLOSING) {
+	} else if (res != -ECANCELED && s->state == RG_SESS_ACTIVE) {
 		rg_sess_abort_reason(s, sd->which == RG_FE ? RG_CLOSE_FE_ERROR : RG_CLOSE_BE_ERROR);
+	} else if (res != -ECANCELED && sess_closing(s) && !sd->rd_eof) {
+		/* nothing more to read; a send still queued fails on its own (FE/BE_ERROR) */
+		sd->rd_eof = true;
+		close_progress(s);
 	}
-	if (!more && s->state == RG_SESS_ACTIVE)
+	if (!more && s->state != RG_SESS_CLOSING)
 		rg_side_update_recv(sd);
 }
 
@@ -499,16 +592,19 @@ void rg_handle_connect(struct rg_worker *w, struct rg_sock *be, int res)
 		return;
 	if (res == -ECANCELED && w->c->cfg.connect_ms)
 		res = -ETIMEDOUT;
-	if (res < 0) {
+	if (res < 0)
 		RG_CNT_ADD(w, connect_fail, 1);
+	/* closing with nothing to deliver: the new connection has no use, close it unread */
+	if (res < 0 || (s->state != RG_SESS_ACTIVE && !be->head)) {
 		close(be->fd);
 		be->fd = -1;
 		be->state = RG_SIDE_NONE;
 		if (s->state == RG_SESS_ACTIVE && s->ops->on_be_connected)
 			s->ops->on_be_connected(s, res);
-		else
-			rg_sess_abort_reason(s, s->state == RG_SESS_FLUSHING ? s->reason :
-									  RG_CLOSE_BE_ERROR);
+		else if (s->state == RG_SESS_ACTIVE)
+			rg_sess_abort_reason(s, RG_CLOSE_BE_ERROR);
+		else /* closing: what was queued for the backend cannot be delivered */
+			side_drop_queue(w, be);
 		check_finish(s);
 		return;
 	}
@@ -516,11 +612,9 @@ void rg_handle_connect(struct rg_worker *w, struct rg_sock *be, int res)
 	s->last_io = w->now;
 	if (be->head || be->wr_shut_req)
 		side_mark(be);
-	if (s->state == RG_SESS_ACTIVE) {
-		rg_side_update_recv(be);
-		if (s->ops->on_be_connected)
-			s->ops->on_be_connected(s, 0);
-	}
+	rg_side_update_recv(be);
+	if (s->state == RG_SESS_ACTIVE && s->ops->on_be_connected)
+		s->ops->on_be_connected(s, 0);
 }
 
 void rg_sess_new(struct rg_worker *w, struct rg_listener *l, int fd)
@@ -573,8 +667,10 @@ void rg_sess_abort_reason(struct rg_sess *s, enum rg_close_reason reason)
 
 	if (s->state == RG_SESS_CLOSING)
 		return;
+	/* lingering, everything was delivered: ending early changes nothing the protocol asked */
+	if (s->state != RG_SESS_LINGERING)
+		s->reason = (uint8_t)reason;
 	s->state = RG_SESS_CLOSING;
-	s->reason = (uint8_t)reason;
 	rg_timer_disarm(w, &s->idle);
 	rg_timer_disarm(w, &s->ptimer);
 	for (i = 0; i < 2; i++) {
@@ -628,14 +724,9 @@ static void sess_free(struct rg_worker *w, struct rg_sess *s)
 		s->ops->on_close(s, (enum rg_close_reason)s->reason);
 	for (i = 0; i < 2; i++) {
 		struct rg_sock *sd = &s->side[i];
-		struct rg_sendq_item *it;
 
 		side_unlist(w, sd);
-		while ((it = sd->head)) {
-			sd->head = it->next;
-			rg_buf_put(it->b);
-			rg_item_put(w, it);
-		}
+		side_drop_queue(w, sd);
 		if (sd->fd >= 0)
 			close(sd->fd);
 		if (sd->sdesc) /* not reached: freed only with no send in flight */
@@ -689,6 +780,9 @@ void rg_sess_timer_fired(struct rg_worker *w, struct rg_timer *t)
 	s = container_of(t, struct rg_sess, idle);
 	if (s->state == RG_SESS_FLUSHING) {
 		rg_sess_abort_reason(s, RG_CLOSE_LINGER);
+	} else if (s->state == RG_SESS_LINGERING) {
+		RG_CNT_ADD(w, linger_cut, 1);
+		rg_sess_abort_reason(s, s->reason);
 	} else if (s->state == RG_SESS_ACTIVE && s->idle_ms) {
 		if (w->now - s->last_io >= s->idle_ms)
 			rg_sess_abort_reason(s, RG_CLOSE_IDLE);
@@ -752,10 +846,11 @@ void rg_sess_close(struct rg_sess *s)
 	s->state = RG_SESS_FLUSHING;
 	s->reason = RG_CLOSE_PROTO;
 	rg_timer_disarm(w, &s->ptimer);
+	/* from now on received bytes are dropped, paused or not (see close_progress) */
 	rg_side_update_recv(&s->side[RG_FE]);
 	rg_side_update_recv(&s->side[RG_BE]);
 	rg_timer_arm(w, &s->idle, w->now + w->c->cfg.linger_ms);
-	check_finish(s);
+	close_progress(s);
 }
 
 void rg_sess_abort(struct rg_sess *s)
