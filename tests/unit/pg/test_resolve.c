@@ -130,7 +130,7 @@ static const char *fmt(const struct sockaddr_storage *ss, char *buf, size_t size
 		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
 		snprintf(buf, size, "%s %u", ip, ntohs(s6->sin6_port));
 	} else if (ss->ss_family == AF_UNIX) {
-		snprintf(buf, size, "unix %s", ((const struct sockaddr_un *)ss)->sun_path);
+		snprintf(buf, size, "unix %.64s", ((const struct sockaddr_un *)ss)->sun_path);
 	} else {
 		snprintf(buf, size, "family %u", ss->ss_family);
 	}
