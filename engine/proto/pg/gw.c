@@ -83,9 +83,11 @@ static void noop_row(void *arg, const struct rg_pg_sess_info *si, const struct r
  *   reader: i = cur; readers[i]++; if (cur != i) { readers[i]--; retry; }
  *           copy one address out of slot[i]; readers[i]--
  *   writer: j = 1 - cur; wait until readers[j] == 0; fill slot[j]; cur = j
- * All accesses to cur and readers[] are seq_cst except the reader's release decrement. Why
- * a reader never sees a slot being written: the writer fills slot j only after its own store
- * cur = 1 - j and its load readers[j] == 0, both seq_cst. If that load precedes a reader's
+ * All accesses to cur and readers[] are seq_cst except the reader's release decrements and
+ * the writer's relaxed reads of cur (it is the only thread storing cur). Why a reader never
+ * sees a slot being written: the writer fills slot j only after its own store cur = 1 - j
+ * (or cur = 0 from startup, before any thread) and its load readers[j] == 0, both seq_cst.
+ * If that load precedes a reader's
  * increment of readers[j] in the single total order, the reader's later load of cur comes
  * after the store cur = 1 - j, so it reads 1 - j (and retries without touching slot j) or
  * the writer's next store cur = j, which the writer makes only after filling slot j and
