@@ -286,6 +286,20 @@ static void upstream_fail(struct rg_sess *s, const char *reason, const char *det
 	pg_close_fatal(s, "08006", "could not connect to the target database");
 }
 
+/* The audit line and counters of a refused token (the agent is told by the caller). */
+static void auth_audit(struct pg_sess *ps, enum rg_auth_err e, const char *detail)
+{
+	char d[200];
+
+	sanitize(detail, d, sizeof(d));
+	ps->cnt->auth_fail++;
+	ps->cnt->auth_fail_by[(unsigned)e < RG_PG_AUTH_REASONS ? (unsigned)e : 0]++;
+	rg_pg_log("event=auth_fail sess=%llu reason=%s sub=- user=%s peer=%s target=%s "
+		  "detail=%s",
+		  (unsigned long long)ps->id, rg_auth_err_name(e), ps->login->user, ps->peer,
+		  ps->tgt->cfg->name, d[0] ? d : "-");
+}
+
 static void run_flush(struct rg_sess *s, enum rg_side to, struct fwd_run *r, int *err)
 {
 	if (r->len && !*err)
@@ -407,6 +421,10 @@ static void pg_close(struct rg_sess *s, enum rg_close_reason reason)
 		OPENSSL_cleanse(ps->cancel, sizeof(*ps->cancel));
 		free(ps->cancel);
 	}
+	/* A token still waiting for keys (the agent hung up, or a drain) was never accepted:
+	 * audited as the refusal it would have had. */
+	if (ps->login && ps->login->keywait)
+		auth_audit(ps, RG_AUTH_E_UNKNOWN_KID, ps->login->keywait->detail);
 	login_free(ps);
 	free(ps->tls_err);
 	rg_auth_principal_free(ps->ident);
@@ -590,16 +608,7 @@ static void connect_target(struct rg_sess *s)
 
 static void auth_fail(struct rg_sess *s, enum rg_auth_err e, const char *detail)
 {
-	struct pg_sess *ps = rg_sess_priv(s);
-	char d[200];
-
-	sanitize(detail, d, sizeof(d));
-	ps->cnt->auth_fail++;
-	ps->cnt->auth_fail_by[(unsigned)e < RG_PG_AUTH_REASONS ? (unsigned)e : 0]++;
-	rg_pg_log("event=auth_fail sess=%llu reason=%s sub=- user=%s peer=%s target=%s "
-		  "detail=%s",
-		  (unsigned long long)ps->id, rg_auth_err_name(e), ps->login->user, ps->peer,
-		  ps->tgt->cfg->name, d[0] ? d : "-");
+	auth_audit(rg_sess_priv(s), e, detail);
 	pg_close_fatal(s, rg_auth_sqlstate(e), rg_auth_client_message(e));
 }
 
