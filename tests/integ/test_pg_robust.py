@@ -3,9 +3,14 @@ garbage instead of a startup packet, an oversized startup length, a bad message 
 an oversized length after login, plaintext injected after an SSLRequest, a client that
 resets mid-result, and one that disconnects during login. Each time that one session ends
 cleanly (FATAL 08P01 where the protocol allows, one event=protocol_violation log line), while
-a concurrent session keeps working, ringgate stays up, and no target backend is leaked."""
+a concurrent session keeps working, ringgate stays up, and no target backend is leaked.
+A violation with 64 KiB pipelined behind it, and more after, which ringgate never reads,
+still ends in the FATAL and a clean EOF, never a reset (closing a socket with unread bytes
+sends a RST, which can destroy the FATAL before the client reads it), 50 times before login
+and 10 times after."""
 
 import os
+import select
 import socket
 import struct
 import sys
@@ -36,6 +41,63 @@ def fatal_then_eof(raw, what, sqlstate="08P01"):
     check(errs and errs[-1].get("C") == sqlstate and errs[-1].get("S") == "FATAL",
           f"{what}: FATAL {sqlstate}")
     check(raw.at_eof(), f"{what}: connection closed")
+
+
+def parse_msgs(data):
+    msgs = []
+    while len(data) >= 5:
+        t, n = data[:1], struct.unpack("!I", data[1:5])[0]
+        if len(data) < 1 + n:
+            break
+        msgs.append((t, data[5:1 + n]))
+        data = data[1 + n:]
+    return msgs
+
+
+def fatal_then_clean_eof(s, bad_msg, first=b""):
+    """Send bad_msg and 64 KiB of garbage in one write, then keep pipelining garbage (as a
+    client that does not wait for answers would) until the server's EOF, at most 512 KiB, and
+    a little after it. The answer must be FATAL 08P01 and then EOF, with no reset on any send
+    or receive. Returns None, or what went wrong."""
+    chunk = bytes(range(256)) * 64
+    data, sent = b"", 0
+    try:
+        s.sendall(bad_msg + chunk * 4)
+        s.setblocking(False)
+        deadline = time.monotonic() + 10
+        while True:
+            if time.monotonic() > deadline:
+                return "timeout"
+            w = [s] if sent < 512 * 1024 else []
+            r, w, _ = select.select([s], w, [], 0.5)
+            if r:
+                try:
+                    d = s.recv(65536)
+                except BlockingIOError:
+                    d = None
+                if d == b"":
+                    # a client that has not noticed yet may still be writing: no reset for
+                    # that either (ringgate waits for our EOF before it closes the socket)
+                    for i in range(2):
+                        time.sleep(0.01)
+                        try:
+                            s.send(chunk)
+                        except BlockingIOError:
+                            pass
+                    break
+                if d:
+                    data += d
+            if w:
+                try:
+                    sent += s.send(chunk)
+                except BlockingIOError:
+                    pass
+    except (ConnectionResetError, BrokenPipeError) as e:
+        return type(e).__name__
+    errs = [pgfix.error_fields(b) for t, b in parse_msgs(first + data) if t == b"E"]
+    if not errs or errs[-1].get("C") != "08P01" or errs[-1].get("S") != "FATAL":
+        return f"no FATAL 08P01 in {data[:80]!r}"
+    return None
 
 
 def backends(pg):
@@ -73,6 +135,18 @@ def main():
         fatal_then_eof(raw, "HTTP request")
         raw.close()
 
+        # an oversized startup length with 64 KiB pipelined behind it: FATAL, then a clean EOF
+        fails = []
+        for i in range(50):
+            s = socket.create_connection((rg.host, rg.port), timeout=10)
+            err = fatal_then_clean_eof(s, struct.pack("!II", 0x7fffffff, 196608))
+            s.close()
+            if err:
+                fails.append(err)
+        check(not fails, f"oversized startup + 64 KiB garbage: FATAL then clean EOF, 50 times "
+              f"({len(fails)} failed: {sorted(set(fails))})")
+        alive(cur, "oversized startup + garbage")
+
         # after login: an unknown message type, then an oversized length
         for what, payload in (("unknown message type", b"\x01\x00\x00\x00\x04"),
                               ("oversized Sync length", b"S\x00\x10\x00\x00"),
@@ -90,6 +164,26 @@ def main():
             while backends(pg) >= before and time.monotonic() < deadline:
                 time.sleep(0.1)
             check(backends(pg) < before, f"{what}: target connection closed too")
+
+        # after login, an oversized length with 64 KiB behind it: the same, and the target
+        # connection (closed with a FIN, its EOF awaited) goes away too
+        fails = []
+        before = backends(pg)
+        for i in range(10):
+            raw = pgfix.Raw(rg.host, rg.port)
+            msgs, ok = raw.login(tok, target)
+            check(ok, "oversized length + garbage: logged in first")
+            err = fatal_then_clean_eof(raw.s, b"S\x00\x10\x00\x00", first=raw.buf)
+            raw.close()
+            if err:
+                fails.append(err)
+        check(not fails, f"oversized length + 64 KiB garbage after login: FATAL then clean EOF, "
+              f"10 times ({len(fails)} failed: {sorted(set(fails))})")
+        alive(cur, "oversized length + garbage")
+        deadline = time.monotonic() + 10
+        while backends(pg) > before and time.monotonic() < deadline:
+            time.sleep(0.1)
+        check(backends(pg) <= before, "oversized length + garbage: target connections closed")
 
         # bytes pipelined after an SSLRequest: refused (the listener has no TLS: 'N', then
         # the pipelined bytes are an ordinary startup packet) -- with TLS see test_pg_tls
