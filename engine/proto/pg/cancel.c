@@ -6,9 +6,9 @@
  * may arrive on any worker, so the registry is shared. It is touched only at login, logout
  * and cancel -- never per message -- so one mutex is enough and costs nothing on the data
  * path. Lookups compare keys in constant time; the target's key never leaves this module
- * except into the session that forwards the cancel. Entries are small (the target's key is
- * stored at its real length, 4 bytes for PostgreSQL 15, not at the protocol's 256-byte
- * maximum), kept in a chained hash table keyed by the issued pid (itself random, so the
+ * except into the session that forwards the cancel. Entries are small (the target's key and
+ * the server address the session connected to are stored at their real length -- 4 bytes of
+ * key on PostgreSQL 15, not the protocol's 256-byte maximum), kept in a chained hash table keyed by the issued pid (itself random, so the
  * table needs no secret seed).
  */
 #include <errno.h>
@@ -28,13 +28,14 @@ struct node {
 	uint8_t key[4];
 	uint32_t be_pid;
 	uint32_t be_key_len;
+	socklen_t be_addrlen;
 	const void *target;
-	uint8_t be_key[]; /* be_key_len bytes */
+	uint8_t be_key[]; /* be_key_len bytes, then be_addrlen bytes of address */
 };
 
 static void node_free(struct node *n)
 {
-	OPENSSL_cleanse(n, sizeof(*n) + n->be_key_len);
+	OPENSSL_cleanse(n, sizeof(*n) + n->be_key_len + n->be_addrlen);
 	free(n);
 }
 
@@ -88,9 +89,9 @@ int rg_pg_cancel_register(struct rg_pg_cancel_reg *r, struct rg_pg_cancel_entry 
 	uint8_t rnd[8];
 	int tries, ret = -EIO;
 
-	if (e->be_key_len > sizeof(e->be_key))
+	if (e->be_key_len > sizeof(e->be_key) || e->be_addrlen > sizeof(e->be_addr))
 		return -EINVAL;
-	n = malloc(sizeof(*n) + e->be_key_len);
+	n = malloc(sizeof(*n) + e->be_key_len + e->be_addrlen);
 	if (!n)
 		return -ENOMEM;
 	pthread_mutex_lock(&r->mu);
@@ -113,6 +114,8 @@ int rg_pg_cancel_register(struct rg_pg_cancel_reg *r, struct rg_pg_cancel_entry 
 		n->be_key_len = e->be_key_len;
 		n->target = e->target;
 		memcpy(n->be_key, e->be_key, e->be_key_len);
+		n->be_addrlen = e->be_addrlen;
+		memcpy(n->be_key + n->be_key_len, &e->be_addr, e->be_addrlen);
 		n->next = r->b[pid % NBUCKETS];
 		r->b[pid % NBUCKETS] = n;
 		r->count++;
@@ -143,6 +146,8 @@ bool rg_pg_cancel_lookup(struct rg_pg_cancel_reg *r, uint32_t pid, const uint8_t
 		out->be_pid = n->be_pid;
 		out->be_key_len = n->be_key_len;
 		memcpy(out->be_key, n->be_key, n->be_key_len);
+		out->be_addrlen = n->be_addrlen;
+		memcpy(&out->be_addr, n->be_key + n->be_key_len, n->be_addrlen);
 		ok = true;
 	}
 	pthread_mutex_unlock(&r->mu);

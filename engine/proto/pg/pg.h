@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "core.h"
 #include "wire.h"
@@ -146,6 +147,10 @@ struct rg_pg_cancel_entry {
 	uint32_t be_pid;    /* the target's key */
 	uint8_t be_key[RG_PG_CANCEL_KEY_MAX];
 	uint32_t be_key_len;
+	/* the address the session is connected to (a DNS target may have several): a cancel
+	 * must reach that server; be_addrlen 0 = the target's first address */
+	struct sockaddr_storage be_addr;
+	socklen_t be_addrlen;
 };
 struct rg_pg_cancel_reg *rg_pg_cancel_reg_new(void);
 void rg_pg_cancel_reg_free(struct rg_pg_cancel_reg *r);

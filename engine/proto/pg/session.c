@@ -109,6 +109,9 @@ struct pg_keywait {
 struct pg_login {
 	struct rg_pg_startup su;    /* params points into params[] below */
 	struct pg_keywait *keywait; /* heap, only in FE_WAIT_KEYS */
+	struct sockaddr_storage be_addr; /* the target address being connected to */
+	socklen_t be_addrlen;
+	unsigned addr_try, addr_count; /* which of the target's addresses, of how many */
 	char user[64];		    /* the agent's startup user, informational, sanitised */
 	uint8_t params[];	    /* copy of the agent's startup parameters until sent */
 };
@@ -513,6 +516,8 @@ static void fe_startup_msg(struct rg_sess *s, const struct rg_pg_startup *su)
 	}
 	ps->login = lg;
 	lg->keywait = NULL;
+	lg->be_addrlen = 0;
+	lg->addr_try = lg->addr_count = 0;
 	memcpy(lg->params, su->params, su->params_len);
 	memcpy(lg->user, user, sizeof(user));
 	lg->su = *su;
@@ -595,15 +600,36 @@ static int fe_startup_packet(struct rg_sess *s, const struct rg_pg_startup *su, 
 static void connect_target(struct rg_sess *s)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
+	struct pg_login *lg = ps->login;
 	int ret;
 
 	be_goto(ps, BE_CONNECTING);
-	ret = rg_sess_connect_be(s, (const struct sockaddr *)&ps->tgt->sa, ps->tgt->salen);
+	/* A DNS target may have several addresses (gw.c keeps them current): the first try takes
+	 * the first, each failed connect the next, until all were tried once. */
+	lg->addr_count = (unsigned)rg_pg_target_addr(ps->tgt, lg->addr_try, &lg->be_addr,
+						     &lg->be_addrlen);
+	ret = rg_sess_connect_be(s, (const struct sockaddr *)&lg->be_addr, lg->be_addrlen);
 	if (ret) {
 		upstream_fail(s, "connect", strerror(-ret));
 		return;
 	}
 	rg_sess_timer(s, (unsigned)ps->tgt->cfg->connect_timeout_ms);
+}
+
+/* A connect failed: try the target's next address, if it has one not tried yet. */
+static bool connect_next(struct rg_sess *s, int err)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct pg_login *lg = ps->login;
+
+	if (!lg || lg->addr_try + 1 >= lg->addr_count)
+		return false;
+	lg->addr_try++;
+	rg_pg_log("event=upstream_retry sess=%llu target=%s reason=connect detail=%s next=%u/%u",
+		  (unsigned long long)ps->id, ps->tgt->cfg->name, strerror(-err), lg->addr_try + 1,
+		  lg->addr_count);
+	connect_target(s);
+	return true;
 }
 
 static void auth_fail(struct rg_sess *s, enum rg_auth_err e, const char *detail)
@@ -882,7 +908,8 @@ static void pg_be_connected(struct rg_sess *s, int err)
 			rg_sess_abort(s);
 			return;
 		}
-		upstream_fail(s, "connect", strerror(-err));
+		if (!connect_next(s, err))
+			upstream_fail(s, "connect", strerror(-err));
 		return;
 	}
 	rg_sess_timer(s, LOGIN_TIMEOUT_MS);
@@ -1065,6 +1092,8 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 		ce.be_pid = kd.pid;
 		memcpy(ce.be_key, kd.key, kd.key_len);
 		ce.be_key_len = kd.key_len;
+		memcpy(&ce.be_addr, &ps->login->be_addr, ps->login->be_addrlen);
+		ce.be_addrlen = ps->login->be_addrlen;
 		r = rg_pg_cancel_register(ps->gw->cancel, &ce);
 		ps->key_pid = ce.pid;
 		memcpy(ps->key_key, ce.key, sizeof(ps->key_key));
@@ -1603,7 +1632,11 @@ static void start_cancel(struct rg_sess *s, const struct rg_pg_startup *su)
 	rg_pg_log("event=cancel sess=%llu peer=%s target=%s", (unsigned long long)ps->id, ps->peer,
 		  ps->tgt->cfg->name);
 	be_goto(ps, BE_CONNECTING);
-	ret = rg_sess_connect_be(s, (const struct sockaddr *)&ps->tgt->sa, ps->tgt->salen);
+	/* the server the session is connected to, not whichever the name resolves to now */
+	if (!ps->cancel->be_addrlen)
+		rg_pg_target_addr(ps->tgt, 0, &ps->cancel->be_addr, &ps->cancel->be_addrlen);
+	ret = rg_sess_connect_be(s, (const struct sockaddr *)&ps->cancel->be_addr,
+				 ps->cancel->be_addrlen);
 	if (ret) {
 		rg_sess_abort(s);
 		return;

@@ -15,6 +15,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "pg-int.h"
 #include "pg.h"
@@ -254,7 +256,8 @@ static void test_cancel_registry_issues_random_keys_and_finds_only_exact(void **
 }
 
 /* The target's key is kept at its own length: 4 bytes (PostgreSQL 15) and the protocol's
- * 256-byte maximum both come back byte for byte; a longer one is refused. */
+ * 256-byte maximum both come back byte for byte, and so does the address the session
+ * connected to; a longer key is refused. */
 static void test_cancel_registry_keeps_target_keys_of_any_length(void **state)
 {
 	struct rg_pg_cancel_reg *r = rg_pg_cancel_reg_new();
@@ -269,6 +272,15 @@ static void test_cancel_registry_keeps_target_keys_of_any_length(void **state)
 	a.be_pid = 99;
 	memcpy(b.be_key, "\xde\xad\xbe\xef", 4);
 	b.be_key_len = 4;
+	/* a's session connected to [::1]:5433 of its target: the cancel must go there */
+	{
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&a.be_addr;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(5433);
+		in6->sin6_addr = in6addr_loopback;
+		a.be_addrlen = sizeof(*in6);
+	}
 	assert_int_equal(rg_pg_cancel_register(r, &a), 0);
 	assert_int_equal(rg_pg_cancel_register(r, &b), 0);
 	memset(&out, 0xff, sizeof(out));
@@ -277,9 +289,12 @@ static void test_cancel_registry_keeps_target_keys_of_any_length(void **state)
 	assert_int_equal(out.be_pid, 99);
 	assert_int_equal(out.be_key_len, RG_PG_CANCEL_KEY_MAX);
 	assert_memory_equal(out.be_key, a.be_key, RG_PG_CANCEL_KEY_MAX);
+	assert_int_equal(out.be_addrlen, sizeof(struct sockaddr_in6));
+	assert_memory_equal(&out.be_addr, &a.be_addr, sizeof(struct sockaddr_in6));
 	assert_true(rg_pg_cancel_lookup(r, b.pid, b.key, 4, &out));
 	assert_int_equal(out.be_key_len, 4);
 	assert_memory_equal(out.be_key, "\xde\xad\xbe\xef", 4);
+	assert_int_equal(out.be_addrlen, 0);
 	b.be_key_len = RG_PG_CANCEL_KEY_MAX + 1;
 	assert_int_equal(rg_pg_cancel_register(r, &b), -EINVAL);
 	assert_int_equal(rg_pg_cancel_count(r), 2);
