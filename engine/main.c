@@ -71,6 +71,7 @@ static int build_gw(const struct rg_config *cfg, struct rg_pg_gw *gw)
 		ac.jwks_file = is->jwks_file;
 		ac.jwks_url = is->jwks_url;
 		ac.jwks_refresh_ms = is->jwks_refresh_ms;
+		ac.unknown_kid_refresh_ms = is->unknown_kid_refresh_ms;
 		ac.clock_skew_ms = cfg->identity.clock_skew_ms;
 		if (is->groups_claim)
 			ac.groups_claim = is->groups_claim;

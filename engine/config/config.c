@@ -464,7 +464,7 @@ static void parse_issuer(struct ctx *c, const struct cfg_node *n, const char *wh
 	static const struct key keys[] = {
 	    {"issuer", true},		{"audience", true},	 {"jwks_file", false},
 	    {"jwks_url", false},	{"jwks_refresh", false}, {"groups_claim", false},
-	    {"required_claims", false},
+	    {"required_claims", false}, {"unknown_kid_refresh", false},
 	};
 	static const char *const default_claims[] = {"sub", "exp"};
 	const struct cfg_node *v[NKEYS(keys)];
@@ -473,6 +473,7 @@ static void parse_issuer(struct ctx *c, const struct cfg_node *n, const char *wh
 
 	is->loc = loc_of(n);
 	is->jwks_refresh_ms = 5 * MS_MINUTE;
+	is->unknown_kid_refresh_ms = 30 * MS_SECOND;
 	is->groups_claim = "groups";
 	is->required_claims = default_claims;
 	is->n_required_claims = 2;
@@ -501,6 +502,9 @@ static void parse_issuer(struct ctx *c, const struct cfg_node *n, const char *wh
 			     &is->jwks_refresh_ms);
 	if (v[5])
 		is->groups_claim = get_str(c, v[5], join(w, where, "groups_claim"));
+	if (v[7])
+		get_duration(c, v[7], join(w, where, "unknown_kid_refresh"), MS_SECOND, 24 * MS_HOUR,
+			     &is->unknown_kid_refresh_ms);
 	if (v[6] && get_seq(c, v[6], join(w, where, "required_claims"), 0)) {
 		const char **claims = ctx_alloc(c, (v[6]->n + 1) * sizeof(*claims));
 

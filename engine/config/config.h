@@ -75,6 +75,7 @@ struct rg_config_issuer {
 	const char *jwks_file; /* absolute path, or NULL when jwks_url is set */
 	const char *jwks_url;  /* https:// (http:// only to loopback), or NULL */
 	uint64_t jwks_refresh_ms;
+	uint64_t unknown_kid_refresh_ms; /* at most one unknown-kid refresh per; default 30 s */
 	const char *groups_claim;
 	const char *const *required_claims;
 	size_t n_required_claims;

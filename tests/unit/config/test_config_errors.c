@@ -136,12 +136,15 @@ static void test_bad_durations(void **state)
 			      "    - issuer: i\n"
 			      "      audience: a\n"
 			      "      jwks_file: j\n"
-			      "      jwks_refresh: 0s\n",
+			      "      jwks_refresh: 0s\n"
+			      "      unknown_kid_refresh: 25h\n",
 		      "t.yaml:15:17: limits.idle_timeout: bad duration '60': missing unit (ms, "
 		      "s, m or h)\n"
 		      "t.yaml:17:15: identity.clock_skew: bad duration '2d': unknown unit "
 		      "(expected ms, s, m or h)\n"
 		      "t.yaml:22:21: identity.issuers[0].jwks_refresh: duration '0s' out of "
+		      "range 1s..24h\n"
+		      "t.yaml:23:28: identity.issuers[0].unknown_kid_refresh: duration '25h' out of "
 		      "range 1s..24h\n");
 }
 

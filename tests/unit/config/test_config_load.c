@@ -37,6 +37,7 @@ static const char full[] = "version: 1\n"
 			   "      audience: rg\n"
 			   "      jwks_url: https://other.example.com/.well-known/jwks.json\n"
 			   "      jwks_refresh: 10m\n"
+			   "      unknown_kid_refresh: 5s\n"
 			   "targets:\n"
 			   "  - name: appdb\n"
 			   "    protocol: postgres\n"
@@ -110,6 +111,7 @@ static void test_full_example_fills_every_field(void **state)
 	assert_string_equal(is->jwks_file, "/etc/rg/jwks.json");
 	assert_null(is->jwks_url);
 	assert_int_equal(is->jwks_refresh_ms, 5 * 60 * 1000);
+	assert_int_equal(is->unknown_kid_refresh_ms, 30 * 1000);
 	assert_string_equal(is->groups_claim, "roles");
 	assert_int_equal(is->n_required_claims, 3);
 	assert_string_equal(is->required_claims[2], "aud");
@@ -118,6 +120,7 @@ static void test_full_example_fills_every_field(void **state)
 	assert_null(is->jwks_file);
 	assert_string_equal(is->jwks_url, "https://other.example.com/.well-known/jwks.json");
 	assert_int_equal(is->jwks_refresh_ms, 10 * 60 * 1000);
+	assert_int_equal(is->unknown_kid_refresh_ms, 5 * 1000);
 	assert_string_equal(is->groups_claim, "groups");
 	assert_int_equal(is->n_required_claims, 2);
 	assert_string_equal(is->required_claims[0], "sub");
