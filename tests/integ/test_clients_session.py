@@ -18,6 +18,7 @@ import time
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "lib"))
+import pgfix  # noqa: E402
 import rgtest  # noqa: E402
 from rgtest import check  # noqa: E402
 from test_clients_bad_input import (error_fields, raw_login, read_msg, read_reply,  # noqa: E402
@@ -163,25 +164,6 @@ def test_max_sessions_and_idle_timeout():
         healthy(st)
 
 
-def wait_active(pg, query, timeout=20.0):
-    """True once pg_stat_activity shows query running (superuser, over the unix socket)."""
-    admin = psycopg2.connect(host=pg.socket_dir, port=pg.port, user=pg.superuser,
-                             dbname="postgres")
-    admin.autocommit = True
-    try:
-        cur = admin.cursor()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
-                        "AND query = %s", (query,))
-            if cur.fetchone()[0]:
-                return True
-            time.sleep(0.05)
-        return False
-    finally:
-        admin.close()
-
-
 def test_sigterm_drain():
     with rgtest.ClientStack(direct=False) as st:
         r = raw_login(st.ep, st.ep.password)
@@ -192,7 +174,7 @@ def test_sigterm_drain():
         busy.sendall(msg(b"Q", sql))
         # SIGTERM only once the statement runs in PostgreSQL: a fixed delay raced it under
         # load, and a session whose query has not arrived yet is (rightly) drained as idle
-        check(wait_active(st.pg, sql[:-1].decode()), "the busy session's statement is running")
+        check(pgfix.wait_active(st.pg, sql[:-1].decode()), "the busy session's statement is running")
         t0 = time.monotonic()
         st.rg.proc.send_signal(signal.SIGTERM)
         t, body = read_msg(idle)

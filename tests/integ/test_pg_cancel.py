@@ -19,33 +19,13 @@ from pgfix import check  # noqa: E402
 psycopg2 = rgtest.require_psycopg2()
 
 
-def cancel_when_running(pg, conn, tag):
-    """Cancel only once PostgreSQL shows the statement running: a cancel that arrives before
-    the query starts is (rightly) ignored by PostgreSQL, and under load a fixed delay raced
-    the query's own start."""
-    admin = psycopg2.connect(host=pg.socket_dir, port=pg.port, user=pg.superuser,
-                             dbname="postgres")
-    admin.autocommit = True
-    try:
-        cur = admin.cursor()
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
-                        "AND query = %s", (f"SELECT pg_sleep(30) /* {tag} */",))
-            if cur.fetchone()[0]:
-                break
-            time.sleep(0.05)
-        conn.cancel()
-    finally:
-        admin.close()
-
-
 def cancel_once(pg, rg, tok, i):
     conn = pgfix.connect(rg, tok)
     try:
         cur = conn.cursor()
         tag = f"cancel-{i}"
-        t = threading.Thread(target=cancel_when_running, args=(pg, conn, tag))
+        t = threading.Thread(target=pgfix.cancel_when_running,
+                             args=(pg, conn, f"SELECT pg_sleep(30) /* {tag} */"))
         t.start()
         start = time.monotonic()
         try:

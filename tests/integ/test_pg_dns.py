@@ -77,25 +77,9 @@ def run(work):
         check("next=2/2" in log, "two addresses known for the name")
 
         # cancel: must go to the connected server, with no connect to ::1 in between
-        def cancel_when_running():
-            admin = psycopg2.connect(host=pg.socket_dir, port=pg.port, user=pg.superuser,
-                                     dbname="postgres")
-            admin.autocommit = True
-            try:
-                c = admin.cursor()
-                deadline = time.monotonic() + 20
-                while time.monotonic() < deadline:
-                    c.execute("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
-                              "AND query = 'SELECT pg_sleep(30)'")
-                    if c.fetchone()[0]:
-                        break
-                    time.sleep(0.05)
-                conn.cancel()
-            finally:
-                admin.close()
-
         retries = log.count("event=upstream_retry")
-        t = threading.Thread(target=cancel_when_running)
+        t = threading.Thread(target=pgfix.cancel_when_running,
+                             args=(pg, conn, "SELECT pg_sleep(30)"))
         t.start()
         start = time.monotonic()
         try:

@@ -93,6 +93,34 @@ def wait_log(rg, needle, timeout=10.0):
     return False
 
 
+def wait_active(pg, query, timeout=20.0):
+    """True once pg_stat_activity shows query running (superuser, over the unix socket).
+    Tests that cancel or SIGTERM "during" a statement wait for this instead of a fixed delay,
+    which races the statement's own start on a loaded machine."""
+    psycopg2 = rgtest.require_psycopg2()
+    admin = psycopg2.connect(host=pg.socket_dir, port=pg.port, user=pg.superuser,
+                             dbname="postgres")
+    admin.autocommit = True
+    try:
+        cur = admin.cursor()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+                        "AND query = %s", (query,))
+            if cur.fetchone()[0]:
+                return True
+            time.sleep(0.05)
+        return False
+    finally:
+        admin.close()
+
+
+def cancel_when_running(pg, conn, query):
+    """conn.cancel() once query runs (see wait_active); for a thread of its own."""
+    wait_active(pg, query)
+    conn.cancel()
+
+
 def connect(rg, token, **kw):
     psycopg2 = rgtest.require_psycopg2()
     params = {"host": rg.host, "port": rg.port, "user": "agent",

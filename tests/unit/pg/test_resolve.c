@@ -192,6 +192,17 @@ static int build(struct fixture *fx, const char *yaml, bool use_fake, char *err,
 	return 0;
 }
 
+/* The gateway with one DNS-named target "db" resolved through the fake lookup. */
+static const struct pg_target *start_db(struct fixture *fx)
+{
+	char err[256];
+
+	assert_int_equal(build(fx, LISTENERS TARGET("db", "db.example.internal:5432"), true, err,
+			       sizeof(err)),
+			 0);
+	return rg_pg_gw_target(fx->gw, "db");
+}
+
 static void teardown_fx(struct fixture *fx)
 {
 	rg_pg_gw_free(fx->gw);
@@ -217,16 +228,13 @@ static void test_dns_target_follows_a_then_b_and_keeps_b_on_failure(void **state
 {
 	struct fixture fx;
 	const struct pg_target *t;
-	char err[256], buf[80], sa[80];
+	char buf[80], sa[80];
 	unsigned calls;
 	int n;
 
 	(void)state;
-	assert_int_equal(
-	    build(&fx, LISTENERS TARGET("db", "db.example.internal:5432"), true, err, sizeof(err)),
-	    0);
+	t = start_db(&fx);
 	assert_true(rg_pg_gw_resolver_running(fx.gw));
-	t = rg_pg_gw_target(fx.gw, "db");
 	assert_non_null(t);
 	/* set A at startup, in the resolver's order; sa/salen is its first address */
 	assert_string_equal(addr_of(t, 0, &n, buf, sizeof(buf)), "10.0.0.1 5432");
@@ -266,15 +274,12 @@ static void test_attempt_numbers_wrap(void **state)
 {
 	struct fixture fx;
 	const struct pg_target *t;
-	char err[256], buf[80];
+	char buf[80];
 	unsigned i;
 	int n;
 
 	(void)state;
-	assert_int_equal(
-	    build(&fx, LISTENERS TARGET("db", "db.example.internal:5432"), true, err, sizeof(err)),
-	    0);
-	t = rg_pg_gw_target(fx.gw, "db");
+	t = start_db(&fx);
 	for (i = 0; i < 7; i++) {
 		char want[80];
 
@@ -290,15 +295,12 @@ static void test_duplicates_dropped_and_set_capped_at_8(void **state)
 {
 	struct fixture fx;
 	const struct pg_target *t;
-	char err[256], buf[80], want[80];
+	char buf[80], want[80];
 	unsigned i;
 	int n;
 
 	(void)state;
-	assert_int_equal(
-	    build(&fx, LISTENERS TARGET("db", "db.example.internal:5432"), true, err, sizeof(err)),
-	    0);
-	t = rg_pg_gw_target(fx.gw, "db");
+	t = start_db(&fx);
 	atomic_store(&fx.fake.phase, PHASE_MANY);
 	assert_true(eventually_first(t, "192.0.2.1 5432"));
 	assert_string_equal(addr_of(t, 0, &n, buf, sizeof(buf)), "192.0.2.1 5432");
@@ -314,15 +316,12 @@ static void test_reordered_answer_is_not_a_change(void **state)
 {
 	struct fixture fx;
 	const struct pg_target *t;
-	char err[256], buf[80];
+	char buf[80];
 	unsigned calls;
 	int n;
 
 	(void)state;
-	assert_int_equal(
-	    build(&fx, LISTENERS TARGET("db", "db.example.internal:5432"), true, err, sizeof(err)),
-	    0);
-	t = rg_pg_gw_target(fx.gw, "db");
+	t = start_db(&fx);
 	atomic_store(&fx.fake.phase, PHASE_A_REVERSED);
 	calls = atomic_load(&fx.fake.calls);
 	while (atomic_load(&fx.fake.calls) < calls + 3)
@@ -376,16 +375,14 @@ static void test_readers_racing_the_resolver_see_whole_sets(void **state)
 	struct reader rd[4];
 	pthread_t th[4];
 	atomic_bool stop = false;
-	char err[256];
+	const struct pg_target *t;
 	double until;
 	unsigned i, flips = 0;
 
 	(void)state;
-	assert_int_equal(
-	    build(&fx, LISTENERS TARGET("db", "db.example.internal:5432"), true, err, sizeof(err)),
-	    0);
+	t = start_db(&fx);
 	for (i = 0; i < 4; i++) {
-		rd[i] = (struct reader){.t = rg_pg_gw_target(fx.gw, "db"), .stop = &stop};
+		rd[i] = (struct reader){.t = t, .stop = &stop};
 		assert_int_equal(pthread_create(&th[i], NULL, reader_main, &rd[i]), 0);
 	}
 	until = now_s() + 0.3;
