@@ -7,10 +7,12 @@
  * and drains it into wire. Before the handshake has finished, tx only holds the plain bytes
  * (in order) and rx sends them once it completes. Contexts are immutable after creation and
  * shared by all workers (OpenSSL's SSL_CTX is safe for concurrent SSL_new); a conn is used by
- * one thread only. TLS 1.2 is the minimum. Never blocks; never logs.
+ * one thread only. TLS 1.2 is the minimum. Never blocks; never logs. Also: the peer
+ * certificate's tls-server-end-point hash, for SCRAM channel binding.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -312,6 +314,68 @@ static int tls_tx(void *ctx, const uint8_t *plain, size_t n, struct rg_acc *wire
 	if (!t->established)
 		return rg_acc_append(&t->pending, plain, n) ? -ENOMEM : 0;
 	return write_plain(t, plain, n, wire);
+}
+
+/* RFC 5929 4.1: the certificate's signature digest, MD5 and SHA-1 upgraded to SHA-256. */
+static ssize_t end_point(X509 *x, uint8_t *out, size_t cap)
+{
+	const EVP_MD *md;
+	unsigned char *der = NULL;
+	unsigned int len = 0;
+	int mdnid = NID_undef, der_len;
+	ssize_t ret;
+
+	if (X509_get_signature_info(x, &mdnid, NULL, NULL, NULL) != 1 || mdnid == NID_undef) {
+		ERR_clear_error();
+		return -ENOTSUP;
+	}
+	if (mdnid == NID_md5 || mdnid == NID_sha1)
+		mdnid = NID_sha256;
+	md = EVP_get_digestbynid(mdnid);
+	if (!md)
+		return -ENOTSUP;
+	if ((size_t)EVP_MD_get_size(md) > cap)
+		return -ENOSPC;
+	der_len = i2d_X509(x, &der);
+	if (der_len <= 0) {
+		ERR_clear_error();
+		return -EINVAL;
+	}
+	ret = EVP_Digest(der, (size_t)der_len, out, &len, md, NULL) == 1 ? (ssize_t)len : -EIO;
+	OPENSSL_free(der);
+	ERR_clear_error();
+	return ret;
+}
+
+ssize_t rg_tls_server_end_point(const uint8_t *der, size_t n, uint8_t *out, size_t cap)
+{
+	const unsigned char *p = der;
+	X509 *x;
+	ssize_t ret;
+
+	if (n > LONG_MAX)
+		return -EINVAL;
+	x = d2i_X509(NULL, &p, (long)n);
+	if (!x || p != der + n) {
+		X509_free(x);
+		ERR_clear_error();
+		return -EINVAL;
+	}
+	ret = end_point(x, out, cap);
+	X509_free(x);
+	return ret;
+}
+
+ssize_t rg_tls_conn_server_end_point(const struct rg_tls_conn *t, uint8_t *out, size_t cap)
+{
+	X509 *x;
+
+	if (!t->established)
+		return -ENOTCONN;
+	x = SSL_get0_peer_certificate(t->ssl);
+	if (!x)
+		return -ENOENT;
+	return end_point(x, out, cap);
 }
 
 static void tls_free(void *ctx)

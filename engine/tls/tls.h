@@ -15,6 +15,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "core.h"
 
@@ -49,6 +51,21 @@ bool rg_tls_conn_established(const struct rg_tls_conn *t);
  * into the owner's buffer at the moment of failure.
  */
 void rg_tls_conn_set_errbuf(struct rg_tls_conn *t, char *buf, size_t len);
+
+/*
+ * Channel binding type tls-server-end-point (RFC 5929 section 4.1): the hash of a
+ * certificate's DER encoding with the digest of its signature algorithm, MD5 and SHA-1
+ * replaced by SHA-256 -- what SCRAM-SHA-256-PLUS binds to. rg_tls_server_end_point takes a
+ * DER certificate; rg_tls_conn_server_end_point the certificate the peer presented on an
+ * established conn (for a client conn: the server's, the leaf as received, whether or not
+ * it was verified). Both return the bytes written to out (32..64), -ENOTSUP when the
+ * signature algorithm names no single digest (Ed25519, Ed448), -EINVAL for DER that does not
+ * parse, -ENOTCONN before the handshake completed, -ENOENT when the peer sent no
+ * certificate, -ENOSPC when cap is smaller than the digest (RG_TLS_END_POINT_MAX always fits).
+ */
+#define RG_TLS_END_POINT_MAX 64
+ssize_t rg_tls_server_end_point(const uint8_t *der, size_t n, uint8_t *out, size_t cap);
+ssize_t rg_tls_conn_server_end_point(const struct rg_tls_conn *t, uint8_t *out, size_t cap);
 
 /* The transform: pass the rg_tls_conn as ctx to rg_sess_set_xform. free frees the conn. */
 extern const struct rg_xform_ops rg_tls_xform;

@@ -4,8 +4,12 @@
  * OpenSSL API into a temp dir; a client and a server conn pump their records into each
  * other through rg_tls_xform; plain bytes queued before the handshake arrive after it; a
  * verify-full client refuses a wrong name and an untrusted certificate, with a reason in
- * the owner's error buffer.
+ * the owner's error buffer. The tls-server-end-point hash (SCRAM channel binding) of
+ * generated certificates is the digest of their DER with the signature's hash: SHA-256 for
+ * ecdsa-with-SHA256, SHA-384 for sha384WithRSAEncryption, SHA-256 for SHA-1 (upgraded), none
+ * for Ed25519; a client conn reports the certificate the server presented.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,22 +26,19 @@
 
 #include "tls.h"
 
-static char dir[64], cert_path[128], key_path[128];
+static char dir[64], cert_path[128], key_path[128], rsa_cert_path[128], rsa_key_path[128];
 
-static int make_cert(void **state)
+/* A self-signed certificate for 127.0.0.1 and db.test with key k, signed with md (NULL for
+ * Ed25519); written to cert/key when they are not NULL. */
+static X509 *gen_cert(EVP_PKEY *k, const EVP_MD *md, const char *cert, const char *key)
 {
-	EVP_PKEY *k = EVP_EC_gen("P-256");
 	X509 *x = X509_new();
 	X509V3_CTX ctx;
 	X509_EXTENSION *ext;
 	FILE *f;
 
-	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/rg-tls-test-XXXXXX");
-	if (!mkdtemp(dir) || !k || !x)
-		return -1;
-	snprintf(cert_path, sizeof(cert_path), "%s/c.pem", dir);
-	snprintf(key_path, sizeof(key_path), "%s/k.pem", dir);
+	if (!k || !x)
+		goto fail;
 	X509_set_version(x, 2);
 	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
 	X509_gmtime_adj(X509_getm_notBefore(x), -60);
@@ -53,16 +54,50 @@ static int make_cert(void **state)
 	ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints, "critical,CA:TRUE");
 	X509_add_ext(x, ext, -1);
 	X509_EXTENSION_free(ext);
-	X509_sign(x, k, EVP_sha256());
-	f = fopen(cert_path, "w");
-	PEM_write_X509(f, x);
-	fclose(f);
-	f = fopen(key_path, "w");
-	PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL);
-	fclose(f);
+	if (!X509_sign(x, k, md))
+		goto fail;
+	if (cert) {
+		f = fopen(cert, "w");
+		if (!f)
+			goto fail;
+		PEM_write_X509(f, x);
+		fclose(f);
+		f = fopen(key, "w");
+		if (!f)
+			goto fail;
+		PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL);
+		fclose(f);
+	}
+	return x;
+fail:
 	X509_free(x);
+	return NULL;
+}
+
+static int make_cert(void **state)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256"), *rk = EVP_RSA_gen(2048);
+	X509 *x = NULL, *rx = NULL;
+	int ret = -1;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/rg-tls-test-XXXXXX");
+	if (!mkdtemp(dir))
+		goto out;
+	snprintf(cert_path, sizeof(cert_path), "%s/c.pem", dir);
+	snprintf(key_path, sizeof(key_path), "%s/k.pem", dir);
+	snprintf(rsa_cert_path, sizeof(rsa_cert_path), "%s/rsa.pem", dir);
+	snprintf(rsa_key_path, sizeof(rsa_key_path), "%s/rsa-k.pem", dir);
+	x = gen_cert(k, EVP_sha256(), cert_path, key_path);
+	rx = gen_cert(rk, EVP_sha384(), rsa_cert_path, rsa_key_path);
+	if (x && rx)
+		ret = 0;
+out:
+	X509_free(x);
+	X509_free(rx);
 	EVP_PKEY_free(k);
-	return 0;
+	EVP_PKEY_free(rk);
+	return ret;
 }
 
 static int rm_cert(void **state)
@@ -70,6 +105,8 @@ static int rm_cert(void **state)
 	(void)state;
 	unlink(cert_path);
 	unlink(key_path);
+	unlink(rsa_cert_path);
+	unlink(rsa_key_path);
 	rmdir(dir);
 	return 0;
 }
@@ -211,6 +248,125 @@ static void test_tls_bad_files_are_reported(void **state)
 	assert_non_null(strstr(err, "private key"));
 }
 
+/* ---- tls-server-end-point ----------------------------------------------------------------- */
+
+/* DER of x and its digest with md, computed here independently of engine/tls. */
+static size_t der_digest(X509 *x, const EVP_MD *md, uint8_t **der, uint8_t out[64])
+{
+	unsigned int len = 0;
+	int n;
+
+	*der = NULL;
+	n = i2d_X509(x, der);
+	assert_true(n > 0);
+	assert_int_equal(EVP_Digest(*der, (size_t)n, out, &len, md, NULL), 1);
+	return (size_t)n;
+}
+
+static void expect_end_point(EVP_PKEY *k, const EVP_MD *sig_md, const EVP_MD *want_md)
+{
+	uint8_t *der, want[64], got[RG_TLS_END_POINT_MAX];
+	X509 *x = gen_cert(k, sig_md, NULL, NULL);
+	size_t n;
+
+	assert_non_null(x);
+	n = der_digest(x, want_md, &der, want);
+	assert_int_equal(rg_tls_server_end_point(der, n, got, sizeof(got)),
+			 EVP_MD_get_size(want_md));
+	assert_memory_equal(got, want, (size_t)EVP_MD_get_size(want_md));
+	assert_int_equal(rg_tls_server_end_point(der, n, got, (size_t)EVP_MD_get_size(want_md) - 1),
+			 -ENOSPC);
+	OPENSSL_free(der);
+	X509_free(x);
+}
+
+static void test_end_point_uses_the_signature_hash(void **state)
+{
+	EVP_PKEY *ec = EVP_EC_gen("P-256"), *rsa = EVP_RSA_gen(2048);
+
+	(void)state;
+	assert_non_null(ec);
+	assert_non_null(rsa);
+	expect_end_point(ec, EVP_sha256(), EVP_sha256());  /* ecdsa-with-SHA256 */
+	expect_end_point(ec, EVP_sha512(), EVP_sha512());  /* ecdsa-with-SHA512: 64 bytes */
+	expect_end_point(rsa, EVP_sha384(), EVP_sha384()); /* sha384WithRSAEncryption */
+	expect_end_point(rsa, EVP_sha1(), EVP_sha256());   /* SHA-1 is upgraded to SHA-256 */
+	EVP_PKEY_free(ec);
+	EVP_PKEY_free(rsa);
+}
+
+static void test_end_point_refuses_ed25519_and_bad_der(void **state)
+{
+	EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	uint8_t *der, junk[64], got[RG_TLS_END_POINT_MAX];
+	X509 *x;
+	int n;
+
+	(void)state;
+	x = gen_cert(ed, NULL, NULL, NULL);
+	assert_non_null(x);
+	der = NULL;
+	n = i2d_X509(x, &der);
+	assert_true(n > 0);
+	/* RFC 5929 defines no hash for a signature algorithm without one. */
+	assert_int_equal(rg_tls_server_end_point(der, (size_t)n, got, sizeof(got)), -ENOTSUP);
+	OPENSSL_free(der);
+	X509_free(x);
+	EVP_PKEY_free(ed);
+	memset(junk, 0x30, sizeof(junk));
+	assert_int_equal(rg_tls_server_end_point(junk, sizeof(junk), got, sizeof(got)), -EINVAL);
+	assert_int_equal(rg_tls_server_end_point(junk, 0, got, sizeof(got)), -EINVAL);
+}
+
+/* Handshake against the server certificate in cert/key; the client conn's end-point hash
+ * must be the digest (want_md) of that file's certificate. */
+static void conn_end_point(const char *cert, const char *key, const EVP_MD *want_md)
+{
+	struct rg_tls_ctx *sctx, *cctx;
+	struct rg_tls_conn *s, *c;
+	struct rg_acc to_s = {0}, to_c = {0}, pc = {0}, ps = {0};
+	uint8_t *der, want[64], got[RG_TLS_END_POINT_MAX];
+	char err[256];
+	FILE *f = fopen(cert, "r");
+	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+
+	if (f)
+		fclose(f);
+	assert_non_null(x);
+	der_digest(x, want_md, &der, want);
+	assert_int_equal(rg_tls_server_ctx_new(cert, key, &sctx, err, sizeof(err)), 0);
+	/* require mode: the hash is of what was received, verified or not */
+	assert_int_equal(rg_tls_client_ctx_new(RG_TLS_NO_VERIFY, NULL, &cctx, err, sizeof(err)), 0);
+	s = rg_tls_conn_new(sctx, NULL);
+	c = rg_tls_conn_new(cctx, "db.test");
+	assert_int_equal(rg_tls_conn_server_end_point(c, got, sizeof(got)), -ENOTCONN);
+	assert_int_equal(rg_tls_conn_start(c, &to_s), 0);
+	assert_int_equal(pump(c, s, &to_s, &to_c, &pc, &ps), 0);
+	assert_true(rg_tls_conn_established(c));
+	assert_int_equal(rg_tls_conn_server_end_point(c, got, sizeof(got)),
+			 EVP_MD_get_size(want_md));
+	assert_memory_equal(got, want, (size_t)EVP_MD_get_size(want_md));
+	/* the server side: the client presented no certificate */
+	assert_int_equal(rg_tls_conn_server_end_point(s, got, sizeof(got)), -ENOENT);
+	rg_tls_xform.free(s);
+	rg_tls_xform.free(c);
+	rg_acc_free(&to_s);
+	rg_acc_free(&to_c);
+	rg_acc_free(&pc);
+	rg_acc_free(&ps);
+	rg_tls_ctx_free(sctx);
+	rg_tls_ctx_free(cctx);
+	OPENSSL_free(der);
+	X509_free(x);
+}
+
+static void test_conn_end_point_is_the_servers_certificate(void **state)
+{
+	(void)state;
+	conn_end_point(cert_path, key_path, EVP_sha256());	   /* P-256, ecdsa-with-SHA256 */
+	conn_end_point(rsa_cert_path, rsa_key_path, EVP_sha384()); /* RSA, SHA-384 */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -218,6 +374,9 @@ int main(void)
 	    cmocka_unit_test(test_tls_verify_full_refuses_wrong_name),
 	    cmocka_unit_test(test_tls_verify_full_accepts_ip_in_san),
 	    cmocka_unit_test(test_tls_bad_files_are_reported),
+	    cmocka_unit_test(test_end_point_uses_the_signature_hash),
+	    cmocka_unit_test(test_end_point_refuses_ed25519_and_bad_der),
+	    cmocka_unit_test(test_conn_end_point_is_the_servers_certificate),
 	};
 
 	return cmocka_run_group_tests(tests, make_cert, rm_cert);
