@@ -256,16 +256,36 @@ const char *rg_auth_scram_strerror(enum rg_auth_scram_err e);
 
 #define RG_AUTH_SCRAM_NONCE_LEN 24	/* base64 characters of 18 random bytes */
 
-/* SCRAM-SHA-256 client without channel binding (gs2 header "n,,"). Secrets inside are
- * cleansed by rg_auth_scram_clear and on failure. */
+/* Channel binding (RFC 5802 section 6), as the gs2 header states it. */
+enum rg_auth_scram_cb {
+	RG_AUTH_SCRAM_CB_NONE = 0,	   /* "n,,": no TLS, nothing to bind to */
+	RG_AUTH_SCRAM_CB_NOT_OFFERED,	   /* "y,,": TLS, but the server did not offer -PLUS */
+	RG_AUTH_SCRAM_CB_SERVER_END_POINT, /* "p=tls-server-end-point,,": SCRAM-SHA-256-PLUS */
+};
+
+#define RG_AUTH_SCRAM_CB_MAX 64 /* cb data bytes: the largest digest (SHA-512) */
+
+struct rg_auth_scram_opts {
+	enum rg_auth_scram_cb cb;
+	/* CB_SERVER_END_POINT only: the RFC 5929 tls-server-end-point hash of the target's
+	 * certificate as this connection received it (rg_tls_conn_server_end_point). */
+	const uint8_t *cb_data;
+	size_t cb_len; /* 1..RG_AUTH_SCRAM_CB_MAX */
+};
+
+/* SCRAM-SHA-256 client, with tls-server-end-point channel binding (SCRAM-SHA-256-PLUS) when
+ * initialised with it. Secrets inside are cleansed by rg_auth_scram_clear and on failure. */
 struct rg_auth_scram {
 	enum rg_auth_scram_state state;
+	enum rg_auth_scram_cb cb;
+	uint8_t cb_data[RG_AUTH_SCRAM_CB_MAX];
+	size_t cb_len;
 	char cnonce[64];
 	char client_first_bare[384];
 	size_t client_first_bare_len;
 	char server_first[512];
 	size_t server_first_len;
-	char client_final_wo_proof[512];
+	char client_final_wo_proof[640];
 	size_t client_final_wo_proof_len;
 	uint8_t salted_password[32];
 	uint8_t server_signature[32];
@@ -280,7 +300,20 @@ struct rg_auth_scram {
  */
 enum rg_auth_scram_err rg_auth_scram_init(struct rg_auth_scram *s, const char *user,
 					  const char *password, size_t pwlen, const char *nonce);
-/* client-first-message ("n,,n=user,r=nonce") into out; *outlen set. */
+/*
+ * The same with channel binding chosen by o (NULL: as rg_auth_scram_init, "n,,"). The gs2
+ * header goes first in client-first and, with the cb data, into c= of client-final, which
+ * the server's signature covers: a relay that terminates TLS with another certificate
+ * cannot complete the exchange. cb_data is copied.
+ */
+enum rg_auth_scram_err rg_auth_scram_init_opts(struct rg_auth_scram *s, const char *user,
+					       const char *password, size_t pwlen,
+					       const char *nonce,
+					       const struct rg_auth_scram_opts *o);
+/* The SASL mechanism name to send with client-first: "SCRAM-SHA-256-PLUS" with channel
+ * binding, else "SCRAM-SHA-256". */
+const char *rg_auth_scram_mechanism(const struct rg_auth_scram *s);
+/* client-first-message (gs2 header, then "n=user,r=nonce") into out; *outlen set. */
 enum rg_auth_scram_err rg_auth_scram_client_first(struct rg_auth_scram *s, char *out, size_t cap,
 						  size_t *outlen);
 /* Consume server-first-message, produce client-final-message with the proof. */

@@ -1,7 +1,9 @@
 /*
  * Upstream password exchanges, pure (no I/O): the SCRAM-SHA-256 client of RFC 5802 / RFC
- * 7677 as PostgreSQL speaks it (no channel binding, gs2 header "n,,"), the md5 response and
- * the cleartext response. The SCRAM client is an explicit state machine; any protocol
+ * 7677 as PostgreSQL speaks it -- with tls-server-end-point channel binding (RFC 5929,
+ * SCRAM-SHA-256-PLUS) when the caller passes the target certificate's hash, else gs2 header
+ * "n,," (no TLS) or "y,," (TLS, -PLUS not offered) -- the md5 response and the cleartext
+ * response. The SCRAM client is an explicit state machine; any protocol
  * violation moves it to FAILED and wipes its secrets. It refuses fewer than 4096
  * iterations, a server nonce that does not extend ours, and above all a server-final
  * signature that does not verify: that is the only proof the upstream knows the password.
@@ -62,13 +64,56 @@ static bool nonce_ok(const char *p, size_t n)
 	return n > 0;
 }
 
+/* The gs2 header of each channel binding choice (RFC 5802 section 7, gs2-header). */
+static const char *gs2_header(enum rg_auth_scram_cb cb)
+{
+	switch (cb) {
+	case RG_AUTH_SCRAM_CB_NOT_OFFERED:
+		return "y,,";
+	case RG_AUTH_SCRAM_CB_SERVER_END_POINT:
+		return "p=tls-server-end-point,,";
+	default:
+		return "n,,";
+	}
+}
+
+const char *rg_auth_scram_mechanism(const struct rg_auth_scram *s)
+{
+	return s->cb == RG_AUTH_SCRAM_CB_SERVER_END_POINT ? "SCRAM-SHA-256-PLUS" : "SCRAM-SHA-256";
+}
+
 enum rg_auth_scram_err rg_auth_scram_init(struct rg_auth_scram *s, const char *user,
 					  const char *password, size_t pwlen, const char *nonce)
+{
+	return rg_auth_scram_init_opts(s, user, password, pwlen, nonce, NULL);
+}
+
+enum rg_auth_scram_err rg_auth_scram_init_opts(struct rg_auth_scram *s, const char *user,
+					       const char *password, size_t pwlen,
+					       const char *nonce,
+					       const struct rg_auth_scram_opts *opt)
 {
 	size_t o = 0;
 	int n;
 
 	memset(s, 0, sizeof(*s));
+	if (opt) {
+		switch (opt->cb) {
+		case RG_AUTH_SCRAM_CB_NONE:
+		case RG_AUTH_SCRAM_CB_NOT_OFFERED:
+			break;
+		case RG_AUTH_SCRAM_CB_SERVER_END_POINT:
+			/* Binding to nothing would look bound and prove nothing. */
+			if (!opt->cb_data || opt->cb_len == 0 || opt->cb_len > sizeof(s->cb_data))
+				return fail(s, RG_AUTH_SCRAM_E_INTERNAL);
+			memcpy(s->cb_data, opt->cb_data, opt->cb_len);
+			s->cb_len = opt->cb_len;
+			break;
+		default:
+			return fail(s, RG_AUTH_SCRAM_E_INTERNAL);
+		}
+		s->cb = opt->cb;
+	}
 	if (nonce) {
 		if (strlen(nonce) >= sizeof(s->cnonce) || !nonce_ok(nonce, strlen(nonce)))
 			return fail(s, RG_AUTH_SCRAM_E_INTERNAL);
@@ -111,13 +156,16 @@ enum rg_auth_scram_err rg_auth_scram_init(struct rg_auth_scram *s, const char *u
 enum rg_auth_scram_err rg_auth_scram_client_first(struct rg_auth_scram *s, char *out, size_t cap,
 						  size_t *outlen)
 {
+	const char *gs2 = gs2_header(s->cb);
+	size_t gl = strlen(gs2);
+
 	if (s->state != RG_AUTH_SCRAM_INIT)
 		return fail(s, RG_AUTH_SCRAM_E_STATE);
-	if (s->client_first_bare_len + 3 + 1 > cap)
+	if (s->client_first_bare_len + gl + 1 > cap)
 		return RG_AUTH_SCRAM_E_NOSPC;
-	memcpy(out, "n,,", 3);
-	memcpy(out + 3, s->client_first_bare, s->client_first_bare_len + 1);
-	*outlen = s->client_first_bare_len + 3;
+	memcpy(out, gs2, gl);
+	memcpy(out + gl, s->client_first_bare, s->client_first_bare_len + 1);
+	*outlen = s->client_first_bare_len + gl;
 	s->state = RG_AUTH_SCRAM_AWAIT_SERVER_FIRST;
 	return RG_AUTH_SCRAM_OK;
 }
@@ -142,8 +190,10 @@ enum rg_auth_scram_err rg_auth_scram_client_final(struct rg_auth_scram *s, const
 {
 	const char *end = sf + n, *p = sf, *e, *nonce;
 	uint8_t salt[128], client_key[32], stored_key[32], client_sig[32], proof[32];
-	uint8_t server_key[32];
-	char auth_msg[1536];
+	uint8_t server_key[32], cbind[32 + RG_AUTH_SCRAM_CB_MAX];
+	char auth_msg[1600], cbind64[4 * ((sizeof(cbind) + 2) / 3) + 1];
+	const char *gs2 = gs2_header(s->cb);
+	size_t gl = strlen(gs2);
 	size_t nonce_len, am_len;
 	ssize_t salt_len;
 	unsigned long iter = 0;
@@ -195,8 +245,13 @@ enum rg_auth_scram_err rg_auth_scram_client_final(struct rg_auth_scram *s, const
 	memcpy(s->server_first, sf, n);
 	s->server_first[n] = '\0';
 	s->server_first_len = n;
-	w = snprintf(s->client_final_wo_proof, sizeof(s->client_final_wo_proof),
-		     "c=biws,r=%.*s", (int)nonce_len, nonce);
+	/* c= is base64(gs2 header || cb data): "biws" for "n,,", "eSws" for "y,,". */
+	memcpy(cbind, gs2, gl);
+	memcpy(cbind + gl, s->cb_data, s->cb_len);
+	if (rg_auth_b64std_encode(cbind, gl + s->cb_len, cbind64, sizeof(cbind64)) <= 0)
+		return fail(s, RG_AUTH_SCRAM_E_INTERNAL);
+	w = snprintf(s->client_final_wo_proof, sizeof(s->client_final_wo_proof), "c=%s,r=%.*s",
+		     cbind64, (int)nonce_len, nonce);
 	if (w < 0 || (size_t)w >= sizeof(s->client_final_wo_proof))
 		return fail(s, RG_AUTH_SCRAM_E_MALFORMED);
 	s->client_final_wo_proof_len = (size_t)w;

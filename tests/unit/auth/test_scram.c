@@ -2,7 +2,11 @@
  * Upstream exchanges: the SCRAM-SHA-256 client reproduces the RFC 7677 section 3 example
  * byte for byte (nonce injected), refuses a server whose signature does not verify, a
  * nonce that does not extend ours, too few iterations, mandatory extensions and calls out
- * of order; md5 and cleartext responses match independently computed values.
+ * of order; md5 and cleartext responses match independently computed values. With channel
+ * binding (SCRAM-SHA-256-PLUS, tls-server-end-point) client-first and client-final match
+ * values computed independently (Python hashlib from the RFC 5802 formulas), a server-side
+ * check written here from the same formulas accepts them, and refuses them when the server's
+ * certificate hash differs from the one the client bound to: the relay case.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -12,6 +16,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "auth.h"
 
@@ -173,6 +180,204 @@ static void test_scram_random_nonce_and_escaped_user(void **state)
 	rg_auth_scram_clear(&b);
 }
 
+/* ---- channel binding -------------------------------------------------------------------- */
+
+#define GS2_PLUS "p=tls-server-end-point,,"
+/* c= for GS2_PLUS + bytes 0..31 (a SHA-256 end-point hash) and 0..47 (SHA-384). */
+#define CB32_C "c=cD10bHMtc2VydmVyLWVuZC1wb2ludCwsAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+#define CB48_C                                                                                     \
+	"c=cD10bHMtc2VydmVyLWVuZC1wb2ludCwsAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g"           \
+	"ISIjJCUmJygpKissLS4v"
+#define SNONCE "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
+#define CFINAL_CB32 CB32_C "," SNONCE ",p=nY1Wus9a+gM2DrbQ1msXFgyhW6KM5ktOxWiU+/P/EGY="
+#define SFINAL_CB32 "v=RwppMGddhz/J0lFYaRReBjXcQeNUFP5Qc76Lo5Exrig="
+#define CFINAL_CB48 CB48_C "," SNONCE ",p=1ht2qQmRrdPQlcTqKFub99DhWWmiWO2f8Fra5qHa5bk="
+#define SFINAL_CB48 "v=x5IxXONrzxiCfk1KvSYVDZV1ghsvS5BQA2qZ87P1xls="
+#define CFINAL_Y "c=eSws," SNONCE ",p=FoqiHTtQEDE8lz1CdaEe3tK4mS+iMDTl77SPyDS53DY="
+#define SFINAL_Y "v=dI4KpiQJwBr1+V+K6U1dA6l6I4I9DUNXWND4pcpRU3U="
+
+static void bytes_upto(uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)i;
+}
+
+/*
+ * What a SCRAM-SHA-256-PLUS server does with client-final (RFC 5802 section 3 and 6, as
+ * PostgreSQL's read_client_final_message / verify_client_proof): c= must be base64 of the
+ * gs2 header it saw and ITS OWN certificate hash, and the proof must verify against
+ * StoredKey over AuthMessage, which includes c=. cb NULL: the "n,," / "y,," checks instead.
+ */
+static bool server_accepts(const char *gs2, const uint8_t *cb, size_t cb_len,
+			   const char *client_final)
+{
+	uint8_t salt[16], salted[32], ck[32], sk[32], sig[32], proof[48], key[32], want_sk[32];
+	uint8_t cbind[128];
+	char c64[200], am[1024], bare[128];
+	const char *p_at = strstr(client_final, ",p=");
+	unsigned int len;
+	size_t gl = strlen(gs2);
+
+	if (!p_at ||
+	    EVP_DecodeBlock(salt, (const unsigned char *)"W22ZaJ0SNY7soEsUEjb6gQ==", 24) != 18)
+		return false;
+	memcpy(cbind, gs2, gl);
+	if (cb_len)
+		memcpy(cbind + gl, cb, cb_len);
+	EVP_EncodeBlock((unsigned char *)c64, cbind, (int)(gl + cb_len));
+	if (strncmp(client_final, "c=", 2) != 0 ||
+	    strlen(c64) != (size_t)(strchr(client_final, ',') - client_final - 2) ||
+	    memcmp(client_final + 2, c64, strlen(c64)) != 0)
+		return false; /* "SCRAM channel binding check failed" */
+	/* The server's side of the exchange: verifier from the password, then the proof. */
+	if (PKCS5_PBKDF2_HMAC("pencil", 6, salt, 16, 4096, EVP_sha256(), 32, salted) != 1 ||
+	    !HMAC(EVP_sha256(), salted, 32, (const uint8_t *)"Client Key", 10, ck, &len) ||
+	    !EVP_Digest(ck, 32, want_sk, NULL, EVP_sha256(), NULL))
+		return false;
+	snprintf(bare, sizeof(bare), "n=user,r=%s", CNONCE);
+	snprintf(am, sizeof(am), "%s,%s,%.*s", bare, SFIRST, (int)(p_at - client_final),
+		 client_final);
+	if (EVP_DecodeBlock(proof, (const unsigned char *)p_at + 3, (int)strlen(p_at + 3)) != 33 ||
+	    !HMAC(EVP_sha256(), want_sk, 32, (const uint8_t *)am, strlen(am), sig, &len))
+		return false;
+	for (int i = 0; i < 32; i++)
+		key[i] = proof[i] ^ sig[i];
+	if (!EVP_Digest(key, 32, sk, NULL, EVP_sha256(), NULL))
+		return false;
+	return CRYPTO_memcmp(sk, want_sk, 32) == 0;
+}
+
+static void start_cb(struct rg_auth_scram *s, enum rg_auth_scram_cb cb, const uint8_t *data,
+		     size_t len, const char *want_first)
+{
+	struct rg_auth_scram_opts o = {.cb = cb, .cb_data = data, .cb_len = len};
+	char out[512];
+	size_t n;
+
+	assert_int_equal(rg_auth_scram_init_opts(s, "user", "pencil", 6, CNONCE, &o),
+			 RG_AUTH_SCRAM_OK);
+	assert_int_equal(rg_auth_scram_client_first(s, out, sizeof(out), &n), RG_AUTH_SCRAM_OK);
+	assert_string_equal(out, want_first);
+	assert_int_equal(n, strlen(want_first));
+}
+
+static void plus_exchange(size_t cb_len, const char *want_final, const char *sfinal)
+{
+	struct rg_auth_scram s;
+	uint8_t cb[64];
+	char out[768];
+	size_t n;
+
+	bytes_upto(cb, cb_len);
+	start_cb(&s, RG_AUTH_SCRAM_CB_SERVER_END_POINT, cb, cb_len, GS2_PLUS "n=user,r=" CNONCE);
+	assert_string_equal(rg_auth_scram_mechanism(&s), "SCRAM-SHA-256-PLUS");
+	assert_int_equal(
+	    rg_auth_scram_client_final(&s, SFIRST, strlen(SFIRST), out, sizeof(out), &n),
+	    RG_AUTH_SCRAM_OK);
+	assert_string_equal(out, want_final);
+	assert_int_equal(n, strlen(want_final));
+	assert_true(server_accepts(GS2_PLUS, cb, cb_len, out));
+	/* Server-signature verification stays mandatory with channel binding. */
+	assert_int_equal(rg_auth_scram_verify_server_final(&s, SFINAL, strlen(SFINAL)),
+			 RG_AUTH_SCRAM_E_SIGNATURE);
+	start_cb(&s, RG_AUTH_SCRAM_CB_SERVER_END_POINT, cb, cb_len, GS2_PLUS "n=user,r=" CNONCE);
+	assert_int_equal(
+	    rg_auth_scram_client_final(&s, SFIRST, strlen(SFIRST), out, sizeof(out), &n),
+	    RG_AUTH_SCRAM_OK);
+	assert_int_equal(rg_auth_scram_verify_server_final(&s, sfinal, strlen(sfinal)),
+			 RG_AUTH_SCRAM_OK);
+	assert_int_equal(s.state, RG_AUTH_SCRAM_DONE);
+	rg_auth_scram_clear(&s);
+}
+
+static void test_scram_plus_matches_independent_computation(void **state)
+{
+	(void)state;
+	plus_exchange(32, CFINAL_CB32, SFINAL_CB32); /* SHA-256 end-point hash */
+	plus_exchange(48, CFINAL_CB48, SFINAL_CB48); /* SHA-384 */
+}
+
+static void test_scram_plus_other_certificate_fails_server_check(void **state)
+{
+	struct rg_auth_scram s;
+	uint8_t ours[32], theirs[32];
+	char out[768], forged[768];
+	size_t n;
+
+	(void)state;
+	bytes_upto(ours, 32);
+	memcpy(theirs, ours, 32);
+	theirs[31] ^= 0x80; /* the certificate the real server holds differs from the relay's */
+	start_cb(&s, RG_AUTH_SCRAM_CB_SERVER_END_POINT, ours, 32, GS2_PLUS "n=user,r=" CNONCE);
+	assert_int_equal(
+	    rg_auth_scram_client_final(&s, SFIRST, strlen(SFIRST), out, sizeof(out), &n),
+	    RG_AUTH_SCRAM_OK);
+	assert_true(server_accepts(GS2_PLUS, ours, 32, out));
+	assert_false(server_accepts(GS2_PLUS, theirs, 32, out));
+	/* A relay rewriting c= to the real server's hash breaks the proof, which covers c=. */
+	{
+		uint8_t cbind[24 + 32];
+		char c64[100];
+
+		memcpy(cbind, GS2_PLUS, 24);
+		memcpy(cbind + 24, theirs, 32);
+		EVP_EncodeBlock((unsigned char *)c64, cbind, sizeof(cbind));
+		snprintf(forged, sizeof(forged), "c=%s%s", c64, strchr(out, ','));
+		assert_false(server_accepts(GS2_PLUS, theirs, 32, forged));
+	}
+	/* An unbound client-final is refused by a server that saw a -PLUS gs2 header. */
+	assert_false(server_accepts(GS2_PLUS, ours, 32, CFINAL));
+	rg_auth_scram_clear(&s);
+}
+
+static void test_scram_gs2_y_when_plus_not_offered(void **state)
+{
+	struct rg_auth_scram s;
+	char out[768];
+	size_t n;
+
+	(void)state;
+	start_cb(&s, RG_AUTH_SCRAM_CB_NOT_OFFERED, NULL, 0, "y,,n=user,r=" CNONCE);
+	assert_string_equal(rg_auth_scram_mechanism(&s), "SCRAM-SHA-256");
+	assert_int_equal(
+	    rg_auth_scram_client_final(&s, SFIRST, strlen(SFIRST), out, sizeof(out), &n),
+	    RG_AUTH_SCRAM_OK);
+	assert_string_equal(out, CFINAL_Y);
+	assert_true(server_accepts("y,,", NULL, 0, out));
+	assert_int_equal(rg_auth_scram_verify_server_final(&s, SFINAL_Y, strlen(SFINAL_Y)),
+			 RG_AUTH_SCRAM_OK);
+	rg_auth_scram_clear(&s);
+	/* CB_NONE through the options is today's "n,,": the RFC 7677 example again. */
+	start_cb(&s, RG_AUTH_SCRAM_CB_NONE, NULL, 0, "n,,n=user,r=" CNONCE);
+	assert_string_equal(rg_auth_scram_mechanism(&s), "SCRAM-SHA-256");
+	assert_int_equal(
+	    rg_auth_scram_client_final(&s, SFIRST, strlen(SFIRST), out, sizeof(out), &n),
+	    RG_AUTH_SCRAM_OK);
+	assert_string_equal(out, CFINAL);
+	assert_true(server_accepts("n,,", NULL, 0, out));
+	rg_auth_scram_clear(&s);
+}
+
+static void test_scram_plus_refuses_missing_cb_data(void **state)
+{
+	uint8_t cb[65] = {0};
+	struct rg_auth_scram_opts o[] = {
+	    {.cb = RG_AUTH_SCRAM_CB_SERVER_END_POINT, .cb_data = NULL, .cb_len = 32},
+	    {.cb = RG_AUTH_SCRAM_CB_SERVER_END_POINT, .cb_data = cb, .cb_len = 0},
+	    {.cb = RG_AUTH_SCRAM_CB_SERVER_END_POINT, .cb_data = cb, .cb_len = 65},
+	    {.cb = (enum rg_auth_scram_cb)7},
+	};
+	struct rg_auth_scram s;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(o) / sizeof(o[0]); i++) {
+		assert_int_equal(rg_auth_scram_init_opts(&s, "", "pw", 2, NULL, &o[i]),
+				 RG_AUTH_SCRAM_E_INTERNAL);
+		assert_int_equal(s.state, RG_AUTH_SCRAM_FAILED);
+		rg_auth_scram_clear(&s);
+	}
+}
+
 static void test_md5_response_matches_postgres_formula(void **state)
 {
 	static const uint8_t salt[4] = { 1, 2, 3, 4 };
@@ -206,6 +411,10 @@ int main(void)
 		cmocka_unit_test(test_scram_refuses_bad_server_first),
 		cmocka_unit_test(test_scram_calls_out_of_order_fail),
 		cmocka_unit_test(test_scram_random_nonce_and_escaped_user),
+		cmocka_unit_test(test_scram_plus_matches_independent_computation),
+		cmocka_unit_test(test_scram_plus_other_certificate_fails_server_check),
+		cmocka_unit_test(test_scram_gs2_y_when_plus_not_offered),
+		cmocka_unit_test(test_scram_plus_refuses_missing_cb_data),
 		cmocka_unit_test(test_md5_response_matches_postgres_formula),
 		cmocka_unit_test(test_cleartext_response_is_the_password),
 	};
