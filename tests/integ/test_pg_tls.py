@@ -4,9 +4,13 @@ test CA for 127.0.0.1 / localhost); a plaintext client still works; bytes pipeli
 SSLRequest are refused; the target is reached with tls verify-full (CA + server_name) and
 with require, and the server confirms the connection is encrypted; a wrong server_name
 fails the upstream handshake with a generic 08006 for the client and an event=upstream_fail
-reason=tls log line; cancel works with a TLS target."""
+reason=tls log line; cancel works with a TLS target. ringgate logs in to a TLS target with
+SCRAM-SHA-256-PLUS (channel binding tls-server-end-point, which PostgreSQL checks against its
+own certificate: a wrong hash fails the login) and to the same server without TLS with plain
+SCRAM-SHA-256, and says which in its event=upstream_login line."""
 
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -73,6 +77,13 @@ def target(pg, tls, name="appdb"):
             "password_file": f"secrets/{name}.pw", "tls": tls, "connect_timeout": "5s"}
 
 
+def upstream_mech(rg, target):
+    """The mech= of the latest event=upstream_login line for target, or None."""
+    found = re.findall(rf"event=upstream_login sess=\d+ target={re.escape(target)} "
+                       r"tls=(\w+) mech=(\S+)", pgfix.log_text(rg))
+    return found[-1] if found else None
+
+
 def listener(certs):
     return {"name": "pg", "address": f"127.0.0.1:{rgtest.free_port()}", "protocol": "postgres",
             "tls": {"cert": certs.cert, "key": certs.key}}
@@ -97,6 +108,8 @@ def main():
         env.update({"PGSSLMODE": "verify-full", "PGSSLROOTCERT": certs.ca})
         r = rgtest.run_psql("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", env)
         check(r.stdout.strip() == "t", "psql verify-full to ringgate; ringgate->target is TLS")
+        check(upstream_mech(rg, "appdb") == ("yes", "SCRAM-SHA-256-PLUS"),
+              "verify-full target: logged in with SCRAM-SHA-256-PLUS (channel binding)")
         env["PGHOST"] = "localhost"
         r = rgtest.run_psql("SELECT 6 * 7", env)
         check(r.stdout.strip() == "42", "psql verify-full by host name")
@@ -146,13 +159,22 @@ def main():
                      name="badname")
         del bad["password_file"]
         bad["password_env"] = "RGTEST_TARGET_PW"
-        extra = {"targets": [target(pg, {"mode": "require"}), bad]}
+        plain = target(pg, {"mode": "disable"}, name="plain")
+        plain["password_file"] = "secrets/appdb.pw"
+        extra = {"targets": [target(pg, {"mode": "require"}), bad, plain]}
         rg = rgtest.Ringgate(pg, identity=iss.identity(), extra=extra,
                              env={"RGTEST_TARGET_PW": pg.password})
         rg.start()
         r = rgtest.run_psql("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
                             rg.env("agent", tok))
         check(r.stdout.strip() == "t", "target tls require: encrypted")
+        check(upstream_mech(rg, "appdb") == ("yes", "SCRAM-SHA-256-PLUS"),
+              "require target (certificate not verified): still bound to it with -PLUS")
+        r = rgtest.run_psql("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                            rg.env("agent", tok, database="plain"))
+        check(r.stdout.strip() == "f", "target tls disable: not encrypted")
+        check(upstream_mech(rg, "plain") == ("no", "SCRAM-SHA-256"),
+              "tls disable target: plain SCRAM-SHA-256 (gs2 header n,,)")
         r = rgtest.run_psql("SELECT 1", rg.env("agent", tok, database="badname"), check=False)
         check(r.returncode != 0 and "could not connect to the target database" in r.stderr,
               "verify-full with a wrong server_name: generic error for the client")

@@ -5,7 +5,8 @@
  * only by fe_goto() / be_goto(). Login: the agent's startup packet names a configured target
  * in `database`; the agent's password is an OIDC JWT, verified locally; only then does the
  * gateway connect to the target (TLS per target config), log in with the real credential
- * (SCRAM-SHA-256 with server signature check, md5 or cleartext) and, on AuthenticationOk,
+ * (SCRAM-SHA-256 with server signature check, bound to the target's TLS certificate as
+ * SCRAM-SHA-256-PLUS when it offers that, md5 or cleartext) and, on AuthenticationOk,
  * tell the agent it is in, relaying the target's ParameterStatus and replacing its
  * BackendKeyData with a gateway-issued cancel key. Then every message of both directions is
  * framed (wire.h) and forwarded by reference from the receive buffer, contiguous unmodified
@@ -112,6 +113,7 @@ struct pg_login {
 	struct sockaddr_storage be_addr; /* the target address being connected to */
 	socklen_t be_addrlen;
 	unsigned addr_try, addr_count; /* which of the target's addresses, of how many */
+	const char *be_mech;	    /* how the target was logged in to (a literal), for the log */
 	char user[64];		    /* the agent's startup user, informational, sanitised */
 	uint8_t params[];	    /* copy of the agent's startup parameters until sent */
 };
@@ -518,6 +520,7 @@ static void fe_startup_msg(struct rg_sess *s, const struct rg_pg_startup *su)
 	lg->keywait = NULL;
 	lg->be_addrlen = 0;
 	lg->addr_try = lg->addr_count = 0;
+	lg->be_mech = NULL;
 	memcpy(lg->params, su->params, su->params_len);
 	memcpy(lg->user, user, sizeof(user));
 	lg->su = *su;
@@ -939,13 +942,78 @@ static const char *scram_err(enum rg_auth_scram_err e)
 	return rg_auth_scram_strerror(e);
 }
 
+/*
+ * AuthenticationSASL: start SCRAM as libpq's channel_binding=prefer does. Over TLS with
+ * SCRAM-SHA-256-PLUS offered, bind to the certificate this connection received
+ * (tls-server-end-point): a relay holding another certificate (any, under tls.mode require)
+ * then cannot complete the exchange. Over TLS without -PLUS the gs2 header says "y" (we
+ * could bind; a server that did offer it detects the downgrade), without TLS "n".
+ * Returns false when the session was failed.
+ */
+static bool be_sasl_start(struct rg_sess *s, const struct rg_pg_auth *a, char *out, size_t cap,
+			  size_t *outlen)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct rg_auth_scram_opts o = {.cb = RG_AUTH_SCRAM_CB_NONE};
+	uint8_t cb[RG_TLS_END_POINT_MAX];
+	bool plain = false, plus = false;
+	enum rg_auth_scram_err se;
+	uint32_t off = 0;
+	const char *mech, *pw;
+	size_t pwlen;
+	ssize_t n;
+
+	if (ps->scram) {
+		upstream_fail(s, "sasl_mechanism", "second AuthenticationSASL");
+		return false;
+	}
+	while ((mech = rg_pg_auth_next_mechanism(a, &off))) {
+		if (strcmp(mech, "SCRAM-SHA-256") == 0)
+			plain = true;
+		else if (strcmp(mech, "SCRAM-SHA-256-PLUS") == 0)
+			plus = true;
+	}
+	if (ps->be_tls && plus) {
+		n = rg_tls_conn_server_end_point(ps->be_tls->conn, cb, sizeof(cb));
+		if (n < 0) {
+			/* As libpq: -PLUS offered but unusable is a failed login, not a silent
+			 * downgrade (e.g. an Ed25519 certificate has no end-point hash). */
+			upstream_fail(s, "channel_binding", strerror((int)-n));
+			return false;
+		}
+		o.cb = RG_AUTH_SCRAM_CB_SERVER_END_POINT;
+		o.cb_data = cb;
+		o.cb_len = (size_t)n;
+	} else if (!plain) {
+		upstream_fail(s, "sasl_mechanism", "no SCRAM-SHA-256 offered");
+		return false;
+	} else if (ps->be_tls) {
+		o.cb = RG_AUTH_SCRAM_CB_NOT_OFFERED;
+	}
+	ps->scram = calloc(1, sizeof(*ps->scram));
+	if (!ps->scram) {
+		upstream_fail(s, "internal", "");
+		return false;
+	}
+	pw = rg_auth_cred_secret(ps->tgt->cred, &pwlen);
+	se = rg_auth_scram_init_opts(ps->scram, "", pw, pwlen, NULL, &o);
+	if (se == RG_AUTH_SCRAM_OK)
+		se = rg_auth_scram_client_first(ps->scram, out, cap, outlen);
+	if (se != RG_AUTH_SCRAM_OK) {
+		upstream_fail(s, "scram", scram_err(se));
+		return false;
+	}
+	ps->login->be_mech = rg_auth_scram_mechanism(ps->scram);
+	return true;
+}
+
 /* One message from the target while logging in (BE_AUTH / BE_PARAMS). */
 static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
 	const struct rg_config_target *tc = ps->tgt->cfg;
 	uint8_t buf[1024];
-	char out[600];
+	char out[768];
 	size_t pwlen, outlen;
 	const char *pw;
 	struct rg_pg_auth a;
@@ -991,6 +1059,9 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 				return;
 			}
 			scram_free(ps);
+			rg_pg_log("event=upstream_login sess=%llu target=%s tls=%s mech=%s",
+				  (unsigned long long)ps->id, tc->name, ps->be_tls ? "yes" : "no",
+				  ps->login->be_mech ? ps->login->be_mech : "none");
 			n = rg_pg_write_auth_ok(buf, sizeof(buf));
 			if (send_built(s, RG_FE, buf, sizeof(buf), n))
 				goto abort;
@@ -1001,6 +1072,7 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 				goto internal;
 			n = rg_pg_write_password(buf, sizeof(buf), out);
 			OPENSSL_cleanse(out, sizeof(out));
+			ps->login->be_mech = "password";
 			if (send_built(s, RG_BE, buf, sizeof(buf), n))
 				goto abort;
 			return;
@@ -1009,38 +1081,19 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 				goto internal;
 			n = rg_pg_write_password(buf, sizeof(buf), out);
 			OPENSSL_cleanse(out, sizeof(out));
+			ps->login->be_mech = "md5";
 			if (send_built(s, RG_BE, buf, sizeof(buf), n))
 				goto abort;
 			return;
-		case RG_PG_AUTH_SASL: {
-			uint32_t off = 0;
-			const char *mech;
-			bool found = false;
-
-			while ((mech = rg_pg_auth_next_mechanism(&a, &off)))
-				if (strcmp(mech, "SCRAM-SHA-256") == 0)
-					found = true;
-			if (!found || ps->scram) {
-				upstream_fail(s, "sasl_mechanism", "no SCRAM-SHA-256 offered");
+		case RG_PG_AUTH_SASL:
+			if (!be_sasl_start(s, &a, out, sizeof(out), &outlen))
 				return;
-			}
-			ps->scram = calloc(1, sizeof(*ps->scram));
-			if (!ps->scram)
-				goto internal;
-			se = rg_auth_scram_init(ps->scram, "", pw, pwlen, NULL);
-			if (se == RG_AUTH_SCRAM_OK)
-				se = rg_auth_scram_client_first(ps->scram, out, sizeof(out),
-								&outlen);
-			if (se != RG_AUTH_SCRAM_OK) {
-				upstream_fail(s, "scram", scram_err(se));
-				return;
-			}
-			n = rg_pg_write_sasl_initial(buf, sizeof(buf), "SCRAM-SHA-256",
+			n = rg_pg_write_sasl_initial(buf, sizeof(buf),
+						     rg_auth_scram_mechanism(ps->scram),
 						     (const uint8_t *)out, outlen);
 			if (send_built(s, RG_BE, buf, sizeof(buf), n))
 				goto abort;
 			return;
-		}
 		case RG_PG_AUTH_SASL_CONTINUE:
 			if (!ps->scram) {
 				violation(s, RG_BE, "unexpected_sasl_continue", RG_PG_E_VALUE);
