@@ -562,6 +562,7 @@ static void parse_target_tls(struct ctx *c, const struct cfg_node *n, const char
 	    {"mode", false},
 	    {"ca", false},
 	    {"server_name", false},
+	    {"channel_binding", false},
 	};
 	static const char *const modes[] = {
 	    [RG_CONFIG_TLS_DISABLE] = "disable",
@@ -601,6 +602,29 @@ static void parse_target_tls(struct ctx *c, const struct cfg_node *n, const char
 				  join(w, where, "server_name"));
 		else
 			t->tls.server_name = get_str(c, v[2], join(w, where, "server_name"));
+	}
+	if (v[3]) {
+		static const char *const cbs[] = {
+		    [RG_CONFIG_CB_PREFER] = "prefer",
+		    [RG_CONFIG_CB_REQUIRE] = "require",
+		    [RG_CONFIG_CB_DISABLE] = "disable",
+		};
+		const char *s = scalar_str(c, v[3], join(w, where, "channel_binding"));
+		size_t i;
+
+		for (i = 0; s && i < sizeof(cbs) / sizeof(cbs[0]); i++)
+			if (!strcmp(s, cbs[i]))
+				break;
+		if (s && i == sizeof(cbs) / sizeof(cbs[0]))
+			cfg_error(&c->e, v[3]->line, v[3]->col,
+				  "%s: unknown value '%s' (expected prefer, require or disable)", w,
+				  s);
+		else if (s && t->tls.mode == RG_CONFIG_TLS_DISABLE)
+			/* Nothing to bind to without TLS: a require here could never log in. */
+			cfg_error(&c->e, v[3]->line, v[3]->col, "%s: not used with mode disable",
+				  w);
+		else if (s)
+			t->tls.channel_binding = (enum rg_config_channel_binding)i;
 	}
 	if (t->address.kind == RG_CONFIG_ADDR_UNIX && t->tls.mode != RG_CONFIG_TLS_DISABLE)
 		cfg_error(&c->e, (v[0] ? v[0] : n)->line, (v[0] ? v[0] : n)->col,

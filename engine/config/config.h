@@ -93,10 +93,19 @@ enum rg_config_tls_mode {
 	RG_CONFIG_TLS_VERIFY_FULL = 2, /* verify chain and name; system CAs if ca is NULL */
 };
 
+/* SCRAM channel binding to the target's certificate (SCRAM-SHA-256-PLUS), as libpq's
+ * channel_binding. */
+enum rg_config_channel_binding {
+	RG_CONFIG_CB_PREFER = 0,  /* bind when the target offers -PLUS over TLS */
+	RG_CONFIG_CB_REQUIRE = 1, /* refuse any target login that is not SCRAM-SHA-256-PLUS */
+	RG_CONFIG_CB_DISABLE = 2, /* never bind: SCRAM-SHA-256 with gs2 header "n,," */
+};
+
 struct rg_config_target_tls {
 	enum rg_config_tls_mode mode;
 	const char *ca;		 /* absolute path or NULL */
 	const char *server_name; /* NULL: the address's host */
+	enum rg_config_channel_binding channel_binding; /* not with mode disable */
 };
 
 struct rg_config_target {

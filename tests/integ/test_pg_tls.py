@@ -7,16 +7,21 @@ fails the upstream handshake with a generic 08006 for the client and an event=up
 reason=tls log line; cancel works with a TLS target. ringgate logs in to a TLS target with
 SCRAM-SHA-256-PLUS (channel binding tls-server-end-point, which PostgreSQL checks against its
 own certificate: a wrong hash fails the login) and to the same server without TLS with plain
-SCRAM-SHA-256, and says which in its event=upstream_login line."""
+SCRAM-SHA-256, and says which in its event=upstream_login line. tls.channel_binding:
+require binds too, disable logs in over TLS unbound (gs2 "n,,"); against a fake TLS target
+that offers only SCRAM-SHA-256, prefer sends "y,," and require refuses without answering."""
 
 import os
 import re
 import shutil
+import socket
+import ssl
 import struct
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -82,6 +87,65 @@ def upstream_mech(rg, target):
     found = re.findall(rf"event=upstream_login sess=\d+ target={re.escape(target)} "
                        r"tls=(\w+) mech=(\S+)", pgfix.log_text(rg))
     return found[-1] if found else None
+
+
+class FakeTarget:
+    """A TLS 'PostgreSQL' that offers only SCRAM-SHA-256 (no -PLUS) and records each
+    SASLInitialResponse as (mechanism, client-first) -- or None when the client hung up
+    instead of answering -- then refuses the login."""
+
+    def __init__(self, certs):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(certs.cert, certs.key)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.seen = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @staticmethod
+    def _read(c, n):
+        b = b""
+        while len(b) < n:
+            d = c.recv(n - len(b))
+            if not d:
+                raise EOFError
+            b += d
+        return b
+
+    def _serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                c.settimeout(10)
+                self._read(c, 8)  # SSLRequest
+                c.sendall(b"S")
+                c = self.ctx.wrap_socket(c, server_side=True)
+                n = struct.unpack("!I", self._read(c, 4))[0]
+                self._read(c, n - 4)  # StartupMessage
+                mechs = b"SCRAM-SHA-256\0\0"
+                c.sendall(b"R" + struct.pack("!II", 8 + len(mechs), 10) + mechs)
+                try:
+                    t, n = struct.unpack("!cI", self._read(c, 5))
+                    body = self._read(c, n - 4)
+                except (EOFError, OSError):
+                    self.seen.append(None)
+                    continue
+                mech, rest = body.split(b"\0", 1)
+                self.seen.append((mech.decode(), rest[4:].decode()))
+                err = b"SFATAL\0C28P01\0Mfake target\0\0"
+                c.sendall(b"E" + struct.pack("!I", 4 + len(err)) + err)
+            except (EOFError, OSError, ssl.SSLError):
+                pass
+            finally:
+                c.close()
+
+    def stop(self):
+        self.sock.close()
 
 
 def listener(certs):
@@ -160,8 +224,17 @@ def main():
         del bad["password_file"]
         bad["password_env"] = "RGTEST_TARGET_PW"
         plain = target(pg, {"mode": "disable"}, name="plain")
-        plain["password_file"] = "secrets/appdb.pw"
-        extra = {"targets": [target(pg, {"mode": "require"}), bad, plain]}
+        cbreq = target(pg, {"mode": "require", "channel_binding": "require"}, name="cbreq")
+        cboff = target(pg, {"mode": "require", "channel_binding": "disable"}, name="cboff")
+        fake = FakeTarget(certs)
+        fakepref = target(pg, {"mode": "require"}, name="fakepref")
+        fakereq = target(pg, {"mode": "require", "channel_binding": "require"}, name="fakereq")
+        for t in (fakepref, fakereq):
+            t["address"] = f"127.0.0.1:{fake.port}"
+        for t in (plain, cbreq, cboff, fakepref, fakereq):
+            t["password_file"] = "secrets/appdb.pw"
+        extra = {"targets": [target(pg, {"mode": "require"}), bad, plain, cbreq, cboff,
+                             fakepref, fakereq]}
         rg = rgtest.Ringgate(pg, identity=iss.identity(), extra=extra,
                              env={"RGTEST_TARGET_PW": pg.password})
         rg.start()
@@ -175,6 +248,28 @@ def main():
         check(r.stdout.strip() == "f", "target tls disable: not encrypted")
         check(upstream_mech(rg, "plain") == ("no", "SCRAM-SHA-256"),
               "tls disable target: plain SCRAM-SHA-256 (gs2 header n,,)")
+        rgtest.run_psql("SELECT 1", rg.env("agent", tok, database="cbreq"))
+        check(upstream_mech(rg, "cbreq") == ("yes", "SCRAM-SHA-256-PLUS"),
+              "channel_binding: require against PostgreSQL: -PLUS")
+        rgtest.run_psql("SELECT 1", rg.env("agent", tok, database="cboff"))
+        check(upstream_mech(rg, "cboff") == ("yes", "SCRAM-SHA-256"),
+              "channel_binding: disable: plain SCRAM over TLS (n,,, which PostgreSQL accepts)")
+        r = rgtest.run_psql("SELECT 1", rg.env("agent", tok, database="fakepref"), check=False)
+        check(r.returncode != 0 and fake.seen and fake.seen[-1] is not None
+              and fake.seen[-1][0] == "SCRAM-SHA-256" and fake.seen[-1][1].startswith("y,,n="),
+              f"TLS target without -PLUS: SCRAM-SHA-256 with gs2 header y,, ({fake.seen})")
+        n = len(fake.seen)
+        r = rgtest.run_psql("SELECT 1", rg.env("agent", tok, database="fakereq"), check=False)
+        check(r.returncode != 0 and "could not connect to the target database" in r.stderr,
+              "channel_binding: require, no -PLUS offered: the login fails")
+        check(pgfix.wait_log(rg, "target=fakereq sub=agent-1 reason=channel_binding"),
+              "...logged as reason=channel_binding")
+        deadline = time.monotonic() + 10
+        while len(fake.seen) == n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        check(len(fake.seen) == n + 1 and fake.seen[-1] is None,
+              f"...and ringgate hung up instead of answering ({fake.seen[n:]})")
+        fake.stop()
         r = rgtest.run_psql("SELECT 1", rg.env("agent", tok, database="badname"), check=False)
         check(r.returncode != 0 and "could not connect to the target database" in r.stderr,
               "verify-full with a wrong server_name: generic error for the client")

@@ -943,17 +943,19 @@ static const char *scram_err(enum rg_auth_scram_err e)
 }
 
 /*
- * AuthenticationSASL: start SCRAM as libpq's channel_binding=prefer does. Over TLS with
- * SCRAM-SHA-256-PLUS offered, bind to the certificate this connection received
- * (tls-server-end-point): a relay holding another certificate (any, under tls.mode require)
- * then cannot complete the exchange. Over TLS without -PLUS the gs2 header says "y" (we
- * could bind; a server that did offer it detects the downgrade), without TLS "n".
+ * AuthenticationSASL: start SCRAM as libpq's channel_binding does (the target's
+ * tls.channel_binding, prefer by default). Over TLS with SCRAM-SHA-256-PLUS offered, bind
+ * to the certificate this connection received (tls-server-end-point): a relay holding
+ * another certificate (any, under tls.mode require) then cannot complete the exchange.
+ * Otherwise require refuses; prefer over TLS says "y" in the gs2 header (we could bind; a
+ * server that did offer it detects the downgrade); without TLS, or with disable, "n".
  * Returns false when the session was failed.
  */
 static bool be_sasl_start(struct rg_sess *s, const struct rg_pg_auth *a, char *out, size_t cap,
 			  size_t *outlen)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
+	enum rg_config_channel_binding cbm = ps->tgt->cfg->tls.channel_binding;
 	struct rg_auth_scram_opts o = {.cb = RG_AUTH_SCRAM_CB_NONE};
 	uint8_t cb[RG_TLS_END_POINT_MAX];
 	bool plain = false, plus = false;
@@ -973,7 +975,7 @@ static bool be_sasl_start(struct rg_sess *s, const struct rg_pg_auth *a, char *o
 		else if (strcmp(mech, "SCRAM-SHA-256-PLUS") == 0)
 			plus = true;
 	}
-	if (ps->be_tls && plus) {
+	if (ps->be_tls && plus && cbm != RG_CONFIG_CB_DISABLE) {
 		n = rg_tls_conn_server_end_point(ps->be_tls->conn, cb, sizeof(cb));
 		if (n < 0) {
 			/* As libpq: -PLUS offered but unusable is a failed login, not a silent
@@ -984,10 +986,14 @@ static bool be_sasl_start(struct rg_sess *s, const struct rg_pg_auth *a, char *o
 		o.cb = RG_AUTH_SCRAM_CB_SERVER_END_POINT;
 		o.cb_data = cb;
 		o.cb_len = (size_t)n;
+	} else if (cbm == RG_CONFIG_CB_REQUIRE) {
+		upstream_fail(s, "channel_binding",
+			      "required, but the target did not offer SCRAM-SHA-256-PLUS over TLS");
+		return false;
 	} else if (!plain) {
 		upstream_fail(s, "sasl_mechanism", "no SCRAM-SHA-256 offered");
 		return false;
-	} else if (ps->be_tls) {
+	} else if (ps->be_tls && cbm == RG_CONFIG_CB_PREFER) {
 		o.cb = RG_AUTH_SCRAM_CB_NOT_OFFERED;
 	}
 	ps->scram = calloc(1, sizeof(*ps->scram));
@@ -1058,6 +1064,14 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 				upstream_fail(s, "scram_incomplete", "");
 				return;
 			}
+			/* As libpq: a server that lets us in without any exchange did not
+			 * prove anything about its certificate either. */
+			if (!ps->scram && tc->tls.channel_binding == RG_CONFIG_CB_REQUIRE) {
+				upstream_fail(
+				    s, "channel_binding",
+				    "required, but the target authenticated without SASL");
+				return;
+			}
 			scram_free(ps);
 			rg_pg_log("event=upstream_login sess=%llu target=%s tls=%s mech=%s",
 				  (unsigned long long)ps->id, tc->name, ps->be_tls ? "yes" : "no",
@@ -1068,6 +1082,12 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 			be_goto(ps, BE_PARAMS);
 			return;
 		case RG_PG_AUTH_CLEARTEXT:
+			if (tc->tls.channel_binding == RG_CONFIG_CB_REQUIRE) {
+				upstream_fail(
+				    s, "channel_binding",
+				    "required, but the target asked for a cleartext password");
+				return;
+			}
 			if (rg_auth_cleartext_response(ps->tgt->cred, out, sizeof(out)) < 0)
 				goto internal;
 			n = rg_pg_write_password(buf, sizeof(buf), out);
@@ -1077,6 +1097,11 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 				goto abort;
 			return;
 		case RG_PG_AUTH_MD5:
+			if (tc->tls.channel_binding == RG_CONFIG_CB_REQUIRE) {
+				upstream_fail(s, "channel_binding",
+					      "required, but the target asked for md5");
+				return;
+			}
 			if (rg_auth_md5_response(tc->user, pw, pwlen, a.salt, out))
 				goto internal;
 			n = rg_pg_write_password(buf, sizeof(buf), out);

@@ -307,6 +307,29 @@ static void test_target_tls_rules(void **state)
 		      "t.yaml:27:40: targets[2].tls.server_name: not used with mode disable\n");
 }
 
+static void test_target_channel_binding_values(void **state)
+{
+	(void)state;
+	expect_errors("version: 1\n" MINIMAL_LISTENERS "targets:\n"
+		      "  - name: a\n"
+		      "    protocol: postgres\n"
+		      "    address: h:1\n"
+		      "    database: d\n"
+		      "    user: u\n"
+		      "    password_env: P\n"
+		      "    tls: { mode: require, channel_binding: always }\n"
+		      "  - name: b\n"
+		      "    protocol: postgres\n"
+		      "    address: h:1\n"
+		      "    database: d\n"
+		      "    user: u\n"
+		      "    password_env: P\n"
+		      "    tls: { mode: disable, channel_binding: require }\n",
+		      "t.yaml:13:44: targets[0].tls.channel_binding: unknown value 'always' "
+		      "(expected prefer, require or disable)\n"
+		      "t.yaml:20:44: targets[1].tls.channel_binding: not used with mode disable\n");
+}
+
 static void test_jwks_url_must_be_https(void **state)
 {
 	(void)state;
@@ -437,6 +460,7 @@ int main(void)
 	    cmocka_unit_test(test_listener_tls_needs_cert_and_key),
 	    cmocka_unit_test(test_unknown_protocol),
 	    cmocka_unit_test(test_target_tls_rules),
+	    cmocka_unit_test(test_target_channel_binding_values),
 	    cmocka_unit_test(test_jwks_url_must_be_https),
 	    cmocka_unit_test(test_password_env_must_be_a_variable_name),
 	    cmocka_unit_test(test_empty_sequences),

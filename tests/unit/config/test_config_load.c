@@ -45,7 +45,8 @@ static const char full[] = "version: 1\n"
 			   "    database: app\n"
 			   "    user: app_rw\n"
 			   "    password_file: secrets/appdb.pw\n"
-			   "    tls: { mode: verify-full, ca: ca.crt, server_name: db.internal }\n"
+			   "    tls: { mode: verify-full, ca: ca.crt, server_name: db.internal,\n"
+			   "           channel_binding: require }\n"
 			   "    connect_timeout: 1500ms\n"
 			   "  - name: local\n"
 			   "    protocol: postgres\n"
@@ -140,6 +141,7 @@ static void test_full_example_fills_every_field(void **state)
 	assert_int_equal(t->tls.mode, RG_CONFIG_TLS_VERIFY_FULL);
 	assert_string_equal(t->tls.ca, "/etc/rg/ca.crt");
 	assert_string_equal(t->tls.server_name, "db.internal");
+	assert_int_equal(t->tls.channel_binding, RG_CONFIG_CB_REQUIRE);
 	assert_int_equal(t->connect_timeout_ms, 1500);
 	t = rg_config_target(cfg, "local");
 	assert_non_null(t);
@@ -210,6 +212,7 @@ static void test_minimal_file_gets_defaults(void **state)
 	/* Secure by default: TCP targets verify the server unless told otherwise. */
 	assert_int_equal(cfg->targets[0].tls.mode, RG_CONFIG_TLS_VERIFY_FULL);
 	assert_null(cfg->targets[0].tls.ca);
+	assert_int_equal(cfg->targets[0].tls.channel_binding, RG_CONFIG_CB_PREFER);
 	assert_int_equal(cfg->targets[0].connect_timeout_ms, 5000);
 	rg_config_free(cfg);
 }
