@@ -208,6 +208,9 @@ def test_unix_socket_target():
                            capture_output=True, timeout=60)
         check(r.stdout == b"".join(b"%d\n" % g for g in range(1, 50001)),
               "COPY TO STDOUT through a unix-socket target")
+        logins = [ln for ln in st.rg_log().splitlines() if "event=upstream_login" in ln]
+        check(logins and all("tls=no" in ln and "mech=none" in ln for ln in logins),
+              f"the trust target's logins are logged as tls=no mech=none ({logins[:2]})")
         healthy(st)
 
 
