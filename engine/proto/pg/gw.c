@@ -75,8 +75,8 @@ static void noop_row(void *arg, const struct rg_pg_sess_info *si, const struct r
  * and joined by rg_pg_gw_free; every PG_RESOLVE_INTERVAL_MS it resolves each name again and
  * publishes the new set when it differs (as a set: a DNS server rotating its answers is not a
  * change). A failed lookup keeps the previous set and logs a line: a set is never emptied.
- * The interval is a constant, not a config key: the strict config module (engine/config)
- * belongs to another owner; rg_pg_gw_set_lookup overrides it for tests only.
+ * The interval is a constant, not a config key (rg_pg_gw_set_lookup overrides it for tests
+ * only).
  *
  * Publication: two slots per target, one writer (the resolver), any number of readers (the
  * workers, in rg_pg_target_addr), no lock and no allocation after startup.
@@ -442,8 +442,8 @@ bool rg_pg_gw_resolver_running(const struct rg_pg_gw *gw)
 	return gw->resolver->running;
 }
 
-/* The target's address at startup: an IP literal or unix socket as parsed, a DNS name
- * resolved now (an error here is a config error) into a pg_dns not yet handed over. */
+/* The target's address at startup: an IP literal or unix socket as parsed into t->sa, a DNS
+ * name resolved now (an error here is a config error) into a pg_dns not yet handed over. */
 static int resolve(struct rg_pg_gw *gw, struct pg_target *t, char *err, size_t errlen)
 {
 	const struct rg_config_addr *a = &t->cfg->address;
@@ -464,8 +464,6 @@ static int resolve(struct rg_pg_gw *gw, struct pg_target *t, char *err, size_t e
 		free(d);
 		return ret;
 	}
-	memcpy(&t->sa, &d->slot[0].a[0], d->slot[0].len[0]);
-	t->salen = d->slot[0].len[0];
 	t->dns = d;
 	return 0;
 }

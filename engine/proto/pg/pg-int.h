@@ -84,7 +84,7 @@ struct pg_resolver; /* gw.c: the thread re-resolving those names */
 
 struct pg_target {
 	const struct rg_config_target *cfg;
-	struct sockaddr_storage sa;
+	struct sockaddr_storage sa; /* IP literal or unix socket; read via rg_pg_target_addr */
 	socklen_t salen;
 	struct rg_auth_cred *cred;
 	struct rg_tls_ctx *tls;	 /* NULL: plaintext (tls.mode disable) */
@@ -134,7 +134,6 @@ struct rg_auth_verifier *rg_pg_gw_verifier(const struct rg_pg_gw *gw, const char
  * target has now (>= 1). An IP literal or a unix socket has one, its configured address; a
  * DNS name has every address it last resolved to (up to 8, IPv4 and IPv6), kept current by
  * the gateway's resolver thread (gw.c). Any thread; never blocks, never takes a lock.
- * t->sa / t->salen stay the first address resolved at startup.
  */
 int rg_pg_target_addr(const struct pg_target *t, unsigned attempt, struct sockaddr_storage *out,
 		      socklen_t *len);

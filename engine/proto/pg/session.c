@@ -942,6 +942,20 @@ static const char *scram_err(enum rg_auth_scram_err e)
 	return rg_auth_scram_strerror(e);
 }
 
+/* tls.channel_binding: require accepts nothing but SCRAM-SHA-256-PLUS (as libpq): fail the
+ * login when the target authenticates some other way (`how`). */
+static bool cb_required_fails(struct rg_sess *s, const char *how)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	char d[120];
+
+	if (ps->tgt->cfg->tls.channel_binding != RG_CONFIG_CB_REQUIRE)
+		return false;
+	snprintf(d, sizeof(d), "required, but the target %s", how);
+	upstream_fail(s, "channel_binding", d);
+	return true;
+}
+
 /*
  * AuthenticationSASL: start SCRAM as libpq's channel_binding does (the target's
  * tls.channel_binding, prefer by default). Over TLS with SCRAM-SHA-256-PLUS offered, bind
@@ -986,9 +1000,7 @@ static bool be_sasl_start(struct rg_sess *s, const struct rg_pg_auth *a, char *o
 		o.cb = RG_AUTH_SCRAM_CB_SERVER_END_POINT;
 		o.cb_data = cb;
 		o.cb_len = (size_t)n;
-	} else if (cbm == RG_CONFIG_CB_REQUIRE) {
-		upstream_fail(s, "channel_binding",
-			      "required, but the target did not offer SCRAM-SHA-256-PLUS over TLS");
+	} else if (cb_required_fails(s, "did not offer SCRAM-SHA-256-PLUS over TLS")) {
 		return false;
 	} else if (!plain) {
 		upstream_fail(s, "sasl_mechanism", "no SCRAM-SHA-256 offered");
@@ -1066,12 +1078,8 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 			}
 			/* As libpq: a server that lets us in without any exchange did not
 			 * prove anything about its certificate either. */
-			if (!ps->scram && tc->tls.channel_binding == RG_CONFIG_CB_REQUIRE) {
-				upstream_fail(
-				    s, "channel_binding",
-				    "required, but the target authenticated without SASL");
+			if (!ps->scram && cb_required_fails(s, "authenticated without SASL"))
 				return;
-			}
 			scram_free(ps);
 			rg_pg_log("event=upstream_login sess=%llu target=%s tls=%s mech=%s",
 				  (unsigned long long)ps->id, tc->name, ps->be_tls ? "yes" : "no",
@@ -1082,12 +1090,8 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 			be_goto(ps, BE_PARAMS);
 			return;
 		case RG_PG_AUTH_CLEARTEXT:
-			if (tc->tls.channel_binding == RG_CONFIG_CB_REQUIRE) {
-				upstream_fail(
-				    s, "channel_binding",
-				    "required, but the target asked for a cleartext password");
+			if (cb_required_fails(s, "asked for a cleartext password"))
 				return;
-			}
 			if (rg_auth_cleartext_response(ps->tgt->cred, out, sizeof(out)) < 0)
 				goto internal;
 			n = rg_pg_write_password(buf, sizeof(buf), out);
@@ -1097,11 +1101,8 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 				goto abort;
 			return;
 		case RG_PG_AUTH_MD5:
-			if (tc->tls.channel_binding == RG_CONFIG_CB_REQUIRE) {
-				upstream_fail(s, "channel_binding",
-					      "required, but the target asked for md5");
+			if (cb_required_fails(s, "asked for md5"))
 				return;
-			}
 			if (rg_auth_md5_response(tc->user, pw, pwlen, a.salt, out))
 				goto internal;
 			n = rg_pg_write_password(buf, sizeof(buf), out);
