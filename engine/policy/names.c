@@ -79,6 +79,9 @@ static const struct {
 	[RG_OP_NOTIFY] = { "notify", KW("notify") },
 	[RG_OP_SHOW] = { "show", KW("show") },
 	[RG_OP_OTHER] = { "other", NULL },
+	/* SET/RESET and UPDATE ... SET say "set", and so does set_config unless its name is
+	 * U&-escaped */
+	[RG_OP_SET_LEXING] = { "set_lexing", KW("set", "u&") },
 };
 
 const char *rg_sql_op_name(enum rg_sql_op op)

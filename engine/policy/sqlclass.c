@@ -36,6 +36,7 @@
 
 #include <pg_query.h>
 
+#include "lexing.h"
 #include "sqlclass.h"
 #include "sqlclass_raw.h"
 
@@ -1352,6 +1353,7 @@ struct pg_job {
 	unsigned flags;
 	int rc;
 	bool fast;	/* JOB_PARSE: answered by the fast path, facts in raw */
+	bool lexing;	/* JOB_LEXING: the string changes a pinned lexing setting */
 	bool declined;	/* JOB_PARSE: the fast path declined, c->json holds the tree */
 	struct rg_sqlraw_out raw;
 };
@@ -1359,6 +1361,7 @@ struct pg_job {
 #define JOB_PARSE 1u
 #define JOB_EXTRAS 2u
 #define JOB_VALIDATE 3u
+#define JOB_LEXING 4u
 
 static void job_extras(struct pg_job *j)
 {
@@ -1436,6 +1439,8 @@ static void job_run(struct pg_job *j)
 		j->rc = sr.error ? WALK_BAD : 0;
 		j->c->stmts_n = sr.error ? 0 : (size_t)sr.n_stmts;
 		pg_query_free_split_result(sr);
+	} else if (j->what == JOB_LEXING) {
+		j->lexing = rg_sqllex_changes(j->c->in);
 	} else {
 		job_extras(j);
 	}
@@ -1482,6 +1487,23 @@ static int run_job(struct pg_job *j)
 }
 
 /* ---- entry point ------------------------------------------------------------------------ */
+
+/* RG_OP_SET_LEXING from the facts: 1 certainly (pg_settings is written: its UPDATE rule calls
+ * set_config with the row's name), -1 maybe (a SET or a set_config() call: lexing.c
+ * decides), 0 not. */
+static int lexing_from_facts(const struct rg_sqlclass *c)
+{
+	int maybe = (c->ops & OPB(SET)) ? -1 : 0;
+
+	for (size_t i = 0; i < c->tables.n; i++)
+		if ((c->tables.v[i].access & RG_ACCESS_WRITE) &&
+		    strcmp(c->tables.v[i].name, "pg_settings") == 0)
+			return 1;
+	for (size_t i = 0; i < c->funcs.n && !maybe; i++)
+		if (strcmp(c->funcs.v[i].name, "set_config") == 0)
+			maybe = -1;
+	return maybe;
+}
 
 static void unparseable(struct rg_sql_facts *out)
 {
@@ -1563,6 +1585,19 @@ int rg_sqlclass_run(struct rg_sqlclass *c, const char *sql, size_t len, unsigned
 	}
 	if (c->stmts_n == 0)
 		c->ops = 0;
+	switch (lexing_from_facts(c)) {
+	case 1:
+		c->ops |= OPB(SET_LEXING);
+		break;
+	case -1:
+		j.what = JOB_LEXING;
+		rc = run_job(&j);
+		if (rc)
+			return rc;
+		if (j.lexing)
+			c->ops |= OPB(SET_LEXING);
+		break;
+	}
 
 	if ((flags & RG_SQLCLASS_FINGERPRINT) &&
 	    grow(&c->fps, &c->fps_cap, c->stmts_n ? c->stmts_n : 1, sizeof(*c->fps)))

@@ -56,6 +56,10 @@ enum rg_sql_op {
 	RG_OP_NOTIFY,
 	RG_OP_SHOW,
 	RG_OP_OTHER,		/* anything the parser accepts that no kind above names */
+	RG_OP_SET_LEXING,	/* changes client_encoding, standard_conforming_strings,
+				 * backslash_quote or escape_string_warning away from the
+				 * gateway's pinned values (lexing.c): SET, SET NAMES,
+				 * set_config(), UPDATE pg_settings */
 	RG_OP__COUNT
 };
 
@@ -119,6 +123,13 @@ int rg_sqlclass_run(struct rg_sqlclass *c, const char *sql, size_t len, unsigned
  * process, and whether the last rg_sqlclass_run() on c was answered by it. */
 bool rg_sqlclass_fast_enabled(void);
 bool rg_sqlclass_last_was_fast(const struct rg_sqlclass *c);
+
+/*
+ * Cheap text test for the gateway's built-in guard: false means sql[0..len) cannot have
+ * RG_OP_SET_LEXING, so it need not be parsed for it (a case-insensitive search for the
+ * setting names, NAMES, set_config, pg_settings and U& escapes). No allocation, any thread.
+ */
+bool rg_sqlclass_lexing_candidate(const char *sql, size_t len);
 
 /* Name of an operation as written in rules ("select", "copy_program", ...); NULL if out of
  * range. rg_sql_op_from_name() returns -1 for an unknown name. */

@@ -245,6 +245,18 @@ static const char *const corpus[] = {
 	"security label on table t is 'x'",
 	"import foreign schema s from server srv into public",
 	"reassign owned by a to b",
+	/* settings that change lexing (RG_OP_SET_LEXING) and look-alikes */
+	"set client_encoding = 'SJIS'",
+	"SET NAMES 'BIG5'",
+	"set local standard_conforming_strings = off",
+	"SET U&\"client_\\0065ncoding\" TO 'GBK'",
+	"select set_config('client_encoding', 'UHC', false)",
+	"select U&\"set\\005fconfig\"('standard_conforming_strings', 'off', false)",
+	"select pg_catalog.set_config(name, 'off', false) from t",
+	"update pg_settings set setting = 'SJIS' where name = 'client_encoding'",
+	"set client_encoding to 'UTF8'",
+	"reset client_encoding",
+	"select set_config('search_path', '', false)",
 };
 
 static struct rg_sqlclass *sc;
@@ -569,6 +581,102 @@ static void test_set_variants_are_set(void **state)
 		assert_int_equal(run(s[i]).ops, RG_OP_BIT(RG_OP_SET));
 }
 
+/* The settings the gateway pins (lexing.c): every way to move them away is set_lexing; going
+ * back to the pinned value, RESET, or other settings are not. */
+static void test_set_lexing(void **state)
+{
+	(void)state;
+	static const char *const yes[] = {
+		"set client_encoding = 'SJIS'",
+		"SET client_encoding TO sjis",
+		"SET NAMES 'BIG5'",
+		"set names e'gbk'",
+		"SET SESSION client_encoding = 'GB18030'",
+		"set local client_encoding = 'UHC'",
+		"SET \"client_encoding\" = 'SJIS'",
+		"SET CLIENT_ENCODING = 'SJIS'",
+		"SET U&\"client_\\0065ncoding\" TO 'SJIS'",
+		"set standard_conforming_strings = off",
+		"set standard_conforming_strings = 0",
+		"set standard_conforming_strings = false",
+		"set standard_conforming_strings = 'off'",
+		"set backslash_quote = on",
+		"set escape_string_warning = off",
+		"select set_config('client_encoding', 'SJIS', false)",
+		"select pg_catalog.set_config('standard_conforming_strings', 'off', true)",
+		"select set_config('CLIENT_ENCODING', 'SJIS', false)",
+		"select set_config(E'client_\\145ncoding', 'SJIS', false)",
+		"select set_config('client_' || 'encoding', 'SJIS', false)",
+		"select set_config(n, v, false) from t",
+		"select set_config('client_encoding', current_setting('x'), false)",
+		"select U&\"set\\005fconfig\"('client_encoding', 'SJIS', false)",
+		"select 1 where set_config('client_encoding', 'SJIS', false) is not null",
+		"update pg_settings set setting = 'SJIS' where name = 'client_encoding'",
+		"update pg_catalog.pg_settings set setting = 'off'",
+		"select 1; set client_encoding = 'SJIS'",
+		"with x as (select set_config('client_encoding', 'SJIS', false)) select * from x",
+	};
+	static const char *const no[] = {
+		"set client_encoding = 'UTF8'",
+		"set client_encoding to 'utf-8'",
+		"SET NAMES 'UNICODE'",
+		"set standard_conforming_strings = on",
+		"set standard_conforming_strings = 1",
+		"set standard_conforming_strings to true",
+		"reset client_encoding",
+		"reset all",
+		"set client_encoding to default",
+		"set local standard_conforming_strings to default",
+		"discard all",
+		"set work_mem = '64MB'",
+		"select set_config('search_path', '', false)",
+		"select pg_catalog.set_config('application_name', 'x', false)",
+		"select set_config('client_encoding', 'UTF8', false)",
+		"select * from pg_settings where name = 'client_encoding'",
+		"select 'set client_encoding = sjis'",
+		"show client_encoding",
+		"select current_setting('standard_conforming_strings')",
+		"alter role r set client_encoding = 'SJIS'",
+		"create function f() returns int language sql set client_encoding = 'SJIS' as 'select 1'",
+	};
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		struct rg_sql_facts f = run(yes[i]);
+		if (!has_op(&f, RG_OP_SET_LEXING))
+			fail_msg("not set_lexing: %s", yes[i]);
+		assert_true(rg_sqlclass_lexing_candidate(yes[i], strlen(yes[i])));
+		/* both paths agree */
+		f = run_flags(yes[i], RG_SQLCLASS_FORCE_JSON);
+		assert_true(has_op(&f, RG_OP_SET_LEXING));
+	}
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		struct rg_sql_facts f = run(no[i]);
+		assert_int_equal(f.status, RG_SQL_OK);
+		if (has_op(&f, RG_OP_SET_LEXING))
+			fail_msg("set_lexing: %s", no[i]);
+	}
+}
+
+/* The gateway's prefilter (rg_sqlclass_lexing_candidate) never misses a set_lexing string
+ * of the corpus, and passes over ordinary statements. */
+static void test_lexing_candidate_is_sound_over_corpus(void **state)
+{
+	(void)state;
+	size_t n = sizeof(corpus) / sizeof(corpus[0]), hits = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct rg_sql_facts f = run(corpus[i]);
+		bool cand = rg_sqlclass_lexing_candidate(corpus[i], strlen(corpus[i]));
+		if (has_op(&f, RG_OP_SET_LEXING) && !cand)
+			fail_msg("prefilter misses: %s", corpus[i]);
+		hits += cand;
+	}
+	assert_true(hits < n / 4);
+	assert_false(rg_sqlclass_lexing_candidate("SELECT abalance FROM pgbench_accounts WHERE aid = 1", 51));
+	assert_false(rg_sqlclass_lexing_candidate("UPDATE pgbench_tellers SET tbalance = tbalance + 1 WHERE tid = 2", 64));
+	assert_true(rg_sqlclass_lexing_candidate("set NAMES x", 11));
+	assert_false(rg_sqlclass_lexing_candidate("set NAME", 8));
+}
+
 static void test_without_where(void **state)
 {
 	(void)state;
@@ -796,6 +904,8 @@ int main(void)
 		cmocka_unit_test(test_grant_revoke_including_membership),
 		cmocka_unit_test(test_copy_variants_are_distinguished),
 		cmocka_unit_test(test_set_variants_are_set),
+		cmocka_unit_test(test_set_lexing),
+		cmocka_unit_test(test_lexing_candidate_is_sound_over_corpus),
 		cmocka_unit_test(test_without_where),
 		cmocka_unit_test(test_insert_values_is_not_select),
 		cmocka_unit_test(test_select_into_creates_and_writes),
