@@ -161,9 +161,54 @@ static const char *last_name(json_t *list)
 	return json_string_value(json_object_get(s, "sval"));
 }
 
+/* A ColumnRef of the single unqualified field "name". */
+static bool is_name_column(json_t *node)
+{
+	json_t *f = json_object_get(json_object_get(node, "ColumnRef"), "fields");
+
+	return json_array_size(f) == 1 && last_name(f) && !strcmp(last_name(f), "name");
+}
+
+/*
+ * The one setting name a SELECT pins down with `FROM pg_settings WHERE name = 'x'` (pg_dump
+ * sets restrict_nonsystem_relation_kind this way: SELECT set_config(name, ...) FROM
+ * pg_settings WHERE name = '...'), or NULL. Only that exact shape: one relation named
+ * pg_settings, no alias, and a WHERE that is nothing but the equality; then an unqualified
+ * `name` can only be 'x' (a user-defined = on a look-alike table is left to the
+ * ParameterStatus check, docs/security.md).
+ */
+static const char *select_pins_name(json_t *sel)
+{
+	json_t *from = json_object_get(sel, "fromClause"), *rv, *w, *op;
+	const char *rel, *schema;
+	struct konst k;
+
+	if (json_array_size(from) != 1)
+		return NULL;
+	rv = json_object_get(json_array_get(from, 0), "RangeVar");
+	rel = json_string_value(json_object_get(rv, "relname"));
+	schema = json_string_value(json_object_get(rv, "schemaname"));
+	if (!rel || strcmp(rel, "pg_settings") || (schema && strcmp(schema, "pg_catalog")) ||
+	    json_object_get(rv, "alias"))
+		return NULL;
+	w = json_object_get(json_object_get(sel, "whereClause"), "A_Expr");
+	op = json_object_get(w, "name");
+	if (!w || strcmp(json_string_value(json_object_get(w, "kind")) ?: "", "AEXPR_OP") ||
+	    json_array_size(op) != 1 || strcmp(last_name(op) ?: "", "="))
+		return NULL;
+	if (is_name_column(json_object_get(w, "lexpr")))
+		k = const_of(json_object_get(w, "rexpr"));
+	else if (is_name_column(json_object_get(w, "rexpr")))
+		k = const_of(json_object_get(w, "lexpr"));
+	else
+		return NULL;
+	return k.kind == K_STR ? k.s : NULL;
+}
+
 /* {"funcname": [...], "args": [...]} of a FuncCall. Only set_config() matters (any schema:
- * a look-alike elsewhere is refused too, which is the safe side). */
-static bool funccall_changes(json_t *fc)
+ * a look-alike elsewhere is refused too, which is the safe side). pinned: the setting name
+ * the enclosing SELECT pins `name` to, or NULL. */
+static bool funccall_changes(json_t *fc, const char *pinned)
 {
 	const char *fn = last_name(json_object_get(fc, "funcname"));
 	json_t *args = json_object_get(fc, "args");
@@ -174,12 +219,16 @@ static bool funccall_changes(json_t *fc)
 	if (json_array_size(args) < 2)
 		return true;
 	name = const_of(json_array_get(args, 0));
+	if (name.kind != K_STR && pinned && is_name_column(json_array_get(args, 0))) {
+		name.kind = K_STR;
+		name.s = pinned;
+	}
 	if (name.kind != K_STR)
 		return true; /* computed at run time: could be any setting */
 	return !keeps_pin(lexvar_of(name.s), json_array_get(args, 1));
 }
 
-static bool walk(json_t *j, unsigned depth)
+static bool walk(json_t *j, const char *pinned, unsigned depth)
 {
 	const char *key;
 	json_t *v;
@@ -190,7 +239,7 @@ static bool walk(json_t *j, unsigned depth)
 	if (json_is_array(j)) {
 		json_array_foreach(j, i, v)
 		{
-			if (walk(v, depth + 1))
+			if (walk(v, pinned, depth + 1))
 				return true;
 		}
 		return false;
@@ -199,11 +248,15 @@ static bool walk(json_t *j, unsigned depth)
 		return false;
 	json_object_foreach(j, key, v)
 	{
+		const char *p = pinned;
+
 		if (!strcmp(key, "VariableSetStmt") && varset_changes(v))
 			return true;
-		if (!strcmp(key, "FuncCall") && funccall_changes(v))
+		if (!strcmp(key, "FuncCall") && funccall_changes(v, pinned))
 			return true;
-		if (walk(v, depth + 1))
+		if (!strcmp(key, "SelectStmt"))
+			p = select_pins_name(v); /* each SELECT decides for itself */
+		if (walk(v, p, depth + 1))
 			return true;
 	}
 	return false;
@@ -220,7 +273,7 @@ bool rg_sqllex_changes(const char *sql)
 	/* jansson's own nesting limit applies: a tree too deep to load counts as a change */
 	root = json_loads(r.parse_tree, JSON_DECODE_ANY, NULL);
 	if (root) {
-		changes = walk(root, 0);
+		changes = walk(root, NULL, 0);
 		json_decref(root);
 	}
 out:

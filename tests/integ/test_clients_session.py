@@ -34,27 +34,38 @@ def healthy(st):
 
 def test_startup_parameters_and_backend_key():
     with rgtest.ClientStack(direct=False) as st:
-        env = st.ep.env(PGAPPNAME="rg-app-name", PGCLIENTENCODING="LATIN1", PGTZ="Asia/Tokyo",
-                        PGDATESTYLE="SQL, DMY", PGOPTIONS="-c search_path=evil -c work_mem=77kB")
+        # issue #9 item 15: allow-listed settings reach the server, from parameters and from
+        # options (-c and --name=value), and the pinned lexing settings are in force
+        env = st.ep.env(PGAPPNAME="rg-app-name", PGCLIENTENCODING="UTF8", PGTZ="Asia/Tokyo",
+                        PGDATESTYLE="SQL, DMY",
+                        PGOPTIONS="-c search_path=app,public --statement-timeout=1234ms "
+                                  "-c default_transaction_isolation=serializable")
         r = subprocess.run(["psql", "-X", "-w", "-A", "-t", "-F", "|", "-c",
                             "SELECT current_setting('application_name'), "
                             "current_setting('client_encoding'), current_setting('TimeZone'), "
                             "current_setting('DateStyle'), current_setting('search_path'), "
-                            "current_setting('work_mem')"],
+                            "current_setting('statement_timeout'), "
+                            "current_setting('default_transaction_isolation'), "
+                            "current_setting('standard_conforming_strings')"],
                            env=env, capture_output=True, timeout=60)
-        got = r.stdout.decode("latin-1").strip().split("|")
-        check(got[:4] == ["rg-app-name", "LATIN1", "Asia/Tokyo", "SQL, DMY"],
-              f"application_name, client_encoding, TimeZone, DateStyle forwarded ({got[:4]}) "
+        got = r.stdout.decode().strip().split("|")
+        check(got == ["rg-app-name", "UTF8", "Asia/Tokyo", "SQL, DMY", "app,public", "1234ms",
+                      "serializable", "on"],
+              f"allow-listed settings forwarded, lexing settings pinned ({got}) "
               f"{r.stderr.decode(errors='replace').strip()}")
-        check(got[4:] == ['"$user", public', "4MB"],
-              f"options (-c search_path, -c work_mem) dropped ({got[4:]})")
-        # LATIN1 on the wire: é is one byte each way.
-        r = subprocess.run(["psql", "-X", "-w", "-A", "-t", "-c",
-                            "SELECT convert_to('é', 'UTF8') = '\\xc3a9'::bytea, 'é'"
-                            .encode("latin-1")],
-                           env=env, capture_output=True, timeout=60)
-        check(r.stdout == "t|é\n".encode("latin-1"),
-              f"client_encoding LATIN1 converts both ways ({r.stdout!r})")
+        # anything else is refused by name, never dropped silently
+        for extra, what in ((dict(PGOPTIONS="-c work_mem=77kB"), '"work_mem"'),
+                            (dict(PGOPTIONS="-c session_replication_role=replica"),
+                             '"session_replication_role"'),
+                            (dict(PGCLIENTENCODING="LATIN1"), 'client_encoding "LATIN1"'),
+                            (dict(PGCLIENTENCODING="SJIS"), 'client_encoding "SJIS"'),
+                            (dict(PGOPTIONS="-c standard_conforming_strings=off"),
+                             "standard_conforming_strings")):
+            r = subprocess.run(["psql", "-X", "-w", "-A", "-t", "-c", "SELECT 1"],
+                               env=st.ep.env(**extra), capture_output=True, timeout=60)
+            err = r.stderr.decode(errors="replace")
+            check(r.returncode != 0 and "FATAL" in err and what in err,
+                  f"{extra} refused with a FATAL naming {what} ({err.strip()})")
 
         conn = st.ep.connect()
         cur = conn.cursor()

@@ -27,6 +27,7 @@
 #include "auth.h"
 #include "config.h"
 #include "pg-int.h"
+#include "sqlclass.h"
 #include "tls.h"
 
 /* Streamed (never held whole) when at least this large: bulk data the gateway does not
@@ -478,9 +479,10 @@ int rg_pg_gw_new(const struct rg_config *cfg, unsigned workers, struct rg_pg_gw 
 	gw->cfg = cfg;
 	gw->workers = workers ? workers : 1;
 	gw->cnt = aligned_alloc(64, sizeof(*gw->cnt) * gw->workers);
+	gw->lex = calloc(gw->workers, sizeof(*gw->lex));
 	gw->cancel = rg_pg_cancel_reg_new();
 	gw->resolver = resolver_new();
-	if (!gw->cnt || !gw->cancel || !gw->resolver) {
+	if (!gw->cnt || !gw->lex || !gw->cancel || !gw->resolver) {
 		rg_pg_gw_free(gw);
 		return -ENOMEM;
 	}
@@ -627,6 +629,9 @@ void rg_pg_gw_free(struct rg_pg_gw *gw)
 	}
 	free(gw->targets);
 	rg_pg_cancel_reg_free(gw->cancel);
+	for (i = 0; gw->lex && i < gw->workers; i++)
+		rg_sqlclass_free(gw->lex[i]);
+	free(gw->lex);
 	free(gw->cnt);
 	free(gw);
 }
@@ -662,18 +667,4 @@ void rg_pg_listener_free(struct rg_pg_listener *l)
 		return;
 	rg_tls_ctx_free(l->tls);
 	free(l);
-}
-
-bool rg_pg_param_forwarded(const char *key)
-{
-	static const char *const ok[] = {
-	    "application_name", "client_encoding", "DateStyle",
-	    "TimeZone",		"IntervalStyle",   "extra_float_digits",
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
-		if (strcasecmp(key, ok[i]) == 0)
-			return true;
-	return false;
 }

@@ -107,6 +107,8 @@ struct rg_pg_gw {
 	size_t n_targets, cap_targets;
 	struct rg_pg_cancel_reg *cancel;
 	struct rg_pg_counters *cnt; /* [workers] */
+	struct rg_sqlclass **lex;   /* [workers]: each worker's classifier for the lexing guard,
+				     * created by that worker on first use */
 	rg_pg_stmt_hook stmt_hook;
 	rg_pg_row_hook row_hook;
 	void *hook_arg;

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "core.h"
 #include "wire.h"
@@ -88,7 +89,8 @@ typedef void (*rg_pg_row_hook)(void *arg, const struct rg_pg_sess_info *si,
 	X(queries)  /* Query messages relayed */                                                   \
 	X(parses)   /* Parse messages relayed */                                                   \
 	X(fe_bytes) /* client bytes relayed to targets */                                          \
-	X(be_bytes) /* target bytes relayed to clients */
+	X(be_bytes) /* target bytes relayed to clients */                                          \
+	X(lexing_denied) /* statements refused by the lexing guard (docs/security.md) */
 
 #define RG_PG_AUTH_REASONS 24 /* >= RG_AUTH_E__COUNT; index by enum rg_auth_err */
 
@@ -131,11 +133,20 @@ void rg_pg_listener_free(struct rg_pg_listener *l);
 /* ---- pure helpers (unit-tested) -------------------------------------------------------- */
 
 /*
- * Startup parameters forwarded from the agent to the target: the ones that only shape how
- * values are presented. Everything else (options, search_path, role settings, _pq_.*) is
- * dropped, because it could change what a statement means behind the policy's back.
+ * The run-time settings of the agent's StartupMessage (its parameters and its `options`:
+ * -c name=value, --name=value) that go to the target (settings.c): an allow-list of
+ * settings that only shape the agent's own session (presentation, timeouts, isolation,
+ * search_path). client_encoding (UTF-8 only) and standard_conforming_strings (on only) are
+ * checked but not copied: the session always sends the pinned values. Writes
+ * name\0value\0 pairs (names lower-case) to out and their count to *n, and returns the bytes
+ * written; any other setting, option or value returns -1 with msg set to the FATAL text that
+ * names it (0A000), nothing forwarded silently.
  */
-bool rg_pg_param_forwarded(const char *key);
+#define RG_PG_SETTINGS_MAX 32 /* settings forwarded from one StartupMessage, at most */
+ssize_t rg_pg_startup_settings(const struct rg_pg_startup *su, char *out, size_t cap, size_t *n,
+			       char *msg, size_t msglen);
+/* An encoding name PostgreSQL reads as UTF-8 ("UTF8", "utf-8", "Unicode"). */
+bool rg_pg_encoding_is_utf8(const char *v);
 
 /* Cancel key registry (cancel.c). Safe from any thread: one mutex, touched only at login,
  * logout and cancel, never per message. */

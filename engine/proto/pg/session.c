@@ -34,6 +34,7 @@
 #include "auth.h"
 #include "config.h"
 #include "pg-int.h"
+#include "sqlclass.h"
 #include "tls.h"
 
 #define LOGIN_TIMEOUT_MS 60000 /* as PostgreSQL's authentication_timeout */
@@ -108,14 +109,14 @@ struct pg_keywait {
  * ReadyForQuery: one exact-size block (the parameters follow the struct), then freed.
  */
 struct pg_login {
-	struct rg_pg_startup su;    /* params points into params[] below */
 	struct pg_keywait *keywait; /* heap, only in FE_WAIT_KEYS */
 	struct sockaddr_storage be_addr; /* the target address being connected to */
 	socklen_t be_addrlen;
 	unsigned addr_try, addr_count; /* which of the target's addresses, of how many */
 	const char *be_mech;	    /* how the target was logged in to (a literal), for the log */
 	char user[64];		    /* the agent's startup user, informational, sanitised */
-	uint8_t params[];	    /* copy of the agent's startup parameters until sent */
+	size_t nsettings;	    /* name\0value\0 pairs in settings[] */
+	char settings[];	    /* the agent's settings forwarded (settings.c) until sent */
 };
 
 /*
@@ -477,8 +478,10 @@ static void fe_startup_msg(struct rg_sess *s, const struct rg_pg_startup *su)
 	const char *db = su->database ? su->database : su->user;
 	struct pg_login *lg;
 	uint8_t buf[16];
-	char user[64];
-	ssize_t n;
+	char user[64], msg[160];
+	char settings[RG_PG_STARTUP_MAX];
+	size_t nset;
+	ssize_t n, slen;
 
 	sanitize(su->user, user, sizeof(user));
 	if (!su->user || !su->user[0]) {
@@ -497,6 +500,15 @@ static void fe_startup_msg(struct rg_sess *s, const struct rg_pg_startup *su)
 		pg_close_fatal(s, "0A000", "replication connections are not supported by ringgate");
 		return;
 	}
+	/* Every run-time setting is forwarded or refused by name, never dropped silently;
+	 * the ones that decide lexing are pinned (settings.c, docs/security.md). */
+	slen = rg_pg_startup_settings(su, settings, sizeof(settings), &nset, msg, sizeof(msg));
+	if (slen < 0) {
+		rg_pg_log("event=startup_refused sess=%llu peer=%s user=%s reason=setting",
+			  (unsigned long long)ps->id, ps->peer, user);
+		pg_close_fatal(s, "0A000", msg);
+		return;
+	}
 	ps->tgt = rg_pg_gw_target(ps->gw, db);
 	if (!ps->tgt) {
 		char msg[160], d[64];
@@ -510,8 +522,8 @@ static void fe_startup_msg(struct rg_sess *s, const struct rg_pg_startup *su)
 		return;
 	}
 	ps->si.target = ps->tgt->cfg->name;
-	/* Keep the parameters we forward; the packet's buffer is gone after this callback. */
-	lg = ps->login ? NULL : malloc(sizeof(*lg) + su->params_len);
+	/* Keep the settings we forward; the packet's buffer is gone after this callback. */
+	lg = ps->login ? NULL : malloc(sizeof(*lg) + (size_t)slen);
 	if (!lg) {
 		pg_close_fatal(s, "53200", "out of memory");
 		return;
@@ -521,12 +533,9 @@ static void fe_startup_msg(struct rg_sess *s, const struct rg_pg_startup *su)
 	lg->be_addrlen = 0;
 	lg->addr_try = lg->addr_count = 0;
 	lg->be_mech = NULL;
-	memcpy(lg->params, su->params, su->params_len);
+	memcpy(lg->settings, settings, (size_t)slen);
+	lg->nsettings = nset;
 	memcpy(lg->user, user, sizeof(user));
-	lg->su = *su;
-	lg->su.params = lg->params;
-	lg->su.user = lg->su.database = lg->su.options = lg->su.replication = NULL;
-	lg->su.application_name = NULL;
 	if (negotiate(s, su)) {
 		pg_close_fatal(s, "08P01", "invalid startup packet");
 		return;
@@ -858,14 +867,16 @@ static int send_built(struct rg_sess *s, enum rg_side to, uint8_t *buf, size_t c
 	return ret;
 }
 
+/* The StartupMessage to the target: its real user and database, the agent's forwarded
+ * settings, then the settings pinned for the classifier (after them, so they win). */
 static int be_send_startup(struct rg_sess *s)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
 	const struct rg_config_target *tc = ps->tgt->cfg;
-	const char *kv[2 * 12];
-	struct rg_pg_kv_iter it;
-	const char *k, *v;
-	size_t n = 0;
+	const struct pg_login *lg = ps->login;
+	const char *kv[2 * (RG_PG_SETTINGS_MAX + 4)];
+	const char *p = lg->settings;
+	size_t i, n = 0;
 	uint8_t buf[RG_PG_STARTUP_MAX + 8];
 	ssize_t len;
 
@@ -873,12 +884,16 @@ static int be_send_startup(struct rg_sess *s)
 	kv[n++] = tc->user;
 	kv[n++] = "database";
 	kv[n++] = tc->database;
-	rg_pg_kv_begin(&ps->login->su, &it);
-	while (rg_pg_kv_next(&it, &k, &v) && n + 2 <= sizeof(kv) / sizeof(kv[0]))
-		if (rg_pg_param_forwarded(k)) {
-			kv[n++] = k;
-			kv[n++] = v;
-		}
+	for (i = 0; i < lg->nsettings && i < RG_PG_SETTINGS_MAX; i++) {
+		kv[n++] = p;
+		p += strlen(p) + 1;
+		kv[n++] = p;
+		p += strlen(p) + 1;
+	}
+	kv[n++] = "client_encoding";
+	kv[n++] = "UTF8";
+	kv[n++] = "standard_conforming_strings";
+	kv[n++] = "on";
 	len = rg_pg_write_startup(buf, sizeof(buf), RG_PG_PROTO_30, kv, n / 2);
 	if (len < 0 || (size_t)len > sizeof(buf))
 		return -EINVAL;
@@ -1025,6 +1040,42 @@ static bool be_sasl_start(struct rg_sess *s, const struct rg_pg_auth *a, char *o
 	return true;
 }
 
+/*
+ * A ParameterStatus that reports a pinned lexing setting moved away from its pinned value
+ * (a function or DO block the guard could not see into called set_config, or a server that
+ * ignored the startup value): the classifier no longer reads what the server executes, so
+ * the session ends before anything else is relayed. Returns true when it did.
+ */
+static bool pinned_setting_moved(struct rg_sess *s, const struct rg_pg_msg *m)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct rg_pg_param_status st;
+	char v[40];
+
+	if (rg_pg_read_param_status(m, &st))
+		return false; /* the caller's validation reports it */
+	if (!strcasecmp(st.name, "client_encoding")) {
+		if (rg_pg_encoding_is_utf8(st.value))
+			return false;
+	} else if (!strcasecmp(st.name, "standard_conforming_strings")) {
+		if (!strcasecmp(st.value, "on"))
+			return false;
+	} else {
+		return false;
+	}
+	sanitize(st.value, v, sizeof(v));
+	rg_pg_log("event=pinned_setting_changed sess=%llu peer=%s target=%s setting=%s value=%s",
+		  (unsigned long long)ps->id, ps->peer, ps->tgt->cfg->name, st.name, v);
+	if (ps->be == BE_RELAY) {
+		pg_close_fatal(s, "42501",
+			       "terminating connection: a setting that decides how statements are "
+			       "read was changed, which ringgate does not allow");
+	} else {
+		upstream_fail(s, "pinned_setting", st.name);
+	}
+	return true;
+}
+
 /* One message from the target while logging in (BE_AUTH / BE_PARAMS). */
 static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 {
@@ -1158,6 +1209,8 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 			break;
 		if (rg_pg_validate(RG_PG_BE, m))
 			goto bad;
+		if (pinned_setting_moved(s, m))
+			return;
 		if (rg_sess_send(s, RG_FE, m->start, m->total))
 			goto abort;
 		return;
@@ -1242,6 +1295,99 @@ static void deny_push(struct rg_sess *s, uint64_t seq, bool drop_empty, const st
 		snprintf(p->d.message, sizeof(p->d.message), "statement denied by policy");
 }
 
+/* Well-formed UTF-8 as PostgreSQL's pg_utf8_islegal: no overlong forms, no surrogates,
+ * nothing above U+10FFFF. Eight ASCII bytes at a time first: statements are mostly ASCII. */
+static bool utf8_valid(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		uint64_t w;
+		uint8_t c = p[i];
+		unsigned k, len;
+		uint8_t lo = 0x80, hi = 0xbf;
+
+		if (i + 8 <= n) {
+			memcpy(&w, p + i, 8);
+			if (!(w & 0x8080808080808080ull)) {
+				i += 8;
+				continue;
+			}
+		}
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			len = 2;
+		else if (c >= 0xe0 && c <= 0xef)
+			len = 3;
+		else if (c >= 0xf0 && c <= 0xf4)
+			len = 4;
+		else
+			return false;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+		else if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+		if (n - i < len || p[i + 1] < lo || p[i + 1] > hi)
+			return false;
+		for (k = 2; k < len; k++)
+			if (p[i + k] < 0x80 || p[i + k] > 0xbf)
+				return false;
+		i += len;
+	}
+	return true;
+}
+
+/*
+ * The gateway's own guard, bundle or not (docs/security.md): the classifier must read the
+ * bytes the server will execute, under the settings pinned at login (client_encoding UTF8,
+ * standard_conforming_strings on). Text that is not UTF-8 is refused as the server would
+ * refuse it (22021), and so is a statement that would move a pinned setting (42501): the
+ * cheap prefilter passes nearly everything, the parser decides the rest. True: refused.
+ */
+static bool lexing_refused(struct rg_sess *s, const char *sql, size_t len, struct rg_pg_deny *d)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct rg_sqlclass **c = &ps->gw->lex[ps->cnt - ps->gw->cnt];
+	struct rg_sql_facts f;
+
+	if (!utf8_valid((const uint8_t *)sql, len)) {
+		memcpy(d->sqlstate, "22021", 6);
+		snprintf(d->message, sizeof(d->message),
+			 "invalid byte sequence for encoding \"UTF8\"");
+		goto refused;
+	}
+	if (!rg_sqlclass_lexing_candidate(sql, len))
+		return false;
+	if (!*c && !(*c = rg_sqlclass_new()))
+		goto unchecked;
+	if (rg_sqlclass_run(*c, sql, len, 0, &f))
+		goto unchecked;
+	if (f.status == RG_SQL_OK && !(f.ops & RG_OP_BIT(RG_OP_SET_LEXING)))
+		return false;
+	memcpy(d->sqlstate, "42501", 6);
+	snprintf(d->message, sizeof(d->message),
+		 f.status == RG_SQL_OK
+		     ? "changing client_encoding or string-literal settings is not allowed "
+		       "through ringgate"
+		     : "ringgate could not check this statement (syntax error?)");
+	goto refused;
+unchecked:
+	memcpy(d->sqlstate, "53200", 6);
+	snprintf(d->message, sizeof(d->message), "out of memory checking the statement");
+refused:
+	ps->cnt->lexing_denied++;
+	rg_pg_log("event=stmt_refused sess=%llu peer=%s reason=lexing sqlstate=%s",
+		  (unsigned long long)ps->id, ps->peer, d->sqlstate);
+	return true;
+}
+
 /* Hook for a Query or Parse; true if the statement may go to the target. */
 static bool stmt_allowed(struct rg_sess *s, enum rg_pg_stmt_kind kind, const char *name,
 			 const char *sql, size_t len, struct rg_pg_deny *d)
@@ -1249,6 +1395,8 @@ static bool stmt_allowed(struct rg_sess *s, enum rg_pg_stmt_kind kind, const cha
 	struct pg_sess *ps = rg_sess_priv(s);
 
 	memset(d, 0, sizeof(*d));
+	if (lexing_refused(s, sql, len, d))
+		return false;
 	return ps->gw->stmt_hook(ps->gw->hook_arg, &ps->si, kind, name, sql, len, d) ==
 	       RG_PG_HOOK_ALLOW;
 }
@@ -1507,6 +1655,12 @@ static bool be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run 
 		break;
 	case RG_PG_BE_EMPTY_QUERY:
 		deny_answer(s, m->type, run, err, &drop);
+		break;
+	case RG_PG_BE_PARAM_STATUS:
+		/* rare: after a SET of a setting the server reports */
+		run_flush(s, RG_FE, run, err);
+		if (pinned_setting_moved(s, m))
+			return false;
 		break;
 	case RG_PG_BE_READY:
 		if (rg_pg_read_ready(m, &st)) {

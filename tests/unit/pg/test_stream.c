@@ -211,19 +211,6 @@ static void test_stream_startup_split_and_then_typed(void **state)
 	rg_pg_stream_free(&st);
 }
 
-static void test_param_allowlist(void **state)
-{
-	(void)state;
-	assert_true(rg_pg_param_forwarded("application_name"));
-	assert_true(rg_pg_param_forwarded("datestyle"));
-	assert_true(rg_pg_param_forwarded("TimeZone"));
-	assert_false(rg_pg_param_forwarded("options"));
-	assert_false(rg_pg_param_forwarded("search_path"));
-	assert_false(rg_pg_param_forwarded("role"));
-	assert_false(rg_pg_param_forwarded("_pq_.anything"));
-	assert_false(rg_pg_param_forwarded("user"));
-}
-
 static void test_cancel_registry_issues_random_keys_and_finds_only_exact(void **state)
 {
 	struct rg_pg_cancel_reg *r = rg_pg_cancel_reg_new();
@@ -309,7 +296,6 @@ int main(void)
 	    cmocka_unit_test(test_stream_large_streamable_message_comes_in_pieces),
 	    cmocka_unit_test(test_stream_reports_framing_errors),
 	    cmocka_unit_test(test_stream_startup_split_and_then_typed),
-	    cmocka_unit_test(test_param_allowlist),
 	    cmocka_unit_test(test_cancel_registry_issues_random_keys_and_finds_only_exact),
 	    cmocka_unit_test(test_cancel_registry_keeps_target_keys_of_any_length),
 	};

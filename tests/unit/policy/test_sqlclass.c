@@ -615,6 +615,11 @@ static void test_set_lexing(void **state)
 		"update pg_catalog.pg_settings set setting = 'off'",
 		"select 1; set client_encoding = 'SJIS'",
 		"with x as (select set_config('client_encoding', 'SJIS', false)) select * from x",
+		"select set_config(name, 'SJIS', false) from pg_settings where name = 'client_encoding'",
+		"select set_config(name, 'x', false) from pg_settings where name = 'a' or true",
+		"select set_config(name, 'x', false) from pg_settings s where name = 'a'",
+		"select set_config(name, 'x', false) from pg_settings, t where name = 'a'",
+		"select (select set_config(name, 'x', false)) from pg_settings where name = 'a'",
 	};
 	static const char *const no[] = {
 		"set client_encoding = 'UTF8'",
@@ -632,6 +637,11 @@ static void test_set_lexing(void **state)
 		"select set_config('search_path', '', false)",
 		"select pg_catalog.set_config('application_name', 'x', false)",
 		"select set_config('client_encoding', 'UTF8', false)",
+		/* pg_dump 15.8+ */
+		"SELECT set_config(name, 'view, foreign-table', false) FROM pg_settings WHERE name = "
+		"'restrict_nonsystem_relation_kind'",
+		"select pg_catalog.set_config(name, 'x', false) from pg_catalog.pg_settings "
+		"where 'a' = name",
 		"select * from pg_settings where name = 'client_encoding'",
 		"select 'set client_encoding = sjis'",
 		"show client_encoding",
