@@ -1,6 +1,6 @@
 """Session behaviour of the real ringgate as stock clients see it (docs/pg.md): the startup
-parameter allowlist (application_name, client_encoding, DateStyle, TimeZone pass; options
-and search_path do not), ringgate's own BackendKeyData, bytes an agent pipelines right after
+settings allow-list (parameters and options; anything else refused by name), the
+BackendKeyData with the real pid and ringgate's own key, bytes an agent pipelines right after
 its password, limits.max_sessions (FATAL 53300) and limits.idle_timeout, and the SIGTERM
 drain (idle sessions get FATAL 57P01 at once, a busy one finishes its statement first,
 exit 0).
@@ -71,9 +71,17 @@ def test_startup_parameters_and_backend_key():
         cur = conn.cursor()
         cur.execute("SELECT pg_backend_pid()")
         real = cur.fetchone()[0]
-        check(conn.get_backend_pid() != real,
-              f"BackendKeyData replaced: agent sees pid {conn.get_backend_pid()}, "
+        check(conn.get_backend_pid() == real,
+              f"BackendKeyData carries the real backend pid: agent sees {conn.get_backend_pid()}, "
               f"the target's is {real}")
+        # LISTEN/NOTIFY: the notifying pid is the one the client was told (drivers compare)
+        conn.rollback()
+        conn.autocommit = True
+        cur.execute("LISTEN rgchan")
+        cur.execute("NOTIFY rgchan, 'x'")
+        conn.poll()
+        pids = [n.pid for n in conn.notifies]
+        check(pids == [real], f"NOTIFY's pid is the session's pid ({pids} vs {real})")
         conn.close()
         healthy(st)
 

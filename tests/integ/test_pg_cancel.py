@@ -1,5 +1,5 @@
 """ringgate's cancel path against a real PostgreSQL 15: psycopg2's cancel() of a running
-pg_sleep goes through ringgate's own BackendKeyData (issued per session, random), which
+pg_sleep goes through ringgate's BackendKeyData (the real pid with a key drawn per session), which
 ringgate maps to the target's key and forwards -- on a gateway with several workers, so the
 CancelRequest may land on another worker than the session. The session stays usable after
 the cancel (57014); a CancelRequest with an unknown key is dropped silently and harms

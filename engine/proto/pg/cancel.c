@@ -1,15 +1,17 @@
 /*
  * cancel.c: the registry of ringgate's own cancel keys.
  *
- * Every logged-in session gets a random (pid, key) pair that ringgate issues in its own
- * BackendKeyData, mapped to the target's real pid/key and the target itself; a CancelRequest
- * may arrive on any worker, so the registry is shared. It is touched only at login, logout
- * and cancel -- never per message -- so one mutex is enough and costs nothing on the data
- * path. Lookups compare keys in constant time; the target's key never leaves this module
- * except into the session that forwards the cancel. Entries are small (the target's key and
- * the server address the session connected to are stored at their real length -- 4 bytes of
- * key on PostgreSQL 15, not the protocol's 256-byte maximum), kept in a chained hash table keyed by the issued pid (itself random, so the
- * table needs no secret seed).
+ * Every logged-in session's BackendKeyData carries the target's real backend pid (so
+ * pg_backend_pid(), NOTIFY's pid and pg_stat_activity agree with what the client was told)
+ * and a secret key drawn by ringgate, mapped here to the target's own key, the target and the
+ * server address the session connected to; a CancelRequest may arrive on any worker, so the
+ * registry is shared. Sessions of different targets may share a pid: entries are keyed by
+ * (pid, key), and a key is drawn again until the pair is unique. It is touched only at
+ * login, logout and cancel -- never per message -- so one mutex is enough and costs nothing
+ * on the data path. Lookups compare keys in constant time; the target's key never leaves
+ * this module except into the session that forwards the cancel. Entries are small (the
+ * target's key and address at their real length: 4 bytes of key on PostgreSQL 15), kept in a
+ * chained hash table by pid.
  */
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -73,20 +75,21 @@ void rg_pg_cancel_reg_free(struct rg_pg_cancel_reg *r)
 	free(r);
 }
 
-static struct node *find(struct rg_pg_cancel_reg *r, uint32_t pid)
+/* The entry for (pid, key); every candidate with that pid is compared in constant time. */
+static struct node *find(struct rg_pg_cancel_reg *r, uint32_t pid, const uint8_t *key)
 {
-	struct node *n;
+	struct node *n, *hit = NULL;
 
 	for (n = r->b[pid % NBUCKETS]; n; n = n->next)
-		if (n->pid == pid)
-			return n;
-	return NULL;
+		if (n->pid == pid && CRYPTO_memcmp(n->key, key, 4) == 0)
+			hit = n;
+	return hit;
 }
 
 int rg_pg_cancel_register(struct rg_pg_cancel_reg *r, struct rg_pg_cancel_entry *e)
 {
 	struct node *n;
-	uint8_t rnd[8];
+	uint8_t rnd[4];
 	int tries, ret = -EIO;
 
 	if (e->be_key_len > sizeof(e->be_key) || e->be_addrlen > sizeof(e->be_addr))
@@ -96,18 +99,14 @@ int rg_pg_cancel_register(struct rg_pg_cancel_reg *r, struct rg_pg_cancel_entry 
 		return -ENOMEM;
 	pthread_mutex_lock(&r->mu);
 	for (tries = 0; tries < 16; tries++) {
-		uint32_t pid;
+		uint32_t pid = e->be_pid;
 
 		if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 			break;
-		/* A positive int32 that is not 0: clients treat the pid as a signed int. */
-		pid = ((uint32_t)rnd[0] << 24 | (uint32_t)rnd[1] << 16 | (uint32_t)rnd[2] << 8 |
-		       rnd[3]) &
-		      0x7fffffffu;
-		if (!pid || find(r, pid))
+		if (find(r, pid, rnd))
 			continue;
 		e->pid = pid;
-		memcpy(e->key, rnd + 4, 4);
+		memcpy(e->key, rnd, 4);
 		n->pid = pid;
 		memcpy(n->key, e->key, 4);
 		n->be_pid = e->be_pid;
@@ -138,8 +137,8 @@ bool rg_pg_cancel_lookup(struct rg_pg_cancel_reg *r, uint32_t pid, const uint8_t
 	if (key_len != 4)
 		return false;
 	pthread_mutex_lock(&r->mu);
-	n = find(r, pid);
-	if (n && CRYPTO_memcmp(n->key, key, 4) == 0) {
+	n = find(r, pid, key);
+	if (n) {
 		out->pid = n->pid;
 		memcpy(out->key, n->key, 4);
 		out->target = n->target;

@@ -152,7 +152,7 @@ bool rg_pg_encoding_is_utf8(const char *v);
  * logout and cancel, never per message. */
 struct rg_pg_cancel_reg;
 struct rg_pg_cancel_entry {
-	uint32_t pid; /* ringgate's key, as issued to the agent */
+	uint32_t pid; /* as issued to the agent: the target's pid, with ringgate's key */
 	uint8_t key[4];
 	const void *target; /* opaque: the gateway's target */
 	uint32_t be_pid;    /* the target's key */
@@ -165,8 +165,9 @@ struct rg_pg_cancel_entry {
 };
 struct rg_pg_cancel_reg *rg_pg_cancel_reg_new(void);
 void rg_pg_cancel_reg_free(struct rg_pg_cancel_reg *r);
-/* Draw a fresh random (pid, key) not in use, store e with it (the target's key at its
- * be_key_len); 0 or -ENOMEM / -EIO, -EINVAL if be_key_len exceeds be_key. */
+/* Issue (e->be_pid, a fresh random key) not in use into e->pid/e->key and store e with it
+ * (the target's key at its be_key_len); 0 or -ENOMEM / -EIO, -EINVAL if be_key_len exceeds
+ * be_key. */
 int rg_pg_cancel_register(struct rg_pg_cancel_reg *r, struct rg_pg_cancel_entry *e);
 /* Copy the entry for (pid, key) into out: true if found (constant-time key compare). */
 bool rg_pg_cancel_lookup(struct rg_pg_cancel_reg *r, uint32_t pid, const uint8_t *key,

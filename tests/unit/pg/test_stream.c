@@ -211,33 +211,47 @@ static void test_stream_startup_split_and_then_typed(void **state)
 	rg_pg_stream_free(&st);
 }
 
-static void test_cancel_registry_issues_random_keys_and_finds_only_exact(void **state)
+/* The issued pid is the target's real one (issue #9 item 16); the key is ringgate's own,
+ * and two sessions of different targets with the same pid get different keys and are told
+ * apart by them. */
+static void test_cancel_registry_issues_real_pid_with_own_key(void **state)
 {
 	struct rg_pg_cancel_reg *r = rg_pg_cancel_reg_new();
 	struct rg_pg_cancel_entry a = {0}, b = {0}, out;
 	uint8_t wrong[4];
-	int dummy;
+	int t1, t2;
 
 	(void)state;
 	assert_non_null(r);
-	a.target = &dummy;
+	a.target = &t1;
 	a.be_pid = 4242;
 	memcpy(a.be_key, "\1\2\3\4", 4);
 	a.be_key_len = 4;
+	b.target = &t2;
+	b.be_pid = 4242; /* another server, same pid */
+	memcpy(b.be_key, "\1\2\3\4", 4);
+	b.be_key_len = 4;
 	assert_int_equal(rg_pg_cancel_register(r, &a), 0);
 	assert_int_equal(rg_pg_cancel_register(r, &b), 0);
-	assert_true(a.pid != 0 && a.pid < 0x80000000u);
-	assert_true(a.pid != b.pid);
+	assert_int_equal(a.pid, 4242);
+	assert_int_equal(b.pid, 4242);
+	assert_memory_not_equal(a.key, b.key, 4);
+	assert_memory_not_equal(a.key, "\1\2\3\4", 4); /* never the target's own key */
 	assert_int_equal(rg_pg_cancel_count(r), 2);
 	assert_true(rg_pg_cancel_lookup(r, a.pid, a.key, 4, &out));
+	assert_ptr_equal(out.target, &t1);
+	assert_true(rg_pg_cancel_lookup(r, b.pid, b.key, 4, &out));
+	assert_ptr_equal(out.target, &t2);
 	assert_int_equal(out.be_pid, 4242);
-	assert_ptr_equal(out.target, &dummy);
 	memcpy(wrong, a.key, 4);
 	wrong[3] ^= 1;
-	assert_false(rg_pg_cancel_lookup(r, a.pid, wrong, 4, &out));
+	if (memcmp(wrong, b.key, 4))
+		assert_false(rg_pg_cancel_lookup(r, a.pid, wrong, 4, &out));
+	assert_false(rg_pg_cancel_lookup(r, 4243, a.key, 4, &out));
 	assert_false(rg_pg_cancel_lookup(r, a.pid, a.key, 3, &out));
 	rg_pg_cancel_unregister(r, a.pid, a.key);
 	assert_false(rg_pg_cancel_lookup(r, a.pid, a.key, 4, &out));
+	assert_true(rg_pg_cancel_lookup(r, b.pid, b.key, 4, &out));
 	assert_int_equal(rg_pg_cancel_count(r), 1);
 	rg_pg_cancel_reg_free(r); /* frees b's entry too */
 }
@@ -296,7 +310,7 @@ int main(void)
 	    cmocka_unit_test(test_stream_large_streamable_message_comes_in_pieces),
 	    cmocka_unit_test(test_stream_reports_framing_errors),
 	    cmocka_unit_test(test_stream_startup_split_and_then_typed),
-	    cmocka_unit_test(test_cancel_registry_issues_random_keys_and_finds_only_exact),
+	    cmocka_unit_test(test_cancel_registry_issues_real_pid_with_own_key),
 	    cmocka_unit_test(test_cancel_registry_keeps_target_keys_of_any_length),
 	};
 
