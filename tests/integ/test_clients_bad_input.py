@@ -345,8 +345,6 @@ def test_broken_startup_and_wire(st):
     unsupported = "unsupported frontend protocol {}: server supports 3.0 to 3.0"
     for what, params, proto, codes, message in (
             ("no user", {"database": st.ep.database}, PROTO_30, {"28000"}, None),
-            ("unknown target", {"user": "a", "database": "no-such-target"}, PROTO_30,
-             {"3D000"}, None),
             ("protocol 2.0", {"user": "a", "database": st.ep.database}, 0x20000,
              {"0A000"}, unsupported.format("2.0")),
             ("protocol 4.0", {"user": "a", "database": st.ep.database}, 0x40000,
@@ -369,6 +367,18 @@ def test_broken_startup_and_wire(st):
         if message:
             check(fields.get("M") == message, f"startup with {what}: says {message!r}")
     still_serving(st, steady, "bad startup contents")
+
+    # Target names cannot be probed (issue #9 item 11): an unknown target is asked for the
+    # token like a known one, and a bad token gets the same refusal either way; only an
+    # agent whose token verified learns that the name does not exist.
+    known = raw_login(st.ep, "not-a-token")
+    unknown = raw_login(st.ep, "not-a-token", database="no-such-target")
+    check(known[0] == unknown[0] == "error" and known[1] == unknown[1] and
+          known[1].get("C") == "28P01",
+          f"bad token: same refusal for a known and an unknown target ({known[1]}, {unknown[1]})")
+    r = raw_login(st.ep, st.token(), database="no-such-target")
+    check(r[0] == "error" and r[1].get("C") == "3D000" and r[2],
+          f"verified token, unknown target: FATAL 3D000 then close ({r[1:]})")
 
     # GSSENCRequest and SSLRequest (each refused with 'N') before the startup packet,
     # all in one write: the login proceeds in the clear.

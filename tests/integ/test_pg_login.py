@@ -113,6 +113,8 @@ def main():
         time.sleep(7)  # ttl 1s + clock_skew 5s
         refused(rg, short, "expired token")
         refused(rg, tok, "unknown database", dbname="nosuchdb", sqlstate="3D000")
+        refused(rg, "not-a-token", "unknown database, bad token: the token is refused first",
+                dbname="nosuchdb", sqlstate="28P01")
         log = pgfix.log_text(rg)
         check("event=auth_fail" in log and "reason=expired" in log and
               ("reason=bad_signature" in log or "reason=unknown_kid" in log),

@@ -115,6 +115,7 @@ struct pg_login {
 	unsigned addr_try, addr_count; /* which of the target's addresses, of how many */
 	const char *be_mech;	    /* how the target was logged in to (a literal), for the log */
 	char user[64];		    /* the agent's startup user, informational, sanitised */
+	char db[64];		    /* the startup database (target name), truncated, as sent */
 	size_t nsettings;	    /* name\0value\0 pairs in settings[] */
 	char settings[];	    /* the agent's settings forwarded (settings.c) until sent */
 };
@@ -303,7 +304,7 @@ static void auth_audit(struct pg_sess *ps, enum rg_auth_err e, const char *detai
 	rg_pg_log("event=auth_fail sess=%llu reason=%s sub=- user=%s peer=%s target=%s "
 		  "detail=%s",
 		  (unsigned long long)ps->id, rg_auth_err_name(e), ps->login->user, ps->peer,
-		  ps->tgt->cfg->name, d[0] ? d : "-");
+		  ps->tgt ? ps->tgt->cfg->name : "-", d[0] ? d : "-");
 }
 
 static void run_flush(struct rg_sess *s, enum rg_side to, struct fwd_run *r, int *err)
@@ -509,19 +510,11 @@ static void fe_startup_msg(struct rg_sess *s, const struct rg_pg_startup *su)
 		pg_close_fatal(s, "0A000", msg);
 		return;
 	}
+	/* An unknown target is refused only after the token verified (token_checked): before
+	 * that, nobody learns which target names exist. */
 	ps->tgt = rg_pg_gw_target(ps->gw, db);
-	if (!ps->tgt) {
-		char msg[160], d[64];
-
-		ps->cnt->unknown_database++;
-		sanitize(db, d, sizeof(d));
-		rg_pg_log("event=unknown_database sess=%llu peer=%s user=%s database=%s",
-			  (unsigned long long)ps->id, ps->peer, user, d);
-		snprintf(msg, sizeof(msg), "database \"%.63s\" does not exist", db);
-		pg_close_fatal(s, "3D000", msg);
-		return;
-	}
-	ps->si.target = ps->tgt->cfg->name;
+	if (ps->tgt)
+		ps->si.target = ps->tgt->cfg->name;
 	/* Keep the settings we forward; the packet's buffer is gone after this callback. */
 	lg = ps->login ? NULL : malloc(sizeof(*lg) + (size_t)slen);
 	if (!lg) {
@@ -536,6 +529,7 @@ static void fe_startup_msg(struct rg_sess *s, const struct rg_pg_startup *su)
 	memcpy(lg->settings, settings, (size_t)slen);
 	lg->nsettings = nset;
 	memcpy(lg->user, user, sizeof(user));
+	snprintf(lg->db, sizeof(lg->db), "%s", db);
 	if (negotiate(s, su)) {
 		pg_close_fatal(s, "08P01", "invalid startup packet");
 		return;
@@ -668,6 +662,18 @@ static void token_checked(struct rg_sess *s, enum rg_auth_err e, const struct rg
 		return;
 	}
 	ps->si.identity = ps->ident;
+	if (!ps->tgt) {
+		char msg[160], d[64];
+
+		ps->cnt->unknown_database++;
+		sanitize(ps->login->db, d, sizeof(d));
+		sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
+		rg_pg_log("event=unknown_database sess=%llu peer=%s sub=%s user=%s database=%s",
+			  (unsigned long long)ps->id, ps->peer, sub, ps->login->user, d);
+		snprintf(msg, sizeof(msg), "database \"%s\" does not exist", ps->login->db);
+		pg_close_fatal(s, "3D000", msg);
+		return;
+	}
 	ps->cnt->auth_ok++;
 	sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
 	rg_pg_log("event=auth_ok sess=%llu sub=%s user=%s peer=%s target=%s",
