@@ -625,10 +625,58 @@ static void parse_target_tls(struct ctx *c, const struct cfg_node *n, const char
 				  w);
 		else if (s)
 			t->tls.channel_binding = (enum rg_config_channel_binding)i;
+	} else if (t->tls.mode == RG_CONFIG_TLS_REQUIRE) {
+		/* An unverified certificate proves nothing: only binding SCRAM to it keeps a relay
+		 * with another certificate from completing the login (docs/security.md). */
+		t->tls.channel_binding = RG_CONFIG_CB_REQUIRE;
 	}
 	if (t->address.kind == RG_CONFIG_ADDR_UNIX && t->tls.mode != RG_CONFIG_TLS_DISABLE)
 		cfg_error(&c->e, (v[0] ? v[0] : n)->line, (v[0] ? v[0] : n)->col,
 			  "%s: TLS is not available over a unix socket", join(w, where, "mode"));
+}
+
+static void parse_allowed_auth(struct ctx *c, const struct cfg_node *n, const char *where,
+			       struct rg_config_target *t)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} methods[] = {
+	    {"scram-sha-256", RG_CONFIG_AUTH_SCRAM},
+	    {"md5", RG_CONFIG_AUTH_MD5},
+	    {"password", RG_CONFIG_AUTH_PASSWORD},
+	    {"none", RG_CONFIG_AUTH_NONE},
+	};
+	char w[WHERE_MAX];
+	size_t i, k;
+
+	if (!get_seq(c, n, where, 1))
+		return;
+	t->allowed_auth = 0;
+	for (i = 0; i < n->n; i++) {
+		const char *s = scalar_str(c, n->kids[i], join_index(w, where, i));
+
+		for (k = 0; s && k < sizeof(methods) / sizeof(methods[0]); k++)
+			if (!strcmp(s, methods[k].name))
+				break;
+		if (!s)
+			continue;
+		if (k == sizeof(methods) / sizeof(methods[0])) {
+			cfg_error(&c->e, n->kids[i]->line, n->kids[i]->col,
+				  "%s: unknown method '%s' (expected scram-sha-256, md5, password "
+				  "or none)",
+				  w, s);
+			continue;
+		}
+		if (t->allowed_auth & methods[k].bit)
+			cfg_error(&c->e, n->kids[i]->line, n->kids[i]->col, "%s: '%s' listed twice",
+				  w, s);
+		t->allowed_auth |= methods[k].bit;
+	}
+	if (t->tls.channel_binding == RG_CONFIG_CB_REQUIRE &&
+	    !(t->allowed_auth & RG_CONFIG_AUTH_SCRAM))
+		cfg_error(&c->e, n->line, n->col,
+			  "%s: tls.channel_binding require needs scram-sha-256", where);
 }
 
 static void parse_target(struct ctx *c, const struct cfg_node *n, const char *where,
@@ -638,6 +686,7 @@ static void parse_target(struct ctx *c, const struct cfg_node *n, const char *wh
 	    {"name", true},	     {"protocol", true}, {"address", true},
 	    {"database", true},	     {"user", true},	 {"password_file", false},
 	    {"password_env", false}, {"tls", false},	 {"connect_timeout", false},
+	    {"allowed_auth", false},
 	};
 	const struct cfg_node *v[NKEYS(keys)];
 	char w[WHERE_MAX];
@@ -678,6 +727,9 @@ static void parse_target(struct ctx *c, const struct cfg_node *n, const char *wh
 	if (v[8])
 		get_duration(c, v[8], join(w, where, "connect_timeout"), 1, 10 * MS_MINUTE,
 			     &t->connect_timeout_ms);
+	t->allowed_auth = RG_CONFIG_AUTH_SCRAM;
+	if (v[9])
+		parse_allowed_auth(c, v[9], join(w, where, "allowed_auth"), t);
 }
 
 static void parse_policy(struct ctx *c, const struct cfg_node *n)

@@ -105,8 +105,18 @@ struct rg_config_target_tls {
 	enum rg_config_tls_mode mode;
 	const char *ca;		 /* absolute path or NULL */
 	const char *server_name; /* NULL: the address's host */
-	enum rg_config_channel_binding channel_binding; /* not with mode disable */
+	enum rg_config_channel_binding channel_binding; /* not with mode disable; default
+							 * require with mode require (nothing else
+							 * proves the certificate), prefer with
+							 * verify-full */
 };
+
+/* How ringgate may authenticate to a target (targets[].allowed_auth, as libpq's
+ * require_auth): any request for another method fails the login. */
+#define RG_CONFIG_AUTH_SCRAM 0x1u    /* "scram-sha-256" (SCRAM-SHA-256[-PLUS]) */
+#define RG_CONFIG_AUTH_MD5 0x2u	     /* "md5" */
+#define RG_CONFIG_AUTH_PASSWORD 0x4u /* "password": the real password in cleartext */
+#define RG_CONFIG_AUTH_NONE 0x8u     /* "none": the target lets ringgate in without any */
 
 struct rg_config_target {
 	struct rg_config_loc loc;
@@ -118,6 +128,7 @@ struct rg_config_target {
 	const char *password_file; /* absolute path; exactly one of these two is set */
 	const char *password_env;  /* environment variable name */
 	struct rg_config_target_tls tls;
+	unsigned allowed_auth; /* RG_CONFIG_AUTH_* bits [scram-sha-256 only] */
 	uint64_t connect_timeout_ms;
 };
 

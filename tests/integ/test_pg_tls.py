@@ -227,14 +227,17 @@ def main():
         cbreq = target(pg, {"mode": "require", "channel_binding": "require"}, name="cbreq")
         cboff = target(pg, {"mode": "require", "channel_binding": "disable"}, name="cboff")
         fake = FakeTarget(certs)
-        fakepref = target(pg, {"mode": "require"}, name="fakepref")
+        fakepref = target(pg, {"mode": "require", "channel_binding": "prefer"}, name="fakepref")
         fakereq = target(pg, {"mode": "require", "channel_binding": "require"}, name="fakereq")
-        for t in (fakepref, fakereq):
+        # issue #9 item 3: mode require proves nothing about the certificate, so binding is
+        # required by default there
+        fakedef = target(pg, {"mode": "require"}, name="fakedef")
+        for t in (fakepref, fakereq, fakedef):
             t["address"] = f"127.0.0.1:{fake.port}"
-        for t in (plain, cbreq, cboff, fakepref, fakereq):
+        for t in (plain, cbreq, cboff, fakepref, fakereq, fakedef):
             t["password_file"] = "secrets/appdb.pw"
         extra = {"targets": [target(pg, {"mode": "require"}), bad, plain, cbreq, cboff,
-                             fakepref, fakereq]}
+                             fakepref, fakereq, fakedef]}
         rg = rgtest.Ringgate(pg, identity=iss.identity(), extra=extra,
                              env={"RGTEST_TARGET_PW": pg.password})
         rg.start()
@@ -269,6 +272,11 @@ def main():
             time.sleep(0.05)
         check(len(fake.seen) == n + 1 and fake.seen[-1] is None,
               f"...and ringgate hung up instead of answering ({fake.seen[n:]})")
+        r = rgtest.run_psql("SELECT 1", rg.env("agent", tok, database="fakedef"), check=False)
+        check(r.returncode != 0 and pgfix.wait_log(rg, "target=fakedef sub=agent-1 "
+                                                   "reason=channel_binding"),
+              "mode require without channel_binding: binding required by default, the relay "
+              "that offers no -PLUS cannot log in")
         fake.stop()
         r = rgtest.run_psql("SELECT 1", rg.env("agent", tok, database="badname"), check=False)
         check(r.returncode != 0 and "could not connect to the target database" in r.stderr,

@@ -1082,6 +1082,32 @@ static bool pinned_setting_moved(struct rg_sess *s, const struct rg_pg_msg *m)
 	return true;
 }
 
+/*
+ * A target's request to authenticate with `method` (RG_CONFIG_AUTH_*): refused unless the
+ * target's allowed_auth lists it (SCRAM only by default, as libpq's require_auth), and
+ * refused whatever it is once an exchange started, so a target or a relay cannot switch to
+ * md5 or cleartext in the middle of or after SCRAM to get the password. True when refused
+ * (the login was failed).
+ */
+static bool be_auth_refused(struct rg_sess *s, unsigned method, const char *what)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	char d[120];
+
+	if (ps->login->be_mech) {
+		snprintf(d, sizeof(d), "asked for %s after %s had started", what,
+			 ps->login->be_mech);
+		upstream_fail(s, "auth_downgrade", d);
+		return true;
+	}
+	if (!(ps->tgt->cfg->allowed_auth & method)) {
+		snprintf(d, sizeof(d), "target asked for %s, not in allowed_auth", what);
+		upstream_fail(s, "auth_not_allowed", d);
+		return true;
+	}
+	return false;
+}
+
 /* One message from the target while logging in (BE_AUTH / BE_PARAMS). */
 static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 {
@@ -1137,6 +1163,9 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 			 * prove anything about its certificate either. */
 			if (!ps->scram && cb_required_fails(s, "authenticated without SASL"))
 				return;
+			if (!ps->login->be_mech &&
+			    be_auth_refused(s, RG_CONFIG_AUTH_NONE, "no authentication"))
+				return;
 			scram_free(ps);
 			rg_pg_log("event=upstream_login sess=%llu target=%s tls=%s mech=%s",
 				  (unsigned long long)ps->id, tc->name, ps->be_tls ? "yes" : "no",
@@ -1147,7 +1176,8 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 			be_goto(ps, BE_PARAMS);
 			return;
 		case RG_PG_AUTH_CLEARTEXT:
-			if (cb_required_fails(s, "asked for a cleartext password"))
+			if (be_auth_refused(s, RG_CONFIG_AUTH_PASSWORD, "a cleartext password") ||
+			    cb_required_fails(s, "asked for a cleartext password"))
 				return;
 			if (rg_auth_cleartext_response(ps->tgt->cred, out, sizeof(out)) < 0)
 				goto internal;
@@ -1158,7 +1188,8 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 				goto abort;
 			return;
 		case RG_PG_AUTH_MD5:
-			if (cb_required_fails(s, "asked for md5"))
+			if (be_auth_refused(s, RG_CONFIG_AUTH_MD5, "md5") ||
+			    cb_required_fails(s, "asked for md5"))
 				return;
 			if (rg_auth_md5_response(tc->user, pw, pwlen, a.salt, out))
 				goto internal;
@@ -1169,6 +1200,8 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 				goto abort;
 			return;
 		case RG_PG_AUTH_SASL:
+			if (be_auth_refused(s, RG_CONFIG_AUTH_SCRAM, "SASL"))
+				return;
 			if (!be_sasl_start(s, &a, out, sizeof(out), &outlen))
 				return;
 			n = rg_pg_write_sasl_initial(buf, sizeof(buf),

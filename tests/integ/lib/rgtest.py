@@ -530,6 +530,8 @@ def ringgate_config(pg, workdir, target="appdb", listen_port=None, admin_port=No
             "password_file": f"secrets/{target}.pw",
             "tls": {"mode": "disable"},
             "connect_timeout": "5s",
+            # pg_hba trusts the private socket: no authentication there, explicitly allowed
+            **({"allowed_auth": ["scram-sha-256", "none"]} if via_socket else {}),
         }],
         "limits": {"idle_timeout": "1h", "max_sessions": 10000},
     }

@@ -330,6 +330,58 @@ static void test_target_channel_binding_values(void **state)
 		      "t.yaml:20:44: targets[1].tls.channel_binding: not used with mode disable\n");
 }
 
+/* allowed_auth: known methods only, once each; a required channel binding needs SCRAM; mode
+ * require without channel_binding binds by default (nothing else proves the certificate). */
+static void test_target_allowed_auth(void **state)
+{
+	struct rg_config *cfg;
+
+	(void)state;
+	expect_errors("version: 1\n" MINIMAL_LISTENERS "targets:\n"
+		      "  - name: a\n"
+		      "    protocol: postgres\n"
+		      "    address: h:1\n"
+		      "    database: d\n"
+		      "    user: u\n"
+		      "    password_env: P\n"
+		      "    allowed_auth: [md5, kerberos, md5]\n"
+		      "  - name: b\n"
+		      "    protocol: postgres\n"
+		      "    address: h:1\n"
+		      "    database: d\n"
+		      "    user: u\n"
+		      "    password_env: P\n"
+		      "    tls: { mode: require }\n"
+		      "    allowed_auth: [password]\n"
+		      "  - name: c\n"
+		      "    protocol: postgres\n"
+		      "    address: h:1\n"
+		      "    database: d\n"
+		      "    user: u\n"
+		      "    password_env: P\n"
+		      "    allowed_auth: []\n",
+		      "t.yaml:13:25: targets[0].allowed_auth[1]: unknown method 'kerberos' "
+		      "(expected scram-sha-256, md5, password or none)\n"
+		      "t.yaml:13:35: targets[0].allowed_auth[2]: 'md5' listed twice\n"
+		      "t.yaml:21:19: targets[1].allowed_auth: tls.channel_binding require needs "
+		      "scram-sha-256\n"
+		      "t.yaml:28:19: targets[2].allowed_auth: needs at least 1 entry\n");
+	cfg = expect_ok("version: 1\n" MINIMAL_LISTENERS "targets:\n"
+			"  - name: a\n"
+			"    protocol: postgres\n"
+			"    address: h:1\n"
+			"    database: d\n"
+			"    user: u\n"
+			"    password_env: P\n"
+			"    tls: { mode: require }\n"
+			"    allowed_auth: [scram-sha-256, none, md5, password]\n");
+	assert_int_equal(cfg->targets[0].allowed_auth, RG_CONFIG_AUTH_SCRAM | RG_CONFIG_AUTH_NONE |
+							   RG_CONFIG_AUTH_MD5 |
+							   RG_CONFIG_AUTH_PASSWORD);
+	assert_int_equal(cfg->targets[0].tls.channel_binding, RG_CONFIG_CB_REQUIRE);
+	rg_config_free(cfg);
+}
+
 static void test_jwks_url_must_be_https(void **state)
 {
 	(void)state;
@@ -461,6 +513,7 @@ int main(void)
 	    cmocka_unit_test(test_unknown_protocol),
 	    cmocka_unit_test(test_target_tls_rules),
 	    cmocka_unit_test(test_target_channel_binding_values),
+	    cmocka_unit_test(test_target_allowed_auth),
 	    cmocka_unit_test(test_jwks_url_must_be_https),
 	    cmocka_unit_test(test_password_env_must_be_a_variable_name),
 	    cmocka_unit_test(test_empty_sequences),

@@ -213,6 +213,8 @@ static void test_minimal_file_gets_defaults(void **state)
 	assert_int_equal(cfg->targets[0].tls.mode, RG_CONFIG_TLS_VERIFY_FULL);
 	assert_null(cfg->targets[0].tls.ca);
 	assert_int_equal(cfg->targets[0].tls.channel_binding, RG_CONFIG_CB_PREFER);
+	/* SCRAM only unless the config says otherwise (issue #9 item 3) */
+	assert_int_equal(cfg->targets[0].allowed_auth, RG_CONFIG_AUTH_SCRAM);
 	assert_int_equal(cfg->targets[0].connect_timeout_ms, 5000);
 	rg_config_free(cfg);
 }
