@@ -398,7 +398,9 @@ run_one() { # rep target mode clients scenario
 	log="$T/log_${t}_${mode}_${c}_${sc}"
 	rm -f "$log".*
 	if [ "$sc" = rows1000 ]; then args=(-f "$T/rows1000.sql"); else args=(-S); fi
-	[ "$t" = ringgate ] && pw=$RG_TOKEN
+	user=postgres
+	# through ringgate the startup user is the token's subject (docs/pg.md)
+	[ "$t" = ringgate ] && { pw=$RG_TOKEN; user=bench-agent; }
 	if [ -n "$PERF_STAT" ] && [ -n "$pid" ]; then
 		perf stat -x, -e "$PERF_EVENTS" -p "$pid" -o "$T/perf.$t" &
 		ppid=$!
@@ -409,7 +411,7 @@ run_one() { # rep target mode clients scenario
 	read -r s0 i0 < <(sys_ticks)
 	g0=$(pg_ticks)
 	out=$(PGPASSWORD=$pw "${TIMEV[@]}" timeout $((DURATION + 120)) "${SETSID[@]}" "$PGBIN/pgbench" -n "${args[@]}" \
-		-M "$mode" -c "$c" -j 2 -T "$DURATION" -h 127.0.0.1 -p "${PORT[$t]}" -U postgres \
+		-M "$mode" -c "$c" -j 2 -T "$DURATION" -h 127.0.0.1 -p "${PORT[$t]}" -U "$user" \
 		--log --log-prefix="$log" postgres 2>&1) ||
 		{ echo "pgbench failed against $t: $out" >&2; return 0; }
 	c1=$(cpu_ticks "$pid")
@@ -604,6 +606,7 @@ idle_measure() {
 	for k in 1 2; do
 		rm -f "$T/idle.ready"
 		start_bg "client_$k" env PGPASSWORD="$pw" python3 bench/idle_sessions.py \
+			--user "$([ "$pw" = "$RG_TOKEN" ] && echo bench-agent || echo postgres)" \
 			--port "$ports" --n $((k == 1 ? half : n - half)) \
 			--concurrency "$IDLE_CONCURRENCY" --ready-file "$T/idle.ready" \
 			--min-avail-mb "$IDLE_MIN_AVAIL_MB" --hold 3600

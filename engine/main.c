@@ -107,6 +107,24 @@ static int build_gw(const struct rg_config *cfg, struct rg_pg_gw *gw)
 			fprintf(stderr, "%s:%s\n", cfg->path, err);
 			rg_auth_cred_free(cred);
 			nerr++;
+			continue;
+		}
+		for (size_t k = 0; k < t->n_roles; k++) {
+			const struct rg_config_role *r = &t->roles[k];
+
+			cred = NULL;
+			err[0] = 0;
+			ret = r->password_file
+				  ? rg_auth_cred_from_file(r->password_file, &cred, err, sizeof(err))
+				  : rg_auth_cred_from_env(r->password_env, &cred, err, sizeof(err));
+			if (!ret && (ret = rg_pg_gw_add_role(gw, t->name, r, cred)))
+				snprintf(err, sizeof(err), "%s", strerror(-ret));
+			if (ret) {
+				fprintf(stderr, "%s:%u:%u: target %s role %s: %s\n", cfg->path,
+					r->loc.line, r->loc.col, t->name, r->user, err);
+				rg_auth_cred_free(cred);
+				nerr++;
+			}
 		}
 	}
 	if (!cfg->identity.n_issuers) {

@@ -679,6 +679,83 @@ static void parse_allowed_auth(struct ctx *c, const struct cfg_node *n, const ch
 			  "%s: tls.channel_binding require needs scram-sha-256", where);
 }
 
+/* Exactly one of password_file / password_env, into *file / *env. */
+static void parse_secret(struct ctx *c, const struct cfg_node *n, const char *where,
+			 const struct cfg_node *vf, const struct cfg_node *ve, const char **file,
+			 const char **env)
+{
+	char w[WHERE_MAX];
+	int which = exactly_one(c, n, where, vf, "password_file", ve, "password_env");
+
+	if (which == 0) {
+		*file = get_path(c, vf, join(w, where, "password_file"));
+	} else if (which == 1) {
+		const char *s = scalar_str(c, ve, join(w, where, "password_env"));
+
+		if (s && !env_name_ok(s))
+			cfg_error(&c->e, ve->line, ve->col,
+				  "%s: '%s' is not a valid environment variable name", w, s);
+		else if (s)
+			*env = ctx_strdup(c, s);
+	}
+}
+
+static void parse_role(struct ctx *c, const struct cfg_node *n, const char *where,
+		       struct rg_config_role *r)
+{
+	static const struct key keys[] = {
+	    {"user", true},
+	    {"password_file", false},
+	    {"password_env", false},
+	    {"groups", true},
+	};
+	const struct cfg_node *v[NKEYS(keys)];
+	char w[WHERE_MAX], w2[WHERE_MAX];
+
+	r->loc = loc_of(n);
+	if (!map_keys(c, n, where, keys, NKEYS(keys), v))
+		return;
+	if (v[0])
+		r->user = get_str(c, v[0], join(w, where, "user"));
+	parse_secret(c, n, where, v[1], v[2], &r->password_file, &r->password_env);
+	if (v[3] && get_seq(c, v[3], join(w, where, "groups"), 1)) {
+		const char **g = ctx_alloc(c, (v[3]->n + 1) * sizeof(*g));
+
+		r->groups = g;
+		r->n_groups = g ? v[3]->n : 0;
+		for (size_t i = 0; g && i < v[3]->n; i++)
+			g[i] = get_str(c, v[3]->kids[i], join_index(w2, w, i));
+	}
+}
+
+static void parse_roles(struct ctx *c, const struct cfg_node *n, const char *where,
+			struct rg_config_target *t)
+{
+	char w[WHERE_MAX];
+
+	if (!get_seq(c, n, where, 1))
+		return;
+	t->roles = ctx_alloc(c, n->n * sizeof(*t->roles));
+	if (!t->roles)
+		return;
+	memset(t->roles, 0, n->n * sizeof(*t->roles));
+	t->n_roles = n->n;
+	for (size_t i = 0; i < n->n; i++) {
+		struct rg_config_role *r = &t->roles[i];
+
+		parse_role(c, n->kids[i], join_index(w, where, i), r);
+		if (!r->user)
+			continue;
+		if (t->user && !strcmp(r->user, t->user))
+			cfg_error(&c->e, r->loc.line, r->loc.col,
+				  "%s: user '%s' is already the target's user", w, r->user);
+		for (size_t k = 0; k < i; k++)
+			if (t->roles[k].user && !strcmp(t->roles[k].user, r->user))
+				cfg_error(&c->e, r->loc.line, r->loc.col,
+					  "%s: user '%s' listed twice", w, r->user);
+	}
+}
+
 static void parse_target(struct ctx *c, const struct cfg_node *n, const char *where,
 			 struct rg_config_target *t)
 {
@@ -686,11 +763,10 @@ static void parse_target(struct ctx *c, const struct cfg_node *n, const char *wh
 	    {"name", true},	     {"protocol", true}, {"address", true},
 	    {"database", true},	     {"user", true},	 {"password_file", false},
 	    {"password_env", false}, {"tls", false},	 {"connect_timeout", false},
-	    {"allowed_auth", false},
+	    {"allowed_auth", false}, {"roles", false},
 	};
 	const struct cfg_node *v[NKEYS(keys)];
 	char w[WHERE_MAX];
-	int which;
 
 	t->loc = loc_of(n);
 	t->connect_timeout_ms = 5 * MS_SECOND;
@@ -707,18 +783,7 @@ static void parse_target(struct ctx *c, const struct cfg_node *n, const char *wh
 		t->database = get_str(c, v[3], join(w, where, "database"));
 	if (v[4])
 		t->user = get_str(c, v[4], join(w, where, "user"));
-	which = exactly_one(c, n, where, v[5], "password_file", v[6], "password_env");
-	if (which == 0) {
-		t->password_file = get_path(c, v[5], join(w, where, "password_file"));
-	} else if (which == 1) {
-		const char *s = scalar_str(c, v[6], join(w, where, "password_env"));
-
-		if (s && !env_name_ok(s))
-			cfg_error(&c->e, v[6]->line, v[6]->col,
-				  "%s: '%s' is not a valid environment variable name", w, s);
-		else if (s)
-			t->password_env = ctx_strdup(c, s);
-	}
+	parse_secret(c, n, where, v[5], v[6], &t->password_file, &t->password_env);
 	/* Secure by default over TCP; TLS does not exist on unix sockets. */
 	t->tls.mode = t->address.kind == RG_CONFIG_ADDR_UNIX ? RG_CONFIG_TLS_DISABLE
 							     : RG_CONFIG_TLS_VERIFY_FULL;
@@ -730,6 +795,8 @@ static void parse_target(struct ctx *c, const struct cfg_node *n, const char *wh
 	t->allowed_auth = RG_CONFIG_AUTH_SCRAM;
 	if (v[9])
 		parse_allowed_auth(c, v[9], join(w, where, "allowed_auth"), t);
+	if (v[10])
+		parse_roles(c, v[10], join(w, where, "roles"), t);
 }
 
 static void parse_policy(struct ctx *c, const struct cfg_node *n)

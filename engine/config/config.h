@@ -118,6 +118,17 @@ struct rg_config_target_tls {
 #define RG_CONFIG_AUTH_PASSWORD 0x4u /* "password": the real password in cleartext */
 #define RG_CONFIG_AUTH_NONE 0x8u     /* "none": the target lets ringgate in without any */
 
+/* One more upstream role of a target (targets[].roles[]): an agent whose token carries one
+ * of `groups` may ask for it as its startup user, and ringgate logs in as it. */
+struct rg_config_role {
+	struct rg_config_loc loc;
+	const char *user;	   /* the upstream role, also what the agent puts in `user` */
+	const char *password_file; /* absolute path; exactly one of these two is set */
+	const char *password_env;
+	const char *const *groups; /* at least one */
+	size_t n_groups;
+};
+
 struct rg_config_target {
 	struct rg_config_loc loc;
 	const char *name; /* what agents put in the startup `database` field */
@@ -129,6 +140,8 @@ struct rg_config_target {
 	const char *password_env;  /* environment variable name */
 	struct rg_config_target_tls tls;
 	unsigned allowed_auth; /* RG_CONFIG_AUTH_* bits [scram-sha-256 only] */
+	struct rg_config_role *roles; /* more upstream roles, each for some groups */
+	size_t n_roles;
 	uint64_t connect_timeout_ms;
 };
 

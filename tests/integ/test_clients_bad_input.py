@@ -79,7 +79,7 @@ def connect_raw(ep, timeout=10):
     return s
 
 
-def raw_login(ep, password, user="agent-raw", database=None):
+def raw_login(ep, password, user="agent-1", database=None):
     """Log in with a cleartext password. Returns ("ok", sock) after ReadyForQuery, or
     ("error", fields, closed) where closed says the server closed the socket after it."""
     s = connect_raw(ep)

@@ -137,7 +137,7 @@ def test_ringgate_process_helper():
         with socket.create_connection((rg.host, rg.port), timeout=5):
             pass
         check(True, "Ringgate.start waited for the listener port")
-        check(rg.env("agent", "tok")["PGDATABASE"] == "appdb", "client env names the target")
+        check(rg.env("agent-1", "tok")["PGDATABASE"] == "appdb", "client env names the target")
         check(rg.stop() == 0, "Ringgate.stop: SIGTERM, clean exit")
         check(wait_gone(pid, workdir, 10), "Ringgate workdir removed, process gone")
 

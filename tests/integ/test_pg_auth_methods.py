@@ -92,7 +92,7 @@ def target(name, addr, user, env, allowed=None, database="rgtest"):
 
 
 def login(rg, tok, name):
-    return rgtest.run_psql("SELECT current_user", rg.env("agent", tok, database=name),
+    return rgtest.run_psql("SELECT current_user", rg.env("agent-1", tok, database=name),
                            check=False)
 
 

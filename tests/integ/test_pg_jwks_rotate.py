@@ -156,7 +156,7 @@ def run(jwks):
         # Bytes the client should not send before AuthenticationOk, pipelined behind the
         # token: held as before the wait existed, then dropped with the refusal.
         raw = pgfix.Raw(rg.host, rg.port, timeout=20.0)
-        raw.send(pgfix.startup_packet({"user": "agent", "database":
+        raw.send(pgfix.startup_packet({"user": "agent-1", "database":
                                        rg.config["targets"][0]["name"]}))
         m = raw.read_msg()
         raw.send(pgfix.msg(b"p", never.token().encode() + b"\0") + pgfix.query_msg("SELECT 1"))
@@ -170,7 +170,7 @@ def run(jwks):
         # the exit below), ringgate keeps serving.
         for i in range(3):
             raw = pgfix.Raw(rg.host, rg.port)
-            raw.send(pgfix.startup_packet({"user": "agent", "database":
+            raw.send(pgfix.startup_packet({"user": "agent-1", "database":
                                            rg.config["targets"][0]["name"]}))
             raw.read_msg()
             raw.send(pgfix.msg(b"p", never.token().encode() + b"\0"))
@@ -230,7 +230,7 @@ def run(jwks):
 
         # SIGTERM while a login waits: the agent hears why, ringgate exits 0 (LSan clean).
         raw = pgfix.Raw(rg.host, rg.port, timeout=20.0)
-        raw.send(pgfix.startup_packet({"user": "agent", "database":
+        raw.send(pgfix.startup_packet({"user": "agent-1", "database":
                                        rg.config["targets"][0]["name"]}))
         raw.read_msg()
         raw.send(pgfix.msg(b"p", never.token().encode() + b"\0"))

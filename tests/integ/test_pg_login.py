@@ -51,7 +51,7 @@ def main():
         tok = iss.token(sub="agent-7", groups="dev,ops")
 
         # psql: simple, multi-statement, error recovery, transactions
-        env = rg.env("agent", tok)
+        env = rg.env("agent-7", tok)
         r = rgtest.run_psql("SELECT current_user, current_database(), 40 + 2", env)
         check(r.stdout.strip() == f"{pg.user}|{pg.database}|42",
               f"psql runs as the target's role on its database: {r.stdout.strip()}")
@@ -96,7 +96,7 @@ def main():
             conn.close()
 
         # extended protocol through pgbench
-        pg_env = rg.env("agent", tok)
+        pg_env = rg.env("agent-7", tok)
         rgtest.run_pgbench(["-i", "-s", "1", "-q"], pg_env)
         for mode in ("simple", "extended", "prepared"):
             r = rgtest.run_pgbench(["-n", "-c", "4", "-j", "2", "-t", "100", "-M", mode], pg_env)
@@ -142,7 +142,7 @@ def main():
     with rgtest.PgServer() as pg:
         iss = pgfix.Issuer()
         rg = pgfix.start(pg, iss, via_socket=True)
-        r = rgtest.run_psql("SELECT 6 * 7", rg.env("agent", iss.token()))
+        r = rgtest.run_psql("SELECT 6 * 7", rg.env("agent-1", iss.token()))
         check(r.stdout.strip() == "42", "unix socket target (trust) works")
         log = pgfix.log_text(rg)
         check(pg.password not in log, "password absent from the log")

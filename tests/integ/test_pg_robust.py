@@ -215,7 +215,7 @@ def main():
 
         # a client that pipelines its password right behind the startup packet
         raw = pgfix.Raw(rg.host, rg.port)
-        raw.send(pgfix.startup_packet({"user": "a", "database": target}) +
+        raw.send(pgfix.startup_packet({"user": "agent-1", "database": target}) +
                  pgfix.msg(b"p", tok.encode() + b"\0") + pgfix.query_msg("SELECT 1"))
         msgs, ok = raw.until_ready()
         check(ok and msgs[0] == (b"R", b"\0\0\0\3"), "pipelined password: logged in")

@@ -84,7 +84,7 @@ def target(pg, tls, name="appdb"):
 
 def upstream_mech(rg, target):
     """The mech= of the latest event=upstream_login line for target, or None."""
-    found = re.findall(rf"event=upstream_login sess=\d+ target={re.escape(target)} "
+    found = re.findall(rf"event=upstream_login sess=\d+ target={re.escape(target)} role=\S+ "
                        r"tls=(\w+) mech=(\S+)", pgfix.log_text(rg))
     return found[-1] if found else None
 
@@ -168,7 +168,7 @@ def main():
                                          "server_name": "localhost"})]}
         rg = pgfix.start(pg, iss, extra=extra, threads=2)
 
-        env = rg.env("agent", tok)
+        env = rg.env("agent-1", tok)
         env.update({"PGSSLMODE": "verify-full", "PGSSLROOTCERT": certs.ca})
         r = rgtest.run_psql("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", env)
         check(r.stdout.strip() == "t", "psql verify-full to ringgate; ringgate->target is TLS")
@@ -242,27 +242,27 @@ def main():
                              env={"RGTEST_TARGET_PW": pg.password})
         rg.start()
         r = rgtest.run_psql("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
-                            rg.env("agent", tok))
+                            rg.env("agent-1", tok))
         check(r.stdout.strip() == "t", "target tls require: encrypted")
         check(upstream_mech(rg, "appdb") == ("yes", "SCRAM-SHA-256-PLUS"),
               "require target (certificate not verified): still bound to it with -PLUS")
         r = rgtest.run_psql("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
-                            rg.env("agent", tok, database="plain"))
+                            rg.env("agent-1", tok, database="plain"))
         check(r.stdout.strip() == "f", "target tls disable: not encrypted")
         check(upstream_mech(rg, "plain") == ("no", "SCRAM-SHA-256"),
               "tls disable target: plain SCRAM-SHA-256 (gs2 header n,,)")
-        rgtest.run_psql("SELECT 1", rg.env("agent", tok, database="cbreq"))
+        rgtest.run_psql("SELECT 1", rg.env("agent-1", tok, database="cbreq"))
         check(upstream_mech(rg, "cbreq") == ("yes", "SCRAM-SHA-256-PLUS"),
               "channel_binding: require against PostgreSQL: -PLUS")
-        rgtest.run_psql("SELECT 1", rg.env("agent", tok, database="cboff"))
+        rgtest.run_psql("SELECT 1", rg.env("agent-1", tok, database="cboff"))
         check(upstream_mech(rg, "cboff") == ("yes", "SCRAM-SHA-256"),
               "channel_binding: disable: plain SCRAM over TLS (n,,, which PostgreSQL accepts)")
-        r = rgtest.run_psql("SELECT 1", rg.env("agent", tok, database="fakepref"), check=False)
+        r = rgtest.run_psql("SELECT 1", rg.env("agent-1", tok, database="fakepref"), check=False)
         check(r.returncode != 0 and fake.seen and fake.seen[-1] is not None
               and fake.seen[-1][0] == "SCRAM-SHA-256" and fake.seen[-1][1].startswith("y,,n="),
               f"TLS target without -PLUS: SCRAM-SHA-256 with gs2 header y,, ({fake.seen})")
         n = len(fake.seen)
-        r = rgtest.run_psql("SELECT 1", rg.env("agent", tok, database="fakereq"), check=False)
+        r = rgtest.run_psql("SELECT 1", rg.env("agent-1", tok, database="fakereq"), check=False)
         check(r.returncode != 0 and "could not connect to the target database" in r.stderr,
               "channel_binding: require, no -PLUS offered: the login fails")
         check(pgfix.wait_log(rg, "target=fakereq sub=agent-1 reason=channel_binding"),
@@ -272,13 +272,13 @@ def main():
             time.sleep(0.05)
         check(len(fake.seen) == n + 1 and fake.seen[-1] is None,
               f"...and ringgate hung up instead of answering ({fake.seen[n:]})")
-        r = rgtest.run_psql("SELECT 1", rg.env("agent", tok, database="fakedef"), check=False)
+        r = rgtest.run_psql("SELECT 1", rg.env("agent-1", tok, database="fakedef"), check=False)
         check(r.returncode != 0 and pgfix.wait_log(rg, "target=fakedef sub=agent-1 "
                                                    "reason=channel_binding"),
               "mode require without channel_binding: binding required by default, the relay "
               "that offers no -PLUS cannot log in")
         fake.stop()
-        r = rgtest.run_psql("SELECT 1", rg.env("agent", tok, database="badname"), check=False)
+        r = rgtest.run_psql("SELECT 1", rg.env("agent-1", tok, database="badname"), check=False)
         check(r.returncode != 0 and "could not connect to the target database" in r.stderr,
               "verify-full with a wrong server_name: generic error for the client")
         check(pgfix.wait_log(rg, "reason=tls"), "upstream TLS failure logged")

@@ -565,6 +565,24 @@ fail:
 	return ret;
 }
 
+int rg_pg_gw_add_role(struct rg_pg_gw *gw, const char *target, const struct rg_config_role *rc,
+		      struct rg_auth_cred *cred)
+{
+	struct pg_target *t = (struct pg_target *)rg_pg_gw_target(gw, target);
+	struct pg_role *r;
+
+	if (!t)
+		return -ENOENT;
+	r = realloc(t->roles, sizeof(*r) * (t->n_roles + 1));
+	if (!r)
+		return -ENOMEM;
+	t->roles = r;
+	r[t->n_roles].cfg = rc;
+	r[t->n_roles].cred = cred;
+	t->n_roles++;
+	return 0;
+}
+
 void rg_pg_gw_set_hooks(struct rg_pg_gw *gw, rg_pg_stmt_hook stmt, rg_pg_row_hook row, void *arg)
 {
 	gw->stmt_hook = stmt ? stmt : noop_stmt;
@@ -624,6 +642,9 @@ void rg_pg_gw_free(struct rg_pg_gw *gw)
 		rg_auth_verifier_free(gw->issuers[i].v);
 	free(gw->issuers);
 	for (i = 0; i < gw->n_targets; i++) {
+		for (size_t k = 0; k < gw->targets[i].n_roles; k++)
+			rg_auth_cred_free(gw->targets[i].roles[k].cred);
+		free(gw->targets[i].roles);
 		rg_auth_cred_free(gw->targets[i].cred);
 		rg_tls_ctx_free(gw->targets[i].tls);
 	}

@@ -82,8 +82,16 @@ struct rg_tls_ctx;
 struct pg_dns;	    /* gw.c: a DNS-named target's published address set */
 struct pg_resolver; /* gw.c: the thread re-resolving those names */
 
+/* An upstream role besides the target's own user (targets[].roles[]). */
+struct pg_role {
+	const struct rg_config_role *cfg;
+	struct rg_auth_cred *cred;
+};
+
 struct pg_target {
 	const struct rg_config_target *cfg;
+	struct pg_role *roles; /* [n_roles] */
+	size_t n_roles;
 	struct sockaddr_storage sa; /* IP literal or unix socket; read via rg_pg_target_addr */
 	socklen_t salen;
 	struct rg_auth_cred *cred;

@@ -26,6 +26,7 @@
 struct rg_config;
 struct rg_config_target;
 struct rg_config_listener;
+struct rg_config_role;
 struct rg_auth_verifier;
 struct rg_auth_cred;
 struct rg_auth_principal;
@@ -118,6 +119,10 @@ int rg_pg_gw_add_issuer(struct rg_pg_gw *gw, const char *issuer, struct rg_auth_
  */
 int rg_pg_gw_add_target(struct rg_pg_gw *gw, const struct rg_config_target *t,
 			struct rg_auth_cred *cred, char *err, size_t errlen);
+/* Hand over the credential of one of a target's roles (targets[].roles[]); after the
+ * target itself. -ENOENT if no such target, -ENOMEM. */
+int rg_pg_gw_add_role(struct rg_pg_gw *gw, const char *target, const struct rg_config_role *rc,
+		      struct rg_auth_cred *cred);
 /* Install the seams (NULL restores the no-op default). */
 void rg_pg_gw_set_hooks(struct rg_pg_gw *gw, rg_pg_stmt_hook stmt, rg_pg_row_hook row, void *arg);
 /* Sum (worker -1) or one worker's counters. Any thread; values may be slightly stale. */

@@ -116,6 +116,9 @@ struct pg_login {
 	const char *be_mech;	    /* how the target was logged in to (a literal), for the log */
 	char user[64];		    /* the agent's startup user, informational, sanitised */
 	char db[64];		    /* the startup database (target name), truncated, as sent */
+	char *startup_user;	    /* the startup user as sent (heap): names the role */
+	const char *be_user;	    /* the upstream role logged in as (config memory) */
+	const struct rg_auth_cred *be_cred; /* and its credential */
 	size_t nsettings;	    /* name\0value\0 pairs in settings[] */
 	char settings[];	    /* the agent's settings forwarded (settings.c) until sent */
 };
@@ -396,6 +399,8 @@ static void keywait_free(struct pg_sess *ps)
 static void login_free(struct pg_sess *ps)
 {
 	keywait_free(ps);
+	if (ps->login)
+		free(ps->login->startup_user);
 	free(ps->login);
 	ps->login = NULL;
 }
@@ -530,6 +535,13 @@ static void fe_startup_msg(struct rg_sess *s, const struct rg_pg_startup *su)
 	lg->nsettings = nset;
 	memcpy(lg->user, user, sizeof(user));
 	snprintf(lg->db, sizeof(lg->db), "%s", db);
+	lg->be_user = NULL;
+	lg->be_cred = NULL;
+	lg->startup_user = strdup(su->user);
+	if (!lg->startup_user) {
+		pg_close_fatal(s, "53200", "out of memory");
+		return;
+	}
 	if (negotiate(s, su)) {
 		pg_close_fatal(s, "08P01", "invalid startup packet");
 		return;
@@ -644,6 +656,56 @@ static void auth_fail(struct rg_sess *s, enum rg_auth_err e, const char *detail)
 	pg_close_fatal(s, rg_auth_sqlstate(e), rg_auth_client_message(e));
 }
 
+static bool has_group(const struct rg_auth_principal *p, const struct rg_config_role *r)
+{
+	size_t n, i, k;
+	const char *const *g = rg_auth_principal_groups(p, &n);
+
+	for (i = 0; i < n; i++)
+		for (k = 0; k < r->n_groups; k++)
+			if (!strcmp(g[i], r->groups[k]))
+				return true;
+	return false;
+}
+
+/*
+ * The startup user names the upstream role the verified agent logs in as (docs/pg.md):
+ * its own subject or the target's user mean the target's user; the user of one of the
+ * target's roles means that role, for an identity with one of the role's groups. Anything
+ * else is refused (28000): a client never silently gets another role than it asked for.
+ */
+static bool pick_role(struct rg_sess *s)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct pg_login *lg = ps->login;
+	const struct pg_target *t = ps->tgt;
+	const char *u = lg->startup_user;
+	char msg[160], sub[80];
+	size_t i;
+
+	if (!strcmp(u, rg_auth_principal_sub(ps->ident)) || !strcmp(u, t->cfg->user)) {
+		lg->be_user = t->cfg->user;
+		lg->be_cred = t->cred;
+		return true;
+	}
+	for (i = 0; i < t->n_roles; i++) {
+		if (strcmp(u, t->roles[i].cfg->user))
+			continue;
+		if (!has_group(ps->ident, t->roles[i].cfg))
+			break;
+		lg->be_user = t->roles[i].cfg->user;
+		lg->be_cred = t->roles[i].cred;
+		return true;
+	}
+	sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
+	rg_pg_log("event=role_refused sess=%llu peer=%s sub=%s user=%s target=%s",
+		  (unsigned long long)ps->id, ps->peer, sub, lg->user, t->cfg->name);
+	snprintf(msg, sizeof(msg), "role \"%.63s\" is not available to this identity through "
+		 "ringgate", u);
+	pg_close_fatal(s, "28000", msg);
+	return false;
+}
+
 /* The token's verdict, now or after waiting for keys: refuse, or keep the agent's identity
  * and log in to the target. */
 static void token_checked(struct rg_sess *s, enum rg_auth_err e, const struct rg_auth_identity *id,
@@ -674,6 +736,8 @@ static void token_checked(struct rg_sess *s, enum rg_auth_err e, const struct rg
 		pg_close_fatal(s, "3D000", msg);
 		return;
 	}
+	if (!pick_role(s))
+		return;
 	ps->cnt->auth_ok++;
 	sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
 	rg_pg_log("event=auth_ok sess=%llu sub=%s user=%s peer=%s target=%s",
@@ -887,7 +951,7 @@ static int be_send_startup(struct rg_sess *s)
 	ssize_t len;
 
 	kv[n++] = "user";
-	kv[n++] = tc->user;
+	kv[n++] = lg->be_user;
 	kv[n++] = "database";
 	kv[n++] = tc->database;
 	for (i = 0; i < lg->nsettings && i < RG_PG_SETTINGS_MAX; i++) {
@@ -1034,7 +1098,7 @@ static bool be_sasl_start(struct rg_sess *s, const struct rg_pg_auth *a, char *o
 		upstream_fail(s, "internal", "");
 		return false;
 	}
-	pw = rg_auth_cred_secret(ps->tgt->cred, &pwlen);
+	pw = rg_auth_cred_secret(ps->login->be_cred, &pwlen);
 	se = rg_auth_scram_init_opts(ps->scram, "", pw, pwlen, NULL, &o);
 	if (se == RG_AUTH_SCRAM_OK)
 		se = rg_auth_scram_client_first(ps->scram, out, cap, outlen);
@@ -1151,7 +1215,7 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 			violation(s, RG_BE, "bad_auth_request", RG_PG_E_VALUE);
 			return;
 		}
-		pw = rg_auth_cred_secret(ps->tgt->cred, &pwlen);
+		pw = rg_auth_cred_secret(ps->login->be_cred, &pwlen);
 		switch (a.code) {
 		case RG_PG_AUTH_OK:
 			/* A SCRAM exchange must have proven the server knows the verifier. */
@@ -1167,8 +1231,9 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 			    be_auth_refused(s, RG_CONFIG_AUTH_NONE, "no authentication"))
 				return;
 			scram_free(ps);
-			rg_pg_log("event=upstream_login sess=%llu target=%s tls=%s mech=%s",
-				  (unsigned long long)ps->id, tc->name, ps->be_tls ? "yes" : "no",
+			rg_pg_log("event=upstream_login sess=%llu target=%s role=%s tls=%s mech=%s",
+				  (unsigned long long)ps->id, tc->name, ps->login->be_user,
+				  ps->be_tls ? "yes" : "no",
 				  ps->login->be_mech ? ps->login->be_mech : "none");
 			n = rg_pg_write_auth_ok(buf, sizeof(buf));
 			if (send_built(s, RG_FE, buf, sizeof(buf), n))
@@ -1179,7 +1244,7 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 			if (be_auth_refused(s, RG_CONFIG_AUTH_PASSWORD, "a cleartext password") ||
 			    cb_required_fails(s, "asked for a cleartext password"))
 				return;
-			if (rg_auth_cleartext_response(ps->tgt->cred, out, sizeof(out)) < 0)
+			if (rg_auth_cleartext_response(ps->login->be_cred, out, sizeof(out)) < 0)
 				goto internal;
 			n = rg_pg_write_password(buf, sizeof(buf), out);
 			OPENSSL_cleanse(out, sizeof(out));
@@ -1191,7 +1256,7 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 			if (be_auth_refused(s, RG_CONFIG_AUTH_MD5, "md5") ||
 			    cb_required_fails(s, "asked for md5"))
 				return;
-			if (rg_auth_md5_response(tc->user, pw, pwlen, a.salt, out))
+			if (rg_auth_md5_response(ps->login->be_user, pw, pwlen, a.salt, out))
 				goto internal;
 			n = rg_pg_write_password(buf, sizeof(buf), out);
 			OPENSSL_cleanse(out, sizeof(out));

@@ -121,9 +121,21 @@ def cancel_when_running(pg, conn, query):
     conn.cancel()
 
 
+def token_sub(token, default="agent-1"):
+    """The sub claim of a JWT (the startup user an agent logs in with), or default when the
+    token is not a readable JWT (tests of bad tokens)."""
+    import base64
+    import json
+    try:
+        payload = token.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"]
+    except (IndexError, ValueError, KeyError, TypeError, AttributeError):
+        return default
+
+
 def connect(rg, token, **kw):
     psycopg2 = rgtest.require_psycopg2()
-    params = {"host": rg.host, "port": rg.port, "user": "agent",
+    params = {"host": rg.host, "port": rg.port, "user": token_sub(token),
               "dbname": rg.config["targets"][0]["name"], "password": token,
               "sslmode": "disable", "connect_timeout": 10}
     params.update(kw)
@@ -200,8 +212,8 @@ class Raw:
             if m[0] == b"E" and b"SFATAL" in m[1]:
                 return msgs, False
 
-    def login(self, token, database, user="agent"):
-        self.send(startup_packet({"user": user, "database": database,
+    def login(self, token, database, user=None):
+        self.send(startup_packet({"user": user or token_sub(token), "database": database,
                                   "application_name": "raw"}))
         m = self.read_msg()
         if m is None or m[0] != b"R":

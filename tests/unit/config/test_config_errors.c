@@ -382,6 +382,46 @@ static void test_target_allowed_auth(void **state)
 	rg_config_free(cfg);
 }
 
+/* roles: each names a user other than the target's, once, with a secret and groups. */
+static void test_target_roles(void **state)
+{
+	struct rg_config *cfg;
+
+	(void)state;
+	expect_errors("version: 1\n" MINIMAL_LISTENERS "targets:\n"
+		      "  - name: a\n"
+		      "    protocol: postgres\n"
+		      "    address: h:1\n"
+		      "    database: d\n"
+		      "    user: u\n"
+		      "    password_env: P\n"
+		      "    roles:\n"
+		      "      - { user: u, password_env: Q, groups: [g] }\n"
+		      "      - { user: r, password_env: Q, groups: [] }\n"
+		      "      - { user: r, groups: [g] }\n",
+		      "t.yaml:14:9: targets[0].roles[0]: user 'u' is already the target's user\n"
+		      "t.yaml:15:45: targets[0].roles[1].groups: needs at least 1 entry\n"
+		      "t.yaml:16:9: targets[0].roles[2]: exactly one of password_file or "
+		      "password_env is required\n"
+		      "t.yaml:16:9: targets[0].roles[2]: user 'r' listed twice\n");
+	cfg = expect_ok("version: 1\n" MINIMAL_LISTENERS "targets:\n"
+			"  - name: a\n"
+			"    protocol: postgres\n"
+			"    address: h:1\n"
+			"    database: d\n"
+			"    user: u\n"
+			"    password_env: P\n"
+			"    tls: { mode: disable }\n"
+			"    roles:\n"
+			"      - { user: reader, password_file: r.pw, groups: [readers, bi] }\n");
+	assert_int_equal(cfg->targets[0].n_roles, 1);
+	assert_string_equal(cfg->targets[0].roles[0].user, "reader");
+	assert_string_equal(cfg->targets[0].roles[0].password_file, "/etc/rg/r.pw");
+	assert_int_equal(cfg->targets[0].roles[0].n_groups, 2);
+	assert_string_equal(cfg->targets[0].roles[0].groups[1], "bi");
+	rg_config_free(cfg);
+}
+
 static void test_jwks_url_must_be_https(void **state)
 {
 	(void)state;
@@ -514,6 +554,7 @@ int main(void)
 	    cmocka_unit_test(test_target_tls_rules),
 	    cmocka_unit_test(test_target_channel_binding_values),
 	    cmocka_unit_test(test_target_allowed_auth),
+	    cmocka_unit_test(test_target_roles),
 	    cmocka_unit_test(test_jwks_url_must_be_https),
 	    cmocka_unit_test(test_password_env_must_be_a_variable_name),
 	    cmocka_unit_test(test_empty_sequences),
