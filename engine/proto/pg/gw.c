@@ -33,8 +33,6 @@
  * need to see as one piece. Query and Parse are always held whole (the statement hook
  * needs the full text). */
 #define PG_STREAM_MIN (256u * 1024)
-/* PasswordMessage carries the token: allow up to the verifier's default maximum. */
-#define PG_PASSWORD_MAX (64u * 1024)
 
 void rg_pg_log(const char *fmt, ...)
 {
@@ -487,7 +485,8 @@ int rg_pg_gw_new(const struct rg_config *cfg, unsigned workers, struct rg_pg_gw 
 	memset(gw->cnt, 0, sizeof(*gw->cnt) * gw->workers);
 	rg_pg_gw_set_hooks(gw, NULL, NULL, NULL);
 	rg_pg_limits_init(&gw->fe_lim, RG_PG_FE, 0, 0);
-	gw->fe_lim.max[RG_PG_FE_PASSWORD] = PG_PASSWORD_MAX;
+	gw->fe_lim.max[RG_PG_FE_PASSWORD] = RG_PG_PASSWORD_MAX;
+	rg_pg_password_limits(&gw->pw_lim);
 	rg_pg_limits_init(&gw->be_lim, RG_PG_BE, 0, 0);
 	gw->fe_stream[RG_PG_FE_COPY_DATA] = gw->fe_stream[RG_PG_FE_BIND] = true;
 	gw->fe_stream[RG_PG_FE_FUNCTION_CALL] = true;

@@ -49,6 +49,18 @@ struct rg_pg_stream {
 void rg_pg_stream_init(struct rg_pg_stream *st, const struct rg_pg_limits *lim, uint32_t stream_min,
 		       const bool *streamable);
 void rg_pg_stream_free(struct rg_pg_stream *st);
+/* Frame what follows with other limits (between messages: the state changed). */
+void rg_pg_stream_set_limits(struct rg_pg_stream *st, const struct rg_pg_limits *lim,
+			     const bool *streamable);
+
+/*
+ * The agent's PasswordMessage carries its token: up to the verifier's default maximum. Until
+ * the token is checked nothing else is acceptable: rg_pg_password_limits allows only 'p' of
+ * at most this many length-field bytes, so any other type or a longer length fails framing
+ * at the 5-byte header, before a byte of the body is kept (and nothing is streamed).
+ */
+#define RG_PG_PASSWORD_MAX (64u * 1024)
+void rg_pg_password_limits(struct rg_pg_limits *l);
 /*
  * Consume from p[0..n): returns bytes consumed (>= 0) and sets *ev, or <0 (enum rg_pg_err,
  * or RG_PG_E_NOMEM). Call until all of the chunk is consumed; an event's bytes are valid
@@ -112,6 +124,7 @@ struct rg_pg_gw {
 	void *hook_arg;
 	bool row_hook_set; /* a real row hook: sessions keep the RowDescription it needs */
 	struct rg_pg_limits fe_lim, be_lim;
+	struct rg_pg_limits pw_lim; /* the agent before login: a PasswordMessage only */
 	bool fe_stream[256], be_stream[256];
 	uint32_t max_sessions;
 	uint32_t stream_min; /* messages this large and streamable are not held whole */

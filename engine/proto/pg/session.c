@@ -37,7 +37,7 @@
 #include "tls.h"
 
 #define LOGIN_TIMEOUT_MS 60000 /* as PostgreSQL's authentication_timeout */
-#define HOLD_MAX (1u << 20)    /* agent bytes held while the target logs in */
+#define HOLD_MAX (1u << 20)    /* agent bytes held after its password, until logged in */
 #define DENY_RING 8	       /* denied statements whose answer awaits its ReadyForQuery */
 #define NEGOTIATIONS_MAX 2     /* SSLRequest/GSSENCRequest packets before a StartupMessage */
 #define TLS_ERR_LEN 200	       /* the TLS error detail buffer, allocated with the first TLS conn */
@@ -178,6 +178,10 @@ static void fe_goto(struct pg_sess *ps, enum pg_fe_state to)
 	/* FE_CLOSING is final: later events may not revive a session being closed. */
 	if (ps->fe == FE_CLOSING)
 		return;
+	/* The agent's frames get the relay's limits (and streaming) only once it is logged
+	 * in; before that, pg_accept gave it the password phase's (a bounded 'p' only). */
+	if (to == FE_RELAY)
+		rg_pg_stream_set_limits(&ps->fs, &ps->gw->fe_lim, ps->gw->fe_stream);
 	ps->fe = to;
 }
 
@@ -358,7 +362,10 @@ static int pg_accept(struct rg_sess *s)
 	peer_name(rg_sess_fd(s, RG_FE), ps->peer, sizeof(ps->peer));
 	ps->si.peer = ps->peer;
 	ps->si.id = ps->id;
-	rg_pg_stream_init(&ps->fs, &gw->fe_lim, gw->stream_min, gw->fe_stream);
+	/* Before login only a PasswordMessage of at most RG_PG_PASSWORD_MAX is acceptable:
+	 * anything else fails at its header, so an unauthenticated agent cannot make the
+	 * gateway hold (or stream) a large message. fe_goto(FE_RELAY) installs the relay's. */
+	rg_pg_stream_init(&ps->fs, &gw->pw_lim, gw->stream_min, NULL);
 	rg_pg_stream_init(&ps->bs, &gw->be_lim, gw->stream_min, gw->be_stream);
 	ps->counted = true;
 	if (gw->max_sessions && atomic_fetch_add(&gw->nsessions, 1) >= gw->max_sessions) {
@@ -1382,6 +1389,8 @@ static void fe_process(struct rg_sess *s, const uint8_t *p, size_t n, struct rg_
 			continue;
 		case FE_WAIT_KEYS: /* not paused, so a client that hangs up is seen at once */
 		case FE_WAIT_BE:
+			/* Raw bytes, at most HOLD_MAX per session (more ends the session), framed
+			 * with the relay's limits when released after the first ReadyForQuery. */
 			if (ps->hold.len + (n - off) > HOLD_MAX ||
 			    rg_acc_append(&ps->hold, p + off, n - off)) {
 				violation(s, RG_FE, "too_much_before_login", RG_PG_E_TOO_LONG);
