@@ -126,9 +126,15 @@ struct rg_pg_gw {
 	struct rg_pg_limits fe_lim, be_lim;
 	struct rg_pg_limits pw_lim; /* the agent before login: a PasswordMessage only */
 	bool fe_stream[256], be_stream[256];
-	uint32_t max_sessions;
-	uint32_t stream_min; /* messages this large and streamable are not held whole */
+	uint32_t max_sessions; /* logged-in sessions (0: no cap) */
+	uint32_t stream_min;   /* messages this large and streamable are not held whole */
 	atomic_uint_fast32_t nsessions;
+	/* Logins in progress (see "admission" in gw.c) and the login's time limits. */
+	uint32_t max_pending, max_pending_addr; /* 0: no cap */
+	uint32_t password_timeout_ms, login_timeout_ms;
+	atomic_uint_fast32_t npending;
+	_Atomic uint32_t *addr_pending; /* [RG_PG_ADDR_BUCKETS], NULL without a per-address cap */
+	uint64_t addr_key[2];		/* random: where an address lands is not predictable */
 	atomic_uint_fast64_t next_id;
 	struct pg_resolver *resolver; /* re-resolves DNS-named targets (one thread, gw.c) */
 };
@@ -138,6 +144,30 @@ struct rg_pg_listener {
 	const struct rg_config_listener *cfg;
 	struct rg_tls_ctx *tls; /* NULL: SSLRequest is answered 'N' */
 };
+
+/*
+ * Admission (gw.c): a connection is a pending login from accept until its agent's token is
+ * verified, then a session. Pending logins are capped in total (limits.max_pending_logins)
+ * and per client address (limits.max_pending_per_address: IPv4 address, or IPv6 /64, hashed
+ * with a random key into one of RG_PG_ADDR_BUCKETS counters, so addresses that collide
+ * share a cap); sessions by limits.max_sessions. One atomic add per connection and per
+ * login, any worker, no lock. *bucket is what rg_pg_gw_pending_leave needs back.
+ */
+#define RG_PG_ADDR_BUCKETS 16384u
+#define RG_PG_NO_BUCKET UINT32_MAX
+enum rg_pg_admit {
+	RG_PG_ADMIT_OK = 0,
+	RG_PG_ADMIT_PENDING_FULL, /* max_pending_logins reached */
+	RG_PG_ADMIT_ADDRESS_FULL, /* max_pending_per_address reached for this address */
+};
+enum rg_pg_admit rg_pg_gw_pending_enter(struct rg_pg_gw *gw, const struct sockaddr_storage *peer,
+					uint32_t *bucket);
+void rg_pg_gw_pending_leave(struct rg_pg_gw *gw, uint32_t bucket);
+/* Take a slot of max_sessions (false: full) / give it back. */
+bool rg_pg_gw_session_enter(struct rg_pg_gw *gw);
+void rg_pg_gw_session_leave(struct rg_pg_gw *gw);
+/* The bucket of an address (RG_PG_NO_BUCKET for a family other than IPv4/IPv6). */
+uint32_t rg_pg_gw_addr_bucket(const struct rg_pg_gw *gw, const struct sockaddr_storage *peer);
 
 const struct pg_target *rg_pg_gw_target(const struct rg_pg_gw *gw, const char *name);
 struct rg_auth_verifier *rg_pg_gw_verifier(const struct rg_pg_gw *gw, const char *iss);

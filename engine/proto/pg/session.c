@@ -36,7 +36,6 @@
 #include "pg-int.h"
 #include "tls.h"
 
-#define LOGIN_TIMEOUT_MS 60000 /* as PostgreSQL's authentication_timeout */
 #define HOLD_MAX (1u << 20)    /* agent bytes held after its password, until logged in */
 #define DENY_RING 8	       /* denied statements whose answer awaits its ReadyForQuery */
 #define NEGOTIATIONS_MAX 2     /* SSLRequest/GSSENCRequest packets before a StartupMessage */
@@ -134,7 +133,10 @@ struct pg_sess {
 	const struct pg_target *tgt;
 	struct rg_pg_sess_info si;
 	uint64_t id;
-	bool counted; /* holds a slot of max_sessions */
+	uint64_t accepted_ms; /* CLOCK_MONOTONIC: the login's time limits count from here */
+	uint32_t addr_bucket; /* the client address's pending-login counter (gw.c) */
+	bool pending;	      /* a login in progress: holds a max_pending_logins slot */
+	bool counted;	      /* holds a slot of max_sessions (from the verified token on) */
 	bool draining;
 	bool key_registered;
 	bool is_cancel;	    /* this connection forwards a CancelRequest */
@@ -207,16 +209,13 @@ static void sanitize(const char *in, char *out, size_t cap)
 	out[j] = 0;
 }
 
-static void peer_name(int fd, char *out, size_t cap)
+static void peer_name(const struct sockaddr_storage *sa, char *out, size_t cap)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
+	const struct sockaddr_storage ss = *sa;
 	char host[INET6_ADDRSTRLEN] = "?";
 	unsigned port = 0;
 
 	snprintf(out, cap, "unknown");
-	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len))
-		return;
 	if (ss.ss_family == AF_INET) {
 		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
 
@@ -230,6 +229,46 @@ static void peer_name(int fd, char *out, size_t cap)
 		port = ntohs(a->sin6_port);
 		snprintf(out, cap, "[%s]:%u", host, port);
 	}
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* CLOCK_MONOTONIC ms at which the login's whole budget (limits.login_timeout) runs out. */
+static uint64_t login_end(const struct pg_sess *ps)
+{
+	return ps->accepted_ms + ps->gw->login_timeout_ms;
+}
+
+/*
+ * Arm the session timer for a login phase limited to phase_ms (0: none of its own), never
+ * past the login's deadline: one budget from accept to the first ReadyForQuery, which a
+ * phase change (connect, key wait, target login) never extends.
+ */
+static void login_timer(struct rg_sess *s, uint64_t phase_ms)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	uint64_t now = mono_ms(), end = login_end(ps);
+	uint64_t ms = end > now ? end - now : 1;
+
+	if (phase_ms && phase_ms < ms)
+		ms = phase_ms;
+	rg_sess_timer(s, (unsigned)ms);
+}
+
+/* The login in progress is over (token verified, or the session ends): give back its
+ * pending-login slots. */
+static void pending_done(struct pg_sess *ps)
+{
+	if (!ps->pending)
+		return;
+	rg_pg_gw_pending_leave(ps->gw, ps->addr_bucket);
+	ps->pending = false;
 }
 
 /* The TLS error detail buffer, allocated with the first TLS conn of the session. */
@@ -352,14 +391,20 @@ static int pg_accept(struct rg_sess *s)
 	struct rg_pg_listener *l = rg_sess_proto_ctx(s);
 	struct rg_pg_gw *gw = l->gw;
 	unsigned w = rg_worker_id(rg_sess_worker(s));
+	struct sockaddr_storage peer = {.ss_family = AF_UNSPEC};
+	socklen_t plen = sizeof(peer);
+	enum rg_pg_admit a;
 
 	ps->l = l;
+	ps->accepted_ms = mono_ms();
 	ps->gw = gw;
 	ps->cnt = &gw->cnt[w < gw->workers ? w : 0];
 	ps->id = atomic_fetch_add(&gw->next_id, 1) + 1;
 	ps->cnt->sessions++;
 	ps->cnt->sessions_active++;
-	peer_name(rg_sess_fd(s, RG_FE), ps->peer, sizeof(ps->peer));
+	if (getpeername(rg_sess_fd(s, RG_FE), (struct sockaddr *)&peer, &plen))
+		peer.ss_family = AF_UNSPEC;
+	peer_name(&peer, ps->peer, sizeof(ps->peer));
 	ps->si.peer = ps->peer;
 	ps->si.id = ps->id;
 	/* Before login only a PasswordMessage of at most RG_PG_PASSWORD_MAX is acceptable:
@@ -367,14 +412,19 @@ static int pg_accept(struct rg_sess *s)
 	 * gateway hold (or stream) a large message. fe_goto(FE_RELAY) installs the relay's. */
 	rg_pg_stream_init(&ps->fs, &gw->pw_lim, gw->stream_min, NULL);
 	rg_pg_stream_init(&ps->bs, &gw->be_lim, gw->stream_min, gw->be_stream);
-	ps->counted = true;
-	if (gw->max_sessions && atomic_fetch_add(&gw->nsessions, 1) >= gw->max_sessions) {
-		rg_pg_log("event=session_refused sess=%llu peer=%s reason=max_sessions",
-			  (unsigned long long)ps->id, ps->peer);
+	/* Until its token is verified a connection takes a pending-login slot, not a session
+	 * slot: unauthenticated clients cannot lock logged-in agents out (gw.c, admission). */
+	a = rg_pg_gw_pending_enter(gw, &peer, &ps->addr_bucket);
+	if (a != RG_PG_ADMIT_OK) {
+		rg_pg_log("event=session_refused sess=%llu peer=%s reason=%s",
+			  (unsigned long long)ps->id, ps->peer,
+			  a == RG_PG_ADMIT_PENDING_FULL ? "max_pending_logins"
+							: "max_pending_per_address");
 		pg_close_fatal(s, "53300", "sorry, too many clients already");
 		return 0;
 	}
-	rg_sess_timer(s, LOGIN_TIMEOUT_MS);
+	ps->pending = true;
+	login_timer(s, gw->password_timeout_ms);
 	return 0;
 }
 
@@ -422,8 +472,9 @@ static void pg_close(struct rg_sess *s, enum rg_close_reason reason)
 			  be_names[ps->be]);
 	if (ps->key_registered)
 		rg_pg_cancel_unregister(ps->gw->cancel, ps->key_pid, ps->key_key);
-	if (ps->counted && ps->gw->max_sessions)
-		atomic_fetch_sub(&ps->gw->nsessions, 1);
+	if (ps->counted)
+		rg_pg_gw_session_leave(ps->gw);
+	pending_done(ps);
 	ps->cnt->sessions_active--;
 	scram_free(ps);
 	free(ps->deny);
@@ -623,7 +674,7 @@ static void connect_target(struct rg_sess *s)
 		upstream_fail(s, "connect", strerror(-ret));
 		return;
 	}
-	rg_sess_timer(s, (unsigned)ps->tgt->cfg->connect_timeout_ms);
+	login_timer(s, ps->tgt->cfg->connect_timeout_ms);
 }
 
 /* A connect failed: try the target's next address, if it has one not tried yet. */
@@ -670,17 +721,18 @@ static void token_checked(struct rg_sess *s, enum rg_auth_err e, const struct rg
 	sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
 	rg_pg_log("event=auth_ok sess=%llu sub=%s user=%s peer=%s target=%s",
 		  (unsigned long long)ps->id, sub, ps->login->user, ps->peer, ps->tgt->cfg->name);
+	/* Authenticated: from a pending login to a session (max_sessions counts sessions). */
+	pending_done(ps);
+	if (!rg_pg_gw_session_enter(ps->gw)) {
+		rg_pg_log("event=session_refused sess=%llu peer=%s sub=%s reason=max_sessions",
+			  (unsigned long long)ps->id, ps->peer, sub);
+		pg_close_fatal(s, "53300", "sorry, too many clients already");
+		return;
+	}
+	ps->counted = true;
 	fe_goto(ps, FE_WAIT_BE);
 	rg_sess_pause(s, RG_FE);
 	connect_target(s);
-}
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /*
@@ -699,6 +751,8 @@ static bool keywait_start(struct rg_sess *s, struct rg_auth_verifier *v, uint64_
 	kw->v = v;
 	kw->gen = gen;
 	kw->deadline = mono_ms() + (wait < KEYWAIT_MAX_MS ? wait : KEYWAIT_MAX_MS);
+	if (kw->deadline > login_end(ps)) /* the wait comes out of the login's budget */
+		kw->deadline = login_end(ps);
 	memcpy(kw->detail, why->detail, sizeof(kw->detail));
 	kw->len = pw->len;
 	memcpy(kw->token, pw->sql, pw->len);
@@ -922,7 +976,7 @@ static void pg_be_connected(struct rg_sess *s, int err)
 			upstream_fail(s, "connect", strerror(-err));
 		return;
 	}
-	rg_sess_timer(s, LOGIN_TIMEOUT_MS);
+	login_timer(s, 0);
 	if (ps->tgt->tls) {
 		n = rg_pg_write_ssl_request(buf, sizeof(buf));
 		if (send_built(s, RG_BE, buf, sizeof(buf), n))
@@ -1746,6 +1800,9 @@ static void pg_send_done(struct rg_sess *s, enum rg_side side)
 static void pg_timer(struct rg_sess *s)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
+	uint64_t now, pw_end;
+	const char *limit;
+	bool pre_pw;
 
 	if (ps->is_cancel) {
 		rg_sess_abort(s);
@@ -1755,14 +1812,24 @@ static void pg_timer(struct rg_sess *s)
 		keywait_poll(s);
 		return;
 	}
-	if (ps->be == BE_CONNECTING) {
-		upstream_fail(s, "connect", "timeout");
-		return;
-	}
 	if (ps->fe == FE_RELAY || ps->fe == FE_SKIP_TO_SYNC || ps->fe == FE_CLOSING)
 		return;
-	rg_pg_log("event=login_timeout sess=%llu peer=%s fe_state=%s be_state=%s",
-		  (unsigned long long)ps->id, ps->peer, fe_names[ps->fe], be_names[ps->be]);
+	now = mono_ms();
+	pw_end = ps->accepted_ms + ps->gw->password_timeout_ms;
+	pre_pw = ps->fe == FE_STARTUP || ps->fe == FE_TLS_STARTUP || ps->fe == FE_PASSWORD;
+	if (now >= login_end(ps)) {
+		limit = "login_timeout";
+	} else if (ps->be == BE_CONNECTING) {
+		upstream_fail(s, "connect", "timeout");
+		return;
+	} else if (pre_pw && now >= pw_end) {
+		limit = "password_timeout";
+	} else { /* no limit reached (fired a little early): wait for the nearest one */
+		login_timer(s, pre_pw ? pw_end - now : 0);
+		return;
+	}
+	rg_pg_log("event=login_timeout sess=%llu peer=%s fe_state=%s be_state=%s limit=%s",
+		  (unsigned long long)ps->id, ps->peer, fe_names[ps->fe], be_names[ps->be], limit);
 	pg_close_fatal(s, "08006", "timeout during login");
 }
 
