@@ -53,6 +53,55 @@ void rg_pg_log(const char *fmt, ...)
 	(void)!write(STDERR_FILENO, line, (size_t)n);
 }
 
+/* One byte of a log value, escaped (see rg_pg_logval) into esc[0..4); returns its length. */
+static size_t logval_byte(unsigned char c, char *esc)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (c > 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '=') {
+		esc[0] = (char)c;
+		return 1;
+	}
+	esc[0] = '\\';
+	if (c == '\\' || c == '\n' || c == '\r' || c == '\t') {
+		esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : '\\';
+		return 2;
+	}
+	esc[1] = 'x';
+	esc[2] = hex[c >> 4];
+	esc[3] = hex[c & 15];
+	return 4;
+}
+
+const char *rg_pg_logval(const char *in, char *out, size_t cap)
+{
+	size_t i, j = 0, n, total = 0, room;
+	char esc[4];
+
+	if (!cap)
+		return out;
+	if (!in || !in[0] || (in[0] == '-' && !in[1])) {
+		snprintf(out, cap, "%s", in && in[0] ? "\\x2d" : "-");
+		return out;
+	}
+	for (i = 0; in[i]; i++)
+		total += logval_byte((unsigned char)in[i], esc);
+	/* cut short: leave room for the "..." that says so */
+	room = total < cap || cap <= 8 ? cap - 1 : cap - 4;
+	for (i = 0; in[i]; i++) {
+		n = logval_byte((unsigned char)in[i], esc);
+		if (j + n > room) {
+			if (cap > 8)
+				j += (size_t)snprintf(out + j, cap - j, "...");
+			break;
+		}
+		memcpy(out + j, esc, n);
+		j += n;
+	}
+	out[j] = 0;
+	return out;
+}
+
 static enum rg_pg_hook_verdict noop_stmt(void *arg, const struct rg_pg_sess_info *si,
 					 enum rg_pg_stmt_kind kind, const char *stmt_name,
 					 const char *sql, size_t len, struct rg_pg_deny *deny)

@@ -43,6 +43,7 @@
 #define ROWDESC_KEEP 1024      /* an idle session keeps a RowDescription copy up to this size */
 #define KEYWAIT_MAX_MS 3000    /* longest a login waits for the JWKS refresh an unknown kid asked */
 #define KEYWAIT_POLL_MS 25     /* how often a waiting login looks at the refresh generation */
+#define SUB_LOG_LEN 160	       /* a token's sub on a log line, escaped (longer: truncated) */
 
 enum pg_fe_state {
 	FE_STARTUP = 0,	 /* awaiting SSLRequest, GSSENCRequest, CancelRequest or StartupMessage */
@@ -196,17 +197,11 @@ static void be_goto(struct pg_sess *ps, enum pg_be_state to)
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-static void sanitize(const char *in, char *out, size_t cap)
+/* Every value from a token, the agent or the target is logged through this: escaped into one
+ * readable token that cannot forge a line or a key=value pair (rg_pg_logval, gw.c). */
+static const char *sanitize(const char *in, char *out, size_t cap)
 {
-	size_t i, j = 0;
-
-	for (i = 0; in && in[i] && j + 1 < cap; i++) {
-		unsigned char c = (unsigned char)in[i];
-
-		out[j++] =
-		    (c > 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '=') ? (char)c : '?';
-	}
-	out[j] = 0;
+	return rg_pg_logval(in, out, cap);
 }
 
 static void peer_name(const struct sockaddr_storage *sa, char *out, size_t cap)
@@ -324,13 +319,14 @@ static void violation(struct rg_sess *s, enum rg_side from, const char *what, in
 static void upstream_fail(struct rg_sess *s, const char *reason, const char *detail)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
-	char d[200];
+	char d[200], sub[SUB_LOG_LEN];
 
 	sanitize(detail, d, sizeof(d));
+	sanitize(ps->ident ? rg_auth_principal_sub(ps->ident) : NULL, sub, sizeof(sub));
 	ps->cnt->upstream_fail++;
 	rg_pg_log("event=upstream_fail sess=%llu peer=%s target=%s sub=%s reason=%s detail=%s",
-		  (unsigned long long)ps->id, ps->peer, ps->tgt ? ps->tgt->cfg->name : "-",
-		  ps->ident ? rg_auth_principal_sub(ps->ident) : "-", reason, d[0] ? d : "-");
+		  (unsigned long long)ps->id, ps->peer, ps->tgt ? ps->tgt->cfg->name : "-", sub,
+		  reason, d);
 	pg_close_fatal(s, "08006", "could not connect to the target database");
 }
 
@@ -458,16 +454,18 @@ static void login_free(struct pg_sess *ps)
 static void pg_close(struct rg_sess *s, enum rg_close_reason reason)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
+	char v[TLS_ERR_LEN > SUB_LOG_LEN ? TLS_ERR_LEN : SUB_LOG_LEN];
 
 	if (ps->tls_err && ps->tls_err[0])
-		rg_pg_log("event=tls_fail sess=%llu peer=%s detail=\"%s\"",
-			  (unsigned long long)ps->id, ps->peer, ps->tls_err);
+		rg_pg_log("event=tls_fail sess=%llu peer=%s detail=%s", (unsigned long long)ps->id,
+			  ps->peer, sanitize(ps->tls_err, v, sizeof(v)));
 	if (ps->fe == FE_RELAY || ps->fe == FE_SKIP_TO_SYNC || reason == RG_CLOSE_FE_ERROR ||
 	    reason == RG_CLOSE_BE_ERROR)
 		rg_pg_log("event=session_end sess=%llu peer=%s sub=%s target=%s reason=%d "
 			  "fe_state=%s be_state=%s",
 			  (unsigned long long)ps->id, ps->peer,
-			  ps->ident ? rg_auth_principal_sub(ps->ident) : "-",
+			  sanitize(ps->ident ? rg_auth_principal_sub(ps->ident) : NULL, v,
+				   sizeof(v)),
 			  ps->tgt ? ps->tgt->cfg->name : "-", (int)reason, fe_names[ps->fe],
 			  be_names[ps->be]);
 	if (ps->key_registered)
@@ -705,7 +703,7 @@ static void token_checked(struct rg_sess *s, enum rg_auth_err e, const struct rg
 			  const struct rg_auth_fail *why)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
-	char sub[80];
+	char sub[SUB_LOG_LEN];
 
 	if (e != RG_AUTH_OK) {
 		auth_fail(s, e, why->detail);
@@ -810,10 +808,7 @@ static void fe_password(struct rg_sess *s, const struct rg_pg_msg *m)
 	}
 	v = rg_pg_gw_verifier(ps->gw, iss);
 	if (!v) {
-		char d[100];
-
-		sanitize(iss, d, sizeof(d));
-		auth_fail(s, RG_AUTH_E_BAD_ISSUER, d);
+		auth_fail(s, RG_AUTH_E_BAD_ISSUER, iss); /* escaped where it is logged */
 		goto out;
 	}
 	/* Read before verifying: a refresh that ends in between then counts as the one
