@@ -220,6 +220,8 @@ targets:
 limits:
   idle_timeout: 0s
   max_sessions: 100000
+  max_pending_logins: 1024
+  max_pending_per_address: 0   # every bench client connects from 127.0.0.1
 RGCONF
 	echo "$f"
 }

@@ -821,7 +821,11 @@ static void parse_policy(struct ctx *c, const struct cfg_node *n)
 
 static void parse_limits(struct ctx *c, const struct cfg_node *n)
 {
-	static const struct key keys[] = {{"idle_timeout", false}, {"max_sessions", false}};
+	static const struct key keys[] = {
+	    {"idle_timeout", false},	   {"max_sessions", false},
+	    {"max_pending_logins", false}, {"max_pending_per_address", false},
+	    {"password_timeout", false},   {"login_timeout", false},
+	};
 	const struct cfg_node *v[NKEYS(keys)];
 	struct rg_config_limits *l = &c->cfg->limits;
 	uint64_t u;
@@ -833,6 +837,15 @@ static void parse_limits(struct ctx *c, const struct cfg_node *n)
 			     &l->idle_timeout_ms);
 	if (v[1] && get_uint(c, v[1], "limits.max_sessions", 1, 1000000, &u))
 		l->max_sessions = (uint32_t)u;
+	if (v[2] && get_uint(c, v[2], "limits.max_pending_logins", 1, 1000000, &u))
+		l->max_pending_logins = (uint32_t)u;
+	if (v[3] && get_uint(c, v[3], "limits.max_pending_per_address", 0, 1000000, &u))
+		l->max_pending_per_address = (uint32_t)u;
+	if (v[4])
+		get_duration(c, v[4], "limits.password_timeout", 1, MS_HOUR,
+			     &l->password_timeout_ms);
+	if (v[5])
+		get_duration(c, v[5], "limits.login_timeout", 1, MS_HOUR, &l->login_timeout_ms);
 }
 
 /* ---- cross-checks --------------------------------------------------------------------- */
@@ -973,6 +986,10 @@ int rg_config_parse(const char *buf, size_t len, const char *name, const char *b
 	c.cfg->identity.clock_skew_ms = 60 * MS_SECOND;
 	c.cfg->limits.idle_timeout_ms = MS_HOUR;
 	c.cfg->limits.max_sessions = 10000;
+	c.cfg->limits.max_pending_logins = 128;
+	c.cfg->limits.max_pending_per_address = 32;
+	c.cfg->limits.password_timeout_ms = 10 * MS_SECOND;
+	c.cfg->limits.login_timeout_ms = 60 * MS_SECOND;
 	if (c.oom) {
 		rc = -ENOMEM;
 		goto out_arena;

@@ -153,7 +153,12 @@ struct rg_config_policy {
 
 struct rg_config_limits {
 	uint64_t idle_timeout_ms; /* 0: sessions never time out for idleness */
-	uint32_t max_sessions;
+	uint32_t max_sessions;	  /* logged-in sessions (token verified) */
+	/* Connections whose agent has not presented a valid token yet (docs/config.md). */
+	uint32_t max_pending_logins;
+	uint32_t max_pending_per_address; /* 0: no per-address cap */
+	uint64_t password_timeout_ms;	  /* accept .. the whole PasswordMessage */
+	uint64_t login_timeout_ms;	  /* accept .. the first ReadyForQuery, not re-armed */
 };
 
 struct rg_config {

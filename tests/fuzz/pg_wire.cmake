@@ -6,3 +6,9 @@ if(TARGET rg_proto_pg)
 	rg_fuzz_target(fuzz_pg_startup SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_pg_startup.c
 		LIBS rg_proto_pg CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/corpus/pg_wire/startup)
 endif()
+# The agent before login: only a bounded PasswordMessage, refused at the header otherwise
+# (the stream with the password phase's limits, fed in chunks).
+if(TARGET rg_proto_pg)
+	rg_fuzz_target(fuzz_pg_password SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_pg_password.c
+		LIBS rg_proto_pg CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/corpus/pg_wire/password)
+endif()

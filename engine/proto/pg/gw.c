@@ -4,8 +4,9 @@
  * registry, the per-worker counters, and the resolver that keeps DNS-named targets current.
  *
  * Everything here is built before the workers start and read-only afterwards, except the
- * counters (each worker writes its own cache line), the session count (one atomic per
- * accept) and the address sets of DNS-named targets, which one resolver thread re-resolves
+ * counters (each worker writes its own cache line), the admission counters (sessions,
+ * pending logins in total and per client address: atomics, see "admission" below) and the
+ * address sets of DNS-named targets, which one resolver thread re-resolves
  * in the background and publishes lock-free (see "targets' DNS names" below). A worker never
  * blocks on a resolver and never takes a lock to read an address. Never logs secrets.
  */
@@ -13,6 +14,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <openssl/rand.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -34,8 +36,6 @@
  * need to see as one piece. Query and Parse are always held whole (the statement hook
  * needs the full text). */
 #define PG_STREAM_MIN (256u * 1024)
-/* PasswordMessage carries the token: allow up to the verifier's default maximum. */
-#define PG_PASSWORD_MAX (64u * 1024)
 
 void rg_pg_log(const char *fmt, ...)
 {
@@ -52,6 +52,55 @@ void rg_pg_log(const char *fmt, ...)
 		n = (int)sizeof(line) - 2;
 	line[n++] = '\n';
 	(void)!write(STDERR_FILENO, line, (size_t)n);
+}
+
+/* One byte of a log value, escaped (see rg_pg_logval) into esc[0..4); returns its length. */
+static size_t logval_byte(unsigned char c, char *esc)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (c > 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '=') {
+		esc[0] = (char)c;
+		return 1;
+	}
+	esc[0] = '\\';
+	if (c == '\\' || c == '\n' || c == '\r' || c == '\t') {
+		esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : '\\';
+		return 2;
+	}
+	esc[1] = 'x';
+	esc[2] = hex[c >> 4];
+	esc[3] = hex[c & 15];
+	return 4;
+}
+
+const char *rg_pg_logval(const char *in, char *out, size_t cap)
+{
+	size_t i, j = 0, n, total = 0, room;
+	char esc[4];
+
+	if (!cap)
+		return out;
+	if (!in || !in[0] || (in[0] == '-' && !in[1])) {
+		snprintf(out, cap, "%s", in && in[0] ? "\\x2d" : "-");
+		return out;
+	}
+	for (i = 0; in[i]; i++)
+		total += logval_byte((unsigned char)in[i], esc);
+	/* cut short: leave room for the "..." that says so */
+	room = total < cap || cap <= 8 ? cap - 1 : cap - 4;
+	for (i = 0; in[i]; i++) {
+		n = logval_byte((unsigned char)in[i], esc);
+		if (j + n > room) {
+			if (cap > 8)
+				j += (size_t)snprintf(out + j, cap - j, "...");
+			break;
+		}
+		memcpy(out + j, esc, n);
+		j += n;
+	}
+	out[j] = 0;
+	return out;
 }
 
 static enum rg_pg_hook_verdict noop_stmt(void *arg, const struct rg_pg_sess_info *si,
@@ -489,7 +538,8 @@ int rg_pg_gw_new(const struct rg_config *cfg, unsigned workers, struct rg_pg_gw 
 	memset(gw->cnt, 0, sizeof(*gw->cnt) * gw->workers);
 	rg_pg_gw_set_hooks(gw, NULL, NULL, NULL);
 	rg_pg_limits_init(&gw->fe_lim, RG_PG_FE, 0, 0);
-	gw->fe_lim.max[RG_PG_FE_PASSWORD] = PG_PASSWORD_MAX;
+	gw->fe_lim.max[RG_PG_FE_PASSWORD] = RG_PG_PASSWORD_MAX;
+	rg_pg_password_limits(&gw->pw_lim);
 	rg_pg_limits_init(&gw->be_lim, RG_PG_BE, 0, 0);
 	gw->fe_stream[RG_PG_FE_COPY_DATA] = gw->fe_stream[RG_PG_FE_BIND] = true;
 	gw->fe_stream[RG_PG_FE_FUNCTION_CALL] = true;
@@ -497,8 +547,117 @@ int rg_pg_gw_new(const struct rg_config *cfg, unsigned workers, struct rg_pg_gw 
 	gw->be_stream[RG_PG_BE_FUNCTION_RESULT] = true;
 	gw->max_sessions = cfg ? cfg->limits.max_sessions : 0;
 	gw->stream_min = PG_STREAM_MIN;
+	gw->max_pending = cfg ? cfg->limits.max_pending_logins : 0;
+	gw->max_pending_addr = cfg ? cfg->limits.max_pending_per_address : 0;
+	gw->password_timeout_ms = cfg ? (uint32_t)cfg->limits.password_timeout_ms : 10000;
+	gw->login_timeout_ms = cfg ? (uint32_t)cfg->limits.login_timeout_ms : 60000;
+	if (gw->max_pending_addr) {
+		gw->addr_pending = calloc(RG_PG_ADDR_BUCKETS, sizeof(*gw->addr_pending));
+		if (!gw->addr_pending ||
+		    RAND_bytes((unsigned char *)gw->addr_key, sizeof(gw->addr_key)) != 1) {
+			rg_pg_gw_free(gw);
+			return -ENOMEM;
+		}
+	}
 	*out = gw;
 	return 0;
+}
+
+/* ---- admission: pending logins and sessions ----------------------------------------------
+ *
+ * Why a separate cap for logins in progress: before its token is verified a connection is
+ * anyone's, and letting it take a max_sessions slot lets unauthenticated clients lock every
+ * agent out. A pending login is short (a few round trips; password_timeout bounds the slow
+ * ones), so the cap on them is small, and per address smaller still. Counters are atomics
+ * shared by the workers, touched once when a connection arrives and once when it stops being
+ * pending: never per message. A counter is incremented first and given back if that went
+ * over the cap, so a cap is never exceeded, even by racing workers.
+ */
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+uint32_t rg_pg_gw_addr_bucket(const struct rg_pg_gw *gw, const struct sockaddr_storage *peer)
+{
+	uint64_t hi, lo;
+
+	if (peer->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)peer;
+
+		hi = 4;
+		lo = ntohl(a->sin_addr.s_addr);
+	} else if (peer->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)peer;
+		const uint8_t *b = a->sin6_addr.s6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) { /* the IPv4 client it is */
+			hi = 4;
+			lo = (uint64_t)b[12] << 24 | (uint64_t)b[13] << 16 | (uint64_t)b[14] << 8 |
+			     b[15];
+		} else { /* a /64: one host commonly has a whole one to pick addresses from */
+			hi = 6;
+			memcpy(&lo, b, 8);
+		}
+	} else {
+		return RG_PG_NO_BUCKET;
+	}
+	return (uint32_t)(mix64(mix64(hi ^ gw->addr_key[0]) ^ lo ^ gw->addr_key[1]) %
+			  RG_PG_ADDR_BUCKETS);
+}
+
+enum rg_pg_admit rg_pg_gw_pending_enter(struct rg_pg_gw *gw, const struct sockaddr_storage *peer,
+					uint32_t *bucket)
+{
+	uint32_t b = RG_PG_NO_BUCKET;
+
+	*bucket = RG_PG_NO_BUCKET;
+	if (gw->max_pending && atomic_fetch_add(&gw->npending, 1) >= gw->max_pending) {
+		atomic_fetch_sub(&gw->npending, 1);
+		return RG_PG_ADMIT_PENDING_FULL;
+	}
+	if (gw->addr_pending)
+		b = rg_pg_gw_addr_bucket(gw, peer);
+	if (b != RG_PG_NO_BUCKET &&
+	    atomic_fetch_add(&gw->addr_pending[b], 1) >= gw->max_pending_addr) {
+		atomic_fetch_sub(&gw->addr_pending[b], 1);
+		if (gw->max_pending)
+			atomic_fetch_sub(&gw->npending, 1);
+		return RG_PG_ADMIT_ADDRESS_FULL;
+	}
+	*bucket = b;
+	return RG_PG_ADMIT_OK;
+}
+
+void rg_pg_gw_pending_leave(struct rg_pg_gw *gw, uint32_t bucket)
+{
+	if (gw->max_pending)
+		atomic_fetch_sub(&gw->npending, 1);
+	if (bucket != RG_PG_NO_BUCKET && gw->addr_pending)
+		atomic_fetch_sub(&gw->addr_pending[bucket], 1);
+}
+
+bool rg_pg_gw_session_enter(struct rg_pg_gw *gw)
+{
+	if (!gw->max_sessions)
+		return true;
+	if (atomic_fetch_add(&gw->nsessions, 1) >= gw->max_sessions) {
+		atomic_fetch_sub(&gw->nsessions, 1);
+		return false;
+	}
+	return true;
+}
+
+void rg_pg_gw_session_leave(struct rg_pg_gw *gw)
+{
+	if (gw->max_sessions)
+		atomic_fetch_sub(&gw->nsessions, 1);
 }
 
 int rg_pg_gw_add_issuer(struct rg_pg_gw *gw, const char *issuer, struct rg_auth_verifier *v)
@@ -654,6 +813,7 @@ void rg_pg_gw_free(struct rg_pg_gw *gw)
 		rg_sqlclass_free(gw->lex[i]);
 	free(gw->lex);
 	free(gw->cnt);
+	free(gw->addr_pending);
 	free(gw);
 }
 

@@ -49,6 +49,18 @@ struct rg_pg_stream {
 void rg_pg_stream_init(struct rg_pg_stream *st, const struct rg_pg_limits *lim, uint32_t stream_min,
 		       const bool *streamable);
 void rg_pg_stream_free(struct rg_pg_stream *st);
+/* Frame what follows with other limits (between messages: the state changed). */
+void rg_pg_stream_set_limits(struct rg_pg_stream *st, const struct rg_pg_limits *lim,
+			     const bool *streamable);
+
+/*
+ * The agent's PasswordMessage carries its token: up to the verifier's default maximum. Until
+ * the token is checked nothing else is acceptable: rg_pg_password_limits allows only 'p' of
+ * at most this many length-field bytes, so any other type or a longer length fails framing
+ * at the 5-byte header, before a byte of the body is kept (and nothing is streamed).
+ */
+#define RG_PG_PASSWORD_MAX (64u * 1024)
+void rg_pg_password_limits(struct rg_pg_limits *l);
 /*
  * Consume from p[0..n): returns bytes consumed (>= 0) and sets *ev, or <0 (enum rg_pg_err,
  * or RG_PG_E_NOMEM). Call until all of the chunk is consumed; an event's bytes are valid
@@ -122,10 +134,17 @@ struct rg_pg_gw {
 	void *hook_arg;
 	bool row_hook_set; /* a real row hook: sessions keep the RowDescription it needs */
 	struct rg_pg_limits fe_lim, be_lim;
+	struct rg_pg_limits pw_lim; /* the agent before login: a PasswordMessage only */
 	bool fe_stream[256], be_stream[256];
-	uint32_t max_sessions;
-	uint32_t stream_min; /* messages this large and streamable are not held whole */
+	uint32_t max_sessions; /* logged-in sessions (0: no cap) */
+	uint32_t stream_min;   /* messages this large and streamable are not held whole */
 	atomic_uint_fast32_t nsessions;
+	/* Logins in progress (see "admission" in gw.c) and the login's time limits. */
+	uint32_t max_pending, max_pending_addr; /* 0: no cap */
+	uint32_t password_timeout_ms, login_timeout_ms;
+	atomic_uint_fast32_t npending;
+	_Atomic uint32_t *addr_pending; /* [RG_PG_ADDR_BUCKETS], NULL without a per-address cap */
+	uint64_t addr_key[2];		/* random: where an address lands is not predictable */
 	atomic_uint_fast64_t next_id;
 	struct pg_resolver *resolver; /* re-resolves DNS-named targets (one thread, gw.c) */
 };
@@ -135,6 +154,30 @@ struct rg_pg_listener {
 	const struct rg_config_listener *cfg;
 	struct rg_tls_ctx *tls; /* NULL: SSLRequest is answered 'N' */
 };
+
+/*
+ * Admission (gw.c): a connection is a pending login from accept until its agent's token is
+ * verified, then a session. Pending logins are capped in total (limits.max_pending_logins)
+ * and per client address (limits.max_pending_per_address: IPv4 address, or IPv6 /64, hashed
+ * with a random key into one of RG_PG_ADDR_BUCKETS counters, so addresses that collide
+ * share a cap); sessions by limits.max_sessions. One atomic add per connection and per
+ * login, any worker, no lock. *bucket is what rg_pg_gw_pending_leave needs back.
+ */
+#define RG_PG_ADDR_BUCKETS 16384u
+#define RG_PG_NO_BUCKET UINT32_MAX
+enum rg_pg_admit {
+	RG_PG_ADMIT_OK = 0,
+	RG_PG_ADMIT_PENDING_FULL, /* max_pending_logins reached */
+	RG_PG_ADMIT_ADDRESS_FULL, /* max_pending_per_address reached for this address */
+};
+enum rg_pg_admit rg_pg_gw_pending_enter(struct rg_pg_gw *gw, const struct sockaddr_storage *peer,
+					uint32_t *bucket);
+void rg_pg_gw_pending_leave(struct rg_pg_gw *gw, uint32_t bucket);
+/* Take a slot of max_sessions (false: full) / give it back. */
+bool rg_pg_gw_session_enter(struct rg_pg_gw *gw);
+void rg_pg_gw_session_leave(struct rg_pg_gw *gw);
+/* The bucket of an address (RG_PG_NO_BUCKET for a family other than IPv4/IPv6). */
+uint32_t rg_pg_gw_addr_bucket(const struct rg_pg_gw *gw, const struct sockaddr_storage *peer);
 
 const struct pg_target *rg_pg_gw_target(const struct rg_pg_gw *gw, const char *name);
 struct rg_auth_verifier *rg_pg_gw_verifier(const struct rg_pg_gw *gw, const char *iss);
@@ -164,5 +207,15 @@ bool rg_pg_gw_resolver_running(const struct rg_pg_gw *gw);
 
 /* One key=value log line on stderr, written with a single write(2). */
 void rg_pg_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * A value for a log line, escaped so that it is one token that cannot end the line or add a
+ * key=value pair, yet stays readable: bytes 0x21..0x7e other than '"', '\' and '=' as they
+ * are; a backslash doubled; newline, carriage return and tab as \n, \r, \t; every other byte
+ * (space, '"', '=', control bytes, non-ASCII) as \xHH. NULL or "" gives "-" (absent), so a
+ * value "-" is written \x2d. At most cap - 1 bytes, never cut inside an escape; a value cut
+ * short ends with "..." (when cap > 8). Every value that comes from a token, a client or a
+ * target goes through this before it is logged. Returns out.
+ */
+const char *rg_pg_logval(const char *in, char *out, size_t cap);
 
 #endif /* RG_PROTO_PG_INT_H (gateway part) */

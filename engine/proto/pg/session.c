@@ -37,14 +37,14 @@
 #include "sqlclass.h"
 #include "tls.h"
 
-#define LOGIN_TIMEOUT_MS 60000 /* as PostgreSQL's authentication_timeout */
-#define HOLD_MAX (1u << 20)    /* agent bytes held while the target logs in */
+#define HOLD_MAX (1u << 20)    /* agent bytes held after its password, until logged in */
 #define DENY_RING 8	       /* denied statements whose answer awaits its ReadyForQuery */
 #define NEGOTIATIONS_MAX 2     /* SSLRequest/GSSENCRequest packets before a StartupMessage */
 #define TLS_ERR_LEN 200	       /* the TLS error detail buffer, allocated with the first TLS conn */
 #define ROWDESC_KEEP 1024      /* an idle session keeps a RowDescription copy up to this size */
 #define KEYWAIT_MAX_MS 3000    /* longest a login waits for the JWKS refresh an unknown kid asked */
 #define KEYWAIT_POLL_MS 25     /* how often a waiting login looks at the refresh generation */
+#define SUB_LOG_LEN 160	       /* a token's sub on a log line, escaped (longer: truncated) */
 
 enum pg_fe_state {
 	FE_STARTUP = 0,	 /* awaiting SSLRequest, GSSENCRequest, CancelRequest or StartupMessage */
@@ -139,7 +139,10 @@ struct pg_sess {
 	const struct pg_target *tgt;
 	struct rg_pg_sess_info si;
 	uint64_t id;
-	bool counted; /* holds a slot of max_sessions */
+	uint64_t accepted_ms; /* CLOCK_MONOTONIC: the login's time limits count from here */
+	uint32_t addr_bucket; /* the client address's pending-login counter (gw.c) */
+	bool pending;	      /* a login in progress: holds a max_pending_logins slot */
+	bool counted;	      /* holds a slot of max_sessions (from the verified token on) */
 	bool draining;
 	bool key_registered;
 	bool is_cancel;	    /* this connection forwards a CancelRequest */
@@ -183,6 +186,10 @@ static void fe_goto(struct pg_sess *ps, enum pg_fe_state to)
 	/* FE_CLOSING is final: later events may not revive a session being closed. */
 	if (ps->fe == FE_CLOSING)
 		return;
+	/* The agent's frames get the relay's limits (and streaming) only once it is logged
+	 * in; before that, pg_accept gave it the password phase's (a bounded 'p' only). */
+	if (to == FE_RELAY)
+		rg_pg_stream_set_limits(&ps->fs, &ps->gw->fe_lim, ps->gw->fe_stream);
 	ps->fe = to;
 }
 
@@ -195,29 +202,20 @@ static void be_goto(struct pg_sess *ps, enum pg_be_state to)
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-static void sanitize(const char *in, char *out, size_t cap)
+/* Every value from a token, the agent or the target is logged through this: escaped into one
+ * readable token that cannot forge a line or a key=value pair (rg_pg_logval, gw.c). */
+static const char *sanitize(const char *in, char *out, size_t cap)
 {
-	size_t i, j = 0;
-
-	for (i = 0; in && in[i] && j + 1 < cap; i++) {
-		unsigned char c = (unsigned char)in[i];
-
-		out[j++] =
-		    (c > 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '=') ? (char)c : '?';
-	}
-	out[j] = 0;
+	return rg_pg_logval(in, out, cap);
 }
 
-static void peer_name(int fd, char *out, size_t cap)
+static void peer_name(const struct sockaddr_storage *sa, char *out, size_t cap)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
+	const struct sockaddr_storage ss = *sa;
 	char host[INET6_ADDRSTRLEN] = "?";
 	unsigned port = 0;
 
 	snprintf(out, cap, "unknown");
-	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len))
-		return;
 	if (ss.ss_family == AF_INET) {
 		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
 
@@ -231,6 +229,46 @@ static void peer_name(int fd, char *out, size_t cap)
 		port = ntohs(a->sin6_port);
 		snprintf(out, cap, "[%s]:%u", host, port);
 	}
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* CLOCK_MONOTONIC ms at which the login's whole budget (limits.login_timeout) runs out. */
+static uint64_t login_end(const struct pg_sess *ps)
+{
+	return ps->accepted_ms + ps->gw->login_timeout_ms;
+}
+
+/*
+ * Arm the session timer for a login phase limited to phase_ms (0: none of its own), never
+ * past the login's deadline: one budget from accept to the first ReadyForQuery, which a
+ * phase change (connect, key wait, target login) never extends.
+ */
+static void login_timer(struct rg_sess *s, uint64_t phase_ms)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	uint64_t now = mono_ms(), end = login_end(ps);
+	uint64_t ms = end > now ? end - now : 1;
+
+	if (phase_ms && phase_ms < ms)
+		ms = phase_ms;
+	rg_sess_timer(s, (unsigned)ms);
+}
+
+/* The login in progress is over (token verified, or the session ends): give back its
+ * pending-login slots. */
+static void pending_done(struct pg_sess *ps)
+{
+	if (!ps->pending)
+		return;
+	rg_pg_gw_pending_leave(ps->gw, ps->addr_bucket);
+	ps->pending = false;
 }
 
 /* The TLS error detail buffer, allocated with the first TLS conn of the session. */
@@ -286,13 +324,14 @@ static void violation(struct rg_sess *s, enum rg_side from, const char *what, in
 static void upstream_fail(struct rg_sess *s, const char *reason, const char *detail)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
-	char d[200];
+	char d[200], sub[SUB_LOG_LEN];
 
 	sanitize(detail, d, sizeof(d));
+	sanitize(ps->ident ? rg_auth_principal_sub(ps->ident) : NULL, sub, sizeof(sub));
 	ps->cnt->upstream_fail++;
 	rg_pg_log("event=upstream_fail sess=%llu peer=%s target=%s sub=%s reason=%s detail=%s",
-		  (unsigned long long)ps->id, ps->peer, ps->tgt ? ps->tgt->cfg->name : "-",
-		  ps->ident ? rg_auth_principal_sub(ps->ident) : "-", reason, d[0] ? d : "-");
+		  (unsigned long long)ps->id, ps->peer, ps->tgt ? ps->tgt->cfg->name : "-", sub,
+		  reason, d);
 	pg_close_fatal(s, "08006", "could not connect to the target database");
 }
 
@@ -353,26 +392,40 @@ static int pg_accept(struct rg_sess *s)
 	struct rg_pg_listener *l = rg_sess_proto_ctx(s);
 	struct rg_pg_gw *gw = l->gw;
 	unsigned w = rg_worker_id(rg_sess_worker(s));
+	struct sockaddr_storage peer = {.ss_family = AF_UNSPEC};
+	socklen_t plen = sizeof(peer);
+	enum rg_pg_admit a;
 
 	ps->l = l;
+	ps->accepted_ms = mono_ms();
 	ps->gw = gw;
 	ps->cnt = &gw->cnt[w < gw->workers ? w : 0];
 	ps->id = atomic_fetch_add(&gw->next_id, 1) + 1;
 	ps->cnt->sessions++;
 	ps->cnt->sessions_active++;
-	peer_name(rg_sess_fd(s, RG_FE), ps->peer, sizeof(ps->peer));
+	if (getpeername(rg_sess_fd(s, RG_FE), (struct sockaddr *)&peer, &plen))
+		peer.ss_family = AF_UNSPEC;
+	peer_name(&peer, ps->peer, sizeof(ps->peer));
 	ps->si.peer = ps->peer;
 	ps->si.id = ps->id;
-	rg_pg_stream_init(&ps->fs, &gw->fe_lim, gw->stream_min, gw->fe_stream);
+	/* Before login only a PasswordMessage of at most RG_PG_PASSWORD_MAX is acceptable:
+	 * anything else fails at its header, so an unauthenticated agent cannot make the
+	 * gateway hold (or stream) a large message. fe_goto(FE_RELAY) installs the relay's. */
+	rg_pg_stream_init(&ps->fs, &gw->pw_lim, gw->stream_min, NULL);
 	rg_pg_stream_init(&ps->bs, &gw->be_lim, gw->stream_min, gw->be_stream);
-	ps->counted = true;
-	if (gw->max_sessions && atomic_fetch_add(&gw->nsessions, 1) >= gw->max_sessions) {
-		rg_pg_log("event=session_refused sess=%llu peer=%s reason=max_sessions",
-			  (unsigned long long)ps->id, ps->peer);
+	/* Until its token is verified a connection takes a pending-login slot, not a session
+	 * slot: unauthenticated clients cannot lock logged-in agents out (gw.c, admission). */
+	a = rg_pg_gw_pending_enter(gw, &peer, &ps->addr_bucket);
+	if (a != RG_PG_ADMIT_OK) {
+		rg_pg_log("event=session_refused sess=%llu peer=%s reason=%s",
+			  (unsigned long long)ps->id, ps->peer,
+			  a == RG_PG_ADMIT_PENDING_FULL ? "max_pending_logins"
+							: "max_pending_per_address");
 		pg_close_fatal(s, "53300", "sorry, too many clients already");
 		return 0;
 	}
-	rg_sess_timer(s, LOGIN_TIMEOUT_MS);
+	ps->pending = true;
+	login_timer(s, gw->password_timeout_ms);
 	return 0;
 }
 
@@ -408,22 +461,25 @@ static void login_free(struct pg_sess *ps)
 static void pg_close(struct rg_sess *s, enum rg_close_reason reason)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
+	char v[TLS_ERR_LEN > SUB_LOG_LEN ? TLS_ERR_LEN : SUB_LOG_LEN];
 
 	if (ps->tls_err && ps->tls_err[0])
-		rg_pg_log("event=tls_fail sess=%llu peer=%s detail=\"%s\"",
-			  (unsigned long long)ps->id, ps->peer, ps->tls_err);
+		rg_pg_log("event=tls_fail sess=%llu peer=%s detail=%s", (unsigned long long)ps->id,
+			  ps->peer, sanitize(ps->tls_err, v, sizeof(v)));
 	if (ps->fe == FE_RELAY || ps->fe == FE_SKIP_TO_SYNC || reason == RG_CLOSE_FE_ERROR ||
 	    reason == RG_CLOSE_BE_ERROR)
 		rg_pg_log("event=session_end sess=%llu peer=%s sub=%s target=%s reason=%d "
 			  "fe_state=%s be_state=%s",
 			  (unsigned long long)ps->id, ps->peer,
-			  ps->ident ? rg_auth_principal_sub(ps->ident) : "-",
+			  sanitize(ps->ident ? rg_auth_principal_sub(ps->ident) : NULL, v,
+				   sizeof(v)),
 			  ps->tgt ? ps->tgt->cfg->name : "-", (int)reason, fe_names[ps->fe],
 			  be_names[ps->be]);
 	if (ps->key_registered)
 		rg_pg_cancel_unregister(ps->gw->cancel, ps->key_pid, ps->key_key);
-	if (ps->counted && ps->gw->max_sessions)
-		atomic_fetch_sub(&ps->gw->nsessions, 1);
+	if (ps->counted)
+		rg_pg_gw_session_leave(ps->gw);
+	pending_done(ps);
 	ps->cnt->sessions_active--;
 	scram_free(ps);
 	free(ps->deny);
@@ -631,7 +687,7 @@ static void connect_target(struct rg_sess *s)
 		upstream_fail(s, "connect", strerror(-ret));
 		return;
 	}
-	rg_sess_timer(s, (unsigned)ps->tgt->cfg->connect_timeout_ms);
+	login_timer(s, ps->tgt->cfg->connect_timeout_ms);
 }
 
 /* A connect failed: try the target's next address, if it has one not tried yet. */
@@ -712,7 +768,7 @@ static void token_checked(struct rg_sess *s, enum rg_auth_err e, const struct rg
 			  const struct rg_auth_fail *why)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
-	char sub[80];
+	char sub[SUB_LOG_LEN];
 
 	if (e != RG_AUTH_OK) {
 		auth_fail(s, e, why->detail);
@@ -742,17 +798,18 @@ static void token_checked(struct rg_sess *s, enum rg_auth_err e, const struct rg
 	sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
 	rg_pg_log("event=auth_ok sess=%llu sub=%s user=%s peer=%s target=%s",
 		  (unsigned long long)ps->id, sub, ps->login->user, ps->peer, ps->tgt->cfg->name);
+	/* Authenticated: from a pending login to a session (max_sessions counts sessions). */
+	pending_done(ps);
+	if (!rg_pg_gw_session_enter(ps->gw)) {
+		rg_pg_log("event=session_refused sess=%llu peer=%s sub=%s reason=max_sessions",
+			  (unsigned long long)ps->id, ps->peer, sub);
+		pg_close_fatal(s, "53300", "sorry, too many clients already");
+		return;
+	}
+	ps->counted = true;
 	fe_goto(ps, FE_WAIT_BE);
 	rg_sess_pause(s, RG_FE);
 	connect_target(s);
-}
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /*
@@ -771,6 +828,8 @@ static bool keywait_start(struct rg_sess *s, struct rg_auth_verifier *v, uint64_
 	kw->v = v;
 	kw->gen = gen;
 	kw->deadline = mono_ms() + (wait < KEYWAIT_MAX_MS ? wait : KEYWAIT_MAX_MS);
+	if (kw->deadline > login_end(ps)) /* the wait comes out of the login's budget */
+		kw->deadline = login_end(ps);
 	memcpy(kw->detail, why->detail, sizeof(kw->detail));
 	kw->len = pw->len;
 	memcpy(kw->token, pw->sql, pw->len);
@@ -828,10 +887,7 @@ static void fe_password(struct rg_sess *s, const struct rg_pg_msg *m)
 	}
 	v = rg_pg_gw_verifier(ps->gw, iss);
 	if (!v) {
-		char d[100];
-
-		sanitize(iss, d, sizeof(d));
-		auth_fail(s, RG_AUTH_E_BAD_ISSUER, d);
+		auth_fail(s, RG_AUTH_E_BAD_ISSUER, iss); /* escaped where it is logged */
 		goto out;
 	}
 	/* Read before verifying: a refresh that ends in between then counts as the one
@@ -1000,7 +1056,7 @@ static void pg_be_connected(struct rg_sess *s, int err)
 			upstream_fail(s, "connect", strerror(-err));
 		return;
 	}
-	rg_sess_timer(s, LOGIN_TIMEOUT_MS);
+	login_timer(s, 0);
 	if (ps->tgt->tls) {
 		n = rg_pg_write_ssl_request(buf, sizeof(buf));
 		if (send_built(s, RG_BE, buf, sizeof(buf), n))
@@ -1634,6 +1690,8 @@ static void fe_process(struct rg_sess *s, const uint8_t *p, size_t n, struct rg_
 			continue;
 		case FE_WAIT_KEYS: /* not paused, so a client that hangs up is seen at once */
 		case FE_WAIT_BE:
+			/* Raw bytes, at most HOLD_MAX per session (more ends the session), framed
+			 * with the relay's limits when released after the first ReadyForQuery. */
 			if (ps->hold.len + (n - off) > HOLD_MAX ||
 			    rg_acc_append(&ps->hold, p + off, n - off)) {
 				violation(s, RG_FE, "too_much_before_login", RG_PG_E_TOO_LONG);
@@ -1995,6 +2053,9 @@ static void pg_send_done(struct rg_sess *s, enum rg_side side)
 static void pg_timer(struct rg_sess *s)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
+	uint64_t now, pw_end;
+	const char *limit;
+	bool pre_pw;
 
 	if (ps->is_cancel) {
 		rg_sess_abort(s);
@@ -2004,14 +2065,24 @@ static void pg_timer(struct rg_sess *s)
 		keywait_poll(s);
 		return;
 	}
-	if (ps->be == BE_CONNECTING) {
-		upstream_fail(s, "connect", "timeout");
-		return;
-	}
 	if (ps->fe == FE_RELAY || ps->fe == FE_SKIP_TO_SYNC || ps->fe == FE_CLOSING)
 		return;
-	rg_pg_log("event=login_timeout sess=%llu peer=%s fe_state=%s be_state=%s",
-		  (unsigned long long)ps->id, ps->peer, fe_names[ps->fe], be_names[ps->be]);
+	now = mono_ms();
+	pw_end = ps->accepted_ms + ps->gw->password_timeout_ms;
+	pre_pw = ps->fe == FE_STARTUP || ps->fe == FE_TLS_STARTUP || ps->fe == FE_PASSWORD;
+	if (now >= login_end(ps)) {
+		limit = "login_timeout";
+	} else if (ps->be == BE_CONNECTING) {
+		upstream_fail(s, "connect", "timeout");
+		return;
+	} else if (pre_pw && now >= pw_end) {
+		limit = "password_timeout";
+	} else { /* no limit reached (fired a little early): wait for the nearest one */
+		login_timer(s, pre_pw ? pw_end - now : 0);
+		return;
+	}
+	rg_pg_log("event=login_timeout sess=%llu peer=%s fe_state=%s be_state=%s limit=%s",
+		  (unsigned long long)ps->id, ps->peer, fe_names[ps->fe], be_names[ps->be], limit);
 	pg_close_fatal(s, "08006", "timeout during login");
 }
 

@@ -25,6 +25,19 @@ void rg_pg_stream_free(struct rg_pg_stream *st)
 	rg_acc_free(&st->acc);
 }
 
+void rg_pg_stream_set_limits(struct rg_pg_stream *st, const struct rg_pg_limits *lim,
+			     const bool *streamable)
+{
+	st->lim = lim;
+	st->streamable = streamable;
+}
+
+void rg_pg_password_limits(struct rg_pg_limits *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->max[RG_PG_FE_PASSWORD] = RG_PG_PASSWORD_MAX;
+}
+
 static bool want_stream(const struct rg_pg_stream *st, const struct rg_pg_msg *m)
 {
 	return st->streamable && st->streamable[m->type] && m->total >= st->stream_min;

@@ -110,6 +110,13 @@ static void test_bad_integers(void **state)
 		      "t.yaml:14:10: threads: expected an integer 0..1024, got '4'\n"
 		      "t.yaml:15:25: limits.max_sessions: expected an integer 1..1000000, got "
 		      "'-1'\n");
+	expect_errors(MINIMAL "limits:\n  max_pending_logins: 0\n  max_pending_per_address: -1\n"
+			      "  password_timeout: 0s\n  login_timeout: 2h\n",
+		      "t.yaml:15:23: limits.max_pending_logins: 0 out of range 1..1000000\n"
+		      "t.yaml:16:28: limits.max_pending_per_address: expected an integer "
+		      "0..1000000, got '-1'\n"
+		      "t.yaml:17:21: limits.password_timeout: duration '0s' out of range 1ms..1h\n"
+		      "t.yaml:18:18: limits.login_timeout: duration '2h' out of range 1ms..1h\n");
 	expect_errors(MINIMAL "threads: 010\n",
 		      "t.yaml:14:10: threads: expected an integer 0..1024, got '010'\n");
 	expect_errors(MINIMAL "threads: 99999999999999999999999\n",

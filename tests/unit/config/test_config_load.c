@@ -60,7 +60,11 @@ static const char full[] = "version: 1\n"
 			   "  hmac_key_file: mask.key\n"
 			   "limits:\n"
 			   "  idle_timeout: 2h\n"
-			   "  max_sessions: 500\n";
+			   "  max_sessions: 500\n"
+			   "  max_pending_logins: 40\n"
+			   "  max_pending_per_address: 0\n"
+			   "  password_timeout: 2500ms\n"
+			   "  login_timeout: 30s\n";
 
 static void test_full_example_fills_every_field(void **state)
 {
@@ -158,6 +162,10 @@ static void test_full_example_fills_every_field(void **state)
 	assert_string_equal(cfg->policy.hmac_key_file, "/etc/rg/mask.key");
 	assert_int_equal(cfg->limits.idle_timeout_ms, 2 * 3600 * 1000);
 	assert_int_equal(cfg->limits.max_sessions, 500);
+	assert_int_equal(cfg->limits.max_pending_logins, 40);
+	assert_int_equal(cfg->limits.max_pending_per_address, 0);
+	assert_int_equal(cfg->limits.password_timeout_ms, 2500);
+	assert_int_equal(cfg->limits.login_timeout_ms, 30000);
 	rg_config_free(cfg);
 }
 
@@ -209,6 +217,10 @@ static void test_minimal_file_gets_defaults(void **state)
 	assert_null(cfg->policy.bundle);
 	assert_int_equal(cfg->limits.idle_timeout_ms, 3600 * 1000);
 	assert_int_equal(cfg->limits.max_sessions, 10000);
+	assert_int_equal(cfg->limits.max_pending_logins, 128);
+	assert_int_equal(cfg->limits.max_pending_per_address, 32);
+	assert_int_equal(cfg->limits.password_timeout_ms, 10000);
+	assert_int_equal(cfg->limits.login_timeout_ms, 60000);
 	/* Secure by default: TCP targets verify the server unless told otherwise. */
 	assert_int_equal(cfg->targets[0].tls.mode, RG_CONFIG_TLS_VERIFY_FULL);
 	assert_null(cfg->targets[0].tls.ca);
