@@ -274,7 +274,7 @@ def test_timeouts(pg, iss):
     # the session still ends 3 s after accept, not 1.2 s + 3 s.
     raw = pgfix.Raw(rg.host, rg.port)
     t0 = time.monotonic()
-    raw.send(pgfix.startup_packet({"user": "patient", "database": "blackhole"}))
+    raw.send(pgfix.startup_packet({"user": "agent-1", "database": "blackhole"}))
     check(raw.read_msg()[0] == b"R", "blackhole target: startup answered")
     time.sleep(1.2)
     raw.send(pgfix.msg(b"p", iss.token().encode() + b"\0"))
