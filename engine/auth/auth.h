@@ -129,7 +129,7 @@ struct rg_auth_config {
 	const char *issuer;		/* required; compared byte for byte with iss */
 	const char *audience;		/* required; must be aud or one of aud[] */
 	const char *jwks_file;		/* exactly one of jwks_file / jwks_url */
-	const char *jwks_url;		/* http:// or https:// */
+	const char *jwks_url;		/* see rg_auth_jwks_url_check */
 	uint64_t jwks_refresh_ms;	/* periodic refresh; default 300000 */
 	uint64_t unknown_kid_refresh_ms;/* at most one kid-triggered refresh per; default 30000 */
 	uint64_t fetch_timeout_ms;	/* per URL fetch; default 5000 */
@@ -142,6 +142,15 @@ struct rg_auth_config {
 	void (*log)(void *arg, bool error, const char *msg);
 	void *log_arg;
 };
+
+/*
+ * The rule for jwks_url, shared with the config loader: https:// anywhere, plain http://
+ * only to 127.0.0.1, [::1] or localhost, judged on the host libcurl's URL parser (the one
+ * that fetches) sees; any userinfo (user, password, ";options" before '@'), backslashes,
+ * spaces and non-ASCII bytes are refused. 0, or -EINVAL with a message in err that never
+ * quotes a URL carrying userinfo (it may hold a password). Pure: no DNS, no I/O.
+ */
+int rg_auth_jwks_url_check(const char *url, char *err, size_t errlen);
 
 /* Fill c with the defaults above (issuer, audience and the JWKS source left NULL). */
 void rg_auth_config_init(struct rg_auth_config *c);

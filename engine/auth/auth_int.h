@@ -51,6 +51,15 @@ void rg_auth_sanitize(const char *s, size_t n, char *out, size_t cap);
 enum rg_auth_err rg_auth_fail_set(struct rg_auth_fail *why, enum rg_auth_err e, const char *fmt,
 				  ...) __attribute__((format(printf, 3, 4)));
 
+/*
+ * Parse and check a jwks_url (https://, or http:// to 127.0.0.1, [::1] or localhost; no
+ * userinfo, no backslash or space) with libcurl's URL API. *out is the parsed handle
+ * (CURLU) to fetch with CURLOPT_CURLU, freed with curl_url_cleanup. 0 or -EINVAL/-ENOMEM
+ * with err filled; err never quotes a URL that carries userinfo.
+ */
+struct Curl_URL;
+int rg_auth_url_parse(const char *url, struct Curl_URL **out, char *err, size_t errlen);
+
 /* Fill errbuf with a printf-style message; returns ret (a negative errno). */
 int rg_auth_errf(char *err, size_t errlen, int ret, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "config-int.h"
 #include "config.h"
 
@@ -440,24 +441,6 @@ static void parse_admin(struct ctx *c, const struct cfg_node *n)
 	}
 }
 
-/* https:// anywhere; plain http:// only to the loopback interface (tests, sidecars). */
-static bool jwks_url_ok(const char *u)
-{
-	static const char *const loopback[] = {"127.0.0.1", "localhost", "[::1]"};
-
-	if (!strncmp(u, "https://", 8))
-		return u[8] && u[8] != '/' && u[8] != ':';
-	if (strncmp(u, "http://", 7))
-		return false;
-	u += 7;
-	for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
-		size_t l = strlen(loopback[i]);
-		if (!strncmp(u, loopback[i], l) && (!u[l] || u[l] == ':' || u[l] == '/'))
-			return true;
-	}
-	return false;
-}
-
 static void parse_issuer(struct ctx *c, const struct cfg_node *n, const char *where,
 			 struct rg_config_issuer *is)
 {
@@ -488,12 +471,11 @@ static void parse_issuer(struct ctx *c, const struct cfg_node *n, const char *wh
 		is->jwks_file = get_path(c, v[2], join(w, where, "jwks_file"));
 	} else if (which == 1) {
 		const char *u = scalar_str(c, v[3], join(w, where, "jwks_url"));
+		char why[256];
 
-		if (u && !jwks_url_ok(u))
-			cfg_error(&c->e, v[3]->line, v[3]->col,
-				  "%s: '%s' must be an https:// URL (http:// only to 127.0.0.1, "
-				  "[::1] or localhost)",
-				  w, u);
+		/* auth owns the rule (it fetches); the message never echoes userinfo. */
+		if (u && rg_auth_jwks_url_check(u, why, sizeof(why)))
+			cfg_error(&c->e, v[3]->line, v[3]->col, "%s: %s", w, why);
 		else if (u)
 			is->jwks_url = ctx_strdup(c, u);
 	}

@@ -338,12 +338,16 @@ static void test_jwks_url_must_be_https(void **state)
 		      "  issuers:\n"
 		      "    - { issuer: i, audience: a, jwks_url: 'http://idp/jwks' }\n"
 		      "    - { issuer: j, audience: a, jwks_url: 'http://127.0.0.1:8080/j' }\n"
-		      "    - { issuer: k, audience: a, jwks_url: 'http://localhost.evil/j' }\n",
+		      "    - { issuer: k, audience: a, jwks_url: 'http://localhost.evil/j' }\n"
+		      "    - { issuer: l, audience: a, jwks_url: 'http://localhost:80@evil/j' }\n"
+		      "    - { issuer: m, audience: a, jwks_url: 'http://[::1]:80/j' }\n",
 		      "t.yaml:16:43: identity.issuers[0].jwks_url: 'http://idp/jwks' must be an "
 		      "https:// URL (http:// only to 127.0.0.1, [::1] or localhost)\n"
 		      "t.yaml:18:43: identity.issuers[2].jwks_url: 'http://localhost.evil/j' "
 		      "must be an https:// URL (http:// only to 127.0.0.1, [::1] or "
-		      "localhost)\n");
+		      "localhost)\n"
+		      "t.yaml:19:43: identity.issuers[3].jwks_url: jwks_url must not contain a "
+		      "user name or password (userinfo before '@')\n");
 }
 
 static void test_password_env_must_be_a_variable_name(void **state)
