@@ -60,6 +60,16 @@ enum rg_auth_err rg_auth_fail_set(struct rg_auth_fail *why, enum rg_auth_err e, 
 struct Curl_URL;
 int rg_auth_url_parse(const char *url, struct Curl_URL **out, char *err, size_t errlen);
 
+/*
+ * Open path for reading only if it is a regular file (a symlink as the last component is
+ * refused), owned by the effective uid, with none of the mode bits in forbidden (077 for a
+ * secret, 022 for a file whose writer would be trusted). what names the file in messages
+ * ("password file", "jwks_file"). 0 with *fd and *st set, or -EPERM/-ENOENT/... with err.
+ */
+struct stat;
+int rg_auth_open_protected(const char *path, const char *what, unsigned forbidden, int *fd,
+			   struct stat *st, char *err, size_t errlen);
+
 /* Fill errbuf with a printf-style message; returns ret (a negative errno). */
 int rg_auth_errf(char *err, size_t errlen, int ret, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

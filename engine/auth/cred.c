@@ -2,7 +2,8 @@
  * Credential store: the target's real password, read once from a protected file or from an
  * environment variable, kept in one heap buffer and cleansed (OPENSSL_cleanse) on free.
  * A password file is refused unless it is a regular file (no symlink), owned by our
- * effective uid, without any group/other permission bits. Error messages name the file and
+ * effective uid, without any group/other permission bits. rg_auth_open_protected is that
+ * check, also applied (without the read bits) to jwks_file, whose writer mints identities. Error messages name the file and
  * the rule broken; they never contain any byte of the secret.
  */
 #include <errno.h>
@@ -40,6 +41,50 @@ int rg_auth_cred_from_mem(const char *secret, size_t len, struct rg_auth_cred **
 	return 0;
 }
 
+int rg_auth_open_protected(const char *path, const char *what, unsigned forbidden, int *fdp,
+			   struct stat *st, char *err, size_t errlen)
+{
+	int fd, ret;
+
+	*fdp = -1;
+	/* O_NONBLOCK: a FIFO planted at path must not hang startup before S_ISREG says no. */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			return rg_auth_errf(err, errlen, -EPERM, "%s %s is a symlink (refused)",
+					    what, path);
+		return rg_auth_errf(err, errlen, -errno, "%s %s: %s", what, path,
+				    strerror(errno));
+	}
+	if (fstat(fd, st) != 0) {
+		ret = rg_auth_errf(err, errlen, -errno, "%s %s: %s", what, path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		ret = rg_auth_errf(err, errlen, -EPERM, "%s %s is not a regular file", what, path);
+		goto fail;
+	}
+	if (st->st_uid != geteuid()) {
+		ret = rg_auth_errf(err, errlen, -EPERM,
+				   "%s %s is owned by uid %u, not by us (uid %u)", what, path,
+				   (unsigned)st->st_uid, (unsigned)geteuid());
+		goto fail;
+	}
+	if (st->st_mode & forbidden) {
+		ret = rg_auth_errf(err, errlen, -EPERM,
+				   "%s %s has mode %04o: group/other may %s it (chmod %s)", what,
+				   path, (unsigned)(st->st_mode & 07777),
+				   (forbidden & 044) ? "access" : "write",
+				   (forbidden & 044) ? "600" : "go-w");
+		goto fail;
+	}
+	*fdp = fd;
+	return 0;
+fail:
+	close(fd);
+	return ret;
+}
+
 int rg_auth_cred_from_file(const char *path, struct rg_auth_cred **out, char *err, size_t errlen)
 {
 	char buf[MAX_SECRET + 2];
@@ -48,37 +93,9 @@ int rg_auth_cred_from_file(const char *path, struct rg_auth_cred **out, char *er
 	int fd, ret;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		if (errno == ELOOP)
-			return rg_auth_errf(err, errlen, -EPERM,
-					    "password file %s is a symlink (refused)", path);
-		return rg_auth_errf(err, errlen, -errno, "password file %s: %s", path,
-				    strerror(errno));
-	}
-	if (fstat(fd, &st) != 0) {
-		ret = rg_auth_errf(err, errlen, -errno, "password file %s: %s", path,
-				   strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		ret = rg_auth_errf(err, errlen, -EPERM, "password file %s is not a regular file",
-				   path);
-		goto out;
-	}
-	if (st.st_uid != geteuid()) {
-		ret = rg_auth_errf(err, errlen, -EPERM,
-				   "password file %s is owned by uid %u, not by us (uid %u)", path,
-				   (unsigned)st.st_uid, (unsigned)geteuid());
-		goto out;
-	}
-	if (st.st_mode & 077) {
-		ret = rg_auth_errf(err, errlen, -EPERM,
-				   "password file %s has mode %04o: group/other may access it "
-				   "(chmod 600)",
-				   path, (unsigned)(st.st_mode & 07777));
-		goto out;
-	}
+	ret = rg_auth_open_protected(path, "password file", 077, &fd, &st, err, errlen);
+	if (ret)
+		return ret;
 	while (n < sizeof(buf)) {
 		ssize_t r = read(fd, buf + n, sizeof(buf) - n);
 

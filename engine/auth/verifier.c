@@ -73,18 +73,16 @@ static void logf_(struct rg_auth_verifier *v, bool error, const char *fmt, ...)
 
 static int read_file(const char *path, char **out, size_t *outlen, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	struct stat st;
 	char *buf = NULL;
 	size_t n = 0;
-	int ret;
+	int fd, ret;
 
-	if (fd < 0)
-		return rg_auth_errf(err, errlen, -errno, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		ret = rg_auth_errf(err, errlen, -EINVAL, "%s: not a regular file", path);
-		goto out;
-	}
+	/* Whoever can write this file can mint any identity: the password file's checks,
+	 * except that others may read public keys. On every load, not just the first. */
+	ret = rg_auth_open_protected(path, "jwks_file", 022, &fd, &st, err, errlen);
+	if (ret)
+		return ret;
 	if (st.st_size > RG_AUTH_MAX_JWKS) {
 		ret = rg_auth_errf(err, errlen, -EFBIG, "%s: larger than %u bytes", path,
 				   RG_AUTH_MAX_JWKS);
