@@ -267,8 +267,11 @@ static void *refresher(void *arg)
 			       now >= v->last_fetch_ms + v->cfg.unknown_kid_refresh_ms;
 
 		if (now < v->next_periodic_ms && !kid_due) {
+			/* The earlier of the two deadlines: a pending unknown-kid refresh that is
+			 * rate-limited must never postpone the periodic one (revocation). */
 			wake = v->next_periodic_ms;
-			if (atomic_load(&v->want))
+			if (atomic_load(&v->want) &&
+			    v->last_fetch_ms + v->cfg.unknown_kid_refresh_ms < wake)
 				wake = v->last_fetch_ms + v->cfg.unknown_kid_refresh_ms;
 			ts.tv_sec = (time_t)(wake / 1000);
 			ts.tv_nsec = (long)(wake % 1000) * 1000000;
