@@ -49,8 +49,9 @@ const char *rg_auth_client_message(enum rg_auth_err e);
 const char *rg_auth_sqlstate(enum rg_auth_err e);
 
 /* Why a verification failed, for the audit log only. detail never contains the token, a
- * signature or a secret; values taken from the token (kid, iss, aud) are truncated and
- * reduced to printable ASCII. */
+ * signature or a secret; values taken from the token (kid, iss, aud, and the bytes jansson
+ * quotes in a parse error) are truncated and reduced to printable ASCII without '"' or
+ * '\\', so detail="..." on a log line cannot be broken out of. */
 struct rg_auth_fail {
 	enum rg_auth_err err;
 	bool refresh_pending;		/* UNKNOWN_KID: a key set refresh was requested */
@@ -113,8 +114,11 @@ struct rg_auth_keyset;
 /*
  * Parse a JWKS document. Keys of a supported kind (RSA >= 2048 bits, EC P-256, OKP
  * Ed25519) that are malformed make the whole document fail, with the key's index and kid
- * in err; keys of kinds ringgate does not verify with (oct, X25519, use "enc", alg RS384,
- * ...) are skipped and counted. Returns 0 or -EINVAL / -ENOMEM.
+ * in err, and so does any oct (symmetric) key or private member (d, p, q, k, ...): a
+ * document that publishes a secret is refused, never skipped. Keys of kinds ringgate does
+ * not verify with (X25519, Ed448, P-384, use "enc", alg RS384, ...) are skipped and
+ * counted. err is sanitised (printable ASCII, no quotes from the document). Returns 0 or
+ * -EINVAL / -ENOMEM.
  */
 int rg_auth_keyset_parse(const char *json, size_t len, struct rg_auth_keyset **out,
 			 char *err, size_t errlen);

@@ -80,9 +80,15 @@ static enum rg_auth_err part_json(const char *s, size_t n, const char *what, jso
 	}
 	*out = json_loadb((const char *)buf, (size_t)dn, JSON_REJECT_DUPLICATES, &jerr);
 	free(buf);
-	if (!*out)
-		return rg_auth_fail_set(why, RG_AUTH_E_MALFORMED, "%s is not JSON: %.80s", what,
-					jerr.text);
+	if (!*out) {
+		/* jansson quotes the offending token's raw bytes ('"x\" y"'): token bytes */
+		char safe[81];
+
+		rg_auth_sanitize(jerr.text, strnlen(jerr.text, sizeof(jerr.text)), safe,
+				 sizeof(safe));
+		return rg_auth_fail_set(why, RG_AUTH_E_MALFORMED, "%s is not JSON: %s", what,
+					safe);
+	}
 	if (!json_is_object(*out)) {
 		json_decref(*out);
 		*out = NULL;

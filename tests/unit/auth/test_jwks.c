@@ -117,6 +117,44 @@ static void test_unsupported_keys_are_skipped(void **state)
 	free(doc);
 }
 
+/* Symmetric keys are refused with or without their secret, whatever use they claim. */
+static void test_oct_keys_are_refused_not_skipped(void **state)
+{
+	(void)state;
+	expect_reject("{\"keys\":[{\"kty\":\"oct\",\"kid\":\"h\"}]}",
+		      "keys[0] (kid \"h\"): kty \"oct\" (a symmetric secret)");
+	expect_reject("{\"keys\":[{\"kty\":\"oct\",\"use\":\"enc\"}]}", "kty \"oct\"");
+	expect_reject("{\"keys\":[{\"kty\":\"oct\",\"key_ops\":[\"encrypt\"]}]}",
+		      "kty \"oct\"");
+}
+
+/* Errors quote the document (jansson's parse errors, a bad alg): printable ASCII only. */
+static void test_jwks_errors_do_not_echo_raw_bytes(void **state)
+{
+	static const char *const docs[] = {
+		"{\"keys\" \"x\\\" forged=1\"}",
+		"{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"alg\":\"E\\\"S\\u0001\"}]}",
+		"{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"alg\":\"\xc3\xa9\\\"\"}]}",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		struct rg_auth_keyset *ks = NULL;
+		char err[256] = "";
+		const char *q;
+
+		assert_int_equal(parse(docs[i], &ks, err, sizeof(err)), -EINVAL);
+		/* the messages' own quotes surround sanitised values: strip them, then check */
+		for (const unsigned char *c = (const unsigned char *)err; *c; c++) {
+			if (*c < 0x20 || *c >= 0x7f || *c == '\\')
+				print_error("doc %zu: unsafe byte 0x%02x in \"%s\"\n", i, *c, err);
+			assert_true(*c >= 0x20 && *c < 0x7f && *c != '\\');
+		}
+		q = strstr(err, "forged");
+		assert_true(!q || q[-1] != '"');
+	}
+}
+
 static void test_malformed_documents_are_rejected(void **state)
 {
 	(void)state;
@@ -491,6 +529,8 @@ int main(void)
 		cmocka_unit_test(test_jwks_with_each_key_type_loads),
 		cmocka_unit_test(test_unsupported_keys_are_skipped),
 		cmocka_unit_test(test_malformed_documents_are_rejected),
+		cmocka_unit_test(test_oct_keys_are_refused_not_skipped),
+		cmocka_unit_test(test_jwks_errors_do_not_echo_raw_bytes),
 		cmocka_unit_test(test_malformed_ec_keys_are_rejected),
 		cmocka_unit_test(test_ec_jwk_with_private_part_is_rejected),
 		cmocka_unit_test(test_malformed_rsa_and_okp_keys_are_rejected),

@@ -485,6 +485,35 @@ static void test_malformed_encodings_are_refused(void **state)
 	free(tok);
 }
 
+/* Only printable ASCII, no '"' or '\\': a detail always fits inside detail="..." on a log line. */
+static void assert_log_safe(const char *d)
+{
+	for (const unsigned char *c = (const unsigned char *)d; *c; c++) {
+		if (*c < 0x20 || *c >= 0x7f || *c == '"' || *c == '\\')
+			print_error("unsafe byte 0x%02x in detail \"%s\"\n", *c, d);
+		assert_true(*c >= 0x20 && *c < 0x7f && *c != '"' && *c != '\\');
+	}
+}
+
+/* jansson's parse errors quote the offending token's raw bytes: quotes, backslashes and
+ * UTF-8 from the token must not reach the detail as they are. */
+static void test_json_parse_error_detail_is_sanitised(void **state)
+{
+	static const char bad_hdr[] = "{\"alg\" \"x\\\" event=forged\"}";
+	char *h = kit_b64(bad_hdr, strlen(bad_hdr));
+	char *t = kit_fmt("%s.eyJhIjoxfQ.AAAA", h);
+	struct rg_auth_fail why;
+
+	(void)state;
+	assert_int_equal(rg_auth_verify_with(&cfg, ks, t, strlen(t), NOW, NULL, &why),
+			 RG_AUTH_E_MALFORMED);
+	assert_non_null(strstr(why.detail, "header is not JSON"));
+	assert_non_null(strstr(why.detail, "event=forged")); /* jansson quoted it... */
+	assert_log_safe(why.detail);				/* ...defused */
+	free(h);
+	free(t);
+}
+
 static void test_crit_header_is_refused(void **state)
 {
 	char *p = kit_claims(ISS, AUD, "a", NOW, 300);
@@ -591,6 +620,7 @@ int main(void)
 		T(test_oversized_token_is_refused),
 		T(test_malformed_encodings_are_refused),
 		T(test_crit_header_is_refused),
+		T(test_json_parse_error_detail_is_sanitised),
 		T(test_client_message_leaks_nothing),
 		T(test_kid_in_log_detail_is_sanitised),
 		T(test_peek_issuer_reads_unverified_iss),
