@@ -203,6 +203,16 @@ static int run(const char *path)
 				strerror(-ret));
 			goto out;
 		}
+		/* Tokens are bearer credentials: say so whenever they may cross in clear text
+		 * (loopback included: any local process can connect there). */
+		if (!lc->tls_enabled)
+			fprintf(stderr,
+				"event=plaintext_listener listener=%s address=%s%s%s:%u loopback=%s "
+				"insecure_plaintext=%s\n",
+				lc->name, strchr(lc->address.host, ':') ? "[" : "", lc->address.host,
+				strchr(lc->address.host, ':') ? "]" : "", port,
+				rg_config_addr_is_loopback(&lc->address) ? "yes" : "no",
+				lc->insecure_plaintext ? "yes" : "no");
 		if (off < sizeof(ports))
 			off += (size_t)snprintf(ports + off, sizeof(ports) - off, "%s%s=%s:%u%s",
 						i ? "," : "", lc->name, lc->address.host, port,

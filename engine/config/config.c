@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,6 +403,22 @@ static void parse_listener_tls(struct ctx *c, const struct cfg_node *n, const ch
 		get_bool(c, v[2], join(w, where, "require"), &l->tls.require);
 }
 
+bool rg_config_addr_is_loopback(const struct rg_config_addr *a)
+{
+	if (a->kind != RG_CONFIG_ADDR_INET || !a->numeric)
+		return false;
+	if (a->sa.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)&a->sa;
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (a->sa.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)&a->sa;
+		return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
+		       (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127);
+	}
+	return false;
+}
+
 static void parse_listener(struct ctx *c, const struct cfg_node *n, const char *where,
 			   struct rg_config_listener *l)
 {
@@ -410,9 +427,11 @@ static void parse_listener(struct ctx *c, const struct cfg_node *n, const char *
 	    {"address", true},
 	    {"protocol", true},
 	    {"tls", false},
+	    {"insecure_plaintext", false},
 	};
 	const struct cfg_node *v[NKEYS(keys)];
 	char w[WHERE_MAX];
+	bool addr_ok = false;
 
 	l->loc = loc_of(n);
 	if (!map_keys(c, n, where, keys, NKEYS(keys), v))
@@ -420,11 +439,23 @@ static void parse_listener(struct ctx *c, const struct cfg_node *n, const char *
 	if (v[0])
 		l->name = get_name(c, v[0], join(w, where, "name"));
 	if (v[1])
-		get_addr(c, v[1], join(w, where, "address"), 0, &l->address);
+		addr_ok = get_addr(c, v[1], join(w, where, "address"), 0, &l->address);
 	if (v[2])
 		get_proto(c, v[2], join(w, where, "protocol"), &l->protocol);
 	if (v[3])
 		parse_listener_tls(c, v[3], join(w, where, "tls"), l);
+	if (v[4] && get_bool(c, v[4], join(w, where, "insecure_plaintext"),
+			     &l->insecure_plaintext) &&
+	    l->insecure_plaintext && v[3])
+		cfg_error(&c->e, v[4]->line, v[4]->col, "%s: not used with tls", w);
+	/* The agent's password is a bearer token: off the host it travels only in TLS, unless
+	 * the operator writes down that the network in between is trusted. */
+	if (addr_ok && !v[3] && !l->insecure_plaintext && !rg_config_addr_is_loopback(&l->address))
+		cfg_error(&c->e, v[1]->line, v[1]->col,
+			  "%s: %s is not a loopback address and the listener has no tls: agents' "
+			  "tokens would cross the network in clear text (add tls, or set "
+			  "insecure_plaintext: true)",
+			  join(w, where, "address"), l->address.text);
 }
 
 static void parse_admin(struct ctx *c, const struct cfg_node *n)

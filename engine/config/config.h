@@ -61,6 +61,9 @@ struct rg_config_listener {
 	enum rg_config_proto protocol;
 	bool tls_enabled;
 	struct rg_config_listener_tls tls;
+	/* Without tls the address must be loopback unless this is set: agents' tokens then
+	 * cross the network in clear text (main logs event=plaintext_listener either way). */
+	bool insecure_plaintext;
 };
 
 struct rg_config_admin {
@@ -173,6 +176,10 @@ const struct rg_config_issuer *rg_config_issuer(const struct rg_config *cfg, con
 
 /* cfg->threads, or the number of online CPUs when it is 0 (at least 1). */
 unsigned rg_config_threads(const struct rg_config *cfg);
+
+/* An INET address with an IP literal in 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104: traffic to
+ * it never leaves the host. */
+bool rg_config_addr_is_loopback(const struct rg_config_addr *a);
 
 const char *rg_config_proto_name(enum rg_config_proto p);
 const char *rg_config_tls_mode_name(enum rg_config_tls_mode m);

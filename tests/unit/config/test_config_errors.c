@@ -330,6 +330,40 @@ static void test_target_channel_binding_values(void **state)
 		      "t.yaml:20:44: targets[1].tls.channel_binding: not used with mode disable\n");
 }
 
+/* A token is a bearer credential: off the host, a listener without tls is an error unless
+ * insecure_plaintext says the operator means it. */
+static void test_plaintext_listener_off_loopback_needs_insecure_plaintext(void **state)
+{
+	(void)state;
+	expect_errors("version: 1\n"
+		      "listeners:\n"
+		      "  - { name: a, protocol: postgres, address: '0.0.0.0:1' }\n"
+		      "  - { name: b, protocol: postgres, address: '10.1.2.3:2' }\n"
+		      "  - { name: c, protocol: postgres, address: '[::]:3' }\n"
+		      "  - { name: d, protocol: postgres, address: '127.0.0.2:4' }\n"
+		      "  - { name: e, protocol: postgres, address: '[::1]:5' }\n"
+		      "  - { name: f, protocol: postgres, address: '[::ffff:127.0.0.1]:6' }\n"
+		      "  - { name: g, protocol: postgres, address: '0.0.0.0:7',\n"
+		      "      insecure_plaintext: true }\n"
+		      "  - { name: h, protocol: postgres, address: '0.0.0.0:8',\n"
+		      "      insecure_plaintext: false }\n"
+		      "  - { name: i, protocol: postgres, address: '0.0.0.0:9',\n"
+		      "      tls: { cert: c, key: k }, insecure_plaintext: true }\n" MINIMAL_TARGETS,
+		      "t.yaml:3:45: listeners[0].address: 0.0.0.0:1 is not a loopback address "
+		      "and the listener has no tls: agents' tokens would cross the network in "
+		      "clear text (add tls, or set insecure_plaintext: true)\n"
+		      "t.yaml:4:45: listeners[1].address: 10.1.2.3:2 is not a loopback address "
+		      "and the listener has no tls: agents' tokens would cross the network in "
+		      "clear text (add tls, or set insecure_plaintext: true)\n"
+		      "t.yaml:5:45: listeners[2].address: [::]:3 is not a loopback address and "
+		      "the listener has no tls: agents' tokens would cross the network in clear "
+		      "text (add tls, or set insecure_plaintext: true)\n"
+		      "t.yaml:11:45: listeners[7].address: 0.0.0.0:8 is not a loopback address "
+		      "and the listener has no tls: agents' tokens would cross the network in "
+		      "clear text (add tls, or set insecure_plaintext: true)\n"
+		      "t.yaml:14:53: listeners[8].insecure_plaintext: not used with tls\n");
+}
+
 static void test_jwks_url_must_be_https(void **state)
 {
 	(void)state;
@@ -375,13 +409,14 @@ static void test_overlapping_addresses(void **state)
 	expect_errors("version: 1\n"
 		      "listeners:\n"
 		      "  - { name: a, protocol: postgres, address: '127.0.0.1:6432' }\n"
-		      "  - { name: b, protocol: postgres, address: '0.0.0.0:6432' }\n"
+		      "  - { name: b, protocol: postgres, address: '0.0.0.0:6432',\n"
+		      "      insecure_plaintext: true }\n"
 		      "admin: { address: '127.0.0.1:6432' }\n" MINIMAL_TARGETS,
 		      "t.yaml:4:5: listeners[1]: address 0.0.0.0:6432 overlaps listeners[0] "
 		      "(127.0.0.1:6432)\n"
-		      "t.yaml:5:19: admin.address: 127.0.0.1:6432 overlaps listeners[0] "
+		      "t.yaml:6:19: admin.address: 127.0.0.1:6432 overlaps listeners[0] "
 		      "(127.0.0.1:6432)\n"
-		      "t.yaml:5:19: admin.address: 127.0.0.1:6432 overlaps listeners[1] "
+		      "t.yaml:6:19: admin.address: 127.0.0.1:6432 overlaps listeners[1] "
 		      "(0.0.0.0:6432)\n");
 }
 
@@ -431,7 +466,7 @@ static void test_all_errors_are_reported_in_one_run(void **state)
 		      "t.yaml:5:14: listeners[0].address: bad address '127.0.0.1:99999': port "
 		      "out of range 1..65535\n"
 		      "t.yaml:7:5: listeners[0].color: unknown key (expected one of: name, "
-		      "address, protocol, tls)\n"
+		      "address, protocol, tls, insecure_plaintext)\n"
 		      "t.yaml:9:5: targets[0]: missing required key 'database'\n"
 		      "t.yaml:14:22: targets[0].connect_timeout: bad duration 'fast': expected "
 		      "an integer followed by ms, s, m or h\n"
@@ -466,6 +501,7 @@ int main(void)
 	    cmocka_unit_test(test_target_tls_rules),
 	    cmocka_unit_test(test_target_channel_binding_values),
 	    cmocka_unit_test(test_jwks_url_must_be_https),
+	    cmocka_unit_test(test_plaintext_listener_off_loopback_needs_insecure_plaintext),
 	    cmocka_unit_test(test_password_env_must_be_a_variable_name),
 	    cmocka_unit_test(test_empty_sequences),
 	    cmocka_unit_test(test_overlapping_addresses),

@@ -220,12 +220,13 @@ static void test_minimal_file_gets_defaults(void **state)
 static void test_quoted_values_and_flow_style_are_accepted(void **state)
 {
 	struct rg_config *cfg = expect_ok("{version: 1, listeners: [{name: \"pg\", address: "
-					  "'0.0.0.0:6432', protocol: postgres}],\n"
+					  "'0.0.0.0:6432', protocol: postgres, insecure_plaintext: true}],\n"
 					  " targets: [{name: a, protocol: postgres, address: "
 					  "'h:1', database: \"x y\", user: u, password_env: P}],\n"
 					  " limits: {idle_timeout: 0s}}\n");
 
 	(void)state;
+	assert_true(cfg->listeners[0].insecure_plaintext);
 	assert_string_equal(cfg->targets[0].database, "x y");
 	assert_string_equal(cfg->targets[0].address.host, "h");
 	assert_int_equal(cfg->limits.idle_timeout_ms, 0);
