@@ -73,6 +73,8 @@ static int build_gw(const struct rg_config *cfg, struct rg_pg_gw *gw)
 		ac.jwks_refresh_ms = is->jwks_refresh_ms;
 		ac.unknown_kid_refresh_ms = is->unknown_kid_refresh_ms;
 		ac.clock_skew_ms = cfg->identity.clock_skew_ms;
+		ac.max_token_lifetime_ms = is->max_token_lifetime_ms;
+		ac.session_outlives_token = is->session_outlives_token;
 		if (is->groups_claim)
 			ac.groups_claim = is->groups_claim;
 		ac.required_claims = is->required_claims;

@@ -35,6 +35,7 @@ enum rg_auth_err {
 	RG_AUTH_E_BAD_AUDIENCE,
 	RG_AUTH_E_MISSING_CLAIM,	/* exp, iss, aud, sub or a configured required claim */
 	RG_AUTH_E_BAD_CLAIM,		/* a claim of the wrong type or beyond identity limits */
+	RG_AUTH_E_LIFETIME_TOO_LONG,	/* exp - iat or exp - now beyond max_token_lifetime_ms */
 	RG_AUTH_E_NO_KEYS,		/* no key set loaded yet */
 	RG_AUTH_E_INTERNAL,		/* out of memory, OpenSSL failure */
 	RG_AUTH_E__COUNT
@@ -97,6 +98,7 @@ void rg_auth_principal_free(struct rg_auth_principal *p);
 const char *rg_auth_principal_iss(const struct rg_auth_principal *p);
 const char *rg_auth_principal_sub(const struct rg_auth_principal *p);
 const char *rg_auth_principal_jti(const struct rg_auth_principal *p);	/* "" when absent */
+/* The token's exp, seconds since the epoch (see rg_auth_verifier_session_end_ms). */
 int64_t rg_auth_principal_exp(const struct rg_auth_principal *p);
 uint32_t rg_auth_principal_n_groups(const struct rg_auth_principal *p);
 /* Group i, or NULL when i >= n_groups. */
@@ -142,6 +144,13 @@ struct rg_auth_config {
 	const char *const *required_claims;	/* claims that must be present, may be NULL */
 	size_t n_required_claims;
 	size_t max_token_len;		/* default 16384 */
+	/* 0: no limit. Else a token is refused (LIFETIME_TOO_LONG) when exp - iat or exp - now
+	 * exceeds it, and (MISSING_CLAIM) when it has no iat. */
+	uint64_t max_token_lifetime_ms;
+	/* false (default): a session must end when its token expires, at exp + clock skew
+	 * (rg_auth_verifier_session_end_ms); true: it may outlive the token. Not used by
+	 * verification itself, carried for the session that keeps the identity. */
+	bool session_outlives_token;
 	/* Optional sink for the refresher's messages (never contain secrets). */
 	void (*log)(void *arg, bool error, const char *msg);
 	void *log_arg;
@@ -203,6 +212,21 @@ uint64_t rg_auth_verifier_fetch_timeout_ms(const struct rg_auth_verifier *v);
 int rg_auth_verifier_wait_refresh(struct rg_auth_verifier *v, uint64_t gen, uint64_t timeout_ms);
 /* Ask for a refresh now (subject to the unknown-kid rate limit). Never blocks. */
 void rg_auth_verifier_request_refresh(struct rg_auth_verifier *v);
+
+/*
+ * Token expiry for sessions. A token is accepted while now < exp + skew (skew is
+ * clock_skew_ms rounded up to whole seconds), so a session that must not outlive its token
+ * ends at that same instant:
+ *   rg_auth_verifier_session_end_ms(v, p): milliseconds since the epoch at which the session
+ *     of principal p (verified by v) must end, (exp + skew) * 1000; 0 when the issuer has
+ *     session_outlives_token set (no end). Never blocks, reads only immutable data.
+ *   rg_auth_verifier_session_outlives_token(v), rg_auth_verifier_clock_skew_ms(v): the two
+ *     inputs, for callers that compute it themselves (with rg_auth_principal_exp).
+ */
+int64_t rg_auth_verifier_session_end_ms(const struct rg_auth_verifier *v,
+					const struct rg_auth_principal *p);
+bool rg_auth_verifier_session_outlives_token(const struct rg_auth_verifier *v);
+uint64_t rg_auth_verifier_clock_skew_ms(const struct rg_auth_verifier *v);
 
 /*
  * Read the iss claim of a token WITHOUT verifying anything, to choose among several

@@ -458,6 +458,27 @@ uint64_t rg_auth_verifier_fetch_timeout_ms(const struct rg_auth_verifier *v)
 	return v->cfg.fetch_timeout_ms;
 }
 
+bool rg_auth_verifier_session_outlives_token(const struct rg_auth_verifier *v)
+{
+	return v->cfg.session_outlives_token;
+}
+
+uint64_t rg_auth_verifier_clock_skew_ms(const struct rg_auth_verifier *v)
+{
+	return v->cfg.clock_skew_ms;
+}
+
+int64_t rg_auth_verifier_session_end_ms(const struct rg_auth_verifier *v,
+					const struct rg_auth_principal *p)
+{
+	/* The same rounding as rg_auth_check_claims: the last accepted second, exclusive. */
+	int64_t skew = (int64_t)((v->cfg.clock_skew_ms + 999) / 1000);
+
+	if (v->cfg.session_outlives_token)
+		return 0;
+	return (rg_auth_principal_exp(p) + skew) * 1000;
+}
+
 int rg_auth_verifier_wait_refresh(struct rg_auth_verifier *v, uint64_t gen, uint64_t timeout_ms)
 {
 	uint64_t deadline = mono_ms() + timeout_ms;

@@ -479,6 +479,7 @@ static void parse_issuer(struct ctx *c, const struct cfg_node *n, const char *wh
 	    {"issuer", true},		{"audience", true},	 {"jwks_file", false},
 	    {"jwks_url", false},	{"jwks_refresh", false}, {"groups_claim", false},
 	    {"required_claims", false}, {"unknown_kid_refresh", false},
+	    {"session_outlives_token", false}, {"max_token_lifetime", false},
 	};
 	static const char *const default_claims[] = {"sub", "exp"};
 	const struct cfg_node *v[NKEYS(keys)];
@@ -518,6 +519,12 @@ static void parse_issuer(struct ctx *c, const struct cfg_node *n, const char *wh
 	if (v[7])
 		get_duration(c, v[7], join(w, where, "unknown_kid_refresh"), MS_SECOND, 24 * MS_HOUR,
 			     &is->unknown_kid_refresh_ms);
+	if (v[8])
+		get_bool(c, v[8], join(w, where, "session_outlives_token"),
+			 &is->session_outlives_token);
+	if (v[9])
+		get_duration(c, v[9], join(w, where, "max_token_lifetime"), MS_SECOND,
+			     7 * 24 * MS_HOUR, &is->max_token_lifetime_ms);
 	if (v[6] && get_seq(c, v[6], join(w, where, "required_claims"), 0)) {
 		const char **claims = ctx_alloc(c, (v[6]->n + 1) * sizeof(*claims));
 

@@ -82,6 +82,8 @@ struct rg_config_issuer {
 	const char *groups_claim;
 	const char *const *required_claims;
 	size_t n_required_claims;
+	bool session_outlives_token;	/* false: a session ends when its token expires */
+	uint64_t max_token_lifetime_ms; /* 0: no limit on exp - iat / exp - now */
 };
 
 struct rg_config_identity {

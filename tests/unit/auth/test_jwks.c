@@ -447,6 +447,58 @@ static void test_jwks_file_made_writable_is_not_reloaded(void **state)
 	free(t2);
 }
 
+/* What a PostgreSQL session needs to end at its token's expiry: exp + skew (the same
+ * rounding as verification), or no end when the issuer lets sessions outlive tokens. */
+static void test_session_end_follows_token_exp_and_skew(void **state)
+{
+	char *path = kit_fmt("%s/session.json", dir);
+	char *a = kit_jwk(ec, "k1", NULL, NULL), *doc = kit_jwks(1, a);
+	int64_t now = time(NULL);
+	char *h = kit_fmt("{\"alg\":\"ES256\",\"kid\":\"k1\"}");
+	char *p = kit_claims(ISS, AUD, "agent", now, 300);
+	char *t = kit_sign(ec, "ES256", h, p);
+	struct rg_auth_identity id;
+	struct rg_auth_principal *pr;
+	struct rg_auth_config cfg;
+	struct rg_auth_verifier *v;
+	char err[256];
+
+	(void)state;
+	write_file(path, doc);
+	rg_auth_config_init(&cfg);
+	cfg.issuer = ISS;
+	cfg.audience = AUD;
+	cfg.jwks_file = path;
+	cfg.clock_skew_ms = 1500;	/* verification rounds it up to 2 s */
+	assert_int_equal(rg_auth_verifier_new(&cfg, &v, err, sizeof(err)), 0);
+	assert_int_equal(rg_auth_verify(v, t, strlen(t), now, &id, NULL), RG_AUTH_OK);
+	pr = rg_auth_identity_dup(&id);
+	assert_non_null(pr);
+	assert_int_equal(rg_auth_principal_exp(pr), now + 300);
+	assert_false(rg_auth_verifier_session_outlives_token(v));
+	assert_int_equal(rg_auth_verifier_clock_skew_ms(v), 1500);
+	assert_int_equal(rg_auth_verifier_session_end_ms(v, pr), (now + 302) * 1000);
+	/* the instant it names is the first one verification refuses */
+	assert_int_equal(rg_auth_verify(v, t, strlen(t), now + 301, NULL, NULL), RG_AUTH_OK);
+	assert_int_equal(rg_auth_verify(v, t, strlen(t), now + 302, NULL, NULL),
+			 RG_AUTH_E_EXPIRED);
+	rg_auth_verifier_free(v);
+
+	cfg.session_outlives_token = true;
+	assert_int_equal(rg_auth_verifier_new(&cfg, &v, err, sizeof(err)), 0);
+	assert_true(rg_auth_verifier_session_outlives_token(v));
+	assert_int_equal(rg_auth_verifier_session_end_ms(v, pr), 0);
+	rg_auth_verifier_free(v);
+	rg_auth_principal_free(pr);
+	unlink(path);
+	free(path);
+	free(a);
+	free(doc);
+	free(h);
+	free(p);
+	free(t);
+}
+
 static void test_verifier_refuses_bad_configuration(void **state)
 {
 	struct rg_auth_config cfg;
@@ -540,6 +592,7 @@ int main(void)
 		cmocka_unit_test(test_verifier_refuses_bad_configuration),
 		cmocka_unit_test(test_jwks_file_writable_by_others_or_not_ours_is_refused),
 		cmocka_unit_test(test_jwks_file_made_writable_is_not_reloaded),
+		cmocka_unit_test(test_session_end_follows_token_exp_and_skew),
 		cmocka_unit_test(test_verification_is_safe_while_key_sets_are_swapped),
 	};
 

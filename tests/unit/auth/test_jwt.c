@@ -315,6 +315,48 @@ static void test_iat_in_future_is_refused(void **state)
 	free(ok);
 }
 
+static char *dated(long long iat, long long exp)
+{
+	return kit_fmt("{\"iss\":\"%s\",\"aud\":\"%s\",\"sub\":\"a\",\"iat\":%lld,\"exp\":%lld}", ISS,
+		       AUD, iat, exp);
+}
+
+/* max_token_lifetime: a long-lived token is refused however fresh, and so is one whose
+ * exp is further from now than the limit; without iat the lifetime is unknown: refused. */
+static void test_token_lifetime_beyond_max_is_refused(void **state)
+{
+	char *day = kit_claims(ISS, AUD, "a", NOW, 86400);	/* iat now, exp in 24 h */
+	char *ten = kit_claims(ISS, AUD, "a", NOW - 60, 600);	/* a 10 min token, 1 min old */
+	char *early = dated(NOW + 30, NOW + 630);	/* 10 min, iat 30 s ahead (in skew) */
+	char *no_iat = kit_fmt("{\"iss\":\"%s\",\"aud\":\"%s\",\"sub\":\"a\",\"exp\":%lld}", ISS,
+				AUD, NOW + 60);
+	struct rg_auth_fail why;
+
+	(void)state;
+	/* no limit configured: all verify */
+	assert_int_equal(run_claims(day, &why), RG_AUTH_OK);
+	assert_int_equal(run_claims(early, &why), RG_AUTH_OK);
+	assert_int_equal(run_claims(no_iat, &why), RG_AUTH_OK);
+
+	cfg.max_token_lifetime_ms = 600000;
+	assert_int_equal(run_claims(day, &why), RG_AUTH_E_LIFETIME_TOO_LONG);
+	assert_string_equal(rg_auth_err_name(why.err), "lifetime_too_long");
+	assert_string_equal(rg_auth_sqlstate(why.err), "28P01");
+	assert_non_null(strstr(why.detail, "exp - iat is 86400 s, max_token_lifetime 600 s"));
+	assert_int_equal(run_claims(ten, &why), RG_AUTH_OK);	/* exactly the limit */
+	/* exp - iat is 600 s, but exp is 630 s from now */
+	assert_int_equal(run_claims(early, &why), RG_AUTH_E_LIFETIME_TOO_LONG);
+	assert_non_null(strstr(why.detail, "exp is 630 s ahead"));
+	assert_int_equal(run_claims(no_iat, &why), RG_AUTH_E_MISSING_CLAIM);
+	assert_non_null(strstr(why.detail, "missing claim iat"));
+	cfg.max_token_lifetime_ms = 599999;	/* sub-second limits are exact */
+	assert_int_equal(run_claims(ten, &why), RG_AUTH_E_LIFETIME_TOO_LONG);
+	free(day);
+	free(ten);
+	free(early);
+	free(no_iat);
+}
+
 static void test_non_numeric_exp_is_refused(void **state)
 {
 	char *p = kit_fmt("{\"iss\":\"%s\",\"aud\":\"%s\",\"sub\":\"a\",\"exp\":\"%lld\"}", ISS,
@@ -621,6 +663,7 @@ int main(void)
 		T(test_malformed_encodings_are_refused),
 		T(test_crit_header_is_refused),
 		T(test_json_parse_error_detail_is_sanitised),
+		T(test_token_lifetime_beyond_max_is_refused),
 		T(test_client_message_leaks_nothing),
 		T(test_kid_in_log_detail_is_sanitised),
 		T(test_peek_issuer_reads_unverified_iss),

@@ -364,6 +364,26 @@ static void test_plaintext_listener_off_loopback_needs_insecure_plaintext(void *
 		      "t.yaml:14:53: listeners[8].insecure_plaintext: not used with tls\n");
 }
 
+static void test_token_lifetime_keys(void **state)
+{
+	(void)state;
+	expect_errors(MINIMAL
+		      "identity:\n"
+		      "  issuers:\n"
+		      "    - { issuer: i, audience: a, jwks_file: j, max_token_lifetime: 0s }\n"
+		      "    - { issuer: k, audience: a, jwks_file: j, max_token_lifetime: 8d }\n"
+		      "    - { issuer: l, audience: a, jwks_file: j, max_token_lifetime: 169h }\n"
+		      "    - { issuer: m, audience: a, jwks_file: j, session_outlives_token: 1 }\n",
+		      "t.yaml:16:67: identity.issuers[0].max_token_lifetime: duration '0s' out of "
+		      "range 1s..168h\n"
+		      "t.yaml:17:67: identity.issuers[1].max_token_lifetime: bad duration '8d': "
+		      "unknown unit (expected ms, s, m or h)\n"
+		      "t.yaml:18:67: identity.issuers[2].max_token_lifetime: duration '169h' out of "
+		      "range 1s..168h\n"
+		      "t.yaml:19:71: identity.issuers[3].session_outlives_token: expected true or "
+		      "false, got '1'\n");
+}
+
 static void test_jwks_url_must_be_https(void **state)
 {
 	(void)state;
@@ -501,6 +521,7 @@ int main(void)
 	    cmocka_unit_test(test_target_tls_rules),
 	    cmocka_unit_test(test_target_channel_binding_values),
 	    cmocka_unit_test(test_jwks_url_must_be_https),
+	    cmocka_unit_test(test_token_lifetime_keys),
 	    cmocka_unit_test(test_plaintext_listener_off_loopback_needs_insecure_plaintext),
 	    cmocka_unit_test(test_password_env_must_be_a_variable_name),
 	    cmocka_unit_test(test_empty_sequences),

@@ -38,6 +38,8 @@ static const char full[] = "version: 1\n"
 			   "      jwks_url: https://other.example.com/.well-known/jwks.json\n"
 			   "      jwks_refresh: 10m\n"
 			   "      unknown_kid_refresh: 5s\n"
+			   "      session_outlives_token: true\n"
+			   "      max_token_lifetime: 15m\n"
 			   "targets:\n"
 			   "  - name: appdb\n"
 			   "    protocol: postgres\n"
@@ -116,12 +118,16 @@ static void test_full_example_fills_every_field(void **state)
 	assert_string_equal(is->groups_claim, "roles");
 	assert_int_equal(is->n_required_claims, 3);
 	assert_string_equal(is->required_claims[2], "aud");
+	assert_false(is->session_outlives_token); /* sessions end with their token */
+	assert_int_equal(is->max_token_lifetime_ms, 0);	/* no limit unless set */
 	is = rg_config_issuer(cfg, "https://other.example.com/");
 	assert_non_null(is);
 	assert_null(is->jwks_file);
 	assert_string_equal(is->jwks_url, "https://other.example.com/.well-known/jwks.json");
 	assert_int_equal(is->jwks_refresh_ms, 10 * 60 * 1000);
 	assert_int_equal(is->unknown_kid_refresh_ms, 5 * 1000);
+	assert_true(is->session_outlives_token);
+	assert_int_equal(is->max_token_lifetime_ms, 15 * 60 * 1000);
 	assert_string_equal(is->groups_claim, "groups");
 	assert_int_equal(is->n_required_claims, 2);
 	assert_string_equal(is->required_claims[0], "sub");
