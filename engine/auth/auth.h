@@ -240,6 +240,9 @@ int rg_auth_peek_issuer(const char *token, size_t len, char *iss, size_t cap);
 /* The target's password, held in memory that is cleansed when freed. Never printed. */
 struct rg_auth_cred;
 
+#define RG_AUTH_CRED_MAX 1024	  /* bytes of the longest password a credential holds */
+#define RG_AUTH_CRED_SALT_CACHE 4 /* SCRAM salted passwords remembered per credential */
+
 /*
  * Read the password from a file: it must be a regular file (symlinks are refused), owned by
  * the effective uid, with no group/other permission bits (0600 or stricter), non-empty and
@@ -265,7 +268,14 @@ int rg_auth_md5_response(const char *user, const char *password, size_t pwlen,
  * or -ENOSPC. */
 ssize_t rg_auth_cleartext_response(const struct rg_auth_cred *c, char *out, size_t cap);
 
+/*
+ * Iteration counts a SCRAM server may ask for. Below MIN is refused (RFC 7677). Above the
+ * caller's max_iterations (rg_auth_scram_opts; DEFAULT when 0; never above MAX) is refused
+ * too: PBKDF2 runs on the calling (worker) thread, ~0.9 ms per 4096 iterations here, so the
+ * cap bounds how long a target can stall a worker per login (docs/auth.md).
+ */
 #define RG_AUTH_SCRAM_MIN_ITERATIONS 4096
+#define RG_AUTH_SCRAM_DEFAULT_MAX_ITERATIONS 100000
 #define RG_AUTH_SCRAM_MAX_ITERATIONS 10000000
 
 enum rg_auth_scram_state {
@@ -308,6 +318,13 @@ struct rg_auth_scram_opts {
 	 * certificate as this connection received it (rg_tls_conn_server_end_point). */
 	const uint8_t *cb_data;
 	size_t cb_len; /* 1..RG_AUTH_SCRAM_CB_MAX */
+	/* Refuse a server asking for more iterations; 0: RG_AUTH_SCRAM_DEFAULT_MAX_ITERATIONS.
+	 * Above RG_AUTH_SCRAM_MAX_ITERATIONS is an init error. */
+	uint32_t max_iterations;
+	/* The credential the password came from, or NULL. When set, its salted-password cache
+	 * is consulted and filled: one PBKDF2 per (credential, salt, iterations), lock-free
+	 * reads, safe from any number of threads. The credential must outlive the exchange. */
+	const struct rg_auth_cred *cred;
 };
 
 /* SCRAM-SHA-256 client, with tls-server-end-point channel binding (SCRAM-SHA-256-PLUS) when
@@ -326,6 +343,9 @@ struct rg_auth_scram {
 	size_t client_final_wo_proof_len;
 	uint8_t salted_password[32];
 	uint8_t server_signature[32];
+	uint32_t max_iterations;
+	const struct rg_auth_cred *cred;
+	bool cache_hit;			/* client_final reused a cached salted password */
 	char *password;			/* owned copy, cleansed */
 	size_t password_len;
 };

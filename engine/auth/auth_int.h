@@ -70,6 +70,17 @@ struct stat;
 int rg_auth_open_protected(const char *path, const char *what, unsigned forbidden, int *fd,
 			   struct stat *st, char *err, size_t errlen);
 
+/*
+ * SCRAM salted-password cache of a credential, keyed by SHA-256(salt) and the iteration
+ * count. get never locks (a seqlock read; a concurrent write reads as a miss) and may run on
+ * any number of threads; put takes a writers-only mutex and replaces the oldest of
+ * RG_AUTH_CRED_SALT_CACHE slots. Both cleanse their stack copies.
+ */
+bool rg_auth_cred_salted_get(const struct rg_auth_cred *c, const uint8_t key[32], uint32_t iter,
+			     uint8_t out[32]);
+void rg_auth_cred_salted_put(const struct rg_auth_cred *c, const uint8_t key[32], uint32_t iter,
+			     const uint8_t val[32]);
+
 /* Fill errbuf with a printf-style message; returns ret (a negative errno). */
 int rg_auth_errf(char *err, size_t errlen, int ret, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

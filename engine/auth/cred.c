@@ -3,11 +3,15 @@
  * environment variable, kept in one heap buffer and cleansed (OPENSSL_cleanse) on free.
  * A password file is refused unless it is a regular file (no symlink), owned by our
  * effective uid, without any group/other permission bits. rg_auth_open_protected is that
- * check, also applied (without the read bits) to jwks_file, whose writer mints identities. Error messages name the file and
+ * check, also applied (without the read bits) to jwks_file, whose writer mints identities.
+ * Each credential also remembers a few SCRAM salted passwords (see rg_auth_cred_salted_get)
+ * so that logins to the same target do not redo PBKDF2; they are wiped with the secret. Error messages name the file and
  * the rule broken; they never contain any byte of the secret.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,9 +21,25 @@
 
 #include "auth_int.h"
 
-#define MAX_SECRET 1024
+#define MAX_SECRET RG_AUTH_CRED_MAX
+
+/*
+ * One remembered SCRAM SaltedPassword := Hi(password, salt, i), keyed by SHA-256(salt) and
+ * i. Read without a lock, as a seqlock: seq is odd while a writer (under cache_mu) fills
+ * the slot; a reader that sees seq change, or odd, treats the slot as a miss. Every field
+ * is an atomic so the racing reads are defined behaviour, not merely harmless.
+ */
+struct salt_slot {
+	atomic_uint seq;
+	atomic_uint iter;		/* 0: empty */
+	atomic_uint_fast64_t key[4];	/* SHA-256 of the salt */
+	atomic_uint_fast64_t val[4];	/* SaltedPassword */
+};
 
 struct rg_auth_cred {
+	pthread_mutex_t cache_mu;	/* writers of slots[] only */
+	unsigned cache_next;		/* round-robin victim; under cache_mu */
+	struct salt_slot slots[RG_AUTH_CRED_SALT_CACHE];
 	size_t len;
 	char secret[];	/* NUL-terminated */
 };
@@ -31,9 +51,10 @@ int rg_auth_cred_from_mem(const char *secret, size_t len, struct rg_auth_cred **
 	*out = NULL;
 	if (len == 0 || len > MAX_SECRET)
 		return -EINVAL;
-	c = malloc(sizeof(*c) + len + 1);
+	c = calloc(1, sizeof(*c) + len + 1);
 	if (!c)
 		return -ENOMEM;
+	pthread_mutex_init(&c->cache_mu, NULL);
 	c->len = len;
 	memcpy(c->secret, secret, len);
 	c->secret[len] = '\0';
@@ -172,7 +193,66 @@ void rg_auth_cred_free(struct rg_auth_cred *c)
 	if (!c)
 		return;
 	OPENSSL_cleanse(c->secret, c->len);
+	/* Salted passwords log in as well as the password does: same fate. */
+	OPENSSL_cleanse(c->slots, sizeof(c->slots));
+	pthread_mutex_destroy(&c->cache_mu);
 	free(c);
+}
+
+bool rg_auth_cred_salted_get(const struct rg_auth_cred *cc, const uint8_t key[32], uint32_t iter,
+			     uint8_t out[32])
+{
+	/* The cache is internal mutable state of an otherwise immutable credential. */
+	struct rg_auth_cred *c = (struct rg_auth_cred *)cc;
+	uint64_t k[4], v[4];
+	bool hit = false;
+
+	for (size_t i = 0; !hit && i < RG_AUTH_CRED_SALT_CACHE; i++) {
+		struct salt_slot *sl = &c->slots[i];
+		unsigned s1 = atomic_load_explicit(&sl->seq, memory_order_acquire);
+
+		if ((s1 & 1) || atomic_load_explicit(&sl->iter, memory_order_relaxed) != iter)
+			continue;
+		for (int j = 0; j < 4; j++) {
+			k[j] = atomic_load_explicit(&sl->key[j], memory_order_relaxed);
+			v[j] = atomic_load_explicit(&sl->val[j], memory_order_relaxed);
+		}
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&sl->seq, memory_order_relaxed) != s1 ||
+		    atomic_load_explicit(&sl->iter, memory_order_relaxed) != iter)
+			continue; /* a writer was here: a miss costs one PBKDF2, nothing else */
+		if (CRYPTO_memcmp(k, key, 32) == 0) {
+			memcpy(out, v, 32);
+			hit = true;
+		}
+	}
+	OPENSSL_cleanse(v, sizeof(v));
+	return hit;
+}
+
+void rg_auth_cred_salted_put(const struct rg_auth_cred *cc, const uint8_t key[32], uint32_t iter,
+			     const uint8_t val[32])
+{
+	struct rg_auth_cred *c = (struct rg_auth_cred *)cc;
+	struct salt_slot *sl;
+	uint64_t k[4], v[4];
+	unsigned seq;
+
+	memcpy(k, key, 32);
+	memcpy(v, val, 32);
+	pthread_mutex_lock(&c->cache_mu);
+	sl = &c->slots[c->cache_next++ % RG_AUTH_CRED_SALT_CACHE];
+	seq = atomic_load_explicit(&sl->seq, memory_order_relaxed);
+	atomic_store_explicit(&sl->seq, seq + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit(&sl->iter, iter, memory_order_relaxed);
+	for (int j = 0; j < 4; j++) {
+		atomic_store_explicit(&sl->key[j], k[j], memory_order_relaxed);
+		atomic_store_explicit(&sl->val[j], v[j], memory_order_relaxed);
+	}
+	atomic_store_explicit(&sl->seq, seq + 2, memory_order_release);
+	pthread_mutex_unlock(&c->cache_mu);
+	OPENSSL_cleanse(v, sizeof(v));
 }
 
 ssize_t rg_auth_cleartext_response(const struct rg_auth_cred *c, char *out, size_t cap)

@@ -658,13 +658,16 @@ static void parse_target(struct ctx *c, const struct cfg_node *n, const char *wh
 	    {"name", true},	     {"protocol", true}, {"address", true},
 	    {"database", true},	     {"user", true},	 {"password_file", false},
 	    {"password_env", false}, {"tls", false},	 {"connect_timeout", false},
+	    {"scram_max_iterations", false},
 	};
 	const struct cfg_node *v[NKEYS(keys)];
 	char w[WHERE_MAX];
+	uint64_t u;
 	int which;
 
 	t->loc = loc_of(n);
 	t->connect_timeout_ms = 5 * MS_SECOND;
+	t->scram_max_iterations = RG_AUTH_SCRAM_DEFAULT_MAX_ITERATIONS;
 	if (!map_keys(c, n, where, keys, NKEYS(keys), v))
 		return;
 	if (v[0])
@@ -698,6 +701,9 @@ static void parse_target(struct ctx *c, const struct cfg_node *n, const char *wh
 	if (v[8])
 		get_duration(c, v[8], join(w, where, "connect_timeout"), 1, 10 * MS_MINUTE,
 			     &t->connect_timeout_ms);
+	if (v[9] && get_uint(c, v[9], join(w, where, "scram_max_iterations"),
+			     RG_AUTH_SCRAM_MIN_ITERATIONS, RG_AUTH_SCRAM_MAX_ITERATIONS, &u))
+		t->scram_max_iterations = (uint32_t)u;
 }
 
 static void parse_policy(struct ctx *c, const struct cfg_node *n)

@@ -124,6 +124,9 @@ struct rg_config_target {
 	const char *password_env;  /* environment variable name */
 	struct rg_config_target_tls tls;
 	uint64_t connect_timeout_ms;
+	/* A SCRAM server-first asking for more PBKDF2 iterations fails the login (they run on
+	 * a worker thread); RG_AUTH_SCRAM_MIN..MAX_ITERATIONS, default ..._DEFAULT_MAX_... */
+	uint32_t scram_max_iterations;
 };
 
 struct rg_config_policy {

@@ -1008,6 +1008,8 @@ static bool be_sasl_start(struct rg_sess *s, const struct rg_pg_auth *a, char *o
 	} else if (ps->be_tls && cbm == RG_CONFIG_CB_PREFER) {
 		o.cb = RG_AUTH_SCRAM_CB_NOT_OFFERED;
 	}
+	o.max_iterations = ps->tgt->cfg->scram_max_iterations; /* PBKDF2 runs on this worker */
+	o.cred = ps->tgt->cred; /* one PBKDF2 per salt, not per login */
 	ps->scram = calloc(1, sizeof(*ps->scram));
 	if (!ps->scram) {
 		upstream_fail(s, "internal", "");

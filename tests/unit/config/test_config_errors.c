@@ -384,6 +384,20 @@ static void test_token_lifetime_keys(void **state)
 		      "false, got '1'\n");
 }
 
+static void test_scram_max_iterations_range(void **state)
+{
+	(void)state;
+	expect_errors("version: 1\n" MINIMAL_LISTENERS "targets:\n"
+		      "  - { name: a, protocol: postgres, address: 'h:1', database: d, user: u,\n"
+		      "      password_env: P, scram_max_iterations: 4095 }\n"
+		      "  - { name: b, protocol: postgres, address: 'h:1', database: d, user: u,\n"
+		      "      password_env: P, scram_max_iterations: 10000001 }\n",
+		      "t.yaml:8:46: targets[0].scram_max_iterations: 4095 out of range "
+		      "4096..10000000\n"
+		      "t.yaml:10:46: targets[1].scram_max_iterations: 10000001 out of range "
+		      "4096..10000000\n");
+}
+
 static void test_jwks_url_must_be_https(void **state)
 {
 	(void)state;
@@ -521,6 +535,7 @@ int main(void)
 	    cmocka_unit_test(test_target_tls_rules),
 	    cmocka_unit_test(test_target_channel_binding_values),
 	    cmocka_unit_test(test_jwks_url_must_be_https),
+	    cmocka_unit_test(test_scram_max_iterations_range),
 	    cmocka_unit_test(test_token_lifetime_keys),
 	    cmocka_unit_test(test_plaintext_listener_off_loopback_needs_insecure_plaintext),
 	    cmocka_unit_test(test_password_env_must_be_a_variable_name),

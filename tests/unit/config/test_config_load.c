@@ -50,6 +50,7 @@ static const char full[] = "version: 1\n"
 			   "    tls: { mode: verify-full, ca: ca.crt, server_name: db.internal,\n"
 			   "           channel_binding: require }\n"
 			   "    connect_timeout: 1500ms\n"
+			   "    scram_max_iterations: 250000\n"
 			   "  - name: local\n"
 			   "    protocol: postgres\n"
 			   "    address: /run/postgresql/.s.PGSQL.5432\n"
@@ -149,6 +150,7 @@ static void test_full_example_fills_every_field(void **state)
 	assert_string_equal(t->tls.server_name, "db.internal");
 	assert_int_equal(t->tls.channel_binding, RG_CONFIG_CB_REQUIRE);
 	assert_int_equal(t->connect_timeout_ms, 1500);
+	assert_int_equal(t->scram_max_iterations, 250000);
 	t = rg_config_target(cfg, "local");
 	assert_non_null(t);
 	assert_int_equal(t->address.kind, RG_CONFIG_ADDR_UNIX);
@@ -157,6 +159,7 @@ static void test_full_example_fills_every_field(void **state)
 	assert_string_equal(t->password_env, "LOCAL_PW");
 	assert_int_equal(t->tls.mode, RG_CONFIG_TLS_DISABLE);
 	assert_int_equal(t->connect_timeout_ms, 5000);
+	assert_int_equal(t->scram_max_iterations, 100000); /* RG_AUTH_SCRAM_DEFAULT_MAX_... */
 	assert_null(rg_config_target(cfg, "app"));
 
 	assert_string_equal(cfg->policy.bundle, "/etc/rg/policy.rgb");
