@@ -56,10 +56,46 @@ static void log_refresh(void *arg, bool error, const char *msg)
 /* Build verifiers and credentials from the config into gw. Returns the error count. */
 static int build_gw(const struct rg_config *cfg, struct rg_pg_gw *gw)
 {
+	struct rg_auth_cred **creds;
 	char err[512];
 	size_t i;
 	int nerr = 0;
 
+	creds = calloc(cfg->n_targets, sizeof(*creds));
+	if (!creds) {
+		fprintf(stderr, "%s: out of memory\n", cfg->path);
+		return 1;
+	}
+	for (i = 0; i < cfg->n_targets; i++) {
+		const struct rg_config_target *t = &cfg->targets[i];
+		int ret;
+
+		err[0] = 0;
+		ret = t->password_file
+			  ? rg_auth_cred_from_file(t->password_file, &creds[i], err, sizeof(err))
+			  : rg_auth_cred_from_env(t->password_env, &creds[i], err, sizeof(err));
+		if (ret) {
+			fprintf(stderr, "%s:%u:%u: target %s: %s\n", cfg->path, t->loc.line,
+				t->loc.col, t->name, err);
+			nerr++;
+		}
+	}
+	/* Every password is in wiped memory now: drop the environment copies before any
+	 * thread (the DNS re-resolver, a JWKS refresher, libcurl reading proxy variables) may
+	 * read environ. */
+	for (i = 0; i < cfg->n_targets; i++)
+		if (cfg->targets[i].password_env)
+			rg_auth_env_scrub(cfg->targets[i].password_env);
+	for (i = 0; i < cfg->n_targets; i++) {
+		if (!creds[i])
+			continue;
+		if (rg_pg_gw_add_target(gw, &cfg->targets[i], creds[i], err, sizeof(err))) {
+			fprintf(stderr, "%s:%s\n", cfg->path, err);
+			rg_auth_cred_free(creds[i]);
+			nerr++;
+		}
+	}
+	free(creds);
 	for (i = 0; i < cfg->identity.n_issuers; i++) {
 		const struct rg_config_issuer *is = &cfg->identity.issuers[i];
 		struct rg_auth_verifier *v = NULL;
@@ -87,27 +123,6 @@ static int build_gw(const struct rg_config *cfg, struct rg_pg_gw *gw)
 				is->loc.col, err[0] ? err : "cannot create verifier");
 			if (v)
 				rg_auth_verifier_free(v);
-			nerr++;
-		}
-	}
-	for (i = 0; i < cfg->n_targets; i++) {
-		const struct rg_config_target *t = &cfg->targets[i];
-		struct rg_auth_cred *cred = NULL;
-		int ret;
-
-		err[0] = 0;
-		ret = t->password_file
-			  ? rg_auth_cred_from_file(t->password_file, &cred, err, sizeof(err))
-			  : rg_auth_cred_from_env(t->password_env, &cred, err, sizeof(err));
-		if (ret) {
-			fprintf(stderr, "%s:%u:%u: target %s: %s\n", cfg->path, t->loc.line,
-				t->loc.col, t->name, err);
-			nerr++;
-			continue;
-		}
-		if (rg_pg_gw_add_target(gw, t, cred, err, sizeof(err))) {
-			fprintf(stderr, "%s:%s\n", cfg->path, err);
-			rg_auth_cred_free(cred);
 			nerr++;
 		}
 	}

@@ -252,6 +252,13 @@ struct rg_auth_cred;
 int rg_auth_cred_from_file(const char *path, struct rg_auth_cred **out, char *err, size_t errlen);
 /* Read the password from an environment variable (non-empty). */
 int rg_auth_cred_from_env(const char *name, struct rg_auth_cred **out, char *err, size_t errlen);
+/*
+ * Once every credential that reads name has been built: overwrite the value bytes of every
+ * name= entry of environ in place (so /proc/PID/environ no longer shows it, even for a
+ * variable inherited at exec), then unsetenv(name) (so no child inherits it). Not thread
+ * safe, like setenv: call before starting threads that may read the environment.
+ */
+void rg_auth_env_scrub(const char *name);
 /* From a buffer (tests, and secrets obtained elsewhere). */
 int rg_auth_cred_from_mem(const char *secret, size_t len, struct rg_auth_cred **out);
 const char *rg_auth_cred_secret(const struct rg_auth_cred *c, size_t *len);

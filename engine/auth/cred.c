@@ -4,6 +4,7 @@
  * A password file is refused unless it is a regular file (no symlink), owned by our
  * effective uid, without any group/other permission bits. rg_auth_open_protected is that
  * check, also applied (without the read bits) to jwks_file, whose writer mints identities.
+ * rg_auth_env_scrub removes a password_env variable from the process once read.
  * Each credential also remembers a few SCRAM salted passwords (see rg_auth_cred_salted_get)
  * so that logins to the same target do not redo PBKDF2; they are wiped with the secret. Error messages name the file and
  * the rule broken; they never contain any byte of the secret.
@@ -179,6 +180,20 @@ int rg_auth_cred_from_env(const char *name, struct rg_auth_cred **out, char *err
 	if (ret)
 		rg_auth_errf(err, errlen, ret, "out of memory");
 	return ret;
+}
+
+void rg_auth_env_scrub(const char *name)
+{
+	extern char **environ;
+	size_t n = strlen(name);
+
+	/* The value bytes first, wherever they live: for a variable inherited at exec that is
+	 * the initial environment block, which /proc/PID/environ shows and unsetenv does not
+	 * touch (it only drops the pointer). Every entry: environ may hold a name twice. */
+	for (char **e = environ; e && *e; e++)
+		if (!strncmp(*e, name, n) && (*e)[n] == '=')
+			OPENSSL_cleanse(*e + n + 1, strlen(*e + n + 1));
+	unsetenv(name);
 }
 
 const char *rg_auth_cred_secret(const struct rg_auth_cred *c, size_t *len)

@@ -1032,8 +1032,8 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
 	const struct rg_config_target *tc = ps->tgt->cfg;
-	uint8_t buf[1024];
-	char out[768];
+	uint8_t buf[RG_AUTH_CRED_MAX + 16]; /* a PasswordMessage of the longest password */
+	char out[RG_AUTH_CRED_MAX + 1];
 	size_t pwlen, outlen;
 	const char *pw;
 	struct rg_pg_auth a;
@@ -1099,7 +1099,10 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 			n = rg_pg_write_password(buf, sizeof(buf), out);
 			OPENSSL_cleanse(out, sizeof(out));
 			ps->login->be_mech = "password";
-			if (send_built(s, RG_BE, buf, sizeof(buf), n))
+			/* the core wipes its queued copy once sent; buf is wiped here */
+			r = n < 0 || rg_sess_send_secret(s, RG_BE, buf, (size_t)n);
+			OPENSSL_cleanse(buf, sizeof(buf));
+			if (r)
 				goto abort;
 			return;
 		case RG_PG_AUTH_MD5:
