@@ -53,13 +53,85 @@ static void log_refresh(void *arg, bool error, const char *msg)
 	fprintf(stderr, "event=jwks_%s detail=\"%s\"\n", error ? "error" : "info", msg);
 }
 
+/* One credential from a password file or an environment variable. */
+static int read_cred(const struct rg_config *cfg, const struct rg_config_loc *loc,
+		     const char *what, const char *file, const char *env,
+		     struct rg_auth_cred **out)
+{
+	char err[512] = "";
+	int ret = file ? rg_auth_cred_from_file(file, out, err, sizeof(err))
+		       : rg_auth_cred_from_env(env, out, err, sizeof(err));
+
+	if (ret)
+		fprintf(stderr, "%s:%u:%u: %s: %s\n", cfg->path, loc->line, loc->col, what, err);
+	return ret ? 1 : 0;
+}
+
 /* Build verifiers and credentials from the config into gw. Returns the error count. */
 static int build_gw(const struct rg_config *cfg, struct rg_pg_gw *gw)
 {
-	char err[512];
-	size_t i;
+	struct rg_auth_cred **creds, ***rcreds;
+	char err[512], what[300];
+	size_t i, k;
 	int nerr = 0;
 
+	creds = calloc(cfg->n_targets, sizeof(*creds));
+	rcreds = calloc(cfg->n_targets, sizeof(*rcreds));
+	if (!creds || !rcreds) {
+		fprintf(stderr, "%s: out of memory\n", cfg->path);
+		free(creds);
+		free(rcreds);
+		return 1;
+	}
+	for (i = 0; i < cfg->n_targets; i++) {
+		const struct rg_config_target *t = &cfg->targets[i];
+
+		snprintf(what, sizeof(what), "target %s", t->name);
+		nerr += read_cred(cfg, &t->loc, what, t->password_file, t->password_env,
+				  &creds[i]);
+		if (t->n_roles && !(rcreds[i] = calloc(t->n_roles, sizeof(**rcreds)))) {
+			nerr++;
+			continue;
+		}
+		for (k = 0; k < t->n_roles; k++) {
+			const struct rg_config_role *r = &t->roles[k];
+
+			snprintf(what, sizeof(what), "target %s role %s", t->name, r->user);
+			nerr += read_cred(cfg, &r->loc, what, r->password_file, r->password_env,
+					  &rcreds[i][k]);
+		}
+	}
+	/* Every password is in wiped memory now: drop the environment copies before any
+	 * thread (the DNS re-resolver, a JWKS refresher, libcurl reading proxy variables) may
+	 * read environ. */
+	for (i = 0; i < cfg->n_targets; i++) {
+		if (cfg->targets[i].password_env)
+			rg_auth_env_scrub(cfg->targets[i].password_env);
+		for (k = 0; k < cfg->targets[i].n_roles; k++)
+			if (cfg->targets[i].roles[k].password_env)
+				rg_auth_env_scrub(cfg->targets[i].roles[k].password_env);
+	}
+	for (i = 0; i < cfg->n_targets; i++) {
+		const struct rg_config_target *t = &cfg->targets[i];
+		bool added = false;
+
+		if (creds[i] && rg_pg_gw_add_target(gw, t, creds[i], err, sizeof(err))) {
+			fprintf(stderr, "%s:%s\n", cfg->path, err);
+			rg_auth_cred_free(creds[i]);
+			nerr++;
+		} else if (creds[i]) {
+			added = true;
+		}
+		for (k = 0; rcreds[i] && k < t->n_roles; k++) {
+			if (added && rcreds[i][k] &&
+			    !rg_pg_gw_add_role(gw, t->name, &t->roles[k], rcreds[i][k]))
+				continue;
+			rg_auth_cred_free(rcreds[i][k]);
+		}
+		free(rcreds[i]);
+	}
+	free(creds);
+	free(rcreds);
 	for (i = 0; i < cfg->identity.n_issuers; i++) {
 		const struct rg_config_issuer *is = &cfg->identity.issuers[i];
 		struct rg_auth_verifier *v = NULL;
@@ -73,6 +145,8 @@ static int build_gw(const struct rg_config *cfg, struct rg_pg_gw *gw)
 		ac.jwks_refresh_ms = is->jwks_refresh_ms;
 		ac.unknown_kid_refresh_ms = is->unknown_kid_refresh_ms;
 		ac.clock_skew_ms = cfg->identity.clock_skew_ms;
+		ac.max_token_lifetime_ms = is->max_token_lifetime_ms;
+		ac.session_outlives_token = is->session_outlives_token;
 		if (is->groups_claim)
 			ac.groups_claim = is->groups_claim;
 		ac.required_claims = is->required_claims;
@@ -86,45 +160,6 @@ static int build_gw(const struct rg_config *cfg, struct rg_pg_gw *gw)
 			if (v)
 				rg_auth_verifier_free(v);
 			nerr++;
-		}
-	}
-	for (i = 0; i < cfg->n_targets; i++) {
-		const struct rg_config_target *t = &cfg->targets[i];
-		struct rg_auth_cred *cred = NULL;
-		int ret;
-
-		err[0] = 0;
-		ret = t->password_file
-			  ? rg_auth_cred_from_file(t->password_file, &cred, err, sizeof(err))
-			  : rg_auth_cred_from_env(t->password_env, &cred, err, sizeof(err));
-		if (ret) {
-			fprintf(stderr, "%s:%u:%u: target %s: %s\n", cfg->path, t->loc.line,
-				t->loc.col, t->name, err);
-			nerr++;
-			continue;
-		}
-		if (rg_pg_gw_add_target(gw, t, cred, err, sizeof(err))) {
-			fprintf(stderr, "%s:%s\n", cfg->path, err);
-			rg_auth_cred_free(cred);
-			nerr++;
-			continue;
-		}
-		for (size_t k = 0; k < t->n_roles; k++) {
-			const struct rg_config_role *r = &t->roles[k];
-
-			cred = NULL;
-			err[0] = 0;
-			ret = r->password_file
-				  ? rg_auth_cred_from_file(r->password_file, &cred, err, sizeof(err))
-				  : rg_auth_cred_from_env(r->password_env, &cred, err, sizeof(err));
-			if (!ret && (ret = rg_pg_gw_add_role(gw, t->name, r, cred)))
-				snprintf(err, sizeof(err), "%s", strerror(-ret));
-			if (ret) {
-				fprintf(stderr, "%s:%u:%u: target %s role %s: %s\n", cfg->path,
-					r->loc.line, r->loc.col, t->name, r->user, err);
-				rg_auth_cred_free(cred);
-				nerr++;
-			}
 		}
 	}
 	if (!cfg->identity.n_issuers) {
@@ -221,6 +256,16 @@ static int run(const char *path)
 				strerror(-ret));
 			goto out;
 		}
+		/* Tokens are bearer credentials: say so whenever they may cross in clear text
+		 * (loopback included: any local process can connect there). */
+		if (!lc->tls_enabled)
+			fprintf(stderr,
+				"event=plaintext_listener listener=%s address=%s%s%s:%u loopback=%s "
+				"insecure_plaintext=%s\n",
+				lc->name, strchr(lc->address.host, ':') ? "[" : "", lc->address.host,
+				strchr(lc->address.host, ':') ? "]" : "", port,
+				rg_config_addr_is_loopback(&lc->address) ? "yes" : "no",
+				lc->insecure_plaintext ? "yes" : "no");
 		if (off < sizeof(ports))
 			off += (size_t)snprintf(ports + off, sizeof(ports) - off, "%s%s=%s:%u%s",
 						i ? "," : "", lc->name, lc->address.host, port,

@@ -35,6 +35,7 @@ enum rg_auth_err {
 	RG_AUTH_E_BAD_AUDIENCE,
 	RG_AUTH_E_MISSING_CLAIM,	/* exp, iss, aud, sub or a configured required claim */
 	RG_AUTH_E_BAD_CLAIM,		/* a claim of the wrong type or beyond identity limits */
+	RG_AUTH_E_LIFETIME_TOO_LONG,	/* exp - iat or exp - now beyond max_token_lifetime_ms */
 	RG_AUTH_E_NO_KEYS,		/* no key set loaded yet */
 	RG_AUTH_E_INTERNAL,		/* out of memory, OpenSSL failure */
 	RG_AUTH_E__COUNT
@@ -49,8 +50,9 @@ const char *rg_auth_client_message(enum rg_auth_err e);
 const char *rg_auth_sqlstate(enum rg_auth_err e);
 
 /* Why a verification failed, for the audit log only. detail never contains the token, a
- * signature or a secret; values taken from the token (kid, iss, aud) are truncated and
- * reduced to printable ASCII. */
+ * signature or a secret; values taken from the token (kid, iss, aud, and the bytes jansson
+ * quotes in a parse error) are truncated and reduced to printable ASCII without '"' or
+ * '\\', so detail="..." on a log line cannot be broken out of. */
 struct rg_auth_fail {
 	enum rg_auth_err err;
 	bool refresh_pending;		/* UNKNOWN_KID: a key set refresh was requested */
@@ -96,6 +98,7 @@ void rg_auth_principal_free(struct rg_auth_principal *p);
 const char *rg_auth_principal_iss(const struct rg_auth_principal *p);
 const char *rg_auth_principal_sub(const struct rg_auth_principal *p);
 const char *rg_auth_principal_jti(const struct rg_auth_principal *p);	/* "" when absent */
+/* The token's exp, seconds since the epoch (see rg_auth_verifier_session_end_ms). */
 int64_t rg_auth_principal_exp(const struct rg_auth_principal *p);
 uint32_t rg_auth_principal_n_groups(const struct rg_auth_principal *p);
 /* Group i, or NULL when i >= n_groups. */
@@ -113,8 +116,11 @@ struct rg_auth_keyset;
 /*
  * Parse a JWKS document. Keys of a supported kind (RSA >= 2048 bits, EC P-256, OKP
  * Ed25519) that are malformed make the whole document fail, with the key's index and kid
- * in err; keys of kinds ringgate does not verify with (oct, X25519, use "enc", alg RS384,
- * ...) are skipped and counted. Returns 0 or -EINVAL / -ENOMEM.
+ * in err, and so does any oct (symmetric) key or private member (d, p, q, k, ...): a
+ * document that publishes a secret is refused, never skipped. Keys of kinds ringgate does
+ * not verify with (X25519, Ed448, P-384, use "enc", alg RS384, ...) are skipped and
+ * counted. err is sanitised (printable ASCII, no quotes from the document). Returns 0 or
+ * -EINVAL / -ENOMEM.
  */
 int rg_auth_keyset_parse(const char *json, size_t len, struct rg_auth_keyset **out,
 			 char *err, size_t errlen);
@@ -129,7 +135,7 @@ struct rg_auth_config {
 	const char *issuer;		/* required; compared byte for byte with iss */
 	const char *audience;		/* required; must be aud or one of aud[] */
 	const char *jwks_file;		/* exactly one of jwks_file / jwks_url */
-	const char *jwks_url;		/* http:// or https:// */
+	const char *jwks_url;		/* see rg_auth_jwks_url_check */
 	uint64_t jwks_refresh_ms;	/* periodic refresh; default 300000 */
 	uint64_t unknown_kid_refresh_ms;/* at most one kid-triggered refresh per; default 30000 */
 	uint64_t fetch_timeout_ms;	/* per URL fetch; default 5000 */
@@ -138,10 +144,26 @@ struct rg_auth_config {
 	const char *const *required_claims;	/* claims that must be present, may be NULL */
 	size_t n_required_claims;
 	size_t max_token_len;		/* default 16384 */
+	/* 0: no limit. Else a token is refused (LIFETIME_TOO_LONG) when exp - iat or exp - now
+	 * exceeds it, and (MISSING_CLAIM) when it has no iat. */
+	uint64_t max_token_lifetime_ms;
+	/* false (default): a session must end when its token expires, at exp + clock skew
+	 * (rg_auth_verifier_session_end_ms); true: it may outlive the token. Not used by
+	 * verification itself, carried for the session that keeps the identity. */
+	bool session_outlives_token;
 	/* Optional sink for the refresher's messages (never contain secrets). */
 	void (*log)(void *arg, bool error, const char *msg);
 	void *log_arg;
 };
+
+/*
+ * The rule for jwks_url, shared with the config loader: https:// anywhere, plain http://
+ * only to 127.0.0.1, [::1] or localhost, judged on the host libcurl's URL parser (the one
+ * that fetches) sees; any userinfo (user, password, ";options" before '@'), backslashes,
+ * spaces and non-ASCII bytes are refused. 0, or -EINVAL with a message in err that never
+ * quotes a URL carrying userinfo (it may hold a password). Pure: no DNS, no I/O.
+ */
+int rg_auth_jwks_url_check(const char *url, char *err, size_t errlen);
 
 /* Fill c with the defaults above (issuer, audience and the JWKS source left NULL). */
 void rg_auth_config_init(struct rg_auth_config *c);
@@ -192,6 +214,21 @@ int rg_auth_verifier_wait_refresh(struct rg_auth_verifier *v, uint64_t gen, uint
 void rg_auth_verifier_request_refresh(struct rg_auth_verifier *v);
 
 /*
+ * Token expiry for sessions. A token is accepted while now < exp + skew (skew is
+ * clock_skew_ms rounded up to whole seconds), so a session that must not outlive its token
+ * ends at that same instant:
+ *   rg_auth_verifier_session_end_ms(v, p): milliseconds since the epoch at which the session
+ *     of principal p (verified by v) must end, (exp + skew) * 1000; 0 when the issuer has
+ *     session_outlives_token set (no end). Never blocks, reads only immutable data.
+ *   rg_auth_verifier_session_outlives_token(v), rg_auth_verifier_clock_skew_ms(v): the two
+ *     inputs, for callers that compute it themselves (with rg_auth_principal_exp).
+ */
+int64_t rg_auth_verifier_session_end_ms(const struct rg_auth_verifier *v,
+					const struct rg_auth_principal *p);
+bool rg_auth_verifier_session_outlives_token(const struct rg_auth_verifier *v);
+uint64_t rg_auth_verifier_clock_skew_ms(const struct rg_auth_verifier *v);
+
+/*
  * Read the iss claim of a token WITHOUT verifying anything, to choose among several
  * issuers' verifiers. The result is attacker-controlled: use it only as a lookup key.
  * Returns 0, or -EINVAL when there is no readable string iss.
@@ -203,6 +240,9 @@ int rg_auth_peek_issuer(const char *token, size_t len, char *iss, size_t cap);
 /* The target's password, held in memory that is cleansed when freed. Never printed. */
 struct rg_auth_cred;
 
+#define RG_AUTH_CRED_MAX 1024	  /* bytes of the longest password a credential holds */
+#define RG_AUTH_CRED_SALT_CACHE 4 /* SCRAM salted passwords remembered per credential */
+
 /*
  * Read the password from a file: it must be a regular file (symlinks are refused), owned by
  * the effective uid, with no group/other permission bits (0600 or stricter), non-empty and
@@ -212,6 +252,13 @@ struct rg_auth_cred;
 int rg_auth_cred_from_file(const char *path, struct rg_auth_cred **out, char *err, size_t errlen);
 /* Read the password from an environment variable (non-empty). */
 int rg_auth_cred_from_env(const char *name, struct rg_auth_cred **out, char *err, size_t errlen);
+/*
+ * Once every credential that reads name has been built: overwrite the value bytes of every
+ * name= entry of environ in place (so /proc/PID/environ no longer shows it, even for a
+ * variable inherited at exec), then unsetenv(name) (so no child inherits it). Not thread
+ * safe, like setenv: call before starting threads that may read the environment.
+ */
+void rg_auth_env_scrub(const char *name);
 /* From a buffer (tests, and secrets obtained elsewhere). */
 int rg_auth_cred_from_mem(const char *secret, size_t len, struct rg_auth_cred **out);
 const char *rg_auth_cred_secret(const struct rg_auth_cred *c, size_t *len);
@@ -228,7 +275,14 @@ int rg_auth_md5_response(const char *user, const char *password, size_t pwlen,
  * or -ENOSPC. */
 ssize_t rg_auth_cleartext_response(const struct rg_auth_cred *c, char *out, size_t cap);
 
+/*
+ * Iteration counts a SCRAM server may ask for. Below MIN is refused (RFC 7677). Above the
+ * caller's max_iterations (rg_auth_scram_opts; DEFAULT when 0; never above MAX) is refused
+ * too: PBKDF2 runs on the calling (worker) thread, ~0.9 ms per 4096 iterations here, so the
+ * cap bounds how long a target can stall a worker per login (docs/auth.md).
+ */
 #define RG_AUTH_SCRAM_MIN_ITERATIONS 4096
+#define RG_AUTH_SCRAM_DEFAULT_MAX_ITERATIONS 100000
 #define RG_AUTH_SCRAM_MAX_ITERATIONS 10000000
 
 enum rg_auth_scram_state {
@@ -271,6 +325,13 @@ struct rg_auth_scram_opts {
 	 * certificate as this connection received it (rg_tls_conn_server_end_point). */
 	const uint8_t *cb_data;
 	size_t cb_len; /* 1..RG_AUTH_SCRAM_CB_MAX */
+	/* Refuse a server asking for more iterations; 0: RG_AUTH_SCRAM_DEFAULT_MAX_ITERATIONS.
+	 * Above RG_AUTH_SCRAM_MAX_ITERATIONS is an init error. */
+	uint32_t max_iterations;
+	/* The credential the password came from, or NULL. When set, its salted-password cache
+	 * is consulted and filled: one PBKDF2 per (credential, salt, iterations), lock-free
+	 * reads, safe from any number of threads. The credential must outlive the exchange. */
+	const struct rg_auth_cred *cred;
 };
 
 /* SCRAM-SHA-256 client, with tls-server-end-point channel binding (SCRAM-SHA-256-PLUS) when
@@ -289,6 +350,9 @@ struct rg_auth_scram {
 	size_t client_final_wo_proof_len;
 	uint8_t salted_password[32];
 	uint8_t server_signature[32];
+	uint32_t max_iterations;
+	const struct rg_auth_cred *cred;
+	bool cache_hit;			/* client_final reused a cached salted password */
 	char *password;			/* owned copy, cleansed */
 	size_t password_len;
 };

@@ -23,6 +23,7 @@ static const char *const names[RG_AUTH_E__COUNT] = {
 	[RG_AUTH_E_BAD_AUDIENCE] = "bad_audience",
 	[RG_AUTH_E_MISSING_CLAIM] = "missing_claim",
 	[RG_AUTH_E_BAD_CLAIM] = "bad_claim",
+	[RG_AUTH_E_LIFETIME_TOO_LONG] = "lifetime_too_long",
 	[RG_AUTH_E_NO_KEYS] = "no_keys",
 	[RG_AUTH_E_INTERNAL] = "internal",
 };

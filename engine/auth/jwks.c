@@ -201,7 +201,7 @@ static const char *opt_string(json_t *jwk, const char *name, bool *bad)
 static int key_build(json_t *jwk, size_t idx, struct rg_auth_key *k, char *err, size_t errlen)
 {
 	static const char *const private_members[] = { "d", "p", "q", "dp", "dq", "qi", "k" };
-	char where[RG_AUTH_MAX_KID + 48];
+	char where[RG_AUTH_MAX_KID + 48], safe_alg[17];
 	const char *kty, *kid, *alg, *use, *crv;
 	json_t *ops;
 	bool bad = false;
@@ -236,6 +236,12 @@ static int key_build(json_t *jwk, size_t idx, struct rg_auth_key *k, char *err, 
 			return rg_auth_errf(err, errlen, -EINVAL,
 					    "%s: contains private key member \"%s\"", where,
 					    private_members[i]);
+	/* A symmetric key in a public document is a leaked secret (or HS256 confusion bait):
+	 * refuse the document, whatever its use or key_ops say. */
+	if (strcmp(kty, "oct") == 0)
+		return rg_auth_errf(err, errlen, -EINVAL,
+				    "%s: kty \"oct\" (a symmetric secret) has no place in a JWKS",
+				    where);
 
 	/* Keys not meant for verifying signatures are someone else's business. */
 	if (use && strcmp(use, "sig") != 0)
@@ -272,9 +278,12 @@ static int key_build(json_t *jwk, size_t idx, struct rg_auth_key *k, char *err, 
 			return rg_auth_errf(err, errlen, -EINVAL, "%s: missing \"crv\"", where);
 		if (strcmp(crv, "P-256") != 0)
 			return SKIP;
-		if (alg && strcmp(alg, "ES256") != 0)
+		if (alg && strcmp(alg, "ES256") != 0) {
+			rg_auth_sanitize(alg, strlen(alg), safe_alg, sizeof(safe_alg));
 			return rg_auth_errf(err, errlen, -EINVAL,
-					    "%s: alg \"%.16s\" does not fit a P-256 key", where, alg);
+					    "%s: alg \"%s\" does not fit a P-256 key", where,
+					    safe_alg);
+		}
 		k->alg = RG_AUTH_ALG_ES256;
 		return build_ec(jwk, &k->pkey, err, errlen, where);
 	}
@@ -283,14 +292,16 @@ static int key_build(json_t *jwk, size_t idx, struct rg_auth_key *k, char *err, 
 			return rg_auth_errf(err, errlen, -EINVAL, "%s: missing \"crv\"", where);
 		if (strcmp(crv, "Ed25519") != 0)
 			return SKIP;	/* Ed448, X25519, X448 */
-		if (alg && strcmp(alg, "EdDSA") != 0)
+		if (alg && strcmp(alg, "EdDSA") != 0) {
+			rg_auth_sanitize(alg, strlen(alg), safe_alg, sizeof(safe_alg));
 			return rg_auth_errf(err, errlen, -EINVAL,
-					    "%s: alg \"%.16s\" does not fit an Ed25519 key", where,
-					    alg);
+					    "%s: alg \"%s\" does not fit an Ed25519 key", where,
+					    safe_alg);
+		}
 		k->alg = RG_AUTH_ALG_EDDSA;
 		return build_okp(jwk, &k->pkey, err, errlen, where);
 	}
-	return SKIP;	/* oct and anything newer */
+	return SKIP;	/* a kty newer than this code */
 }
 
 void rg_auth_keyset_free(struct rg_auth_keyset *ks)
@@ -316,9 +327,15 @@ int rg_auth_keyset_parse(const char *json, size_t len, struct rg_auth_keyset **o
 		return rg_auth_errf(err, errlen, -EINVAL, "JWKS larger than %u bytes",
 				    RG_AUTH_MAX_JWKS);
 	doc = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!doc)
-		return rg_auth_errf(err, errlen, -EINVAL, "JWKS is not JSON: %s (line %d)",
-				    jerr.text, jerr.line);
+	if (!doc) {
+		/* jansson quotes raw bytes of the (possibly fetched) document: sanitise them */
+		char safe[81];
+
+		rg_auth_sanitize(jerr.text, strnlen(jerr.text, sizeof(jerr.text)), safe,
+				 sizeof(safe));
+		return rg_auth_errf(err, errlen, -EINVAL, "JWKS is not JSON: %s (line %d)", safe,
+				    jerr.line);
+	}
 	keys = json_is_object(doc) ? json_object_get(doc, "keys") : NULL;
 	if (!json_is_array(keys)) {
 		ret = rg_auth_errf(err, errlen, -EINVAL, "JWKS has no \"keys\" array");

@@ -80,9 +80,15 @@ static enum rg_auth_err part_json(const char *s, size_t n, const char *what, jso
 	}
 	*out = json_loadb((const char *)buf, (size_t)dn, JSON_REJECT_DUPLICATES, &jerr);
 	free(buf);
-	if (!*out)
-		return rg_auth_fail_set(why, RG_AUTH_E_MALFORMED, "%s is not JSON: %.80s", what,
-					jerr.text);
+	if (!*out) {
+		/* jansson quotes the offending token's raw bytes ('"x\" y"'): token bytes */
+		char safe[81];
+
+		rg_auth_sanitize(jerr.text, strnlen(jerr.text, sizeof(jerr.text)), safe,
+				 sizeof(safe));
+		return rg_auth_fail_set(why, RG_AUTH_E_MALFORMED, "%s is not JSON: %s", what,
+					safe);
+	}
 	if (!json_is_object(*out)) {
 		json_decref(*out);
 		*out = NULL;
@@ -369,6 +375,26 @@ enum rg_auth_err rg_auth_check_claims(const struct rg_auth_config *cfg, json_t *
 	if (has_iat && iat > now + skew)
 		return rg_auth_fail_set(why, RG_AUTH_E_IAT_IN_FUTURE, "iat is %lld s ahead",
 					(long long)(iat - now));
+	if (cfg->max_token_lifetime_ms) {
+		/* Compared in ms so that a limit that is not whole seconds stays exact. */
+		uint64_t max = cfg->max_token_lifetime_ms;
+
+		if (!has_iat)
+			return rg_auth_fail_set(why, RG_AUTH_E_MISSING_CLAIM,
+						"missing claim iat (max_token_lifetime is set)");
+		if (exp > iat && (uint64_t)(exp - iat) * 1000 > max)
+			return rg_auth_fail_set(why, RG_AUTH_E_LIFETIME_TOO_LONG,
+						"exp - iat is %lld s, max_token_lifetime %llu s",
+						(long long)(exp - iat),
+						(unsigned long long)(max / 1000));
+		/* No skew here: however the issuer dated it, the token may not be usable for
+		 * longer than the limit from now. */
+		if (exp > now && (uint64_t)(exp - now) * 1000 > max)
+			return rg_auth_fail_set(why, RG_AUTH_E_LIFETIME_TOO_LONG,
+						"exp is %lld s ahead, max_token_lifetime %llu s",
+						(long long)(exp - now),
+						(unsigned long long)(max / 1000));
+	}
 
 	sub = json_object_get(claims, "sub");
 	if (!sub)

@@ -5,8 +5,10 @@
  * "n,," (no TLS) or "y,," (TLS, -PLUS not offered) -- the md5 response and the cleartext
  * response. The SCRAM client is an explicit state machine; any protocol
  * violation moves it to FAILED and wipes its secrets. It refuses fewer than 4096
- * iterations, a server nonce that does not extend ours, and above all a server-final
- * signature that does not verify: that is the only proof the upstream knows the password.
+ * iterations or more than the caller's cap (PBKDF2 runs on the caller's thread), a server
+ * nonce that does not extend ours, and above all a server-final signature that does not
+ * verify: that is the only proof the upstream knows the password. Given the credential, it
+ * reuses the credential's cached salted password for a salt and count it has seen.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -113,7 +115,14 @@ enum rg_auth_scram_err rg_auth_scram_init_opts(struct rg_auth_scram *s, const ch
 			return fail(s, RG_AUTH_SCRAM_E_INTERNAL);
 		}
 		s->cb = opt->cb;
+		if (opt->max_iterations > RG_AUTH_SCRAM_MAX_ITERATIONS ||
+		    (opt->max_iterations && opt->max_iterations < RG_AUTH_SCRAM_MIN_ITERATIONS))
+			return fail(s, RG_AUTH_SCRAM_E_INTERNAL);
+		s->max_iterations = opt->max_iterations;
+		s->cred = opt->cred;
 	}
+	if (!s->max_iterations)
+		s->max_iterations = RG_AUTH_SCRAM_DEFAULT_MAX_ITERATIONS;
 	if (nonce) {
 		if (strlen(nonce) >= sizeof(s->cnonce) || !nonce_ok(nonce, strlen(nonce)))
 			return fail(s, RG_AUTH_SCRAM_E_INTERNAL);
@@ -190,7 +199,7 @@ enum rg_auth_scram_err rg_auth_scram_client_final(struct rg_auth_scram *s, const
 {
 	const char *end = sf + n, *p = sf, *e, *nonce;
 	uint8_t salt[128], client_key[32], stored_key[32], client_sig[32], proof[32];
-	uint8_t server_key[32], cbind[32 + RG_AUTH_SCRAM_CB_MAX];
+	uint8_t server_key[32], cbind[32 + RG_AUTH_SCRAM_CB_MAX], salt_key[32];
 	char auth_msg[1600], cbind64[4 * ((sizeof(cbind) + 2) / 3) + 1];
 	const char *gs2 = gs2_header(s->cb);
 	size_t gl = strlen(gs2);
@@ -238,7 +247,7 @@ enum rg_auth_scram_err rg_auth_scram_client_final(struct rg_auth_scram *s, const
 			return fail(s, RG_AUTH_SCRAM_E_MALFORMED);
 		iter = iter * 10 + (unsigned long)(*p - '0');
 	}
-	if (iter < RG_AUTH_SCRAM_MIN_ITERATIONS || iter > RG_AUTH_SCRAM_MAX_ITERATIONS)
+	if (iter < RG_AUTH_SCRAM_MIN_ITERATIONS || iter > s->max_iterations)
 		return fail(s, RG_AUTH_SCRAM_E_ITERATIONS);
 	/* Anything after is optional extensions, which we may ignore (RFC 5802 5.1). */
 
@@ -262,9 +271,21 @@ enum rg_auth_scram_err rg_auth_scram_client_final(struct rg_auth_scram *s, const
 	am_len = (size_t)w;
 
 	ret = RG_AUTH_SCRAM_E_INTERNAL;
-	if (PKCS5_PBKDF2_HMAC(s->password, (int)s->password_len, salt, (int)salt_len, (int)iter,
-			      EVP_sha256(), 32, s->salted_password) != 1)
+	/* PBKDF2 is the expensive part (iterations x 2 HMACs, on the caller's thread): a
+	 * credential remembers its result per (salt, iterations), which PostgreSQL keeps until
+	 * the role's password changes. */
+	if (s->cred && !EVP_Digest(salt, (size_t)salt_len, salt_key, NULL, EVP_sha256(), NULL))
 		goto out;
+	s->cache_hit = s->cred && rg_auth_cred_salted_get(s->cred, salt_key, (uint32_t)iter,
+							  s->salted_password);
+	if (!s->cache_hit) {
+		if (PKCS5_PBKDF2_HMAC(s->password, (int)s->password_len, salt, (int)salt_len,
+				      (int)iter, EVP_sha256(), 32, s->salted_password) != 1)
+			goto out;
+		if (s->cred)
+			rg_auth_cred_salted_put(s->cred, salt_key, (uint32_t)iter,
+						s->salted_password);
+	}
 	if (!hmac(s->salted_password, 32, "Client Key", 10, client_key) ||
 	    !EVP_Digest(client_key, 32, stored_key, NULL, EVP_sha256(), NULL) ||
 	    !hmac(stored_key, 32, auth_msg, am_len, client_sig) ||

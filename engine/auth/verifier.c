@@ -28,6 +28,7 @@ struct rg_auth_verifier {
 	struct rg_auth_config cfg;	/* strings below are owned copies */
 	char *issuer, *audience, *jwks_file, *jwks_url, *groups_claim;
 	char **required;
+	struct Curl_URL *url;		/* jwks_url as checked by rg_auth_url_parse, fetched as is */
 
 	_Atomic(struct rg_auth_keyset *) keys;
 	atomic_uint epoch;
@@ -72,18 +73,16 @@ static void logf_(struct rg_auth_verifier *v, bool error, const char *fmt, ...)
 
 static int read_file(const char *path, char **out, size_t *outlen, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	struct stat st;
 	char *buf = NULL;
 	size_t n = 0;
-	int ret;
+	int fd, ret;
 
-	if (fd < 0)
-		return rg_auth_errf(err, errlen, -errno, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		ret = rg_auth_errf(err, errlen, -EINVAL, "%s: not a regular file", path);
-		goto out;
-	}
+	/* Whoever can write this file can mint any identity: the password file's checks,
+	 * except that others may read public keys. On every load, not just the first. */
+	ret = rg_auth_open_protected(path, "jwks_file", 022, &fd, &st, err, errlen);
+	if (ret)
+		return ret;
 	if (st.st_size > RG_AUTH_MAX_JWKS) {
 		ret = rg_auth_errf(err, errlen, -EFBIG, "%s: larger than %u bytes", path,
 				   RG_AUTH_MAX_JWKS);
@@ -138,8 +137,9 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 	return add;
 }
 
-static int fetch_url(const char *url, uint64_t timeout_ms, char **out, size_t *outlen,
-		     char *err, size_t errlen)
+/* url is the handle rg_auth_url_parse checked; name only names it in messages. */
+static int fetch_url(CURLU *url, const char *name, uint64_t timeout_ms, char **out,
+		     size_t *outlen, char *err, size_t errlen)
 {
 	struct membuf m = { 0 };
 	CURL *c = curl_easy_init();
@@ -149,7 +149,7 @@ static int fetch_url(const char *url, uint64_t timeout_ms, char **out, size_t *o
 
 	if (!c)
 		return rg_auth_errf(err, errlen, -ENOMEM, "curl_easy_init failed");
-	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CURLU, url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);	/* we are not the main thread */
@@ -162,13 +162,13 @@ static int fetch_url(const char *url, uint64_t timeout_ms, char **out, size_t *o
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &m);
 	rc = curl_easy_perform(c);
 	if (rc != CURLE_OK) {
-		ret = rg_auth_errf(err, errlen, m.too_big ? -EFBIG : -EIO, "%s: %s", url,
+		ret = rg_auth_errf(err, errlen, m.too_big ? -EFBIG : -EIO, "%s: %s", name,
 				   m.too_big ? "JWKS too large" : curl_easy_strerror(rc));
 		goto out;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	if (status != 200) {
-		ret = rg_auth_errf(err, errlen, -EIO, "%s: HTTP status %ld", url, status);
+		ret = rg_auth_errf(err, errlen, -EIO, "%s: HTTP status %ld", name, status);
 		goto out;
 	}
 	*out = m.p ? m.p : strdup("");
@@ -191,7 +191,8 @@ static int load_keys(struct rg_auth_verifier *v, struct rg_auth_keyset **out, ch
 	if (v->jwks_file)
 		ret = read_file(v->jwks_file, &doc, &n, err, errlen);
 	else
-		ret = fetch_url(v->jwks_url, v->cfg.fetch_timeout_ms, &doc, &n, err, errlen);
+		ret = fetch_url(v->url, v->jwks_url, v->cfg.fetch_timeout_ms, &doc, &n, err,
+				errlen);
 	if (ret)
 		return ret;
 	ret = rg_auth_keyset_parse(doc, n, out, err, errlen);
@@ -266,8 +267,11 @@ static void *refresher(void *arg)
 			       now >= v->last_fetch_ms + v->cfg.unknown_kid_refresh_ms;
 
 		if (now < v->next_periodic_ms && !kid_due) {
+			/* The earlier of the two deadlines: a pending unknown-kid refresh that is
+			 * rate-limited must never postpone the periodic one (revocation). */
 			wake = v->next_periodic_ms;
-			if (atomic_load(&v->want))
+			if (atomic_load(&v->want) &&
+			    v->last_fetch_ms + v->cfg.unknown_kid_refresh_ms < wake)
 				wake = v->last_fetch_ms + v->cfg.unknown_kid_refresh_ms;
 			ts.tv_sec = (time_t)(wake / 1000);
 			ts.tv_nsec = (long)(wake % 1000) * 1000000;
@@ -324,12 +328,16 @@ int rg_auth_verifier_new(const struct rg_auth_config *cfg, struct rg_auth_verifi
 	if (!cfg->jwks_file == !cfg->jwks_url)
 		return rg_auth_errf(err, errlen, -EINVAL,
 				    "exactly one of jwks_file and jwks_url is required");
-	if (cfg->jwks_url && strncmp(cfg->jwks_url, "https://", 8) != 0 &&
-	    strncmp(cfg->jwks_url, "http://", 7) != 0)
-		return rg_auth_errf(err, errlen, -EINVAL, "jwks_url must be http:// or https://");
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return rg_auth_errf(err, errlen, -ENOMEM, "out of memory");
+	if (cfg->jwks_url) {
+		ret = rg_auth_url_parse(cfg->jwks_url, &v->url, err, errlen);
+		if (ret) {
+			free(v);
+			return ret;
+		}
+	}
 	v->cfg = *cfg;
 	v->issuer = dup_opt(cfg->issuer, &oom);
 	v->audience = dup_opt(cfg->audience, &oom);
@@ -402,6 +410,7 @@ void rg_auth_verifier_free(struct rg_auth_verifier *v)
 	free(v->audience);
 	free(v->jwks_file);
 	free(v->jwks_url);
+	curl_url_cleanup(v->url);
 	free(v->groups_claim);
 	for (size_t i = 0; v->required && i < v->cfg.n_required_claims; i++)
 		free(v->required[i]);
@@ -447,6 +456,27 @@ uint64_t rg_auth_verifier_generation(struct rg_auth_verifier *v)
 uint64_t rg_auth_verifier_fetch_timeout_ms(const struct rg_auth_verifier *v)
 {
 	return v->cfg.fetch_timeout_ms;
+}
+
+bool rg_auth_verifier_session_outlives_token(const struct rg_auth_verifier *v)
+{
+	return v->cfg.session_outlives_token;
+}
+
+uint64_t rg_auth_verifier_clock_skew_ms(const struct rg_auth_verifier *v)
+{
+	return v->cfg.clock_skew_ms;
+}
+
+int64_t rg_auth_verifier_session_end_ms(const struct rg_auth_verifier *v,
+					const struct rg_auth_principal *p)
+{
+	/* The same rounding as rg_auth_check_claims: the last accepted second, exclusive. */
+	int64_t skew = (int64_t)((v->cfg.clock_skew_ms + 999) / 1000);
+
+	if (v->cfg.session_outlives_token)
+		return 0;
+	return (rg_auth_principal_exp(p) + skew) * 1000;
 }
 
 int rg_auth_verifier_wait_refresh(struct rg_auth_verifier *v, uint64_t gen, uint64_t timeout_ms)

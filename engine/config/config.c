@@ -15,12 +15,14 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "config-int.h"
 #include "config.h"
 
@@ -401,6 +403,22 @@ static void parse_listener_tls(struct ctx *c, const struct cfg_node *n, const ch
 		get_bool(c, v[2], join(w, where, "require"), &l->tls.require);
 }
 
+bool rg_config_addr_is_loopback(const struct rg_config_addr *a)
+{
+	if (a->kind != RG_CONFIG_ADDR_INET || !a->numeric)
+		return false;
+	if (a->sa.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)&a->sa;
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (a->sa.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)&a->sa;
+		return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
+		       (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127);
+	}
+	return false;
+}
+
 static void parse_listener(struct ctx *c, const struct cfg_node *n, const char *where,
 			   struct rg_config_listener *l)
 {
@@ -409,9 +427,11 @@ static void parse_listener(struct ctx *c, const struct cfg_node *n, const char *
 	    {"address", true},
 	    {"protocol", true},
 	    {"tls", false},
+	    {"insecure_plaintext", false},
 	};
 	const struct cfg_node *v[NKEYS(keys)];
 	char w[WHERE_MAX];
+	bool addr_ok = false;
 
 	l->loc = loc_of(n);
 	if (!map_keys(c, n, where, keys, NKEYS(keys), v))
@@ -419,11 +439,23 @@ static void parse_listener(struct ctx *c, const struct cfg_node *n, const char *
 	if (v[0])
 		l->name = get_name(c, v[0], join(w, where, "name"));
 	if (v[1])
-		get_addr(c, v[1], join(w, where, "address"), 0, &l->address);
+		addr_ok = get_addr(c, v[1], join(w, where, "address"), 0, &l->address);
 	if (v[2])
 		get_proto(c, v[2], join(w, where, "protocol"), &l->protocol);
 	if (v[3])
 		parse_listener_tls(c, v[3], join(w, where, "tls"), l);
+	if (v[4] && get_bool(c, v[4], join(w, where, "insecure_plaintext"),
+			     &l->insecure_plaintext) &&
+	    l->insecure_plaintext && v[3])
+		cfg_error(&c->e, v[4]->line, v[4]->col, "%s: not used with tls", w);
+	/* The agent's password is a bearer token: off the host it travels only in TLS, unless
+	 * the operator writes down that the network in between is trusted. */
+	if (addr_ok && !v[3] && !l->insecure_plaintext && !rg_config_addr_is_loopback(&l->address))
+		cfg_error(&c->e, v[1]->line, v[1]->col,
+			  "%s: %s is not a loopback address and the listener has no tls: agents' "
+			  "tokens would cross the network in clear text (add tls, or set "
+			  "insecure_plaintext: true)",
+			  join(w, where, "address"), l->address.text);
 }
 
 static void parse_admin(struct ctx *c, const struct cfg_node *n)
@@ -440,24 +472,6 @@ static void parse_admin(struct ctx *c, const struct cfg_node *n)
 	}
 }
 
-/* https:// anywhere; plain http:// only to the loopback interface (tests, sidecars). */
-static bool jwks_url_ok(const char *u)
-{
-	static const char *const loopback[] = {"127.0.0.1", "localhost", "[::1]"};
-
-	if (!strncmp(u, "https://", 8))
-		return u[8] && u[8] != '/' && u[8] != ':';
-	if (strncmp(u, "http://", 7))
-		return false;
-	u += 7;
-	for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
-		size_t l = strlen(loopback[i]);
-		if (!strncmp(u, loopback[i], l) && (!u[l] || u[l] == ':' || u[l] == '/'))
-			return true;
-	}
-	return false;
-}
-
 static void parse_issuer(struct ctx *c, const struct cfg_node *n, const char *where,
 			 struct rg_config_issuer *is)
 {
@@ -465,6 +479,7 @@ static void parse_issuer(struct ctx *c, const struct cfg_node *n, const char *wh
 	    {"issuer", true},		{"audience", true},	 {"jwks_file", false},
 	    {"jwks_url", false},	{"jwks_refresh", false}, {"groups_claim", false},
 	    {"required_claims", false}, {"unknown_kid_refresh", false},
+	    {"session_outlives_token", false}, {"max_token_lifetime", false},
 	};
 	static const char *const default_claims[] = {"sub", "exp"};
 	const struct cfg_node *v[NKEYS(keys)];
@@ -488,12 +503,11 @@ static void parse_issuer(struct ctx *c, const struct cfg_node *n, const char *wh
 		is->jwks_file = get_path(c, v[2], join(w, where, "jwks_file"));
 	} else if (which == 1) {
 		const char *u = scalar_str(c, v[3], join(w, where, "jwks_url"));
+		char why[256];
 
-		if (u && !jwks_url_ok(u))
-			cfg_error(&c->e, v[3]->line, v[3]->col,
-				  "%s: '%s' must be an https:// URL (http:// only to 127.0.0.1, "
-				  "[::1] or localhost)",
-				  w, u);
+		/* auth owns the rule (it fetches); the message never echoes userinfo. */
+		if (u && rg_auth_jwks_url_check(u, why, sizeof(why)))
+			cfg_error(&c->e, v[3]->line, v[3]->col, "%s: %s", w, why);
 		else if (u)
 			is->jwks_url = ctx_strdup(c, u);
 	}
@@ -505,6 +519,12 @@ static void parse_issuer(struct ctx *c, const struct cfg_node *n, const char *wh
 	if (v[7])
 		get_duration(c, v[7], join(w, where, "unknown_kid_refresh"), MS_SECOND, 24 * MS_HOUR,
 			     &is->unknown_kid_refresh_ms);
+	if (v[8])
+		get_bool(c, v[8], join(w, where, "session_outlives_token"),
+			 &is->session_outlives_token);
+	if (v[9])
+		get_duration(c, v[9], join(w, where, "max_token_lifetime"), MS_SECOND,
+			     7 * 24 * MS_HOUR, &is->max_token_lifetime_ms);
 	if (v[6] && get_seq(c, v[6], join(w, where, "required_claims"), 0)) {
 		const char **claims = ctx_alloc(c, (v[6]->n + 1) * sizeof(*claims));
 
@@ -764,12 +784,15 @@ static void parse_target(struct ctx *c, const struct cfg_node *n, const char *wh
 	    {"database", true},	     {"user", true},	 {"password_file", false},
 	    {"password_env", false}, {"tls", false},	 {"connect_timeout", false},
 	    {"allowed_auth", false}, {"roles", false},
+	    {"scram_max_iterations", false},
 	};
 	const struct cfg_node *v[NKEYS(keys)];
 	char w[WHERE_MAX];
+	uint64_t u;
 
 	t->loc = loc_of(n);
 	t->connect_timeout_ms = 5 * MS_SECOND;
+	t->scram_max_iterations = RG_AUTH_SCRAM_DEFAULT_MAX_ITERATIONS;
 	if (!map_keys(c, n, where, keys, NKEYS(keys), v))
 		return;
 	if (v[0])
@@ -797,6 +820,9 @@ static void parse_target(struct ctx *c, const struct cfg_node *n, const char *wh
 		parse_allowed_auth(c, v[9], join(w, where, "allowed_auth"), t);
 	if (v[10])
 		parse_roles(c, v[10], join(w, where, "roles"), t);
+	if (v[11] && get_uint(c, v[11], join(w, where, "scram_max_iterations"),
+			      RG_AUTH_SCRAM_MIN_ITERATIONS, RG_AUTH_SCRAM_MAX_ITERATIONS, &u))
+		t->scram_max_iterations = (uint32_t)u;
 }
 
 static void parse_policy(struct ctx *c, const struct cfg_node *n)

@@ -61,6 +61,9 @@ struct rg_config_listener {
 	enum rg_config_proto protocol;
 	bool tls_enabled;
 	struct rg_config_listener_tls tls;
+	/* Without tls the address must be loopback unless this is set: agents' tokens then
+	 * cross the network in clear text (main logs event=plaintext_listener either way). */
+	bool insecure_plaintext;
 };
 
 struct rg_config_admin {
@@ -79,6 +82,8 @@ struct rg_config_issuer {
 	const char *groups_claim;
 	const char *const *required_claims;
 	size_t n_required_claims;
+	bool session_outlives_token;	/* false: a session ends when its token expires */
+	uint64_t max_token_lifetime_ms; /* 0: no limit on exp - iat / exp - now */
 };
 
 struct rg_config_identity {
@@ -143,6 +148,9 @@ struct rg_config_target {
 	struct rg_config_role *roles; /* more upstream roles, each for some groups */
 	size_t n_roles;
 	uint64_t connect_timeout_ms;
+	/* A SCRAM server-first asking for more PBKDF2 iterations fails the login (they run on
+	 * a worker thread); RG_AUTH_SCRAM_MIN..MAX_ITERATIONS, default ..._DEFAULT_MAX_... */
+	uint32_t scram_max_iterations;
 };
 
 struct rg_config_policy {
@@ -202,6 +210,10 @@ const struct rg_config_issuer *rg_config_issuer(const struct rg_config *cfg, con
 
 /* cfg->threads, or the number of online CPUs when it is 0 (at least 1). */
 unsigned rg_config_threads(const struct rg_config *cfg);
+
+/* An INET address with an IP literal in 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104: traffic to
+ * it never leaves the host. */
+bool rg_config_addr_is_loopback(const struct rg_config_addr *a);
 
 const char *rg_config_proto_name(enum rg_config_proto p);
 const char *rg_config_tls_mode_name(enum rg_config_tls_mode m);

@@ -4,7 +4,8 @@
  * rg_acc accumulator for messages split across buffers.
  *
  * Invariant: a provided buffer is either in the kernel's ring or has refs > 0; the last
- * rg_buf_put() hands it back (batched: published once per loop iteration). Nothing here
+ * rg_buf_put() hands it back (batched: published once per loop iteration). A heap chunk
+ * marked wipe (rg_sess_send_secret) is zeroed by that last put, before it is reused. Nothing here
  * allocates per message once the free lists are warm.
  */
 #include <errno.h>
@@ -127,6 +128,11 @@ void rg_buf_put(struct rg_buf *b)
 		w->bufs_free++;
 		RG_CNT_ADD(w, bufs_in_use, -1);
 	} else {
+		if (b->wipe) {
+			/* explicit_bzero: a store the compiler may not drop as dead */
+			explicit_bzero(b->data, b->len);
+			b->wipe = false;
+		}
 		b->next = w->chunk_free;
 		w->chunk_free = b;
 	}
@@ -151,6 +157,7 @@ struct rg_buf *rg_chunk_get(struct rg_worker *w)
 	b->next = NULL;
 	b->refs = 1;
 	b->len = 0;
+	b->wipe = false;
 	return b;
 }
 

@@ -28,6 +28,7 @@
 #ifndef RG_CORE_H
 #define RG_CORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -67,6 +68,7 @@ struct rg_buf {
 	uint32_t cap;
 	struct rg_worker *w;
 	struct rg_buf *next;	/* free list */
+	bool wipe;		/* heap chunk: zero its bytes when released (rg_sess_send_secret) */
 };
 
 /*
@@ -210,6 +212,13 @@ int rg_sess_connect_be(struct rg_sess *s, const struct sockaddr *addr, socklen_t
 int rg_sess_send_ref(struct rg_sess *s, enum rg_side to, struct rg_buf *b, size_t off,
 		     size_t len);
 int rg_sess_send(struct rg_sess *s, enum rg_side to, const void *p, size_t len);
+/*
+ * rg_sess_send for bytes that must not outlive their send (a password, a key): the core's
+ * copy is zeroed as soon as the send completed and the chunk is released, not left in the
+ * worker's free list until reuse. On a side with a transform (TLS) only the transform's
+ * output is queued, so nothing plain is kept; the caller still wipes its own buffer.
+ */
+int rg_sess_send_secret(struct rg_sess *s, enum rg_side to, const void *p, size_t len);
 
 static inline int rg_sess_send_fe(struct rg_sess *s, const void *p, size_t len)
 {

@@ -205,8 +205,9 @@ static int side_enqueue(struct rg_sock *sd, struct rg_buf *b, size_t off, size_t
 	return 0;
 }
 
-/* Copy bytes into heap chunks at the tail of the queue, filling the last chunk first. */
-static int side_copy(struct rg_sock *sd, const uint8_t *p, size_t len)
+/* Copy bytes into heap chunks at the tail of the queue, filling the last chunk first. With
+ * wipe, every chunk that receives some of them is zeroed when released (buf.c). */
+static int side_copy(struct rg_sock *sd, const uint8_t *p, size_t len, bool wipe)
 {
 	struct rg_worker *w = sd->s->w;
 
@@ -227,6 +228,7 @@ static int side_copy(struct rg_sock *sd, const uint8_t *p, size_t len)
 			if (n > len)
 				n = len;
 			memcpy(b->data + b->len, p, n);
+			b->wipe |= wipe;
 			b->len += (uint32_t)n;
 			t->len += (uint32_t)n;
 			sd->queued += n;
@@ -236,6 +238,7 @@ static int side_copy(struct rg_sock *sd, const uint8_t *p, size_t len)
 				return -ENOMEM;
 			n = b->cap < len ? b->cap : len;
 			memcpy(b->data, p, n);
+			b->wipe = wipe;
 			b->len = (uint32_t)n;
 			ret = side_enqueue(sd, b, 0, n);
 			rg_buf_put(b);
@@ -256,7 +259,7 @@ static int side_xform_tx(struct rg_sock *sd, const uint8_t *p, size_t len)
 
 	if (ret)
 		return ret;
-	ret = side_copy(sd, xf->out.p, xf->out.len);
+	ret = side_copy(sd, xf->out.p, xf->out.len, false);
 	xf->out.len = 0;
 	return ret;
 }
@@ -282,7 +285,7 @@ int rg_sess_send_ref(struct rg_sess *s, enum rg_side to, struct rg_buf *b, size_
 	return ret;
 }
 
-int rg_sess_send(struct rg_sess *s, enum rg_side to, const void *p, size_t len)
+static int sess_send(struct rg_sess *s, enum rg_side to, const void *p, size_t len, bool wipe)
 {
 	struct rg_sock *sd = &s->side[to];
 	int ret;
@@ -294,9 +297,19 @@ int rg_sess_send(struct rg_sess *s, enum rg_side to, const void *p, size_t len)
 	if (sd->xf)
 		ret = side_xform_tx(sd, p, len);
 	else
-		ret = side_copy(sd, p, len);
+		ret = side_copy(sd, p, len, wipe);
 	side_queued_up(sd);
 	return ret;
+}
+
+int rg_sess_send(struct rg_sess *s, enum rg_side to, const void *p, size_t len)
+{
+	return sess_send(s, to, p, len, false);
+}
+
+int rg_sess_send_secret(struct rg_sess *s, enum rg_side to, const void *p, size_t len)
+{
+	return sess_send(s, to, p, len, true);
 }
 
 size_t rg_sess_queued(const struct rg_sess *s, enum rg_side side)
@@ -421,7 +434,7 @@ static int deliver(struct rg_sock *sd, struct rg_buf *b)
 	if (ret)
 		return ret;
 	if (xf->out.len) {
-		ret = side_copy(sd, xf->out.p, xf->out.len);
+		ret = side_copy(sd, xf->out.p, xf->out.len, false);
 		xf->out.len = 0;
 		if (ret)
 			return ret;

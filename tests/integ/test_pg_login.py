@@ -48,6 +48,9 @@ def main():
         target = rg.config["targets"][0]["name"]
         check(pgfix.wait_log(rg, f"event=started") and f"pg=127.0.0.1:{rg.port}" in
               pgfix.log_text(rg), "startup line names the bound port")
+        check(f"event=plaintext_listener listener=pg address=127.0.0.1:{rg.port} loopback=yes "
+              "insecure_plaintext=no" in pgfix.log_text(rg),
+              "a listener without tls is logged as plaintext at start")
         tok = iss.token(sub="agent-7", groups="dev,ops")
 
         # psql: simple, multi-statement, error recovery, transactions

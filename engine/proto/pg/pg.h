@@ -91,7 +91,8 @@ typedef void (*rg_pg_row_hook)(void *arg, const struct rg_pg_sess_info *si,
 	X(parses)   /* Parse messages relayed */                                                   \
 	X(fe_bytes) /* client bytes relayed to targets */                                          \
 	X(be_bytes) /* target bytes relayed to clients */                                          \
-	X(lexing_denied) /* statements refused by the lexing guard (docs/security.md) */
+	X(lexing_denied) /* statements refused by the lexing guard (docs/security.md) */       \
+	X(token_expired) /* sessions ended because their token expired */
 
 #define RG_PG_AUTH_REASONS 24 /* >= RG_AUTH_E__COUNT; index by enum rg_auth_err */
 

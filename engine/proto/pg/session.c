@@ -140,6 +140,8 @@ struct pg_sess {
 	struct rg_pg_sess_info si;
 	uint64_t id;
 	uint64_t accepted_ms; /* CLOCK_MONOTONIC: the login's time limits count from here */
+	int64_t token_end_ms; /* CLOCK_REALTIME ms: the session ends as its token expires
+			       * (exp + clock skew); 0: the issuer lets sessions outlive tokens */
 	uint32_t addr_bucket; /* the client address's pending-login counter (gw.c) */
 	bool pending;	      /* a login in progress: holds a max_pending_logins slot */
 	bool counted;	      /* holds a slot of max_sessions (from the verified token on) */
@@ -1149,6 +1151,8 @@ static bool be_sasl_start(struct rg_sess *s, const struct rg_pg_auth *a, char *o
 	} else if (ps->be_tls && cbm == RG_CONFIG_CB_PREFER) {
 		o.cb = RG_AUTH_SCRAM_CB_NOT_OFFERED;
 	}
+	o.max_iterations = ps->tgt->cfg->scram_max_iterations; /* PBKDF2 runs on this worker */
+	o.cred = ps->login->be_cred; /* one PBKDF2 per salt, not per login */
 	ps->scram = calloc(1, sizeof(*ps->scram));
 	if (!ps->scram) {
 		upstream_fail(s, "internal", "");
@@ -1228,13 +1232,48 @@ static bool be_auth_refused(struct rg_sess *s, unsigned method, const char *what
 	return false;
 }
 
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A logged-in session lasts no longer than its token (unless the issuer says
+ * session_outlives_token): arm the session timer for exp + clock skew, or end the session now
+ * when that has passed (docs/pg.md, "Sessions end with their token"). The timer is re-armed
+ * in steps of at most a day. False when the session was ended.
+ */
+static bool expiry_timer(struct rg_sess *s)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	int64_t left;
+
+	if (!ps->token_end_ms) {
+		rg_sess_timer(s, 0);
+		return true;
+	}
+	left = ps->token_end_ms - wall_ms();
+	if (left > 0) {
+		rg_sess_timer(s, (unsigned)(left < 86400000 ? left : 86400000));
+		return true;
+	}
+	ps->cnt->token_expired++;
+	rg_pg_log("event=session_expired sess=%llu peer=%s target=%s", (unsigned long long)ps->id,
+		  ps->peer, ps->tgt->cfg->name);
+	pg_close_fatal(s, "57P01", "terminating connection because the agent's token expired");
+	return false;
+}
+
 /* One message from the target while logging in (BE_AUTH / BE_PARAMS). */
 static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
 	const struct rg_config_target *tc = ps->tgt->cfg;
-	uint8_t buf[1024];
-	char out[768];
+	uint8_t buf[RG_AUTH_CRED_MAX + 16]; /* a PasswordMessage of the longest password */
+	char out[RG_AUTH_CRED_MAX + 1];
 	size_t pwlen, outlen;
 	const char *pw;
 	struct rg_pg_auth a;
@@ -1305,7 +1344,10 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 			n = rg_pg_write_password(buf, sizeof(buf), out);
 			OPENSSL_cleanse(out, sizeof(out));
 			ps->login->be_mech = "password";
-			if (send_built(s, RG_BE, buf, sizeof(buf), n))
+			/* the core wipes its queued copy once sent; buf is wiped here */
+			r = n < 0 || rg_sess_send_secret(s, RG_BE, buf, (size_t)n);
+			OPENSSL_cleanse(buf, sizeof(buf));
+			if (r)
 				goto abort;
 			return;
 		case RG_PG_AUTH_MD5:
@@ -1408,7 +1450,10 @@ static void be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 		login_free(ps);
 		be_goto(ps, BE_RELAY);
 		fe_goto(ps, FE_RELAY);
-		rg_sess_timer(s, 0);
+		ps->token_end_ms = rg_auth_verifier_session_end_ms(
+		    rg_pg_gw_verifier(ps->gw, rg_auth_principal_iss(ps->ident)), ps->ident);
+		if (!expiry_timer(s))
+			return;
 		rg_sess_resume(s, RG_FE);
 		return;
 	default:
@@ -2065,8 +2110,12 @@ static void pg_timer(struct rg_sess *s)
 		keywait_poll(s);
 		return;
 	}
-	if (ps->fe == FE_RELAY || ps->fe == FE_SKIP_TO_SYNC || ps->fe == FE_CLOSING)
+	if (ps->fe == FE_CLOSING)
 		return;
+	if (ps->fe == FE_RELAY || ps->fe == FE_SKIP_TO_SYNC) {
+		(void)expiry_timer(s);
+		return;
+	}
 	now = mono_ms();
 	pw_end = ps->accepted_ms + ps->gw->password_timeout_ms;
 	pre_pw = ps->fe == FE_STARTUP || ps->fe == FE_TLS_STARTUP || ps->fe == FE_PASSWORD;

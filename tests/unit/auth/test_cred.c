@@ -8,11 +8,13 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -160,7 +162,89 @@ static void test_password_from_environment(void **state)
 	assert_int_equal(rg_auth_cred_from_env("RG_TEST_PW", &c, err, sizeof(err)), -EINVAL);
 }
 
-int main(void)
+/* The whole /proc/self/environ block (NUL-separated entries) contains needle. */
+static bool environ_block_has(const char *needle)
+{
+	char buf[65536];
+	size_t n = 0, l = strlen(needle);
+	ssize_t r;
+	int fd = open("/proc/self/environ", O_RDONLY);
+
+	if (fd < 0)
+		return false;
+	while (n < sizeof(buf) && (r = read(fd, buf + n, sizeof(buf) - n)) > 0)
+		n += (size_t)r;
+	close(fd);
+	for (size_t i = 0; i + l <= n; i++)
+		if (!memcmp(buf + i, needle, l))
+			return true;
+	return false;
+}
+
+#define EXEC_PW "s3cret-in-the-initial-block"
+
+/* Child mode (re-executed by the test below): the variable was in the environment at exec,
+ * i.e. in the initial block /proc/PID/environ shows. Exit 0 when what mode expects holds. */
+static int scrub_child(const char *mode)
+{
+	struct rg_auth_cred *c;
+	char err[256];
+	bool ok;
+
+	if (rg_auth_cred_from_env("RG_TEST_EXEC_PW", &c, err, sizeof(err)))
+		return 2;
+	ok = !strcmp(rg_auth_cred_secret(c, NULL), EXEC_PW);
+	if (!strcmp(mode, "scrub")) {
+		rg_auth_env_scrub("RG_TEST_EXEC_PW");
+		ok = ok && !getenv("RG_TEST_EXEC_PW") && !environ_block_has(EXEC_PW);
+	} else {
+		ok = ok && environ_block_has(EXEC_PW); /* the check can see it at all */
+	}
+	rg_auth_cred_free(c);
+	return ok ? 0 : 1;
+}
+
+static int run_child(const char *mode)
+{
+	char *const argv[] = {"test_cred", "--scrub-child", (char *)mode, NULL};
+	char *const envp[] = {"RG_TEST_EXEC_PW=" EXEC_PW, "ASAN_OPTIONS=detect_leaks=0", NULL};
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execve("/proc/self/exe", argv, envp);
+		_exit(127);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/* password_env: once read, the value leaves the process's environment: no child inherits
+ * it (unsetenv) and /proc/PID/environ no longer shows it (bytes overwritten in place). */
+static void test_password_env_is_scrubbed_from_the_environment(void **state)
+{
+	struct rg_auth_cred *c;
+	char err[256];
+	char *val;
+
+	(void)state;
+	setenv("RG_TEST_PW2", "heap-copy-secret", 1);
+	val = getenv("RG_TEST_PW2");
+	assert_int_equal(rg_auth_cred_from_env("RG_TEST_PW2", &c, err, sizeof(err)), 0);
+	rg_auth_env_scrub("RG_TEST_PW2");
+	assert_null(getenv("RG_TEST_PW2"));
+	assert_int_equal(val[0], '\0'); /* setenv's string is kept by glibc: now zeroed */
+	assert_string_equal(rg_auth_cred_secret(c, NULL), "heap-copy-secret");
+	rg_auth_cred_free(c);
+	rg_auth_env_scrub("RG_TEST_PW2"); /* absent: nothing to do */
+
+	assert_int_equal(run_child("look"), 0);
+	assert_int_equal(run_child("scrub"), 0);
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_password_file_0600_is_read_without_newline),
@@ -169,7 +253,11 @@ int main(void)
 		cmocka_unit_test(test_password_file_not_owned_by_us_is_refused),
 		cmocka_unit_test(test_empty_or_missing_password_is_refused),
 		cmocka_unit_test(test_password_from_environment),
+		cmocka_unit_test(test_password_env_is_scrubbed_from_the_environment),
 	};
+
+	if (argc == 3 && !strcmp(argv[1], "--scrub-child"))
+		return scrub_child(argv[2]);
 
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

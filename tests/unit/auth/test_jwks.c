@@ -117,6 +117,44 @@ static void test_unsupported_keys_are_skipped(void **state)
 	free(doc);
 }
 
+/* Symmetric keys are refused with or without their secret, whatever use they claim. */
+static void test_oct_keys_are_refused_not_skipped(void **state)
+{
+	(void)state;
+	expect_reject("{\"keys\":[{\"kty\":\"oct\",\"kid\":\"h\"}]}",
+		      "keys[0] (kid \"h\"): kty \"oct\" (a symmetric secret)");
+	expect_reject("{\"keys\":[{\"kty\":\"oct\",\"use\":\"enc\"}]}", "kty \"oct\"");
+	expect_reject("{\"keys\":[{\"kty\":\"oct\",\"key_ops\":[\"encrypt\"]}]}",
+		      "kty \"oct\"");
+}
+
+/* Errors quote the document (jansson's parse errors, a bad alg): printable ASCII only. */
+static void test_jwks_errors_do_not_echo_raw_bytes(void **state)
+{
+	static const char *const docs[] = {
+		"{\"keys\" \"x\\\" forged=1\"}",
+		"{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"alg\":\"E\\\"S\\u0001\"}]}",
+		"{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"alg\":\"\xc3\xa9\\\"\"}]}",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		struct rg_auth_keyset *ks = NULL;
+		char err[256] = "";
+		const char *q;
+
+		assert_int_equal(parse(docs[i], &ks, err, sizeof(err)), -EINVAL);
+		/* the messages' own quotes surround sanitised values: strip them, then check */
+		for (const unsigned char *c = (const unsigned char *)err; *c; c++) {
+			if (*c < 0x20 || *c >= 0x7f || *c == '\\')
+				print_error("doc %zu: unsafe byte 0x%02x in \"%s\"\n", i, *c, err);
+			assert_true(*c >= 0x20 && *c < 0x7f && *c != '\\');
+		}
+		q = strstr(err, "forged");
+		assert_true(!q || q[-1] != '"');
+	}
+}
+
 static void test_malformed_documents_are_rejected(void **state)
 {
 	(void)state;
@@ -229,6 +267,7 @@ static void write_file(const char *path, const char *s)
 	assert_non_null(f);
 	fputs(s, f);
 	fclose(f);
+	assert_int_equal(chmod(tmp, 0644), 0);	/* whatever the umask: public, not writable */
 	assert_int_equal(rename(tmp, path), 0);	/* atomic replace, as an operator would */
 	free(tmp);
 }
@@ -292,6 +331,172 @@ static void test_jwks_file_rotation_is_picked_up_after_unknown_kid(void **state)
 	free(doc2);
 	free(t1);
 	free(t2);
+}
+
+static void expect_startup_refusal(const char *path, int rc, const char *needle)
+{
+	struct rg_auth_config cfg;
+	struct rg_auth_verifier *v = (void *)1;
+	char err[256] = "";
+
+	rg_auth_config_init(&cfg);
+	cfg.issuer = ISS;
+	cfg.audience = AUD;
+	cfg.jwks_file = path;
+	assert_int_equal(rg_auth_verifier_new(&cfg, &v, err, sizeof(err)), rc);
+	assert_null(v);
+	if (!strstr(err, needle))
+		fprintf(stderr, "error \"%s\" lacks \"%s\"\n", err, needle);
+	assert_non_null(strstr(err, needle));
+}
+
+/* Whoever can write the key file mints any identity: it gets the password file's checks
+ * (regular file, no symlink, ours), with only group/other write bits refused. */
+static void test_jwks_file_writable_by_others_or_not_ours_is_refused(void **state)
+{
+	char *path = kit_fmt("%s/guarded.json", dir), *link = kit_fmt("%s/link.json", dir);
+	char *a = kit_jwk(ec, "k1", NULL, NULL), *doc = kit_jwks(1, a);
+	struct rg_auth_config cfg;
+	struct rg_auth_verifier *v;
+	char err[256];
+
+	(void)state;
+	write_file(path, doc);
+	rg_auth_config_init(&cfg);
+	cfg.issuer = ISS;
+	cfg.audience = AUD;
+	cfg.jwks_file = path;
+	assert_int_equal(rg_auth_verifier_new(&cfg, &v, err, sizeof(err)), 0); /* 0644 */
+	rg_auth_verifier_free(v);
+
+	assert_int_equal(chmod(path, 0664), 0);
+	expect_startup_refusal(path, -EPERM, "has mode 0664: group/other may write it");
+	assert_int_equal(chmod(path, 0602), 0);
+	expect_startup_refusal(path, -EPERM, "has mode 0602: group/other may write it");
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(symlink(path, link), 0);
+	expect_startup_refusal(link, -EPERM, "is a symlink (refused)");
+	expect_startup_refusal(dir, -EPERM, "is not a regular file");
+	if (geteuid() == 0) {
+		assert_int_equal(chown(path, 12345, 12345), 0);
+		expect_startup_refusal(path, -EPERM, "owned by uid 12345, not by us");
+	} else {
+		expect_startup_refusal("/etc/hostname", -EPERM, "owned by uid 0");
+	}
+	unlink(link);
+	unlink(path);
+	free(path);
+	free(link);
+	free(a);
+	free(doc);
+}
+
+static char last_log[512];
+static void keep_log(void *arg, bool error, const char *msg)
+{
+	(void)arg;
+	if (error)
+		snprintf(last_log, sizeof(last_log), "%s", msg);
+}
+
+/* The check is made on every refresh: a file that became writable is not reloaded. */
+static void test_jwks_file_made_writable_is_not_reloaded(void **state)
+{
+	char *path = kit_fmt("%s/refresh.json", dir);
+	char *a = kit_jwk(ec, "k1", NULL, NULL), *b = kit_jwk(ec2, "k2", NULL, NULL);
+	char *doc1 = kit_jwks(1, a), *doc2 = kit_jwks(2, a, b);
+	char *t2 = token(ec2, "ES256", "k2");
+	struct rg_auth_config cfg;
+	struct rg_auth_verifier *v;
+	struct rg_auth_fail why;
+	char err[256];
+	uint64_t gen;
+
+	(void)state;
+	write_file(path, doc1);
+	rg_auth_config_init(&cfg);
+	cfg.issuer = ISS;
+	cfg.audience = AUD;
+	cfg.jwks_file = path;
+	cfg.unknown_kid_refresh_ms = 0;
+	cfg.log = keep_log;
+	assert_int_equal(rg_auth_verifier_new(&cfg, &v, err, sizeof(err)), 0);
+
+	write_file(path, doc2);
+	assert_int_equal(chmod(path, 0666), 0);
+	gen = rg_auth_verifier_generation(v);
+	assert_int_equal(rg_auth_verify(v, t2, strlen(t2), time(NULL), NULL, &why),
+			 RG_AUTH_E_UNKNOWN_KID);
+	assert_int_equal(rg_auth_verifier_wait_refresh(v, gen, 5000), 0);
+	assert_int_equal(rg_auth_verify(v, t2, strlen(t2), time(NULL), NULL, &why),
+			 RG_AUTH_E_UNKNOWN_KID);
+	assert_non_null(strstr(last_log, "group/other may write it"));
+
+	assert_int_equal(chmod(path, 0644), 0);
+	gen = rg_auth_verifier_generation(v);
+	rg_auth_verifier_request_refresh(v);
+	assert_int_equal(rg_auth_verifier_wait_refresh(v, gen, 5000), 0);
+	assert_int_equal(rg_auth_verify(v, t2, strlen(t2), time(NULL), NULL, &why), RG_AUTH_OK);
+	rg_auth_verifier_free(v);
+	unlink(path);
+	free(path);
+	free(a);
+	free(b);
+	free(doc1);
+	free(doc2);
+	free(t2);
+}
+
+/* What a PostgreSQL session needs to end at its token's expiry: exp + skew (the same
+ * rounding as verification), or no end when the issuer lets sessions outlive tokens. */
+static void test_session_end_follows_token_exp_and_skew(void **state)
+{
+	char *path = kit_fmt("%s/session.json", dir);
+	char *a = kit_jwk(ec, "k1", NULL, NULL), *doc = kit_jwks(1, a);
+	int64_t now = time(NULL);
+	char *h = kit_fmt("{\"alg\":\"ES256\",\"kid\":\"k1\"}");
+	char *p = kit_claims(ISS, AUD, "agent", now, 300);
+	char *t = kit_sign(ec, "ES256", h, p);
+	struct rg_auth_identity id;
+	struct rg_auth_principal *pr;
+	struct rg_auth_config cfg;
+	struct rg_auth_verifier *v;
+	char err[256];
+
+	(void)state;
+	write_file(path, doc);
+	rg_auth_config_init(&cfg);
+	cfg.issuer = ISS;
+	cfg.audience = AUD;
+	cfg.jwks_file = path;
+	cfg.clock_skew_ms = 1500;	/* verification rounds it up to 2 s */
+	assert_int_equal(rg_auth_verifier_new(&cfg, &v, err, sizeof(err)), 0);
+	assert_int_equal(rg_auth_verify(v, t, strlen(t), now, &id, NULL), RG_AUTH_OK);
+	pr = rg_auth_identity_dup(&id);
+	assert_non_null(pr);
+	assert_int_equal(rg_auth_principal_exp(pr), now + 300);
+	assert_false(rg_auth_verifier_session_outlives_token(v));
+	assert_int_equal(rg_auth_verifier_clock_skew_ms(v), 1500);
+	assert_int_equal(rg_auth_verifier_session_end_ms(v, pr), (now + 302) * 1000);
+	/* the instant it names is the first one verification refuses */
+	assert_int_equal(rg_auth_verify(v, t, strlen(t), now + 301, NULL, NULL), RG_AUTH_OK);
+	assert_int_equal(rg_auth_verify(v, t, strlen(t), now + 302, NULL, NULL),
+			 RG_AUTH_E_EXPIRED);
+	rg_auth_verifier_free(v);
+
+	cfg.session_outlives_token = true;
+	assert_int_equal(rg_auth_verifier_new(&cfg, &v, err, sizeof(err)), 0);
+	assert_true(rg_auth_verifier_session_outlives_token(v));
+	assert_int_equal(rg_auth_verifier_session_end_ms(v, pr), 0);
+	rg_auth_verifier_free(v);
+	rg_auth_principal_free(pr);
+	unlink(path);
+	free(path);
+	free(a);
+	free(doc);
+	free(h);
+	free(p);
+	free(t);
 }
 
 static void test_verifier_refuses_bad_configuration(void **state)
@@ -376,6 +581,8 @@ int main(void)
 		cmocka_unit_test(test_jwks_with_each_key_type_loads),
 		cmocka_unit_test(test_unsupported_keys_are_skipped),
 		cmocka_unit_test(test_malformed_documents_are_rejected),
+		cmocka_unit_test(test_oct_keys_are_refused_not_skipped),
+		cmocka_unit_test(test_jwks_errors_do_not_echo_raw_bytes),
 		cmocka_unit_test(test_malformed_ec_keys_are_rejected),
 		cmocka_unit_test(test_ec_jwk_with_private_part_is_rejected),
 		cmocka_unit_test(test_malformed_rsa_and_okp_keys_are_rejected),
@@ -383,6 +590,9 @@ int main(void)
 		cmocka_unit_test(test_ec_thumbprint_hashes_canonical_required_members),
 		cmocka_unit_test(test_jwks_file_rotation_is_picked_up_after_unknown_kid),
 		cmocka_unit_test(test_verifier_refuses_bad_configuration),
+		cmocka_unit_test(test_jwks_file_writable_by_others_or_not_ours_is_refused),
+		cmocka_unit_test(test_jwks_file_made_writable_is_not_reloaded),
+		cmocka_unit_test(test_session_end_follows_token_exp_and_skew),
 		cmocka_unit_test(test_verification_is_safe_while_key_sets_are_swapped),
 	};
 

@@ -324,6 +324,39 @@ static void test_fetch_timeout_getter_reports_the_default(void **state)
 	free(d1);
 }
 
+/* An unknown kid whose refresh is rate-limited (unknown_kid_refresh far off) must not move
+ * the periodic refresh: that one is how a removed (revoked) key goes away on time. */
+static void test_pending_kid_refresh_does_not_postpone_the_periodic_one(void **state)
+{
+	char *j1 = kit_jwk(k1, "old", NULL, NULL), *j2 = kit_jwk(k2, "new", NULL, NULL);
+	char *d1 = kit_jwks(1, j1), *d2 = kit_jwks(1, j2);
+	char *t1 = token(k1, "ES256", "old"), *bogus = token(k2, "EdDSA", "bogus");
+	struct rg_auth_verifier *v;
+	struct rg_auth_fail why;
+	char err[256];
+	uint64_t gen;
+
+	(void)state;
+	set_doc(200, d1);
+	cfg.jwks_refresh_ms = 400;
+	cfg.unknown_kid_refresh_ms = 3600000;
+	assert_int_equal(rg_auth_verifier_new(&cfg, &v, err, sizeof(err)), 0);
+	gen = rg_auth_verifier_generation(v);
+	/* asks for a refresh the rate limit defers by an hour */
+	assert_int_equal(verify(v, bogus, &why), RG_AUTH_E_UNKNOWN_KID);
+	assert_true(why.refresh_pending);
+	set_doc(200, d2); /* the issuer drops "old" */
+	assert_int_equal(rg_auth_verifier_wait_refresh(v, gen, 4000), 0);
+	assert_int_equal(verify(v, t1, &why), RG_AUTH_E_UNKNOWN_KID);
+	rg_auth_verifier_free(v);
+	free(j1);
+	free(j2);
+	free(d1);
+	free(d2);
+	free(t1);
+	free(bogus);
+}
+
 #define T(f) cmocka_unit_test_setup(f, reset)
 
 int main(void)
@@ -336,6 +369,7 @@ int main(void)
 		T(test_unreachable_or_failing_url_fails_at_startup),
 		T(test_generation_poll_sees_the_kid_triggered_refresh),
 		T(test_fetch_timeout_getter_reports_the_default),
+		T(test_pending_kid_refresh_does_not_postpone_the_periodic_one),
 	};
 	int rc = cmocka_run_group_tests(tests, setup, teardown);
 

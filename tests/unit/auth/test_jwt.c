@@ -315,6 +315,48 @@ static void test_iat_in_future_is_refused(void **state)
 	free(ok);
 }
 
+static char *dated(long long iat, long long exp)
+{
+	return kit_fmt("{\"iss\":\"%s\",\"aud\":\"%s\",\"sub\":\"a\",\"iat\":%lld,\"exp\":%lld}", ISS,
+		       AUD, iat, exp);
+}
+
+/* max_token_lifetime: a long-lived token is refused however fresh, and so is one whose
+ * exp is further from now than the limit; without iat the lifetime is unknown: refused. */
+static void test_token_lifetime_beyond_max_is_refused(void **state)
+{
+	char *day = kit_claims(ISS, AUD, "a", NOW, 86400);	/* iat now, exp in 24 h */
+	char *ten = kit_claims(ISS, AUD, "a", NOW - 60, 600);	/* a 10 min token, 1 min old */
+	char *early = dated(NOW + 30, NOW + 630);	/* 10 min, iat 30 s ahead (in skew) */
+	char *no_iat = kit_fmt("{\"iss\":\"%s\",\"aud\":\"%s\",\"sub\":\"a\",\"exp\":%lld}", ISS,
+				AUD, NOW + 60);
+	struct rg_auth_fail why;
+
+	(void)state;
+	/* no limit configured: all verify */
+	assert_int_equal(run_claims(day, &why), RG_AUTH_OK);
+	assert_int_equal(run_claims(early, &why), RG_AUTH_OK);
+	assert_int_equal(run_claims(no_iat, &why), RG_AUTH_OK);
+
+	cfg.max_token_lifetime_ms = 600000;
+	assert_int_equal(run_claims(day, &why), RG_AUTH_E_LIFETIME_TOO_LONG);
+	assert_string_equal(rg_auth_err_name(why.err), "lifetime_too_long");
+	assert_string_equal(rg_auth_sqlstate(why.err), "28P01");
+	assert_non_null(strstr(why.detail, "exp - iat is 86400 s, max_token_lifetime 600 s"));
+	assert_int_equal(run_claims(ten, &why), RG_AUTH_OK);	/* exactly the limit */
+	/* exp - iat is 600 s, but exp is 630 s from now */
+	assert_int_equal(run_claims(early, &why), RG_AUTH_E_LIFETIME_TOO_LONG);
+	assert_non_null(strstr(why.detail, "exp is 630 s ahead"));
+	assert_int_equal(run_claims(no_iat, &why), RG_AUTH_E_MISSING_CLAIM);
+	assert_non_null(strstr(why.detail, "missing claim iat"));
+	cfg.max_token_lifetime_ms = 599999;	/* sub-second limits are exact */
+	assert_int_equal(run_claims(ten, &why), RG_AUTH_E_LIFETIME_TOO_LONG);
+	free(day);
+	free(ten);
+	free(early);
+	free(no_iat);
+}
+
 static void test_non_numeric_exp_is_refused(void **state)
 {
 	char *p = kit_fmt("{\"iss\":\"%s\",\"aud\":\"%s\",\"sub\":\"a\",\"exp\":\"%lld\"}", ISS,
@@ -485,6 +527,35 @@ static void test_malformed_encodings_are_refused(void **state)
 	free(tok);
 }
 
+/* Only printable ASCII, no '"' or '\\': a detail always fits inside detail="..." on a log line. */
+static void assert_log_safe(const char *d)
+{
+	for (const unsigned char *c = (const unsigned char *)d; *c; c++) {
+		if (*c < 0x20 || *c >= 0x7f || *c == '"' || *c == '\\')
+			print_error("unsafe byte 0x%02x in detail \"%s\"\n", *c, d);
+		assert_true(*c >= 0x20 && *c < 0x7f && *c != '"' && *c != '\\');
+	}
+}
+
+/* jansson's parse errors quote the offending token's raw bytes: quotes, backslashes and
+ * UTF-8 from the token must not reach the detail as they are. */
+static void test_json_parse_error_detail_is_sanitised(void **state)
+{
+	static const char bad_hdr[] = "{\"alg\" \"x\\\" event=forged\"}";
+	char *h = kit_b64(bad_hdr, strlen(bad_hdr));
+	char *t = kit_fmt("%s.eyJhIjoxfQ.AAAA", h);
+	struct rg_auth_fail why;
+
+	(void)state;
+	assert_int_equal(rg_auth_verify_with(&cfg, ks, t, strlen(t), NOW, NULL, &why),
+			 RG_AUTH_E_MALFORMED);
+	assert_non_null(strstr(why.detail, "header is not JSON"));
+	assert_non_null(strstr(why.detail, "event=forged")); /* jansson quoted it... */
+	assert_log_safe(why.detail);				/* ...defused */
+	free(h);
+	free(t);
+}
+
 static void test_crit_header_is_refused(void **state)
 {
 	char *p = kit_claims(ISS, AUD, "a", NOW, 300);
@@ -591,6 +662,8 @@ int main(void)
 		T(test_oversized_token_is_refused),
 		T(test_malformed_encodings_are_refused),
 		T(test_crit_header_is_refused),
+		T(test_json_parse_error_detail_is_sanitised),
+		T(test_token_lifetime_beyond_max_is_refused),
 		T(test_client_message_leaks_nothing),
 		T(test_kid_in_log_detail_is_sanitised),
 		T(test_peek_issuer_reads_unverified_iss),

@@ -9,9 +9,11 @@
  * certificate hash differs from the one the client bound to: the relay case.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -378,6 +380,200 @@ static void test_scram_plus_refuses_missing_cb_data(void **state)
 	}
 }
 
+/* Client-final for server-first sfirst with opts o, or the refusal. */
+static enum rg_auth_scram_err final_with(const struct rg_auth_scram_opts *o, const char *pw,
+					 const char *sfirst, char *out, size_t cap,
+					 struct rg_auth_scram *s)
+{
+	char first[512];
+	size_t n;
+
+	assert_int_equal(rg_auth_scram_init_opts(s, "user", pw, strlen(pw), CNONCE, o),
+			 RG_AUTH_SCRAM_OK);
+	assert_int_equal(rg_auth_scram_client_first(s, first, sizeof(first), &n),
+			 RG_AUTH_SCRAM_OK);
+	return rg_auth_scram_client_final(s, sfirst, strlen(sfirst), out, cap, &n);
+}
+
+#define SF_ITER(i) "r=" CNONCE "xyz,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=" #i
+
+/* PBKDF2 runs on the worker: the iteration count a target may demand is capped, by default
+ * at RG_AUTH_SCRAM_DEFAULT_MAX_ITERATIONS, and per caller (targets[].scram_max_iterations). */
+static void test_scram_iteration_cap_defaults_and_is_per_caller(void **state)
+{
+	struct rg_auth_scram_opts o = {.cb = RG_AUTH_SCRAM_CB_NONE};
+	struct rg_auth_scram s;
+	char out[512];
+
+	(void)state;
+	assert_int_equal(RG_AUTH_SCRAM_DEFAULT_MAX_ITERATIONS, 100000);
+	assert_int_equal(final_with(NULL, "pencil", SF_ITER(100001), out, sizeof(out), &s),
+			 RG_AUTH_SCRAM_E_ITERATIONS);
+	assert_int_equal(final_with(&o, "pencil", SF_ITER(10000000), out, sizeof(out), &s),
+			 RG_AUTH_SCRAM_E_ITERATIONS);	/* once accepted: ~2 s of PBKDF2 */
+	assert_int_equal(final_with(&o, "pencil", SF_ITER(100000), out, sizeof(out), &s),
+			 RG_AUTH_SCRAM_OK);
+	rg_auth_scram_clear(&s);
+	o.max_iterations = 8192;
+	assert_int_equal(final_with(&o, "pencil", SF_ITER(8193), out, sizeof(out), &s),
+			 RG_AUTH_SCRAM_E_ITERATIONS);
+	assert_int_equal(final_with(&o, "pencil", SF_ITER(8192), out, sizeof(out), &s),
+			 RG_AUTH_SCRAM_OK);
+	rg_auth_scram_clear(&s);
+	o.max_iterations = 200000;
+	assert_int_equal(final_with(&o, "pencil", SF_ITER(150000), out, sizeof(out), &s),
+			 RG_AUTH_SCRAM_OK);
+	rg_auth_scram_clear(&s);
+	/* a cap outside MIN..MAX is the caller's bug */
+	o.max_iterations = RG_AUTH_SCRAM_MAX_ITERATIONS + 1;
+	assert_int_equal(rg_auth_scram_init_opts(&s, "", "pencil", 6, CNONCE, &o),
+			 RG_AUTH_SCRAM_E_INTERNAL);
+	o.max_iterations = 4095;
+	assert_int_equal(rg_auth_scram_init_opts(&s, "", "pencil", 6, CNONCE, &o),
+			 RG_AUTH_SCRAM_E_INTERNAL);
+}
+
+static char *sfirst_salt(int k)
+{
+	uint8_t salt[16];
+	char b64[32], *sf = malloc(160);
+
+	memset(salt, k, sizeof(salt));
+	EVP_EncodeBlock((unsigned char *)b64, salt, sizeof(salt));
+	snprintf(sf, 160, "r=" CNONCE "xyz,s=%s,i=4096", b64);
+	return sf;
+}
+
+/* Repeated logins to one target reuse the salted password: same bytes on the wire, no
+ * PBKDF2; another salt, count or credential is a miss; the cache holds a bounded number. */
+static void test_scram_salted_password_is_cached_per_credential(void **state)
+{
+	struct rg_auth_cred *cred, *other;
+	struct rg_auth_scram_opts o = {.cb = RG_AUTH_SCRAM_CB_NONE};
+	struct rg_auth_scram s;
+	char out[512], want[512];
+	char *sf[RG_AUTH_CRED_SALT_CACHE + 1];
+
+	(void)state;
+	assert_int_equal(rg_auth_cred_from_mem("pencil", 6, &cred), 0);
+	assert_int_equal(rg_auth_cred_from_mem("pencil", 6, &other), 0);
+	o.cred = cred;
+	/* the RFC 7677 exchange, twice: a miss, then a hit with the same proof */
+	assert_int_equal(final_with(&o, "pencil", SFIRST, out, sizeof(out), &s),
+			 RG_AUTH_SCRAM_OK);
+	assert_false(s.cache_hit);
+	rg_auth_scram_clear(&s);
+	assert_int_equal(final_with(&o, "pencil", SFIRST, out, sizeof(out), &s),
+			 RG_AUTH_SCRAM_OK);
+	assert_true(s.cache_hit);
+	assert_string_equal(out, CFINAL);
+	assert_int_equal(rg_auth_scram_verify_server_final(&s, SFINAL, strlen(SFINAL)),
+			 RG_AUTH_SCRAM_OK);
+	rg_auth_scram_clear(&s);
+	/* another credential does not see it; no credential, no cache */
+	o.cred = other;
+	assert_int_equal(final_with(&o, "pencil", SFIRST, out, sizeof(out), &s),
+			 RG_AUTH_SCRAM_OK);
+	assert_false(s.cache_hit);
+	rg_auth_scram_clear(&s);
+	assert_int_equal(final_with(NULL, "pencil", SFIRST, out, sizeof(out), &s),
+			 RG_AUTH_SCRAM_OK);
+	assert_false(s.cache_hit);
+	rg_auth_scram_clear(&s);
+	/* the same salt with another count is another key */
+	o.cred = cred;
+	assert_int_equal(final_with(&o, "pencil", SF_ITER(4097), out, sizeof(out), &s),
+			 RG_AUTH_SCRAM_OK);
+	assert_false(s.cache_hit);
+	rg_auth_scram_clear(&s);
+	/* bounded: after CACHE + 1 new salts the oldest is gone, the newest still there */
+	for (int k = 0; k <= RG_AUTH_CRED_SALT_CACHE; k++) {
+		sf[k] = sfirst_salt(k + 1);
+		assert_int_equal(final_with(&o, "pencil", sf[k], out, sizeof(out), &s),
+				 RG_AUTH_SCRAM_OK);
+		assert_false(s.cache_hit);
+		rg_auth_scram_clear(&s);
+	}
+	assert_int_equal(final_with(&o, "pencil", sf[RG_AUTH_CRED_SALT_CACHE], out, sizeof(out),
+				    &s),
+			 RG_AUTH_SCRAM_OK);
+	assert_true(s.cache_hit);
+	rg_auth_scram_clear(&s);
+	assert_int_equal(final_with(&o, "pencil", sf[0], want, sizeof(want), &s),
+			 RG_AUTH_SCRAM_OK);
+	assert_false(s.cache_hit);
+	rg_auth_scram_clear(&s);
+	for (int k = 0; k <= RG_AUTH_CRED_SALT_CACHE; k++)
+		free(sf[k]);
+	rg_auth_cred_free(cred);
+	rg_auth_cred_free(other);
+}
+
+struct racer {
+	struct rg_auth_cred *cred;
+	char *const *sf;
+	char (*want)[512];
+	int n_salts, bad, hits;
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	struct rg_auth_scram_opts o = {.cb = RG_AUTH_SCRAM_CB_NONE, .cred = r->cred};
+
+	for (int i = 0; i < 120; i++) {
+		struct rg_auth_scram s;
+		char first[512], out[512];
+		int k = i % r->n_salts;
+		size_t n;
+
+		if (rg_auth_scram_init_opts(&s, "user", "pencil", 6, CNONCE, &o) ||
+		    rg_auth_scram_client_first(&s, first, sizeof(first), &n) ||
+		    rg_auth_scram_client_final(&s, r->sf[k], strlen(r->sf[k]), out, sizeof(out),
+					       &n) ||
+		    strcmp(out, r->want[k]) != 0)
+			r->bad++;
+		r->hits += s.cache_hit;
+		rg_auth_scram_clear(&s);
+	}
+	return NULL;
+}
+
+/* Workers share a target's credential: concurrent hits and replacements (more salts than
+ * slots) never yield a wrong salted password, and most logins are hits. */
+static void test_scram_cache_is_safe_across_threads(void **state)
+{
+	enum { SALTS = RG_AUTH_CRED_SALT_CACHE + 2, THREADS = 4 };
+	char *sf[SALTS], want[SALTS][512];
+	struct racer r[THREADS];
+	pthread_t t[THREADS];
+	struct rg_auth_cred *cred;
+	struct rg_auth_scram s;
+
+	(void)state;
+	assert_int_equal(rg_auth_cred_from_mem("pencil", 6, &cred), 0);
+	for (int k = 0; k < SALTS; k++) {
+		sf[k] = sfirst_salt(0x40 + k);
+		assert_int_equal(final_with(NULL, "pencil", sf[k], want[k], sizeof(want[k]), &s),
+				 RG_AUTH_SCRAM_OK);
+		rg_auth_scram_clear(&s);
+	}
+	for (int i = 0; i < THREADS; i++) {
+		/* two threads over all salts (churn), two over the first two (hits) */
+		r[i] = (struct racer){.cred = cred, .sf = sf, .want = want,
+				      .n_salts = i < 2 ? SALTS : 2};
+		assert_int_equal(pthread_create(&t[i], NULL, race, &r[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(r[i].bad, 0);
+	}
+	assert_true(r[2].hits + r[3].hits > 0);
+	for (int k = 0; k < SALTS; k++)
+		free(sf[k]);
+	rg_auth_cred_free(cred);
+}
+
 static void test_md5_response_matches_postgres_formula(void **state)
 {
 	static const uint8_t salt[4] = { 1, 2, 3, 4 };
@@ -415,6 +611,9 @@ int main(void)
 		cmocka_unit_test(test_scram_plus_other_certificate_fails_server_check),
 		cmocka_unit_test(test_scram_gs2_y_when_plus_not_offered),
 		cmocka_unit_test(test_scram_plus_refuses_missing_cb_data),
+		cmocka_unit_test(test_scram_iteration_cap_defaults_and_is_per_caller),
+		cmocka_unit_test(test_scram_salted_password_is_cached_per_credential),
+		cmocka_unit_test(test_scram_cache_is_safe_across_threads),
 		cmocka_unit_test(test_md5_response_matches_postgres_formula),
 		cmocka_unit_test(test_cleartext_response_is_the_password),
 	};

@@ -429,6 +429,74 @@ static void test_target_roles(void **state)
 	rg_config_free(cfg);
 }
 
+/* A token is a bearer credential: off the host, a listener without tls is an error unless
+ * insecure_plaintext says the operator means it. */
+static void test_plaintext_listener_off_loopback_needs_insecure_plaintext(void **state)
+{
+	(void)state;
+	expect_errors("version: 1\n"
+		      "listeners:\n"
+		      "  - { name: a, protocol: postgres, address: '0.0.0.0:1' }\n"
+		      "  - { name: b, protocol: postgres, address: '10.1.2.3:2' }\n"
+		      "  - { name: c, protocol: postgres, address: '[::]:3' }\n"
+		      "  - { name: d, protocol: postgres, address: '127.0.0.2:4' }\n"
+		      "  - { name: e, protocol: postgres, address: '[::1]:5' }\n"
+		      "  - { name: f, protocol: postgres, address: '[::ffff:127.0.0.1]:6' }\n"
+		      "  - { name: g, protocol: postgres, address: '0.0.0.0:7',\n"
+		      "      insecure_plaintext: true }\n"
+		      "  - { name: h, protocol: postgres, address: '0.0.0.0:8',\n"
+		      "      insecure_plaintext: false }\n"
+		      "  - { name: i, protocol: postgres, address: '0.0.0.0:9',\n"
+		      "      tls: { cert: c, key: k }, insecure_plaintext: true }\n" MINIMAL_TARGETS,
+		      "t.yaml:3:45: listeners[0].address: 0.0.0.0:1 is not a loopback address "
+		      "and the listener has no tls: agents' tokens would cross the network in "
+		      "clear text (add tls, or set insecure_plaintext: true)\n"
+		      "t.yaml:4:45: listeners[1].address: 10.1.2.3:2 is not a loopback address "
+		      "and the listener has no tls: agents' tokens would cross the network in "
+		      "clear text (add tls, or set insecure_plaintext: true)\n"
+		      "t.yaml:5:45: listeners[2].address: [::]:3 is not a loopback address and "
+		      "the listener has no tls: agents' tokens would cross the network in clear "
+		      "text (add tls, or set insecure_plaintext: true)\n"
+		      "t.yaml:11:45: listeners[7].address: 0.0.0.0:8 is not a loopback address "
+		      "and the listener has no tls: agents' tokens would cross the network in "
+		      "clear text (add tls, or set insecure_plaintext: true)\n"
+		      "t.yaml:14:53: listeners[8].insecure_plaintext: not used with tls\n");
+}
+
+static void test_token_lifetime_keys(void **state)
+{
+	(void)state;
+	expect_errors(MINIMAL
+		      "identity:\n"
+		      "  issuers:\n"
+		      "    - { issuer: i, audience: a, jwks_file: j, max_token_lifetime: 0s }\n"
+		      "    - { issuer: k, audience: a, jwks_file: j, max_token_lifetime: 8d }\n"
+		      "    - { issuer: l, audience: a, jwks_file: j, max_token_lifetime: 169h }\n"
+		      "    - { issuer: m, audience: a, jwks_file: j, session_outlives_token: 1 }\n",
+		      "t.yaml:16:67: identity.issuers[0].max_token_lifetime: duration '0s' out of "
+		      "range 1s..168h\n"
+		      "t.yaml:17:67: identity.issuers[1].max_token_lifetime: bad duration '8d': "
+		      "unknown unit (expected ms, s, m or h)\n"
+		      "t.yaml:18:67: identity.issuers[2].max_token_lifetime: duration '169h' out of "
+		      "range 1s..168h\n"
+		      "t.yaml:19:71: identity.issuers[3].session_outlives_token: expected true or "
+		      "false, got '1'\n");
+}
+
+static void test_scram_max_iterations_range(void **state)
+{
+	(void)state;
+	expect_errors("version: 1\n" MINIMAL_LISTENERS "targets:\n"
+		      "  - { name: a, protocol: postgres, address: 'h:1', database: d, user: u,\n"
+		      "      password_env: P, scram_max_iterations: 4095 }\n"
+		      "  - { name: b, protocol: postgres, address: 'h:1', database: d, user: u,\n"
+		      "      password_env: P, scram_max_iterations: 10000001 }\n",
+		      "t.yaml:8:46: targets[0].scram_max_iterations: 4095 out of range "
+		      "4096..10000000\n"
+		      "t.yaml:10:46: targets[1].scram_max_iterations: 10000001 out of range "
+		      "4096..10000000\n");
+}
+
 static void test_jwks_url_must_be_https(void **state)
 {
 	(void)state;
@@ -437,12 +505,16 @@ static void test_jwks_url_must_be_https(void **state)
 		      "  issuers:\n"
 		      "    - { issuer: i, audience: a, jwks_url: 'http://idp/jwks' }\n"
 		      "    - { issuer: j, audience: a, jwks_url: 'http://127.0.0.1:8080/j' }\n"
-		      "    - { issuer: k, audience: a, jwks_url: 'http://localhost.evil/j' }\n",
+		      "    - { issuer: k, audience: a, jwks_url: 'http://localhost.evil/j' }\n"
+		      "    - { issuer: l, audience: a, jwks_url: 'http://localhost:80@evil/j' }\n"
+		      "    - { issuer: m, audience: a, jwks_url: 'http://[::1]:80/j' }\n",
 		      "t.yaml:16:43: identity.issuers[0].jwks_url: 'http://idp/jwks' must be an "
 		      "https:// URL (http:// only to 127.0.0.1, [::1] or localhost)\n"
 		      "t.yaml:18:43: identity.issuers[2].jwks_url: 'http://localhost.evil/j' "
 		      "must be an https:// URL (http:// only to 127.0.0.1, [::1] or "
-		      "localhost)\n");
+		      "localhost)\n"
+		      "t.yaml:19:43: identity.issuers[3].jwks_url: jwks_url must not contain a "
+		      "user name or password (userinfo before '@')\n");
 }
 
 static void test_password_env_must_be_a_variable_name(void **state)
@@ -470,13 +542,14 @@ static void test_overlapping_addresses(void **state)
 	expect_errors("version: 1\n"
 		      "listeners:\n"
 		      "  - { name: a, protocol: postgres, address: '127.0.0.1:6432' }\n"
-		      "  - { name: b, protocol: postgres, address: '0.0.0.0:6432' }\n"
+		      "  - { name: b, protocol: postgres, address: '0.0.0.0:6432',\n"
+		      "      insecure_plaintext: true }\n"
 		      "admin: { address: '127.0.0.1:6432' }\n" MINIMAL_TARGETS,
 		      "t.yaml:4:5: listeners[1]: address 0.0.0.0:6432 overlaps listeners[0] "
 		      "(127.0.0.1:6432)\n"
-		      "t.yaml:5:19: admin.address: 127.0.0.1:6432 overlaps listeners[0] "
+		      "t.yaml:6:19: admin.address: 127.0.0.1:6432 overlaps listeners[0] "
 		      "(127.0.0.1:6432)\n"
-		      "t.yaml:5:19: admin.address: 127.0.0.1:6432 overlaps listeners[1] "
+		      "t.yaml:6:19: admin.address: 127.0.0.1:6432 overlaps listeners[1] "
 		      "(0.0.0.0:6432)\n");
 }
 
@@ -526,7 +599,7 @@ static void test_all_errors_are_reported_in_one_run(void **state)
 		      "t.yaml:5:14: listeners[0].address: bad address '127.0.0.1:99999': port "
 		      "out of range 1..65535\n"
 		      "t.yaml:7:5: listeners[0].color: unknown key (expected one of: name, "
-		      "address, protocol, tls)\n"
+		      "address, protocol, tls, insecure_plaintext)\n"
 		      "t.yaml:9:5: targets[0]: missing required key 'database'\n"
 		      "t.yaml:14:22: targets[0].connect_timeout: bad duration 'fast': expected "
 		      "an integer followed by ms, s, m or h\n"
@@ -563,6 +636,9 @@ int main(void)
 	    cmocka_unit_test(test_target_allowed_auth),
 	    cmocka_unit_test(test_target_roles),
 	    cmocka_unit_test(test_jwks_url_must_be_https),
+	    cmocka_unit_test(test_scram_max_iterations_range),
+	    cmocka_unit_test(test_token_lifetime_keys),
+	    cmocka_unit_test(test_plaintext_listener_off_loopback_needs_insecure_plaintext),
 	    cmocka_unit_test(test_password_env_must_be_a_variable_name),
 	    cmocka_unit_test(test_empty_sequences),
 	    cmocka_unit_test(test_overlapping_addresses),

@@ -38,6 +38,8 @@ static const char full[] = "version: 1\n"
 			   "      jwks_url: https://other.example.com/.well-known/jwks.json\n"
 			   "      jwks_refresh: 10m\n"
 			   "      unknown_kid_refresh: 5s\n"
+			   "      session_outlives_token: true\n"
+			   "      max_token_lifetime: 15m\n"
 			   "targets:\n"
 			   "  - name: appdb\n"
 			   "    protocol: postgres\n"
@@ -48,6 +50,7 @@ static const char full[] = "version: 1\n"
 			   "    tls: { mode: verify-full, ca: ca.crt, server_name: db.internal,\n"
 			   "           channel_binding: require }\n"
 			   "    connect_timeout: 1500ms\n"
+			   "    scram_max_iterations: 250000\n"
 			   "  - name: local\n"
 			   "    protocol: postgres\n"
 			   "    address: /run/postgresql/.s.PGSQL.5432\n"
@@ -120,12 +123,16 @@ static void test_full_example_fills_every_field(void **state)
 	assert_string_equal(is->groups_claim, "roles");
 	assert_int_equal(is->n_required_claims, 3);
 	assert_string_equal(is->required_claims[2], "aud");
+	assert_false(is->session_outlives_token); /* sessions end with their token */
+	assert_int_equal(is->max_token_lifetime_ms, 0);	/* no limit unless set */
 	is = rg_config_issuer(cfg, "https://other.example.com/");
 	assert_non_null(is);
 	assert_null(is->jwks_file);
 	assert_string_equal(is->jwks_url, "https://other.example.com/.well-known/jwks.json");
 	assert_int_equal(is->jwks_refresh_ms, 10 * 60 * 1000);
 	assert_int_equal(is->unknown_kid_refresh_ms, 5 * 1000);
+	assert_true(is->session_outlives_token);
+	assert_int_equal(is->max_token_lifetime_ms, 15 * 60 * 1000);
 	assert_string_equal(is->groups_claim, "groups");
 	assert_int_equal(is->n_required_claims, 2);
 	assert_string_equal(is->required_claims[0], "sub");
@@ -147,6 +154,7 @@ static void test_full_example_fills_every_field(void **state)
 	assert_string_equal(t->tls.server_name, "db.internal");
 	assert_int_equal(t->tls.channel_binding, RG_CONFIG_CB_REQUIRE);
 	assert_int_equal(t->connect_timeout_ms, 1500);
+	assert_int_equal(t->scram_max_iterations, 250000);
 	t = rg_config_target(cfg, "local");
 	assert_non_null(t);
 	assert_int_equal(t->address.kind, RG_CONFIG_ADDR_UNIX);
@@ -155,6 +163,7 @@ static void test_full_example_fills_every_field(void **state)
 	assert_string_equal(t->password_env, "LOCAL_PW");
 	assert_int_equal(t->tls.mode, RG_CONFIG_TLS_DISABLE);
 	assert_int_equal(t->connect_timeout_ms, 5000);
+	assert_int_equal(t->scram_max_iterations, 100000); /* RG_AUTH_SCRAM_DEFAULT_MAX_... */
 	assert_null(rg_config_target(cfg, "app"));
 
 	assert_string_equal(cfg->policy.bundle, "/etc/rg/policy.rgb");
@@ -234,12 +243,13 @@ static void test_minimal_file_gets_defaults(void **state)
 static void test_quoted_values_and_flow_style_are_accepted(void **state)
 {
 	struct rg_config *cfg = expect_ok("{version: 1, listeners: [{name: \"pg\", address: "
-					  "'0.0.0.0:6432', protocol: postgres}],\n"
+					  "'0.0.0.0:6432', protocol: postgres, insecure_plaintext: true}],\n"
 					  " targets: [{name: a, protocol: postgres, address: "
 					  "'h:1', database: \"x y\", user: u, password_env: P}],\n"
 					  " limits: {idle_timeout: 0s}}\n");
 
 	(void)state;
+	assert_true(cfg->listeners[0].insecure_plaintext);
 	assert_string_equal(cfg->targets[0].database, "x y");
 	assert_string_equal(cfg->targets[0].address.host, "h");
 	assert_int_equal(cfg->limits.idle_timeout_ms, 0);

@@ -1,7 +1,8 @@
 /*
  * test_api.c: the smaller pieces of the protocol API: the rg_acc accumulator for split
  * messages, the transform seam (an XOR "cipher" on the frontend stands in for TLS: the
- * client speaks XOR, the upstream sees plain bytes), and copied sends built by a protocol.
+ * client speaks XOR, the upstream sees plain bytes), copied sends built by a protocol, and
+ * secret sends whose copy the core wipes once sent.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "core-int.h" /* the secret-send test inspects the worker's free chunks */
 #include "harness.h"
 
 static unsigned short echo_port;
@@ -170,12 +172,103 @@ static void test_copied_sends_are_coalesced_and_flushed_before_close(void **stat
 	rg_core_free(c);
 }
 
+/*
+ * rg_sess_send_secret: the core's copy of a secret is zeroed once sent. "s"/"S" ask the
+ * protocol to send MARKER with rg_sess_send / rg_sess_send_secret; "C" asks it (on the
+ * worker, after the client has read MARKER, so the send completed and its chunk went back
+ * to the free list) whether MARKER is still in any free chunk: it answers "F" or "-".
+ */
+#define MARKER "pw=Tr0ub4dor&3-correct-horse"
+
+static bool marker_in_free_chunks(struct rg_worker *w)
+{
+	for (struct rg_buf *b = w->chunk_free; b; b = b->next)
+		if (memmem(b->data, b->cap, MARKER, strlen(MARKER)))
+			return true;
+	return false;
+}
+
+static int secret_fe(struct rg_sess *s, struct rg_buf *b)
+{
+	if (!b) {
+		rg_sess_close(s);
+		return 0;
+	}
+	for (uint32_t i = 0; i < b->len; i++) {
+		int ret = 0;
+
+		if (b->data[i] == 's')
+			ret = rg_sess_send_fe(s, MARKER, strlen(MARKER));
+		else if (b->data[i] == 'S')
+			ret = rg_sess_send_secret(s, RG_FE, MARKER, strlen(MARKER));
+		else if (b->data[i] == 'C')
+			ret = rg_sess_send_fe(s, marker_in_free_chunks(s->w) ? "F" : "-", 1);
+		if (ret)
+			return -EIO;
+	}
+	return 0;
+}
+
+/* Send cmd, read exactly n bytes back into out. */
+static void roundtrip(int fd, const char *cmd, char *out, size_t n)
+{
+	size_t got = 0;
+
+	assert_int_equal(write(fd, cmd, 1), 1);
+	while (got < n) {
+		ssize_t r = read(fd, out + got, n - got);
+
+		assert_true(r > 0);
+		got += (size_t)r;
+	}
+}
+
+static void test_secret_sends_are_wiped_once_sent(void **state)
+{
+	static const struct rg_proto_ops ops = { .name = "secret", .on_accept = upper_accept,
+						 .on_fe_data = secret_fe };
+	struct rg_core_config cfg = { .workers = 1 };
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	char buf[64];
+	struct rg_core *c;
+	unsigned short port;
+	int err, fd;
+
+	(void)state;
+	sin.sin_addr.s_addr = htonl(0x7f000001);
+	c = rg_core_new(&cfg, &err);
+	assert_int_equal(rg_core_listen(c, (struct sockaddr *)&sin, sizeof(sin), &ops, NULL,
+					&port), 0);
+	assert_int_equal(rg_core_start(c), 0);
+	fd = h_connect(port);
+	/* a plain copied send leaves its bytes in the free chunk: what the test can see */
+	roundtrip(fd, "s", buf, strlen(MARKER));
+	assert_memory_equal(buf, MARKER, strlen(MARKER));
+	roundtrip(fd, "C", buf, 1);
+	assert_int_equal(buf[0], 'F');
+	close(fd);
+	assert_int_equal(h_wait_idle(c, 3000), 0);
+
+	fd = h_connect(port);
+	roundtrip(fd, "S", buf, strlen(MARKER));
+	assert_memory_equal(buf, MARKER, strlen(MARKER)); /* the peer still gets it */
+	/* the "F" answer above overwrote the first chunk: only a fresh copy could match */
+	roundtrip(fd, "C", buf, 1);
+	assert_int_equal(buf[0], '-');
+	close(fd);
+	assert_int_equal(h_wait_idle(c, 3000), 0);
+	rg_core_shutdown(c, 0);
+	assert_int_equal(rg_core_join(c), 0);
+	rg_core_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_acc_keeps_split_message_tail),
 		cmocka_unit_test(test_frontend_transform_sees_every_byte_both_ways),
 		cmocka_unit_test(test_copied_sends_are_coalesced_and_flushed_before_close),
+		cmocka_unit_test(test_secret_sends_are_wiped_once_sent),
 	};
 
 	h_skip_without_uring();
