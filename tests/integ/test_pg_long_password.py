@@ -32,24 +32,24 @@ def main():
             f.write("host all longclear 127.0.0.1/32 password\n" + lines)
         pg.admin_psql("SELECT pg_reload_conf()")
 
-        def target(name, user, var):
+        def target(name, user, var, allowed=("scram-sha-256",)):
             return {"name": name, "protocol": "postgres", "address": f"{pg.host}:{pg.port}",
                     "database": pg.database, "user": user, "password_env": var,
-                    "tls": {"mode": "disable"}}
+                    "tls": {"mode": "disable"}, "allowed_auth": list(allowed)}
 
         iss = pgfix.Issuer()
         rg = pgfix.start(pg, iss, env={"RG_LONG_CLEAR": pw_clear, "RG_LONG_SCRAM": pw_scram},
-                         extra={"targets": [target("clear", "longclear", "RG_LONG_CLEAR"),
+                         extra={"targets": [target("clear", "longclear", "RG_LONG_CLEAR", ("password",)),
                                             target("scram", "longscram", "RG_LONG_SCRAM")]})
         try:
             tok = iss.token()
             for db, user in (("clear", "longclear"), ("scram", "longscram")):
-                r = rgtest.run_psql("SELECT current_user", rg.env("agent", tok, database=db),
+                r = rgtest.run_psql("SELECT current_user", rg.env("agent-1", tok, database=db),
                                     check=False)
                 check(r.returncode == 0 and r.stdout.strip() == user,
                       f"1024-byte password logs in as {user} ({r.stderr.strip()[:200]})")
             log = pgfix.log_text(rg)
-            check("target=clear tls=no mech=password" in log,
+            check("target=clear role=longclear tls=no mech=password" in log,
                   "the cleartext target was logged in with a PasswordMessage")
             check("mech=SCRAM-SHA-256" in log, "the scram target used SCRAM-SHA-256")
             check(pw_clear not in log and pw_scram not in log, "no password in the log")
