@@ -2,18 +2,50 @@
  * fuzz_pg_startup: arbitrary bytes as what a client sends first: a startup-phase packet
  * (StartupMessage, SSLRequest, GSSENCRequest, CancelRequest), then typed frontend messages.
  * A packet that parses must rebuild byte-for-byte from what the parser reported (the
- * parameter iterator for a StartupMessage), so parser and builder agree on the layout.
+ * parameter iterator for a StartupMessage), so parser and builder agree on the layout. A
+ * StartupMessage's settings then go through the forwarding allow-list (settings.c): what it
+ * forwards must be name/value pairs that fit, or a refusal with a printable message.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg.h"
 #include "wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uint8_t out[RG_PG_STARTUP_MAX + 64];
 static const char *kv[RG_PG_STARTUP_MAX];
+static char settings[RG_PG_STARTUP_MAX];
+
+static void check_settings(const struct rg_pg_startup *s)
+{
+	char msg[200];
+	size_t n = 0, i;
+	ssize_t len = rg_pg_startup_settings(s, settings, sizeof(settings), &n, msg, sizeof(msg));
+	const char *p = settings;
+
+	if (len < 0) {
+		if (len != -1 || !msg[0] || strlen(msg) >= sizeof(msg))
+			abort();
+		for (i = 0; msg[i]; i++)
+			if ((unsigned char)msg[i] < 0x20)
+				abort();
+		return;
+	}
+	if ((size_t)len > sizeof(settings) || n > RG_PG_SETTINGS_MAX)
+		abort();
+	for (i = 0; i < 2 * n; i++) {
+		size_t l = strnlen(p, (size_t)(settings + len - p));
+
+		if (p + l >= settings + len)
+			abort();
+		p += l + 1;
+	}
+	if (p != settings + len)
+		abort();
+}
 
 static void same(const struct rg_pg_startup *s, ssize_t n)
 {
@@ -45,6 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (n != s.nparams)
 			abort();
 		same(&s, rg_pg_write_startup(out, sizeof(out), s.code, kv, n));
+		check_settings(&s);
 		break;
 	case RG_PG_SSL_REQUEST:
 		same(&s, rg_pg_write_ssl_request(out, sizeof(out)));

@@ -1,0 +1,1 @@
+select set_config(name, 'x', false) from pg_settings where name = 'a'

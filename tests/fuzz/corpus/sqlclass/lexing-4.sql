@@ -1,0 +1,1 @@
+update pg_settings set setting = 'off' where name = 'standard_conforming_strings'

@@ -1,0 +1,1 @@
+set names e'gbk'
