@@ -20,6 +20,7 @@
  */
 #include <ctype.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -82,21 +83,27 @@ static struct konst const_of(json_t *node)
 	return k;
 }
 
-/* As PostgreSQL's pg_char_to_encoding: case and non-alphanumerics do not matter. */
-static bool is_utf8_name(const char *s)
+bool rg_sqlclass_encoding_is_utf8(const char *name)
 {
 	char n[16];
 	size_t j = 0;
 
-	for (; *s; s++) {
-		if (!isalnum((unsigned char)*s))
+	/* as PostgreSQL's pg_char_to_encoding: case and non-alphanumerics do not matter */
+	for (; *name; name++) {
+		if (!isalnum((unsigned char)*name))
 			continue;
 		if (j + 1 >= sizeof(n))
 			return false;
-		n[j++] = (char)tolower((unsigned char)*s);
+		n[j++] = (char)tolower((unsigned char)*name);
 	}
 	n[j] = 0;
 	return !strcmp(n, "utf8") || !strcmp(n, "unicode");
+}
+
+bool rg_sqlclass_setting_is_on(const char *v)
+{
+	return !strcasecmp(v, "on") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
+	       !strcmp(v, "1");
 }
 
 static bool is_true_value(const struct konst *k)
@@ -105,10 +112,7 @@ static bool is_true_value(const struct konst *k)
 		return k->b;
 	if (k->kind == K_INT)
 		return k->i == 1;
-	if (k->kind == K_STR)
-		return !strcasecmp(k->s, "on") || !strcasecmp(k->s, "true") ||
-		       !strcasecmp(k->s, "yes") || !strcmp(k->s, "1");
-	return false;
+	return k->kind == K_STR && rg_sqlclass_setting_is_on(k->s);
 }
 
 /* Setting v to the value node val: true when that leaves the pinned lexing unchanged. */
@@ -120,7 +124,7 @@ static bool keeps_pin(enum lexvar v, json_t *val)
 	case LV_NONE:
 		return true;
 	case LV_CLIENT_ENCODING:
-		return k.kind == K_STR && is_utf8_name(k.s);
+		return k.kind == K_STR && rg_sqlclass_encoding_is_utf8(k.s);
 	case LV_STANDARD_CONFORMING:
 		return is_true_value(&k);
 	case LV_OTHER:
@@ -289,32 +293,77 @@ out:
  */
 bool rg_sqlclass_lexing_candidate(const char *sql, size_t len)
 {
-	static const struct {
-		const char *w;
-		size_t n;
-	} words[] = {
-	    {"names", 5},	 {"encoding", 8},    {"conforming", 10}, {"backslash", 9},
-	    {"escape_string", 13}, {"set_config", 10}, {"pg_settings", 11}, {"u&", 2},
+	/* by first letter (either case): the word starting with it, numbered from 1 */
+	static const char *const words[] = {NULL,	   "names",	 "encoding",
+					    "escape_string", "conforming",  "backslash",
+					    "set_config",	   "pg_settings", "u&"};
+	static const uint8_t first[256] = {
+	    ['n'] = 1, ['N'] = 1, ['e'] = 2, ['E'] = 2, ['c'] = 4, ['C'] = 4,
+	    ['b'] = 5, ['B'] = 5, ['s'] = 6, ['S'] = 6, ['p'] = 7, ['P'] = 7,
+	    ['u'] = 8, ['U'] = 8,
 	};
-	size_t i, k;
+	const uint8_t *p = (const uint8_t *)sql;
+	size_t i, n;
+	unsigned k;
 
-	for (i = 0; i < len; i++) {
-		switch (sql[i] | 0x20) {
-		case 'n':
-		case 'e':
-		case 'c':
-		case 'b':
-		case 's':
-		case 'p':
-		case 'u':
-			break;
-		default:
+	for (i = 0; i + 1 < len; i++) {
+		if (!(k = first[p[i]]))
 			continue;
-		}
-		for (k = 0; k < sizeof(words) / sizeof(words[0]); k++)
-			if (words[k].n <= len - i && (sql[i] | 0x20) == words[k].w[0] &&
-			    !strncasecmp(sql + i, words[k].w, words[k].n))
-				return true;
+		/* "e" starts two words: the second letter picks one */
+		if (k == 2 && (p[i + 1] | 0x20) == 's')
+			k = 3;
+		if ((p[i + 1] | 0x20) != (uint8_t)words[k][1])
+			continue;
+		n = strlen(words[k]);
+		if (n <= len - i && !strncasecmp(sql + i, words[k], n))
+			return true;
 	}
 	return false;
+}
+
+bool rg_sqlclass_utf8_valid(const char *text, size_t n)
+{
+	const uint8_t *p = (const uint8_t *)text;
+	size_t i = 0;
+
+	while (i < n) {
+		uint64_t w;
+		uint8_t c = p[i], lo = 0x80, hi = 0xbf;
+		unsigned k, len;
+
+		if (i + 8 <= n) { /* statements are mostly ASCII: eight bytes at a time */
+			memcpy(&w, p + i, 8);
+			if (!(w & 0x8080808080808080ull)) {
+				i += 8;
+				continue;
+			}
+		}
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			len = 2;
+		else if (c >= 0xe0 && c <= 0xef)
+			len = 3;
+		else if (c >= 0xf0 && c <= 0xf4)
+			len = 4;
+		else
+			return false;
+		if (c == 0xe0)
+			lo = 0xa0; /* no overlong 3-byte forms */
+		else if (c == 0xed)
+			hi = 0x9f; /* no surrogates */
+		else if (c == 0xf0)
+			lo = 0x90; /* no overlong 4-byte forms */
+		else if (c == 0xf4)
+			hi = 0x8f; /* nothing above U+10FFFF */
+		if (n - i < len || p[i + 1] < lo || p[i + 1] > hi)
+			return false;
+		for (k = 2; k < len; k++)
+			if (p[i + k] < 0x80 || p[i + k] > 0xbf)
+				return false;
+		i += len;
+	}
+	return true;
 }

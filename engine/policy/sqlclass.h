@@ -130,6 +130,13 @@ bool rg_sqlclass_last_was_fast(const struct rg_sqlclass *c);
  * setting names, NAMES, set_config, pg_settings and U& escapes). No allocation, any thread.
  */
 bool rg_sqlclass_lexing_candidate(const char *sql, size_t len);
+/* Well-formed UTF-8 as PostgreSQL's pg_utf8_islegal (no overlong forms, no surrogates,
+ * nothing above U+10FFFF): what a server in UTF8 accepts. */
+bool rg_sqlclass_utf8_valid(const char *text, size_t n);
+/* An encoding name PostgreSQL reads as UTF-8 ("UTF8", "utf-8", "Unicode"), and a boolean
+ * setting value that means on ("on", "true", "yes", "1"): the values the gateway pins. */
+bool rg_sqlclass_encoding_is_utf8(const char *name);
+bool rg_sqlclass_setting_is_on(const char *v);
 
 /* Name of an operation as written in rules ("select", "copy_program", ...); NULL if out of
  * range. rg_sql_op_from_name() returns -1 for an unknown name. */

@@ -14,6 +14,7 @@ the server really ran a hidden DROP TABLE is read back from the catalog.
 """
 import json
 import os
+import struct
 import subprocess
 import sys
 
@@ -152,6 +153,18 @@ def test_session_cannot_change_the_lexing(st, cl):
     seen, err = read_reply(s)
     check(err and err.get("C") == "42501" and seen[-1] == b"Z",
           f"Parse of SET client_encoding refused ({seen}, {err})")
+    # fast-path FunctionCall of set_config by OID (2078 in pg_proc.dat)
+    r = st.pg.psql("SELECT 'set_config'::regproc::oid")
+    check(r.stdout.strip() == "2078", f"set_config is OID 2078 ({r.stdout.strip()})")
+    args = [b"client_encoding", b"SJIS", b"f"]
+    body = (struct.pack("!IhhH", 2078, 1, 0, len(args)) +
+            b"".join(struct.pack("!i", len(a)) + a for a in args) + struct.pack("!h", 0))
+    s.sendall(msg(b"F", body))
+    seen, err = read_reply(s)
+    check(err and err.get("C") == "42501" and seen[-1] == b"Z",
+          f"FunctionCall set_config refused ({seen}, {err})")
+    seen, err = query(s, b"SELECT 1")
+    check(err is None, "session usable after the refused FunctionCall")
     s.sendall(msg(b"X"))
     s.close()
     check(victim_exists(st), "the victim table survived")

@@ -151,8 +151,7 @@ void rg_pg_listener_free(struct rg_pg_listener *l);
 #define RG_PG_SETTINGS_MAX 32 /* settings forwarded from one StartupMessage, at most */
 ssize_t rg_pg_startup_settings(const struct rg_pg_startup *su, char *out, size_t cap, size_t *n,
 			       char *msg, size_t msglen);
-/* An encoding name PostgreSQL reads as UTF-8 ("UTF8", "utf-8", "Unicode"). */
-bool rg_pg_encoding_is_utf8(const char *v);
+
 
 /* Cancel key registry (cancel.c). Safe from any thread: one mutex, touched only at login,
  * logout and cancel, never per message. */

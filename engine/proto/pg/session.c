@@ -44,6 +44,7 @@
 #define ROWDESC_KEEP 1024      /* an idle session keeps a RowDescription copy up to this size */
 #define KEYWAIT_MAX_MS 3000    /* longest a login waits for the JWKS refresh an unknown kid asked */
 #define KEYWAIT_POLL_MS 25     /* how often a waiting login looks at the refresh generation */
+#define PG_OID_SET_CONFIG 2078u /* pg_catalog.set_config(text, text, bool) */
 #define SUB_LOG_LEN 160	       /* a token's sub on a log line, escaped (longer: truncated) */
 
 enum pg_fe_state {
@@ -738,7 +739,7 @@ static bool pick_role(struct rg_sess *s)
 	struct pg_login *lg = ps->login;
 	const struct pg_target *t = ps->tgt;
 	const char *u = lg->startup_user;
-	char msg[160], sub[80];
+	char msg[160], sub[SUB_LOG_LEN];
 	size_t i;
 
 	if (!strcmp(u, rg_auth_principal_sub(ps->ident)) || !strcmp(u, t->cfg->user)) {
@@ -1185,10 +1186,10 @@ static bool pinned_setting_moved(struct rg_sess *s, const struct rg_pg_msg *m)
 	if (rg_pg_read_param_status(m, &st))
 		return false; /* the caller's validation reports it */
 	if (!strcasecmp(st.name, "client_encoding")) {
-		if (rg_pg_encoding_is_utf8(st.value))
+		if (rg_sqlclass_encoding_is_utf8(st.value))
 			return false;
 	} else if (!strcasecmp(st.name, "standard_conforming_strings")) {
-		if (!strcasecmp(st.value, "on"))
+		if (rg_sqlclass_setting_is_on(st.value))
 			return false;
 	} else {
 		return false;
@@ -1500,55 +1501,6 @@ static void deny_push(struct rg_sess *s, uint64_t seq, bool drop_empty, const st
 		snprintf(p->d.message, sizeof(p->d.message), "statement denied by policy");
 }
 
-/* Well-formed UTF-8 as PostgreSQL's pg_utf8_islegal: no overlong forms, no surrogates,
- * nothing above U+10FFFF. Eight ASCII bytes at a time first: statements are mostly ASCII. */
-static bool utf8_valid(const uint8_t *p, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		uint64_t w;
-		uint8_t c = p[i];
-		unsigned k, len;
-		uint8_t lo = 0x80, hi = 0xbf;
-
-		if (i + 8 <= n) {
-			memcpy(&w, p + i, 8);
-			if (!(w & 0x8080808080808080ull)) {
-				i += 8;
-				continue;
-			}
-		}
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			len = 2;
-		else if (c >= 0xe0 && c <= 0xef)
-			len = 3;
-		else if (c >= 0xf0 && c <= 0xf4)
-			len = 4;
-		else
-			return false;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-		else if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-		if (n - i < len || p[i + 1] < lo || p[i + 1] > hi)
-			return false;
-		for (k = 2; k < len; k++)
-			if (p[i + k] < 0x80 || p[i + k] > 0xbf)
-				return false;
-		i += len;
-	}
-	return true;
-}
-
 /*
  * The gateway's own guard, bundle or not (docs/security.md): the classifier must read the
  * bytes the server will execute, under the settings pinned at login (client_encoding UTF8,
@@ -1562,7 +1514,7 @@ static bool lexing_refused(struct rg_sess *s, const char *sql, size_t len, struc
 	struct rg_sqlclass **c = &ps->gw->lex[ps->cnt - ps->gw->cnt];
 	struct rg_sql_facts f;
 
-	if (!utf8_valid((const uint8_t *)sql, len)) {
+	if (!rg_sqlclass_utf8_valid(sql, len)) {
 		memcpy(d->sqlstate, "22021", 6);
 		snprintf(d->message, sizeof(d->message),
 			 "invalid byte sequence for encoding \"UTF8\"");
@@ -1676,6 +1628,24 @@ static bool fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fw
 		if (skipping)
 			return true;
 		ps->syncs_sent++;
+		/* The lexing guard by OID: set_config() called over the fast-path protocol
+		 * (the server's own pg_proc.dat OID, fixed across versions) is refused like the
+		 * statement; it answers with ReadyForQuery like a Query, so an empty query takes
+		 * its place. */
+		if (m->body_len >= 4 && ((uint32_t)m->body[0] << 24 | (uint32_t)m->body[1] << 16 |
+					 (uint32_t)m->body[2] << 8 | m->body[3]) == PG_OID_SET_CONFIG) {
+			memset(&d, 0, sizeof(d));
+			memcpy(d.sqlstate, "42501", 6);
+			snprintf(d.message, sizeof(d.message),
+				 "set_config() through the function-call protocol is not allowed "
+				 "through ringgate");
+			ps->cnt->lexing_denied++;
+			run_flush(s, RG_BE, run, err);
+			if (!*err)
+				*err = rg_sess_send(s, RG_BE, empty_query, sizeof(empty_query));
+			deny_push(s, ps->syncs_sent, true, &d);
+			return true;
+		}
 		break;
 	case RG_PG_FE_TERMINATE:
 		forward(s, RG_BE, run, b, m->start, m->total, in_acc, err);

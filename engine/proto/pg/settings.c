@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "pg.h"
+#include "sqlclass.h"
 #include "wire.h"
 
 /* Lower-case names, compared case-insensitively (GUC names are). */
@@ -39,28 +40,6 @@ static bool is_allowed(const char *name)
 		if (!strcasecmp(name, allowed[i]))
 			return true;
 	return false;
-}
-
-bool rg_pg_encoding_is_utf8(const char *v)
-{
-	char n[16];
-	size_t j = 0;
-
-	for (; *v; v++) {
-		if (!isalnum((unsigned char)*v))
-			continue;
-		if (j + 1 >= sizeof(n))
-			return false;
-		n[j++] = (char)tolower((unsigned char)*v);
-	}
-	n[j] = 0;
-	return !strcmp(n, "utf8") || !strcmp(n, "unicode");
-}
-
-static bool is_on(const char *v)
-{
-	return !strcasecmp(v, "on") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
-	       !strcmp(v, "1");
 }
 
 /* Printable, bounded copy of something the agent sent, for the FATAL message. */
@@ -96,7 +75,7 @@ static int take(struct sbuf *b, const char *name, size_t nlen, const char *value
 		nm[i] = name[i] == '-' ? '_' : (char)tolower((unsigned char)name[i]);
 	nm[nlen] = 0;
 	if (!strcmp(nm, "client_encoding")) {
-		if (rg_pg_encoding_is_utf8(value))
+		if (rg_sqlclass_encoding_is_utf8(value))
 			return 0;
 		clip(value, v, sizeof(v));
 		snprintf(b->msg, b->msglen,
@@ -104,7 +83,7 @@ static int take(struct sbuf *b, const char *name, size_t nlen, const char *value
 		return -1;
 	}
 	if (!strcmp(nm, "standard_conforming_strings")) {
-		if (is_on(value))
+		if (rg_sqlclass_setting_is_on(value))
 			return 0;
 		snprintf(b->msg, b->msglen,
 			 "standard_conforming_strings must be on through ringgate");

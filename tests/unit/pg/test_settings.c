@@ -4,6 +4,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <cmocka.h>
 
 #include "pg.h"
+#include "sqlclass.h"
 #include "wire.h"
 
 static uint8_t pkt[RG_PG_STARTUP_MAX + 8];
@@ -152,12 +154,39 @@ static void test_protocol_keys_are_not_settings(void **state)
 static void test_utf8_names(void **state)
 {
 	(void)state;
-	assert_true(rg_pg_encoding_is_utf8("UTF8"));
-	assert_true(rg_pg_encoding_is_utf8("utf-8"));
-	assert_true(rg_pg_encoding_is_utf8("Unicode"));
-	assert_false(rg_pg_encoding_is_utf8("SQL_ASCII"));
-	assert_false(rg_pg_encoding_is_utf8("utf8x"));
-	assert_false(rg_pg_encoding_is_utf8(""));
+	assert_true(rg_sqlclass_encoding_is_utf8("UTF8"));
+	assert_true(rg_sqlclass_encoding_is_utf8("utf-8"));
+	assert_true(rg_sqlclass_encoding_is_utf8("Unicode"));
+	assert_false(rg_sqlclass_encoding_is_utf8("SQL_ASCII"));
+	assert_false(rg_sqlclass_encoding_is_utf8("utf8x"));
+	assert_false(rg_sqlclass_encoding_is_utf8(""));
+}
+
+/* As a UTF8 server: ASCII and well-formed sequences pass; overlong forms, surrogates,
+ * code points above U+10FFFF, stray continuation bytes and truncated sequences do not. */
+static void test_utf8_validation(void **state)
+{
+	static const struct {
+		const char *s;
+		bool ok;
+	} cases[] = {
+	    {"SELECT 1", true},
+	    {"SELECT 'h\xc3\xa9llo w\xc3\xb6rld', '\xe6\x97\xa5\xe6\x9c\xac', '\xf0\x9f\x98\x80'", true},
+	    {"SELECT E'\x95\x5c'", false},	   /* SJIS lead byte: a stray continuation byte */
+	    {"SELECT '\xc0\xaf'", false},	   /* overlong '/' */
+	    {"SELECT '\xe0\x80\xaf'", false},   /* overlong 3-byte */
+	    {"SELECT '\xed\xa0\x80'", false},   /* surrogate U+D800 */
+	    {"SELECT '\xf4\x90\x80\x80'", false}, /* U+110000 */
+	    {"SELECT '\xf5\x80\x80\x80'", false},
+	    {"SELECT '\xe6\x97'", false}, /* truncated */
+	    {"0123456789abcdef\xc3", false},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (rg_sqlclass_utf8_valid(cases[i].s, strlen(cases[i].s)) != cases[i].ok)
+			fail_msg("utf8_valid(%zu) != %d", i, cases[i].ok);
 }
 
 int main(void)
@@ -169,6 +198,7 @@ int main(void)
 	    cmocka_unit_test(test_other_settings_and_options_are_refused_by_name),
 	    cmocka_unit_test(test_protocol_keys_are_not_settings),
 	    cmocka_unit_test(test_utf8_names),
+	    cmocka_unit_test(test_utf8_validation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
