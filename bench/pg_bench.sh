@@ -217,6 +217,7 @@ targets:
     user: rg_bench
     password_file: $T/rg_bench.pw
     tls: { mode: disable }
+    allowed_auth: [scram-sha-256, md5]   # md5: the idle test's IDLE_UPSTREAM_AUTH=md5
 limits:
   idle_timeout: 0s
   max_sessions: 100000
