@@ -17,6 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "lib"))
 import pgfix  # noqa: E402
 import rgtest  # noqa: E402
+from test_clients_bad_input import recv_exact  # noqa: E402
 from pgfix import check  # noqa: E402
 
 SECRET = "fake-target-secret-7f3a"
@@ -35,19 +36,9 @@ class ScriptedTarget:
         self.received = []
         threading.Thread(target=self._serve, daemon=True).start()
 
-    @staticmethod
-    def _read(c, n):
-        b = b""
-        while len(b) < n:
-            d = c.recv(n - len(b))
-            if not d:
-                raise EOFError
-            b += d
-        return b
-
     def _msg(self, c):
-        t, n = struct.unpack("!cI", self._read(c, 5))
-        return t, self._read(c, n - 4)
+        t, n = struct.unpack("!cI", recv_exact(c, 5))
+        return t, recv_exact(c, n - 4)
 
     def _serve(self):
         while True:
@@ -57,8 +48,8 @@ class ScriptedTarget:
                 return
             try:
                 c.settimeout(10)
-                n = struct.unpack("!I", self._read(c, 4))[0]
-                self._read(c, n - 4)  # StartupMessage
+                n = struct.unpack("!I", recv_exact(c, 4))[0]
+                recv_exact(c, n - 4)  # StartupMessage
                 for step in self.script:
                     c.sendall(step)
                     if step[:1] == b"R" and struct.unpack("!I", step[5:9])[0] == 0:

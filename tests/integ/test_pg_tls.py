@@ -27,6 +27,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import pgfix  # noqa: E402
 import rgtest  # noqa: E402
+from test_clients_bad_input import recv_exact  # noqa: E402
 from pgfix import check  # noqa: E402
 
 psycopg2 = rgtest.require_psycopg2()
@@ -104,16 +105,6 @@ class FakeTarget:
         self.seen = []
         threading.Thread(target=self._serve, daemon=True).start()
 
-    @staticmethod
-    def _read(c, n):
-        b = b""
-        while len(b) < n:
-            d = c.recv(n - len(b))
-            if not d:
-                raise EOFError
-            b += d
-        return b
-
     def _serve(self):
         while True:
             try:
@@ -122,16 +113,16 @@ class FakeTarget:
                 return
             try:
                 c.settimeout(10)
-                self._read(c, 8)  # SSLRequest
+                recv_exact(c, 8)  # SSLRequest
                 c.sendall(b"S")
                 c = self.ctx.wrap_socket(c, server_side=True)
-                n = struct.unpack("!I", self._read(c, 4))[0]
-                self._read(c, n - 4)  # StartupMessage
+                n = struct.unpack("!I", recv_exact(c, 4))[0]
+                recv_exact(c, n - 4)  # StartupMessage
                 mechs = b"SCRAM-SHA-256\0\0"
                 c.sendall(b"R" + struct.pack("!II", 8 + len(mechs), 10) + mechs)
                 try:
-                    t, n = struct.unpack("!cI", self._read(c, 5))
-                    body = self._read(c, n - 4)
+                    t, n = struct.unpack("!cI", recv_exact(c, 5))
+                    body = recv_exact(c, n - 4)
                 except (EOFError, OSError):
                     self.seen.append(None)
                     continue
