@@ -1,7 +1,9 @@
 /*
  * main.c: the ringgate binary. Flags and configuration only: load the config, build each
- * module's runtime object from it (issuers' verifiers, target credentials, the pg gateway
- * and its listeners), hand them to the engine, run until SIGTERM/SIGINT, drain, exit 0.
+ * module's runtime object from it (issuers' verifiers, target credentials, the policy
+ * bundle, the pg gateway and its listeners), hand them to the engine, run until
+ * SIGTERM/SIGINT, drain, exit 0. SIGHUP reloads the policy bundle (a thread of its own waits
+ * for it with sigwait, so no work happens in a signal handler).
  *
  * No protocol or policy logic lives here. Errors found while building objects from the
  * config are printed as file:line:col: message, like the config loader's own. Never prints
@@ -9,6 +11,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +21,7 @@
 #include "config.h"
 #include "core.h"
 #include "pg.h"
+#include "policy.h"
 
 #ifndef RG_VERSION
 #define RG_VERSION "dev"
@@ -36,7 +40,8 @@ static void usage(FILE *out)
 		"  --check-config FILE  validate FILE and the files it names; exit 0 or 1\n"
 		"  --version            print the version\n"
 		"  --help               this text\n\n"
-		"SIGTERM or SIGINT drains sessions (up to %d s) and exits 0.\n",
+		"SIGTERM or SIGINT drains sessions (up to %d s) and exits 0.\n"
+		"SIGHUP reloads policy.bundle (a bad one is refused and the old one stays).\n",
 		DRAIN_MS / 1000);
 }
 
@@ -185,6 +190,108 @@ static int build_listeners(const struct rg_config *cfg, struct rg_pg_gw *gw,
 	return nerr;
 }
 
+/*
+ * Load and verify policy.bundle (with policy.public_key) and read policy.hmac_key_file.
+ * Returns 0 with *p NULL when the config has no bundle (pass-through). Errors name the file.
+ */
+static int load_policy(const struct rg_config *cfg, struct rg_policy **p,
+		       struct rg_auth_cred **hmac)
+{
+	const struct rg_config_policy *pc = &cfg->policy;
+	struct rg_policy_opts po = {.pubkey_pem = pc->public_key};
+	char err[512] = "";
+	int ret;
+
+	*p = NULL;
+	*hmac = NULL;
+	if (!pc->bundle)
+		return 0;
+	ret = rg_policy_load_file(pc->bundle, &po, p, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "%s: policy.bundle %s: %s\n", cfg->path, pc->bundle, err);
+		return ret;
+	}
+	if (pc->hmac_key_file &&
+	    rg_auth_cred_from_file(pc->hmac_key_file, hmac, err, sizeof(err))) {
+		fprintf(stderr, "%s: policy.hmac_key_file: %s\n", cfg->path, err);
+		rg_policy_free(*p);
+		*p = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The bundle into gw (core NULL before the workers start); one log line either way. */
+static int install_policy(const struct rg_config *cfg, struct rg_pg_gw *gw, struct rg_core *core,
+			  struct rg_policy *p, struct rg_auth_cred *hmac, const char *event)
+{
+	struct rg_policy_info info;
+	const char *key = NULL;
+	size_t keylen = 0;
+	int ret;
+
+	if (hmac)
+		key = rg_auth_cred_secret(hmac, &keylen);
+	if (p)
+		rg_policy_get_info(p, &info);
+	ret = rg_pg_gw_set_policy(gw, core, p, (const uint8_t *)key, keylen);
+	rg_auth_cred_free(hmac);
+	if (ret) {
+		fprintf(stderr, "event=policy_reload_failed reason=%s detail=\"%s\"\n",
+			ret == -EBUSY ? "busy" : "internal", strerror(-ret));
+		rg_policy_free(p);
+		return ret;
+	}
+	if (!p)
+		fprintf(stderr, "event=policy_none detail=\"no policy.bundle in %s: statements are "
+				"not judged by rules (pass-through; the lexing guard still runs)\"\n",
+			cfg->path);
+	else
+		fprintf(stderr,
+			"event=%s generation=%llu bundle=%s rules=%u masks=%u packs=%s signed=%s "
+			"checksum=%016llx\n",
+			event, (unsigned long long)rg_pg_gw_policy_gen(gw), cfg->policy.bundle,
+			info.nrules, info.nmasks, info.packs ? info.packs : "-",
+			info.signed_bundle ? "yes" : "no", (unsigned long long)info.checksum);
+	return 0;
+}
+
+/* SIGHUP: reload the bundle off the workers; a bad bundle is refused and the old one stays. */
+struct reloader {
+	const struct rg_config *cfg;
+	struct rg_pg_gw *gw;
+	struct rg_core *core;
+	sigset_t set;
+	volatile int stop;
+};
+
+static void *reloader_main(void *arg)
+{
+	struct reloader *r = arg;
+	struct rg_policy *p;
+	struct rg_auth_cred *hmac;
+	int sig;
+
+	for (;;) {
+		if (sigwait(&r->set, &sig) || r->stop)
+			break;
+		if (!r->cfg->policy.bundle) {
+			fprintf(stderr, "event=policy_reload_failed reason=no_bundle detail=\"%s has "
+					"no policy.bundle\"\n",
+				r->cfg->path);
+			continue;
+		}
+		if (load_policy(r->cfg, &p, &hmac)) {
+			fprintf(stderr, "event=policy_reload_failed reason=bad_bundle bundle=%s "
+					"detail=\"the bundle in force stays\"\n",
+				r->cfg->policy.bundle);
+			continue;
+		}
+		install_policy(r->cfg, r->gw, r->core, p, hmac, "policy_reloaded");
+	}
+	return NULL;
+}
+
 static int check_config(const char *path)
 {
 	struct rg_config *cfg = NULL;
@@ -201,6 +308,15 @@ static int check_config(const char *path)
 	if (!ls)
 		goto out;
 	nerr = build_gw(cfg, gw) + build_listeners(cfg, gw, ls);
+	{
+		struct rg_policy *p;
+		struct rg_auth_cred *hmac;
+
+		if (load_policy(cfg, &p, &hmac))
+			nerr++;
+		rg_policy_free(p);
+		rg_auth_cred_free(hmac);
+	}
 	if (!nerr)
 		printf("%s: ok\n", path);
 out:
@@ -220,12 +336,20 @@ static int run(const char *path)
 	struct rg_pg_listener **ls = NULL;
 	struct rg_core *core = NULL;
 	struct sigaction sa = {0};
+	struct reloader rl = {0};
+	pthread_t rl_thread;
+	bool rl_started = false;
 	char ports[512] = "";
 	size_t i, off = 0;
 	int ret, rc = 1;
 
 	if (rg_config_load(path, &cfg, stderr))
 		return 1;
+	/* SIGHUP goes to the reloader only: block it before any thread starts (they inherit
+	 * the mask) */
+	sigemptyset(&rl.set);
+	sigaddset(&rl.set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &rl.set, NULL);
 	ret = rg_core_probe();
 	if (ret) {
 		fprintf(stderr, "ringgate: this kernel lacks io_uring features: %s\n",
@@ -244,6 +368,14 @@ static int run(const char *path)
 	ls = calloc(cfg->n_listeners, sizeof(*ls));
 	if (!ls || build_gw(cfg, gw) || build_listeners(cfg, gw, ls))
 		goto out;
+	{
+		struct rg_policy *p;
+		struct rg_auth_cred *hmac;
+
+		if (load_policy(cfg, &p, &hmac) || install_policy(cfg, gw, NULL, p, hmac,
+								    "policy_loaded"))
+			goto out;
+	}
 	for (i = 0; i < cfg->n_listeners; i++) {
 		const struct rg_config_listener *lc = &cfg->listeners[i];
 		uint16_t port = 0;
@@ -286,7 +418,18 @@ static int run(const char *path)
 	}
 	fprintf(stderr, "event=started version=%s workers=%u listeners=%s targets=%zu\n",
 		RG_VERSION, rg_core_workers(core), ports, cfg->n_targets);
+	rl.cfg = cfg;
+	rl.gw = gw;
+	rl.core = core;
+	rl_started = pthread_create(&rl_thread, NULL, reloader_main, &rl) == 0;
+	if (!rl_started)
+		fprintf(stderr, "event=policy_reloader_failed detail=\"SIGHUP will not reload\"\n");
 	ret = rg_core_join(core);
+	if (rl_started) {
+		rl.stop = 1;
+		pthread_kill(rl_thread, SIGHUP);
+		pthread_join(rl_thread, NULL);
+	}
 	g_core = NULL;
 	fprintf(stderr, "event=stopped status=%s\n", ret ? strerror(-ret) : "ok");
 	rc = ret ? 1 : 0;

@@ -531,7 +531,7 @@ int rg_pg_gw_new(const struct rg_config *cfg, unsigned workers, struct rg_pg_gw 
 	gw->lex = calloc(gw->workers, sizeof(*gw->lex));
 	gw->cancel = rg_pg_cancel_reg_new();
 	gw->resolver = resolver_new();
-	if (!gw->cnt || !gw->lex || !gw->cancel || !gw->resolver) {
+	if (!gw->cnt || !gw->lex || !gw->cancel || !gw->resolver || pg_policy_init(gw)) {
 		rg_pg_gw_free(gw);
 		return -ENOMEM;
 	}
@@ -809,6 +809,7 @@ void rg_pg_gw_free(struct rg_pg_gw *gw)
 	}
 	free(gw->targets);
 	rg_pg_cancel_reg_free(gw->cancel);
+	pg_policy_free(gw);
 	for (i = 0; gw->lex && i < gw->workers; i++)
 		rg_sqlclass_free(gw->lex[i]);
 	free(gw->lex);

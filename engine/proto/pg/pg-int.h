@@ -118,6 +118,10 @@ struct pg_issuer {
 	struct rg_auth_verifier *v;
 };
 
+struct pg_policy_gen; /* policy.c: one loaded bundle and its hmac key */
+struct pg_wpol;	      /* policy.c: a worker's policy context */
+#define PG_POLICY_RETIRED_MAX 16
+
 struct rg_pg_gw {
 	const struct rg_config *cfg;
 	unsigned workers;
@@ -129,6 +133,13 @@ struct rg_pg_gw {
 	struct rg_pg_counters *cnt; /* [workers] */
 	struct rg_sqlclass **lex;   /* [workers]: each worker's classifier for the lexing guard,
 				     * created by that worker on first use */
+	/* the policy bundle in force (policy.c): NULL or a generation whose bundle may be NULL
+	 * (pass-through); workers build their own context for it */
+	_Atomic(struct pg_policy_gen *) policy;
+	struct pg_wpol *wpol; /* [workers] */
+	uint64_t policy_gen;  /* reloader only: the last generation number given */
+	struct pg_policy_gen *retired[PG_POLICY_RETIRED_MAX]; /* reloader only */
+	size_t nretired;
 	rg_pg_stmt_hook stmt_hook;
 	rg_pg_row_hook row_hook;
 	void *hook_arg;
@@ -217,5 +228,30 @@ void rg_pg_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * target goes through this before it is logged. Returns out.
  */
 const char *rg_pg_logval(const char *in, char *out, size_t cap);
+
+/* ---- policy (policy.c) ------------------------------------------------------------------ */
+
+struct rg_request;
+
+enum pg_verdict {
+	PG_VERDICT_PASS = 0, /* no bundle: pass-through */
+	PG_VERDICT_ALLOW,
+	PG_VERDICT_LOG,	 /* allowed; a log rule matched (j->rule) */
+	PG_VERDICT_DENY, /* d filled: the rule's SQLSTATE and a message naming it */
+};
+
+struct pg_judgement {
+	uint64_t gen;		 /* the bundle generation that judged */
+	const char *rule;	 /* the deciding rule's id, or NULL (valid until the next call) */
+	const char *shadow_rule; /* a shadow rule that would have decided more strictly */
+	int shadow;		 /* its verdict (enum rg_verdict) */
+};
+
+int pg_policy_init(struct rg_pg_gw *gw);
+void pg_policy_free(struct rg_pg_gw *gw);
+/* On worker w: the verdict for sql from req (switching to a newer bundle first). */
+enum pg_verdict pg_policy_judge(struct rg_pg_gw *gw, unsigned w, const struct rg_request *req,
+				const char *sql, size_t len, struct rg_pg_deny *d,
+				struct pg_judgement *j);
 
 #endif /* RG_PROTO_PG_INT_H (gateway part) */

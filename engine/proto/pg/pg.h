@@ -92,7 +92,8 @@ typedef void (*rg_pg_row_hook)(void *arg, const struct rg_pg_sess_info *si,
 	X(fe_bytes) /* client bytes relayed to targets */                                          \
 	X(be_bytes) /* target bytes relayed to clients */                                          \
 	X(lexing_denied) /* statements refused by the lexing guard (docs/security.md) */       \
-	X(token_expired) /* sessions ended because their token expired */
+	X(token_expired) /* sessions ended because their token expired */                       \
+	X(stmt_denied)	 /* statements and function calls denied by the policy bundle */
 
 #define RG_PG_AUTH_REASONS 24 /* >= RG_AUTH_E__COUNT; index by enum rg_auth_err */
 
@@ -124,6 +125,18 @@ int rg_pg_gw_add_target(struct rg_pg_gw *gw, const struct rg_config_target *t,
  * target itself. -ENOENT if no such target, -ENOMEM. */
 int rg_pg_gw_add_role(struct rg_pg_gw *gw, const char *target, const struct rg_config_role *rc,
 		      struct rg_auth_cred *cred);
+/*
+ * The policy bundle in force (takes ownership of p; NULL: pass-through) with the key of the
+ * hmac mask style. Call with core NULL before the workers start; afterwards (hot reload, any
+ * non-worker thread, one at a time) with the running core: every worker switches to the new
+ * bundle between messages and older bundles are freed once none uses them. -EBUSY when
+ * workers still hold PG_POLICY_RETIRED_MAX older bundles, -ENOMEM.
+ */
+struct rg_policy;
+int rg_pg_gw_set_policy(struct rg_pg_gw *gw, struct rg_core *core, struct rg_policy *p,
+			const uint8_t *hmac, size_t hmac_len);
+/* The generation number of the bundle in force, 0 for pass-through. */
+uint64_t rg_pg_gw_policy_gen(struct rg_pg_gw *gw);
 /* Install the seams (NULL restores the no-op default). */
 void rg_pg_gw_set_hooks(struct rg_pg_gw *gw, rg_pg_stmt_hook stmt, rg_pg_row_hook row, void *arg);
 /* Sum (worker -1) or one worker's counters. Any thread; values may be slightly stale. */

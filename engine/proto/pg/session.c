@@ -34,6 +34,7 @@
 #include "auth.h"
 #include "config.h"
 #include "pg-int.h"
+#include "policy.h"
 #include "sqlclass.h"
 #include "tls.h"
 
@@ -54,7 +55,6 @@ enum pg_fe_state {
 	FE_WAIT_KEYS,	 /* token with an unknown kid kept: awaiting the JWKS refresh it asked */
 	FE_WAIT_BE,	 /* agent verified; its bytes are held until the target login completes */
 	FE_RELAY,	 /* logged in: messages go to the target */
-	FE_SKIP_TO_SYNC, /* a Parse was denied: dropping extended-protocol messages until Sync */
 	FE_CANCEL,	 /* this connection carried a CancelRequest: nothing more is read */
 	FE_CLOSING,	 /* a FATAL error was queued: flushing, then closing */
 };
@@ -70,15 +70,23 @@ enum pg_be_state {
 	BE_DONE,   /* the target side is finished (error or EOF) */
 };
 
-static const char *const fe_names[] = {"startup",      "tls_startup", "password",
-				       "wait_keys",    "wait_be",     "relay",
-				       "skip_to_sync", "cancel",      "closing"};
+static const char *const fe_names[] = {"startup", "tls_startup", "password", "wait_keys",
+				       "wait_be", "relay",	 "cancel",   "closing"};
 static const char *const be_names[] = {"none",	 "connecting", "ssl_wait", "auth",
 				       "params", "relay",      "cancel",   "done"};
 
+/*
+ * A denied statement went to the target as DENY_SQL, which the server's own parser rejects:
+ * the server then fails the statement exactly as it fails any erroneous one (inside a
+ * transaction block the transaction is failed, ReadyForQuery says 'E', later statements get
+ * 25P02, COMMIT rolls back; in extended mode it skips to Sync; a named statement is not
+ * created). Its ErrorResponse, recognised by DENY_SQL in the message and by its sync point,
+ * is replaced by the denial. When an earlier error made the server skip the denied message,
+ * no answer comes, as PostgreSQL would give none: the entry ends with its ReadyForQuery.
+ */
 struct pg_deny_pending {
-	uint64_t seq;	 /* answer before the ReadyForQuery ending this sync point */
-	bool drop_empty; /* a denied Query was replaced by an empty one: drop its response */
+	uint64_t seq;  /* the sync point whose ReadyForQuery ends this entry */
+	bool answered; /* the server's error for it was replaced */
 	struct rg_pg_deny d;
 };
 
@@ -139,6 +147,8 @@ struct pg_sess {
 	struct rg_pg_counters *cnt;
 	const struct pg_target *tgt;
 	struct rg_pg_sess_info si;
+	struct rg_identity rid; /* the verified agent as the policy sees it (points into ident) */
+	struct rg_request req;	/* who asks, where: every statement's policy question */
 	uint64_t id;
 	uint64_t accepted_ms; /* CLOCK_MONOTONIC: the login's time limits count from here */
 	int64_t token_end_ms; /* CLOCK_REALTIME ms: the session ends as its token expires
@@ -169,7 +179,6 @@ struct pg_sess {
 	uint64_t syncs_sent, rfq_recv; /* Query/Sync/FunctionCall forwarded, ReadyForQuery seen */
 	struct pg_deny_pending *deny; /* [DENY_RING], while denials await their answer */
 	unsigned deny_head, deny_n;
-	struct rg_pg_deny *skip_deny; /* the error of the Parse that started FE_SKIP_TO_SYNC */
 	struct rg_acc rowdesc;	      /* copy of the latest RowDescription */
 	struct rg_pg_msg rowdesc_msg;
 };
@@ -469,7 +478,7 @@ static void pg_close(struct rg_sess *s, enum rg_close_reason reason)
 	if (ps->tls_err && ps->tls_err[0])
 		rg_pg_log("event=tls_fail sess=%llu peer=%s detail=%s", (unsigned long long)ps->id,
 			  ps->peer, sanitize(ps->tls_err, v, sizeof(v)));
-	if (ps->fe == FE_RELAY || ps->fe == FE_SKIP_TO_SYNC || reason == RG_CLOSE_FE_ERROR ||
+	if (ps->fe == FE_RELAY || reason == RG_CLOSE_FE_ERROR ||
 	    reason == RG_CLOSE_BE_ERROR)
 		rg_pg_log("event=session_end sess=%llu peer=%s sub=%s target=%s reason=%d "
 			  "fe_state=%s be_state=%s",
@@ -486,7 +495,6 @@ static void pg_close(struct rg_sess *s, enum rg_close_reason reason)
 	ps->cnt->sessions_active--;
 	scram_free(ps);
 	free(ps->deny);
-	free(ps->skip_deny);
 	OPENSSL_cleanse(ps->key_key, sizeof(ps->key_key));
 	if (ps->cancel) {
 		OPENSSL_cleanse(ps->cancel, sizeof(*ps->cancel));
@@ -797,6 +805,12 @@ static void token_checked(struct rg_sess *s, enum rg_auth_err e, const struct rg
 	}
 	if (!pick_role(s))
 		return;
+	ps->rid.issuer = rg_auth_principal_iss(ps->ident);
+	ps->rid.subject = rg_auth_principal_sub(ps->ident);
+	ps->rid.groups = rg_auth_principal_groups(ps->ident, &ps->rid.ngroups);
+	ps->req.protocol = "postgres";
+	ps->req.target = ps->tgt->cfg->name;
+	ps->req.identity = &ps->rid;
 	ps->cnt->auth_ok++;
 	sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
 	rg_pg_log("event=auth_ok sess=%llu sub=%s user=%s peer=%s target=%s",
@@ -1474,9 +1488,14 @@ abort:
 
 /* ---- relay ------------------------------------------------------------------------------- */
 
-static const uint8_t empty_query[] = {'Q', 0, 0, 0, 5, 0};
+/* What a denied statement becomes on the wire to the target (see struct pg_deny_pending). */
+#define DENY_SQL "ringgate_denied_statement"
+static const struct {
+	uint8_t hdr[5];
+	char sql[sizeof(DENY_SQL)];
+} __attribute__((packed)) deny_query = {{'Q', 0, 0, 0, 4 + sizeof(DENY_SQL)}, DENY_SQL};
 
-static void deny_push(struct rg_sess *s, uint64_t seq, bool drop_empty, const struct rg_pg_deny *d)
+static void deny_push(struct rg_sess *s, uint64_t seq, const struct rg_pg_deny *d)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
 	struct pg_deny_pending *p;
@@ -1493,7 +1512,7 @@ static void deny_push(struct rg_sess *s, uint64_t seq, bool drop_empty, const st
 	}
 	p = &ps->deny[(ps->deny_head + ps->deny_n++) % DENY_RING];
 	p->seq = seq;
-	p->drop_empty = drop_empty;
+	p->answered = false;
 	p->d = *d;
 	if (!p->d.sqlstate[0])
 		memcpy(p->d.sqlstate, "42501", 6);
@@ -1545,17 +1564,111 @@ refused:
 	return true;
 }
 
-/* Hook for a Query or Parse; true if the statement may go to the target. */
+/*
+ * A Query, Parse or FunctionCall: the lexing guard, then the policy bundle in force (none:
+ * pass-through, said at start), then the test seam. True if it may go to the target.
+ */
 static bool stmt_allowed(struct rg_sess *s, enum rg_pg_stmt_kind kind, const char *name,
 			 const char *sql, size_t len, struct rg_pg_deny *d)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
+	struct pg_judgement j;
+	enum pg_verdict v;
+	char sub[SUB_LOG_LEN];
 
 	memset(d, 0, sizeof(*d));
 	if (lexing_refused(s, sql, len, d))
 		return false;
+	v = pg_policy_judge(ps->gw, (unsigned)(ps->cnt - ps->gw->cnt), &ps->req, sql, len, d, &j);
+	if (v == PG_VERDICT_DENY || v == PG_VERDICT_LOG || j.shadow_rule) {
+		sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
+		if (v == PG_VERDICT_DENY)
+			ps->cnt->stmt_denied++;
+		rg_pg_log("event=%s sess=%llu sub=%s target=%s kind=%s rule=%s%s%s sqlstate=%s",
+			  v == PG_VERDICT_DENY ? "stmt_denied"
+			  : v == PG_VERDICT_LOG ? "stmt_logged"
+						: "stmt_allowed",
+			  (unsigned long long)ps->id, sub, ps->tgt->cfg->name,
+			  kind == RG_PG_STMT_QUERY	? "query"
+			  : kind == RG_PG_STMT_PARSE ? "parse"
+						     : "function_call",
+			  j.rule ? j.rule : "-", j.shadow_rule ? " shadow_rule=" : "",
+			  j.shadow_rule ? j.shadow_rule : "",
+			  v == PG_VERDICT_DENY ? d->sqlstate : "-");
+	}
+	if (v == PG_VERDICT_DENY)
+		return false;
 	return ps->gw->stmt_hook(ps->gw->hook_arg, &ps->si, kind, name, sql, len, d) ==
 	       RG_PG_HOOK_ALLOW;
+}
+
+/* Send the target DENY_SQL in place of a denied message (a Query, a FunctionCall, or a
+ * Parse under the agent's statement name) and remember the denial for sync point seq. */
+static void deny_forward(struct rg_sess *s, const char *parse_name, uint64_t seq,
+			 const struct rg_pg_deny *d, struct fwd_run *run, int *err)
+{
+	run_flush(s, RG_BE, run, err);
+	if (*err)
+		return;
+	if (parse_name) {
+		/* Parse: name, DENY_SQL, no parameter types (denials are rare: built on the heap) */
+		size_t nl = strlen(parse_name) + 1, len = 4 + nl + sizeof(DENY_SQL) + 2;
+		uint8_t *b = malloc(1 + len);
+
+		if (!b) {
+			*err = -ENOMEM;
+			return;
+		}
+		b[0] = RG_PG_FE_PARSE;
+		b[1] = (uint8_t)(len >> 24), b[2] = (uint8_t)(len >> 16);
+		b[3] = (uint8_t)(len >> 8), b[4] = (uint8_t)len;
+		memcpy(b + 5, parse_name, nl);
+		memcpy(b + 5 + nl, DENY_SQL, sizeof(DENY_SQL));
+		b[1 + len - 2] = b[1 + len - 1] = 0;
+		*err = rg_sess_send(s, RG_BE, b, 1 + len);
+		free(b);
+	} else {
+		*err = rg_sess_send(s, RG_BE, &deny_query, sizeof(deny_query));
+	}
+	if (!*err)
+		deny_push(s, seq, d);
+}
+
+/* One whole agent message while logged in. Returns false to stop reading this chunk. */
+/*
+ * A FunctionCall (fast-path call by OID, body starting with the OID): refused while a policy
+ * bundle is in force, since rules name functions and the OID is not resolved to a name yet
+ * (fail closed), and always for set_config() (the lexing guard: pg_proc.dat's fixed OID).
+ * True when refused, with d filled.
+ */
+static bool function_call_refused(struct rg_sess *s, const uint8_t *body, size_t n,
+				  struct rg_pg_deny *d)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	uint32_t oid = n >= 4 ? (uint32_t)body[0] << 24 | (uint32_t)body[1] << 16 |
+				    (uint32_t)body[2] << 8 | body[3]
+			      : 0;
+
+	memset(d, 0, sizeof(*d));
+	memcpy(d->sqlstate, "42501", 6);
+	if (oid == PG_OID_SET_CONFIG) {
+		ps->cnt->lexing_denied++;
+		snprintf(d->message, sizeof(d->message),
+			 "set_config() through the function-call protocol is not allowed "
+			 "through ringgate");
+		return true;
+	}
+	if (!rg_pg_gw_policy_gen(ps->gw))
+		return false;
+	ps->cnt->stmt_denied++;
+	snprintf(d->message, sizeof(d->message),
+		 "fast-path function calls (function OID %u) are not allowed through ringgate "
+		 "under a policy bundle",
+		 oid);
+	rg_pg_log("event=stmt_denied sess=%llu target=%s kind=function_call oid=%u rule=- "
+		  "sqlstate=42501",
+		  (unsigned long long)ps->id, ps->tgt->cfg->name, oid);
+	return true;
 }
 
 /* One whole agent message while logged in. Returns false to stop reading this chunk. */
@@ -1563,7 +1676,6 @@ static bool fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fw
 			 struct rg_buf *b, bool in_acc, int *err)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
-	bool skipping = ps->fe == FE_SKIP_TO_SYNC;
 	struct rg_pg_query q;
 	struct rg_pg_parse pa;
 	struct rg_pg_deny d;
@@ -1575,16 +1687,10 @@ static bool fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fw
 			violation(s, RG_FE, "bad_query", r);
 			return false;
 		}
-		if (skipping)
-			return true;
 		ps->cnt->queries++;
 		ps->syncs_sent++;
 		if (!stmt_allowed(s, RG_PG_STMT_QUERY, NULL, q.sql, q.len, &d)) {
-			/* The target answers an empty query in order; its answer is replaced. */
-			run_flush(s, RG_BE, run, err);
-			if (!*err)
-				*err = rg_sess_send(s, RG_BE, empty_query, sizeof(empty_query));
-			deny_push(s, ps->syncs_sent, true, &d);
+			deny_forward(s, NULL, ps->syncs_sent, &d, run, err);
 			return true;
 		}
 		break;
@@ -1593,17 +1699,10 @@ static bool fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fw
 			violation(s, RG_FE, "bad_parse", r);
 			return false;
 		}
-		if (skipping)
-			return true;
 		ps->cnt->parses++;
 		if (!stmt_allowed(s, RG_PG_STMT_PARSE, pa.stmt, pa.query, pa.query_len, &d)) {
-			/* kept until the Sync: only sessions with a denial pending pay for it */
-			if (!ps->skip_deny && !(ps->skip_deny = malloc(sizeof(*ps->skip_deny)))) {
-				pg_close_fatal(s, "53200", "out of memory");
-				return false;
-			}
-			*ps->skip_deny = d;
-			fe_goto(ps, FE_SKIP_TO_SYNC);
+			/* answered before the ReadyForQuery of the next Sync (or at a Flush) */
+			deny_forward(s, pa.stmt, ps->syncs_sent + 1, &d, run, err);
 			return true;
 		}
 		break;
@@ -1613,37 +1712,15 @@ static bool fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fw
 			return false;
 		}
 		ps->syncs_sent++;
-		if (skipping) {
-			deny_push(s, ps->syncs_sent, false, ps->skip_deny);
-			free(ps->skip_deny);
-			ps->skip_deny = NULL;
-			fe_goto(ps, FE_RELAY);
-		}
 		break;
 	case RG_PG_FE_FUNCTION_CALL:
 		if ((r = rg_pg_validate(RG_PG_FE, m))) {
 			violation(s, RG_FE, "bad_function_call", r);
 			return false;
 		}
-		if (skipping)
-			return true;
 		ps->syncs_sent++;
-		/* The lexing guard by OID: set_config() called over the fast-path protocol
-		 * (the server's own pg_proc.dat OID, fixed across versions) is refused like the
-		 * statement; it answers with ReadyForQuery like a Query, so an empty query takes
-		 * its place. */
-		if (m->body_len >= 4 && ((uint32_t)m->body[0] << 24 | (uint32_t)m->body[1] << 16 |
-					 (uint32_t)m->body[2] << 8 | m->body[3]) == PG_OID_SET_CONFIG) {
-			memset(&d, 0, sizeof(d));
-			memcpy(d.sqlstate, "42501", 6);
-			snprintf(d.message, sizeof(d.message),
-				 "set_config() through the function-call protocol is not allowed "
-				 "through ringgate");
-			ps->cnt->lexing_denied++;
-			run_flush(s, RG_BE, run, err);
-			if (!*err)
-				*err = rg_sess_send(s, RG_BE, empty_query, sizeof(empty_query));
-			deny_push(s, ps->syncs_sent, true, &d);
+		if (function_call_refused(s, m->body, m->body_len, &d)) {
+			deny_forward(s, NULL, ps->syncs_sent, &d, run, err);
 			return true;
 		}
 		break;
@@ -1658,8 +1735,6 @@ static bool fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fw
 			violation(s, RG_FE, rg_pg_type_name(RG_PG_FE, m->type), r);
 			return false;
 		}
-		if (skipping)
-			return true;
 		break;
 	}
 	forward(s, RG_BE, run, b, m->start, m->total, in_acc, err);
@@ -1715,7 +1790,6 @@ static void fe_process(struct rg_sess *s, const uint8_t *p, size_t n, struct rg_
 			off = n;
 			continue;
 		case FE_RELAY:
-		case FE_SKIP_TO_SYNC:
 			break;
 		default:
 			goto out;
@@ -1729,8 +1803,21 @@ static void fe_process(struct rg_sess *s, const uint8_t *p, size_t n, struct rg_
 			if (!fe_relay_msg(s, &ev.msg, &run, b, ev.in_acc || !b, &err))
 				goto out;
 		} else if (ev.kind == RG_PG_SEV_PIECE) {
-			if (ev.first)
-				ps->fe_piece_drop = ps->fe == FE_SKIP_TO_SYNC;
+			if (ev.first) {
+				struct rg_pg_deny d;
+
+				ps->fe_piece_drop = false;
+				/* a streamed FunctionCall is a sync point like a whole one, and is
+				 * judged on its header piece (type, length, then the OID) */
+				if (ev.type == RG_PG_FE_FUNCTION_CALL) {
+					ps->syncs_sent++;
+					if (function_call_refused(s, ev.n > 5 ? ev.data + 5 : ev.data,
+								  ev.n > 5 ? ev.n - 5 : 0, &d)) {
+						ps->fe_piece_drop = true;
+						deny_forward(s, NULL, ps->syncs_sent, &d, &run, &err);
+					}
+				}
+			}
 			if (!ps->fe_piece_drop)
 				forward(s, RG_BE, &run, b, ev.data, ev.n, ev.in_acc || !b, &err);
 		}
@@ -1760,11 +1847,17 @@ static int pg_fe_data(struct rg_sess *s, struct rg_buf *b)
 	return 0;
 }
 
-/* The target's answer to a denied statement is due: send the agent the denial instead. */
-static void deny_answer(struct rg_sess *s, uint8_t type, struct fwd_run *run, int *err, bool *drop)
+/*
+ * A target message while denials are pending (see struct pg_deny_pending): the ErrorResponse
+ * the server gave DENY_SQL is replaced by the denial (*drop: not forwarded); a
+ * ReadyForQuery ends every entry of its sync point, answered or not.
+ */
+static void deny_answer(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_run *run,
+			int *err, bool *drop)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
 	struct pg_deny_pending *d;
+	struct rg_pg_notice nt;
 
 	*drop = false;
 	if (!ps->deny_n)
@@ -1772,26 +1865,27 @@ static void deny_answer(struct rg_sess *s, uint8_t type, struct fwd_run *run, in
 	d = &ps->deny[ps->deny_head];
 	if (d->seq != ps->rfq_recv + 1)
 		return;
-	if (type == RG_PG_BE_EMPTY_QUERY) {
-		if (!d->drop_empty)
+	if (m->type == RG_PG_BE_ERROR) {
+		if (d->answered || rg_pg_read_notice(m, &nt) || !nt.message ||
+		    !strstr(nt.message, DENY_SQL))
 			return;
+		run_flush(s, RG_FE, run, err);
+		if (!*err)
+			*err = send_error(s, RG_FE, "ERROR", d->d.sqlstate, d->d.message);
+		d->answered = true;
 		*drop = true;
-		d->drop_empty = false; /* answered here, the ReadyForQuery passes */
-	} else if (type != RG_PG_BE_READY) {
 		return;
 	}
-	run_flush(s, RG_FE, run, err);
-	if (d->d.sqlstate[0] && !*err) {
-		*err = send_error(s, RG_FE, "ERROR", d->d.sqlstate, d->d.message);
-		d->d.sqlstate[0] = 0;
-	}
-	if (type == RG_PG_BE_READY) {
+	if (m->type != RG_PG_BE_READY)
+		return;
+	while (ps->deny_n && ps->deny[ps->deny_head].seq == ps->rfq_recv + 1) {
 		ps->deny_head = (ps->deny_head + 1) % DENY_RING;
-		if (!--ps->deny_n) {
-			free(ps->deny);
-			ps->deny = NULL;
-			ps->deny_head = 0;
-		}
+		ps->deny_n--;
+	}
+	if (!ps->deny_n) {
+		free(ps->deny);
+		ps->deny = NULL;
+		ps->deny_head = 0;
 	}
 }
 
@@ -1830,8 +1924,8 @@ static bool be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run 
 		ps->rowdesc_valid =
 		    rg_pg_msg_view(ps->rowdesc.p, ps->rowdesc.len, &ps->rowdesc_msg) > 0;
 		break;
-	case RG_PG_BE_EMPTY_QUERY:
-		deny_answer(s, m->type, run, err, &drop);
+	case RG_PG_BE_ERROR:
+		deny_answer(s, m, run, err, &drop);
 		break;
 	case RG_PG_BE_PARAM_STATUS:
 		/* rare: after a SET of a setting the server reports */
@@ -1844,7 +1938,7 @@ static bool be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run 
 			violation(s, RG_BE, "bad_ready_for_query", RG_PG_E_VALUE);
 			return false;
 		}
-		deny_answer(s, m->type, run, err, &drop);
+		deny_answer(s, m, run, err, &drop);
 		ps->rfq_recv++;
 		ps->tx_status = st;
 		forward(s, RG_FE, run, b, m->start, m->total, in_acc, err);
@@ -2082,7 +2176,7 @@ static void pg_timer(struct rg_sess *s)
 	}
 	if (ps->fe == FE_CLOSING)
 		return;
-	if (ps->fe == FE_RELAY || ps->fe == FE_SKIP_TO_SYNC) {
+	if (ps->fe == FE_RELAY) {
 		(void)expiry_timer(s);
 		return;
 	}
@@ -2112,7 +2206,7 @@ static void pg_drain(struct rg_sess *s)
 	ps->draining = true;
 	if (ps->is_cancel)
 		return;
-	if (ps->fe != FE_RELAY && ps->fe != FE_SKIP_TO_SYNC) {
+	if (ps->fe != FE_RELAY) {
 		pg_close_fatal(s, "57P01", "terminating connection due to administrator command");
 		return;
 	}
