@@ -4,7 +4,7 @@
 # PostgreSQL 15 (trust auth on 127.0.0.1 for postgres, SCRAM for the role ringgate logs in
 # as; temp dir owned by postgres), pgbouncer (session mode), haproxy (tcp mode),
 # rg_fwd_epoll (the floor), rg_fwd_uring (rg_core) and ringgate itself (dev issuer, JWT as
-# PGPASSWORD, no policy bundle), all on free ports of 127.0.0.1, runs pgbench -S (simple and
+# PGPASSWORD, the RG_RULES policy bundle), all on free ports of 127.0.0.1, runs pgbench -S (simple and
 # prepared) at each client count plus a 1000-row query scenario against each, and prints a
 # markdown table (also written to $OUT). Then, unless IDLE_N=0, it measures RSS per idle
 # session (bench/idle_sessions.py: login, one SELECT 1 that must return its row, then idle;
@@ -48,6 +48,8 @@
 #   NO_SETSID=1: start proxies and pgbench in the script's own session (see start_bg)
 #   FRESH_BACKENDS=1 (0: let pgbouncer's pool carry warm backends from run to run; see
 #     fresh_backends)
+#   RG_RULES="rules/baseline rules/pii" (packs compiled into the bundle ringgate enforces;
+#     "none": no bundle, pass-through)
 #   RINGGATE_CMD: a custom gateway command with {PORT}/{PGPORT}/{CONFIG} placeholders
 #     instead of "$BUILD/engine/ringgate --config {CONFIG}".
 set -euo pipefail
@@ -68,6 +70,7 @@ FWD_THREADS=${FWD_THREADS:-1}
 RG_THREADS=${RG_THREADS:-1}
 FRESH_BACKENDS=${FRESH_BACKENDS:-1}
 IDLE_N=${IDLE_N:-10000}
+RG_RULES=${RG_RULES:-"rules/baseline rules/pii"}
 IDLE_TARGETS=${IDLE_TARGETS:-"ringgate pgbouncer pgbouncer_session ringgate_direct"}
 IDLE_SESSION_N=${IDLE_SESSION_N:-2000}
 IDLE_RG_PROCS=${IDLE_RG_PROCS:-0}
@@ -87,7 +90,7 @@ RG_BIN=$BUILD/engine/ringgate
 RGCTL=$BUILD/engine/ctl/ringgatectl
 CMD_LINE="$(for v in DURATION CLIENTS MODES TARGETS TPS REPEAT SCALE ROWS_CLIENTS BUILD FWD_THREADS \
 	RG_THREADS IDLE_N IDLE_TARGETS IDLE_SESSION_N IDLE_RG_PROCS IDLE_RG_PORTS IDLE_POOL \
-	IDLE_UPSTREAM_AUTH FRESH_BACKENDS; do printf '%s=%q ' "$v" "${!v}"; done)bench/pg_bench.sh"
+	IDLE_UPSTREAM_AUTH FRESH_BACKENDS RG_RULES; do printf '%s=%q ' "$v" "${!v}"; done)bench/pg_bench.sh"
 case $IDLE_RG_PORTS in shared | own) ;; *) echo "IDLE_RG_PORTS: shared or own" >&2; exit 1 ;; esac
 case $IDLE_UPSTREAM_AUTH in scram | md5) ;; *) echo "IDLE_UPSTREAM_AUTH: scram or md5" >&2; exit 1 ;; esac
 
@@ -190,6 +193,15 @@ if [ -n "$WANT_RG" ]; then
 	"$RGCTL" dev-issuer init --dir "$T/issuer" --issuer https://bench.invalid/ >/dev/null
 	RG_TOKEN=$("$RGCTL" token --dir "$T/issuer" --sub bench-agent --audience ringgate --ttl 6h)
 	(umask 077 && printf '%s' "$RG_PW" >"$T/rg_bench.pw")
+	RG_POLICY_YAML=""
+	if [ "$RG_RULES" != none ]; then
+		# shellcheck disable=SC2086 # the list is split into words on purpose
+		"$BUILD/rulec/rulec" compile -o "$T/policy.rgb" $RG_RULES >/dev/null
+		(umask 077 && head -c 32 /dev/urandom | base64 >"$T/mask.key")
+		RG_POLICY_YAML="policy:
+  bundle: $T/policy.rgb
+  hmac_key_file: $T/mask.key"
+	fi
 fi
 rg_config() { # port [target port [tag]] -> config file path (own state_dir per tag)
 	local tport=${2:-$PGPORT} tag=${3:-$1}
@@ -223,6 +235,7 @@ limits:
   max_sessions: 100000
   max_pending_logins: 1024
   max_pending_per_address: 0   # every bench client connects from 127.0.0.1
+$RG_POLICY_YAML
 RGCONF
 	echo "$f"
 }
@@ -806,7 +819,7 @@ fi
 		"at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
 	echo "duration ${DURATION}s per run, $REPEAT run(s) per cell (median shown), pgbench -j 2, scale $SCALE;"
 	echo "forwarders with $FWD_THREADS thread(s), ringgate with $RG_THREADS worker(s), haproxy nbthread 1,"
-	echo "pgbouncer single-threaded. ringgate: JWT login (ES256 dev issuer), SCRAM to PostgreSQL, no policy bundle."
+	echo "pgbouncer single-threaded. ringgate: JWT login (ES256 dev issuer), SCRAM to PostgreSQL, policy bundle: ${RG_RULES}."
 	echo "select1 = pgbench -S; rows1000 = SELECT of 1000 rows of pgbench_accounts per transaction."
 	echo "CPU µs/query = proxy process (utime+stime) / transactions; latency from pgbench --log."
 	echo "Backends: $([ "$FRESH_BACKENDS" = 1 ] && echo "every run starts on fresh PostgreSQL backends (all client backends terminated before it)" || echo "FRESH_BACKENDS=0: pgbouncer's pool keeps its backends from run to run")."

@@ -70,5 +70,22 @@ def test_node_pg():
         check(not st.ringgate_problems(), f"ringgate healthy ({st.ringgate_problems()[:5]})")
 
 
+def test_node_pg_policy():
+    """Denials under a bundle of rules/baseline, in every mode node-pg uses."""
+    modules = node_modules()
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="rgtest-node-") as d:
+        bundle = rgtest.compile_bundle(["rules/baseline"], os.path.join(d, "b.rgb"))
+        with rgtest.ClientStack(direct=False, policy={"bundle": bundle}) as st:
+            env = st.ep.env(NODE_PATH=modules)
+            r = subprocess.run(["node", os.path.join(NODE_DIR, "pg_deny.js")], env=env,
+                               capture_output=True, text=True, timeout=180)
+            sys.stdout.write(r.stdout)
+            check(r.returncode == 0 and "node-pg policy: all checks passed" in r.stdout,
+                  f"node-pg under a policy bundle (rc {r.returncode})"
+                  + ("" if r.returncode == 0 else f"\n{r.stdout[-2000:]}{r.stderr[-2000:]}"))
+            check(not st.ringgate_problems(), f"ringgate healthy ({st.ringgate_problems()[:5]})")
+
+
 if __name__ == "__main__":
-    rgtest.run_tests([test_node_pg])
+    rgtest.run_tests([test_node_pg, test_node_pg_policy])

@@ -887,3 +887,24 @@ def run_tests(tests, *shared):
     print(f"# {len(tests) - len(failed)}/{len(tests)} passed"
           + (f"; failed: {', '.join(failed)}" if failed else ""), flush=True)
     sys.exit(1 if failed else 0)
+
+
+# ---- policy bundles for tests ------------------------------------------------------------------
+
+def rulec_binary():
+    return os.path.join(RG_BUILD, "rulec", "rulec")
+
+
+def compile_bundle(packs, out, key=None):
+    """Compile rule packs (paths; relative ones against the source tree) into bundle `out`,
+    signed with `key` if given. Returns out."""
+    if not os.access(rulec_binary(), os.X_OK):
+        skip(f"rulec not built at {rulec_binary()}")
+    argv = [rulec_binary(), "compile", "-o", out]
+    if key:
+        argv += ["--sign", key]
+    argv += [p if os.path.isabs(p) else os.path.join(RG_SRC, p) for p in packs]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError(f"rulec compile failed: {r.stderr}")
+    return out
