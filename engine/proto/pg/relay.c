@@ -1,0 +1,418 @@
+/*
+ * relay.c: a logged-in session's messages, both ways.
+ *
+ * Every message is framed (wire.h) and forwarded by reference from the receive buffer,
+ * contiguous unmodified messages coalesced into one send; only split messages are copied,
+ * and bulk messages too large to hold are streamed through in pieces. Each Query, Parse and
+ * FunctionCall is judged first: the lexing guard (the classifier must read what the server
+ * executes), then the policy bundle (policy.c). A denied message reaches the target as text
+ * its parser rejects, so the server itself fails the statement and the transaction exactly
+ * as for any error; its ErrorResponse is replaced by the denial (docs/pg.md, "Policy on live
+ * sessions"). The target's messages are relayed, ParameterStatus checked against the pins.
+ */
+#include "sess-int.h"
+
+/* ---- relay ------------------------------------------------------------------------------- */
+
+/* What a denied statement becomes on the wire to the target (see struct pg_deny_pending). */
+#define DENY_SQL "ringgate_denied_statement"
+static const struct {
+	uint8_t hdr[5];
+	char sql[sizeof(DENY_SQL)];
+} __attribute__((packed)) deny_query = {{'Q', 0, 0, 0, 4 + sizeof(DENY_SQL)}, DENY_SQL};
+
+static void deny_push(struct rg_sess *s, uint64_t seq, const struct rg_pg_deny *d)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct pg_deny_pending *p;
+
+	if (ps->deny_n == DENY_RING) {
+		pg_close_fatal(s, "54000", "too many denied statements in flight");
+		return;
+	}
+	/* Most sessions are never denied anything: the ring (2 KiB) is allocated on demand,
+	 * and freed again once every pending denial was answered (deny_answer). */
+	if (!ps->deny && !(ps->deny = calloc(DENY_RING, sizeof(*ps->deny)))) {
+		pg_close_fatal(s, "53200", "out of memory");
+		return;
+	}
+	p = &ps->deny[(ps->deny_head + ps->deny_n++) % DENY_RING];
+	p->seq = seq;
+	p->answered = false;
+	p->d = *d;
+	if (!p->d.sqlstate[0])
+		memcpy(p->d.sqlstate, "42501", 6);
+	if (!p->d.message[0])
+		snprintf(p->d.message, sizeof(p->d.message), "statement denied by policy");
+}
+
+/*
+ * The gateway's own guard, bundle or not (docs/security.md): the classifier must read the
+ * bytes the server will execute, under the settings pinned at login (client_encoding UTF8,
+ * standard_conforming_strings on). Text that is not UTF-8 is refused as the server would
+ * refuse it (22021), and so is a statement that would move a pinned setting (42501): the
+ * cheap prefilter passes nearly everything, the parser decides the rest. True: refused.
+ */
+static bool lexing_refused(struct rg_sess *s, const char *sql, size_t len, struct rg_pg_deny *d)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct rg_sqlclass **c = &ps->gw->lex[ps->cnt - ps->gw->cnt];
+	struct rg_sql_facts f;
+
+	if (!rg_sqlclass_utf8_valid(sql, len)) {
+		memcpy(d->sqlstate, "22021", 6);
+		snprintf(d->message, sizeof(d->message),
+			 "invalid byte sequence for encoding \"UTF8\"");
+		goto refused;
+	}
+	if (!rg_sqlclass_lexing_candidate(sql, len))
+		return false;
+	if (!*c && !(*c = rg_sqlclass_new()))
+		goto unchecked;
+	if (rg_sqlclass_run(*c, sql, len, 0, &f))
+		goto unchecked;
+	if (f.status == RG_SQL_OK && !(f.ops & RG_OP_BIT(RG_OP_SET_LEXING)))
+		return false;
+	memcpy(d->sqlstate, "42501", 6);
+	snprintf(d->message, sizeof(d->message),
+		 f.status == RG_SQL_OK
+		     ? "changing client_encoding or string-literal settings is not allowed "
+		       "through ringgate"
+		     : "ringgate could not check this statement (syntax error?)");
+	goto refused;
+unchecked:
+	memcpy(d->sqlstate, "53200", 6);
+	snprintf(d->message, sizeof(d->message), "out of memory checking the statement");
+refused:
+	ps->cnt->lexing_denied++;
+	rg_pg_log("event=stmt_refused sess=%llu peer=%s reason=lexing sqlstate=%s",
+		  (unsigned long long)ps->id, ps->peer, d->sqlstate);
+	return true;
+}
+
+/*
+ * A Query, Parse or FunctionCall: the lexing guard, then the policy bundle in force (none:
+ * pass-through, said at start), then the test seam. True if it may go to the target.
+ */
+static bool stmt_allowed(struct rg_sess *s, enum rg_pg_stmt_kind kind, const char *name,
+			 const char *sql, size_t len, struct rg_pg_deny *d)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct pg_judgement j;
+	enum pg_verdict v;
+	char sub[SUB_LOG_LEN];
+
+	memset(d, 0, sizeof(*d));
+	if (lexing_refused(s, sql, len, d))
+		return false;
+	v = pg_policy_judge(ps->gw, (unsigned)(ps->cnt - ps->gw->cnt), &ps->req, sql, len, d, &j);
+	if (v == PG_VERDICT_DENY || v == PG_VERDICT_LOG || j.shadow_rule) {
+		pg_sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
+		if (v == PG_VERDICT_DENY)
+			ps->cnt->stmt_denied++;
+		rg_pg_log("event=%s sess=%llu sub=%s target=%s kind=%s rule=%s%s%s sqlstate=%s",
+			  v == PG_VERDICT_DENY	? "stmt_denied"
+			  : v == PG_VERDICT_LOG ? "stmt_logged"
+						: "stmt_allowed",
+			  (unsigned long long)ps->id, sub, ps->tgt->cfg->name,
+			  kind == RG_PG_STMT_QUERY   ? "query"
+			  : kind == RG_PG_STMT_PARSE ? "parse"
+						     : "function_call",
+			  j.rule ? j.rule : "-", j.shadow_rule ? " shadow_rule=" : "",
+			  j.shadow_rule ? j.shadow_rule : "",
+			  v == PG_VERDICT_DENY ? d->sqlstate : "-");
+	}
+	if (v == PG_VERDICT_DENY)
+		return false;
+	return ps->gw->stmt_hook(ps->gw->hook_arg, &ps->si, kind, name, sql, len, d) ==
+	       RG_PG_HOOK_ALLOW;
+}
+
+/* Send the target DENY_SQL in place of a denied message (a Query, a FunctionCall, or a
+ * Parse under the agent's statement name) and remember the denial for sync point seq. */
+void pg_deny_forward(struct rg_sess *s, const char *parse_name, uint64_t seq,
+		     const struct rg_pg_deny *d, struct fwd_run *run, int *err)
+{
+	pg_run_flush(s, RG_BE, run, err);
+	if (*err)
+		return;
+	if (parse_name) {
+		/* Parse: name, DENY_SQL, no parameter types (denials are rare: built on the heap)
+		 */
+		size_t nl = strlen(parse_name) + 1, len = 4 + nl + sizeof(DENY_SQL) + 2;
+		uint8_t *b = malloc(1 + len);
+
+		if (!b) {
+			*err = -ENOMEM;
+			return;
+		}
+		b[0] = RG_PG_FE_PARSE;
+		b[1] = (uint8_t)(len >> 24), b[2] = (uint8_t)(len >> 16);
+		b[3] = (uint8_t)(len >> 8), b[4] = (uint8_t)len;
+		memcpy(b + 5, parse_name, nl);
+		memcpy(b + 5 + nl, DENY_SQL, sizeof(DENY_SQL));
+		b[1 + len - 2] = b[1 + len - 1] = 0;
+		*err = rg_sess_send(s, RG_BE, b, 1 + len);
+		free(b);
+	} else {
+		*err = rg_sess_send(s, RG_BE, &deny_query, sizeof(deny_query));
+	}
+	if (!*err)
+		deny_push(s, seq, d);
+}
+
+/* One whole agent message while logged in. Returns false to stop reading this chunk. */
+/*
+ * A FunctionCall (fast-path call by OID, body starting with the OID): refused while a policy
+ * bundle is in force, since rules name functions and the OID is not resolved to a name yet
+ * (fail closed), and always for set_config() (the lexing guard: pg_proc.dat's fixed OID).
+ * True when refused, with d filled.
+ */
+bool pg_function_call_refused(struct rg_sess *s, const uint8_t *body, size_t n,
+			      struct rg_pg_deny *d)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	uint32_t oid = n >= 4 ? (uint32_t)body[0] << 24 | (uint32_t)body[1] << 16 |
+				    (uint32_t)body[2] << 8 | body[3]
+			      : 0;
+
+	memset(d, 0, sizeof(*d));
+	memcpy(d->sqlstate, "42501", 6);
+	if (oid == PG_OID_SET_CONFIG) {
+		ps->cnt->lexing_denied++;
+		snprintf(d->message, sizeof(d->message),
+			 "set_config() through the function-call protocol is not allowed "
+			 "through ringgate");
+		return true;
+	}
+	if (!rg_pg_gw_policy_gen(ps->gw))
+		return false;
+	ps->cnt->stmt_denied++;
+	snprintf(d->message, sizeof(d->message),
+		 "fast-path function calls (function OID %u) are not allowed through ringgate "
+		 "under a policy bundle",
+		 oid);
+	rg_pg_log("event=stmt_denied sess=%llu target=%s kind=function_call oid=%u rule=- "
+		  "sqlstate=42501",
+		  (unsigned long long)ps->id, ps->tgt->cfg->name, oid);
+	return true;
+}
+
+/* One whole agent message while logged in. Returns false to stop reading this chunk. */
+bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_run *run,
+		     struct rg_buf *b, bool in_acc, int *err)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct rg_pg_query q;
+	struct rg_pg_parse pa;
+	struct rg_pg_deny d;
+	int r;
+
+	switch (m->type) {
+	case RG_PG_FE_QUERY:
+		if ((r = rg_pg_read_query(m, &q))) {
+			pg_violation(s, RG_FE, "bad_query", r);
+			return false;
+		}
+		ps->cnt->queries++;
+		ps->syncs_sent++;
+		if (!stmt_allowed(s, RG_PG_STMT_QUERY, NULL, q.sql, q.len, &d)) {
+			pg_deny_forward(s, NULL, ps->syncs_sent, &d, run, err);
+			return true;
+		}
+		break;
+	case RG_PG_FE_PARSE:
+		if ((r = rg_pg_read_parse(m, &pa))) {
+			pg_violation(s, RG_FE, "bad_parse", r);
+			return false;
+		}
+		ps->cnt->parses++;
+		if (!stmt_allowed(s, RG_PG_STMT_PARSE, pa.stmt, pa.query, pa.query_len, &d)) {
+			/* answered before the ReadyForQuery of the next Sync (or at a Flush) */
+			pg_deny_forward(s, pa.stmt, ps->syncs_sent + 1, &d, run, err);
+			return true;
+		}
+		break;
+	case RG_PG_FE_SYNC:
+		if ((r = rg_pg_read_empty(m))) {
+			pg_violation(s, RG_FE, "bad_sync", r);
+			return false;
+		}
+		ps->syncs_sent++;
+		break;
+	case RG_PG_FE_FUNCTION_CALL:
+		if ((r = rg_pg_validate(RG_PG_FE, m))) {
+			pg_violation(s, RG_FE, "bad_function_call", r);
+			return false;
+		}
+		ps->syncs_sent++;
+		if (pg_function_call_refused(s, m->body, m->body_len, &d)) {
+			pg_deny_forward(s, NULL, ps->syncs_sent, &d, run, err);
+			return true;
+		}
+		break;
+	case RG_PG_FE_TERMINATE:
+		pg_forward(s, RG_BE, run, b, m->start, m->total, in_acc, err);
+		pg_run_flush(s, RG_BE, run, err);
+		pg_fe_goto(ps, FE_CLOSING);
+		rg_sess_close(s);
+		return false;
+	default:
+		if ((r = rg_pg_validate(RG_PG_FE, m))) {
+			pg_violation(s, RG_FE, rg_pg_type_name(RG_PG_FE, m->type), r);
+			return false;
+		}
+		break;
+	}
+	pg_forward(s, RG_BE, run, b, m->start, m->total, in_acc, err);
+	return true;
+}
+
+/*
+ * A target message while denials are pending (see struct pg_deny_pending): the ErrorResponse
+ * the server gave DENY_SQL is replaced by the denial (*drop: not forwarded); a
+ * ReadyForQuery ends every entry of its sync point, answered or not.
+ */
+static void deny_answer(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_run *run, int *err,
+			bool *drop)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct pg_deny_pending *d;
+	struct rg_pg_notice nt;
+
+	*drop = false;
+	if (!ps->deny_n)
+		return;
+	d = &ps->deny[ps->deny_head];
+	if (d->seq != ps->rfq_recv + 1)
+		return;
+	if (m->type == RG_PG_BE_ERROR) {
+		if (d->answered || rg_pg_read_notice(m, &nt) || !nt.message ||
+		    !strstr(nt.message, DENY_SQL))
+			return;
+		pg_run_flush(s, RG_FE, run, err);
+		if (!*err)
+			*err = pg_send_error(s, RG_FE, "ERROR", d->d.sqlstate, d->d.message);
+		d->answered = true;
+		*drop = true;
+		return;
+	}
+	if (m->type != RG_PG_BE_READY)
+		return;
+	while (ps->deny_n && ps->deny[ps->deny_head].seq == ps->rfq_recv + 1) {
+		ps->deny_head = (ps->deny_head + 1) % DENY_RING;
+		ps->deny_n--;
+	}
+	if (!ps->deny_n) {
+		free(ps->deny);
+		ps->deny = NULL;
+		ps->deny_head = 0;
+	}
+}
+
+void pg_drain_if_idle(struct rg_sess *s)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+
+	if (ps->draining && ps->fe == FE_RELAY && ps->tx_status == 'I' &&
+	    ps->syncs_sent == ps->rfq_recv && !rg_pg_stream_mid(&ps->fs))
+		pg_close_fatal(s, "57P01", "terminating connection due to administrator command");
+}
+
+/* One whole target message while relaying. Returns false to stop. */
+bool pg_be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run *run, struct rg_buf *b,
+		     bool in_acc, int *err)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	bool drop = false;
+	uint8_t st;
+
+	switch (m->type) {
+	case RG_PG_BE_DATA_ROW:
+		ps->gw->row_hook(ps->gw->hook_arg, &ps->si,
+				 ps->rowdesc_valid ? &ps->rowdesc_msg : NULL, m);
+		break;
+	case RG_PG_BE_ROW_DESC:
+		/* the copy is for the row hook only: none with the default no-op hook */
+		if (!ps->gw->row_hook_set)
+			break;
+		ps->rowdesc.len = 0;
+		ps->rowdesc_valid = false;
+		if (rg_acc_append(&ps->rowdesc, m->start, m->total)) {
+			*err = -ENOMEM;
+			return false;
+		}
+		ps->rowdesc_valid =
+		    rg_pg_msg_view(ps->rowdesc.p, ps->rowdesc.len, &ps->rowdesc_msg) > 0;
+		break;
+	case RG_PG_BE_ERROR:
+		deny_answer(s, m, run, err, &drop);
+		break;
+	case RG_PG_BE_PARAM_STATUS:
+		/* rare: after a SET of a setting the server reports */
+		pg_run_flush(s, RG_FE, run, err);
+		if (pg_pinned_setting_moved(s, m))
+			return false;
+		break;
+	case RG_PG_BE_READY:
+		if (rg_pg_read_ready(m, &st)) {
+			pg_violation(s, RG_BE, "bad_ready_for_query", RG_PG_E_VALUE);
+			return false;
+		}
+		deny_answer(s, m, run, err, &drop);
+		ps->rfq_recv++;
+		ps->tx_status = st;
+		pg_forward(s, RG_FE, run, b, m->start, m->total, in_acc, err);
+		if (ps->draining) {
+			pg_run_flush(s, RG_FE, run, err);
+			pg_drain_if_idle(s);
+			return ps->fe != FE_CLOSING;
+		}
+		return true;
+	case RG_PG_BE_AUTH:
+	case RG_PG_BE_KEY_DATA:
+		pg_violation(s, RG_BE, rg_pg_type_name(RG_PG_BE, m->type), RG_PG_E_TYPE);
+		return false;
+	default:
+		break;
+	}
+	if (!drop)
+		pg_forward(s, RG_FE, run, b, m->start, m->total, in_acc, err);
+	return true;
+}
+
+/* A stream's accumulator, once no split message is in progress in it. */
+static void stream_trim(struct rg_pg_stream *st)
+{
+	if (st->acc.p && !rg_pg_stream_mid(st)) {
+		rg_acc_free(&st->acc);
+		st->acc_release = false;
+	}
+}
+
+/*
+ * Every statement sent has been answered: the session may now sit idle for hours, so give
+ * back what was grown for a transient message. Costs a few compares per target chunk; frees
+ * only after a message was split across receive buffers (rare: 16 KiB buffers) or after a
+ * RowDescription larger than ROWDESC_KEEP (kept, at its exact size, for the row hook).
+ */
+void pg_trim_idle(struct pg_sess *ps)
+{
+	uint8_t *p;
+
+	if (ps->syncs_sent != ps->rfq_recv)
+		return;
+	stream_trim(&ps->fs);
+	stream_trim(&ps->bs);
+	if (ps->rowdesc.cap > ROWDESC_KEEP && ps->rowdesc.cap > ps->rowdesc.len) {
+		if (!ps->rowdesc.len || !ps->rowdesc_valid) {
+			rg_acc_free(&ps->rowdesc);
+			ps->rowdesc_valid = false;
+		} else if ((p = realloc(ps->rowdesc.p, ps->rowdesc.len))) {
+			ps->rowdesc.p = p;
+			ps->rowdesc.cap = ps->rowdesc.len;
+			ps->rowdesc_valid =
+			    rg_pg_msg_view(p, ps->rowdesc.len, &ps->rowdesc_msg) > 0;
+		}
+	}
+}
