@@ -76,6 +76,16 @@ struct rulec_mask {
 	char *static_text;		/* static only */
 };
 
+/* limits: session limits for the identities and targets match selects. */
+struct rulec_limit {
+	struct rulec_pos pos;
+	char *id;
+	char *description;
+	struct rulec_match match;
+	uint32_t set;				/* bit k: value[k] given (enum rg_limit_kind) */
+	uint64_t value[RG_LIMIT__COUNT];	/* seconds, bytes or a count */
+};
+
 struct rulec_test_identity {
 	char *subject;			/* default "test-agent" */
 	char *issuer;			/* default "https://issuer.test" */
@@ -123,6 +133,8 @@ struct rulec_program {
 	size_t nrules;
 	struct rulec_mask *masks;
 	size_t nmasks;
+	struct rulec_limit *limits;
+	size_t nlimits;
 	struct rulec_test *tests;
 	size_t ntests;
 };
@@ -152,7 +164,8 @@ int rulec_parse_paths(const char *const *paths, size_t npaths, struct rulec_prog
 /* Parse one buffer as if it were file `name` (used by the fuzz target and unit tests). */
 int rulec_parse_buffer(const char *name, const char *buf, size_t len,
 		       struct rulec_program *prog, struct rulec_diags *d);
-/* Cross-file checks: duplicate ids, tests naming unknown rules, conflicting packs. */
+/* Cross-file checks: duplicate ids (rules, masks and limits share one namespace), tests
+ * naming unknown rules, conflicting packs. */
 int rulec_check_program(const struct rulec_program *prog, struct rulec_diags *d);
 void rulec_program_free(struct rulec_program *prog);
 

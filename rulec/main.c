@@ -123,8 +123,8 @@ static int cmd_check(int argc, char **argv)
 	struct rulec_program prog;
 	int rc = load_program(argv + 1, argc - 1, &prog);
 	if (rc == 0)
-		printf("ok: %zu rules, %zu masks, %zu tests in %zu files\n", prog.nrules,
-		       prog.nmasks, prog.ntests, prog.nfiles);
+		printf("ok: %zu rules, %zu masks, %zu limits, %zu tests in %zu files\n",
+		       prog.nrules, prog.nmasks, prog.nlimits, prog.ntests, prog.nfiles);
 	rulec_program_free(&prog);
 	return rc ? 1 : 0;
 }
