@@ -82,3 +82,27 @@ int rg_limit_message(const struct rg_limits *l, enum rg_limit_kind k, char *buf,
 	return snprintf(buf, len, "session ended: %s %s (limit %s) exceeded", names[k], val,
 			l->v[k].id);
 }
+
+int rg_policy_limits(const struct rg_policy *p, const struct rg_request *req,
+		     struct rg_limits *out)
+{
+	int n = 0;
+	memset(out, 0, sizeof(*out));
+	for (uint32_t i = 0; i < p->meta.nlimits; i++) {
+		const struct rg_rt_limit *l = &p->limits[i];
+		if (!rg_match_holds(&l->match, req))
+			continue;
+		for (int k = 0; k < RG_LIMIT__COUNT; k++) {
+			struct rg_limit *o = &out->v[k];
+			if (!(l->b->set >> k & 1))
+				continue;
+			if (!o->id)
+				n++;
+			else if (l->b->value[k] >= o->value)
+				continue; /* strictly smaller wins: a tie keeps the earlier entry */
+			o->value = l->b->value[k];
+			o->id = l->id;
+		}
+	}
+	return n;
+}

@@ -96,6 +96,7 @@ struct rg_policy_info {
 	uint32_t format_version;
 	uint32_t nrules;
 	uint32_t nmasks;
+	uint32_t nlimits;
 	uint32_t ntests;
 	bool signed_bundle;
 	uint64_t checksum;

@@ -37,6 +37,16 @@ masks:
     columns: ["*.customers.ssn"]
     style: static
     text: "***"
+limits:
+  - id: s.all
+    max_session_duration: 8h
+    max_denials: 0
+  - id: s.agents
+    match: { target: "db", identity: { groups_any: [dba], subject: "agent*" } }
+    idle_timeout: 15m
+    max_statements: 100
+    max_rows: 1000
+    max_bytes: 10MiB
 tests:
   - sql: "DROP TABLE x"
     expect: deny
