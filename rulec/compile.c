@@ -459,6 +459,14 @@ static int build_tests(const struct rulec_program *prog, struct strtab *st, stru
 		bt.row = pool_strv(pl, st, &t->row);
 		bt.columns = pool_strv(pl, st, &t->columns);
 		bt.expect_row = pool_strv(pl, st, &t->expect_row);
+		if (t->kind == RULEC_TEST_SESSION) {
+			bt.kind = 2;
+			bt.limits_checked = t->limits_checked;
+			bt.limits_none = t->limits_none;
+			for (int k = 0; k < RG_LIMIT__COUNT; k++)
+				if ((t->limits_checked & ~t->limits_none) >> k & 1)
+					bt.limits[k] = t->limits[k];
+		}
 		buf_put(out, &bt, sizeof(bt));
 	}
 	return 0;

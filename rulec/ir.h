@@ -92,7 +92,7 @@ struct rulec_test_identity {
 	struct rulec_strv groups;
 };
 
-enum rulec_test_kind { RULEC_TEST_SQL, RULEC_TEST_ROW };
+enum rulec_test_kind { RULEC_TEST_SQL, RULEC_TEST_ROW, RULEC_TEST_SESSION };
 
 struct rulec_test {
 	struct rulec_pos pos;
@@ -112,6 +112,10 @@ struct rulec_test {
 	struct rulec_strv row;
 	struct rulec_strv columns;	/* per field "schema.table.column" or NULL */
 	struct rulec_strv expect_row;
+	/* RULEC_TEST_SESSION: who and where are identity, target and protocol above */
+	uint32_t limits_checked;		/* bit k: limit k is checked */
+	uint32_t limits_none;			/* bit k: expected unlimited */
+	uint64_t limits[RG_LIMIT__COUNT];	/* expected values */
 	/* Added by the front end: where `rule:` was written (the test's own position when
 	 * expect_rule defaults to the owner), so check.c can point at it. */
 	struct rulec_pos expect_rule_pos;

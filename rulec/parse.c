@@ -961,7 +961,105 @@ static void parse_approval(struct pctx *c, const struct ynode *n, struct rulec_r
 	}
 }
 
-enum owner_kind { OWNER_FILE, OWNER_RULE, OWNER_MASK };
+enum owner_kind { OWNER_FILE, OWNER_RULE, OWNER_MASK, OWNER_LIMIT };
+
+static const char *const owner_names[] = {"file", "a rule", "a mask", "a limit"};
+
+static bool parse_limit_value(struct pctx *c, const struct ynode *n, enum rg_limit_kind k,
+			      uint64_t *out);
+
+/* A limits test: `session` (who and where, flat) and `expect` (limit keys, or none). */
+static void parse_session_test(struct pctx *c, const struct ynode *const *v, struct rulec_test *t)
+{
+	enum {
+		K_SQL,
+		K_EXPECT,
+		K_SHADOW,
+		K_RULE,
+		K_ROW,
+		K_COLUMNS,
+		K_IDENTITY,
+		K_TARGET,
+		K_PROTOCOL,
+		K_SESSION
+	};
+	static const char *const skeys[] = {"subject", "issuer",   "groups",
+					    "target",  "protocol", NULL};
+	static const char *const lkeys[] = {"max_session_duration",
+					    "idle_timeout",
+					    "max_statements",
+					    "max_rows",
+					    "max_bytes",
+					    "max_denials",
+					    NULL};
+	const struct ynode *sv[5], *lv[RG_LIMIT__COUNT];
+	for (int k = K_IDENTITY; k <= K_PROTOCOL; k++)
+		if (v[k])
+			rulec_diag_add(
+			    c->d, npos(c, v[k]),
+			    "'%s' is not valid in limits tests ('session'); put subject, "
+			    "issuer, groups, target and protocol in 'session'",
+			    k == K_IDENTITY ? "identity"
+			    : k == K_TARGET ? "target"
+					    : "protocol");
+	if (v[K_SHADOW])
+		rulec_diag_add(c->d, npos(c, v[K_SHADOW]),
+			       "'shadow' is only valid in statement tests ('sql')");
+	if (v[K_RULE])
+		rulec_diag_add(c->d, npos(c, v[K_RULE]),
+			       "'rule' is only valid in statement tests ('sql')");
+	if (v[K_COLUMNS])
+		rulec_diag_add(c->d, npos(c, v[K_COLUMNS]),
+			       "'columns' is only valid in masking tests ('row')");
+	if (get_keys(c, v[K_SESSION], "session", skeys, sv)) {
+		if (sv[0])
+			get_str(c, sv[0], "subject", &t->identity.subject);
+		if (sv[1])
+			get_str(c, sv[1], "issuer", &t->identity.issuer);
+		if (sv[2])
+			get_strv(c, sv[2], "groups", &t->identity.groups, check_nonempty,
+				 LIST_SCALAR_OK);
+		if (sv[3])
+			get_str(c, sv[3], "target", &t->target);
+		if (sv[4] && get_str(c, sv[4], "protocol", &t->protocol) &&
+		    !check_protocol(c, sv[4], "protocol", t->protocol)) {
+			free(t->protocol);
+			t->protocol = NULL;
+		}
+	}
+	if (!t->identity.subject)
+		t->identity.subject = xstrdup("test-agent");
+	if (!t->identity.issuer)
+		t->identity.issuer = xstrdup("https://issuer.test");
+	if (!t->target)
+		t->target = xstrdup("test");
+	if (!t->protocol)
+		t->protocol = xstrdup("postgres");
+
+	if (!v[K_EXPECT]) {
+		rulec_diag_add(c->d, t->pos, "test is missing required key 'expect'");
+		return;
+	}
+	if (!get_keys(c, v[K_EXPECT], "expect", lkeys, lv))
+		return;
+	bool any = false;
+	for (int k = 0; k < RG_LIMIT__COUNT; k++) {
+		const struct ynode *lim = lv[k];
+		if (!lim)
+			continue;
+		any = true;
+		if (lim->kind == Y_SCALAR && lim->plain && !strcmp(lim->s, "none")) {
+			t->limits_checked |= 1u << k;
+			t->limits_none |= 1u << k;
+		} else if (parse_limit_value(c, lim, (enum rg_limit_kind)k, &t->limits[k])) {
+			t->limits_checked |= 1u << k;
+		}
+	}
+	if (!any)
+		rulec_diag_add(c->d, npos(c, v[K_EXPECT]),
+			       "'expect' must name at least one limit (max_session_duration, "
+			       "idle_timeout, max_statements, max_rows, max_bytes, max_denials)");
+}
 
 /* Entries a list value holds (a single scalar counts as one). */
 static size_t nitems(const struct ynode *n)
@@ -979,8 +1077,9 @@ static struct rulec_test *new_test(struct rulec_program *p)
 
 static void parse_test(struct pctx *c, const struct ynode *n, const char *owner, enum owner_kind ok)
 {
-	static const char *const keys[] = {"sql",     "expect",	  "shadow", "rule",	"row",
-					   "columns", "identity", "target", "protocol", NULL};
+	static const char *const keys[] = {"sql",      "expect",  "shadow",   "rule",
+					   "row",      "columns", "identity", "target",
+					   "protocol", "session", NULL};
 	enum {
 		K_SQL,
 		K_EXPECT,
@@ -990,34 +1089,46 @@ static void parse_test(struct pctx *c, const struct ynode *n, const char *owner,
 		K_COLUMNS,
 		K_IDENTITY,
 		K_TARGET,
-		K_PROTOCOL
+		K_PROTOCOL,
+		K_SESSION
 	};
 	static const char *const ikeys[] = {"subject", "issuer", "groups", NULL};
-	const struct ynode *v[9], *iv[3];
+	const struct ynode *v[10], *iv[3];
 	if (!get_keys(c, n, "test", keys, v))
 		return;
 	struct rulec_test *t = new_test(c->prog);
 	t->pos = npos(c, n);
 	t->owner = xstrdup(owner);
-	if (v[K_SQL] && v[K_ROW]) {
-		rulec_diag_add(c->d, npos(c, v[K_ROW]),
-			       "a test has either 'sql' (statement test) or 'row' (masking "
-			       "test), not both");
-	} else if (!v[K_SQL] && !v[K_ROW]) {
+	if (!!v[K_SQL] + !!v[K_ROW] + !!v[K_SESSION] > 1) {
+		rulec_diag_add(c->d, npos(c, v[K_SESSION] ? v[K_SESSION] : v[K_ROW]),
+			       "a test has only one of 'sql' (statement test), 'row' (masking "
+			       "test) and 'session' (limits test)");
+	} else if (!v[K_SQL] && !v[K_ROW] && !v[K_SESSION]) {
 		rulec_diag_add(c->d, npos(c, n),
-			       "test is missing required key 'sql' (statement test) or 'row' "
-			       "(masking test)");
+			       "test is missing required key 'sql' (statement test), 'row' "
+			       "(masking test) or 'session' (limits test)");
 		return;
 	}
-	t->kind = v[K_ROW] && !v[K_SQL] ? RULEC_TEST_ROW : RULEC_TEST_SQL;
-	if (t->kind == RULEC_TEST_SQL && ok == OWNER_MASK && v[K_SQL])
+	t->kind = v[K_SQL] ? RULEC_TEST_SQL : v[K_ROW] ? RULEC_TEST_ROW : RULEC_TEST_SESSION;
+	if (t->kind == RULEC_TEST_SQL && (ok == OWNER_MASK || ok == OWNER_LIMIT))
 		rulec_diag_add(c->d, npos(c, v[K_SQL]),
 			       "statement tests ('sql') belong under a rule or at file level, "
-			       "not under a mask");
-	if (t->kind == RULEC_TEST_ROW && ok == OWNER_RULE)
+			       "not under %s",
+			       owner_names[ok]);
+	if (t->kind == RULEC_TEST_ROW && (ok == OWNER_RULE || ok == OWNER_LIMIT))
 		rulec_diag_add(c->d, npos(c, v[K_ROW]),
 			       "masking tests ('row') belong under a mask or at file level, not "
-			       "under a rule");
+			       "under %s",
+			       owner_names[ok]);
+	if (t->kind == RULEC_TEST_SESSION) {
+		if (ok == OWNER_RULE || ok == OWNER_MASK)
+			rulec_diag_add(c->d, npos(c, v[K_SESSION]),
+				       "limits tests ('session') belong under a limit or at file "
+				       "level, not under %s",
+				       owner_names[ok]);
+		parse_session_test(c, v, t);
+		return;
+	}
 
 	/* who and where */
 	if (v[K_IDENTITY] && get_keys(c, v[K_IDENTITY], "test identity", ikeys, iv)) {
@@ -1068,7 +1179,7 @@ static void parse_test(struct pctx *c, const struct ynode *n, const char *owner,
 		if (v[K_RULE]) {
 			if (get_str(c, v[K_RULE], "rule", &t->expect_rule))
 				t->expect_rule_pos = npos(c, v[K_RULE]);
-		} else if (owner && t->expect != RG_VERDICT_ALLOW) {
+		} else if (owner && ok == OWNER_RULE && t->expect != RG_VERDICT_ALLOW) {
 			t->expect_rule = xstrdup(owner);
 			t->expect_rule_pos = t->pos;
 		}
@@ -1469,13 +1580,12 @@ static bool parse_limit_value(struct pctx *c, const struct ynode *n, enum rg_lim
 static void parse_limit(struct pctx *c, const struct ynode *n)
 {
 	/* the value keys are in enum rg_limit_kind order, after the first K_VALUES keys */
-	static const char *const keys[] = {"id",	   "description",
-					   "match",	   "max_session_duration",
-					   "idle_timeout", "max_statements",
-					   "max_rows",	   "max_bytes",
-					   "max_denials",  NULL};
-	enum { K_ID, K_DESC, K_MATCH, K_VALUES };
-	const struct ynode *v[K_VALUES + RG_LIMIT__COUNT];
+	static const char *const keys[] = {
+	    "id",	    "description",    "match",	  "max_session_duration",
+	    "idle_timeout", "max_statements", "max_rows", "max_bytes",
+	    "max_denials",  "tests",	      NULL};
+	enum { K_ID, K_DESC, K_MATCH, K_VALUES, K_TESTS = K_VALUES + RG_LIMIT__COUNT };
+	const struct ynode *v[K_TESTS + 1];
 	if (!get_keys(c, n, "limit", keys, v))
 		return;
 	struct rulec_program *p = c->prog;
@@ -1502,6 +1612,8 @@ static void parse_limit(struct pctx *c, const struct ynode *n)
 		rulec_diag_add(c->d, npos(c, n),
 			       "limit needs at least one of max_session_duration, idle_timeout, "
 			       "max_statements, max_rows, max_bytes, max_denials");
+	if (v[K_TESTS])
+		parse_tests(c, v[K_TESTS], l->id, OWNER_LIMIT);
 }
 
 static void parse_list(struct pctx *c, const struct ynode *n, const char *what,

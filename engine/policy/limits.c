@@ -15,12 +15,12 @@
 #include "policy_int.h"
 
 static const char *const names[RG_LIMIT__COUNT] = {
-	[RG_LIMIT_SESSION_DURATION] = "max_session_duration",
-	[RG_LIMIT_IDLE_TIMEOUT] = "idle_timeout",
-	[RG_LIMIT_STATEMENTS] = "max_statements",
-	[RG_LIMIT_ROWS] = "max_rows",
-	[RG_LIMIT_BYTES] = "max_bytes",
-	[RG_LIMIT_DENIALS] = "max_denials",
+    [RG_LIMIT_SESSION_DURATION] = "max_session_duration",
+    [RG_LIMIT_IDLE_TIMEOUT] = "idle_timeout",
+    [RG_LIMIT_STATEMENTS] = "max_statements",
+    [RG_LIMIT_ROWS] = "max_rows",
+    [RG_LIMIT_BYTES] = "max_bytes",
+    [RG_LIMIT_DENIALS] = "max_denials",
 };
 
 const char *rg_limit_name(enum rg_limit_kind k)
@@ -56,10 +56,10 @@ int rg_limit_format_value(enum rg_limit_kind k, uint64_t v, char *buf, size_t le
 			const char *unit;
 			uint64_t mult;
 		} units[] = {
-			{ "TiB", UINT64_C(1) << 40 }, { "TB", UINT64_C(1000000000000) },
-			{ "GiB", UINT64_C(1) << 30 }, { "GB", UINT64_C(1000000000) },
-			{ "MiB", UINT64_C(1) << 20 }, { "MB", UINT64_C(1000000) },
-			{ "KiB", UINT64_C(1) << 10 }, { "kB", UINT64_C(1000) },
+		    {"TiB", UINT64_C(1) << 40}, {"TB", UINT64_C(1000000000000)},
+		    {"GiB", UINT64_C(1) << 30}, {"GB", UINT64_C(1000000000)},
+		    {"MiB", UINT64_C(1) << 20}, {"MB", UINT64_C(1000000)},
+		    {"KiB", UINT64_C(1) << 10}, {"kB", UINT64_C(1000)},
 		};
 		for (size_t i = 0; v && i < sizeof(units) / sizeof(units[0]); i++)
 			if (v % units[i].mult == 0)
@@ -83,8 +83,7 @@ int rg_limit_message(const struct rg_limits *l, enum rg_limit_kind k, char *buf,
 			l->v[k].id);
 }
 
-int rg_policy_limits(const struct rg_policy *p, const struct rg_request *req,
-		     struct rg_limits *out)
+int rg_policy_limits(const struct rg_policy *p, const struct rg_request *req, struct rg_limits *out)
 {
 	int n = 0;
 	memset(out, 0, sizeof(*out));
@@ -105,4 +104,18 @@ int rg_policy_limits(const struct rg_policy *p, const struct rg_request *req,
 		}
 	}
 	return n;
+}
+
+bool rg_policy_limit_entry(const struct rg_policy *p, uint32_t i, struct rg_limit_entry *out)
+{
+	if (i >= p->meta.nlimits)
+		return false;
+	const struct rg_bundle_limit *b = p->limits[i].b;
+	out->id = p->limits[i].id;
+	out->file = rg_pstr(p, b->file_str);
+	out->line = b->line;
+	out->set = b->set;
+	for (int k = 0; k < RG_LIMIT__COUNT; k++)
+		out->value[k] = b->value[k];
+	return true;
 }

@@ -168,6 +168,17 @@ struct rg_limits {
 int rg_policy_limits(const struct rg_policy *p, const struct rg_request *req,
 		     struct rg_limits *out);
 
+/* Limits entry i (0 <= i < rg_policy_info.nlimits) as compiled, for inspect. Returns false
+ * past the last one. */
+struct rg_limit_entry {
+	const char *id;
+	const char *file;	/* source, for inspect and audit */
+	uint32_t line;
+	uint32_t set;		/* bit k: value[k] is given */
+	uint64_t value[RG_LIMIT__COUNT];
+};
+bool rg_policy_limit_entry(const struct rg_policy *p, uint32_t i, struct rg_limit_entry *out);
+
 /* The rule-language key of a limit ("max_rows"), NULL for an unknown kind. */
 const char *rg_limit_name(enum rg_limit_kind k);
 int rg_limit_from_name(const char *name);	/* enum value, or -1 */

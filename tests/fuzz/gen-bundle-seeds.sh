@@ -52,6 +52,10 @@ tests:
     expect: deny
   - row: ["4111 1111 1111 1111"]
     expect: ["**** **** **** 1111"]
+  - session: { subject: agent, groups: [dba], target: db }
+    expect: { max_rows: 1000, max_denials: 0, max_bytes: 10MiB }
+  - session: { subject: other, target: db }
+    expect: { max_rows: none, max_session_duration: 8h }
 Y
 cat > "$t/b.yaml" <<'Y'
 version: 1

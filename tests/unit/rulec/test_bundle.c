@@ -665,6 +665,53 @@ static void test_loader_refuses_unknown_limit_kinds(void **state)
 	rulec_buf_free(&b);
 }
 
+static void test_session_tests_run_against_the_bundle(void **state)
+{
+	(void)state;
+	const char *yaml = "version: 1\n"						/* 1 */
+			   "pack: s\n"							/* 2 */
+			   "limits:\n"							/* 3 */
+			   "  - id: s.all\n"						/* 4 */
+			   "    max_session_duration: 12h\n"				/* 5 */
+			   "    tests:\n"							/* 6 */
+			   "      - session: {subject: x}\n"				/* 7 */
+			   "        expect: {max_session_duration: 12h, max_rows: none}\n" /* 8 */
+			   "  - id: s.ci\n"						/* 9 */
+			   "    match: {identity: {subject: \"ci-*\", groups_any: [ci]}, "
+			   "target: \"prod-*\"}\n"					/* 10 */
+			   "    max_rows: 1000\n"						/* 11 */
+			   "    max_bytes: 10MB\n"						/* 12 */
+			   "    tests:\n"							/* 13 */
+			   "      - session: {subject: ci-1, groups: [ci], target: prod-db}\n"
+			   "        expect: {max_rows: 1000, max_bytes: 10000000, "
+			   "max_session_duration: 12h}\n"				/* 15 */
+			   "      - session: {subject: ci-1, groups: [ci], target: staging}\n"
+			   "        expect: {max_rows: 1000}\n"				/* 17 */
+			   "      - session: {subject: ci-1, groups: [ci], target: prod-db}\n"
+			   "        expect: {max_rows: none, max_bytes: 1MB}\n"		/* 19 */
+			   "tests:\n"							/* 20 */
+			   "  - session: {subject: ci-1, groups: [ci], target: prod-db}\n"
+			   "    expect: {idle_timeout: none}\n";
+	struct rulec_buf b = compile_yaml(yaml);
+	struct rg_policy *p = load(&b);
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	assert_non_null(f);
+	unsigned n = 0;
+	assert_int_equal(rg_policy_run_tests(p, NULL, 0, f, false, &n), 2);
+	fclose(f);
+	assert_int_equal(n, 5);
+	assert_string_equal(out, "t.yaml:16: FAIL: session subject ci-1, groups [ci], target staging "
+				 "-> max_rows none; expected max_rows 1000\n"
+				 "t.yaml:18: FAIL: session subject ci-1, groups [ci], target prod-db "
+				 "-> max_rows 1000 (limit s.ci), max_bytes 10MB (limit s.ci); "
+				 "expected max_rows none, max_bytes 1MB\n");
+	free(out);
+	rg_policy_free(p);
+	rulec_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -681,6 +728,7 @@ int main(void)
 		cmocka_unit_test(test_limits_strictest_value_wins_across_packs),
 		cmocka_unit_test(test_limit_names_and_values_print_as_written),
 		cmocka_unit_test(test_loader_refuses_unknown_limit_kinds),
+		cmocka_unit_test(test_session_tests_run_against_the_bundle),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
