@@ -1,9 +1,9 @@
 /*
  * check: the checks that need the whole program, after every file has been parsed.
  *
- * Rule and mask ids share one namespace across all files; pack names are unique; a test's
- * `rule:` must name a rule (not a mask). Each problem is reported at the later of the two
- * places, naming the earlier one, so the output does not depend on which file the user
+ * Rule, mask and limit ids share one namespace across all files; pack names are unique; a
+ * test's `rule:` must name a rule (not a mask or a limit). Each problem is reported at the later of
+ * the two places, naming the earlier one, so the output does not depend on which file the user
  * meant. "Earlier" is program order: files sorted by name, then line and column. Reads
  * the program only; never reports what parse.c already reported.
  */
@@ -12,11 +12,13 @@
 
 #include "ir.h"
 
+enum named_kind { NAMED_RULE, NAMED_MASK, NAMED_LIMIT };
+
 struct named {
 	const char *name;
 	struct rulec_pos pos;
 	size_t file_idx;
-	bool is_mask;
+	enum named_kind kind;
 };
 
 static size_t file_index(const struct rulec_program *p, const char *file)
@@ -46,11 +48,11 @@ static int namedcmp(const void *a, const void *b)
 }
 
 static void named_add(const struct rulec_program *p, struct named *v, size_t *n, const char *name,
-		      struct rulec_pos pos, bool is_mask)
+		      struct rulec_pos pos, enum named_kind kind)
 {
 	if (!name)
 		return; /* already reported by the parser */
-	v[*n] = (struct named){.name = name, .pos = pos, .is_mask = is_mask};
+	v[*n] = (struct named){.name = name, .pos = pos, .kind = kind};
 	v[*n].file_idx = file_index(p, pos.file);
 	(*n)++;
 }
@@ -104,15 +106,17 @@ static int keyedcmp(const void *a, const void *b)
 int rulec_check_program(const struct rulec_program *prog, struct rulec_diags *d)
 {
 	size_t before = d->n, n = 0;
-	size_t cap = prog->nrules + prog->nmasks + prog->npacks + 1;
+	size_t cap = prog->nrules + prog->nmasks + prog->nlimits + prog->npacks + 1;
 	struct named *v = malloc(cap * sizeof(*v));
 	if (!v)
 		abort();
 
 	for (size_t i = 0; i < prog->nrules; i++)
-		named_add(prog, v, &n, prog->rules[i].id, prog->rules[i].pos, false);
+		named_add(prog, v, &n, prog->rules[i].id, prog->rules[i].pos, NAMED_RULE);
 	for (size_t i = 0; i < prog->nmasks; i++)
-		named_add(prog, v, &n, prog->masks[i].id, prog->masks[i].pos, true);
+		named_add(prog, v, &n, prog->masks[i].id, prog->masks[i].pos, NAMED_MASK);
+	for (size_t i = 0; i < prog->nlimits; i++)
+		named_add(prog, v, &n, prog->limits[i].id, prog->limits[i].pos, NAMED_LIMIT);
 	qsort(v, n, sizeof(*v), namedcmp);
 	report_dups(v, n, "id", d);
 
@@ -123,21 +127,21 @@ int rulec_check_program(const struct rulec_program *prog, struct rulec_diags *d)
 			continue;
 		/* any rule of that name will do: a repeated id is reported above */
 		const struct named *e = find(v, n, t->expect_rule);
-		while (e && e < v + n && e->is_mask && !strcmp(e->name, t->expect_rule))
+		while (e && e < v + n && e->kind != NAMED_RULE && !strcmp(e->name, t->expect_rule))
 			e++;
 		struct rulec_pos pos = t->expect_rule_pos.file ? t->expect_rule_pos : t->pos;
 		if (e && e < v + n && !strcmp(e->name, t->expect_rule))
 			continue;
-		if (find(v, n, t->expect_rule))
-			rulec_diag_add(d, pos, "test names '%s', which is a mask, not a rule",
-				       t->expect_rule);
+		if ((e = find(v, n, t->expect_rule)))
+			rulec_diag_add(d, pos, "test names '%s', which is a %s, not a rule",
+				       t->expect_rule, e->kind == NAMED_MASK ? "mask" : "limit");
 		else
 			rulec_diag_add(d, pos, "test names unknown rule '%s'", t->expect_rule);
 	}
 
 	n = 0;
 	for (size_t i = 0; i < prog->npacks; i++)
-		named_add(prog, v, &n, prog->packs[i].name, prog->packs[i].pos, false);
+		named_add(prog, v, &n, prog->packs[i].name, prog->packs[i].pos, NAMED_RULE);
 	qsort(v, n, sizeof(*v), namedcmp);
 	report_dups(v, n, "pack", d);
 	free(v);

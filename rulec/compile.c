@@ -459,6 +459,14 @@ static int build_tests(const struct rulec_program *prog, struct strtab *st, stru
 		bt.row = pool_strv(pl, st, &t->row);
 		bt.columns = pool_strv(pl, st, &t->columns);
 		bt.expect_row = pool_strv(pl, st, &t->expect_row);
+		if (t->kind == RULEC_TEST_SESSION) {
+			bt.kind = 2;
+			bt.limits_checked = t->limits_checked;
+			bt.limits_none = t->limits_none;
+			for (int k = 0; k < RG_LIMIT__COUNT; k++)
+				if ((t->limits_checked & ~t->limits_none) >> k & 1)
+					bt.limits[k] = t->limits[k];
+		}
 		buf_put(out, &bt, sizeof(bt));
 	}
 	return 0;
@@ -659,6 +667,21 @@ int rulec_compile(const struct rulec_program *prog, struct rulec_buf *out, struc
 		free(tab);
 	}
 
+	struct rulec_buf *limits = sec_new(&secs, RG_SEC_LIMITS, (uint32_t)prog->nlimits);
+	for (size_t i = 0; i < prog->nlimits; i++) {
+		const struct rulec_limit *l = &prog->limits[i];
+		struct rg_bundle_limit bl;
+		memset(&bl, 0, sizeof(bl));
+		bl.id_str = str_add(&st, l->id);
+		bl.file_str = str_add(&st, l->pos.file);
+		bl.line = (uint32_t)l->pos.line;
+		bl.set = l->set;
+		for (int k = 0; k < RG_LIMIT__COUNT; k++)
+			bl.value[k] = (l->set >> k & 1) ? l->value[k] : 0;
+		bl.match = pool_match(&pl, &st, &l->match);
+		buf_put(limits, &bl, sizeof(bl));
+	}
+
 	struct rulec_buf *tests = sec_new(&secs, RG_SEC_TESTS, (uint32_t)prog->ntests);
 	build_tests(prog, &st, &pl, tests);
 
@@ -682,6 +705,7 @@ int rulec_compile(const struct rulec_program *prog, struct rulec_buf *out, struc
 	}
 	meta.nrules = (uint32_t)prog->nrules;
 	meta.nmasks = (uint32_t)prog->nmasks;
+	meta.nlimits = (uint32_t)prog->nlimits;
 	meta.ntests = (uint32_t)prog->ntests;
 	meta.on_unparseable = (uint32_t)on_unparseable;
 	meta.flags = meta_flags;

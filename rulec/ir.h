@@ -76,13 +76,23 @@ struct rulec_mask {
 	char *static_text;		/* static only */
 };
 
+/* limits: session limits for the identities and targets match selects. */
+struct rulec_limit {
+	struct rulec_pos pos;
+	char *id;
+	char *description;
+	struct rulec_match match;
+	uint32_t set;				/* bit k: value[k] given (enum rg_limit_kind) */
+	uint64_t value[RG_LIMIT__COUNT];	/* seconds, bytes or a count */
+};
+
 struct rulec_test_identity {
 	char *subject;			/* default "test-agent" */
 	char *issuer;			/* default "https://issuer.test" */
 	struct rulec_strv groups;
 };
 
-enum rulec_test_kind { RULEC_TEST_SQL, RULEC_TEST_ROW };
+enum rulec_test_kind { RULEC_TEST_SQL, RULEC_TEST_ROW, RULEC_TEST_SESSION };
 
 struct rulec_test {
 	struct rulec_pos pos;
@@ -102,6 +112,10 @@ struct rulec_test {
 	struct rulec_strv row;
 	struct rulec_strv columns;	/* per field "schema.table.column" or NULL */
 	struct rulec_strv expect_row;
+	/* RULEC_TEST_SESSION: who and where are identity, target and protocol above */
+	uint32_t limits_checked;		/* bit k: limit k is checked */
+	uint32_t limits_none;			/* bit k: expected unlimited */
+	uint64_t limits[RG_LIMIT__COUNT];	/* expected values */
 	/* Added by the front end: where `rule:` was written (the test's own position when
 	 * expect_rule defaults to the owner), so check.c can point at it. */
 	struct rulec_pos expect_rule_pos;
@@ -123,6 +137,8 @@ struct rulec_program {
 	size_t nrules;
 	struct rulec_mask *masks;
 	size_t nmasks;
+	struct rulec_limit *limits;
+	size_t nlimits;
 	struct rulec_test *tests;
 	size_t ntests;
 };
@@ -152,7 +168,8 @@ int rulec_parse_paths(const char *const *paths, size_t npaths, struct rulec_prog
 /* Parse one buffer as if it were file `name` (used by the fuzz target and unit tests). */
 int rulec_parse_buffer(const char *name, const char *buf, size_t len,
 		       struct rulec_program *prog, struct rulec_diags *d);
-/* Cross-file checks: duplicate ids, tests naming unknown rules, conflicting packs. */
+/* Cross-file checks: duplicate ids (rules, masks and limits share one namespace), tests
+ * naming unknown rules, conflicting packs. */
 int rulec_check_program(const struct rulec_program *prog, struct rulec_diags *d);
 void rulec_program_free(struct rulec_program *prog);
 

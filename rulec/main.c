@@ -6,7 +6,7 @@
  *   rulec compile -o OUT.rgb [--sign KEY.pem] PATH...
  *   rulec test [-v] [--pubkey PUB.pem] PATH...|BUNDLE
  *   rulec explain --bundle B [--pubkey PUB.pem] [--sub S] [--groups a,b] [--issuer I]
- *                 [--target T] [--protocol P] SQL
+ *                 [--target T] [--protocol P] [SQL]
  *   rulec inspect [--pubkey PUB.pem] BUNDLE
  */
 #include <errno.h>
@@ -27,7 +27,7 @@ static void usage(FILE *out)
 		"       rulec compile -o OUT.rgb [--sign KEY.pem] PATH...\n"
 		"       rulec test [-v] [--pubkey PUB.pem] PATH...|BUNDLE\n"
 		"       rulec explain --bundle B [--pubkey PUB.pem] [--sub S] [--groups a,b]\n"
-		"                     [--issuer I] [--target T] [--protocol P] SQL\n"
+		"                     [--issuer I] [--target T] [--protocol P] [SQL]\n"
 		"       rulec inspect [--pubkey PUB.pem] BUNDLE\n"
 		"PATH is a rule file (.yaml/.yml) or a directory searched recursively.\n"
 		"Rule language: docs/rules.md. Signing key: openssl genpkey -algorithm ed25519\n");
@@ -123,8 +123,8 @@ static int cmd_check(int argc, char **argv)
 	struct rulec_program prog;
 	int rc = load_program(argv + 1, argc - 1, &prog);
 	if (rc == 0)
-		printf("ok: %zu rules, %zu masks, %zu tests in %zu files\n", prog.nrules,
-		       prog.nmasks, prog.ntests, prog.nfiles);
+		printf("ok: %zu rules, %zu masks, %zu limits, %zu tests in %zu files\n",
+		       prog.nrules, prog.nmasks, prog.nlimits, prog.ntests, prog.nfiles);
 	rulec_program_free(&prog);
 	return rc ? 1 : 0;
 }
@@ -243,7 +243,7 @@ static int cmd_explain(int argc, char **argv)
 {
 	struct opts o;
 	int i = parse_opts(argc, argv, &o);
-	if (i < 0 || !o.bundle || i != argc - 1) {
+	if (i < 0 || !o.bundle || i < argc - 1) {
 		usage(stderr);
 		return 2;
 	}
@@ -259,7 +259,7 @@ static int cmd_explain(int argc, char **argv)
 	struct rg_identity id = { .issuer = o.issuer, .subject = o.sub, .groups = groups,
 				  .ngroups = ng };
 	struct rg_request req = { .protocol = o.protocol, .target = o.target, .identity = &id };
-	int rc = rulec_explain(p, &req, argv[i], stdout);
+	int rc = rulec_explain(p, &req, i < argc ? argv[i] : NULL, stdout); /* no SQL: limits */
 	free(gcopy);
 	rg_policy_free(p);
 	return rc ? 1 : 0;

@@ -961,7 +961,105 @@ static void parse_approval(struct pctx *c, const struct ynode *n, struct rulec_r
 	}
 }
 
-enum owner_kind { OWNER_FILE, OWNER_RULE, OWNER_MASK };
+enum owner_kind { OWNER_FILE, OWNER_RULE, OWNER_MASK, OWNER_LIMIT };
+
+static const char *const owner_names[] = {"file", "a rule", "a mask", "a limit"};
+
+static bool parse_limit_value(struct pctx *c, const struct ynode *n, enum rg_limit_kind k,
+			      uint64_t *out);
+
+/* A limits test: `session` (who and where, flat) and `expect` (limit keys, or none). */
+static void parse_session_test(struct pctx *c, const struct ynode *const *v, struct rulec_test *t)
+{
+	enum {
+		K_SQL,
+		K_EXPECT,
+		K_SHADOW,
+		K_RULE,
+		K_ROW,
+		K_COLUMNS,
+		K_IDENTITY,
+		K_TARGET,
+		K_PROTOCOL,
+		K_SESSION
+	};
+	static const char *const skeys[] = {"subject", "issuer",   "groups",
+					    "target",  "protocol", NULL};
+	static const char *const lkeys[] = {"max_session_duration",
+					    "idle_timeout",
+					    "max_statements",
+					    "max_rows",
+					    "max_bytes",
+					    "max_denials",
+					    NULL};
+	const struct ynode *sv[5], *lv[RG_LIMIT__COUNT];
+	for (int k = K_IDENTITY; k <= K_PROTOCOL; k++)
+		if (v[k])
+			rulec_diag_add(
+			    c->d, npos(c, v[k]),
+			    "'%s' is not valid in limits tests ('session'); put subject, "
+			    "issuer, groups, target and protocol in 'session'",
+			    k == K_IDENTITY ? "identity"
+			    : k == K_TARGET ? "target"
+					    : "protocol");
+	if (v[K_SHADOW])
+		rulec_diag_add(c->d, npos(c, v[K_SHADOW]),
+			       "'shadow' is only valid in statement tests ('sql')");
+	if (v[K_RULE])
+		rulec_diag_add(c->d, npos(c, v[K_RULE]),
+			       "'rule' is only valid in statement tests ('sql')");
+	if (v[K_COLUMNS])
+		rulec_diag_add(c->d, npos(c, v[K_COLUMNS]),
+			       "'columns' is only valid in masking tests ('row')");
+	if (get_keys(c, v[K_SESSION], "session", skeys, sv)) {
+		if (sv[0])
+			get_str(c, sv[0], "subject", &t->identity.subject);
+		if (sv[1])
+			get_str(c, sv[1], "issuer", &t->identity.issuer);
+		if (sv[2])
+			get_strv(c, sv[2], "groups", &t->identity.groups, check_nonempty,
+				 LIST_SCALAR_OK);
+		if (sv[3])
+			get_str(c, sv[3], "target", &t->target);
+		if (sv[4] && get_str(c, sv[4], "protocol", &t->protocol) &&
+		    !check_protocol(c, sv[4], "protocol", t->protocol)) {
+			free(t->protocol);
+			t->protocol = NULL;
+		}
+	}
+	if (!t->identity.subject)
+		t->identity.subject = xstrdup("test-agent");
+	if (!t->identity.issuer)
+		t->identity.issuer = xstrdup("https://issuer.test");
+	if (!t->target)
+		t->target = xstrdup("test");
+	if (!t->protocol)
+		t->protocol = xstrdup("postgres");
+
+	if (!v[K_EXPECT]) {
+		rulec_diag_add(c->d, t->pos, "test is missing required key 'expect'");
+		return;
+	}
+	if (!get_keys(c, v[K_EXPECT], "expect", lkeys, lv))
+		return;
+	bool any = false;
+	for (int k = 0; k < RG_LIMIT__COUNT; k++) {
+		const struct ynode *lim = lv[k];
+		if (!lim)
+			continue;
+		any = true;
+		if (lim->kind == Y_SCALAR && lim->plain && !strcmp(lim->s, "none")) {
+			t->limits_checked |= 1u << k;
+			t->limits_none |= 1u << k;
+		} else if (parse_limit_value(c, lim, (enum rg_limit_kind)k, &t->limits[k])) {
+			t->limits_checked |= 1u << k;
+		}
+	}
+	if (!any)
+		rulec_diag_add(c->d, npos(c, v[K_EXPECT]),
+			       "'expect' must name at least one limit (max_session_duration, "
+			       "idle_timeout, max_statements, max_rows, max_bytes, max_denials)");
+}
 
 /* Entries a list value holds (a single scalar counts as one). */
 static size_t nitems(const struct ynode *n)
@@ -979,8 +1077,9 @@ static struct rulec_test *new_test(struct rulec_program *p)
 
 static void parse_test(struct pctx *c, const struct ynode *n, const char *owner, enum owner_kind ok)
 {
-	static const char *const keys[] = {"sql",     "expect",	  "shadow", "rule",	"row",
-					   "columns", "identity", "target", "protocol", NULL};
+	static const char *const keys[] = {"sql",      "expect",  "shadow",   "rule",
+					   "row",      "columns", "identity", "target",
+					   "protocol", "session", NULL};
 	enum {
 		K_SQL,
 		K_EXPECT,
@@ -990,34 +1089,46 @@ static void parse_test(struct pctx *c, const struct ynode *n, const char *owner,
 		K_COLUMNS,
 		K_IDENTITY,
 		K_TARGET,
-		K_PROTOCOL
+		K_PROTOCOL,
+		K_SESSION
 	};
 	static const char *const ikeys[] = {"subject", "issuer", "groups", NULL};
-	const struct ynode *v[9], *iv[3];
+	const struct ynode *v[10], *iv[3];
 	if (!get_keys(c, n, "test", keys, v))
 		return;
 	struct rulec_test *t = new_test(c->prog);
 	t->pos = npos(c, n);
 	t->owner = xstrdup(owner);
-	if (v[K_SQL] && v[K_ROW]) {
-		rulec_diag_add(c->d, npos(c, v[K_ROW]),
-			       "a test has either 'sql' (statement test) or 'row' (masking "
-			       "test), not both");
-	} else if (!v[K_SQL] && !v[K_ROW]) {
+	if (!!v[K_SQL] + !!v[K_ROW] + !!v[K_SESSION] > 1) {
+		rulec_diag_add(c->d, npos(c, v[K_SESSION] ? v[K_SESSION] : v[K_ROW]),
+			       "a test has only one of 'sql' (statement test), 'row' (masking "
+			       "test) and 'session' (limits test)");
+	} else if (!v[K_SQL] && !v[K_ROW] && !v[K_SESSION]) {
 		rulec_diag_add(c->d, npos(c, n),
-			       "test is missing required key 'sql' (statement test) or 'row' "
-			       "(masking test)");
+			       "test is missing required key 'sql' (statement test), 'row' "
+			       "(masking test) or 'session' (limits test)");
 		return;
 	}
-	t->kind = v[K_ROW] && !v[K_SQL] ? RULEC_TEST_ROW : RULEC_TEST_SQL;
-	if (t->kind == RULEC_TEST_SQL && ok == OWNER_MASK && v[K_SQL])
+	t->kind = v[K_SQL] ? RULEC_TEST_SQL : v[K_ROW] ? RULEC_TEST_ROW : RULEC_TEST_SESSION;
+	if (t->kind == RULEC_TEST_SQL && (ok == OWNER_MASK || ok == OWNER_LIMIT))
 		rulec_diag_add(c->d, npos(c, v[K_SQL]),
 			       "statement tests ('sql') belong under a rule or at file level, "
-			       "not under a mask");
-	if (t->kind == RULEC_TEST_ROW && ok == OWNER_RULE)
+			       "not under %s",
+			       owner_names[ok]);
+	if (t->kind == RULEC_TEST_ROW && (ok == OWNER_RULE || ok == OWNER_LIMIT))
 		rulec_diag_add(c->d, npos(c, v[K_ROW]),
 			       "masking tests ('row') belong under a mask or at file level, not "
-			       "under a rule");
+			       "under %s",
+			       owner_names[ok]);
+	if (t->kind == RULEC_TEST_SESSION) {
+		if (ok == OWNER_RULE || ok == OWNER_MASK)
+			rulec_diag_add(c->d, npos(c, v[K_SESSION]),
+				       "limits tests ('session') belong under a limit or at file "
+				       "level, not under %s",
+				       owner_names[ok]);
+		parse_session_test(c, v, t);
+		return;
+	}
 
 	/* who and where */
 	if (v[K_IDENTITY] && get_keys(c, v[K_IDENTITY], "test identity", ikeys, iv)) {
@@ -1068,7 +1179,7 @@ static void parse_test(struct pctx *c, const struct ynode *n, const char *owner,
 		if (v[K_RULE]) {
 			if (get_str(c, v[K_RULE], "rule", &t->expect_rule))
 				t->expect_rule_pos = npos(c, v[K_RULE]);
-		} else if (owner && t->expect != RG_VERDICT_ALLOW) {
+		} else if (owner && ok == OWNER_RULE && t->expect != RG_VERDICT_ALLOW) {
 			t->expect_rule = xstrdup(owner);
 			t->expect_rule_pos = t->pos;
 		}
@@ -1336,6 +1447,175 @@ static void parse_mask(struct pctx *c, const struct ynode *n)
 		parse_tests(c, v[K_TESTS], m->id, OWNER_MASK);
 }
 
+/* ---- limits ---- */
+
+#define LIMIT_MAX_DURATION_S (720u * 3600u)	   /* 720h, as the config's idle_timeout */
+#define LIMIT_MAX_COUNT UINT64_C(1000000000000000) /* 10^15: counts and bytes */
+
+static bool limit_is_duration(enum rg_limit_kind k)
+{
+	return k == RG_LIMIT_SESSION_DURATION || k == RG_LIMIT_IDLE_TIMEOUT;
+}
+
+/* Leading decimal digits of s, saturating above 10^18; *end is the index after them. */
+static uint64_t leading_digits(const char *s, size_t *end)
+{
+	uint64_t v = 0;
+	size_t i = 0;
+	for (; s[i] >= '0' && s[i] <= '9'; i++)
+		v = v > UINT64_C(100000000000000000) ? UINT64_C(1000000000000000000)
+						     : v * 10 + (uint64_t)(s[i] - '0');
+	*end = i;
+	return v;
+}
+
+static const struct {
+	const char *unit;
+	uint64_t mult;
+} byte_units[] = {
+    {"B", 1},
+    {"kB", UINT64_C(1000)},
+    {"MB", UINT64_C(1000000)},
+    {"GB", UINT64_C(1000000000)},
+    {"TB", UINT64_C(1000000000000)},
+    {"KiB", UINT64_C(1) << 10},
+    {"MiB", UINT64_C(1) << 20},
+    {"GiB", UINT64_C(1) << 30},
+    {"TiB", UINT64_C(1) << 40},
+};
+
+/* "15m": an integer and s, m or h; 1s..720h. In seconds. */
+static bool parse_limit_duration(struct pctx *c, const struct ynode *n, const char *what,
+				 const char *s, uint64_t *out)
+{
+	size_t i;
+	uint64_t v = leading_digits(s, &i), mult = 0;
+	if (i > 0 && s[i] && !s[i + 1])
+		mult = s[i] == 's' ? 1 : s[i] == 'm' ? 60 : s[i] == 'h' ? 3600 : 0;
+	if (!mult) {
+		rulec_diag_add(c->d, npos(c, n),
+			       "invalid %s '%s': expected an integer followed by s, m or h", what,
+			       s);
+		return false;
+	}
+	if (v == 0 || v > LIMIT_MAX_DURATION_S / mult) {
+		rulec_diag_add(c->d, npos(c, n), "invalid %s '%s': must be between 1s and 720h",
+			       what, s);
+		return false;
+	}
+	*out = v * mult;
+	return true;
+}
+
+/* "10MiB", "2GB", "4096": an integer, optionally followed by a unit of byte_units. */
+static bool parse_limit_bytes(struct pctx *c, const struct ynode *n, const char *what,
+			      const char *s, uint64_t *out)
+{
+	size_t i;
+	uint64_t v = leading_digits(s, &i), mult = 0;
+	if (i > 0 && !s[i])
+		mult = 1;
+	for (size_t u = 0; i > 0 && !mult && u < N(byte_units); u++)
+		if (!strcmp(s + i, byte_units[u].unit))
+			mult = byte_units[u].mult;
+	if (!mult) {
+		rulec_diag_add(c->d, npos(c, n),
+			       "invalid %s '%s': expected an integer, optionally followed by B, "
+			       "kB, MB, GB, TB, KiB, MiB, GiB or TiB",
+			       what, s);
+		return false;
+	}
+	if (v > LIMIT_MAX_COUNT / mult) {
+		rulec_diag_add(c->d, npos(c, n), "invalid %s '%s': must be at most 1000TB", what,
+			       s);
+		return false;
+	}
+	*out = v * mult;
+	return true;
+}
+
+/* A count: a plain decimal integer, 0..10^15. */
+static bool parse_limit_count(struct pctx *c, const struct ynode *n, const char *what,
+			      uint64_t *out)
+{
+	bool ok = n->kind == Y_SCALAR && n->plain && n->len > 0;
+	for (size_t i = 0; ok && i < n->len; i++)
+		ok = n->s[i] >= '0' && n->s[i] <= '9';
+	if (!ok) {
+		if (n->kind == Y_SCALAR && !is_null(n))
+			rulec_diag_add(c->d, npos(c, n), "'%s' must be an integer, got '%s'", what,
+				       n->s);
+		else
+			type_error(c, n, what, "an integer");
+		return false;
+	}
+	size_t end;
+	uint64_t v = leading_digits(n->s, &end);
+	if (v > LIMIT_MAX_COUNT) {
+		rulec_diag_add(c->d, npos(c, n), "'%s' must be at most 1000000000000000, got %s",
+			       what, n->s);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+static bool parse_limit_value(struct pctx *c, const struct ynode *n, enum rg_limit_kind k,
+			      uint64_t *out)
+{
+	const char *what = rg_limit_name(k);
+	if (n->kind == Y_BAD)
+		return false;
+	if (!limit_is_duration(k) && k != RG_LIMIT_BYTES)
+		return parse_limit_count(c, n, what, out);
+	char *s = NULL;
+	if (!get_str(c, n, what, &s))
+		return false;
+	bool ok = limit_is_duration(k) ? parse_limit_duration(c, n, what, s, out)
+				       : parse_limit_bytes(c, n, what, s, out);
+	free(s);
+	return ok;
+}
+
+static void parse_limit(struct pctx *c, const struct ynode *n)
+{
+	/* the value keys are in enum rg_limit_kind order, after the first K_VALUES keys */
+	static const char *const keys[] = {
+	    "id",	    "description",    "match",	  "max_session_duration",
+	    "idle_timeout", "max_statements", "max_rows", "max_bytes",
+	    "max_denials",  "tests",	      NULL};
+	enum { K_ID, K_DESC, K_MATCH, K_VALUES, K_TESTS = K_VALUES + RG_LIMIT__COUNT };
+	const struct ynode *v[K_TESTS + 1];
+	if (!get_keys(c, n, "limit", keys, v))
+		return;
+	struct rulec_program *p = c->prog;
+	p->limits = grow(p->limits, p->nlimits, sizeof(*p->limits));
+	struct rulec_limit *l = &p->limits[p->nlimits++];
+	memset(l, 0, sizeof(*l));
+	l->pos = npos(c, n);
+
+	get_id(c, n, v[K_ID], "limit", &l->id);
+	if (v[K_DESC])
+		get_str(c, v[K_DESC], "description", &l->description);
+	if (v[K_MATCH])
+		parse_match(c, v[K_MATCH], &l->match);
+	bool any = false;
+	for (int k = 0; k < RG_LIMIT__COUNT; k++) {
+		const struct ynode *val = v[K_VALUES + k];
+		if (!val)
+			continue;
+		any = true;
+		if (parse_limit_value(c, val, (enum rg_limit_kind)k, &l->value[k]))
+			l->set |= 1u << k;
+	}
+	if (!any)
+		rulec_diag_add(c->d, npos(c, n),
+			       "limit needs at least one of max_session_duration, idle_timeout, "
+			       "max_statements, max_rows, max_bytes, max_denials");
+	if (v[K_TESTS])
+		parse_tests(c, v[K_TESTS], l->id, OWNER_LIMIT);
+}
+
 static void parse_list(struct pctx *c, const struct ynode *n, const char *what,
 		       void (*item)(struct pctx *, const struct ynode *))
 {
@@ -1353,10 +1633,10 @@ static void parse_list(struct pctx *c, const struct ynode *n, const char *what,
 
 static void parse_file(struct pctx *c, const struct ynode *root)
 {
-	static const char *const keys[] = {"version", "pack", "on_unparseable", "rules", "masks",
-					   "tests",   NULL};
-	enum { K_VERSION, K_PACK, K_UNPARSEABLE, K_RULES, K_MASKS, K_TESTS };
-	const struct ynode *v[6];
+	static const char *const keys[] = {"version", "pack",	"on_unparseable", "rules",
+					   "masks",   "limits", "tests",	  NULL};
+	enum { K_VERSION, K_PACK, K_UNPARSEABLE, K_RULES, K_MASKS, K_LIMITS, K_TESTS };
+	const struct ynode *v[7];
 	if (root->kind != Y_MAP && root->kind != Y_BAD) {
 		rulec_diag_add(c->d, npos(c, root),
 			       "a rule file must be a mapping with 'version', 'pack' and 'rules', "
@@ -1402,6 +1682,8 @@ static void parse_file(struct pctx *c, const struct ynode *root)
 		parse_list(c, v[K_RULES], "rules", parse_rule);
 	if (v[K_MASKS])
 		parse_list(c, v[K_MASKS], "masks", parse_mask);
+	if (v[K_LIMITS])
+		parse_list(c, v[K_LIMITS], "limits", parse_limit);
 	if (v[K_TESTS])
 		parse_tests(c, v[K_TESTS], NULL, OWNER_FILE);
 }
@@ -1632,6 +1914,12 @@ void rulec_program_free(struct rulec_program *prog)
 		strv_free(&m->columns);
 		free(m->static_text);
 	}
+	for (size_t i = 0; i < prog->nlimits; i++) {
+		struct rulec_limit *l = &prog->limits[i];
+		free(l->id);
+		free(l->description);
+		match_free(&l->match);
+	}
 	for (size_t i = 0; i < prog->ntests; i++) {
 		struct rulec_test *t = &prog->tests[i];
 		free(t->owner);
@@ -1654,6 +1942,7 @@ void rulec_program_free(struct rulec_program *prog)
 		free(prog->files[i]);
 	free(prog->rules);
 	free(prog->masks);
+	free(prog->limits);
 	free(prog->tests);
 	free(prog->packs);
 	free(prog->files);

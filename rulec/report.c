@@ -1,7 +1,8 @@
 /*
  * report: machine-readable views of a bundle for people and CI: `rulec explain` (one JSON
- * line per statement: verdict, deciding rule, every matching rule, the parser's facts)
- * and `rulec inspect` (what a bundle holds and how it was built).
+ * line per statement: verdict, deciding rule, every matching rule, the parser's facts, the
+ * session's effective limits) and `rulec inspect` (what a bundle holds and how it was
+ * built).
  */
 #include <jansson.h>
 #include <string.h>
@@ -37,9 +38,43 @@ static json_t *ops_json(uint64_t ops)
 	return a;
 }
 
+/* {"max_rows": {"value": 1000, "text": "1000", "limit": "id"}, ...}: the set ones only */
+static json_t *limits_json(const struct rg_policy *p, const struct rg_request *req)
+{
+	struct rg_limits l;
+	rg_policy_limits(p, req, &l);
+	json_t *o = json_object();
+	for (int k = 0; k < RG_LIMIT__COUNT; k++) {
+		if (!l.v[k].id)
+			continue;
+		char text[32];
+		rg_limit_format_value((enum rg_limit_kind)k, l.v[k].value, text, sizeof(text));
+		json_t *e = json_object();
+		json_object_set_new(e, "value", json_integer((json_int_t)l.v[k].value));
+		json_object_set_new(e, "text", json_string(text));
+		json_object_set_new(e, "limit", json_string(l.v[k].id));
+		json_object_set_new(o, rg_limit_name((enum rg_limit_kind)k), e);
+	}
+	return o;
+}
+
+static void print_json_line(json_t *o, FILE *out)
+{
+	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	fprintf(out, "%s\n", s);
+	free(s);
+	json_decref(o);
+}
+
 int rulec_explain(const struct rg_policy *p, const struct rg_request *req, const char *sql,
 		  FILE *out)
 {
+	if (!sql) {
+		json_t *o = json_object();
+		json_object_set_new(o, "limits", limits_json(p, req));
+		print_json_line(o, out);
+		return 0;
+	}
 	struct rg_policy_ctx *c = rg_policy_ctx_new(p, NULL, 0);
 	if (!c)
 		return -1;
@@ -99,10 +134,8 @@ int rulec_explain(const struct rg_policy *p, const struct rg_request *req, const
 		json_object_set_new(fj, "functions", names_json(f->functions, f->nfunctions, false));
 		json_object_set_new(o, "facts", fj);
 	}
-	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	fprintf(out, "%s\n", s);
-	free(s);
-	json_decref(o);
+	json_object_set_new(o, "limits", limits_json(p, req));
+	print_json_line(o, out);
 	rg_policy_ctx_free(c);
 	return 0;
 }
@@ -121,6 +154,7 @@ int rulec_inspect(const struct rg_policy *p, FILE *out)
 	json_object_set_new(o, "packs", json_string(in.packs));
 	json_object_set_new(o, "rules", json_integer(in.nrules));
 	json_object_set_new(o, "masks", json_integer(in.nmasks));
+	json_object_set_new(o, "limits", json_integer(in.nlimits));
 	json_object_set_new(o, "tests", json_integer(in.ntests));
 	json_object_set_new(o, "prefilter_complete", json_boolean(in.prefilter_complete));
 	json_t *rules = json_array();
@@ -136,6 +170,26 @@ int rulec_inspect(const struct rg_policy *p, FILE *out)
 		json_array_append_new(rules, rj);
 	}
 	json_object_set_new(o, "rule_list", rules);
+	json_t *limits = json_array();
+	struct rg_limit_entry le;
+	for (uint32_t i = 0; rg_policy_limit_entry(p, i, &le); i++) {
+		json_t *lj = json_object();
+		json_object_set_new(lj, "id", json_string(le.id));
+		char where[512];
+		snprintf(where, sizeof(where), "%s:%u", le.file, le.line);
+		json_object_set_new(lj, "source", json_string(where));
+		for (int k = 0; k < RG_LIMIT__COUNT; k++) {
+			if (!(le.set >> k & 1))
+				continue;
+			char text[32];
+			rg_limit_format_value((enum rg_limit_kind)k, le.value[k], text,
+					      sizeof(text));
+			json_object_set_new(lj, rg_limit_name((enum rg_limit_kind)k),
+					    json_string(text));
+		}
+		json_array_append_new(limits, lj);
+	}
+	json_object_set_new(o, "limit_list", limits);
 	char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	fprintf(out, "%s\n", s);
 	free(s);

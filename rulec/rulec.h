@@ -1,8 +1,7 @@
 /*
  * rulec: the rule compiler's public interface (front end in ir.h, back end here).
  * compile turns a checked program into bundle bytes; sign appends an Ed25519 signature;
- * explain prints one
- * statement's decision as a JSON line.
+ * explain prints one statement's decision and the session's limits as a JSON line.
  */
 #ifndef RULEC_H
 #define RULEC_H
@@ -25,7 +24,8 @@ int rulec_compile(const struct rulec_program *prog, struct rulec_buf *out, struc
 /* Sign a bundle in place with an Ed25519 private key (PEM). Returns 0 or -1 with err set. */
 int rulec_sign(struct rulec_buf *b, const char *key_pem_path, char *err, size_t errlen);
 
-/* Print the decision for sql as one JSON line. Returns 0 or -1. */
+/* Print the decision for sql, and the session's effective limits, as one JSON line; with
+ * sql NULL only the limits. Returns 0 or -1. */
 int rulec_explain(const struct rg_policy *p, const struct rg_request *req, const char *sql,
 		  FILE *out);
 

@@ -21,6 +21,7 @@
 #include "policy_int.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "bundles are little-endian");
+_Static_assert(RG_LIMIT__COUNT <= RG_BUNDLE_LIMIT_SLOTS, "limit kinds fit the bundle's slots");
 
 #define RG_BUNDLE_MAX (1u << 30)
 
@@ -122,6 +123,18 @@ static size_t match_count(const struct rg_bundle_match *m)
 	       m->issuers.count + m->groups_any.count + m->groups_none.count;
 }
 
+/* Limit values of a record: only kinds this engine knows (one it cannot enforce must not be
+ * dropped silently), and a value only in the slots of set minus none. */
+static bool limit_values_ok(uint32_t set, uint32_t none, const uint64_t *value)
+{
+	if (set & ~((UINT32_C(1) << RG_LIMIT__COUNT) - 1))
+		return false;
+	for (uint32_t k = 0; k < RG_BUNDLE_LIMIT_SLOTS; k++)
+		if (value[k] && (!(set >> k & 1) || (none >> k & 1)))
+			return false;
+	return true;
+}
+
 static int load_hs(struct loader *l, const struct rg_bundle_section *s, hs_database_t **db)
 {
 	char *info = NULL;
@@ -155,6 +168,7 @@ void rg_policy_free(struct rg_policy *p)
 	free(p->infos);
 	free(p->masks);
 	free(p->mask_acts);
+	free(p->limits);
 	free(p->strs);
 	free(p->buf);
 	free(p);
@@ -233,6 +247,10 @@ static int load_sections(struct loader *l)
 	    s->len != (uint64_t)m->ntests * sizeof(struct rg_bundle_test))
 		return fail(l->err, l->errlen, -EBADMSG, "tests section malformed");
 	p->tests = (const struct rg_bundle_test *)(l->body + s->offset);
+	if (!(s = by_type[RG_SEC_LIMITS]) || s->count != m->nlimits ||
+	    s->len != (uint64_t)m->nlimits * sizeof(struct rg_bundle_limit))
+		return fail(l->err, l->errlen, -EBADMSG, "limits section malformed");
+	const struct rg_bundle_limit *bl = (const struct rg_bundle_limit *)(l->body + s->offset);
 
 	/* Size the pointer arena: every string list of rules and masks. */
 	size_t need = 0;
@@ -241,6 +259,8 @@ static int load_sections(struct loader *l)
 			br[i].functions.count + br[i].literals.count;
 	for (uint32_t i = 0; i < m->nmasks; i++)
 		need += match_count(&bm[i].match) + bm[i].columns.count;
+	for (uint32_t i = 0; i < m->nlimits; i++)
+		need += match_count(&bl[i].match);
 	if (need > p->npool * 2 + 16)
 		return fail(l->err, l->errlen, -EBADMSG, "lists exceed the pool");
 	l->capstrs = need;
@@ -249,7 +269,8 @@ static int load_sections(struct loader *l)
 	p->infos = calloc(m->nrules + 1, sizeof(*p->infos));
 	p->masks = calloc(m->nmasks + 1, sizeof(*p->masks));
 	p->mask_acts = calloc(m->nmasks + 1, sizeof(*p->mask_acts));
-	if (!p->strs || !p->rules || !p->infos || !p->masks || !p->mask_acts)
+	p->limits = calloc(m->nlimits + 1, sizeof(*p->limits));
+	if (!p->strs || !p->rules || !p->infos || !p->masks || !p->mask_acts || !p->limits)
 		return fail(l->err, l->errlen, -ENOMEM, "out of memory");
 
 	for (uint32_t i = 0; i < m->nrules; i++) {
@@ -297,9 +318,22 @@ static int load_sections(struct loader *l)
 		};
 	}
 
+	for (uint32_t i = 0; i < m->nlimits; i++) {
+		const struct rg_bundle_limit *b = &bl[i];
+		struct rg_rt_limit *k = &p->limits[i];
+		k->b = b;
+		if (!str_ok(l, b->id_str, false) || !str_ok(l, b->file_str, false) ||
+		    !limit_values_ok(b->set, 0, b->value) || resolve_match(l, &b->match, &k->match))
+			return fail(l->err, l->errlen, -EBADMSG, "limit %u malformed", i);
+		k->id = rg_pstr(p, b->id_str);
+	}
+
 	for (uint32_t i = 0; i < m->ntests; i++) {
 		const struct rg_bundle_test *t = &p->tests[i];
 		const struct rg_bundle_list lists[] = { t->groups, t->row, t->columns, t->expect_row };
+		if (t->kind > 2 || (t->limits_none & ~t->limits_checked) || t->pad2 ||
+		    !limit_values_ok(t->limits_checked, t->limits_none, t->limits))
+			return fail(l->err, l->errlen, -EBADMSG, "test %u malformed", i);
 		if (!str_ok(l, t->file_str, false) || !str_ok(l, t->owner_str, false) ||
 		    !str_ok(l, t->subject_str, false) || !str_ok(l, t->issuer_str, false) ||
 		    !str_ok(l, t->target_str, false) || !str_ok(l, t->protocol_str, false) ||
@@ -459,6 +493,7 @@ void rg_policy_get_info(const struct rg_policy *p, struct rg_policy_info *out)
 	out->format_version = p->hdr->version;
 	out->nrules = p->meta.nrules;
 	out->nmasks = p->meta.nmasks;
+	out->nlimits = p->meta.nlimits;
 	out->ntests = p->meta.ntests;
 	out->signed_bundle = p->signed_bundle;
 	out->checksum = p->hdr->body_xxh3;

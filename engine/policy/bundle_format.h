@@ -20,7 +20,8 @@
 #include <xxhash.h>
 
 #define RG_BUNDLE_MAGIC "RGBUNDLE"
-#define RG_BUNDLE_VERSION 1u
+/* 2: limits (RG_SEC_LIMITS, meta.nlimits) and session tests (rg_bundle_test kind 2) */
+#define RG_BUNDLE_VERSION 2u
 #define RG_BUNDLE_HEADER_SIZE 128u
 #define RG_BUNDLE_SIG_MAGIC "RGSIG001"
 #define RG_BUNDLE_SIG_SIZE 72u /* 8 magic + 64 Ed25519 signature */
@@ -53,6 +54,7 @@ enum rg_bundle_section_type {
 	RG_SEC_HS_MASK = 8,	/* serialized Hyperscan db: detectors, ids = mask index */
 	RG_SEC_NAME_INDEX = 9,	/* struct rg_bundle_index_entry[] open-addressing table */
 	RG_SEC_TESTS = 10,	/* struct rg_bundle_test[] */
+	RG_SEC_LIMITS = 11,	/* struct rg_bundle_limit[] */
 };
 
 struct rg_bundle_section {
@@ -78,7 +80,8 @@ struct rg_bundle_meta {
 	uint32_t always_count;
 	uint32_t index_slots;		/* power of two; 0 if no name index */
 	uint32_t detector_catalog;	/* RG_DETECTOR_CATALOG_VERSION of the compiler */
-	uint32_t reserved[6];
+	uint32_t nlimits;
+	uint32_t reserved[5];
 };
 #define RG_META_NEED_FINGERPRINT 0x1u
 #define RG_META_NEED_NORMALIZE 0x2u
@@ -119,6 +122,18 @@ struct rg_bundle_mask {
 	struct rg_bundle_list columns;	/* string offsets (globs) */
 };
 
+/* Session limits: slot k holds enum rg_limit_kind k (policy.h). A loader refuses set bits
+ * for kinds it does not know, so a limit an engine cannot enforce is never ignored. */
+#define RG_BUNDLE_LIMIT_SLOTS 8
+
+struct rg_bundle_limit {
+	uint32_t id_str, file_str, line;
+	uint32_t set;				/* bit k: value[k] is limit k */
+	uint64_t value[RG_BUNDLE_LIMIT_SLOTS];	/* seconds, bytes or a count; unset slots 0 */
+	struct rg_bundle_match match;
+};
+_Static_assert(sizeof(struct rg_bundle_limit) == 128, "limit record size");
+
 /* Name index: xxh3 of "t:schema.name", "t:name", "f:schema.name", "f:name" (lower-case
  * for functions) or of the 8-byte fingerprint prefixed "p:", mapped to the rule naming it
  * exactly. Linear probing; empty slot has rule == UINT32_MAX. A key may appear several
@@ -130,7 +145,7 @@ struct rg_bundle_index_entry {
 };
 
 struct rg_bundle_test {
-	uint32_t kind;			/* 0 sql, 1 row */
+	uint32_t kind;			/* 0 sql, 1 row, 2 session (limits) */
 	uint32_t file_str, line, owner_str;
 	uint32_t subject_str, issuer_str, target_str, protocol_str;
 	struct rg_bundle_list groups;
@@ -139,7 +154,13 @@ struct rg_bundle_test {
 	uint32_t expect_rule_str;	/* 0 = not checked */
 	/* rows: lists of string offsets; UINT32_MAX = NULL field */
 	struct rg_bundle_list row, columns, expect_row;
+	/* sessions: the effective limits expected for the identity and target above */
+	uint32_t limits_checked;		/* bit k: limit k is checked */
+	uint32_t limits_none;			/* bit k: expected unlimited (within checked) */
+	uint32_t pad2;
+	uint64_t limits[RG_BUNDLE_LIMIT_SLOTS];	/* expected values; 0 where not checked or none */
 };
+_Static_assert(sizeof(struct rg_bundle_test) == 152, "test record size");
 
 /* Key of a name in the index: xxh3 of "k:schema.name" or "k:name" (truncated at 511 bytes
  * on both sides). schema may be NULL. */

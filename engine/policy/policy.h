@@ -96,6 +96,7 @@ struct rg_policy_info {
 	uint32_t format_version;
 	uint32_t nrules;
 	uint32_t nmasks;
+	uint32_t nlimits;
 	uint32_t ntests;
 	bool signed_bundle;
 	uint64_t checksum;
@@ -135,6 +136,62 @@ int rg_policy_mask_row(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
 		       struct rg_mask_result *out);
 
 const char *rg_verdict_name(enum rg_verdict v);
+
+/* Session limits (docs/rules.md, "Limits"): per identity and target, like rules. Values are
+ * seconds for the two durations, bytes for max_bytes, counts otherwise. The enum values are
+ * stored in bundles: append only. */
+enum rg_limit_kind {
+	RG_LIMIT_SESSION_DURATION = 0,	/* max_session_duration: seconds from login */
+	RG_LIMIT_IDLE_TIMEOUT = 1,	/* idle_timeout: seconds without a statement */
+	RG_LIMIT_STATEMENTS = 2,	/* max_statements: statements run in the session */
+	RG_LIMIT_ROWS = 3,		/* max_rows: result rows returned in the session */
+	RG_LIMIT_BYTES = 4,		/* max_bytes: result bytes returned in the session */
+	RG_LIMIT_DENIALS = 5,		/* max_denials: statements refused in the session */
+	RG_LIMIT__COUNT
+};
+
+/* One effective limit. A count may be 0 (max_denials: 0 ends the session at the first
+ * denial), so "no limit" is id == NULL (value is then 0). A limit is exceeded when the
+ * session's count goes above value (or its time reaches value seconds). */
+struct rg_limit {
+	uint64_t value;
+	const char *id;		/* the limits entry that set it; valid while the policy is loaded */
+};
+
+struct rg_limits {
+	struct rg_limit v[RG_LIMIT__COUNT];	/* indexed by enum rg_limit_kind */
+};
+
+/* The effective limits of a session: of every limits entry whose match holds for req, the
+ * smallest value of each key wins (ties: the entry first in program order). Pure, no
+ * allocation, safe from any thread on a loaded policy. Returns how many limits are set. */
+int rg_policy_limits(const struct rg_policy *p, const struct rg_request *req,
+		     struct rg_limits *out);
+
+/* Limits entry i (0 <= i < rg_policy_info.nlimits) as compiled, for inspect. Returns false
+ * past the last one. */
+struct rg_limit_entry {
+	const char *id;
+	const char *file;	/* source, for inspect and audit */
+	uint32_t line;
+	uint32_t set;		/* bit k: value[k] is given */
+	uint64_t value[RG_LIMIT__COUNT];
+};
+bool rg_policy_limit_entry(const struct rg_policy *p, uint32_t i, struct rg_limit_entry *out);
+
+/* The rule-language key of a limit ("max_rows"), NULL for an unknown kind. */
+const char *rg_limit_name(enum rg_limit_kind k);
+int rg_limit_from_name(const char *name);	/* enum value, or -1 */
+/* SQLSTATE of the FATAL that ends a session over limit k: "57P05" (idle_session_timeout)
+ * for idle_timeout, "57P01" (admin_shutdown) for the others. */
+const char *rg_limit_sqlstate(enum rg_limit_kind k);
+/* A value as written in rules: "15m", "8h", "90s"; "10MiB", "2MB", "123B"; counts plain.
+ * Returns what snprintf returns. */
+int rg_limit_format_value(enum rg_limit_kind k, uint64_t value, char *buf, size_t len);
+/* The FATAL's message and the log's reason for limit k of l:
+ * "session ended: max_rows 1000 (limit agents.rows) exceeded". Returns what snprintf
+ * returns; "" with 0 if limit k is not set. */
+int rg_limit_message(const struct rg_limits *l, enum rg_limit_kind k, char *buf, size_t len);
 
 /* Run the inline tests stored in the bundle (rulec test, and engines that want to refuse
  * a bundle whose tests fail). HMAC masking in tests uses hmac_key (NULL: the fixed test

@@ -34,6 +34,12 @@ struct rg_rt_mask {
 	struct rg_strs columns;
 };
 
+struct rg_rt_limit {
+	const struct rg_bundle_limit *b;
+	struct rg_rt_match match;
+	const char *id;
+};
+
 struct rg_policy {
 	uint8_t *buf;
 	size_t len;
@@ -47,6 +53,7 @@ struct rg_policy {
 	struct rg_rule_info *infos;	/* meta.nrules + 1: the last is the built-in unparseable */
 	struct rg_rt_mask *masks;
 	struct rg_mask_action *mask_acts;
+	struct rg_rt_limit *limits;	/* meta.nlimits */
 	hs_database_t *prefilter, *text, *maskdb;
 	const uint32_t *always;
 	const struct rg_bundle_index_entry *index;

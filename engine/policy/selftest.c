@@ -1,7 +1,8 @@
 /*
  * selftest: run the inline tests a bundle carries (SQL + identity -> verdict and rule;
- * row -> masked row) through the same rg_policy_verdict/rg_policy_mask_row calls the
- * engine uses, so a passing `rulec test` proves the compiled bytes, not the YAML.
+ * row -> masked row; session -> effective limits) through the same rg_policy_verdict,
+ * rg_policy_mask_row and rg_policy_limits calls the engine uses, so a passing `rulec test`
+ * proves the compiled bytes, not the YAML.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -135,6 +136,59 @@ static bool run_row_test(const struct rg_policy *p, struct rg_policy_ctx *c,
 	return ok;
 }
 
+static void print_limit(FILE *out, enum rg_limit_kind k, bool set, uint64_t value)
+{
+	char buf[32];
+	if (set)
+		rg_limit_format_value(k, value, buf, sizeof(buf));
+	fprintf(out, "%s %s", rg_limit_name(k), set ? buf : "none");
+}
+
+static bool run_session_test(const struct rg_policy *p, const struct rg_bundle_test *t,
+			     const struct rg_request *req, FILE *out, bool verbose)
+{
+	struct rg_limits l;
+	rg_policy_limits(p, req, &l);
+	uint32_t bad = 0;
+	for (int k = 0; k < RG_LIMIT__COUNT; k++) {
+		if (!(t->limits_checked >> k & 1))
+			continue;
+		bool want_set = !(t->limits_none >> k & 1);
+		bool got_set = l.v[k].id != NULL;
+		if (want_set != got_set || (want_set && l.v[k].value != t->limits[k]))
+			bad |= 1u << k;
+	}
+	if (bad || verbose) {
+		const struct rg_identity *id = req->identity;
+		fprintf(out, "%s:%u: %s: session subject %s, groups [", test_file(p, t), t->line,
+			bad ? "FAIL" : "ok", id->subject);
+		for (size_t g = 0; g < id->ngroups; g++)
+			fprintf(out, "%s%s", g ? ", " : "", id->groups[g]);
+		fprintf(out, "], target %s ->", req->target);
+		const char *sep = " ";
+		for (int k = 0; k < RG_LIMIT__COUNT; k++) {
+			if (!(t->limits_checked >> k & 1))
+				continue;
+			fputs(sep, out);
+			sep = ", ";
+			print_limit(out, (enum rg_limit_kind)k, l.v[k].id, l.v[k].value);
+			if (l.v[k].id)
+				fprintf(out, " (limit %s)", l.v[k].id);
+		}
+		sep = "; expected ";
+		for (int k = 0; k < RG_LIMIT__COUNT; k++) {
+			if (!(bad >> k & 1))
+				continue;
+			fputs(sep, out);
+			sep = ", ";
+			print_limit(out, (enum rg_limit_kind)k, !(t->limits_none >> k & 1),
+				    t->limits[k]);
+		}
+		fputc('\n', out);
+	}
+	return !bad;
+}
+
 int rg_policy_run_tests(const struct rg_policy *p, const uint8_t *hmac_key, size_t keylen,
 			FILE *out, bool verbose, unsigned *ntests)
 {
@@ -159,8 +213,9 @@ int rg_policy_run_tests(const struct rg_policy *p, const uint8_t *hmac_key, size
 		struct rg_request req = { .protocol = rg_pstr(p, t->protocol_str),
 					  .target = rg_pstr(p, t->target_str),
 					  .identity = &id };
-		bool ok = t->kind == 0 ? run_sql_test(p, c, t, &req, out, verbose)
-				       : run_row_test(p, c, t, &req, out, verbose);
+		bool ok = t->kind == 0	 ? run_sql_test(p, c, t, &req, out, verbose)
+			  : t->kind == 1 ? run_row_test(p, c, t, &req, out, verbose)
+					 : run_session_test(p, t, &req, out, verbose);
 		failed += !ok;
 	}
 	rg_policy_ctx_free(c);

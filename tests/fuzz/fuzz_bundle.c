@@ -3,7 +3,7 @@
  * every mutation at the door, so the target also recomputes it (when the input is long
  * enough to carry a header) and feeds that variant too: the structural checks behind the
  * checksum are what must hold. A bundle that loads must also be usable: one verdict, one
- * masked row and its inline tests run without crashing.
+ * masked row, the session limits and its inline tests run without crashing.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -43,6 +43,11 @@ static void exercise(const uint8_t *data, size_t size)
 			rg_policy_mask_row(c, plan, f, 2, &r);
 		}
 		rg_policy_ctx_free(c);
+		struct rg_limits lim;
+		char msg[256];
+		rg_policy_limits(p, &req, &lim);
+		for (int k = 0; k < RG_LIMIT__COUNT; k++)
+			rg_limit_message(&lim, (enum rg_limit_kind)k, msg, sizeof(msg));
 	}
 	FILE *devnull = fopen("/dev/null", "w");
 	if (devnull) {

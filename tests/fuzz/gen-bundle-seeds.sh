@@ -37,11 +37,25 @@ masks:
     columns: ["*.customers.ssn"]
     style: static
     text: "***"
+limits:
+  - id: s.all
+    max_session_duration: 8h
+    max_denials: 0
+  - id: s.agents
+    match: { target: "db", identity: { groups_any: [dba], subject: "agent*" } }
+    idle_timeout: 15m
+    max_statements: 100
+    max_rows: 1000
+    max_bytes: 10MiB
 tests:
   - sql: "DROP TABLE x"
     expect: deny
   - row: ["4111 1111 1111 1111"]
     expect: ["**** **** **** 1111"]
+  - session: { subject: agent, groups: [dba], target: db }
+    expect: { max_rows: 1000, max_denials: 0, max_bytes: 10MiB }
+  - session: { subject: other, target: db }
+    expect: { max_rows: none, max_session_duration: 8h }
 Y
 cat > "$t/b.yaml" <<'Y'
 version: 1

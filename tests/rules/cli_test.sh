@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # rulec's command line as CI and operators use it: check reports file:line:col and exits 1;
 # compile is byte-for-byte deterministic; signed bundles verify and tampered ones are refused
-# with a precise reason; explain prints one JSON line; test runs inline tests.
+# with a precise reason; explain prints one JSON line; test runs inline tests; limits are
+# tested, explained and inspected.
 set -euo pipefail
 rulec=$1
 t=$(mktemp -d)
@@ -77,4 +78,30 @@ set +e
 err=$("$rulec" inspect "$t/short.rgb" 2>&1); rc=$?
 set -e
 [ $rc -eq 1 ] && echo "$err" | grep -q "truncated" || fail "truncated bundle not refused: $err"
+# limits: session tests run, explain prints the effective limits (with or without SQL),
+# inspect lists the entries
+cat > "$t/limits.yaml" <<'Y'
+version: 1
+pack: lim
+limits:
+  - id: lim.agents
+    match: { target: "prod-*", identity: { groups_any: [agents] } }
+    max_rows: 1000
+    max_bytes: 10MiB
+    idle_timeout: 15m
+    tests:
+      - session: { subject: a-1, groups: [agents], target: prod-db }
+        expect: { max_rows: 1000, max_bytes: 10MiB, max_denials: none }
+Y
+"$rulec" check "$t/limits.yaml" | grep -q "^ok: 0 rules, 0 masks, 1 limits, 1 tests" || fail "check on a limits file"
+"$rulec" test "$t/limits.yaml" | grep -q "^1 passed, 0 failed$" || fail "rulec test on limits"
+"$rulec" compile -o "$t/l.rgb" "$t/limits.yaml" "$t/good.yaml" >/dev/null
+line=$("$rulec" explain --bundle "$t/l.rgb" --sub a-1 --groups agents --target prod-db)
+echo "$line" | python3 -c 'import json,sys; d=json.load(sys.stdin); l=d["limits"]; assert l["max_rows"]=={"value":1000,"text":"1000","limit":"lim.agents"}, d; assert l["idle_timeout"]["value"]==900, d; assert "max_denials" not in l and "verdict" not in d, d' \
+	|| fail "explain limits: $line"
+line=$("$rulec" explain --bundle "$t/l.rgb" --sub a-1 --groups agents --target staging "DROP TABLE t")
+echo "$line" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["verdict"]=="deny" and d["limits"]=={}, d' \
+	|| fail "explain with SQL and limits: $line"
+"$rulec" inspect "$t/l.rgb" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["limits"]==1, d; e=d["limit_list"][0]; assert e["id"]=="lim.agents" and e["max_bytes"]=="10MiB" and e["idle_timeout"]=="15m", e' \
+	|| fail "inspect limits"
 echo "rulec cli: all checks passed"

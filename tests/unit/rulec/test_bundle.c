@@ -57,17 +57,29 @@ static const char *POLICY = "version: 1\n"
 			    "  - id: t.cards\n"
 			    "    detector: credit_card\n"
 			    "    style: partial\n"
+			    "limits:\n"
+			    "  - id: t.all\n"
+			    "    max_session_duration: 12h\n"
+			    "    max_denials: 20\n"
+			    "  - id: t.agents\n"
+			    "    match: { target: \"prod-*\", identity: { groups_any: [agents] } }\n"
+			    "    max_rows: 1000\n"
+			    "    max_bytes: 10MiB\n"
 			    "tests:\n"
 			    "  - sql: \"DROP TABLE x\"\n"
 			    "    expect: deny\n"
 			    "    rule: t.no-drop\n";
 
-static struct rulec_buf compile_yaml(const char *yaml)
+/* Compile n files together, as `rulec compile a.yaml b.yaml` would. */
+static struct rulec_buf compile_files(const char *const *names, const char *const *yamls,
+				      size_t n)
 {
 	struct rulec_program prog;
 	struct rulec_diags d = { 0 };
 	memset(&prog, 0, sizeof(prog));
-	int rc = rulec_parse_buffer("t.yaml", yaml, strlen(yaml), &prog, &d);
+	int rc = 0;
+	for (size_t i = 0; i < n; i++)
+		rc |= rulec_parse_buffer(names[i], yamls[i], strlen(yamls[i]), &prog, &d);
 	if (rc == 0)
 		rc = rulec_check_program(&prog, &d);
 	if (d.n)
@@ -78,6 +90,12 @@ static struct rulec_buf compile_yaml(const char *yaml)
 	rulec_diags_free(&d);
 	rulec_program_free(&prog);
 	return b;
+}
+
+static struct rulec_buf compile_yaml(const char *yaml)
+{
+	const char *name = "t.yaml";
+	return compile_files(&name, &yaml, 1);
 }
 
 static struct rg_policy *load(const struct rulec_buf *b)
@@ -199,6 +217,13 @@ static void test_tampered_sections_with_valid_checksum_never_crash(void **state)
 					decide(c, NULL, "DROP TABLE x; SELECT pg_sleep(1)", &d);
 					rg_policy_ctx_free(c);
 				}
+				const char *groups[] = { "agents" };
+				struct rg_identity id = { .subject = "a", .groups = groups, .ngroups = 1 };
+				struct rg_request req = { .protocol = "postgres",
+							  .target = "prod-db",
+							  .identity = &id };
+				struct rg_limits lim;
+				assert_true(rg_policy_limits(p, &req, &lim) <= RG_LIMIT__COUNT);
 				rg_policy_free(p);
 			}
 		}
@@ -443,6 +468,250 @@ static void test_verdict_cache_is_per_identity_and_exact(void **state)
 	rulec_buf_free(&b);
 }
 
+/* ---- limits ---- */
+
+static const char *LIM_A = "version: 1\n"
+			   "pack: a\n"
+			   "limits:\n"
+			   "  - id: a.all\n"
+			   "    max_session_duration: 12h\n"
+			   "    max_denials: 20\n"
+			   "  - id: a.agents-prod\n"
+			   "    match: {target: \"prod-*\", identity: {groups_any: [agents]}}\n"
+			   "    max_session_duration: 8h\n"
+			   "    max_rows: 100000\n"
+			   "    max_bytes: 1GiB\n";
+
+static const char *LIM_B = "version: 1\n"
+			   "pack: b\n"
+			   "limits:\n"
+			   "  - id: b.ci\n"
+			   "    match: {identity: {subject: \"ci-*\"}}\n"
+			   "    max_rows: 5000\n"
+			   "    idle_timeout: 5m\n"
+			   "  - id: b.tie\n"
+			   "    match: {identity: {subject: \"ci-*\"}}\n"
+			   "    max_rows: 5000\n"
+			   "    max_denials: 0\n"
+			   "  - id: b.other-issuer\n"
+			   "    match: {protocol: mysql, identity: {issuer: \"https://other.test/*\"}}\n"
+			   "    max_statements: 1\n"
+			   "  - id: b.not-agents\n"
+			   "    match: {target: \"prod-*\", identity: {groups_none: [agents]}}\n"
+			   "    max_statements: 50\n";
+
+static int limits_of(const struct rg_policy *p, const char *protocol, const char *issuer,
+		     const char *sub, const char *group, const char *target, struct rg_limits *l)
+{
+	const char *groups[] = { group };
+	struct rg_identity id = { .issuer = issuer,
+				  .subject = sub,
+				  .groups = groups,
+				  .ngroups = group ? 1 : 0 };
+	struct rg_request req = { .protocol = protocol, .target = target, .identity = &id };
+	return rg_policy_limits(p, &req, l);
+}
+
+static void assert_limit(const struct rg_limits *l, enum rg_limit_kind k, uint64_t value,
+			 const char *id)
+{
+	if (!id) {
+		assert_null(l->v[k].id);
+		assert_true(l->v[k].value == 0);
+		return;
+	}
+	assert_non_null(l->v[k].id);
+	assert_string_equal(l->v[k].id, id);
+	assert_true(l->v[k].value == value);
+}
+
+static void test_limits_strictest_value_wins_across_packs(void **state)
+{
+	(void)state;
+	const char *names[] = { "a.yaml", "b.yaml" };
+	const char *yamls[] = { LIM_A, LIM_B };
+	struct rulec_buf b = compile_files(names, yamls, 2);
+	struct rg_policy *p = load(&b);
+	struct rg_policy_info info;
+	rg_policy_get_info(p, &info);
+	assert_int_equal(info.nlimits, 6);
+	struct rg_limits l;
+	const char *iss = "https://issuer.test";
+
+	/* outside the agents group on prod: the catch-all and the groups_none entry */
+	assert_int_equal(limits_of(p, "postgres", iss, "alice", "dba", "prod-db", &l), 3);
+	assert_limit(&l, RG_LIMIT_SESSION_DURATION, 12 * 3600, "a.all");
+	assert_limit(&l, RG_LIMIT_DENIALS, 20, "a.all");
+	assert_limit(&l, RG_LIMIT_STATEMENTS, 50, "b.not-agents");
+	assert_limit(&l, RG_LIMIT_ROWS, 0, NULL);
+	assert_limit(&l, RG_LIMIT_IDLE_TIMEOUT, 0, NULL);
+	assert_limit(&l, RG_LIMIT_BYTES, 0, NULL);
+	/* agents on prod: the smaller duration wins over the catch-all's */
+	assert_int_equal(limits_of(p, "postgres", iss, "agent-7", "agents", "prod-db", &l), 4);
+	assert_limit(&l, RG_LIMIT_SESSION_DURATION, 8 * 3600, "a.agents-prod");
+	assert_limit(&l, RG_LIMIT_ROWS, 100000, "a.agents-prod");
+	assert_limit(&l, RG_LIMIT_BYTES, UINT64_C(1) << 30, "a.agents-prod");
+	assert_limit(&l, RG_LIMIT_DENIALS, 20, "a.all");
+	assert_limit(&l, RG_LIMIT_STATEMENTS, 0, NULL);
+	/* a CI bot in agents on prod: keys come from three entries of two packs; on the tie
+	 * for max_rows the entry first in program order is named; 0 is a value, not "none" */
+	assert_int_equal(limits_of(p, "postgres", iss, "ci-build", "agents", "prod-db", &l), 5);
+	assert_limit(&l, RG_LIMIT_SESSION_DURATION, 8 * 3600, "a.agents-prod");
+	assert_limit(&l, RG_LIMIT_ROWS, 5000, "b.ci");
+	assert_limit(&l, RG_LIMIT_IDLE_TIMEOUT, 300, "b.ci");
+	assert_limit(&l, RG_LIMIT_DENIALS, 0, "b.tie");
+	assert_limit(&l, RG_LIMIT_BYTES, UINT64_C(1) << 30, "a.agents-prod");
+	/* the same bot elsewhere: target globs */
+	assert_int_equal(limits_of(p, "postgres", iss, "ci-build", "agents", "staging-db", &l), 4);
+	assert_limit(&l, RG_LIMIT_SESSION_DURATION, 12 * 3600, "a.all");
+	assert_limit(&l, RG_LIMIT_BYTES, 0, NULL);
+	assert_limit(&l, RG_LIMIT_ROWS, 5000, "b.ci");
+	/* protocol and issuer */
+	assert_int_equal(limits_of(p, "mysql", "https://other.test/x", "bob", NULL, "db", &l), 3);
+	assert_limit(&l, RG_LIMIT_STATEMENTS, 1, "b.other-issuer");
+	assert_int_equal(limits_of(p, "postgres", "https://other.test/x", "bob", NULL, "db", &l),
+			 2);
+	assert_limit(&l, RG_LIMIT_STATEMENTS, 0, NULL);
+	/* no identity at all: only entries without identity selectors */
+	struct rg_request anon = { .protocol = "postgres", .target = "db" };
+	assert_int_equal(rg_policy_limits(p, &anon, &l), 2);
+	assert_limit(&l, RG_LIMIT_DENIALS, 20, "a.all");
+
+	/* the FATAL's text names the limit, its value as written and the entry */
+	char msg[160];
+	limits_of(p, "postgres", iss, "ci-build", "agents", "prod-db", &l);
+	rg_limit_message(&l, RG_LIMIT_ROWS, msg, sizeof(msg));
+	assert_string_equal(msg, "session ended: max_rows 5000 (limit b.ci) exceeded");
+	rg_limit_message(&l, RG_LIMIT_SESSION_DURATION, msg, sizeof(msg));
+	assert_string_equal(msg,
+			    "session ended: max_session_duration 8h (limit a.agents-prod) exceeded");
+	rg_limit_message(&l, RG_LIMIT_BYTES, msg, sizeof(msg));
+	assert_string_equal(msg, "session ended: max_bytes 1GiB (limit a.agents-prod) exceeded");
+	rg_limit_message(&l, RG_LIMIT_IDLE_TIMEOUT, msg, sizeof(msg));
+	assert_string_equal(msg, "session ended: idle_timeout 5m (limit b.ci) exceeded");
+	assert_int_equal(rg_limit_message(&l, RG_LIMIT_STATEMENTS, msg, sizeof(msg)), 0);
+	assert_string_equal(msg, "");
+	assert_string_equal(rg_limit_sqlstate(RG_LIMIT_IDLE_TIMEOUT), "57P05");
+	assert_string_equal(rg_limit_sqlstate(RG_LIMIT_ROWS), "57P01");
+	rg_policy_free(p);
+	rulec_buf_free(&b);
+}
+
+static void test_limit_names_and_values_print_as_written(void **state)
+{
+	(void)state;
+	for (int k = 0; k < RG_LIMIT__COUNT; k++)
+		assert_int_equal(rg_limit_from_name(rg_limit_name((enum rg_limit_kind)k)), k);
+	assert_null(rg_limit_name(RG_LIMIT__COUNT));
+	assert_int_equal(rg_limit_from_name("max_row"), -1);
+	static const struct {
+		enum rg_limit_kind k;
+		uint64_t v;
+		const char *want;
+	} cases[] = {
+		{ RG_LIMIT_IDLE_TIMEOUT, 90, "90s" },
+		{ RG_LIMIT_IDLE_TIMEOUT, 120, "2m" },
+		{ RG_LIMIT_SESSION_DURATION, 7200, "2h" },
+		{ RG_LIMIT_SESSION_DURATION, 3660, "61m" },
+		{ RG_LIMIT_BYTES, 0, "0B" },
+		{ RG_LIMIT_BYTES, 123, "123B" },
+		{ RG_LIMIT_BYTES, 1000000, "1MB" },
+		{ RG_LIMIT_BYTES, 1024000, "1000KiB" },
+		{ RG_LIMIT_BYTES, UINT64_C(5) << 40, "5TiB" },
+		{ RG_LIMIT_BYTES, UINT64_C(1000000000000000), "1000TB" },
+		{ RG_LIMIT_ROWS, 1000000, "1000000" },
+		{ RG_LIMIT_DENIALS, 0, "0" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char buf[32];
+		rg_limit_format_value(cases[i].k, cases[i].v, buf, sizeof(buf));
+		assert_string_equal(buf, cases[i].want);
+	}
+}
+
+/* The loader refuses limit records an engine cannot honour, even with a valid checksum. */
+static void test_loader_refuses_unknown_limit_kinds(void **state)
+{
+	(void)state;
+	struct rulec_buf b = compile_yaml(POLICY);
+	struct rg_bundle_header *h = (struct rg_bundle_header *)b.p;
+	uint8_t *body = b.p + RG_BUNDLE_HEADER_SIZE;
+	const struct rg_bundle_section *secs = (const struct rg_bundle_section *)body;
+	struct rg_bundle_limit *bl = NULL;
+	for (uint32_t i = 0; i < h->nsections; i++)
+		if (secs[i].type == RG_SEC_LIMITS) {
+			assert_int_equal(secs[i].count, 2);
+			bl = (struct rg_bundle_limit *)(body + secs[i].offset);
+		}
+	assert_non_null(bl);
+	struct rg_policy *p = NULL;
+	char err[256];
+	/* a kind from the future */
+	bl[1].set |= 1u << RG_LIMIT__COUNT;
+	h->body_xxh3 = XXH3_64bits(body, h->body_len);
+	assert_int_equal(rg_policy_load_mem(b.p, b.n, NULL, &p, err, sizeof(err)), -EBADMSG);
+	assert_string_equal(err, "limit 1 malformed");
+	bl[1].set &= ~(1u << RG_LIMIT__COUNT);
+	/* a value in a slot that is not set */
+	bl[0].value[RG_LIMIT_ROWS] = 7;
+	h->body_xxh3 = XXH3_64bits(body, h->body_len);
+	assert_int_equal(rg_policy_load_mem(b.p, b.n, NULL, &p, err, sizeof(err)), -EBADMSG);
+	assert_string_equal(err, "limit 0 malformed");
+	bl[0].value[RG_LIMIT_ROWS] = 0;
+	/* a match list past the pool */
+	bl[1].match.targets.start = UINT32_MAX - 1;
+	h->body_xxh3 = XXH3_64bits(body, h->body_len);
+	assert_int_equal(rg_policy_load_mem(b.p, b.n, NULL, &p, err, sizeof(err)), -EBADMSG);
+	rulec_buf_free(&b);
+}
+
+static void test_session_tests_run_against_the_bundle(void **state)
+{
+	(void)state;
+	const char *yaml = "version: 1\n"						/* 1 */
+			   "pack: s\n"							/* 2 */
+			   "limits:\n"							/* 3 */
+			   "  - id: s.all\n"						/* 4 */
+			   "    max_session_duration: 12h\n"				/* 5 */
+			   "    tests:\n"							/* 6 */
+			   "      - session: {subject: x}\n"				/* 7 */
+			   "        expect: {max_session_duration: 12h, max_rows: none}\n" /* 8 */
+			   "  - id: s.ci\n"						/* 9 */
+			   "    match: {identity: {subject: \"ci-*\", groups_any: [ci]}, "
+			   "target: \"prod-*\"}\n"					/* 10 */
+			   "    max_rows: 1000\n"						/* 11 */
+			   "    max_bytes: 10MB\n"						/* 12 */
+			   "    tests:\n"							/* 13 */
+			   "      - session: {subject: ci-1, groups: [ci], target: prod-db}\n"
+			   "        expect: {max_rows: 1000, max_bytes: 10000000, "
+			   "max_session_duration: 12h}\n"				/* 15 */
+			   "      - session: {subject: ci-1, groups: [ci], target: staging}\n"
+			   "        expect: {max_rows: 1000}\n"				/* 17 */
+			   "      - session: {subject: ci-1, groups: [ci], target: prod-db}\n"
+			   "        expect: {max_rows: none, max_bytes: 1MB}\n"		/* 19 */
+			   "tests:\n"							/* 20 */
+			   "  - session: {subject: ci-1, groups: [ci], target: prod-db}\n"
+			   "    expect: {idle_timeout: none}\n";
+	struct rulec_buf b = compile_yaml(yaml);
+	struct rg_policy *p = load(&b);
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	assert_non_null(f);
+	unsigned n = 0;
+	assert_int_equal(rg_policy_run_tests(p, NULL, 0, f, false, &n), 2);
+	fclose(f);
+	assert_int_equal(n, 5);
+	assert_string_equal(out, "t.yaml:16: FAIL: session subject ci-1, groups [ci], target staging "
+				 "-> max_rows none; expected max_rows 1000\n"
+				 "t.yaml:18: FAIL: session subject ci-1, groups [ci], target prod-db "
+				 "-> max_rows 1000 (limit s.ci), max_bytes 10MB (limit s.ci); "
+				 "expected max_rows none, max_bytes 1MB\n");
+	free(out);
+	rg_policy_free(p);
+	rulec_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -456,6 +725,10 @@ int main(void)
 		cmocka_unit_test(test_prefilter_never_changes_a_decision),
 		cmocka_unit_test(test_mask_row_through_policy),
 		cmocka_unit_test(test_verdict_cache_is_per_identity_and_exact),
+		cmocka_unit_test(test_limits_strictest_value_wins_across_packs),
+		cmocka_unit_test(test_limit_names_and_values_print_as_written),
+		cmocka_unit_test(test_loader_refuses_unknown_limit_kinds),
+		cmocka_unit_test(test_session_tests_run_against_the_bundle),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -366,7 +366,7 @@ static void test_unknown_keys_name_the_valid_ones(void **state)
 	(void)state;
 	EXPECT_DIAGS("version: 1\npack: t\nrulez: []\n",
 		     "t.yaml:3:1: unknown key 'rulez' in rule file; valid keys are: version, pack, "
-		     "on_unparseable, rules, masks, tests\n");
+		     "on_unparseable, rules, masks, limits, tests\n");
 	EXPECT_DIAGS(HEAD "  - id: a\n    actoin: deny\n",
 		     "t.yaml:4:5: rule is missing required key 'action'\n"
 		     "t.yaml:5:5: unknown key 'actoin' in rule; valid keys are: id, description, "
@@ -596,18 +596,222 @@ static void test_test_blocks(void **state)
 		     "t.yaml:12:18: 'columns' is only valid in masking tests ('row')\n"
 		     "t.yaml:13:55: unknown key 'group' in test identity; valid keys are: subject, "
 		     "issuer, groups\n"
-		     "t.yaml:15:19: a test has either 'sql' (statement test) or 'row' (masking "
-		     "test), not both\n"
+		     "t.yaml:15:19: a test has only one of 'sql' (statement test), 'row' (masking "
+		     "test) and 'session' (limits test)\n"
 		     "t.yaml:16:28: 'columns' must have one entry per field of 'row' (1, not 2)\n"
 		     "t.yaml:16:45: 'expect' must have one entry per field of 'row' (1, not 2)\n"
-		     "t.yaml:17:5: test is missing required key 'sql' (statement test) or 'row' "
-		     "(masking test)\n"
+		     "t.yaml:17:5: test is missing required key 'sql' (statement test), 'row' "
+		     "(masking test) or 'session' (limits test)\n"
 		     "t.yaml:18:37: 'shadow' is only valid in statement tests ('sql')\n"
 		     "t.yaml:18:49: 'rule' is only valid in statement tests ('sql')\n"
 		     "t.yaml:19:38: unknown protocol 'oracle'; valid values are: postgres, mysql, "
 		     "ssh, k8s, http\n"
 		     "t.yaml:24:19: statement tests ('sql') belong under a rule or at file level, "
 		     "not under a mask\n");
+}
+
+/* ---- limits ---- */
+
+static void test_limits_land_in_ir(void **state)
+{
+	(void)state;
+	const char *yaml = "version: 1\npack: t\nlimits:\n"
+			   "  - id: l.agents\n"
+			   "    description: agents on prod\n"
+			   "    match: {target: \"prod-*\", identity: {groups_any: [agents]}}\n"
+			   "    max_session_duration: 8h\n"
+			   "    idle_timeout: 15m\n"
+			   "    max_statements: 10000\n"
+			   "    max_rows: 1000000000000000\n"
+			   "    max_bytes: 10MiB\n"
+			   "    max_denials: 0\n"
+			   "  - id: l.bytes\n    max_bytes: 2GB\n"
+			   "  - id: l.plain\n    max_bytes: 4096\n    idle_timeout: 90s\n"
+			   "  - id: l.kb\n    max_bytes: \"1kB\"\n    max_session_duration: 720h\n"
+			   "  - id: l.tib\n    max_bytes: 1TiB\n";
+	struct rulec_program p = {0};
+	struct rulec_diags d = {0};
+	assert_int_equal(rulec_parse_buffer("t.yaml", yaml, strlen(yaml), &p, &d), 0);
+	assert_int_equal(rulec_check_program(&p, &d), 0);
+	assert_int_equal(p.nlimits, 5);
+	const struct rulec_limit *l = &p.limits[0];
+	assert_string_equal(l->id, "l.agents");
+	assert_string_equal(l->description, "agents on prod");
+	assert_int_equal(l->pos.line, 4);
+	assert_int_equal(l->pos.col, 5);
+	assert_strv(&l->match.targets, 1, "prod-*");
+	assert_strv(&l->match.groups_any, 1, "agents");
+	assert_int_equal(l->set, (1u << RG_LIMIT__COUNT) - 1);
+	assert_int_equal(l->value[RG_LIMIT_SESSION_DURATION], 8 * 3600);
+	assert_int_equal(l->value[RG_LIMIT_IDLE_TIMEOUT], 15 * 60);
+	assert_int_equal(l->value[RG_LIMIT_STATEMENTS], 10000);
+	assert_true(l->value[RG_LIMIT_ROWS] == UINT64_C(1000000000000000));
+	assert_int_equal(l->value[RG_LIMIT_BYTES], 10 * 1024 * 1024);
+	assert_int_equal(l->value[RG_LIMIT_DENIALS], 0);
+	assert_int_equal(p.limits[1].set, 1u << RG_LIMIT_BYTES);
+	assert_true(p.limits[1].value[RG_LIMIT_BYTES] == UINT64_C(2000000000));
+	assert_int_equal(p.limits[1].match.targets.n, 0);
+	assert_int_equal(p.limits[2].value[RG_LIMIT_BYTES], 4096);
+	assert_int_equal(p.limits[2].value[RG_LIMIT_IDLE_TIMEOUT], 90);
+	assert_int_equal(p.limits[3].value[RG_LIMIT_BYTES], 1000);
+	assert_int_equal(p.limits[3].value[RG_LIMIT_SESSION_DURATION], 720 * 3600);
+	assert_true(p.limits[4].value[RG_LIMIT_BYTES] == UINT64_C(1) << 40);
+	rulec_diags_free(&d);
+	rulec_program_free(&p);
+}
+
+static void test_limit_errors(void **state)
+{
+	(void)state;
+	/* schema: unknown key, no value, missing id, bad match, wrong types */
+	EXPECT_DIAGS("version: 1\npack: t\nlimits:\n"
+		     "  - id: a\n    max_row: 5\n"
+		     "  - max_rows: 5\n    match: {target: \"x[\"}\n"
+		     "  - id: c\n    max_rows: [5]\n    idle_timeout: {a: 1}\n"
+		     "  - id: d\n    max_rows:\n    description: [x]\n",
+		     "t.yaml:4:5: limit needs at least one of max_session_duration, idle_timeout, "
+		     "max_statements, max_rows, max_bytes, max_denials\n"
+		     "t.yaml:5:5: unknown key 'max_row' in limit; valid keys are: id, "
+		     "description, match, max_session_duration, idle_timeout, max_statements, "
+		     "max_rows, max_bytes, max_denials, tests\n"
+		     "t.yaml:6:5: limit is missing required key 'id'\n"
+		     "t.yaml:7:21: invalid pattern 'x[' in 'target': unbalanced '['\n"
+		     "t.yaml:9:15: 'max_rows' must be an integer, got a list\n"
+		     "t.yaml:10:19: 'idle_timeout' must be a string, got a mapping\n"
+		     "t.yaml:12:14: 'max_rows' must be an integer, got null\n"
+		     "t.yaml:13:18: 'description' must be a string, got a list\n");
+	/* durations */
+	EXPECT_DIAGS(
+	    "version: 1\npack: t\nlimits:\n"
+	    "  - id: a\n    idle_timeout: 60\n    max_session_duration: 1d\n"
+	    "  - id: b\n    idle_timeout: 0s\n    max_session_duration: 721h\n"
+	    "  - id: c\n    idle_timeout: 15 m\n    max_session_duration: 99999999999999999999h\n",
+	    "t.yaml:5:19: invalid idle_timeout '60': expected an integer followed by s, m "
+	    "or h\n"
+	    "t.yaml:6:27: invalid max_session_duration '1d': expected an integer followed "
+	    "by s, m or h\n"
+	    "t.yaml:8:19: invalid idle_timeout '0s': must be between 1s and 720h\n"
+	    "t.yaml:9:27: invalid max_session_duration '721h': must be between 1s and "
+	    "720h\n"
+	    "t.yaml:11:19: invalid idle_timeout '15 m': expected an integer followed by s, "
+	    "m or h\n"
+	    "t.yaml:12:27: invalid max_session_duration '99999999999999999999h': must be "
+	    "between 1s and 720h\n");
+	/* bytes and counts */
+	EXPECT_DIAGS("version: 1\npack: t\nlimits:\n"
+		     "  - id: a\n    max_bytes: 10mb\n    max_rows: -1\n"
+		     "  - id: b\n    max_bytes: 1001TB\n    max_statements: \"5\"\n"
+		     "  - id: c\n    max_bytes: MiB\n    max_denials: 1000000000000001\n"
+		     "  - id: d\n    max_bytes: 10 MB\n    max_denials: 1e3\n",
+		     "t.yaml:5:16: invalid max_bytes '10mb': expected an integer, optionally "
+		     "followed by B, kB, MB, GB, TB, KiB, MiB, GiB or TiB\n"
+		     "t.yaml:6:15: 'max_rows' must be an integer, got '-1'\n"
+		     "t.yaml:8:16: invalid max_bytes '1001TB': must be at most 1000TB\n"
+		     "t.yaml:9:21: 'max_statements' must be an integer, got '5'\n"
+		     "t.yaml:11:16: invalid max_bytes 'MiB': expected an integer, optionally "
+		     "followed by B, kB, MB, GB, TB, KiB, MiB, GiB or TiB\n"
+		     "t.yaml:12:18: 'max_denials' must be at most 1000000000000000, got "
+		     "1000000000000001\n"
+		     "t.yaml:14:16: invalid max_bytes '10 MB': expected an integer, optionally "
+		     "followed by B, kB, MB, GB, TB, KiB, MiB, GiB or TiB\n"
+		     "t.yaml:15:18: 'max_denials' must be an integer, got '1e3'\n");
+	/* lists, ids and the shared namespace */
+	EXPECT_DIAGS("version: 1\npack: t\nlimits: []\n",
+		     "t.yaml:3:9: 'limits' must not be an empty list\n");
+	EXPECT_DIAGS("version: 1\npack: t\nlimits: {id: a}\n",
+		     "t.yaml:3:9: 'limits' must be a list, got a mapping\n");
+	EXPECT_DIAGS(HEAD "  - id: a\n    action: deny\n    tests:\n"
+			  "      - {sql: x, expect: deny, rule: l}\n"
+			  "limits:\n  - id: a\n    max_rows: 1\n  - id: \"b c\"\n    max_rows: 1\n"
+			  "  - id: l\n    max_rows: 1\n",
+		     "t.yaml:11:9: invalid id 'b c': use letters, digits and _ . : -\n"
+		     "t.yaml:7:38: test names 'l', which is a limit, not a rule\n"
+		     "t.yaml:9:5: duplicate id 'a' (first defined at t.yaml:4:5)\n");
+}
+
+static void test_session_tests(void **state)
+{
+	(void)state;
+	const char *yaml = "version: 1\npack: t\nlimits:\n"
+			   "  - id: l\n    max_rows: 10\n    tests:\n"
+			   "      - session: {subject: ci-1, groups: [ci, dev], target: prod-db}\n"
+			   "        expect: {max_rows: 10, idle_timeout: none, max_bytes: 2KiB}\n"
+			   "tests:\n"
+			   "  - session: {}\n    expect: {max_session_duration: 1h}\n";
+	struct rulec_program p = {0};
+	struct rulec_diags d = {0};
+	assert_int_equal(rulec_parse_buffer("t.yaml", yaml, strlen(yaml), &p, &d), 0);
+	assert_int_equal(p.ntests, 2);
+	const struct rulec_test *t = &p.tests[0];
+	assert_int_equal(t->kind, RULEC_TEST_SESSION);
+	assert_string_equal(t->owner, "l");
+	assert_string_equal(t->identity.subject, "ci-1");
+	assert_string_equal(t->identity.issuer, "https://issuer.test");
+	assert_strv(&t->identity.groups, 2, "ci", "dev");
+	assert_string_equal(t->target, "prod-db");
+	assert_string_equal(t->protocol, "postgres");
+	assert_int_equal(t->limits_checked, (1u << RG_LIMIT_ROWS) | (1u << RG_LIMIT_IDLE_TIMEOUT) |
+						(1u << RG_LIMIT_BYTES));
+	assert_int_equal(t->limits_none, 1u << RG_LIMIT_IDLE_TIMEOUT);
+	assert_int_equal(t->limits[RG_LIMIT_ROWS], 10);
+	assert_int_equal(t->limits[RG_LIMIT_BYTES], 2048);
+	assert_null(t->expect_rule);
+	t = &p.tests[1];
+	assert_null(t->owner);
+	assert_string_equal(t->identity.subject, "test-agent");
+	assert_string_equal(t->target, "test");
+	assert_int_equal(t->limits_checked, 1u << RG_LIMIT_SESSION_DURATION);
+	assert_int_equal(t->limits[RG_LIMIT_SESSION_DURATION], 3600);
+	rulec_diags_free(&d);
+	rulec_program_free(&p);
+
+	EXPECT_DIAGS(
+	    HEAD "  - id: a\n    action: deny\n"
+		 "    tests: [{session: {}, expect: {max_rows: 1}}]\n"
+		 "limits:\n  - id: l\n    max_rows: 1\n    tests:\n"
+		 "      - {sql: x, expect: deny}\n"
+		 "      - {row: [a], expect: [a]}\n"
+		 "      - session: {sub: x, protocol: oracle}\n"
+		 "        identity: {subject: x}\n        target: t\n"
+		 "        rule: l\n        shadow: deny\n        columns: [a.b.c]\n"
+		 "        expect: {max_row: 1, max_bytes: 1mb, idle_timeout: ~}\n"
+		 "      - {session: {}, expect: {}}\n"
+		 "      - {session: {}, expect: none}\n"
+		 "      - {session: []}\n"
+		 "      - {session: {}, sql: x, expect: {max_rows: 1}}\n",
+	    "t.yaml:6:23: limits tests ('session') belong under a limit or at file level, "
+	    "not under a rule\n"
+	    "t.yaml:11:15: statement tests ('sql') belong under a rule or at file level, "
+	    "not under a limit\n"
+	    "t.yaml:12:15: masking tests ('row') belong under a mask or at file level, not "
+	    "under a limit\n"
+	    "t.yaml:13:19: unknown key 'sub' in session; valid keys are: subject, issuer, "
+	    "groups, target, protocol\n"
+	    "t.yaml:13:37: unknown protocol 'oracle'; valid values are: postgres, mysql, "
+	    "ssh, k8s, http\n"
+	    "t.yaml:14:19: 'identity' is not valid in limits tests ('session'); put "
+	    "subject, issuer, groups, target and protocol in 'session'\n"
+	    "t.yaml:15:17: 'target' is not valid in limits tests ('session'); put subject, "
+	    "issuer, groups, target and protocol in 'session'\n"
+	    "t.yaml:16:15: 'rule' is only valid in statement tests ('sql')\n"
+	    "t.yaml:17:17: 'shadow' is only valid in statement tests ('sql')\n"
+	    "t.yaml:18:18: 'columns' is only valid in masking tests ('row')\n"
+	    "t.yaml:19:18: unknown key 'max_row' in expect; valid keys are: "
+	    "max_session_duration, idle_timeout, max_statements, max_rows, max_bytes, "
+	    "max_denials\n"
+	    "t.yaml:19:41: invalid max_bytes '1mb': expected an integer, optionally "
+	    "followed by B, kB, MB, GB, TB, KiB, MiB, GiB or TiB\n"
+	    "t.yaml:19:60: 'idle_timeout' must be a string, got null\n"
+	    "t.yaml:20:31: 'expect' must name at least one limit (max_session_duration, "
+	    "idle_timeout, max_statements, max_rows, max_bytes, max_denials)\n"
+	    "t.yaml:21:31: 'expect' must be a mapping, got a scalar\n"
+	    "t.yaml:22:9: test is missing required key 'expect'\n"
+	    "t.yaml:22:19: 'session' must be a mapping, got a list\n"
+	    "t.yaml:23:19: a test has only one of 'sql' (statement test), 'row' (masking "
+	    "test) and 'session' (limits test)\n"
+	    "t.yaml:23:28: statement tests ('sql') belong under a rule or at file level, "
+	    "not under a limit\n"
+	    "t.yaml:23:39: 'expect' must be a string, got a mapping\n");
 }
 
 /* ---- YAML-level errors ---- */
@@ -720,6 +924,9 @@ int main(void)
 	    cmocka_unit_test(test_ids_and_pack_names_are_checked),
 	    cmocka_unit_test(test_mask_rules),
 	    cmocka_unit_test(test_test_blocks),
+	    cmocka_unit_test(test_limits_land_in_ir),
+	    cmocka_unit_test(test_limit_errors),
+	    cmocka_unit_test(test_session_tests),
 	    cmocka_unit_test(test_yaml_syntax_error_names_libyaml_problem_and_mark),
 	    cmocka_unit_test(test_non_utf8_is_rejected_with_position),
 	    cmocka_unit_test(test_duplicate_mapping_keys),
