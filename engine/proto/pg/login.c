@@ -758,30 +758,75 @@ static int64_t wall_ms(void)
 }
 
 /*
- * A logged-in session lasts no longer than its token (unless the issuer says
- * session_outlives_token): arm the session timer for exp + clock skew, or end the session now
- * when that has passed (docs/pg.md, "Sessions end with their token"). The timer is re-armed
- * in steps of at most a day. False when the session was ended.
+ * The session timer of a logged-in session: it lasts no longer than its token (unless the
+ * issuer says session_outlives_token) nor than its scope limits max_session_duration and
+ * idle_timeout allow (idle: no statement for that long). Ends the session with a FATAL
+ * that says which, or arms the timer for the nearest of them (in steps of at most a day;
+ * an idle deadline moved by later statements is found when the timer fires). False when
+ * the session was ended (docs/pg.md, "Sessions end with their token", "Scope limits").
  */
 bool pg_expiry_timer(struct rg_sess *s)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
-	int64_t left;
+	struct pg_limits *l = ps->lim;
+	int64_t left = 86400000, x;
+	uint64_t now;
 
-	if (!ps->token_end_ms) {
-		rg_sess_timer(s, 0);
-		return true;
+	if (ps->token_end_ms) {
+		x = ps->token_end_ms - wall_ms();
+		if (x <= 0) {
+			ps->cnt->token_expired++;
+			rg_pg_log("event=session_expired sess=%llu peer=%s target=%s",
+				  (unsigned long long)ps->id, ps->peer, ps->tgt->cfg->name);
+			pg_close_fatal(s, "57P01",
+				       "terminating connection because the agent's token expired");
+			return false;
+		}
+		left = x < left ? x : left;
 	}
-	left = ps->token_end_ms - wall_ms();
-	if (left > 0) {
-		rg_sess_timer(s, (unsigned)(left < 86400000 ? left : 86400000));
-		return true;
+	if (l) {
+		now = pg_mono_ms();
+		if (l->id[RG_LIMIT_SESSION_DURATION][0]) {
+			x = (int64_t)(l->start_ms + l->value[RG_LIMIT_SESSION_DURATION] * 1000) -
+			    (int64_t)now;
+			if (x <= 0)
+				return !pg_limit_exceeded(s, RG_LIMIT_SESSION_DURATION, 0);
+			left = x < left ? x : left;
+		}
+		if (l->id[RG_LIMIT_IDLE_TIMEOUT][0]) {
+			x = (int64_t)(l->last_stmt_ms + l->value[RG_LIMIT_IDLE_TIMEOUT] * 1000) -
+			    (int64_t)now;
+			if (x <= 0)
+				return !pg_limit_exceeded(s, RG_LIMIT_IDLE_TIMEOUT, 0);
+			left = x < left ? x : left;
+		}
 	}
-	ps->cnt->token_expired++;
-	rg_pg_log("event=session_expired sess=%llu peer=%s target=%s", (unsigned long long)ps->id,
-		  ps->peer, ps->tgt->cfg->name);
-	pg_close_fatal(s, "57P01", "terminating connection because the agent's token expired");
-	return false;
+	rg_sess_timer(s, ps->token_end_ms || l ? (unsigned)left : 0);
+	return true;
+}
+
+/* The session's scope limits from the bundle in force (decided once, at login): a block of
+ * their own only when at least one applies. False when out of memory: the session must not
+ * run unlimited, the caller ends it. */
+static bool limits_start(struct pg_sess *ps)
+{
+	struct rg_limits rl;
+	unsigned k;
+
+	if (pg_policy_limits(ps->gw, (unsigned)(ps->cnt - ps->gw->cnt), &ps->req, &rl) <= 0)
+		return true;
+	ps->lim = calloc(1, sizeof(*ps->lim));
+	if (!ps->lim)
+		return false;
+	for (k = 0; k < RG_LIMIT__COUNT; k++) {
+		if (!rl.v[k].id)
+			continue;
+		ps->lim->value[k] = rl.v[k].value;
+		snprintf(ps->lim->id[k], sizeof(ps->lim->id[k]), "%s",
+			 rl.v[k].id[0] ? rl.v[k].id : "-");
+	}
+	ps->lim->start_ms = ps->lim->last_stmt_ms = pg_mono_ms();
+	return true;
 }
 
 /* One message from the target while logging in (BE_AUTH / BE_PARAMS). */
@@ -970,6 +1015,10 @@ void pg_be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 		pg_fe_goto(ps, FE_RELAY);
 		ps->token_end_ms = rg_auth_verifier_session_end_ms(
 		    rg_pg_gw_verifier(ps->gw, rg_auth_principal_iss(ps->ident)), ps->ident);
+		if (!limits_start(ps)) {
+			pg_close_fatal(s, "53200", "out of memory");
+			return;
+		}
 		if (!pg_expiry_timer(s))
 			return;
 		rg_sess_resume(s, RG_FE);

@@ -254,4 +254,10 @@ enum pg_verdict pg_policy_judge(struct rg_pg_gw *gw, unsigned w, const struct rg
 				const char *sql, size_t len, struct rg_pg_deny *d,
 				struct pg_judgement *j);
 
+/* On worker w: the scope limits of the bundle in force for req (rg_policy_limits); returns
+ * how many are set (ids valid until this worker switches bundles: copy them). */
+struct rg_limits;
+int pg_policy_limits(struct rg_pg_gw *gw, unsigned w, const struct rg_request *req,
+		     struct rg_limits *out);
+
 #endif /* RG_PROTO_PG_INT_H (gateway part) */

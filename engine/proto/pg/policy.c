@@ -216,3 +216,15 @@ enum pg_verdict pg_policy_judge(struct rg_pg_gw *gw, unsigned w, const struct rg
 		snprintf(d->message, sizeof(d->message), "denied by policy");
 	return PG_VERDICT_DENY;
 }
+
+int pg_policy_limits(struct rg_pg_gw *gw, unsigned w, const struct rg_request *req,
+		     struct rg_limits *out)
+{
+	struct pg_policy_gen *g;
+
+	memset(out, 0, sizeof(*out));
+	(void)worker_ctx(gw, w, &g); /* this worker's generation stays alive while we read it */
+	if (!g || !g->p)
+		return 0;
+	return rg_policy_limits(g->p, req, out);
+}

@@ -128,11 +128,50 @@ static bool stmt_allowed(struct rg_sess *s, enum rg_pg_stmt_kind kind, const cha
 	       RG_PG_HOOK_ALLOW;
 }
 
+/*
+ * Scope limit k was exceeded (count is what it reached; 0 for the time limits): the session
+ * ends with a FATAL that names the limit, its value and the entry that set it, and one log
+ * line with the identity. Returns true (so callers can `return !pg_limit_exceeded(...)`).
+ */
+bool pg_limit_exceeded(struct rg_sess *s, enum rg_limit_kind k, uint64_t count)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	char v[32], msg[200], sub[SUB_LOG_LEN];
+
+	rg_limit_format_value(k, ps->lim->value[k], v, sizeof(v));
+	snprintf(msg, sizeof(msg), "terminating connection: %s %s (limit %s) exceeded",
+		 rg_limit_name(k), v, ps->lim->id[k]);
+	pg_sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
+	ps->cnt->limit_ended++;
+	rg_pg_log("event=limit_exceeded sess=%llu peer=%s sub=%s target=%s limit=%s value=%s "
+		  "count=%llu id=%s",
+		  (unsigned long long)ps->id, ps->peer, sub, ps->tgt->cfg->name, rg_limit_name(k),
+		  v, (unsigned long long)count, ps->lim->id[k]);
+	pg_close_fatal(s, rg_limit_sqlstate(k), msg);
+	return true;
+}
+
+/* Count add more toward limit k; true when that exceeds it: what was forwarded so far
+ * (run, towards `to`) is sent first, then the session ends. */
+static inline bool limit_count(struct rg_sess *s, struct pg_sess *ps, enum rg_limit_kind k,
+			       uint64_t *counter, uint64_t add, enum rg_side to,
+			       struct fwd_run *run, int *err)
+{
+	*counter += add;
+	if (!ps->lim->id[k][0] || *counter <= ps->lim->value[k])
+		return false;
+	if (run)
+		pg_run_flush(s, to, run, err);
+	return pg_limit_exceeded(s, k, *counter);
+}
+
 /* Send the target DENY_SQL in place of a denied message (a Query, a FunctionCall, or a
  * Parse under the agent's statement name) and remember the denial for sync point seq. */
 void pg_deny_forward(struct rg_sess *s, const char *parse_name, uint64_t seq,
 		     const struct rg_pg_deny *d, struct fwd_run *run, int *err)
 {
+	struct pg_sess *ps = rg_sess_priv(s);
+
 	pg_run_flush(s, RG_BE, run, err);
 	if (*err)
 		return;
@@ -159,9 +198,10 @@ void pg_deny_forward(struct rg_sess *s, const char *parse_name, uint64_t seq,
 	}
 	if (!*err)
 		deny_push(s, seq, d);
+	if (ps->lim && !*err)
+		(void)limit_count(s, ps, RG_LIMIT_DENIALS, &ps->lim->denials, 1, RG_BE, NULL, err);
 }
 
-/* One whole agent message while logged in. Returns false to stop reading this chunk. */
 /*
  * A FunctionCall (fast-path call by OID, body starting with the OID): refused while a policy
  * bundle is in force, since rules name functions and the OID is not resolved to a name yet
@@ -216,6 +256,12 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 		}
 		ps->cnt->queries++;
 		ps->syncs_sent++;
+		if (ps->lim) {
+			ps->lim->last_stmt_ms = pg_mono_ms();
+			if (limit_count(s, ps, RG_LIMIT_STATEMENTS, &ps->lim->statements, 1, RG_BE,
+					run, err))
+				return false;
+		}
 		if (!stmt_allowed(s, RG_PG_STMT_QUERY, NULL, q.sql, q.len, &d)) {
 			pg_deny_forward(s, NULL, ps->syncs_sent, &d, run, err);
 			return true;
@@ -227,6 +273,8 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 			return false;
 		}
 		ps->cnt->parses++;
+		if (ps->lim)
+			ps->lim->last_stmt_ms = pg_mono_ms();
 		if (!stmt_allowed(s, RG_PG_STMT_PARSE, pa.stmt, pa.query, pa.query_len, &d)) {
 			/* answered before the ReadyForQuery of the next Sync (or at a Flush) */
 			pg_deny_forward(s, pa.stmt, ps->syncs_sent + 1, &d, run, err);
@@ -246,9 +294,27 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 			return false;
 		}
 		ps->syncs_sent++;
+		if (ps->lim) {
+			ps->lim->last_stmt_ms = pg_mono_ms();
+			if (limit_count(s, ps, RG_LIMIT_STATEMENTS, &ps->lim->statements, 1, RG_BE,
+					run, err))
+				return false;
+		}
 		if (pg_function_call_refused(s, m->body, m->body_len, &d)) {
 			pg_deny_forward(s, NULL, ps->syncs_sent, &d, run, err);
 			return true;
+		}
+		break;
+	case RG_PG_FE_EXECUTE:
+		if ((r = rg_pg_validate(RG_PG_FE, m))) {
+			pg_violation(s, RG_FE, "bad_execute", r);
+			return false;
+		}
+		if (ps->lim) {
+			ps->lim->last_stmt_ms = pg_mono_ms();
+			if (limit_count(s, ps, RG_LIMIT_STATEMENTS, &ps->lim->statements, 1, RG_BE,
+					run, err))
+				return false;
 		}
 		break;
 	case RG_PG_FE_TERMINATE:
@@ -327,6 +393,13 @@ bool pg_be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run *run
 	bool drop = false;
 	uint8_t st;
 
+	if (ps->lim) {
+		if (m->type == RG_PG_BE_DATA_ROW &&
+		    limit_count(s, ps, RG_LIMIT_ROWS, &ps->lim->rows, 1, RG_FE, run, err))
+			return false;
+		if (limit_count(s, ps, RG_LIMIT_BYTES, &ps->lim->bytes, m->total, RG_FE, run, err))
+			return false;
+	}
 	switch (m->type) {
 	case RG_PG_BE_DATA_ROW:
 		ps->gw->row_hook(ps->gw->hook_arg, &ps->si,
@@ -415,4 +488,22 @@ void pg_trim_idle(struct pg_sess *ps)
 			    rg_pg_msg_view(p, ps->rowdesc.len, &ps->rowdesc_msg) > 0;
 		}
 	}
+}
+
+/* A piece of a target message too large to hold (streamed): counted towards the limits on
+ * its first piece, by its whole size, so a limit ends the session before any of it is sent. */
+bool pg_be_relay_piece(struct rg_sess *s, const struct rg_pg_sevent *ev, struct fwd_run *run,
+		       struct rg_buf *b, int *err)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+
+	if (ps->lim && ev->first) {
+		if (ev->type == RG_PG_BE_DATA_ROW &&
+		    limit_count(s, ps, RG_LIMIT_ROWS, &ps->lim->rows, 1, RG_FE, run, err))
+			return false;
+		if (limit_count(s, ps, RG_LIMIT_BYTES, &ps->lim->bytes, ev->total, RG_FE, run, err))
+			return false;
+	}
+	pg_forward(s, RG_FE, run, b, ev->data, ev->n, ev->in_acc, err);
+	return true;
 }

@@ -138,6 +138,7 @@ struct pg_sess {
 	struct rg_request req;	/* who asks, where: every statement's policy question */
 	uint64_t id;
 	uint64_t accepted_ms; /* CLOCK_MONOTONIC: the login's time limits count from here */
+	struct pg_limits *lim; /* scope limits, NULL when none apply */
 	int64_t token_end_ms; /* CLOCK_REALTIME ms: the session ends as its token expires
 			       * (exp + clock skew); 0: the issuer lets sessions outlive tokens */
 	uint32_t addr_bucket; /* the client address's pending-login counter (gw.c) */
@@ -168,6 +169,17 @@ struct pg_sess {
 	unsigned deny_head, deny_n;
 	struct rg_acc rowdesc; /* copy of the latest RowDescription */
 	struct rg_pg_msg rowdesc_msg;
+};
+
+/*
+ * The scope limits of a session (rules' `limits:`, decided once at login), with what counts
+ * towards them: allocated only for a session that has at least one (most have none).
+ */
+struct pg_limits {
+	uint64_t value[RG_LIMIT__COUNT]; /* valid where id[k][0] */
+	char id[RG_LIMIT__COUNT][64];	 /* the limit entry that set it (for the FATAL and log) */
+	uint64_t statements, rows, bytes, denials;
+	uint64_t start_ms, last_stmt_ms; /* CLOCK_MONOTONIC */
 };
 
 /* A run of bytes of one received buffer forwarded by reference as one send item. */
@@ -215,6 +227,9 @@ void pg_be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m);
 void pg_be_ssl_answer(struct rg_sess *s, struct rg_buf *b);
 
 /* relay.c */
+bool pg_limit_exceeded(struct rg_sess *s, enum rg_limit_kind k, uint64_t count);
+bool pg_be_relay_piece(struct rg_sess *s, const struct rg_pg_sevent *ev, struct fwd_run *run,
+		       struct rg_buf *b, int *err);
 void pg_deny_forward(struct rg_sess *s, const char *parse_name, uint64_t seq,
 		     const struct rg_pg_deny *d, struct fwd_run *run, int *err);
 bool pg_function_call_refused(struct rg_sess *s, const uint8_t *body, size_t n,

@@ -323,6 +323,7 @@ static void pg_close(struct rg_sess *s, enum rg_close_reason reason)
 	ps->cnt->sessions_active--;
 	pg_scram_free(ps);
 	free(ps->deny);
+	free(ps->lim);
 	OPENSSL_cleanse(ps->key_key, sizeof(ps->key_key));
 	if (ps->cancel) {
 		OPENSSL_cleanse(ps->cancel, sizeof(*ps->cancel));
@@ -479,7 +480,8 @@ static void be_process(struct rg_sess *s, struct rg_buf *b)
 			if (!pg_be_relay_msg(s, &ev.msg, &run, b, ev.in_acc, &err))
 				break;
 		} else if (ev.kind == RG_PG_SEV_PIECE) {
-			pg_forward(s, RG_FE, &run, b, ev.data, ev.n, ev.in_acc, &err);
+			if (!pg_be_relay_piece(s, &ev, &run, b, &err))
+				break;
 		}
 	}
 	pg_run_flush(s, RG_FE, &run, &err);
