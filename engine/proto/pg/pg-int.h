@@ -311,7 +311,7 @@ struct rg_pg_htab {
 	uint32_t nb, n;	   /* buckets (power of two), objects */
 };
 
-#define RG_PG_PEND_INLINE 4
+#define RG_PG_PEND_INLINE 2 /* a simple-query session never needs more */
 
 struct rg_pg_stmt {
 	const struct rg_pg_stmt_limits *lim;
