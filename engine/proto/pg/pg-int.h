@@ -366,12 +366,20 @@ uint8_t rg_pg_stmt_tx(const struct rg_pg_stmt *t);
  * forwarded (pending Parse and Close included): its SQL text (NUL-terminated, valid until
  * that statement is closed or replaced) and the bundle generation that last judged it.
  * Returns 1 found, 0 unknown (never prepared through the protocol, closed, or prepared
- * with SQL PREPARE). The unnamed statement is never stored: "" returns 0.
+ * with SQL PREPARE; the unnamed statement is never stored: "" returns 0), or
+ * RG_PG_STMT_UNSETTLED: a Parse or Close of that name sent before a Sync that is still
+ * unanswered decides, and it may fail (the name exists, an earlier message of its segment
+ * failed), in which case the target binds what it had before. The session then holds the
+ * Bind (stops reading the agent) until more answers arrived and asks again; it settles at
+ * the latest when nothing is pending.
+ * Not followed: SQL PREPARE / DEALLOCATE / DISCARD run in a Query or Execute.
  */
+#define RG_PG_STMT_UNSETTLED 2
 int rg_pg_stmt_lookup(const struct rg_pg_stmt *t, const char *name, size_t len, const char **sql,
 		      uint32_t *sql_len, uint64_t *gen);
 /* Record that the statement lookup() finds for name was judged by generation gen.
- * Returns 1, or 0 if lookup would find nothing. */
+ * Returns 1, 0 if lookup would find nothing, or RG_PG_STMT_UNSETTLED (nothing marked). */
 int rg_pg_stmt_judged(struct rg_pg_stmt *t, const char *name, size_t len, uint64_t gen);
+
 
 #endif /* RG_PROTO_PG_INT_H (gateway part) */

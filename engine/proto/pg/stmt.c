@@ -1017,20 +1017,35 @@ uint8_t rg_pg_stmt_tx(const struct rg_pg_stmt *t)
 	return t->tx;
 }
 
-static struct rg_pg_stmt_obj *lookup(const struct rg_pg_stmt *t, const char *name, size_t len)
+/*
+ * The newest pending Parse or Close of that name decides, else the installed statement.
+ * A pending one in the segment still open (no Sync after it yet) is certain enough: if it
+ * fails, the target skips the rest of the segment, the Bind being judged included. One
+ * behind a Sync is not: it may fail (the name exists, an earlier message failed) and the
+ * target then binds what it had before, so *unsettled is set.
+ */
+static struct rg_pg_stmt_obj *lookup(const struct rg_pg_stmt *t, const char *name, size_t len,
+				     bool *unsettled)
 {
 	uint8_t n = key_len(len);
+	bool synced = false;
 
+	*unsettled = false;
 	if (!n)
 		return NULL;
-	/* the newest pending Parse or Close of that name decides */
 	for (uint32_t i = t->qn; t->pend_named && i-- > 0;) {
 		const struct rg_pg_pend *e = pend_at(t, i);
-		if (e->kind == P_PARSE && e->st && e->st->h.name_len == n &&
-		    !memcmp(e->st->h.name, name, n))
+		if (e->kind == P_SYNC) {
+			synced = true;
+		} else if (e->kind == P_PARSE && e->st && e->st->h.name_len == n &&
+			   !memcmp(e->st->h.name, name, n)) {
+			*unsettled = synced;
 			return e->st;
-		if (e->kind == P_CLOSE_S && e->name_len == n && !memcmp(arg_at(t, e->arg), name, n))
+		} else if (e->kind == P_CLOSE_S && e->name_len == n &&
+			   !memcmp(arg_at(t, e->arg), name, n)) {
+			*unsettled = synced;
 			return NULL;
+		}
 	}
 	return htab_find(&t->stmts, name, n);
 }
@@ -1038,8 +1053,11 @@ static struct rg_pg_stmt_obj *lookup(const struct rg_pg_stmt *t, const char *nam
 int rg_pg_stmt_lookup(const struct rg_pg_stmt *t, const char *name, size_t len, const char **sql,
 		      uint32_t *sql_len, uint64_t *gen)
 {
-	const struct rg_pg_stmt_obj *s = lookup(t, name, len);
+	bool unsettled;
+	const struct rg_pg_stmt_obj *s = lookup(t, name, len, &unsettled);
 
+	if (unsettled)
+		return RG_PG_STMT_UNSETTLED;
 	if (!s)
 		return 0;
 	if (sql)
@@ -1053,8 +1071,11 @@ int rg_pg_stmt_lookup(const struct rg_pg_stmt *t, const char *name, size_t len, 
 
 int rg_pg_stmt_judged(struct rg_pg_stmt *t, const char *name, size_t len, uint64_t gen)
 {
-	struct rg_pg_stmt_obj *s = lookup(t, name, len);
+	bool unsettled;
+	struct rg_pg_stmt_obj *s = lookup(t, name, len, &unsettled);
 
+	if (unsettled)
+		return RG_PG_STMT_UNSETTLED;
 	if (!s)
 		return 0;
 	s->gen = gen;

@@ -728,6 +728,34 @@ static void test_lookup_sees_pending_parse_and_close_in_wire_order(void **state)
 	assert_int_equal(rg_pg_stmt_pending(&T), 0);
 }
 
+static void test_lookup_is_unsettled_behind_an_unanswered_sync(void **state)
+{
+	(void)state;
+	const char *sql;
+
+	parse("q", "select 1");
+	sync_();
+	assert_int_equal(be('1'), 0);
+	assert_int_equal(be_Z('I'), 0);
+	/* the target refuses this one (q exists) and then binds the first */
+	parse("q", "select 2");
+	sync_();
+	assert_int_equal(rg_pg_stmt_lookup(&T, "q", 1, &sql, NULL, NULL), RG_PG_STMT_UNSETTLED);
+	assert_int_equal(rg_pg_stmt_judged(&T, "q", 1, 3), RG_PG_STMT_UNSETTLED);
+	assert_int_equal(be_E(), 0);
+	assert_int_equal(be_Z('I'), 0);
+	assert_int_equal(rg_pg_stmt_lookup(&T, "q", 1, &sql, NULL, NULL), 1);
+	assert_string_equal(sql, "select 1");
+	/* within the open segment a pending Close decides at once */
+	close_('S', "q");
+	assert_int_equal(rg_pg_stmt_lookup(&T, "q", 1, &sql, NULL, NULL), 0);
+	sync_();
+	assert_int_equal(rg_pg_stmt_lookup(&T, "q", 1, &sql, NULL, NULL), RG_PG_STMT_UNSETTLED);
+	assert_int_equal(be('3'), 0);
+	assert_int_equal(be_Z('I'), 0);
+	assert_int_equal(rg_pg_stmt_lookup(&T, "q", 1, &sql, NULL, NULL), 0);
+}
+
 static void test_names_are_keyed_on_their_first_63_bytes_like_the_server(void **state)
 {
 	(void)state;
@@ -838,6 +866,7 @@ int main(void)
 	    T_(test_failed_parse_installs_nothing_and_unnamed_one_still_drops_the_old),
 	    T_(test_closing_a_statement_forgets_its_description_and_text),
 	    T_(test_lookup_sees_pending_parse_and_close_in_wire_order),
+	    T_(test_lookup_is_unsettled_behind_an_unanswered_sync),
 	    T_(test_names_are_keyed_on_their_first_63_bytes_like_the_server),
 	    T_(test_limits_return_an_error_instead_of_growing),
 	    T_(test_long_pipeline_grows_then_trims),
