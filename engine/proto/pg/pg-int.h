@@ -382,4 +382,58 @@ int rg_pg_stmt_lookup(const struct rg_pg_stmt *t, const char *name, size_t len, 
 int rg_pg_stmt_judged(struct rg_pg_stmt *t, const char *name, size_t len, uint64_t gen);
 
 
+/* ======================================================================================
+ * masking rows and messages (rows.c)
+ *
+ * Rewrites what the target sends so that the policy's masks apply to it: DataRows (with
+ * the shape the statement tracker gives). A message nothing matched in is reported unchanged and the
+ * caller forwards its original bytes; only a masked one is rebuilt, into the caller's
+ * growable buffer. Masked output always stays decodable for the column's type: free text
+ * types (text, varchar, bpchar, name, unknown, and binary bytea) take the masked text;
+ * json and jsonb take it only if it is still valid JSON, else the JSON value null (jsonb
+ * binary keeps its version byte); any other type (numbers, dates, uuid, arrays, records,
+ * text-format bytea, an unknown type or format) whose value a mask changed becomes SQL
+ * NULL, the only value every decoder accepts. Binary values of types that are not text are
+ * scanned as raw bytes, so a text value inside an array or a record is still found.
+ * Pure: no I/O; no allocation per message once the scratch has grown to the widest row.
+ * ====================================================================================== */
+
+struct rg_policy_ctx;
+struct rg_mask_plan;
+struct rg_mask_field;
+
+/* Scratch for masking (per worker, or per session), zero-initialised. */
+#define RG_PG_MASK_EXTRA_TEXT 8
+struct rg_pg_rowmask {
+	struct rg_mask_field *f; /* fields handed to the masker */
+	uint8_t *pre;		 /* per field: bytes kept before what the masker saw */
+	uint32_t fcap;
+	/* Type OIDs to treat as free text besides the built-in ones (e.g. citext, whose
+	 * OID differs per database): the session may fill them. */
+	uint32_t extra_text[RG_PG_MASK_EXTRA_TEXT];
+	uint8_t nextra;
+};
+void rg_pg_rowmask_free(struct rg_pg_rowmask *rm);
+
+enum rg_pg_mask_res {
+	RG_PG_MASK_UNCHANGED = 0,	 /* forward the original message */
+	RG_PG_MASK_REWRITTEN = 1,	 /* out->p[0..out->len) is the message to forward */
+	RG_PG_MASK_E_SHAPE = -1,	 /* malformed, or a field count the shape does not have */
+	RG_PG_MASK_E_NOMEM = -2,
+	RG_PG_MASK_E_MASKER = -3,	 /* the masker failed (Hyperscan) */
+	RG_PG_MASK_E_TOO_LONG = -4,	 /* the rebuilt message would not fit the protocol */
+};
+
+/*
+ * A DataRow. shape: from rg_pg_stmt_be (NULL: every column of unknown type and format).
+ * plan: the session's mask plan for this result (rg_policy_mask_plan_build with the
+ * shape's column origins; NULL: every mask rule enabled, no column rules).
+ */
+int rg_pg_mask_datarow(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
+		       const struct rg_pg_shape *shape, const struct rg_pg_msg *row,
+		       struct rg_pg_rowmask *rm, struct rg_acc *out);
+
+/* Whether p[0..n) is one JSON value (RFC 8259; nesting deeper than 1000 is refused). */
+bool rg_pg_json_valid(const uint8_t *p, size_t n);
+
 #endif /* RG_PROTO_PG_INT_H (gateway part) */
