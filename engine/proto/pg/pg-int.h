@@ -386,7 +386,7 @@ int rg_pg_stmt_judged(struct rg_pg_stmt *t, const char *name, size_t len, uint64
  * masking rows and messages (rows.c)
  *
  * Rewrites what the target sends so that the policy's masks apply to it: DataRows (with
- * the shape the statement tracker gives). A message nothing matched in is reported unchanged and the
+ * the shape the statement tracker gives) and ErrorResponse / NoticeResponse texts. A message nothing matched in is reported unchanged and the
  * caller forwards its original bytes; only a masked one is rebuilt, into the caller's
  * growable buffer. Masked output always stays decodable for the column's type: free text
  * types (text, varchar, bpchar, name, unknown, and binary bytea) take the masked text;
@@ -432,6 +432,15 @@ enum rg_pg_mask_res {
 int rg_pg_mask_datarow(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
 		       const struct rg_pg_shape *shape, const struct rg_pg_msg *row,
 		       struct rg_pg_rowmask *rm, struct rg_acc *out);
+
+/*
+ * ErrorResponse / NoticeResponse: the fields that can quote row values (M message,
+ * D detail such as "Key (email)=(x@y.z) already exists", H hint, W context, q internal
+ * query) go through the detector rules the plan enables (its column rules do not apply:
+ * no column); a field a "null" rule hits reads "[masked]". Every other field is kept.
+ */
+int rg_pg_mask_notice(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
+		      const struct rg_pg_msg *m, struct rg_pg_rowmask *rm, struct rg_acc *out);
 
 /* Whether p[0..n) is one JSON value (RFC 8259; nesting deeper than 1000 is refused). */
 bool rg_pg_json_valid(const uint8_t *p, size_t n);

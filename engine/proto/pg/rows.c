@@ -1,5 +1,6 @@
 /*
- * rows: the policy's masks applied to what the target sends: DataRows.
+ * rows: the policy's masks applied to what the target sends: DataRows and the texts of
+ * ErrorResponse / NoticeResponse.
  *
  * Owns the mapping from a column's type and format to what the masker may see and what
  * may be written back, and the rebuilding of the messages. One call of the policy's
@@ -355,5 +356,77 @@ int rg_pg_mask_datarow(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
 		if (r)
 			return r;
 	}
+	return finish(out);
+}
+
+/* ---- ErrorResponse / NoticeResponse ----------------------------------------------------- */
+
+static bool notice_masked_code(uint8_t code)
+{
+	return code == 'M' || code == 'D' || code == 'H' || code == 'W' || code == 'q';
+}
+
+#define NOTICE_FIELDS_MAX 64 /* PostgreSQL sends at most 18 kinds */
+
+int rg_pg_mask_notice(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
+		      const struct rg_pg_msg *m, struct rg_pg_rowmask *rm, struct rg_acc *out)
+{
+	static const char masked[] = "[masked]";
+	struct rg_mask_plan detectors = {NULL, 0, plan ? plan->enabled : NULL};
+	struct rg_mask_result res;
+	struct rg_pg_iter it;
+	const char *v;
+	uint8_t code;
+	size_t n = 0;
+	int r;
+
+	if (m->type != RG_PG_BE_ERROR && m->type != RG_PG_BE_NOTICE)
+		return RG_PG_MASK_E_SHAPE;
+	if ((r = reserve(rm, NOTICE_FIELDS_MAX)))
+		return r;
+	if (rg_pg_notice_begin(m, &it))
+		return RG_PG_MASK_E_SHAPE;
+	while ((r = rg_pg_notice_next(&it, &code, &v)) == 1) {
+		if (!notice_masked_code(code))
+			continue;
+		if (n == NOTICE_FIELDS_MAX)
+			return RG_PG_MASK_E_SHAPE;
+		rm->f[n++] = (struct rg_mask_field){(const uint8_t *)v, (uint32_t)strlen(v), false};
+	}
+	if (r < 0)
+		return RG_PG_MASK_E_SHAPE;
+	if (!n)
+		return RG_PG_MASK_UNCHANGED;
+	if (rg_policy_mask_row(c, &detectors, rm->f, n, &res))
+		return RG_PG_MASK_E_MASKER;
+	if (!res.changed)
+		return RG_PG_MASK_UNCHANGED;
+
+	if ((r = start(out, m->type)))
+		return r;
+	rg_pg_notice_begin(m, &it);
+	n = 0;
+	while (rg_pg_notice_next(&it, &code, &v) == 1) {
+		const uint8_t *p = (const uint8_t *)v;
+		size_t len = strlen(v);
+		if (notice_masked_code(code)) {
+			const struct rg_mask_out_field *o = &res.fields[n++];
+			if (o->changed && o->is_null) {
+				p = (const uint8_t *)masked;
+				len = sizeof(masked) - 1;
+			} else if (o->changed) {
+				p = o->data;
+				len = o->len;
+				if (memchr(p, 0, len)) { /* a NUL would end the field early */
+					p = (const uint8_t *)masked;
+					len = sizeof(masked) - 1;
+				}
+			}
+		}
+		if (put(out, &code, 1) || put(out, p, len) || put(out, "", 1))
+			return RG_PG_MASK_E_NOMEM;
+	}
+	if (put(out, "", 1))
+		return RG_PG_MASK_E_NOMEM;
 	return finish(out);
 }

@@ -3,7 +3,8 @@
  * compiled into a bundle here: cards, SSNs and e-mails masked in text and binary columns,
  * NULLs kept, rows without matches reported unchanged, jsonb kept valid (version byte,
  * JSON null when masking broke the JSON), other types set to NULL when a mask touched
- * them, column rules through a session's own plan, and the JSON validator.
+ * them, column rules through a session's own plan, ErrorResponse details, and the JSON
+ * validator.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -254,6 +255,49 @@ static void test_field_count_other_than_the_shapes_is_refused(void **state)
 	assert_true(field_is(x, 0, NULL));
 }
 
+static void test_error_detail_values_are_masked(void **state)
+{
+	struct fx *x = *state;
+	struct rg_pg_notice n = {.severity = "ERROR",
+				 .severity_nl = "ERROR",
+				 .sqlstate = "23505",
+				 .message = "duplicate key value violates unique constraint",
+				 .detail = "Key (email)=(alice@example.com) already exists.",
+				 .table = "users",
+				 .constraint = "users_email_key"};
+	struct rg_pg_notice got;
+	struct rg_pg_msg m, o;
+	ssize_t len = rg_pg_write_notice(x->in, sizeof(x->in), 'E', &n);
+
+	assert_true(len > 0);
+	assert_int_equal(rg_pg_msg_view(x->in, (size_t)len, &m), 0);
+	assert_int_equal(rg_pg_mask_notice(x->c, x->plan, &m, &x->rm, &x->out),
+			 RG_PG_MASK_REWRITTEN);
+	assert_int_equal(rg_pg_msg_view(x->out.p, x->out.len, &o), 0);
+	assert_int_equal(rg_pg_read_notice(&o, &got), 0);
+	assert_string_equal(got.detail, "Key (email)=(" H_ALICE ") already exists.");
+	assert_string_equal(got.sqlstate, "23505");
+	assert_string_equal(got.message, n.message);
+	assert_string_equal(got.constraint, "users_email_key");
+
+	/* a notice with nothing sensitive is forwarded as is */
+	n.detail = "Key (id)=(42) already exists.";
+	len = rg_pg_write_notice(x->in, sizeof(x->in), 'N', &n);
+	assert_int_equal(rg_pg_msg_view(x->in, (size_t)len, &m), 0);
+	assert_int_equal(rg_pg_mask_notice(x->c, x->plan, &m, &x->rm, &x->out),
+			 RG_PG_MASK_UNCHANGED);
+	/* a message field quoting a value (RAISE, check constraints on some versions) */
+	n.message = "card 4111111111111111 refused";
+	len = rg_pg_write_notice(x->in, sizeof(x->in), 'N', &n);
+	assert_int_equal(rg_pg_msg_view(x->in, (size_t)len, &m), 0);
+	assert_int_equal(rg_pg_mask_notice(x->c, x->plan, &m, &x->rm, &x->out),
+			 RG_PG_MASK_REWRITTEN);
+	assert_int_equal(rg_pg_msg_view(x->out.p, x->out.len, &o), 0);
+	assert_int_equal(o.type, 'N');
+	assert_int_equal(rg_pg_read_notice(&o, &got), 0);
+	assert_string_equal(got.message, "card ************1111 refused");
+}
+
 static void test_json_validator(void **state)
 {
 	(void)state;
@@ -285,6 +329,7 @@ int main(void)
 	    T_(test_other_types_a_mask_touched_become_null),
 	    T_(test_column_rules_follow_the_sessions_plan),
 	    T_(test_field_count_other_than_the_shapes_is_refused),
+	    T_(test_error_detail_values_are_masked),
 	    cmocka_unit_test(test_json_validator),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
