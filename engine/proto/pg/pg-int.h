@@ -386,7 +386,8 @@ int rg_pg_stmt_judged(struct rg_pg_stmt *t, const char *name, size_t len, uint64
  * masking rows and messages (rows.c)
  *
  * Rewrites what the target sends so that the policy's masks apply to it: DataRows (with
- * the shape the statement tracker gives) and ErrorResponse / NoticeResponse texts. A message nothing matched in is reported unchanged and the
+ * the shape the statement tracker gives), ErrorResponse / NoticeResponse texts, and the
+ * rows of COPY TO STDOUT. A message nothing matched in is reported unchanged and the
  * caller forwards its original bytes; only a masked one is rebuilt, into the caller's
  * growable buffer. Masked output always stays decodable for the column's type: free text
  * types (text, varchar, bpchar, name, unknown, and binary bytea) take the masked text;
@@ -422,6 +423,7 @@ enum rg_pg_mask_res {
 	RG_PG_MASK_E_NOMEM = -2,
 	RG_PG_MASK_E_MASKER = -3,	 /* the masker failed (Hyperscan) */
 	RG_PG_MASK_E_TOO_LONG = -4,	 /* the rebuilt message would not fit the protocol */
+	RG_PG_MASK_E_UNSUPPORTED = -5,	 /* binary COPY data: cannot be masked */
 };
 
 /*
@@ -441,6 +443,20 @@ int rg_pg_mask_datarow(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
  */
 int rg_pg_mask_notice(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
 		      const struct rg_pg_msg *m, struct rg_pg_rowmask *rm, struct rg_acc *out);
+
+/*
+ * CopyData of a COPY TO STDOUT in text or CSV format (format 0; the target sends one row
+ * per message): the detector rules run over the whole line as one field (fields are not
+ * split: the delimiter, quote and escape are options of the COPY statement the tracker
+ * does not read), so column rules do not apply to COPY. Redact, partial and hmac keep
+ * every separator; a replacement that would add or remove a tab, newline, carriage
+ * return, backslash, comma or double quote (a static text holding one, or a "null" rule)
+ * makes the whole line redacted instead (letters and digits become '*'), which keeps its
+ * structure. A DELIMITER other than tab or comma is not protected from static texts that
+ * contain it. Binary COPY (format 1) returns RG_PG_MASK_E_UNSUPPORTED.
+ */
+int rg_pg_mask_copy_data(struct rg_policy_ctx *c, const struct rg_mask_plan *plan, int format,
+			 const struct rg_pg_msg *m, struct rg_pg_rowmask *rm, struct rg_acc *out);
 
 /* Whether p[0..n) is one JSON value (RFC 8259; nesting deeper than 1000 is refused). */
 bool rg_pg_json_valid(const uint8_t *p, size_t n);

@@ -1,6 +1,6 @@
 /*
- * rows: the policy's masks applied to what the target sends: DataRows and the texts of
- * ErrorResponse / NoticeResponse.
+ * rows: the policy's masks applied to what the target sends: DataRows, the texts of
+ * ErrorResponse / NoticeResponse, and COPY TO STDOUT rows.
  *
  * Owns the mapping from a column's type and format to what the masker may see and what
  * may be written back, and the rebuilding of the messages. One call of the policy's
@@ -428,5 +428,68 @@ int rg_pg_mask_notice(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
 	}
 	if (put(out, "", 1))
 		return RG_PG_MASK_E_NOMEM;
+	return finish(out);
+}
+
+/* ---- COPY TO STDOUT --------------------------------------------------------------------- */
+
+static bool structural(uint8_t b)
+{
+	return b == '\t' || b == '\n' || b == '\r' || b == '\\' || b == ',' || b == '"';
+}
+
+/* Whether a and b hold the same structural bytes in the same order. */
+static bool same_structure(const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
+{
+	size_t i = 0, j = 0;
+
+	for (;;) {
+		while (i < na && !structural(a[i]))
+			i++;
+		while (j < nb && !structural(b[j]))
+			j++;
+		if (i == na || j == nb)
+			return i == na && j == nb;
+		if (a[i++] != b[j++])
+			return false;
+	}
+}
+
+int rg_pg_mask_copy_data(struct rg_policy_ctx *c, const struct rg_mask_plan *plan, int format,
+			 const struct rg_pg_msg *m, struct rg_pg_rowmask *rm, struct rg_acc *out)
+{
+	struct rg_mask_plan detectors = {NULL, 0, plan ? plan->enabled : NULL};
+	struct rg_mask_result res;
+	int r;
+
+	if (m->type != RG_PG_BE_COPY_DATA)
+		return RG_PG_MASK_E_SHAPE;
+	if (format != 0)
+		return RG_PG_MASK_E_UNSUPPORTED;
+	if ((r = reserve(rm, 1)))
+		return r;
+	rm->f[0] = (struct rg_mask_field){m->body, m->body_len, false};
+	if (rg_policy_mask_row(c, &detectors, rm->f, 1, &res))
+		return RG_PG_MASK_E_MASKER;
+	if (!res.changed)
+		return RG_PG_MASK_UNCHANGED;
+	const struct rg_mask_out_field *o = &res.fields[0];
+	if ((r = start(out, RG_PG_BE_COPY_DATA)))
+		return r;
+	if (!o->is_null && same_structure(m->body, m->body_len, o->data, o->len)) {
+		if ((r = put(out, o->data, o->len)))
+			return r;
+		return finish(out);
+	}
+	/* the whole line redacted: only letters, digits and non-ASCII bytes change */
+	size_t at = out->len;
+	if ((r = put(out, m->body, m->body_len)))
+		return r;
+	for (size_t i = at; i < out->len; i++) {
+		uint8_t b = out->p[i];
+		if ((b >= '0' && b <= '9') || (b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z') ||
+		    b >= 0x80)
+			out->p[i] = '*';
+	}
 	return finish(out);
 }

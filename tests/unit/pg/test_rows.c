@@ -3,8 +3,8 @@
  * compiled into a bundle here: cards, SSNs and e-mails masked in text and binary columns,
  * NULLs kept, rows without matches reported unchanged, jsonb kept valid (version byte,
  * JSON null when masking broke the JSON), other types set to NULL when a mask touched
- * them, column rules through a session's own plan, ErrorResponse details, and the JSON
- * validator.
+ * them, column rules through a session's own plan, ErrorResponse details, COPY lines, and
+ * the JSON validator.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -298,6 +298,56 @@ static void test_error_detail_values_are_masked(void **state)
 	assert_string_equal(got.message, "card ************1111 refused");
 }
 
+static void copy_msg(struct fx *x, const char *line)
+{
+	size_t n = strlen(line);
+	x->in[0] = 'd';
+	x->in[1] = x->in[2] = 0;
+	x->in[3] = (uint8_t)((n + 4) >> 8);
+	x->in[4] = (uint8_t)(n + 4);
+	memcpy(x->in + 5, line, n);
+	assert_int_equal(rg_pg_msg_view(x->in, n + 5, &x->msg), 0);
+}
+
+static void test_copy_text_lines_are_masked_keeping_their_separators(void **state)
+{
+	struct fx *x = *state;
+
+	copy_msg(x, "7\talice@example.com\t4111111111111111\t\\N\n");
+	assert_int_equal(rg_pg_mask_copy_data(x->c, x->plan, 0, &x->msg, &x->rm, &x->out),
+			 RG_PG_MASK_REWRITTEN);
+	const char *want = "7\t" H_ALICE "\t************1111\t\\N\n";
+	assert_int_equal(x->out.len, 5 + strlen(want));
+	assert_memory_equal(x->out.p + 5, want, strlen(want));
+	copy_msg(x, "8,\"no pii, here\"\n");
+	assert_int_equal(rg_pg_mask_copy_data(x->c, x->plan, 0, &x->msg, &x->rm, &x->out),
+			 RG_PG_MASK_UNCHANGED);
+	assert_int_equal(rg_pg_mask_copy_data(x->c, x->plan, 1, &x->msg, &x->rm, &x->out),
+			 RG_PG_MASK_E_UNSUPPORTED);
+}
+
+static void test_copy_replacement_that_would_break_the_line_redacts_it(void **state)
+{
+	struct fx *x = *state;
+	struct rg_policy *p = compile(NULL, "version: 1\n"
+					    "pack: t\n"
+					    "masks:\n"
+					    "  - id: t.mail\n"
+					    "    detector: email\n"
+					    "    style: static\n"
+					    "    text: \"a\\tb\"\n");
+	struct rg_policy_ctx *c = rg_policy_ctx_new(p, NULL, 0);
+
+	copy_msg(x, "7\tbob@example.com\tok\n");
+	assert_int_equal(rg_pg_mask_copy_data(c, NULL, 0, &x->msg, &x->rm, &x->out),
+			 RG_PG_MASK_REWRITTEN);
+	const char *want = "*\t***@*******.***\t**\n";
+	assert_int_equal(x->out.len, 5 + strlen(want));
+	assert_memory_equal(x->out.p + 5, want, strlen(want));
+	rg_policy_ctx_free(c);
+	rg_policy_free(p);
+}
+
 static void test_json_validator(void **state)
 {
 	(void)state;
@@ -330,6 +380,8 @@ int main(void)
 	    T_(test_column_rules_follow_the_sessions_plan),
 	    T_(test_field_count_other_than_the_shapes_is_refused),
 	    T_(test_error_detail_values_are_masked),
+	    T_(test_copy_text_lines_are_masked_keeping_their_separators),
+	    T_(test_copy_replacement_that_would_break_the_line_redacts_it),
 	    cmocka_unit_test(test_json_validator),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
