@@ -131,6 +131,26 @@ int rg_policy_verdict(struct rg_policy_ctx *c, const struct rg_request *req, con
 int rg_policy_mask_plan(struct rg_policy_ctx *c, const struct rg_request *req,
 			const char *const *columns, size_t ncolumns,
 			const struct rg_mask_plan **plan);
+
+/*
+ * Mask plans owned by the caller, one per session (or per result set) rather than one per
+ * ctx: the gateway keeps a session's plan across its rows while the worker's ctx serves
+ * every other session in between. rg_policy_mask_plan_build fills pl as
+ * rg_policy_mask_plan would (same arguments) and points *plan into pl: valid until the next
+ * build on pl or its free, and only with a ctx of the same policy (the plan holds indexes
+ * into that policy's mask rules). rg_policy_mask_plan_get returns pl's plan if it was built
+ * for c's policy, NULL otherwise (a bundle swap: build again). Grows to the widest result
+ * built; nothing is allocated per build after that. Returns 0 or -ENOMEM.
+ */
+struct rg_policy_plan;
+struct rg_policy_plan *rg_policy_mask_plan_new(void);
+void rg_policy_mask_plan_free(struct rg_policy_plan *pl);
+int rg_policy_mask_plan_build(struct rg_policy_ctx *c, const struct rg_request *req,
+			      const char *const *columns, size_t ncolumns,
+			      struct rg_policy_plan *pl, const struct rg_mask_plan **plan);
+const struct rg_mask_plan *rg_policy_mask_plan_get(const struct rg_policy_plan *pl,
+						   const struct rg_policy_ctx *c);
+
 int rg_policy_mask_row(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
 		       const struct rg_mask_field *fields, size_t nfields,
 		       struct rg_mask_result *out);

@@ -583,47 +583,107 @@ static int decide(struct rg_policy_ctx *c, const struct rg_request *req, const c
 
 /* ---- masking ---- */
 
+/* Grow a plan's arrays to ncolumns column actions and nmasks enable flags. */
+static int plan_reserve(int32_t **ca, uint8_t **en, size_t *cap, size_t need)
+{
+	if (need <= *cap)
+		return 0;
+	int32_t *a = realloc(*ca, need * sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	*ca = a;
+	uint8_t *e = realloc(*en, need);
+	if (!e)
+		return -ENOMEM;
+	*en = e;
+	*cap = need;
+	return 0;
+}
+
+/* Fill col_action[0..ncolumns) and enabled[0..nmasks) for req; out points at them. */
+static void plan_fill(const struct rg_policy *p, const struct rg_request *req,
+		      const char *const *columns, size_t ncolumns, int32_t *col_action,
+		      uint8_t *enabled, struct rg_mask_plan *out)
+{
+	bool any_column_rule = false;
+	for (uint32_t i = 0; i < p->meta.nmasks; i++) {
+		enabled[i] = rg_match_holds(&p->masks[i].match, req);
+		any_column_rule |= enabled[i] && p->masks[i].b->detector < 0;
+	}
+	for (size_t col = 0; col < ncolumns; col++) {
+		col_action[col] = -1;
+		if (!any_column_rule || !columns || !columns[col])
+			continue;
+		for (uint32_t i = 0; i < p->meta.nmasks; i++) {
+			const struct rg_rt_mask *m = &p->masks[i];
+			if (!enabled[i] || m->b->detector >= 0)
+				continue;
+			if (any_glob(&m->columns, columns[col], 0)) {
+				col_action[col] = (int32_t)i;
+				break;
+			}
+		}
+	}
+	out->column_action = col_action;
+	out->ncolumns = ncolumns;
+	out->enabled = enabled;
+}
+
 int rg_policy_mask_plan(struct rg_policy_ctx *c, const struct rg_request *req,
 			const char *const *columns, size_t ncolumns,
 			const struct rg_mask_plan **plan)
 {
 	const struct rg_policy *p = c->p;
 	size_t need = ncolumns > p->meta.nmasks ? ncolumns : p->meta.nmasks;
-	if (need > c->plan_cap) {
-		int32_t *ca = realloc(c->col_action, need * sizeof(*ca));
-		if (!ca)
-			return -ENOMEM;
-		c->col_action = ca;
-		uint8_t *en = realloc(c->enabled, need);
-		if (!en)
-			return -ENOMEM;
-		c->enabled = en;
-		c->plan_cap = need;
-	}
-	bool any_column_rule = false;
-	for (uint32_t i = 0; i < p->meta.nmasks; i++) {
-		c->enabled[i] = rg_match_holds(&p->masks[i].match, req);
-		any_column_rule |= c->enabled[i] && p->masks[i].b->detector < 0;
-	}
-	for (size_t col = 0; col < ncolumns; col++) {
-		c->col_action[col] = -1;
-		if (!any_column_rule || !columns || !columns[col])
-			continue;
-		for (uint32_t i = 0; i < p->meta.nmasks; i++) {
-			const struct rg_rt_mask *m = &p->masks[i];
-			if (!c->enabled[i] || m->b->detector >= 0)
-				continue;
-			if (any_glob(&m->columns, columns[col], 0)) {
-				c->col_action[col] = (int32_t)i;
-				break;
-			}
-		}
-	}
-	c->plan.column_action = c->col_action;
-	c->plan.ncolumns = ncolumns;
-	c->plan.enabled = c->enabled;
+	if (plan_reserve(&c->col_action, &c->enabled, &c->plan_cap, need))
+		return -ENOMEM;
+	plan_fill(p, req, columns, ncolumns, c->col_action, c->enabled, &c->plan);
 	*plan = &c->plan;
 	return 0;
+}
+
+struct rg_policy_plan {
+	const struct rg_policy *p; /* the policy the indexes refer to */
+	int32_t *col_action;
+	uint8_t *enabled;
+	size_t cap;
+	struct rg_mask_plan plan;
+};
+
+struct rg_policy_plan *rg_policy_mask_plan_new(void)
+{
+	return calloc(1, sizeof(struct rg_policy_plan));
+}
+
+void rg_policy_mask_plan_free(struct rg_policy_plan *pl)
+{
+	if (!pl)
+		return;
+	free(pl->col_action);
+	free(pl->enabled);
+	free(pl);
+}
+
+int rg_policy_mask_plan_build(struct rg_policy_ctx *c, const struct rg_request *req,
+			      const char *const *columns, size_t ncolumns,
+			      struct rg_policy_plan *pl, const struct rg_mask_plan **plan)
+{
+	const struct rg_policy *p = c->p;
+	size_t need = ncolumns > p->meta.nmasks ? ncolumns : p->meta.nmasks;
+
+	pl->p = NULL;
+	if (plan_reserve(&pl->col_action, &pl->enabled, &pl->cap, need ? need : 1))
+		return -ENOMEM;
+	plan_fill(p, req, columns, ncolumns, pl->col_action, pl->enabled, &pl->plan);
+	pl->p = p;
+	*plan = &pl->plan;
+	return 0;
+}
+
+const struct rg_mask_plan *rg_policy_mask_plan_get(const struct rg_policy_plan *pl,
+						   const struct rg_policy_ctx *c)
+{
+	return pl && pl->p && pl->p == c->p ? &pl->plan : NULL;
 }
 
 int rg_policy_mask_row(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,

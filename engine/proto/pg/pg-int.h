@@ -260,4 +260,246 @@ struct rg_limits;
 int pg_policy_limits(struct rg_pg_gw *gw, unsigned w, const struct rg_request *req,
 		     struct rg_limits *out);
 
+/* ======================================================================================
+ * statement tracking (stmt.c)
+ *
+ * Follows, per session, what the target knows about prepared statements and portals, in
+ * wire order, so that every DataRow is paired with the description that applies to it
+ * (column types and origins from a RowDescription, formats from the Bind or the
+ * RowDescription) even when an Execute's rows come without a RowDescription (the client
+ * described the statement or the portal earlier). Pure: no I/O; it allocates only for
+ * named statements and portals, pipelined requests beyond a few, and descriptions, all
+ * bounded by struct rg_pg_stmt_limits.
+ *
+ * Calls, in wire order per direction:
+ *   - rg_pg_stmt_fe() for every frontend message the session FORWARDS to the target (never
+ *     for one it drops or answers itself; a denied Query replaced by an empty query is fed
+ *     as the empty query it became);
+ *   - rg_pg_stmt_be() for every backend message BEFORE it is forwarded to the agent; for a
+ *     DataRow it returns the row's shape.
+ * Back-pressure contract: rg_pg_stmt_fe() never refuses a message below the hard limits
+ * (max_pending requests, max_pending_bytes of their names and formats); past them it
+ * returns RG_PG_STMT_E_LIMIT and the session ends with FATAL 54000. Long before that,
+ * rg_pg_stmt_pause() turns true (pause_pending / pause_bytes): the session stops reading
+ * the agent (no recv re-arm) until it turns false again as responses drain. Any other
+ * error (a backend message no pending request explains, a malformed message) means the
+ * gateway and the target disagree: end the session, masking must not guess.
+ * ====================================================================================== */
+
+/* Memory bounds per session; rg_pg_stmt_limits_default() gives the documented defaults. */
+struct rg_pg_stmt_limits {
+	uint32_t max_statements;    /* named prepared statements, pending Parses included: 1024 */
+	uint32_t max_sql_bytes;	    /* SQL text kept for them: 4 MiB */
+	uint32_t max_portals;	    /* named portals: 256 */
+	uint32_t max_desc_cols;	    /* columns of the descriptions kept, all objects: 65536 */
+	uint32_t max_pending;	    /* forwarded requests awaiting their response: 65536 */
+	uint32_t max_pending_bytes; /* their names and result formats: 8 MiB */
+	uint32_t pause_pending;	    /* rg_pg_stmt_pause() from here: 1024 */
+	uint32_t pause_bytes;	    /* ... or from here: 1 MiB */
+};
+const struct rg_pg_stmt_limits *rg_pg_stmt_limits_default(void);
+
+enum rg_pg_stmt_err {
+	RG_PG_STMT_OK = 0,
+	RG_PG_STMT_E_LIMIT = -1, /* a bound of struct rg_pg_stmt_limits: FATAL 54000 */
+	RG_PG_STMT_E_NOMEM = -2, /* FATAL 53200 */
+	RG_PG_STMT_E_PROTO = -3, /* a backend message no pending request explains */
+	RG_PG_STMT_E_MSG = -4,	 /* a message the wire readers refuse */
+};
+const char *rg_pg_stmt_strerror(int err);
+
+/* One result column as a DataRow's field is to be read. */
+struct rg_pg_rcol {
+	uint32_t type_oid;  /* 0: unknown (no description reached the gateway) */
+	uint32_t table_oid; /* origin, 0 if none (as RowDescription) */
+	int16_t attnum;
+	int16_t format; /* 0 text, 1 binary: the format the rows really use */
+};
+
+/* The shape of the current result set. Valid until the next rg_pg_stmt_be call that starts
+ * another result; serial changes whenever a new one starts (cache a mask plan by it). */
+struct rg_pg_shape {
+	uint64_t serial;
+	const struct rg_pg_rcol *cols;
+	uint16_t ncols;
+	bool described; /* types and origins come from a RowDescription; false: the client
+			 * executed a portal nobody described (formats are still exact, types 0) */
+};
+
+/* What the target is doing with COPY, for CopyData masking. */
+enum rg_pg_copy_state {
+	RG_PG_COPY_NONE = 0,
+	RG_PG_COPY_OUT, /* CopyOutResponse seen: CopyData from the target are rows */
+	RG_PG_COPY_IN,	/* CopyInResponse seen: the agent sends CopyData */
+};
+
+struct rg_pg_stmt_obj;	 /* a named statement (stmt.c) */
+struct rg_pg_portal_obj; /* a portal (stmt.c) */
+
+/* A forwarded request awaiting its response. */
+struct rg_pg_pend {
+	uint64_t arg;		   /* logical offset of its names and formats in the arg FIFO */
+	struct rg_pg_stmt_obj *st; /* a named Parse: the statement to install at ParseComplete */
+	uint16_t nfmt;		   /* Bind: result-format codes */
+	uint8_t kind;		   /* stmt.c's enum pend_kind */
+	uint8_t name_len;	   /* its (first) name, at most 63 bytes as the server keys it */
+	uint8_t name2_len;	   /* Bind: the statement's name, after the portal's */
+	uint8_t flags;
+};
+
+struct rg_pg_htab {
+	void **b;	   /* buckets, chained; NULL until the first named object */
+	uint32_t nb, n;	   /* buckets (power of two), objects */
+};
+
+#define RG_PG_PEND_INLINE 2 /* a simple-query session never needs more */
+
+struct rg_pg_stmt {
+	const struct rg_pg_stmt_limits *lim;
+	struct rg_pg_htab stmts, portals;
+	struct rg_pg_stmt_obj *uns;	/* the unnamed statement (allocated on first Parse "") */
+	struct rg_pg_portal_obj *unp;	/* the unnamed portal (allocated on first Bind "") */
+	struct rg_pg_pend *q;		/* FIFO ring: inline[] until more are in flight */
+	uint32_t qhead, qn, qcap;
+	uint32_t pend_named;		/* pending named Parse / Close 'S' (lookup scans them) */
+	uint8_t *arg;			/* names and formats of pending requests, in FIFO order */
+	uint64_t arg_base;		/* logical offset of arg[0] */
+	uint64_t arg_head, arg_tail;	/* logical: consumed / written */
+	uint32_t arg_cap;
+	uint32_t sql_bytes, desc_cols;	/* kept, against the limits */
+	uint32_t nstmts;		/* named, installed + pending */
+	struct rg_pg_rcol *shape_cols;	/* the current result's columns */
+	uint32_t shape_cap;
+	struct rg_pg_shape shape;
+	bool shape_valid;		/* a result is in progress (rows may follow) */
+	bool skip;			/* the target skips everything until the next Sync */
+	uint8_t copy;			/* enum rg_pg_copy_state */
+	int8_t copy_format;		/* the COPY's overall format: 0 text, 1 binary */
+	uint8_t tx;			/* last ReadyForQuery status: 'I', 'T', 'E' */
+	uint64_t next_sid;
+	struct rg_pg_pend inl[RG_PG_PEND_INLINE]; /* the FIFO while it is this short */
+};
+
+/* lim NULL: the defaults (the pointer is kept). Allocates nothing. */
+void rg_pg_stmt_init(struct rg_pg_stmt *t, const struct rg_pg_stmt_limits *lim);
+void rg_pg_stmt_free(struct rg_pg_stmt *t);
+/* Give back what a long pipeline or a wide result grew, once nothing is in flight. */
+void rg_pg_stmt_trim(struct rg_pg_stmt *t);
+
+/* A frontend message being forwarded (whole, framed). gen: the policy bundle generation
+ * that judged it (kept for a named Parse, see rg_pg_stmt_lookup); ignored otherwise. */
+int rg_pg_stmt_fe(struct rg_pg_stmt *t, const struct rg_pg_msg *m, uint64_t gen);
+/* A backend message about to be forwarded (whole, framed). For a DataRow *shape is the
+ * shape its fields follow; NULL for every other type. */
+int rg_pg_stmt_be(struct rg_pg_stmt *t, const struct rg_pg_msg *m, const struct rg_pg_shape **shape);
+
+/* True while the session should stop reading the agent (see the contract above). */
+bool rg_pg_stmt_pause(const struct rg_pg_stmt *t);
+/* Requests forwarded and not yet fully answered. */
+uint32_t rg_pg_stmt_pending(const struct rg_pg_stmt *t);
+/* COPY in progress on the target and its overall format (0 text, 1 binary). */
+enum rg_pg_copy_state rg_pg_stmt_copy(const struct rg_pg_stmt *t, int *format);
+/* Last transaction status reported ('I' before the first ReadyForQuery fed). */
+uint8_t rg_pg_stmt_tx(const struct rg_pg_stmt *t);
+
+/*
+ * The named statement `name` as the target will see it when it processes the next message
+ * forwarded (pending Parse and Close included): its SQL text (NUL-terminated, valid until
+ * that statement is closed or replaced) and the bundle generation that last judged it.
+ * Returns 1 found, 0 unknown (never prepared through the protocol, closed, or prepared
+ * with SQL PREPARE; the unnamed statement is never stored: "" returns 0), or
+ * RG_PG_STMT_UNSETTLED: a Parse or Close of that name sent before a Sync that is still
+ * unanswered decides, and it may fail (the name exists, an earlier message of its segment
+ * failed), in which case the target binds what it had before. The session then holds the
+ * Bind (stops reading the agent) until more answers arrived and asks again; it settles at
+ * the latest when nothing is pending.
+ * Not followed: SQL PREPARE / DEALLOCATE / DISCARD run in a Query or Execute.
+ */
+#define RG_PG_STMT_UNSETTLED 2
+int rg_pg_stmt_lookup(const struct rg_pg_stmt *t, const char *name, size_t len, const char **sql,
+		      uint32_t *sql_len, uint64_t *gen);
+/* Record that the statement lookup() finds for name was judged by generation gen.
+ * Returns 1, 0 if lookup would find nothing, or RG_PG_STMT_UNSETTLED (nothing marked). */
+int rg_pg_stmt_judged(struct rg_pg_stmt *t, const char *name, size_t len, uint64_t gen);
+
+
+/* ======================================================================================
+ * masking rows and messages (rows.c)
+ *
+ * Rewrites what the target sends so that the policy's masks apply to it: DataRows (with
+ * the shape the statement tracker gives), ErrorResponse / NoticeResponse texts, and the
+ * rows of COPY TO STDOUT. A message nothing matched in is reported unchanged and the
+ * caller forwards its original bytes; only a masked one is rebuilt, into the caller's
+ * growable buffer. Masked output always stays decodable for the column's type: free text
+ * types (text, varchar, bpchar, name, unknown, and binary bytea) take the masked text;
+ * json and jsonb take it only if it is still valid JSON, else the JSON value null (jsonb
+ * binary keeps its version byte); any other type (numbers, dates, uuid, arrays, records,
+ * text-format bytea, an unknown type or format) whose value a mask changed becomes SQL
+ * NULL, the only value every decoder accepts. Binary values of types that are not text are
+ * scanned as raw bytes, so a text value inside an array or a record is still found.
+ * Pure: no I/O; no allocation per message once the scratch has grown to the widest row.
+ * ====================================================================================== */
+
+struct rg_policy_ctx;
+struct rg_mask_plan;
+struct rg_mask_field;
+
+/* Scratch for masking (per worker, or per session), zero-initialised. */
+#define RG_PG_MASK_EXTRA_TEXT 8
+struct rg_pg_rowmask {
+	struct rg_mask_field *f; /* fields handed to the masker */
+	uint8_t *pre;		 /* per field: bytes kept before what the masker saw */
+	uint32_t fcap;
+	/* Type OIDs to treat as free text besides the built-in ones (e.g. citext, whose
+	 * OID differs per database): the session may fill them. */
+	uint32_t extra_text[RG_PG_MASK_EXTRA_TEXT];
+	uint8_t nextra;
+};
+void rg_pg_rowmask_free(struct rg_pg_rowmask *rm);
+
+enum rg_pg_mask_res {
+	RG_PG_MASK_UNCHANGED = 0,	 /* forward the original message */
+	RG_PG_MASK_REWRITTEN = 1,	 /* out->p[0..out->len) is the message to forward */
+	RG_PG_MASK_E_SHAPE = -1,	 /* malformed, or a field count the shape does not have */
+	RG_PG_MASK_E_NOMEM = -2,
+	RG_PG_MASK_E_MASKER = -3,	 /* the masker failed (Hyperscan) */
+	RG_PG_MASK_E_TOO_LONG = -4,	 /* the rebuilt message would not fit the protocol */
+	RG_PG_MASK_E_UNSUPPORTED = -5,	 /* binary COPY data: cannot be masked */
+};
+
+/*
+ * A DataRow. shape: from rg_pg_stmt_be (NULL: every column of unknown type and format).
+ * plan: the session's mask plan for this result (rg_policy_mask_plan_build with the
+ * shape's column origins; NULL: every mask rule enabled, no column rules).
+ */
+int rg_pg_mask_datarow(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
+		       const struct rg_pg_shape *shape, const struct rg_pg_msg *row,
+		       struct rg_pg_rowmask *rm, struct rg_acc *out);
+
+/*
+ * ErrorResponse / NoticeResponse: the fields that can quote row values (M message,
+ * D detail such as "Key (email)=(x@y.z) already exists", H hint, W context, q internal
+ * query) go through the detector rules the plan enables (its column rules do not apply:
+ * no column); a field a "null" rule hits reads "[masked]". Every other field is kept.
+ */
+int rg_pg_mask_notice(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
+		      const struct rg_pg_msg *m, struct rg_pg_rowmask *rm, struct rg_acc *out);
+
+/*
+ * CopyData of a COPY TO STDOUT in text or CSV format (format 0; the target sends one row
+ * per message): the detector rules run over the whole line as one field (fields are not
+ * split: the delimiter, quote and escape are options of the COPY statement the tracker
+ * does not read), so column rules do not apply to COPY. Redact, partial and hmac keep
+ * every separator; a replacement that would add or remove a tab, newline, carriage
+ * return, backslash, comma or double quote (a static text holding one, or a "null" rule)
+ * makes the whole line redacted instead (letters and digits become '*'), which keeps its
+ * structure. A DELIMITER other than tab or comma is not protected from static texts that
+ * contain it. Binary COPY (format 1) returns RG_PG_MASK_E_UNSUPPORTED.
+ */
+int rg_pg_mask_copy_data(struct rg_policy_ctx *c, const struct rg_mask_plan *plan, int format,
+			 const struct rg_pg_msg *m, struct rg_pg_rowmask *rm, struct rg_acc *out);
+
+/* Whether p[0..n) is one JSON value (RFC 8259; nesting deeper than 1000 is refused). */
+bool rg_pg_json_valid(const uint8_t *p, size_t n);
+
 #endif /* RG_PROTO_PG_INT_H (gateway part) */
