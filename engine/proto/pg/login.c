@@ -1015,7 +1015,7 @@ void pg_be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 		pg_fe_goto(ps, FE_RELAY);
 		ps->token_end_ms = rg_auth_verifier_session_end_ms(
 		    rg_pg_gw_verifier(ps->gw, rg_auth_principal_iss(ps->ident)), ps->ident);
-		if (!limits_start(ps)) {
+		if (!limits_start(ps) || !pg_mask_start(ps)) {
 			pg_close_fatal(s, "53200", "out of memory");
 			return;
 		}

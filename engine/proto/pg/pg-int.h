@@ -254,6 +254,12 @@ enum pg_verdict pg_policy_judge(struct rg_pg_gw *gw, unsigned w, const struct rg
 				const char *sql, size_t len, struct rg_pg_deny *d,
 				struct pg_judgement *j);
 
+/* On worker w: this worker's policy context and masking scratch for the bundle in force and
+ * its generation; true when that bundle has mask rules. */
+struct rg_policy_ctx;
+struct rg_pg_rowmask;
+bool pg_policy_masking(struct rg_pg_gw *gw, unsigned w, struct rg_policy_ctx **ctx,
+		       struct rg_pg_rowmask **rm, uint64_t *gen);
 /* On worker w: the scope limits of the bundle in force for req (rg_policy_limits); returns
  * how many are set (ids valid until this worker switches bundles: copy them). */
 struct rg_limits;

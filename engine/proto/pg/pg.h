@@ -94,7 +94,8 @@ typedef void (*rg_pg_row_hook)(void *arg, const struct rg_pg_sess_info *si,
 	X(lexing_denied) /* statements refused by the lexing guard (docs/security.md) */       \
 	X(token_expired) /* sessions ended because their token expired */                       \
 	X(stmt_denied)	 /* statements and function calls denied by the policy bundle */    \
-	X(limit_ended)	 /* sessions ended by a scope limit (rules' limits:) */
+	X(limit_ended)	 /* sessions ended by a scope limit (rules' limits:) */              \
+	X(rows_masked)	 /* DataRows, notices and COPY rows rewritten by mask rules */
 
 #define RG_PG_AUTH_REASONS 24 /* >= RG_AUTH_E__COUNT; index by enum rg_auth_err */
 

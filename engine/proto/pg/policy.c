@@ -34,6 +34,7 @@ struct pg_policy_gen {
 struct pg_wpol {
 	struct pg_policy_gen *gen; /* the generation ctx was built for */
 	struct rg_policy_ctx *ctx;
+	struct rg_pg_rowmask rm; /* masking scratch (rows.c), grows to the widest row */
 	_Atomic uint64_t acked; /* gen->gen once switched */
 } __attribute__((aligned(64)));
 
@@ -60,8 +61,10 @@ void pg_policy_free(struct rg_pg_gw *gw)
 {
 	unsigned i;
 
-	for (i = 0; gw->wpol && i < gw->workers; i++)
+	for (i = 0; gw->wpol && i < gw->workers; i++) {
 		rg_policy_ctx_free(gw->wpol[i].ctx);
+		rg_pg_rowmask_free(&gw->wpol[i].rm);
+	}
 	free(gw->wpol);
 	gw->wpol = NULL;
 	gen_free(atomic_load(&gw->policy));
@@ -227,4 +230,19 @@ int pg_policy_limits(struct rg_pg_gw *gw, unsigned w, const struct rg_request *r
 	if (!g || !g->p)
 		return 0;
 	return rg_policy_limits(g->p, req, out);
+}
+
+bool pg_policy_masking(struct rg_pg_gw *gw, unsigned w, struct rg_policy_ctx **ctx,
+		       struct rg_pg_rowmask **rm, uint64_t *gen)
+{
+	struct pg_policy_gen *g;
+	struct rg_policy_info info;
+
+	*ctx = worker_ctx(gw, w, &g);
+	*rm = &gw->wpol[w].rm;
+	*gen = g ? g->gen : 0;
+	if (!g || !g->p)
+		return false;
+	rg_policy_get_info(g->p, &info);
+	return info.nmasks > 0;
 }

@@ -165,41 +165,180 @@ static inline bool limit_count(struct rg_sess *s, struct pg_sess *ps, enum rg_li
 	return pg_limit_exceeded(s, k, *counter);
 }
 
+/* ---- inline masking (rows.c) ----------------------------------------------------------- */
+
+bool pg_mask_start(struct pg_sess *ps)
+{
+	struct rg_policy_ctx *ctx;
+	struct rg_pg_rowmask *rm;
+	uint64_t gen;
+
+	if (!pg_policy_masking(ps->gw, (unsigned)(ps->cnt - ps->gw->cnt), &ctx, &rm, &gen))
+		return true;
+	ps->mask = calloc(1, sizeof(*ps->mask));
+	if (!ps->mask)
+		return false;
+	rg_pg_stmt_init(&ps->mask->st, NULL);
+	ps->mask->plan = rg_policy_mask_plan_new();
+	if (!ps->mask->plan)
+		return false;
+	/* rows and the messages that shape them are held whole to be masked: only beyond this
+	 * are they streamed, and a masking session then refuses them (fail closed) */
+	ps->fs.stream_min = ps->bs.stream_min = PG_MASK_HOLD_MAX;
+	return true;
+}
+
+void pg_mask_free(struct pg_sess *ps)
+{
+	if (!ps->mask)
+		return;
+	rg_pg_stmt_free(&ps->mask->st);
+	rg_policy_mask_plan_free(ps->mask->plan);
+	rg_acc_free(&ps->mask->out);
+	free(ps->mask);
+	ps->mask = NULL;
+}
+
+/* The tracker and the target disagree, or a bound was reached: masking must not guess. */
+static void mask_fail(struct rg_sess *s, int err, const char *what)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+
+	rg_pg_log("event=mask_fail sess=%llu peer=%s target=%s what=%s err=%d",
+		  (unsigned long long)ps->id, ps->peer, ps->tgt->cfg->name, what, err);
+	if (err == RG_PG_STMT_E_LIMIT || err == RG_PG_MASK_E_TOO_LONG)
+		pg_close_fatal(s, "54000", "the session exceeds what ringgate can mask");
+	else if (err == RG_PG_STMT_E_NOMEM || err == RG_PG_MASK_E_NOMEM)
+		pg_close_fatal(s, "53200", "out of memory");
+	else if (err == RG_PG_MASK_E_UNSUPPORTED)
+		pg_close_fatal(s, "0A000", "binary COPY cannot be masked through ringgate");
+	else
+		pg_close_fatal(s, "08006", "ringgate lost track of the results to mask");
+}
+
+/* A frontend message about to be forwarded: the tracker follows it; past its soft bound the
+ * agent is not read until answers drain (see rg_pg_stmt_pause). */
+bool pg_mask_fe(struct rg_sess *s, const struct rg_pg_msg *m)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	int r = rg_pg_stmt_fe(&ps->mask->st, m, rg_pg_gw_policy_gen(ps->gw));
+
+	if (r) {
+		mask_fail(s, r, "frontend");
+		return false;
+	}
+	if (!ps->mask->paused && rg_pg_stmt_pause(&ps->mask->st)) {
+		ps->mask->paused = true;
+		rg_sess_pause(s, RG_FE);
+	}
+	return true;
+}
+
+/*
+ * A backend message in a masking session: fed to the tracker, then a DataRow, an
+ * ErrorResponse / NoticeResponse or a COPY TO STDOUT row is masked. *sent: the masked
+ * message was sent in place of the original (forward nothing). False: the session ended.
+ */
+static bool mask_be(struct rg_sess *s, const struct rg_pg_msg *m, const struct rg_pg_shape *shape,
+		    struct fwd_run *run, int *err, bool *sent)
+{
+	static const char *const none[1] = {NULL};
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct pg_mask *mk = ps->mask;
+	struct rg_policy_ctx *ctx;
+	struct rg_pg_rowmask *rm;
+	const struct rg_mask_plan *plan;
+	uint64_t gen, serial;
+	int format = 0, r;
+
+	*sent = false;
+	if (m->type != RG_PG_BE_DATA_ROW && m->type != RG_PG_BE_ERROR &&
+	    m->type != RG_PG_BE_NOTICE &&
+	    !(m->type == RG_PG_BE_COPY_DATA &&
+	      rg_pg_stmt_copy(&mk->st, &format) == RG_PG_COPY_OUT))
+		return true;
+	if (!pg_policy_masking(ps->gw, (unsigned)(ps->cnt - ps->gw->cnt), &ctx, &rm, &gen) ||
+	    !ctx)
+		return true; /* a reload took the mask rules away */
+	/* the plan is per session: for this result's columns (origins not resolved yet:
+	 * detector rules), or for no columns (notices, COPY) */
+	serial = m->type == RG_PG_BE_DATA_ROW && shape ? shape->serial : UINT64_MAX;
+	plan = mk->plan_serial == serial && mk->plan_gen == gen
+		   ? rg_policy_mask_plan_get(mk->plan, ctx)
+		   : NULL;
+	if (!plan) {
+		if (rg_policy_mask_plan_build(ctx, &ps->req, none, 0, mk->plan, &plan)) {
+			mask_fail(s, RG_PG_MASK_E_NOMEM, "plan");
+			return false;
+		}
+		mk->plan_serial = serial;
+		mk->plan_gen = gen;
+	}
+	mk->out.len = 0;
+	if (m->type == RG_PG_BE_DATA_ROW)
+		r = rg_pg_mask_datarow(ctx, plan, shape, m, rm, &mk->out);
+	else if (m->type == RG_PG_BE_COPY_DATA)
+		r = rg_pg_mask_copy_data(ctx, plan, format, m, rm, &mk->out);
+	else
+		r = rg_pg_mask_notice(ctx, plan, m, rm, &mk->out);
+	if (r < 0) {
+		pg_run_flush(s, RG_FE, run, err);
+		mask_fail(s, r, "mask");
+		return false;
+	}
+	if (r == RG_PG_MASK_REWRITTEN) {
+		ps->cnt->rows_masked++;
+		pg_run_flush(s, RG_FE, run, err);
+		if (!*err)
+			*err = rg_sess_send(s, RG_FE, mk->out.p, mk->out.len);
+		*sent = true;
+	}
+	return true;
+}
+
 /* Send the target DENY_SQL in place of a denied message (a Query, a FunctionCall, or a
  * Parse under the agent's statement name) and remember the denial for sync point seq. */
 void pg_deny_forward(struct rg_sess *s, const char *parse_name, uint64_t seq,
 		     const struct rg_pg_deny *d, struct fwd_run *run, int *err)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
+	struct rg_pg_msg m;
+	uint8_t *b = NULL;
+	size_t len;
 
 	pg_run_flush(s, RG_BE, run, err);
 	if (*err)
 		return;
 	if (parse_name) {
-		/* Parse: name, DENY_SQL, no parameter types (denials are rare: built on the heap)
-		 */
-		size_t nl = strlen(parse_name) + 1, len = 4 + nl + sizeof(DENY_SQL) + 2;
-		uint8_t *b = malloc(1 + len);
+		/* Parse: name, DENY_SQL, no parameter types (denials are rare: built on the heap) */
+		size_t nl = strlen(parse_name) + 1;
 
+		len = 1 + 4 + nl + sizeof(DENY_SQL) + 2;
+		b = malloc(len);
 		if (!b) {
 			*err = -ENOMEM;
 			return;
 		}
 		b[0] = RG_PG_FE_PARSE;
-		b[1] = (uint8_t)(len >> 24), b[2] = (uint8_t)(len >> 16);
-		b[3] = (uint8_t)(len >> 8), b[4] = (uint8_t)len;
+		b[1] = (uint8_t)((len - 1) >> 24), b[2] = (uint8_t)((len - 1) >> 16);
+		b[3] = (uint8_t)((len - 1) >> 8), b[4] = (uint8_t)(len - 1);
 		memcpy(b + 5, parse_name, nl);
 		memcpy(b + 5 + nl, DENY_SQL, sizeof(DENY_SQL));
-		b[1 + len - 2] = b[1 + len - 1] = 0;
-		*err = rg_sess_send(s, RG_BE, b, 1 + len);
-		free(b);
-	} else {
-		*err = rg_sess_send(s, RG_BE, &deny_query, sizeof(deny_query));
+		b[len - 2] = b[len - 1] = 0;
 	}
-	if (!*err)
+	*err = rg_sess_send(s, RG_BE, b ? (const void *)b : (const void *)&deny_query,
+			    b ? len : sizeof(deny_query));
+	if (!*err) {
 		deny_push(s, seq, d);
+		/* the tracker follows what the target really gets */
+		if (ps->mask && rg_pg_msg_view(b ? b : (const uint8_t *)&deny_query,
+					       b ? len : sizeof(deny_query), &m) == 0)
+			(void)pg_mask_fe(s, &m);
+	}
+	free(b);
 	if (ps->lim && !*err)
-		(void)limit_count(s, ps, RG_LIMIT_DENIALS, &ps->lim->denials, 1, RG_BE, NULL, err);
+		(void)limit_count(s, ps, RG_LIMIT_DENIALS, &ps->lim->denials, 1, RG_BE, NULL,
+				  err);
 }
 
 /*
@@ -330,6 +469,10 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 		}
 		break;
 	}
+	if (ps->mask && !pg_mask_fe(s, m)) {
+		run->len = 0; /* the session is closing: nothing more goes to the target */
+		return false;
+	}
 	pg_forward(s, RG_BE, run, b, m->start, m->total, in_acc, err);
 	return true;
 }
@@ -390,9 +533,16 @@ bool pg_be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run *run
 		     bool in_acc, int *err)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
-	bool drop = false;
+	const struct rg_pg_shape *shape = NULL;
+	bool drop = false, sent = false;
 	uint8_t st;
+	int r;
 
+	if (ps->mask && (r = rg_pg_stmt_be(&ps->mask->st, m, &shape))) {
+		pg_run_flush(s, RG_FE, run, err);
+		mask_fail(s, r, "backend");
+		return false;
+	}
 	if (ps->lim) {
 		if (m->type == RG_PG_BE_DATA_ROW &&
 		    limit_count(s, ps, RG_LIMIT_ROWS, &ps->lim->rows, 1, RG_FE, run, err))
@@ -404,6 +554,13 @@ bool pg_be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run *run
 	case RG_PG_BE_DATA_ROW:
 		ps->gw->row_hook(ps->gw->hook_arg, &ps->si,
 				 ps->rowdesc_valid ? &ps->rowdesc_msg : NULL, m);
+		if (ps->mask && !mask_be(s, m, shape, run, err, &sent))
+			return false;
+		break;
+	case RG_PG_BE_NOTICE:
+	case RG_PG_BE_COPY_DATA:
+		if (ps->mask && !mask_be(s, m, shape, run, err, &sent))
+			return false;
 		break;
 	case RG_PG_BE_ROW_DESC:
 		/* the copy is for the row hook only: none with the default no-op hook */
@@ -416,10 +573,12 @@ bool pg_be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run *run
 			return false;
 		}
 		ps->rowdesc_valid =
-		    rg_pg_msg_view(ps->rowdesc.p, ps->rowdesc.len, &ps->rowdesc_msg) > 0;
+		    rg_pg_msg_view(ps->rowdesc.p, ps->rowdesc.len, &ps->rowdesc_msg) == 0;
 		break;
 	case RG_PG_BE_ERROR:
 		deny_answer(s, m, run, err, &drop);
+		if (!drop && ps->mask && !mask_be(s, m, shape, run, err, &sent))
+			return false;
 		break;
 	case RG_PG_BE_PARAM_STATUS:
 		/* rare: after a SET of a setting the server reports */
@@ -435,6 +594,10 @@ bool pg_be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run *run
 		deny_answer(s, m, run, err, &drop);
 		ps->rfq_recv++;
 		ps->tx_status = st;
+		if (ps->mask && ps->mask->paused && !rg_pg_stmt_pause(&ps->mask->st)) {
+			ps->mask->paused = false;
+			rg_sess_resume(s, RG_FE);
+		}
 		pg_forward(s, RG_FE, run, b, m->start, m->total, in_acc, err);
 		if (ps->draining) {
 			pg_run_flush(s, RG_FE, run, err);
@@ -449,7 +612,7 @@ bool pg_be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run *run
 	default:
 		break;
 	}
-	if (!drop)
+	if (!drop && !sent)
 		pg_forward(s, RG_FE, run, b, m->start, m->total, in_acc, err);
 	return true;
 }
@@ -477,6 +640,8 @@ void pg_trim_idle(struct pg_sess *ps)
 		return;
 	stream_trim(&ps->fs);
 	stream_trim(&ps->bs);
+	if (ps->mask)
+		rg_pg_stmt_trim(&ps->mask->st);
 	if (ps->rowdesc.cap > ROWDESC_KEEP && ps->rowdesc.cap > ps->rowdesc.len) {
 		if (!ps->rowdesc.len || !ps->rowdesc_valid) {
 			rg_acc_free(&ps->rowdesc);
@@ -485,7 +650,7 @@ void pg_trim_idle(struct pg_sess *ps)
 			ps->rowdesc.p = p;
 			ps->rowdesc.cap = ps->rowdesc.len;
 			ps->rowdesc_valid =
-			    rg_pg_msg_view(p, ps->rowdesc.len, &ps->rowdesc_msg) > 0;
+			    rg_pg_msg_view(p, ps->rowdesc.len, &ps->rowdesc_msg) == 0;
 		}
 	}
 }
@@ -497,6 +662,12 @@ bool pg_be_relay_piece(struct rg_sess *s, const struct rg_pg_sevent *ev, struct 
 {
 	struct pg_sess *ps = rg_sess_priv(s);
 
+	if (ps->mask && ev->first) {
+		/* beyond PG_MASK_HOLD_MAX: it could neither be masked nor followed */
+		pg_run_flush(s, RG_FE, run, err);
+		mask_fail(s, RG_PG_MASK_E_TOO_LONG, "streamed_backend_message");
+		return false;
+	}
 	if (ps->lim && ev->first) {
 		if (ev->type == RG_PG_BE_DATA_ROW &&
 		    limit_count(s, ps, RG_LIMIT_ROWS, &ps->lim->rows, 1, RG_FE, run, err))

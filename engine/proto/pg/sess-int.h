@@ -139,6 +139,7 @@ struct pg_sess {
 	uint64_t id;
 	uint64_t accepted_ms; /* CLOCK_MONOTONIC: the login's time limits count from here */
 	struct pg_limits *lim; /* scope limits, NULL when none apply */
+	struct pg_mask *mask;  /* inline masking, NULL when the bundle has no mask rules */
 	int64_t token_end_ms; /* CLOCK_REALTIME ms: the session ends as its token expires
 			       * (exp + clock skew); 0: the issuer lets sessions outlive tokens */
 	uint32_t addr_bucket; /* the client address's pending-login counter (gw.c) */
@@ -180,6 +181,21 @@ struct pg_limits {
 	char id[RG_LIMIT__COUNT][64];	 /* the limit entry that set it (for the FATAL and log) */
 	uint64_t statements, rows, bytes, denials;
 	uint64_t start_ms, last_stmt_ms; /* CLOCK_MONOTONIC */
+};
+
+/*
+ * Inline masking of what the target returns (rows.c) for a session whose bundle has mask
+ * rules: the statement tracker that gives every DataRow its shape, the session's own mask
+ * plan (rebuilt when the result or the bundle changes) and the buffer a masked message is
+ * rebuilt in. Allocated at login only for such sessions.
+ */
+#define PG_MASK_HOLD_MAX (64u << 20) /* a masking session holds messages this large whole */
+struct pg_mask {
+	struct rg_pg_stmt st;
+	struct rg_policy_plan *plan;
+	uint64_t plan_serial, plan_gen;
+	struct rg_acc out;
+	bool paused; /* the tracker asked to stop reading the agent */
 };
 
 /* A run of bytes of one received buffer forwarded by reference as one send item. */
@@ -227,6 +243,9 @@ void pg_be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m);
 void pg_be_ssl_answer(struct rg_sess *s, struct rg_buf *b);
 
 /* relay.c */
+bool pg_mask_start(struct pg_sess *ps);
+void pg_mask_free(struct pg_sess *ps);
+bool pg_mask_fe(struct rg_sess *s, const struct rg_pg_msg *m);
 bool pg_limit_exceeded(struct rg_sess *s, enum rg_limit_kind k, uint64_t count);
 bool pg_be_relay_piece(struct rg_sess *s, const struct rg_pg_sevent *ev, struct fwd_run *run,
 		       struct rg_buf *b, int *err);

@@ -324,6 +324,7 @@ static void pg_close(struct rg_sess *s, enum rg_close_reason reason)
 	pg_scram_free(ps);
 	free(ps->deny);
 	free(ps->lim);
+	pg_mask_free(ps);
 	OPENSSL_cleanse(ps->key_key, sizeof(ps->key_key));
 	if (ps->cancel) {
 		OPENSSL_cleanse(ps->cancel, sizeof(*ps->cancel));
@@ -404,6 +405,14 @@ static void fe_process(struct rg_sess *s, const uint8_t *p, size_t n, struct rg_
 			if (!pg_fe_relay_msg(s, &ev.msg, &run, b, ev.in_acc || !b, &err))
 				goto out;
 		} else if (ev.kind == RG_PG_SEV_PIECE) {
+			if (ev.first && ps->mask) {
+				/* beyond PG_MASK_HOLD_MAX: the tracker cannot follow it */
+				pg_run_flush(s, RG_BE, &run, &err);
+				pg_close_fatal(s, "54000",
+					       "message too large for a masked session through "
+					       "ringgate");
+				goto out;
+			}
 			if (ev.first) {
 				struct rg_pg_deny d;
 
