@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Inline masking of results on live sessions (issue #10; docs/pg.md "Masked results").
+
+Against a real PostgreSQL 15 and the real ringgate with rules/pii in the bundle: the same
+table read straight from PostgreSQL shows the cards, SSNs and emails, read through ringgate
+shows them masked -- in simple queries, in extended-protocol Executes whose rows come
+without a RowDescription (the statement described earlier), in binary result format, in
+COPY TO STDOUT, and in an ErrorResponse's DETAIL; rows without PII and NULLs pass as they
+are; psycopg2, psql and the raw protocol agree; a row too large to hold whole fails closed.
+"""
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "lib"))
+import pgfix  # noqa: E402
+import rgtest  # noqa: E402
+from pgfix import check  # noqa: E402
+from test_clients_bad_input import raw_login, msg, read_msg, read_reply, error_fields  # noqa: E402
+
+CARD, SSN, EMAIL = "4111 1111 1111 1111", "123-45-6789", "ada@example.com"
+
+
+def parse(name, sql):
+    return msg(b"P", name + b"\0" + sql + b"\0" + struct.pack("!h", 0))
+
+
+def bind(stmt, result_formats=()):
+    body = b"\0" + stmt + b"\0" + struct.pack("!hh", 0, 0)
+    body += struct.pack("!h", len(result_formats)) + b"".join(
+        struct.pack("!h", f) for f in result_formats)
+    return msg(b"B", body)
+
+
+def rows_of(s):
+    """Messages up to ReadyForQuery: the DataRows' fields (bytes or None) and the types."""
+    types, rows = [], []
+    while True:
+        t, body = read_msg(s)
+        types.append(t)
+        if t == b"D":
+            (n,) = struct.unpack("!h", body[:2])
+            off, fields = 2, []
+            for _ in range(n):
+                (ln,) = struct.unpack("!i", body[off:off + 4])
+                off += 4
+                if ln < 0:
+                    fields.append(None)
+                else:
+                    fields.append(body[off:off + ln])
+                    off += ln
+            rows.append(fields)
+        if t == b"Z":
+            return types, rows
+
+
+def main():
+    with rgtest.PgServer() as pg:
+        pg.psql("CREATE TABLE people (id int PRIMARY KEY, name text, card text, ssn text, "
+                "email text UNIQUE, note text, doc jsonb); "
+                f"INSERT INTO people VALUES (1, 'Ada', '{CARD}', '{SSN}', '{EMAIL}', NULL, "
+                f"'{{\"email\": \"{EMAIL}\"}}'), "
+                "(2, 'Bob', NULL, NULL, 'no-pii-here', 'plain text', '{}')")
+        iss = pgfix.Issuer()
+        with tempfile.TemporaryDirectory(prefix="rgtest-mask-") as d:
+            key = os.path.join(d, "mask.key")
+            with open(key, "w") as f:
+                f.write("0123456789abcdef0123456789abcdef")
+            os.chmod(key, 0o600)
+            bundle = rgtest.compile_bundle(["rules/baseline", "rules/pii"],
+                                           os.path.join(d, "b.rgb"))
+            rg = pgfix.start(pg, iss, policy={"bundle": bundle, "hmac_key_file": key})
+            tok = iss.token()
+            direct = pg.psql("SELECT card, ssn, email FROM people WHERE id = 1").stdout
+            check(CARD in direct and SSN in direct and EMAIL in direct,
+                  "straight from PostgreSQL the values are there")
+
+            # psql, simple protocol
+            r = rgtest.run_psql("SELECT id, name, card, ssn, email, note, doc FROM people "
+                                "ORDER BY id", rg.env("agent-1", tok))
+            out = r.stdout
+            check(CARD not in out and SSN not in out and EMAIL not in out,
+                  f"through ringgate they are masked ({out.strip()})")
+            check("1111" in out and "6789" in out and "h:" in out,
+                  "cards and SSNs keep their last digits, emails are hmac'd (joinable)")
+            check("no-pii-here" in out and "plain text" in out and "Bob" in out,
+                  "values without PII pass as they are")
+            r2 = rgtest.run_psql("SELECT email FROM people WHERE id = 1",
+                                 rg.env("agent-1", tok))
+            check(r2.stdout.strip() in out, "the same email masks to the same value (hmac)")
+
+            # psycopg2
+            conn = pgfix.connect(rg, tok)
+            cur = conn.cursor()
+            cur.execute("SELECT card, ssn, email, note, doc FROM people WHERE id = %s", (1,))
+            card, ssn, email, note, doc = cur.fetchone()
+            check(card != CARD and ssn != SSN and email != EMAIL and note is None,
+                  f"psycopg2: masked, NULL stays NULL ({card}, {ssn}, {email}, {note})")
+            check(isinstance(doc, dict) and EMAIL not in str(doc),
+                  f"jsonb stays valid JSON, its email masked ({doc})")
+            conn.close()
+
+            # raw extended protocol: Describe once, then Executes whose rows come without a
+            # RowDescription, in text and in binary result format
+            ok, s = raw_login(rgtest.Endpoint(rg.host, rg.port, "agent-1", None,
+                                              rg.config["targets"][0]["name"]), tok)[:2]
+            s.sendall(parse(b"p1", b"SELECT card, email, id FROM people WHERE id = 1") +
+                      msg(b"D", b"Sp1\0") + msg(b"S"))
+            types, _ = rows_of(s)
+            check(b"T" in types, "Describe answered with a RowDescription")
+            for fmt, what in ((0, "text"), (1, "binary")):
+                s.sendall(bind(b"p1", (fmt,)) + msg(b"E", b"\0" + struct.pack("!i", 0)) +
+                          msg(b"S"))
+                types, rows = rows_of(s)
+                check(b"T" not in types and len(rows) == 1, f"{what}: rows without a "
+                      f"RowDescription ({types})")
+                c, e, i = rows[0]
+                check(c is not None and CARD.encode() not in c and EMAIL.encode() not in e,
+                      f"{what} format: masked ({c!r}, {e!r})")
+                if fmt == 1:
+                    check(i == struct.pack("!i", 1), f"binary int4 untouched ({i!r})")
+            # COPY TO STDOUT
+            s.sendall(msg(b"Q", b"COPY (SELECT card, email FROM people ORDER BY id) TO STDOUT\0"))
+            data = b""
+            while True:
+                t, body = read_msg(s)
+                if t == b"d":
+                    data += body
+                if t == b"Z":
+                    break
+            check(CARD.encode() not in data and EMAIL.encode() not in data and
+                  b"no-pii-here" in data, f"COPY TO STDOUT rows masked ({data!r})")
+            # an error that quotes the row value in DETAIL
+            s.sendall(msg(b"Q", f"INSERT INTO people (id, email) VALUES (9, '{EMAIL}')"
+                          .encode() + b"\0"))
+            types, _ = rows_of(s)
+            s.sendall(msg(b"Q", f"INSERT INTO people (id, email) VALUES (9, '{EMAIL}')"
+                          .encode() + b"\0"))
+            t, body = read_msg(s)
+            f = error_fields(body)
+            check(t == b"E" and f.get("C") == "23505" and EMAIL not in f.get("D", "") and
+                  "already exists" in f.get("D", ""),
+                  f"ErrorResponse DETAIL masked ({f.get('D')})")
+            read_reply(s)
+            s.sendall(msg(b"X"))
+            s.close()
+
+            # a row too large to hold whole is refused, never passed unmasked
+            r = rgtest.run_psql("SELECT repeat('x', 70000000)", rg.env("agent-1", tok),
+                                check=False, timeout=120)
+            check(r.returncode != 0 and "54000" not in r.stdout and
+                  "exceeds what ringgate can mask" in r.stderr,
+                  f"a 70 MB row fails closed ({r.stderr.strip()[:160]})")
+            log = pgfix.log_text(rg)
+            probs = rgtest.sanitizer_reports(log)
+            check(not probs and rg.proc.poll() is None, f"ringgate healthy ({probs[:3]})")
+            check(CARD not in log and SSN not in log and EMAIL not in log,
+                  "no unmasked value in the log")
+
+
+if __name__ == "__main__":
+    main()
