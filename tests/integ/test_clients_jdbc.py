@@ -55,7 +55,7 @@ def test_jdbc_policy():
     argv = compile_client()
     argv[-1] = "JdbcDeny"
     with tempfile.TemporaryDirectory(prefix="rgtest-jdbc-b-") as d:
-        bundle = rgtest.compile_bundle(["rules/baseline"], os.path.join(d, "b.rgb"))
+        bundle = rgtest.compile_bundle(["rules/baseline", "rules/pii"], os.path.join(d, "b.rgb"))
         with rgtest.ClientStack(direct=False, policy={"bundle": bundle}) as st:
             r = subprocess.run(argv, env=st.ep.env(), capture_output=True, text=True,
                                timeout=180)

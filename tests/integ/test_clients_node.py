@@ -75,7 +75,7 @@ def test_node_pg_policy():
     modules = node_modules()
     import tempfile
     with tempfile.TemporaryDirectory(prefix="rgtest-node-") as d:
-        bundle = rgtest.compile_bundle(["rules/baseline"], os.path.join(d, "b.rgb"))
+        bundle = rgtest.compile_bundle(["rules/baseline", "rules/pii"], os.path.join(d, "b.rgb"))
         with rgtest.ClientStack(direct=False, policy={"bundle": bundle}) as st:
             env = st.ep.env(NODE_PATH=modules)
             r = subprocess.run(["node", os.path.join(NODE_DIR, "pg_deny.js")], env=env,
