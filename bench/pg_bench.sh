@@ -181,6 +181,10 @@ PGCONF
 cat "$T/hba" >"$T/data/pg_hba.conf"
 runuser -u postgres -- "$PGBIN/pg_ctl" -D "$T/data" -l "$T/pg.log" -w start >/dev/null
 "$PGBIN/pgbench" -i -q -s "$SCALE" -h 127.0.0.1 -p "$PGPORT" -U postgres postgres >/dev/null 2>&1
+# 1 % of the accounts carry a card number in filler, so rows1000 has PII for the masks to find
+"$PGBIN/psql" -q -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -c \
+	"UPDATE pgbench_accounts SET filler = 'card 4111 1111 1111 1111 of ' || aid WHERE aid % 100 = 0" \
+	-c "VACUUM ANALYZE pgbench_accounts"
 RG_PW=$(head -c 18 /dev/urandom | base64 | tr '+/' 'xy')
 "$PGBIN/psql" -q -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -v ON_ERROR_STOP=1 \
 	-c "CREATE ROLE rg_bench LOGIN PASSWORD '$RG_PW'" -c "GRANT pg_read_all_data TO rg_bench"
@@ -820,7 +824,7 @@ fi
 	echo "duration ${DURATION}s per run, $REPEAT run(s) per cell (median shown), pgbench -j 2, scale $SCALE;"
 	echo "forwarders with $FWD_THREADS thread(s), ringgate with $RG_THREADS worker(s), haproxy nbthread 1,"
 	echo "pgbouncer single-threaded. ringgate: JWT login (ES256 dev issuer), SCRAM to PostgreSQL, policy bundle: ${RG_RULES}."
-	echo "select1 = pgbench -S; rows1000 = SELECT of 1000 rows of pgbench_accounts per transaction."
+	echo "select1 = pgbench -S; rows1000 = SELECT of 1000 rows of pgbench_accounts per transaction (1 % of them carry a card number)."
 	echo "CPU µs/query = proxy process (utime+stime) / transactions; latency from pgbench --log."
 	echo "Backends: $([ "$FRESH_BACKENDS" = 1 ] && echo "every run starts on fresh PostgreSQL backends (all client backends terminated before it)" || echo "FRESH_BACKENDS=0: pgbouncer's pool keeps its backends from run to run")."
 	echo "Sessions: proxies and pgbench each $([ ${#SETSID[@]} -gt 0 ] && echo "in a session of their own (setsid; sched_autogroup on)" || echo "in the script's session (NO_SETSID or sched_autogroup off)")."
