@@ -479,12 +479,9 @@ static bool get_bool(struct pctx *c, const struct ynode *n, const char *what, bo
 	return false;
 }
 
-/* A plain decimal integer; values past 9 digits are reported as out of range by callers
- * through *out = -1. */
-static bool get_int(struct pctx *c, const struct ynode *n, const char *what, long *out)
+/* Whether n is a plain, unquoted run of decimal digits; reports it at n if not. */
+static bool plain_digits(struct pctx *c, const struct ynode *n, const char *what)
 {
-	if (n->kind == Y_BAD)
-		return false;
 	bool ok = n->kind == Y_SCALAR && n->plain && n->len > 0;
 	for (size_t i = 0; ok && i < n->len; i++)
 		ok = n->s[i] >= '0' && n->s[i] <= '9';
@@ -494,8 +491,16 @@ static bool get_int(struct pctx *c, const struct ynode *n, const char *what, lon
 				       n->s);
 		else
 			type_error(c, n, what, "an integer");
-		return false;
 	}
+	return ok;
+}
+
+/* A plain decimal integer; values past 9 digits are reported as out of range by callers
+ * through *out = -1. */
+static bool get_int(struct pctx *c, const struct ynode *n, const char *what, long *out)
+{
+	if (n->kind == Y_BAD || !plain_digits(c, n, what))
+		return false;
 	*out = n->len > 9 ? -1 : strtol(n->s, NULL, 10);
 	return true;
 }
@@ -1538,17 +1543,8 @@ static bool parse_limit_bytes(struct pctx *c, const struct ynode *n, const char 
 static bool parse_limit_count(struct pctx *c, const struct ynode *n, const char *what,
 			      uint64_t *out)
 {
-	bool ok = n->kind == Y_SCALAR && n->plain && n->len > 0;
-	for (size_t i = 0; ok && i < n->len; i++)
-		ok = n->s[i] >= '0' && n->s[i] <= '9';
-	if (!ok) {
-		if (n->kind == Y_SCALAR && !is_null(n))
-			rulec_diag_add(c->d, npos(c, n), "'%s' must be an integer, got '%s'", what,
-				       n->s);
-		else
-			type_error(c, n, what, "an integer");
+	if (!plain_digits(c, n, what))
 		return false;
-	}
 	size_t end;
 	uint64_t v = leading_digits(n->s, &end);
 	if (v > LIMIT_MAX_COUNT) {
