@@ -344,12 +344,12 @@ int rg_pg_mask_datarow(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
 			r = put32(out, UINT32_MAX); /* -1: NULL */
 		} else if (!o->changed) {
 			r = put_field(out, pre, rm->pre[i], o->data, o->len);
+		} else if (k == C_JSONB_BIN && !rm->pre[i]) {
+			r = put32(out, UINT32_MAX); /* unknown jsonb version: cannot rebuild */
 		} else if ((k == C_JSON || k == C_JSONB_BIN) && !rg_pg_json_valid(o->data, o->len)) {
 			/* masked text that is no longer JSON (a number masked, a static text
 			 * with quotes): the JSON null keeps the value decodable */
 			r = put_field(out, pre, rm->pre[i], JSON_NULL, 4);
-		} else if (k == C_JSONB_BIN && !rm->pre[i]) {
-			r = put32(out, UINT32_MAX); /* unknown jsonb version: cannot rebuild */
 		} else {
 			r = put_field(out, pre, rm->pre[i], o->data, o->len);
 		}

@@ -190,6 +190,17 @@ static void test_jsonb_binary_keeps_its_version_byte_and_stays_json(void **state
 	assert_true(field_is(x, 1, "[\"" H_ALICE "\", 1]"));
 }
 
+static void test_jsonb_binary_of_an_unknown_version_becomes_null_when_masked(void **state)
+{
+	struct fx *x = *state;
+	struct rg_pg_rcol c[1] = {BIN(3802)};
+	struct rg_pg_shape s = shape(c, 1);
+	const char *v[1] = {"\x02{\"pan\": 4111111111111111}"}; /* masking breaks it too */
+	row(x, 1, v, NULL);
+	assert_int_equal(mask(x, &s), RG_PG_MASK_REWRITTEN);
+	assert_true(field_is(x, 0, NULL));
+}
+
 static void test_masked_json_that_is_no_longer_json_becomes_json_null(void **state)
 {
 	struct fx *x = *state;
@@ -375,6 +386,7 @@ int main(void)
 	    T_(test_cards_ssns_and_emails_in_text_columns_are_masked),
 	    T_(test_binary_text_and_bytea_columns_are_masked),
 	    T_(test_jsonb_binary_keeps_its_version_byte_and_stays_json),
+	    T_(test_jsonb_binary_of_an_unknown_version_becomes_null_when_masked),
 	    T_(test_masked_json_that_is_no_longer_json_becomes_json_null),
 	    T_(test_other_types_a_mask_touched_become_null),
 	    T_(test_column_rules_follow_the_sessions_plan),
