@@ -605,6 +605,21 @@ static bool client(uint8_t op, uint8_t arg)
 	}
 }
 
+/* The client's actions, then every answer; ends early (longjmp) when a limit is hit. */
+static void script(const uint8_t *data, size_t size)
+{
+	for (size_t i = 0; i + 1 < size; i += 2) {
+		if (!client(data[i], data[i + 1]))
+			return;
+		if (rg_pg_stmt_pending(&T) > QMAX)
+			die("pending grows past what was sent");
+	}
+	deliver(QMAX);
+	if (rg_pg_stmt_pending(&T) != 0)
+		die("requests left pending after every answer");
+	rg_pg_stmt_trim(&T);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct rg_pg_stmt_limits tight;
@@ -624,21 +639,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		rg_pg_stmt_init(&T, NULL);
 	}
-	if (size)
-		data++, size--;
-	if (setjmp(ended))
-		goto out;
-	for (size_t i = 0; i + 1 < size; i += 2) {
-		if (!client(data[i], data[i + 1]))
-			goto out;
-		if (rg_pg_stmt_pending(&T) > QMAX)
-			die("pending grows past what was sent");
-	}
-	deliver(QMAX);
-	if (rg_pg_stmt_pending(&T) != 0)
-		die("requests left pending after every answer");
-	rg_pg_stmt_trim(&T);
-out:
+	if (size && !setjmp(ended))
+		script(data + 1, size - 1);
 	rg_pg_stmt_free(&T);
 	return 0;
 }
