@@ -351,7 +351,8 @@ int rg_pg_stmt_fe(struct rg_pg_stmt *t, const struct rg_pg_msg *m, uint64_t gen)
 /* A backend message about to be forwarded (whole, framed). For a DataRow *shape is the
  * shape its fields follow; NULL for every other type. A message streamed in pieces
  * (DataRow, CopyData, FunctionCallResponse) is fed once, as a view of its first piece: the
- * type and, for a DataRow, the 2-byte field count after the header are all it reads. */
+ * type and, for a DataRow, the 2-byte field count after the header are all it reads (so
+ * that piece must hold at least those 7 bytes). */
 int rg_pg_stmt_be(struct rg_pg_stmt *t, const struct rg_pg_msg *m, const struct rg_pg_shape **shape);
 
 /* True while the session should stop reading the agent (see the contract above). */
