@@ -426,7 +426,7 @@ enum rg_pg_mask_res {
 	RG_PG_MASK_E_NOMEM = -2,
 	RG_PG_MASK_E_MASKER = -3,	 /* the masker failed (Hyperscan) */
 	RG_PG_MASK_E_TOO_LONG = -4,	 /* the rebuilt message would not fit the protocol */
-	RG_PG_MASK_E_UNSUPPORTED = -5,	 /* binary COPY data: cannot be masked */
+	RG_PG_MASK_E_UNSUPPORTED = -5,	 /* binary COPY data that does not parse */
 };
 
 /*
@@ -456,7 +456,12 @@ int rg_pg_mask_notice(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
  * return, backslash, comma or double quote (a static text holding one, or a "null" rule)
  * makes the whole line redacted instead (letters and digits become '*'), which keeps its
  * structure. A DELIMITER other than tab or comma is not protected from static texts that
- * contain it. Binary COPY (format 1) returns RG_PG_MASK_E_UNSUPPORTED.
+ * contain it.
+ * Binary COPY (format 1; the target sends the file header with the first tuple, then one
+ * tuple per message, then the -1 trailer): each field is scanned as raw bytes by the
+ * detector rules and a field they match in becomes NULL (the types are not known, NULL
+ * decodes for all). Data that does not parse as header / tuples / trailer returns
+ * RG_PG_MASK_E_UNSUPPORTED (fail closed).
  */
 int rg_pg_mask_copy_data(struct rg_policy_ctx *c, const struct rg_mask_plan *plan, int format,
 			 const struct rg_pg_msg *m, struct rg_pg_rowmask *rm, struct rg_acc *out);

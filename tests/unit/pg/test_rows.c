@@ -337,6 +337,45 @@ static void test_copy_text_lines_are_masked_keeping_their_separators(void **stat
 			 RG_PG_MASK_E_UNSUPPORTED);
 }
 
+static void test_binary_copy_fields_a_detector_matches_become_null(void **state)
+{
+	struct fx *x = *state;
+	/* header (no extension), then one tuple: int4 7, text e-mail, NULL, bytea */
+	static const uint8_t body[] = "PGCOPY\n\377\r\n\0" "\0\0\0\0" "\0\0\0\0"
+				      "\0\4" "\0\0\0\4\0\0\0\7"
+				      "\0\0\0\x11" "alice@example.com"
+				      "\377\377\377\377"
+				      "\0\0\0\2ok";
+	static const uint8_t want[] = "PGCOPY\n\377\r\n\0" "\0\0\0\0" "\0\0\0\0"
+				      "\0\4" "\0\0\0\4\0\0\0\7"
+				      "\377\377\377\377"
+				      "\377\377\377\377"
+				      "\0\0\0\2ok";
+	static const uint8_t trailer[] = {0xff, 0xff};
+	size_t n = sizeof(body) - 1;
+
+	x->in[0] = 'd';
+	x->in[1] = x->in[2] = 0;
+	x->in[3] = (uint8_t)((n + 4) >> 8);
+	x->in[4] = (uint8_t)(n + 4);
+	memcpy(x->in + 5, body, n);
+	assert_int_equal(rg_pg_msg_view(x->in, n + 5, &x->msg), 0);
+	assert_int_equal(rg_pg_mask_copy_data(x->c, x->plan, 1, &x->msg, &x->rm, &x->out),
+			 RG_PG_MASK_REWRITTEN);
+	assert_int_equal(x->out.len, 5 + sizeof(want) - 1);
+	assert_memory_equal(x->out.p + 5, want, sizeof(want) - 1);
+
+	/* the trailer alone, and bytes that are not binary COPY data */
+	memcpy(x->in + 5, trailer, 2);
+	x->in[4] = 6;
+	assert_int_equal(rg_pg_msg_view(x->in, 7, &x->msg), 0);
+	assert_int_equal(rg_pg_mask_copy_data(x->c, x->plan, 1, &x->msg, &x->rm, &x->out),
+			 RG_PG_MASK_UNCHANGED);
+	copy_msg(x, "1\tnot binary\n");
+	assert_int_equal(rg_pg_mask_copy_data(x->c, x->plan, 1, &x->msg, &x->rm, &x->out),
+			 RG_PG_MASK_E_UNSUPPORTED);
+}
+
 static void test_copy_replacement_that_would_break_the_line_redacts_it(void **state)
 {
 	struct fx *x = *state;
@@ -393,6 +432,7 @@ int main(void)
 	    T_(test_field_count_other_than_the_shapes_is_refused),
 	    T_(test_error_detail_values_are_masked),
 	    T_(test_copy_text_lines_are_masked_keeping_their_separators),
+	    T_(test_binary_copy_fields_a_detector_matches_become_null),
 	    T_(test_copy_replacement_that_would_break_the_line_redacts_it),
 	    cmocka_unit_test(test_json_validator),
 	};
