@@ -396,7 +396,10 @@ void rg_pg_stmt_trim(struct rg_pg_stmt *t);
  * that judged it (kept for a named Parse, see rg_pg_stmt_lookup); ignored otherwise. */
 int rg_pg_stmt_fe(struct rg_pg_stmt *t, const struct rg_pg_msg *m, uint64_t gen);
 /* A backend message about to be forwarded (whole, framed). For a DataRow *shape is the
- * shape its fields follow; NULL for every other type. */
+ * shape its fields follow; NULL for every other type. A message streamed in pieces
+ * (DataRow, CopyData, FunctionCallResponse) is fed once, as a view of its first piece: the
+ * type and, for a DataRow, the 2-byte field count after the header are all it reads (so
+ * that piece must hold at least those 7 bytes). */
 int rg_pg_stmt_be(struct rg_pg_stmt *t, const struct rg_pg_msg *m, const struct rg_pg_shape **shape);
 
 /* True while the session should stop reading the agent (see the contract above). */
@@ -470,7 +473,7 @@ enum rg_pg_mask_res {
 	RG_PG_MASK_E_NOMEM = -2,
 	RG_PG_MASK_E_MASKER = -3,	 /* the masker failed (Hyperscan) */
 	RG_PG_MASK_E_TOO_LONG = -4,	 /* the rebuilt message would not fit the protocol */
-	RG_PG_MASK_E_UNSUPPORTED = -5,	 /* binary COPY data: cannot be masked */
+	RG_PG_MASK_E_UNSUPPORTED = -5,	 /* binary COPY data that does not parse */
 };
 
 /*
@@ -500,7 +503,12 @@ int rg_pg_mask_notice(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
  * return, backslash, comma or double quote (a static text holding one, or a "null" rule)
  * makes the whole line redacted instead (letters and digits become '*'), which keeps its
  * structure. A DELIMITER other than tab or comma is not protected from static texts that
- * contain it. Binary COPY (format 1) returns RG_PG_MASK_E_UNSUPPORTED.
+ * contain it.
+ * Binary COPY (format 1; the target sends the file header with the first tuple, then one
+ * tuple per message, then the -1 trailer): each field is scanned as raw bytes by the
+ * detector rules and a field they match in becomes NULL (the types are not known, NULL
+ * decodes for all). Data that does not parse as header / tuples / trailer returns
+ * RG_PG_MASK_E_UNSUPPORTED (fail closed).
  */
 int rg_pg_mask_copy_data(struct rg_policy_ctx *c, const struct rg_mask_plan *plan, int format,
 			 const struct rg_pg_msg *m, struct rg_pg_rowmask *rm, struct rg_acc *out);

@@ -344,12 +344,12 @@ int rg_pg_mask_datarow(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
 			r = put32(out, UINT32_MAX); /* -1: NULL */
 		} else if (!o->changed) {
 			r = put_field(out, pre, rm->pre[i], o->data, o->len);
+		} else if (k == C_JSONB_BIN && !rm->pre[i]) {
+			r = put32(out, UINT32_MAX); /* unknown jsonb version: cannot rebuild */
 		} else if ((k == C_JSON || k == C_JSONB_BIN) && !rg_pg_json_valid(o->data, o->len)) {
 			/* masked text that is no longer JSON (a number masked, a static text
 			 * with quotes): the JSON null keeps the value decodable */
 			r = put_field(out, pre, rm->pre[i], JSON_NULL, 4);
-		} else if (k == C_JSONB_BIN && !rm->pre[i]) {
-			r = put32(out, UINT32_MAX); /* unknown jsonb version: cannot rebuild */
 		} else {
 			r = put_field(out, pre, rm->pre[i], o->data, o->len);
 		}
@@ -455,6 +455,99 @@ static bool same_structure(const uint8_t *a, size_t na, const uint8_t *b, size_t
 	}
 }
 
+static const uint8_t PGCOPY[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0};
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/*
+ * Walk a binary COPY message: the header if it starts with the signature, then tuples
+ * (int16 count, then int32 length -1 or >= 0 and the bytes) and possibly the trailer (-1)
+ * as the last thing. With fields, each field is stored there (rm grown as needed) and
+ * *nf counts them. Returns the header's length, or -1 if the bytes do not parse.
+ */
+static ssize_t copy_binary_walk(const uint8_t *p, size_t n, struct rg_pg_rowmask *rm,
+				size_t *nf)
+{
+	size_t off = 0, hdr = 0;
+
+	*nf = 0;
+	if (n >= sizeof(PGCOPY) && !memcmp(p, PGCOPY, sizeof(PGCOPY))) {
+		if (n < sizeof(PGCOPY) + 8)
+			return -1;
+		uint32_t ext = rd32(p + sizeof(PGCOPY) + 4);
+		if (ext > n - sizeof(PGCOPY) - 8)
+			return -1;
+		off = hdr = sizeof(PGCOPY) + 8 + ext;
+	}
+	while (off < n) {
+		if (n - off < 2)
+			return -1;
+		int16_t cnt = (int16_t)(p[off] << 8 | p[off + 1]);
+		off += 2;
+		if (cnt == -1)
+			return off == n ? (ssize_t)hdr : -1; /* the trailer ends the data */
+		if (cnt < 0)
+			return -1;
+		for (int16_t i = 0; i < cnt; i++) {
+			if (n - off < 4)
+				return -1;
+			int32_t len = (int32_t)rd32(p + off);
+			off += 4;
+			if (len < -1 || (len > 0 && (size_t)len > n - off))
+				return -1;
+			if (reserve(rm, *nf + 1))
+				return -2;
+			rm->f[(*nf)++] = (struct rg_mask_field){len < 0 ? NULL : p + off,
+							     len < 0 ? 0 : (uint32_t)len, len < 0};
+			if (len > 0)
+				off += (size_t)len;
+		}
+	}
+	return (ssize_t)hdr;
+}
+
+static int copy_binary(struct rg_policy_ctx *c, const struct rg_mask_plan *detectors,
+		       const struct rg_pg_msg *m, struct rg_pg_rowmask *rm, struct rg_acc *out)
+{
+	struct rg_mask_result res;
+	size_t nf, k = 0, off;
+	ssize_t hdr = copy_binary_walk(m->body, m->body_len, rm, &nf);
+	int r;
+
+	if (hdr == -2)
+		return RG_PG_MASK_E_NOMEM;
+	if (hdr < 0)
+		return RG_PG_MASK_E_UNSUPPORTED;
+	if (!nf)
+		return RG_PG_MASK_UNCHANGED;
+	if (rg_policy_mask_row(c, detectors, rm->f, nf, &res))
+		return RG_PG_MASK_E_MASKER;
+	if (!res.changed)
+		return RG_PG_MASK_UNCHANGED;
+	if ((r = start(out, RG_PG_BE_COPY_DATA)) || (r = put(out, m->body, (size_t)hdr)))
+		return r;
+	/* the same walk again, copying counts and unchanged fields, NULL for changed ones */
+	for (off = (size_t)hdr; off < m->body_len;) {
+		const uint8_t *p = m->body;
+		int16_t cnt = (int16_t)(p[off] << 8 | p[off + 1]);
+		if ((r = put(out, p + off, 2)))
+			return r;
+		off += 2;
+		for (int16_t i = 0; cnt > 0 && i < cnt; i++, k++) {
+			int32_t len = (int32_t)rd32(p + off);
+			size_t whole = 4 + (len > 0 ? (size_t)len : 0);
+			r = res.fields[k].changed ? put32(out, UINT32_MAX) : put(out, p + off, whole);
+			if (r)
+				return r;
+			off += whole;
+		}
+	}
+	return finish(out);
+}
+
 int rg_pg_mask_copy_data(struct rg_policy_ctx *c, const struct rg_mask_plan *plan, int format,
 			 const struct rg_pg_msg *m, struct rg_pg_rowmask *rm, struct rg_acc *out)
 {
@@ -465,7 +558,7 @@ int rg_pg_mask_copy_data(struct rg_policy_ctx *c, const struct rg_mask_plan *pla
 	if (m->type != RG_PG_BE_COPY_DATA)
 		return RG_PG_MASK_E_SHAPE;
 	if (format != 0)
-		return RG_PG_MASK_E_UNSUPPORTED;
+		return copy_binary(c, &detectors, m, rm, out);
 	if ((r = reserve(rm, 1)))
 		return r;
 	rm->f[0] = (struct rg_mask_field){m->body, m->body_len, false};

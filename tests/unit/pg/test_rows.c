@@ -190,6 +190,17 @@ static void test_jsonb_binary_keeps_its_version_byte_and_stays_json(void **state
 	assert_true(field_is(x, 1, "[\"" H_ALICE "\", 1]"));
 }
 
+static void test_jsonb_binary_of_an_unknown_version_becomes_null_when_masked(void **state)
+{
+	struct fx *x = *state;
+	struct rg_pg_rcol c[1] = {BIN(3802)};
+	struct rg_pg_shape s = shape(c, 1);
+	const char *v[1] = {"\x02{\"pan\": 4111111111111111}"}; /* masking breaks it too */
+	row(x, 1, v, NULL);
+	assert_int_equal(mask(x, &s), RG_PG_MASK_REWRITTEN);
+	assert_true(field_is(x, 0, NULL));
+}
+
 static void test_masked_json_that_is_no_longer_json_becomes_json_null(void **state)
 {
 	struct fx *x = *state;
@@ -326,6 +337,45 @@ static void test_copy_text_lines_are_masked_keeping_their_separators(void **stat
 			 RG_PG_MASK_E_UNSUPPORTED);
 }
 
+static void test_binary_copy_fields_a_detector_matches_become_null(void **state)
+{
+	struct fx *x = *state;
+	/* header (no extension), then one tuple: int4 7, text e-mail, NULL, bytea */
+	static const uint8_t body[] = "PGCOPY\n\377\r\n\0" "\0\0\0\0" "\0\0\0\0"
+				      "\0\4" "\0\0\0\4\0\0\0\7"
+				      "\0\0\0\x11" "alice@example.com"
+				      "\377\377\377\377"
+				      "\0\0\0\2ok";
+	static const uint8_t want[] = "PGCOPY\n\377\r\n\0" "\0\0\0\0" "\0\0\0\0"
+				      "\0\4" "\0\0\0\4\0\0\0\7"
+				      "\377\377\377\377"
+				      "\377\377\377\377"
+				      "\0\0\0\2ok";
+	static const uint8_t trailer[] = {0xff, 0xff};
+	size_t n = sizeof(body) - 1;
+
+	x->in[0] = 'd';
+	x->in[1] = x->in[2] = 0;
+	x->in[3] = (uint8_t)((n + 4) >> 8);
+	x->in[4] = (uint8_t)(n + 4);
+	memcpy(x->in + 5, body, n);
+	assert_int_equal(rg_pg_msg_view(x->in, n + 5, &x->msg), 0);
+	assert_int_equal(rg_pg_mask_copy_data(x->c, x->plan, 1, &x->msg, &x->rm, &x->out),
+			 RG_PG_MASK_REWRITTEN);
+	assert_int_equal(x->out.len, 5 + sizeof(want) - 1);
+	assert_memory_equal(x->out.p + 5, want, sizeof(want) - 1);
+
+	/* the trailer alone, and bytes that are not binary COPY data */
+	memcpy(x->in + 5, trailer, 2);
+	x->in[4] = 6;
+	assert_int_equal(rg_pg_msg_view(x->in, 7, &x->msg), 0);
+	assert_int_equal(rg_pg_mask_copy_data(x->c, x->plan, 1, &x->msg, &x->rm, &x->out),
+			 RG_PG_MASK_UNCHANGED);
+	copy_msg(x, "1\tnot binary\n");
+	assert_int_equal(rg_pg_mask_copy_data(x->c, x->plan, 1, &x->msg, &x->rm, &x->out),
+			 RG_PG_MASK_E_UNSUPPORTED);
+}
+
 static void test_copy_replacement_that_would_break_the_line_redacts_it(void **state)
 {
 	struct fx *x = *state;
@@ -375,12 +425,14 @@ int main(void)
 	    T_(test_cards_ssns_and_emails_in_text_columns_are_masked),
 	    T_(test_binary_text_and_bytea_columns_are_masked),
 	    T_(test_jsonb_binary_keeps_its_version_byte_and_stays_json),
+	    T_(test_jsonb_binary_of_an_unknown_version_becomes_null_when_masked),
 	    T_(test_masked_json_that_is_no_longer_json_becomes_json_null),
 	    T_(test_other_types_a_mask_touched_become_null),
 	    T_(test_column_rules_follow_the_sessions_plan),
 	    T_(test_field_count_other_than_the_shapes_is_refused),
 	    T_(test_error_detail_values_are_masked),
 	    T_(test_copy_text_lines_are_masked_keeping_their_separators),
+	    T_(test_binary_copy_fields_a_detector_matches_become_null),
 	    T_(test_copy_replacement_that_would_break_the_line_redacts_it),
 	    cmocka_unit_test(test_json_validator),
 	};

@@ -312,6 +312,69 @@ static void test_copy_out_data_is_reported_with_its_format(void **state)
 	assert_int_equal(be_Z('I'), 0);
 }
 
+static void test_copy_in_and_function_call_are_answered_in_order(void **state)
+{
+	(void)state;
+	query("copy t from stdin");
+	begin(&M, 'G');
+	put8(&M, 0);
+	put16(&M, 0);
+	assert_int_equal(be_msg(done(&M), NULL), 0);
+	assert_int_equal(rg_pg_stmt_copy(&T, NULL), RG_PG_COPY_IN);
+	/* the agent's copy stream has no answers of its own */
+	begin(&M, 'd');
+	put(&M, "1\n", 2);
+	assert_int_equal(fe(done(&M)), 0);
+	empty_fe('c');
+	assert_int_equal(rg_pg_stmt_pending(&T), 1);
+	assert_int_equal(be_C(), 0);
+	assert_int_equal(be_Z('I'), 0);
+
+	begin(&M, 'F');
+	put32(&M, 1598);
+	put16(&M, 0);
+	put16(&M, 0);
+	put16(&M, 0);
+	assert_int_equal(fe(done(&M)), 0);
+	begin(&M, 'V');
+	put32(&M, 1);
+	put8(&M, '7');
+	assert_int_equal(be_msg(done(&M), NULL), 0);
+	assert_int_equal(be_Z('I'), 0);
+	/* a FunctionCallResponse nobody asked for */
+	begin(&M, 'V');
+	put32(&M, 0xffffffff);
+	assert_int_equal(be_msg(done(&M), NULL), RG_PG_STMT_E_PROTO);
+	/* an error ends a COPY OUT: its CopyData can no longer come */
+	query("copy t to stdout");
+	begin(&M, 'H');
+	put8(&M, 0);
+	put16(&M, 0);
+	assert_int_equal(be_msg(done(&M), NULL), 0);
+	assert_int_equal(be_E(), 0);
+	assert_int_equal(rg_pg_stmt_copy(&T, NULL), RG_PG_COPY_NONE);
+	assert_int_equal(be_Z('I'), 0);
+}
+
+static void test_first_piece_of_a_streamed_row_is_enough(void **state)
+{
+	(void)state;
+	const struct rg_pg_shape *sh = NULL;
+	struct rg_pg_msg m;
+	/* header of a 1 MiB DataRow with 3 fields, of which only 6 body bytes arrived */
+	static const uint8_t piece[] = {'D', 0, 0x10, 0, 4, 0, 3, 0, 0x0f, 0xff};
+
+	query("select a, b, c from t");
+	assert_int_equal(be_T(3, OIDS3, 0), 0);
+	m = (struct rg_pg_msg){.start = piece, .body = piece + 5, .len = 0x100004,
+			       .body_len = 0x100000, .total = 0x100005, .type = 'D', .hdr = 5};
+	assert_int_equal(rg_pg_stmt_be(&T, &m, &sh), 0);
+	assert_non_null(sh);
+	assert_int_equal(sh->ncols, 3);
+	assert_int_equal(be_C(), 0);
+	assert_int_equal(be_Z('I'), 0);
+}
+
 /* ---- extended protocol ----------------------------------------------------------------- */
 
 static void test_execute_rows_use_the_statement_description_and_bind_formats(void **state)
@@ -853,6 +916,8 @@ int main(void)
 	    T_(test_row_without_a_pending_request_or_description_is_refused),
 	    T_(test_simple_query_session_allocates_nothing_but_the_result_columns),
 	    T_(test_copy_out_data_is_reported_with_its_format),
+	    T_(test_copy_in_and_function_call_are_answered_in_order),
+	    T_(test_first_piece_of_a_streamed_row_is_enough),
 	    T_(test_execute_rows_use_the_statement_description_and_bind_formats),
 	    T_(test_describe_portal_gives_types_and_formats),
 	    T_(test_describe_statement_answers_parameters_then_rows_or_nodata),
