@@ -211,7 +211,7 @@ static void mask_fail(struct rg_sess *s, int err, const char *what)
 	else if (err == RG_PG_STMT_E_NOMEM || err == RG_PG_MASK_E_NOMEM)
 		pg_close_fatal(s, "53200", "out of memory");
 	else if (err == RG_PG_MASK_E_UNSUPPORTED)
-		pg_close_fatal(s, "0A000", "binary COPY cannot be masked through ringgate");
+		pg_close_fatal(s, "0A000", "COPY data ringgate cannot read cannot be masked");
 	else
 		pg_close_fatal(s, "08006", "ringgate lost track of the results to mask");
 }
