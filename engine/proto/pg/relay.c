@@ -543,6 +543,12 @@ bool pg_be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run *run
 		mask_fail(s, r, "backend");
 		return false;
 	}
+	/* answers drain the tracker's queue whether or not a Sync was sent: read the agent
+	 * again as soon as it is below its bound (a client may read before it syncs) */
+	if (ps->mask && ps->mask->paused && !rg_pg_stmt_pause(&ps->mask->st)) {
+		ps->mask->paused = false;
+		rg_sess_resume(s, RG_FE);
+	}
 	if (ps->lim) {
 		if (m->type == RG_PG_BE_DATA_ROW &&
 		    limit_count(s, ps, RG_LIMIT_ROWS, &ps->lim->rows, 1, RG_FE, run, err))
@@ -594,10 +600,7 @@ bool pg_be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run *run
 		deny_answer(s, m, run, err, &drop);
 		ps->rfq_recv++;
 		ps->tx_status = st;
-		if (ps->mask && ps->mask->paused && !rg_pg_stmt_pause(&ps->mask->st)) {
-			ps->mask->paused = false;
-			rg_sess_resume(s, RG_FE);
-		}
+
 		pg_forward(s, RG_FE, run, b, m->start, m->total, in_acc, err);
 		if (ps->draining) {
 			pg_run_flush(s, RG_FE, run, err);
