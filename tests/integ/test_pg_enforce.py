@@ -272,6 +272,43 @@ def main():
             log = pgfix.log_text(rg)
             n = log.count("event=policy_reloaded")
             check(n >= 90, f"reloads logged ({n})")
+            # after a reload a prepared statement is judged again at its next Bind
+            def reload_to(path):
+                before = pgfix.log_text(rg).count("event=policy_reloaded")
+                shutil.copy(path, live + ".tmp")
+                os.replace(live + ".tmp", live)
+                rg.proc.send_signal(signal.SIGHUP)
+                deadline = time.monotonic() + 10
+                while pgfix.log_text(rg).count("event=policy_reloaded") == before and \
+                        time.monotonic() < deadline:
+                    time.sleep(0.05)
+            reload_to(bundle)
+            ok, s = raw_login(rg_ep(rg), tok)[:2]
+            s.sendall(parse(b"s_t", b"SELECT count(*) FROM t") + msg(b"S"))
+            seen, err = read_reply(s)
+            s.sendall(bind(b"s_t") + execute() + msg(b"S"))
+            seen, err = read_reply(s)
+            check(err is None and b"D" in seen, "a prepared statement runs under bundle A")
+            extra = os.path.join(work, "t2.yaml")
+            with open(extra, "w") as f:
+                f.write("version: 1\npack: t2\nrules:\n  - id: t2.no-t\n"
+                        "    sql: {tables: [t]}\n    action: deny\n"
+                        "    message: t is closed now\n")
+            closed_t = build_bundle(work, [baseline, pack, extra], name="closed.rgb", key=key)
+            reload_to(closed_t)
+            for i in range(2):
+                s.sendall(bind(b"s_t") + execute() + msg(b"S"))
+                seen, err = read_reply(s)
+                check(err and err.get("C") == "42501" and "t2.no-t" in err.get("M", "") and
+                      b"D" not in seen and seen[-1] == b"Z",
+                      f"after the reload its Bind #{i + 1} is judged again and denied ({err})")
+            s.sendall(parse(b"", b"SELECT 1") + bind(b"") + execute() + msg(b"S"))
+            seen, err = read_reply(s)
+            check(err is None and b"D" in seen, "the session goes on")
+            s.sendall(msg(b"X"))
+            s.close()
+            reload_to(bundle)
+
             # a bad bundle is refused and the old one stays
             with open(live, "wb") as f:
                 f.write(b"not a bundle")

@@ -167,13 +167,19 @@ static inline bool limit_count(struct rg_sess *s, struct pg_sess *ps, enum rg_li
 
 /* ---- inline masking (rows.c) ----------------------------------------------------------- */
 
+/*
+ * At login, under a bundle: the statement tracker (stmt.c) follows the session so that its
+ * results can be masked and a named statement judged by an older bundle is judged again at
+ * its next Bind. Without a bundle nothing is tracked.
+ */
 bool pg_mask_start(struct pg_sess *ps)
 {
 	struct rg_policy_ctx *ctx;
 	struct rg_pg_rowmask *rm;
 	uint64_t gen;
 
-	if (!pg_policy_masking(ps->gw, (unsigned)(ps->cnt - ps->gw->cnt), &ctx, &rm, &gen))
+	(void)pg_policy_masking(ps->gw, (unsigned)(ps->cnt - ps->gw->cnt), &ctx, &rm, &gen);
+	if (!gen || !rg_pg_gw_policy_gen(ps->gw))
 		return true;
 	ps->mask = calloc(1, sizeof(*ps->mask));
 	if (!ps->mask)
@@ -342,6 +348,63 @@ void pg_deny_forward(struct rg_sess *s, const char *parse_name, uint64_t seq,
 }
 
 /*
+ * A Bind of a named statement judged by an older bundle than the one in force (a reload came
+ * in between): its SQL text is judged again, as at Parse. Denied, the Bind goes to the
+ * target naming DENY_SQL as its statement, which does not exist: the server fails it as
+ * any failing Bind (26000, skip to Sync) and that error is replaced by the denial. False
+ * when the Bind was replaced (or the session ended). A statement the tracker cannot settle
+ * yet (a Parse of the name still unanswered may fail) goes on as it is.
+ */
+static bool bind_allowed(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_run *run,
+			 int *err)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	uint64_t cur = rg_pg_gw_policy_gen(ps->gw), gen = 0;
+	struct rg_pg_bind bd;
+	struct rg_pg_deny d;
+	const char *sql;
+	uint32_t sql_len;
+	uint8_t *b;
+	size_t len;
+
+	if (!cur || rg_pg_read_bind(m, &bd) || !bd.stmt_len ||
+	    rg_pg_stmt_lookup(&ps->mask->st, bd.stmt, bd.stmt_len, &sql, &sql_len, &gen) != 1 ||
+	    gen == cur)
+		return true;
+	if (stmt_allowed(s, RG_PG_STMT_PARSE, bd.stmt, sql, sql_len, &d)) {
+		(void)rg_pg_stmt_judged(&ps->mask->st, bd.stmt, bd.stmt_len, cur);
+		return true;
+	}
+	/* Bind: the agent's portal, DENY_SQL as the statement, no parameters, no formats */
+	len = 1 + 4 + bd.portal_len + 1 + sizeof(DENY_SQL) + 6;
+	b = calloc(1, len);
+	if (!b) {
+		*err = -ENOMEM;
+		return false;
+	}
+	b[0] = RG_PG_FE_BIND;
+	b[1] = (uint8_t)((len - 1) >> 24), b[2] = (uint8_t)((len - 1) >> 16);
+	b[3] = (uint8_t)((len - 1) >> 8), b[4] = (uint8_t)(len - 1);
+	memcpy(b + 5, bd.portal, bd.portal_len);
+	memcpy(b + 5 + bd.portal_len + 1, DENY_SQL, sizeof(DENY_SQL));
+	pg_run_flush(s, RG_BE, run, err);
+	if (!*err)
+		*err = rg_sess_send(s, RG_BE, b, len);
+	if (!*err) {
+		struct rg_pg_msg rm;
+
+		deny_push(s, ps->syncs_sent + 1, &d);
+		if (rg_pg_msg_view(b, len, &rm) == 0)
+			(void)pg_mask_fe(s, &rm);
+		if (ps->lim)
+			(void)limit_count(s, ps, RG_LIMIT_DENIALS, &ps->lim->denials, 1, RG_BE,
+					  NULL, err);
+	}
+	free(b);
+	return false;
+}
+
+/*
  * A FunctionCall (fast-path call by OID, body starting with the OID): refused while a policy
  * bundle is in force, since rules name functions and the OID is not resolved to a name yet
  * (fail closed), and always for set_config() (the lexing guard: pg_proc.dat's fixed OID).
@@ -443,6 +506,14 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 			pg_deny_forward(s, NULL, ps->syncs_sent, &d, run, err);
 			return true;
 		}
+		break;
+	case RG_PG_FE_BIND:
+		if ((r = rg_pg_validate(RG_PG_FE, m))) {
+			pg_violation(s, RG_FE, "bad_bind", r);
+			return false;
+		}
+		if (ps->mask && !bind_allowed(s, m, run, err))
+			return !*err && ps->fe != FE_CLOSING;
 		break;
 	case RG_PG_FE_EXECUTE:
 		if ((r = rg_pg_validate(RG_PG_FE, m))) {
