@@ -973,21 +973,24 @@ static const char *const owner_names[] = {"file", "a rule", "a mask", "a limit"}
 static bool parse_limit_value(struct pctx *c, const struct ynode *n, enum rg_limit_kind k,
 			      uint64_t *out);
 
+/* The keys of an inline test, in the order of parse_test's keys[] (one list for every kind of
+ * test, so that a key of another kind is reported where it stands). */
+enum test_key {
+	K_SQL,
+	K_EXPECT,
+	K_SHADOW,
+	K_RULE,
+	K_ROW,
+	K_COLUMNS,
+	K_IDENTITY,
+	K_TARGET,
+	K_PROTOCOL,
+	K_SESSION
+};
+
 /* A limits test: `session` (who and where, flat) and `expect` (limit keys, or none). */
 static void parse_session_test(struct pctx *c, const struct ynode *const *v, struct rulec_test *t)
 {
-	enum {
-		K_SQL,
-		K_EXPECT,
-		K_SHADOW,
-		K_RULE,
-		K_ROW,
-		K_COLUMNS,
-		K_IDENTITY,
-		K_TARGET,
-		K_PROTOCOL,
-		K_SESSION
-	};
 	static const char *const skeys[] = {"subject", "issuer",   "groups",
 					    "target",  "protocol", NULL};
 	static const char *const lkeys[] = {"max_session_duration",
@@ -1085,18 +1088,6 @@ static void parse_test(struct pctx *c, const struct ynode *n, const char *owner,
 	static const char *const keys[] = {"sql",      "expect",  "shadow",   "rule",
 					   "row",      "columns", "identity", "target",
 					   "protocol", "session", NULL};
-	enum {
-		K_SQL,
-		K_EXPECT,
-		K_SHADOW,
-		K_RULE,
-		K_ROW,
-		K_COLUMNS,
-		K_IDENTITY,
-		K_TARGET,
-		K_PROTOCOL,
-		K_SESSION
-	};
 	static const char *const ikeys[] = {"subject", "issuer", "groups", NULL};
 	const struct ynode *v[10], *iv[3];
 	if (!get_keys(c, n, "test", keys, v))
