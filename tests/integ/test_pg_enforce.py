@@ -44,6 +44,13 @@ rules:
         expect: deny
       - sql: "SELECT 'secrets'"
         expect: allow
+  - id: t.no-lo-unlink
+    description: large objects may be written and read, not removed
+    sql: {functions: [lo_unlink]}
+    action: deny
+    tests:
+      - sql: "SELECT lo_unlink(1)"
+        expect: deny
   - id: t.shadow-orders
     description: would deny deleting orders (shadow)
     sql: {operation: delete, tables: [orders]}
@@ -233,6 +240,28 @@ def main():
             check([r[0] for r in named.fetchmany(2)] == [100, 101],
                   "psycopg2 server-side cursor")
             named.close()
+            conn.rollback()
+            conn.close()
+            # libpq's large-object API calls built-in functions by OID (FunctionCall): judged
+            # as the SQL calls they are
+            conn = pgfix.connect(rg, tok)
+            lo = conn.lobject(0, "wb")
+            lo.write(b"large object through ringgate")
+            oid = lo.oid
+            lo.close()
+            conn.commit()
+            lo = conn.lobject(oid, "rb")
+            check(lo.read() == b"large object through ringgate",
+                  "psycopg2 large objects (lo_creat/lo_open/lowrite/loread by OID) work")
+            lo.close()
+            conn.commit()
+            try:
+                conn.lobject(oid, "rb").unlink()
+                check(False, "lo_unlink denied")
+            except psycopg2.Error as e:
+                # (psycopg2 reports lobject errors without their SQLSTATE)
+                check("denied by policy rule t.no-lo-unlink" in str(e),
+                      f"...and a rule on lo_unlink denies the unlink by OID ({e})")
             conn.rollback()
             conn.close()
             r = rgtest.run_psql("DROP TABLE secrets", rg.env("agent-1", tok), check=False)

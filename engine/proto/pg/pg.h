@@ -40,6 +40,7 @@ extern const struct rg_proto_ops rg_pg_ops;
 enum rg_pg_stmt_kind {
 	RG_PG_STMT_QUERY = 0, /* simple Query: may hold several statements */
 	RG_PG_STMT_PARSE = 1, /* extended Parse: one statement, name in stmt_name */
+	RG_PG_STMT_FUNCTION_CALL = 2, /* fast-path call, judged as SELECT pg_catalog.f() */
 };
 
 /* What the session knows about who runs a statement, and where. */

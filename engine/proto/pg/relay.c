@@ -260,11 +260,9 @@ static bool mask_be(struct rg_sess *s, const struct rg_pg_msg *m, const struct r
 	*sent = false;
 	if (m->type != RG_PG_BE_DATA_ROW && m->type != RG_PG_BE_ERROR &&
 	    m->type != RG_PG_BE_NOTICE &&
-	    !(m->type == RG_PG_BE_COPY_DATA &&
-	      rg_pg_stmt_copy(&mk->st, &format) == RG_PG_COPY_OUT))
+	    !(m->type == RG_PG_BE_COPY_DATA && rg_pg_stmt_copy(&mk->st, &format) == RG_PG_COPY_OUT))
 		return true;
-	if (!pg_policy_masking(ps->gw, (unsigned)(ps->cnt - ps->gw->cnt), &ctx, &rm, &gen) ||
-	    !ctx)
+	if (!pg_policy_masking(ps->gw, (unsigned)(ps->cnt - ps->gw->cnt), &ctx, &rm, &gen) || !ctx)
 		return true; /* a reload took the mask rules away */
 	/* the plan is per session: for this result's columns (origins not resolved yet:
 	 * detector rules), or for no columns (notices, COPY) */
@@ -316,7 +314,8 @@ void pg_deny_forward(struct rg_sess *s, const char *parse_name, uint64_t seq,
 	if (*err)
 		return;
 	if (parse_name) {
-		/* Parse: name, DENY_SQL, no parameter types (denials are rare: built on the heap) */
+		/* Parse: name, DENY_SQL, no parameter types (denials are rare: built on the heap)
+		 */
 		size_t nl = strlen(parse_name) + 1;
 
 		len = 1 + 4 + nl + sizeof(DENY_SQL) + 2;
@@ -343,8 +342,7 @@ void pg_deny_forward(struct rg_sess *s, const char *parse_name, uint64_t seq,
 	}
 	free(b);
 	if (ps->lim && !*err)
-		(void)limit_count(s, ps, RG_LIMIT_DENIALS, &ps->lim->denials, 1, RG_BE, NULL,
-				  err);
+		(void)limit_count(s, ps, RG_LIMIT_DENIALS, &ps->lim->denials, 1, RG_BE, NULL, err);
 }
 
 /*
@@ -410,6 +408,18 @@ static bool bind_allowed(struct rg_sess *s, const struct rg_pg_msg *m, struct fw
  * (fail closed), and always for set_config() (the lexing guard: pg_proc.dat's fixed OID).
  * True when refused, with d filled.
  */
+/* Built-in functions clients call over the fast-path protocol (libpq's lo_* API), by the
+ * OIDs PostgreSQL's pg_proc.dat gives them (the same in every release since they exist). */
+static const struct {
+	uint32_t oid;
+	const char *name;
+} fastpath_fns[] = {
+    {715, "lo_create"},	     {952, "lo_open"},	    {953, "lo_close"},	  {954, "loread"},
+    {955, "lowrite"},	     {956, "lo_lseek"},	    {957, "lo_creat"},	  {958, "lo_tell"},
+    {964, "lo_unlink"},	     {1004, "lo_truncate"}, {3170, "lo_lseek64"}, {3171, "lo_tell64"},
+    {3172, "lo_truncate64"},
+};
+
 bool pg_function_call_refused(struct rg_sess *s, const uint8_t *body, size_t n,
 			      struct rg_pg_deny *d)
 {
@@ -429,10 +439,20 @@ bool pg_function_call_refused(struct rg_sess *s, const uint8_t *body, size_t n,
 	}
 	if (!rg_pg_gw_policy_gen(ps->gw))
 		return false;
+	/* A built-in function's OID is fixed by pg_proc.dat (below FirstNormalObjectId): the
+	 * large-object ones libpq's lo_* call this way are judged as the SQL call they are. */
+	for (size_t i = 0; i < sizeof(fastpath_fns) / sizeof(fastpath_fns[0]); i++) {
+		char sql[64];
+
+		if (fastpath_fns[i].oid != oid)
+			continue;
+		snprintf(sql, sizeof(sql), "SELECT pg_catalog.%s()", fastpath_fns[i].name);
+		return !stmt_allowed(s, RG_PG_STMT_FUNCTION_CALL, NULL, sql, strlen(sql), d);
+	}
 	ps->cnt->stmt_denied++;
 	snprintf(d->message, sizeof(d->message),
 		 "fast-path function calls (function OID %u) are not allowed through ringgate "
-		 "under a policy bundle",
+		 "under a policy bundle, but for the large-object functions",
 		 oid);
 	rg_pg_log("event=stmt_denied sess=%llu target=%s kind=function_call oid=%u rule=- "
 		  "sqlstate=42501",
