@@ -16,10 +16,6 @@
 
 /* What a denied statement becomes on the wire to the target (see struct pg_deny_pending). */
 #define DENY_SQL "ringgate_denied_statement"
-static const struct {
-	uint8_t hdr[5];
-	char sql[sizeof(DENY_SQL)];
-} __attribute__((packed)) deny_query = {{'Q', 0, 0, 0, 4 + sizeof(DENY_SQL)}, DENY_SQL};
 
 static void deny_push(struct rg_sess *s, uint64_t seq, const struct rg_pg_deny *d)
 {
@@ -300,49 +296,60 @@ static bool mask_be(struct rg_sess *s, const struct rg_pg_msg *m, const struct r
 	return true;
 }
 
-/* Send the target DENY_SQL in place of a denied message (a Query, a FunctionCall, or a
- * Parse under the agent's statement name) and remember the denial for sync point seq. */
-void pg_deny_forward(struct rg_sess *s, const char *parse_name, uint64_t seq,
-		     const struct rg_pg_deny *d, struct fwd_run *run, int *err)
+/*
+ * The message a denied one becomes on the wire to the target: `type`, then `name` (with its
+ * NUL) when given, DENY_SQL with its NUL, then `zeros` zero bytes (the empty counts of a
+ * Parse or Bind). Denials are rare: built on the heap. NULL when out of memory.
+ */
+static uint8_t *deny_msg(uint8_t type, const char *name, size_t nlen, size_t zeros, size_t *len)
+{
+	size_t nl = name ? nlen + 1 : 0;
+	uint8_t *b;
+
+	*len = 1 + 4 + nl + sizeof(DENY_SQL) + zeros;
+	b = calloc(1, *len);
+	if (!b)
+		return NULL;
+	b[0] = type;
+	b[1] = (uint8_t)((*len - 1) >> 24), b[2] = (uint8_t)((*len - 1) >> 16);
+	b[3] = (uint8_t)((*len - 1) >> 8), b[4] = (uint8_t)(*len - 1);
+	if (name)
+		memcpy(b + 5, name, nlen);
+	memcpy(b + 5 + nl, DENY_SQL, sizeof(DENY_SQL));
+	return b;
+}
+
+/* Send b (from deny_msg, freed here) in place of a denied message and remember the denial
+ * for sync point seq; the tracker follows what the target really gets. */
+static void deny_send(struct rg_sess *s, uint8_t *b, size_t len, uint64_t seq,
+		      const struct rg_pg_deny *d, struct fwd_run *run, int *err)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
 	struct rg_pg_msg m;
-	uint8_t *b = NULL;
-	size_t len;
 
 	pg_run_flush(s, RG_BE, run, err);
-	if (*err)
-		return;
-	if (parse_name) {
-		/* Parse: name, DENY_SQL, no parameter types (denials are rare: built on the heap)
-		 */
-		size_t nl = strlen(parse_name) + 1;
-
-		len = 1 + 4 + nl + sizeof(DENY_SQL) + 2;
-		b = malloc(len);
-		if (!b) {
-			*err = -ENOMEM;
-			return;
-		}
-		b[0] = RG_PG_FE_PARSE;
-		b[1] = (uint8_t)((len - 1) >> 24), b[2] = (uint8_t)((len - 1) >> 16);
-		b[3] = (uint8_t)((len - 1) >> 8), b[4] = (uint8_t)(len - 1);
-		memcpy(b + 5, parse_name, nl);
-		memcpy(b + 5 + nl, DENY_SQL, sizeof(DENY_SQL));
-		b[len - 2] = b[len - 1] = 0;
-	}
-	*err = rg_sess_send(s, RG_BE, b ? (const void *)b : (const void *)&deny_query,
-			    b ? len : sizeof(deny_query));
+	if (!*err)
+		*err = b ? rg_sess_send(s, RG_BE, b, len) : -ENOMEM;
 	if (!*err) {
 		deny_push(s, seq, d);
-		/* the tracker follows what the target really gets */
-		if (ps->mask && rg_pg_msg_view(b ? b : (const uint8_t *)&deny_query,
-					       b ? len : sizeof(deny_query), &m) == 0)
+		if (ps->mask && rg_pg_msg_view(b, len, &m) == 0)
 			(void)pg_mask_fe(s, &m);
 	}
 	free(b);
 	if (ps->lim && !*err)
 		(void)limit_count(s, ps, RG_LIMIT_DENIALS, &ps->lim->denials, 1, RG_BE, NULL, err);
+}
+
+/* Send the target DENY_SQL in place of a denied message (a Query, a FunctionCall, or a
+ * Parse under the agent's statement name) and remember the denial for sync point seq. */
+void pg_deny_forward(struct rg_sess *s, const char *parse_name, uint64_t seq,
+		     const struct rg_pg_deny *d, struct fwd_run *run, int *err)
+{
+	size_t len;
+	uint8_t *b = parse_name ? deny_msg(RG_PG_FE_PARSE, parse_name, strlen(parse_name), 2, &len)
+				: deny_msg(RG_PG_FE_QUERY, NULL, 0, 0, &len);
+
+	deny_send(s, b, len, seq, d, run, err);
 }
 
 /*
@@ -374,31 +381,8 @@ static bool bind_allowed(struct rg_sess *s, const struct rg_pg_msg *m, struct fw
 		return true;
 	}
 	/* Bind: the agent's portal, DENY_SQL as the statement, no parameters, no formats */
-	len = 1 + 4 + bd.portal_len + 1 + sizeof(DENY_SQL) + 6;
-	b = calloc(1, len);
-	if (!b) {
-		*err = -ENOMEM;
-		return false;
-	}
-	b[0] = RG_PG_FE_BIND;
-	b[1] = (uint8_t)((len - 1) >> 24), b[2] = (uint8_t)((len - 1) >> 16);
-	b[3] = (uint8_t)((len - 1) >> 8), b[4] = (uint8_t)(len - 1);
-	memcpy(b + 5, bd.portal, bd.portal_len);
-	memcpy(b + 5 + bd.portal_len + 1, DENY_SQL, sizeof(DENY_SQL));
-	pg_run_flush(s, RG_BE, run, err);
-	if (!*err)
-		*err = rg_sess_send(s, RG_BE, b, len);
-	if (!*err) {
-		struct rg_pg_msg rm;
-
-		deny_push(s, ps->syncs_sent + 1, &d);
-		if (rg_pg_msg_view(b, len, &rm) == 0)
-			(void)pg_mask_fe(s, &rm);
-		if (ps->lim)
-			(void)limit_count(s, ps, RG_LIMIT_DENIALS, &ps->lim->denials, 1, RG_BE,
-					  NULL, err);
-	}
-	free(b);
+	b = deny_msg(RG_PG_FE_BIND, bd.portal, bd.portal_len, 6, &len);
+	deny_send(s, b, len, ps->syncs_sent + 1, &d, run, err);
 	return false;
 }
 
