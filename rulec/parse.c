@@ -988,6 +988,17 @@ enum test_key {
 	K_SESSION
 };
 
+/* A test's who: v[0..2] are its subject, issuer and groups nodes (NULL when absent). */
+static void get_test_identity(struct pctx *c, const struct ynode *const *v, struct rulec_test *t)
+{
+	if (v[0])
+		get_str(c, v[0], "subject", &t->identity.subject);
+	if (v[1])
+		get_str(c, v[1], "issuer", &t->identity.issuer);
+	if (v[2])
+		get_strv(c, v[2], "groups", &t->identity.groups, check_nonempty, LIST_SCALAR_OK);
+}
+
 /* A limits test: `session` (who and where, flat) and `expect` (limit keys, or none). */
 static void parse_session_test(struct pctx *c, const struct ynode *const *v, struct rulec_test *t)
 {
@@ -1020,13 +1031,7 @@ static void parse_session_test(struct pctx *c, const struct ynode *const *v, str
 		rulec_diag_add(c->d, npos(c, v[K_COLUMNS]),
 			       "'columns' is only valid in masking tests ('row')");
 	if (get_keys(c, v[K_SESSION], "session", skeys, sv)) {
-		if (sv[0])
-			get_str(c, sv[0], "subject", &t->identity.subject);
-		if (sv[1])
-			get_str(c, sv[1], "issuer", &t->identity.issuer);
-		if (sv[2])
-			get_strv(c, sv[2], "groups", &t->identity.groups, check_nonempty,
-				 LIST_SCALAR_OK);
+		get_test_identity(c, sv, t);
 		if (sv[3])
 			get_str(c, sv[3], "target", &t->target);
 		if (sv[4] && get_str(c, sv[4], "protocol", &t->protocol) &&
@@ -1128,13 +1133,7 @@ static void parse_test(struct pctx *c, const struct ynode *n, const char *owner,
 
 	/* who and where */
 	if (v[K_IDENTITY] && get_keys(c, v[K_IDENTITY], "test identity", ikeys, iv)) {
-		if (iv[0])
-			get_str(c, iv[0], "subject", &t->identity.subject);
-		if (iv[1])
-			get_str(c, iv[1], "issuer", &t->identity.issuer);
-		if (iv[2])
-			get_strv(c, iv[2], "groups", &t->identity.groups, check_nonempty,
-				 LIST_SCALAR_OK);
+		get_test_identity(c, iv, t);
 	}
 	if (!t->identity.subject)
 		t->identity.subject = xstrdup("test-agent");
