@@ -26,6 +26,7 @@
 struct pg_policy_gen {
 	struct rg_policy *p; /* NULL: pass-through */
 	uint64_t gen;
+	uint32_t nmasks; /* p's mask rules, read once here rather than per masked row */
 	size_t hmac_len;
 	uint8_t hmac[]; /* the hmac mask style's key, cleansed at free */
 };
@@ -127,6 +128,12 @@ int rg_pg_gw_set_policy(struct rg_pg_gw *gw, struct rg_core *core, struct rg_pol
 		return -ENOMEM;
 	g->p = p;
 	g->gen = ++gw->policy_gen;
+	if (p) {
+		struct rg_policy_info info;
+
+		rg_policy_get_info(p, &info);
+		g->nmasks = info.nmasks;
+	}
 	g->hmac_len = hmac_len;
 	if (hmac_len)
 		memcpy(g->hmac, hmac, hmac_len);
@@ -236,13 +243,9 @@ bool pg_policy_masking(struct rg_pg_gw *gw, unsigned w, struct rg_policy_ctx **c
 		       struct rg_pg_rowmask **rm, uint64_t *gen)
 {
 	struct pg_policy_gen *g;
-	struct rg_policy_info info;
 
 	*ctx = worker_ctx(gw, w, &g);
 	*rm = &gw->wpol[w].rm;
 	*gen = g ? g->gen : 0;
-	if (!g || !g->p)
-		return false;
-	rg_policy_get_info(g->p, &info);
-	return info.nmasks > 0;
+	return g && g->p && g->nmasks > 0;
 }
