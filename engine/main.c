@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -333,9 +334,10 @@ static int run(const char *path)
 	struct rg_core_config cc = {0};
 	struct rg_config *cfg = NULL;
 	struct rg_pg_gw *gw = NULL;
-	struct rg_pg_listener **ls = NULL;
+	struct rg_pg_listener **ls = NULL, *cat_l = NULL;
 	struct rg_core *core = NULL;
 	struct sigaction sa = {0};
+	uint16_t cat_port = 0;
 	struct reloader rl = {0};
 	pthread_t rl_thread;
 	bool rl_started = false;
@@ -403,6 +405,22 @@ static int run(const char *path)
 						i ? "," : "", lc->name, lc->address.host, port,
 						lc->tls_enabled ? "/tls" : "");
 	}
+	/* Column mask rules need the targets' catalogs, read through an internal listener on
+	 * loopback that accepts only a per-process secret (engine/proto/pg/catalog.c). */
+	if (cfg->policy.bundle) {
+		struct sockaddr_in lo = {.sin_family = AF_INET,
+					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+
+		ret = rg_pg_gw_catalog_listener(gw, &cat_l);
+		if (!ret)
+			ret = rg_core_listen(core, (const struct sockaddr *)&lo, sizeof(lo),
+					     &rg_pg_ops, cat_l, &cat_port);
+		if (ret) {
+			fprintf(stderr, "ringgate: cannot listen for the catalog reader: %s\n",
+				strerror(-ret));
+			goto out;
+		}
+	}
 	g_core = core;
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -412,6 +430,13 @@ static int run(const char *path)
 	ret = rg_core_start(core);
 	if (ret) {
 		fprintf(stderr, "ringgate: cannot start workers: %s\n", strerror(-ret));
+		rg_core_shutdown(core, 0);
+		rg_core_join(core);
+		goto out;
+	}
+	if (cat_l && (ret = rg_pg_gw_catalog_start(gw, core, cat_port,
+						   cfg->policy.catalog_refresh_ms))) {
+		fprintf(stderr, "ringgate: cannot start the catalog reader: %s\n", strerror(-ret));
 		rg_core_shutdown(core, 0);
 		rg_core_join(core);
 		goto out;
@@ -435,7 +460,10 @@ static int run(const char *path)
 	rc = ret ? 1 : 0;
 out:
 	g_core = NULL;
+	if (gw)
+		rg_pg_gw_catalog_stop(gw); /* it posts to the workers: before the core goes */
 	rg_core_free(core);
+	rg_pg_listener_free(cat_l);
 	for (i = 0; ls && i < cfg->n_listeners; i++)
 		rg_pg_listener_free(ls[i]);
 	free(ls);

@@ -831,9 +831,12 @@ static void parse_policy(struct ctx *c, const struct cfg_node *n)
 	    {"bundle", true},
 	    {"public_key", false},
 	    {"hmac_key_file", false},
+	    {"catalog_refresh", false},
 	};
 	const struct cfg_node *v[NKEYS(keys)];
 	struct rg_config_policy *p = &c->cfg->policy;
+
+	p->catalog_refresh_ms = MS_MINUTE;
 
 	if (!map_keys(c, n, "policy", keys, NKEYS(keys), v))
 		return;
@@ -843,6 +846,9 @@ static void parse_policy(struct ctx *c, const struct cfg_node *n)
 		p->public_key = get_path(c, v[1], "policy.public_key");
 	if (v[2])
 		p->hmac_key_file = get_path(c, v[2], "policy.hmac_key_file");
+	if (v[3])
+		get_duration(c, v[3], "policy.catalog_refresh", MS_SECOND, 24 * MS_HOUR,
+			     &p->catalog_refresh_ms);
 }
 
 static void parse_limits(struct ctx *c, const struct cfg_node *n)

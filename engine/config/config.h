@@ -157,6 +157,9 @@ struct rg_config_policy {
 	const char *bundle;	   /* absolute path, NULL when the section is absent */
 	const char *public_key;	   /* absolute path or NULL: unsigned bundles accepted */
 	const char *hmac_key_file; /* absolute path or NULL */
+	/* column mask rules: how often each target's catalog is read again in the background
+	 * (it is also read on a miss and after a schema change seen through the gateway) */
+	uint64_t catalog_refresh_ms;
 };
 
 struct rg_config_limits {

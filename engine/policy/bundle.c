@@ -502,6 +502,20 @@ void rg_policy_get_info(const struct rg_policy *p, struct rg_policy_info *out)
 	out->prefilter_complete = p->meta.always_count == 0;
 }
 
+size_t rg_policy_column_globs(const struct rg_policy *p, const char **out, size_t cap)
+{
+	size_t n = 0;
+
+	for (uint32_t i = 0; i < p->meta.nmasks; i++) {
+		if (p->masks[i].b->detector >= 0)
+			continue;
+		for (uint32_t k = 0; k < p->masks[i].columns.n; k++, n++)
+			if (n < cap)
+				out[n] = p->masks[i].columns.v[k];
+	}
+	return n;
+}
+
 const struct rg_rule_info *rg_policy_rule(const struct rg_policy *p, uint32_t i)
 {
 	return i <= p->meta.nrules ? &p->infos[i] : NULL;

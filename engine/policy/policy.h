@@ -106,6 +106,12 @@ struct rg_policy_info {
 };
 void rg_policy_get_info(const struct rg_policy *p, struct rg_policy_info *out);
 const struct rg_rule_info *rg_policy_rule(const struct rg_policy *p, uint32_t i);
+/*
+ * The column globs ("schema.table.column", fnmatch syntax, flags 0) of every column mask
+ * rule, whoever they apply to: what the gateway must resolve result columns against. Fills
+ * out[0..min(n, cap)) with pointers into p and returns n, the number of globs.
+ */
+size_t rg_policy_column_globs(const struct rg_policy *p, const char **out, size_t cap);
 
 /* Per-thread context; hmac_key (may be NULL) is used by the hmac mask style. */
 struct rg_policy_ctx *rg_policy_ctx_new(const struct rg_policy *p, const uint8_t *hmac_key,

@@ -531,7 +531,8 @@ int rg_pg_gw_new(const struct rg_config *cfg, unsigned workers, struct rg_pg_gw 
 	gw->lex = calloc(gw->workers, sizeof(*gw->lex));
 	gw->cancel = rg_pg_cancel_reg_new();
 	gw->resolver = resolver_new();
-	if (!gw->cnt || !gw->lex || !gw->cancel || !gw->resolver || pg_policy_init(gw)) {
+	if (!gw->cnt || !gw->lex || !gw->cancel || !gw->resolver || pg_policy_init(gw) ||
+	    pg_catalog_new(gw, &gw->catalog)) {
 		rg_pg_gw_free(gw);
 		return -ENOMEM;
 	}
@@ -795,8 +796,10 @@ void rg_pg_gw_free(struct rg_pg_gw *gw)
 
 	if (!gw)
 		return;
-	/* first: the resolver thread reads the targets' pg_dns, which it owns and frees */
+	/* first: the resolver thread reads the targets' pg_dns, which it owns and frees; the
+	 * catalog thread reads the targets too */
 	resolver_free(gw->resolver);
+	pg_catalog_free(gw->catalog);
 	for (i = 0; i < gw->n_issuers; i++)
 		rg_auth_verifier_free(gw->issuers[i].v);
 	free(gw->issuers);
@@ -841,6 +844,33 @@ int rg_pg_listener_new(struct rg_pg_gw *gw, const struct rg_config_listener *lc,
 	}
 	*out = l;
 	return 0;
+}
+
+int rg_pg_gw_catalog_listener(struct rg_pg_gw *gw, struct rg_pg_listener **out)
+{
+	/* plaintext on loopback, no TLS: what it carries is the catalog's own query and the
+	 * secret, which only this process knows */
+	static const struct rg_config_listener internal_cfg = {.name = "internal-catalog"};
+	struct rg_pg_listener *l = calloc(1, sizeof(*l));
+
+	*out = l;
+	if (!l)
+		return -ENOMEM;
+	l->gw = gw;
+	l->cfg = &internal_cfg;
+	l->internal = true;
+	return 0;
+}
+
+int rg_pg_gw_catalog_start(struct rg_pg_gw *gw, struct rg_core *core, uint16_t port,
+			   uint64_t ttl_ms)
+{
+	return pg_catalog_start(gw->catalog, core, port, ttl_ms);
+}
+
+void rg_pg_gw_catalog_stop(struct rg_pg_gw *gw)
+{
+	pg_catalog_stop(gw->catalog);
 }
 
 void rg_pg_listener_free(struct rg_pg_listener *l)

@@ -384,6 +384,32 @@ void pg_keywait_poll(struct rg_sess *s)
 	token_checked(s, e, &id, &why);
 }
 
+/*
+ * The catalog thread's login on the internal listener (catalog.c): the per-process secret is
+ * its only accepted password (compared in constant time), and the identity is ringgate's
+ * own, logged like an agent's. Such a session is not judged, masked or limited: it runs the
+ * catalog query only. The target login that follows is every session's.
+ */
+static void internal_login(struct rg_sess *s, const struct rg_pg_query *pw,
+			   struct rg_auth_identity *id)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	const char *sec = pg_catalog_secret(ps->gw->catalog);
+	size_t n = strlen(sec);
+	struct rg_auth_fail why;
+
+	memset(&why, 0, sizeof(why));
+	if (pw->len != n || CRYPTO_memcmp(pw->sql, sec, n)) {
+		pg_auth_fail(s, RG_AUTH_E_BAD_SIGNATURE, "internal listener: not the catalog secret");
+		return;
+	}
+	memset(id, 0, sizeof(*id));
+	snprintf(id->iss, sizeof(id->iss), "ringgate");
+	snprintf(id->sub, sizeof(id->sub), "ringgate-catalog");
+	ps->internal = true;
+	token_checked(s, RG_AUTH_OK, id, &why);
+}
+
 void pg_fe_password(struct rg_sess *s, const struct rg_pg_msg *m)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
@@ -400,6 +426,10 @@ void pg_fe_password(struct rg_sess *s, const struct rg_pg_msg *m)
 		return;
 	}
 	memset(&why, 0, sizeof(why));
+	if (ps->l->internal) {
+		internal_login(s, &pw, &id);
+		goto out;
+	}
 	if (rg_auth_peek_issuer(pw.sql, pw.len, iss, sizeof(iss))) {
 		pg_auth_fail(s, RG_AUTH_E_MALFORMED, "no readable iss");
 		goto out;
@@ -1013,9 +1043,11 @@ void pg_be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 		pg_login_free(ps);
 		pg_be_goto(ps, BE_RELAY);
 		pg_fe_goto(ps, FE_RELAY);
-		ps->token_end_ms = rg_auth_verifier_session_end_ms(
-		    rg_pg_gw_verifier(ps->gw, rg_auth_principal_iss(ps->ident)), ps->ident);
-		if (!limits_start(ps) || !pg_mask_start(ps)) {
+		if (!ps->internal)
+			ps->token_end_ms = rg_auth_verifier_session_end_ms(
+			    rg_pg_gw_verifier(ps->gw, rg_auth_principal_iss(ps->ident)),
+			    ps->ident);
+		if (!ps->internal && (!limits_start(ps) || !pg_mask_start(ps))) {
 			pg_close_fatal(s, "53200", "out of memory");
 			return;
 		}

@@ -158,12 +158,14 @@ struct rg_pg_gw {
 	uint64_t addr_key[2];		/* random: where an address lands is not predictable */
 	atomic_uint_fast64_t next_id;
 	struct pg_resolver *resolver; /* re-resolves DNS-named targets (one thread, gw.c) */
+	struct pg_catalog *catalog;   /* result column origins for column masks (catalog.c) */
 };
 
 struct rg_pg_listener {
 	struct rg_pg_gw *gw;
 	const struct rg_config_listener *cfg;
 	struct rg_tls_ctx *tls; /* NULL: SSLRequest is answered 'N' */
+	bool internal; /* the catalog's loopback listener: its secret is the only password */
 };
 
 /*
@@ -515,5 +517,63 @@ int rg_pg_mask_copy_data(struct rg_policy_ctx *c, const struct rg_mask_plan *pla
 
 /* Whether p[0..n) is one JSON value (RFC 8259; nesting deeper than 1000 is refused). */
 bool rg_pg_json_valid(const uint8_t *p, size_t n);
+
+/* ---- result column origins from the target's catalog (catalog.c) ----------------------- */
+
+struct pg_catalog;
+struct rg_policy;
+
+/* A snapshot of one target's catalog: pure data (unit-tested without a server). */
+struct pg_cat_snap;
+struct pg_cat_snap *pg_cat_snap_new(void);
+void pg_cat_snap_free(struct pg_cat_snap *s);
+/* A relation and its attribute count; then a column some glob names, with its origin. */
+int pg_cat_snap_rel(struct pg_cat_snap *s, uint32_t oid, int32_t natts);
+int pg_cat_snap_col(struct pg_cat_snap *s, uint32_t oid, int32_t attnum, const char *origin);
+void pg_cat_snap_seal(struct pg_cat_snap *s); /* after the last add, before any find */
+/* 1: the snapshot knows this column (*origin: its name if a glob named it, else NULL);
+ * 0: unknown relation or attribute number (newer than the snapshot, or not a column). */
+int pg_cat_snap_find(const struct pg_cat_snap *s, uint32_t oid, int32_t attnum,
+		     const char **origin);
+
+/* A session waiting for a catalog read: lives in the session, linked into its worker's list
+ * (that worker only) until the read is done or the session ends (pg_catalog_unwait). */
+struct pg_cat_waiter {
+	struct pg_cat_waiter *prev, *next;
+	struct rg_sess *s;
+	size_t target;
+	uint64_t need; /* the target's read serial that answers it */
+	unsigned worker;
+	bool waited; /* asked for a read: the next answer takes unknown columns as unknown */
+	bool linked;
+};
+
+enum pg_cat_ans {
+	PG_CAT_NONE = 0, /* no column mask rule in force: origins are not needed */
+	PG_CAT_READY,	 /* ptrs holds one const char * per column (NULL: no rule names it) */
+	PG_CAT_WAIT,	 /* a read was asked; pg_catalog_resume(wt->s) follows on this worker */
+	PG_CAT_FAILED,	 /* the catalog could not be read (or out of memory): fail closed */
+};
+
+int pg_catalog_new(struct rg_pg_gw *gw, struct pg_catalog **out);
+void pg_catalog_free(struct pg_catalog *c);
+/* The bundle's column globs (p NULL: none); snapshots are read again against them. */
+int pg_catalog_set_globs(struct pg_catalog *c, const struct rg_policy *p);
+bool pg_catalog_active(struct pg_catalog *c);
+/* The password the internal listener accepts (and only it). */
+const char *pg_catalog_secret(const struct pg_catalog *c);
+int pg_catalog_start(struct pg_catalog *c, struct rg_core *core, uint16_t port, uint64_t ttl_ms);
+void pg_catalog_stop(struct pg_catalog *c);
+/* A schema change committed on target (an ALTER, DO or CALL): read it again before use. */
+void pg_catalog_invalidate(struct pg_catalog *c, size_t target);
+/* On worker `worker`: the origins of a result's columns (names and ptrs are the session's
+ * buffers; *ptrs is an array of const char * into names). */
+enum pg_cat_ans pg_catalog_origins(struct pg_catalog *c, size_t target,
+				   const struct rg_pg_rcol *cols, size_t n,
+				   struct pg_cat_waiter *wt, unsigned worker, struct rg_acc *names,
+				   struct rg_acc *ptrs);
+void pg_catalog_unwait(struct pg_catalog *c, struct pg_cat_waiter *wt);
+/* relay.c: the read a session waited for is done; relay what it held. */
+void pg_catalog_resume(struct rg_sess *s);
 
 #endif /* RG_PROTO_PG_INT_H (gateway part) */

@@ -152,6 +152,19 @@ int rg_pg_listener_new(struct rg_pg_gw *gw, const struct rg_config_listener *lc,
 		       struct rg_pg_listener **out, char *err, size_t errlen);
 void rg_pg_listener_free(struct rg_pg_listener *l);
 
+/*
+ * Column mask rules need the names of result columns, which a RowDescription gives only as
+ * (table OID, attribute number): a catalog thread reads them from each target (catalog.c)
+ * through an internal listener that logs in to the target like any session. Listen with
+ * rg_pg_gw_catalog_listener's context on 127.0.0.1 (any port), then, once the workers run,
+ * start the thread with that port and the background refresh period (0: 60 s). Stop it
+ * after the workers were joined and before the core is freed.
+ */
+int rg_pg_gw_catalog_listener(struct rg_pg_gw *gw, struct rg_pg_listener **out);
+int rg_pg_gw_catalog_start(struct rg_pg_gw *gw, struct rg_core *core, uint16_t port,
+			   uint64_t ttl_ms);
+void rg_pg_gw_catalog_stop(struct rg_pg_gw *gw);
+
 /* ---- pure helpers (unit-tested) -------------------------------------------------------- */
 
 /*

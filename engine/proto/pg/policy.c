@@ -126,6 +126,10 @@ int rg_pg_gw_set_policy(struct rg_pg_gw *gw, struct rg_core *core, struct rg_pol
 	g = calloc(1, sizeof(*g) + hmac_len);
 	if (!g)
 		return -ENOMEM;
+	if (pg_catalog_set_globs(gw->catalog, p)) {
+		free(g);
+		return -ENOMEM;
+	}
 	g->p = p;
 	g->gen = ++gw->policy_gen;
 	if (p) {

@@ -101,6 +101,8 @@ static bool stmt_allowed(struct rg_sess *s, enum rg_pg_stmt_kind kind, const cha
 	memset(d, 0, sizeof(*d));
 	if (lexing_refused(s, sql, len, d))
 		return false;
+	if (ps->internal)
+		return true; /* the catalog's own query (catalog.c) */
 	v = pg_policy_judge(ps->gw, (unsigned)(ps->cnt - ps->gw->cnt), &ps->req, sql, len, d, &j);
 	if (v == PG_VERDICT_DENY || v == PG_VERDICT_LOG || j.shadow_rule) {
 		pg_sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
@@ -194,9 +196,13 @@ void pg_mask_free(struct pg_sess *ps)
 {
 	if (!ps->mask)
 		return;
+	pg_catalog_unwait(ps->gw->catalog, &ps->mask->wait);
 	rg_pg_stmt_free(&ps->mask->st);
 	rg_policy_mask_plan_free(ps->mask->plan);
 	rg_acc_free(&ps->mask->out);
+	rg_acc_free(&ps->mask->held);
+	rg_acc_free(&ps->mask->onames);
+	rg_acc_free(&ps->mask->optrs);
 	free(ps->mask);
 	ps->mask = NULL;
 }
@@ -236,6 +242,100 @@ bool pg_mask_fe(struct rg_sess *s, const struct rg_pg_msg *m)
 	return true;
 }
 
+/* ---- result column origins (catalog.c) ------------------------------------------------- */
+
+static bool mask_be(struct rg_sess *s, const struct rg_pg_msg *m, const struct rg_pg_shape *shape,
+		    struct fwd_run *run, int *err, bool *sent);
+
+/* A target message while the session waits for a catalog read: kept, in order; past
+ * PG_CAT_HOLD_PAUSE the target is not read until the wait ends. False: out of memory. */
+static bool hold_be(struct rg_sess *s, const struct rg_pg_msg *m, int *err)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct pg_mask *mk = ps->mask;
+
+	if (rg_acc_append(&mk->held, m->start, m->total)) {
+		*err = -ENOMEM;
+		return false;
+	}
+	if (mk->held.len > PG_CAT_HOLD_PAUSE && !mk->be_paused) {
+		mk->be_paused = true;
+		rg_sess_pause(s, RG_BE);
+	}
+	return true;
+}
+
+/* The catalog could not be read: a column rule might apply to this result, so it is not
+ * relayed unmasked; the session ends. */
+static void catalog_fail(struct rg_sess *s)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+
+	rg_pg_log("event=mask_fail sess=%llu peer=%s target=%s what=catalog",
+		  (unsigned long long)ps->id, ps->peer, ps->tgt->cfg->name);
+	pg_close_fatal(s, "58000",
+		       "ringgate could not read the target's catalog to apply column masks");
+}
+
+/* An ALTER (a rename keeps the OID), DO or CALL completed: they may have changed names. */
+static bool alters_names(const struct rg_pg_msg *m)
+{
+	const char *tag = (const char *)m->body;
+
+	if (!m->body_len || tag[m->body_len - 1])
+		return false;
+	return !strncmp(tag, "ALTER ", 6) || !strcmp(tag, "DO") || !strcmp(tag, "CALL");
+}
+
+void pg_catalog_resume(struct rg_sess *s)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct pg_mask *mk = ps->mask;
+	struct fwd_run run = {0};
+	struct rg_acc held;
+	struct rg_pg_msg m;
+	size_t off = 0;
+	bool first = true, sent;
+	int err = 0;
+
+	if (!mk || !mk->waiting)
+		return;
+	held = mk->held;
+	memset(&mk->held, 0, sizeof(mk->held));
+	mk->waiting = false;
+	while (off + 5 <= held.len && !err && ps->fe != FE_CLOSING) {
+		size_t total = 1 + ((size_t)held.p[off + 1] << 24 | (size_t)held.p[off + 2] << 16 |
+				    (size_t)held.p[off + 3] << 8 | held.p[off + 4]);
+
+		if (total > held.len - off || rg_pg_msg_view(held.p + off, total, &m)) {
+			mask_fail(s, RG_PG_STMT_E_PROTO, "held");
+			break;
+		}
+		off += total;
+		if (first) {
+			/* the row that waited went through the tracker and the limits already */
+			first = false;
+			if (!mask_be(s, &m, mk->st.shape_valid ? &mk->st.shape : NULL, &run, &err,
+				     &sent))
+				break;
+			if (!sent)
+				pg_forward(s, RG_FE, &run, NULL, m.start, m.total, true, &err);
+		} else if (!pg_be_relay_msg(s, &m, &run, NULL, true, &err)) {
+			break;
+		}
+	}
+	rg_acc_free(&held);
+	pg_run_flush(s, RG_FE, &run, &err);
+	if (err) {
+		rg_sess_abort(s);
+		return;
+	}
+	if (!mk->waiting && mk->be_paused) {
+		mk->be_paused = false;
+		rg_sess_resume(s, RG_BE);
+	}
+}
+
 /*
  * A backend message in a masking session: fed to the tracker, then a DataRow, an
  * ErrorResponse / NoticeResponse or a COPY TO STDOUT row is masked. *sent: the masked
@@ -267,7 +367,33 @@ static bool mask_be(struct rg_sess *s, const struct rg_pg_msg *m, const struct r
 		   ? rg_policy_mask_plan_get(mk->plan, ctx)
 		   : NULL;
 	if (!plan) {
-		if (rg_policy_mask_plan_build(ctx, &ps->req, none, 0, mk->plan, &plan)) {
+		const char *const *origins = none;
+		size_t norigins = 0;
+
+		switch (m->type == RG_PG_BE_DATA_ROW && shape && shape->described
+				? pg_catalog_origins(ps->gw->catalog, (size_t)(ps->tgt - ps->gw->targets),
+						     shape->cols, shape->ncols, &mk->wait,
+						     (unsigned)(ps->cnt - ps->gw->cnt), &mk->onames,
+						     &mk->optrs)
+				: PG_CAT_NONE) {
+		case PG_CAT_NONE:
+			break;
+		case PG_CAT_READY:
+			origins = (const char *const *)(void *)mk->optrs.p;
+			norigins = shape->ncols;
+			break;
+		case PG_CAT_WAIT:
+			/* this row and what follows wait, in order, for the catalog read */
+			mk->wait.s = s;
+			mk->waiting = true;
+			*sent = true;
+			return hold_be(s, m, err);
+		case PG_CAT_FAILED:
+			pg_run_flush(s, RG_FE, run, err);
+			catalog_fail(s);
+			return false;
+		}
+		if (rg_policy_mask_plan_build(ctx, &ps->req, origins, norigins, mk->plan, &plan)) {
 			mask_fail(s, RG_PG_MASK_E_NOMEM, "plan");
 			return false;
 		}
@@ -613,6 +739,8 @@ bool pg_be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run *run
 	uint8_t st;
 	int r;
 
+	if (ps->mask && ps->mask->waiting)
+		return hold_be(s, m, err);
 	if (ps->mask && (r = rg_pg_stmt_be(&ps->mask->st, m, &shape))) {
 		pg_run_flush(s, RG_FE, run, err);
 		mask_fail(s, r, "backend");
@@ -661,6 +789,10 @@ bool pg_be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run *run
 		if (!drop && ps->mask && !mask_be(s, m, shape, run, err, &sent))
 			return false;
 		break;
+	case RG_PG_BE_COMMAND_COMPLETE:
+		if (ps->mask && alters_names(m))
+			ps->mask->alter = true;
+		break;
 	case RG_PG_BE_PARAM_STATUS:
 		/* rare: after a SET of a setting the server reports */
 		pg_run_flush(s, RG_FE, run, err);
@@ -675,6 +807,10 @@ bool pg_be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run *run
 		deny_answer(s, m, run, err, &drop);
 		ps->rfq_recv++;
 		ps->tx_status = st;
+		if (ps->mask && ps->mask->alter && st == 'I') {
+			ps->mask->alter = false; /* committed (or rolled back): read again */
+			pg_catalog_invalidate(ps->gw->catalog, (size_t)(ps->tgt - ps->gw->targets));
+		}
 
 		pg_forward(s, RG_FE, run, b, m->start, m->total, in_acc, err);
 		if (ps->draining) {

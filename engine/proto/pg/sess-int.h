@@ -148,6 +148,7 @@ struct pg_sess {
 	bool draining;
 	bool key_registered;
 	bool is_cancel;	    /* this connection forwards a CancelRequest */
+	bool internal;	    /* the catalog thread's own session (login.c internal_login) */
 	bool fe_piece_drop; /* the agent's streamed message in progress is being dropped */
 	bool rowdesc_valid;
 	uint8_t negotiations;
@@ -196,7 +197,16 @@ struct pg_mask {
 	uint64_t plan_serial, plan_gen;
 	struct rg_acc out;
 	bool paused; /* the tracker asked to stop reading the agent */
+	/* column origins (catalog.c): while a catalog read is awaited, the target's messages
+	 * are held, the first of them already through the tracker and the limits */
+	bool waiting;
+	bool be_paused; /* held past PG_CAT_HOLD_PAUSE: the target is not read */
+	bool alter;	/* an ALTER, DO or CALL completed: the catalog is read again at 'I' */
+	struct rg_acc held;
+	struct rg_acc onames, optrs; /* the origins of the plan being built */
+	struct pg_cat_waiter wait;
 };
+#define PG_CAT_HOLD_PAUSE (1u << 20)
 
 /* A run of bytes of one received buffer forwarded by reference as one send item. */
 struct fwd_run {
