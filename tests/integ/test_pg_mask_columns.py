@@ -19,6 +19,7 @@ know which columns those are. Against a real PostgreSQL 15, with values no detec
 """
 import os
 import struct
+import subprocess
 import sys
 import tempfile
 import time
@@ -148,6 +149,26 @@ def main():
             check(out == STATIC, f"a rename around ringgate: after the refresh ({out!r})")
             out = q(rg, tok, "SELECT ssn FROM staging").stdout.strip()
             check(out == BADSSN, f"... and the other table is plain again ({out!r})")
+
+            # the internal listener: loopback, its secret only; a valid token is refused too
+            ports = set()
+            for ln in subprocess.run(["ss", "-Hltnp"], capture_output=True,
+                                     text=True).stdout.splitlines():
+                if f"pid={rg.proc.pid}," in ln:
+                    ports.add(int(ln.split()[3].rsplit(":", 1)[1]))
+                    check(ln.split()[3].startswith("127.0.0.1:"), f"loopback only ({ln})")
+            ports.discard(rg.port)
+            check(len(ports) == 1, f"one internal listener besides the agents' ({ports})")
+            psycopg2 = rgtest.require_psycopg2()
+            for pw, what in ((tok, "an agent's valid token"), ("0" * 64, "a guessed secret")):
+                try:
+                    psycopg2.connect(host="127.0.0.1", port=next(iter(ports)), user=pg.user,
+                                     dbname=rg.config["targets"][0]["name"], password=pw,
+                                     sslmode="disable", connect_timeout=10).close()
+                    check(False, f"internal listener accepted {what}")
+                except psycopg2.OperationalError as e:
+                    check("authentication failed" in str(e),
+                          f"internal listener refuses {what} ({str(e).strip()})")
 
             log = pgfix.log_text(rg)
             check("sub=ringgate-catalog" in log, "the catalog's own session is logged")
