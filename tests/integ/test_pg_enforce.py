@@ -7,7 +7,9 @@ error (the rule's SQLSTATE, a message naming the rule); inside a transaction blo
 transaction is failed as PostgreSQL fails it -- checked against PostgreSQL itself running
 the same script with the denied statement replaced by one it rejects; simple, extended and
 pipelined protocols stay in sync (psql, psycopg2, pgbench); shadow rules change nothing;
-unparseable text is denied; FunctionCall is refused under a bundle; --check-config verifies
+unparseable text is denied; FunctionCall is judged by the name of the function its OID
+names in the target's catalog (pg_sleep denied, a user function allowed, an OID newer than the
+catalog's last read refused, then allowed after the read it triggered); --check-config verifies
 the bundle; SIGHUP reloads it (a bad bundle is refused and the old one stays) while pgbench
 runs without a failed transaction; no bundle is pass-through, said at start.
 """
@@ -111,7 +113,9 @@ def table_rows(pg, sql):
 
 def main():
     with rgtest.PgServer() as pg:
-        pg.psql("CREATE TABLE t (id int PRIMARY KEY, v text); "
+        pg.psql("CREATE FUNCTION public.addone(int) RETURNS int LANGUAGE sql "
+                "AS 'SELECT $1 + 1'; "
+                "CREATE TABLE t (id int PRIMARY KEY, v text); "
                 "CREATE TABLE secrets (k text); INSERT INTO secrets VALUES ('x'); "
                 "CREATE TABLE orders (id int); INSERT INTO orders SELECT generate_series(1, 5)")
         iss = pgfix.Issuer()
@@ -209,11 +213,50 @@ def main():
             s.sendall(msg(b"S"))
             seen, err = read_reply(s)
             check(seen == [b"Z"], f"...and Sync then gives ReadyForQuery ({seen})")
-            # FunctionCall under a bundle
-            s.sendall(msg(b"F", struct.pack("!Ihhh", 1317, 0, 0, 0)))
-            seen, err = read_reply(s)
+            # FunctionCall under a bundle: judged as the call of the function the target's
+            # catalog names for the OID (read at start, and again on an unknown OID)
+            def fcall(oid, args=()):
+                body = struct.pack("!Ih", oid, 0) + struct.pack("!h", len(args))
+                for a in args:
+                    body += struct.pack("!i", len(a)) + a
+                s.sendall(msg(b"F", body + struct.pack("!h", 0)))
+                out = None
+                seen, err = [], None
+                while True:
+                    t, b = read_msg(s)
+                    seen.append(t)
+                    if t == b"V":
+                        (n,) = struct.unpack("!i", b[:4])
+                        out = b[4:4 + n] if n >= 0 else None
+                    elif t == b"E":
+                        err = error_fields(b)
+                    elif t == b"Z":
+                        return out, err, seen
+            sleep_oid = int(table_rows(pg, "SELECT 'pg_catalog.pg_sleep(float8)'"
+                                       "::regprocedure::oid"))
+            out, err, seen = fcall(sleep_oid, [b"0"])
+            check(err and err.get("C") == "42501" and "baseline.no-sleep" in err.get("M", "")
+                  and seen[-1] == b"Z",
+                  f"FunctionCall of pg_sleep by OID: denied by the rule on its name ({err})")
+            addone = int(table_rows(pg, "SELECT 'public.addone(int)'::regprocedure::oid"))
+            out, err, seen = fcall(addone, [b"41"])
+            check(err is None and out == b"42",
+                  f"FunctionCall of a user function by OID: allowed, runs ({out}, {err})")
+            pg.psql("CREATE FUNCTION public.addtwo(int) RETURNS int "
+                    "LANGUAGE sql AS 'SELECT $1 + 2'")
+            addtwo = int(table_rows(pg, "SELECT 'public.addtwo(int)'::regprocedure::oid"))
+            out, err, seen = fcall(addtwo, [b"40"])
+            check(err and err.get("C") == "42501" and "retry" in err.get("M", ""),
+                  f"a function newer than the catalog read: refused, read again ({err})")
+            for _ in range(50):
+                out, err, seen = fcall(addtwo, [b"40"])
+                if err is None:
+                    break
+                time.sleep(0.1)
+            check(err is None and out == b"42", f"...then allowed ({out}, {err})")
+            out, err, seen = fcall(4000000000, [])
             check(err and err.get("C") == "42501" and seen[-1] == b"Z",
-                  f"FunctionCall refused under a bundle ({err})")
+                  f"an OID no function has: refused ({err})")
             s.sendall(msg(b"X"))
             s.close()
 

@@ -61,9 +61,10 @@ struct pg_cat_col {
 struct pg_cat_snap {
 	struct pg_cat_rel *rels;
 	size_t nrels, caprels;
-	struct pg_cat_col *cols;
+	struct pg_cat_col *cols; /* a proc is a col with attnum 0 */
 	size_t ncols, capcols;
 	struct rg_acc names;
+	uint64_t read_ms; /* CLOCK_MONOTONIC, when it was read */
 };
 
 struct pg_cat_snap *pg_cat_snap_new(void)
@@ -135,6 +136,19 @@ static int col_cmp(const void *a, const void *b)
 	return x->attnum < y->attnum ? -1 : x->attnum > y->attnum;
 }
 
+int pg_cat_snap_proc(struct pg_cat_snap *s, uint32_t oid, const char *name)
+{
+	return pg_cat_snap_col(s, oid, 0, name);
+}
+
+const char *pg_cat_snap_proc_name(const struct pg_cat_snap *s, uint32_t oid)
+{
+	const struct pg_cat_col kc = {oid, 0, 0}, *c;
+
+	c = s->ncols ? bsearch(&kc, s->cols, s->ncols, sizeof(*s->cols), col_cmp) : NULL;
+	return c ? (const char *)s->names.p + c->off : NULL;
+}
+
 void pg_cat_snap_seal(struct pg_cat_snap *s)
 {
 	size_t i, k = 0;
@@ -191,6 +205,8 @@ struct pg_catalog {
 	/* mu: the column globs of the bundle in force (copies) */
 	char **globs;
 	size_t nglobs;
+	bool bundle; /* mu: a bundle is in force (FunctionCall names are read even without
+		      * column globs) */
 	uint64_t ttl_ms;
 	uint16_t port; /* the internal listener */
 	char secret[65];
@@ -306,8 +322,11 @@ int pg_catalog_set_globs(struct pg_catalog *c, const struct rg_policy *p)
 	globs_free(c);
 	c->globs = copy;
 	c->nglobs = n;
-	for (i = 0; i < c->nt; i++)
+	c->bundle = p != NULL;
+	for (i = 0; i < c->nt; i++) {
 		c->t[i].inval++; /* read again against these globs */
+		c->t[i].want |= c->bundle && !c->t[i].snap;
+	}
 	pthread_mutex_unlock(&c->mu);
 	return 0;
 nomem:
@@ -429,6 +448,30 @@ enum pg_cat_ans pg_catalog_origins(struct pg_catalog *c, size_t target,
 		memcpy(ptrs->p + i * sizeof(pp), &pp, sizeof(pp));
 	}
 	return a;
+}
+
+int pg_catalog_proc(struct pg_catalog *c, size_t target, uint32_t oid, char *out, size_t cap)
+{
+	struct pg_cat_tgt *t;
+	const char *name = NULL;
+	int r = -1;
+
+	out[0] = 0;
+	pthread_mutex_lock(&c->mu);
+	if (target < c->nt) {
+		t = &c->t[target];
+		if (t->snap && (name = pg_cat_snap_proc_name(t->snap, oid)))
+			r = snprintf(out, cap, "%s", name) < (int)cap ? 1 : -1;
+		else if (t->snap)
+			r = 0;
+		/* not known: read again (a function created since), at most once a second */
+		if (r != 1 && !t->running && (!t->snap || mono_ms() >= t->snap->read_ms + 1000))
+			t->want = true;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (r != 1)
+		kick(c);
+	return r;
 }
 
 /* On a worker: resume the sessions whose read is done. */
@@ -592,6 +635,33 @@ static const char CAT_SQL[] =
     "OR a.attname::pg_catalog.text = ANY ($1::pg_catalog.text[])) "
     "WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p') ORDER BY c.oid";
 
+/* "schema"."name", each part a quoted identifier (an embedded quote doubled): the form a
+ * FunctionCall is judged in (names are at most 63 bytes, so it always fits). */
+static void quote_pair(const char *schema, const char *name, char *out, size_t cap)
+{
+	size_t o = 0;
+	const char *parts[2] = {schema, name};
+
+	for (int i = 0; i < 2; i++) {
+		if (i && o + 1 < cap)
+			out[o++] = '.';
+		if (o + 1 < cap)
+			out[o++] = '"';
+		for (const char *p = parts[i]; *p && o + 3 < cap; p++) {
+			if (*p == '"')
+				out[o++] = '"';
+			out[o++] = *p;
+		}
+		if (o + 1 < cap)
+			out[o++] = '"';
+	}
+	out[o] = 0;
+}
+
+/* Every function's schema-qualified name, for FunctionCall (fast-path calls by OID). */
+static const char PROC_SQL[] = "SELECT p.oid, n.nspname, p.proname FROM pg_catalog.pg_proc p "
+			       "JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace";
+
 /* Build a snapshot from the rows of CAT_SQL, keeping the columns a glob matches. */
 static struct pg_cat_snap *snap_from(const PGresult *res, char **globs, size_t nglobs)
 {
@@ -643,7 +713,7 @@ static struct pg_cat_snap *cat_read(struct pg_catalog *c, size_t i, char *err, s
 	globs = calloc(n ? n : 1, sizeof(*globs));
 	for (k = 0; globs && k < n; k++)
 		globs[k] = strdup(c->globs[k]);
-	filter = n ? name_filter(c) : NULL;
+	filter = n ? name_filter(c) : strdup("{}"); /* no column globs: no attribute */
 	pthread_mutex_unlock(&c->mu);
 	for (k = 0; globs && k < n; k++)
 		if (!globs[k]) {
@@ -675,8 +745,33 @@ static struct pg_cat_snap *cat_read(struct pg_catalog *c, size_t i, char *err, s
 		goto drop;
 	}
 	s = snap_from(res, globs, n);
-	if (!s)
+	PQclear(res);
+	res = NULL;
+	if (!s) {
 		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	res = cat_exec(c, t->conn, PROC_SQL, 0, NULL, err, errlen);
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 3) {
+		if (res)
+			snprintf(err, errlen, "%s", PQresultErrorMessage(res));
+		pg_cat_snap_free(s);
+		s = NULL;
+		goto drop;
+	}
+	for (int r = 0; r < PQntuples(res); r++) {
+		char name[2 * 2 * 64 + 8];
+
+		quote_pair(PQgetvalue(res, r, 1), PQgetvalue(res, r, 2), name, sizeof(name));
+		if (pg_cat_snap_proc(s, (uint32_t)strtoul(PQgetvalue(res, r, 0), NULL, 10), name)) {
+			snprintf(err, errlen, "out of memory");
+			pg_cat_snap_free(s);
+			s = NULL;
+			goto out;
+		}
+	}
+	pg_cat_snap_seal(s);
+	s->read_ms = mono_ms();
 	goto out;
 drop: /* a connection in an unknown state is not reused */
 	PQfinish(t->conn);
@@ -721,7 +816,7 @@ static void *cat_main(void *arg)
 			if (c->t[i].want)
 				pick = i, why = "miss";
 		for (i = 0; i < c->nt && pick == SIZE_MAX; i++) {
-			if (!c->t[i].snap || !c->nglobs)
+			if (!c->t[i].snap || !c->bundle)
 				continue;
 			if (c->t[i].inval != c->t[i].read_inval)
 				pick = i, why = "invalidated";
@@ -781,6 +876,8 @@ int pg_catalog_start(struct pg_catalog *c, struct rg_core *core, uint16_t port, 
 		c->ttl_ms = ttl_ms;
 	c->nt = c->gw->n_targets;
 	c->t = calloc(c->nt ? c->nt : 1, sizeof(*c->t));
+	for (size_t i = 0; c->t && i < c->nt; i++)
+		c->t[i].want = c->bundle; /* read at start: most sessions then never wait */
 	c->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (!c->t || c->wake < 0)
 		return -ENOMEM;

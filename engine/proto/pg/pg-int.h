@@ -530,6 +530,9 @@ void pg_cat_snap_free(struct pg_cat_snap *s);
 /* A relation and its attribute count; then a column some glob names, with its origin. */
 int pg_cat_snap_rel(struct pg_cat_snap *s, uint32_t oid, int32_t natts);
 int pg_cat_snap_col(struct pg_cat_snap *s, uint32_t oid, int32_t attnum, const char *origin);
+/* A function's quoted "schema"."name" (FunctionCall), and its lookup (NULL: not known). */
+int pg_cat_snap_proc(struct pg_cat_snap *s, uint32_t oid, const char *name);
+const char *pg_cat_snap_proc_name(const struct pg_cat_snap *s, uint32_t oid);
 void pg_cat_snap_seal(struct pg_cat_snap *s); /* after the last add, before any find */
 /* 1: the snapshot knows this column (*origin: its name if a glob named it, else NULL);
  * 0: unknown relation or attribute number (newer than the snapshot, or not a column). */
@@ -573,6 +576,10 @@ enum pg_cat_ans pg_catalog_origins(struct pg_catalog *c, size_t target,
 				   struct pg_cat_waiter *wt, unsigned worker, struct rg_acc *names,
 				   struct rg_acc *ptrs);
 void pg_catalog_unwait(struct pg_catalog *c, struct pg_cat_waiter *wt);
+/* A function's quoted "schema"."name" by OID into out: 1 found, 0 not in the last read, -1 no read
+ * yet (or it failed). Not found asks for a new read (at most one a second); the caller does
+ * not wait for it. */
+int pg_catalog_proc(struct pg_catalog *c, size_t target, uint32_t oid, char *out, size_t cap);
 /* relay.c: the read a session waited for is done; relay what it held. */
 void pg_catalog_resume(struct rg_sess *s);
 

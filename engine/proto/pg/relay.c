@@ -559,15 +559,29 @@ bool pg_function_call_refused(struct rg_sess *s, const uint8_t *body, size_t n,
 		snprintf(sql, sizeof(sql), "SELECT pg_catalog.%s()", fastpath_fns[i].name);
 		return !stmt_allowed(s, RG_PG_STMT_FUNCTION_CALL, NULL, sql, strlen(sql), d);
 	}
-	ps->cnt->stmt_denied++;
-	snprintf(d->message, sizeof(d->message),
-		 "fast-path function calls (function OID %u) are not allowed through ringgate "
-		 "under a policy bundle, but for the large-object functions",
-		 oid);
-	rg_pg_log("event=stmt_denied sess=%llu target=%s kind=function_call oid=%u rule=- "
-		  "sqlstate=42501",
-		  (unsigned long long)ps->id, ps->tgt->cfg->name, oid);
-	return true;
+	/* Any other: judged as the call of the function the target's catalog names (read at
+	 * start and again when an OID is not in it; the call does not wait for that read). */
+	{
+		char name[2 * 2 * 64 + 8], sql[sizeof(name) + 16];
+		int k = pg_catalog_proc(ps->gw->catalog, (size_t)(ps->tgt - ps->gw->targets), oid,
+					name, sizeof(name));
+
+		if (k == 1) {
+			snprintf(sql, sizeof(sql), "SELECT %s()", name);
+			return !stmt_allowed(s, RG_PG_STMT_FUNCTION_CALL, NULL, sql, strlen(sql), d);
+		}
+		ps->cnt->stmt_denied++;
+		snprintf(d->message, sizeof(d->message),
+			 "fast-path call of function OID %u: %s", oid,
+			 k == 0 ? "no such function in the target's catalog as ringgate last read it "
+				  "(read again now: retry)"
+				: "ringgate has not read the target's catalog (yet): retry");
+		rg_pg_log("event=stmt_denied sess=%llu target=%s kind=function_call oid=%u rule=- "
+			  "reason=%s sqlstate=42501",
+			  (unsigned long long)ps->id, ps->tgt->cfg->name, oid,
+			  k == 0 ? "unknown_oid" : "no_catalog");
+		return true;
+	}
 }
 
 /* One whole agent message while logged in. Returns false to stop reading this chunk. */
