@@ -319,13 +319,14 @@ static void token_checked(struct rg_sess *s, enum rg_auth_err e, const struct rg
 		  (unsigned long long)ps->id, sub, ps->login->user, ps->peer, ps->tgt->cfg->name);
 	/* Authenticated: from a pending login to a session (max_sessions counts sessions). */
 	pg_pending_done(ps);
-	if (!rg_pg_gw_session_enter(ps->gw)) {
+	/* (the catalog reader's own sessions do not take an agent's slot) */
+	if (!ps->internal && !rg_pg_gw_session_enter(ps->gw)) {
 		rg_pg_log("event=session_refused sess=%llu peer=%s sub=%s reason=max_sessions",
 			  (unsigned long long)ps->id, ps->peer, sub);
 		pg_close_fatal(s, "53300", "sorry, too many clients already");
 		return;
 	}
-	ps->counted = true;
+	ps->counted = !ps->internal;
 	pg_fe_goto(ps, FE_WAIT_BE);
 	rg_sess_pause(s, RG_FE);
 	connect_target(s);
