@@ -64,6 +64,7 @@ struct pg_cat_snap {
 	struct pg_cat_col *cols; /* a proc is a col with attnum 0 */
 	size_t ncols, capcols;
 	struct rg_acc names;
+	size_t nprocs;	  /* of cols */
 	uint64_t read_ms; /* CLOCK_MONOTONIC, when it was read */
 };
 
@@ -138,7 +139,10 @@ static int col_cmp(const void *a, const void *b)
 
 int pg_cat_snap_proc(struct pg_cat_snap *s, uint32_t oid, const char *name)
 {
-	return pg_cat_snap_col(s, oid, 0, name);
+	int r = pg_cat_snap_col(s, oid, 0, name);
+
+	s->nprocs += r == 0;
+	return r;
 }
 
 const char *pg_cat_snap_proc_name(const struct pg_cat_snap *s, uint32_t oid)
@@ -814,7 +818,7 @@ static void *cat_main(void *arg)
 		pthread_mutex_lock(&c->mu);
 		for (i = 0; i < c->nt && pick == SIZE_MAX; i++)
 			if (c->t[i].want)
-				pick = i, why = "miss";
+				pick = i, why = c->t[i].snap ? "miss" : "start";
 		for (i = 0; i < c->nt && pick == SIZE_MAX; i++) {
 			if (!c->t[i].snap || !c->bundle)
 				continue;
@@ -855,10 +859,10 @@ static void *cat_main(void *arg)
 		atomic_fetch_add(&c->t[pick].serial, 1);
 		pthread_mutex_unlock(&c->mu);
 		if (s)
-			rg_pg_log("event=catalog_read target=%s reason=%s relations=%zu columns=%zu "
-				  "ms=%llu",
-				  c->gw->targets[pick].cfg->name, why, s->nrels, s->ncols,
-				  (unsigned long long)(mono_ms() - t0));
+			rg_pg_log("event=catalog_read target=%s reason=%s relations=%zu "
+				  "rule_columns=%zu functions=%zu ms=%llu",
+				  c->gw->targets[pick].cfg->name, why, s->nrels, s->ncols - s->nprocs,
+				  s->nprocs, (unsigned long long)(mono_ms() - t0));
 		else
 			rg_pg_log("event=catalog_read_failed target=%s reason=%s detail=\"%s\"",
 				  c->gw->targets[pick].cfg->name, why, err);
