@@ -14,6 +14,7 @@ know which columns those are. Against a real PostgreSQL 15, with values no detec
 - a table dropped and created again around the gateway (new OID) is resolved on the miss;
 - a rename through the gateway (ALTER TABLE ... RENAME, same OID) is seen at once, one
   made around it by the next background read (policy.catalog_refresh);
+- a fast-path call's result (FunctionCallResponse) the detectors match comes back NULL;
 - when the catalog cannot be read, a result that may need a column mask is not relayed: the
   session ends with 58000 (fail closed), and the catalog session never shows up as an agent.
 """
@@ -29,7 +30,7 @@ sys.path.insert(0, os.path.join(HERE, "lib"))
 import pgfix  # noqa: E402
 import rgtest  # noqa: E402
 from pgfix import check  # noqa: E402
-from test_clients_bad_input import raw_login, msg  # noqa: E402
+from test_clients_bad_input import raw_login, msg, read_msg  # noqa: E402
 from test_pg_mask import parse, bind, rows_of  # noqa: E402
 
 BADSSN = "666-12-3456"  # not a valid SSN: the us_ssn detector leaves it alone
@@ -50,6 +51,10 @@ def main():
                 "CREATE SCHEMA archive; "
                 f"CREATE TABLE archive.customers (id int, ssn text); "
                 f"INSERT INTO archive.customers VALUES (1, '{BADSSN}'); "
+                "CREATE FUNCTION public.card_of(int) RETURNS text LANGUAGE sql "
+                "AS $$SELECT '4111 1111 1111 1111'$$; "
+                "CREATE FUNCTION public.plain_of(int) RETURNS text LANGUAGE sql "
+                "AS $$SELECT 'plain ' || $1$$; "
                 f"CREATE TABLE staging (id int, ssn text); "
                 f"INSERT INTO staging VALUES (7, '{BADSSN}')")
         iss = pgfix.Issuer()
@@ -108,6 +113,23 @@ def main():
                       f"{what}: ssn masked, date_of_birth NULL ({rows[0]})")
                 check(i == (b"1" if fmt == 0 else struct.pack("!i", 1)),
                       f"{what}: the id is intact ({i!r})")
+            # FunctionCallResponse: a value the detectors match becomes NULL
+            for fn, arg, want in (("card_of", b"1", None), ("plain_of", b"5", b"plain 5")):
+                oid = int(pg.psql(f"SELECT 'public.{fn}(int)'::regprocedure::oid")
+                          .stdout.strip())
+                s.sendall(msg(b"F", struct.pack("!IhhI", oid, 0, 1, len(arg)) + arg +
+                              struct.pack("!h", 0)))
+                types, val = [], "unset"
+                while True:
+                    t, body = read_msg(s)
+                    types.append(t)
+                    if t == b"V":
+                        (n,) = struct.unpack("!i", body[:4])
+                        val = None if n < 0 else body[4:4 + n]
+                    if t == b"Z":
+                        break
+                check(b"E" not in types and val == want,
+                      f"FunctionCall {fn}: result {val!r} ({types})")
             s.close()
 
             # a 2 MB first result for a table nobody read yet: held whole, in order

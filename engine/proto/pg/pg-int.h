@@ -488,6 +488,13 @@ int rg_pg_mask_datarow(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
 		       struct rg_pg_rowmask *rm, struct rg_acc *out);
 
 /*
+ * FunctionCallResponse (a fast-path call's result): its value, of a type not known here, goes
+ * through the detector rules; a value they change becomes NULL (which every type decodes).
+ */
+int rg_pg_mask_fcall_result(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
+			    const struct rg_pg_msg *m, struct rg_pg_rowmask *rm, struct rg_acc *out);
+
+/*
  * ErrorResponse / NoticeResponse: the fields that can quote row values (M message,
  * D detail such as "Key (email)=(x@y.z) already exists", H hint, W context, q internal
  * query) go through the detector rules the plan enables (its column rules do not apply:

@@ -355,7 +355,7 @@ static bool mask_be(struct rg_sess *s, const struct rg_pg_msg *m, const struct r
 
 	*sent = false;
 	if (m->type != RG_PG_BE_DATA_ROW && m->type != RG_PG_BE_ERROR &&
-	    m->type != RG_PG_BE_NOTICE &&
+	    m->type != RG_PG_BE_NOTICE && m->type != RG_PG_BE_FUNCTION_RESULT &&
 	    !(m->type == RG_PG_BE_COPY_DATA && rg_pg_stmt_copy(&mk->st, &format) == RG_PG_COPY_OUT))
 		return true;
 	if (!pg_policy_masking(ps->gw, (unsigned)(ps->cnt - ps->gw->cnt), &ctx, &rm, &gen) || !ctx)
@@ -405,6 +405,8 @@ static bool mask_be(struct rg_sess *s, const struct rg_pg_msg *m, const struct r
 		r = rg_pg_mask_datarow(ctx, plan, shape, m, rm, &mk->out);
 	else if (m->type == RG_PG_BE_COPY_DATA)
 		r = rg_pg_mask_copy_data(ctx, plan, format, m, rm, &mk->out);
+	else if (m->type == RG_PG_BE_FUNCTION_RESULT)
+		r = rg_pg_mask_fcall_result(ctx, plan, m, rm, &mk->out);
 	else
 		r = rg_pg_mask_notice(ctx, plan, m, rm, &mk->out);
 	if (r < 0) {
@@ -782,6 +784,7 @@ bool pg_be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run *run
 		break;
 	case RG_PG_BE_NOTICE:
 	case RG_PG_BE_COPY_DATA:
+	case RG_PG_BE_FUNCTION_RESULT:
 		if (ps->mask && !mask_be(s, m, shape, run, err, &sent))
 			return false;
 		break;

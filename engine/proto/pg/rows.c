@@ -359,6 +359,37 @@ int rg_pg_mask_datarow(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
 	return finish(out);
 }
 
+static uint32_t rd32(const uint8_t *p);
+
+/* ---- FunctionCallResponse ----------------------------------------------------------------- */
+
+int rg_pg_mask_fcall_result(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
+			    const struct rg_pg_msg *m, struct rg_pg_rowmask *rm, struct rg_acc *out)
+{
+	struct rg_mask_result res;
+	uint32_t len;
+	int r;
+
+	if (m->body_len < 4)
+		return RG_PG_MASK_E_SHAPE;
+	len = rd32(m->body);
+	if (len == UINT32_MAX)
+		return RG_PG_MASK_UNCHANGED; /* NULL */
+	if ((uint64_t)len + 4 != m->body_len)
+		return RG_PG_MASK_E_SHAPE;
+	if ((r = reserve(rm, 1)))
+		return r;
+	rm->f[0] = (struct rg_mask_field){m->body + 4, len, false};
+	if (rg_policy_mask_row(c, plan, rm->f, 1, &res))
+		return RG_PG_MASK_E_MASKER;
+	if (!res.changed)
+		return RG_PG_MASK_UNCHANGED;
+	/* the result's type is not known here: NULL decodes for every type */
+	if ((r = start(out, RG_PG_BE_FUNCTION_RESULT)) || (r = put32(out, UINT32_MAX)))
+		return r;
+	return finish(out);
+}
+
 /* ---- ErrorResponse / NoticeResponse ----------------------------------------------------- */
 
 static bool notice_masked_code(uint8_t code)

@@ -309,6 +309,48 @@ static void test_error_detail_values_are_masked(void **state)
 	assert_string_equal(got.message, "card ************1111 refused");
 }
 
+/* A FunctionCallResponse 'V' with value v (NULL: a NULL result) in x->in. */
+static void fcall_msg(struct fx *x, const char *v, size_t *len)
+{
+	size_t n = v ? strlen(v) : 0;
+	uint32_t l = v ? (uint32_t)n : UINT32_MAX;
+
+	x->in[0] = 'V';
+	x->in[1] = x->in[2] = 0;
+	x->in[3] = (uint8_t)((n + 8) >> 8);
+	x->in[4] = (uint8_t)(n + 8);
+	x->in[5] = (uint8_t)(l >> 24), x->in[6] = (uint8_t)(l >> 16);
+	x->in[7] = (uint8_t)(l >> 8), x->in[8] = (uint8_t)l;
+	memcpy(x->in + 9, v ? v : "", n);
+	*len = n + 9;
+	assert_int_equal(rg_pg_msg_view(x->in, *len, &x->msg), 0);
+}
+
+static void test_function_call_results_a_detector_matches_become_null(void **state)
+{
+	struct fx *x = *state;
+	static const uint8_t null_v[] = {'V', 0, 0, 0, 8, 0xff, 0xff, 0xff, 0xff};
+	size_t len;
+
+	fcall_msg(x, "card 4111 1111 1111 1111", &len);
+	assert_int_equal(rg_pg_mask_fcall_result(x->c, x->plan, &x->msg, &x->rm, &x->out),
+			 RG_PG_MASK_REWRITTEN);
+	assert_int_equal(x->out.len, sizeof(null_v));
+	assert_memory_equal(x->out.p, null_v, sizeof(null_v));
+	x->out.len = 0;
+	fcall_msg(x, "nothing to see", &len);
+	assert_int_equal(rg_pg_mask_fcall_result(x->c, x->plan, &x->msg, &x->rm, &x->out),
+			 RG_PG_MASK_UNCHANGED);
+	fcall_msg(x, NULL, &len);
+	assert_int_equal(rg_pg_mask_fcall_result(x->c, x->plan, &x->msg, &x->rm, &x->out),
+			 RG_PG_MASK_UNCHANGED);
+	/* a length that disagrees with the message */
+	fcall_msg(x, "abc", &len);
+	x->in[8] = 9;
+	assert_int_equal(rg_pg_mask_fcall_result(x->c, x->plan, &x->msg, &x->rm, &x->out),
+			 RG_PG_MASK_E_SHAPE);
+}
+
 static void copy_msg(struct fx *x, const char *line)
 {
 	size_t n = strlen(line);
@@ -434,6 +476,7 @@ int main(void)
 	    T_(test_copy_text_lines_are_masked_keeping_their_separators),
 	    T_(test_binary_copy_fields_a_detector_matches_become_null),
 	    T_(test_copy_replacement_that_would_break_the_line_redacts_it),
+	    T_(test_function_call_results_a_detector_matches_become_null),
 	    cmocka_unit_test(test_json_validator),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
