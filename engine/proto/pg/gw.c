@@ -790,6 +790,21 @@ struct rg_auth_verifier *rg_pg_gw_verifier(const struct rg_pg_gw *gw, const char
 	return NULL;
 }
 
+int rg_pg_gw_verify_token(const struct rg_pg_gw *gw, const char *token, size_t len,
+				       struct rg_auth_identity *id, struct rg_auth_fail *why)
+{
+	struct rg_auth_verifier *v;
+	char iss[RG_AUTH_MAX_ISS];
+
+	memset(why, 0, sizeof(*why));
+	if (rg_auth_peek_issuer(token, len, iss, sizeof(iss)))
+		return RG_AUTH_E_MALFORMED;
+	v = rg_pg_gw_verifier(gw, iss);
+	if (!v)
+		return RG_AUTH_E_BAD_ISSUER;
+	return rg_auth_verify(v, token, len, (int64_t)time(NULL), id, why);
+}
+
 void rg_pg_gw_free(struct rg_pg_gw *gw)
 {
 	size_t i;

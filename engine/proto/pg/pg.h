@@ -153,6 +153,16 @@ int rg_pg_listener_new(struct rg_pg_gw *gw, const struct rg_config_listener *lc,
 void rg_pg_listener_free(struct rg_pg_listener *l);
 
 /*
+ * Verify a bearer token against the configured issuers, as an agent's is (any thread; the
+ * admin listener authenticates reviewers with it). Returns an enum rg_auth_err (auth.h);
+ * no waiting for a key refresh here.
+ */
+struct rg_auth_identity;
+struct rg_auth_fail;
+int rg_pg_gw_verify_token(const struct rg_pg_gw *gw, const char *token, size_t len,
+			  struct rg_auth_identity *id, struct rg_auth_fail *why);
+
+/*
  * Column mask rules need the names of result columns, which a RowDescription gives only as
  * (table OID, attribute number): a catalog thread reads them from each target (catalog.c)
  * through an internal listener that logs in to the target like any session. Listen with
