@@ -791,7 +791,7 @@ struct rg_auth_verifier *rg_pg_gw_verifier(const struct rg_pg_gw *gw, const char
 }
 
 int rg_pg_gw_verify_token(const struct rg_pg_gw *gw, const char *token, size_t len,
-				       struct rg_auth_identity *id, struct rg_auth_fail *why)
+			  struct rg_auth_identity *id, struct rg_auth_fail *why)
 {
 	struct rg_auth_verifier *v;
 	char iss[RG_AUTH_MAX_ISS];
