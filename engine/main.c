@@ -17,9 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "config.h"
+#include "control.h"
 #include "core.h"
 #include "pg.h"
 #include "policy.h"
@@ -329,12 +332,37 @@ out:
 	return nerr ? 1 : 0;
 }
 
+/* The control store in state_dir, handed to the gateway for held statements. */
+static int open_control(const struct rg_config *cfg, struct rg_pg_gw *gw, struct rg_control **out)
+{
+	char path[4096], err[512], node[256] = "", url[128];
+	const struct rg_config_addr *a = &cfg->admin.address;
+	int ret;
+
+	if (mkdir(cfg->state_dir, 0700) && errno != EEXIST) {
+		fprintf(stderr, "%s: state_dir %s: %s\n", cfg->path, cfg->state_dir, strerror(errno));
+		return -errno;
+	}
+	snprintf(path, sizeof(path), "%s/control.db", cfg->state_dir);
+	ret = rg_control_open_sqlite(path, out, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "%s: control store: %s\n", cfg->path, err);
+		return ret;
+	}
+	if (gethostname(node, sizeof(node) - 1))
+		snprintf(node, sizeof(node), "ringgate");
+	snprintf(url, sizeof(url), "http://%s%s%s:%u", strchr(a->host, ':') ? "[" : "", a->host,
+		 strchr(a->host, ':') ? "]" : "", a->port);
+	return rg_pg_gw_set_control(gw, *out, node, url);
+}
+
 static int run(const char *path)
 {
 	struct rg_core_config cc = {0};
 	struct rg_config *cfg = NULL;
 	struct rg_pg_gw *gw = NULL;
 	struct rg_pg_listener **ls = NULL, *cat_l = NULL;
+	struct rg_control *ctl = NULL;
 	struct rg_core *core = NULL;
 	struct sigaction sa = {0};
 	uint16_t cat_port = 0;
@@ -405,6 +433,10 @@ static int run(const char *path)
 						i ? "," : "", lc->name, lc->address.host, port,
 						lc->tls_enabled ? "/tls" : "");
 	}
+	/* Statements held for approval wait in the control store (state_dir/control.db) for
+	 * a reviewer, who decides through the admin listener. */
+	if (cfg->admin.enabled && open_control(cfg, gw, &ctl))
+		goto out;
 	/* Column mask rules need the targets' catalogs, read through an internal listener on
 	 * loopback that accepts only a per-process secret (engine/proto/pg/catalog.c). */
 	if (cfg->policy.bundle) {
@@ -430,6 +462,12 @@ static int run(const char *path)
 	ret = rg_core_start(core);
 	if (ret) {
 		fprintf(stderr, "ringgate: cannot start workers: %s\n", strerror(-ret));
+		rg_core_shutdown(core, 0);
+		rg_core_join(core);
+		goto out;
+	}
+	if (ctl && (ret = rg_pg_gw_approvals_start(gw, core))) {
+		fprintf(stderr, "ringgate: cannot start the approvals thread: %s\n", strerror(-ret));
 		rg_core_shutdown(core, 0);
 		rg_core_join(core);
 		goto out;
@@ -460,14 +498,18 @@ static int run(const char *path)
 	rc = ret ? 1 : 0;
 out:
 	g_core = NULL;
-	if (gw)
-		rg_pg_gw_catalog_stop(gw); /* it posts to the workers: before the core goes */
+	if (gw) {
+		/* they post to the workers: stopped before the core goes */
+		rg_pg_gw_catalog_stop(gw);
+		rg_pg_gw_approvals_stop(gw);
+	}
 	rg_core_free(core);
 	rg_pg_listener_free(cat_l);
 	for (i = 0; ls && i < cfg->n_listeners; i++)
 		rg_pg_listener_free(ls[i]);
 	free(ls);
 	rg_pg_gw_free(gw);
+	rg_control_close(ctl);
 	rg_config_free(cfg);
 	return rc;
 }

@@ -505,6 +505,7 @@ int rulec_compile(const struct rulec_program *prog, struct rulec_buf *out, struc
 		br.line = (uint32_t)r->pos.line;
 		br.approval_group_str = str_add(&st, r->approval_group);
 		br.approval_ttl_s = r->approval_ttl_s;
+		br.approval_expire_s = r->approval_expire_s;
 		br.approval_scope = (uint8_t)r->approval_scope;
 		br.ops = r->ops;
 		br.action = (uint8_t)r->action;

@@ -60,6 +60,7 @@ struct rulec_rule {
 	char sqlstate[6];		/* "42501" by default */
 	char *approval_group;		/* require_approval only */
 	uint32_t approval_ttl_s;
+	uint32_t approval_expire_s; /* approval.expires: a request waits this long */
 	enum rg_approval_scope approval_scope;
 	bool enforce;
 };

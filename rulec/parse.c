@@ -946,9 +946,9 @@ static bool parse_ttl(struct pctx *c, const struct ynode *n, uint32_t *out)
 
 static void parse_approval(struct pctx *c, const struct ynode *n, struct rulec_rule *r)
 {
-	static const char *const keys[] = {"group", "ttl", "scope", NULL};
+	static const char *const keys[] = {"group", "ttl", "scope", "expires", NULL};
 	static const char *const scopes[] = {"once", "fingerprint"};
-	const struct ynode *v[3];
+	const struct ynode *v[4];
 	if (!get_keys(c, n, "approval", keys, v))
 		return;
 	if (!v[0])
@@ -964,6 +964,9 @@ static void parse_approval(struct pctx *c, const struct ynode *n, struct rulec_r
 		if (s >= 0)
 			r->approval_scope = s ? RG_APPROVAL_FINGERPRINT : RG_APPROVAL_ONCE;
 	}
+	r->approval_expire_s = 300; /* how long a request waits for a decision */
+	if (v[3])
+		parse_ttl(c, v[3], &r->approval_expire_s);
 }
 
 enum owner_kind { OWNER_FILE, OWNER_RULE, OWNER_MASK, OWNER_LIMIT };

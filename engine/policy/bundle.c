@@ -186,6 +186,7 @@ static void fill_info(struct rg_policy *p, uint32_t i)
 	in->enforce = b->enforce;
 	in->approval_group = b->approval_group_str ? rg_pstr(p, b->approval_group_str) : NULL;
 	in->approval_ttl_s = b->approval_ttl_s;
+	in->approval_expire_s = b->approval_expire_s ? b->approval_expire_s : 300;
 	in->approval_scope = (enum rg_approval_scope)b->approval_scope;
 	in->file = rg_pstr(p, b->file_str);
 	in->line = b->line;

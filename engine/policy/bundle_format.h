@@ -108,7 +108,7 @@ struct rg_bundle_rule {
 	struct rg_bundle_list fingerprints;	/* pairs of u32: lo, hi */
 	struct rg_bundle_list literals;		/* string offsets, lower-case */
 	uint32_t nregex;			/* regexes live in HS_TEXT with this rule's id */
-	uint32_t reserved;
+	uint32_t approval_expire_s;		/* 0 in bundles older than the field: 300 */
 };
 #define RG_RULE_TABLES_EXACT 0x1u	/* every table pattern is a plain name (index used) */
 #define RG_RULE_FUNCS_EXACT 0x2u

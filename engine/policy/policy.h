@@ -55,7 +55,8 @@ struct rg_rule_info {
 	enum rg_verdict action;
 	bool enforce;		/* false: shadow mode, verdict recorded only */
 	const char *approval_group;
-	uint32_t approval_ttl_s;
+	uint32_t approval_ttl_s;    /* scope fingerprint: how long an approval covers it */
+	uint32_t approval_expire_s; /* how long a request waits for a decision */
 	enum rg_approval_scope approval_scope;
 	const char *file;	/* rule source, for explain and audit */
 	uint32_t line;

@@ -32,6 +32,8 @@ struct node {
 	uint32_t be_key_len;
 	socklen_t be_addrlen;
 	const void *target;
+	uint64_t sess_id; /* the session holding the key, on worker `worker` */
+	unsigned worker;
 	uint8_t be_key[]; /* be_key_len bytes, then be_addrlen bytes of address */
 };
 
@@ -112,6 +114,8 @@ int rg_pg_cancel_register(struct rg_pg_cancel_reg *r, struct rg_pg_cancel_entry 
 		n->be_pid = e->be_pid;
 		n->be_key_len = e->be_key_len;
 		n->target = e->target;
+		n->sess_id = e->sess_id;
+		n->worker = e->worker;
 		memcpy(n->be_key, e->be_key, e->be_key_len);
 		n->be_addrlen = e->be_addrlen;
 		memcpy(n->be_key + n->be_key_len, &e->be_addr, e->be_addrlen);
@@ -142,6 +146,8 @@ bool rg_pg_cancel_lookup(struct rg_pg_cancel_reg *r, uint32_t pid, const uint8_t
 		out->pid = n->pid;
 		memcpy(out->key, n->key, 4);
 		out->target = n->target;
+		out->sess_id = n->sess_id;
+		out->worker = n->worker;
 		out->be_pid = n->be_pid;
 		out->be_key_len = n->be_key_len;
 		memcpy(out->be_key, n->be_key, n->be_key_len);

@@ -532,7 +532,7 @@ int rg_pg_gw_new(const struct rg_config *cfg, unsigned workers, struct rg_pg_gw 
 	gw->cancel = rg_pg_cancel_reg_new();
 	gw->resolver = resolver_new();
 	if (!gw->cnt || !gw->lex || !gw->cancel || !gw->resolver || pg_policy_init(gw) ||
-	    pg_catalog_new(gw, &gw->catalog)) {
+	    pg_catalog_new(gw, &gw->catalog) || pg_approvals_new(gw, &gw->approvals)) {
 		rg_pg_gw_free(gw);
 		return -ENOMEM;
 	}
@@ -815,6 +815,7 @@ void rg_pg_gw_free(struct rg_pg_gw *gw)
 	 * catalog thread reads the targets too */
 	resolver_free(gw->resolver);
 	pg_catalog_free(gw->catalog);
+	pg_approvals_free(gw->approvals);
 	for (i = 0; i < gw->n_issuers; i++)
 		rg_auth_verifier_free(gw->issuers[i].v);
 	free(gw->issuers);

@@ -1022,6 +1022,8 @@ void pg_be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 		ce.be_key_len = kd.key_len;
 		memcpy(&ce.be_addr, &ps->login->be_addr, ps->login->be_addrlen);
 		ce.be_addrlen = ps->login->be_addrlen;
+		ce.worker = (unsigned)(ps->cnt - ps->gw->cnt);
+		ce.sess_id = ps->id;
 		r = rg_pg_cancel_register(ps->gw->cancel, &ce);
 		ps->key_pid = ce.pid;
 		memcpy(ps->key_key, ce.key, sizeof(ps->key_key));

@@ -159,6 +159,7 @@ struct rg_pg_gw {
 	atomic_uint_fast64_t next_id;
 	struct pg_resolver *resolver; /* re-resolves DNS-named targets (one thread, gw.c) */
 	struct pg_catalog *catalog;   /* result column origins for column masks (catalog.c) */
+	struct pg_approvals *approvals; /* held statements awaiting a reviewer (approval.c) */
 };
 
 struct rg_pg_listener {
@@ -240,6 +241,8 @@ enum pg_verdict {
 	PG_VERDICT_ALLOW,
 	PG_VERDICT_LOG,	 /* allowed; a log rule matched (j->rule) */
 	PG_VERDICT_DENY, /* d filled: the rule's SQLSTATE and a message naming it */
+	PG_VERDICT_HOLD, /* require_approval, with approvals configured (j: the rule's terms;
+			  * d: what a denial of it would carry) */
 };
 
 struct pg_judgement {
@@ -247,6 +250,10 @@ struct pg_judgement {
 	const char *rule;	 /* the deciding rule's id, or NULL (valid until the next call) */
 	const char *shadow_rule; /* a shadow rule that would have decided more strictly */
 	int shadow;		 /* its verdict (enum rg_verdict) */
+	/* HOLD: the deciding rule's approval terms (valid until the next call) */
+	const char *approval_group;
+	uint32_t approval_ttl_s, approval_expire_s;
+	int approval_scope; /* enum rg_approval_scope */
 };
 
 int pg_policy_init(struct rg_pg_gw *gw);
@@ -589,5 +596,19 @@ void pg_catalog_unwait(struct pg_catalog *c, struct pg_cat_waiter *wt);
 int pg_catalog_proc(struct pg_catalog *c, size_t target, uint32_t oid, char *out, size_t cap);
 /* relay.c: the read a session waited for is done; relay what it held. */
 void pg_catalog_resume(struct rg_sess *s);
+
+/* ---- statements held for approval (approval.c) ------------------------------------------- */
+
+struct pg_approvals;
+int pg_approvals_new(struct rg_pg_gw *gw, struct pg_approvals **out);
+void pg_approvals_free(struct pg_approvals *ap);
+bool pg_approvals_enabled(const struct rg_pg_gw *gw);
+/* The admin page's base URL, for the notice a held client gets ("" when not configured). */
+const char *pg_approvals_url(const struct rg_pg_gw *gw);
+/* A fingerprint-scoped approval covers this statement now. */
+bool pg_approvals_granted(struct rg_pg_gw *gw, const char *iss, const char *sub,
+			  const char *target, const char *fp);
+/* A CancelRequest named session sess_id of worker: withdraw what it holds (if anything). */
+void pg_approvals_withdraw(struct rg_pg_gw *gw, unsigned worker, uint64_t sess_id);
 
 #endif /* RG_PROTO_PG_INT_H (gateway part) */

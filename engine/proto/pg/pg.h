@@ -153,6 +153,19 @@ int rg_pg_listener_new(struct rg_pg_gw *gw, const struct rg_config_listener *lc,
 void rg_pg_listener_free(struct rg_pg_listener *l);
 
 /*
+ * Statements held for approval (approval.c, issue #11): with a control store set, a
+ * require_approval verdict holds the statement in its session until a reviewer decides;
+ * without one it is refused. node names this process in the store (requests it held before
+ * a restart are marked abandoned now); url is the admin page's base URL for the notice.
+ * Start the approvals thread once the workers run; stop it after they were joined.
+ */
+struct rg_control;
+int rg_pg_gw_set_control(struct rg_pg_gw *gw, struct rg_control *ctl, const char *node,
+			 const char *url);
+int rg_pg_gw_approvals_start(struct rg_pg_gw *gw, struct rg_core *core);
+void rg_pg_gw_approvals_stop(struct rg_pg_gw *gw);
+
+/*
  * Verify a bearer token against the configured issuers, as an agent's is (any thread; the
  * admin listener authenticates reviewers with it). Returns an enum rg_auth_err (auth.h);
  * no waiting for a key refresh here.
@@ -206,6 +219,9 @@ struct rg_pg_cancel_entry {
 	 * must reach that server; be_addrlen 0 = the target's first address */
 	struct sockaddr_storage be_addr;
 	socklen_t be_addrlen;
+	/* the session holding the key (a held statement is withdrawn by its cancel) */
+	unsigned worker;
+	uint64_t sess_id;
 };
 struct rg_pg_cancel_reg *rg_pg_cancel_reg_new(void);
 void rg_pg_cancel_reg_free(struct rg_pg_cancel_reg *r);

@@ -210,8 +210,18 @@ enum pg_verdict pg_policy_judge(struct rg_pg_gw *gw, unsigned w, const struct rg
 	case RG_VERDICT_LOG:
 		return PG_VERDICT_LOG;
 	case RG_VERDICT_HOLD:
-		/* Approval (issue #11) is not built yet: a statement that needs it never runs. */
-		memcpy(d->sqlstate, dec.rule ? dec.rule->sqlstate : "42501", 6);
+		memcpy(d->sqlstate, dec.rule && dec.rule->sqlstate[0] ? dec.rule->sqlstate : "42501",
+		       6);
+		if (pg_approvals_enabled(gw) && dec.rule) {
+			j->approval_group = dec.rule->approval_group;
+			j->approval_ttl_s = dec.rule->approval_ttl_s;
+			j->approval_expire_s = dec.rule->approval_expire_s;
+			j->approval_scope = (int)dec.rule->approval_scope;
+			snprintf(d->message, sizeof(d->message),
+				 "statement requires approval (rule %s)", dec.rule->id);
+			return PG_VERDICT_HOLD;
+		}
+		/* without a control store, a statement that needs approval never runs */
 		snprintf(d->message, sizeof(d->message),
 			 "statement requires approval (rule %s), and approvals are not available "
 			 "on this gateway",

@@ -90,21 +90,34 @@ refused:
  * A Query, Parse or FunctionCall: the lexing guard, then the policy bundle in force (none:
  * pass-through, said at start), then the test seam. True if it may go to the target.
  */
-static bool stmt_allowed(struct rg_sess *s, enum rg_pg_stmt_kind kind, const char *name,
-			 const char *sql, size_t len, struct rg_pg_deny *d)
+static enum pg_verdict stmt_verdict(struct rg_sess *s, enum rg_pg_stmt_kind kind,
+				    const char *name, const char *sql, size_t len,
+				    struct rg_pg_deny *d, struct pg_judgement *jo)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
-	struct pg_judgement j;
+	struct pg_judgement jl, *jp = jo ? jo : &jl;
 	enum pg_verdict v;
 	char sub[SUB_LOG_LEN];
 
 	memset(d, 0, sizeof(*d));
+	memset(jp, 0, sizeof(*jp));
 	if (lexing_refused(s, sql, len, d))
-		return false;
+		return PG_VERDICT_DENY;
 	if (ps->internal)
-		return true; /* the catalog's own query (catalog.c) */
-	v = pg_policy_judge(ps->gw, (unsigned)(ps->cnt - ps->gw->cnt), &ps->req, sql, len, d, &j);
-	if (v == PG_VERDICT_DENY || v == PG_VERDICT_LOG || j.shadow_rule) {
+		return PG_VERDICT_ALLOW; /* the catalog's own query (catalog.c) */
+	v = pg_policy_judge(ps->gw, (unsigned)(ps->cnt - ps->gw->cnt), &ps->req, sql, len, d, jp);
+	if (v == PG_VERDICT_HOLD && !jo) {
+		/* only a Query or a Parse can be held: elsewhere it is refused */
+		v = PG_VERDICT_DENY;
+		snprintf(d->message, sizeof(d->message),
+			 "statement requires approval (rule %s), which this message kind cannot "
+			 "wait for: send it as a query",
+			 jp->rule ? jp->rule : "-");
+	}
+	if (v == PG_VERDICT_HOLD)
+		return v;
+
+	if (v == PG_VERDICT_DENY || v == PG_VERDICT_LOG || jp->shadow_rule) {
 		pg_sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
 		if (v == PG_VERDICT_DENY)
 			ps->cnt->stmt_denied++;
@@ -116,14 +129,25 @@ static bool stmt_allowed(struct rg_sess *s, enum rg_pg_stmt_kind kind, const cha
 			  kind == RG_PG_STMT_QUERY   ? "query"
 			  : kind == RG_PG_STMT_PARSE ? "parse"
 						     : "function_call",
-			  j.rule ? j.rule : "-", j.shadow_rule ? " shadow_rule=" : "",
-			  j.shadow_rule ? j.shadow_rule : "",
+			  jp->rule ? jp->rule : "-", jp->shadow_rule ? " shadow_rule=" : "",
+			  jp->shadow_rule ? jp->shadow_rule : "",
 			  v == PG_VERDICT_DENY ? d->sqlstate : "-");
 	}
 	if (v == PG_VERDICT_DENY)
-		return false;
+		return v;
 	return ps->gw->stmt_hook(ps->gw->hook_arg, &ps->si, kind, name, sql, len, d) ==
-	       RG_PG_HOOK_ALLOW;
+		       RG_PG_HOOK_ALLOW
+		   ? PG_VERDICT_ALLOW
+		   : PG_VERDICT_DENY;
+}
+
+/* A Query, Parse or FunctionCall: the lexing guard, then the policy bundle in force (none:
+ * pass-through, said at start), then the test seam. True if it may go to the target; a
+ * statement that needs approval is refused here (only stmt_verdict's callers hold). */
+static bool stmt_allowed(struct rg_sess *s, enum rg_pg_stmt_kind kind, const char *name,
+			 const char *sql, size_t len, struct rg_pg_deny *d)
+{
+	return stmt_verdict(s, kind, name, sql, len, d, NULL) == PG_VERDICT_ALLOW;
 }
 
 /*
@@ -586,6 +610,198 @@ bool pg_function_call_refused(struct rg_sess *s, const uint8_t *body, size_t n,
 	}
 }
 
+/* ---- statements held for approval (approval.c) ------------------------------------------ */
+
+/* A message the agent sent after a held one: kept behind it. */
+static bool appr_keep(struct rg_sess *s, const struct rg_pg_msg *m, int *err)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+
+	if (ps->appr->held.len + m->total > PG_APPR_HOLD_MAX) {
+		pg_close_fatal(s, "54000", "too much sent behind a statement awaiting approval");
+		return false;
+	}
+	if (rg_acc_append(&ps->appr->held, m->start, m->total)) {
+		*err = -ENOMEM;
+		return false;
+	}
+	/* the agent is read on (a hang-up is seen at once) until this much waits */
+	if (ps->appr->held.len > PG_APPR_READ_MAX && !ps->appr->paused) {
+		ps->appr->paused = true;
+		rg_sess_pause(s, RG_FE);
+	}
+	return true;
+}
+
+/* The fingerprint of what is held, as 16 hex digits: every statement's, combined. */
+static void appr_fingerprint(struct rg_sess *s, const char *sql, size_t len, char out[17])
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct rg_sqlclass **c = &ps->gw->lex[ps->cnt - ps->gw->cnt];
+	struct rg_sql_facts f;
+	uint64_t h = 0;
+
+	if ((*c || (*c = rg_sqlclass_new())) &&
+	    !rg_sqlclass_run(*c, sql, len, RG_SQLCLASS_FINGERPRINT, &f))
+		for (size_t i = 0; i < f.nfingerprints; i++)
+			h = h * 0x100000001b3ull ^ f.fingerprints[i];
+	snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+/*
+ * A Query or Parse needs approval: unless a fingerprint approval covers it, keep it (and
+ * what follows) until the request ends, and tell the agent why it waits. True when held;
+ * false: it goes on as allowed (a grant), or *err is set.
+ */
+static bool appr_hold(struct rg_sess *s, const struct rg_pg_msg *m, const char *sql, size_t len,
+		      const char *parse_name, uint64_t seq, const struct rg_pg_deny *d,
+		      const struct pg_judgement *j, struct fwd_run *run, int *err)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct pg_appr_hold *h = calloc(1, sizeof(*h));
+	struct rg_pg_notice n = {0};
+	char msg[400], sub[SUB_LOG_LEN];
+	uint8_t buf[600];
+	const char *url = pg_approvals_url(ps->gw);
+	ssize_t nb;
+
+	if (!h) {
+		*err = -ENOMEM;
+		return true;
+	}
+	appr_fingerprint(s, sql, len, h->fp);
+	if (pg_approvals_granted(ps->gw, rg_auth_principal_iss(ps->ident),
+				 rg_auth_principal_sub(ps->ident), ps->tgt->cfg->name, h->fp)) {
+		pg_sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
+		rg_pg_log("event=approval_grant_used sess=%llu sub=%s target=%s rule=%s fp=%s",
+			  (unsigned long long)ps->id, sub, ps->tgt->cfg->name,
+			  j->rule ? j->rule : "-", h->fp);
+		free(h);
+		return false;
+	}
+	h->parse = parse_name != NULL;
+	h->seq = seq;
+	h->d = *d;
+	snprintf(h->rule, sizeof(h->rule), "%s", j->rule ? j->rule : "-");
+	if ((parse_name && !(h->parse_name = strdup(parse_name))) ||
+	    rg_acc_append(&h->held, m->start, m->total) ||
+	    pg_approvals_request(s, h, sql, len, j)) {
+		free(h->parse_name);
+		rg_acc_free(&h->held);
+		free(h);
+		/* it cannot wait: refused as a denial would be */
+		struct rg_pg_deny nd = *d;
+
+		memcpy(nd.sqlstate, "53200", 6);
+		snprintf(nd.message, sizeof(nd.message),
+			 "statement requires approval and ringgate could not hold it (out of memory)");
+		pg_deny_forward(s, parse_name, seq, &nd, run, err);
+		return true;
+	}
+	ps->appr = h;
+	snprintf(msg, sizeof(msg), "waiting for approval %s (rule %s)%s%s%s", h->id, h->rule,
+		 url[0] ? ": " : "", url, url[0] ? "/#/approvals/" : "");
+	if (url[0])
+		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), "%s", h->id);
+	n.severity = n.severity_nl = "NOTICE";
+	n.sqlstate = "00000";
+	n.message = msg;
+	nb = rg_pg_write_notice(buf, sizeof(buf), 'N', &n);
+	pg_run_flush(s, RG_FE, run, err);
+	if (!*err && nb > 0 && (size_t)nb <= sizeof(buf))
+		*err = rg_sess_send(s, RG_FE, buf, (size_t)nb);
+	pg_sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
+	rg_pg_log("event=stmt_held sess=%llu sub=%s target=%s rule=%s id=%s kind=%s",
+		  (unsigned long long)ps->id, sub, ps->tgt->cfg->name, h->rule, h->id,
+		  parse_name ? "parse" : "query");
+	return true;
+}
+
+void pg_appr_free(struct rg_sess *s)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct pg_appr_hold *h = ps->appr;
+
+	if (!h)
+		return;
+	if (h->linked)
+		pg_approvals_end(ps->gw, h, RG_APPR_ABANDONED);
+	ps->appr = NULL;
+	free(h->parse_name);
+	rg_acc_free(&h->held);
+	free(h);
+}
+
+void pg_appr_release(struct rg_sess *s, enum rg_appr_status st, const char *by,
+		     const char *reason)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct pg_appr_hold *h = ps->appr;
+	struct fwd_run run = {0};
+	struct rg_pg_deny d;
+	struct rg_pg_msg m;
+	size_t off = 0;
+	int err = 0;
+
+	if (!h || ps->fe == FE_CLOSING)
+		return;
+	ps->appr = NULL;
+	if (rg_pg_msg_view(h->held.p, 1 + ((size_t)h->held.p[1] << 24 | (size_t)h->held.p[2] << 16 |
+					    (size_t)h->held.p[3] << 8 | h->held.p[4]),
+			   &m)) {
+		pg_close_fatal(s, "08006", "ringgate lost a held statement");
+		goto out;
+	}
+	off = m.total;
+	if (st == RG_APPR_APPROVED) {
+		/* counted and judged when it was held: it goes as it came */
+		if (ps->mask && !pg_mask_fe(s, &m))
+			goto out;
+		pg_forward(s, RG_BE, &run, NULL, m.start, m.total, true, &err);
+	} else {
+		d = h->d;
+		if (st == RG_APPR_WITHDRAWN) {
+			memcpy(d.sqlstate, "57014", 6);
+			snprintf(d.message, sizeof(d.message), "canceling statement due to user request");
+		} else if (st == RG_APPR_DENIED) {
+			char why[100];
+
+			snprintf(why, sizeof(why), "%s", reason && reason[0] ? reason : "no reason given");
+			snprintf(d.message, sizeof(d.message),
+				 "denied by reviewer %.40s (approval %.32s, rule %.40s): %s", by, h->id,
+				 h->rule, why);
+		} else {
+			snprintf(d.message, sizeof(d.message),
+				 "approval %s (rule %.60s) %s before anyone decided", h->id, h->rule,
+				 st == RG_APPR_EXPIRED ? "expired" : "ended");
+		}
+		pg_deny_forward(s, h->parse ? h->parse_name : NULL, h->seq, &d, &run, &err);
+		ps->cnt->stmt_denied++;
+	}
+	/* then what the agent sent behind it, as if it came now (it may be held in turn) */
+	while (!err && off + 5 <= h->held.len && ps->fe != FE_CLOSING) {
+		size_t total = 1 + ((size_t)h->held.p[off + 1] << 24 | (size_t)h->held.p[off + 2] << 16 |
+				    (size_t)h->held.p[off + 3] << 8 | h->held.p[off + 4]);
+
+		if (total > h->held.len - off || rg_pg_msg_view(h->held.p + off, total, &m))
+			break;
+		off += total;
+		if (!pg_fe_relay_msg(s, &m, &run, NULL, true, &err))
+			break;
+	}
+	pg_run_flush(s, RG_BE, &run, &err);
+	if (err)
+		rg_sess_abort(s);
+	else if (h->paused && !ps->appr && ps->fe == FE_RELAY && !(ps->mask && ps->mask->paused))
+		rg_sess_resume(s, RG_FE);
+	else if (h->paused && ps->appr)
+		ps->appr->paused = true; /* still not read: the next hold resumes */
+out:
+	free(h->parse_name);
+	rg_acc_free(&h->held);
+	free(h);
+}
+
 /* One whole agent message while logged in. Returns false to stop reading this chunk. */
 bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_run *run,
 		     struct rg_buf *b, bool in_acc, int *err)
@@ -594,8 +810,12 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 	struct rg_pg_query q;
 	struct rg_pg_parse pa;
 	struct rg_pg_deny d;
+	struct pg_judgement j;
+	enum pg_verdict v;
 	int r;
 
+	if (ps->appr) /* a statement waits for approval: what follows it waits too */
+		return appr_keep(s, m, err);
 	switch (m->type) {
 	case RG_PG_FE_QUERY:
 		if ((r = rg_pg_read_query(m, &q))) {
@@ -610,7 +830,11 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 					run, err))
 				return false;
 		}
-		if (!stmt_allowed(s, RG_PG_STMT_QUERY, NULL, q.sql, q.len, &d)) {
+		v = stmt_verdict(s, RG_PG_STMT_QUERY, NULL, q.sql, q.len, &d, &j);
+		if (v == PG_VERDICT_HOLD && appr_hold(s, m, q.sql, q.len, NULL, ps->syncs_sent, &d, &j,
+						      run, err))
+			return !*err;
+		if (v == PG_VERDICT_DENY) {
 			pg_deny_forward(s, NULL, ps->syncs_sent, &d, run, err);
 			return true;
 		}
@@ -623,7 +847,11 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 		ps->cnt->parses++;
 		if (ps->lim)
 			ps->lim->last_stmt_ms = pg_mono_ms();
-		if (!stmt_allowed(s, RG_PG_STMT_PARSE, pa.stmt, pa.query, pa.query_len, &d)) {
+		v = stmt_verdict(s, RG_PG_STMT_PARSE, pa.stmt, pa.query, pa.query_len, &d, &j);
+		if (v == PG_VERDICT_HOLD && appr_hold(s, m, pa.query, pa.query_len, pa.stmt,
+						      ps->syncs_sent + 1, &d, &j, run, err))
+			return !*err;
+		if (v == PG_VERDICT_DENY) {
 			/* answered before the ReadyForQuery of the next Sync (or at a Flush) */
 			pg_deny_forward(s, pa.stmt, ps->syncs_sent + 1, &d, run, err);
 			return true;

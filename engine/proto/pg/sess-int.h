@@ -25,6 +25,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "control.h"
 #include "pg-int.h"
 #include "policy.h"
 #include "sqlclass.h"
@@ -140,6 +141,7 @@ struct pg_sess {
 	uint64_t accepted_ms; /* CLOCK_MONOTONIC: the login's time limits count from here */
 	struct pg_limits *lim; /* scope limits, NULL when none apply */
 	struct pg_mask *mask;  /* inline masking, NULL when the bundle has no mask rules */
+	struct pg_appr_hold *appr; /* a statement held for approval, NULL when none */
 	int64_t token_end_ms; /* CLOCK_REALTIME ms: the session ends as its token expires
 			       * (exp + clock skew); 0: the issuer lets sessions outlive tokens */
 	uint32_t addr_bucket; /* the client address's pending-login counter (gw.c) */
@@ -208,6 +210,30 @@ struct pg_mask {
 };
 #define PG_CAT_HOLD_PAUSE (1u << 20)
 
+/*
+ * A statement held for approval (approval.c, relay.c): the agent's messages from it on, kept
+ * in order while the request waits (the agent is read on, so a hang-up is seen, up to
+ * PG_APPR_READ_MAX). Linked into its
+ * worker's list (that worker only) until the request ends or the session does.
+ */
+#define PG_APPR_HOLD_MAX (64u << 20)
+#define PG_APPR_READ_MAX (1u << 20) /* past this much held, the agent is not read */
+struct pg_appr_hold {
+	struct pg_appr_hold *prev, *next;
+	struct rg_sess *s;
+	char id[33]; /* the request's (RG_APPR_ID_LEN + 1) */
+	char fp[17]; /* the statement's fingerprint, hex */
+	unsigned worker;
+	bool linked;
+	bool parse;	     /* a Parse (else a Query) */
+	bool paused;	     /* the agent is not read (more than PG_APPR_READ_MAX held) */
+	uint64_t seq;	     /* its sync point, as a denial needs it */
+	char *parse_name;    /* the Parse's statement name (heap) */
+	struct rg_pg_deny d; /* the rule's SQLSTATE, for a denial */
+	char rule[64];
+	struct rg_acc held; /* the held message first, then what followed */
+};
+
 /* A run of bytes of one received buffer forwarded by reference as one send item. */
 struct fwd_run {
 	struct rg_buf *b;
@@ -251,6 +277,18 @@ bool pg_pinned_setting_moved(struct rg_sess *s, const struct rg_pg_msg *m);
 bool pg_expiry_timer(struct rg_sess *s);
 void pg_be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m);
 void pg_be_ssl_answer(struct rg_sess *s, struct rg_buf *b);
+
+/* approval.c: the worker's side (relay.c releases) */
+int pg_approvals_request(struct rg_sess *s, struct pg_appr_hold *h, const char *sql, size_t len,
+			 const struct pg_judgement *j);
+/* The session is done with h (its request ended, or the session does): unlink, and end the
+ * request in the store with st unless it already ended. */
+void pg_approvals_end(struct rg_pg_gw *gw, struct pg_appr_hold *h, enum rg_appr_status st);
+/* relay.c: the request ended (st: approved, denied, expired, withdrawn): release or deny the
+ * held statement, then relay what followed it. */
+void pg_appr_release(struct rg_sess *s, enum rg_appr_status st, const char *by,
+		     const char *reason);
+void pg_appr_free(struct rg_sess *s);
 
 /* relay.c */
 bool pg_mask_start(struct pg_sess *ps);

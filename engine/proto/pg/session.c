@@ -324,6 +324,7 @@ static void pg_close(struct rg_sess *s, enum rg_close_reason reason)
 	pg_scram_free(ps);
 	free(ps->deny);
 	free(ps->lim);
+	pg_appr_free(s); /* a statement still held: its request is abandoned */
 	pg_mask_free(ps);
 	OPENSSL_cleanse(ps->key_key, sizeof(ps->key_key));
 	if (ps->cancel) {
@@ -563,6 +564,9 @@ void pg_start_cancel(struct rg_sess *s, const struct rg_pg_startup *su)
 	}
 	ps->is_cancel = true;
 	ps->tgt = ps->cancel->target;
+	/* a statement that session holds for approval is withdrawn (57014); whatever runs on
+	 * the target is cancelled as usual */
+	pg_approvals_withdraw(ps->gw, ps->cancel->worker, ps->cancel->sess_id);
 	rg_pg_log("event=cancel sess=%llu peer=%s target=%s", (unsigned long long)ps->id, ps->peer,
 		  ps->tgt->cfg->name);
 	pg_be_goto(ps, BE_CONNECTING);

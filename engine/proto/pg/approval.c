@@ -1,0 +1,528 @@
+/*
+ * approval.c: statements held in live sessions until a reviewer decides (issue #11).
+ *
+ * A statement whose verdict is require_approval is not forwarded: its session stops reading
+ * the agent and keeps the statement (and whatever the agent pipelined after it) while a
+ * request waits in the control store (engine/control). Workers never touch the store: they
+ * hand jobs (create a request, end one) to the approvals thread, which also expires requests
+ * whose time ran out. Whoever changes a request (a reviewer through the admin listener, the
+ * approvals thread expiring it) triggers the store's notify callback; for a request held on
+ * this node it posts the outcome to the worker that holds the session, which releases the
+ * statement (approved) or fails it as a denial (denied, expired, withdrawn) through the same
+ * path as policy denials, so PostgreSQL's transaction semantics stay exact.
+ *
+ * Fingerprint-scoped approvals leave grants that later statements of the same identity and
+ * target with the same fingerprint meet without waiting: kept here in memory (one mutex,
+ * looked up only when a statement would be held) as they are approved.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "sess-int.h"
+
+struct appr_job {
+	struct appr_job *next;
+	struct rg_appr *create; /* owned: a new request */
+	char id[RG_APPR_ID_LEN + 1];
+	enum rg_appr_status finish; /* else: end id with this status */
+};
+
+struct appr_held {
+	char id[RG_APPR_ID_LEN + 1];
+	unsigned worker;
+};
+
+struct appr_grant {
+	char *iss, *sub, *target;
+	char fp[17];
+	int64_t until_ms;
+};
+
+struct pg_approvals {
+	struct rg_pg_gw *gw;
+	struct rg_core *core;
+	struct rg_control *ctl;
+	char node[RG_APPR_ID_LEN + 1];
+	char url[256];
+	pthread_t thr;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop, started;
+	struct appr_job *head, *tail; /* mu */
+	struct appr_held *held;	      /* mu: requests held on this node, and where */
+	size_t nheld, capheld;
+	struct appr_grant *grants; /* mu */
+	size_t ngrants, capgrants;
+	struct pg_appr_hold **waiting; /* [workers]: each worker's held sessions, that worker only */
+};
+
+/* A request's end as posted to the worker holding its session. */
+struct appr_outcome {
+	struct pg_approvals *ap;
+	char id[RG_APPR_ID_LEN + 1];
+	enum rg_appr_status status;
+	char by[64];
+	char reason[200];
+	uint64_t sess_id; /* withdraw: the session whose CancelRequest came, else 0 */
+};
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool pg_approvals_enabled(const struct rg_pg_gw *gw)
+{
+	return gw->approvals && gw->approvals->ctl;
+}
+
+/* ---- grants ------------------------------------------------------------------------------ */
+
+static void grant_add(struct pg_approvals *ap, const struct rg_appr *a, int64_t now)
+{
+	struct appr_grant g = {0};
+
+	if (ap->ngrants == ap->capgrants) {
+		size_t nc = ap->capgrants ? 2 * ap->capgrants : 8;
+		struct appr_grant *v = realloc(ap->grants, nc * sizeof(*v));
+
+		if (!v)
+			return;
+		ap->grants = v;
+		ap->capgrants = nc;
+	}
+	g.iss = strdup(a->issuer);
+	g.sub = strdup(a->subject);
+	g.target = strdup(a->target);
+	snprintf(g.fp, sizeof(g.fp), "%s", a->fingerprint);
+	g.until_ms = now + (int64_t)a->grant_ttl_s * 1000;
+	if (!g.iss || !g.sub || !g.target) {
+		free(g.iss), free(g.sub), free(g.target);
+		return;
+	}
+	ap->grants[ap->ngrants++] = g;
+}
+
+bool pg_approvals_granted(struct rg_pg_gw *gw, const char *iss, const char *sub,
+			  const char *target, const char *fp)
+{
+	struct pg_approvals *ap = gw->approvals;
+	int64_t now = wall_ms();
+	bool yes = false;
+	size_t i = 0;
+
+	pthread_mutex_lock(&ap->mu);
+	while (i < ap->ngrants) {
+		struct appr_grant *g = &ap->grants[i];
+
+		if (g->until_ms <= now) { /* expired: drop */
+			free(g->iss), free(g->sub), free(g->target);
+			ap->grants[i] = ap->grants[--ap->ngrants];
+			continue;
+		}
+		yes |= !strcmp(g->fp, fp) && !strcmp(g->iss, iss) && !strcmp(g->sub, sub) &&
+		       !strcmp(g->target, target);
+		i++;
+	}
+	pthread_mutex_unlock(&ap->mu);
+	return yes;
+}
+
+/* ---- the approvals thread ----------------------------------------------------------------- */
+
+static void job_push(struct pg_approvals *ap, struct appr_job *j)
+{
+	pthread_mutex_lock(&ap->mu);
+	if (ap->tail)
+		ap->tail->next = j;
+	else
+		ap->head = j;
+	ap->tail = j;
+	pthread_cond_signal(&ap->cv);
+	pthread_mutex_unlock(&ap->mu);
+}
+
+static void held_remove_locked(struct pg_approvals *ap, const char *id)
+{
+	for (size_t i = 0; i < ap->nheld; i++)
+		if (!strcmp(ap->held[i].id, id)) {
+			ap->held[i] = ap->held[--ap->nheld];
+			return;
+		}
+}
+
+static void outcome_msg(struct rg_worker *w, void *arg);
+
+/* The store's callback, on whichever thread changed a request. */
+static void on_change(void *arg, const struct rg_appr *a)
+{
+	struct pg_approvals *ap = arg;
+	struct appr_outcome *o;
+	unsigned worker = UINT32_MAX;
+
+	if (a->status == RG_APPR_PENDING)
+		return;
+	pthread_mutex_lock(&ap->mu);
+	for (size_t i = 0; i < ap->nheld; i++)
+		if (!strcmp(ap->held[i].id, a->id)) {
+			worker = ap->held[i].worker;
+			ap->held[i] = ap->held[--ap->nheld];
+			break;
+		}
+	if (a->status == RG_APPR_APPROVED && a->scope == RG_APPR_SCOPE_FINGERPRINT)
+		grant_add(ap, a, a->decided_ms ? a->decided_ms : wall_ms());
+	pthread_mutex_unlock(&ap->mu);
+	rg_pg_log("event=approval_%s id=%s sub=%s target=%s rule=%s by=%s",
+		  rg_appr_status_name(a->status), a->id, a->subject, a->target, a->rule,
+		  a->decided_by ? a->decided_by : "-");
+	if (worker == UINT32_MAX || !ap->core)
+		return; /* not held here (or no longer) */
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		return; /* the session then waits for its client's cancel or hang-up */
+	o->ap = ap;
+	snprintf(o->id, sizeof(o->id), "%s", a->id);
+	o->status = a->status;
+	snprintf(o->by, sizeof(o->by), "%s", a->decided_by ? a->decided_by : "");
+	snprintf(o->reason, sizeof(o->reason), "%s", a->reason ? a->reason : "");
+	for (int tries = 0; rg_core_post(ap->core, worker, outcome_msg, o) == -EAGAIN; tries++) {
+		if (tries > 2000) {
+			free(o);
+			return;
+		}
+		sched_yield();
+	}
+}
+
+static void *appr_main(void *arg)
+{
+	struct pg_approvals *ap = arg;
+
+	pthread_mutex_lock(&ap->mu);
+	while (!ap->stop) {
+		struct appr_job *j = ap->head;
+		struct timespec ts;
+
+		if (!j) {
+			/* with requests held here, look for expired ones twice a second */
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 500000000;
+			if (ts.tv_nsec >= 1000000000)
+				ts.tv_sec++, ts.tv_nsec -= 1000000000;
+			if (ap->nheld)
+				pthread_cond_timedwait(&ap->cv, &ap->mu, &ts);
+			else
+				pthread_cond_wait(&ap->cv, &ap->mu);
+			if (ap->nheld && !ap->head) {
+				pthread_mutex_unlock(&ap->mu);
+				rg_control_expire(ap->ctl, wall_ms());
+				pthread_mutex_lock(&ap->mu);
+			}
+			continue;
+		}
+		ap->head = j->next;
+		if (!ap->head)
+			ap->tail = NULL;
+		pthread_mutex_unlock(&ap->mu);
+		if (j->create) {
+			int r = rg_control_insert(ap->ctl, j->create);
+
+			if (r) {
+				/* the request cannot be stored: nobody could approve it, so it ends
+				 * now as expired would (the session gets its error) */
+				struct rg_appr *a = j->create;
+
+				rg_pg_log("event=approval_store_failed id=%s detail=\"%s\"", a->id,
+					  rg_control_strerror(r));
+				a->status = RG_APPR_EXPIRED;
+				on_change(ap, a);
+			} else {
+				rg_pg_log("event=approval_requested id=%s sub=%s target=%s rule=%s "
+					  "reviewers=%s expires_in_s=%lld",
+					  j->create->id, j->create->subject, j->create->target,
+					  j->create->rule, j->create->reviewers,
+					  (long long)((j->create->expires_ms - j->create->created_ms) /
+						      1000));
+			}
+			rg_appr_free(j->create);
+		} else {
+			rg_control_finish(ap->ctl, j->id, j->finish, wall_ms());
+		}
+		free(j);
+		pthread_mutex_lock(&ap->mu);
+	}
+	pthread_mutex_unlock(&ap->mu);
+	return NULL;
+}
+
+int pg_approvals_new(struct rg_pg_gw *gw, struct pg_approvals **out)
+{
+	struct pg_approvals *ap = calloc(1, sizeof(*ap));
+
+	*out = NULL;
+	if (!ap)
+		return -ENOMEM;
+	ap->gw = gw;
+	pthread_mutex_init(&ap->mu, NULL);
+	pthread_cond_init(&ap->cv, NULL);
+	ap->waiting = calloc(gw->workers ? gw->workers : 1, sizeof(*ap->waiting));
+	if (!ap->waiting) {
+		pg_approvals_free(ap);
+		return -ENOMEM;
+	}
+	*out = ap;
+	return 0;
+}
+
+void pg_approvals_free(struct pg_approvals *ap)
+{
+	struct appr_job *j, *nx;
+
+	if (!ap)
+		return;
+	if (ap->started) {
+		pthread_mutex_lock(&ap->mu);
+		ap->stop = true;
+		pthread_cond_signal(&ap->cv);
+		pthread_mutex_unlock(&ap->mu);
+		pthread_join(ap->thr, NULL);
+	}
+	if (ap->ctl)
+		rg_control_set_notify(ap->ctl, NULL, NULL);
+	for (j = ap->head; j; j = nx) {
+		nx = j->next;
+		rg_appr_free(j->create);
+		free(j);
+	}
+	for (size_t i = 0; i < ap->ngrants; i++)
+		free(ap->grants[i].iss), free(ap->grants[i].sub), free(ap->grants[i].target);
+	free(ap->grants);
+	free(ap->held);
+	free(ap->waiting);
+	pthread_cond_destroy(&ap->cv);
+	pthread_mutex_destroy(&ap->mu);
+	free(ap);
+}
+
+int rg_pg_gw_set_control(struct rg_pg_gw *gw, struct rg_control *ctl, const char *node,
+			 const char *url)
+{
+	struct pg_approvals *ap = gw->approvals;
+	int n;
+
+	ap->ctl = ctl;
+	snprintf(ap->node, sizeof(ap->node), "%s", node && node[0] ? node : "ringgate");
+	snprintf(ap->url, sizeof(ap->url), "%s", url ? url : "");
+	rg_control_set_notify(ctl, on_change, ap);
+	/* what this node held before a restart has no session any more */
+	n = rg_control_abandon_node(ctl, ap->node, wall_ms());
+	if (n > 0)
+		rg_pg_log("event=approvals_abandoned node=%s count=%d reason=restart", ap->node, n);
+	return 0;
+}
+
+int rg_pg_gw_approvals_start(struct rg_pg_gw *gw, struct rg_core *core)
+{
+	struct pg_approvals *ap = gw->approvals;
+
+	if (!ap->ctl)
+		return 0;
+	ap->core = core;
+	if (pthread_create(&ap->thr, NULL, appr_main, ap))
+		return -EAGAIN;
+	ap->started = true;
+	return 0;
+}
+
+void rg_pg_gw_approvals_stop(struct rg_pg_gw *gw)
+{
+	struct pg_approvals *ap = gw->approvals;
+
+	if (!ap || !ap->started)
+		return;
+	pthread_mutex_lock(&ap->mu);
+	ap->stop = true;
+	pthread_cond_signal(&ap->cv);
+	pthread_mutex_unlock(&ap->mu);
+	pthread_join(ap->thr, NULL);
+	ap->started = false;
+	ap->core = NULL;
+}
+
+/* ---- worker side --------------------------------------------------------------------------- */
+
+static void wait_link(struct pg_approvals *ap, unsigned w, struct pg_appr_hold *h)
+{
+	h->prev = NULL;
+	h->next = ap->waiting[w];
+	if (h->next)
+		h->next->prev = h;
+	ap->waiting[w] = h;
+	h->worker = w;
+	h->linked = true;
+}
+
+static void wait_unlink(struct pg_approvals *ap, struct pg_appr_hold *h)
+{
+	if (!h->linked)
+		return;
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		ap->waiting[h->worker] = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	h->linked = false;
+}
+
+int pg_approvals_request(struct rg_sess *s, struct pg_appr_hold *h, const char *sql, size_t len,
+			 const struct pg_judgement *j)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct pg_approvals *ap = ps->gw->approvals;
+	struct appr_job *job = calloc(1, sizeof(*job));
+	struct rg_appr *a = calloc(1, sizeof(*a));
+	struct appr_held *nh;
+	unsigned w = (unsigned)(ps->cnt - ps->gw->cnt);
+	int64_t now = wall_ms();
+	size_t i, ng;
+
+	if (!job || !a)
+		goto nomem;
+	if (rg_control_new_id(a->id))
+		goto nomem;
+	snprintf(a->node, sizeof(a->node), "%s", ap->node);
+	a->scope = j->approval_scope == RG_APPROVAL_FINGERPRINT ? RG_APPR_SCOPE_FINGERPRINT
+								 : RG_APPR_SCOPE_ONCE;
+	a->grant_ttl_s = j->approval_ttl_s;
+	a->created_ms = now;
+	a->expires_ms = now + (int64_t)(j->approval_expire_s ? j->approval_expire_s : 300) * 1000;
+	a->issuer = strdup(rg_auth_principal_iss(ps->ident));
+	a->subject = strdup(rg_auth_principal_sub(ps->ident));
+	ng = rg_auth_principal_n_groups(ps->ident);
+	a->groups = calloc(ng ? ng : 1, sizeof(*a->groups));
+	for (i = 0; a->groups && i < ng; i++)
+		if ((a->groups[i] = strdup(rg_auth_principal_group(ps->ident, (uint32_t)i))))
+			a->ngroups++;
+	a->peer = strdup(ps->peer);
+	a->target = strdup(ps->tgt->cfg->name);
+	a->rule = strdup(j->rule ? j->rule : "-");
+	a->reviewers = strdup(j->approval_group ? j->approval_group : "");
+	a->sql = strndup(sql, len);
+	a->fingerprint = strdup(h->fp);
+	if (!a->issuer || !a->subject || !a->groups || a->ngroups != ng || !a->peer ||
+	    !a->target || !a->rule || !a->reviewers || !a->sql || !a->fingerprint)
+		goto nomem;
+	snprintf(h->id, sizeof(h->id), "%s", a->id);
+	h->s = s;
+	pthread_mutex_lock(&ap->mu);
+	if (ap->nheld == ap->capheld) {
+		size_t nc = ap->capheld ? 2 * ap->capheld : 16;
+
+		nh = realloc(ap->held, nc * sizeof(*nh));
+		if (!nh) {
+			pthread_mutex_unlock(&ap->mu);
+			goto nomem;
+		}
+		ap->held = nh;
+		ap->capheld = nc;
+	}
+	snprintf(ap->held[ap->nheld].id, sizeof(ap->held[0].id), "%s", a->id);
+	ap->held[ap->nheld++].worker = w;
+	pthread_mutex_unlock(&ap->mu);
+	wait_link(ap, w, h);
+	job->create = a;
+	job_push(ap, job);
+	return 0;
+nomem:
+	free(job);
+	rg_appr_free(a);
+	return -ENOMEM;
+}
+
+const char *pg_approvals_url(const struct rg_pg_gw *gw)
+{
+	return gw->approvals->url;
+}
+
+void pg_approvals_end(struct rg_pg_gw *gw, struct pg_appr_hold *h, enum rg_appr_status st)
+{
+	struct pg_approvals *ap = gw->approvals;
+	struct appr_job *job;
+
+	wait_unlink(ap, h);
+	if (!h->id[0])
+		return;
+	pthread_mutex_lock(&ap->mu);
+	held_remove_locked(ap, h->id);
+	pthread_mutex_unlock(&ap->mu);
+	job = calloc(1, sizeof(*job));
+	if (!job)
+		return; /* it expires in the store */
+	snprintf(job->id, sizeof(job->id), "%s", h->id);
+	job->finish = st;
+	job_push(ap, job);
+}
+
+/* On the worker holding the session: the request ended. */
+static void outcome_msg(struct rg_worker *w, void *arg)
+{
+	struct appr_outcome *o = arg;
+	struct pg_approvals *ap = o->ap;
+	unsigned id = rg_worker_id(w);
+	struct pg_appr_hold *h;
+
+	for (h = id < ap->gw->workers ? ap->waiting[id] : NULL; h; h = h->next) {
+		if (strcmp(h->id, o->id))
+			continue;
+		wait_unlink(ap, h);
+		pg_appr_release(h->s, o->status, o->by, o->reason);
+		break;
+	}
+	free(o);
+}
+
+/* On the worker of the session a CancelRequest named: a held statement is withdrawn. */
+static void withdraw_msg(struct rg_worker *w, void *arg)
+{
+	struct appr_outcome *o = arg;
+	struct pg_approvals *ap = o->ap;
+	unsigned id = rg_worker_id(w);
+	struct pg_appr_hold *h;
+
+	for (h = id < ap->gw->workers ? ap->waiting[id] : NULL; h; h = h->next) {
+		struct pg_sess *ps = rg_sess_priv(h->s);
+
+		if (ps->id != o->sess_id)
+			continue;
+		pg_approvals_end(ap->gw, h, RG_APPR_WITHDRAWN);
+		pg_appr_release(h->s, RG_APPR_WITHDRAWN, "", "");
+		break;
+	}
+	free(o);
+}
+
+void pg_approvals_withdraw(struct rg_pg_gw *gw, unsigned worker, uint64_t sess_id)
+{
+	struct pg_approvals *ap = gw->approvals;
+	struct appr_outcome *o;
+
+	if (!ap || !ap->core || worker >= gw->workers || !sess_id)
+		return;
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		return;
+	o->ap = ap;
+	o->sess_id = sess_id;
+	if (rg_core_post(ap->core, worker, withdraw_msg, o))
+		free(o);
+}

@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""Statements held for approval inside live sessions (issue #11; docs/pg.md "Approval").
+
+A rule with action require_approval (UPDATE of orders, expires 3s) holds the statement in the
+agent's session: the agent gets a NOTICE naming the request, nothing reaches PostgreSQL, the
+request is pending in the control store (state_dir/control.db), and other sessions go on.
+Against a real PostgreSQL 15 and the real ringgate:
+- nobody decides: the statement fails when the request expires, as a denial does (inside a
+  transaction block the transaction is failed exactly as PostgreSQL fails it), and the
+  session goes on;
+- the client cancels (psycopg2's cancel, a real CancelRequest): 57014, request withdrawn;
+- the client hangs up: the request is abandoned;
+- an extended-protocol pipeline (Parse/Bind/Execute/Sync, then a Query) held behind the
+  Parse: one error for the pipeline, then the Query runs;
+- a restart leaves nothing pending.
+Approve and deny go through the admin listener (tests of the admin API).
+"""
+import os
+import socket
+import sqlite3
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "lib"))
+import pgfix  # noqa: E402
+import rgtest  # noqa: E402
+from pgfix import check  # noqa: E402
+from test_clients_bad_input import (raw_login, read_reply, msg, read_msg,  # noqa: E402
+                                    error_fields)
+
+PACK = """version: 1
+pack: t
+rules:
+  - id: t.orders-updates
+    description: changing orders needs a reviewer
+    sql: {operation: update, tables: [orders]}
+    action: require_approval
+    approval: {group: reviewers, ttl: 10m, scope: once, expires: 3s}
+    tests:
+      - sql: "UPDATE orders SET n = n + 1 WHERE id = 1"
+        expect: hold
+"""
+
+
+def statuses(db):
+    with sqlite3.connect(db, timeout=10) as c:
+        return {r[0]: r[1] for r in c.execute("SELECT id, status FROM approvals")}
+
+
+def wait_status(db, rid, want, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    st = None
+    while time.monotonic() < deadline:
+        st = statuses(db).get(rid)
+        if st == want:
+            return st
+        time.sleep(0.1)
+    return st
+
+
+def parse(name, sql):
+    return msg(b"P", name + b"\0" + sql + b"\0" + struct.pack("!h", 0))
+
+
+def main():
+    with rgtest.PgServer() as pg:
+        pg.psql("CREATE TABLE orders (id int PRIMARY KEY, n int); "
+                "INSERT INTO orders SELECT g, 0 FROM generate_series(1, 5) g")
+        iss = pgfix.Issuer()
+        with tempfile.TemporaryDirectory(prefix="rgtest-appr-") as d:
+            pack = os.path.join(d, "t.yaml")
+            with open(pack, "w") as f:
+                f.write(PACK)
+            bundle = rgtest.compile_bundle(["rules/baseline", pack], os.path.join(d, "b.rgb"))
+            rg = pgfix.start(pg, iss, policy={"bundle": bundle})
+            db = os.path.join(rg.workdir, "state", "control.db")
+            tok = iss.token()
+            env = rg.env("agent-1", tok)
+
+            # expiry: psql waits, sees the notice, then the denial; nothing ran
+            t0 = time.monotonic()
+            r = rgtest.run_psql("UPDATE orders SET n = n + 1 WHERE id = 1", env, check=False)
+            took = time.monotonic() - t0
+            check(r.returncode != 0 and "waiting for approval" in r.stderr and
+                  "t.orders-updates" in r.stderr and "expired" in r.stderr,
+                  f"held, then expired ({r.stderr.strip()})")
+            check(2.5 <= took < 10, f"it waited for the expiry ({took:.1f}s)")
+            check(pg.psql("SELECT n FROM orders WHERE id = 1").stdout.strip() == "0",
+                  "the held statement never reached PostgreSQL")
+            st = statuses(db)
+            check(list(st.values()) == ["expired"], f"the request expired in the store ({st})")
+            check(pgfix.wait_log(rg, "event=stmt_held") and
+                  pgfix.wait_log(rg, "event=approval_expired"), "held and expiry logged")
+
+            # inside a transaction block: failed as PostgreSQL fails a statement in error
+            conn = pgfix.connect(rg, tok)
+            cur = conn.cursor()
+            cur.execute("INSERT INTO orders VALUES (100, 0)")
+            try:
+                cur.execute("UPDATE orders SET n = 7 WHERE id = 3")
+                check(False, "the held UPDATE fails at expiry")
+            except Exception as e:  # noqa: BLE001
+                check("expired" in str(e), f"in a transaction: expired ({e})")
+            try:
+                cur.execute("SELECT 1")
+                check(False, "the transaction is failed")
+            except Exception as e:  # noqa: BLE001
+                check(getattr(e, "pgcode", None) == "25P02", f"then 25P02 ({e.pgcode})")
+            conn.rollback()
+            cur.execute("INSERT INTO orders VALUES (101, 0)")
+            conn.commit()
+            conn.close()
+            check(pg.psql("SELECT string_agg(id::text, ',') FROM orders WHERE id >= 100")
+                  .stdout.strip() == "101",
+                  "nothing of the failed transaction was committed; the session went on")
+            pg.psql("DELETE FROM orders WHERE id >= 100")
+
+            # other sessions go on while one is held
+            conn = pgfix.connect(rg, tok)
+            conn.autocommit = True
+            res = {}
+
+            def held():
+                try:
+                    conn.cursor().execute("UPDATE orders SET n = 9 WHERE id = 4")
+                    res["ok"] = True
+                except Exception as e:  # noqa: BLE001
+                    res["err"] = e
+            th = threading.Thread(target=held)
+            th.start()
+            time.sleep(0.8)
+            other = rgtest.run_psql("SELECT count(*) FROM orders", env)
+            check(other.stdout.strip() == "5", "another session runs while one is held")
+            # the client cancels: withdrawn, 57014
+            conn.cancel()
+            th.join(10)
+            err = res.get("err")
+            check(err is not None and getattr(err, "pgcode", None) == "57014",
+                  f"cancel while held: 57014 ({err!r})")
+            cur = conn.cursor()
+            cur.execute("SELECT 1")
+            check(cur.fetchone() == (1,), "the session goes on after the withdrawal")
+            conn.close()
+            time.sleep(0.3)
+            check(sorted(statuses(db).values()).count("withdrawn") == 1,
+                  f"the request is withdrawn ({statuses(db)})")
+
+            # hang-up while held: abandoned
+            ok, s = raw_login(rgtest.Endpoint(rg.host, rg.port, "agent-1", None,
+                                              rg.config["targets"][0]["name"]), tok)[:2]
+            check(ok, "raw login")
+            s.sendall(msg(b"Q", b"UPDATE orders SET n = 3 WHERE id = 5\0"))
+            t, body = read_msg(s)
+            check(t == b"N" and b"waiting for approval" in body, f"a NOTICE first ({body!r})")
+            rid = body.split(b"waiting for approval ")[1].split(b" ")[0].decode()
+            check(wait_status(db, rid, "pending") == "pending", "pending in the store")
+            s.close()
+            check(wait_status(db, rid, "abandoned") == "abandoned",
+                  "the client hung up: abandoned")
+
+            # a pipeline held behind its Parse: one error for it, the Query after it runs
+            ok, s = raw_login(rgtest.Endpoint(rg.host, rg.port, "agent-1", None,
+                                              rg.config["targets"][0]["name"]), tok)[:2]
+            s.sendall(parse(b"", b"UPDATE orders SET n = 4 WHERE id = 5") +
+                      msg(b"B", b"\0\0" + struct.pack("!hhh", 0, 0, 0)) +
+                      msg(b"E", b"\0" + struct.pack("!i", 0)) + msg(b"S") +
+                      msg(b"Q", b"SELECT n FROM orders WHERE id = 5\0"))
+            seen, err = read_reply(s)
+            check(b"N" in seen and err and "expired" in err.get("M", "") and
+                  seen.count(b"E") == 1 and seen[-1] == b"Z",
+                  f"the held pipeline fails once ({seen}, {err})")
+            seen, err = read_reply(s)
+            check(err is None and b"D" in seen, f"the Query behind it runs ({seen})")
+            s.close()
+
+            # a restart: nothing held before it stays pending
+            ok, s = raw_login(rgtest.Endpoint(rg.host, rg.port, "agent-1", None,
+                                              rg.config["targets"][0]["name"]), tok)[:2]
+            s.sendall(msg(b"Q", b"UPDATE orders SET n = 3 WHERE id = 5\0"))
+            t, body = read_msg(s)
+            rid = body.split(b"waiting for approval ")[1].split(b" ")[0].decode()
+            check(wait_status(db, rid, "pending") == "pending", "pending")
+            rg.proc.kill()
+            rg.proc.wait()
+            s.close()
+            check(statuses(db).get(rid) == "pending", "killed while pending")
+            # the same config and state_dir again
+            log2 = os.path.join(rg.workdir, "restart.log")
+            with open(log2, "wb") as lf:
+                p2 = subprocess.Popen(rg.argv_fn(rgtest.ringgate_binary(), rg.config_path),
+                                      stdout=lf, stderr=subprocess.STDOUT, cwd=rg.workdir)
+            try:
+                rgtest.wait_port(rg.host, rg.port, 30, p2)
+                check(wait_status(db, rid, "abandoned") == "abandoned",
+                      "after the restart the request is abandoned")
+                with open(log2, errors="replace") as f:
+                    check("event=approvals_abandoned" in f.read(), "and that is logged")
+            finally:
+                p2.terminate()
+                p2.wait(10)
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()
