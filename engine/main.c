@@ -353,6 +353,8 @@ static int open_control(const struct rg_config *cfg, struct rg_pg_gw *gw, struct
 		snprintf(node, sizeof(node), "ringgate");
 	snprintf(url, sizeof(url), "http://%s%s%s:%u", strchr(a->host, ':') ? "[" : "", a->host,
 		 strchr(a->host, ':') ? "]" : "", a->port);
+	rg_pg_gw_set_webhooks(gw, cfg->approvals.webhooks, cfg->approvals.n_webhooks,
+			      cfg->approvals.webhook_timeout_ms);
 	return rg_pg_gw_set_control(gw, *out, node, url);
 }
 

@@ -851,6 +851,35 @@ static void parse_policy(struct ctx *c, const struct cfg_node *n)
 			     &p->catalog_refresh_ms);
 }
 
+static void parse_approvals(struct ctx *c, const struct cfg_node *n)
+{
+	static const struct key keys[] = {{"webhooks", false}, {"webhook_timeout", false}};
+	const struct cfg_node *v[NKEYS(keys)];
+	struct rg_config_approvals *a = &c->cfg->approvals;
+	char w[WHERE_MAX], why[200];
+
+	a->webhook_timeout_ms = 5 * MS_SECOND;
+	if (!map_keys(c, n, "approvals", keys, NKEYS(keys), v))
+		return;
+	if (v[0] && get_seq(c, v[0], "approvals.webhooks", 0)) {
+		const char **urls = ctx_alloc(c, (v[0]->n + 1) * sizeof(*urls));
+
+		a->webhooks = urls;
+		a->n_webhooks = urls ? v[0]->n : 0;
+		for (size_t i = 0; urls && i < v[0]->n; i++) {
+			const struct cfg_node *k = v[0]->kids[i];
+
+			urls[i] = get_str(c, k, join_index(w, "approvals.webhooks", i));
+			/* the payload carries statement text: https, or http to loopback only */
+			if (urls[i] && rg_auth_jwks_url_check(urls[i], why, sizeof(why)))
+				cfg_error(&c->e, k->line, k->col, "%s: %s", w, why);
+		}
+	}
+	if (v[1])
+		get_duration(c, v[1], "approvals.webhook_timeout", MS_SECOND, MS_MINUTE,
+			     &a->webhook_timeout_ms);
+}
+
 static void parse_limits(struct ctx *c, const struct cfg_node *n)
 {
 	static const struct key keys[] = {
@@ -949,6 +978,7 @@ static void parse_root(struct ctx *c, const struct cfg_node *root)
 	    {"version", true},	 {"threads", false}, {"state_dir", false},
 	    {"listeners", true}, {"admin", false},   {"identity", false},
 	    {"targets", true},	 {"policy", false},  {"limits", false},
+	    {"approvals", false},
 	};
 	const struct cfg_node *v[NKEYS(keys)];
 	struct rg_config *cfg = c->cfg;
@@ -991,6 +1021,9 @@ static void parse_root(struct ctx *c, const struct cfg_node *root)
 		parse_policy(c, v[7]);
 	if (v[8])
 		parse_limits(c, v[8]);
+	c->cfg->approvals.webhook_timeout_ms = 5 * MS_SECOND;
+	if (v[9])
+		parse_approvals(c, v[9]);
 	cross_check(c, v[4] && v[4]->kind == CFG_MAP ? c->admin_addr : NULL);
 }
 

@@ -172,6 +172,13 @@ struct rg_config_limits {
 	uint64_t login_timeout_ms;	  /* accept .. the first ReadyForQuery, not re-armed */
 };
 
+/* Statements held for approval (docs/pg.md "Approval"): who hears of a new request. */
+struct rg_config_approvals {
+	const char *const *webhooks; /* POSTed each new request (Slack-compatible JSON) */
+	size_t n_webhooks;
+	uint64_t webhook_timeout_ms; /* per attempt; 3 attempts */
+};
+
 struct rg_config {
 	const char *path; /* the file loaded, as given */
 	const char *dir;  /* directory relative paths were resolved against */
@@ -186,6 +193,7 @@ struct rg_config {
 	size_t n_targets; /* >= 1 */
 	struct rg_config_policy policy;
 	struct rg_config_limits limits;
+	struct rg_config_approvals approvals;
 	struct rg_config_arena *arena; /* private: owns every pointer above */
 };
 

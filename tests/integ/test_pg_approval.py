@@ -12,7 +12,9 @@ Against a real PostgreSQL 15 and the real ringgate:
 - the client hangs up: the request is abandoned;
 - an extended-protocol pipeline (Parse/Bind/Execute/Sync, then a Query) held behind the
   Parse: one error for the pipeline, then the Query runs;
-- a restart leaves nothing pending.
+- a restart leaves nothing pending;
+- a webhook hears of each request (Slack-compatible JSON with its URL), retried after a
+  failed delivery.
 Approve and deny go through the admin listener (tests of the admin API).
 """
 import os
@@ -24,6 +26,8 @@ import sys
 import tempfile
 import threading
 import time
+import json
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "lib"))
@@ -63,6 +67,24 @@ def wait_status(db, rid, want, timeout=10.0):
     return st
 
 
+class Hook(BaseHTTPRequestHandler):
+    """A webhook receiver: the first POST fails (500), the next ones are kept (200)."""
+    got, calls = [], [0]
+
+    def do_POST(self):  # noqa: N802
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        Hook.calls[0] += 1
+        if Hook.calls[0] == 1:
+            self.send_response(500)
+        else:
+            Hook.got.append(json.loads(body))
+            self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
 def parse(name, sql):
     return msg(b"P", name + b"\0" + sql + b"\0" + struct.pack("!h", 0))
 
@@ -77,7 +99,11 @@ def main():
             with open(pack, "w") as f:
                 f.write(PACK)
             bundle = rgtest.compile_bundle(["rules/baseline", pack], os.path.join(d, "b.rgb"))
-            rg = pgfix.start(pg, iss, policy={"bundle": bundle})
+            hook = HTTPServer(("127.0.0.1", 0), Hook)
+            threading.Thread(target=hook.serve_forever, daemon=True).start()
+            rg = pgfix.start(pg, iss, policy={"bundle": bundle}, extra={"approvals": {
+                "webhooks": [f"http://127.0.0.1:{hook.server_address[1]}/hook"],
+                "webhook_timeout": "2s"}})
             db = os.path.join(rg.workdir, "state", "control.db")
             tok = iss.token()
             env = rg.env("agent-1", tok)
@@ -96,6 +122,16 @@ def main():
             check(list(st.values()) == ["expired"], f"the request expired in the store ({st})")
             check(pgfix.wait_log(rg, "event=stmt_held") and
                   pgfix.wait_log(rg, "event=approval_expired"), "held and expiry logged")
+            # the webhook heard of it: its first answer was 500, the retry delivered
+            rid0 = list(st)[0]
+            deadline = time.monotonic() + 10
+            while not Hook.got and time.monotonic() < deadline:
+                time.sleep(0.1)
+            check(Hook.calls[0] >= 2 and Hook.got and
+                  Hook.got[0]["approval"]["id"] == rid0 and
+                  rid0 in Hook.got[0]["text"] and "/#/approvals/" + rid0 in Hook.got[0]["text"]
+                  and Hook.got[0]["approval"]["sql"].startswith("UPDATE orders"),
+                  f"webhook: retried after a 500, Slack-style text with the URL ({Hook.got})")
 
             # inside a transaction block: failed as PostgreSQL fails a statement in error
             conn = pgfix.connect(rg, tok)

@@ -15,7 +15,9 @@
  * target with the same fingerprint meet without waiting: kept here in memory (one mutex,
  * looked up only when a statement would be held) as they are approved.
  */
+#include <curl/curl.h>
 #include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,14 @@ struct appr_job {
 	struct rg_appr *create; /* owned: a new request */
 	char id[RG_APPR_ID_LEN + 1];
 	enum rg_appr_status finish; /* else: end id with this status */
+};
+
+/* A webhook delivery (new request), retried with backoff. */
+struct hook_job {
+	struct hook_job *next;
+	char *url, *body;
+	int attempt;
+	int64_t not_before_ms;
 };
 
 struct appr_held {
@@ -60,6 +70,14 @@ struct pg_approvals {
 	struct appr_grant *grants; /* mu */
 	size_t ngrants, capgrants;
 	struct pg_appr_hold **waiting; /* [workers]: each worker's held sessions, that worker only */
+	/* webhooks: their own thread, so a slow receiver delays nothing else */
+	const char *const *hooks;
+	size_t nhooks;
+	long hook_timeout_ms;
+	pthread_t hook_thr;
+	bool hook_started;
+	struct hook_job *hq; /* mu, unordered */
+	pthread_cond_t hook_cv;
 };
 
 /* A request's end as posted to the worker holding its session. */
@@ -203,6 +221,150 @@ static void on_change(void *arg, const struct rg_appr *a)
 	}
 }
 
+#define HOOK_ATTEMPTS 3
+
+static size_t hook_discard(char *p, size_t size, size_t n, void *arg)
+{
+	(void)p, (void)arg;
+	return size * n;
+}
+
+/* One POST; true on a 2xx answer. */
+static bool hook_post(struct pg_approvals *ap, const struct hook_job *j, long *status,
+		      char *err, size_t errlen)
+{
+	CURL *h = curl_easy_init();
+	struct curl_slist *hdr = NULL;
+	char ebuf[CURL_ERROR_SIZE] = "";
+	CURLcode rc;
+
+	*status = 0;
+	if (!h) {
+		snprintf(err, errlen, "out of memory");
+		return false;
+	}
+	hdr = curl_slist_append(hdr, "Content-Type: application/json");
+	curl_easy_setopt(h, CURLOPT_URL, j->url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, j->body);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, ap->hook_timeout_ms);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, hook_discard);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
+	rc = curl_easy_perform(h);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+	snprintf(err, errlen, "%s", rc != CURLE_OK ? (ebuf[0] ? ebuf : curl_easy_strerror(rc))
+						   : "status");
+	curl_slist_free_all(hdr);
+	curl_easy_cleanup(h);
+	return rc == CURLE_OK && *status >= 200 && *status < 300;
+}
+
+static void hook_free(struct hook_job *j)
+{
+	if (!j)
+		return;
+	free(j->url);
+	free(j->body);
+	free(j);
+}
+
+static void *hook_main(void *arg)
+{
+	struct pg_approvals *ap = arg;
+
+	pthread_mutex_lock(&ap->mu);
+	while (!ap->stop) {
+		struct hook_job **pp, *j = NULL, **jp = NULL;
+		int64_t now = wall_ms(), next = INT64_MAX;
+		struct timespec ts;
+		char err[CURL_ERROR_SIZE + 16];
+		long status;
+		bool ok;
+
+		for (pp = &ap->hq; *pp; pp = &(*pp)->next)
+			if ((*pp)->not_before_ms <= now) {
+				jp = pp;
+				break;
+			} else if ((*pp)->not_before_ms < next) {
+				next = (*pp)->not_before_ms;
+			}
+		if (!jp) {
+			if (next == INT64_MAX) {
+				pthread_cond_wait(&ap->hook_cv, &ap->mu);
+			} else {
+				ts.tv_sec = (time_t)(next / 1000);
+				ts.tv_nsec = (long)(next % 1000) * 1000000;
+				pthread_cond_timedwait(&ap->hook_cv, &ap->mu, &ts);
+			}
+			continue;
+		}
+		j = *jp;
+		*jp = j->next;
+		pthread_mutex_unlock(&ap->mu);
+		ok = hook_post(ap, j, &status, err, sizeof(err));
+		j->attempt++;
+		{
+			char lu[200], le[2 * sizeof(err)];
+
+			rg_pg_log("event=approval_webhook url=%s attempt=%d status=%ld result=%s%s%s",
+				  rg_pg_logval(j->url, lu, sizeof(lu)), j->attempt, status,
+				  ok ? "ok" : "failed", ok ? "" : " detail=",
+				  ok ? "" : rg_pg_logval(err, le, sizeof(le)));
+		}
+		pthread_mutex_lock(&ap->mu);
+		if (ok || j->attempt >= HOOK_ATTEMPTS) {
+			hook_free(j);
+			continue;
+		}
+		j->not_before_ms = wall_ms() + 1000LL * (1 << (j->attempt - 1)); /* 1 s, 2 s */
+		j->next = ap->hq;
+		ap->hq = j;
+	}
+	pthread_mutex_unlock(&ap->mu);
+	return NULL;
+}
+
+/* Tell every webhook of a new request (Slack-compatible: "text", plus the request). */
+static void hooks_notify(struct pg_approvals *ap, const struct rg_appr *a)
+{
+	char text[600], link[400];
+	json_t *o;
+	char *body;
+
+	if (!ap->nhooks)
+		return;
+	snprintf(link, sizeof(link), "%s%s%s", ap->url, ap->url[0] ? "/#/approvals/" : "",
+		 ap->url[0] ? a->id : "");
+	snprintf(text, sizeof(text), "ringgate: %s on %s waits for approval %s (rule %s)%s%s",
+		 a->subject, a->target, a->id, a->rule, link[0] ? ": " : "", link);
+	o = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}}", "text", text,
+		      "approval", "id", a->id, "subject", a->subject, "issuer", a->issuer,
+		      "target", a->target, "rule", a->rule, "reviewers", a->reviewers, "sql",
+		      a->sql, "url", link, "expires_ms", (json_int_t)a->expires_ms);
+	body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (!body)
+		return;
+	pthread_mutex_lock(&ap->mu);
+	for (size_t i = 0; i < ap->nhooks; i++) {
+		struct hook_job *j = calloc(1, sizeof(*j));
+
+		if (!j || !(j->url = strdup(ap->hooks[i])) || !(j->body = strdup(body))) {
+			hook_free(j);
+			continue;
+		}
+		j->next = ap->hq;
+		ap->hq = j;
+	}
+	pthread_cond_signal(&ap->hook_cv);
+	pthread_mutex_unlock(&ap->mu);
+	free(body);
+}
+
 static void *appr_main(void *arg)
 {
 	struct pg_approvals *ap = arg;
@@ -252,6 +414,7 @@ static void *appr_main(void *arg)
 					  j->create->rule, j->create->reviewers,
 					  (long long)((j->create->expires_ms - j->create->created_ms) /
 						      1000));
+				hooks_notify(ap, j->create);
 			}
 			rg_appr_free(j->create);
 		} else {
@@ -274,6 +437,7 @@ int pg_approvals_new(struct rg_pg_gw *gw, struct pg_approvals **out)
 	ap->gw = gw;
 	pthread_mutex_init(&ap->mu, NULL);
 	pthread_cond_init(&ap->cv, NULL);
+	pthread_cond_init(&ap->hook_cv, NULL);
 	ap->waiting = calloc(gw->workers ? gw->workers : 1, sizeof(*ap->waiting));
 	if (!ap->waiting) {
 		pg_approvals_free(ap);
@@ -289,12 +453,12 @@ void pg_approvals_free(struct pg_approvals *ap)
 
 	if (!ap)
 		return;
-	if (ap->started) {
-		pthread_mutex_lock(&ap->mu);
-		ap->stop = true;
-		pthread_cond_signal(&ap->cv);
-		pthread_mutex_unlock(&ap->mu);
-		pthread_join(ap->thr, NULL);
+	rg_pg_gw_approvals_stop(ap->gw);
+	while (ap->hq) {
+		struct hook_job *h = ap->hq;
+
+		ap->hq = h->next;
+		hook_free(h);
 	}
 	if (ap->ctl)
 		rg_control_set_notify(ap->ctl, NULL, NULL);
@@ -309,8 +473,17 @@ void pg_approvals_free(struct pg_approvals *ap)
 	free(ap->held);
 	free(ap->waiting);
 	pthread_cond_destroy(&ap->cv);
+	pthread_cond_destroy(&ap->hook_cv);
 	pthread_mutex_destroy(&ap->mu);
 	free(ap);
+}
+
+void rg_pg_gw_set_webhooks(struct rg_pg_gw *gw, const char *const *urls, size_t n,
+			   uint64_t timeout_ms)
+{
+	gw->approvals->hooks = urls;
+	gw->approvals->nhooks = n;
+	gw->approvals->hook_timeout_ms = timeout_ms ? (long)timeout_ms : 5000;
 }
 
 int rg_pg_gw_set_control(struct rg_pg_gw *gw, struct rg_control *ctl, const char *node,
@@ -340,6 +513,11 @@ int rg_pg_gw_approvals_start(struct rg_pg_gw *gw, struct rg_core *core)
 	if (pthread_create(&ap->thr, NULL, appr_main, ap))
 		return -EAGAIN;
 	ap->started = true;
+	if (ap->nhooks) {
+		if (pthread_create(&ap->hook_thr, NULL, hook_main, ap))
+			return -EAGAIN;
+		ap->hook_started = true;
+	}
 	return 0;
 }
 
@@ -352,9 +530,12 @@ void rg_pg_gw_approvals_stop(struct rg_pg_gw *gw)
 	pthread_mutex_lock(&ap->mu);
 	ap->stop = true;
 	pthread_cond_signal(&ap->cv);
+	pthread_cond_signal(&ap->hook_cv);
 	pthread_mutex_unlock(&ap->mu);
 	pthread_join(ap->thr, NULL);
-	ap->started = false;
+	if (ap->hook_started)
+		pthread_join(ap->hook_thr, NULL);
+	ap->started = ap->hook_started = false;
 	ap->core = NULL;
 }
 

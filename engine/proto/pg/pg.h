@@ -163,6 +163,9 @@ struct rg_control;
 int rg_pg_gw_set_control(struct rg_pg_gw *gw, struct rg_control *ctl, const char *node,
 			 const char *url);
 int rg_pg_gw_approvals_start(struct rg_pg_gw *gw, struct rg_core *core);
+/* Webhooks told of each new request (approvals.webhooks; the strings must outlive gw). */
+void rg_pg_gw_set_webhooks(struct rg_pg_gw *gw, const char *const *urls, size_t n,
+			   uint64_t timeout_ms);
 void rg_pg_gw_approvals_stop(struct rg_pg_gw *gw);
 
 /*
