@@ -35,7 +35,7 @@ static void test_unknown_key_names_expected_keys(void **state)
 	(void)state;
 	expect_errors(MINIMAL "verbose: true\n",
 		      "t.yaml:14:1: verbose: unknown key (expected one of: version, threads, "
-		      "state_dir, listeners, admin, identity, targets, policy, limits)\n");
+		      "state_dir, listeners, admin, identity, targets, policy, limits, approvals)\n");
 	expect_errors("version: 1\n"
 		      "listeners:\n"
 		      "  - name: pg\n"
@@ -517,6 +517,19 @@ static void test_jwks_url_must_be_https(void **state)
 		      "user name or password (userinfo before '@')\n");
 }
 
+static void test_webhooks_must_be_https(void **state)
+{
+	(void)state;
+	expect_errors(MINIMAL
+		      "approvals:\n"
+		      "  webhooks: ['https://hooks.example/x', 'http://hooks.example/y',\n"
+		      "             'http://127.0.0.1:9/z']\n"
+		      "  webhook_timeout: 2m\n",
+		      "t.yaml:15:41: approvals.webhooks[1]: 'http://hooks.example/y' must be an "
+		      "https:// URL (http:// only to 127.0.0.1, [::1] or localhost)\n"
+		      "t.yaml:17:20: approvals.webhook_timeout: duration '2m' out of range 1s..1m\n");
+}
+
 static void test_password_env_must_be_a_variable_name(void **state)
 {
 	(void)state;
@@ -636,6 +649,7 @@ int main(void)
 	    cmocka_unit_test(test_target_allowed_auth),
 	    cmocka_unit_test(test_target_roles),
 	    cmocka_unit_test(test_jwks_url_must_be_https),
+	    cmocka_unit_test(test_webhooks_must_be_https),
 	    cmocka_unit_test(test_scram_max_iterations_range),
 	    cmocka_unit_test(test_token_lifetime_keys),
 	    cmocka_unit_test(test_plaintext_listener_off_loopback_needs_insecure_plaintext),
