@@ -332,25 +332,32 @@ out:
 	return nerr ? 1 : 0;
 }
 
-/* The control store in state_dir, handed to the gateway for held statements. */
+/* The control store (state_dir/control.db, or the shared PostgreSQL of `control`), handed to
+ * the gateway for held statements. The node name is unique per host and listener port. */
 static int open_control(const struct rg_config *cfg, struct rg_pg_gw *gw, struct rg_control **out)
 {
-	char path[4096], err[512], node[256] = "", url[128];
+	char path[4096], err[512], host[200] = "", node[256], url[128];
 	const struct rg_config_addr *a = &cfg->admin.address;
 	int ret;
 
-	if (mkdir(cfg->state_dir, 0700) && errno != EEXIST) {
-		fprintf(stderr, "%s: state_dir %s: %s\n", cfg->path, cfg->state_dir, strerror(errno));
-		return -errno;
+	if (cfg->control) {
+		ret = rg_control_open_pg(cfg->control, out, err, sizeof(err));
+	} else {
+		if (mkdir(cfg->state_dir, 0700) && errno != EEXIST) {
+			fprintf(stderr, "%s: state_dir %s: %s\n", cfg->path, cfg->state_dir,
+				strerror(errno));
+			return -errno;
+		}
+		snprintf(path, sizeof(path), "%s/control.db", cfg->state_dir);
+		ret = rg_control_open_sqlite(path, out, err, sizeof(err));
 	}
-	snprintf(path, sizeof(path), "%s/control.db", cfg->state_dir);
-	ret = rg_control_open_sqlite(path, out, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "%s: control store: %s\n", cfg->path, err);
 		return ret;
 	}
-	if (gethostname(node, sizeof(node) - 1))
-		snprintf(node, sizeof(node), "ringgate");
+	if (gethostname(host, sizeof(host) - 1))
+		snprintf(host, sizeof(host), "ringgate");
+	snprintf(node, sizeof(node), "%.200s:%u", host, cfg->listeners[0].address.port);
 	snprintf(url, sizeof(url), "http://%s%s%s:%u", strchr(a->host, ':') ? "[" : "", a->host,
 		 strchr(a->host, ':') ? "]" : "", a->port);
 	rg_pg_gw_set_webhooks(gw, cfg->approvals.webhooks, cfg->approvals.n_webhooks,

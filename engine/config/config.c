@@ -978,7 +978,7 @@ static void parse_root(struct ctx *c, const struct cfg_node *root)
 	    {"version", true},	 {"threads", false}, {"state_dir", false},
 	    {"listeners", true}, {"admin", false},   {"identity", false},
 	    {"targets", true},	 {"policy", false},  {"limits", false},
-	    {"approvals", false},
+	    {"approvals", false}, {"control", false},
 	};
 	const struct cfg_node *v[NKEYS(keys)];
 	struct rg_config *cfg = c->cfg;
@@ -1024,6 +1024,16 @@ static void parse_root(struct ctx *c, const struct cfg_node *root)
 	c->cfg->approvals.webhook_timeout_ms = 5 * MS_SECOND;
 	if (v[9])
 		parse_approvals(c, v[9]);
+	if (v[10]) {
+		/* the control store: a shared PostgreSQL (the default is SQLite in state_dir) */
+		const char *u = get_str(c, v[10], "control");
+
+		if (u && strncmp(u, "postgres://", 11) && strncmp(u, "postgresql://", 13))
+			cfg_error(&c->e, v[10]->line, v[10]->col,
+				  "control: '%s' is not a postgres:// or postgresql:// URI", u);
+		else
+			cfg->control = u;
+	}
 	cross_check(c, v[4] && v[4]->kind == CFG_MAP ? c->admin_addr : NULL);
 }
 

@@ -194,6 +194,9 @@ struct rg_config {
 	struct rg_config_policy policy;
 	struct rg_config_limits limits;
 	struct rg_config_approvals approvals;
+	/* control store: a postgres:// URI shared by a fleet of nodes, or NULL: SQLite at
+	 * state_dir/control.db */
+	const char *control;
 	struct rg_config_arena *arena; /* private: owns every pointer above */
 };
 

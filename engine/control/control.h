@@ -3,7 +3,7 @@
  * reviewers' decisions, and the grants a fingerprint-scoped approval leaves (issue #11).
  *
  * One store per process, an embedded SQLite database in state_dir (a single node needs
- * nothing else). Every call is short and safe from any thread (one mutex around one
+ * nothing else) or a PostgreSQL database shared by a fleet of nodes. Every call is short and safe from any thread (one mutex around one
  * connection); none is ever made on a data-path worker: the gateway's approvals thread and
  * the admin listener's threads call it. A decision (approve, deny) and every other end of a
  * request (expired, withdrawn by the client's cancel, abandoned by its hang-up or a restart)
@@ -38,11 +38,12 @@ enum rg_appr_scope {
 
 #define RG_APPR_ID_LEN 32 /* hex characters */
 #define RG_APPR_MAX_GROUPS 64
+#define RG_APPR_NODE_LEN 95 /* host name and listener port */
 
 /* One request. Strings are owned by the struct (rg_appr_free); groups is a NULL-free array. */
 struct rg_appr {
 	char id[RG_APPR_ID_LEN + 1];
-	char node[RG_APPR_ID_LEN + 1]; /* the process holding the session */
+	char node[RG_APPR_NODE_LEN + 1]; /* the process holding the session */
 	enum rg_appr_status status;
 	enum rg_appr_scope scope;
 	uint32_t grant_ttl_s;
@@ -72,6 +73,10 @@ struct rg_control;
 
 /* Open (creating it and its schema) the SQLite database at path. */
 int rg_control_open_sqlite(const char *path, struct rg_control **out, char *err, size_t errlen);
+/* Or a shared PostgreSQL (a libpq conninfo or postgres:// URI): the same tables, created if
+ * missing, plus a LISTEN thread so a decision made on any node reaches the node holding the
+ * statement (control.c). */
+int rg_control_open_pg(const char *conninfo, struct rg_control **out, char *err, size_t errlen);
 void rg_control_close(struct rg_control *c);
 
 /* Called after each successful state change, with the request as it now is. */

@@ -58,7 +58,7 @@ struct pg_approvals {
 	struct rg_pg_gw *gw;
 	struct rg_core *core;
 	struct rg_control *ctl;
-	char node[RG_APPR_ID_LEN + 1];
+	char node[RG_APPR_NODE_LEN + 1];
 	char url[256];
 	pthread_t thr;
 	pthread_mutex_t mu;
@@ -108,7 +108,15 @@ bool pg_approvals_enabled(const struct rg_pg_gw *gw)
 static void grant_add(struct pg_approvals *ap, const struct rg_appr *a, int64_t now)
 {
 	struct appr_grant g = {0};
+	int64_t until = now + (int64_t)a->grant_ttl_s * 1000;
 
+	for (size_t i = 0; i < ap->ngrants; i++) /* heard twice (callback and recheck) */
+		if (!strcmp(ap->grants[i].fp, a->fingerprint) && !strcmp(ap->grants[i].iss, a->issuer) &&
+		    !strcmp(ap->grants[i].sub, a->subject) && !strcmp(ap->grants[i].target, a->target)) {
+			if (ap->grants[i].until_ms < until)
+				ap->grants[i].until_ms = until;
+			return;
+		}
 	if (ap->ngrants == ap->capgrants) {
 		size_t nc = ap->capgrants ? 2 * ap->capgrants : 8;
 		struct appr_grant *v = realloc(ap->grants, nc * sizeof(*v));
@@ -122,7 +130,7 @@ static void grant_add(struct pg_approvals *ap, const struct rg_appr *a, int64_t 
 	g.sub = strdup(a->subject);
 	g.target = strdup(a->target);
 	snprintf(g.fp, sizeof(g.fp), "%s", a->fingerprint);
-	g.until_ms = now + (int64_t)a->grant_ttl_s * 1000;
+	g.until_ms = until;
 	if (!g.iss || !g.sub || !g.target) {
 		free(g.iss), free(g.sub), free(g.target);
 		return;
@@ -365,6 +373,32 @@ static void hooks_notify(struct pg_approvals *ap, const struct rg_appr *a)
 	free(body);
 }
 
+/*
+ * The requests held here, looked up in the store: one that ended without this node hearing
+ * of it (a NOTIFY lost while a shared store's listener reconnected, a change made by another
+ * process on the same SQLite file) is acted on now. Runs twice a second while any is held.
+ */
+static void recheck_held(struct pg_approvals *ap)
+{
+	char (*ids)[RG_APPR_ID_LEN + 1];
+	size_t n, i;
+
+	pthread_mutex_lock(&ap->mu);
+	n = ap->nheld;
+	ids = n ? calloc(n, sizeof(*ids)) : NULL;
+	for (i = 0; ids && i < n; i++)
+		memcpy(ids[i], ap->held[i].id, sizeof(ids[i]));
+	pthread_mutex_unlock(&ap->mu);
+	for (i = 0; ids && i < n; i++) {
+		struct rg_appr *a = NULL;
+
+		if (!rg_control_get(ap->ctl, ids[i], &a) && a->status != RG_APPR_PENDING)
+			on_change(ap, a); /* a no-op if the callback got there first */
+		rg_appr_free(a);
+	}
+	free(ids);
+}
+
 static void *appr_main(void *arg)
 {
 	struct pg_approvals *ap = arg;
@@ -387,6 +421,7 @@ static void *appr_main(void *arg)
 			if (ap->nheld && !ap->head) {
 				pthread_mutex_unlock(&ap->mu);
 				rg_control_expire(ap->ctl, wall_ms());
+				recheck_held(ap);
 				pthread_mutex_lock(&ap->mu);
 			}
 			continue;

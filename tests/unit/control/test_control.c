@@ -5,6 +5,8 @@
  * fingerprint-scoped approval leaves a grant for the same identity, target and fingerprint
  * until its TTL; expiry, withdrawal and a node's abandonment each end pending requests and
  * notify; the file survives a reopen.
+ * With RG_CONTROL_PG set to a libpq conninfo the same cases run against that PostgreSQL
+ * (integ test_control_pg starts one): notifications then come through LISTEN/NOTIFY.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,12 +18,17 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <time.h>
 
 #include "control.h"
 
 struct fx {
 	char dir[64], path[96];
+	const char *pg; /* RG_CONTROL_PG, or NULL: SQLite */
 	struct rg_control *c;
+	pthread_mutex_t mu;
 	int notified;
 	enum rg_appr_status last;
 };
@@ -30,19 +37,54 @@ static void on_change(void *arg, const struct rg_appr *a)
 {
 	struct fx *x = arg;
 
+	pthread_mutex_lock(&x->mu);
 	x->notified++;
 	x->last = a->status;
+	pthread_mutex_unlock(&x->mu);
+}
+
+/* The notify count once it reached n (PostgreSQL: it comes from the LISTEN thread). */
+static int notified(struct fx *x, int n)
+{
+	for (int i = 0; i < 500; i++) {
+		int v;
+
+		pthread_mutex_lock(&x->mu);
+		v = x->notified;
+		pthread_mutex_unlock(&x->mu);
+		if (v >= n || !x->pg)
+			return v;
+		nanosleep(&(struct timespec){0, 10000000}, NULL);
+	}
+	return x->notified;
+}
+
+static int open_store(struct fx *x)
+{
+	char err[256];
+
+	return x->pg ? rg_control_open_pg(x->pg, &x->c, err, sizeof(err))
+		     : rg_control_open_sqlite(x->path, &x->c, err, sizeof(err));
 }
 
 static int setup(void **state)
 {
 	struct fx *x = calloc(1, sizeof(*x));
-	char err[256];
 
+	pthread_mutex_init(&x->mu, NULL);
+	x->pg = getenv("RG_CONTROL_PG");
 	snprintf(x->dir, sizeof(x->dir), "/tmp/rg-control-XXXXXX");
 	assert_non_null(mkdtemp(x->dir));
 	snprintf(x->path, sizeof(x->path), "%s/control.db", x->dir);
-	assert_int_equal(rg_control_open_sqlite(x->path, &x->c, err, sizeof(err)), 0);
+	if (x->pg) { /* every case on empty tables */
+		PGconn *pc = PQconnectdb(x->pg);
+
+		assert_int_equal(PQstatus(pc), CONNECTION_OK);
+		PQclear(PQexec(pc, "SET client_min_messages = warning; DROP TABLE IF EXISTS "
+				   "ringgate_approvals, ringgate_grants"));
+		PQfinish(pc);
+	}
+	assert_int_equal(open_store(x), 0);
 	rg_control_set_notify(x->c, on_change, x);
 	*state = x;
 	return 0;
@@ -60,6 +102,7 @@ static int teardown(void **state)
 	snprintf(p, sizeof(p), "%s-shm", x->path);
 	unlink(p);
 	rmdir(x->dir);
+	pthread_mutex_destroy(&x->mu);
 	free(x);
 	return 0;
 }
@@ -137,7 +180,7 @@ static void test_who_decides_and_only_once(void **state)
 	assert_int_equal(rg_control_decide(x->c, a.id, true, "https://iss/", "bob", other_groups,
 					   1, "ok", 2000, NULL),
 			 RG_CONTROL_E_NOT_REVIEWER);
-	assert_int_equal(x->notified, 0);
+	assert_int_equal(notified(x, 0), 0);
 	assert_int_equal(rg_control_decide(x->c, a.id, false, "https://iss/", "alice",
 					   reviewer_groups, 2, "not today", 2000, &got),
 			 0);
@@ -146,7 +189,7 @@ static void test_who_decides_and_only_once(void **state)
 	assert_string_equal(got->reason, "not today");
 	assert_int_equal(got->decided_ms, 2000);
 	rg_appr_free(got);
-	assert_int_equal(x->notified, 1);
+	assert_int_equal(notified(x, 1), 1);
 	assert_int_equal(x->last, RG_APPR_DENIED);
 	/* a second decision, and any other end, lose */
 	assert_int_equal(rg_control_decide(x->c, a.id, true, "https://iss/", "carol",
@@ -154,7 +197,9 @@ static void test_who_decides_and_only_once(void **state)
 			 RG_CONTROL_E_NOT_PENDING);
 	assert_int_equal(rg_control_finish(x->c, a.id, RG_APPR_WITHDRAWN, 2200),
 			 RG_CONTROL_E_NOT_PENDING);
-	assert_int_equal(x->notified, 1);
+	if (x->pg)
+		nanosleep(&(struct timespec){0, 200000000}, NULL); /* nothing more comes */
+	assert_int_equal(notified(x, 1), 1);
 	assert_int_equal(rg_control_next_expiry(x->c), INT64_MAX);
 }
 
@@ -170,6 +215,7 @@ static void test_late_decision_expires(void **state)
 	assert_int_equal(rg_control_get(x->c, a.id, &got), 0);
 	assert_int_equal(got->status, RG_APPR_EXPIRED);
 	rg_appr_free(got);
+	assert_int_equal(notified(x, 1), 1);
 	assert_int_equal(x->last, RG_APPR_EXPIRED);
 }
 
@@ -215,21 +261,22 @@ static void test_expire_withdraw_abandon(void **state)
 {
 	struct fx *x = *state;
 	struct rg_appr a, b, c, *got;
-	char err[256];
 
 	request(x, &a, RG_APPR_SCOPE_ONCE, 1000);    /* expires at 301000 */
 	request(x, &b, RG_APPR_SCOPE_ONCE, 100000);  /* 400000 */
 	request(x, &c, RG_APPR_SCOPE_ONCE, 200000);  /* 500000 */
 	assert_int_equal(rg_control_expire(x->c, 300999), 0);
 	assert_int_equal(rg_control_expire(x->c, 301000), 1);
+	assert_int_equal(notified(x, 1), 1);
 	assert_int_equal(x->last, RG_APPR_EXPIRED);
 	assert_int_equal(rg_control_finish(x->c, b.id, RG_APPR_WITHDRAWN, 301500), 0);
+	assert_int_equal(notified(x, 2), 2);
 	assert_int_equal(x->last, RG_APPR_WITHDRAWN);
 	assert_int_equal(rg_control_finish(x->c, b.id, RG_APPR_APPROVED, 301500),
 			 RG_CONTROL_E_INVALID);
 	/* the store outlives the process: reopen, then the node abandons what it held */
 	rg_control_close(x->c);
-	assert_int_equal(rg_control_open_sqlite(x->path, &x->c, err, sizeof(err)), 0);
+	assert_int_equal(open_store(x), 0);
 	rg_control_set_notify(x->c, on_change, x);
 	assert_int_equal(rg_control_abandon_node(x->c, "node-b", 302000), 0);
 	assert_int_equal(rg_control_abandon_node(x->c, "node-a", 302000), 1);
