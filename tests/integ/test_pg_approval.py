@@ -53,7 +53,7 @@ rules:
 
 def statuses(db):
     with sqlite3.connect(db, timeout=10) as c:
-        return {r[0]: r[1] for r in c.execute("SELECT id, status FROM approvals")}
+        return {r[0]: r[1] for r in c.execute("SELECT id, status FROM ringgate_approvals")}
 
 
 def wait_status(db, rid, want, timeout=10.0):
