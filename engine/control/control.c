@@ -233,6 +233,8 @@ static const char SCHEMA[] =
     " decided_by TEXT, decided_iss TEXT, reason TEXT);"
     "CREATE INDEX IF NOT EXISTS ringgate_approvals_status"
     " ON ringgate_approvals (status, expires_ms);"
+    "CREATE INDEX IF NOT EXISTS ringgate_approvals_node_decided"
+    " ON ringgate_approvals (node, decided_ms);"
     "CREATE TABLE IF NOT EXISTS ringgate_grants ("
     " issuer TEXT NOT NULL, subject TEXT NOT NULL, target TEXT NOT NULL,"
     " fingerprint TEXT NOT NULL, until_ms BIGINT NOT NULL, approval TEXT NOT NULL,"
@@ -777,6 +779,39 @@ int rg_control_expire(struct rg_control *c, int64_t now_ms)
 {
 	return finish_where(c, "CAST($1 AS TEXT) IS NULL AND expires_ms <= CAST($2 AS BIGINT)",
 			    NULL, now_ms, RG_APPR_EXPIRED);
+}
+
+int rg_control_ended_since(struct rg_control *c, const char *node, int64_t since_ms,
+			   struct rg_appr ***out, size_t *n)
+{
+	char sb[24];
+	const char *p[2] = {node, sb};
+	struct rg_appr **v = NULL;
+	struct db_res r;
+	int ret;
+
+	*out = NULL;
+	*n = 0;
+	fmt_i64(sb, sizeof(sb), since_ms);
+	pthread_mutex_lock(&c->mu);
+	ret = db_run(c,
+		     "SELECT " COLS " FROM ringgate_approvals WHERE node = $1 AND "
+		     "status <> 'pending' AND decided_ms >= CAST($2 AS BIGINT)",
+		     p, 2, &r, NULL);
+	pthread_mutex_unlock(&c->mu);
+	if (!ret && r.rows && !(v = calloc(r.rows, sizeof(*v))))
+		ret = -ENOMEM;
+	for (size_t i = 0; !ret && i < r.rows; i++)
+		if (!(v[(*n)++] = row_read(&r, i)))
+			ret = -ENOMEM;
+	res_free(&r);
+	if (ret) {
+		rg_appr_list_free(v, *n);
+		*n = 0;
+		return ret;
+	}
+	*out = v;
+	return 0;
 }
 
 int64_t rg_control_next_expiry(struct rg_control *c)

@@ -109,6 +109,9 @@ int rg_control_finish(struct rg_control *c, const char *id, enum rg_appr_status 
 int rg_control_abandon_node(struct rg_control *c, const char *node, int64_t now_ms);
 /* Every pending request past its expiry: expired (each notified). Returns how many. */
 int rg_control_expire(struct rg_control *c, int64_t now_ms);
+/* The requests of `node` that ended (decided_ms) at since_ms or later (*out: list_free). */
+int rg_control_ended_since(struct rg_control *c, const char *node, int64_t since_ms,
+			   struct rg_appr ***out, size_t *n);
 /* The earliest expires_ms of a pending request, or INT64_MAX. */
 int64_t rg_control_next_expiry(struct rg_control *c);
 /* 1 when an approval of scope fingerprint covers (iss, sub, target, fingerprint) now. */

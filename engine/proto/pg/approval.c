@@ -207,11 +207,11 @@ static void on_change(void *arg, const struct rg_appr *a)
 	if (a->status == RG_APPR_APPROVED && a->scope == RG_APPR_SCOPE_FINGERPRINT)
 		grant_add(ap, a, a->decided_ms ? a->decided_ms : wall_ms());
 	pthread_mutex_unlock(&ap->mu);
+	if (worker == UINT32_MAX || !ap->core)
+		return; /* not held here (or no longer): its holder logs it */
 	rg_pg_log("event=approval_%s id=%s sub=%s target=%s rule=%s by=%s",
 		  rg_appr_status_name(a->status), a->id, a->subject, a->target, a->rule,
 		  a->decided_by ? a->decided_by : "-");
-	if (worker == UINT32_MAX || !ap->core)
-		return; /* not held here (or no longer) */
 	o = calloc(1, sizeof(*o));
 	if (!o)
 		return; /* the session then waits for its client's cancel or hang-up */
@@ -374,29 +374,22 @@ static void hooks_notify(struct pg_approvals *ap, const struct rg_appr *a)
 }
 
 /*
- * The requests held here, looked up in the store: one that ended without this node hearing
- * of it (a NOTIFY lost while a shared store's listener reconnected, a change made by another
- * process on the same SQLite file) is acted on now. Runs twice a second while any is held.
+ * The requests of this node that ended in the last minute, looked up in the store: one that
+ * ended without this node hearing of it (a NOTIFY lost while a shared store's listener
+ * reconnected; the minute covers clock skew between nodes) is acted on now. One indexed
+ * query, twice a second while anything is held.
  */
+#define RECHECK_WINDOW_MS 60000
 static void recheck_held(struct pg_approvals *ap)
 {
-	char (*ids)[RG_APPR_ID_LEN + 1];
-	size_t n, i;
+	struct rg_appr **v;
+	size_t n;
 
-	pthread_mutex_lock(&ap->mu);
-	n = ap->nheld;
-	ids = n ? calloc(n, sizeof(*ids)) : NULL;
-	for (i = 0; ids && i < n; i++)
-		memcpy(ids[i], ap->held[i].id, sizeof(ids[i]));
-	pthread_mutex_unlock(&ap->mu);
-	for (i = 0; ids && i < n; i++) {
-		struct rg_appr *a = NULL;
-
-		if (!rg_control_get(ap->ctl, ids[i], &a) && a->status != RG_APPR_PENDING)
-			on_change(ap, a); /* a no-op if the callback got there first */
-		rg_appr_free(a);
-	}
-	free(ids);
+	if (rg_control_ended_since(ap->ctl, ap->node, wall_ms() - RECHECK_WINDOW_MS, &v, &n))
+		return;
+	for (size_t i = 0; i < n; i++)
+		on_change(ap, v[i]); /* a no-op unless it is still held here */
+	rg_appr_list_free(v, n);
 }
 
 static void *appr_main(void *arg)
@@ -681,6 +674,8 @@ void pg_approvals_end(struct rg_pg_gw *gw, struct pg_appr_hold *h, enum rg_appr_
 	pthread_mutex_lock(&ap->mu);
 	held_remove_locked(ap, h->id);
 	pthread_mutex_unlock(&ap->mu);
+	rg_pg_log("event=approval_%s id=%s rule=%s by=client", rg_appr_status_name(st), h->id,
+		  h->rule);
 	job = calloc(1, sizeof(*job));
 	if (!job)
 		return; /* it expires in the store */
