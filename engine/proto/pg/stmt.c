@@ -337,7 +337,7 @@ static int fxl_new(struct rg_pg_stmt *t, const struct rg_pg_sqlfx *fx, uint32_t 
 	for (uint32_t i = 0; i < nfx; i++)
 		if (fx[i].kind == RG_PG_FX_PREPARE)
 			bytes += fx[i].sql_len;
-	if (nfx > UINT16_MAX || bytes > t->lim->max_sql_bytes - t->sql_bytes)
+	if (nfx > UINT16_MAX || t->sql_bytes + bytes > t->lim->max_sql_bytes)
 		return RG_PG_STMT_E_LIMIT;
 	if (!(l = malloc(sizeof(*l) + nfx * sizeof(l->e[0]) + bytes)))
 		return RG_PG_STMT_E_NOMEM;
@@ -684,7 +684,7 @@ static int fe_parse(struct rg_pg_stmt *t, const struct rg_pg_msg *m, uint64_t ge
 		return RG_PG_STMT_E_MSG;
 	if (pa.stmt_len) {
 		if (t->nstmts >= t->lim->max_statements ||
-		    pa.query_len > t->lim->max_sql_bytes - t->sql_bytes)
+		    (uint64_t)t->sql_bytes + pa.query_len > t->lim->max_sql_bytes)
 			return RG_PG_STMT_E_LIMIT;
 		if (!(s = calloc(1, sizeof(*s))) || !(s->sql = malloc(pa.query_len + 1))) {
 			free(s);
@@ -1058,8 +1058,10 @@ static int fx_apply(struct rg_pg_stmt *t, struct rg_pg_fxl *l, uint16_t *from, u
 			htab_del(&t->stmts, &old->h); /* cannot be: the server refuses the name */
 			stmt_obj_free(t, old);
 		}
+		/* the list's own copy of the text is not counted twice against the bound (it
+		 * goes with its Query; sql_bytes may pass the bound by it until then) */
 		if (t->nstmts >= t->lim->max_statements ||
-		    e->sql_len > t->lim->max_sql_bytes - t->sql_bytes)
+		    (uint64_t)t->sql_bytes + e->sql_len > (uint64_t)t->lim->max_sql_bytes + l->bytes)
 			return RG_PG_STMT_E_LIMIT;
 		if (!(s = calloc(1, sizeof(*s))) || !(s->sql = malloc(e->sql_len + 1))) {
 			free(s);
@@ -1349,7 +1351,7 @@ int rg_pg_stmt_judged(struct rg_pg_stmt *t, const char *name, size_t len, uint64
 bool rg_pg_stmt_room(const struct rg_pg_stmt *t, uint32_t nprep, uint64_t bytes)
 {
 	return (uint64_t)t->nstmts + nprep <= t->lim->max_statements &&
-	       bytes <= t->lim->max_sql_bytes - t->sql_bytes;
+	       t->sql_bytes + bytes <= t->lim->max_sql_bytes;
 }
 
 bool rg_pg_stmt_stale(struct rg_pg_stmt *t, uint64_t cur)

@@ -1216,6 +1216,20 @@ static void test_prepared_statements_are_bounded_with_the_named_ones(void **stat
 	assert_int_equal(be_tag("PREPARE"), RG_PG_STMT_E_LIMIT);
 	rg_pg_stmt_free(&T);
 	rg_pg_stmt_init(&T, &lim);
+	/* a text of most of the bound: its pending copy does not count against its install */
+	char mid[41];
+	memset(mid, 'm', 40);
+	mid[40] = '\0';
+	f[0].sql = mid;
+	f[0].sql_len = 40;
+	assert_true(rg_pg_stmt_room(&T, 1, 40));
+	assert_int_equal(send_fx(NULL, mid, 7, f, 1), 0);
+	assert_int_equal(be_tag("PREPARE"), 0);
+	assert_int_equal(be_Z('I'), 0);
+	assert_int_equal(has("a"), 1);
+	assert_int_equal(T.sql_bytes, 40);
+	rg_pg_stmt_free(&T);
+	rg_pg_stmt_init(&T, &lim);
 	char big[80];
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
