@@ -385,10 +385,10 @@ struct rg_pg_stmt {
 	uint8_t copy;			/* enum rg_pg_copy_state */
 	int8_t copy_format;		/* the COPY's overall format: 0 text, 1 binary */
 	uint8_t tx;			/* last ReadyForQuery status: 'I', 'T', 'E' */
+	bool floor_exact;		/* gen_floor is the minimum, not only a bound */
 	uint64_t next_sid;
 	struct rg_pg_fxl *fx_live;	/* every effect list still referenced (rejudge scans them) */
 	uint64_t gen_floor;		/* <= the generation of every statement and effect kept */
-	bool floor_exact;		/* gen_floor is the minimum, not only a bound */
 	struct rg_pg_pend inl[RG_PG_PEND_INLINE]; /* the FIFO while it is this short */
 };
 
@@ -468,14 +468,14 @@ uint8_t rg_pg_stmt_tx(const struct rg_pg_stmt *t);
  * The named statement `name` as the target will see it when it processes the next message
  * forwarded (pending Parse and Close included): its SQL text (NUL-terminated, valid until
  * that statement is closed or replaced) and the bundle generation that last judged it.
- * Returns 1 found, 0 unknown (never prepared through the protocol, closed, or prepared
- * with SQL PREPARE; the unnamed statement is never stored: "" returns 0), or
+ * Returns 1 found, 0 unknown (never prepared, closed or deallocated, or a SQL PREPARE not
+ * confirmed yet; the unnamed statement is never stored: "" returns 0), or
  * RG_PG_STMT_UNSETTLED: a Parse or Close of that name sent before a Sync that is still
  * unanswered decides, and it may fail (the name exists, an earlier message of its segment
  * failed), in which case the target binds what it had before. The session then holds the
  * Bind (stops reading the agent) until more answers arrived and asks again; it settles at
- * the latest when nothing is pending.
- * Not followed: SQL PREPARE / DEALLOCATE / DISCARD run in a Query or Execute.
+ * the latest when nothing is pending. The gateway itself judges through rg_pg_stmt_rejudge,
+ * which needs no settling: it judges every version.
  */
 #define RG_PG_STMT_UNSETTLED 2
 int rg_pg_stmt_lookup(const struct rg_pg_stmt *t, const char *name, size_t len, const char **sql,
