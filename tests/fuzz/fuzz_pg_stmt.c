@@ -12,7 +12,10 @@
  * count, types and formats the model used, and it reports the row described exactly when
  * the client was told the row's description (Describe of the portal or of the statement
  * it was bound from); a Bind the model executes against a named statement had its SQL text
- * predicted by rg_pg_stmt_lookup when the client sent it. Leaks are found by the sanitizer.
+ * predicted by rg_pg_stmt_lookup when the client sent it, and that statement was among the
+ * versions rg_pg_stmt_rejudge judged for the name. Queries also PREPARE, DEALLOCATE [ALL] and
+ * DISCARD ALL in SQL (handed to the tracker as their effects), in the same namespace as
+ * Parse's statements, refused as the server refuses them. Leaks are found by the sanitizer.
  */
 #include <setjmp.h>
 #include <stdbool.h>
@@ -86,6 +89,7 @@ static struct rg_pg_stmt T;
 static struct model S;
 static int trace = -1; /* FUZZ_STMT_TRACE=1: print the session, to read a failing input */
 static jmp_buf ended; /* the tracker hit a limit: the session would end with a FATAL */
+static bool judged_bound;
 static uint8_t mb[1 << 14];
 static size_t mn;
 
@@ -302,6 +306,7 @@ static void srv_bind(const struct cmsg *c)
 		return ext_error();
 	if (c->b != 0 && (!c->lookup_ok || c->lookup_serial != s->serial))
 		die("lookup at Bind did not predict the statement the server binds");
+
 	if (c->a != 0 && p->live)
 		return ext_error(); /* cursor already exists */
 	p->live = false;	    /* the unnamed one is replaced now */
@@ -400,12 +405,43 @@ static void srv_sync(void)
 	be_ready();
 }
 
-/* Query kinds: 0 select A, 1 select B, 2 begin, 3 commit, 4 error, 5 empty, 6 A;B, 7 insert */
+/* Query kinds: 0 select A, 1 select B, 2 begin, 3 commit, 4 error, 5 empty, 6 A;B, 7 insert,
+ * 8 PREPARE name b (serial lookup_serial), 9 DEALLOCATE name b, 10 DEALLOCATE ALL,
+ * 11 DISCARD ALL */
 static void srv_query(const struct cmsg *c)
 {
 	S.st[0].live = false;
 	S.po[0].live = false;
 	switch (c->a) {
+	case 8:
+	case 9:
+		if (S.tx == 'E' || S.st[c->b].live != (c->a == 9)) {
+			be_error(); /* 25P02, 42P05 (exists) or 26000 (does not) */
+			if (S.tx == 'T')
+				S.tx = 'E';
+			break;
+		}
+		if (c->a == 8)
+			S.st[c->b] = (struct mstmt){
+			    .live = true, .kind = K_A, .serial = c->lookup_serial};
+		else
+			S.st[c->b].live = false;
+		be_command(c->a == 8 ? "PREPARE" : "DEALLOCATE");
+		break;
+	case 10:
+	case 11:
+		if (S.tx == 'E' || (c->a == 11 && S.tx == 'T')) {
+			be_error(); /* DISCARD ALL cannot run inside a transaction block */
+			if (S.tx == 'T')
+				S.tx = 'E';
+			break;
+		}
+		for (int i = 1; i < NNAMES; i++)
+			S.st[i].live = false;
+		if (c->a == 11)
+			portals_die();
+		be_command(c->a == 10 ? "DEALLOCATE ALL" : "DISCARD ALL");
+		break;
 	case 0:
 	case 1:
 	case 6:
@@ -496,8 +532,24 @@ static void deliver(unsigned n)
 
 /* ---- the client ------------------------------------------------------------------------ */
 
+/* rg_pg_stmt_rejudge's callback: was the version lookup predicts (the one the server binds,
+ * checked at Bind) among those judged? */
+static bool judge_note(void *arg, const char *sql, uint32_t len)
+{
+	const struct cmsg *c = arg;
+	char b[32];
+	unsigned serial;
+
+	snprintf(b, sizeof(b), "%.*s", (int)(len < 31 ? len : 31), sql);
+	if (sscanf(b, "/*%u*/", &serial) != 1)
+		die("rejudge text");
+	if (c->lookup_ok && serial == c->lookup_serial)
+		judged_bound = true;
+	return true;
+}
+
 /* Send one message: the tracker sees it, the model server queues it. false: stop. */
-static bool csend(struct cmsg *c)
+static bool csend(struct cmsg *c, const struct rg_pg_sqlfx *fx, uint32_t nfx)
 {
 	struct rg_pg_msg m = done();
 	if (rg_pg_validate(RG_PG_FE, &m))
@@ -505,7 +557,7 @@ static bool csend(struct cmsg *c)
 	if (trace)
 		fprintf(stderr, "-> %c %c %u %u nfmt %u\n", c->type, c->sub ? c->sub : ' ', c->a,
 			c->b, c->nfmt);
-	int r = rg_pg_stmt_fe(&T, &m, 1);
+	int r = rg_pg_stmt_fe_sql(&T, &m, 1, fx, nfx);
 	if (r == RG_PG_STMT_E_LIMIT)
 		return false; /* the session would end here */
 	if (r)
@@ -536,7 +588,7 @@ static bool client(uint8_t op, uint8_t arg)
 		puts0(name_of(c.a));
 		puts0(sql);
 		put16(0);
-		return csend(&c);
+		return csend(&c, NULL, 0);
 	case 1: /* Bind */
 	case 2:
 		c.type = 'B';
@@ -562,6 +614,14 @@ static bool client(uint8_t op, uint8_t arg)
 			c.lookup_ok = r == 1;
 			if (c.lookup_ok && sscanf(lsql, "/*%u*/", &c.lookup_serial) != 1)
 				die("lookup text");
+			/* a generation newer than any: every version is judged */
+			static uint64_t cur = 1;
+			judged_bound = false;
+			if (!rg_pg_stmt_rejudge(&T, name_of(c.b), strlen(name_of(c.b)), ++cur,
+						judge_note, &c))
+				die("rejudge denied what the judge allowed");
+			if (c.lookup_ok && !judged_bound)
+				die("rejudge at Bind did not judge the statement lookup predicts");
 		}
 		begin('B');
 		puts0(name_of(c.a));
@@ -571,7 +631,7 @@ static bool client(uint8_t op, uint8_t arg)
 		put16(c.nfmt);
 		for (int i = 0; i < c.nfmt; i++)
 			put16((uint16_t)c.fmt[i]);
-		return csend(&c);
+		return csend(&c, NULL, 0);
 	case 3: /* Describe */
 	case 4: /* Close */
 		c.type = op % 10 == 3 ? 'D' : 'C';
@@ -580,7 +640,7 @@ static bool client(uint8_t op, uint8_t arg)
 		begin(c.type);
 		put8(c.sub);
 		puts0(name_of(c.a));
-		return csend(&c);
+		return csend(&c, NULL, 0);
 	case 5: /* Execute */
 		c.type = 'E';
 		c.a = arg % NNAMES;
@@ -588,17 +648,38 @@ static bool client(uint8_t op, uint8_t arg)
 		begin('E');
 		puts0(name_of(c.a));
 		put32((uint32_t)c.max_rows);
-		return csend(&c);
+		return csend(&c, NULL, 0);
 	case 6:
 		c.type = arg & 1 ? 'H' : 'S';
 		begin(c.type);
-		return csend(&c);
-	case 7: /* Query */
+		return csend(&c, NULL, 0);
+	case 7: { /* Query */
+		struct rg_pg_sqlfx fx = {0};
 		c.type = 'Q';
-		c.a = arg % 8;
+		c.a = arg % 12;
+		c.b = (uint8_t)(1 + (arg / 12) % (NNAMES - 1));
 		begin('Q');
-		puts0("query");
-		return csend(&c);
+		if (c.a < 8) {
+			puts0("query");
+			return csend(&c, NULL, 0);
+		}
+		fx.kind = c.a == 8    ? RG_PG_FX_PREPARE
+			  : c.a == 9  ? RG_PG_FX_DEALLOCATE
+			  : c.a == 10 ? RG_PG_FX_DEALLOCATE_ALL
+				      : RG_PG_FX_DISCARD_ALL;
+		if (c.a <= 9) {
+			fx.name = name_of(c.b);
+			fx.name_len = strlen(fx.name);
+		}
+		if (c.a == 8) {
+			c.lookup_serial = ++S.serial;
+			sql_of(sql, sizeof(sql), K_A, c.lookup_serial);
+			fx.sql = sql;
+			fx.sql_len = (uint32_t)strlen(sql);
+		}
+		puts0(c.a == 8 ? sql : "sql-level");
+		return csend(&c, &fx, 1);
+	}
 	default:
 		deliver(arg % 8 + 1);
 		return true;

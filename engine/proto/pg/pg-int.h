@@ -468,14 +468,14 @@ uint8_t rg_pg_stmt_tx(const struct rg_pg_stmt *t);
  * The named statement `name` as the target will see it when it processes the next message
  * forwarded (pending Parse and Close included): its SQL text (NUL-terminated, valid until
  * that statement is closed or replaced) and the bundle generation that last judged it.
- * Returns 1 found, 0 unknown (never prepared, closed or deallocated, or a SQL PREPARE not
- * confirmed yet; the unnamed statement is never stored: "" returns 0), or
- * RG_PG_STMT_UNSETTLED: a Parse or Close of that name sent before a Sync that is still
- * unanswered decides, and it may fail (the name exists, an earlier message of its segment
- * failed), in which case the target binds what it had before. The session then holds the
- * Bind (stops reading the agent) until more answers arrived and asks again; it settles at
- * the latest when nothing is pending. The gateway itself judges through rg_pg_stmt_rejudge,
- * which needs no settling: it judges every version.
+ * Returns 1 found, 0 unknown (never prepared, closed or deallocated; the unnamed statement
+ * is never stored: "" returns 0), or RG_PG_STMT_UNSETTLED: a Parse or Close of that name
+ * sent before a Sync that is still unanswered decides, and it may fail (the name exists, an
+ * earlier message of its segment failed), in which case the target binds what it had
+ * before; likewise while a Query or Execute not answered yet may PREPARE, DEALLOCATE or
+ * DISCARD it in SQL. A caller then holds the Bind (stops reading the agent) until more
+ * answers arrived and asks again; it settles at the latest when nothing is pending. The
+ * gateway judges through rg_pg_stmt_rejudge instead, which needs no settling.
  */
 #define RG_PG_STMT_UNSETTLED 2
 int rg_pg_stmt_lookup(const struct rg_pg_stmt *t, const char *name, size_t len, const char **sql,

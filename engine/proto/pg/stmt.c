@@ -1287,6 +1287,30 @@ uint8_t rg_pg_stmt_tx(const struct rg_pg_stmt *t)
  * behind a Sync is not: it may fail (the name exists, an earlier message failed) and the
  * target then binds what it had before, so *unsettled is set.
  */
+static bool fxl_names(const struct rg_pg_fxl *l, const char *name, uint8_t n)
+{
+	for (uint32_t i = 0; l && i < l->n; i++)
+		if (l->e[i].kind == RG_PG_FX_DEALLOCATE_ALL || l->e[i].kind == RG_PG_FX_DISCARD_ALL ||
+		    (l->e[i].name_len == n && !memcmp(l->e[i].name, name, n)))
+			return true;
+	return false;
+}
+
+/* A pending Query or Execute that may PREPARE, DEALLOCATE or DISCARD that name (an Execute:
+ * if any effect list kept names it, whatever portal it runs). */
+static bool pend_may_touch(const struct rg_pg_stmt *t, const struct rg_pg_pend *e,
+			   const char *name, uint8_t n)
+{
+	if (e->kind == P_QUERY)
+		return fxl_names(e->fx, name, n);
+	if (e->kind != P_EXEC)
+		return false;
+	for (const struct rg_pg_fxl *l = t->fx_live; l; l = l->next)
+		if (fxl_names(l, name, n))
+			return true;
+	return false;
+}
+
 static struct rg_pg_stmt_obj *lookup(const struct rg_pg_stmt *t, const char *name, size_t len,
 				     bool *unsettled)
 {
@@ -1296,10 +1320,14 @@ static struct rg_pg_stmt_obj *lookup(const struct rg_pg_stmt *t, const char *nam
 	*unsettled = false;
 	if (!n)
 		return NULL;
-	for (uint32_t i = t->qn; t->pend_named && i-- > 0;) {
+	for (uint32_t i = t->qn; (t->pend_named || t->fx_live) && i-- > 0;) {
 		const struct rg_pg_pend *e = pend_at(t, i);
 		if (e->kind == P_SYNC) {
 			synced = true;
+		} else if (t->fx_live && pend_may_touch(t, e, name, n)) {
+			/* SQL-level effects apply only as the target confirms them */
+			*unsettled = true;
+			return NULL;
 		} else if (e->kind == P_PARSE && e->st && e->st->h.name_len == n &&
 			   !memcmp(e->st->h.name, name, n)) {
 			*unsettled = synced;
