@@ -14,8 +14,9 @@
  * it was bound from); a Bind the model executes against a named statement had its SQL text
  * predicted by rg_pg_stmt_lookup when the client sent it, and that statement was among the
  * versions rg_pg_stmt_rejudge judged for the name. Queries also PREPARE, DEALLOCATE [ALL] and
- * DISCARD ALL in SQL (handed to the tracker as their effects), in the same namespace as
- * Parse's statements, refused as the server refuses them. Leaks are found by the sanitizer.
+ * DISCARD ALL in SQL, and Parse'd statements PREPARE and DEALLOCATE when their portal is
+ * executed (handed to the tracker as their effects), in the same namespace as Parse's
+ * statements, refused as the server refuses them. Leaks are found by the sanitizer.
  */
 #include <setjmp.h>
 #include <stdbool.h>
@@ -33,8 +34,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define QMAX 512	/* client messages waiting for the model server */
 
 /* Statement kinds: the shapes of their results. */
-enum kind { K_A, K_B, K_NODATA, K_SYNTAX, K_RUNTIME, K_BEGIN, K_COMMIT, K__N };
-static const uint16_t kind_ncols[K__N] = {3, 2, 0, 0, 3, 0, 0};
+/* K_PREP: "PREPARE s2 AS <A>" (its text a serial of its own); K_DEALLOC: "DEALLOCATE s2" */
+enum kind { K_A, K_B, K_NODATA, K_SYNTAX, K_RUNTIME, K_BEGIN, K_COMMIT, K_PREP, K_DEALLOC, K__N };
+#define PREP_NAME 2 /* the name K_PREP and K_DEALLOC act on */
+static const uint16_t kind_ncols[K__N] = {3, 2, 0, 0, 3, 0, 0, 0, 0};
 static const uint32_t kind_oids[K__N][3] = {{25, 23, 3802}, {1043, 17}, {0}, {0},
 					     {114, 20, 25}};
 
@@ -50,6 +53,7 @@ struct mstmt {
 	bool live;
 	uint8_t kind;
 	uint32_t serial; /* which Parse made it: its SQL text */
+	uint32_t pserial; /* K_PREP: the text of the statement it prepares */
 	bool described;	 /* a Describe 'S' of this statement was answered */
 };
 
@@ -58,6 +62,7 @@ struct mportal {
 	uint8_t kind;
 	int stmt;	  /* statement name index it was bound from */
 	uint32_t sserial; /* that statement's serial at Bind */
+	uint32_t pserial; /* K_PREP: what it prepares */
 	bool described;	  /* Describe 'P' answered */
 	bool desc_at_bind; /* its statement had been described when it was bound */
 	uint16_t nfmt;
@@ -73,6 +78,7 @@ struct cmsg { /* a client message as the model server reads it */
 	int32_t max_rows;
 	bool lookup_ok;	      /* Bind: what rg_pg_stmt_lookup said at send time */
 	uint32_t lookup_serial;
+	uint32_t pserial;     /* Parse of K_PREP, Query PREPARE: the prepared statement's text */
 };
 
 struct model {
@@ -291,7 +297,8 @@ static void srv_parse(const struct cmsg *c)
 		return ext_error(); /* already exists */
 	if (c->b == K_SYNTAX)
 		return ext_error();
-	*s = (struct mstmt){.live = true, .kind = c->b, .serial = c->lookup_serial};
+	*s = (struct mstmt){
+	    .live = true, .kind = c->b, .serial = c->lookup_serial, .pserial = c->pserial};
 	be_empty('1');
 }
 
@@ -316,6 +323,7 @@ static void srv_bind(const struct cmsg *c)
 			      .kind = s->kind,
 			      .stmt = c->b,
 			      .sserial = s->serial,
+			      .pserial = s->pserial,
 			      .nfmt = c->nfmt,
 			      .desc_at_bind = s->described,
 			      .rows_left = ROWS};
@@ -365,6 +373,17 @@ static void srv_execute(const struct cmsg *c)
 		return ext_error();
 	if (S.tx == 'E' && p->kind != K_COMMIT)
 		return ext_error();
+	if (p->kind == K_PREP || p->kind == K_DEALLOC) {
+		struct mstmt *t = &S.st[PREP_NAME];
+		if (t->live != (p->kind == K_DEALLOC))
+			return ext_error(); /* 42P05 exists, or 26000 does not */
+		if (p->kind == K_PREP)
+			*t = (struct mstmt){.live = true, .kind = K_A, .serial = p->pserial};
+		else
+			t->live = false;
+		be_command(p->kind == K_PREP ? "PREPARE" : "DEALLOCATE");
+		return;
+	}
 	if (!kind_ncols[p->kind]) {
 		tx_effects(p->kind);
 		be_command(p->kind == K_NODATA ? "INSERT 0 1" : p->kind == K_BEGIN ? "BEGIN"
@@ -588,6 +607,19 @@ static bool client(uint8_t op, uint8_t arg)
 		puts0(name_of(c.a));
 		puts0(sql);
 		put16(0);
+		if (c.b == K_PREP || c.b == K_DEALLOC) {
+			char psql[64];
+			struct rg_pg_sqlfx fx = {.name = name_of(PREP_NAME)};
+			fx.name_len = strlen(fx.name);
+			fx.kind = c.b == K_PREP ? RG_PG_FX_PREPARE : RG_PG_FX_DEALLOCATE;
+			if (c.b == K_PREP) {
+				c.pserial = ++S.serial;
+				sql_of(psql, sizeof(psql), K_A, c.pserial);
+				fx.sql = psql;
+				fx.sql_len = (uint32_t)strlen(psql);
+			}
+			return csend(&c, &fx, 1);
+		}
 		return csend(&c, NULL, 0);
 	case 1: /* Bind */
 	case 2:
