@@ -8,9 +8,10 @@ reload closes that table -- alone, under EXPLAIN ANALYZE, in CREATE TABLE AS, in
 multi-statement string (nothing of it runs), in a Parse, through a protocol Bind of the
 SQL name, with the rule's SQLSTATE and PostgreSQL's transaction semantics (checked against
 PostgreSQL itself). Names fold as the server folds them. DEALLOCATE, DEALLOCATE ALL and
-DISCARD ALL forget; a PREPARE the server refuses (the name exists, an aborted transaction)
-is never learned, while one in a rolled-back transaction is (the server keeps it: checked
-directly). A statement the new bundle allows runs, and a reload back allows them again.
+DISCARD ALL forget; PREPAREs past the tracker's bound are refused (54000); a PREPARE the
+server refuses (the name exists, an aborted transaction) is never learned, while one in a
+rolled-back transaction is (the server keeps it: checked directly). A statement the new
+bundle allows runs, and a reload back allows them again.
 """
 import os
 import shutil
@@ -146,6 +147,12 @@ def main():
             s.sendall(parse(b"s_p", b"SELECT count(*) FROM t") + msg(b"S"))
             check(read_reply(s)[1] is None, "Parse of s_p")
             check(fine(q(s, "EXECUTE s_p")), "SQL EXECUTE of a protocol-level statement")
+            # past the tracker's bound (1024 statements): refused whole, clearly, not cut off
+            r = q(s, "; ".join(f"PREPARE z{i} AS SELECT {i}" for i in range(1025)))
+            check(r[1] and r[1].get("C") == "54000" and "DEALLOCATE" in r[1].get("M", "") and
+                  r[2] == "I", f"PREPAREs past the bound are refused with 54000 ({r[1]})")
+            r = q(s, "EXECUTE z0")
+            check(r[1] and r[1].get("C") == "26000", f"...and none of them ran ({r[1]})")
             # sessions that forget
             ok, s2 = raw_login(rg_ep(rg), tok)[:2]
             check(q(s2, "PREPARE a1 AS SELECT v FROM t")[1] is None, "s2: PREPARE a1")
