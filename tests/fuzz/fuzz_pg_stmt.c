@@ -78,7 +78,7 @@ struct cmsg { /* a client message as the model server reads it */
 	int32_t max_rows;
 	bool lookup_ok;	      /* Bind: what rg_pg_stmt_lookup said at send time */
 	uint32_t lookup_serial;
-	uint32_t pserial;     /* Parse of K_PREP, Query PREPARE: the prepared statement's text */
+	uint32_t pserial; /* Parse of K_PREP, Query PREPARE: the prepared statement's text */
 };
 
 struct model {
@@ -441,8 +441,8 @@ static void srv_query(const struct cmsg *c)
 			break;
 		}
 		if (c->a == 8)
-			S.st[c->b] = (struct mstmt){
-			    .live = true, .kind = K_A, .serial = c->lookup_serial};
+			S.st[c->b] =
+			    (struct mstmt){.live = true, .kind = K_A, .serial = c->lookup_serial};
 		else
 			S.st[c->b].live = false;
 		be_command(c->a == 8 ? "PREPARE" : "DEALLOCATE");

@@ -89,10 +89,10 @@ static void check_prep(const uint8_t *data, size_t size, const struct rg_sql_fac
 		check(!v[i].name == (v[i].kind >= RG_SQL_PREP_DEALLOCATE_ALL));
 		check(!v[i].name || (v[i].name_len == strlen(v[i].name) && v[i].name_len < 64));
 		check(i == 0 || v[i].stmt >= v[i - 1].stmt);
-		ops |= v[i].kind == RG_SQL_PREP_PREPARE	   ? RG_OP_BIT(RG_OP_PREPARE)
-		       : v[i].kind == RG_SQL_PREP_EXECUTE ? RG_OP_BIT(RG_OP_EXECUTE)
+		ops |= v[i].kind == RG_SQL_PREP_PREPARE	      ? RG_OP_BIT(RG_OP_PREPARE)
+		       : v[i].kind == RG_SQL_PREP_EXECUTE     ? RG_OP_BIT(RG_OP_EXECUTE)
 		       : v[i].kind == RG_SQL_PREP_DISCARD_ALL ? 0
-							    : RG_OP_BIT(RG_OP_DEALLOCATE);
+							      : RG_OP_BIT(RG_OP_DEALLOCATE);
 	}
 	check(ops == (f->ops & (RG_OP_BIT(RG_OP_PREPARE) | RG_OP_BIT(RG_OP_EXECUTE) |
 				RG_OP_BIT(RG_OP_DEALLOCATE))));

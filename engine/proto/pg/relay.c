@@ -131,8 +131,8 @@ static bool stmt_allowed(struct rg_sess *s, enum rg_pg_stmt_kind kind, const cha
 /* EXECUTE of a statement whose text is EXECUTE (a Parse may hold one) ... judged this deep. */
 #define PREP_DEPTH_MAX 4
 
-static bool prep_allowed(struct rg_sess *s, enum rg_pg_stmt_kind kind, const char *sql,
-			 size_t len, unsigned depth, struct rg_pg_sqlfx **fx, uint32_t *nfx,
+static bool prep_allowed(struct rg_sess *s, enum rg_pg_stmt_kind kind, const char *sql, size_t len,
+			 unsigned depth, struct rg_pg_sqlfx **fx, uint32_t *nfx,
 			 struct rg_pg_deny *d);
 
 struct rejudge {
@@ -171,8 +171,8 @@ static bool rejudge_text(void *arg, const char *sql, uint32_t len)
  * keywords, or an EXECUTE while every statement of the session was judged by the bundle in
  * force (rg_pg_stmt_stale).
  */
-static bool prep_allowed(struct rg_sess *s, enum rg_pg_stmt_kind kind, const char *sql,
-			 size_t len, unsigned depth, struct rg_pg_sqlfx **fx, uint32_t *nfx,
+static bool prep_allowed(struct rg_sess *s, enum rg_pg_stmt_kind kind, const char *sql, size_t len,
+			 unsigned depth, struct rg_pg_sqlfx **fx, uint32_t *nfx,
 			 struct rg_pg_deny *d)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
@@ -214,14 +214,15 @@ static bool prep_allowed(struct rg_sess *s, enum rg_pg_stmt_kind kind, const cha
 	out = calloc(n, sizeof(*out) + sizeof(*names));
 	if (!out) {
 		memcpy(d->sqlstate, "53200", 6);
-		snprintf(d->message, sizeof(d->message), "out of memory following prepared statements");
+		snprintf(d->message, sizeof(d->message),
+			 "out of memory following prepared statements");
 		return false;
 	}
 	names = (char(*)[64])(out + n);
 	for (i = 0; i < n; i++) {
 		memcpy(names[i], v[i].name ? v[i].name : "", v[i].name ? v[i].name_len + 1 : 1);
 		out[i] = (struct rg_pg_sqlfx){
-		    .kind = v[i].kind == RG_SQL_PREP_PREPARE	     ? RG_PG_FX_PREPARE
+		    .kind = v[i].kind == RG_SQL_PREP_PREPARE	      ? RG_PG_FX_PREPARE
 			    : v[i].kind == RG_SQL_PREP_DEALLOCATE     ? RG_PG_FX_DEALLOCATE
 			    : v[i].kind == RG_SQL_PREP_DEALLOCATE_ALL ? RG_PG_FX_DEALLOCATE_ALL
 			    : v[i].kind == RG_SQL_PREP_DISCARD_ALL    ? RG_PG_FX_DISCARD_ALL
@@ -621,7 +622,8 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 				return false;
 		}
 		if (!stmt_allowed(s, RG_PG_STMT_QUERY, NULL, q.sql, q.len, &d) ||
-		    (ps->mask && !prep_allowed(s, RG_PG_STMT_QUERY, q.sql, q.len, 0, &fx, &nfx, &d))) {
+		    (ps->mask &&
+		     !prep_allowed(s, RG_PG_STMT_QUERY, q.sql, q.len, 0, &fx, &nfx, &d))) {
 			pg_deny_forward(s, NULL, ps->syncs_sent, &d, run, err);
 			return true;
 		}

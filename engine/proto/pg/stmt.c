@@ -77,10 +77,10 @@ struct rg_pg_stmt_obj {
 
 /* One effect of a text on the prepared statements (see rg_pg_stmt_fe_sql). */
 struct fxe {
-	uint64_t gen;	   /* PREPARE: the generation that last judged its text */
-	uint32_t sql_off;  /* PREPARE: its text, in the list's text bytes */
+	uint64_t gen;	  /* PREPARE: the generation that last judged its text */
+	uint32_t sql_off; /* PREPARE: its text, in the list's text bytes */
 	uint32_t sql_len;
-	uint8_t kind;	   /* enum rg_pg_sqlfx_kind */
+	uint8_t kind;	  /* enum rg_pg_sqlfx_kind */
 	uint8_t name_len;
 	char name[NAME_MAX_KEY + 1];
 };
@@ -1061,7 +1061,8 @@ static int fx_apply(struct rg_pg_stmt *t, struct rg_pg_fxl *l, uint16_t *from, u
 		/* the list's own copy of the text is not counted twice against the bound (it
 		 * goes with its Query; sql_bytes may pass the bound by it until then) */
 		if (t->nstmts >= t->lim->max_statements ||
-		    (uint64_t)t->sql_bytes + e->sql_len > (uint64_t)t->lim->max_sql_bytes + l->bytes)
+		    (uint64_t)t->sql_bytes + e->sql_len >
+			(uint64_t)t->lim->max_sql_bytes + l->bytes)
 			return RG_PG_STMT_E_LIMIT;
 		if (!(s = calloc(1, sizeof(*s))) || !(s->sql = malloc(e->sql_len + 1))) {
 			free(s);
@@ -1290,7 +1291,8 @@ uint8_t rg_pg_stmt_tx(const struct rg_pg_stmt *t)
 static bool fxl_names(const struct rg_pg_fxl *l, const char *name, uint8_t n)
 {
 	for (uint32_t i = 0; l && i < l->n; i++)
-		if (l->e[i].kind == RG_PG_FX_DEALLOCATE_ALL || l->e[i].kind == RG_PG_FX_DISCARD_ALL ||
+		if (l->e[i].kind == RG_PG_FX_DEALLOCATE_ALL ||
+		    l->e[i].kind == RG_PG_FX_DISCARD_ALL ||
 		    (l->e[i].name_len == n && !memcmp(l->e[i].name, name, n)))
 			return true;
 	return false;
@@ -1298,8 +1300,8 @@ static bool fxl_names(const struct rg_pg_fxl *l, const char *name, uint8_t n)
 
 /* A pending Query or Execute that may PREPARE, DEALLOCATE or DISCARD that name (an Execute:
  * if any effect list kept names it, whatever portal it runs). */
-static bool pend_may_touch(const struct rg_pg_stmt *t, const struct rg_pg_pend *e,
-			   const char *name, uint8_t n)
+static bool pend_may_touch(const struct rg_pg_stmt *t, const struct rg_pg_pend *e, const char *name,
+			   uint8_t n)
 {
 	if (e->kind == P_QUERY)
 		return fxl_names(e->fx, name, n);
@@ -1423,8 +1425,8 @@ bool rg_pg_stmt_rejudge(struct rg_pg_stmt *t, const char *name, size_t len, uint
 	}
 	for (uint32_t i = 0; i < t->qn && t->pend_named; i++) {
 		struct rg_pg_pend *e = pend_at(t, i);
-		if (e->kind != P_PARSE || !e->st || e->st->gen >= cur ||
-		    e->st->h.name_len != n || memcmp(e->st->h.name, name, n))
+		if (e->kind != P_PARSE || !e->st || e->st->gen >= cur || e->st->h.name_len != n ||
+		    memcmp(e->st->h.name, name, n))
 			continue;
 		if (!fn(arg, e->st->sql, e->st->sql_len))
 			return false;

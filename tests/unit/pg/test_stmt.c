@@ -1037,13 +1037,13 @@ static void test_effects_of_a_string_apply_in_order_until_its_error(void **state
 
 	assert_int_equal(send_fx(NULL, "four statements", 7, f, 4), 0);
 	assert_int_equal(be_tag("PREPARE"), 0);
-	assert_int_equal(T.nstmts, 1); /* a */
+	assert_int_equal(T.nstmts, 1);			  /* a */
 	assert_int_equal(has("a"), RG_PG_STMT_UNSETTLED); /* the string still runs */
 	assert_int_equal(be_tag("DEALLOCATE"), 0);
 	assert_int_equal(T.nstmts, 0);
 	assert_int_equal(be_tag("PREPARE"), 0);
 	assert_int_equal(T.nstmts, 1); /* b */
-	assert_int_equal(be_E(), 0); /* c fails: the rest of the string never runs */
+	assert_int_equal(be_E(), 0);   /* c fails: the rest of the string never runs */
 	assert_int_equal(be_Z('I'), 0);
 	assert_int_equal(has("b"), 1);
 	assert_int_equal(has("c"), 0);

@@ -166,8 +166,9 @@ static void test_the_keyword_prefilter_finds_every_word_in_any_case(void **state
 {
 	(void)state;
 	static const char *const texts[] = {
-	    "PREPARE p AS SELECT 1", "pRePaRe p AS SELECT 1", "execute p", "EXPLAIN EXECUTE p",
-	    "DeAllocate all",	     "discard ALL",	      "/* c */ EXECUTE p",
+	    "PREPARE p AS SELECT 1", "pRePaRe p AS SELECT 1", "execute p",
+	    "EXPLAIN EXECUTE p",     "DeAllocate all",	      "discard ALL",
+	    "/* c */ EXECUTE p",
 	};
 	assert_int_equal(rg_sqlclass_prep_words("SELECT 1", 8), 0);
 	assert_int_equal(rg_sqlclass_prep_words("exec", 4), 0);
