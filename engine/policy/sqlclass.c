@@ -32,6 +32,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 
 #include <pg_query.h>
@@ -376,6 +377,11 @@ struct rg_sqlclass {
 	size_t json_cap;
 	bool last_fast;		/* the last run was answered by the fast path */
 
+	struct rg_sql_prep *prep; /* rg_sqlclass_prep: the effects, names as offsets first */
+	size_t prep_n, prep_cap;
+	char *prep_names;
+	size_t prep_names_n, prep_names_cap;
+
 	void *bigstack;		/* helper thread stack, mapped on first big input */
 };
 
@@ -527,6 +533,8 @@ void rg_sqlclass_free(struct rg_sqlclass *c)
 	free(c->fps);
 	free(c->names);
 	free(c->json);
+	free(c->prep);
+	free(c->prep_names);
 	nameset_free(&c->tables);
 	nameset_free(&c->funcs);
 	if (c->bigstack)
@@ -599,6 +607,29 @@ int rg_sqlclass_keep_json(struct rg_sqlclass *c, const char *json)
 	if (grow(&c->json, &c->json_cap, n, 1))
 		return -ENOMEM;
 	memcpy(c->json, json, n);
+	return 0;
+}
+
+int rg_sqlclass_note_prep(struct rg_sqlclass *c, int kind, const char *name, int32_t loc,
+			  int32_t len, unsigned stmt)
+{
+	size_t nl = name ? strlen(name) : 0;
+
+	if (grow(&c->prep, &c->prep_cap, c->prep_n + 1, sizeof(*c->prep)) ||
+	    grow(&c->prep_names, &c->prep_names_cap, c->prep_names_n + nl + 1, 1))
+		return -ENOMEM;
+	/* name holds an offset into prep_names until the list is complete (it may move) */
+	c->prep[c->prep_n++] = (struct rg_sql_prep){
+		.kind = (enum rg_sql_prep_kind)kind,
+		.name = name ? (const char *)(uintptr_t)(c->prep_names_n + 1) : NULL,
+		.name_len = nl,
+		.off = (size_t)loc,
+		.len = (size_t)len,
+		.stmt = stmt,
+	};
+	if (name)
+		memcpy(c->prep_names + c->prep_names_n, name, nl + 1);
+	c->prep_names_n += name ? nl + 1 : 0;
 	return 0;
 }
 
@@ -1362,6 +1393,7 @@ struct pg_job {
 #define JOB_EXTRAS 2u
 #define JOB_VALIDATE 3u
 #define JOB_LEXING 4u
+#define JOB_PREP 5u
 
 static void job_extras(struct pg_job *j)
 {
@@ -1441,6 +1473,8 @@ static void job_run(struct pg_job *j)
 		pg_query_free_split_result(sr);
 	} else if (j->what == JOB_LEXING) {
 		j->lexing = rg_sqllex_changes(j->c->in);
+	} else if (j->what == JOB_PREP) {
+		j->rc = rg_sqlraw_prep(j->c, j->c->in);
 	} else {
 		job_extras(j);
 	}
@@ -1508,6 +1542,85 @@ static int lexing_from_facts(const struct rg_sqlclass *c)
 static void unparseable(struct rg_sql_facts *out)
 {
 	*out = (struct rg_sql_facts){ .status = RG_SQL_UNPARSEABLE, .ops = OPB(UNKNOWN) };
+}
+
+unsigned rg_sqlclass_prep_words(const char *sql, size_t len)
+{
+	/* by first letter (either case); "de" and "di" share one */
+	static const struct {
+		const char *w;
+		unsigned bit;
+	} words[] = {
+	    {"prepare", RG_SQL_PREP_WORD_PREPARE},
+	    {"execute", RG_SQL_PREP_WORD_EXECUTE},
+	    {"deallocate", RG_SQL_PREP_WORD_DEALLOCATE},
+	    {"discard", RG_SQL_PREP_WORD_DISCARD},
+	};
+	static const uint8_t first[256] = {
+	    ['p'] = 1, ['P'] = 1, ['e'] = 2, ['E'] = 2, ['d'] = 3, ['D'] = 3,
+	};
+	const uint8_t *p = (const uint8_t *)sql;
+	unsigned found = 0;
+	size_t i, n;
+	unsigned k;
+
+	for (i = 0; i + 7 <= len; i++) {
+		if (!(k = first[p[i]]))
+			continue;
+		if (k == 3 && (p[i + 1] | 0x20) == 'i')
+			k = 4;
+		if ((p[i + 1] | 0x20) != (uint8_t)words[k - 1].w[1])
+			continue;
+		n = strlen(words[k - 1].w);
+		if (n <= len - i && !strncasecmp(sql + i, words[k - 1].w, n))
+			found |= words[k - 1].bit;
+	}
+	return found;
+}
+
+int rg_sqlclass_prep(struct rg_sqlclass *c, const char *sql, size_t len,
+		     const struct rg_sql_prep **out, size_t *n)
+{
+	struct pg_job j = { .c = c, .what = JOB_PREP };
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	c->prep_n = c->prep_names_n = 0;
+	if (!raw_enabled)
+		return -ENOTSUP;
+	/* as rg_sqlclass_run: trailing NULs end the text, an inner one hides what follows */
+	while (len && sql[len - 1] == '\0')
+		len--;
+	if (len > RG_SQLCLASS_MAX_INPUT || (len && memchr(sql, '\0', len)))
+		return RG_SQL_UNPARSEABLE;
+	if (grow(&c->in, &c->in_cap, len + 1, 1))
+		return -ENOMEM;
+	if (len)
+		memcpy(c->in, sql, len);
+	c->in[len] = '\0';
+	j.len = len;
+	if ((rc = run_job(&j)))
+		return rc;
+	if (j.rc < 0)
+		return j.rc;
+	if (j.rc) {
+		c->prep_n = 0;
+		return RG_SQL_UNPARSEABLE;
+	}
+	for (size_t i = 0; i < c->prep_n; i++) {
+		struct rg_sql_prep *e = &c->prep[i];
+		if (e->name)
+			e->name = c->prep_names + ((uintptr_t)e->name - 1);
+		/* a statement length of 0: it runs to the end of the text */
+		if (e->off > len || (e->len ? e->len > len - e->off : false))
+			return RG_SQL_UNPARSEABLE;
+		if (!e->len)
+			e->len = len - e->off;
+	}
+	*out = c->prep;
+	*n = c->prep_n;
+	return 0;
 }
 
 int rg_sqlclass_run(struct rg_sqlclass *c, const char *sql, size_t len, unsigned flags,

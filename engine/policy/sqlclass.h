@@ -138,6 +138,46 @@ bool rg_sqlclass_utf8_valid(const char *text, size_t n);
 bool rg_sqlclass_encoding_is_utf8(const char *name);
 bool rg_sqlclass_setting_is_on(const char *v);
 
+/*
+ * SQL-level prepared statements (PREPARE, EXECUTE, DEALLOCATE, DISCARD ALL), for a gateway
+ * that follows them per session. rg_sqlclass_prep_words() is the cheap test: which of the
+ * keywords PREPARE, EXECUTE, DEALLOCATE and DISCARD occur (case-insensitively) in the text;
+ * keywords cannot be quoted or escaped, so a statement whose word is missing cannot be in
+ * it. rg_sqlclass_prep() reads the raw parse tree and lists, in statement order, what each
+ * top-level statement does to the session's prepared statements: PREPARE (its name and the
+ * whole PREPARE statement's place in sql), EXECUTE wherever the grammar allows it (alone,
+ * under EXPLAIN [ANALYZE], in CREATE TABLE ... AS EXECUTE), DEALLOCATE name or ALL, and
+ * DISCARD ALL. Names are as the server keys them: unquoted ones folded to lower case,
+ * quoted ones and U& escapes decoded, at most 63 bytes.
+ */
+#define RG_SQL_PREP_WORD_PREPARE 0x1u
+#define RG_SQL_PREP_WORD_EXECUTE 0x2u
+#define RG_SQL_PREP_WORD_DEALLOCATE 0x4u
+#define RG_SQL_PREP_WORD_DISCARD 0x8u
+unsigned rg_sqlclass_prep_words(const char *sql, size_t len);
+
+enum rg_sql_prep_kind {
+	RG_SQL_PREP_PREPARE = 1,
+	RG_SQL_PREP_EXECUTE,
+	RG_SQL_PREP_DEALLOCATE,
+	RG_SQL_PREP_DEALLOCATE_ALL,
+	RG_SQL_PREP_DISCARD_ALL,
+};
+
+struct rg_sql_prep {
+	enum rg_sql_prep_kind kind;
+	const char *name;	/* NUL-terminated; NULL for the _ALL kinds */
+	size_t name_len;
+	size_t off, len;	/* the top-level statement's text: sql[off, off + len) */
+	unsigned stmt;		/* its index among the top-level statements */
+};
+
+/* Fills *out (valid until the next call on c) with *n entries. Returns 0, RG_SQL_UNPARSEABLE
+ * (nothing listed: the server rejects the text too), -ENOTSUP when the raw-tree reader is
+ * disabled in this process (see rg_sqlclass_fast_enabled: fail closed), or -ENOMEM. */
+int rg_sqlclass_prep(struct rg_sqlclass *c, const char *sql, size_t len,
+		     const struct rg_sql_prep **out, size_t *n);
+
 /* Name of an operation as written in rules ("select", "copy_program", ...); NULL if out of
  * range. rg_sql_op_from_name() returns -1 for an unknown name. */
 const char *rg_sql_op_name(enum rg_sql_op op);

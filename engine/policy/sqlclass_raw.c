@@ -620,6 +620,73 @@ int rg_sqlraw_validate(const char *sql, unsigned *nstmts)
 	return rc;
 }
 
+/* ---- prepared statements (rg_sqlclass_prep) -------------------------------------------- */
+
+/* Where PostgreSQL 15's grammar lets an EXECUTE stand: ExecuteStmt alone, or as the query of
+ * CREATE TABLE ... AS EXECUTE (gram.y's ExecuteStmt rule), each also under EXPLAIN
+ * (ExplainableStmt). PREPARE bodies (PreparableStmt), cursors, COPY and rules take no
+ * EXECUTE. The name of the statement run, or NULL. */
+static const char *executed_name(const Node *n)
+{
+	if (n && IsA(n, ExplainStmt))
+		n = ((const ExplainStmt *)n)->query;
+	if (n && IsA(n, CreateTableAsStmt))
+		n = ((const CreateTableAsStmt *)n)->query;
+	return n && IsA(n, ExecuteStmt) ? ((const ExecuteStmt *)n)->name : NULL;
+}
+
+static int prep_tree(struct rg_sqlclass *c, const List *tree)
+{
+	const ListCell *lc;
+	unsigned i = 0;
+	int rc = 0;
+
+	if (tree && !IsA(tree, List))
+		return RG_SQLRAW_UNPARSEABLE;
+	foreach (lc, tree) {
+		const RawStmt *rs = lfirst(lc);
+		const Node *n;
+		const char *name;
+
+		if (!rs || !IsA(rs, RawStmt) || !rs->stmt || rs->stmt_location < 0 ||
+		    rs->stmt_len < 0)
+			return RG_SQLRAW_UNPARSEABLE;
+		n = rs->stmt;
+		if (IsA(n, PrepareStmt))
+			rc = rg_sqlclass_note_prep(c, RG_SQL_PREP_PREPARE,
+						   ((const PrepareStmt *)n)->name,
+						   rs->stmt_location, rs->stmt_len, i);
+		else if (IsA(n, DeallocateStmt))
+			rc = rg_sqlclass_note_prep(c,
+						   ((const DeallocateStmt *)n)->name
+						       ? RG_SQL_PREP_DEALLOCATE
+						       : RG_SQL_PREP_DEALLOCATE_ALL,
+						   ((const DeallocateStmt *)n)->name,
+						   rs->stmt_location, rs->stmt_len, i);
+		else if (IsA(n, DiscardStmt) && ((const DiscardStmt *)n)->target == DISCARD_ALL)
+			rc = rg_sqlclass_note_prep(c, RG_SQL_PREP_DISCARD_ALL, NULL,
+						   rs->stmt_location, rs->stmt_len, i);
+		else if ((name = executed_name(n)))
+			rc = rg_sqlclass_note_prep(c, RG_SQL_PREP_EXECUTE, name,
+						   rs->stmt_location, rs->stmt_len, i);
+		if (rc)
+			return rc;
+		i++;
+	}
+	return RG_SQLRAW_OK;
+}
+
+int rg_sqlraw_prep(struct rg_sqlclass *c, const char *sql)
+{
+	MemoryContext ctx = pg_query_enter_memory_context();
+	PgQueryInternalParsetreeAndError r = pg_query_raw_parse(sql);
+	int rc = r.error ? RG_SQLRAW_UNPARSEABLE : prep_tree(c, r.tree);
+
+	free_parse(&r);
+	pg_query_exit_memory_context(ctx);
+	return rc;
+}
+
 /* ---- start-up canary ---------------------------------------------------------------- */
 
 static bool str_is(const char *a, const char *b)

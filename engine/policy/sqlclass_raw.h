@@ -40,6 +40,10 @@ int rg_sqlraw_classify(struct rg_sqlclass *c, const char *sql, struct rg_sqlraw_
 /* The raw parser alone: RG_SQLRAW_OK with *nstmts, or RG_SQLRAW_UNPARSEABLE. */
 int rg_sqlraw_validate(const char *sql, unsigned *nstmts);
 
+/* The prepared-statement effects of the NUL-terminated sql (see rg_sqlclass_prep), reported
+ * through rg_sqlclass_note_prep in statement order. RG_SQLRAW_OK or _UNPARSEABLE, -ENOMEM. */
+int rg_sqlraw_prep(struct rg_sqlclass *c, const char *sql);
+
 /* Implemented in sqlclass.c. Each returns 0 or -ENOMEM. */
 int rg_sqlclass_note_table(struct rg_sqlclass *c, const char *schema, const char *name,
 			   uint8_t access);
@@ -47,5 +51,8 @@ int rg_sqlclass_note_func(struct rg_sqlclass *c, const char *schema, const char 
 int rg_sqlclass_note_stmt(struct rg_sqlclass *c, int32_t loc, int32_t len);
 int rg_sqlclass_keep_names(struct rg_sqlclass *c);
 int rg_sqlclass_keep_json(struct rg_sqlclass *c, const char *json);
+/* kind: enum rg_sql_prep_kind; name NULL for the _ALL kinds; the name is copied. */
+int rg_sqlclass_note_prep(struct rg_sqlclass *c, int kind, const char *name, int32_t loc,
+			  int32_t len, unsigned stmt);
 
 #endif

@@ -12,7 +12,11 @@
  * count, types and formats the model used, and it reports the row described exactly when
  * the client was told the row's description (Describe of the portal or of the statement
  * it was bound from); a Bind the model executes against a named statement had its SQL text
- * predicted by rg_pg_stmt_lookup when the client sent it. Leaks are found by the sanitizer.
+ * predicted by rg_pg_stmt_lookup when the client sent it, and that statement was among the
+ * versions rg_pg_stmt_rejudge judged for the name. Queries also PREPARE, DEALLOCATE [ALL] and
+ * DISCARD ALL in SQL, and Parse'd statements PREPARE and DEALLOCATE when their portal is
+ * executed (handed to the tracker as their effects), in the same namespace as Parse's
+ * statements, refused as the server refuses them. Leaks are found by the sanitizer.
  */
 #include <setjmp.h>
 #include <stdbool.h>
@@ -30,8 +34,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define QMAX 512	/* client messages waiting for the model server */
 
 /* Statement kinds: the shapes of their results. */
-enum kind { K_A, K_B, K_NODATA, K_SYNTAX, K_RUNTIME, K_BEGIN, K_COMMIT, K__N };
-static const uint16_t kind_ncols[K__N] = {3, 2, 0, 0, 3, 0, 0};
+/* K_PREP: "PREPARE s2 AS <A>" (its text a serial of its own); K_DEALLOC: "DEALLOCATE s2" */
+enum kind { K_A, K_B, K_NODATA, K_SYNTAX, K_RUNTIME, K_BEGIN, K_COMMIT, K_PREP, K_DEALLOC, K__N };
+#define PREP_NAME 2 /* the name K_PREP and K_DEALLOC act on */
+static const uint16_t kind_ncols[K__N] = {3, 2, 0, 0, 3, 0, 0, 0, 0};
 static const uint32_t kind_oids[K__N][3] = {{25, 23, 3802}, {1043, 17}, {0}, {0},
 					     {114, 20, 25}};
 
@@ -47,6 +53,7 @@ struct mstmt {
 	bool live;
 	uint8_t kind;
 	uint32_t serial; /* which Parse made it: its SQL text */
+	uint32_t pserial; /* K_PREP: the text of the statement it prepares */
 	bool described;	 /* a Describe 'S' of this statement was answered */
 };
 
@@ -55,6 +62,7 @@ struct mportal {
 	uint8_t kind;
 	int stmt;	  /* statement name index it was bound from */
 	uint32_t sserial; /* that statement's serial at Bind */
+	uint32_t pserial; /* K_PREP: what it prepares */
 	bool described;	  /* Describe 'P' answered */
 	bool desc_at_bind; /* its statement had been described when it was bound */
 	uint16_t nfmt;
@@ -70,6 +78,7 @@ struct cmsg { /* a client message as the model server reads it */
 	int32_t max_rows;
 	bool lookup_ok;	      /* Bind: what rg_pg_stmt_lookup said at send time */
 	uint32_t lookup_serial;
+	uint32_t pserial; /* Parse of K_PREP, Query PREPARE: the prepared statement's text */
 };
 
 struct model {
@@ -86,6 +95,7 @@ static struct rg_pg_stmt T;
 static struct model S;
 static int trace = -1; /* FUZZ_STMT_TRACE=1: print the session, to read a failing input */
 static jmp_buf ended; /* the tracker hit a limit: the session would end with a FATAL */
+static bool judged_bound;
 static uint8_t mb[1 << 14];
 static size_t mn;
 
@@ -287,7 +297,8 @@ static void srv_parse(const struct cmsg *c)
 		return ext_error(); /* already exists */
 	if (c->b == K_SYNTAX)
 		return ext_error();
-	*s = (struct mstmt){.live = true, .kind = c->b, .serial = c->lookup_serial};
+	*s = (struct mstmt){
+	    .live = true, .kind = c->b, .serial = c->lookup_serial, .pserial = c->pserial};
 	be_empty('1');
 }
 
@@ -302,6 +313,7 @@ static void srv_bind(const struct cmsg *c)
 		return ext_error();
 	if (c->b != 0 && (!c->lookup_ok || c->lookup_serial != s->serial))
 		die("lookup at Bind did not predict the statement the server binds");
+
 	if (c->a != 0 && p->live)
 		return ext_error(); /* cursor already exists */
 	p->live = false;	    /* the unnamed one is replaced now */
@@ -311,6 +323,7 @@ static void srv_bind(const struct cmsg *c)
 			      .kind = s->kind,
 			      .stmt = c->b,
 			      .sserial = s->serial,
+			      .pserial = s->pserial,
 			      .nfmt = c->nfmt,
 			      .desc_at_bind = s->described,
 			      .rows_left = ROWS};
@@ -360,6 +373,17 @@ static void srv_execute(const struct cmsg *c)
 		return ext_error();
 	if (S.tx == 'E' && p->kind != K_COMMIT)
 		return ext_error();
+	if (p->kind == K_PREP || p->kind == K_DEALLOC) {
+		struct mstmt *t = &S.st[PREP_NAME];
+		if (t->live != (p->kind == K_DEALLOC))
+			return ext_error(); /* 42P05 exists, or 26000 does not */
+		if (p->kind == K_PREP)
+			*t = (struct mstmt){.live = true, .kind = K_A, .serial = p->pserial};
+		else
+			t->live = false;
+		be_command(p->kind == K_PREP ? "PREPARE" : "DEALLOCATE");
+		return;
+	}
 	if (!kind_ncols[p->kind]) {
 		tx_effects(p->kind);
 		be_command(p->kind == K_NODATA ? "INSERT 0 1" : p->kind == K_BEGIN ? "BEGIN"
@@ -400,12 +424,43 @@ static void srv_sync(void)
 	be_ready();
 }
 
-/* Query kinds: 0 select A, 1 select B, 2 begin, 3 commit, 4 error, 5 empty, 6 A;B, 7 insert */
+/* Query kinds: 0 select A, 1 select B, 2 begin, 3 commit, 4 error, 5 empty, 6 A;B, 7 insert,
+ * 8 PREPARE name b (serial lookup_serial), 9 DEALLOCATE name b, 10 DEALLOCATE ALL,
+ * 11 DISCARD ALL */
 static void srv_query(const struct cmsg *c)
 {
 	S.st[0].live = false;
 	S.po[0].live = false;
 	switch (c->a) {
+	case 8:
+	case 9:
+		if (S.tx == 'E' || S.st[c->b].live != (c->a == 9)) {
+			be_error(); /* 25P02, 42P05 (exists) or 26000 (does not) */
+			if (S.tx == 'T')
+				S.tx = 'E';
+			break;
+		}
+		if (c->a == 8)
+			S.st[c->b] =
+			    (struct mstmt){.live = true, .kind = K_A, .serial = c->lookup_serial};
+		else
+			S.st[c->b].live = false;
+		be_command(c->a == 8 ? "PREPARE" : "DEALLOCATE");
+		break;
+	case 10:
+	case 11:
+		if (S.tx == 'E' || (c->a == 11 && S.tx == 'T')) {
+			be_error(); /* DISCARD ALL cannot run inside a transaction block */
+			if (S.tx == 'T')
+				S.tx = 'E';
+			break;
+		}
+		for (int i = 1; i < NNAMES; i++)
+			S.st[i].live = false;
+		if (c->a == 11)
+			portals_die();
+		be_command(c->a == 10 ? "DEALLOCATE ALL" : "DISCARD ALL");
+		break;
 	case 0:
 	case 1:
 	case 6:
@@ -496,8 +551,24 @@ static void deliver(unsigned n)
 
 /* ---- the client ------------------------------------------------------------------------ */
 
+/* rg_pg_stmt_rejudge's callback: was the version lookup predicts (the one the server binds,
+ * checked at Bind) among those judged? */
+static bool judge_note(void *arg, const char *sql, uint32_t len)
+{
+	const struct cmsg *c = arg;
+	char b[32];
+	unsigned serial;
+
+	snprintf(b, sizeof(b), "%.*s", (int)(len < 31 ? len : 31), sql);
+	if (sscanf(b, "/*%u*/", &serial) != 1)
+		die("rejudge text");
+	if (c->lookup_ok && serial == c->lookup_serial)
+		judged_bound = true;
+	return true;
+}
+
 /* Send one message: the tracker sees it, the model server queues it. false: stop. */
-static bool csend(struct cmsg *c)
+static bool csend(struct cmsg *c, const struct rg_pg_sqlfx *fx, uint32_t nfx)
 {
 	struct rg_pg_msg m = done();
 	if (rg_pg_validate(RG_PG_FE, &m))
@@ -505,7 +576,7 @@ static bool csend(struct cmsg *c)
 	if (trace)
 		fprintf(stderr, "-> %c %c %u %u nfmt %u\n", c->type, c->sub ? c->sub : ' ', c->a,
 			c->b, c->nfmt);
-	int r = rg_pg_stmt_fe(&T, &m, 1);
+	int r = rg_pg_stmt_fe_sql(&T, &m, 1, fx, nfx);
 	if (r == RG_PG_STMT_E_LIMIT)
 		return false; /* the session would end here */
 	if (r)
@@ -536,7 +607,20 @@ static bool client(uint8_t op, uint8_t arg)
 		puts0(name_of(c.a));
 		puts0(sql);
 		put16(0);
-		return csend(&c);
+		if (c.b == K_PREP || c.b == K_DEALLOC) {
+			char psql[64];
+			struct rg_pg_sqlfx fx = {.name = name_of(PREP_NAME)};
+			fx.name_len = strlen(fx.name);
+			fx.kind = c.b == K_PREP ? RG_PG_FX_PREPARE : RG_PG_FX_DEALLOCATE;
+			if (c.b == K_PREP) {
+				c.pserial = ++S.serial;
+				sql_of(psql, sizeof(psql), K_A, c.pserial);
+				fx.sql = psql;
+				fx.sql_len = (uint32_t)strlen(psql);
+			}
+			return csend(&c, &fx, 1);
+		}
+		return csend(&c, NULL, 0);
 	case 1: /* Bind */
 	case 2:
 		c.type = 'B';
@@ -562,6 +646,14 @@ static bool client(uint8_t op, uint8_t arg)
 			c.lookup_ok = r == 1;
 			if (c.lookup_ok && sscanf(lsql, "/*%u*/", &c.lookup_serial) != 1)
 				die("lookup text");
+			/* a generation newer than any: every version is judged */
+			static uint64_t cur = 1;
+			judged_bound = false;
+			if (!rg_pg_stmt_rejudge(&T, name_of(c.b), strlen(name_of(c.b)), ++cur,
+						judge_note, &c))
+				die("rejudge denied what the judge allowed");
+			if (c.lookup_ok && !judged_bound)
+				die("rejudge at Bind did not judge the statement lookup predicts");
 		}
 		begin('B');
 		puts0(name_of(c.a));
@@ -571,7 +663,7 @@ static bool client(uint8_t op, uint8_t arg)
 		put16(c.nfmt);
 		for (int i = 0; i < c.nfmt; i++)
 			put16((uint16_t)c.fmt[i]);
-		return csend(&c);
+		return csend(&c, NULL, 0);
 	case 3: /* Describe */
 	case 4: /* Close */
 		c.type = op % 10 == 3 ? 'D' : 'C';
@@ -580,7 +672,7 @@ static bool client(uint8_t op, uint8_t arg)
 		begin(c.type);
 		put8(c.sub);
 		puts0(name_of(c.a));
-		return csend(&c);
+		return csend(&c, NULL, 0);
 	case 5: /* Execute */
 		c.type = 'E';
 		c.a = arg % NNAMES;
@@ -588,17 +680,38 @@ static bool client(uint8_t op, uint8_t arg)
 		begin('E');
 		puts0(name_of(c.a));
 		put32((uint32_t)c.max_rows);
-		return csend(&c);
+		return csend(&c, NULL, 0);
 	case 6:
 		c.type = arg & 1 ? 'H' : 'S';
 		begin(c.type);
-		return csend(&c);
-	case 7: /* Query */
+		return csend(&c, NULL, 0);
+	case 7: { /* Query */
+		struct rg_pg_sqlfx fx = {0};
 		c.type = 'Q';
-		c.a = arg % 8;
+		c.a = arg % 12;
+		c.b = (uint8_t)(1 + (arg / 12) % (NNAMES - 1));
 		begin('Q');
-		puts0("query");
-		return csend(&c);
+		if (c.a < 8) {
+			puts0("query");
+			return csend(&c, NULL, 0);
+		}
+		fx.kind = c.a == 8    ? RG_PG_FX_PREPARE
+			  : c.a == 9  ? RG_PG_FX_DEALLOCATE
+			  : c.a == 10 ? RG_PG_FX_DEALLOCATE_ALL
+				      : RG_PG_FX_DISCARD_ALL;
+		if (c.a <= 9) {
+			fx.name = name_of(c.b);
+			fx.name_len = strlen(fx.name);
+		}
+		if (c.a == 8) {
+			c.lookup_serial = ++S.serial;
+			sql_of(sql, sizeof(sql), K_A, c.lookup_serial);
+			fx.sql = sql;
+			fx.sql_len = (uint32_t)strlen(sql);
+		}
+		puts0(c.a == 8 ? sql : "sql-level");
+		return csend(&c, &fx, 1);
+	}
 	default:
 		deliver(arg % 8 + 1);
 		return true;

@@ -4,8 +4,12 @@
  * facts; names are non-empty; one fingerprint per statement. One context is reused across
  * inputs, as a worker thread would. Differential: every input also runs through a second
  * context forced onto the JSON walker (RG_SQLCLASS_FORCE_JSON), and any difference from the
- * raw-tree fast path's facts (tables and functions in order) aborts.
+ * raw-tree fast path's facts (tables and functions in order) aborts. rg_sqlclass_prep is
+ * checked against the classifier: it lists an EXECUTE (DEALLOCATE, PREPARE) exactly when
+ * the classifier found that operation anywhere in the string, each within the text, and the
+ * keyword prefilter sees every word it lists.
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -59,6 +63,41 @@ static void check_same_as_json(const uint8_t *data, size_t size, unsigned flags,
 	check(!f->normalized_len || memcmp(f->normalized, g.normalized, f->normalized_len) == 0);
 }
 
+/* What rg_sqlclass_prep lists agrees with the facts f of the same (parseable) string. */
+static void check_prep(const uint8_t *data, size_t size, const struct rg_sql_facts *f)
+{
+	static const unsigned word[] = {
+	    [RG_SQL_PREP_PREPARE] = RG_SQL_PREP_WORD_PREPARE,
+	    [RG_SQL_PREP_EXECUTE] = RG_SQL_PREP_WORD_EXECUTE,
+	    [RG_SQL_PREP_DEALLOCATE] = RG_SQL_PREP_WORD_DEALLOCATE,
+	    [RG_SQL_PREP_DEALLOCATE_ALL] = RG_SQL_PREP_WORD_DEALLOCATE,
+	    [RG_SQL_PREP_DISCARD_ALL] = RG_SQL_PREP_WORD_DISCARD,
+	};
+	const struct rg_sql_prep *v;
+	unsigned words = rg_sqlclass_prep_words((const char *)data, size);
+	uint64_t ops = 0;
+	size_t n;
+	int r = rg_sqlclass_prep(sc, (const char *)data, size, &v, &n);
+
+	if (r == -ENOMEM)
+		return;
+	check(r == 0);
+	for (size_t i = 0; i < n; i++) {
+		check(v[i].kind >= RG_SQL_PREP_PREPARE && v[i].kind <= RG_SQL_PREP_DISCARD_ALL);
+		check(words & word[v[i].kind]);
+		check(v[i].off <= size && v[i].len <= size - v[i].off && v[i].len);
+		check(!v[i].name == (v[i].kind >= RG_SQL_PREP_DEALLOCATE_ALL));
+		check(!v[i].name || (v[i].name_len == strlen(v[i].name) && v[i].name_len < 64));
+		check(i == 0 || v[i].stmt >= v[i - 1].stmt);
+		ops |= v[i].kind == RG_SQL_PREP_PREPARE	      ? RG_OP_BIT(RG_OP_PREPARE)
+		       : v[i].kind == RG_SQL_PREP_EXECUTE     ? RG_OP_BIT(RG_OP_EXECUTE)
+		       : v[i].kind == RG_SQL_PREP_DISCARD_ALL ? 0
+							      : RG_OP_BIT(RG_OP_DEALLOCATE);
+	}
+	check(ops == (f->ops & (RG_OP_BIT(RG_OP_PREPARE) | RG_OP_BIT(RG_OP_EXECUTE) |
+				RG_OP_BIT(RG_OP_DEALLOCATE))));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct rg_sql_facts f;
@@ -100,5 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(f.nfingerprints == f.nstmts);
 	if (flags & RG_SQLCLASS_NORMALIZE)
 		check(f.normalized && strlen(f.normalized) == f.normalized_len);
+	if (!flags && !memchr(data, 0, size))
+		check_prep(data, size, &f);
 	return 0;
 }

@@ -350,11 +350,14 @@ enum rg_pg_copy_state {
 
 struct rg_pg_stmt_obj;	 /* a named statement (stmt.c) */
 struct rg_pg_portal_obj; /* a portal (stmt.c) */
+struct rg_pg_fxl;	 /* the SQL-level prepared-statement effects of one text (stmt.c) */
 
 /* A forwarded request awaiting its response. */
 struct rg_pg_pend {
 	uint64_t arg;		   /* logical offset of its names and formats in the arg FIFO */
 	struct rg_pg_stmt_obj *st; /* a named Parse: the statement to install at ParseComplete */
+	struct rg_pg_fxl *fx;	   /* Query, Parse: its PREPARE / DEALLOCATE / DISCARD ALL */
+	uint16_t fx_next;	   /* Query: the first of fx not applied yet */
 	uint16_t nfmt;		   /* Bind: result-format codes */
 	uint8_t kind;		   /* stmt.c's enum pend_kind */
 	uint8_t name_len;	   /* its (first) name, at most 63 bytes as the server keys it */
@@ -391,7 +394,10 @@ struct rg_pg_stmt {
 	uint8_t copy;			/* enum rg_pg_copy_state */
 	int8_t copy_format;		/* the COPY's overall format: 0 text, 1 binary */
 	uint8_t tx;			/* last ReadyForQuery status: 'I', 'T', 'E' */
+	bool floor_exact;		/* gen_floor is the minimum, not only a bound */
 	uint64_t next_sid;
+	struct rg_pg_fxl *fx_live;	/* every effect list still referenced (rejudge scans them) */
+	uint64_t gen_floor;		/* <= the generation of every statement and effect kept */
 	struct rg_pg_pend inl[RG_PG_PEND_INLINE]; /* the FIFO while it is this short */
 };
 
@@ -411,6 +417,53 @@ int rg_pg_stmt_fe(struct rg_pg_stmt *t, const struct rg_pg_msg *m, uint64_t gen)
  * that piece must hold at least those 7 bytes). */
 int rg_pg_stmt_be(struct rg_pg_stmt *t, const struct rg_pg_msg *m, const struct rg_pg_shape **shape);
 
+/*
+ * SQL-level prepared statements. A Query's or Parse's text may PREPARE, DEALLOCATE or
+ * DISCARD ALL (the session reads them from the parse tree, rg_sqlclass_prep); they share
+ * one namespace with the protocol's named statements on the server, and so in the model.
+ * Each effect applies when the target confirms it with its CommandComplete tag ("PREPARE",
+ * "DEALLOCATE", "DEALLOCATE ALL", "DISCARD ALL"), in statement order for a Query, for an
+ * Execute through the portal's statement; a PREPARE the server refuses (syntax, the name
+ * exists, an aborted transaction) answers with an error instead and is never installed. A
+ * statement installed so keeps the whole PREPARE statement's text and the generation that
+ * judged it. Prepared statements are not transactional on the server: ROLLBACK undoes
+ * neither a PREPARE nor a DEALLOCATE, and the model keeps them too.
+ */
+enum rg_pg_sqlfx_kind {
+	RG_PG_FX_PREPARE = 1,
+	RG_PG_FX_DEALLOCATE,
+	RG_PG_FX_DEALLOCATE_ALL,
+	RG_PG_FX_DISCARD_ALL,
+};
+struct rg_pg_sqlfx {
+	uint8_t kind;	  /* enum rg_pg_sqlfx_kind */
+	const char *name; /* PREPARE, DEALLOCATE: the name as the server keys it */
+	size_t name_len;
+	const char *sql;  /* PREPARE: its statement's text, as judged */
+	uint32_t sql_len;
+};
+/* rg_pg_stmt_fe() for a Query or Parse whose text has effects fx[0..nfx) (copied; other
+ * message types ignore them). RG_PG_STMT_E_LIMIT when their text would pass max_sql_bytes. */
+int rg_pg_stmt_fe_sql(struct rg_pg_stmt *t, const struct rg_pg_msg *m, uint64_t gen,
+		      const struct rg_pg_sqlfx *fx, uint32_t nfx);
+/* Whether nprep more statements of bytes bytes of text fit the bounds now (pending effects
+ * not counted: one that no longer fits when its CommandComplete comes is RG_PG_STMT_E_LIMIT). */
+bool rg_pg_stmt_room(const struct rg_pg_stmt *t, uint32_t nprep, uint64_t bytes);
+/* False when every statement and pending effect the model holds was judged by generation
+ * cur or later: an EXECUTE then needs no lookup at all (the common case, costs a compare). */
+bool rg_pg_stmt_stale(struct rg_pg_stmt *t, uint64_t cur);
+/*
+ * Judge again every version of statement `name` the target may run when a message sent now
+ * reaches it, unless that version was judged by generation cur: the installed one, and every
+ * pending Parse or PREPARE of that name (any of them may or may not succeed first; judging
+ * them all fails closed). fn(arg, sql, len) returns true when allowed; an allowed version is
+ * marked judged by cur. Returns true when all are allowed (or there are none: the target has
+ * no such statement and fails the message itself), false at the first denied.
+ */
+typedef bool (*rg_pg_stmt_judge_fn)(void *arg, const char *sql, uint32_t len);
+bool rg_pg_stmt_rejudge(struct rg_pg_stmt *t, const char *name, size_t len, uint64_t cur,
+			rg_pg_stmt_judge_fn fn, void *arg);
+
 /* True while the session should stop reading the agent (see the contract above). */
 bool rg_pg_stmt_pause(const struct rg_pg_stmt *t);
 /* Requests forwarded and not yet fully answered. */
@@ -424,14 +477,14 @@ uint8_t rg_pg_stmt_tx(const struct rg_pg_stmt *t);
  * The named statement `name` as the target will see it when it processes the next message
  * forwarded (pending Parse and Close included): its SQL text (NUL-terminated, valid until
  * that statement is closed or replaced) and the bundle generation that last judged it.
- * Returns 1 found, 0 unknown (never prepared through the protocol, closed, or prepared
- * with SQL PREPARE; the unnamed statement is never stored: "" returns 0), or
- * RG_PG_STMT_UNSETTLED: a Parse or Close of that name sent before a Sync that is still
- * unanswered decides, and it may fail (the name exists, an earlier message of its segment
- * failed), in which case the target binds what it had before. The session then holds the
- * Bind (stops reading the agent) until more answers arrived and asks again; it settles at
- * the latest when nothing is pending.
- * Not followed: SQL PREPARE / DEALLOCATE / DISCARD run in a Query or Execute.
+ * Returns 1 found, 0 unknown (never prepared, closed or deallocated; the unnamed statement
+ * is never stored: "" returns 0), or RG_PG_STMT_UNSETTLED: a Parse or Close of that name
+ * sent before a Sync that is still unanswered decides, and it may fail (the name exists, an
+ * earlier message of its segment failed), in which case the target binds what it had
+ * before; likewise while a Query or Execute not answered yet may PREPARE, DEALLOCATE or
+ * DISCARD it in SQL. A caller then holds the Bind (stops reading the agent) until more
+ * answers arrived and asks again; it settles at the latest when nothing is pending. The
+ * gateway judges through rg_pg_stmt_rejudge instead, which needs no settling.
  */
 #define RG_PG_STMT_UNSETTLED 2
 int rg_pg_stmt_lookup(const struct rg_pg_stmt *t, const char *name, size_t len, const char **sql,

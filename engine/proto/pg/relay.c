@@ -9,6 +9,8 @@
  * its parser rejects, so the server itself fails the statement and the transaction exactly
  * as for any error; its ErrorResponse is replaced by the denial (docs/pg.md, "Policy on live
  * sessions"). The target's messages are relayed, ParameterStatus checked against the pins.
+ * SQL-level prepared statements are followed (stmt.c): an EXECUTE of one judged by an older
+ * bundle judges its stored text again first (prep_allowed).
  */
 #include "sess-int.h"
 
@@ -150,6 +152,150 @@ static bool stmt_allowed(struct rg_sess *s, enum rg_pg_stmt_kind kind, const cha
 	return stmt_verdict(s, kind, name, sql, len, d, NULL) == PG_VERDICT_ALLOW;
 }
 
+/* ---- SQL-level prepared statements ------------------------------------------------------ */
+
+/* EXECUTE of a statement whose text is EXECUTE (a Parse may hold one) ... judged this deep. */
+#define PREP_DEPTH_MAX 4
+
+static bool prep_allowed(struct rg_sess *s, enum rg_pg_stmt_kind kind, const char *sql, size_t len,
+			 unsigned depth, struct rg_pg_sqlfx **fx, uint32_t *nfx,
+			 struct rg_pg_deny *d);
+
+struct rejudge {
+	struct rg_sess *s;
+	enum rg_pg_stmt_kind kind;
+	const char *name;
+	unsigned depth;
+	struct rg_pg_deny *d;
+};
+
+/* A prepared statement's stored text, judged again under the bundle in force: the policy,
+ * then the statements it EXECUTEs in turn (rg_pg_stmt_rejudge's callback). */
+static bool rejudge_text(void *arg, const char *sql, uint32_t len)
+{
+	struct rejudge *rj = arg;
+
+	if (rj->depth > PREP_DEPTH_MAX) {
+		memcpy(rj->d->sqlstate, "54001", 6);
+		snprintf(rj->d->message, sizeof(rj->d->message),
+			 "prepared statements EXECUTE each other too deeply for ringgate to judge");
+		return false;
+	}
+	return stmt_allowed(rj->s, rj->kind, rj->name, sql, len, rj->d) &&
+	       prep_allowed(rj->s, rj->kind, sql, len, rj->depth + 1, NULL, NULL, rj->d);
+}
+
+/*
+ * What sql[0..len) (a Query's or a Parse's text, already allowed itself) does with SQL-level
+ * prepared statements, read from the parse tree (rg_sqlclass_prep) only when one of the
+ * keywords occurs. Each EXECUTE of a statement that a bundle older than the one in force
+ * judged has that statement's text judged again (rg_pg_stmt_rejudge); when a version is
+ * denied, so is this message (d filled, false). A statement PREPAREd earlier in the same
+ * text was judged with it. With fx, its PREPARE / DEALLOCATE / DISCARD ALL are returned for
+ * the tracker (*fx on the heap, the caller frees it; names copied, texts point into sql); a
+ * PREPARE past the tracker's bounds is refused (54000). Costs nothing on a text without the
+ * keywords, or an EXECUTE while every statement of the session was judged by the bundle in
+ * force (rg_pg_stmt_stale).
+ */
+static bool prep_allowed(struct rg_sess *s, enum rg_pg_stmt_kind kind, const char *sql, size_t len,
+			 unsigned depth, struct rg_pg_sqlfx **fx, uint32_t *nfx,
+			 struct rg_pg_deny *d)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct rg_sqlclass **c = &ps->gw->lex[ps->cnt - ps->gw->cnt];
+	uint64_t cur = rg_pg_gw_policy_gen(ps->gw), bytes = 0;
+	unsigned words = rg_sqlclass_prep_words(sql, len);
+	struct rejudge rj = {s, kind, NULL, depth, d};
+	const struct rg_sql_prep *v;
+	struct rg_pg_sqlfx *out;
+	char(*names)[64];
+	bool exec, ok = true;
+	uint32_t nout = 0, nprep = 0;
+	size_t n, i, j;
+	int r;
+
+	if (fx) {
+		*fx = NULL;
+		*nfx = 0;
+	}
+	exec = (words & RG_SQL_PREP_WORD_EXECUTE) && cur && rg_pg_stmt_stale(&ps->mask->st, cur);
+	if (!exec && (!fx || !(words & ~RG_SQL_PREP_WORD_EXECUTE)))
+		return true;
+	if (!*c && !(*c = rg_sqlclass_new()))
+		r = -ENOMEM;
+	else
+		r = rg_sqlclass_prep(*c, sql, len, &v, &n);
+	if (r == RG_SQL_UNPARSEABLE)
+		return true; /* allowed unparsed by the bundle: the server refuses it too */
+	if (r) {
+		memcpy(d->sqlstate, r == -ENOMEM ? "53200" : "0A000", 6);
+		snprintf(d->message, sizeof(d->message),
+			 r == -ENOMEM ? "out of memory following prepared statements"
+				      : "ringgate cannot follow prepared statements on this build");
+		return false;
+	}
+	if (!n)
+		return true;
+	/* copied out: judging again reuses the parser's context and its output */
+	out = calloc(n, sizeof(*out) + sizeof(*names));
+	if (!out) {
+		memcpy(d->sqlstate, "53200", 6);
+		snprintf(d->message, sizeof(d->message),
+			 "out of memory following prepared statements");
+		return false;
+	}
+	names = (char(*)[64])(out + n);
+	for (i = 0; i < n; i++) {
+		memcpy(names[i], v[i].name ? v[i].name : "", v[i].name ? v[i].name_len + 1 : 1);
+		out[i] = (struct rg_pg_sqlfx){
+		    .kind = v[i].kind == RG_SQL_PREP_PREPARE	      ? RG_PG_FX_PREPARE
+			    : v[i].kind == RG_SQL_PREP_DEALLOCATE     ? RG_PG_FX_DEALLOCATE
+			    : v[i].kind == RG_SQL_PREP_DEALLOCATE_ALL ? RG_PG_FX_DEALLOCATE_ALL
+			    : v[i].kind == RG_SQL_PREP_DISCARD_ALL    ? RG_PG_FX_DISCARD_ALL
+								      : 0, /* EXECUTE */
+		    .name = names[i],
+		    .name_len = v[i].name ? v[i].name_len : 0,
+		    .sql = sql + v[i].off,
+		    .sql_len = (uint32_t)v[i].len,
+		};
+		if (out[i].kind == RG_PG_FX_PREPARE) {
+			nprep++;
+			bytes += v[i].len;
+		}
+	}
+	for (i = 0; exec && ok && i < n; i++) {
+		if (out[i].kind)
+			continue;
+		for (j = 0; j < i; j++) /* prepared by this very text: judged with it */
+			if (out[j].kind == RG_PG_FX_PREPARE && !strcmp(names[j], names[i]))
+				break;
+		if (j == i)
+			ok = rg_pg_stmt_rejudge(&ps->mask->st, names[i], out[i].name_len, cur,
+						rejudge_text, &rj);
+	}
+	if (ok && fx && nprep && !rg_pg_stmt_room(&ps->mask->st, nprep, bytes)) {
+		const struct rg_pg_stmt_limits *lim = ps->mask->st.lim;
+		memcpy(d->sqlstate, "54000", 6);
+		snprintf(d->message, sizeof(d->message),
+			 "ringgate follows at most %u prepared statements and %u bytes of their "
+			 "text per session: DEALLOCATE some first",
+			 lim->max_statements, lim->max_sql_bytes);
+		ok = false;
+	}
+	if (ok && fx) {
+		for (i = 0; i < n; i++) /* EXECUTE is not the tracker's business */
+			if (out[i].kind)
+				out[nout++] = out[i];
+		if (nout) {
+			*fx = out;
+			*nfx = nout;
+			return true;
+		}
+	}
+	free(out);
+	return ok;
+}
+
 /*
  * Scope limit k was exceeded (count is what it reached; 0 for the time limits): the session
  * ends with a FATAL that names the limit, its value and the entry that set it, and one log
@@ -250,10 +396,11 @@ static void mask_fail(struct rg_sess *s, int err, const char *what)
 
 /* A frontend message about to be forwarded: the tracker follows it; past its soft bound the
  * agent is not read until answers drain (see rg_pg_stmt_pause). */
-bool pg_mask_fe(struct rg_sess *s, const struct rg_pg_msg *m)
+static bool mask_fe(struct rg_sess *s, const struct rg_pg_msg *m, const struct rg_pg_sqlfx *fx,
+		    uint32_t nfx)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
-	int r = rg_pg_stmt_fe(&ps->mask->st, m, rg_pg_gw_policy_gen(ps->gw));
+	int r = rg_pg_stmt_fe_sql(&ps->mask->st, m, rg_pg_gw_policy_gen(ps->gw), fx, nfx);
 
 	if (r) {
 		mask_fail(s, r, "frontend");
@@ -264,6 +411,11 @@ bool pg_mask_fe(struct rg_sess *s, const struct rg_pg_msg *m)
 		rg_sess_pause(s, RG_FE);
 	}
 	return true;
+}
+
+bool pg_mask_fe(struct rg_sess *s, const struct rg_pg_msg *m)
+{
+	return mask_fe(s, m, NULL, 0);
 }
 
 /* ---- result column origins (catalog.c) ------------------------------------------------- */
@@ -505,33 +657,31 @@ void pg_deny_forward(struct rg_sess *s, const char *parse_name, uint64_t seq,
 }
 
 /*
- * A Bind of a named statement judged by an older bundle than the one in force (a reload came
- * in between): its SQL text is judged again, as at Parse. Denied, the Bind goes to the
- * target naming DENY_SQL as its statement, which does not exist: the server fails it as
- * any failing Bind (26000, skip to Sync) and that error is replaced by the denial. False
- * when the Bind was replaced (or the session ended). A statement the tracker cannot settle
- * yet (a Parse of the name still unanswered may fail) goes on as it is.
+ * A Bind of a named statement (prepared by Parse or by SQL PREPARE) judged by an older
+ * bundle than the one in force (a reload came in between): its SQL text is judged again, as
+ * at Parse, and so is every other version of that name a still unanswered Parse or PREPARE
+ * may leave (rg_pg_stmt_rejudge). Denied, the Bind goes to the target naming DENY_SQL as its
+ * statement, which does not exist: the server fails it as any failing Bind (26000, skip to
+ * Sync) and that error is replaced by the denial. False when the Bind was replaced (or the
+ * session ended).
  */
 static bool bind_allowed(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_run *run,
 			 int *err)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
-	uint64_t cur = rg_pg_gw_policy_gen(ps->gw), gen = 0;
+	uint64_t cur = rg_pg_gw_policy_gen(ps->gw);
 	struct rg_pg_bind bd;
 	struct rg_pg_deny d;
-	const char *sql;
-	uint32_t sql_len;
+	struct rejudge rj = {s, RG_PG_STMT_PARSE, NULL, 1, &d};
 	uint8_t *b;
 	size_t len;
 
-	if (!cur || rg_pg_read_bind(m, &bd) || !bd.stmt_len ||
-	    rg_pg_stmt_lookup(&ps->mask->st, bd.stmt, bd.stmt_len, &sql, &sql_len, &gen) != 1 ||
-	    gen == cur)
+	memset(&d, 0, sizeof(d));
+	if (!cur || rg_pg_read_bind(m, &bd) || !bd.stmt_len)
 		return true;
-	if (stmt_allowed(s, RG_PG_STMT_PARSE, bd.stmt, sql, sql_len, &d)) {
-		(void)rg_pg_stmt_judged(&ps->mask->st, bd.stmt, bd.stmt_len, cur);
+	rj.name = bd.stmt;
+	if (rg_pg_stmt_rejudge(&ps->mask->st, bd.stmt, bd.stmt_len, cur, rejudge_text, &rj))
 		return true;
-	}
 	/* Bind: the agent's portal, DENY_SQL as the statement, no parameters, no formats */
 	b = deny_msg(RG_PG_FE_BIND, bd.portal, bd.portal_len, 6, &len);
 	deny_send(s, b, len, ps->syncs_sent + 1, &d, run, err);
@@ -754,8 +904,25 @@ void pg_appr_release(struct rg_sess *s, enum rg_appr_status st, const char *by,
 	}
 	off = m.total;
 	if (st == RG_APPR_APPROVED) {
-		/* counted and judged when it was held: it goes as it came */
-		if (ps->mask && !pg_mask_fe(s, &m))
+		/* counted and judged when it was held: it goes as it came, with what it does to
+		 * SQL-level prepared statements for the tracker */
+		struct rg_pg_sqlfx *fx = NULL;
+		uint32_t nfx = 0;
+		struct rg_pg_query q;
+		struct rg_pg_parse pa;
+		bool ok = true;
+
+		if (ps->mask) {
+			d = h->d;
+			if (!h->parse && !rg_pg_read_query(&m, &q))
+				(void)prep_allowed(s, RG_PG_STMT_QUERY, q.sql, q.len, 0, &fx, &nfx, &d);
+			else if (h->parse && !rg_pg_read_parse(&m, &pa))
+				(void)prep_allowed(s, RG_PG_STMT_PARSE, pa.query, pa.query_len, 0, &fx,
+						   &nfx, &d);
+			ok = mask_fe(s, &m, fx, nfx);
+			free(fx);
+		}
+		if (!ok)
 			goto out;
 		pg_forward(s, RG_BE, &run, NULL, m.start, m.total, true, &err);
 	} else {
@@ -812,6 +979,9 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 	struct rg_pg_deny d;
 	struct pg_judgement j;
 	enum pg_verdict v;
+	struct rg_pg_sqlfx *fx = NULL; /* a Query's or Parse's PREPARE, DEALLOCATE, DISCARD ALL */
+	uint32_t nfx = 0;
+	bool ok;
 	int r;
 
 	if (ps->appr) /* a statement waits for approval: what follows it waits too */
@@ -831,9 +1001,14 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 				return false;
 		}
 		v = stmt_verdict(s, RG_PG_STMT_QUERY, NULL, q.sql, q.len, &d, &j);
+		if (v != PG_VERDICT_DENY && ps->mask &&
+		    !prep_allowed(s, RG_PG_STMT_QUERY, q.sql, q.len, 0, &fx, &nfx, &d))
+			v = PG_VERDICT_DENY;
 		if (v == PG_VERDICT_HOLD && appr_hold(s, m, q.sql, q.len, NULL, ps->syncs_sent, &d, &j,
-						      run, err))
+						      run, err)) {
+			free(fx); /* read again when it is released */
 			return !*err;
+		}
 		if (v == PG_VERDICT_DENY) {
 			pg_deny_forward(s, NULL, ps->syncs_sent, &d, run, err);
 			return true;
@@ -848,9 +1023,14 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 		if (ps->lim)
 			ps->lim->last_stmt_ms = pg_mono_ms();
 		v = stmt_verdict(s, RG_PG_STMT_PARSE, pa.stmt, pa.query, pa.query_len, &d, &j);
+		if (v != PG_VERDICT_DENY && ps->mask &&
+		    !prep_allowed(s, RG_PG_STMT_PARSE, pa.query, pa.query_len, 0, &fx, &nfx, &d))
+			v = PG_VERDICT_DENY;
 		if (v == PG_VERDICT_HOLD && appr_hold(s, m, pa.query, pa.query_len, pa.stmt,
-						      ps->syncs_sent + 1, &d, &j, run, err))
+						      ps->syncs_sent + 1, &d, &j, run, err)) {
+			free(fx);
 			return !*err;
+		}
 		if (v == PG_VERDICT_DENY) {
 			/* answered before the ReadyForQuery of the next Sync (or at a Flush) */
 			pg_deny_forward(s, pa.stmt, ps->syncs_sent + 1, &d, run, err);
@@ -914,7 +1094,9 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 		}
 		break;
 	}
-	if (ps->mask && !pg_mask_fe(s, m)) {
+	ok = !ps->mask || mask_fe(s, m, fx, nfx);
+	free(fx);
+	if (!ok) {
 		run->len = 0; /* the session is closing: nothing more goes to the target */
 		return false;
 	}

@@ -10,7 +10,10 @@
  * skips every message up to Sync (Query and FunctionCall included) and answers none of
  * them; Parse "" drops the unnamed statement even when it then fails; Bind "" replaces the
  * unnamed portal; a simple Query drops both; portals die when a transaction ends
- * (ReadyForQuery 'I'); names are keyed on their first 63 bytes (NAMEDATALEN - 1).
+ * (ReadyForQuery 'I'); names are keyed on their first 63 bytes (NAMEDATALEN - 1). SQL-level
+ * PREPARE / DEALLOCATE / DISCARD ALL share the named statements' namespace (prepare.c): the
+ * session hands their effects over with the Query or Parse (rg_pg_stmt_fe_sql) and they
+ * apply at the CommandComplete whose tag confirms them; ROLLBACK undoes none of them.
  *
  * Invariants: the model only ever loses information the target still has, never holds
  * information the target does not (a portal it cannot name is reported undescribed, and
@@ -69,6 +72,26 @@ struct rg_pg_stmt_obj {
 	uint32_t sql_len;
 	bool live;    /* the unnamed one: exists on the target */
 	struct desc d;
+	struct rg_pg_fxl *fx; /* what executing it does to prepared statements (SQL PREPARE...) */
+};
+
+/* One effect of a text on the prepared statements (see rg_pg_stmt_fe_sql). */
+struct fxe {
+	uint64_t gen;	  /* PREPARE: the generation that last judged its text */
+	uint32_t sql_off; /* PREPARE: its text, in the list's text bytes */
+	uint32_t sql_len;
+	uint8_t kind;	  /* enum rg_pg_sqlfx_kind */
+	uint8_t name_len;
+	char name[NAME_MAX_KEY + 1];
+};
+
+/* The effects of one Query or Parse text, shared by reference: a pending Query, or a
+ * statement and the portals bound from it. Rare (only texts that PREPARE, DEALLOCATE or
+ * DISCARD ALL), so it is allocated per text; its text bytes count against max_sql_bytes. */
+struct rg_pg_fxl {
+	struct rg_pg_fxl *next, *prev; /* t->fx_live */
+	uint32_t refs, n, bytes;
+	struct fxe e[]; /* then the PREPAREs' text bytes */
 };
 
 struct rg_pg_portal_obj {
@@ -79,6 +102,7 @@ struct rg_pg_portal_obj {
 	uint8_t stmt_len;   /* its statement, to pick up a description that came later */
 	char stmt[NAME_MAX_KEY + 1];
 	uint64_t stmt_sid;  /* 0: the statement did not exist in the model at Bind */
+	struct rg_pg_fxl *fx; /* its statement's effects, as bound */
 	uint16_t nfmt;	    /* Bind result-format codes: 0 all text, 1 all, n per column */
 	uint32_t fmt_cap;
 	int16_t *fmt;
@@ -265,12 +289,93 @@ static int desc_copy(struct rg_pg_stmt *t, struct desc *to, const struct desc *f
 	return 0;
 }
 
+/* ---- effect lists ---------------------------------------------------------------------- */
+
+static void floor_lower(struct rg_pg_stmt *t, uint64_t gen)
+{
+	if (gen < t->gen_floor)
+		t->gen_floor = gen;
+}
+
+static const char *fx_sql(const struct rg_pg_fxl *l, const struct fxe *e)
+{
+	return (const char *)&l->e[l->n] + e->sql_off;
+}
+
+static struct rg_pg_fxl *fxl_ref(struct rg_pg_fxl *l)
+{
+	if (l)
+		l->refs++;
+	return l;
+}
+
+static void fxl_put(struct rg_pg_stmt *t, struct rg_pg_fxl *l)
+{
+	if (!l || --l->refs)
+		return;
+	if (l->prev)
+		l->prev->next = l->next;
+	else
+		t->fx_live = l->next;
+	if (l->next)
+		l->next->prev = l->prev;
+	t->sql_bytes -= l->bytes;
+	t->floor_exact = false;
+	free(l);
+}
+
+static int fxl_new(struct rg_pg_stmt *t, const struct rg_pg_sqlfx *fx, uint32_t nfx, uint64_t gen,
+		   struct rg_pg_fxl **out)
+{
+	struct rg_pg_fxl *l;
+	uint64_t bytes = 0;
+	char *txt;
+
+	*out = NULL;
+	if (!nfx)
+		return 0;
+	for (uint32_t i = 0; i < nfx; i++)
+		if (fx[i].kind == RG_PG_FX_PREPARE)
+			bytes += fx[i].sql_len;
+	if (nfx > UINT16_MAX || t->sql_bytes + bytes > t->lim->max_sql_bytes)
+		return RG_PG_STMT_E_LIMIT;
+	if (!(l = malloc(sizeof(*l) + nfx * sizeof(l->e[0]) + bytes)))
+		return RG_PG_STMT_E_NOMEM;
+	*l = (struct rg_pg_fxl){.refs = 1, .n = nfx, .bytes = (uint32_t)bytes};
+	txt = (char *)&l->e[nfx];
+	bytes = 0;
+	for (uint32_t i = 0; i < nfx; i++) {
+		struct fxe *e = &l->e[i];
+		*e = (struct fxe){.kind = fx[i].kind, .gen = gen};
+		if (fx[i].name) {
+			e->name_len = key_len(fx[i].name_len);
+			memcpy(e->name, fx[i].name, e->name_len);
+		}
+		if (fx[i].kind == RG_PG_FX_PREPARE) {
+			e->sql_off = (uint32_t)bytes;
+			e->sql_len = fx[i].sql_len;
+			memcpy(txt + bytes, fx[i].sql, fx[i].sql_len);
+			bytes += fx[i].sql_len;
+		}
+	}
+	l->next = t->fx_live;
+	if (l->next)
+		l->next->prev = l;
+	t->fx_live = l;
+	t->sql_bytes += l->bytes;
+	floor_lower(t, gen);
+	*out = l;
+	return 0;
+}
+
 /* ---- statements and portals ------------------------------------------------------------ */
 
 static void stmt_obj_free(struct rg_pg_stmt *t, struct rg_pg_stmt_obj *s)
 {
 	if (!s)
 		return;
+	fxl_put(t, s->fx);
+	t->floor_exact = false;
 	desc_free(t, &s->d);
 	if (s->sql) {
 		t->sql_bytes -= s->sql_len;
@@ -285,6 +390,7 @@ static void portal_free(struct rg_pg_stmt *t, struct rg_pg_portal_obj *p)
 	if (!p)
 		return;
 	desc_free(t, &p->d);
+	fxl_put(t, p->fx);
 	free(p->fmt);
 	free(p);
 }
@@ -303,6 +409,8 @@ static void portals_drop_all(struct rg_pg_stmt *t)
 	if (t->unp) {
 		t->unp->live = false;
 		desc_clear(t, &t->unp->d);
+		fxl_put(t, t->unp->fx);
+		t->unp->fx = NULL;
 	}
 }
 
@@ -311,6 +419,8 @@ static void unnamed_stmt_drop(struct rg_pg_stmt *t)
 	if (t->uns) {
 		t->uns->live = false;
 		desc_clear(t, &t->uns->d);
+		fxl_put(t, t->uns->fx);
+		t->uns->fx = NULL;
 	}
 }
 
@@ -319,6 +429,8 @@ static void unnamed_portal_drop(struct rg_pg_stmt *t)
 	if (t->unp) {
 		t->unp->live = false;
 		desc_clear(t, &t->unp->d);
+		fxl_put(t, t->unp->fx);
+		t->unp->fx = NULL;
 	}
 }
 
@@ -378,6 +490,8 @@ static int portal_make(struct rg_pg_stmt *t, const char *name, uint8_t len,
 	p->stmt_len = 0;
 	p->stmt_sid = 0;
 	p->nfmt = 0;
+	fxl_put(t, p->fx);
+	p->fx = NULL;
 	desc_clear(t, &p->d);
 	*out = p;
 	return 0;
@@ -470,6 +584,7 @@ static void pend_pop(struct rg_pg_stmt *t)
 	} else if (e->kind == P_CLOSE_S && e->name_len) {
 		t->pend_named--;
 	}
+	fxl_put(t, e->fx); /* a Query's effects not confirmed, or a Parse refused */
 	t->arg_head = e->arg + pend_argsize(e);
 	t->qhead = (t->qhead + 1) % t->qcap;
 	if (!--t->qn) {
@@ -488,6 +603,8 @@ void rg_pg_stmt_init(struct rg_pg_stmt *t, const struct rg_pg_stmt_limits *lim)
 	t->qcap = RG_PG_PEND_INLINE;
 	t->tx = 'I';
 	t->next_sid = 1;
+	t->gen_floor = UINT64_MAX;
+	t->floor_exact = true;
 }
 
 void rg_pg_stmt_free(struct rg_pg_stmt *t)
@@ -555,7 +672,8 @@ static int push_named(struct rg_pg_stmt *t, uint8_t kind, const char *name, size
 	return 0;
 }
 
-static int fe_parse(struct rg_pg_stmt *t, const struct rg_pg_msg *m, uint64_t gen)
+static int fe_parse(struct rg_pg_stmt *t, const struct rg_pg_msg *m, uint64_t gen,
+		    struct rg_pg_fxl *fx)
 {
 	struct rg_pg_parse pa;
 	struct rg_pg_stmt_obj *s = NULL;
@@ -566,7 +684,7 @@ static int fe_parse(struct rg_pg_stmt *t, const struct rg_pg_msg *m, uint64_t ge
 		return RG_PG_STMT_E_MSG;
 	if (pa.stmt_len) {
 		if (t->nstmts >= t->lim->max_statements ||
-		    pa.query_len > t->lim->max_sql_bytes - t->sql_bytes)
+		    (uint64_t)t->sql_bytes + pa.query_len > t->lim->max_sql_bytes)
 			return RG_PG_STMT_E_LIMIT;
 		if (!(s = calloc(1, sizeof(*s))) || !(s->sql = malloc(pa.query_len + 1))) {
 			free(s);
@@ -580,11 +698,13 @@ static int fe_parse(struct rg_pg_stmt *t, const struct rg_pg_msg *m, uint64_t ge
 		s->sid = t->next_sid++;
 		t->nstmts++;
 		t->sql_bytes += pa.query_len;
+		floor_lower(t, gen);
 	}
 	if ((r = pend_push(t, P_PARSE, &e))) {
 		stmt_obj_free(t, s);
 		return r;
 	}
+	e->fx = fxl_ref(fx);
 	if (s) {
 		e->st = s; /* its name lives in s: no argument bytes */
 		t->pend_named++;
@@ -617,6 +737,12 @@ static int fe_bind(struct rg_pg_stmt *t, const struct rg_pg_msg *m)
 
 int rg_pg_stmt_fe(struct rg_pg_stmt *t, const struct rg_pg_msg *m, uint64_t gen)
 {
+	return rg_pg_stmt_fe_sql(t, m, gen, NULL, 0);
+}
+
+static int fe_msg(struct rg_pg_stmt *t, const struct rg_pg_msg *m, uint64_t gen,
+		  struct rg_pg_fxl *fx)
+{
 	struct rg_pg_target tg;
 	struct rg_pg_execute ex;
 	struct rg_pg_pend *e;
@@ -631,7 +757,7 @@ int rg_pg_stmt_fe(struct rg_pg_stmt *t, const struct rg_pg_msg *m, uint64_t gen)
 		return 0;
 	switch (m->type) {
 	case RG_PG_FE_PARSE:
-		return fe_parse(t, m, gen);
+		return fe_parse(t, m, gen, fx);
 	case RG_PG_FE_BIND:
 		return fe_bind(t, m);
 	case RG_PG_FE_DESCRIBE:
@@ -653,7 +779,10 @@ int rg_pg_stmt_fe(struct rg_pg_stmt *t, const struct rg_pg_msg *m, uint64_t gen)
 			t->pend_named++;
 		return 0;
 	case RG_PG_FE_QUERY:
-		return pend_push(t, P_QUERY, &e);
+		if ((r = pend_push(t, P_QUERY, &e)))
+			return r;
+		e->fx = fxl_ref(fx);
+		return 0;
 	case RG_PG_FE_FUNCTION_CALL:
 		return pend_push(t, P_FCALL, &e);
 	default:
@@ -661,6 +790,20 @@ int rg_pg_stmt_fe(struct rg_pg_stmt *t, const struct rg_pg_msg *m, uint64_t gen)
 		 * Terminate: no response of their own */
 		return 0;
 	}
+}
+
+int rg_pg_stmt_fe_sql(struct rg_pg_stmt *t, const struct rg_pg_msg *m, uint64_t gen,
+		      const struct rg_pg_sqlfx *fx, uint32_t nfx)
+{
+	struct rg_pg_fxl *l = NULL;
+	int r;
+
+	if (nfx && !t->skip && (m->type == RG_PG_FE_QUERY || m->type == RG_PG_FE_PARSE) &&
+	    (r = fxl_new(t, fx, nfx, gen, &l)))
+		return r;
+	r = fe_msg(t, m, gen, l);
+	fxl_put(t, l); /* the pending request holds its own reference */
+	return r;
 }
 
 /* ---- backend ------------------------------------------------------------------------- */
@@ -677,8 +820,13 @@ static void parse_complete(struct rg_pg_stmt *t, struct rg_pg_pend *e)
 		}
 		t->uns->live = true;
 		t->uns->sid = t->next_sid++;
+		fxl_put(t, t->uns->fx);
+		t->uns->fx = e->fx;
+		e->fx = NULL;
 		return;
 	}
+	s->fx = e->fx;
+	e->fx = NULL;
 	/* a statement of that name may linger if SQL DEALLOCATE dropped it on the target */
 	if ((old = htab_find(&t->stmts, s->h.name, s->h.name_len))) {
 		htab_del(&t->stmts, &old->h);
@@ -716,6 +864,7 @@ static int bind_complete(struct rg_pg_stmt *t, const struct rg_pg_pend *e)
 	memcpy(p->stmt, sname, e->name2_len);
 	if ((s = stmt_get(t, sname, e->name2_len))) {
 		p->stmt_sid = s->sid;
+		p->fx = fxl_ref(s->fx);
 		if ((r = desc_copy(t, &p->d, &s->d)))
 			return r;
 	}
@@ -855,6 +1004,115 @@ static int shape_from_portal(struct rg_pg_stmt *t, const struct rg_pg_pend *e, u
 	return 0;
 }
 
+static void stmts_drop_all(struct rg_pg_stmt *t)
+{
+	for (uint32_t i = 0; i < t->stmts.nb && t->stmts.n; i++) {
+		struct hent *e = t->stmts.b[i], *next;
+		for (; e; e = next) {
+			next = e->next;
+			stmt_obj_free(t, (struct rg_pg_stmt_obj *)e);
+			t->stmts.n--;
+		}
+		t->stmts.b[i] = NULL;
+	}
+}
+
+/* The effect a CommandComplete tag confirms, or 0. */
+static uint8_t tag_effect(const struct rg_pg_msg *m)
+{
+	struct rg_pg_command_complete cc;
+
+	if (m->body_len < 7 || (m->body[0] != 'P' && m->body[0] != 'D') ||
+	    rg_pg_read_command_complete(m, &cc))
+		return 0;
+	if (!strcmp(cc.tag, "PREPARE"))
+		return RG_PG_FX_PREPARE;
+	if (!strcmp(cc.tag, "DEALLOCATE"))
+		return RG_PG_FX_DEALLOCATE;
+	if (!strcmp(cc.tag, "DEALLOCATE ALL"))
+		return RG_PG_FX_DEALLOCATE_ALL;
+	if (!strcmp(cc.tag, "DISCARD ALL"))
+		return RG_PG_FX_DISCARD_ALL;
+	return 0;
+}
+
+/* Apply l's first effect of kind k from index *from on (the statement the target just
+ * completed); *from moves past it. A tag nothing in the model explains changes nothing:
+ * the model may lose what the target has (a PREPARE run by server-side code), never hold
+ * what it does not. */
+static int fx_apply(struct rg_pg_stmt *t, struct rg_pg_fxl *l, uint16_t *from, uint8_t k)
+{
+	struct rg_pg_stmt_obj *s, *old;
+	const struct fxe *e;
+	uint32_t i;
+
+	for (i = *from; l && i < l->n && l->e[i].kind != k; i++)
+		;
+	if (!l || i >= l->n)
+		return 0;
+	*from = (uint16_t)(i + 1);
+	e = &l->e[i];
+	switch (k) {
+	case RG_PG_FX_PREPARE:
+		if ((old = htab_find(&t->stmts, e->name, e->name_len))) {
+			htab_del(&t->stmts, &old->h); /* cannot be: the server refuses the name */
+			stmt_obj_free(t, old);
+		}
+		/* the list's own copy of the text is not counted twice against the bound (it
+		 * goes with its Query; sql_bytes may pass the bound by it until then) */
+		if (t->nstmts >= t->lim->max_statements ||
+		    (uint64_t)t->sql_bytes + e->sql_len >
+			(uint64_t)t->lim->max_sql_bytes + l->bytes)
+			return RG_PG_STMT_E_LIMIT;
+		if (!(s = calloc(1, sizeof(*s))) || !(s->sql = malloc(e->sql_len + 1))) {
+			free(s);
+			return RG_PG_STMT_E_NOMEM;
+		}
+		hent_set(&s->h, e->name, e->name_len);
+		memcpy(s->sql, fx_sql(l, e), e->sql_len);
+		s->sql[e->sql_len] = '\0';
+		s->sql_len = e->sql_len;
+		s->gen = e->gen;
+		s->sid = t->next_sid++;
+		t->nstmts++;
+		t->sql_bytes += e->sql_len;
+		floor_lower(t, s->gen);
+		if (htab_add(&t->stmts, &s->h)) {
+			stmt_obj_free(t, s);
+			return RG_PG_STMT_E_NOMEM;
+		}
+		return 0;
+	case RG_PG_FX_DEALLOCATE:
+		if ((s = htab_find(&t->stmts, e->name, e->name_len))) {
+			htab_del(&t->stmts, &s->h);
+			stmt_obj_free(t, s);
+		}
+		return 0;
+	case RG_PG_FX_DISCARD_ALL:
+		/* DISCARD ALL is also CLOSE ALL: portals go (RFQ 'I' follows anyway) */
+		portals_drop_all(t);
+		/* fall through */
+	default:
+		stmts_drop_all(t); /* the unnamed statement is not among them (postgres.c) */
+		return 0;
+	}
+}
+
+/* A CommandComplete answering the head request: the effect its tag confirms, if any. */
+static int command_effect(struct rg_pg_stmt *t, struct rg_pg_pend *e, const struct rg_pg_msg *m)
+{
+	uint8_t k = tag_effect(m);
+	struct rg_pg_portal_obj *p;
+	uint16_t from = 0;
+
+	if (!k)
+		return 0;
+	if (e->kind == P_QUERY)
+		return fx_apply(t, e->fx, &e->fx_next, k);
+	p = portal_get(t, (const char *)arg_at(t, e->arg), e->name_len);
+	return p ? fx_apply(t, p->fx, &from, k) : 0;
+}
+
 /* An ErrorResponse for an extended-protocol request: the target skips to Sync. */
 static void extended_error(struct rg_pg_stmt *t, struct rg_pg_pend *e)
 {
@@ -942,10 +1200,16 @@ int rg_pg_stmt_be(struct rg_pg_stmt *t, const struct rg_pg_msg *m,
 	case RG_PG_BE_PORTAL_SUSPENDED:
 		t->shape_valid = false;
 		t->copy = RG_PG_COPY_NONE;
+		r = 0;
+		if (m->type == RG_PG_BE_COMMAND_COMPLETE && (k == P_QUERY || k == P_EXEC) &&
+		    t->fx_live)
+			r = command_effect(t, e, m);
 		if (k == P_EXEC) {
 			pend_pop(t);
-			return 0;
+			return r;
 		}
+		if (r)
+			return r;
 		return k == P_QUERY && m->type != RG_PG_BE_PORTAL_SUSPENDED ? 0
 									   : RG_PG_STMT_E_PROTO;
 	case RG_PG_BE_COPY_IN:
@@ -1024,6 +1288,31 @@ uint8_t rg_pg_stmt_tx(const struct rg_pg_stmt *t)
  * behind a Sync is not: it may fail (the name exists, an earlier message failed) and the
  * target then binds what it had before, so *unsettled is set.
  */
+static bool fxl_names(const struct rg_pg_fxl *l, const char *name, uint8_t n)
+{
+	for (uint32_t i = 0; l && i < l->n; i++)
+		if (l->e[i].kind == RG_PG_FX_DEALLOCATE_ALL ||
+		    l->e[i].kind == RG_PG_FX_DISCARD_ALL ||
+		    (l->e[i].name_len == n && !memcmp(l->e[i].name, name, n)))
+			return true;
+	return false;
+}
+
+/* A pending Query or Execute that may PREPARE, DEALLOCATE or DISCARD that name (an Execute:
+ * if any effect list kept names it, whatever portal it runs). */
+static bool pend_may_touch(const struct rg_pg_stmt *t, const struct rg_pg_pend *e, const char *name,
+			   uint8_t n)
+{
+	if (e->kind == P_QUERY)
+		return fxl_names(e->fx, name, n);
+	if (e->kind != P_EXEC)
+		return false;
+	for (const struct rg_pg_fxl *l = t->fx_live; l; l = l->next)
+		if (fxl_names(l, name, n))
+			return true;
+	return false;
+}
+
 static struct rg_pg_stmt_obj *lookup(const struct rg_pg_stmt *t, const char *name, size_t len,
 				     bool *unsettled)
 {
@@ -1033,10 +1322,14 @@ static struct rg_pg_stmt_obj *lookup(const struct rg_pg_stmt *t, const char *nam
 	*unsettled = false;
 	if (!n)
 		return NULL;
-	for (uint32_t i = t->qn; t->pend_named && i-- > 0;) {
+	for (uint32_t i = t->qn; (t->pend_named || t->fx_live) && i-- > 0;) {
 		const struct rg_pg_pend *e = pend_at(t, i);
 		if (e->kind == P_SYNC) {
 			synced = true;
+		} else if (t->fx_live && pend_may_touch(t, e, name, n)) {
+			/* SQL-level effects apply only as the target confirms them */
+			*unsettled = true;
+			return NULL;
 		} else if (e->kind == P_PARSE && e->st && e->st->h.name_len == n &&
 			   !memcmp(e->st->h.name, name, n)) {
 			*unsettled = synced;
@@ -1079,5 +1372,77 @@ int rg_pg_stmt_judged(struct rg_pg_stmt *t, const char *name, size_t len, uint64
 	if (!s)
 		return 0;
 	s->gen = gen;
+	t->floor_exact = false;
 	return 1;
+}
+
+/* ---- SQL-level prepared statements ------------------------------------------------------ */
+
+bool rg_pg_stmt_room(const struct rg_pg_stmt *t, uint32_t nprep, uint64_t bytes)
+{
+	return (uint64_t)t->nstmts + nprep <= t->lim->max_statements &&
+	       t->sql_bytes + bytes <= t->lim->max_sql_bytes;
+}
+
+bool rg_pg_stmt_stale(struct rg_pg_stmt *t, uint64_t cur)
+{
+	uint64_t f = UINT64_MAX;
+
+	if (t->gen_floor >= cur || t->floor_exact)
+		return t->gen_floor < cur;
+	/* a bound below cur: find the real minimum (once per change, bounded by the limits) */
+	for (uint32_t i = 0; i < t->stmts.nb; i++)
+		for (struct hent *e = t->stmts.b[i]; e; e = e->next)
+			if (((struct rg_pg_stmt_obj *)e)->gen < f)
+				f = ((struct rg_pg_stmt_obj *)e)->gen;
+	for (uint32_t i = 0; i < t->qn && t->pend_named; i++) {
+		const struct rg_pg_pend *e = pend_at(t, i);
+		if (e->kind == P_PARSE && e->st && e->st->gen < f)
+			f = e->st->gen;
+	}
+	for (const struct rg_pg_fxl *l = t->fx_live; l; l = l->next)
+		for (uint32_t i = 0; i < l->n; i++)
+			if (l->e[i].kind == RG_PG_FX_PREPARE && l->e[i].gen < f)
+				f = l->e[i].gen;
+	t->gen_floor = f;
+	t->floor_exact = true;
+	return f < cur;
+}
+
+bool rg_pg_stmt_rejudge(struct rg_pg_stmt *t, const char *name, size_t len, uint64_t cur,
+			rg_pg_stmt_judge_fn fn, void *arg)
+{
+	uint8_t n = key_len(len);
+	struct rg_pg_stmt_obj *s;
+
+	if (!n || t->gen_floor >= cur)
+		return true;
+	if ((s = htab_find(&t->stmts, name, n)) && s->gen < cur) {
+		if (!fn(arg, s->sql, s->sql_len))
+			return false;
+		s->gen = cur;
+		t->floor_exact = false;
+	}
+	for (uint32_t i = 0; i < t->qn && t->pend_named; i++) {
+		struct rg_pg_pend *e = pend_at(t, i);
+		if (e->kind != P_PARSE || !e->st || e->st->gen >= cur || e->st->h.name_len != n ||
+		    memcmp(e->st->h.name, name, n))
+			continue;
+		if (!fn(arg, e->st->sql, e->st->sql_len))
+			return false;
+		e->st->gen = cur;
+		t->floor_exact = false;
+	}
+	for (struct rg_pg_fxl *l = t->fx_live; l; l = l->next)
+		for (uint32_t i = 0; i < l->n; i++) {
+			struct fxe *e = &l->e[i];
+			if (e->kind != RG_PG_FX_PREPARE || e->gen >= cur || e->name_len != n ||
+			    memcmp(e->name, name, n))
+				continue;
+			if (!fn(arg, fx_sql(l, e), e->sql_len))
+				return false;
+			e->gen = cur;
+			t->floor_exact = false;
+		}
+	return true;
 }

@@ -4,7 +4,8 @@
  * answers, in wire order, the way PostgreSQL answers them: simple queries, Execute of
  * portals described through their statement or themselves, result formats from Bind,
  * unnamed statement and portal replacement, Close, transaction end, skip to Sync after an
- * error, named statement texts and generations, and the memory bounds.
+ * error, named statement texts and generations, and the memory bounds; SQL-level PREPARE,
+ * DEALLOCATE and DISCARD ALL learned at the tag that confirms them, and judging again.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -908,6 +909,342 @@ static void test_long_pipeline_grows_then_trims(void **state)
 	assert_ptr_equal(T.q, T.inl);
 }
 
+/* ---- SQL-level prepared statements ------------------------------------------------------ */
+
+static struct rg_pg_sqlfx fx_(uint8_t kind, const char *name, const char *sql)
+{
+	return (struct rg_pg_sqlfx){kind, name, name ? strlen(name) : 0, sql,
+				    sql ? (uint32_t)strlen(sql) : 0};
+}
+
+/* A Query (or, with parse_name, a Parse) whose text has the effects fx[0..n), judged by gen. */
+static int send_fx(const char *parse_name, const char *sql, uint64_t gen,
+		   const struct rg_pg_sqlfx *fx, uint32_t n)
+{
+	begin(&M, parse_name ? 'P' : 'Q');
+	if (parse_name)
+		puts0(&M, parse_name);
+	puts0(&M, sql);
+	if (parse_name)
+		put16(&M, 0);
+	struct rg_pg_msg msg = done(&M);
+	assert_int_equal(rg_pg_validate(RG_PG_FE, &msg), 0);
+	return rg_pg_stmt_fe_sql(&T, &msg, gen, fx, n);
+}
+
+static int be_tag(const char *tag)
+{
+	begin(&M, 'C');
+	puts0(&M, tag);
+	return be_msg(done(&M), NULL);
+}
+
+static int has(const char *name)
+{
+	return rg_pg_stmt_lookup(&T, name, strlen(name), NULL, NULL, NULL);
+}
+
+#define PREP_P "PREPARE p AS SELECT secret FROM t"
+
+static void test_sql_prepare_is_learned_when_the_target_confirms_it(void **state)
+{
+	(void)state;
+	struct rg_pg_sqlfx f = fx_(RG_PG_FX_PREPARE, "p", PREP_P);
+	const char *sql;
+	uint64_t gen;
+
+	assert_int_equal(send_fx(NULL, PREP_P, 7, &f, 1), 0);
+	/* not installed before the target says so; until then lookup cannot settle it */
+	assert_int_equal(T.nstmts, 0);
+	assert_int_equal(has("p"), RG_PG_STMT_UNSETTLED);
+	assert_true(rg_pg_stmt_stale(&T, 8)); /* but its pending text counts */
+	assert_int_equal(be_tag("PREPARE"), 0);
+	assert_int_equal(T.nstmts, 1);
+	assert_int_equal(be_Z('I'), 0);
+	assert_int_equal(rg_pg_stmt_lookup(&T, "p", 1, &sql, NULL, &gen), 1);
+	assert_string_equal(sql, PREP_P);
+	assert_int_equal(gen, 7);
+	assert_null(T.fx_live);
+	assert_int_equal(T.nstmts, 1);
+	assert_int_equal(T.sql_bytes, strlen(PREP_P));
+	/* the name is the server's, shared with Parse: Describe 'S' of it is followed */
+	describe('S', "p");
+	sync_();
+	assert_int_equal(be_t(), 0);
+	assert_int_equal(be_T(3, OIDS3, 0), 0);
+	assert_int_equal(be_Z('I'), 0);
+	bind_("", "p", 0, NULL);
+	execute("");
+	sync_();
+	assert_int_equal(be('2'), 0);
+	assert_true(be_D(3)->described);
+	assert_int_equal(be_C(), 0);
+	assert_int_equal(be_Z('I'), 0);
+}
+
+static void test_a_prepare_the_target_refuses_is_never_installed(void **state)
+{
+	(void)state;
+	struct rg_pg_sqlfx f = fx_(RG_PG_FX_PREPARE, "p", PREP_P);
+
+	/* the name exists, a syntax error, or 25P02 in a failed transaction: an error, no tag */
+	assert_int_equal(send_fx(NULL, PREP_P, 7, &f, 1), 0);
+	assert_int_equal(be_E(), 0);
+	assert_int_equal(be_Z('E'), 0);
+	assert_int_equal(has("p"), 0);
+	assert_null(T.fx_live);
+	assert_int_equal(T.sql_bytes, 0);
+	assert_int_equal(T.nstmts, 0);
+	assert_false(rg_pg_stmt_stale(&T, 8));
+}
+
+static void test_rollback_undoes_neither_prepare_nor_deallocate(void **state)
+{
+	(void)state;
+	struct rg_pg_sqlfx f[2] = {fx_(RG_PG_FX_PREPARE, "p", PREP_P),
+				   fx_(RG_PG_FX_DEALLOCATE, "q", NULL)};
+
+	query("PREPARE q AS SELECT 1");
+	assert_int_equal(be_tag("PREPARE"), 0); /* not followed: no effects were given */
+	assert_int_equal(be_Z('I'), 0);
+	assert_int_equal(has("q"), 0);
+	f[1] = fx_(RG_PG_FX_PREPARE, "q", "PREPARE q AS SELECT 1");
+	assert_int_equal(send_fx(NULL, "PREPARE q AS SELECT 1", 7, &f[1], 1), 0);
+	assert_int_equal(be_tag("PREPARE"), 0);
+	assert_int_equal(be_Z('I'), 0);
+	f[1] = fx_(RG_PG_FX_DEALLOCATE, "q", NULL);
+	assert_int_equal(send_fx(NULL, "BEGIN; " PREP_P "; DEALLOCATE q", 7, f, 2), 0);
+	assert_int_equal(be_tag("BEGIN"), 0);
+	assert_int_equal(be_tag("PREPARE"), 0);
+	assert_int_equal(be_tag("DEALLOCATE"), 0);
+	assert_int_equal(be_Z('T'), 0);
+	query("ROLLBACK");
+	assert_int_equal(be_tag("ROLLBACK"), 0);
+	assert_int_equal(be_Z('I'), 0);
+	assert_int_equal(has("p"), 1);
+	assert_int_equal(has("q"), 0);
+}
+
+static void test_effects_of_a_string_apply_in_order_until_its_error(void **state)
+{
+	(void)state;
+	struct rg_pg_sqlfx f[4] = {
+	    fx_(RG_PG_FX_PREPARE, "a", "PREPARE a AS SELECT 1"),
+	    fx_(RG_PG_FX_DEALLOCATE, "a", NULL),
+	    fx_(RG_PG_FX_PREPARE, "b", "PREPARE b AS SELECT 2"),
+	    fx_(RG_PG_FX_PREPARE, "c", "PREPARE c AS SELECT 3"),
+	};
+
+	assert_int_equal(send_fx(NULL, "four statements", 7, f, 4), 0);
+	assert_int_equal(be_tag("PREPARE"), 0);
+	assert_int_equal(T.nstmts, 1);			  /* a */
+	assert_int_equal(has("a"), RG_PG_STMT_UNSETTLED); /* the string still runs */
+	assert_int_equal(be_tag("DEALLOCATE"), 0);
+	assert_int_equal(T.nstmts, 0);
+	assert_int_equal(be_tag("PREPARE"), 0);
+	assert_int_equal(T.nstmts, 1); /* b */
+	assert_int_equal(be_E(), 0);   /* c fails: the rest of the string never runs */
+	assert_int_equal(be_Z('I'), 0);
+	assert_int_equal(has("b"), 1);
+	assert_int_equal(has("c"), 0);
+	assert_int_equal(T.nstmts, 1);
+	assert_int_equal(T.sql_bytes, strlen("PREPARE b AS SELECT 2"));
+}
+
+static void test_deallocate_all_and_discard_all_forget_protocol_statements_too(void **state)
+{
+	(void)state;
+	struct rg_pg_sqlfx f = fx_(RG_PG_FX_PREPARE, "p", PREP_P);
+
+	parse("s", "select 1");
+	parse("", "select 2");
+	sync_();
+	assert_int_equal(be('1'), 0);
+	assert_int_equal(be('1'), 0);
+	assert_int_equal(be_Z('I'), 0);
+	assert_int_equal(send_fx(NULL, PREP_P, 7, &f, 1), 0);
+	assert_int_equal(be_tag("PREPARE"), 0);
+	assert_int_equal(be_Z('I'), 0);
+	f = fx_(RG_PG_FX_DEALLOCATE_ALL, NULL, NULL);
+	assert_int_equal(send_fx(NULL, "DEALLOCATE ALL", 7, &f, 1), 0);
+	assert_int_equal(be_tag("DEALLOCATE ALL"), 0);
+	assert_int_equal(be_Z('I'), 0);
+	assert_int_equal(has("s"), 0);
+	assert_int_equal(has("p"), 0);
+	assert_int_equal(T.nstmts, 0);
+	assert_int_equal(T.sql_bytes, 0);
+	/* the unnamed statement is not a prepared statement of the hash: it stays */
+	parse("s", "select 1");
+	bind_("", "", 0, NULL);
+	bind_("cur", "s", 0, NULL);
+	f = fx_(RG_PG_FX_DISCARD_ALL, NULL, NULL);
+	assert_int_equal(send_fx("", "DISCARD ALL", 7, &f, 1), 0);
+	bind_("", "", 0, NULL);
+	execute("");
+	sync_();
+	assert_int_equal(be('1'), 0);
+	assert_int_equal(be('2'), 0);
+	assert_int_equal(be('2'), 0);
+	assert_int_equal(be('1'), 0);
+	assert_int_equal(be('2'), 0);
+	assert_int_equal(be_tag("DISCARD ALL"), 0);
+	assert_int_equal(has("s"), 0);
+	assert_int_equal(T.portals.n, 0);
+	assert_int_equal(be_Z('I'), 0);
+	assert_non_null(T.fx_live); /* the unnamed statement may run DISCARD ALL again */
+}
+
+static void test_a_prepare_run_through_a_portal_applies_at_its_execute(void **state)
+{
+	(void)state;
+	struct rg_pg_sqlfx f = fx_(RG_PG_FX_PREPARE, "p", PREP_P);
+	const char *sql;
+	uint64_t gen;
+
+	/* JDBC: Parse "" / Bind / Execute of the PREPARE statement */
+	assert_int_equal(send_fx("", PREP_P, 5, &f, 1), 0);
+	bind_("", "", 0, NULL);
+	execute("");
+	sync_();
+	assert_int_equal(be('1'), 0);
+	assert_int_equal(be('2'), 0);
+	assert_int_equal(T.nstmts, 0);
+	assert_int_equal(has("p"), RG_PG_STMT_UNSETTLED); /* the Execute may prepare it */
+	assert_int_equal(be_tag("PREPARE"), 0);
+	assert_int_equal(rg_pg_stmt_lookup(&T, "p", 1, &sql, NULL, &gen), 1);
+	assert_string_equal(sql, PREP_P);
+	assert_int_equal(gen, 5);
+	assert_int_equal(be_Z('I'), 0);
+	/* a named statement holding a DEALLOCATE, bound and executed later */
+	f = fx_(RG_PG_FX_DEALLOCATE, "p", NULL);
+	assert_int_equal(send_fx("d", "DEALLOCATE p", 5, &f, 1), 0);
+	sync_();
+	assert_int_equal(be('1'), 0);
+	assert_int_equal(be_Z('I'), 0);
+	assert_int_equal(has("p"), 1);
+	bind_("", "d", 0, NULL);
+	execute("");
+	sync_();
+	assert_int_equal(be('2'), 0);
+	assert_int_equal(be_tag("DEALLOCATE"), 0);
+	assert_int_equal(be_Z('I'), 0);
+	assert_int_equal(has("p"), 0);
+	close_('S', "d");
+	sync_();
+	assert_int_equal(be('3'), 0);
+	assert_int_equal(be_Z('I'), 0);
+	/* the unnamed statement still holds its PREPARE (it may run again) */
+	assert_non_null(T.fx_live);
+	parse("", "select 1");
+	sync_();
+	assert_int_equal(be('1'), 0);
+	assert_int_equal(be_Z('I'), 0);
+	assert_null(T.fx_live);
+	assert_int_equal(T.sql_bytes, 0);
+}
+
+static int judged;
+static bool judge_deny_secret(void *arg, const char *sql, uint32_t len)
+{
+	(void)arg;
+	judged++;
+	return !memmem(sql, len, "secret", 6);
+}
+static bool judge_allow(void *arg, const char *sql, uint32_t len)
+{
+	(void)arg, (void)sql, (void)len;
+	judged++;
+	return true;
+}
+
+static void test_rejudge_judges_every_stale_version_once_per_generation(void **state)
+{
+	(void)state;
+	struct rg_pg_sqlfx f = fx_(RG_PG_FX_PREPARE, "p", "PREPARE p AS SELECT 1");
+	uint64_t gen;
+
+	judged = 0;
+	assert_false(rg_pg_stmt_stale(&T, 7));
+	assert_true(rg_pg_stmt_rejudge(&T, "p", 1, 7, judge_deny_secret, NULL)); /* none */
+	assert_int_equal(send_fx(NULL, "PREPARE p AS SELECT 1", 7, &f, 1), 0);
+	assert_int_equal(be_tag("PREPARE"), 0);
+	assert_int_equal(be_Z('I'), 0);
+	/* current: nothing to judge, and the session need not even look */
+	assert_false(rg_pg_stmt_stale(&T, 7));
+	assert_true(rg_pg_stmt_rejudge(&T, "p", 1, 7, judge_deny_secret, NULL));
+	assert_int_equal(judged, 0);
+	/* a reload: judged again once, then current */
+	assert_true(rg_pg_stmt_stale(&T, 8));
+	assert_true(rg_pg_stmt_rejudge(&T, "p", 1, 8, judge_allow, NULL));
+	assert_int_equal(judged, 1);
+	assert_true(rg_pg_stmt_rejudge(&T, "p", 1, 8, judge_allow, NULL));
+	assert_int_equal(judged, 1);
+	assert_int_equal(rg_pg_stmt_lookup(&T, "p", 1, NULL, NULL, &gen), 1);
+	assert_int_equal(gen, 8);
+	assert_false(rg_pg_stmt_stale(&T, 8));
+	/* a pending PREPARE of the same name (it fails: p exists) and the installed one, both
+	 * judged by an older bundle: each is a version the target may run, each is judged */
+	f = fx_(RG_PG_FX_PREPARE, "p", PREP_P);
+	assert_int_equal(send_fx(NULL, PREP_P, 8, &f, 1), 0);
+	judged = 0;
+	assert_true(rg_pg_stmt_stale(&T, 9));
+	assert_false(rg_pg_stmt_rejudge(&T, "p", 1, 9, judge_deny_secret, NULL));
+	assert_int_equal(judged, 2);
+	assert_int_equal(be_E(), 0);
+	assert_int_equal(be_Z('I'), 0);
+	assert_true(rg_pg_stmt_rejudge(&T, "p", 1, 9, judge_deny_secret, NULL));
+	/* a pending Parse of the name counts too */
+	parse("q", "select secret from t");
+	judged = 0;
+	assert_false(rg_pg_stmt_rejudge(&T, "q", 1, 9, judge_deny_secret, NULL));
+	assert_int_equal(judged, 1);
+	assert_true(rg_pg_stmt_rejudge(&T, "q", 1, 7, judge_deny_secret, NULL));
+}
+
+static void test_prepared_statements_are_bounded_with_the_named_ones(void **state)
+{
+	(void)state;
+	struct rg_pg_stmt_limits lim = *rg_pg_stmt_limits_default();
+	struct rg_pg_sqlfx f[2] = {fx_(RG_PG_FX_PREPARE, "a", "PREPARE a AS SELECT 1"),
+				   fx_(RG_PG_FX_PREPARE, "b", "PREPARE b AS SELECT 1")};
+
+	rg_pg_stmt_free(&T);
+	lim.max_statements = 1;
+	lim.max_sql_bytes = 64;
+	rg_pg_stmt_init(&T, &lim);
+	assert_true(rg_pg_stmt_room(&T, 1, 21));
+	assert_false(rg_pg_stmt_room(&T, 2, 42));
+	assert_false(rg_pg_stmt_room(&T, 1, 65));
+	/* past the bound at the target's confirmation: an error, the session ends (54000) */
+	assert_int_equal(send_fx(NULL, "two", 7, f, 2), 0);
+	assert_int_equal(be_tag("PREPARE"), 0);
+	assert_false(rg_pg_stmt_room(&T, 1, 1));
+	assert_int_equal(be_tag("PREPARE"), RG_PG_STMT_E_LIMIT);
+	rg_pg_stmt_free(&T);
+	rg_pg_stmt_init(&T, &lim);
+	/* a text of most of the bound: its pending copy does not count against its install */
+	char mid[41];
+	memset(mid, 'm', 40);
+	mid[40] = '\0';
+	f[0].sql = mid;
+	f[0].sql_len = 40;
+	assert_true(rg_pg_stmt_room(&T, 1, 40));
+	assert_int_equal(send_fx(NULL, mid, 7, f, 1), 0);
+	assert_int_equal(be_tag("PREPARE"), 0);
+	assert_int_equal(be_Z('I'), 0);
+	assert_int_equal(has("a"), 1);
+	assert_int_equal(T.sql_bytes, 40);
+	rg_pg_stmt_free(&T);
+	rg_pg_stmt_init(&T, &lim);
+	char big[80];
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	f[0].sql = big;
+	f[0].sql_len = (uint32_t)strlen(big);
+	assert_int_equal(send_fx(NULL, "big", 7, f, 1), RG_PG_STMT_E_LIMIT);
+	assert_int_equal(rg_pg_stmt_pending(&T), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -935,6 +1272,14 @@ int main(void)
 	    T_(test_names_are_keyed_on_their_first_63_bytes_like_the_server),
 	    T_(test_limits_return_an_error_instead_of_growing),
 	    T_(test_long_pipeline_grows_then_trims),
+	    T_(test_sql_prepare_is_learned_when_the_target_confirms_it),
+	    T_(test_a_prepare_the_target_refuses_is_never_installed),
+	    T_(test_rollback_undoes_neither_prepare_nor_deallocate),
+	    T_(test_effects_of_a_string_apply_in_order_until_its_error),
+	    T_(test_deallocate_all_and_discard_all_forget_protocol_statements_too),
+	    T_(test_a_prepare_run_through_a_portal_applies_at_its_execute),
+	    T_(test_rejudge_judges_every_stale_version_once_per_generation),
+	    T_(test_prepared_statements_are_bounded_with_the_named_ones),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

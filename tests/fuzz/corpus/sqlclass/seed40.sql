@@ -1,0 +1,1 @@
+EXECUTE "Q"(1, (SELECT 2))
