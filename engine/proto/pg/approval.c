@@ -194,10 +194,12 @@ static void on_change(void *arg, const struct rg_appr *a)
 	struct pg_approvals *ap = arg;
 	struct appr_outcome *o;
 	unsigned worker = UINT32_MAX;
+	struct rg_core *core;
 
 	if (a->status == RG_APPR_PENDING)
 		return;
 	pthread_mutex_lock(&ap->mu);
+	core = ap->core;
 	for (size_t i = 0; i < ap->nheld; i++)
 		if (!strcmp(ap->held[i].id, a->id)) {
 			worker = ap->held[i].worker;
@@ -207,7 +209,7 @@ static void on_change(void *arg, const struct rg_appr *a)
 	if (a->status == RG_APPR_APPROVED && a->scope == RG_APPR_SCOPE_FINGERPRINT)
 		grant_add(ap, a, a->decided_ms ? a->decided_ms : wall_ms());
 	pthread_mutex_unlock(&ap->mu);
-	if (worker == UINT32_MAX || !ap->core)
+	if (worker == UINT32_MAX || !core)
 		return; /* not held here (or no longer): its holder logs it */
 	rg_pg_log("event=approval_%s id=%s sub=%s target=%s rule=%s by=%s",
 		  rg_appr_status_name(a->status), a->id, a->subject, a->target, a->rule,
@@ -220,7 +222,7 @@ static void on_change(void *arg, const struct rg_appr *a)
 	o->status = a->status;
 	snprintf(o->by, sizeof(o->by), "%s", a->decided_by ? a->decided_by : "");
 	snprintf(o->reason, sizeof(o->reason), "%s", a->reason ? a->reason : "");
-	for (int tries = 0; rg_core_post(ap->core, worker, outcome_msg, o) == -EAGAIN; tries++) {
+	for (int tries = 0; rg_core_post(core, worker, outcome_msg, o) == -EAGAIN; tries++) {
 		if (tries > 2000) {
 			free(o);
 			return;
@@ -537,7 +539,9 @@ int rg_pg_gw_approvals_start(struct rg_pg_gw *gw, struct rg_core *core)
 
 	if (!ap->ctl)
 		return 0;
+	pthread_mutex_lock(&ap->mu);
 	ap->core = core;
+	pthread_mutex_unlock(&ap->mu);
 	if (pthread_create(&ap->thr, NULL, appr_main, ap))
 		return -EAGAIN;
 	ap->started = true;
@@ -564,7 +568,9 @@ void rg_pg_gw_approvals_stop(struct rg_pg_gw *gw)
 	if (ap->hook_started)
 		pthread_join(ap->hook_thr, NULL);
 	ap->started = ap->hook_started = false;
+	pthread_mutex_lock(&ap->mu);
 	ap->core = NULL;
+	pthread_mutex_unlock(&ap->mu);
 }
 
 /* ---- worker side --------------------------------------------------------------------------- */
@@ -727,13 +733,17 @@ void pg_approvals_withdraw(struct rg_pg_gw *gw, unsigned worker, uint64_t sess_i
 	struct pg_approvals *ap = gw->approvals;
 	struct appr_outcome *o;
 
-	if (!ap || !ap->core || worker >= gw->workers || !sess_id)
+	struct rg_core *core;
+
+	if (!ap || worker >= gw->workers || !sess_id)
 		return;
-	o = calloc(1, sizeof(*o));
-	if (!o)
+	pthread_mutex_lock(&ap->mu);
+	core = ap->core;
+	pthread_mutex_unlock(&ap->mu);
+	if (!core || !(o = calloc(1, sizeof(*o))))
 		return;
 	o->ap = ap;
 	o->sess_id = sess_id;
-	if (rg_core_post(ap->core, worker, withdraw_msg, o))
+	if (rg_core_post(core, worker, withdraw_msg, o))
 		free(o);
 }

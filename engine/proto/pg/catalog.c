@@ -874,17 +874,24 @@ static void *cat_main(void *arg)
 
 int pg_catalog_start(struct pg_catalog *c, struct rg_core *core, uint16_t port, uint64_t ttl_ms)
 {
+	struct pg_cat_tgt *t = calloc(c->gw->n_targets ? c->gw->n_targets : 1, sizeof(*t));
+
+	c->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!t || c->wake < 0) {
+		free(t);
+		return -ENOMEM;
+	}
+	/* workers may already ask (they find no target until this is published) */
+	pthread_mutex_lock(&c->mu);
 	c->core = core;
 	c->port = port;
 	if (ttl_ms)
 		c->ttl_ms = ttl_ms;
+	c->t = t;
 	c->nt = c->gw->n_targets;
-	c->t = calloc(c->nt ? c->nt : 1, sizeof(*c->t));
-	for (size_t i = 0; c->t && i < c->nt; i++)
+	for (size_t i = 0; i < c->nt; i++)
 		c->t[i].want = c->bundle; /* read at start: most sessions then never wait */
-	c->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!c->t || c->wake < 0)
-		return -ENOMEM;
+	pthread_mutex_unlock(&c->mu);
 	if (pthread_create(&c->thr, NULL, cat_main, c))
 		return -EAGAIN;
 	c->started = true;
