@@ -178,6 +178,8 @@ def main():
             err = res.get("err")
             check(err is not None and getattr(err, "pgcode", None) == "57014",
                   f"cancel while held: 57014 ({err!r})")
+            check(pgfix.wait_log(rg, "reach=held_statement_only"),
+                  "nothing ran ahead of it: the cancel did not go to PostgreSQL")
             cur = conn.cursor()
             cur.execute("SELECT 1")
             check(cur.fetchone() == (1,), "the session goes on after the withdrawal")

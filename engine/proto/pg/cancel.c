@@ -34,6 +34,7 @@ struct node {
 	const void *target;
 	uint64_t sess_id; /* the session holding the key, on worker `worker` */
 	unsigned worker;
+	bool held_only; /* all it runs is a statement held for approval, not on the target */
 	uint8_t be_key[]; /* be_key_len bytes, then be_addrlen bytes of address */
 };
 
@@ -148,6 +149,7 @@ bool rg_pg_cancel_lookup(struct rg_pg_cancel_reg *r, uint32_t pid, const uint8_t
 		out->target = n->target;
 		out->sess_id = n->sess_id;
 		out->worker = n->worker;
+		out->held_only = n->held_only;
 		out->be_pid = n->be_pid;
 		out->be_key_len = n->be_key_len;
 		memcpy(out->be_key, n->be_key, n->be_key_len);
@@ -157,6 +159,18 @@ bool rg_pg_cancel_lookup(struct rg_pg_cancel_reg *r, uint32_t pid, const uint8_t
 	}
 	pthread_mutex_unlock(&r->mu);
 	return ok;
+}
+
+void rg_pg_cancel_set_held_only(struct rg_pg_cancel_reg *r, uint32_t pid, const uint8_t *key,
+				bool held_only)
+{
+	struct node *n;
+
+	pthread_mutex_lock(&r->mu);
+	n = find(r, pid, key);
+	if (n)
+		n->held_only = held_only;
+	pthread_mutex_unlock(&r->mu);
 }
 
 void rg_pg_cancel_unregister(struct rg_pg_cancel_reg *r, uint32_t pid, const uint8_t *key)

@@ -225,6 +225,9 @@ struct rg_pg_cancel_entry {
 	/* the session holding the key (a held statement is withdrawn by its cancel) */
 	unsigned worker;
 	uint64_t sess_id;
+	/* all the session runs is a statement held for approval: the cancel withdraws it and
+	 * does not reach the target (where it could cancel the statement after it) */
+	bool held_only;
 };
 struct rg_pg_cancel_reg *rg_pg_cancel_reg_new(void);
 void rg_pg_cancel_reg_free(struct rg_pg_cancel_reg *r);
@@ -236,6 +239,8 @@ int rg_pg_cancel_register(struct rg_pg_cancel_reg *r, struct rg_pg_cancel_entry 
 bool rg_pg_cancel_lookup(struct rg_pg_cancel_reg *r, uint32_t pid, const uint8_t *key,
 			 size_t key_len, struct rg_pg_cancel_entry *out);
 void rg_pg_cancel_unregister(struct rg_pg_cancel_reg *r, uint32_t pid, const uint8_t *key);
+void rg_pg_cancel_set_held_only(struct rg_pg_cancel_reg *r, uint32_t pid, const uint8_t *key,
+				bool held_only);
 size_t rg_pg_cancel_count(struct rg_pg_cancel_reg *r);
 
 #endif /* RG_PROTO_PG_PG_H */

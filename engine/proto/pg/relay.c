@@ -849,6 +849,12 @@ static bool appr_hold(struct rg_sess *s, const struct rg_pg_msg *m, const char *
 		return true;
 	}
 	ps->appr = h;
+	/* nothing runs on the target ahead of it: a cancel is for the held statement only */
+	h->held_only = ps->key_registered &&
+		       (ps->mask ? !rg_pg_stmt_pending(&ps->mask->st)
+				 : ps->rfq_recv + (h->parse ? 0 : 1) == ps->syncs_sent);
+	if (h->held_only)
+		rg_pg_cancel_set_held_only(ps->gw->cancel, ps->key_pid, ps->key_key, true);
 	snprintf(msg, sizeof(msg), "waiting for approval %s (rule %s)%s%s%s", h->id, h->rule,
 		 url[0] ? ": " : "", url, url[0] ? "/#/approvals/" : "");
 	if (url[0])
@@ -896,6 +902,8 @@ void pg_appr_release(struct rg_sess *s, enum rg_appr_status st, const char *by,
 	if (!h || ps->fe == FE_CLOSING)
 		return;
 	ps->appr = NULL;
+	if (h->held_only)
+		rg_pg_cancel_set_held_only(ps->gw->cancel, ps->key_pid, ps->key_key, false);
 	if (rg_pg_msg_view(h->held.p, 1 + ((size_t)h->held.p[1] << 24 | (size_t)h->held.p[2] << 16 |
 					    (size_t)h->held.p[3] << 8 | h->held.p[4]),
 			   &m)) {

@@ -567,6 +567,12 @@ void pg_start_cancel(struct rg_sess *s, const struct rg_pg_startup *su)
 	/* a statement that session holds for approval is withdrawn (57014); whatever runs on
 	 * the target is cancelled as usual */
 	pg_approvals_withdraw(ps->gw, ps->cancel->worker, ps->cancel->sess_id);
+	if (ps->cancel->held_only) {
+		rg_pg_log("event=cancel sess=%llu peer=%s target=%s reach=held_statement_only",
+			  (unsigned long long)ps->id, ps->peer, ps->tgt->cfg->name);
+		rg_sess_close(s);
+		return;
+	}
 	rg_pg_log("event=cancel sess=%llu peer=%s target=%s", (unsigned long long)ps->id, ps->peer,
 		  ps->tgt->cfg->name);
 	pg_be_goto(ps, BE_CONNECTING);
