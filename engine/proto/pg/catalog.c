@@ -194,6 +194,8 @@ struct pg_cat_tgt {
 	bool running;		    /* mu: a read is in progress */
 	bool ok;		    /* mu: the last read succeeded */
 	_Atomic uint64_t serial;    /* reads finished, ok or not */
+	_Atomic uint64_t version;   /* changes whenever an answer could: a new snapshot, an
+				     * invalidation (read lock-free by pg_catalog_version) */
 	uint64_t next_ttl_ms;	    /* catalog thread only: background re-read */
 	PGconn *conn;		    /* catalog thread only */
 };
@@ -216,6 +218,7 @@ struct pg_catalog {
 	char secret[65];
 	struct pg_cat_tgt *t; /* [gw->n_targets] */
 	size_t nt;
+	_Atomic(struct pg_cat_tgt *) pub; /* t, once published (lock-free readers) */
 	struct pg_cat_waiter **waiters; /* [workers]: each worker's list, that worker only */
 };
 
@@ -329,6 +332,7 @@ int pg_catalog_set_globs(struct pg_catalog *c, const struct rg_policy *p)
 	c->bundle = p != NULL;
 	for (i = 0; i < c->nt; i++) {
 		c->t[i].inval++; /* read again against these globs */
+		atomic_fetch_add(&c->t[i].version, 1);
 		c->t[i].want |= c->bundle && !c->t[i].snap;
 	}
 	pthread_mutex_unlock(&c->mu);
@@ -344,8 +348,10 @@ nomem:
 void pg_catalog_invalidate(struct pg_catalog *c, size_t target)
 {
 	pthread_mutex_lock(&c->mu);
-	if (target < c->nt && c->t[target].snap)
+	if (target < c->nt && c->t[target].snap) {
 		c->t[target].inval++;
+		atomic_fetch_add(&c->t[target].version, 1);
+	}
 	pthread_mutex_unlock(&c->mu);
 }
 
@@ -476,6 +482,16 @@ int pg_catalog_proc(struct pg_catalog *c, size_t target, uint32_t oid, char *out
 	if (r != 1)
 		kick(c);
 	return r;
+}
+
+uint64_t pg_catalog_version(struct pg_catalog *c, size_t target)
+{
+	struct pg_cat_tgt *t = atomic_load_explicit(&c->pub, memory_order_acquire);
+
+	/* +1: never 0, which a session's plan cache takes for "not built with the catalog" */
+	return t && target < c->nt ? atomic_load_explicit(&t[target].version,
+							   memory_order_acquire) + 1
+				   : 1;
 }
 
 /* On a worker: resume the sessions whose read is done. */
@@ -855,6 +871,7 @@ static void *cat_main(void *arg)
 			old = c->t[pick].snap;
 			c->t[pick].snap = s;
 			c->t[pick].read_inval = inval;
+			atomic_fetch_add(&c->t[pick].version, 1);
 		}
 		atomic_fetch_add(&c->t[pick].serial, 1);
 		pthread_mutex_unlock(&c->mu);
@@ -891,6 +908,7 @@ int pg_catalog_start(struct pg_catalog *c, struct rg_core *core, uint16_t port, 
 	c->nt = c->gw->n_targets;
 	for (size_t i = 0; i < c->nt; i++)
 		c->t[i].want = c->bundle; /* read at start: most sessions then never wait */
+	atomic_store_explicit(&c->pub, t, memory_order_release);
 	pthread_mutex_unlock(&c->mu);
 	if (pthread_create(&c->thr, NULL, cat_main, c))
 		return -EAGAIN;

@@ -643,6 +643,9 @@ enum pg_cat_ans pg_catalog_origins(struct pg_catalog *c, size_t target,
 				   struct pg_cat_waiter *wt, unsigned worker, struct rg_acc *names,
 				   struct rg_acc *ptrs);
 void pg_catalog_unwait(struct pg_catalog *c, struct pg_cat_waiter *wt);
+/* Lock-free: changes whenever pg_catalog_origins could answer differently for target (a
+ * session keeps a plan built for the same columns while it stays the same); never 0. */
+uint64_t pg_catalog_version(struct pg_catalog *c, size_t target);
 /* A function's quoted "schema"."name" by OID into out: 1 found, 0 not in the last read, -1 no read
  * yet (or it failed). Not found asks for a new read (at most one a second); the caller does
  * not wait for it. */

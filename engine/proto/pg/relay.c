@@ -373,6 +373,7 @@ void pg_mask_free(struct pg_sess *ps)
 	rg_acc_free(&ps->mask->held);
 	rg_acc_free(&ps->mask->onames);
 	rg_acc_free(&ps->mask->optrs);
+	rg_acc_free(&ps->mask->plan_cols);
 	free(ps->mask);
 	ps->mask = NULL;
 }
@@ -422,6 +423,37 @@ bool pg_mask_fe(struct rg_sess *s, const struct rg_pg_msg *m)
 
 static bool mask_be(struct rg_sess *s, const struct rg_pg_msg *m, const struct rg_pg_shape *shape,
 		    struct fwd_run *run, int *err, bool *sent);
+
+/* The (table OID, attnum) of each column of shape, as a plan cache key. */
+static bool same_cols(const struct pg_mask *mk, const struct rg_pg_shape *shape)
+{
+	const uint8_t *k = mk->plan_cols.p;
+
+	if (!shape || !shape->described || mk->plan_cols.len != (size_t)shape->ncols * 6)
+		return false;
+	for (uint16_t i = 0; i < shape->ncols; i++, k += 6) {
+		uint32_t oid;
+		int16_t att;
+
+		memcpy(&oid, k, 4);
+		memcpy(&att, k + 4, 2);
+		if (oid != shape->cols[i].table_oid || att != shape->cols[i].attnum)
+			return false;
+	}
+	return true;
+}
+
+static int keep_cols(struct pg_mask *mk, const struct rg_pg_shape *shape)
+{
+	mk->plan_cols.len = 0;
+	for (uint16_t i = 0; i < shape->ncols; i++)
+		if (rg_acc_append(&mk->plan_cols, &shape->cols[i].table_oid, 4) ||
+		    rg_acc_append(&mk->plan_cols, &shape->cols[i].attnum, 2)) {
+			mk->plan_catver = 0;
+			return -ENOMEM;
+		}
+	return 0;
+}
 
 /* A target message while the session waits for a catalog read: kept, in order; past
  * PG_CAT_HOLD_PAUSE the target is not read until the wait ends. False: out of memory. */
@@ -542,10 +574,22 @@ static bool mask_be(struct rg_sess *s, const struct rg_pg_msg *m, const struct r
 	plan = mk->plan_serial == serial && mk->plan_gen == gen
 		   ? rg_policy_mask_plan_get(mk->plan, ctx)
 		   : NULL;
+	/* a new result with the columns of the last one (the next Execute of a statement, the
+	 * same query again): its plan holds while the bundle and the catalog's answers do */
+	if (!plan && serial != UINT64_MAX && mk->plan_catver && mk->plan_gen == gen &&
+	    same_cols(mk, shape) &&
+	    mk->plan_catver == pg_catalog_version(ps->gw->catalog,
+						  (size_t)(ps->tgt - ps->gw->targets)) &&
+	    (plan = rg_policy_mask_plan_get(mk->plan, ctx)))
+		mk->plan_serial = serial;
 	if (!plan) {
+		uint64_t catver = 0;
 		const char *const *origins = none;
 		size_t norigins = 0;
 
+		if (m->type == RG_PG_BE_DATA_ROW && shape && shape->described)
+			catver = pg_catalog_version(ps->gw->catalog,
+						    (size_t)(ps->tgt - ps->gw->targets));
 		switch (m->type == RG_PG_BE_DATA_ROW && shape && shape->described
 				? pg_catalog_origins(ps->gw->catalog, (size_t)(ps->tgt - ps->gw->targets),
 						     shape->cols, shape->ncols, &mk->wait,
@@ -569,12 +613,14 @@ static bool mask_be(struct rg_sess *s, const struct rg_pg_msg *m, const struct r
 			catalog_fail(s);
 			return false;
 		}
-		if (rg_policy_mask_plan_build(ctx, &ps->req, origins, norigins, mk->plan, &plan)) {
+		if (rg_policy_mask_plan_build(ctx, &ps->req, origins, norigins, mk->plan, &plan) ||
+		    (catver && keep_cols(mk, shape))) {
 			mask_fail(s, RG_PG_MASK_E_NOMEM, "plan");
 			return false;
 		}
 		mk->plan_serial = serial;
 		mk->plan_gen = gen;
+		mk->plan_catver = catver; /* read before the lookup: a change since rebuilds */
 	}
 	mk->out.len = 0;
 	if (m->type == RG_PG_BE_DATA_ROW)

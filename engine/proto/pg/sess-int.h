@@ -197,6 +197,8 @@ struct pg_mask {
 	struct rg_pg_stmt st;
 	struct rg_policy_plan *plan;
 	uint64_t plan_serial, plan_gen;
+	uint64_t plan_catver;	  /* pg_catalog_version the plan's origins came from (0: none) */
+	struct rg_acc plan_cols; /* (table OID, attnum) of each column the plan was built for */
 	struct rg_acc out;
 	bool paused; /* the tracker asked to stop reading the agent */
 	/* column origins (catalog.c): while a catalog read is awaited, the target's messages
