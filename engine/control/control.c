@@ -600,26 +600,18 @@ int rg_control_get(struct rg_control *c, const char *id, struct rg_appr **out)
 	return r;
 }
 
-int rg_control_list(struct rg_control *c, int status, size_t limit, struct rg_appr ***out,
-		    size_t *n)
+/* The requests a SELECT COLS returns, as a list (*out: rg_appr_list_free). */
+static int list_query(struct rg_control *c, const char *sql, const char *const *p, int np,
+		      struct rg_appr ***out, size_t *n)
 {
-	char lim[24];
-	const char *p[2] = {status >= 0 ? rg_appr_status_name((enum rg_appr_status)status) : NULL,
-			    lim};
 	struct rg_appr **v = NULL;
 	struct db_res r;
 	int ret;
 
 	*out = NULL;
 	*n = 0;
-	if (!limit || limit > 1000)
-		limit = 1000;
-	fmt_i64(lim, sizeof(lim), (int64_t)limit);
 	pthread_mutex_lock(&c->mu);
-	ret = db_run(c,
-		     "SELECT " COLS " FROM ringgate_approvals WHERE CAST($1 AS TEXT) IS NULL OR "
-		     "status = $1 ORDER BY created_ms DESC, id LIMIT CAST($2 AS BIGINT)",
-		     p, 2, &r, NULL);
+	ret = db_run(c, sql, p, np, &r, NULL);
 	pthread_mutex_unlock(&c->mu);
 	if (!ret && r.rows && !(v = calloc(r.rows, sizeof(*v))))
 		ret = -ENOMEM;
@@ -634,6 +626,22 @@ int rg_control_list(struct rg_control *c, int status, size_t limit, struct rg_ap
 	}
 	*out = v;
 	return 0;
+}
+
+int rg_control_list(struct rg_control *c, int status, size_t limit, struct rg_appr ***out,
+		    size_t *n)
+{
+	char lim[24];
+	const char *p[2] = {status >= 0 ? rg_appr_status_name((enum rg_appr_status)status) : NULL,
+			    lim};
+
+	if (!limit || limit > 1000)
+		limit = 1000;
+	fmt_i64(lim, sizeof(lim), (int64_t)limit);
+	return list_query(c,
+			  "SELECT " COLS " FROM ringgate_approvals WHERE CAST($1 AS TEXT) IS NULL "
+			  "OR status = $1 ORDER BY created_ms DESC, id LIMIT CAST($2 AS BIGINT)",
+			  p, 2, out, n);
 }
 
 /* pending -> st (mu held); 0 when this call made the change. */
@@ -786,32 +794,12 @@ int rg_control_ended_since(struct rg_control *c, const char *node, int64_t since
 {
 	char sb[24];
 	const char *p[2] = {node, sb};
-	struct rg_appr **v = NULL;
-	struct db_res r;
-	int ret;
 
-	*out = NULL;
-	*n = 0;
 	fmt_i64(sb, sizeof(sb), since_ms);
-	pthread_mutex_lock(&c->mu);
-	ret = db_run(c,
-		     "SELECT " COLS " FROM ringgate_approvals WHERE node = $1 AND "
-		     "status <> 'pending' AND decided_ms >= CAST($2 AS BIGINT)",
-		     p, 2, &r, NULL);
-	pthread_mutex_unlock(&c->mu);
-	if (!ret && r.rows && !(v = calloc(r.rows, sizeof(*v))))
-		ret = -ENOMEM;
-	for (size_t i = 0; !ret && i < r.rows; i++)
-		if (!(v[(*n)++] = row_read(&r, i)))
-			ret = -ENOMEM;
-	res_free(&r);
-	if (ret) {
-		rg_appr_list_free(v, *n);
-		*n = 0;
-		return ret;
-	}
-	*out = v;
-	return 0;
+	return list_query(c,
+			  "SELECT " COLS " FROM ringgate_approvals WHERE node = $1 AND "
+			  "status <> 'pending' AND decided_ms >= CAST($2 AS BIGINT)",
+			  p, 2, out, n);
 }
 
 int64_t rg_control_next_expiry(struct rg_control *c)

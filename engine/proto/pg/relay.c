@@ -419,6 +419,25 @@ bool pg_mask_fe(struct rg_sess *s, const struct rg_pg_msg *m)
 	return mask_fe(s, m, NULL, 0);
 }
 
+/* The message at *off of a buffer of whole messages kept by the session (a catalog wait's,
+ * a held statement's): 1 and *m, *off past it; 0 at the end; -1 if what is there is not a
+ * whole message (it was framed when kept: a bug, failed closed by the callers). */
+static int held_next(const struct rg_acc *a, size_t *off, struct rg_pg_msg *m)
+{
+	size_t total;
+
+	if (*off >= a->len)
+		return 0;
+	if (a->len - *off < 5)
+		return -1;
+	total = 1 + ((size_t)a->p[*off + 1] << 24 | (size_t)a->p[*off + 2] << 16 |
+		     (size_t)a->p[*off + 3] << 8 | a->p[*off + 4]);
+	if (total > a->len - *off || rg_pg_msg_view(a->p + *off, total, m))
+		return -1;
+	*off += total;
+	return 1;
+}
+
 /* ---- result column origins (catalog.c) ------------------------------------------------- */
 
 static bool mask_be(struct rg_sess *s, const struct rg_pg_msg *m, const struct rg_pg_shape *shape,
@@ -504,22 +523,18 @@ void pg_catalog_resume(struct rg_sess *s)
 	struct rg_pg_msg m;
 	size_t off = 0;
 	bool first = true, sent;
-	int err = 0;
+	int err = 0, r;
 
 	if (!mk || !mk->waiting)
 		return;
 	held = mk->held;
 	memset(&mk->held, 0, sizeof(mk->held));
 	mk->waiting = false;
-	while (off + 5 <= held.len && !err && ps->fe != FE_CLOSING) {
-		size_t total = 1 + ((size_t)held.p[off + 1] << 24 | (size_t)held.p[off + 2] << 16 |
-				    (size_t)held.p[off + 3] << 8 | held.p[off + 4]);
-
-		if (total > held.len - off || rg_pg_msg_view(held.p + off, total, &m)) {
+	while (!err && ps->fe != FE_CLOSING && (r = held_next(&held, &off, &m))) {
+		if (r < 0) {
 			mask_fail(s, RG_PG_STMT_E_PROTO, "held");
 			break;
 		}
-		off += total;
 		if (first) {
 			/* the row that waited went through the tracker and the limits already */
 			first = false;
@@ -950,13 +965,10 @@ void pg_appr_release(struct rg_sess *s, enum rg_appr_status st, const char *by,
 	ps->appr = NULL;
 	if (h->held_only)
 		rg_pg_cancel_set_held_only(ps->gw->cancel, ps->key_pid, ps->key_key, false);
-	if (rg_pg_msg_view(h->held.p, 1 + ((size_t)h->held.p[1] << 24 | (size_t)h->held.p[2] << 16 |
-					    (size_t)h->held.p[3] << 8 | h->held.p[4]),
-			   &m)) {
+	if (held_next(&h->held, &off, &m) != 1) {
 		pg_close_fatal(s, "08006", "ringgate lost a held statement");
 		goto out;
 	}
-	off = m.total;
 	if (st == RG_APPR_APPROVED) {
 		/* counted and judged when it was held: it goes as it came, with what it does to
 		 * SQL-level prepared statements for the tracker */
@@ -1000,16 +1012,9 @@ void pg_appr_release(struct rg_sess *s, enum rg_appr_status st, const char *by,
 		ps->cnt->stmt_denied++;
 	}
 	/* then what the agent sent behind it, as if it came now (it may be held in turn) */
-	while (!err && off + 5 <= h->held.len && ps->fe != FE_CLOSING) {
-		size_t total = 1 + ((size_t)h->held.p[off + 1] << 24 | (size_t)h->held.p[off + 2] << 16 |
-				    (size_t)h->held.p[off + 3] << 8 | h->held.p[off + 4]);
-
-		if (total > h->held.len - off || rg_pg_msg_view(h->held.p + off, total, &m))
-			break;
-		off += total;
+	while (!err && ps->fe != FE_CLOSING && held_next(&h->held, &off, &m) == 1)
 		if (!pg_fe_relay_msg(s, &m, &run, NULL, true, &err))
 			break;
-	}
 	pg_run_flush(s, RG_BE, &run, &err);
 	if (err)
 		rg_sess_abort(s);
