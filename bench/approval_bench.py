@@ -45,13 +45,6 @@ rules:
 """
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
 
 def pgbench_run(env, clients, duration, workdir, tag):
     d = os.path.join(workdir, tag)
@@ -123,7 +116,7 @@ def main():
                     wait_conn(c)
                 conns += batch
             time.sleep(1)
-            rss_idle = rss_kib(pid)
+            rss_idle = rgtest.rss_kib(pid)
             idle = pgbench_run(env, a.clients, a.duration, d, "idle")
             for c in conns:
                 c.cursor().execute("UPDATE pgbench_branches SET bbalance = bbalance "
@@ -138,7 +131,7 @@ def main():
                 time.sleep(0.5)
             held = log.count("event=approval_requested")
             time.sleep(1)
-            rss_held = rss_kib(pid)
+            rss_held = rgtest.rss_kib(pid)
             loaded = pgbench_run(env, a.clients, a.duration, d, "held")
             still = log.count("event=stmt_held")
             for c in conns:

@@ -24,14 +24,6 @@ from test_clients_bad_input import (error_fields, finish, msg, raw_login,  # noq
 psycopg2 = rgtest.require_psycopg2()
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return -1
-
-
 def test_slow_reader_backpressure():
     """A client that stops reading a 100 MB result for seconds: ringgate holds back (its
     memory does not grow by the result), other sessions stay fast, and when the client
@@ -43,7 +35,7 @@ def test_slow_reader_backpressure():
         s = r[1]
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
         sql = b"SELECT g, repeat('x', 1000) FROM generate_series(1, 100000) g\0"
-        rss0 = rss_kib(st.rg.proc.pid)
+        rss0 = rgtest.rss_kib(st.rg.proc.pid)
         s.sendall(msg(b"Q", sql))
         slowest = 0.0
         for _ in range(20):  # ~4 s without reading
@@ -53,7 +45,7 @@ def test_slow_reader_backpressure():
             cur.fetchone()
             slowest = max(slowest, time.monotonic() - t0)
             time.sleep(0.2)
-        rss1 = rss_kib(st.rg.proc.pid)
+        rss1 = rgtest.rss_kib(st.rg.proc.pid)
         grew = (rss1 - rss0) // 1024
         print(f"# ringgate RSS {rss0 // 1024} MiB -> {rss1 // 1024} MiB while the client "
               "stalls", flush=True)
@@ -96,7 +88,7 @@ def test_blocked_target_backpressure():
         s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
         sql = b"COPY blk FROM STDIN\0"
         s.sendall(msg(b"Q", sql))
-        rss0 = rss_kib(st.rg.proc.pid)
+        rss0 = rgtest.rss_kib(st.rg.proc.pid)
         rows = [msg(b"d", f"{i}\t".encode() + b"y" * 1000 + b"\n") for i in range(100000)]
         s.setblocking(False)
         sent_rows, sent_bytes, pending = 0, 0, b""
@@ -111,7 +103,7 @@ def test_blocked_target_backpressure():
                 pending = pending[n:]
             except BlockingIOError:
                 time.sleep(0.05)
-        rss1 = rss_kib(st.rg.proc.pid)
+        rss1 = rgtest.rss_kib(st.rg.proc.pid)
         print(f"# agent pushed {sent_bytes // 1024} KiB into a blocked COPY; ringgate RSS "
               f"{rss0 // 1024} -> {rss1 // 1024} MiB", flush=True)
         check(sent_bytes < 64 << 20 and (rss1 - rss0) < 100 * 1024,

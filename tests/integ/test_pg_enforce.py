@@ -121,13 +121,7 @@ def main():
         iss = pgfix.Issuer()
         work = tempfile.mkdtemp(prefix="rgtest-pol-")
         try:
-            key = os.path.join(work, "bundle.key")
-            pub = os.path.join(work, "bundle.pub")
-            subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", key],
-                           check=True, capture_output=True)
-            subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-out", pub],
-                           check=True, capture_output=True)
-            os.chmod(key, 0o600)
+            key, pub = rgtest.signing_keypair(work)
             pack = os.path.join(work, "t.yaml")
             with open(pack, "w") as f:
                 f.write(TEST_PACK)

@@ -36,13 +36,6 @@ psycopg2 = rgtest.require_psycopg2()
 GIB = 1 << 30
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
 
 def password_phase(rg, target):
     """A raw client that sent its StartupMessage and read the cleartext-password request."""
@@ -75,7 +68,7 @@ def refused_at_header(rg, target, what, header):
 def pushes_nothing_into_memory(rg, target, what, header, mib=48):
     """Send the header and then up to `mib` MiB of body: ringgate must not keep it."""
     raw = password_phase(rg, target)
-    base = rss_kib(rg.proc.pid)
+    base = rgtest.rss_kib(rg.proc.pid)
     raw.s.settimeout(5.0)
     chunk = b"x" * (1 << 20)
     sent = 0
@@ -87,7 +80,7 @@ def pushes_nothing_into_memory(rg, target, what, header, mib=48):
     except (BrokenPipeError, ConnectionResetError, socket.timeout):
         pass
     time.sleep(0.5)
-    grew = rss_kib(rg.proc.pid) - base
+    grew = rgtest.rss_kib(rg.proc.pid) - base
     raw.close()
     check(grew < 8 * 1024, f"{what}: RSS grew {grew} KiB after {sent} MiB pushed (< 8 MiB)")
 

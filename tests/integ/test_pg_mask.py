@@ -66,10 +66,7 @@ def main():
                 "(2, 'Bob', NULL, NULL, 'no-pii-here', 'plain text', '{}')")
         iss = pgfix.Issuer()
         with tempfile.TemporaryDirectory(prefix="rgtest-mask-") as d:
-            key = os.path.join(d, "mask.key")
-            with open(key, "w") as f:
-                f.write("0123456789abcdef0123456789abcdef")
-            os.chmod(key, 0o600)
+            key = rgtest.mask_key(d)
             bundle = rgtest.compile_bundle(["rules/baseline", "rules/pii"],
                                            os.path.join(d, "b.rgb"))
             rg = pgfix.start(pg, iss, policy={"bundle": bundle, "hmac_key_file": key})

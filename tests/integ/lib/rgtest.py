@@ -895,6 +895,35 @@ def rulec_binary():
     return os.path.join(RG_BUILD, "rulec", "rulec")
 
 
+def signing_keypair(d):
+    """An Ed25519 key pair for signing bundles in directory d: (private, public) paths."""
+    key, pub = os.path.join(d, "bundle.key"), os.path.join(d, "bundle.pub")
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", key],
+                   check=True, capture_output=True)
+    subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-out", pub],
+                   check=True, capture_output=True)
+    os.chmod(key, 0o600)
+    return key, pub
+
+
+def mask_key(d):
+    """A key file for the hmac masking style (policy.hmac_key_file) in directory d."""
+    key = os.path.join(d, "mask.key")
+    with open(key, "w") as f:
+        f.write("0123456789abcdef0123456789abcdef")
+    os.chmod(key, 0o600)
+    return key
+
+
+def rss_kib(pid):
+    """VmRSS of a process, KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def compile_bundle(packs, out, key=None):
     """Compile rule packs (paths; relative ones against the source tree) into bundle `out`,
     signed with `key` if given. Returns out."""
