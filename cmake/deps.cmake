@@ -12,6 +12,8 @@ pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
 pkg_check_modules(OPENSSL REQUIRED IMPORTED_TARGET openssl)
 pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
+# The admin listener's HTTP/1.1 server (engine/admin); Debian builds it with GnuTLS.
+pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
 if(RG_BPF)
 	pkg_check_modules(BPF REQUIRED IMPORTED_TARGET libbpf)
 endif()
