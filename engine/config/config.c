@@ -458,17 +458,107 @@ static void parse_listener(struct ctx *c, const struct cfg_node *n, const char *
 			  join(w, where, "address"), l->address.text);
 }
 
+/* admin.url: http(s)://host[:port][/path], printable ASCII without spaces or characters
+ * that would need quoting in a notice or an HTML attribute; stored without trailing '/'. */
+static const char *get_url(struct ctx *c, const struct cfg_node *n, const char *where)
+{
+	const char *s = scalar_str(c, n, where), *host;
+	size_t len;
+	char *out;
+
+	if (!s)
+		return NULL;
+	host = !strncmp(s, "https://", 8) ? s + 8 : !strncmp(s, "http://", 7) ? s + 7 : NULL;
+	len = strlen(s);
+	for (const char *p = s; host && *p; p++)
+		if (*p <= ' ' || *p >= 0x7f || strchr("\"'<>`\\{}|^", *p))
+			host = NULL;
+	if (!host || !*host || *host == '/' || len > 512) {
+		cfg_error(&c->e, n->line, n->col,
+			  "%s: '%s' is not an http:// or https:// URL with a host (printable ASCII, "
+			  "no spaces or quotes, at most 512 bytes)",
+			  where, s);
+		return NULL;
+	}
+	while (len > (size_t)(host - s) + 1 && s[len - 1] == '/')
+		len--;
+	out = ctx_alloc(c, len + 1);
+	if (out) {
+		memcpy(out, s, len);
+		out[len] = 0;
+	}
+	return out;
+}
+
+/* http[s]://address, a wildcard host replaced by the loopback address of its family. */
+static const char *default_admin_url(struct ctx *c, const struct rg_config_admin *ad)
+{
+	const struct rg_config_addr *a = &ad->address;
+	const char *host = a->host;
+	bool v6 = a->sa.ss_family == AF_INET6;
+	size_t n = strlen(host) + 32;
+	char *out;
+
+	if (!strcmp(host, "0.0.0.0"))
+		host = "127.0.0.1";
+	else if (v6 && (!strcmp(host, "::") || !strcmp(host, "::0")))
+		host = "::1";
+	out = ctx_alloc(c, n);
+	if (out)
+		snprintf(out, n, "%s://%s%s%s:%u", ad->tls_enabled ? "https" : "http", v6 ? "[" : "",
+			 host, v6 ? "]" : "", a->port);
+	return out;
+}
+
 static void parse_admin(struct ctx *c, const struct cfg_node *n)
 {
-	static const struct key keys[] = {{"address", true}};
-	const struct cfg_node *v[NKEYS(keys)];
+	static const struct key keys[] = {
+	    {"address", true}, {"url", false},		     {"operators", false},
+	    {"tls", false},    {"insecure_plaintext", false},
+	};
+	static const struct key tls_keys[] = {{"cert", true}, {"key", true}};
+	const struct cfg_node *v[NKEYS(keys)], *tv[NKEYS(tls_keys)];
+	struct rg_config_admin *ad = &c->cfg->admin;
+	char w[WHERE_MAX];
+	bool addr_ok = false;
 
+	ad->loc = loc_of(n);
 	if (!map_keys(c, n, "admin", keys, NKEYS(keys), v))
 		return;
-	c->cfg->admin.enabled = true;
+	ad->enabled = true;
 	if (v[0]) {
 		c->admin_addr = v[0];
-		get_addr(c, v[0], "admin.address", 0, &c->cfg->admin.address);
+		addr_ok = get_addr(c, v[0], "admin.address", 0, &ad->address);
+	}
+	if (v[3] && map_keys(c, v[3], "admin.tls", tls_keys, NKEYS(tls_keys), tv)) {
+		ad->tls_enabled = true;
+		if (tv[0])
+			ad->tls_cert = get_path(c, tv[0], "admin.tls.cert");
+		if (tv[1])
+			ad->tls_key = get_path(c, tv[1], "admin.tls.key");
+	}
+	if (v[4] && get_bool(c, v[4], "admin.insecure_plaintext", &ad->insecure_plaintext) &&
+	    ad->insecure_plaintext && v[3])
+		cfg_error(&c->e, v[4]->line, v[4]->col,
+			  "admin.insecure_plaintext: not used with tls");
+	/* Reviewers' tokens are bearer credentials, as agents' are: the listeners' rule. */
+	if (addr_ok && !v[3] && !ad->insecure_plaintext && !rg_config_addr_is_loopback(&ad->address))
+		cfg_error(&c->e, v[0]->line, v[0]->col,
+			  "admin.address: %s is not a loopback address and admin has no tls: "
+			  "reviewers' tokens would cross the network in clear text (add tls, or set "
+			  "insecure_plaintext: true)",
+			  ad->address.text);
+	if (v[1])
+		ad->url = get_url(c, v[1], "admin.url");
+	else if (addr_ok)
+		ad->url = default_admin_url(c, ad);
+	if (v[2] && get_seq(c, v[2], "admin.operators", 0)) {
+		const char **g = ctx_alloc(c, (v[2]->n + 1) * sizeof(*g));
+
+		ad->operators = g;
+		ad->n_operators = g ? v[2]->n : 0;
+		for (size_t i = 0; g && i < v[2]->n; i++)
+			g[i] = get_str(c, v[2]->kids[i], join_index(w, "admin.operators", i));
 	}
 }
 

@@ -66,9 +66,22 @@ struct rg_config_listener {
 	bool insecure_plaintext;
 };
 
+/* The admin listener (engine/admin, docs/admin.md): health, reload, the approvals API and
+ * page. Without tls its address must be loopback unless insecure_plaintext is set, as for
+ * listeners: reviewers' tokens are bearer credentials. */
 struct rg_config_admin {
 	bool enabled;		       /* the admin section is present */
+	struct rg_config_loc loc;
 	struct rg_config_addr address; /* INET, numeric host */
+	/* Public base URL (no trailing slash) put in clients' notices and links: url as
+	 * written, or http[s]://address with a wildcard host replaced by loopback. */
+	const char *url;
+	const char *const *operators; /* token groups allowed to POST /reload; may be empty */
+	size_t n_operators;
+	bool tls_enabled;
+	const char *tls_cert; /* absolute paths, both set when tls_enabled */
+	const char *tls_key;
+	bool insecure_plaintext;
 };
 
 struct rg_config_issuer {

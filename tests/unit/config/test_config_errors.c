@@ -566,6 +566,36 @@ static void test_overlapping_addresses(void **state)
 		      "(0.0.0.0:6432)\n");
 }
 
+static void test_admin_errors(void **state)
+{
+	(void)state;
+	/* Tokens in clear text off the host: refused unless written down. */
+	expect_errors(MINIMAL "admin: { address: '0.0.0.0:9187' }\n",
+		      "t.yaml:14:19: admin.address: 0.0.0.0:9187 is not a loopback address and "
+		      "admin has no tls: reviewers' tokens would cross the network in clear text "
+		      "(add tls, or set insecure_plaintext: true)\n");
+	expect_errors(MINIMAL "admin:\n"
+			      "  address: 127.0.0.1:9187\n"
+			      "  url: ftp://x\n"
+			      "  operators: ops\n"
+			      "  tls: { cert: a }\n"
+			      "  insecure_plaintext: true\n"
+			      "  metrics: true\n",
+		      "t.yaml:16:8: admin.url: 'ftp://x' is not an http:// or https:// URL with a "
+		      "host (printable ASCII, no spaces or quotes, at most 512 bytes)\n"
+		      "t.yaml:17:14: admin.operators: expected a sequence, got a scalar\n"
+		      "t.yaml:18:8: admin.tls: missing required key 'key'\n"
+		      "t.yaml:19:23: admin.insecure_plaintext: not used with tls\n"
+		      "t.yaml:20:3: admin.metrics: unknown key (expected one of: address, url, "
+		      "operators, tls, insecure_plaintext)\n");
+	expect_errors(MINIMAL "admin: { address: '127.0.0.1:9187', url: 'http://a<b' }\n",
+		      "t.yaml:14:42: admin.url: 'http://a<b' is not an http:// or https:// URL "
+		      "with a host (printable ASCII, no spaces or quotes, at most 512 bytes)\n");
+	expect_errors(MINIMAL "admin: { address: '127.0.0.1:9187', url: 'https:///x' }\n",
+		      "t.yaml:14:42: admin.url: 'https:///x' is not an http:// or https:// URL "
+		      "with a host (printable ASCII, no spaces or quotes, at most 512 bytes)\n");
+}
+
 static void test_unsupported_yaml_constructs(void **state)
 {
 	(void)state;
@@ -656,6 +686,7 @@ int main(void)
 	    cmocka_unit_test(test_password_env_must_be_a_variable_name),
 	    cmocka_unit_test(test_empty_sequences),
 	    cmocka_unit_test(test_overlapping_addresses),
+	    cmocka_unit_test(test_admin_errors),
 	    cmocka_unit_test(test_unsupported_yaml_constructs),
 	    cmocka_unit_test(test_nesting_is_bounded),
 	    cmocka_unit_test(test_all_errors_are_reported_in_one_run),

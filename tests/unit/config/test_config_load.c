@@ -206,6 +206,41 @@ static void test_listener_tls_require_can_be_turned_off(void **state)
 			    "got 'maybe'\n");
 }
 
+static void test_admin_section_keys_and_defaults(void **state)
+{
+	struct rg_config *cfg;
+
+	(void)state;
+	cfg = expect_ok(MINIMAL "admin: { address: '127.0.0.1:9187' }\n");
+	assert_true(cfg->admin.enabled);
+	assert_string_equal(cfg->admin.url, "http://127.0.0.1:9187");
+	assert_int_equal(cfg->admin.n_operators, 0);
+	assert_false(cfg->admin.tls_enabled);
+	assert_false(cfg->admin.insecure_plaintext);
+	rg_config_free(cfg);
+
+	/* A wildcard address is not a URL anyone can open: loopback of its family. */
+	cfg = expect_ok(MINIMAL "admin: { address: '[::]:9187',\n"
+				"         tls: { cert: a.crt, key: a.key } }\n");
+	assert_string_equal(cfg->admin.url, "https://[::1]:9187");
+	assert_true(cfg->admin.tls_enabled);
+	assert_string_equal(cfg->admin.tls_cert, "/etc/rg/a.crt");
+	assert_string_equal(cfg->admin.tls_key, "/etc/rg/a.key");
+	rg_config_free(cfg);
+
+	cfg = expect_ok(MINIMAL "admin:\n"
+				"  address: 0.0.0.0:9187\n"
+				"  insecure_plaintext: true\n"
+				"  url: https://gw.example.com/ringgate//\n"
+				"  operators: [ops, sre]\n");
+	assert_string_equal(cfg->admin.url, "https://gw.example.com/ringgate");
+	assert_true(cfg->admin.insecure_plaintext);
+	assert_int_equal(cfg->admin.n_operators, 2);
+	assert_string_equal(cfg->admin.operators[0], "ops");
+	assert_string_equal(cfg->admin.operators[1], "sre");
+	rg_config_free(cfg);
+}
+
 static void test_minimal_file_gets_defaults(void **state)
 {
 	struct rg_config *cfg = expect_ok("version: 1\n" MINIMAL_LISTENERS "targets:\n"
@@ -365,6 +400,7 @@ int main(void)
 	    cmocka_unit_test(test_full_example_fills_every_field),
 	    cmocka_unit_test(test_listener_tls_require_can_be_turned_off),
 		cmocka_unit_test(test_minimal_file_gets_defaults),
+	    cmocka_unit_test(test_admin_section_keys_and_defaults),
 	    cmocka_unit_test(test_quoted_values_and_flow_style_are_accepted),
 	    cmocka_unit_test(test_load_resolves_paths_against_config_dir),
 	    cmocka_unit_test(test_load_missing_file_is_enoent),
