@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "auth.h"
 #include "config.h"
 #include "control.h"
@@ -260,40 +261,114 @@ static int install_policy(const struct rg_config *cfg, struct rg_pg_gw *gw, stru
 	return 0;
 }
 
-/* SIGHUP: reload the bundle off the workers; a bad bundle is refused and the old one stays. */
+/*
+ * Reload the bundle off the workers: SIGHUP (the reloader thread) and the admin listener's
+ * POST /reload both come here; one reload at a time. A bad bundle is refused and the old one
+ * stays. Returns 0, -ENOENT (no policy.bundle configured), -EINVAL (refused) or another
+ * negative errno, with what happened in msg.
+ */
 struct reloader {
 	const struct rg_config *cfg;
 	struct rg_pg_gw *gw;
 	struct rg_core *core;
+	pthread_mutex_t mu;
 	sigset_t set;
 	volatile int stop;
 };
 
+static int reload_bundle(struct reloader *r, char *msg, size_t msglen)
+{
+	struct rg_policy *p;
+	struct rg_auth_cred *hmac;
+	int ret;
+
+	pthread_mutex_lock(&r->mu);
+	if (!r->cfg->policy.bundle) {
+		fprintf(stderr, "event=policy_reload_failed reason=no_bundle detail=\"%s has "
+				"no policy.bundle\"\n",
+			r->cfg->path);
+		snprintf(msg, msglen, "%s has no policy.bundle", r->cfg->path);
+		ret = -ENOENT;
+	} else if (load_policy(r->cfg, &p, &hmac)) {
+		fprintf(stderr, "event=policy_reload_failed reason=bad_bundle bundle=%s "
+				"detail=\"the bundle in force stays\"\n",
+			r->cfg->policy.bundle);
+		snprintf(msg, msglen, "%s was refused (see the log); the bundle in force stays",
+			 r->cfg->policy.bundle);
+		ret = -EINVAL;
+	} else {
+		ret = install_policy(r->cfg, r->gw, r->core, p, hmac, "policy_reloaded");
+		if (ret)
+			snprintf(msg, msglen, "the bundle could not be installed: %s",
+				 strerror(-ret));
+		else
+			snprintf(msg, msglen, "generation %llu from %s",
+				 (unsigned long long)rg_pg_gw_policy_gen(r->gw), r->cfg->policy.bundle);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return ret;
+}
+
 static void *reloader_main(void *arg)
 {
 	struct reloader *r = arg;
-	struct rg_policy *p;
-	struct rg_auth_cred *hmac;
+	char msg[512];
 	int sig;
 
 	for (;;) {
 		if (sigwait(&r->set, &sig) || r->stop)
 			break;
-		if (!r->cfg->policy.bundle) {
-			fprintf(stderr, "event=policy_reload_failed reason=no_bundle detail=\"%s has "
-					"no policy.bundle\"\n",
-				r->cfg->path);
-			continue;
-		}
-		if (load_policy(r->cfg, &p, &hmac)) {
-			fprintf(stderr, "event=policy_reload_failed reason=bad_bundle bundle=%s "
-					"detail=\"the bundle in force stays\"\n",
-				r->cfg->policy.bundle);
-			continue;
-		}
-		install_policy(r->cfg, r->gw, r->core, p, hmac, "policy_reloaded");
+		reload_bundle(r, msg, sizeof(msg));
 	}
 	return NULL;
+}
+
+/* ---- the admin listener and the control store (issue #11) ----------------------------- */
+
+static int admin_verify(void *arg, const char *token, size_t len, struct rg_auth_identity *id)
+{
+	struct rg_auth_fail why;
+	struct reloader *r = arg;
+
+	return rg_pg_gw_verify_token(r->gw, token, len, id, &why);
+}
+
+/* Ready once the workers run with the configured bundle in force. Targets' addresses were
+ * resolved at startup (or it failed) and the resolver keeps the last good set. */
+static int admin_ready(void *arg, char *why, size_t whylen)
+{
+	struct reloader *r = arg;
+
+	if (r->cfg->policy.bundle && !rg_pg_gw_policy_gen(r->gw)) {
+		snprintf(why, whylen, "no policy bundle in force");
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+static int admin_reload(void *arg, char *msg, size_t msglen)
+{
+	return reload_bundle(arg, msg, msglen);
+}
+
+static struct rg_admin *start_admin(const struct rg_config *cfg, struct rg_control *ctl,
+				    struct reloader *rl)
+{
+	const struct rg_admin_hooks hooks = {
+	    .arg = rl, .verify = admin_verify, .ready = admin_ready, .reload = admin_reload};
+	struct rg_admin *a = NULL;
+	char err[512];
+	uint16_t port = 0;
+
+	if (rg_admin_start(cfg, ctl, &hooks, &a, &port, err, sizeof(err))) {
+		fprintf(stderr, "%s:%u:%u: admin: %s\n", cfg->path, cfg->admin.loc.line,
+			cfg->admin.loc.col, err);
+		return NULL;
+	}
+	fprintf(stderr, "event=admin_started address=%s port=%u tls=%s url=%s\n",
+		cfg->admin.address.text, port, cfg->admin.tls_enabled ? "yes" : "no",
+		cfg->admin.url);
+	return a;
 }
 
 static int check_config(const char *path)
@@ -336,8 +411,7 @@ out:
  * the gateway for held statements. The node name is unique per host and listener port. */
 static int open_control(const struct rg_config *cfg, struct rg_pg_gw *gw, struct rg_control **out)
 {
-	char path[4096], err[512], host[200] = "", node[256], url[128];
-	const struct rg_config_addr *a = &cfg->admin.address;
+	char path[4096], err[512], host[200] = "", node[256];
 	int ret;
 
 	if (cfg->control) {
@@ -358,11 +432,9 @@ static int open_control(const struct rg_config *cfg, struct rg_pg_gw *gw, struct
 	if (gethostname(host, sizeof(host) - 1))
 		snprintf(host, sizeof(host), "ringgate");
 	snprintf(node, sizeof(node), "%.200s:%u", host, cfg->listeners[0].address.port);
-	snprintf(url, sizeof(url), "http://%s%s%s:%u", strchr(a->host, ':') ? "[" : "", a->host,
-		 strchr(a->host, ':') ? "]" : "", a->port);
 	rg_pg_gw_set_webhooks(gw, cfg->approvals.webhooks, cfg->approvals.n_webhooks,
 			      cfg->approvals.webhook_timeout_ms);
-	return rg_pg_gw_set_control(gw, *out, node, url);
+	return rg_pg_gw_set_control(gw, *out, node, cfg->admin.url);
 }
 
 static int run(const char *path)
@@ -375,7 +447,8 @@ static int run(const char *path)
 	struct rg_core *core = NULL;
 	struct sigaction sa = {0};
 	uint16_t cat_port = 0;
-	struct reloader rl = {0};
+	struct reloader rl = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	struct rg_admin *admin = NULL;
 	pthread_t rl_thread;
 	bool rl_started = false;
 	char ports[512] = "";
@@ -496,7 +569,12 @@ static int run(const char *path)
 	rl_started = pthread_create(&rl_thread, NULL, reloader_main, &rl) == 0;
 	if (!rl_started)
 		fprintf(stderr, "event=policy_reloader_failed detail=\"SIGHUP will not reload\"\n");
+	if (cfg->admin.enabled && !(admin = start_admin(cfg, ctl, &rl)))
+		rg_core_shutdown(core, 0);
 	ret = rg_core_join(core);
+	rg_admin_stop(admin); /* before the gateway its hooks use goes */
+	if (cfg->admin.enabled && !admin)
+		ret = ret ? ret : -EIO;
 	if (rl_started) {
 		rl.stop = 1;
 		pthread_kill(rl_thread, SIGHUP);
