@@ -24,4 +24,13 @@ void ctl_dev_issuer_init_help(FILE *out);
 int ctl_token(int argc, char **argv);
 void ctl_token_help(FILE *out);
 
+/* approvals.c: the approvals API of a running gateway's admin listener. */
+int ctl_approvals_list(int argc, char **argv);
+void ctl_approvals_list_help(FILE *out);
+int ctl_approvals_show(int argc, char **argv);
+void ctl_approvals_show_help(FILE *out);
+int ctl_approvals_approve(int argc, char **argv);
+int ctl_approvals_deny(int argc, char **argv);
+void ctl_approvals_decide_help(FILE *out);
+
 #endif

@@ -13,6 +13,14 @@ static const struct ctl_cmd cmds[] = {
 	{ "dev-issuer", "init", "create a DEVELOPMENT token issuer (key, JWKS) in a directory",
 	  ctl_dev_issuer_init, ctl_dev_issuer_init_help },
 	{ "token", NULL, "print a JWT signed by a DEVELOPMENT issuer", ctl_token, ctl_token_help },
+	{ "approvals", "list", "list approval requests (--json: a JSON array)", ctl_approvals_list,
+	  ctl_approvals_list_help },
+	{ "approvals", "show", "show one approval request", ctl_approvals_show,
+	  ctl_approvals_show_help },
+	{ "approvals", "approve", "approve a pending request (--reason)", ctl_approvals_approve,
+	  ctl_approvals_decide_help },
+	{ "approvals", "deny", "deny a pending request (--reason)", ctl_approvals_deny,
+	  ctl_approvals_decide_help },
 };
 
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))

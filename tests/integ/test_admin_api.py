@@ -174,6 +174,54 @@ def check_approvals(api, rg, iss):
     return r1
 
 
+def ctl(args, env=None, **extra):
+    e = {k: v for k, v in os.environ.items() if not k.startswith("RINGGATE_")}
+    e.update(env or {})
+    e.update(extra)
+    return subprocess.run([pgfix.ctl_binary(), "approvals", *args], capture_output=True,
+                          text=True, timeout=60, env=e)
+
+
+def check_ctl(rg, iss):
+    alice = iss.token(sub="alice", groups="reviewers")
+    env = {"RINGGATE_CONFIG": rg.config_path, "RINGGATE_TOKEN": alice}
+    r6 = adminfix.insert_request(rg, iss=iss.issuer, sub="agent-6",
+                                 sql="DELETE FROM orders\nWHERE id = 6")
+    r = ctl(["list", "--json"], env)
+    arr = json.loads(r.stdout) if r.returncode == 0 else None
+    check(isinstance(arr, list) and all("id" in a and "status" in a for a in arr) and
+          any(a["id"] == r6 and a["status"] == "pending" for a in arr),
+          "ringgatectl approvals list --json: an array of requests with id and status "
+          "($RINGGATE_CONFIG, $RINGGATE_TOKEN)")
+    r = ctl(["list", "--status", "pending"], env)
+    line = next((ln for ln in r.stdout.splitlines() if ln.startswith(r6)), "")
+    check(r.returncode == 0 and r.stdout.startswith("ID") and "pending" in line and
+          "agent-6" in line and "DELETE FROM orders WHERE id = 6" in line,
+          "approvals list: one line per request")
+    r = ctl(["show", r6], env)
+    check(r.returncode == 0 and "statement\nDELETE FROM orders\nWHERE id = 6" in r.stdout and
+          "reviewers" in r.stdout, "approvals show ID")
+    r = ctl(["approve", r6, "--reason", "checked by hand"], env)
+    check(r.returncode == 0 and "approved" in r.stdout and
+          adminfix.stored_status(rg, r6) == "approved", "approvals approve ID --reason")
+    r = ctl(["approve", r6, "--reason", "again"], env)
+    check(r.returncode == 1 and "HTTP 409" in r.stderr and alice not in r.stderr,
+          f"approving twice: exit 1, the API's error and status ({r.stderr.strip()})")
+    r7 = adminfix.insert_request(rg, iss=iss.issuer, sub="agent-7")
+    r = ctl(["deny", r7, "--reason", "no", "--config", rg.config_path, "--token", alice])
+    check(r.returncode == 0 and adminfix.stored_status(rg, r7) == "denied",
+          "approvals deny ID with --config and --token")
+    r = ctl(["list"], env, RINGGATE_TOKEN="bad")
+    check(r.returncode == 1 and "authentication failed (HTTP 401)" in r.stderr,
+          "a bad token: exit 1, authentication failed")
+    r = ctl(["list"], {"RINGGATE_CONFIG": rg.config_path})
+    check(r.returncode == 2 and "RINGGATE_TOKEN" in r.stderr, "no token: usage error")
+    r = ctl(["approve", r7], env)
+    check(r.returncode == 2, "approve without --reason: usage error")
+    r = ctl(["show", "nothex"], env)
+    check(r.returncode == 2, "a malformed id: usage error")
+
+
 def check_tls(pg, iss, work):
     d = os.path.join(work, "tls")
     os.makedirs(d)
@@ -199,6 +247,11 @@ def check_tls(pg, iss, work):
         except Exception:  # noqa: BLE001 -- any failure is the point
             st = None
         check(st != 200, "admin.tls: plain HTTP is not served")
+        r = ctl(["list", "--json", "--cacert", crt],
+                {"RINGGATE_CONFIG": rg.config_path,
+                 "RINGGATE_TOKEN": iss.token(sub="a", groups="reviewers")})
+        check(r.returncode == 0 and json.loads(r.stdout) == [],
+              f"ringgatectl over https with --cacert ({r.stderr.strip()})")
         check("event=admin_started" in pgfix.log_text(rg) and
               f"url=https://127.0.0.1:{port}" in pgfix.log_text(rg),
               "the start line says tls and the https URL")
@@ -230,6 +283,7 @@ def main():
                 check_auth(api, rg, iss, other)
                 check_reload(api, rg, iss, live, bundle)
                 check_approvals(api, rg, iss)
+                check_ctl(rg, iss)
                 rc = rg.stop()
                 check(rc == 0, f"ringgate exits 0 after all of it (ASan clean) ({rc})")
             finally:
