@@ -75,6 +75,7 @@ enum rg_admin_route {
 	RG_ADMIN_R_PAGE,       /* GET / : the reviewers' page */
 	RG_ADMIN_R_PAGE_JS,    /* GET /app.js */
 	RG_ADMIN_R_PAGE_CSS,   /* GET /app.css */
+	RG_ADMIN_R_FAVICON,    /* GET /favicon.ico: 204, so browsers log no error */
 	RG_ADMIN_R_HEALTHZ,    /* GET /healthz, no authentication */
 	RG_ADMIN_R_READYZ,     /* GET /readyz */
 	RG_ADMIN_R_RELOAD,     /* POST /reload, operators only */

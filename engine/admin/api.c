@@ -38,6 +38,7 @@ static enum rg_admin_route path_route(const char *path, char id[RG_APPR_ID_LEN +
 	    {"/index.html", "GET", RG_ADMIN_R_PAGE},
 	    {"/app.js", "GET", RG_ADMIN_R_PAGE_JS},
 	    {"/app.css", "GET", RG_ADMIN_R_PAGE_CSS},
+	    {"/favicon.ico", "GET", RG_ADMIN_R_FAVICON},
 	    {"/healthz", "GET", RG_ADMIN_R_HEALTHZ},
 	    {"/readyz", "GET", RG_ADMIN_R_READYZ},
 	    {"/reload", "POST", RG_ADMIN_R_RELOAD},

@@ -376,6 +376,9 @@ static enum MHD_Result dispatch(struct rg_admin *a, struct MHD_Connection *c, co
 		return send_page(c, "app.js", "text/javascript; charset=utf-8");
 	case RG_ADMIN_R_PAGE_CSS:
 		return send_page(c, "app.css", "text/css; charset=utf-8");
+	case RG_ADMIN_R_FAVICON:
+		return send_buf(c, 204, "image/x-icon", (void *)"", 0, MHD_RESPMEM_PERSISTENT,
+				NULL);
 	case RG_ADMIN_R_HEALTHZ:
 		return send_json(c, 200, json_pack("{s:s}", "status", "ok"));
 	case RG_ADMIN_R_READYZ:

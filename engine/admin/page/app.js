@@ -1,0 +1,322 @@
+/*
+ * The reviewers' page (docs/admin.md): a token pasted once per tab (sessionStorage), the
+ * pending requests this token may decide or see, polled every 2 s, approve/deny with a
+ * reason, and the history of decided requests. Everything a request carries is put in the
+ * page with textContent (never innerHTML): a statement or a reason is the client's text.
+ */
+"use strict";
+
+const POLL_MS = 2000;
+const KEY = "ringgate-admin-token";
+const $ = (id) => document.getElementById(id);
+let token = sessionStorage.getItem(KEY) || "";
+let timer = null;
+let lastNow = 0;
+
+/* ---- the API ---------------------------------------------------------------------------- */
+
+async function api(method, path, body) {
+  const opts = { method, headers: { Authorization: "Bearer " + token } };
+  if (body !== undefined) {
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(body);
+  }
+  const r = await fetch(path, opts);
+  let doc = null;
+  try { doc = await r.json(); } catch (e) { doc = null; }
+  return { status: r.status, doc };
+}
+
+/* ---- SQL, highlighted without markup from the text ------------------------------------ */
+
+const KEYWORDS = new Set(("select insert update delete from where and or not in is null " +
+  "set values into join left right inner outer full cross on using group by order having " +
+  "limit offset returning with as distinct union all except intersect case when then else " +
+  "end create alter drop truncate table index view grant revoke begin commit rollback " +
+  "savepoint copy do execute call like ilike between exists any some true false cascade " +
+  "primary key foreign references default only lateral for share nowait skip locked " +
+  "function procedure schema database role user owner to vacuum analyze explain")
+  .split(" "));
+
+function tokens(sql) {
+  const out = [];
+  const re = /(--[^\n]*|\/\*[\s\S]*?(?:\*\/|$))|('(?:[^']|'')*'?)|("(?:[^"]|"")*"?)|(\$([A-Za-z_]*)\$[\s\S]*?(?:\$\5\$|$))|(\b\d+(?:\.\d+)?\b)|([A-Za-z_][A-Za-z_0-9$]*)|([\s\S])/g;
+  let m;
+  while ((m = re.exec(sql)) !== null) {
+    if (m[1]) out.push(["com", m[1]]);
+    else if (m[2]) out.push(["str", m[2]]);
+    else if (m[3]) out.push(["ident", m[3]]);
+    else if (m[4]) out.push(["str", m[4]]);
+    else if (m[6]) out.push(["num", m[6]]);
+    else if (m[7]) out.push([KEYWORDS.has(m[7].toLowerCase()) ? "kw" : "", m[7]]);
+    else out.push(["", m[8]]);
+  }
+  return out;
+}
+
+function sqlBlock(sql, short) {
+  const pre = document.createElement("pre");
+  pre.className = short ? "sql short" : "sql";
+  const code = document.createElement("code");
+  let plain = "";
+  const flush = () => { if (plain) { code.appendChild(document.createTextNode(plain)); plain = ""; } };
+  for (const [cls, text] of tokens(sql || "")) {
+    if (!cls) { plain += text; continue; }
+    flush();
+    const s = document.createElement("span");
+    s.className = cls;
+    s.textContent = text;
+    code.appendChild(s);
+  }
+  flush();
+  pre.appendChild(code);
+  return pre;
+}
+
+/* ---- formatting --------------------------------------------------------------------------- */
+
+function dur(ms) {
+  const s = Math.round(Math.abs(ms) / 1000);
+  if (s < 90) return s + " s";
+  if (s < 5400) return Math.round(s / 60) + " min";
+  return (s / 3600).toFixed(1) + " h";
+}
+
+function when(ms) {
+  return ms ? new Date(ms).toLocaleString() : "";
+}
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  return e;
+}
+
+function metaItem(label, value) {
+  const d = el("div");
+  d.appendChild(el("b", "", label));
+  d.appendChild(document.createTextNode(value === null || value === undefined ? "-" : String(value)));
+  return d;
+}
+
+function setStatus(msg, isError) {
+  const s = $("status");
+  s.textContent = msg;
+  s.className = isError ? "error" : "muted";
+}
+
+/* ---- pending cards: kept by id, so a reason being typed survives the polls ---------------- */
+
+function card(a) {
+  const c = el("div", "card");
+  c.id = "req-" + a.id;
+  c.dataset.id = a.id;
+  const meta = el("div", "meta");
+  meta.appendChild(metaItem("requester", a.subject));
+  meta.appendChild(metaItem("issuer", a.issuer));
+  meta.appendChild(metaItem("groups", (a.groups || []).join(", ")));
+  meta.appendChild(metaItem("from", a.peer));
+  meta.appendChild(metaItem("target", a.target));
+  meta.appendChild(metaItem("rule", a.rule));
+  meta.appendChild(metaItem("reviewers", a.reviewers));
+  meta.appendChild(metaItem("scope", a.scope === "fingerprint"
+    ? "same fingerprint for " + dur(a.grant_ttl_s * 1000) : "this statement"));
+  const age = metaItem("age", "");
+  age.classList.add("age");
+  meta.appendChild(age);
+  const exp = metaItem("expires in", "");
+  exp.classList.add("expiry");
+  meta.appendChild(exp);
+  c.appendChild(meta);
+  c.appendChild(sqlBlock(a.sql, false));
+  const form = el("form", "decide");
+  const reason = el("input", "reason");
+  reason.type = "text";
+  reason.maxLength = 1000;
+  reason.placeholder = "reason (required, recorded with the decision)";
+  reason.setAttribute("aria-label", "reason");
+  const ok = el("button", "approve", "Approve");
+  ok.type = "button";
+  const no = el("button", "deny", "Deny");
+  no.type = "button";
+  const err = el("span", "error");
+  form.append(reason, ok, no);
+  form.addEventListener("submit", (e) => e.preventDefault());
+  ok.addEventListener("click", () => decide(a.id, "approve", reason, [ok, no], err));
+  no.addEventListener("click", () => decide(a.id, "deny", reason, [ok, no], err));
+  c.appendChild(form);
+  c.appendChild(err);
+  return c;
+}
+
+function tick(c, a, now) {
+  c.querySelector(".age").lastChild.textContent = dur(now - a.created_ms);
+  const e = c.querySelector(".expiry");
+  const left = a.expires_ms - now;
+  e.lastChild.textContent = left > 0 ? dur(left) : "expired";
+  e.classList.toggle("soon", left > 0 && left < 60000);
+  e.classList.toggle("gone", left <= 0);
+}
+
+async function decide(id, verb, reasonInput, buttons, err) {
+  const reason = reasonInput.value.trim();
+  err.textContent = "";
+  if (!reason) {
+    err.textContent = "a reason is required";
+    reasonInput.focus();
+    return;
+  }
+  buttons.forEach((b) => { b.disabled = true; });
+  try {
+    const r = await api("POST", "/api/approvals/" + id + "/" + verb, { reason });
+    if (r.status === 200) {
+      setStatus((verb === "approve" ? "Approved " : "Denied ") + id, false);
+      await refresh();
+      return;
+    }
+    if (r.status === 401) return logout("authentication failed");
+    err.textContent = (r.doc && r.doc.error) || ("HTTP " + r.status);
+  } catch (e) {
+    err.textContent = "the gateway did not answer";
+  }
+  buttons.forEach((b) => { b.disabled = false; });
+}
+
+function renderPending(list, now) {
+  const box = $("pending");
+  const want = new Map(list.map((a) => [a.id, a]));
+  for (const c of Array.from(box.children))
+    if (!want.has(c.dataset.id)) c.remove();
+  let prev = null;
+  for (const a of list) {
+    let c = $("req-" + a.id);
+    if (!c) {
+      c = card(a);
+      if (prev) prev.after(c); else box.prepend(c);
+    }
+    tick(c, a, now);
+    prev = c;
+  }
+  $("pending-count").textContent = list.length ? "(" + list.length + ")" : "";
+  $("no-pending").hidden = list.length > 0;
+  focusFromHash();
+}
+
+function renderHistory(list) {
+  const body = $("history").querySelector("tbody");
+  const rows = [];
+  for (const a of list) {
+    const tr = el("tr");
+    tr.id = "hist-" + a.id;
+    tr.appendChild(el("td", "", when(a.decided_ms)));
+    tr.appendChild(el("td", "st-" + a.status, a.status));
+    tr.appendChild(el("td", "", a.subject));
+    tr.appendChild(el("td", "", a.target));
+    tr.appendChild(el("td", "", a.rule));
+    tr.appendChild(el("td", "", a.decided_by || ""));
+    tr.appendChild(el("td", "", a.reason || ""));
+    const td = el("td");
+    td.appendChild(sqlBlock(a.sql, true));
+    tr.appendChild(td);
+    rows.push(tr);
+  }
+  body.replaceChildren(...rows);
+}
+
+function focusFromHash() {
+  const m = /^#\/approvals\/([0-9a-f]{32})$/.exec(location.hash);
+  if (!m) return;
+  const c = $("req-" + m[1]) || $("hist-" + m[1]);
+  if (c && !c.classList.contains("focus")) {
+    c.classList.add("focus");
+    c.scrollIntoView({ block: "center" });
+  }
+}
+
+/* ---- polling, login, logout ---------------------------------------------------------------- */
+
+async function refresh() {
+  let r;
+  try {
+    r = await api("GET", "/api/approvals?limit=200");
+  } catch (e) {
+    setStatus("the gateway did not answer; retrying", true);
+    return;
+  }
+  if (r.status === 401) return logout("authentication failed");
+  if (r.status !== 200 || !r.doc) {
+    setStatus((r.doc && r.doc.error) || ("HTTP " + r.status), true);
+    return;
+  }
+  lastNow = r.doc.now_ms || Date.now();
+  const all = r.doc.approvals || [];
+  /* oldest pending first: the one closest to its expiry is on top */
+  renderPending(all.filter((a) => a.status === "pending" && a.expires_ms > lastNow)
+    .sort((x, y) => x.created_ms - y.created_ms), lastNow);
+  renderHistory(all.filter((a) => a.status !== "pending"));
+  $("status").textContent = "updated " + new Date().toLocaleTimeString();
+  $("status").className = "muted";
+}
+
+function show(loggedIn) {
+  $("login").hidden = loggedIn;
+  $("app").hidden = !loggedIn;
+  $("logout").hidden = !loggedIn;
+}
+
+function whoFromToken(t) {
+  try {
+    const p = JSON.parse(atob(t.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    return String(p.sub || "") + (Array.isArray(p.groups) ? " (" + p.groups.join(", ") + ")" : "");
+  } catch (e) {
+    return "";
+  }
+}
+
+function start() {
+  show(true);
+  $("who").textContent = whoFromToken(token);
+  refresh();
+  if (timer) clearInterval(timer);
+  timer = setInterval(refresh, POLL_MS);
+}
+
+function logout(why) {
+  if (timer) clearInterval(timer);
+  timer = null;
+  token = "";
+  sessionStorage.removeItem(KEY);
+  $("pending").replaceChildren();
+  $("history").querySelector("tbody").replaceChildren();
+  $("who").textContent = "";
+  $("login-error").textContent = why || "";
+  show(false);
+}
+
+$("login-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const t = $("token").value.trim();
+  $("login-error").textContent = "";
+  if (!t) return;
+  token = t;
+  let r;
+  try {
+    r = await api("GET", "/api/approvals?limit=1");
+  } catch (err) {
+    $("login-error").textContent = "the gateway did not answer";
+    return;
+  }
+  if (r.status !== 200) {
+    token = "";
+    $("login-error").textContent = (r.doc && r.doc.error) || ("HTTP " + r.status);
+    return;
+  }
+  sessionStorage.setItem(KEY, t);
+  $("token").value = "";
+  start();
+});
+$("logout").addEventListener("click", () => logout(""));
+window.addEventListener("hashchange", focusFromHash);
+
+if (token) start(); else show(false);

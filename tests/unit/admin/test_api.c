@@ -25,6 +25,7 @@ static void test_route_known_paths_and_methods(void **state)
 	assert_int_equal(rg_admin_route("GET", "/", id, NULL), RG_ADMIN_R_PAGE);
 	assert_int_equal(rg_admin_route("GET", "/app.js", id, NULL), RG_ADMIN_R_PAGE_JS);
 	assert_int_equal(rg_admin_route("GET", "/app.css", id, NULL), RG_ADMIN_R_PAGE_CSS);
+	assert_int_equal(rg_admin_route("GET", "/favicon.ico", id, NULL), RG_ADMIN_R_FAVICON);
 	assert_int_equal(rg_admin_route("GET", "/healthz", id, NULL), RG_ADMIN_R_HEALTHZ);
 	assert_int_equal(rg_admin_route("HEAD", "/healthz", id, NULL), RG_ADMIN_R_HEALTHZ);
 	assert_int_equal(rg_admin_route("GET", "/readyz", id, NULL), RG_ADMIN_R_READYZ);
