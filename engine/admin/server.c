@@ -190,7 +190,7 @@ static int authenticate(struct rg_admin *a, struct MHD_Connection *c, const char
 	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						    MHD_HTTP_HEADER_AUTHORIZATION);
 	const char *tok, *reason;
-	char peer[INET6_ADDRSTRLEN + 1];
+	char peer[INET6_ADDRSTRLEN + 1], path[160];
 	size_t len;
 	int err;
 
@@ -205,7 +205,7 @@ static int authenticate(struct rg_admin *a, struct MHD_Connection *c, const char
 		reason = rg_auth_err_name((enum rg_auth_err)err);
 	}
 	fprintf(stderr, "event=admin_auth_fail reason=%s peer=%s request=%s\n", reason,
-		peer_of(c, peer, sizeof(peer)), what);
+		peer_of(c, peer, sizeof(peer)), log_val(what, path, sizeof(path)));
 	*ret = send_error(c, 401, "authentication failed", NULL);
 	return -EACCES;
 }

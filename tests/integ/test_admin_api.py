@@ -55,6 +55,10 @@ def check_auth(api, rg, iss, other):
     check(pgfix.wait_log(rg, "event=admin_auth_fail reason=bad_audience"),
           "the reason is in the log (event=admin_auth_fail reason=bad_audience)")
     check(bad_aud not in pgfix.log_text(rg), "the token itself is never logged")
+    st, doc, _ = api.get("/api/approvals%0aevent=admin_reload%20sub=root")
+    check(st == 404 and doc == {"error": "not found"} and
+          "\nevent=admin_reload" not in pgfix.log_text(rg),
+          "a path with a newline is not found and forges no log line")
 
 
 def check_reload(api, rg, iss, live, bundle):
