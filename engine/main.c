@@ -3,7 +3,9 @@
  * module's runtime object from it (issuers' verifiers, target credentials, the policy
  * bundle, the pg gateway and its listeners), hand them to the engine, run until
  * SIGTERM/SIGINT, drain, exit 0. SIGHUP reloads the policy bundle (a thread of its own waits
- * for it with sigwait, so no work happens in a signal handler).
+ * for it with sigwait, so no work happens in a signal handler). With an admin section, the
+ * control store is opened and the admin listener started; its POST /reload is the SIGHUP
+ * reload (one function, one reload at a time).
  *
  * No protocol or policy logic lives here. Errors found while building objects from the
  * config are printed as file:line:col: message, like the config loader's own. Never prints
@@ -46,7 +48,8 @@ static void usage(FILE *out)
 		"  --version            print the version\n"
 		"  --help               this text\n\n"
 		"SIGTERM or SIGINT drains sessions (up to %d s) and exits 0.\n"
-		"SIGHUP reloads policy.bundle (a bad one is refused and the old one stays).\n",
+		"SIGHUP reloads policy.bundle (a bad one is refused and the old one stays), as\n"
+		"does POST /reload on the admin listener (docs/admin.md).\n",
 		DRAIN_MS / 1000);
 }
 
