@@ -374,6 +374,26 @@ static struct rg_admin *start_admin(const struct rg_config *cfg, struct rg_contr
 	return a;
 }
 
+/* 0 when the directory that would hold path can be written to. */
+static int check_parent_writable(const char *path)
+{
+	char *copy = strdup(path);
+	char *slash = copy ? strrchr(copy, '/') : NULL;
+	int ret;
+
+	if (!slash) {
+		free(copy);
+		return -1;
+	}
+	if (slash == copy)
+		slash[1] = 0;
+	else
+		*slash = 0;
+	ret = access(copy, W_OK | X_OK);
+	free(copy);
+	return ret;
+}
+
 static int check_config(const char *path)
 {
 	struct rg_config *cfg = NULL;
@@ -398,6 +418,24 @@ static int check_config(const char *path)
 			nerr++;
 		rg_policy_free(p);
 		rg_auth_cred_free(hmac);
+	}
+	if (cfg->admin.enabled) {
+		char err[512];
+
+		if (rg_admin_check(cfg, err, sizeof(err))) {
+			fprintf(stderr, "%s:%u:%u: admin.tls: %s\n", cfg->path, cfg->admin.loc.line,
+				cfg->admin.loc.col, err);
+			nerr++;
+		}
+		/* The SQLite control store goes in state_dir, which the start creates (one level)
+		 * when it is missing: its parent must then be writable. */
+		if (!cfg->control && access(cfg->state_dir, W_OK | X_OK) &&
+		    (errno != ENOENT || check_parent_writable(cfg->state_dir))) {
+			fprintf(stderr, "%s: state_dir %s (the control store's directory) is not a "
+					"writable directory and cannot be created\n",
+				cfg->path, cfg->state_dir);
+			nerr++;
+		}
 	}
 	if (!nerr)
 		printf("%s: ok\n", path);

@@ -58,6 +58,8 @@ struct rg_admin;
 int rg_admin_start(const struct rg_config *cfg, struct rg_control *ctl,
 		   const struct rg_admin_hooks *hooks, struct rg_admin **out, uint16_t *port,
 		   char *err, size_t errlen);
+/* For --check-config: admin.tls's files can be read and hold PEM. 0 or -errno, err filled. */
+int rg_admin_check(const struct rg_config *cfg, char *err, size_t errlen);
 /* Stop serving (in-flight requests finish), join the threads, free. NULL is fine. */
 void rg_admin_stop(struct rg_admin *a);
 

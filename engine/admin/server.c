@@ -553,6 +553,28 @@ out:
 	return ret;
 }
 
+int rg_admin_check(const struct rg_config *cfg, char *err, size_t errlen)
+{
+	const char *files[2] = {cfg->admin.tls_cert, cfg->admin.tls_key};
+	int ret = 0;
+
+	for (size_t i = 0; ret == 0 && cfg->admin.tls_enabled && i < 2; i++) {
+		char *pem = NULL;
+		size_t len = 0;
+
+		ret = read_pem(files[i], &pem, &len, err, errlen);
+		if (!ret && !strstr(pem, "-----BEGIN ")) {
+			snprintf(err, errlen, "%s: not PEM", files[i]);
+			ret = -EINVAL;
+		}
+		if (pem) {
+			explicit_bzero(pem, len);
+			free(pem);
+		}
+	}
+	return ret;
+}
+
 static int bind_socket(const struct rg_config_addr *addr, char *err, size_t errlen)
 {
 	int one = 1, fd;

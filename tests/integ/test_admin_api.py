@@ -236,6 +236,23 @@ def check_tls(pg, iss, work):
                     "-addext", "subjectAltName=IP:127.0.0.1"],
                    check=True, capture_output=True)
     port = rgtest.free_port()
+    cc = os.path.join(work, "cc")
+    os.makedirs(cc)
+
+    def check_config(admin, **extra):
+        path, _ = rgtest.write_ringgate_config(pg, cc, identity=iss.identity(),
+                                               extra={"admin": admin, **extra})
+        return subprocess.run([rgtest.ringgate_binary(), "--check-config", path],
+                              capture_output=True, text=True, timeout=60)
+    r = check_config({"address": f"127.0.0.1:{port}", "tls": {"cert": crt, "key": key}})
+    check(r.returncode == 0, f"--check-config reads admin.tls's files ({r.stderr.strip()})")
+    r = check_config({"address": f"127.0.0.1:{port}",
+                      "tls": {"cert": crt, "key": key + ".missing"}})
+    check(r.returncode == 1 and "admin.tls:" in r.stderr and ".missing" in r.stderr,
+          "--check-config refuses a missing admin.tls.key")
+    r = check_config({"address": f"127.0.0.1:{port}"}, state_dir="no-such-dir/state")
+    check(r.returncode == 1 and "state_dir" in r.stderr,
+          "--check-config refuses an admin section without a usable state_dir")
     admin = {"address": f"127.0.0.1:{port}", "tls": {"cert": crt, "key": key}}
     with rgtest.Ringgate(pg, identity=iss.identity(), extra={"admin": admin}) as rg:
         api = adminfix.Admin(port, tls_ca=crt)

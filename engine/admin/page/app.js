@@ -115,7 +115,7 @@ function card(a) {
   const meta = el("div", "meta");
   meta.appendChild(metaItem("requester", a.subject));
   meta.appendChild(metaItem("issuer", a.issuer));
-  meta.appendChild(metaItem("groups", (a.groups || []).join(", ")));
+  meta.appendChild(metaItem("groups", (a.groups || []).join(", ") || "-"));
   meta.appendChild(metaItem("from", a.peer));
   meta.appendChild(metaItem("target", a.target));
   meta.appendChild(metaItem("rule", a.rule));
