@@ -177,7 +177,9 @@ def main():
                     ports.add(int(ln.split()[3].rsplit(":", 1)[1]))
                     check(ln.split()[3].startswith("127.0.0.1:"), f"loopback only ({ln})")
             ports.discard(rg.port)
-            check(len(ports) == 1, f"one internal listener besides the agents' ({ports})")
+            ports.discard(rg.admin_port)  # the admin listener (docs/admin.md)
+            check(len(ports) == 1, f"one internal listener besides the agents' and the "
+                  f"admin listener ({ports})")
             psycopg2 = rgtest.require_psycopg2()
             for pw, what in ((tok, "an agent's valid token"), ("0" * 64, "a guessed secret")):
                 try:
