@@ -73,16 +73,16 @@ int rg_admin_approval_url(const char *base, const char *id, char *out, size_t ou
 
 enum rg_admin_route {
 	RG_ADMIN_R_NOT_FOUND = 0,
-	RG_ADMIN_R_BAD_METHOD, /* a known path, another method: 405 with Allow */
-	RG_ADMIN_R_PAGE,       /* GET / : the reviewers' page */
-	RG_ADMIN_R_PAGE_JS,    /* GET /app.js */
-	RG_ADMIN_R_PAGE_CSS,   /* GET /app.css */
-	RG_ADMIN_R_FAVICON,    /* GET /favicon.ico: 204, so browsers log no error */
-	RG_ADMIN_R_HEALTHZ,    /* GET /healthz, no authentication */
-	RG_ADMIN_R_READYZ,     /* GET /readyz */
-	RG_ADMIN_R_RELOAD,     /* POST /reload, operators only */
-	RG_ADMIN_R_APPR_LIST,  /* GET /api/approvals[?status=S&limit=N] */
-	RG_ADMIN_R_APPR_GET,   /* GET /api/approvals/{id} */
+	RG_ADMIN_R_BAD_METHOD,	 /* a known path, another method: 405 with Allow */
+	RG_ADMIN_R_PAGE,	 /* GET / : the reviewers' page */
+	RG_ADMIN_R_PAGE_JS,	 /* GET /app.js */
+	RG_ADMIN_R_PAGE_CSS,	 /* GET /app.css */
+	RG_ADMIN_R_FAVICON,	 /* GET /favicon.ico: 204, so browsers log no error */
+	RG_ADMIN_R_HEALTHZ,	 /* GET /healthz, no authentication */
+	RG_ADMIN_R_READYZ,	 /* GET /readyz */
+	RG_ADMIN_R_RELOAD,	 /* POST /reload, operators only */
+	RG_ADMIN_R_APPR_LIST,	 /* GET /api/approvals[?status=S&limit=N] */
+	RG_ADMIN_R_APPR_GET,	 /* GET /api/approvals/{id} */
 	RG_ADMIN_R_APPR_APPROVE, /* POST /api/approvals/{id}/approve {"reason": "..."} */
 	RG_ADMIN_R_APPR_DENY,	 /* POST /api/approvals/{id}/deny {"reason": "..."} */
 };

@@ -129,7 +129,8 @@ int rg_admin_parse_decision(const char *body, size_t len, char **reason, const c
 	doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!json_is_object(doc))
 		goto out;
-	json_object_foreach(doc, key, v) {
+	json_object_foreach(doc, key, v)
+	{
 		if (strcmp(key, "reason")) {
 			*why = "unknown key in the body (only \"reason\" is accepted)";
 			goto out;
@@ -272,7 +273,8 @@ json_t *rg_admin_appr_json(const struct rg_appr *a, const char *base_url)
 	bad |= json_object_set_new(o, "id", json_string(a->id));
 	bad |= json_object_set_new(o, "status", json_string(rg_appr_status_name(a->status)));
 	bad |= json_object_set_new(
-	    o, "scope", json_string(a->scope == RG_APPR_SCOPE_FINGERPRINT ? "fingerprint" : "once"));
+	    o, "scope",
+	    json_string(a->scope == RG_APPR_SCOPE_FINGERPRINT ? "fingerprint" : "once"));
 	bad |= json_object_set_new(o, "grant_ttl_s", json_integer(a->grant_ttl_s));
 	bad |= json_object_set_new(o, "issuer", str_or_null(a->issuer));
 	bad |= json_object_set_new(o, "subject", str_or_null(a->subject));

@@ -187,8 +187,8 @@ static enum MHD_Result send_page(struct MHD_Connection *c, const char *name, con
 static int authenticate(struct rg_admin *a, struct MHD_Connection *c, const char *what,
 			struct rg_auth_identity *id, enum MHD_Result *ret)
 {
-	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						    MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *h =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	const char *tok, *reason;
 	char peer[INET6_ADDRSTRLEN + 1], path[160];
 	size_t len;
@@ -222,8 +222,9 @@ static enum MHD_Result do_readyz(struct rg_admin *a, struct MHD_Connection *c)
 	char why[256] = "";
 
 	if (a->hooks.ready && a->hooks.ready(a->hooks.arg, why, sizeof(why)))
-		return send_json(c, 503, json_pack("{s:s, s:s}", "status", "not ready", "detail",
-						   why[0] ? why : "not ready"));
+		return send_json(c, 503,
+				 json_pack("{s:s, s:s}", "status", "not ready", "detail",
+					   why[0] ? why : "not ready"));
 	return send_json(c, 200, json_pack("{s:s}", "status", "ready"));
 }
 
@@ -245,8 +246,9 @@ static enum MHD_Result do_reload(struct rg_admin *a, struct MHD_Connection *c,
 		log_val(w->iss, b2, sizeof(b2)));
 	r = a->hooks.reload(a->hooks.arg, msg, sizeof(msg));
 	if (!r)
-		return send_json(c, 200, json_pack("{s:s, s:s}", "status", "reloaded", "detail",
-						   msg[0] ? msg : "ok"));
+		return send_json(
+		    c, 200,
+		    json_pack("{s:s, s:s}", "status", "reloaded", "detail", msg[0] ? msg : "ok"));
 	status = r == -ENOENT ? 409 : r == -EINVAL ? 422 : 500;
 	return send_error(c, status, msg[0] ? msg : "reload failed", NULL);
 }
@@ -432,8 +434,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 	(void)version;
 	if (!rq) {
-		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		const char *cl =
+		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
 		rq = calloc(1, sizeof(*rq));
 		if (!rq)

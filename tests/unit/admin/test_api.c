@@ -58,9 +58,9 @@ static void test_route_refuses_malformed_ids_and_paths(void **state)
 	assert_int_equal(rg_admin_route("GET", "/nope", id, NULL), RG_ADMIN_R_NOT_FOUND);
 	assert_int_equal(rg_admin_route("GET", "/healthz/", id, NULL), RG_ADMIN_R_NOT_FOUND);
 	/* upper case, short, long, path traversal, empty */
-	assert_int_equal(rg_admin_route("GET", "/api/approvals/0123456789ABCDEF0123456789abcdef",
-					id, NULL),
-			 RG_ADMIN_R_NOT_FOUND);
+	assert_int_equal(
+	    rg_admin_route("GET", "/api/approvals/0123456789ABCDEF0123456789abcdef", id, NULL),
+	    RG_ADMIN_R_NOT_FOUND);
 	assert_int_equal(rg_admin_route("GET", "/api/approvals/0123", id, NULL),
 			 RG_ADMIN_R_NOT_FOUND);
 	assert_int_equal(rg_admin_route("GET", "/api/approvals/" ID "0", id, NULL),
@@ -131,9 +131,8 @@ static void test_decision_body(void **state)
 	const char *why;
 
 	(void)state;
-	assert_int_equal(rg_admin_parse_decision("{\"reason\": \"looks fine \\u00e9\"}", 31,
-						 &reason, &why),
-			 0);
+	assert_int_equal(
+	    rg_admin_parse_decision("{\"reason\": \"looks fine \\u00e9\"}", 31, &reason, &why), 0);
 	assert_string_equal(reason, "looks fine \xc3\xa9");
 	free(reason);
 	expect_bad_body(NULL, "JSON object");
