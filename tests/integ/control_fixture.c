@@ -1,9 +1,10 @@
 /*
  * rg_control_fixture: a TEST FIXTURE that writes approval requests into a control store
- * file, as a held session would. The data-path hold (engine/proto/pg) is what creates
- * requests in the gateway; until the admin tests can drive one, they create requests with
- * this tool in the running gateway's <state_dir>/control.db (SQLite in WAL mode allows a
- * second process). Never part of ringgate: it is built for tests/integ only.
+ * file, as a held session would. The admin tests use it to put requests of any shape (any
+ * requester, reviewer group, scope, expiry, statement bytes) in the running gateway's
+ * <state_dir>/control.db (SQLite in WAL mode allows a second process) without a session
+ * for each; test_admin_page also drives the real hold. Never part of ringgate: it is built
+ * for tests/integ only.
  *
  *   rg_control_fixture DB insert [--iss I] [--sub S] [--groups a,b] [--peer P] [--target T]
  *                      [--rule R] [--reviewers G] [--sql TEXT] [--expires-in MS]

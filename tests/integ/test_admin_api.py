@@ -4,8 +4,9 @@ reloader), the approvals API end to end, bad requests answered 4xx with a JSON e
 HTTPS with admin.tls.
 
 Approval requests are created by rg_control_fixture (a test-only tool writing into the
-gateway's <state_dir>/control.db) because the data-path hold is not in this tree yet; the
-API reads and decides them through the same control store the gateway opened.
+gateway's <state_dir>/control.db), so every shape of request is covered without a session
+for each; the API reads and decides them through the same control store the gateway opened.
+A statement really held in a session is approved and denied in test_admin_page.
 """
 
 import json

@@ -9,13 +9,18 @@ history; the token survives a reload of the tab (sessionStorage); a request's UR
 (#/approvals/<id>) focuses it. The page runs under the listener's Content-Security-Policy
 (no inline script) and the browser logs no error.
 
-Requests are created by rg_control_fixture (test-only; the data-path hold is not in this
-tree yet), so "the held psql statement completes" is not part of this test.
+Then the whole path: a psql UPDATE that a require_approval rule holds in its live session
+shows up on the page, a reviewer approves it there and the psql statement completes (the row
+changes); a second one denied there fails in psql with the reviewer's reason.
+
+The first requests are created by rg_control_fixture (a test-only tool writing into the
+gateway's control store), so the page is tested on requests of any shape.
 Skips (77) when chromium, chromedriver or selenium is missing.
 """
 
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -62,9 +67,73 @@ def wait_for(what, fn, timeout=20.0):
     raise AssertionError(f"timed out waiting for {what} ({last})")
 
 
+PACK = """version: 1
+pack: t
+rules:
+  - id: t.orders-updates
+    description: changing orders needs a reviewer
+    sql: {operation: update, tables: [orders]}
+    action: require_approval
+    approval: {group: reviewers, ttl: 10m, scope: once, expires: 2m}
+    tests:
+      - sql: "UPDATE orders SET n = n + 1 WHERE id = 1"
+        expect: hold
+"""
+
+
+def held_card(drv, By, sql):
+    """The pending card whose statement is sql (a request the gateway created)."""
+    for c in drv.find_elements(By.CSS_SELECTOR, "#pending .card"):
+        if c.find_element(By.CSS_SELECTOR, "pre.sql").text == sql:
+            return c
+    return None
+
+
+def check_held_statements(drv, By, rg, pg, iss):
+    """A statement held in a live psql session, approved (then another denied) on the page."""
+    env = rg.env("agent-1", iss.token(sub="agent-1", groups="agents"))
+    sql = "UPDATE orders SET n = n + 1 WHERE id = 1"
+    psql = subprocess.Popen(["psql", "-X", "-w", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c",
+                             sql], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        card = wait_for("the held statement on the page", lambda: held_card(drv, By, sql))
+        check("agent-1" in card.text and "t.orders-updates" in card.text,
+              "a statement held in a live session appears on the page (requester, rule)")
+        check(psql.poll() is None, "...while psql waits")
+        card.find_element(By.CSS_SELECTOR, "input.reason").send_keys("one row, fine")
+        card.find_element(By.CSS_SELECTOR, "button.approve").click()
+        out, err = psql.communicate(timeout=30)
+    finally:
+        if psql.poll() is None:
+            psql.kill()
+    check(psql.returncode == 0 and "UPDATE 1" in out and "waiting for approval" in err,
+          f"approved on the page: the held psql statement completes ({out.strip()!r})")
+    check(pg.psql("SELECT n FROM orders WHERE id = 1").stdout.strip() == "1",
+          "...and it ran once on PostgreSQL")
+
+    sql2 = "UPDATE orders SET n = 100 WHERE id = 2"
+    psql = subprocess.Popen(["psql", "-X", "-w", "-A", "-t", "-c", sql2], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        card = wait_for("the second held statement", lambda: held_card(drv, By, sql2))
+        card.find_element(By.CSS_SELECTOR, "input.reason").send_keys("use the batch job")
+        card.find_element(By.CSS_SELECTOR, "button.deny").click()
+        out, err = psql.communicate(timeout=30)
+    finally:
+        if psql.poll() is None:
+            psql.kill()
+    check("use the batch job" in err and "UPDATE" not in out,
+          f"denied on the page: psql gets an error with the reason ({err.strip()[-160:]!r})")
+    check(pg.psql("SELECT n FROM orders WHERE id = 2").stdout.strip() == "0",
+          "...and nothing ran")
+
+
 def main():
     from_page = None
     with rgtest.PgServer() as pg:
+        pg.psql("CREATE TABLE orders (id int PRIMARY KEY, n int); "
+                "INSERT INTO orders SELECT g, 0 FROM generate_series(1, 5) g")
         iss = pgfix.Issuer()
         profile = tempfile.mkdtemp(prefix="rgtest-chrome-")
         drv = None
@@ -72,7 +141,13 @@ def main():
             drv = browser(profile)
             from selenium.webdriver.common.by import By
             port = rgtest.free_port()
-            rg = pgfix.start(pg, iss, extra={"admin": {"address": f"127.0.0.1:{port}"}})
+            pack = os.path.join(profile, "t.yaml")
+            with open(pack, "w") as f:
+                f.write(PACK)
+            bundle = rgtest.compile_bundle(["rules/baseline", pack],
+                                           os.path.join(profile, "b.rgb"))
+            rg = pgfix.start(pg, iss, policy={"bundle": bundle},
+                             extra={"admin": {"address": f"127.0.0.1:{port}"}})
             api = adminfix.Admin(port)
             api.wait()
             base = f"http://127.0.0.1:{port}"
@@ -154,6 +229,8 @@ def main():
             check(not drv.find_element(By.ID, "app").get_attribute("hidden"),
                   "the token is kept for the tab (sessionStorage): no login after a reload")
             check("focus" in c3.get_attribute("class"), "#/approvals/<id> focuses that request")
+
+            check_held_statements(drv, By, rg, pg, iss)
 
             drv.find_element(By.ID, "logout").click()
             wait_for("the login form", lambda: drv.find_element(By.ID, "login").is_displayed())

@@ -2,9 +2,9 @@
 
 Owns: a small HTTP(S) client for the admin API (http.client, so tests can send malformed
 requests too), and the approval-request fixture -- `rg_control_fixture`, a test-only C tool
-linked with engine/control that writes requests into the running gateway's control store
-(<state_dir>/control.db), standing in for the data-path hold until the admin tests can drive
-one. Builds on rgtest and pgfix; never prints a token.
+linked with engine/control that writes requests of any shape into the running gateway's
+control store (<state_dir>/control.db), as a held session would. Builds on rgtest and pgfix;
+never prints a token.
 """
 
 import http.client
