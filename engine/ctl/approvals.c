@@ -293,13 +293,13 @@ int ctl_approvals_list(int argc, char **argv)
 		return 0;
 	}
 	now = json_integer_value(json_object_get(doc, "now_ms"));
-	printf("%-32s  %-9s  %5s  %-16s  %-12s  %-20s  %s\n", "ID", "STATUS", "AGE", "SUBJECT",
+	printf("%-32s  %-9s  %5s  %-16s  %-12s  %-26s  %s\n", "ID", "STATUS", "AGE", "SUBJECT",
 	       "TARGET", "RULE", "STATEMENT");
 	json_array_foreach(arr, i, a) {
 		fmt_age(now - json_integer_value(json_object_get(a, "created_ms")), age,
 			sizeof(age));
 		one_line(jstr(a, "sql"), sql, sizeof(sql));
-		printf("%-32s  %-9s  %5s  %-16s  %-12s  %-20s  %s\n", jstr(a, "id"),
+		printf("%-32s  %-9s  %5s  %-16s  %-12s  %-26s  %s\n", jstr(a, "id"),
 		       jstr(a, "status"), age, jstr(a, "subject"), jstr(a, "target"),
 		       jstr(a, "rule"), sql);
 	}
