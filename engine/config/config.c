@@ -459,7 +459,8 @@ static void parse_listener(struct ctx *c, const struct cfg_node *n, const char *
 }
 
 /* admin.url: http(s)://host[:port][/path], printable ASCII without spaces or characters
- * that would need quoting in a notice or an HTML attribute; stored without trailing '/'. */
+ * that would need quoting in a notice or an HTML attribute; stored without trailing '/'.
+ * At most 200 bytes: with "/#/approvals/<id>" a request's link fits the notice's 256. */
 static const char *get_url(struct ctx *c, const struct cfg_node *n, const char *where)
 {
 	const char *s = scalar_str(c, n, where), *host;
@@ -473,10 +474,10 @@ static const char *get_url(struct ctx *c, const struct cfg_node *n, const char *
 	for (const char *p = s; host && *p; p++)
 		if (*p <= ' ' || *p >= 0x7f || strchr("\"'<>`\\{}|^", *p))
 			host = NULL;
-	if (!host || !*host || *host == '/' || len > 512) {
+	if (!host || !*host || *host == '/' || len > 200) {
 		cfg_error(&c->e, n->line, n->col,
 			  "%s: '%s' is not an http:// or https:// URL with a host (printable ASCII, "
-			  "no spaces or quotes, at most 512 bytes)",
+			  "no spaces or quotes, at most 200 bytes)",
 			  where, s);
 		return NULL;
 	}

@@ -583,7 +583,7 @@ static void test_admin_errors(void **state)
 			      "  insecure_plaintext: true\n"
 			      "  metrics: true\n",
 		      "t.yaml:16:8: admin.url: 'ftp://x' is not an http:// or https:// URL with a "
-		      "host (printable ASCII, no spaces or quotes, at most 512 bytes)\n"
+		      "host (printable ASCII, no spaces or quotes, at most 200 bytes)\n"
 		      "t.yaml:17:14: admin.operators: expected a sequence, got a scalar\n"
 		      "t.yaml:18:8: admin.tls: missing required key 'key'\n"
 		      "t.yaml:19:23: admin.insecure_plaintext: not used with tls\n"
@@ -591,10 +591,20 @@ static void test_admin_errors(void **state)
 		      "operators, tls, insecure_plaintext)\n");
 	expect_errors(MINIMAL "admin: { address: '127.0.0.1:9187', url: 'http://a<b' }\n",
 		      "t.yaml:14:42: admin.url: 'http://a<b' is not an http:// or https:// URL "
-		      "with a host (printable ASCII, no spaces or quotes, at most 512 bytes)\n");
+		      "with a host (printable ASCII, no spaces or quotes, at most 200 bytes)\n");
+	expect_errors(MINIMAL "admin: { address: '127.0.0.1:9187', url: 'https://h/"
+			      "0123456789012345678901234567890123456789012345678901234567890123456789"
+			      "0123456789012345678901234567890123456789012345678901234567890123456789"
+			      "0123456789012345678901234567890123456789012345678901234567890' }\n",
+		      "t.yaml:14:42: admin.url: 'https://h/"
+		      "0123456789012345678901234567890123456789012345678901234567890123456789"
+		      "0123456789012345678901234567890123456789012345678901234567890123456789"
+		      "0123456789012345678901234567890123456789012345678901234567890' is not an "
+		      "http:// or https:// URL with a host (printable ASCII, no spaces or quotes, "
+		      "at most 200 bytes)\n");
 	expect_errors(MINIMAL "admin: { address: '127.0.0.1:9187', url: 'https:///x' }\n",
 		      "t.yaml:14:42: admin.url: 'https:///x' is not an http:// or https:// URL "
-		      "with a host (printable ASCII, no spaces or quotes, at most 512 bytes)\n");
+		      "with a host (printable ASCII, no spaces or quotes, at most 200 bytes)\n");
 }
 
 static void test_unsupported_yaml_constructs(void **state)
