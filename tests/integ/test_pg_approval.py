@@ -12,6 +12,8 @@ Against a real PostgreSQL 15 and the real ringgate:
 - the client hangs up: the request is abandoned;
 - an extended-protocol pipeline (Parse/Bind/Execute/Sync, then a Query) held behind the
   Parse: one error for the pipeline, then the Query runs;
+- scope fingerprint: approved once through the admin listener, the same statement shape
+  runs at once afterwards for the same identity;
 - a restart leaves nothing pending;
 - a webhook hears of each request (Slack-compatible JSON with its URL), retried after a
   failed delivery.
@@ -31,6 +33,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "lib"))
+import adminfix  # noqa: E402
 import pgfix  # noqa: E402
 import rgtest  # noqa: E402
 from pgfix import check  # noqa: E402
@@ -47,6 +50,14 @@ rules:
     approval: {group: reviewers, ttl: 10m, scope: once, expires: 3s}
     tests:
       - sql: "UPDATE orders SET n = n + 1 WHERE id = 1"
+        expect: hold
+  - id: t.stock-deletes
+    description: a reviewer may approve a shape of DELETE for a while
+    sql: {operation: delete, tables: [stock]}
+    action: require_approval
+    approval: {group: reviewers, ttl: 10m, scope: fingerprint, expires: 1m}
+    tests:
+      - sql: "DELETE FROM stock WHERE id = 1"
         expect: hold
 """
 
@@ -91,7 +102,9 @@ def parse(name, sql):
 
 def main():
     with rgtest.PgServer() as pg:
-        pg.psql("CREATE TABLE orders (id int PRIMARY KEY, n int); "
+        pg.psql("CREATE TABLE stock (id int PRIMARY KEY); "
+                "INSERT INTO stock SELECT generate_series(1, 10); "
+                "CREATE TABLE orders (id int PRIMARY KEY, n int); "
                 "INSERT INTO orders SELECT g, 0 FROM generate_series(1, 5) g")
         iss = pgfix.Issuer()
         with tempfile.TemporaryDirectory(prefix="rgtest-appr-") as d:
@@ -215,6 +228,46 @@ def main():
             seen, err = read_reply(s)
             check(err is None and b"D" in seen, f"the Query behind it runs ({seen})")
             s.close()
+
+            # scope fingerprint: approved once, the same shape runs without waiting for the
+            # same identity (another literal), another shape still waits
+            admin = adminfix.Admin(rg.admin_port)
+            reviewer = iss.token(sub="rev-1", groups="reviewers")
+            res = {}
+
+            def delete(sql):
+                c = pgfix.connect(rg, tok)
+                c.autocommit = True
+                try:
+                    c.cursor().execute(sql)
+                    res[sql] = "ok"
+                except Exception as e:  # noqa: BLE001
+                    res[sql] = e
+                finally:
+                    c.close()
+            th = threading.Thread(target=delete, args=("DELETE FROM stock WHERE id = 1",))
+            th.start()
+            rid = None
+            for _ in range(100):
+                st_, body, _ = admin.request("GET", "/api/approvals?status=pending",
+                                             token=reviewer)
+                rid = next((x["id"] for x in body["approvals"] if x["rule"] ==
+                            "t.stock-deletes"), None) if st_ == 200 else None
+                if rid:
+                    break
+                time.sleep(0.1)
+            st_, body, _ = admin.request("POST", f"/api/approvals/{rid}/approve",
+                                         token=reviewer, body={"reason": "cleanup"})
+            th.join(20)
+            check(st_ == 200 and res.get("DELETE FROM stock WHERE id = 1") == "ok",
+                  f"approved through the admin listener: it ran ({st_}, {res})")
+            t0 = time.monotonic()
+            delete("DELETE FROM stock WHERE id = 2")
+            check(res.get("DELETE FROM stock WHERE id = 2") == "ok" and
+                  time.monotonic() - t0 < 2 and pgfix.wait_log(rg, "event=approval_grant_used"),
+                  "the same shape with another literal runs at once (fingerprint grant)")
+            check(pg.psql("SELECT count(*) FROM stock").stdout.strip() == "8",
+                  "both deletes ran once")
 
             # a restart: nothing held before it stays pending
             ok, s = raw_login(rgtest.Endpoint(rg.host, rg.port, "agent-1", None,
