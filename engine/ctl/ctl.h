@@ -33,4 +33,8 @@ int ctl_approvals_approve(int argc, char **argv);
 int ctl_approvals_deny(int argc, char **argv);
 void ctl_approvals_decide_help(FILE *out);
 
+/* audit.c: the audit trail, offline. */
+int ctl_audit_verify(int argc, char **argv);
+void ctl_audit_verify_help(FILE *out);
+
 #endif
