@@ -117,6 +117,7 @@ int rg_pg_cancel_register(struct rg_pg_cancel_reg *r, struct rg_pg_cancel_entry 
 		n->target = e->target;
 		n->sess_id = e->sess_id;
 		n->worker = e->worker;
+		n->held_only = false;
 		memcpy(n->be_key, e->be_key, e->be_key_len);
 		n->be_addrlen = e->be_addrlen;
 		memcpy(n->be_key + n->be_key_len, &e->be_addr, e->be_addrlen);
