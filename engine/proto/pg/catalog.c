@@ -220,6 +220,9 @@ struct pg_catalog {
 	size_t nt;
 	_Atomic(struct pg_cat_tgt *) pub; /* t, once published (lock-free readers) */
 	struct pg_cat_waiter **waiters; /* [workers]: each worker's list, that worker only */
+	struct {
+		struct rg_acc names, ptrs; /* the last answer's origins, that worker only */
+	} *scratch;			   /* [workers] */
 };
 
 static uint64_t mono_ms(void)
@@ -244,7 +247,8 @@ int pg_catalog_new(struct rg_pg_gw *gw, struct pg_catalog **out)
 	c->ttl_ms = 60000;
 	pthread_mutex_init(&c->mu, NULL);
 	c->waiters = calloc(gw->workers ? gw->workers : 1, sizeof(*c->waiters));
-	if (!c->waiters || RAND_bytes(r, sizeof(r)) != 1) {
+	c->scratch = calloc(gw->workers ? gw->workers : 1, sizeof(*c->scratch));
+	if (!c->waiters || !c->scratch || RAND_bytes(r, sizeof(r)) != 1) {
 		pg_catalog_free(c);
 		return -ENOMEM;
 	}
@@ -277,6 +281,11 @@ void pg_catalog_free(struct pg_catalog *c)
 	free(c->t);
 	globs_free(c);
 	free(c->waiters);
+	for (size_t i = 0; c->scratch && i < c->gw->workers; i++) {
+		rg_acc_free(&c->scratch[i].names);
+		rg_acc_free(&c->scratch[i].ptrs);
+	}
+	free(c->scratch);
 	if (c->wake >= 0)
 		close(c->wake);
 	OPENSSL_cleanse(c->secret, sizeof(c->secret));
@@ -398,15 +407,21 @@ static bool needs_read(const struct pg_cat_tgt *t, const struct rg_pg_rcol *cols
 
 enum pg_cat_ans pg_catalog_origins(struct pg_catalog *c, size_t target,
 				   const struct rg_pg_rcol *cols, size_t n,
-				   struct pg_cat_waiter *wt, unsigned worker, struct rg_acc *names,
-				   struct rg_acc *ptrs)
+				   struct pg_cat_waiter *wt, unsigned worker,
+				   const char *const **origins)
 {
 	struct pg_cat_tgt *t;
 	enum pg_cat_ans a = PG_CAT_READY;
+	struct rg_acc *names, *ptrs;
 	const char *o;
 	size_t i;
 	uint64_t ser;
 
+	*origins = NULL;
+	if (worker >= c->gw->workers)
+		return PG_CAT_FAILED;
+	names = &c->scratch[worker].names;
+	ptrs = &c->scratch[worker].ptrs;
 	names->len = ptrs->len = 0;
 	pthread_mutex_lock(&c->mu);
 	if (!c->nglobs || target >= c->nt) {
@@ -415,13 +430,17 @@ enum pg_cat_ans pg_catalog_origins(struct pg_catalog *c, size_t target,
 	}
 	t = &c->t[target];
 	ser = atomic_load(&t->serial);
-	if (wt->waited && ser >= wt->need) {
+	if (wt && wt->waited && ser >= wt->need) {
 		/* the read this session waited for is done: what it did not find stays unknown,
 		 * unless the read failed and nothing trustworthy is left to answer from */
 		wt->waited = false;
 		if (!t->ok && needs_read(t, cols, n))
 			a = PG_CAT_FAILED;
 	} else if (needs_read(t, cols, n)) {
+		if (!wt) { /* the caller gives a waiter and asks again */
+			pthread_mutex_unlock(&c->mu);
+			return PG_CAT_WAIT;
+		}
 		t->want = true;
 		wt->need = ser + (t->running ? 2 : 1); /* a read already running may predate us */
 		wt->waited = true;
@@ -457,6 +476,7 @@ enum pg_cat_ans pg_catalog_origins(struct pg_catalog *c, size_t target,
 		pp = no == UINTPTR_MAX ? NULL : (const char *)names->p + no;
 		memcpy(ptrs->p + i * sizeof(pp), &pp, sizeof(pp));
 	}
+	*origins = (const char *const *)(void *)ptrs->p;
 	return a;
 }
 

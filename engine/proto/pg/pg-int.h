@@ -620,7 +620,7 @@ struct pg_cat_waiter {
 
 enum pg_cat_ans {
 	PG_CAT_NONE = 0, /* no column mask rule in force: origins are not needed */
-	PG_CAT_READY,	 /* ptrs holds one const char * per column (NULL: no rule names it) */
+	PG_CAT_READY,	 /* one const char * per column (NULL: no rule names it) */
 	PG_CAT_WAIT,	 /* a read was asked; pg_catalog_resume(wt->s) follows on this worker */
 	PG_CAT_FAILED,	 /* the catalog could not be read (or out of memory): fail closed */
 };
@@ -636,12 +636,13 @@ int pg_catalog_start(struct pg_catalog *c, struct rg_core *core, uint16_t port, 
 void pg_catalog_stop(struct pg_catalog *c);
 /* A schema change committed on target (an ALTER, DO or CALL): read it again before use. */
 void pg_catalog_invalidate(struct pg_catalog *c, size_t target);
-/* On worker `worker`: the origins of a result's columns (names and ptrs are the session's
- * buffers; *ptrs is an array of const char * into names). */
+/* On worker `worker`: the origins of a result's columns, READY: *origins[0..n) (valid until
+ * the next call on that worker). WAIT with wt NULL: a read is needed, ask again with a
+ * waiter (a session allocates one only the first time it waits). */
 enum pg_cat_ans pg_catalog_origins(struct pg_catalog *c, size_t target,
 				   const struct rg_pg_rcol *cols, size_t n,
-				   struct pg_cat_waiter *wt, unsigned worker, struct rg_acc *names,
-				   struct rg_acc *ptrs);
+				   struct pg_cat_waiter *wt, unsigned worker,
+				   const char *const **origins);
 void pg_catalog_unwait(struct pg_catalog *c, struct pg_cat_waiter *wt);
 /* Lock-free: changes whenever pg_catalog_origins could answer differently for target (a
  * session keeps a plan built for the same columns while it stays the same); never 0. */

@@ -366,13 +366,14 @@ void pg_mask_free(struct pg_sess *ps)
 {
 	if (!ps->mask)
 		return;
-	pg_catalog_unwait(ps->gw->catalog, &ps->mask->wait);
 	rg_pg_stmt_free(&ps->mask->st);
 	rg_policy_mask_plan_free(ps->mask->plan);
 	rg_acc_free(&ps->mask->out);
-	rg_acc_free(&ps->mask->held);
-	rg_acc_free(&ps->mask->onames);
-	rg_acc_free(&ps->mask->optrs);
+	if (ps->mask->cat) {
+		pg_catalog_unwait(ps->gw->catalog, &ps->mask->cat->wait);
+		rg_acc_free(&ps->mask->cat->held);
+		free(ps->mask->cat);
+	}
 	rg_acc_free(&ps->mask->plan_cols);
 	free(ps->mask);
 	ps->mask = NULL;
@@ -479,17 +480,39 @@ static int keep_cols(struct pg_mask *mk, const struct rg_pg_shape *shape)
 static bool hold_be(struct rg_sess *s, const struct rg_pg_msg *m, int *err)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
-	struct pg_mask *mk = ps->mask;
+	struct pg_cat_hold *ch = ps->mask->cat;
 
-	if (rg_acc_append(&mk->held, m->start, m->total)) {
+	if (rg_acc_append(&ch->held, m->start, m->total)) {
 		*err = -ENOMEM;
 		return false;
 	}
-	if (mk->held.len > PG_CAT_HOLD_PAUSE && !mk->be_paused) {
-		mk->be_paused = true;
+	if (ch->held.len > PG_CAT_HOLD_PAUSE && !ch->be_paused) {
+		ch->be_paused = true;
 		rg_sess_pause(s, RG_BE);
 	}
 	return true;
+}
+
+/* The origins of shape's columns (pg_catalog_origins); a session that must wait gets its
+ * waiter the first time (most never wait). */
+static enum pg_cat_ans cat_origins(struct rg_sess *s, const struct rg_pg_shape *shape,
+				   const char *const **origins)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct pg_mask *mk = ps->mask;
+	size_t target = (size_t)(ps->tgt - ps->gw->targets);
+	unsigned w = (unsigned)(ps->cnt - ps->gw->cnt);
+	enum pg_cat_ans a;
+
+	a = pg_catalog_origins(ps->gw->catalog, target, shape->cols, shape->ncols,
+			       mk->cat ? &mk->cat->wait : NULL, w, origins);
+	if (a != PG_CAT_WAIT || mk->cat)
+		return a;
+	if (!(mk->cat = calloc(1, sizeof(*mk->cat))))
+		return PG_CAT_FAILED;
+	mk->cat->wait.s = s;
+	return pg_catalog_origins(ps->gw->catalog, target, shape->cols, shape->ncols,
+				  &mk->cat->wait, w, origins);
 }
 
 /* The catalog could not be read: a column rule might apply to this result, so it is not
@@ -525,11 +548,11 @@ void pg_catalog_resume(struct rg_sess *s)
 	bool first = true, sent;
 	int err = 0, r;
 
-	if (!mk || !mk->waiting)
+	if (!mk || !mk->cat || !mk->cat->waiting)
 		return;
-	held = mk->held;
-	memset(&mk->held, 0, sizeof(mk->held));
-	mk->waiting = false;
+	held = mk->cat->held;
+	memset(&mk->cat->held, 0, sizeof(mk->cat->held));
+	mk->cat->waiting = false;
 	while (!err && ps->fe != FE_CLOSING && (r = held_next(&held, &off, &m))) {
 		if (r < 0) {
 			mask_fail(s, RG_PG_STMT_E_PROTO, "held");
@@ -553,8 +576,8 @@ void pg_catalog_resume(struct rg_sess *s)
 		rg_sess_abort(s);
 		return;
 	}
-	if (!mk->waiting && mk->be_paused) {
-		mk->be_paused = false;
+	if (!mk->cat->waiting && mk->cat->be_paused) {
+		mk->cat->be_paused = false;
 		rg_sess_resume(s, RG_BE);
 	}
 }
@@ -606,21 +629,16 @@ static bool mask_be(struct rg_sess *s, const struct rg_pg_msg *m, const struct r
 			catver = pg_catalog_version(ps->gw->catalog,
 						    (size_t)(ps->tgt - ps->gw->targets));
 		switch (m->type == RG_PG_BE_DATA_ROW && shape && shape->described
-				? pg_catalog_origins(ps->gw->catalog, (size_t)(ps->tgt - ps->gw->targets),
-						     shape->cols, shape->ncols, &mk->wait,
-						     (unsigned)(ps->cnt - ps->gw->cnt), &mk->onames,
-						     &mk->optrs)
+				? cat_origins(s, shape, &origins)
 				: PG_CAT_NONE) {
 		case PG_CAT_NONE:
 			break;
 		case PG_CAT_READY:
-			origins = (const char *const *)(void *)mk->optrs.p;
 			norigins = shape->ncols;
 			break;
 		case PG_CAT_WAIT:
 			/* this row and what follows wait, in order, for the catalog read */
-			mk->wait.s = s;
-			mk->waiting = true;
+			mk->cat->waiting = true;
 			*sent = true;
 			return hold_be(s, m, err);
 		case PG_CAT_FAILED:
@@ -1224,7 +1242,7 @@ bool pg_be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run *run
 	uint8_t st;
 	int r;
 
-	if (ps->mask && ps->mask->waiting)
+	if (ps->mask && ps->mask->cat && ps->mask->cat->waiting)
 		return hold_be(s, m, err);
 	if (ps->mask && (r = rg_pg_stmt_be(&ps->mask->st, m, &shape))) {
 		pg_run_flush(s, RG_FE, run, err);

@@ -201,14 +201,17 @@ struct pg_mask {
 	struct rg_acc plan_cols; /* (table OID, attnum) of each column the plan was built for */
 	struct rg_acc out;
 	bool paused; /* the tracker asked to stop reading the agent */
-	/* column origins (catalog.c): while a catalog read is awaited, the target's messages
-	 * are held, the first of them already through the tracker and the limits */
+	bool alter;	      /* an ALTER, DO or CALL completed: the catalog is read again at 'I' */
+	struct pg_cat_hold *cat; /* allocated the first time the session waits for the catalog */
+};
+
+/* A session that waited for a catalog read once (catalog.c): while it waits, the target's
+ * messages are held here, the first of them already through the tracker and the limits. */
+struct pg_cat_hold {
+	struct pg_cat_waiter wait;
+	struct rg_acc held;
 	bool waiting;
 	bool be_paused; /* held past PG_CAT_HOLD_PAUSE: the target is not read */
-	bool alter;	/* an ALTER, DO or CALL completed: the catalog is read again at 'I' */
-	struct rg_acc held;
-	struct rg_acc onames, optrs; /* the origins of the plan being built */
-	struct pg_cat_waiter wait;
 };
 #define PG_CAT_HOLD_PAUSE (1u << 20)
 
