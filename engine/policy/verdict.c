@@ -627,6 +627,9 @@ static void plan_fill(const struct rg_policy *p, const struct rg_request *req,
 	out->column_action = col_action;
 	out->ncolumns = ncolumns;
 	out->enabled = enabled;
+	/* once per plan, not per row */
+	out->detectors = RG_MASK_PLAN_DETECTORS | rg_mask_detectors(p->mask_acts, p->meta.nmasks,
+								     enabled);
 }
 
 int rg_policy_mask_plan(struct rg_policy_ctx *c, const struct rg_request *req,

@@ -372,7 +372,8 @@ int rg_pg_mask_notice(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
 		      const struct rg_pg_msg *m, struct rg_pg_rowmask *rm, struct rg_acc *out)
 {
 	static const char masked[] = "[masked]";
-	struct rg_mask_plan detectors = {NULL, 0, plan ? plan->enabled : NULL};
+	struct rg_mask_plan detectors = {NULL, 0, plan ? plan->enabled : NULL,
+					  plan ? plan->detectors : 0};
 	struct rg_mask_result res;
 	struct rg_pg_iter it;
 	const char *v;
@@ -551,7 +552,8 @@ static int copy_binary(struct rg_policy_ctx *c, const struct rg_mask_plan *detec
 int rg_pg_mask_copy_data(struct rg_policy_ctx *c, const struct rg_mask_plan *plan, int format,
 			 const struct rg_pg_msg *m, struct rg_pg_rowmask *rm, struct rg_acc *out)
 {
-	struct rg_mask_plan detectors = {NULL, 0, plan ? plan->enabled : NULL};
+	struct rg_mask_plan detectors = {NULL, 0, plan ? plan->enabled : NULL,
+					  plan ? plan->detectors : 0};
 	struct rg_mask_result res;
 	int r;
 
