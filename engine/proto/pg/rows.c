@@ -319,7 +319,9 @@ int rg_pg_mask_datarow(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
 			return RG_PG_MASK_E_SHAPE;
 		const struct rg_pg_rcol *col = shape ? &shape->cols[i] : NULL;
 		rm->pre[i] = 0;
-		if (f.len >= 1 && classify(rm, col) == C_JSONB_BIN && f.data[0] == JSONB_VERSION)
+		/* only binary jsonb has a version byte (classify's C_JSONB_BIN) */
+		if (col && col->format == 1 && col->type_oid == OID_JSONB && f.len >= 1 &&
+		    f.data[0] == JSONB_VERSION)
 			rm->pre[i] = 1;
 		rm->f[i] = (struct rg_mask_field){f.len < 0 ? NULL : f.data + rm->pre[i],
 						  f.len < 0 ? 0 : (uint32_t)f.len - rm->pre[i],
