@@ -1056,6 +1056,46 @@ static inline int digit_field(const uint8_t *p, size_t n)
 	return (int)(n - i);
 }
 
+/* The detectors rows are scanned for under plan. */
+static inline unsigned plan_active(const struct rg_masker *m, const struct rg_mask_plan *plan)
+{
+	if (!m->db)
+		return 0;
+	if (!plan || !plan->enabled)
+		return m->active;
+	if (plan->detectors & RG_MASK_PLAN_DETECTORS)
+		return plan->detectors & m->active;
+	return rg_mask_detectors(m->acts, m->nacts, plan->enabled);
+}
+
+/*
+ * Whether a field needs the SOM scan for the detectors in active: false when none can
+ * confirm a match in it. *scan: how much of it to scan (trailing spaces left out). With
+ * the prefilter off (tests' reference), every non-empty field is scanned whole.
+ */
+static inline bool field_needs_scan(const struct rg_masker *m, unsigned active, const uint8_t *p,
+				    size_t len, size_t *scan)
+{
+	*scan = len;
+	if (!active || !len)
+		return false;
+	if (!m->prefilter)
+		return true;
+	size_t n = trim_spaces(p, len);
+	int nd = digit_field(p, n);
+	if (nd >= 0 && !(active &= rg_detector_digit_field((size_t)nd)))
+		return false; /* an integer none of the enabled detectors matches in */
+	*scan = n;
+	return n && pf_impl(p, n, active);
+}
+
+bool rg_masker_field_clear(const struct rg_masker *m, const struct rg_mask_plan *plan,
+			   const uint8_t *p, size_t len)
+{
+	size_t scan;
+	return !field_needs_scan(m, plan_active(m, plan), p, len, &scan);
+}
+
 static int column_action(const struct rg_masker *m, const struct rg_mask_plan *plan, size_t i)
 {
 	if (!plan || !plan->column_action || i >= plan->ncolumns || plan->column_action[i] < 0)
@@ -1072,7 +1112,7 @@ int rg_masker_row(struct rg_masker *m, const struct rg_mask_plan *plan,
 		  const struct rg_mask_field *fields, size_t nfields, struct rg_mask_result *out)
 {
 	const uint8_t *enabled = plan ? plan->enabled : NULL;
-	unsigned active = 0;
+	unsigned active = plan_active(m, plan);
 	int rc = 0;
 
 	*out = (struct rg_mask_result){0};
@@ -1081,13 +1121,6 @@ int rg_masker_row(struct rg_masker *m, const struct rg_mask_plan *plan,
 	out->fields = m->of;
 	m->blen = 0;
 	m->enabled = enabled;
-	if (m->db && !enabled)
-		active = m->active;
-	else if (m->db && (plan->detectors & RG_MASK_PLAN_DETECTORS))
-		active = plan->detectors & m->active;
-	else if (m->db)
-		active = rg_mask_detectors(m->acts, m->nacts, enabled);
-	pf_fn pf = m->prefilter ? pf_impl : NULL;
 
 	for (size_t i = 0; i < nfields; i++) {
 		const struct rg_mask_field *f = &fields[i];
@@ -1106,18 +1139,9 @@ int rg_masker_row(struct rg_masker *m, const struct rg_mask_plan *plan,
 				return rc;
 			continue;
 		}
-		if (!active || f->len == 0)
+		size_t n; /* what is scanned: trailing spaces cannot matter */
+		if (!field_needs_scan(m, active, f->data, f->len, &n))
 			continue;
-		size_t n = f->len; /* what is scanned: trailing spaces cannot matter */
-		if (pf) {
-			unsigned want = active;
-			n = trim_spaces(f->data, f->len);
-			int nd = digit_field(f->data, n);
-			if (nd >= 0 && !(want &= rg_detector_digit_field((size_t)nd)))
-				continue; /* an integer none of the enabled detectors matches in */
-			if (!n || !pf(f->data, n, want))
-				continue;
-		}
 		m->cur = f->data;
 		m->curlen = n;
 		m->nspans = 0;

@@ -137,6 +137,16 @@ int rg_masker_row(struct rg_masker *m, const struct rg_mask_plan *plan,
 		  const struct rg_mask_field *fields, size_t nfields, struct rg_mask_result *out);
 
 /*
+ * Whether rg_masker_row would pass over the field p[0..len) under plan: true when none of
+ * the detectors the plan enables can confirm a match in it (the same checks, in the same
+ * order: trailing spaces, integers, the prefilter). It says nothing of column rules: a
+ * caller that uses it to skip whole rows must look at plan->column_action itself. False
+ * whenever unsure, and always for a non-empty field when the prefilter is off.
+ */
+bool rg_masker_field_clear(const struct rg_masker *m, const struct rg_mask_plan *plan,
+			   const uint8_t *p, size_t len);
+
+/*
  * The prefilter rg_masker_row runs before the SOM scan, exposed for tests and benchmarks.
  * rg_mask_prefilter returns the detectors among `detectors` (bits 1u << enum rg_detector)
  * whose necessary condition holds somewhere in p[0..n); it may stop at the first, so the

@@ -695,3 +695,9 @@ int rg_policy_mask_row(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
 {
 	return rg_masker_row(c->masker, plan, fields, nfields, out);
 }
+
+bool rg_policy_mask_field_clear(const struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
+				const uint8_t *p, size_t len)
+{
+	return rg_masker_field_clear(c->masker, plan, p, len);
+}
