@@ -540,8 +540,8 @@ static int decide(struct rg_policy_ctx *c, const struct rg_request *req, const c
 	if (nc == 0 && p->meta.on_unparseable == RG_VERDICT_ALLOW)
 		return 0; /* no rule can match, and parse failures are allowed too */
 
-	if (nc == 0)
-		flags = RG_SQLCLASS_VALIDATE_ONLY; /* only the unparseable rule can still match */
+	if (nc == 0) /* only the unparseable rule can still match */
+		flags = RG_SQLCLASS_VALIDATE_ONLY | (c->no_cache ? 0 : RG_SQLCLASS_SHAPE_CACHE);
 	rc = rg_sqlclass_run(c->sc, sql, len, flags, &c->facts);
 	if (rc)
 		return rc;

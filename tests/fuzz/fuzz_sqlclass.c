@@ -4,7 +4,9 @@
  * facts; names are non-empty; one fingerprint per statement. One context is reused across
  * inputs, as a worker thread would. Differential: every input also runs through a second
  * context forced onto the JSON walker (RG_SQLCLASS_FORCE_JSON), and any difference from the
- * raw-tree fast path's facts (tables and functions in order) aborts.
+ * raw-tree fast path's facts (tables and functions in order) aborts. And every input is
+ * validated through a third context's shape cache (RG_SQLCLASS_SHAPE_CACHE, warm across
+ * inputs): its answer must be the parse's.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -13,7 +15,7 @@
 
 #include "sqlclass.h"
 
-static struct rg_sqlclass *sc, *sj;
+static struct rg_sqlclass *sc, *sj, *sh;
 
 static void check(int cond)
 {
@@ -59,6 +61,17 @@ static void check_same_as_json(const uint8_t *data, size_t size, unsigned flags,
 	check(!f->normalized_len || memcmp(f->normalized, g.normalized, f->normalized_len) == 0);
 }
 
+static void check_shape_cache(const uint8_t *data, size_t size)
+{
+	struct rg_sql_facts a, b;
+	const unsigned v = RG_SQLCLASS_VALIDATE_ONLY;
+
+	if (rg_sqlclass_run(sh, (const char *)data, size, v | RG_SQLCLASS_SHAPE_CACHE, &a) ||
+	    rg_sqlclass_run(sj, (const char *)data, size, v | RG_SQLCLASS_FORCE_JSON, &b))
+		return;
+	check(a.status == b.status && a.nstmts == b.nstmts);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct rg_sql_facts f;
@@ -68,13 +81,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sc = rg_sqlclass_new();
 	if (!sj)
 		sj = rg_sqlclass_new();
-	check(sc != NULL && sj != NULL);
+	if (!sh)
+		sh = rg_sqlclass_new();
+	check(sc != NULL && sj != NULL && sh != NULL);
 	/* a first byte below 8 picks the flags, the rest is SQL */
 	if (size > 0 && data[0] < 8) {
 		flags = data[0];
 		data++;
 		size--;
 	}
+	check_shape_cache(data, size);
 	if (rg_sqlclass_run(sc, (const char *)data, size, flags, &f) != 0)
 		return 0;
 	check_same_as_json(data, size, flags, &f);
