@@ -579,3 +579,29 @@ bool rg_detector_confirm(enum rg_detector d, const uint8_t *f, size_t flen, size
 	}
 	return false;
 }
+
+/*
+ * A field that is only an optional '-' and then nd decimal digits: what PostgreSQL prints
+ * for every integer type, and for many numbers kept in text columns. Which detectors can
+ * confirm a match in it, from the patterns, validators and boundary rules above:
+ *   credit_card, aba_routing  a match is a run of digits (separators are ' ' or '-' between
+ *                digits, and the only '-' here has none before it), a digit next to it is
+ *                glued on both sides and the leading '-' is not (no digit before it), so the
+ *                match is the whole run: 13..19 digits for a card (the validator's count),
+ *                exactly 9 for a routing number.
+ *   every other detector needs a byte no such field has: '-' between digits (us_ssn), a
+ *                letter (iban, jwt, aws_access_key, private_key), '@' (email), '+'
+ *                (phone_e164), '.' (ipv4) or ':' (ipv6).
+ * Change a pattern, validator or boundary rule and re-derive this too
+ * (test_mask_prefilter.c compares it with scanning every such field).
+ */
+unsigned rg_detector_digit_field(size_t nd)
+{
+	unsigned set = 0;
+
+	if (nd >= 13 && nd <= 19)
+		set |= 1u << RG_DET_CREDIT_CARD;
+	if (nd == 9)
+		set |= 1u << RG_DET_ABA_ROUTING;
+	return set;
+}

@@ -62,6 +62,10 @@ const struct rg_detector_def *rg_detector_get(enum rg_detector d);
  * leftmost-start report hid ("qty 2 4111 1111 1111 1111"). */
 bool rg_detector_confirm(enum rg_detector d, const uint8_t *f, size_t flen, size_t *start,
 			 size_t end);
+/* The detectors (bit 1u << enum rg_detector) that can confirm a match in a field made only
+ * of an optional '-' followed by nd decimal digits (an integer as PostgreSQL prints it): a
+ * card for 13..19 digits, a routing number for 9, nothing else. */
+unsigned rg_detector_digit_field(size_t nd);
 const char *rg_detector_name(enum rg_detector d);
 int rg_detector_from_name(const char *name); /* -1 if unknown */
 const char *rg_mask_style_name(enum rg_mask_style s);
@@ -96,7 +100,16 @@ struct rg_mask_plan {
 	const int32_t *column_action;
 	size_t ncolumns;
 	const uint8_t *enabled;
+	/* Optional, so rows need not work it out one by one: RG_MASK_PLAN_DETECTORS | the
+	 * detectors (bit 1u << enum rg_detector) of the detector actions `enabled` enables,
+	 * set by whoever fills enabled; 0: the masker derives them from enabled per row. */
+	unsigned detectors;
 };
+#define RG_MASK_PLAN_DETECTORS 0x80000000u
+
+/* The detectors of the detector actions among acts[0..n) that en enables (NULL: all), as
+ * rg_mask_plan.detectors wants them (without RG_MASK_PLAN_DETECTORS). */
+unsigned rg_mask_detectors(const struct rg_mask_action *acts, size_t n, const uint8_t *en);
 
 struct rg_mask_out_field {
 	bool changed;
@@ -122,6 +135,16 @@ void rg_masker_free(struct rg_masker *m);
 /* Mask one row. plan may be NULL (no column rules). Returns 0 or -ENOMEM/-EIO. */
 int rg_masker_row(struct rg_masker *m, const struct rg_mask_plan *plan,
 		  const struct rg_mask_field *fields, size_t nfields, struct rg_mask_result *out);
+
+/*
+ * Whether rg_masker_row would pass over the field p[0..len) under plan: true when none of
+ * the detectors the plan enables can confirm a match in it (the same checks, in the same
+ * order: trailing spaces, integers, the prefilter). It says nothing of column rules: a
+ * caller that uses it to skip whole rows must look at plan->column_action itself. False
+ * whenever unsure, and always for a non-empty field when the prefilter is off.
+ */
+bool rg_masker_field_clear(const struct rg_masker *m, const struct rg_mask_plan *plan,
+			   const uint8_t *p, size_t len);
 
 /*
  * The prefilter rg_masker_row runs before the SOM scan, exposed for tests and benchmarks.

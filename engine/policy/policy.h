@@ -161,6 +161,10 @@ const struct rg_mask_plan *rg_policy_mask_plan_get(const struct rg_policy_plan *
 int rg_policy_mask_row(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
 		       const struct rg_mask_field *fields, size_t nfields,
 		       struct rg_mask_result *out);
+/* rg_masker_field_clear on c's masker: true when rg_policy_mask_row would leave the field
+ * p[0..len) alone under plan's detector rules (column rules are the caller's to check). */
+bool rg_policy_mask_field_clear(const struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
+				const uint8_t *p, size_t len);
 
 const char *rg_verdict_name(enum rg_verdict v);
 

@@ -34,6 +34,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <xxhash.h>
 
 #include <pg_query.h>
 
@@ -383,6 +385,9 @@ struct rg_sqlclass {
 	size_t prep_names_n, prep_names_cap;
 
 	void *bigstack;		/* helper thread stack, mapped on first big input */
+
+	struct shape_cache *shapes; /* validate-only answers by statement shape, on first use */
+	bool last_shape_hit;	/* the last run was answered by it */
 };
 
 static int grow(void *pp, size_t *cap, size_t need, size_t elsz)
@@ -487,11 +492,45 @@ static void nameset_free(struct nameset *s)
 
 /* Set once per process by the fast path's canary (sqlclass_raw.c). */
 static bool raw_enabled;
+static bool shape_enabled; /* the scanner's token numbers passed their canary too */
+
+/*
+ * The validate-only cache. Under `on_unparseable: deny` every statement no rule can match
+ * is still parsed, only to prove that it parses; clients that send a new literal each time
+ * (pgbench -S, any driver that inlines values) never repeat a text, so the verdict cache
+ * cannot help. The answer to "does it parse" depends on the tokens PostgreSQL's scanner
+ * makes of the string, and on the values of its constants only where the grammar looks at
+ * them: a statement's shape (sqlclass_raw.c: the scanner's tokens, constants reduced to
+ * their kind) is cached once a parse has shown that it parses AND that the grammar took
+ * every constant as a plain value (rg_sqlraw_validate_shape); every later string of that
+ * shape parses too and is not parsed again. Only successes are kept: a string that fails
+ * is parsed every time. Entries hold the whole shape and are compared byte for byte (a
+ * hash collision cannot answer for another shape). Direct-mapped, per context.
+ */
+#define SHAPE_SLOTS 256
+#define SHAPE_MAX 384		/* shape bytes kept; longer shapes are not cached */
+#define SHAPE_MAX_INPUT 2048	/* longer strings are parsed as before */
+#define SHAPE_MAX_CONSTS 64
+
+struct shape_entry {
+	uint64_t key;		/* 0: empty */
+	uint32_t len;
+	uint32_t nstmts;
+	uint8_t shape[SHAPE_MAX];
+};
+
+struct shape_cache {
+	uint64_t seed;
+	uint8_t cur[SHAPE_MAX];
+	int32_t locs[SHAPE_MAX_CONSTS];
+	struct shape_entry e[SHAPE_SLOTS];
+};
 
 static void sqlclass_init(void)
 {
 	wtab_init();
 	raw_enabled = rg_sqlraw_canary();
+	shape_enabled = raw_enabled && rg_sqlraw_shape_canary();
 }
 
 struct rg_sqlclass *rg_sqlclass_new(void)
@@ -509,6 +548,11 @@ bool rg_sqlclass_fast_enabled(void)
 bool rg_sqlclass_last_was_fast(const struct rg_sqlclass *c)
 {
 	return c->last_fast;
+}
+
+bool rg_sqlclass_last_was_shape_hit(const struct rg_sqlclass *c)
+{
+	return c->last_shape_hit;
 }
 
 static void release_results(struct rg_sqlclass *c)
@@ -539,6 +583,7 @@ void rg_sqlclass_free(struct rg_sqlclass *c)
 	nameset_free(&c->funcs);
 	if (c->bigstack)
 		munmap(c->bigstack, BIG_STACK);
+	free(c->shapes);
 	free(c);
 }
 
@@ -1623,6 +1668,49 @@ int rg_sqlclass_prep(struct rg_sqlclass *c, const char *sql, size_t len,
 	return 0;
 }
 
+/* The validate-only question for c->in through the shape cache: 0 answered (out set),
+ * 1 no shape (parse as before), or -ENOMEM. Inputs are short (SHAPE_MAX_INPUT): the scan
+ * and the parse run on the caller's stack, as run_job does for them. */
+static int validate_by_shape(struct rg_sqlclass *c, struct rg_sql_facts *out)
+{
+	struct shape_cache *sc = c->shapes;
+	size_t len, nlocs;
+	unsigned n = 0;
+	bool cacheable;
+
+	if (!sc) {
+		sc = c->shapes = calloc(1, sizeof(*sc));
+		if (!sc)
+			return -ENOMEM;
+		if (getrandom(&sc->seed, sizeof(sc->seed), 0) != sizeof(sc->seed))
+			sc->seed = (uint64_t)(uintptr_t)sc ^ 0x9e3779b97f4a7c15ull;
+	}
+	if (rg_sqlraw_shape(c->in, sc->cur, sizeof(sc->cur), &len, sc->locs, SHAPE_MAX_CONSTS,
+			    &nlocs) != RG_SQLRAW_OK)
+		return 1;
+	uint64_t key = XXH3_64bits_withSeed(sc->cur, len, sc->seed) | 1;
+	struct shape_entry *e = &sc->e[key % SHAPE_SLOTS];
+	if (e->key == key && e->len == len && !memcmp(e->shape, sc->cur, len)) {
+		c->last_shape_hit = true;
+		c->stmts_n = e->nstmts;
+		*out = (struct rg_sql_facts){ .status = RG_SQL_OK, .nstmts = e->nstmts };
+		return 0;
+	}
+	if (rg_sqlraw_validate_shape(c->in, sc->locs, nlocs, &n, &cacheable) != RG_SQLRAW_OK) {
+		unparseable(out);
+		return 0;
+	}
+	if (cacheable) {
+		e->key = key;
+		e->len = (uint32_t)len;
+		e->nstmts = n;
+		memcpy(e->shape, sc->cur, len);
+	}
+	c->stmts_n = n;
+	*out = (struct rg_sql_facts){ .status = RG_SQL_OK, .nstmts = n };
+	return 0;
+}
+
 int rg_sqlclass_run(struct rg_sqlclass *c, const char *sql, size_t len, unsigned flags,
 		    struct rg_sql_facts *out)
 {
@@ -1632,6 +1720,7 @@ int rg_sqlclass_run(struct rg_sqlclass *c, const char *sql, size_t len, unsigned
 	release_results(c);
 	reset_facts(c);
 	c->last_fast = false;
+	c->last_shape_hit = false;
 
 	/* The wire protocol ends a query at its NUL, so trailing NULs are harmless; a NUL
 	 * with text after it would hide that text from the parser: fail closed. */
@@ -1648,6 +1737,12 @@ int rg_sqlclass_run(struct rg_sqlclass *c, const char *sql, size_t len, unsigned
 	c->in[len] = '\0';
 	j.len = len;
 
+	if ((flags & RG_SQLCLASS_VALIDATE_ONLY) && (flags & RG_SQLCLASS_SHAPE_CACHE) &&
+	    shape_enabled && !(flags & RG_SQLCLASS_FORCE_JSON) && len <= SHAPE_MAX_INPUT) {
+		rc = validate_by_shape(c, out);
+		if (rc <= 0)
+			return rc;
+	}
 	if (flags & RG_SQLCLASS_VALIDATE_ONLY) {
 		j.what = JOB_VALIDATE;
 		rc = run_job(&j);

@@ -104,6 +104,11 @@ struct rg_sql_facts {
 /* Only decide whether the string parses (status, nstmts); no other facts. Used when no
  * rule could match and only the fail-closed rule for unparseable strings is left. */
 #define RG_SQLCLASS_VALIDATE_ONLY 0x4u
+/* With VALIDATE_ONLY: answer from the per-context cache of statement shapes when it can
+ * (a string whose shape, PostgreSQL's scanner's tokens with constants reduced to their
+ * kind, was seen to parse with every constant a plain value; see sqlclass.c). The answer
+ * is the one a parse would give. */
+#define RG_SQLCLASS_SHAPE_CACHE 0x8u
 /* For tests and fuzzing only: never take the raw-tree fast path, classify from the JSON
  * tree as before it existed (the differential test and fuzz target compare both). */
 #define RG_SQLCLASS_FORCE_JSON 0x80000000u
@@ -123,6 +128,8 @@ int rg_sqlclass_run(struct rg_sqlclass *c, const char *sql, size_t len, unsigned
  * process, and whether the last rg_sqlclass_run() on c was answered by it. */
 bool rg_sqlclass_fast_enabled(void);
 bool rg_sqlclass_last_was_fast(const struct rg_sqlclass *c);
+/* For tests only: whether the last rg_sqlclass_run() on c was answered by the shape cache. */
+bool rg_sqlclass_last_was_shape_hit(const struct rg_sqlclass *c);
 
 /*
  * Cheap text test for the gateway's built-in guard: false means sql[0..len) cannot have

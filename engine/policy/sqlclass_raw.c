@@ -38,6 +38,9 @@ enum { RG_PGQ_VERSION_NUM = PG_VERSION_NUM };
 #include <nodes/parsenodes.h>
 #include <nodes/pg_list.h>
 #include <nodes/value.h>
+#include <nodes/nodeFuncs.h>
+#include <parser/scanner.h>
+#include <parser/gram.h>
 #include <pg_query/pg_query_internal.h>
 
 #if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 160000
@@ -775,4 +778,202 @@ bool rg_sqlraw_canary(void)
 	free_parse(&r);
 	pg_query_exit_memory_context(ctx);
 	return ok;
+}
+
+/* ---- statement shapes: the validate-only cache in sqlclass.c ---------------------------- */
+
+/*
+ * PostgreSQL's own scanner (core_yylex, the one raw_parser runs) turns the string into
+ * tokens; the shape is their kinds, with the text of every identifier and operator and the
+ * number of every parameter, and with nothing of the five constant kinds but their kind and
+ * position. Two strings of one shape feed the grammar the same token kinds and the same
+ * values everywhere except in those constants. Anything the scanner does not hand over as
+ * plain tokens (U& strings and identifiers, whose escapes base_yylex decodes and checks)
+ * declines, and so does a string the scanner rejects.
+ */
+struct shape_job {
+	const char *sql;
+	uint8_t *out;
+	size_t cap, len;
+	int32_t *locs;
+	size_t loccap, nlocs;
+	bool decline;
+};
+
+static bool shape_put(struct shape_job *j, const void *p, size_t n)
+{
+	if (j->cap - j->len < n) {
+		j->decline = true;
+		return false;
+	}
+	memcpy(j->out + j->len, p, n);
+	j->len += n;
+	return true;
+}
+
+static void shape_run(void *arg)
+{
+	struct shape_job *j = arg;
+	core_yy_extra_type extra;
+	core_YYSTYPE v;
+	YYLTYPE loc;
+	core_yyscan_t sc = scanner_init(j->sql, &extra, &ScanKeywords, ScanKeywordTokens);
+
+	while (!j->decline) {
+		int t = core_yylex(&v, &loc, sc);
+		uint8_t tb[2] = {(uint8_t)t, (uint8_t)(t >> 8)};
+		if (t <= 0 || !shape_put(j, tb, 2))
+			break;
+		switch (t) {
+		case ICONST:
+		case FCONST:
+		case SCONST:
+		case BCONST:
+		case XCONST:
+			if (j->nlocs == j->loccap) {
+				j->decline = true;
+				break;
+			}
+			j->locs[j->nlocs++] = loc;
+			break;
+		case IDENT:
+		case Op: {
+			size_t n = strlen(v.str);
+			uint8_t nb = (uint8_t)n;
+			if (n > 255 || !shape_put(j, &nb, 1) || !shape_put(j, v.str, n))
+				j->decline = true;
+			break;
+		}
+		case PARAM:
+			shape_put(j, &v.ival, sizeof(v.ival));
+			break;
+		default:
+			/* one-character tokens, the fixed operators, and keywords (one token
+			 * kind per keyword); anything else is not a plain token */
+			if (!(t < 256 || (t >= TYPECAST && t <= NOT_EQUALS) || t > NOT_EQUALS) ||
+			    t == UIDENT || t == USCONST)
+				j->decline = true;
+			break;
+		}
+	}
+	scanner_finish(sc);
+}
+
+int rg_sqlraw_shape(const char *sql, uint8_t *out, size_t cap, size_t *len, int32_t *locs,
+		    size_t loccap, size_t *nlocs)
+{
+	struct shape_job j = {.sql = sql, .out = out, .cap = cap, .locs = locs, .loccap = loccap};
+	MemoryContext ctx = pg_query_enter_memory_context();
+	int rc = rg_pg_guarded(shape_run, &j);
+
+	pg_query_exit_memory_context(ctx);
+	if (rc || j.decline)
+		return RG_SQLRAW_DECLINE;
+	*len = j.len;
+	*nlocs = j.nlocs;
+	return RG_SQLRAW_OK;
+}
+
+/*
+ * Whether the grammar took each constant of a parsed string as a plain value: an A_Const
+ * at the constant's position, in an expression (raw_expression_tree_walker's reach). Such
+ * a constant is only stored, never looked at, by the grammar action that makes it (errors
+ * about values come later, at analysis); a constant the grammar checks (FLOAT(p)'s
+ * precision, ALTER COLUMN n's number) becomes something else, or sits in a type name the
+ * walker does not enter, and is not found. The walker raises an ERROR on statement types
+ * it does not know: the string is then not cached.
+ */
+struct const_job {
+	const List *tree;
+	const int32_t *locs;
+	size_t nlocs;
+	uint64_t seen;
+};
+
+static bool const_walker(Node *n, void *arg)
+{
+	struct const_job *cj = arg;
+
+	if (!n)
+		return false;
+	if (IsA(n, A_Const)) {
+		int loc = ((const A_Const *)n)->location;
+		for (size_t i = 0; i < cj->nlocs; i++)
+			if (cj->locs[i] == loc)
+				cj->seen |= UINT64_C(1) << i;
+		return false;
+	}
+	return raw_expression_tree_walker(n, const_walker, cj);
+}
+
+static void const_run(void *arg)
+{
+	struct const_job *cj = arg;
+	const ListCell *lc;
+
+	foreach (lc, cj->tree) {
+		const RawStmt *rs = lfirst(lc);
+		if (!rs || !IsA(rs, RawStmt))
+			return;
+		const_walker(rs->stmt, cj);
+	}
+}
+
+int rg_sqlraw_validate_shape(const char *sql, const int32_t *locs, size_t nlocs,
+			     unsigned *nstmts, bool *cacheable)
+{
+	MemoryContext ctx = pg_query_enter_memory_context();
+	PgQueryInternalParsetreeAndError r = pg_query_raw_parse(sql);
+	int rc = RG_SQLRAW_OK;
+
+	*cacheable = false;
+	if (r.error || (r.tree && !IsA(r.tree, List))) {
+		rc = RG_SQLRAW_UNPARSEABLE;
+	} else {
+		*nstmts = (unsigned)list_length(r.tree);
+		if (nlocs == 0) {
+			*cacheable = true; /* nothing left out: the shape is the string's tokens */
+		} else if (nlocs <= 64) {
+			struct const_job cj = {.tree = r.tree, .locs = locs, .nlocs = nlocs};
+			*cacheable = rg_pg_guarded(const_run, &cj) == 0 &&
+				     cj.seen == (nlocs == 64 ? ~UINT64_C(0)
+							    : (UINT64_C(1) << nlocs) - 1);
+		}
+	}
+	free_parse(&r);
+	pg_query_exit_memory_context(ctx);
+	return rc;
+}
+
+#define SHAPE_CANARY_SQL "SELECT a, 1, 'x', 1.5, b'1' FROM t WHERE a <= $1 AND b::int != 2"
+
+/* libpg_query's grammar numbers its keyword tokens apart from the server headers' gram.h
+ * (it has tokens of its own), so keywords are only checked to be keywords; the tokens below
+ * them (IDENT .. NOT_EQUALS), which the shape reads, must agree. */
+#define KW (-1)
+
+bool rg_sqlraw_shape_canary(void)
+{
+	static const int want[] = {KW, IDENT, ',', ICONST, ',', SCONST, ',', FCONST, ',', BCONST,
+				   KW, IDENT, KW, IDENT, LESS_EQUALS, PARAM, KW, IDENT, TYPECAST,
+				   KW, NOT_EQUALS, ICONST};
+	uint8_t out[256];
+	int32_t locs[8];
+	size_t len = 0, nlocs = 0, at = 0, k = 0;
+
+	if (rg_sqlraw_shape(SHAPE_CANARY_SQL, out, sizeof(out), &len, locs, 8, &nlocs) ||
+	    nlocs != 5 || locs[0] != 10 || locs[4] != 63)
+		return false;
+	while (at + 2 <= len && k < sizeof(want) / sizeof(want[0])) {
+		int t = out[at] | out[at + 1] << 8;
+		if (want[k] == KW ? t <= NOT_EQUALS : t != want[k])
+			return false;
+		k++;
+		at += 2;
+		if (t == IDENT || t == Op)
+			at += 1 + out[at];
+		else if (t == PARAM)
+			at += sizeof(int);
+	}
+	return at == len && k == sizeof(want) / sizeof(want[0]);
 }

@@ -44,6 +44,28 @@ int rg_sqlraw_validate(const char *sql, unsigned *nstmts);
  * through rg_sqlclass_note_prep in statement order. RG_SQLRAW_OK or _UNPARSEABLE, -ENOMEM. */
 int rg_sqlraw_prep(struct rg_sqlclass *c, const char *sql);
 
+/*
+ * The shape of the NUL-terminated sql for the validate-only cache: PostgreSQL's scanner's
+ * tokens, constants reduced to their kind (their byte offsets go to locs[0..*nlocs)). Two
+ * strings of one shape differ only in the values of those constants. RG_SQLRAW_OK, or
+ * RG_SQLRAW_DECLINE (the scanner rejects the string, it holds U& escapes, or out or locs
+ * would overflow): then there is no shape and the string must be parsed.
+ */
+int rg_sqlraw_shape(const char *sql, uint8_t *out, size_t cap, size_t *len, int32_t *locs,
+		    size_t loccap, size_t *nlocs);
+/* rg_sqlraw_validate, and *cacheable: true when the grammar took every constant at
+ * locs[0..nlocs) as a plain value (an A_Const in an expression), so that any string of the
+ * same shape parses exactly when this one does. */
+int rg_sqlraw_validate_shape(const char *sql, const int32_t *locs, size_t nlocs,
+			     unsigned *nstmts, bool *cacheable);
+/* Once per process: the scanner's token numbers agree with the server headers'. False
+ * turns the shape cache off. */
+bool rg_sqlraw_shape_canary(void);
+
+/* pgguard.c: fn(arg) with PostgreSQL's error handling set up; 0, or -1 when it raised an
+ * ERROR (flushed; the caller still owns and releases its memory context). */
+int rg_pg_guarded(void (*fn)(void *), void *arg);
+
 /* Implemented in sqlclass.c. Each returns 0 or -ENOMEM. */
 int rg_sqlclass_note_table(struct rg_sqlclass *c, const char *schema, const char *name,
 			   uint8_t access);

@@ -540,8 +540,8 @@ static int decide(struct rg_policy_ctx *c, const struct rg_request *req, const c
 	if (nc == 0 && p->meta.on_unparseable == RG_VERDICT_ALLOW)
 		return 0; /* no rule can match, and parse failures are allowed too */
 
-	if (nc == 0)
-		flags = RG_SQLCLASS_VALIDATE_ONLY; /* only the unparseable rule can still match */
+	if (nc == 0) /* only the unparseable rule can still match */
+		flags = RG_SQLCLASS_VALIDATE_ONLY | (c->no_cache ? 0 : RG_SQLCLASS_SHAPE_CACHE);
 	rc = rg_sqlclass_run(c->sc, sql, len, flags, &c->facts);
 	if (rc)
 		return rc;
@@ -627,6 +627,9 @@ static void plan_fill(const struct rg_policy *p, const struct rg_request *req,
 	out->column_action = col_action;
 	out->ncolumns = ncolumns;
 	out->enabled = enabled;
+	/* once per plan, not per row */
+	out->detectors = RG_MASK_PLAN_DETECTORS | rg_mask_detectors(p->mask_acts, p->meta.nmasks,
+								     enabled);
 }
 
 int rg_policy_mask_plan(struct rg_policy_ctx *c, const struct rg_request *req,
@@ -691,4 +694,10 @@ int rg_policy_mask_row(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
 		       struct rg_mask_result *out)
 {
 	return rg_masker_row(c->masker, plan, fields, nfields, out);
+}
+
+bool rg_policy_mask_field_clear(const struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
+				const uint8_t *p, size_t len)
+{
+	return rg_masker_field_clear(c->masker, plan, p, len);
 }

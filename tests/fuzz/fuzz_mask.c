@@ -155,7 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (nf > 2 && (ctl & 0x20))
 			col[2] = 1000; /* out of range: must fail closed */
 	}
-	struct rg_mask_plan plan = {col, nf, en};
+	struct rg_mask_plan plan = {col, nf, en, 0};
 	if (rg_masker_row(s->m, (ctl & 0x40) ? NULL : &plan, f, nf, &r) != 0)
 		abort();
 	volatile uint8_t sink = 0;

@@ -7,7 +7,9 @@
  * raw-tree fast path's facts (tables and functions in order) aborts. rg_sqlclass_prep is
  * checked against the classifier: it lists an EXECUTE (DEALLOCATE, PREPARE) exactly when
  * the classifier found that operation anywhere in the string, each within the text, and the
- * keyword prefilter sees every word it lists.
+ * keyword prefilter sees every word it lists. And every input is validated through a third
+ * context's shape cache (RG_SQLCLASS_SHAPE_CACHE, warm across inputs): its answer must be
+ * the parse's.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -17,7 +19,7 @@
 
 #include "sqlclass.h"
 
-static struct rg_sqlclass *sc, *sj;
+static struct rg_sqlclass *sc, *sj, *sh;
 
 static void check(int cond)
 {
@@ -98,6 +100,17 @@ static void check_prep(const uint8_t *data, size_t size, const struct rg_sql_fac
 				RG_OP_BIT(RG_OP_DEALLOCATE))));
 }
 
+static void check_shape_cache(const uint8_t *data, size_t size)
+{
+	struct rg_sql_facts a, b;
+	const unsigned v = RG_SQLCLASS_VALIDATE_ONLY;
+
+	if (rg_sqlclass_run(sh, (const char *)data, size, v | RG_SQLCLASS_SHAPE_CACHE, &a) ||
+	    rg_sqlclass_run(sj, (const char *)data, size, v | RG_SQLCLASS_FORCE_JSON, &b))
+		return;
+	check(a.status == b.status && a.nstmts == b.nstmts);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct rg_sql_facts f;
@@ -107,13 +120,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sc = rg_sqlclass_new();
 	if (!sj)
 		sj = rg_sqlclass_new();
-	check(sc != NULL && sj != NULL);
+	if (!sh)
+		sh = rg_sqlclass_new();
+	check(sc != NULL && sj != NULL && sh != NULL);
 	/* a first byte below 8 picks the flags, the rest is SQL */
 	if (size > 0 && data[0] < 8) {
 		flags = data[0];
 		data++;
 		size--;
 	}
+	check_shape_cache(data, size);
 	if (rg_sqlclass_run(sc, (const char *)data, size, flags, &f) != 0)
 		return 0;
 	check_same_as_json(data, size, flags, &f);

@@ -300,6 +300,39 @@ static const uint8_t JSON_NULL[] = "null";
 
 /* ---- DataRow ---------------------------------------------------------------------------- */
 
+/*
+ * Most rows hold nothing to mask. One pass over the fields asks the masker about each
+ * (rg_policy_mask_field_clear: its shortcuts and prefilter, no field list, no output); true
+ * means no field can change and the row goes out as it came. Anything else (a field that
+ * may match, a column rule on a column, binary jsonb, a malformed row) is left to the full
+ * path, which decides and reports errors.
+ */
+static bool row_clear(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
+		      const struct rg_pg_shape *shape, const struct rg_pg_msg *row)
+{
+	struct rg_pg_iter it;
+	struct rg_pg_field f;
+	uint16_t n;
+
+	if (rg_pg_datarow_begin(row, &it, &n) || (shape && shape->ncols != n))
+		return false;
+	for (uint16_t i = 0; i < n; i++) {
+		if (rg_pg_field_next(&it, &f) != 1)
+			return false;
+		if (plan && plan->column_action && i < plan->ncolumns &&
+		    plan->column_action[i] >= 0)
+			return false;
+		if (f.len < 0)
+			continue;
+		const struct rg_pg_rcol *col = shape ? &shape->cols[i] : NULL;
+		if (col && col->format == 1 && col->type_oid == OID_JSONB)
+			return false;
+		if (!rg_policy_mask_field_clear(c, plan, f.data, (size_t)f.len))
+			return false;
+	}
+	return rg_pg_field_next(&it, &f) == 0;
+}
+
 int rg_pg_mask_datarow(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
 		       const struct rg_pg_shape *shape, const struct rg_pg_msg *row,
 		       struct rg_pg_rowmask *rm, struct rg_acc *out)
@@ -310,6 +343,8 @@ int rg_pg_mask_datarow(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
 	uint16_t n;
 	int r;
 
+	if (row_clear(c, plan, shape, row))
+		return RG_PG_MASK_UNCHANGED;
 	if (rg_pg_datarow_begin(row, &it, &n) || (shape && shape->ncols != n))
 		return RG_PG_MASK_E_SHAPE;
 	if ((r = reserve(rm, n)))
@@ -319,7 +354,9 @@ int rg_pg_mask_datarow(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
 			return RG_PG_MASK_E_SHAPE;
 		const struct rg_pg_rcol *col = shape ? &shape->cols[i] : NULL;
 		rm->pre[i] = 0;
-		if (f.len >= 1 && classify(rm, col) == C_JSONB_BIN && f.data[0] == JSONB_VERSION)
+		/* only binary jsonb has a version byte (classify's C_JSONB_BIN) */
+		if (col && col->format == 1 && col->type_oid == OID_JSONB && f.len >= 1 &&
+		    f.data[0] == JSONB_VERSION)
 			rm->pre[i] = 1;
 		rm->f[i] = (struct rg_mask_field){f.len < 0 ? NULL : f.data + rm->pre[i],
 						  f.len < 0 ? 0 : (uint32_t)f.len - rm->pre[i],
@@ -403,7 +440,8 @@ int rg_pg_mask_notice(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
 		      const struct rg_pg_msg *m, struct rg_pg_rowmask *rm, struct rg_acc *out)
 {
 	static const char masked[] = "[masked]";
-	struct rg_mask_plan detectors = {NULL, 0, plan ? plan->enabled : NULL};
+	struct rg_mask_plan detectors = {NULL, 0, plan ? plan->enabled : NULL,
+					  plan ? plan->detectors : 0};
 	struct rg_mask_result res;
 	struct rg_pg_iter it;
 	const char *v;
@@ -582,7 +620,8 @@ static int copy_binary(struct rg_policy_ctx *c, const struct rg_mask_plan *detec
 int rg_pg_mask_copy_data(struct rg_policy_ctx *c, const struct rg_mask_plan *plan, int format,
 			 const struct rg_pg_msg *m, struct rg_pg_rowmask *rm, struct rg_acc *out)
 {
-	struct rg_mask_plan detectors = {NULL, 0, plan ? plan->enabled : NULL};
+	struct rg_mask_plan detectors = {NULL, 0, plan ? plan->enabled : NULL,
+					  plan ? plan->detectors : 0};
 	struct rg_mask_result res;
 	int r;
 

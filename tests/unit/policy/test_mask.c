@@ -103,7 +103,7 @@ static void test_hmac_is_hmac_sha256_prefix_in_hex(void **state)
 	key[20] = '\0';
 	struct rg_mask_action a[] = {ACT(-1, RG_MASK_HMAC)};
 	int32_t col[] = {0};
-	struct rg_mask_plan plan = {col, 1, NULL};
+	struct rg_mask_plan plan = {col, 1, NULL, 0};
 	struct fx x;
 	fx_init(&x, a, 1, key);
 	assert_string_equal(mask1(&x, &plan, "Hi There"), "h:b0344c61d8db3853");
@@ -199,7 +199,7 @@ static void test_null_fields_stay_null_and_unchanged(void **state)
 	struct rg_mask_action a[] = {ACT(RG_DET_EMAIL, RG_MASK_REDACT),
 				     ACT(-1, RG_MASK_STATIC, .static_text = "C")};
 	int32_t col[] = {1, -1, -1};
-	struct rg_mask_plan plan = {col, 3, NULL};
+	struct rg_mask_plan plan = {col, 3, NULL, 0};
 	struct rg_mask_field f[] = {
 	    {NULL, 0, true}, {NULL, 0, true}, {(const uint8_t *)"x@y.com", 7, false}};
 	struct fx x;
@@ -241,7 +241,7 @@ static void test_column_action_masks_whole_field_and_wins_over_detectors(void **
 	struct rg_mask_action a[] = {ACT(RG_DET_EMAIL, RG_MASK_STATIC, .static_text = "E"),
 				     ACT(-1, RG_MASK_PARTIAL, .keep = 2, .rule_index = 9)};
 	int32_t col[] = {-1, 1};
-	struct rg_mask_plan plan = {col, 2, NULL};
+	struct rg_mask_plan plan = {col, 2, NULL, 0};
 	struct rg_mask_field f[] = {{(const uint8_t *)"x@y.com", 7, false},
 				    {(const uint8_t *)"Jo x@y.com", 10, false}};
 	struct fx x;
@@ -261,7 +261,7 @@ static void test_column_action_redacts_utf8_to_valid_ascii(void **state)
 	(void)state;
 	struct rg_mask_action a[] = {ACT(-1, RG_MASK_REDACT)};
 	int32_t col[] = {0};
-	struct rg_mask_plan plan = {col, 1, NULL};
+	struct rg_mask_plan plan = {col, 1, NULL, 0};
 	struct fx x;
 	fx_init(&x, a, 1, NULL);
 	assert_null(x.db);
@@ -276,7 +276,7 @@ static void test_column_action_disabled_by_plan_leaves_detectors(void **state)
 				     ACT(-1, RG_MASK_NULL)};
 	int32_t col[] = {1};
 	uint8_t en[] = {1, 0};
-	struct rg_mask_plan plan = {col, 1, en};
+	struct rg_mask_plan plan = {col, 1, en, 0};
 	struct fx x;
 	fx_init(&x, a, 2, NULL);
 	assert_string_equal(mask1(&x, &plan, "to x@y.com"), "to E");
@@ -291,7 +291,7 @@ static void test_detector_action_disabled_by_plan_is_ignored(void **state)
 	struct rg_mask_action a[] = {ACT(RG_DET_EMAIL, RG_MASK_STATIC, .static_text = "E"),
 				     ACT(RG_DET_IPV4, RG_MASK_STATIC, .static_text = "I")};
 	uint8_t en[] = {0, 1};
-	struct rg_mask_plan plan = {NULL, 0, en};
+	struct rg_mask_plan plan = {NULL, 0, en, 0};
 	struct fx x;
 	fx_init(&x, a, 2, NULL);
 	assert_string_equal(mask1(&x, &plan, "x@y.com 1.2.3.4"), "x@y.com I");
@@ -301,12 +301,50 @@ static void test_detector_action_disabled_by_plan_is_ignored(void **state)
 	fx_fini(&x);
 }
 
+/* A plan may carry its enabled detectors worked out once (rg_policy_mask_plan_build does):
+ * rows are masked exactly as when the masker derives them, and integers and trailing
+ * spaces take their shortcuts under it too. */
+static void test_plan_detectors_precomputed_mask_the_same(void **state)
+{
+	(void)state;
+	struct rg_mask_action a[] = {ACT(RG_DET_EMAIL, RG_MASK_STATIC, .static_text = "E"),
+				     ACT(RG_DET_CREDIT_CARD, RG_MASK_PARTIAL, .keep = 4),
+				     ACT(RG_DET_ABA_ROUTING, RG_MASK_STATIC, .static_text = "R")};
+	static const char *const rows[] = {"x@y.com 4111111111111111", "4111111111111111",
+					   "-4111111111111111", "4111111111111111   ",
+					   "021000021", "021000021 ", "12345", "  ", "x@y.com   "};
+	uint8_t en[3];
+	struct fx x;
+
+	fx_init(&x, a, 3, NULL);
+	assert_int_equal(rg_mask_detectors(a, 3, NULL),
+			 1u << RG_DET_EMAIL | 1u << RG_DET_CREDIT_CARD | 1u << RG_DET_ABA_ROUTING);
+	for (unsigned bits = 0; bits < 8; bits++) {
+		for (int i = 0; i < 3; i++)
+			en[i] = (uint8_t)(bits >> i & 1);
+		struct rg_mask_plan derived = {NULL, 0, en, 0};
+		struct rg_mask_plan pre = {NULL, 0, en,
+					   RG_MASK_PLAN_DETECTORS | rg_mask_detectors(a, 3, en)};
+		for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+			char want[128];
+			snprintf(want, sizeof(want), "%s", mask1(&x, &derived, rows[r]));
+			assert_string_equal(mask1(&x, &pre, rows[r]), want);
+		}
+	}
+	en[0] = en[2] = 0, en[1] = 1;
+	struct rg_mask_plan cards = {NULL, 0, en, RG_MASK_PLAN_DETECTORS | rg_mask_detectors(a, 3, en)};
+	assert_string_equal(mask1(&x, &cards, "4111111111111111   "), "************1111   ");
+	assert_string_equal(mask1(&x, &cards, "-4111111111111111"), "-************1111");
+	assert_string_equal(mask1(&x, &cards, "021000021"), "021000021");
+	fx_fini(&x);
+}
+
 static void test_column_action_out_of_range_fails_closed(void **state)
 {
 	(void)state;
 	struct rg_mask_action a[] = {ACT(RG_DET_EMAIL, RG_MASK_REDACT)};
 	int32_t col[] = {5};
-	struct rg_mask_plan plan = {col, 1, NULL};
+	struct rg_mask_plan plan = {col, 1, NULL, 0};
 	struct fx x;
 	fx_init(&x, a, 1, NULL);
 	assert_string_equal(mask1(&x, &plan, "plain"), "<NULL>");
@@ -425,7 +463,7 @@ static void test_masker_without_db_applies_only_column_rules(void **state)
 	struct rg_mask_action a[] = {ACT(-1, RG_MASK_STATIC, .static_text = "")};
 	struct rg_masker *m = rg_masker_new(NULL, a, 1, NULL, 0);
 	int32_t col[] = {-1, 0};
-	struct rg_mask_plan plan = {col, 2, NULL};
+	struct rg_mask_plan plan = {col, 2, NULL, 0};
 	struct rg_mask_field f[] = {{(const uint8_t *)"x@y.com", 7, false},
 				    {(const uint8_t *)"secret", 6, false}};
 	struct rg_mask_result r;
@@ -495,6 +533,7 @@ int main(void)
 	    cmocka_unit_test(test_column_action_redacts_utf8_to_valid_ascii),
 	    cmocka_unit_test(test_column_action_disabled_by_plan_leaves_detectors),
 	    cmocka_unit_test(test_detector_action_disabled_by_plan_is_ignored),
+	    cmocka_unit_test(test_plan_detectors_precomputed_mask_the_same),
 	    cmocka_unit_test(test_column_action_out_of_range_fails_closed),
 	    cmocka_unit_test(test_match_across_field_boundary_is_dropped),
 	    cmocka_unit_test(test_field_next_to_digits_is_not_shadowed),

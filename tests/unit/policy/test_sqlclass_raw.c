@@ -6,6 +6,10 @@
  * and functions included. Corpora: the tricky cases below, every string literal of
  * test_sqlclass.c, every inline test of rules/ (all *.yaml), and the sqlclass fuzz seeds.
  * The fast path must actually answer the DML cases, or the comparison would prove nothing.
+ * The validate-only shape cache (RG_SQLCLASS_SHAPE_CACHE) is held to the same standard:
+ * every corpus string, and variants of it with each integer constant replaced by other
+ * values (taken at the positions PostgreSQL's scanner reports), must get from a warm cache
+ * exactly the answer a parse gives.
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -21,9 +25,10 @@
 #include <cmocka.h>
 
 #include "sqlclass.h"
+#include "sqlclass_raw.h"
 
-static struct rg_sqlclass *fast_c, *json_c;
-static unsigned n_compared, n_fast;
+static struct rg_sqlclass *fast_c, *json_c, *shape_c;
+static unsigned n_compared, n_fast, n_shape, n_shape_hits;
 
 /* expect: 1 the fast path must answer, 0 it must decline, -1 either */
 struct tricky {
@@ -261,9 +266,58 @@ static bool compare(const char *sql, size_t len, unsigned flags)
 	return fast;
 }
 
+/* Validate-only through the shape cache (kept warm across every call) against a parse. */
+static void compare_shape_one(const char *sql, size_t len)
+{
+	struct rg_sql_facts a, b;
+	const unsigned v = RG_SQLCLASS_VALIDATE_ONLY;
+
+	assert_int_equal(rg_sqlclass_run(shape_c, sql, len, v | RG_SQLCLASS_SHAPE_CACHE, &a), 0);
+	bool hit = rg_sqlclass_last_was_shape_hit(shape_c);
+	assert_int_equal(rg_sqlclass_run(json_c, sql, len, v | RG_SQLCLASS_FORCE_JSON, &b), 0);
+	n_shape++;
+	n_shape_hits += hit;
+	if (a.status != b.status || a.nstmts != b.nstmts)
+		fail_msg("shape cache (%s) and parse differ: status %d/%d nstmts %u/%u [%.*s]",
+			 hit ? "hit" : "miss", a.status, b.status, a.nstmts, b.nstmts,
+			 (int)(len > 400 ? 400 : len), sql);
+}
+
+/* sql, then sql with each integer constant in turn replaced by other values: a value the
+ * grammar checks (FLOAT(p), ALTER COLUMN n) must never be answered for by another's. */
+static void compare_shape(const char *sql, size_t len)
+{
+	static const char *const alt[] = {"0", "1", "7", "53", "54", "32768", "2147483648",
+					  "99999999999999999999"};
+	static char buf[4096], var[4200];
+	uint8_t shape[512];
+	int32_t locs[64];
+	size_t slen, nlocs;
+
+	compare_shape_one(sql, len);
+	if (len >= sizeof(buf) || memchr(sql, '\0', len))
+		return;
+	memcpy(buf, sql, len);
+	buf[len] = '\0';
+	if (rg_sqlraw_shape(buf, shape, sizeof(shape), &slen, locs, 64, &nlocs) != RG_SQLRAW_OK)
+		return;
+	for (size_t k = 0; k < nlocs; k++) {
+		size_t s = (size_t)locs[k], e = s;
+		while (e < len && buf[e] >= '0' && buf[e] <= '9')
+			e++;
+		if (e == s || (e < len && (buf[e] == '.' || buf[e] == 'e' || buf[e] == 'E')))
+			continue; /* not an integer constant */
+		for (size_t a = 0; a < sizeof(alt) / sizeof(alt[0]); a++) {
+			int n = snprintf(var, sizeof(var), "%.*s%s%s", (int)s, buf, alt[a], buf + e);
+			compare_shape_one(var, (size_t)n);
+		}
+	}
+}
+
 /* All three modes; returns whether the fast path answered the plain run. */
 static bool compare_all(const char *sql, size_t len)
 {
+	compare_shape(sql, len);
 	bool fast = compare(sql, len, 0);
 	/* the fingerprints come from the statement positions each path found */
 	assert_true(compare(sql, len, RG_SQLCLASS_FINGERPRINT) == fast);
@@ -296,7 +350,8 @@ static int setup(void **state)
 	(void)state;
 	fast_c = rg_sqlclass_new();
 	json_c = rg_sqlclass_new();
-	return fast_c && json_c ? 0 : -1;
+	shape_c = rg_sqlclass_new();
+	return fast_c && json_c && shape_c ? 0 : -1;
 }
 
 static int teardown(void **state)
@@ -304,6 +359,7 @@ static int teardown(void **state)
 	(void)state;
 	rg_sqlclass_free(fast_c);
 	rg_sqlclass_free(json_c);
+	rg_sqlclass_free(shape_c);
 	return 0;
 }
 
@@ -327,6 +383,67 @@ static void test_tricky_cases_agree_and_dml_takes_fast_path(void **state)
 		}
 	}
 	assert_int_equal(wrong, 0);
+}
+
+/* Values the grammar itself checks, next to values it only stores; pgbench -S's text. */
+static void test_shape_cache_answers_only_for_plain_values(void **state)
+{
+	static const char *const pairs[][2] = {
+	    /* the first parses, the second does not; the first must not answer for it */
+	    {"ALTER INDEX i ALTER COLUMN 1 SET STATISTICS 100",
+	     "ALTER INDEX i ALTER COLUMN 0 SET STATISTICS 100"},
+	    {"SELECT 1::float(53)", "SELECT 1::float(54)"},
+	    {"SELECT CAST(x AS float(10)) FROM t", "SELECT CAST(x AS float(0)) FROM t"},
+	    {"CREATE TABLE t (a float(24), b int)", "CREATE TABLE t (a float(99), b int)"},
+	};
+	struct rg_sql_facts f;
+	const unsigned v = RG_SQLCLASS_VALIDATE_ONLY | RG_SQLCLASS_SHAPE_CACHE;
+	struct rg_sqlclass *c = rg_sqlclass_new();
+
+	(void)state;
+	assert_non_null(c);
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		for (int rep = 0; rep < 2; rep++) {
+			assert_int_equal(rg_sqlclass_run(c, pairs[i][0], strlen(pairs[i][0]), v, &f),
+					 0);
+			assert_int_equal(f.status, RG_SQL_OK);
+		}
+		assert_int_equal(rg_sqlclass_run(c, pairs[i][1], strlen(pairs[i][1]), v, &f), 0);
+		assert_int_equal(f.status, RG_SQL_UNPARSEABLE);
+		assert_false(rg_sqlclass_last_was_shape_hit(c));
+	}
+	/* pgbench -S: a new literal each time, one shape */
+	static const char *const bench[] = {
+	    "SELECT abalance FROM pgbench_accounts WHERE aid = 48213;",
+	    "SELECT abalance FROM pgbench_accounts WHERE aid = 7;",
+	    "select abalance from PGBENCH_ACCOUNTS where aid=99999 ; ",
+	    "SELECT abalance FROM pgbench_accounts WHERE aid = 1; SELECT 2",
+	    "SELECT abalance FROM pgbench_accounts WHERE aid = 5; SELECT 3",
+	};
+	bool hit[5];
+	for (size_t i = 0; i < 5; i++) {
+		assert_int_equal(rg_sqlclass_run(c, bench[i], strlen(bench[i]), v, &f), 0);
+		assert_int_equal(f.status, RG_SQL_OK);
+		assert_int_equal(f.nstmts, i < 3 ? 1 : 2);
+		hit[i] = rg_sqlclass_last_was_shape_hit(c);
+	}
+	assert_false(hit[0]);
+	assert_true(hit[1] && hit[2] && hit[4]);
+	assert_false(hit[3]);
+	/* strings that fail are never cached; U& escapes are never shaped */
+	for (int rep = 0; rep < 2; rep++) {
+		static const char bad[] = "SELECT FROM WHERE 1", u[] = "SELECT U&'\\0061'";
+		assert_int_equal(rg_sqlclass_run(c, bad, strlen(bad), v, &f), 0);
+		assert_int_equal(f.status, RG_SQL_UNPARSEABLE);
+		assert_int_equal(rg_sqlclass_run(c, u, strlen(u), v, &f), 0);
+		assert_int_equal(f.status, RG_SQL_OK);
+		assert_false(rg_sqlclass_last_was_shape_hit(c));
+	}
+	/* without the flag the cache is not consulted */
+	assert_int_equal(rg_sqlclass_run(c, bench[1], strlen(bench[1]), RG_SQLCLASS_VALIDATE_ONLY,
+					 &f), 0);
+	assert_false(rg_sqlclass_last_was_shape_hit(c));
+	rg_sqlclass_free(c);
 }
 
 static void test_names_survive_until_next_call(void **state)
@@ -637,7 +754,10 @@ static void test_summary(void **state)
 {
 	(void)state;
 	print_message("compared %u runs; %u answered by the fast path\n", n_compared, n_fast);
+	print_message("shape cache: %u validate-only runs compared, %u answered from the cache\n",
+		      n_shape, n_shape_hits);
 	assert_true(n_fast > n_compared / 4);
+	assert_true(n_shape_hits > n_shape / 10);
 }
 
 int main(void)
@@ -645,6 +765,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fast_path_passed_its_canary),
 		cmocka_unit_test(test_tricky_cases_agree_and_dml_takes_fast_path),
+		cmocka_unit_test(test_shape_cache_answers_only_for_plain_values),
 		cmocka_unit_test(test_names_survive_until_next_call),
 		cmocka_unit_test(test_deep_expressions_agree),
 		cmocka_unit_test(test_big_flat_dml_takes_fast_path_on_helper_stack),
