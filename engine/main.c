@@ -12,7 +12,9 @@
  * a secret: credentials are read by engine/auth into wiped memory.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -27,6 +29,7 @@
 #include "config.h"
 #include "control.h"
 #include "core.h"
+#include "evidence.h"
 #include "pg.h"
 #include "policy.h"
 
@@ -229,6 +232,70 @@ static int load_policy(const struct rg_config *cfg, struct rg_policy **p,
 	return 0;
 }
 
+/* ---- the audit trail (docs/audit.md): the gateway's own events ---------------------- */
+
+static struct rg_audit *g_audit;
+
+/* One record: fmt as json_pack's, plus "event" first. Fails closed on the caller's side only
+ * at start (a trail that cannot be opened or written stops the start). */
+static int audit_event(const char *event, const char *fmt, ...)
+{
+	json_t *o, *extra = NULL;
+	char *txt;
+	va_list ap;
+	int64_t r = 0;
+
+	if (!g_audit)
+		return 0;
+	o = json_pack("{s:s}", "event", event);
+	if (fmt) {
+		va_start(ap, fmt);
+		extra = json_vpack_ex(NULL, 0, fmt, ap);
+		va_end(ap);
+		if (extra)
+			json_object_update(o, extra);
+		json_decref(extra);
+	}
+	txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (txt)
+		r = rg_audit_append(g_audit, RG_AUDIT_EVENT, txt, strlen(txt));
+	free(txt);
+	if (r < 0 || !txt)
+		fprintf(stderr, "event=audit_append_failed what=%s detail=\"%s\"\n", event,
+			strerror(r < 0 ? (int)-r : ENOMEM));
+	return r < 0 ? (int)r : txt ? 0 : -ENOMEM;
+}
+
+static int open_audit(const struct rg_config *cfg)
+{
+	const struct rg_config_audit *ac = &cfg->audit;
+	struct rg_audit_opts o = {.key_file = ac->key_file,
+				  .fsync = ac->fsync_interval ? RG_AUDIT_FSYNC_INTERVAL
+							      : RG_AUDIT_FSYNC_EVERY,
+				  .fsync_interval_ms = (uint32_t)ac->fsync_interval_ms};
+	char dir[4096], err[1024];
+	int ret;
+
+	if (!ac->enabled)
+		return 0;
+	if (ac->dir)
+		snprintf(dir, sizeof(dir), "%s", ac->dir);
+	else
+		snprintf(dir, sizeof(dir), "%s/audit", cfg->state_dir);
+	o.dir = dir;
+	if (mkdir(cfg->state_dir, 0700) && errno != EEXIST) {
+		fprintf(stderr, "%s: state_dir %s: %s\n", cfg->path, cfg->state_dir, strerror(errno));
+		return -errno;
+	}
+	ret = rg_audit_open(&o, &g_audit, err, sizeof(err));
+	if (ret)
+		fprintf(stderr, "%s: audit: %s\n", cfg->path, err);
+	else
+		fprintf(stderr, "event=audit_open dir=%s\n", dir);
+	return ret;
+}
+
 /* The bundle into gw (core NULL before the workers start); one log line either way. */
 static int install_policy(const struct rg_config *cfg, struct rg_pg_gw *gw, struct rg_core *core,
 			  struct rg_policy *p, struct rg_auth_cred *hmac, const char *event)
@@ -247,8 +314,21 @@ static int install_policy(const struct rg_config *cfg, struct rg_pg_gw *gw, stru
 	if (ret) {
 		fprintf(stderr, "event=policy_reload_failed reason=%s detail=\"%s\"\n",
 			ret == -EBUSY ? "busy" : "internal", strerror(-ret));
+		audit_event("policy_reload_failed", "{s:s}", "reason",
+			    ret == -EBUSY ? "busy" : "internal");
 		rg_policy_free(p);
 		return ret;
+	}
+	if (p) {
+		char sum[20];
+
+		snprintf(sum, sizeof(sum), "%016llx", (unsigned long long)info.checksum);
+		audit_event(event, "{s:I, s:s, s:s, s:i, s:i, s:b}", "generation",
+			    (json_int_t)rg_pg_gw_policy_gen(gw), "bundle", cfg->policy.bundle,
+			    "checksum", sum, "rules", (int)info.nrules, "masks", (int)info.nmasks,
+			    "signed", info.signed_bundle);
+	} else {
+		audit_event("policy_none", NULL);
 	}
 	if (!p)
 		fprintf(stderr, "event=policy_none detail=\"no policy.bundle in %s: statements are "
@@ -296,6 +376,8 @@ static int reload_bundle(struct reloader *r, char *msg, size_t msglen)
 		fprintf(stderr, "event=policy_reload_failed reason=bad_bundle bundle=%s "
 				"detail=\"the bundle in force stays\"\n",
 			r->cfg->policy.bundle);
+		audit_event("policy_reload_failed", "{s:s, s:s}", "reason", "bad_bundle", "bundle",
+			    r->cfg->policy.bundle);
 		snprintf(msg, msglen, "%s was refused (see the log); the bundle in force stays",
 			 r->cfg->policy.bundle);
 		ret = -EINVAL;
@@ -521,6 +603,9 @@ static int run(const char *path)
 	ls = calloc(cfg->n_listeners, sizeof(*ls));
 	if (!ls || build_gw(cfg, gw) || build_listeners(cfg, gw, ls))
 		goto out;
+	/* the trail first: the bundle's load is its first record after the open checkpoint */
+	if (open_audit(cfg))
+		goto out;
 	{
 		struct rg_policy *p;
 		struct rg_auth_cred *hmac;
@@ -604,6 +689,9 @@ static int run(const char *path)
 	}
 	fprintf(stderr, "event=started version=%s workers=%u listeners=%s targets=%zu\n",
 		RG_VERSION, rg_core_workers(core), ports, cfg->n_targets);
+	audit_event("gateway_start", "{s:s, s:i, s:s, s:s, s:i}", "version", RG_VERSION, "pid",
+		    (int)getpid(), "config", cfg->path, "listeners", ports, "workers",
+		    (int)rg_core_workers(core));
 	rl.cfg = cfg;
 	rl.gw = gw;
 	rl.core = core;
@@ -623,6 +711,7 @@ static int run(const char *path)
 	}
 	g_core = NULL;
 	fprintf(stderr, "event=stopped status=%s\n", ret ? strerror(-ret) : "ok");
+	audit_event("gateway_stop", "{s:s}", "status", ret ? strerror(-ret) : "ok");
 	rc = ret ? 1 : 0;
 out:
 	g_core = NULL;
@@ -638,6 +727,8 @@ out:
 	free(ls);
 	rg_pg_gw_free(gw);
 	rg_control_close(ctl);
+	rg_audit_close(g_audit); /* flushes and seals */
+	g_audit = NULL;
 	rg_config_free(cfg);
 	return rc;
 }

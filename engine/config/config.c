@@ -942,6 +942,35 @@ static void parse_policy(struct ctx *c, const struct cfg_node *n)
 			     &p->catalog_refresh_ms);
 }
 
+static void parse_audit(struct ctx *c, const struct cfg_node *n)
+{
+	static const struct key keys[] = {
+	    {"key_file", true}, {"dir", false}, {"fsync", false}, {"fsync_interval", false}};
+	static const char *const modes[] = {"every", "interval"};
+	const struct cfg_node *v[NKEYS(keys)];
+	struct rg_config_audit *a = &c->cfg->audit;
+
+	a->fsync_interval_ms = MS_SECOND;
+	if (!map_keys(c, n, "audit", keys, NKEYS(keys), v))
+		return;
+	a->enabled = true;
+	if (v[0])
+		a->key_file = get_path(c, v[0], "audit.key_file");
+	if (v[1])
+		a->dir = get_path(c, v[1], "audit.dir");
+	if (v[2]) {
+		const char *m = get_str(c, v[2], "audit.fsync");
+
+		if (m && !strcmp(m, modes[1]))
+			a->fsync_interval = true;
+		else if (m && strcmp(m, modes[0]))
+			cfg_error(&c->e, v[2]->line, v[2]->col,
+				  "audit.fsync: '%s' is not one of every, interval", m);
+	}
+	if (v[3])
+		get_duration(c, v[3], "audit.fsync_interval", 1, MS_MINUTE, &a->fsync_interval_ms);
+}
+
 static void parse_approvals(struct ctx *c, const struct cfg_node *n)
 {
 	static const struct key keys[] = {{"webhooks", false}, {"webhook_timeout", false}};
@@ -1069,7 +1098,7 @@ static void parse_root(struct ctx *c, const struct cfg_node *root)
 	    {"version", true},	 {"threads", false}, {"state_dir", false},
 	    {"listeners", true}, {"admin", false},   {"identity", false},
 	    {"targets", true},	 {"policy", false},  {"limits", false},
-	    {"approvals", false}, {"control", false},
+	    {"approvals", false}, {"control", false}, {"audit", false},
 	};
 	const struct cfg_node *v[NKEYS(keys)];
 	struct rg_config *cfg = c->cfg;
@@ -1125,6 +1154,8 @@ static void parse_root(struct ctx *c, const struct cfg_node *root)
 		else
 			cfg->control = u;
 	}
+	if (v[11])
+		parse_audit(c, v[11]);
 	cross_check(c, v[4] && v[4]->kind == CFG_MAP ? c->admin_addr : NULL);
 }
 

@@ -192,6 +192,15 @@ struct rg_config_approvals {
 	uint64_t webhook_timeout_ms; /* per attempt; 3 attempts */
 };
 
+/* The audit trail (docs/audit.md): where, the key that signs its checkpoints, fsync policy. */
+struct rg_config_audit {
+	bool enabled;	      /* the section is present */
+	const char *dir;      /* absolute path, NULL: state_dir/audit */
+	const char *key_file; /* Ed25519 private key (PEM) */
+	bool fsync_interval;  /* fsync at most every fsync_interval_ms (else every batch) */
+	uint64_t fsync_interval_ms;
+};
+
 struct rg_config {
 	const char *path; /* the file loaded, as given */
 	const char *dir;  /* directory relative paths were resolved against */
@@ -210,6 +219,7 @@ struct rg_config {
 	/* control store: a postgres:// URI shared by a fleet of nodes, or NULL: SQLite at
 	 * state_dir/control.db */
 	const char *control;
+	struct rg_config_audit audit;
 	struct rg_config_arena *arena; /* private: owns every pointer above */
 };
 

@@ -1,5 +1,6 @@
 /*
- * audit.c: `ringgatectl audit verify`: checks an audit trail (engine/evidence) offline with
+ * audit.c: `ringgatectl audit cat` prints an audit trail's records as JSON lines, and
+ * `ringgatectl audit verify` checks an audit trail (engine/evidence) offline with
  * the checkpoint key's public half and names the first record that does not hold. Exit 0
  * when every record holds and the trail is sealed, 1 when it is broken or unreadable, 3 when
  * it holds but records follow the last checkpoint (a crash, or a cut tail).
@@ -12,6 +13,68 @@
 
 #include "ctl.h"
 #include "evidence.h"
+
+void ctl_audit_cat_help(FILE *out)
+{
+	fprintf(out, "usage: ringgatectl audit cat --dir DIR\n"
+		     "  Print every event record of the audit trail in DIR, oldest first, one JSON\n"
+		     "  object per line with its sequence number and time added (\"seq\",\n"
+		     "  \"time_us\"). Stops at the first record that does not hold; run\n"
+		     "  `ringgatectl audit verify` to know why.\n");
+}
+
+static bool cat_one(void *arg, uint64_t seq, int64_t t, const char *p, size_t len)
+{
+	json_t *o = json_loadb(p, len, 0, NULL);
+	char *txt;
+
+	(void)arg;
+	if (!o || !json_is_object(o)) {
+		json_decref(o);
+		o = json_pack("{s:s%}", "raw", p, len);
+	}
+	json_object_set_new(o, "seq", json_integer((json_int_t)seq));
+	json_object_set_new(o, "time_us", json_integer((json_int_t)t));
+	txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	if (txt)
+		puts(txt);
+	free(txt);
+	json_decref(o);
+	return true;
+}
+
+int ctl_audit_cat(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"dir", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *dir = NULL;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'd') {
+			dir = optarg;
+		} else if (c == 'h') {
+			ctl_audit_cat_help(stdout);
+			return 0;
+		} else {
+			ctl_audit_cat_help(stderr);
+			return 2;
+		}
+	}
+	if (!dir) {
+		ctl_audit_cat_help(stderr);
+		return 2;
+	}
+	if (rg_audit_each(dir, cat_one, NULL)) {
+		fprintf(stderr, "ringgatectl: %s: cannot read the trail\n", dir);
+		return 1;
+	}
+	return 0;
+}
 
 void ctl_audit_verify_help(FILE *out)
 {

@@ -34,6 +34,8 @@ int ctl_approvals_deny(int argc, char **argv);
 void ctl_approvals_decide_help(FILE *out);
 
 /* audit.c: the audit trail, offline. */
+int ctl_audit_cat(int argc, char **argv);
+void ctl_audit_cat_help(FILE *out);
 int ctl_audit_verify(int argc, char **argv);
 void ctl_audit_verify_help(FILE *out);
 

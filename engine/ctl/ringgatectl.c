@@ -21,6 +21,8 @@ static const struct ctl_cmd cmds[] = {
 	  ctl_approvals_decide_help },
 	{ "approvals", "deny", "deny a pending request (--reason)", ctl_approvals_deny,
 	  ctl_approvals_decide_help },
+	{ "audit", "cat", "print an audit trail's records as JSON lines", ctl_audit_cat,
+	  ctl_audit_cat_help },
 	{ "audit", "verify", "verify an audit trail offline (names the first bad record)",
 	  ctl_audit_verify, ctl_audit_verify_help },
 };

@@ -36,7 +36,7 @@ static void test_unknown_key_names_expected_keys(void **state)
 	expect_errors(MINIMAL "verbose: true\n",
 		      "t.yaml:14:1: verbose: unknown key (expected one of: version, threads, "
 		      "state_dir, listeners, admin, identity, targets, policy, limits, approvals, "
-		      "control)\n");
+		      "control, audit)\n");
 	expect_errors("version: 1\n"
 		      "listeners:\n"
 		      "  - name: pg\n"
