@@ -67,18 +67,7 @@ def wait_for(what, fn, timeout=20.0):
     raise AssertionError(f"timed out waiting for {what} ({last})")
 
 
-PACK = """version: 1
-pack: t
-rules:
-  - id: t.orders-updates
-    description: changing orders needs a reviewer
-    sql: {operation: update, tables: [orders]}
-    action: require_approval
-    approval: {group: reviewers, ttl: 10m, scope: once, expires: 2m}
-    tests:
-      - sql: "UPDATE orders SET n = n + 1 WHERE id = 1"
-        expect: hold
-"""
+PACK = adminfix.orders_pack("2m")
 
 
 def held_card(drv, By, sql):

@@ -21,18 +21,7 @@ import pgfix  # noqa: E402
 import rgtest  # noqa: E402
 from pgfix import check  # noqa: E402
 
-PACK = """version: 1
-pack: t
-rules:
-  - id: t.orders-updates
-    description: changing orders needs a reviewer
-    sql: {operation: update, tables: [orders]}
-    action: require_approval
-    approval: {group: reviewers, ttl: 10m, scope: once, expires: 2m}
-    tests:
-      - sql: "UPDATE orders SET n = n + 1 WHERE id = 1"
-        expect: hold
-"""
+PACK = adminfix.orders_pack("2m")
 
 
 def held_update(rg, tok, sql, res):

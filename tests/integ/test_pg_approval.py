@@ -40,18 +40,7 @@ from pgfix import check  # noqa: E402
 from test_clients_bad_input import (raw_login, read_reply, msg, read_msg,  # noqa: E402
                                     error_fields)
 
-PACK = """version: 1
-pack: t
-rules:
-  - id: t.orders-updates
-    description: changing orders needs a reviewer
-    sql: {operation: update, tables: [orders]}
-    action: require_approval
-    approval: {group: reviewers, ttl: 10m, scope: once, expires: 3s}
-    tests:
-      - sql: "UPDATE orders SET n = n + 1 WHERE id = 1"
-        expect: hold
-  - id: t.stock-deletes
+PACK = adminfix.orders_pack("3s", more="""  - id: t.stock-deletes
     description: a reviewer may approve a shape of DELETE for a while
     sql: {operation: delete, tables: [stock]}
     action: require_approval
@@ -59,7 +48,7 @@ rules:
     tests:
       - sql: "DELETE FROM stock WHERE id = 1"
         expect: hold
-"""
+""")
 
 
 def statuses(db):

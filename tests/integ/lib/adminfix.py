@@ -20,6 +20,23 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rgtest  # noqa: E402
 
 
+def orders_pack(expires="2m", more=""):
+    """A rule pack holding UPDATE of table orders for the reviewers group (once, expiring
+    after `expires`), with `more` rules appended (YAML list items at the rules' indent)."""
+    return f"""version: 1
+pack: t
+rules:
+  - id: t.orders-updates
+    description: changing orders needs a reviewer
+    sql: {{operation: update, tables: [orders]}}
+    action: require_approval
+    approval: {{group: reviewers, ttl: 10m, scope: once, expires: {expires}}}
+    tests:
+      - sql: "UPDATE orders SET n = n + 1 WHERE id = 1"
+        expect: hold
+{more}"""
+
+
 def fixture_binary():
     return os.path.join(rgtest.RG_BUILD, "tests", "integ", "rg_control_fixture")
 
