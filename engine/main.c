@@ -519,6 +519,18 @@ static int check_config(const char *path)
 			nerr++;
 		}
 	}
+	if (cfg->audit.enabled) {
+		struct rg_audit_opts ao = {.key_file = cfg->audit.key_file};
+		char dir[4096], err[1024];
+
+		snprintf(dir, sizeof(dir), "%s%s", cfg->audit.dir ? cfg->audit.dir : cfg->state_dir,
+			 cfg->audit.dir ? "" : "/audit");
+		ao.dir = dir;
+		if (rg_audit_check(&ao, err, sizeof(err))) {
+			fprintf(stderr, "%s: audit: %s\n", cfg->path, err);
+			nerr++;
+		}
+	}
 	if (!nerr)
 		printf("%s: ok\n", path);
 out:

@@ -371,6 +371,32 @@ int rg_audit_verify(const char *dir, const char *pubkey_file, struct rg_audit_re
 	return 0;
 }
 
+int rg_audit_check(const struct rg_audit_opts *o, char *err, size_t errlen)
+{
+	struct rg_audit_report r;
+	struct walk w = {.r = &r};
+	struct stat st;
+	int ret = 0;
+
+	/* a private key holds its public half: it verifies the checkpoints it signed */
+	w.pub = load_key(o->key_file, true);
+	if (!w.pub) {
+		snprintf(err, errlen, "%s: not an Ed25519 private key (PEM)", o->key_file);
+		return -EINVAL;
+	}
+	if (stat(o->dir, &st) == 0) {
+		walk_dir(o->dir, &w);
+		if (r.verdict == RG_AUDIT_BROKEN || r.verdict == RG_AUDIT_UNREADABLE) {
+			snprintf(err, errlen, "%s: the trail does not verify (%s%s%s at offset %llu)",
+				 o->dir, r.why, r.file[0] ? " in " : "", r.file,
+				 (unsigned long long)r.offset);
+			ret = -EBADMSG;
+		}
+	}
+	EVP_PKEY_free(w.pub);
+	return ret;
+}
+
 int rg_audit_each(const char *dir, rg_audit_each_fn fn, void *arg)
 {
 	struct rg_audit_report r;

@@ -91,6 +91,11 @@ struct rg_audit_report {
  * in the report) or a negative errno for a bad key. */
 int rg_audit_verify(const char *dir, const char *pubkey_file, struct rg_audit_report *r);
 
+/* What rg_audit_open would refuse, without writing anything (--check-config): the key must be
+ * an Ed25519 private key and an existing trail must verify with it. 0 or a negative errno
+ * with the reason in err. */
+int rg_audit_check(const struct rg_audit_opts *o, char *err, size_t errlen);
+
 /* Every event record that holds, oldest first (verification on the way: stops at the first
  * bad one). fn returns false to stop. */
 typedef bool (*rg_audit_each_fn)(void *arg, uint64_t seq, int64_t time_us, const char *payload,

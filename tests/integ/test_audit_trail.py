@@ -5,7 +5,7 @@ A ringgate with an `audit` section writes its start, the bundle it loaded, a SIG
 a refused reload and its stop to state_dir/audit: `ringgatectl audit cat` prints them in
 order as JSON, `ringgatectl audit verify` passes (exit 0, sealed) with the checkpoint key's
 public half and fails with another key; an edited byte is named (exit 1); a start on a trail
-that does not verify is refused.
+that does not verify is refused, and --check-config says why.
 """
 import json
 import os
@@ -92,6 +92,12 @@ def main():
                 check(False, "a start on a broken trail is refused")
             except RuntimeError as e:
                 check("does not verify" in str(e), f"refused with the reason ({e})")
+                cc = subprocess.run([rgtest.ringgate_binary(), "--check-config",
+                                     rg2.config_path], capture_output=True, text=True,
+                                    timeout=60, cwd=rg2.workdir)
+                check(cc.returncode == 1 and "audit:" in cc.stderr and
+                      "does not verify" in cc.stderr,
+                      f"--check-config says so too ({cc.stderr.strip()})")
             finally:
                 try:
                     rg2.stop()
