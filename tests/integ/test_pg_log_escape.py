@@ -111,6 +111,11 @@ def main():
         check(len(unk) == 1 and "database=nope\\nevent\\x3dauth_ok\\x20sub\\x3ddb" in unk[0]
               and USER_LOGGED in unk[0], f"unknown_database: database and user escaped ({unk})")
         check(rg.proc.poll() is None, "ringgate still running")
+        # a client that ends cleanly (Terminate) has its end logged too
+        plain = iss.token(sub="agent-9")
+        rgtest.run_psql("SELECT 1", rg.env("agent-9", plain, "appdb"))
+        check(pgfix.wait_log(rg, "sub=agent-9 target=appdb reason="),
+              "a session ended by Terminate: session_end logged")
         reports = rgtest.sanitizer_reports(log)
         check(not reports, f"no sanitizer report ({reports[:3]})")
         check(rg.stop() == 0, "clean exit")

@@ -1046,6 +1046,7 @@ void pg_be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 		pg_login_free(ps);
 		pg_be_goto(ps, BE_RELAY);
 		pg_fe_goto(ps, FE_RELAY);
+		ps->relayed = true;
 		if (!ps->internal)
 			ps->token_end_ms = rg_auth_verifier_session_end_ms(
 			    rg_pg_gw_verifier(ps->gw, rg_auth_principal_iss(ps->ident)),

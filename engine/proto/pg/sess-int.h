@@ -153,6 +153,7 @@ struct pg_sess {
 	bool internal;	    /* the catalog thread's own session (login.c internal_login) */
 	bool fe_piece_drop; /* the agent's streamed message in progress is being dropped */
 	bool rowdesc_valid;
+	bool relayed; /* logged in to the target: its end is logged (session_end) */
 	uint8_t negotiations;
 	uint8_t tx_status; /* last ReadyForQuery status */
 	/* the cancel key issued to the agent (the registry holds the target's) */

@@ -307,7 +307,7 @@ static void pg_close(struct rg_sess *s, enum rg_close_reason reason)
 	if (ps->tls_err && ps->tls_err[0])
 		rg_pg_log("event=tls_fail sess=%llu peer=%s detail=%s", (unsigned long long)ps->id,
 			  ps->peer, pg_sanitize(ps->tls_err, v, sizeof(v)));
-	if (ps->fe == FE_RELAY || reason == RG_CLOSE_FE_ERROR || reason == RG_CLOSE_BE_ERROR)
+	if (ps->relayed || reason == RG_CLOSE_FE_ERROR || reason == RG_CLOSE_BE_ERROR)
 		rg_pg_log(
 		    "event=session_end sess=%llu peer=%s sub=%s target=%s reason=%d "
 		    "fe_state=%s be_state=%s",
