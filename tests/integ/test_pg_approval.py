@@ -14,12 +14,15 @@ Against a real PostgreSQL 15 and the real ringgate:
   Parse: one error for the pipeline, then the Query runs;
 - scope fingerprint: approved once through the admin listener, the same statement shape
   runs at once afterwards for the same identity;
+- a reload while it waits: approved, it is still denied by the bundle now in force;
 - a restart leaves nothing pending;
 - a webhook hears of each request (Slack-compatible JSON with its URL), retried after a
   failed delivery.
 Approve and deny go through the admin listener (tests of the admin API).
 """
 import os
+import shutil
+import signal
 import socket
 import sqlite3
 import struct
@@ -257,6 +260,54 @@ def main():
                   "the same shape with another literal runs at once (fingerprint grant)")
             check(pg.psql("SELECT count(*) FROM stock").stdout.strip() == "8",
                   "both deletes ran once")
+
+            # a reload while it waits: approved, it is still judged by the bundle in force
+            deny_pack = os.path.join(d, "deny.yaml")
+            with open(deny_pack, "w") as f:
+                f.write("version: 1\npack: d\nrules:\n  - id: d.no-order-updates\n"
+                        "    description: orders are frozen\n"
+                        "    sql: {operation: update, tables: [orders]}\n"
+                        "    action: deny\n    message: orders are frozen\n")
+            frozen = rgtest.compile_bundle(["rules/baseline", deny_pack],
+                                           os.path.join(d, "frozen.rgb"))
+            held_bundle = os.path.join(d, "held.rgb")
+            shutil.copy(bundle, held_bundle)
+            res = {}
+
+            def update():
+                c = pgfix.connect(rg, tok)
+                c.autocommit = True
+                try:
+                    c.cursor().execute("UPDATE orders SET n = 42 WHERE id = 4")
+                    res["ok"] = True
+                except Exception as e:  # noqa: BLE001
+                    res["err"] = e
+                finally:
+                    c.close()
+            th = threading.Thread(target=update)
+            th.start()
+            rid = None
+            for _ in range(100):
+                st_, body, _ = admin.request("GET", "/api/approvals?status=pending",
+                                             token=reviewer)
+                rid = next((x["id"] for x in body["approvals"] if "n = 42" in x["sql"]),
+                           None) if st_ == 200 else None
+                if rid:
+                    break
+                time.sleep(0.1)
+            shutil.copy(frozen, bundle)
+            rg.proc.send_signal(signal.SIGHUP)
+            check(pgfix.wait_log(rg, "event=policy_reloaded generation=2"), "reloaded")
+            st_, body, _ = admin.request("POST", f"/api/approvals/{rid}/approve",
+                                         token=reviewer, body={"reason": "fine"})
+            th.join(20)
+            err = res.get("err")
+            check(st_ == 200 and err is not None and "d.no-order-updates" in str(err) and
+                  pg.psql("SELECT n FROM orders WHERE id = 4").stdout.strip() != "42",
+                  f"approved, but the reloaded bundle denies it ({err!r})")
+            shutil.copy(held_bundle, bundle)
+            rg.proc.send_signal(signal.SIGHUP)
+            check(pgfix.wait_log(rg, "event=policy_reloaded generation=3"), "reloaded back")
 
             # a restart: nothing held before it stays pending
             ok, s = raw_login(rgtest.Endpoint(rg.host, rg.port, "agent-1", None,

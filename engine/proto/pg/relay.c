@@ -910,6 +910,7 @@ static bool appr_hold(struct rg_sess *s, const struct rg_pg_msg *m, const char *
 	}
 	h->parse = parse_name != NULL;
 	h->seq = seq;
+	h->gen = j->gen;
 	h->d = *d;
 	snprintf(h->rule, sizeof(h->rule), "%s", j->rule ? j->rule : "-");
 	if ((parse_name && !(h->parse_name = strdup(parse_name))) ||
@@ -967,6 +968,23 @@ void pg_appr_free(struct rg_sess *s)
 	free(h);
 }
 
+/* The held message m judged again by the bundle in force: true (and *d) when it denies. */
+static bool appr_now_denied(struct rg_sess *s, const struct pg_appr_hold *h,
+			    const struct rg_pg_msg *m, struct rg_pg_deny *d)
+{
+	struct pg_judgement j;
+	struct rg_pg_query q;
+	struct rg_pg_parse pa;
+
+	if (!h->parse && !rg_pg_read_query(m, &q))
+		return stmt_verdict(s, RG_PG_STMT_QUERY, NULL, q.sql, q.len, d, &j) ==
+		       PG_VERDICT_DENY;
+	if (h->parse && !rg_pg_read_parse(m, &pa))
+		return stmt_verdict(s, RG_PG_STMT_PARSE, pa.stmt, pa.query, pa.query_len, d, &j) ==
+		       PG_VERDICT_DENY;
+	return true; /* unreadable: it does not go */
+}
+
 void pg_appr_release(struct rg_sess *s, enum rg_appr_status st, const char *by,
 		     const char *reason)
 {
@@ -986,6 +1004,13 @@ void pg_appr_release(struct rg_sess *s, enum rg_appr_status st, const char *by,
 	if (held_next(&h->held, &off, &m) != 1) {
 		pg_close_fatal(s, "08006", "ringgate lost a held statement");
 		goto out;
+	}
+	/* a bundle reloaded while it waited: approved, it still must not be denied by the
+	 * bundle in force (one that holds it again keeps the reviewer's approval) */
+	if (st == RG_APPR_APPROVED && h->gen != rg_pg_gw_policy_gen(ps->gw) &&
+	    appr_now_denied(s, h, &m, &d)) {
+		h->d = d;
+		st = RG_APPR__COUNT; /* denied by the bundle, below */
 	}
 	if (st == RG_APPR_APPROVED) {
 		/* counted and judged when it was held: it goes as it came, with what it does to
@@ -1014,6 +1039,8 @@ void pg_appr_release(struct rg_sess *s, enum rg_appr_status st, const char *by,
 		if (st == RG_APPR_WITHDRAWN) {
 			memcpy(d.sqlstate, "57014", 6);
 			snprintf(d.message, sizeof(d.message), "canceling statement due to user request");
+		} else if (st == RG_APPR__COUNT) {
+			/* h->d: the reloaded bundle's denial */
 		} else if (st == RG_APPR_DENIED) {
 			char why[100];
 
@@ -1027,7 +1054,8 @@ void pg_appr_release(struct rg_sess *s, enum rg_appr_status st, const char *by,
 				 st == RG_APPR_EXPIRED ? "expired" : "ended");
 		}
 		pg_deny_forward(s, h->parse ? h->parse_name : NULL, h->seq, &d, &run, &err);
-		ps->cnt->stmt_denied++;
+		if (st != RG_APPR__COUNT) /* (the verdict counted its own) */
+			ps->cnt->stmt_denied++;
 	}
 	/* then what the agent sent behind it, as if it came now (it may be held in turn) */
 	while (!err && ps->fe != FE_CLOSING && held_next(&h->held, &off, &m) == 1)

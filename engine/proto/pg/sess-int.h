@@ -235,6 +235,7 @@ struct pg_appr_hold {
 	bool paused;	     /* the agent is not read (more than PG_APPR_READ_MAX held) */
 	bool held_only;	     /* nothing ran on the target ahead of it (cancel registry flag) */
 	uint64_t seq;	     /* its sync point, as a denial needs it */
+	uint64_t gen;	     /* the bundle generation that held it */
 	char *parse_name;    /* the Parse's statement name (heap) */
 	struct rg_pg_deny d; /* the rule's SQLSTATE, for a denial */
 	char rule[64];
