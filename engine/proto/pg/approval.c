@@ -90,14 +90,6 @@ struct appr_outcome {
 	uint64_t sess_id; /* withdraw: the session whose CancelRequest came, else 0 */
 };
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 bool pg_approvals_enabled(const struct rg_pg_gw *gw)
 {
 	return gw->approvals && gw->approvals->ctl;
@@ -142,7 +134,7 @@ bool pg_approvals_granted(struct rg_pg_gw *gw, const char *iss, const char *sub,
 			  const char *target, const char *fp)
 {
 	struct pg_approvals *ap = gw->approvals;
-	int64_t now = wall_ms();
+	int64_t now = pg_wall_ms();
 	bool yes = false;
 	size_t i = 0;
 
@@ -207,7 +199,7 @@ static void on_change(void *arg, const struct rg_appr *a)
 			break;
 		}
 	if (a->status == RG_APPR_APPROVED && a->scope == RG_APPR_SCOPE_FINGERPRINT)
-		grant_add(ap, a, a->decided_ms ? a->decided_ms : wall_ms());
+		grant_add(ap, a, a->decided_ms ? a->decided_ms : pg_wall_ms());
 	pthread_mutex_unlock(&ap->mu);
 	if (worker == UINT32_MAX || !core)
 		return; /* not held here (or no longer): its holder logs it */
@@ -289,7 +281,7 @@ static void *hook_main(void *arg)
 	pthread_mutex_lock(&ap->mu);
 	while (!ap->stop) {
 		struct hook_job **pp, *j = NULL, **jp = NULL;
-		int64_t now = wall_ms(), next = INT64_MAX;
+		int64_t now = pg_wall_ms(), next = INT64_MAX;
 		struct timespec ts;
 		char err[CURL_ERROR_SIZE + 16];
 		long status;
@@ -330,7 +322,7 @@ static void *hook_main(void *arg)
 			hook_free(j);
 			continue;
 		}
-		j->not_before_ms = wall_ms() + 1000LL * (1 << (j->attempt - 1)); /* 1 s, 2 s */
+		j->not_before_ms = pg_wall_ms() + 1000LL * (1 << (j->attempt - 1)); /* 1 s, 2 s */
 		j->next = ap->hq;
 		ap->hq = j;
 	}
@@ -387,7 +379,7 @@ static void recheck_held(struct pg_approvals *ap)
 	struct rg_appr **v;
 	size_t n;
 
-	if (rg_control_ended_since(ap->ctl, ap->node, wall_ms() - RECHECK_WINDOW_MS, &v, &n))
+	if (rg_control_ended_since(ap->ctl, ap->node, pg_wall_ms() - RECHECK_WINDOW_MS, &v, &n))
 		return;
 	for (size_t i = 0; i < n; i++)
 		on_change(ap, v[i]); /* a no-op unless it is still held here */
@@ -415,7 +407,7 @@ static void *appr_main(void *arg)
 				pthread_cond_wait(&ap->cv, &ap->mu);
 			if (ap->nheld && !ap->head) {
 				pthread_mutex_unlock(&ap->mu);
-				rg_control_expire(ap->ctl, wall_ms());
+				rg_control_expire(ap->ctl, pg_wall_ms());
 				recheck_held(ap);
 				pthread_mutex_lock(&ap->mu);
 			}
@@ -448,7 +440,7 @@ static void *appr_main(void *arg)
 			}
 			rg_appr_free(j->create);
 		} else {
-			rg_control_finish(ap->ctl, j->id, j->finish, wall_ms());
+			rg_control_finish(ap->ctl, j->id, j->finish, pg_wall_ms());
 		}
 		free(j);
 		pthread_mutex_lock(&ap->mu);
@@ -527,7 +519,7 @@ int rg_pg_gw_set_control(struct rg_pg_gw *gw, struct rg_control *ctl, const char
 	snprintf(ap->url, sizeof(ap->url), "%s", url ? url : "");
 	rg_control_set_notify(ctl, on_change, ap);
 	/* what this node held before a restart has no session any more */
-	n = rg_control_abandon_node(ctl, ap->node, wall_ms());
+	n = rg_control_abandon_node(ctl, ap->node, pg_wall_ms());
 	if (n > 0)
 		rg_pg_log("event=approvals_abandoned node=%s count=%d reason=restart", ap->node, n);
 	return 0;
@@ -608,7 +600,7 @@ int pg_approvals_request(struct rg_sess *s, struct pg_appr_hold *h, const char *
 	struct rg_appr *a = calloc(1, sizeof(*a));
 	struct appr_held *nh;
 	unsigned w = (unsigned)(ps->cnt - ps->gw->cnt);
-	int64_t now = wall_ms();
+	int64_t now = pg_wall_ms();
 	size_t i, ng;
 
 	if (!job || !a)

@@ -225,14 +225,6 @@ struct pg_catalog {
 	} *scratch;			   /* [workers] */
 };
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 int pg_catalog_new(struct rg_pg_gw *gw, struct pg_catalog **out)
 {
 	struct pg_catalog *c = calloc(1, sizeof(*c));
@@ -495,7 +487,7 @@ int pg_catalog_proc(struct pg_catalog *c, size_t target, uint32_t oid, char *out
 		else if (t->snap)
 			r = 0;
 		/* not known: read again (a function created since), at most once a second */
-		if (r != 1 && !t->running && (!t->snap || mono_ms() >= t->snap->read_ms + 1000))
+		if (r != 1 && !t->running && (!t->snap || pg_mono_ms() >= t->snap->read_ms + 1000))
 			t->want = true;
 	}
 	pthread_mutex_unlock(&c->mu);
@@ -554,7 +546,7 @@ static bool cat_wait(struct pg_catalog *c, int fd, short ev, uint64_t deadline)
 {
 	for (;;) {
 		struct pollfd p[2] = {{.fd = fd, .events = ev}, {.fd = c->wake, .events = POLLIN}};
-		uint64_t now = mono_ms();
+		uint64_t now = pg_mono_ms();
 		int r;
 
 		if (atomic_load(&c->stop) || now >= deadline || fd < 0)
@@ -586,7 +578,7 @@ static PGconn *cat_connect(struct pg_catalog *c, const struct pg_target *tg, cha
 			      NULL};
 	const char *vals[] = {"127.0.0.1", port, tg->cfg->name, tg->cfg->user, c->secret,
 			      "disable",   "disable", "ringgate-catalog", NULL};
-	uint64_t deadline = mono_ms() + CAT_CONNECT_MS;
+	uint64_t deadline = pg_mono_ms() + CAT_CONNECT_MS;
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	PGconn *pc;
 
@@ -613,7 +605,7 @@ fail:
 static PGresult *cat_exec(struct pg_catalog *c, PGconn *pc, const char *sql, int np,
 			  const char *const *vals, char *err, size_t errlen)
 {
-	uint64_t deadline = mono_ms() + CAT_QUERY_MS;
+	uint64_t deadline = pg_mono_ms() + CAT_QUERY_MS;
 	PGresult *res = NULL, *r;
 
 	if (!PQsendQueryParams(pc, sql, np, NULL, vals, NULL, NULL, 0))
@@ -811,7 +803,7 @@ static struct pg_cat_snap *cat_read(struct pg_catalog *c, size_t i, char *err, s
 		}
 	}
 	pg_cat_snap_seal(s);
-	s->read_ms = mono_ms();
+	s->read_ms = pg_mono_ms();
 	goto out;
 drop: /* a connection in an unknown state is not reused */
 	PQfinish(t->conn);
@@ -845,7 +837,7 @@ static void *cat_main(void *arg)
 	char err[256];
 
 	while (!atomic_load(&c->stop)) {
-		uint64_t now = mono_ms(), next = now + 60000, inval, t0;
+		uint64_t now = pg_mono_ms(), next = now + 60000, inval, t0;
 		struct pg_cat_snap *s, *old = NULL;
 		const char *why = NULL;
 		size_t i, pick = SIZE_MAX;
@@ -879,14 +871,14 @@ static void *cat_main(void *arg)
 		inval = c->t[pick].inval;
 		pthread_mutex_unlock(&c->mu);
 
-		t0 = mono_ms();
+		t0 = pg_mono_ms();
 		err[0] = 0;
 		s = cat_read(c, pick, err, sizeof(err));
 
 		pthread_mutex_lock(&c->mu);
 		c->t[pick].running = false;
 		c->t[pick].ok = s != NULL;
-		c->t[pick].next_ttl_ms = mono_ms() + c->ttl_ms;
+		c->t[pick].next_ttl_ms = pg_mono_ms() + c->ttl_ms;
 		if (s) {
 			old = c->t[pick].snap;
 			c->t[pick].snap = s;
@@ -899,7 +891,7 @@ static void *cat_main(void *arg)
 			rg_pg_log("event=catalog_read target=%s reason=%s relations=%zu "
 				  "rule_columns=%zu functions=%zu ms=%llu",
 				  c->gw->targets[pick].cfg->name, why, s->nrels, s->ncols - s->nprocs,
-				  s->nprocs, (unsigned long long)(mono_ms() - t0));
+				  s->nprocs, (unsigned long long)(pg_mono_ms() - t0));
 		else
 			rg_pg_log("event=catalog_read_failed target=%s reason=%s detail=\"%s\"",
 				  c->gw->targets[pick].cfg->name, why, err);

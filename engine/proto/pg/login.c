@@ -780,14 +780,6 @@ static bool be_auth_refused(struct rg_sess *s, unsigned method, const char *what
 	return false;
 }
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * The session timer of a logged-in session: it lasts no longer than its token (unless the
  * issuer says session_outlives_token) nor than its scope limits max_session_duration and
@@ -804,7 +796,7 @@ bool pg_expiry_timer(struct rg_sess *s)
 	uint64_t now;
 
 	if (ps->token_end_ms) {
-		x = ps->token_end_ms - wall_ms();
+		x = ps->token_end_ms - pg_wall_ms();
 		if (x <= 0) {
 			ps->cnt->token_expired++;
 			rg_pg_log("event=session_expired sess=%llu peer=%s target=%s",

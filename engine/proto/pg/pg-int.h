@@ -221,6 +221,9 @@ bool rg_pg_gw_resolver_running(const struct rg_pg_gw *gw);
 
 /* One key=value log line on stderr, written with a single write(2). */
 void rg_pg_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* session.c: CLOCK_MONOTONIC and CLOCK_REALTIME (since the epoch) in milliseconds. */
+uint64_t pg_mono_ms(void);
+int64_t pg_wall_ms(void);
 /*
  * A value for a log line, escaped so that it is one token that cannot end the line or add a
  * key=value pair, yet stays readable: bytes 0x21..0x7e other than '"', '\' and '=' as they

@@ -104,14 +104,6 @@ static void switch_msg(struct rg_worker *w, void *arg)
 		(void)worker_ctx(gw, id, &g);
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 int rg_pg_gw_set_policy(struct rg_pg_gw *gw, struct rg_core *core, struct rg_policy *p,
 			const uint8_t *hmac, size_t hmac_len)
 {
@@ -146,18 +138,18 @@ int rg_pg_gw_set_policy(struct rg_pg_gw *gw, struct rg_core *core, struct rg_pol
 		gw->retired[gw->nretired++] = old;
 	/* Idle workers switch too, between messages; once every worker runs on g, nothing
 	 * uses an older generation. Before the workers start there is nothing to wait for. */
-	deadline = now_ms() + 5000;
+	deadline = pg_mono_ms() + 5000;
 	for (w = 0; core && w < gw->workers; w++) {
 		int r;
 
-		while ((r = rg_core_post(core, w, switch_msg, gw)) == -EAGAIN && now_ms() < deadline)
+		while ((r = rg_core_post(core, w, switch_msg, gw)) == -EAGAIN && pg_mono_ms() < deadline)
 			sched_yield();
 		if (r == -ESHUTDOWN || r == -EINVAL)
 			atomic_store(&gw->wpol[w].acked, g->gen); /* that worker is gone */
 	}
 	for (w = 0; core && w < gw->workers; w++) {
 		while (atomic_load_explicit(&gw->wpol[w].acked, memory_order_acquire) < g->gen &&
-		       now_ms() < deadline)
+		       pg_mono_ms() < deadline)
 			sched_yield();
 		if (atomic_load_explicit(&gw->wpol[w].acked, memory_order_acquire) < g->gen)
 			all = false;

@@ -255,7 +255,6 @@ extern const char *const pg_be_names[];
 void pg_fe_goto(struct pg_sess *ps, enum pg_fe_state to);
 void pg_be_goto(struct pg_sess *ps, enum pg_be_state to);
 const char *pg_sanitize(const char *in, char *out, size_t cap);
-uint64_t pg_mono_ms(void);
 uint64_t pg_login_end(const struct pg_sess *ps);
 void pg_login_timer(struct rg_sess *s, uint64_t phase_ms);
 void pg_pending_done(struct pg_sess *ps);

@@ -80,6 +80,14 @@ uint64_t pg_mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+int64_t pg_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* CLOCK_MONOTONIC ms at which the login's whole budget (limits.login_timeout) runs out. */
 uint64_t pg_login_end(const struct pg_sess *ps)
 {
