@@ -232,6 +232,19 @@ static int load_policy(const struct rg_config *cfg, struct rg_policy **p,
 	return 0;
 }
 
+/* state_dir (mode 0700) when it is missing: the control store and the audit trail live in
+ * it. One level: its parent must exist. */
+static int make_state_dir(const struct rg_config *cfg)
+{
+	if (mkdir(cfg->state_dir, 0700) && errno != EEXIST) {
+		int e = errno;
+
+		fprintf(stderr, "%s: state_dir %s: %s\n", cfg->path, cfg->state_dir, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
 /* ---- the audit trail (docs/audit.md): the gateway's own events ---------------------- */
 
 static struct rg_audit *g_audit;
@@ -284,10 +297,8 @@ static int open_audit(const struct rg_config *cfg)
 	else
 		snprintf(dir, sizeof(dir), "%s/audit", cfg->state_dir);
 	o.dir = dir;
-	if (mkdir(cfg->state_dir, 0700) && errno != EEXIST) {
-		fprintf(stderr, "%s: state_dir %s: %s\n", cfg->path, cfg->state_dir, strerror(errno));
-		return -errno;
-	}
+	if ((ret = make_state_dir(cfg)))
+		return ret;
 	ret = rg_audit_open(&o, &g_audit, err, sizeof(err));
 	if (ret)
 		fprintf(stderr, "%s: audit: %s\n", cfg->path, err);
@@ -552,11 +563,8 @@ static int open_control(const struct rg_config *cfg, struct rg_pg_gw *gw, struct
 	if (cfg->control) {
 		ret = rg_control_open_pg(cfg->control, out, err, sizeof(err));
 	} else {
-		if (mkdir(cfg->state_dir, 0700) && errno != EEXIST) {
-			fprintf(stderr, "%s: state_dir %s: %s\n", cfg->path, cfg->state_dir,
-				strerror(errno));
-			return -errno;
-		}
+		if ((ret = make_state_dir(cfg)))
+			return ret;
 		snprintf(path, sizeof(path), "%s/control.db", cfg->state_dir);
 		ret = rg_control_open_sqlite(path, out, err, sizeof(err));
 	}
