@@ -968,21 +968,23 @@ void pg_appr_free(struct rg_sess *s)
 	free(h);
 }
 
-/* The held message m judged again by the bundle in force: true (and *d) when it denies. */
-static bool appr_now_denied(struct rg_sess *s, const struct pg_appr_hold *h,
-			    const struct rg_pg_msg *m, struct rg_pg_deny *d)
+/* The statement text of the held message m (its Query's, or its Parse's with the name). */
+static bool appr_sql(const struct pg_appr_hold *h, const struct rg_pg_msg *m, const char **name,
+		     const char **sql, size_t *len)
 {
-	struct pg_judgement j;
 	struct rg_pg_query q;
 	struct rg_pg_parse pa;
 
-	if (!h->parse && !rg_pg_read_query(m, &q))
-		return stmt_verdict(s, RG_PG_STMT_QUERY, NULL, q.sql, q.len, d, &j) ==
-		       PG_VERDICT_DENY;
-	if (h->parse && !rg_pg_read_parse(m, &pa))
-		return stmt_verdict(s, RG_PG_STMT_PARSE, pa.stmt, pa.query, pa.query_len, d, &j) ==
-		       PG_VERDICT_DENY;
-	return true; /* unreadable: it does not go */
+	*name = NULL;
+	if (!h->parse && !rg_pg_read_query(m, &q)) {
+		*sql = q.sql, *len = q.len;
+		return true;
+	}
+	if (h->parse && !rg_pg_read_parse(m, &pa)) {
+		*name = pa.stmt, *sql = pa.query, *len = pa.query_len;
+		return true;
+	}
+	return false;
 }
 
 void pg_appr_release(struct rg_sess *s, enum rg_appr_status st, const char *by,
@@ -991,9 +993,13 @@ void pg_appr_release(struct rg_sess *s, enum rg_appr_status st, const char *by,
 	struct pg_sess *ps = rg_sess_priv(s);
 	struct pg_appr_hold *h = ps->appr;
 	struct fwd_run run = {0};
+	struct pg_judgement j;
 	struct rg_pg_deny d;
 	struct rg_pg_msg m;
-	size_t off = 0;
+	enum rg_pg_stmt_kind kind;
+	const char *name, *sql = NULL;
+	size_t off = 0, len = 0;
+	bool have_sql;
 	int err = 0;
 
 	if (!h || ps->fe == FE_CLOSING)
@@ -1005,10 +1011,14 @@ void pg_appr_release(struct rg_sess *s, enum rg_appr_status st, const char *by,
 		pg_close_fatal(s, "08006", "ringgate lost a held statement");
 		goto out;
 	}
+	kind = h->parse ? RG_PG_STMT_PARSE : RG_PG_STMT_QUERY;
+	have_sql = appr_sql(h, &m, &name, &sql, &len);
+	d = h->d;
 	/* a bundle reloaded while it waited: approved, it still must not be denied by the
-	 * bundle in force (one that holds it again keeps the reviewer's approval) */
+	 * bundle in force (one that holds it again keeps the reviewer's approval); unreadable,
+	 * it does not go */
 	if (st == RG_APPR_APPROVED && h->gen != rg_pg_gw_policy_gen(ps->gw) &&
-	    appr_now_denied(s, h, &m, &d)) {
+	    (!have_sql || stmt_verdict(s, kind, name, sql, len, &d, &j) == PG_VERDICT_DENY)) {
 		h->d = d;
 		st = RG_APPR__COUNT; /* denied by the bundle, below */
 	}
@@ -1017,17 +1027,12 @@ void pg_appr_release(struct rg_sess *s, enum rg_appr_status st, const char *by,
 		 * SQL-level prepared statements for the tracker */
 		struct rg_pg_sqlfx *fx = NULL;
 		uint32_t nfx = 0;
-		struct rg_pg_query q;
-		struct rg_pg_parse pa;
 		bool ok = true;
 
 		if (ps->mask) {
 			d = h->d;
-			if (!h->parse && !rg_pg_read_query(&m, &q))
-				(void)prep_allowed(s, RG_PG_STMT_QUERY, q.sql, q.len, 0, &fx, &nfx, &d);
-			else if (h->parse && !rg_pg_read_parse(&m, &pa))
-				(void)prep_allowed(s, RG_PG_STMT_PARSE, pa.query, pa.query_len, 0, &fx,
-						   &nfx, &d);
+			if (have_sql)
+				(void)prep_allowed(s, kind, sql, len, 0, &fx, &nfx, &d);
 			ok = mask_fe(s, &m, fx, nfx);
 			free(fx);
 		}
