@@ -55,12 +55,24 @@ def require_psycopg2():
              "(install python3-psycopg2, or run with /usr/bin/python3)")
 
 
+_ports_given = set()
+
+
 def free_port(host="127.0.0.1"):
-    """A TCP port that was free a moment ago. Racy by nature: starters retry on bind errors."""
+    """A TCP port that was free a moment ago. Racy by nature: starters retry on bind errors.
+
+    The kernel may hand the same ephemeral port to two binds in a row once the first socket
+    is closed, so a port this process already gave out is never given again (a listener and
+    an admin address drawn one after the other once came out equal)."""
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(fam, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    for _ in range(64):
+        with socket.socket(fam, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
+    raise RuntimeError("free_port: no fresh port in 64 tries")
 
 
 def wait_port(host, port, timeout=30.0, proc=None):
