@@ -256,7 +256,7 @@ static int audit_event(const char *event, const char *fmt, ...)
 	json_t *o, *extra = NULL;
 	char *txt;
 	va_list ap;
-	int64_t r = 0;
+	int r = 0;
 
 	if (!g_audit)
 		return 0;
@@ -276,8 +276,8 @@ static int audit_event(const char *event, const char *fmt, ...)
 	free(txt);
 	if (r < 0 || !txt)
 		fprintf(stderr, "event=audit_append_failed what=%s detail=\"%s\"\n", event,
-			strerror(r < 0 ? (int)-r : ENOMEM));
-	return r < 0 ? (int)r : txt ? 0 : -ENOMEM;
+			strerror(r < 0 ? -r : ENOMEM));
+	return r < 0 ? r : txt ? 0 : -ENOMEM;
 }
 
 static int open_audit(const struct rg_config *cfg)

@@ -15,6 +15,8 @@
  * so what a crash left unsealed is sealed as found.
  */
 #include <dirent.h>
+#include <stdarg.h>
+#include <sys/file.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -28,7 +30,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "evidence.h"
+#include "evidence-int.h"
 
 #define MAGIC "RGAUDIT1"
 #define HDR_LEN 64u
@@ -408,9 +410,24 @@ int rg_audit_each(const char *dir, rg_audit_each_fn fn, void *arg)
 
 /* ---- the writer ------------------------------------------------------------------------------- */
 
+/*
+ * One writer thread owns the segment file. It takes records from two sources: the locked
+ * queue of rg_audit_append (the gateway's own events, the approvals thread) and the
+ * producers' journals, which it polls every JR_POLL_MS while any are attached. Sequence
+ * numbers are given as records are written. Records are encoded into one output buffer and
+ * written with one write(2) per batch. A failed write is cut back out of the segment
+ * (ftruncate to the last good length, which works on a full disk too), the error is set
+ * (rg_audit_error, which the data path reads to fail closed) and the same records are tried
+ * again every RETRY_MS until a write succeeds: nothing is taken off a queue or a journal
+ * before its records are written.
+ */
+#define JR_POLL_MS 5
+#define RETRY_MS 1000
+#define OBUF_FLUSH (256u << 10)
+#define JR_MAX 64 /* journals per trail (workers) */
+
 struct qrec {
 	struct qrec *next;
-	uint64_t seq;
 	int64_t time_us;
 	uint32_t len;
 	uint8_t kind;
@@ -421,21 +438,35 @@ struct rg_audit {
 	struct rg_audit_opts o;
 	char dir[400];
 	EVP_PKEY *key;
+	int lockfd;
 	pthread_t thr;
 	pthread_mutex_t mu;
 	pthread_cond_t cv, done_cv, room_cv;
 	struct qrec *head, *tail; /* mu */
 	size_t queued;		  /* mu: payload bytes */
-	uint64_t next_seq;	  /* mu: the next seq handed out */
-	uint64_t written_seq;	  /* mu: written (and synced by policy) up to this seq */
+	uint64_t appended;	  /* mu: records appended */
+	uint64_t taken;		  /* mu: records of the queue written */
+	uint64_t kicks;		  /* mu: a producer found its journal full */
 	bool stop;
-	int error; /* mu: sticky once the writer failed */
+	_Atomic int error; /* 0, or the negative errno of the last failed write */
+	/* journals (set once before producers start; the writer drains them) */
+	struct rg_audit_jr *jr[JR_MAX];
+	unsigned njr, nproducers;
+	rg_audit_fmt_fn fmt;
+	void *fmt_arg;
+	char jdir[400];
 	/* writer thread only */
 	int fd;
 	uint64_t segment, seg_bytes, since_ckpt, last_seq;
-	uint8_t chain[32];
+	uint64_t good_bytes; /* of the segment: written and holding */
+	uint8_t chain[32], good_chain[32];
+	uint64_t good_seq, good_since;
+	uint64_t open_next_seq; /* the trail's next seq when opened: journal recovery's measure */
 	uint64_t last_sync_ms;
-	uint64_t written;
+	_Atomic uint64_t written;
+	uint8_t *obuf;
+	size_t olen, ocap;
+	struct rg_audit_buf fbuf; /* the formatter's output */
 };
 
 static int write_all(int fd, const uint8_t *p, size_t n)
@@ -470,9 +501,14 @@ static int seg_open(struct rg_audit *a, uint64_t first_seq, uint64_t prev_len)
 	put64(h + 16, first_seq);
 	memcpy(h + 24, a->chain, 32);
 	put64(h + 56, prev_len);
-	if ((r = write_all(a->fd, h, sizeof(h))))
+	if ((r = write_all(a->fd, h, sizeof(h)))) {
+		/* a header that is not whole is no segment: remove it and try again later */
+		close(a->fd);
+		a->fd = -1;
+		unlink(path);
 		return r;
-	a->seg_bytes = HDR_LEN;
+	}
+	a->seg_bytes = a->good_bytes = HDR_LEN;
 	/* the directory entry too: a crash must not lose the file */
 	{
 		int dfd = open(a->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -485,26 +521,59 @@ static int seg_open(struct rg_audit *a, uint64_t first_seq, uint64_t prev_len)
 	return 0;
 }
 
-/* Writer: encode and write one record with the next seq (a checkpoint gets its own). */
-static int put_record(struct rg_audit *a, uint8_t kind, uint64_t seq, int64_t t,
-		      const void *payload, uint32_t len)
+/* Writer: the encoded records in obuf go to the file; on failure they are cut back out, and
+ * the chain and counters return to the last good state. */
+static int obuf_flush(struct rg_audit *a)
+{
+	int r = 0;
+
+	if (a->fd < 0)
+		r = -EIO;
+	else if (a->olen)
+		r = write_all(a->fd, a->obuf, a->olen);
+	if (r) {
+		if (a->fd >= 0 && ftruncate(a->fd, (off_t)a->good_bytes))
+			r = -errno;
+		memcpy(a->chain, a->good_chain, 32);
+		a->last_seq = a->good_seq;
+		a->since_ckpt = a->good_since;
+		a->seg_bytes = a->good_bytes;
+	} else {
+		memcpy(a->good_chain, a->chain, 32);
+		a->good_seq = a->last_seq;
+		a->good_since = a->since_ckpt;
+		a->good_bytes = a->seg_bytes;
+	}
+	a->olen = 0;
+	return r;
+}
+
+/* Writer: encode one record into obuf (a checkpoint carries the last event's seq). */
+static int put_record(struct rg_audit *a, uint8_t kind, int64_t t, const void *payload,
+		      uint32_t len)
 {
 	size_t n = REC_HEAD + len + REC_TAIL;
-	uint8_t stackbuf[1024], *b = n <= sizeof(stackbuf) ? stackbuf : malloc(n);
-	int r;
+	uint64_t seq = kind == RG_AUDIT_EVENT ? a->last_seq + 1 : a->last_seq;
 
-	if (!b)
-		return -ENOMEM;
-	encode(b, kind, seq, t, payload, len, a->chain);
-	r = write_all(a->fd, b, n);
-	if (b != stackbuf)
-		free(b);
-	if (!r) {
-		a->seg_bytes += n;
-		if (kind == RG_AUDIT_EVENT)
-			a->last_seq = seq;
+	if (a->ocap - a->olen < n) {
+		size_t cap = a->ocap ? a->ocap : 64u << 10;
+		uint8_t *nb;
+
+		while (cap - a->olen < n)
+			cap *= 2;
+		if (!(nb = realloc(a->obuf, cap)))
+			return -ENOMEM;
+		a->obuf = nb;
+		a->ocap = cap;
 	}
-	return r;
+	encode(a->obuf + a->olen, kind, seq, t, payload, len, a->chain);
+	a->olen += n;
+	a->seg_bytes += n;
+	if (kind == RG_AUDIT_EVENT) {
+		a->last_seq = seq;
+		a->since_ckpt++;
+	}
+	return 0;
 }
 
 /* Writer: a checkpoint, carrying the sequence number of the last event record. */
@@ -523,7 +592,7 @@ static int checkpoint(struct rg_audit *a)
 	if (!ok)
 		return -EIO;
 	a->since_ckpt = 0;
-	return put_record(a, RG_AUDIT_CHECKPOINT, seq, now_us(), sig, SIG_LEN);
+	return put_record(a, RG_AUDIT_CHECKPOINT, now_us(), sig, SIG_LEN);
 }
 
 static uint64_t mono_ms(void)
@@ -534,81 +603,264 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Append q to the queue (mu held): records are written in the order they are queued. */
-static void queue_locked(struct rg_audit *a, struct qrec *q)
+/* Writer: after each record: a checkpoint every checkpoint_records records. */
+static int maybe_ckpt(struct rg_audit *a)
 {
-	q->next = NULL;
-	if (a->tail)
-		a->tail->next = q;
-	else
-		a->head = q;
-	a->tail = q;
+	return a->since_ckpt >= a->o.checkpoint_records ? checkpoint(a) : 0;
+}
+
+/* Writer, after a batch is written: a full segment is sealed, synced and closed, and the
+ * next one begun. Only then, so that a batch is written whole or not at all. */
+static int maybe_rotate(struct rg_audit *a)
+{
+	uint64_t len;
+	int r;
+
+	if (a->fd < 0 || a->seg_bytes < a->o.segment_bytes)
+		return 0;
+	if ((r = checkpoint(a)) || (r = obuf_flush(a)) || (r = fsync(a->fd) ? -errno : 0))
+		return r;
+	len = a->seg_bytes;
+	close(a->fd);
+	a->fd = -1;
+	a->segment++;
+	if ((r = seg_open(a, a->last_seq + 1, len)))
+		a->segment--; /* ensure_open makes it later */
+	return r;
+}
+
+/* Writer: encoded records that were not written are forgotten (chain and counters back). */
+static void obuf_discard(struct rg_audit *a)
+{
+	a->olen = 0;
+	memcpy(a->chain, a->good_chain, 32);
+	a->last_seq = a->good_seq;
+	a->since_ckpt = a->good_since;
+	a->seg_bytes = a->good_bytes;
+}
+
+/* Writer: the trail is open for writing (after a failure the segment may need reopening). */
+static int ensure_open(struct rg_audit *a)
+{
+	char path[512];
+	struct stat st;
+
+	if (a->fd >= 0)
+		return 0;
+	/* the sealed segment a->segment exists when its successor could not be made */
+	seg_path(path, sizeof(path), a->dir, a->segment);
+	if (!stat(path, &st)) {
+		uint64_t len = (uint64_t)st.st_size;
+
+		a->segment++;
+		if (seg_open(a, a->last_seq + 1, len)) {
+			a->segment--;
+			return -EIO;
+		}
+		return 0;
+	}
+	return -EIO;
+}
+
+/* Writer: the queue's records (taken under mu by the caller). 0, or the error: nothing of
+ * the batch is then in the trail (the caller puts it back). */
+static int write_queue(struct rg_audit *a, struct qrec *batch)
+{
+	bool close_ckpt = false;
+	int r = 0;
+
+	for (struct qrec *q = batch; q && !r; q = q->next) {
+		if (q->kind == RG_AUDIT_CHECKPOINT) {
+			close_ckpt = true;
+			continue;
+		}
+		if (!(r = put_record(a, RG_AUDIT_EVENT, q->time_us, q->payload, q->len)))
+			r = maybe_ckpt(a);
+	}
+	if (!r && close_ckpt)
+		r = checkpoint(a);
+	if (r) {
+		obuf_discard(a);
+		return r;
+	}
+	return obuf_flush(a);
+}
+
+/* Writer: every record journal j holds now, one trail record each. 0, or the error: nothing
+ * of it is then in the trail and the journal keeps it. */
+static int drain_journal(struct rg_audit *a, struct rg_audit_jr *j)
+{
+	uint64_t pos = rg_jr_tail(j), end = rg_jr_head(j);
+	struct rg_audit_buf *b = &a->fbuf;
+	struct rg_jr_rec rec;
+	uint64_t n = 0;
+	int r = 0, rc = 0;
+
+	if (pos == end)
+		return 0;
+	rg_jr_pending(j, a->good_seq + 1, end);
+	while (!r && (rc = rg_jr_read(j, &pos, end, &rec)) > 0) {
+		n++;
+		b->len = 0;
+		b->oom = false;
+		if (a->fmt)
+			a->fmt(a->fmt_arg, rec.type, rec.time_us, rec.body, rec.len, b);
+		if (!b->len || b->oom) {
+			b->len = 0;
+			b->oom = false;
+			rg_audit_buf_printf(b, "{\"event\":\"unformattable\",\"type\":%u,\"len\":%u}",
+					    rec.type, rec.len);
+		}
+		if (b->oom)
+			r = -ENOMEM;
+		else if (!(r = put_record(a, RG_AUDIT_EVENT, rec.time_us, b->p, (uint32_t)b->len)))
+			r = maybe_ckpt(a);
+	}
+	if (r) {
+		obuf_discard(a);
+		rg_jr_abandon_pending(j);
+		return r;
+	}
+	if (rc < 0) /* torn (only a damaged file can be): what follows is skipped, and said */
+		fprintf(stderr, "event=audit_journal_torn journal=%s at=%llu\n", j->path,
+			(unsigned long long)pos);
+	if ((r = obuf_flush(a))) {
+		rg_jr_abandon_pending(j);
+		return r;
+	}
+	rg_jr_consumed(j, end);
+	atomic_fetch_add(&a->written, n);
+	return 0;
+}
+
+static void set_error(struct rg_audit *a, int r)
+{
+	int was = atomic_exchange(&a->error, r);
+
+	if (r && !was)
+		fprintf(stderr, "event=audit_write_failed dir=%s detail=\"%s\"\n", a->dir,
+			strerror(-r));
+	else if (!r && was)
+		fprintf(stderr, "event=audit_write_recovered dir=%s\n", a->dir);
+}
+
+static void timed_wait(struct rg_audit *a, unsigned ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long)ms * 1000000;
+	ts.tv_sec += ts.tv_nsec / 1000000000;
+	ts.tv_nsec %= 1000000000;
+	pthread_cond_timedwait(&a->cv, &a->mu, &ts);
 }
 
 static void *writer_main(void *arg)
 {
 	struct rg_audit *a = arg;
+	uint64_t retry_at = 0;
 
 	pthread_mutex_lock(&a->mu);
 	for (;;) {
 		struct qrec *batch, *q, *nx;
-		uint64_t upto = 0;
-		int r = 0;
+		uint64_t nbatch = 0;
+		unsigned njr;
+		bool stopping, busy = false;
+		int r, rb = 0;
 
-		while (!a->head && !a->stop)
-			pthread_cond_wait(&a->cv, &a->mu);
-		if (!a->head && a->stop)
-			break;
-		batch = a->head;
-		a->head = a->tail = NULL;
-		pthread_mutex_unlock(&a->mu);
-		for (q = batch; q; q = nx) {
-			nx = q->next;
-			if (!r && q->kind == RG_AUDIT_CHECKPOINT)
-				r = checkpoint(a);
-			else if (!r)
-				r = put_record(a, q->kind, q->seq, q->time_us, q->payload, q->len);
-			if (!r && q->kind == RG_AUDIT_EVENT)
-				a->written++, a->since_ckpt++;
-			if (q->kind == RG_AUDIT_EVENT)
-				upto = q->seq;
-			pthread_mutex_lock(&a->mu);
-			a->queued -= q->len;
-			pthread_mutex_unlock(&a->mu);
-			free(q);
-			/* seal: a full segment (then the next begins), or every so many records */
-			if (!r && (a->seg_bytes >= a->o.segment_bytes ||
-				   a->since_ckpt >= a->o.checkpoint_records)) {
-				r = checkpoint(a);
-				if (!r && a->seg_bytes >= a->o.segment_bytes) {
-					uint64_t len = a->seg_bytes;
+		if (atomic_load(&a->error)) {
+			uint64_t now;
 
-					r = fsync(a->fd) ? -errno : 0;
-					close(a->fd);
-					a->segment++;
-					if (!r)
-						r = seg_open(a, a->last_seq + 1, len);
+			while (!a->stop && (now = mono_ms()) < retry_at)
+				timed_wait(a, (unsigned)(retry_at - now));
+		} else {
+			while (!a->head && !a->stop && !a->kicks) {
+				if (!a->njr) {
+					pthread_cond_wait(&a->cv, &a->mu);
+					continue;
 				}
+				timed_wait(a, JR_POLL_MS);
+				break;
 			}
 		}
-		if (!r && (a->o.fsync == RG_AUDIT_FSYNC_EVERY ||
-			   mono_ms() - a->last_sync_ms >= a->o.fsync_interval_ms)) {
+		stopping = a->stop;
+		njr = a->njr;
+		a->kicks = 0;
+		batch = a->head;
+		a->head = a->tail = NULL;
+		for (q = batch; q; q = q->next)
+			nbatch++;
+		pthread_mutex_unlock(&a->mu);
+
+		r = ensure_open(a);
+		if (!r && batch)
+			r = rb = write_queue(a, batch);
+		else if (batch)
+			rb = r;
+		for (unsigned i = 0; !r && i < njr; i++) {
+			busy |= !rg_jr_empty(a->jr[i]);
+			r = drain_journal(a, a->jr[i]);
+		}
+		if (!r && (busy || batch) &&
+		    (a->o.fsync == RG_AUDIT_FSYNC_EVERY ||
+		     mono_ms() - a->last_sync_ms >= a->o.fsync_interval_ms)) {
 			r = fdatasync(a->fd) ? -errno : 0;
 			a->last_sync_ms = mono_ms();
 		}
+		if (!r)
+			r = maybe_rotate(a);
+		if (r)
+			retry_at = mono_ms() + RETRY_MS;
+		set_error(a, r);
+
 		pthread_mutex_lock(&a->mu);
-		if (r && !a->error) {
-			a->error = r;
-			fprintf(stderr, "event=audit_write_failed dir=%s detail=\"%s\"\n", a->dir,
-				strerror(-r));
+		if (rb && batch) {
+			/* put the batch back in front: tried again, never dropped */
+			struct qrec *last = batch;
+
+			while (last->next)
+				last = last->next;
+			last->next = a->head;
+			if (!a->head)
+				a->tail = last;
+			a->head = batch;
+		} else if (batch) {
+			for (q = batch; q; q = nx) {
+				nx = q->next;
+				a->queued -= q->len;
+				free(q);
+			}
+			a->taken += nbatch;
+			atomic_fetch_add(&a->written, nbatch);
 		}
-		if (upto > a->written_seq)
-			a->written_seq = upto;
 		pthread_cond_broadcast(&a->done_cv);
 		pthread_cond_broadcast(&a->room_cv);
+		if (stopping && (!a->head || r))
+			break;
 	}
 	pthread_mutex_unlock(&a->mu);
 	return NULL;
+}
+
+/* The trail directory is written by one process at a time. */
+static int lock_dir(struct rg_audit *a, char *err, size_t errlen)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/.lock", a->dir);
+	a->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (a->lockfd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (flock(a->lockfd, LOCK_EX | LOCK_NB)) {
+		int e = errno;
+
+		snprintf(err, errlen, "%s: another ringgate writes this trail (%s)", a->dir,
+			 strerror(e));
+		return -(e == EWOULDBLOCK ? EBUSY : e);
+	}
+	return 0;
 }
 
 int rg_audit_open(const struct rg_audit_opts *opts, struct rg_audit **out, char *err,
@@ -626,7 +878,7 @@ int rg_audit_open(const struct rg_audit_opts *opts, struct rg_audit **out, char 
 	if (!a)
 		return -ENOMEM;
 	a->o = *opts;
-	a->fd = -1;
+	a->fd = a->lockfd = -1;
 	if (!a->o.segment_bytes)
 		a->o.segment_bytes = 64u << 20;
 	if (!a->o.checkpoint_records)
@@ -645,6 +897,8 @@ int rg_audit_open(const struct rg_audit_opts *opts, struct rg_audit **out, char 
 		r = -errno;
 		goto fail;
 	}
+	if ((r = lock_dir(a, err, errlen)))
+		goto fail;
 	a->key = load_key(opts->key_file, true);
 	if (!a->key) {
 		snprintf(err, errlen, "%s: not an Ed25519 private key (PEM)", opts->key_file);
@@ -665,19 +919,20 @@ int rg_audit_open(const struct rg_audit_opts *opts, struct rg_audit **out, char 
 	a->segment = nseg ? segs[nseg - 1] + 1 : 1;
 	free(segs);
 	memcpy(a->chain, w.chain, 32); /* zeros for a new trail */
-	a->next_seq = nseg ? w.seq : 1;
-	a->last_seq = a->next_seq - 1;
-	if ((r = seg_open(a, a->next_seq, nseg ? w.prev_valid : 0))) {
+	a->last_seq = (nseg ? w.seq : 1) - 1;
+	if ((r = seg_open(a, a->last_seq + 1, nseg ? w.prev_valid : 0))) {
 		seg_path(path, sizeof(path), a->dir, a->segment);
 		snprintf(err, errlen, "%s: %s", path, strerror(-r));
 		goto fail;
 	}
+	memcpy(a->good_chain, a->chain, 32);
+	a->good_seq = a->last_seq;
+	a->open_next_seq = a->last_seq + 1;
 	/* seal what a crash left unsealed, as found */
-	if ((r = checkpoint(a)) || (r = fdatasync(a->fd) ? -errno : 0)) {
+	if ((r = checkpoint(a)) || (r = obuf_flush(a)) || (r = fdatasync(a->fd) ? -errno : 0)) {
 		snprintf(err, errlen, "%s: cannot write: %s", a->dir, strerror(-r));
 		goto fail;
 	}
-	a->written_seq = a->next_seq - 1;
 	a->last_sync_ms = mono_ms();
 	if (pthread_create(&a->thr, NULL, writer_main, a)) {
 		snprintf(err, errlen, "cannot start the audit writer");
@@ -689,19 +944,23 @@ int rg_audit_open(const struct rg_audit_opts *opts, struct rg_audit **out, char 
 fail:
 	if (a->fd >= 0)
 		close(a->fd);
+	if (a->lockfd >= 0)
+		close(a->lockfd);
 	EVP_PKEY_free(a->key);
+	free(a->obuf);
 	free(a);
 	return r;
 }
 
-int64_t rg_audit_append(struct rg_audit *a, enum rg_audit_kind kind, const void *payload,
-			size_t len)
+int rg_audit_append(struct rg_audit *a, enum rg_audit_kind kind, const void *payload, size_t len)
 {
 	struct qrec *q;
-	uint64_t seq;
+	int e;
 
 	if (len > REC_MAX || kind != RG_AUDIT_EVENT)
 		return -EINVAL;
+	if ((e = atomic_load(&a->error)))
+		return e; /* not kept: the caller says what it could not record */
 	q = malloc(sizeof(*q) + len);
 	if (!q)
 		return -ENOMEM;
@@ -710,35 +969,57 @@ int64_t rg_audit_append(struct rg_audit *a, enum rg_audit_kind kind, const void 
 	q->kind = (uint8_t)kind;
 	memcpy(q->payload, payload, len);
 	pthread_mutex_lock(&a->mu);
-	while (!a->error && !a->stop && a->queued + len > a->o.queue_bytes && a->queued)
+	while (!atomic_load(&a->error) && !a->stop && a->queued + len > a->o.queue_bytes &&
+	       a->queued)
 		pthread_cond_wait(&a->room_cv, &a->mu); /* back-pressure, never a drop */
-	if (a->error || a->stop) {
-		int e = a->error ? a->error : -ESHUTDOWN;
-
+	if (a->stop) {
 		pthread_mutex_unlock(&a->mu);
 		free(q);
-		return e < 0 ? e : -EIO;
+		return -ESHUTDOWN;
 	}
-	seq = q->seq = a->next_seq++;
 	a->queued += len;
-	queue_locked(a, q);
+	a->appended++;
+	q->next = NULL;
+	if (a->tail)
+		a->tail->next = q;
+	else
+		a->head = q;
+	a->tail = q;
 	pthread_cond_signal(&a->cv);
 	pthread_mutex_unlock(&a->mu);
-	return (int64_t)seq;
+	return 0;
+}
+
+void rg_audit_kick(struct rg_audit *a)
+{
+	pthread_mutex_lock(&a->mu);
+	a->kicks++;
+	pthread_cond_signal(&a->cv);
+	pthread_mutex_unlock(&a->mu);
 }
 
 int rg_audit_flush(struct rg_audit *a)
 {
+	uint64_t want;
 	int e;
 
 	pthread_mutex_lock(&a->mu);
-	{
-		uint64_t want = a->next_seq - 1;
+	want = a->appended;
+	a->kicks++;
+	pthread_cond_signal(&a->cv);
+	while (!atomic_load(&a->error) && a->taken < want)
+		pthread_cond_wait(&a->done_cv, &a->mu);
+	/* and the journals as they are now */
+	for (unsigned i = 0; i < a->njr && !atomic_load(&a->error); i++) {
+		uint64_t head = rg_jr_head(a->jr[i]);
 
-		while (!a->error && a->written_seq < want)
+		while (!atomic_load(&a->error) && rg_jr_tail(a->jr[i]) < head) {
+			a->kicks++;
+			pthread_cond_signal(&a->cv);
 			pthread_cond_wait(&a->done_cv, &a->mu);
+		}
 	}
-	e = a->error;
+	e = atomic_load(&a->error);
 	pthread_mutex_unlock(&a->mu);
 	return e;
 }
@@ -752,11 +1033,14 @@ void rg_audit_close(struct rg_audit *a)
 	/* a final checkpoint, queued behind everything else */
 	ck = calloc(1, sizeof(*ck));
 	pthread_mutex_lock(&a->mu);
-	if (ck && !a->error) {
+	if (ck) {
 		ck->kind = RG_AUDIT_CHECKPOINT;
-		queue_locked(a, ck);
-	} else {
-		free(ck);
+		ck->next = NULL;
+		if (a->tail)
+			a->tail->next = ck;
+		else
+			a->head = ck;
+		a->tail = ck;
 	}
 	a->stop = true;
 	pthread_cond_signal(&a->cv);
@@ -766,20 +1050,281 @@ void rg_audit_close(struct rg_audit *a)
 		fsync(a->fd);
 		close(a->fd);
 	}
+	while (a->head) { /* what a failed trail could not take */
+		struct qrec *q = a->head;
+
+		a->head = q->next;
+		free(q);
+	}
+	for (unsigned i = 0; i < a->njr; i++)
+		rg_jr_unmap(a->jr[i]);
+	if (a->lockfd >= 0)
+		close(a->lockfd);
 	EVP_PKEY_free(a->key);
 	pthread_cond_destroy(&a->cv);
 	pthread_cond_destroy(&a->done_cv);
 	pthread_cond_destroy(&a->room_cv);
 	pthread_mutex_destroy(&a->mu);
+	free(a->obuf);
+	free(a->fbuf.p);
 	free(a);
 }
 
 uint64_t rg_audit_written(const struct rg_audit *a)
 {
-	return a->written;
+	return atomic_load_explicit(&((struct rg_audit *)a)->written, memory_order_relaxed);
 }
 
 int rg_audit_error(const struct rg_audit *a)
 {
-	return a->error;
+	return atomic_load_explicit(&((struct rg_audit *)a)->error, memory_order_relaxed);
+}
+
+/* ---- journals: attach and recover -------------------------------------------------------------- */
+
+/* The journal file name prefix for this trail: the trail's real path, hashed. */
+static void jr_prefix(const struct rg_audit *a, char *out, size_t n)
+{
+	char real[PATH_MAX];
+	const char *p = realpath(a->dir, real) ? real : a->dir;
+
+	snprintf(out, n, "ringgate-journal-%016llx-",
+		 (unsigned long long)XXH3_64bits(p, strlen(p)));
+}
+
+static bool usable_dir(const char *d)
+{
+	struct stat st;
+
+	return !stat(d, &st) && S_ISDIR(st.st_mode) && !access(d, W_OK | X_OK);
+}
+
+int rg_audit_journals(struct rg_audit *a, const struct rg_audit_jr_opts *o, char *err,
+		      size_t errlen)
+{
+	struct rg_audit_jr *jr[JR_MAX] = {0};
+	char prefix[64], path[900];
+	size_t bytes = o->bytes ? (o->bytes + 4095) & ~(size_t)4095 : 4u << 20;
+	unsigned n = 0, stale = 0;
+	DIR *d;
+	struct dirent *de;
+	int r = 0;
+
+	if (a->njr || !o->count || o->count > JR_MAX) {
+		snprintf(err, errlen, "audit journals: bad count %u (1..%u, once)", o->count,
+			 JR_MAX);
+		return -EINVAL;
+	}
+	if (o->dir)
+		snprintf(a->jdir, sizeof(a->jdir), "%s", o->dir);
+	else
+		snprintf(a->jdir, sizeof(a->jdir), "%s",
+			 usable_dir("/dev/shm") ? "/dev/shm" : a->dir);
+	if (!usable_dir(a->jdir)) {
+		snprintf(err, errlen, "%s: not a writable directory for audit journals", a->jdir);
+		return -ENOTDIR;
+	}
+	jr_prefix(a, prefix, sizeof(prefix));
+	for (; n < o->count && !r; n++) {
+		snprintf(path, sizeof(path), "%s/%s%u", a->jdir, prefix, n);
+		r = rg_jr_map(path, n, bytes, true, &jr[n], err, errlen);
+	}
+	/* journals of an earlier run with more producers: drained like the others, then gone */
+	if (!r && (d = opendir(a->jdir))) {
+		while ((de = readdir(d)) && n < JR_MAX) {
+			char *endp;
+			unsigned long id;
+
+			if (strncmp(de->d_name, prefix, strlen(prefix)))
+				continue;
+			id = strtoul(de->d_name + strlen(prefix), &endp, 10);
+			if (*endp || id < o->count)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", a->jdir, de->d_name);
+			if (!rg_jr_map(path, (unsigned)id, 0, false, &jr[n], err, errlen)) {
+				jr[n++]->stale = true;
+				stale++;
+			} else {
+				fprintf(stderr, "event=audit_journal_unreadable detail=\"%s\"\n", err);
+			}
+		}
+		closedir(d);
+	}
+	/* a batch a crash interrupted: skip what of it reached the trail before this start */
+	for (unsigned i = 0; !r && i < n; i++) {
+		uint64_t skipped;
+
+		jr[i]->a = a;
+		if ((r = rg_jr_recover(jr[i], a->open_next_seq, &skipped)))
+			snprintf(err, errlen, "%s: journal positions out of range", jr[i]->path);
+		else if (!rg_jr_empty(jr[i]) || skipped)
+			fprintf(stderr, "event=audit_journal_recovered journal=%s "
+				"records_skipped=%llu\n", jr[i]->path, (unsigned long long)skipped);
+	}
+	if (r) {
+		for (unsigned i = 0; i < n; i++)
+			rg_jr_unmap(jr[i]);
+		return r;
+	}
+	pthread_mutex_lock(&a->mu);
+	memcpy(a->jr, jr, sizeof(jr));
+	a->fmt = o->fmt;
+	a->fmt_arg = o->fmt_arg;
+	a->nproducers = o->count;
+	a->njr = n;
+	a->kicks++;
+	pthread_cond_signal(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	if (stale && !rg_audit_flush(a)) /* drained: the stale ones go */
+		for (unsigned i = o->count; i < n; i++)
+			unlink(jr[i]->path);
+	return 0;
+}
+
+struct rg_audit_jr *rg_audit_journal(struct rg_audit *a, unsigned i)
+{
+	return i < a->nproducers ? a->jr[i] : NULL;
+}
+
+const char *rg_audit_journal_dir(const struct rg_audit *a)
+{
+	return a->jdir;
+}
+
+/* ---- the formatter's buffer ------------------------------------------------------------------- */
+
+static bool buf_room(struct rg_audit_buf *b, size_t n)
+{
+	if (b->oom)
+		return false;
+	if (b->cap - b->len < n + 1) {
+		size_t cap = b->cap ? b->cap : 1024;
+		char *np;
+
+		while (cap - b->len < n + 1)
+			cap *= 2;
+		if (cap > REC_MAX || !(np = realloc(b->p, cap))) {
+			b->oom = true;
+			return false;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	return true;
+}
+
+void rg_audit_buf_put(struct rg_audit_buf *b, const void *s, size_t n)
+{
+	if (!buf_room(b, n))
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+void rg_audit_buf_str(struct rg_audit_buf *b, const char *s)
+{
+	rg_audit_buf_put(b, s, strlen(s));
+}
+
+void rg_audit_buf_printf(struct rg_audit_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !buf_room(b, (size_t)n))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+/* The length of the valid UTF-8 sequence at p (n bytes left), 0 if invalid. */
+static size_t utf8_len(const uint8_t *p, size_t n)
+{
+	size_t k;
+	uint32_t c;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		k = 2, c = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		k = 3, c = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		k = 4, c = p[0] & 0x07;
+	else
+		return 0;
+	if (n < k)
+		return 0;
+	for (size_t i = 1; i < k; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (p[i] & 0x3f);
+	}
+	if ((k == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
+	    (k == 4 && (c < 0x10000 || c > 0x10ffff)))
+		return 0;
+	return k;
+}
+
+void rg_audit_buf_json(struct rg_audit_buf *b, const void *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const uint8_t *p = s;
+	size_t i = 0;
+
+	if (!buf_room(b, n + 2))
+		return;
+	b->p[b->len++] = '"';
+	while (i < n) {
+		size_t run = i, k;
+
+		/* plain bytes in one copy */
+		while (run < n && p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\')
+			run++;
+		if (run > i) {
+			rg_audit_buf_put(b, p + i, run - i);
+			i = run;
+			continue;
+		}
+		if (p[i] >= 0x80) {
+			if ((k = utf8_len(p + i, n - i))) {
+				rg_audit_buf_put(b, p + i, k);
+				i += k;
+			} else {
+				rg_audit_buf_put(b, "\\ufffd", 6);
+				i++;
+			}
+			continue;
+		}
+		switch (p[i]) {
+		case '"':
+			rg_audit_buf_put(b, "\\\"", 2);
+			break;
+		case '\\':
+			rg_audit_buf_put(b, "\\\\", 2);
+			break;
+		case '\n':
+			rg_audit_buf_put(b, "\\n", 2);
+			break;
+		case '\r':
+			rg_audit_buf_put(b, "\\r", 2);
+			break;
+		case '\t':
+			rg_audit_buf_put(b, "\\t", 2);
+			break;
+		default: {
+			char e[6] = {'\\', 'u', '0', '0', hex[p[i] >> 4], hex[p[i] & 15]};
+
+			rg_audit_buf_put(b, e, 6);
+		}
+		}
+		i++;
+	}
+	rg_audit_buf_put(b, "\"", 1);
 }

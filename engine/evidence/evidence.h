@@ -52,16 +52,77 @@ struct rg_audit;
  * the last record found), and start the writer thread. Errors name the file. */
 int rg_audit_open(const struct rg_audit_opts *opts, struct rg_audit **out, char *err,
 		  size_t errlen);
-/* Append one record (any thread). Returns its sequence number (> 0), or a negative errno:
- * -EIO once the writer failed (disk full, unwritable): the trail is then closed for
- * writing and the caller decides (fail closed by default, docs). */
-int64_t rg_audit_append(struct rg_audit *a, enum rg_audit_kind kind, const void *payload,
+/* Append one record (any thread; not for the data path: it takes a lock and may wait).
+ * Returns 0, or a negative errno: -EIO while the writer cannot write (disk full, unwritable;
+ * the record is then not kept). The writer retries every second and clears the error when a
+ * write succeeds again. */
+int rg_audit_append(struct rg_audit *a, enum rg_audit_kind kind, const void *payload,
 			size_t len);
-/* Wait until every record appended so far is written (and fsynced by policy). */
+/* ---- journals: the data path's producers ------------------------------------------------------
+ *
+ * A data-path worker must neither format JSON nor wait for a lock or the disk per statement,
+ * and a record it has produced must survive a kill -9 of the process. So each worker appends
+ * compact binary records (its own layout, a type and a body) to its own journal: a ring in a
+ * shared file mapping (a tmpfs by default: raw statement texts never reach a disk there),
+ * which the writer thread polls and turns into trail records through the formatter the
+ * producer's module supplied, exactly one per journal record. Appending is two copies and a
+ * release store. When a journal is full, its producer waits for the writer (back-pressure);
+ * only when the trail cannot be written at all and the journal is full is a record lost,
+ * and counted (rg_audit_jr_lost). Records left in journals by a crash are written to the
+ * trail by the next start, once, before anything new.
+ */
+struct rg_audit_jr;
+
+/* A growable output buffer the formatter writes one JSON object into. */
+struct rg_audit_buf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+void rg_audit_buf_put(struct rg_audit_buf *b, const void *s, size_t n);
+void rg_audit_buf_str(struct rg_audit_buf *b, const char *s);
+/* s[0..n) as a JSON string, quotes included: control bytes escaped, invalid UTF-8 as \ufffd. */
+void rg_audit_buf_json(struct rg_audit_buf *b, const void *s, size_t n);
+void rg_audit_buf_printf(struct rg_audit_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Runs on the writer thread only, in journal order: one record into one JSON object (out is
+ * empty on entry; left empty, the writer records {"event":"unformattable"}). */
+typedef void (*rg_audit_fmt_fn)(void *arg, uint16_t type, int64_t time_us, const uint8_t *body,
+				size_t len, struct rg_audit_buf *out);
+
+struct rg_audit_jr_opts {
+	unsigned count;	   /* producers (journals 0..count-1) */
+	const char *dir;   /* where journals live (NULL: /dev/shm when it is a writable
+			    * directory, else the trail's own directory) */
+	size_t bytes;	   /* ring size per journal (default 4 MiB) */
+	rg_audit_fmt_fn fmt;
+	void *fmt_arg;
+};
+
+/* Attach journals (once, before producers start): maps journals 0..count-1 (created when
+ * missing), recovers what an earlier run left in them and in any other journal of this
+ * trail, and has the writer poll them. */
+int rg_audit_journals(struct rg_audit *a, const struct rg_audit_jr_opts *o, char *err,
+		      size_t errlen);
+struct rg_audit_jr *rg_audit_journal(struct rg_audit *a, unsigned i);
+/* Producer (one thread per journal): room for a record of len body bytes, stamped with the
+ * current UTC time; write the body there, then commit. NULL: not written (len over a
+ * quarter of the ring, or lost: see above). */
+void *rg_audit_jr_begin(struct rg_audit_jr *j, uint16_t type, uint32_t len);
+void rg_audit_jr_commit(struct rg_audit_jr *j);
+uint64_t rg_audit_jr_lost(const struct rg_audit_jr *j);
+uint64_t rg_audit_jr_waits(const struct rg_audit_jr *j);
+/* Where journal files live for the trail (after rg_audit_journals). */
+const char *rg_audit_journal_dir(const struct rg_audit *a);
+
+/* Wait until every record appended so far is written (and fsynced by policy); also every
+ * journal record committed so far. */
 int rg_audit_flush(struct rg_audit *a);
 /* Flush, seal the segment with a checkpoint, stop the writer. */
 void rg_audit_close(struct rg_audit *a);
-/* The writer's state for metrics: records written, the last error (0 when healthy). */
+/* The writer's state for metrics: records written, the current error (0 when healthy; any
+ * thread, a relaxed load: the data path reads it per statement). */
 uint64_t rg_audit_written(const struct rg_audit *a);
 int rg_audit_error(const struct rg_audit *a);
 

@@ -102,7 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t off = 0, end; off <= size && n < 64; off = end + 1, n++) {
 		for (end = off; end < size && data[end] != 0xff; end++)
 			;
-		if (rg_audit_append(a, RG_AUDIT_EVENT, data + off, end - off) <= 0)
+		if (rg_audit_append(a, RG_AUDIT_EVENT, data + off, end - off) != 0)
 			abort();
 	}
 	rg_audit_close(a);

@@ -70,7 +70,7 @@ def main():
             check(w.returncode == 1 and "signature" in w.stdout,
                   f"another key: the checkpoints do not verify ({w.stdout.strip()})")
 
-            seg = sorted(os.listdir(trail))[0]
+            seg = sorted(f for f in os.listdir(trail) if f.endswith(".seg"))[0]
             path = os.path.join(trail, seg)
             with open(path, "rb") as f:
                 data = bytearray(f.read())
