@@ -626,6 +626,14 @@ static int run(const char *path)
 	/* the trail first: the bundle's load is its first record after the open checkpoint */
 	if (open_audit(cfg))
 		goto out;
+	if (g_audit) {
+		char err[600];
+
+		if (rg_pg_gw_set_audit(gw, g_audit, &cfg->audit, err, sizeof(err))) {
+			fprintf(stderr, "%s: audit: %s\n", cfg->path, err);
+			goto out;
+		}
+	}
 	{
 		struct rg_policy *p;
 		struct rg_auth_cred *hmac;
@@ -745,10 +753,12 @@ out:
 	for (i = 0; ls && i < cfg->n_listeners; i++)
 		rg_pg_listener_free(ls[i]);
 	free(ls);
+	rg_audit_close(g_audit); /* drains the sessions' journals, flushes and seals */
+	g_audit = NULL;
+	if (gw)
+		rg_pg_gw_audit_free(gw); /* the formatter, once the writer is done with it */
 	rg_pg_gw_free(gw);
 	rg_control_close(ctl);
-	rg_audit_close(g_audit); /* flushes and seals */
-	g_audit = NULL;
 	rg_config_free(cfg);
 	return rc;
 }

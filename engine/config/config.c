@@ -945,7 +945,9 @@ static void parse_policy(struct ctx *c, const struct cfg_node *n)
 static void parse_audit(struct ctx *c, const struct cfg_node *n)
 {
 	static const struct key keys[] = {
-	    {"key_file", true}, {"dir", false}, {"fsync", false}, {"fsync_interval", false}};
+	    {"key_file", true},	       {"dir", false},	    {"fsync", false},
+	    {"fsync_interval", false}, {"literals", false}, {"on_error", false},
+	    {"journal_dir", false}};
 	static const char *const modes[] = {"every", "interval"};
 	const struct cfg_node *v[NKEYS(keys)];
 	struct rg_config_audit *a = &c->cfg->audit;
@@ -969,6 +971,26 @@ static void parse_audit(struct ctx *c, const struct cfg_node *n)
 	}
 	if (v[3])
 		get_duration(c, v[3], "audit.fsync_interval", 1, MS_MINUTE, &a->fsync_interval_ms);
+	if (v[4]) {
+		const char *m = get_str(c, v[4], "audit.literals");
+
+		if (m && !strcmp(m, "keep"))
+			a->keep_literals = true;
+		else if (m && strcmp(m, "redact"))
+			cfg_error(&c->e, v[4]->line, v[4]->col,
+				  "audit.literals: '%s' is not one of redact, keep", m);
+	}
+	if (v[5]) {
+		const char *m = get_str(c, v[5], "audit.on_error");
+
+		if (m && !strcmp(m, "allow"))
+			a->fail_open = true;
+		else if (m && strcmp(m, "deny"))
+			cfg_error(&c->e, v[5]->line, v[5]->col,
+				  "audit.on_error: '%s' is not one of deny, allow", m);
+	}
+	if (v[6])
+		a->journal_dir = get_path(c, v[6], "audit.journal_dir");
 }
 
 static void parse_approvals(struct ctx *c, const struct cfg_node *n)

@@ -199,6 +199,9 @@ struct rg_config_audit {
 	const char *key_file; /* Ed25519 private key (PEM) */
 	bool fsync_interval;  /* fsync at most every fsync_interval_ms (else every batch) */
 	uint64_t fsync_interval_ms;
+	bool keep_literals;	 /* literals: keep (statement texts and parameters as sent) */
+	bool fail_open;		 /* on_error: allow (statements go on while it cannot write) */
+	const char *journal_dir; /* absolute path, NULL: /dev/shm (else the trail's dir) */
 };
 
 struct rg_config {

@@ -1711,6 +1711,26 @@ static int validate_by_shape(struct rg_sqlclass *c, struct rg_sql_facts *out)
 	return 0;
 }
 
+int rg_sql_normalize(const char *sql, size_t len, char *out, size_t cap, size_t *outlen)
+{
+	char stackbuf[1024], *z;
+	int rc;
+
+	if (memchr(sql, '\0', len))
+		return -EINVAL;
+	z = len < sizeof(stackbuf) ? stackbuf : malloc(len + 1);
+	if (!z)
+		return -ENOMEM;
+	memcpy(z, sql, len);
+	z[len] = '\0';
+	rc = rg_sqlraw_normalize(z, out, cap, outlen);
+	if (z != stackbuf)
+		free(z);
+	if (rc == RG_SQLRAW_OK)
+		return 0;
+	return cap < 4 * len + 64 ? -ENOSPC : -EINVAL;
+}
+
 int rg_sqlclass_run(struct rg_sqlclass *c, const char *sql, size_t len, unsigned flags,
 		    struct rg_sql_facts *out)
 {

@@ -116,6 +116,13 @@ struct rg_sql_facts {
 struct rg_sqlclass;
 
 struct rg_sqlclass *rg_sqlclass_new(void);
+
+/* sql[0..len) with every constant (numbers, strings, bit strings) replaced by $n, numbered
+ * after the highest $n already in it, by PostgreSQL's own scanner; white space between
+ * tokens kept, comments made one space. Writes a NUL-terminated string to out. 0, or -EINVAL
+ * when the scanner rejects the text, -ENOSPC when out is too small (cap >= 4 * len + 64 is
+ * always enough). Any thread. */
+int rg_sql_normalize(const char *sql, size_t len, char *out, size_t cap, size_t *outlen);
 void rg_sqlclass_free(struct rg_sqlclass *c);
 
 /* Classify sql[0..len) (need not be NUL-terminated). Fills *out; pointers in *out stay

@@ -977,3 +977,101 @@ bool rg_sqlraw_shape_canary(void)
 	}
 	return at == len && k == sizeof(want) / sizeof(want[0]);
 }
+
+/* ---- literals out of a statement for the audit trail ------------------------------------ */
+
+/*
+ * PostgreSQL's scanner finds the five constant kinds (and U& strings); each is replaced by
+ * $n, numbered after the highest parameter the text already has, as pg_stat_statements
+ * does. A constant's length is what the scanner NUL-terminated in its buffer (flex ends the
+ * current token there). What lies between tokens is copied when it is only white space and
+ * becomes one space otherwise: comments can hold what a literal would.
+ */
+struct norm_job {
+	const char *sql;
+	char *out;
+	size_t cap, len;
+	bool fail;
+};
+
+static void norm_put(struct norm_job *j, const char *p, size_t n)
+{
+	if (j->cap - j->len < n + 1) {
+		j->fail = true;
+		return;
+	}
+	memcpy(j->out + j->len, p, n);
+	j->len += n;
+}
+
+static bool all_space(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strchr(" \t\n\r\f\v", p[i]))
+			return false;
+	return true;
+}
+
+static void norm_run(void *arg)
+{
+	struct norm_job *j = arg;
+	core_yy_extra_type extra;
+	core_YYSTYPE v;
+	YYLTYPE loc;
+	core_yyscan_t sc = scanner_init(j->sql, &extra, &ScanKeywords, ScanKeywordTokens);
+	size_t at = 0, total = strlen(j->sql);
+	int maxparam = 0, nconst = 0, t;
+
+	/* first pass: the highest $n already there */
+	while ((t = core_yylex(&v, &loc, sc)) > 0)
+		if (t == PARAM && v.ival > maxparam)
+			maxparam = v.ival;
+	scanner_finish(sc);
+	sc = scanner_init(j->sql, &extra, &ScanKeywords, ScanKeywordTokens);
+	while (!j->fail && (t = core_yylex(&v, &loc, sc)) > 0) {
+		size_t start = (size_t)loc, tlen;
+		bool lit = t == ICONST || t == FCONST || t == SCONST || t == BCONST ||
+			   t == XCONST || t == USCONST;
+
+		if (start < at || start > total) {
+			j->fail = true;
+			break;
+		}
+		if (all_space(j->sql + at, start - at))
+			norm_put(j, j->sql + at, start - at);
+		else
+			norm_put(j, " ", 1);
+		tlen = strlen(extra.scanbuf + start);
+		if (start + tlen > total) {
+			j->fail = true;
+			break;
+		}
+		if (lit) {
+			char ph[16];
+			int n = snprintf(ph, sizeof(ph), "$%d", maxparam + ++nconst);
+
+			norm_put(j, ph, (size_t)n);
+		} else {
+			norm_put(j, j->sql + start, tlen);
+		}
+		at = start + tlen;
+	}
+	if (!j->fail && !all_space(j->sql + at, total - at))
+		norm_put(j, " ", 1); /* a trailing comment */
+	scanner_finish(sc);
+	if (!j->fail)
+		j->out[j->len] = '\0';
+}
+
+int rg_sqlraw_normalize(const char *sql, char *out, size_t cap, size_t *len)
+{
+	struct norm_job j = {.sql = sql, .out = out, .cap = cap};
+	MemoryContext ctx = pg_query_enter_memory_context();
+	int rc = rg_pg_guarded(norm_run, &j);
+
+	pg_query_exit_memory_context(ctx);
+	if (rc || j.fail)
+		return RG_SQLRAW_DECLINE;
+	*len = j.len;
+	return RG_SQLRAW_OK;
+}

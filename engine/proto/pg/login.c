@@ -314,6 +314,7 @@ static void token_checked(struct rg_sess *s, enum rg_auth_err e, const struct rg
 	ps->req.target = ps->tgt->cfg->name;
 	ps->req.identity = &ps->rid;
 	ps->cnt->auth_ok++;
+	pg_ev_auth_ok(ps);
 	pg_sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
 	rg_pg_log("event=auth_ok sess=%llu sub=%s user=%s peer=%s target=%s",
 		  (unsigned long long)ps->id, sub, ps->login->user, ps->peer, ps->tgt->cfg->name);
@@ -912,6 +913,8 @@ void pg_be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 			    be_auth_refused(s, RG_CONFIG_AUTH_NONE, "no authentication"))
 				return;
 			pg_scram_free(ps);
+			pg_ev_session_start(ps, ps->login->be_user, ps->be_tls != NULL,
+					    ps->login->be_mech ? ps->login->be_mech : "none");
 			rg_pg_log("event=upstream_login sess=%llu target=%s role=%s tls=%s mech=%s",
 				  (unsigned long long)ps->id, tc->name, ps->login->be_user,
 				  ps->be_tls ? "yes" : "no",

@@ -160,6 +160,11 @@ struct rg_pg_gw {
 	struct pg_resolver *resolver; /* re-resolves DNS-named targets (one thread, gw.c) */
 	struct pg_catalog *catalog;   /* result column origins for column masks (catalog.c) */
 	struct pg_approvals *approvals; /* held statements awaiting a reviewer (approval.c) */
+	/* the audit trail (audit.c): NULL without one */
+	struct rg_audit *audit;
+	struct pg_ev_w *evw; /* [workers]: each worker's journal and record buffer */
+	struct pg_ev_fmt *ev_fmt; /* the writer thread's formatter state */
+	bool audit_fail_open;
 };
 
 struct rg_pg_listener {
@@ -223,6 +228,7 @@ bool rg_pg_gw_resolver_running(const struct rg_pg_gw *gw);
 void rg_pg_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* session.c: CLOCK_MONOTONIC and CLOCK_REALTIME (since the epoch) in milliseconds. */
 uint64_t pg_mono_ms(void);
+uint64_t pg_mono_us(void);
 int64_t pg_wall_ms(void);
 /*
  * A value for a log line, escaped so that it is one token that cannot end the line or add a

@@ -96,7 +96,9 @@ typedef void (*rg_pg_row_hook)(void *arg, const struct rg_pg_sess_info *si,
 	X(token_expired) /* sessions ended because their token expired */                       \
 	X(stmt_denied)	 /* statements and function calls denied by the policy bundle */    \
 	X(limit_ended)	 /* sessions ended by a scope limit (rules' limits:) */              \
-	X(rows_masked)	 /* DataRows, notices and COPY rows rewritten by mask rules */
+	X(rows_masked)	 /* DataRows, notices and COPY rows rewritten by mask rules */      \
+	X(audit_lost)	 /* audit records not kept (the trail failed and the journal full) */ \
+	X(audit_refused) /* statements refused because the audit trail cannot be written */
 
 #define RG_PG_AUTH_REASONS 24 /* >= RG_AUTH_E__COUNT; index by enum rg_auth_err */
 
@@ -145,6 +147,17 @@ void rg_pg_gw_set_hooks(struct rg_pg_gw *gw, rg_pg_stmt_hook stmt, rg_pg_row_hoo
 /* Sum (worker -1) or one worker's counters. Any thread; values may be slightly stale. */
 void rg_pg_counters(const struct rg_pg_gw *gw, int worker, struct rg_pg_counters *out);
 void rg_pg_gw_free(struct rg_pg_gw *gw);
+
+/*
+ * The audit trail (engine/evidence) sessions write to: attaches one journal per worker with
+ * the module's formatter (docs/audit.md). Call before the workers start; a is closed by the
+ * caller before rg_pg_gw_audit_free.
+ */
+struct rg_audit;
+struct rg_config_audit;
+int rg_pg_gw_set_audit(struct rg_pg_gw *gw, struct rg_audit *a, const struct rg_config_audit *ac,
+		       char *err, size_t errlen);
+void rg_pg_gw_audit_free(struct rg_pg_gw *gw);
 
 /* Per-listener context: the rg_core_listen proto_ctx. Loads the listener's cert/key. */
 struct rg_pg_listener;

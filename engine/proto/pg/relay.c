@@ -311,6 +311,7 @@ bool pg_limit_exceeded(struct rg_sess *s, enum rg_limit_kind k, uint64_t count)
 		 rg_limit_name(k), v, ps->lim->id[k]);
 	pg_sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
 	ps->cnt->limit_ended++;
+	pg_ev_limit(ps, rg_limit_name(k), v, count, ps->lim->id[k]);
 	rg_pg_log("event=limit_exceeded sess=%llu peer=%s sub=%s target=%s limit=%s value=%s "
 		  "count=%llu id=%s",
 		  (unsigned long long)ps->id, ps->peer, sub, ps->tgt->cfg->name, rg_limit_name(k),
@@ -671,6 +672,8 @@ static bool mask_be(struct rg_sess *s, const struct rg_pg_msg *m, const struct r
 	}
 	if (r == RG_PG_MASK_REWRITTEN) {
 		ps->cnt->rows_masked++;
+		if (ps->ev)
+			pg_ev_masked(ps);
 		pg_run_flush(s, RG_FE, run, err);
 		if (!*err)
 			*err = rg_sess_send(s, RG_FE, mk->out.p, mk->out.len);
@@ -784,6 +787,11 @@ static const struct {
     {964, "lo_unlink"},	     {1004, "lo_truncate"}, {3170, "lo_lseek64"}, {3171, "lo_tell64"},
     {3172, "lo_truncate64"},
 };
+
+static uint32_t rd_oid(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
 
 bool pg_function_call_refused(struct rg_sess *s, const uint8_t *body, size_t n,
 			      struct rg_pg_deny *d)
@@ -1022,6 +1030,12 @@ void pg_appr_release(struct rg_sess *s, enum rg_appr_status st, const char *by,
 		h->d = d;
 		st = RG_APPR__COUNT; /* denied by the bundle, below */
 	}
+	if (ps->ev)
+		pg_ev_approval(ps, h->ev_n, h->id,
+			       st == RG_APPR__COUNT ? "denied_by_reloaded_bundle"
+						    : rg_appr_status_name(st),
+			       by, reason, h->seq, st == RG_APPR_APPROVED,
+			       h->parse ? (h->parse_name ? h->parse_name : "") : NULL);
 	if (st == RG_APPR_APPROVED) {
 		/* counted and judged when it was held: it goes as it came, with what it does to
 		 * SQL-level prepared statements for the tracker */
@@ -1110,6 +1124,11 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 					run, err))
 				return false;
 		}
+		if (ps->ev && pg_ev_refuse(ps, &d)) {
+			ps->cnt->audit_refused++;
+			pg_deny_forward(s, NULL, ps->syncs_sent, &d, run, err);
+			return true;
+		}
 		v = stmt_verdict(s, RG_PG_STMT_QUERY, NULL, q.sql, q.len, &d, &j);
 		if (v != PG_VERDICT_DENY && ps->mask &&
 		    !prep_allowed(s, RG_PG_STMT_QUERY, q.sql, q.len, 0, &fx, &nfx, &d))
@@ -1117,8 +1136,15 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 		if (v == PG_VERDICT_HOLD && appr_hold(s, m, q.sql, q.len, NULL, ps->syncs_sent, &d, &j,
 						      run, err)) {
 			free(fx); /* read again when it is released */
+			if (ps->ev && ps->appr)
+				ps->appr->ev_n = pg_ev_stmt(ps, 'Q', NULL, 0, q.sql, q.len, v, &j, &d,
+							    ps->appr->id, ps->syncs_sent);
 			return !*err;
 		}
+		if (ps->ev)
+			pg_ev_stmt(ps, 'Q', NULL, 0, q.sql, q.len,
+				   v == PG_VERDICT_HOLD ? PG_VERDICT_ALLOW : v, &j, &d, NULL,
+				   ps->syncs_sent);
 		if (v == PG_VERDICT_DENY) {
 			pg_deny_forward(s, NULL, ps->syncs_sent, &d, run, err);
 			return true;
@@ -1132,6 +1158,11 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 		ps->cnt->parses++;
 		if (ps->lim)
 			ps->lim->last_stmt_ms = pg_mono_ms();
+		if (ps->ev && pg_ev_refuse(ps, &d)) {
+			ps->cnt->audit_refused++;
+			pg_deny_forward(s, pa.stmt, ps->syncs_sent + 1, &d, run, err);
+			return true;
+		}
 		v = stmt_verdict(s, RG_PG_STMT_PARSE, pa.stmt, pa.query, pa.query_len, &d, &j);
 		if (v != PG_VERDICT_DENY && ps->mask &&
 		    !prep_allowed(s, RG_PG_STMT_PARSE, pa.query, pa.query_len, 0, &fx, &nfx, &d))
@@ -1139,8 +1170,15 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 		if (v == PG_VERDICT_HOLD && appr_hold(s, m, pa.query, pa.query_len, pa.stmt,
 						      ps->syncs_sent + 1, &d, &j, run, err)) {
 			free(fx);
+			if (ps->ev && ps->appr)
+				ps->appr->ev_n = pg_ev_stmt(ps, 'P', pa.stmt, strlen(pa.stmt),
+							    pa.query, pa.query_len, v, &j, &d,
+							    ps->appr->id, 0);
 			return !*err;
 		}
+		if (ps->ev)
+			pg_ev_stmt(ps, 'P', pa.stmt, strlen(pa.stmt), pa.query, pa.query_len,
+				   v == PG_VERDICT_HOLD ? PG_VERDICT_ALLOW : v, &j, &d, NULL, 0);
 		if (v == PG_VERDICT_DENY) {
 			/* answered before the ReadyForQuery of the next Sync (or at a Flush) */
 			pg_deny_forward(s, pa.stmt, ps->syncs_sent + 1, &d, run, err);
@@ -1166,15 +1204,44 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 					run, err))
 				return false;
 		}
-		if (pg_function_call_refused(s, m->body, m->body_len, &d)) {
+		if (ps->ev && pg_ev_refuse(ps, &d)) {
+			ps->cnt->audit_refused++;
 			pg_deny_forward(s, NULL, ps->syncs_sent, &d, run, err);
 			return true;
 		}
+		if (pg_function_call_refused(s, m->body, m->body_len, &d)) {
+			if (ps->ev)
+				pg_ev_function_call(ps, m->body_len >= 4 ? rd_oid(m->body) : 0, true,
+						    &d, ps->syncs_sent);
+			pg_deny_forward(s, NULL, ps->syncs_sent, &d, run, err);
+			return true;
+		}
+		if (ps->ev)
+			pg_ev_function_call(ps, m->body_len >= 4 ? rd_oid(m->body) : 0, false, NULL,
+					    ps->syncs_sent);
 		break;
 	case RG_PG_FE_BIND:
 		if ((r = rg_pg_validate(RG_PG_FE, m))) {
 			pg_violation(s, RG_FE, "bad_bind", r);
 			return false;
+		}
+		if (ps->ev) {
+			struct rg_pg_bind bd;
+
+			if (pg_ev_refuse(ps, &d)) {
+				/* Bind: the agent's portal, DENY_SQL as the statement */
+				uint8_t *db;
+				size_t dlen;
+
+				ps->cnt->audit_refused++;
+				if (rg_pg_read_bind(m, &bd))
+					bd.portal = "", bd.portal_len = 0;
+				db = deny_msg(RG_PG_FE_BIND, bd.portal, bd.portal_len, 6, &dlen);
+				deny_send(s, db, dlen, ps->syncs_sent + 1, &d, run, err);
+				return !*err && ps->fe != FE_CLOSING;
+			}
+			if (!rg_pg_read_bind(m, &bd))
+				pg_ev_bind(ps, bd.stmt, bd.stmt_len);
 		}
 		if (ps->mask && !bind_allowed(s, m, run, err))
 			return !*err && ps->fe != FE_CLOSING;
@@ -1184,6 +1251,8 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 			pg_violation(s, RG_FE, "bad_execute", r);
 			return false;
 		}
+		if (ps->ev)
+			pg_ev_execute(ps, ps->syncs_sent + 1);
 		if (ps->lim) {
 			ps->lim->last_stmt_ms = pg_mono_ms();
 			if (limit_count(s, ps, RG_LIMIT_STATEMENTS, &ps->lim->statements, 1, RG_BE,
@@ -1192,6 +1261,7 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 		}
 		break;
 	case RG_PG_FE_TERMINATE:
+		ps->terminated = true;
 		pg_forward(s, RG_BE, run, b, m->start, m->total, in_acc, err);
 		pg_run_flush(s, RG_BE, run, err);
 		pg_fe_goto(ps, FE_CLOSING);
@@ -1206,6 +1276,8 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 	}
 	ok = !ps->mask || mask_fe(s, m, fx, nfx);
 	free(fx);
+	if (ps->ev)
+		pg_ev_fe_bytes(ps, m->total);
 	if (!ok) {
 		run->len = 0; /* the session is closing: nothing more goes to the target */
 		return false;
@@ -1277,6 +1349,8 @@ bool pg_be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run *run
 
 	if (ps->mask && ps->mask->cat && ps->mask->cat->waiting)
 		return hold_be(s, m, err);
+	if (ps->ev)
+		pg_ev_be(ps, m);
 	if (ps->mask && (r = rg_pg_stmt_be(&ps->mask->st, m, &shape))) {
 		pg_run_flush(s, RG_FE, run, err);
 		mask_fail(s, r, "backend");

@@ -142,6 +142,7 @@ struct pg_sess {
 	struct pg_limits *lim; /* scope limits, NULL when none apply */
 	struct pg_mask *mask;  /* inline masking, NULL when the bundle has no mask rules */
 	struct pg_appr_hold *appr; /* a statement held for approval, NULL when none */
+	struct pg_ev *ev;	   /* the audit trail's per-session side (audit.c), NULL: none */
 	int64_t token_end_ms; /* CLOCK_REALTIME ms: the session ends as its token expires
 			       * (exp + clock skew); 0: the issuer lets sessions outlive tokens */
 	uint32_t addr_bucket; /* the client address's pending-login counter (gw.c) */
@@ -154,6 +155,8 @@ struct pg_sess {
 	bool fe_piece_drop; /* the agent's streamed message in progress is being dropped */
 	bool rowdesc_valid;
 	bool relayed; /* logged in to the target: its end is logged (session_end) */
+	bool terminated;  /* the agent sent Terminate */
+	char end_state[6]; /* the SQLSTATE of the FATAL that ended it, "" if none */
 	uint8_t negotiations;
 	uint8_t tx_status; /* last ReadyForQuery status */
 	/* the cancel key issued to the agent (the registry holds the target's) */
@@ -239,6 +242,7 @@ struct pg_appr_hold {
 	char *parse_name;    /* the Parse's statement name (heap) */
 	struct rg_pg_deny d; /* the rule's SQLSTATE, for a denial */
 	char rule[64];
+	uint32_t ev_n;	    /* its statement number in the audit trail (0: none) */
 	struct rg_acc held; /* the held message first, then what followed */
 };
 
@@ -296,6 +300,36 @@ void pg_approvals_end(struct rg_pg_gw *gw, struct pg_appr_hold *h, enum rg_appr_
 void pg_appr_release(struct rg_sess *s, enum rg_appr_status st, const char *by,
 		     const char *reason);
 void pg_appr_free(struct rg_sess *s);
+
+/* audit.c: the session's records in the audit trail (no-ops without one) */
+void pg_ev_auth_ok(struct pg_sess *ps);
+void pg_ev_auth_fail(struct pg_sess *ps, const char *reason, const char *detail);
+void pg_ev_session_start(struct pg_sess *ps, const char *role, bool tls, const char *mech);
+void pg_ev_session_end(struct pg_sess *ps, const char *reason);
+void pg_ev_free(struct pg_sess *ps);
+void pg_ev_limit(struct pg_sess *ps, const char *limit, const char *value, uint64_t count,
+		 const char *id);
+void pg_ev_violation(struct pg_sess *ps, const char *side, const char *what, const char *err);
+/* The trail cannot be written and the config fails closed: true with d filled (58030). */
+bool pg_ev_refuse(struct pg_sess *ps, struct rg_pg_deny *d);
+/* A Query ('Q') or Parse ('P') judged: its record; returns its number in the session. seq: the
+ * sync point whose ReadyForQuery ends a Query. */
+uint32_t pg_ev_stmt(struct pg_sess *ps, char kind, const char *name, size_t nlen,
+		    const char *sql, size_t len, enum pg_verdict v, const struct pg_judgement *j,
+		    const struct rg_pg_deny *d, const char *approval, uint64_t seq);
+void pg_ev_bind(struct pg_sess *ps, const char *stmt, size_t len);
+void pg_ev_execute(struct pg_sess *ps, uint64_t seq);
+void pg_ev_function_call(struct pg_sess *ps, uint32_t oid, bool denied,
+			 const struct rg_pg_deny *d, uint64_t seq);
+/* A held statement's outcome; approved (runs), a Query is then in flight, a Parse's name is
+ * its statement's again. */
+void pg_ev_approval(struct pg_sess *ps, uint32_t n, const char *id, const char *outcome,
+		    const char *by, const char *reason, uint64_t seq, bool runs,
+		    const char *parse_name);
+/* Every target message while relaying, before it is handled (ps->ev set). */
+void pg_ev_be(struct pg_sess *ps, const struct rg_pg_msg *m);
+void pg_ev_fe_bytes(struct pg_sess *ps, size_t n);
+void pg_ev_masked(struct pg_sess *ps);
 
 /* relay.c */
 bool pg_mask_start(struct pg_sess *ps);

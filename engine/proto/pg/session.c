@@ -80,6 +80,14 @@ uint64_t pg_mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+uint64_t pg_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 int64_t pg_wall_ms(void)
 {
 	struct timespec ts;
@@ -146,6 +154,8 @@ void pg_close_fatal(struct rg_sess *s, const char *sqlstate, const char *msg)
 
 	if (ps->fe == FE_CLOSING)
 		return;
+	if (sqlstate)
+		snprintf(ps->end_state, sizeof(ps->end_state), "%s", sqlstate);
 	(void)pg_send_error(s, RG_FE, "FATAL", sqlstate, msg);
 	pg_fe_goto(ps, FE_CLOSING);
 	pg_be_goto(ps, BE_DONE);
@@ -158,6 +168,8 @@ void pg_violation(struct rg_sess *s, enum rg_side from, const char *what, int er
 	struct pg_sess *ps = rg_sess_priv(s);
 
 	ps->cnt->protocol_violations++;
+	pg_ev_violation(ps, from == RG_FE ? "agent" : "target", what,
+			err == RG_PG_E_NOMEM ? "out_of_memory" : rg_pg_strerror(err));
 	rg_pg_log("event=protocol_violation sess=%llu peer=%s side=%s fe_state=%s be_state=%s "
 		  "what=%s err=%s",
 		  (unsigned long long)ps->id, ps->peer, from == RG_FE ? "agent" : "target",
@@ -192,6 +204,7 @@ void pg_auth_audit(struct pg_sess *ps, enum rg_auth_err e, const char *detail)
 	pg_sanitize(detail, d, sizeof(d));
 	ps->cnt->auth_fail++;
 	ps->cnt->auth_fail_by[(unsigned)e < RG_PG_AUTH_REASONS ? (unsigned)e : 0]++;
+	pg_ev_auth_fail(ps, rg_auth_err_name(e), d);
 	rg_pg_log("event=auth_fail sess=%llu reason=%s sub=- user=%s peer=%s target=%s "
 		  "detail=%s",
 		  (unsigned long long)ps->id, rg_auth_err_name(e), ps->login->user, ps->peer,
@@ -323,6 +336,24 @@ static void pg_close(struct rg_sess *s, enum rg_close_reason reason)
 		    pg_sanitize(ps->ident ? rg_auth_principal_sub(ps->ident) : NULL, v, sizeof(v)),
 		    ps->tgt ? ps->tgt->cfg->name : "-", (int)reason, pg_fe_names[ps->fe],
 		    pg_be_names[ps->be]);
+	if (ps->ev) {
+		static const char *const why[] = {
+		    [RG_CLOSE_PROTO] = "closed",	  [RG_CLOSE_EOF] = "eof",
+		    [RG_CLOSE_FE_ERROR] = "client_error", [RG_CLOSE_BE_ERROR] = "target_error",
+		    [RG_CLOSE_IDLE] = "idle_timeout",	  [RG_CLOSE_LINGER] = "linger",
+		    [RG_CLOSE_SHUTDOWN] = "shutdown",	  [RG_CLOSE_NOMEM] = "out_of_memory"};
+		char r[32];
+
+		if (ps->terminated)
+			snprintf(r, sizeof(r), "terminate");
+		else if (ps->end_state[0])
+			snprintf(r, sizeof(r), "fatal_%s", ps->end_state);
+		else
+			snprintf(r, sizeof(r), "%s",
+				 (unsigned)reason <= RG_CLOSE_NOMEM ? why[reason] : "closed");
+		pg_ev_session_end(ps, r);
+		pg_ev_free(ps);
+	}
 	if (ps->key_registered)
 		rg_pg_cancel_unregister(ps->gw->cancel, ps->key_pid, ps->key_key);
 	if (ps->counted)

@@ -1,0 +1,843 @@
+/*
+ * audit.c: what a PostgreSQL session leaves in the audit trail (docs/audit.md).
+ *
+ * Workers produce, the trail's writer formats. A worker builds a compact record (a type and
+ * key/value items: integers, strings, ready-made JSON) in its scratch buffer and copies it
+ * into its own journal (engine/evidence): no JSON, no lock, no system call per statement.
+ * The writer thread turns each record into one JSON object: statement texts have their
+ * literals replaced by $n there (PostgreSQL's scanner, rg_sql_normalize) unless the config
+ * keeps literals, and get the statement's fingerprint (the same as approvals', cached by the
+ * normalized text), so literals reach neither the trail nor any disk (journals are in a
+ * tmpfs).
+ *
+ * A statement is two records: `stmt` when it goes to the target (or is denied, or held), with
+ * who, where, what, the verdict and its rule; `stmt_end` when its result is complete, with
+ * rows, bytes returned to the agent, masked rows, the server's time and its error. Each
+ * session numbers its statements (n) and keeps the ones in flight in order with the sync
+ * point whose ReadyForQuery ends them, so pipelines attribute exactly: a CommandComplete,
+ * EmptyQueryResponse, PortalSuspended or ErrorResponse ends the oldest Execute of the
+ * current sync point; a simple Query or FunctionCall ends at its ReadyForQuery, summing what
+ * came before; Executes an error made the server skip end there as skipped.
+ */
+#include <xxhash.h>
+
+#include "sess-int.h"
+
+#include "evidence.h"
+
+/* ---- records: what a worker writes ---------------------------------------------------- */
+
+enum ev_type {
+	EV_AUTH_OK = 1,
+	EV_AUTH_FAIL,
+	EV_SESSION_START,
+	EV_SESSION_END,
+	EV_STMT,
+	EV_STMT_END,
+	EV_LIMIT,
+	EV_VIOLATION,
+	EV_APPROVAL,
+	EV__COUNT
+};
+static const char *const ev_names[EV__COUNT] = {
+    NULL,	  "auth_ok", "auth_fail",	   "session_start", "session_end",
+    "stmt",	  "stmt_end", "limit_exceeded", "protocol_violation", "approval_outcome"};
+
+/* item keys; the formatter writes names[k] */
+enum ev_key {
+	K_SESSION = 0, K_N, K_IDENTITY, K_CLIENT, K_TARGET, K_KIND, K_NAME, K_SQL,
+	K_VERDICT, K_RULE, K_SHADOW, K_SQLSTATE, K_APPROVAL, K_REVIEWER, K_REASON, K_DETAIL,
+	K_ROWS, K_BYTES, K_MASKED, K_SERVER_US, K_TAG, K_SKIPPED, K_ROLE, K_TLS, K_MECH,
+	K_DURATION_MS, K_STATEMENTS, K_DENIALS, K_BYTES_IN, K_BYTES_OUT, K_LIMIT, K_VALUE,
+	K_COUNT, K_SIDE, K_WHAT, K_USER, K_PARAMS, K_PORTAL, K_OID, K_OUTCOME, K_SUB, K__COUNT
+};
+static const char *const key_names[K__COUNT] = {
+    "session", "n",	   "identity",	  "client",    "target",     "kind",	 "name",
+    "sql",     "verdict",  "rule",	  "shadow",    "sqlstate",   "approval", "reviewer",
+    "reason",  "detail",   "rows",	  "bytes",     "masked_rows", "server_us", "tag",
+    "skipped", "role",	   "tls",	  "mech",      "duration_ms", "statements", "denials",
+    "bytes_in", "bytes_out", "limit",	  "value",     "count",	     "side",	 "what",
+    "user",    "params",   "portal",	  "oid",       "outcome",    "sub"};
+
+enum { I_INT = 1, I_STR = 2, I_JSON = 3, I_BOOL = 4, I_SQL = 5 };
+
+#define EV_STR_MAX (1u << 20) /* a string item longer than this is cut (and says so) */
+
+/* A worker's side: its journal and the buffer a record is built in. */
+struct pg_ev_w {
+	struct rg_audit_jr *jr;
+	uint8_t *p;
+	size_t len, cap;
+	bool oom;
+} __attribute__((aligned(64)));
+
+/* A session's side, from its verified token on. */
+struct pg_ev_fly {
+	uint64_t seq;	 /* the sync point whose ReadyForQuery ends it */
+	uint64_t t0_us;	 /* CLOCK_MONOTONIC when it went to the target */
+	uint32_t n;	 /* the statement's number in the session */
+	uint8_t kind;	 /* 'Q' query, 'X' execute, 'F' function call, 'S' silent (denied) */
+};
+struct pg_ev_name {
+	uint64_t key;
+	uint32_t n;
+};
+struct pg_ev {
+	struct pg_ev_name *names;
+	uint32_t names_n, names_cap;
+	char *ident; /* {"iss":..,"sub":..,"groups":[..]} */
+	size_t ident_len;
+	uint32_t next_n;
+	uint32_t bind_n; /* the statement number of the last Bind (its Execute's) */
+	uint64_t rows, bytes, masked; /* since the last statement ended */
+	char sqlstate[6];	      /* the first error since then */
+	char tag[24];		      /* the last CommandComplete's first word */
+	uint64_t tag_rows;	      /* rows its tags counted (-1 none) */
+	bool tag_seen;
+	uint64_t stmts, denials, bytes_in, bytes_out;
+	struct pg_ev_fly *fly; /* ring of in-flight statements */
+	uint32_t fly_head, fly_n, fly_cap;
+};
+
+/*
+ * Statement names to the number of the Parse that made them, so an Execute's record names the
+ * statement it ran: open addressing by the name's hash (the unnamed statement too), grown to
+ * at most NAMES_MAX; a name Parsed again takes its new number.
+ */
+#define NAMES_MAX 65536u
+static uint64_t name_key(const char *name, size_t len)
+{
+	return XXH3_64bits(name ? name : "", name ? len : 0) | 1;
+}
+
+static void names_put(struct pg_ev *e, const char *name, size_t len, uint32_t n)
+{
+	uint64_t k = name_key(name, len);
+	uint32_t i;
+
+	if (e->names_n * 2 >= e->names_cap) {
+		uint32_t cap = e->names_cap ? 2 * e->names_cap : 16;
+		struct pg_ev_name *nt;
+
+		if (cap > 2 * NAMES_MAX || !(nt = calloc(cap, sizeof(*nt))))
+			return; /* not recorded: its executions name statement 0 */
+		for (uint32_t j = 0; j < e->names_cap; j++) {
+			if (!e->names[j].key)
+				continue;
+			for (i = (uint32_t)e->names[j].key & (cap - 1); nt[i].key; i = (i + 1) & (cap - 1))
+				;
+			nt[i] = e->names[j];
+		}
+		free(e->names);
+		e->names = nt;
+		e->names_cap = cap;
+	}
+	for (i = (uint32_t)k & (e->names_cap - 1); e->names[i].key && e->names[i].key != k;
+	     i = (i + 1) & (e->names_cap - 1))
+		;
+	if (!e->names[i].key)
+		e->names_n++;
+	e->names[i].key = k;
+	e->names[i].n = n;
+}
+
+static uint32_t names_get(const struct pg_ev *e, const char *name, size_t len)
+{
+	uint64_t k = name_key(name, len);
+
+	if (!e->names_cap)
+		return 0;
+	for (uint32_t i = (uint32_t)k & (e->names_cap - 1); e->names[i].key;
+	     i = (i + 1) & (e->names_cap - 1))
+		if (e->names[i].key == k)
+			return e->names[i].n;
+	return 0;
+}
+
+static inline struct pg_ev_w *ev_w(struct pg_sess *ps)
+{
+	return ps->gw->evw ? &ps->gw->evw[ps->cnt - ps->gw->cnt] : NULL;
+}
+
+static bool w_room(struct pg_ev_w *w, size_t n)
+{
+	if (w->oom)
+		return false;
+	if (w->cap - w->len < n) {
+		size_t cap = w->cap ? w->cap : 4096;
+		uint8_t *np;
+
+		while (cap - w->len < n)
+			cap *= 2;
+		if (!(np = realloc(w->p, cap))) {
+			w->oom = true;
+			return false;
+		}
+		w->p = np;
+		w->cap = cap;
+	}
+	return true;
+}
+
+static void w_begin(struct pg_ev_w *w)
+{
+	w->len = 0;
+	w->oom = false;
+}
+
+static void w_int(struct pg_ev_w *w, enum ev_key k, int64_t v)
+{
+	if (!w_room(w, 10))
+		return;
+	w->p[w->len++] = (uint8_t)k;
+	w->p[w->len++] = I_INT;
+	memcpy(w->p + w->len, &v, 8);
+	w->len += 8;
+}
+
+static void w_bool(struct pg_ev_w *w, enum ev_key k, bool v)
+{
+	if (!w_room(w, 3))
+		return;
+	w->p[w->len++] = (uint8_t)k;
+	w->p[w->len++] = I_BOOL;
+	w->p[w->len++] = v;
+}
+
+static void w_bytes(struct pg_ev_w *w, enum ev_key k, uint8_t kind, const void *s, size_t n)
+{
+	uint32_t l = n > EV_STR_MAX ? EV_STR_MAX : (uint32_t)n;
+
+	if (!s || !w_room(w, 6 + (size_t)l))
+		return;
+	w->p[w->len++] = (uint8_t)k;
+	w->p[w->len++] = kind;
+	memcpy(w->p + w->len, &l, 4);
+	memcpy(w->p + w->len + 4, s, l);
+	w->len += 4 + l;
+}
+
+static void w_str(struct pg_ev_w *w, enum ev_key k, const char *s)
+{
+	if (s)
+		w_bytes(w, k, I_STR, s, strlen(s));
+}
+
+/* Copy the record into the journal. Returns false when it could not be kept. */
+static bool w_commit(struct pg_sess *ps, struct pg_ev_w *w, enum ev_type t)
+{
+	uint8_t *dst;
+
+	if (w->oom || !(dst = rg_audit_jr_begin(w->jr, (uint16_t)t, (uint32_t)w->len))) {
+		ps->cnt->audit_lost++;
+		return false;
+	}
+	memcpy(dst, w->p, w->len);
+	rg_audit_jr_commit(w->jr);
+	return true;
+}
+
+/* who and where, the head of most records */
+static void w_who(struct pg_sess *ps, struct pg_ev_w *w)
+{
+	w_int(w, K_SESSION, (int64_t)ps->id);
+	if (ps->ev)
+		w_bytes(w, K_IDENTITY, I_JSON, ps->ev->ident, ps->ev->ident_len);
+	w_str(w, K_CLIENT, ps->peer);
+	if (ps->tgt)
+		w_str(w, K_TARGET, ps->tgt->cfg->name);
+}
+
+/* ---- the session's events ------------------------------------------------------------- */
+
+static void json_str(struct rg_audit_buf *b, const char *s)
+{
+	if (s)
+		rg_audit_buf_json(b, s, strlen(s));
+	else
+		rg_audit_buf_str(b, "null");
+}
+
+void pg_ev_auth_ok(struct pg_sess *ps)
+{
+	struct pg_ev_w *w = ev_w(ps);
+	struct rg_audit_buf b = {0};
+	size_t ng = 0;
+	const char *const *g;
+
+	if (!w || ps->internal)
+		return;
+	if (!ps->ev && !(ps->ev = calloc(1, sizeof(*ps->ev)))) {
+		ps->cnt->audit_lost++;
+		return;
+	}
+	rg_audit_buf_str(&b, "{\"iss\":");
+	json_str(&b, rg_auth_principal_iss(ps->ident));
+	rg_audit_buf_str(&b, ",\"sub\":");
+	json_str(&b, rg_auth_principal_sub(ps->ident));
+	rg_audit_buf_str(&b, ",\"groups\":[");
+	g = rg_auth_principal_groups(ps->ident, &ng);
+	for (size_t i = 0; i < ng; i++) {
+		if (i)
+			rg_audit_buf_str(&b, ",");
+		json_str(&b, g[i]);
+	}
+	rg_audit_buf_str(&b, "]}");
+	if (b.oom) {
+		free(b.p);
+		ps->cnt->audit_lost++;
+		return;
+	}
+	ps->ev->ident = b.p;
+	ps->ev->ident_len = b.len;
+	w_begin(w);
+	w_who(ps, w);
+	w_str(w, K_USER, ps->login ? ps->login->user : NULL);
+	w_commit(ps, w, EV_AUTH_OK);
+}
+
+void pg_ev_auth_fail(struct pg_sess *ps, const char *reason, const char *detail)
+{
+	struct pg_ev_w *w = ev_w(ps);
+
+	if (!w || ps->internal)
+		return;
+	w_begin(w);
+	w_who(ps, w);
+	w_str(w, K_USER, ps->login ? ps->login->user : NULL);
+	w_str(w, K_REASON, reason);
+	if (detail && *detail)
+		w_str(w, K_DETAIL, detail);
+	w_commit(ps, w, EV_AUTH_FAIL);
+}
+
+void pg_ev_session_start(struct pg_sess *ps, const char *role, bool tls, const char *mech)
+{
+	struct pg_ev_w *w = ev_w(ps);
+
+	if (!w || !ps->ev)
+		return;
+	w_begin(w);
+	w_who(ps, w);
+	w_str(w, K_ROLE, role);
+	w_bool(w, K_TLS, tls);
+	w_str(w, K_MECH, mech);
+	w_commit(ps, w, EV_SESSION_START);
+}
+
+void pg_ev_session_end(struct pg_sess *ps, const char *reason)
+{
+	struct pg_ev_w *w = ev_w(ps);
+	struct pg_ev *e = ps->ev;
+
+	if (!w || !e)
+		return;
+	w_begin(w);
+	w_who(ps, w);
+	w_str(w, K_REASON, reason);
+	w_int(w, K_DURATION_MS, (int64_t)(pg_mono_ms() - ps->accepted_ms));
+	w_int(w, K_STATEMENTS, (int64_t)e->stmts);
+	w_int(w, K_DENIALS, (int64_t)e->denials);
+	w_int(w, K_BYTES_IN, (int64_t)e->bytes_in);
+	w_int(w, K_BYTES_OUT, (int64_t)e->bytes_out);
+	w_commit(ps, w, EV_SESSION_END);
+}
+
+void pg_ev_free(struct pg_sess *ps)
+{
+	if (!ps->ev)
+		return;
+	free(ps->ev->ident);
+	free(ps->ev->fly);
+	free(ps->ev->names);
+	free(ps->ev);
+	ps->ev = NULL;
+}
+
+void pg_ev_limit(struct pg_sess *ps, const char *limit, const char *value, uint64_t count,
+		 const char *id)
+{
+	struct pg_ev_w *w = ev_w(ps);
+
+	if (!w || !ps->ev)
+		return;
+	w_begin(w);
+	w_who(ps, w);
+	w_str(w, K_LIMIT, limit);
+	w_str(w, K_VALUE, value);
+	w_int(w, K_COUNT, (int64_t)count);
+	w_str(w, K_RULE, id);
+	w_commit(ps, w, EV_LIMIT);
+}
+
+void pg_ev_violation(struct pg_sess *ps, const char *side, const char *what, const char *err)
+{
+	struct pg_ev_w *w = ev_w(ps);
+
+	if (!w || ps->internal)
+		return;
+	w_begin(w);
+	w_who(ps, w);
+	w_str(w, K_SIDE, side);
+	w_str(w, K_WHAT, what);
+	w_str(w, K_DETAIL, err);
+	w_commit(ps, w, EV_VIOLATION);
+}
+
+/* ---- statements -------------------------------------------------------------------------- */
+
+static const char *verdict_name(enum pg_verdict v)
+{
+	switch (v) {
+	case PG_VERDICT_PASS:
+		return "pass";
+	case PG_VERDICT_ALLOW:
+		return "allow";
+	case PG_VERDICT_LOG:
+		return "log";
+	case PG_VERDICT_DENY:
+		return "deny";
+	case PG_VERDICT_HOLD:
+		return "hold";
+	}
+	return "?";
+}
+
+bool pg_ev_refuse(struct pg_sess *ps, struct rg_pg_deny *d)
+{
+	if (!ps->ev || ps->gw->audit_fail_open || !rg_audit_error(ps->gw->audit))
+		return false;
+	snprintf(d->sqlstate, sizeof(d->sqlstate), "58030");
+	snprintf(d->message, sizeof(d->message),
+		 "ringgate: the audit trail cannot be written; statement refused");
+	return true;
+}
+
+static bool fly_push(struct pg_ev *e, uint8_t kind, uint32_t n, uint64_t seq)
+{
+	struct pg_ev_fly *f;
+
+	if (e->fly_n == e->fly_cap) {
+		uint32_t cap = e->fly_cap ? 2 * e->fly_cap : 8;
+		struct pg_ev_fly *nf;
+
+		if (cap > 65536 || !(nf = malloc(cap * sizeof(*nf))))
+			return false;
+		for (uint32_t i = 0; i < e->fly_n; i++)
+			nf[i] = e->fly[(e->fly_head + i) % e->fly_cap];
+		free(e->fly);
+		e->fly = nf;
+		e->fly_cap = cap;
+		e->fly_head = 0;
+	}
+	f = &e->fly[(e->fly_head + e->fly_n++) % e->fly_cap];
+	f->seq = seq;
+	f->t0_us = pg_mono_us();
+	f->n = n;
+	f->kind = kind;
+	return true;
+}
+
+uint32_t pg_ev_stmt(struct pg_sess *ps, char kind, const char *name, size_t nlen,
+		    const char *sql, size_t len, enum pg_verdict v, const struct pg_judgement *j,
+		    const struct rg_pg_deny *d, const char *approval, uint64_t seq)
+{
+	struct pg_ev_w *w = ev_w(ps);
+	struct pg_ev *e = ps->ev;
+	static const char *const kinds[] = {['Q'] = "query", ['P'] = "parse"};
+	uint32_t n;
+
+	if (!w || !e)
+		return 0;
+	n = ++e->next_n;
+	e->stmts++;
+	if (v == PG_VERDICT_DENY)
+		e->denials++;
+	w_begin(w);
+	w_who(ps, w);
+	w_int(w, K_N, n);
+	w_str(w, K_KIND, kinds[(unsigned char)kind]);
+	if (name && nlen)
+		w_bytes(w, K_NAME, I_STR, name, nlen);
+	if (sql)
+		w_bytes(w, K_SQL, I_SQL, sql, len);
+	w_str(w, K_VERDICT, verdict_name(v));
+	if (j && j->rule)
+		w_str(w, K_RULE, j->rule);
+	if (j && j->shadow_rule)
+		w_str(w, K_SHADOW, j->shadow_rule);
+	if (v == PG_VERDICT_DENY && d)
+		w_str(w, K_SQLSTATE, d->sqlstate);
+	if (approval)
+		w_str(w, K_APPROVAL, approval);
+	w_commit(ps, w, EV_STMT);
+	/* what ends it: a Query at its ReadyForQuery (a denied or held one silently); a
+	 * Parse's executions at their Executes' answers */
+	if (kind == 'Q')
+		fly_push(e, v == PG_VERDICT_DENY || v == PG_VERDICT_HOLD ? 'S' : 'Q', n, seq);
+	else
+		names_put(e, name, nlen, v != PG_VERDICT_DENY && v != PG_VERDICT_HOLD ? n : 0);
+	return n;
+}
+
+void pg_ev_bind(struct pg_sess *ps, const char *stmt, size_t len)
+{
+	if (ps->ev)
+		ps->ev->bind_n = names_get(ps->ev, stmt, len);
+}
+
+void pg_ev_function_call(struct pg_sess *ps, uint32_t oid, bool denied,
+			 const struct rg_pg_deny *d, uint64_t seq)
+{
+	struct pg_ev_w *w = ev_w(ps);
+	struct pg_ev *e = ps->ev;
+	uint32_t n;
+
+	if (!w || !e)
+		return;
+	n = ++e->next_n;
+	e->stmts++;
+	e->denials += denied;
+	w_begin(w);
+	w_who(ps, w);
+	w_int(w, K_N, n);
+	w_str(w, K_KIND, "function_call");
+	w_int(w, K_OID, oid);
+	w_str(w, K_VERDICT, denied ? "deny" : "allow");
+	if (denied && d)
+		w_str(w, K_SQLSTATE, d->sqlstate);
+	w_commit(ps, w, EV_STMT);
+	fly_push(e, denied ? 'S' : 'F', n, seq);
+}
+
+void pg_ev_execute(struct pg_sess *ps, uint64_t seq)
+{
+	if (ps->ev && ps->ev->bind_n)
+		fly_push(ps->ev, 'X', ps->ev->bind_n, seq);
+}
+
+/* A held statement was released (approved) / failed (denied, expired, withdrawn). */
+void pg_ev_approval(struct pg_sess *ps, uint32_t n, const char *id, const char *outcome,
+		    const char *by, const char *reason, uint64_t seq, bool runs,
+		    const char *parse_name)
+{
+	struct pg_ev_w *w = ev_w(ps);
+
+	if (!w || !ps->ev)
+		return;
+	w_begin(w);
+	w_who(ps, w);
+	w_int(w, K_N, n);
+	w_str(w, K_APPROVAL, id);
+	w_str(w, K_OUTCOME, outcome);
+	if (by)
+		w_str(w, K_REVIEWER, by);
+	if (reason)
+		w_str(w, K_REASON, reason);
+	w_commit(ps, w, EV_APPROVAL);
+	if (runs && n && parse_name)
+		names_put(ps->ev, parse_name, strlen(parse_name), n);
+	else if (runs && n)
+		fly_push(ps->ev, 'Q', n, seq);
+}
+
+static void end_one(struct pg_sess *ps, const struct pg_ev_fly *f, bool skipped)
+{
+	struct pg_ev_w *w = ev_w(ps);
+	struct pg_ev *e = ps->ev;
+
+	w_begin(w);
+	w_int(w, K_SESSION, (int64_t)ps->id);
+	w_int(w, K_N, f->n);
+	if (skipped) {
+		w_bool(w, K_SKIPPED, true);
+	} else {
+		w_int(w, K_ROWS, (int64_t)(e->tag_seen ? e->tag_rows : e->rows));
+		w_int(w, K_BYTES, (int64_t)e->bytes);
+		if (e->masked)
+			w_int(w, K_MASKED, (int64_t)e->masked);
+		w_int(w, K_SERVER_US, (int64_t)(pg_mono_us() - f->t0_us));
+		if (e->tag[0])
+			w_str(w, K_TAG, e->tag);
+		if (e->sqlstate[0])
+			w_str(w, K_SQLSTATE, e->sqlstate);
+	}
+	w_commit(ps, w, EV_STMT_END);
+}
+
+static void reset_acc(struct pg_ev *e)
+{
+	e->rows = e->bytes = e->masked = e->tag_rows = 0;
+	e->sqlstate[0] = e->tag[0] = '\0';
+	e->tag_seen = false;
+}
+
+/* CommandComplete: its tag's first word, and the row count it ends with */
+static void note_tag(struct pg_ev *e, const struct rg_pg_msg *m)
+{
+	const char *t = (const char *)m->body;
+	size_t n = m->body_len ? strnlen(t, m->body_len) : 0, k = 0;
+	uint64_t rows = 0, mul = 1;
+	size_t i = n;
+
+	while (k < n && k < sizeof(e->tag) - 1 && t[k] != ' ')
+		e->tag[k] = t[k], k++;
+	e->tag[k] = '\0';
+	while (i > 0 && t[i - 1] >= '0' && t[i - 1] <= '9' && mul < 10000000000000000000ull) {
+		rows += (uint64_t)(t[i - 1] - '0') * mul;
+		mul *= 10;
+		i--;
+	}
+	if (i < n && i > 0 && t[i - 1] == ' ') {
+		e->tag_rows += rows;
+		e->tag_seen = true;
+	}
+}
+
+void pg_ev_be(struct pg_sess *ps, const struct rg_pg_msg *m)
+{
+	struct pg_ev *e = ps->ev;
+	uint64_t cur = ps->rfq_recv + 1;
+
+	e->bytes += m->total;
+	e->bytes_out += m->total;
+	switch (m->type) {
+	case RG_PG_BE_DATA_ROW:
+		e->rows++;
+		return;
+	case RG_PG_BE_COMMAND_COMPLETE:
+		note_tag(e, m);
+		break;
+	case RG_PG_BE_ERROR:
+		if (!e->sqlstate[0]) {
+			struct rg_pg_notice nt;
+
+			if (!rg_pg_read_notice(m, &nt) && nt.sqlstate)
+				snprintf(e->sqlstate, sizeof(e->sqlstate), "%s", nt.sqlstate);
+		}
+		break;
+	case RG_PG_BE_EMPTY_QUERY:
+	case RG_PG_BE_PORTAL_SUSPENDED:
+		break;
+	case RG_PG_BE_READY:
+		/* everything of this sync point ends: a Query with what it summed, Executes the
+		 * server skipped as skipped */
+		while (e->fly_n && e->fly[e->fly_head].seq <= cur) {
+			struct pg_ev_fly *f = &e->fly[e->fly_head];
+
+			if (f->kind == 'Q' || f->kind == 'F') {
+				end_one(ps, f, false);
+				reset_acc(e);
+			} else if (f->kind == 'X') {
+				end_one(ps, f, true);
+			}
+			e->fly_head = (e->fly_head + 1) % e->fly_cap;
+			e->fly_n--;
+		}
+		reset_acc(e);
+		return;
+	default:
+		return;
+	}
+	/* an Execute's answer ends it */
+	if (e->fly_n && e->fly[e->fly_head].kind == 'X' && e->fly[e->fly_head].seq == cur) {
+		end_one(ps, &e->fly[e->fly_head], false);
+		reset_acc(e);
+		e->fly_head = (e->fly_head + 1) % e->fly_cap;
+		e->fly_n--;
+	}
+}
+
+void pg_ev_fe_bytes(struct pg_sess *ps, size_t n)
+{
+	ps->ev->bytes_in += n;
+}
+
+void pg_ev_masked(struct pg_sess *ps)
+{
+	ps->ev->masked++;
+}
+
+/* ---- the writer's side: records into JSON --------------------------------------------------- */
+
+#define FP_SLOTS 4096
+struct fp_entry {
+	uint64_t key;
+	uint64_t fp;
+};
+
+struct pg_ev_fmt {
+	struct rg_sqlclass *cls; /* fingerprints (writer thread only) */
+	struct fp_entry *fps;	 /* [FP_SLOTS] by xxh3 of the normalized text */
+	char *norm;
+	size_t normcap;
+	bool keep_literals;
+};
+
+/* The combined fingerprint of sql, as approvals compute it (relay.c appr_fingerprint). */
+static uint64_t fingerprint(struct pg_ev_fmt *f, const char *sql, size_t len, uint64_t key)
+{
+	struct fp_entry *e = f->fps ? &f->fps[key % FP_SLOTS] : NULL;
+	struct rg_sql_facts facts;
+	uint64_t h = 0;
+
+	if (e && e->key == key && key)
+		return e->fp;
+	if ((f->cls || (f->cls = rg_sqlclass_new())) &&
+	    !rg_sqlclass_run(f->cls, sql, len, RG_SQLCLASS_FINGERPRINT, &facts) &&
+	    facts.status != RG_SQL_UNPARSEABLE)
+		for (size_t i = 0; i < facts.nfingerprints; i++)
+			h = h * 0x100000001b3ull ^ facts.fingerprints[i];
+	if (e && key) {
+		e->key = key;
+		e->fp = h;
+	}
+	return h;
+}
+
+static void fmt_sql(struct pg_ev_fmt *f, const uint8_t *s, size_t n, struct rg_audit_buf *out)
+{
+	size_t olen = 0;
+	int r = -EINVAL;
+	uint64_t fp;
+
+	if (f->keep_literals) {
+		rg_audit_buf_str(out, "\"sql\":");
+		rg_audit_buf_json(out, s, n);
+		fp = fingerprint(f, (const char *)s, n, 0);
+	} else {
+		if (f->normcap < 4 * n + 64) {
+			char *np = realloc(f->norm, 4 * n + 64);
+
+			if (np) {
+				f->norm = np;
+				f->normcap = 4 * n + 64;
+			}
+		}
+		if (f->normcap >= 4 * n + 64)
+			r = rg_sql_normalize((const char *)s, n, f->norm, f->normcap, &olen);
+		if (r) {
+			/* the scanner refused it: no text at all rather than a literal */
+			rg_audit_buf_printf(out, "\"sql\":null,\"sql_unreadable\":true,"
+					    "\"sql_bytes\":%zu", n);
+			return;
+		}
+		rg_audit_buf_str(out, "\"sql\":");
+		rg_audit_buf_json(out, f->norm, olen);
+		fp = fingerprint(f, (const char *)s, n, XXH3_64bits(f->norm, olen) | 1);
+	}
+	rg_audit_buf_printf(out, ",\"fingerprint\":\"%016llx\"", (unsigned long long)fp);
+}
+
+static void fmt_record(void *arg, uint16_t type, int64_t t, const uint8_t *b, size_t len,
+		       struct rg_audit_buf *out)
+{
+	struct pg_ev_fmt *f = arg;
+	size_t i = 0;
+	bool first = true;
+
+	(void)t;
+	if (!type || type >= EV__COUNT)
+		return;
+	rg_audit_buf_printf(out, "{\"event\":\"%s\",\"protocol\":\"postgres\"", ev_names[type]);
+	while (i + 2 <= len) {
+		uint8_t k = b[i], kind = b[i + 1];
+		uint32_t l = 0;
+
+		i += 2;
+		if (k >= K__COUNT)
+			return (void)(out->len = 0);
+		if (kind == I_INT) {
+			int64_t v;
+
+			if (i + 8 > len)
+				return (void)(out->len = 0);
+			memcpy(&v, b + i, 8);
+			i += 8;
+			rg_audit_buf_printf(out, ",\"%s\":%lld", key_names[k], (long long)v);
+			continue;
+		}
+		if (kind == I_BOOL) {
+			if (i + 1 > len)
+				return (void)(out->len = 0);
+			rg_audit_buf_printf(out, ",\"%s\":%s", key_names[k], b[i++] ? "true" : "false");
+			continue;
+		}
+		if (i + 4 > len)
+			return (void)(out->len = 0);
+		memcpy(&l, b + i, 4);
+		i += 4;
+		if (l > len - i)
+			return (void)(out->len = 0);
+		rg_audit_buf_str(out, ",");
+		if (kind == I_SQL) {
+			fmt_sql(f, b + i, l, out);
+		} else {
+			rg_audit_buf_printf(out, "\"%s\":", key_names[k]);
+			if (kind == I_JSON)
+				rg_audit_buf_put(out, b + i, l);
+			else
+				rg_audit_buf_json(out, b + i, l);
+		}
+		i += l;
+		first = false;
+	}
+	(void)first;
+	rg_audit_buf_str(out, "}");
+}
+
+/* ---- the gateway's side ---------------------------------------------------------------- */
+
+int rg_pg_gw_set_audit(struct rg_pg_gw *gw, struct rg_audit *a, const struct rg_config_audit *ac,
+		       char *err, size_t errlen)
+{
+	struct pg_ev_fmt *f = calloc(1, sizeof(*f));
+	struct rg_audit_jr_opts o = {.count = gw->workers, .dir = ac->journal_dir,
+				     .fmt = fmt_record};
+	int r;
+
+	if (!f || !(f->fps = calloc(FP_SLOTS, sizeof(*f->fps))) ||
+	    !(gw->evw = aligned_alloc(64, gw->workers * sizeof(*gw->evw)))) {
+		if (f)
+			free(f->fps);
+		free(f);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	memset(gw->evw, 0, gw->workers * sizeof(*gw->evw));
+	f->keep_literals = ac->keep_literals;
+	o.fmt_arg = f;
+	if ((r = rg_audit_journals(a, &o, err, errlen))) {
+		free(f->fps);
+		free(f);
+		free(gw->evw);
+		gw->evw = NULL;
+		return r;
+	}
+	for (unsigned i = 0; i < gw->workers; i++)
+		gw->evw[i].jr = rg_audit_journal(a, i);
+	gw->audit = a;
+	gw->ev_fmt = f;
+	gw->audit_fail_open = ac->fail_open;
+	return 0;
+}
+
+/* After the trail is closed (the writer is done with the formatter). */
+void rg_pg_gw_audit_free(struct rg_pg_gw *gw)
+{
+	struct pg_ev_fmt *f = gw->ev_fmt;
+
+	if (gw->evw)
+		for (unsigned i = 0; i < gw->workers; i++)
+			free(gw->evw[i].p);
+	free(gw->evw);
+	gw->evw = NULL;
+	if (f) {
+		rg_sqlclass_free(f->cls);
+		free(f->fps);
+		free(f->norm);
+		free(f);
+	}
+	gw->ev_fmt = NULL;
+	gw->audit = NULL;
+}
