@@ -38,5 +38,9 @@ int ctl_audit_cat(int argc, char **argv);
 void ctl_audit_cat_help(FILE *out);
 int ctl_audit_verify(int argc, char **argv);
 void ctl_audit_verify_help(FILE *out);
+int ctl_audit_query(int argc, char **argv);
+void ctl_audit_query_help(FILE *out);
+int ctl_audit_tail(int argc, char **argv);
+void ctl_audit_tail_help(FILE *out);
 
 #endif

@@ -25,6 +25,10 @@ static const struct ctl_cmd cmds[] = {
 	  ctl_audit_cat_help },
 	{ "audit", "verify", "verify an audit trail offline (names the first bad record)",
 	  ctl_audit_verify, ctl_audit_verify_help },
+	{ "audit", "query", "the records that match filters (sub, target, time, verdict, rule)",
+	  ctl_audit_query, ctl_audit_query_help },
+	{ "audit", "tail", "the last records as JSON lines; -f follows the trail",
+	  ctl_audit_tail, ctl_audit_tail_help },
 };
 
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
