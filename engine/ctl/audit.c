@@ -367,7 +367,7 @@ int ctl_audit_query(int argc, char **argv)
 		       "session", "sub", "target", "verdict", "rule", "rows", "server_us",
 		       "statement");
 		json_array_foreach(out, i, o) {
-			char t[40], rows[24] = "-", us[24] = "-";
+			char t[80], rows[24] = "-", us[24] = "-";
 			json_t *e = json_object_get(o, "end");
 			const char *sql = sv(o, "sql");
 

@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""What the audit trail costs on the data path (issue #12, "Tests and numbers").
+
+Two ringgates (Release build, 2 workers, rules/baseline + rules/pii) in front of one
+PostgreSQL 15: one without an audit trail, one with it (journals in /dev/shm, fsync every
+batch). pgbench -S through each in turn, REPEAT rounds alternating, simple and prepared mode:
+TPS, p50/p99 latency (pgbench -l), and CPU per transaction from /proc: the whole process,
+and for the trail's ringgate also its writer thread (`rg-audit`) apart, so that the data
+path's own added cost is (with - writer) - without. Then the trail's size per statement.
+Usage: bench/audit_bench.py [--clients 16] [--duration 10] [--repeat 3] [--out FILE]
+Environment: RG_BUILD (default build/benchrel), RG_SRC.
+"""
+import argparse
+import glob
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(HERE)
+os.environ.setdefault("RG_SRC", SRC)
+os.environ.setdefault("RG_BUILD", os.path.join(SRC, "build", "benchrel"))
+sys.path.insert(0, os.path.join(SRC, "tests", "integ", "lib"))
+import pgfix  # noqa: E402
+import rgtest  # noqa: E402
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ticks(path):
+    with open(path) as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    return int(parts[11]) + int(parts[12])  # utime, stime
+
+
+def writer_stat(pid):
+    for t in glob.glob(f"/proc/{pid}/task/*"):
+        try:
+            with open(os.path.join(t, "comm")) as f:
+                if f.read().strip() == "rg-audit":
+                    return os.path.join(t, "stat")
+        except OSError:
+            pass
+    return None
+
+
+def run(env, pid, mode, clients, duration, d, tag):
+    wdir = os.path.join(d, tag)
+    os.makedirs(wdir, exist_ok=True)
+    ws = writer_stat(pid)
+    c0, w0 = cpu_ticks(f"/proc/{pid}/stat"), cpu_ticks(ws) if ws else 0
+    r = subprocess.run(["pgbench", "-n", "-S", "-M", mode, "-c", str(clients), "-j", "2",
+                        "-T", str(duration), "-l", "--log-prefix", os.path.join(wdir, "log")],
+                       env=env, capture_output=True, text=True, timeout=duration + 120)
+    c1, w1 = cpu_ticks(f"/proc/{pid}/stat"), cpu_ticks(ws) if ws else 0
+    if r.returncode != 0:
+        raise RuntimeError(f"pgbench failed:\n{r.stdout}{r.stderr}")
+    tps = next(float(x.split()[2]) for x in r.stdout.splitlines() if x.startswith("tps = "))
+    lat = []
+    for fn in glob.glob(os.path.join(wdir, "log*")):
+        with open(fn) as f:
+            lat += [int(x.split()[2]) for x in f if len(x.split()) >= 3]
+    lat.sort()
+    n = len(lat)
+    us = lambda ticks: ticks * 1e6 / TICK / max(n, 1)  # noqa: E731
+    return {"tps": tps, "p50": lat[n // 2] if n else 0, "p99": lat[min(n - 1, int(n * .99))] if n else 0,
+            "cpu": us(c1 - c0), "writer": us(w1 - w0), "n": n}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--out")
+    a = ap.parse_args()
+    out = []
+    with rgtest.PgServer() as pg:
+        rgtest.run_pgbench(["-i", "-s", "1", "-q"], pg.env())
+        iss = pgfix.Issuer()
+        with tempfile.TemporaryDirectory(prefix="rg-auditbench-") as d:
+            key, _ = rgtest.signing_keypair(d)
+            bundle = rgtest.compile_bundle(["rules/baseline", "rules/pii"],
+                                           os.path.join(d, "b.rgb"))
+            trail = os.path.join(d, "trail")
+            off = pgfix.start(pg, iss, policy={"bundle": bundle}, threads=2)
+            on = pgfix.start(pg, iss, policy={"bundle": bundle}, threads=2,
+                             extra={"audit": {"key_file": key, "dir": trail}})
+            tok = iss.token(ttl="1h")
+            res = {}
+            for mode in ("simple", "prepared"):
+                for i in range(a.repeat):
+                    order = [("off", off), ("on", on)] if i % 2 == 0 else [("on", on), ("off", off)]
+                    for name, rg in order:
+                        r = run(rg.env("agent-1", tok), rg.proc.pid, mode, a.clients,
+                                a.duration, d, f"{mode}-{name}-{i}")
+                        res.setdefault((mode, name), []).append(r)
+                        print(f"# {mode} {name} run {i}: {r}", flush=True)
+            on.stop()
+            off.stop()
+            segs = glob.glob(os.path.join(trail, "*.seg"))
+            size = sum(os.path.getsize(s) for s in segs)
+            c = subprocess.run([rgtest.ringgatectl_binary(), "audit", "cat", "--dir", trail],
+                               capture_output=True, text=True)
+            recs = c.stdout.count("\n")
+            stmts = c.stdout.count('"event":"stmt"')
+    med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
+    out.append(f"bench/audit_bench.py --clients {a.clients} --duration {a.duration} "
+               f"--repeat {a.repeat} (medians of {a.repeat} alternating runs)\n")
+    out.append("| mode | TPS off | TPS on | on/off | p50/p99 µs off | p50/p99 µs on | "
+               "CPU µs/tx off | CPU µs/tx on (writer) | data path added µs/tx |")
+    out.append("|---|---|---|---|---|---|---|---|---|")
+    for mode in ("simple", "prepared"):
+        f, n = res[(mode, "off")], res[(mode, "on")]
+        out.append(f"| {mode} | {med(f, 'tps'):.0f} | {med(n, 'tps'):.0f} | "
+                   f"{med(n, 'tps') / med(f, 'tps'):.3f} | {med(f, 'p50'):.0f}/{med(f, 'p99'):.0f} | "
+                   f"{med(n, 'p50'):.0f}/{med(n, 'p99'):.0f} | {med(f, 'cpu'):.2f} | "
+                   f"{med(n, 'cpu'):.2f} ({med(n, 'writer'):.2f}) | "
+                   f"{med(n, 'cpu') - med(n, 'writer') - med(f, 'cpu'):.2f} |")
+    out.append(f"\ntrail: {size} bytes, {recs} records ({stmts} stmt), "
+               f"{size / max(recs, 1):.0f} bytes per record")
+    text = "\n".join(out)
+    print(text)
+    if a.out:
+        with open(a.out, "w") as fo:
+            fo.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
