@@ -51,10 +51,18 @@ def run(env, pid, mode, clients, duration, d, tag):
     os.makedirs(wdir, exist_ok=True)
     ws = writer_stat(pid)
     c0, w0 = cpu_ticks(f"/proc/{pid}/stat"), cpu_ticks(ws) if ws else 0
+    perf = None
+    if os.environ.get("RG_PERF") and ws:  # a profile of the trail's ringgate (perf.data in d)
+        perf = subprocess.Popen(["perf", "record", "-g", "-p", str(pid), "-o",
+                                 os.path.join(os.environ["RG_PERF"], f"perf-{tag}.data")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     r = subprocess.run(["pgbench", "-n", "-S", "-M", mode, "-c", str(clients), "-j", "2",
                         "-T", str(duration), "-l", "--log-prefix", os.path.join(wdir, "log")],
                        env=env, capture_output=True, text=True, timeout=duration + 120)
     c1, w1 = cpu_ticks(f"/proc/{pid}/stat"), cpu_ticks(ws) if ws else 0
+    if perf:
+        perf.send_signal(2)
+        perf.wait()
     if r.returncode != 0:
         raise RuntimeError(f"pgbench failed:\n{r.stdout}{r.stderr}")
     tps = next(float(x.split()[2]) for x in r.stdout.splitlines() if x.startswith("tps = "))

@@ -56,9 +56,15 @@ static void usage(FILE *out)
 		DRAIN_MS / 1000);
 }
 
+/* SIGTERM/SIGINT from the start of run(): one that comes while the gateway is still being
+ * set up (its listeners may already accept) is kept and acted on once the engine runs, so
+ * a stop never skips the drain and the audit trail's seal. */
+static volatile sig_atomic_t g_stop;
+
 static void on_signal(int sig)
 {
 	(void)sig;
+	g_stop = 1;
 	if (g_core)
 		rg_core_shutdown(g_core, DRAIN_MS);
 }
@@ -598,6 +604,11 @@ static int run(const char *path)
 	size_t i, off = 0;
 	int ret, rc = 1;
 
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	if (rg_config_load(path, &cfg, stderr))
 		return 1;
 	/* SIGHUP goes to the reloader only: block it before any thread starts (they inherit
@@ -690,12 +701,9 @@ static int run(const char *path)
 		}
 	}
 	g_core = core;
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	ret = rg_core_start(core);
+	if (!ret && g_stop) /* asked to stop while it was being set up */
+		rg_core_shutdown(core, DRAIN_MS);
 	if (ret) {
 		fprintf(stderr, "ringgate: cannot start workers: %s\n", strerror(-ret));
 		rg_core_shutdown(core, 0);

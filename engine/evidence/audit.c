@@ -64,22 +64,34 @@ static uint64_t get64(const uint8_t *p)
 	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
 }
 
-/* SHA-256 of a chain hash and the bytes of a record (EVP: the low-level calls are gone). */
-static void chain_next(const uint8_t prev[32], const uint8_t *b, size_t n, uint8_t out[32])
+/* SHA-256 of a chain hash and the bytes of a record (EVP: the low-level calls are gone).
+ * *mcp: the caller's digest context, made on first use and reused (one per writer or walk:
+ * a context per record was a malloc and a fetch per record). */
+static EVP_MD *g_sha256; /* fetched once: an implicit fetch per record takes a lock */
+static pthread_once_t g_sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	g_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static void chain_next(EVP_MD_CTX **mcp, const uint8_t prev[32], const uint8_t *b, size_t n,
+		       uint8_t out[32])
 {
 	unsigned int len = 32;
-	EVP_MD_CTX *mc = EVP_MD_CTX_new();
 
-	if (!mc || EVP_DigestInit_ex(mc, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(mc, prev, 32) != 1 || EVP_DigestUpdate(mc, b, n) != 1 ||
-	    EVP_DigestFinal_ex(mc, out, &len) != 1)
+	pthread_once(&g_sha256_once, sha256_fetch);
+	if (!*mcp)
+		*mcp = EVP_MD_CTX_new();
+	if (!*mcp || !g_sha256 || EVP_DigestInit_ex(*mcp, g_sha256, NULL) != 1 ||
+	    EVP_DigestUpdate(*mcp, prev, 32) != 1 || EVP_DigestUpdate(*mcp, b, n) != 1 ||
+	    EVP_DigestFinal_ex(*mcp, out, &len) != 1)
 		memset(out, 0, 32); /* out of memory: a record no verification accepts */
-	EVP_MD_CTX_free(mc);
 }
 
 /* Encode a record into out (REC_HEAD + len + REC_TAIL bytes); chain is updated. */
-static void encode(uint8_t *out, uint8_t kind, uint64_t seq, int64_t time_us, const void *payload,
-		   uint32_t len, uint8_t chain[32])
+static void encode(EVP_MD_CTX **mcp, uint8_t *out, uint8_t kind, uint64_t seq, int64_t time_us,
+		   const void *payload, uint32_t len, uint8_t chain[32])
 {
 	uint32_t total = REC_HEAD + len + REC_TAIL;
 
@@ -91,7 +103,7 @@ static void encode(uint8_t *out, uint8_t kind, uint64_t seq, int64_t time_us, co
 	put32(out + 24, len);
 	memcpy(out + REC_HEAD, payload, len);
 	put64(out + REC_HEAD + len, XXH3_64bits(out, REC_HEAD + len));
-	chain_next(chain, out, REC_HEAD + len + 8, chain);
+	chain_next(mcp, chain, out, REC_HEAD + len + 8, chain);
 	memcpy(out + REC_HEAD + len + 8, chain, 32);
 }
 
@@ -184,6 +196,7 @@ static int read_file(const char *path, uint8_t **buf, size_t *len)
 /* ---- walking a segment (verify and resume share it) ---------------------------------------- */
 
 struct walk {
+	EVP_MD_CTX *mc; /* the chain's digest context (freed by walk_dir) */
 	EVP_PKEY *pub; /* NULL: checkpoints are not checked (the writer resuming its own) */
 	uint64_t seq;  /* the next sequence number expected */
 	uint8_t chain[32];
@@ -259,7 +272,7 @@ static int walk_segment(struct walk *w, const char *file, const uint8_t *b, size
 			return broken(w, file, off,
 				      seq > w->seq ? "sequence gap (a record was deleted)"
 						   : "sequence out of order (records reordered)");
-		chain_next(w->chain, b + off, REC_HEAD + len + 8, chain);
+		chain_next(&w->mc, w->chain, b + off, REC_HEAD + len + 8, chain);
 		if (memcmp(chain, b + off + REC_HEAD + len + 8, 32))
 			return broken(w, file, off, "chain hash mismatch");
 		if (kind == RG_AUDIT_CHECKPOINT) {
@@ -341,6 +354,8 @@ static int walk_dir(const char *dir, struct walk *w)
 	if (w->r->verdict == RG_AUDIT_OK && w->r->unsealed)
 		w->r->verdict = RG_AUDIT_UNSEALED;
 	free(segs);
+	EVP_MD_CTX_free(w->mc);
+	w->mc = NULL;
 	return 0;
 }
 
@@ -466,6 +481,7 @@ struct rg_audit {
 	_Atomic uint64_t written;
 	uint8_t *obuf;
 	size_t olen, ocap;
+	EVP_MD_CTX *mc;
 	struct rg_audit_buf fbuf; /* the formatter's output */
 };
 
@@ -566,7 +582,7 @@ static int put_record(struct rg_audit *a, uint8_t kind, int64_t t, const void *p
 		a->obuf = nb;
 		a->ocap = cap;
 	}
-	encode(a->obuf + a->olen, kind, seq, t, payload, len, a->chain);
+	encode(&a->mc, a->obuf + a->olen, kind, seq, t, payload, len, a->chain);
 	a->olen += n;
 	a->seg_bytes += n;
 	if (kind == RG_AUDIT_EVENT) {
@@ -792,15 +808,16 @@ static void *writer_main(void *arg)
 			nbatch++;
 		pthread_mutex_unlock(&a->mu);
 
+		/* journals first: the queue may end with the closing checkpoint, the last record */
 		r = ensure_open(a);
-		if (!r && batch)
-			r = rb = write_queue(a, batch);
-		else if (batch)
-			rb = r;
 		for (unsigned i = 0; !r && i < njr; i++) {
 			busy |= !rg_jr_empty(a->jr[i]);
 			r = drain_journal(a, a->jr[i]);
 		}
+		if (!r && batch)
+			r = rb = write_queue(a, batch);
+		else if (batch)
+			rb = r;
 		if (!r && (busy || batch) &&
 		    (a->o.fsync == RG_AUDIT_FSYNC_EVERY ||
 		     mono_ms() - a->last_sync_ms >= a->o.fsync_interval_ms)) {
@@ -948,6 +965,7 @@ fail:
 	if (a->lockfd >= 0)
 		close(a->lockfd);
 	EVP_PKEY_free(a->key);
+	EVP_MD_CTX_free(a->mc);
 	free(a->obuf);
 	free(a);
 	return r;
@@ -1068,6 +1086,7 @@ void rg_audit_close(struct rg_audit *a)
 	pthread_mutex_destroy(&a->mu);
 	free(a->obuf);
 	free(a->fbuf.p);
+	EVP_MD_CTX_free(a->mc);
 	free(a);
 }
 
@@ -1221,6 +1240,20 @@ void rg_audit_buf_put(struct rg_audit_buf *b, const void *s, size_t n)
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
 	b->p[b->len] = '\0';
+}
+
+void rg_audit_buf_i64(struct rg_audit_buf *b, int64_t v)
+{
+	char t[24], *e = t + sizeof(t), *p = e;
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	rg_audit_buf_put(b, p, (size_t)(e - p));
 }
 
 void rg_audit_buf_str(struct rg_audit_buf *b, const char *s)

@@ -81,6 +81,7 @@ struct rg_audit_buf {
 };
 void rg_audit_buf_put(struct rg_audit_buf *b, const void *s, size_t n);
 void rg_audit_buf_str(struct rg_audit_buf *b, const char *s);
+void rg_audit_buf_i64(struct rg_audit_buf *b, int64_t v);
 /* s[0..n) as a JSON string, quotes included: control bytes escaped, invalid UTF-8 as \ufffd. */
 void rg_audit_buf_json(struct rg_audit_buf *b, const void *s, size_t n);
 void rg_audit_buf_printf(struct rg_audit_buf *b, const char *fmt, ...)

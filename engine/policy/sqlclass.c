@@ -1728,7 +1728,7 @@ int rg_sql_normalize(const char *sql, size_t len, char *out, size_t cap, size_t 
 		free(z);
 	if (rc == RG_SQLRAW_OK)
 		return 0;
-	return cap < 4 * len + 64 ? -ENOSPC : -EINVAL;
+	return rc == -ENOSPC ? -ENOSPC : -EINVAL;
 }
 
 int rg_sqlclass_run(struct rg_sqlclass *c, const char *sql, size_t len, unsigned flags,

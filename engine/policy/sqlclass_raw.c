@@ -991,13 +991,13 @@ struct norm_job {
 	const char *sql;
 	char *out;
 	size_t cap, len;
-	bool fail;
+	bool fail, nospace;
 };
 
 static void norm_put(struct norm_job *j, const char *p, size_t n)
 {
 	if (j->cap - j->len < n + 1) {
-		j->fail = true;
+		j->fail = j->nospace = true;
 		return;
 	}
 	memcpy(j->out + j->len, p, n);
@@ -1019,46 +1019,61 @@ static void norm_run(void *arg)
 	core_YYSTYPE v;
 	YYLTYPE loc;
 	core_yyscan_t sc = scanner_init(j->sql, &extra, &ScanKeywords, ScanKeywordTokens);
-	size_t at = 0, total = strlen(j->sql);
+	size_t at = 0, total = strlen(j->sql), ntok = 0, cap = 64;
 	int maxparam = 0, nconst = 0, t;
+	struct {
+		uint32_t start, len;
+		bool lit;
+	} *tok = palloc(cap * sizeof(*tok));
 
-	/* first pass: the highest $n already there */
-	while ((t = core_yylex(&v, &loc, sc)) > 0)
+	/* one scan: every token's span, and the highest $n already there */
+	while ((t = core_yylex(&v, &loc, sc)) > 0) {
+		size_t start = (size_t)loc, tlen;
+
+		if (start < at || start > total || start + (tlen = strlen(extra.scanbuf + start)) >
+							       total) {
+			j->fail = true;
+			break;
+		}
+		/* libpg_query's scanner hands comments over as tokens of their own (its numbers
+		 * for them are keywords' in the server headers): known by their text, which no
+		 * other token starts with */
+		if (tlen >= 2 && (!memcmp(extra.scanbuf + start, "--", 2) ||
+				  !memcmp(extra.scanbuf + start, "/*", 2))) {
+			at = start + tlen;
+			continue;
+		}
+		if (ntok == cap)
+			tok = repalloc(tok, (cap *= 2) * sizeof(*tok));
+		tok[ntok].start = (uint32_t)start;
+		tok[ntok].len = (uint32_t)tlen;
+		tok[ntok++].lit = t == ICONST || t == FCONST || t == SCONST || t == BCONST ||
+				  t == XCONST || t == USCONST;
 		if (t == PARAM && v.ival > maxparam)
 			maxparam = v.ival;
+		at = start + tlen;
+	}
 	scanner_finish(sc);
-	sc = scanner_init(j->sql, &extra, &ScanKeywords, ScanKeywordTokens);
-	while (!j->fail && (t = core_yylex(&v, &loc, sc)) > 0) {
-		size_t start = (size_t)loc, tlen;
-		bool lit = t == ICONST || t == FCONST || t == SCONST || t == BCONST ||
-			   t == XCONST || t == USCONST;
-
-		if (start < at || start > total) {
-			j->fail = true;
-			break;
-		}
-		if (all_space(j->sql + at, start - at))
-			norm_put(j, j->sql + at, start - at);
+	at = 0;
+	for (size_t i = 0; i < ntok && !j->fail; i++) {
+		if (all_space(j->sql + at, tok[i].start - at))
+			norm_put(j, j->sql + at, tok[i].start - at);
 		else
 			norm_put(j, " ", 1);
-		tlen = strlen(extra.scanbuf + start);
-		if (start + tlen > total) {
-			j->fail = true;
-			break;
-		}
-		if (lit) {
+		if (tok[i].lit) {
 			char ph[16];
 			int n = snprintf(ph, sizeof(ph), "$%d", maxparam + ++nconst);
 
 			norm_put(j, ph, (size_t)n);
 		} else {
-			norm_put(j, j->sql + start, tlen);
+			norm_put(j, j->sql + tok[i].start, tok[i].len);
 		}
-		at = start + tlen;
+		at = tok[i].start + tok[i].len;
 	}
-	if (!j->fail && !all_space(j->sql + at, total - at))
+	if (!j->fail && all_space(j->sql + at, total - at))
+		norm_put(j, j->sql + at, total - at);
+	else if (!j->fail)
 		norm_put(j, " ", 1); /* a trailing comment */
-	scanner_finish(sc);
 	if (!j->fail)
 		j->out[j->len] = '\0';
 }
@@ -1070,6 +1085,8 @@ int rg_sqlraw_normalize(const char *sql, char *out, size_t cap, size_t *len)
 	int rc = rg_pg_guarded(norm_run, &j);
 
 	pg_query_exit_memory_context(ctx);
+	if (!rc && j.nospace)
+		return -ENOSPC;
 	if (rc || j.fail)
 		return RG_SQLRAW_DECLINE;
 	*len = j.len;

@@ -63,8 +63,8 @@ int rg_sqlraw_validate_shape(const char *sql, const int32_t *locs, size_t nlocs,
 bool rg_sqlraw_shape_canary(void);
 
 /* The NUL-terminated sql with every constant replaced by $n (the audit trail's text):
- * RG_SQLRAW_OK with out[0..*len) NUL-terminated, or RG_SQLRAW_DECLINE (the scanner rejects
- * the string, or out is too small). */
+ * RG_SQLRAW_OK with out[0..*len) NUL-terminated, RG_SQLRAW_DECLINE (the scanner rejects
+ * the string), or -ENOSPC (out is too small). */
 int rg_sqlraw_normalize(const char *sql, char *out, size_t cap, size_t *len);
 
 /* pgguard.c: fn(arg) with PostgreSQL's error handling set up; 0, or -1 when it raised an

@@ -726,20 +726,43 @@ static void fmt_sql(struct pg_ev_fmt *f, const uint8_t *s, size_t n, struct rg_a
 		rg_audit_buf_json(out, f->norm, olen);
 		fp = fingerprint(f, (const char *)s, n, XXH3_64bits(f->norm, olen) | 1);
 	}
-	rg_audit_buf_printf(out, ",\"fingerprint\":\"%016llx\"", (unsigned long long)fp);
+	{
+		static const char hex[] = "0123456789abcdef";
+		char h[40] = ",\"fingerprint\":\"";
+		size_t o = strlen(h);
+
+		for (int sh = 60; sh >= 0; sh -= 4)
+			h[o++] = hex[(fp >> sh) & 15];
+		h[o++] = '"';
+		rg_audit_buf_put(out, h, o);
+	}
+}
+
+/* `,"name":` for each key, made once */
+static const char *key_pre(enum ev_key k, size_t *len)
+{
+	static char pre[K__COUNT][24];
+	static uint8_t plen[K__COUNT];
+
+	if (!plen[k])
+		plen[k] = (uint8_t)snprintf(pre[k], sizeof(pre[k]), ",\"%s\":", key_names[k]);
+	*len = plen[k];
+	return pre[k];
 }
 
 static void fmt_record(void *arg, uint16_t type, int64_t t, const uint8_t *b, size_t len,
 		       struct rg_audit_buf *out)
 {
 	struct pg_ev_fmt *f = arg;
-	size_t i = 0;
-	bool first = true;
+	size_t i = 0, pl;
+	const char *pre;
 
 	(void)t;
 	if (!type || type >= EV__COUNT)
 		return;
-	rg_audit_buf_printf(out, "{\"event\":\"%s\",\"protocol\":\"postgres\"", ev_names[type]);
+	rg_audit_buf_str(out, "{\"event\":\"");
+	rg_audit_buf_str(out, ev_names[type]);
+	rg_audit_buf_str(out, "\",\"protocol\":\"postgres\"");
 	while (i + 2 <= len) {
 		uint8_t k = b[i], kind = b[i + 1];
 		uint32_t l = 0;
@@ -754,13 +777,17 @@ static void fmt_record(void *arg, uint16_t type, int64_t t, const uint8_t *b, si
 				return (void)(out->len = 0);
 			memcpy(&v, b + i, 8);
 			i += 8;
-			rg_audit_buf_printf(out, ",\"%s\":%lld", key_names[k], (long long)v);
+			pre = key_pre(k, &pl);
+			rg_audit_buf_put(out, pre, pl);
+			rg_audit_buf_i64(out, v);
 			continue;
 		}
 		if (kind == I_BOOL) {
 			if (i + 1 > len)
 				return (void)(out->len = 0);
-			rg_audit_buf_printf(out, ",\"%s\":%s", key_names[k], b[i++] ? "true" : "false");
+			pre = key_pre(k, &pl);
+			rg_audit_buf_put(out, pre, pl);
+			rg_audit_buf_str(out, b[i++] ? "true" : "false");
 			continue;
 		}
 		if (i + 4 > len)
@@ -769,20 +796,19 @@ static void fmt_record(void *arg, uint16_t type, int64_t t, const uint8_t *b, si
 		i += 4;
 		if (l > len - i)
 			return (void)(out->len = 0);
-		rg_audit_buf_str(out, ",");
 		if (kind == I_SQL) {
+			rg_audit_buf_str(out, ",");
 			fmt_sql(f, b + i, l, out);
 		} else {
-			rg_audit_buf_printf(out, "\"%s\":", key_names[k]);
+			pre = key_pre(k, &pl);
+			rg_audit_buf_put(out, pre, pl);
 			if (kind == I_JSON)
 				rg_audit_buf_put(out, b + i, l);
 			else
 				rg_audit_buf_json(out, b + i, l);
 		}
 		i += l;
-		first = false;
 	}
-	(void)first;
 	rg_audit_buf_str(out, "}");
 }
 
