@@ -355,19 +355,22 @@ struct pfb {
 /* x's bits n bytes back: bit i is byte i - n, reaching into the previous block. */
 #define B(x, n) ((c->x << (n)) | (p->x >> (64 - (n))))
 #define R(i, n) ((c->k[i] << (n)) | (p->k[i] >> (64 - (n))))
-#define NA(n) (~B(a, n))
+#define NEG(x) (pos ? ~0ull : ~(x))
+#define NA(n) NEG(B(a, n))
 /* [NG]: [NA] that does not glue a number on (glued_left of card/ssn/aba/ipv4: not '.' or
  * '-' after a digit), as "b5b22e99-6267-4125-9241-9…" inside a UUID */
-#define NG(n) (NA(n) & ~((R(K_DOT, n) | R(K_DASH, n)) & R(K_D, (n) + 1)))
+#define NG(n) (NA(n) & NEG((R(K_DOT, n) | R(K_DASH, n)) & R(K_D, (n) + 1)))
 /* 128-bit window (previous block, this block) of a raw class, for the rare deep chains */
 #define W(i) (((u128)c->k[i] << 64) | p->k[i])
 #define HI(x) ((uint64_t)((x) >> 64))
 
 /* The detectors among want whose condition ends inside block c (p: the block before);
  * fills c's derived masks. Each detector is gated on a cheap part of its condition that
- * ordinary text rarely has before the whole condition is evaluated. */
-static inline __attribute__((always_inline)) unsigned conditions(const struct pfb *p,
-								  struct pfb *c, unsigned want)
+ * ordinary text rarely has before the whole condition is evaluated. With pos, every
+ * negative term (not alphanumeric, [NG], not '+', ...) is left out: what remains holds
+ * wherever the whole condition does (rg_masker_run_clear). */
+static inline __attribute__((always_inline)) unsigned conditions(const struct pfb *p, struct pfb *c,
+								 unsigned want, const bool pos)
 {
 	const uint64_t d = c->k[K_D], u = c->k[K_U];
 	unsigned hit = 0;
@@ -397,20 +400,20 @@ static inline __attribute__((always_inline)) unsigned conditions(const struct pf
 	if (u)
 		c->u4 = u & R(K_U, 1) & R(K_U, 2) & R(K_U, 3);
 	if (c->k[K_WY])
-		c->ew = c->k[K_WY] & R(K_E, 1) & NA(2) & ~R(K_DOT, 2);
+		c->ew = c->k[K_WY] & R(K_E, 1) & NA(2) & NEG(R(K_DOT, 2));
 	if (c->k[K_COLON])
 		c->cc = c->k[K_COLON] & R(K_COLON, 1);
 
 	if (want & DIGIT_DETS) {
 		if ((want & DBIT(RG_DET_ABA_ROUTING)) && (c->d9 | p->d9) &&
-		    (~c->a & B(d9, 1) & NA(10)))
+		    (NEG(c->a) & B(d9, 1) & NA(10)))
 			hit |= DBIT(RG_DET_ABA_ROUTING);
 		if ((want & DBIT(RG_DET_CREDIT_CARD)) && (c->d9 | p->d9 | c->g | p->g)) {
 			uint64_t tail = (c->d2 & R(K_D, 2) & B(sep, 3) & B(d2, 4)) |
 					(c->d2 & B(sep, 2) & B(d2, 3) & R(K_D, 5)) |
 					(d & B(sep, 1) & B(d4, 2));
 			uint64_t card = (c->d9 & B(d4, 9) & NG(13)) |
-					(~c->a & (B(cx, 1) | B(cx, 2) | B(cx, 3) | B(cx, 4))) |
+					(NEG(c->a) & (B(cx, 1) | B(cx, 2) | B(cx, 3) | B(cx, 4))) |
 					(tail & B(sep, 6) & B(g, 7) & R(K_SP, 16) & R(K_D, 17)) |
 					(c->d4 & B(sep, 4) & B(d4, 5) & B(d2, 9) & B(sep, 11) &
 					 B(d4, 12) & NG(16));
@@ -418,7 +421,7 @@ static inline __attribute__((always_inline)) unsigned conditions(const struct pf
 				hit |= DBIT(RG_DET_CREDIT_CARD);
 		}
 		if ((want & DBIT(RG_DET_US_SSN)) && (c->sg | p->sg) &&
-		    (~c->a & B(sg, 1) & R(K_DASH, 8) & B(d2, 9) & R(K_D, 11) & NA(12)))
+		    (NEG(c->a) & B(sg, 1) & R(K_DASH, 8) & B(d2, 9) & R(K_D, 11) & NA(12)))
 			hit |= DBIT(RG_DET_US_SSN);
 		if ((want & DBIT(RG_DET_IPV4)) && (c->y | p->y) &&
 		    (c->x & (B(y, 2) | B(y, 3) | B(y, 4))))
@@ -434,7 +437,8 @@ static inline __attribute__((always_inline)) unsigned conditions(const struct pf
 		u128 uw = W(K_U), ud = uw | W(K_D), ud2 = ud & ud << 1, ud4 = ud2 & ud2 << 2;
 		u128 ud16 = ud4 & ud4 << 4 & ud4 << 8 & ud4 << 12;
 		u128 a = ud | W(K_L), u4 = ((u128)c->u4 << 64) | p->u4;
-		if (HI(~a & ud16 << 1 & u4 << 17 & ~(a << 21)))
+		if (HI((pos ? ~(u128)0 : ~a) & ud16 << 1 & u4 << 17 &
+		       (pos ? ~(u128)0 : ~(a << 21))))
 			hit |= DBIT(RG_DET_AWS_ACCESS_KEY);
 	}
 	if ((want & DBIT(RG_DET_PRIVATE_KEY)) && (c->k[K_DASH] | p->k[K_DASH])) {
@@ -443,11 +447,11 @@ static inline __attribute__((always_inline)) unsigned conditions(const struct pf
 			hit |= DBIT(RG_DET_PRIVATE_KEY);
 	}
 	if ((want & DBIT(RG_DET_EMAIL)) && (c->k[K_AT] | p->k[K_AT]) &&
-	    (c->a & R(K_AT, 1) & ~(R(K_SP, 2) | R(K_DOT, 2) | R(K_AT, 2))))
+	    (c->a & R(K_AT, 1) & NEG(R(K_SP, 2) | R(K_DOT, 2) | R(K_AT, 2))))
 		hit |= DBIT(RG_DET_EMAIL);
 	if ((want & DBIT(RG_DET_PHONE_E164)) && (c->k[K_PLUS] | p->k[K_PLUS])) {
-		uint64_t t1 = d & R(K_D, 1) & R(K_PLUS, 2) & NA(3) & ~R(K_PLUS, 3);
-		uint64_t t2 = d & B(sep, 1) & R(K_D, 2) & R(K_PLUS, 3) & NA(4) & ~R(K_PLUS, 4);
+		uint64_t t1 = d & R(K_D, 1) & R(K_PLUS, 2) & NA(3) & NEG(R(K_PLUS, 3));
+		uint64_t t2 = d & B(sep, 1) & R(K_D, 2) & R(K_PLUS, 3) & NA(4) & NEG(R(K_PLUS, 4));
 		if (t1 | t2)
 			hit |= DBIT(RG_DET_PHONE_E164);
 	}
@@ -482,6 +486,7 @@ static inline __attribute__((always_inline)) unsigned conditions(const struct pf
 #undef B
 #undef R
 #undef NA
+#undef NEG
 #undef NG
 #undef W
 #undef HI
@@ -617,20 +622,20 @@ classify_tail_avx512(const uint8_t *s, size_t n, uint64_t *k)
  * block goes through classify_tail (a zeroed copy, or a masked load).
  */
 #define PF_FIELD(name, classify, classify_tail, attr)                                              \
-	static inline __attribute__((always_inline)) attr unsigned name##_w(                       \
-	    const uint8_t *s, size_t n, unsigned want)                                             \
+	static inline __attribute__((always_inline))                                               \
+	attr unsigned name##_w(const uint8_t *s, size_t n, unsigned want)                          \
 	{                                                                                          \
 		struct pfb b[2], z, *p = &b[0], *c = &b[1], *t;                                    \
 		unsigned hit;                                                                      \
                                                                                                    \
-		/* the first block apart: before it is the field edge, a zero block the compiler  \
+		/* the first block apart: before it is the field edge, a zero block the compiler   \
 		 * folds into the conditions (all of a short field's work) */                      \
 		memset(&z, 0, sizeof(z));                                                          \
 		if (n >= 64)                                                                       \
 			classify(s, p->k);                                                         \
 		else                                                                               \
 			classify_tail(s, n, p->k);                                                 \
-		hit = conditions(&z, p, want);                                                     \
+		hit = conditions(&z, p, want, false);                                              \
 		if (hit || n < 64)                                                                 \
 			return hit;                                                                \
 		for (size_t off = 64;; off += 64) {                                                \
@@ -640,7 +645,7 @@ classify_tail_avx512(const uint8_t *s, size_t n, uint64_t *k)
 				classify_tail(s + off, n - off, c->k);                             \
 			else                                                                       \
 				memset(c->k, 0, sizeof(c->k));                                     \
-			hit = conditions(p, c, want);                                              \
+			hit = conditions(p, c, want, false);                                       \
 			if (hit || off + 64 > n)                                                   \
 				return hit;                                                        \
 			t = p;                                                                     \
@@ -648,9 +653,9 @@ classify_tail_avx512(const uint8_t *s, size_t n, uint64_t *k)
 			c = t;                                                                     \
 		}                                                                                  \
 	}                                                                                          \
-	/* every detector (what a masker with all of them asks): a copy where want is a     \
-	 * constant, so its tests fold away */                                                    \
-	static attr unsigned name(const uint8_t *s, size_t n, unsigned want)                      \
+	/* every detector (what a masker with all of them asks): a copy where want is a            \
+	 * constant, so its tests fold away */                                                     \
+	static attr unsigned name(const uint8_t *s, size_t n, unsigned want)                       \
 	{                                                                                          \
 		return want == ALL_DETS ? name##_w(s, n, ALL_DETS) : name##_w(s, n, want);         \
 	}
@@ -684,8 +689,61 @@ PF_FIELD(pf_avx2, classify_avx2, classify_avx2_tail,
 PF_FIELD(pf_avx512, classify_avx512, classify_tail_avx512, __attribute__((target(PF_AVX512))))
 #endif
 
+/*
+ * Many fields in one buffer with a protocol's framing between them (a run of DataRows), in
+ * one pass over all its bytes, framing included: the conditions without their negative
+ * terms (conditions' pos). Why that loses nothing: a condition is an AND of terms on bytes
+ * at fixed distances from where it is evaluated, positive ones (a class) and negative ones.
+ * Where a condition holds over one field alone (bytes outside it read as 0), its positive
+ * terms all lie on bytes of that field, which the run holds unchanged at the same distances;
+ * so the positive terms alone hold there over the run too, whatever the framing bytes are,
+ * and whatever the field's trailing spaces or its being an integer (the field's own checks
+ * only skip more). The negative terms may lie up to 3 bytes past the field's last byte, so
+ * a field [a, b) with no condition holding in the blocks up to one starting at lim >= b + 4
+ * has none. More fields pass this than pass their own check (a digit of a length byte can
+ * extend a run of digits): those are only checked one by one. Returns the offset of the
+ * first 64-byte block from `from` where one holds, or SIZE_MAX.
+ */
+#define PF_RUN(name, classify, classify_tail, attr)                                                \
+	static inline __attribute__((always_inline))                                               \
+	attr size_t name##_w(const uint8_t *s, size_t n, size_t from, unsigned want)               \
+	{                                                                                          \
+		struct pfb b[2], *p = &b[0], *c = &b[1], *t;                                       \
+                                                                                                   \
+		memset(p, 0, sizeof(*p));                                                          \
+		for (size_t off = from;; off += 64) {                                              \
+			if (off + 64 <= n)                                                         \
+				classify(s + off, c->k);                                           \
+			else if (off < n)                                                          \
+				classify_tail(s + off, n - off, c->k);                             \
+			else                                                                       \
+				memset(c->k, 0, sizeof(c->k));                                     \
+			if (conditions(p, c, want, true))                                          \
+				return off;                                                        \
+			if (off + 64 > n)                                                          \
+				return SIZE_MAX;                                                   \
+			t = p;                                                                     \
+			p = c;                                                                     \
+			c = t;                                                                     \
+		}                                                                                  \
+	}                                                                                          \
+	static attr size_t name(const uint8_t *s, size_t n, size_t from, unsigned want)            \
+	{                                                                                          \
+		return want == ALL_DETS ? name##_w(s, n, from, ALL_DETS)                           \
+					: name##_w(s, n, from, want);                              \
+	}
+
+PF_RUN(pfr_c, classify_c, classify_c_tail, )
+#ifdef __x86_64__
+PF_RUN(pfr_sse2, classify_sse2, classify_sse2_tail, )
+PF_RUN(pfr_avx2, classify_avx2, classify_avx2_tail, __attribute__((target("avx2,popcnt,bmi,bmi2"))))
+PF_RUN(pfr_avx512, classify_avx512, classify_tail_avx512, __attribute__((target(PF_AVX512))))
+#endif
+
 typedef unsigned (*pf_fn)(const uint8_t *s, size_t n, unsigned want);
+typedef size_t (*pfr_fn)(const uint8_t *s, size_t n, size_t from, unsigned want);
 static pf_fn pf_impl;
+static pfr_fn pfr_impl;
 
 #ifdef __x86_64__
 /* The AVX2 variant is also built for popcnt and BMI, which every AVX2 CPU has. */
@@ -709,8 +767,10 @@ static void pf_choose(void)
 {
 #ifdef __x86_64__
 	pf_impl = has_avx512() ? pf_avx512 : has_avx2() ? pf_avx2 : pf_sse2;
+	pfr_impl = has_avx512() ? pfr_avx512 : has_avx2() ? pfr_avx2 : pfr_sse2;
 #else
 	pf_impl = pf_c;
+	pfr_impl = pfr_c;
 #endif
 }
 
@@ -730,20 +790,24 @@ int rg_mask_prefilter_use(enum rg_mask_prefilter_impl impl)
 		return 0;
 	case RG_MASK_PF_SCALAR:
 		pf_impl = pf_c;
+		pfr_impl = pfr_c;
 		return 0;
 #ifdef __x86_64__
 	case RG_MASK_PF_SSE2:
 		pf_impl = pf_sse2;
+		pfr_impl = pfr_sse2;
 		return 0;
 	case RG_MASK_PF_AVX2:
 		if (!has_avx2())
 			return -ENOTSUP;
 		pf_impl = pf_avx2;
+		pfr_impl = pfr_avx2;
 		return 0;
 	case RG_MASK_PF_AVX512:
 		if (!has_avx512())
 			return -ENOTSUP;
 		pf_impl = pf_avx512;
+		pfr_impl = pfr_avx512;
 		return 0;
 #endif
 	default:
@@ -1094,6 +1158,18 @@ bool rg_masker_field_clear(const struct rg_masker *m, const struct rg_mask_plan 
 {
 	size_t scan;
 	return !field_needs_scan(m, plan_active(m, plan), p, len, &scan);
+}
+
+size_t rg_masker_run_clear(const struct rg_masker *m, const struct rg_mask_plan *plan,
+			   const uint8_t *p, size_t n, size_t from)
+{
+	unsigned active = plan_active(m, plan);
+
+	if (!active || from >= n)
+		return SIZE_MAX;
+	if (!m->prefilter)
+		return 0;
+	return pfr_impl(p, n, from, active);
 }
 
 static int column_action(const struct rg_masker *m, const struct rg_mask_plan *plan, size_t i)

@@ -147,6 +147,17 @@ bool rg_masker_field_clear(const struct rg_masker *m, const struct rg_mask_plan 
 			   const uint8_t *p, size_t len);
 
 /*
+ * Many fields at once, where a protocol lays them out in one buffer with its framing between
+ * them (a run of DataRows): the fields in p[from..n), framing bytes and all, in one pass.
+ * Returns lim: every field [a, b) there with b + 4 <= lim is one rg_masker_field_clear would
+ * pass over under plan (it may say that of others too, never of a field where an enabled
+ * detector can confirm a match). SIZE_MAX: all of them. Column rules are the caller's, as
+ * for rg_masker_field_clear; 0 when the prefilter is off.
+ */
+size_t rg_masker_run_clear(const struct rg_masker *m, const struct rg_mask_plan *plan,
+			   const uint8_t *p, size_t n, size_t from);
+
+/*
  * The prefilter rg_masker_row runs before the SOM scan, exposed for tests and benchmarks.
  * rg_mask_prefilter returns the detectors among `detectors` (bits 1u << enum rg_detector)
  * whose necessary condition holds somewhere in p[0..n); it may stop at the first, so the

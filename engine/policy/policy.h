@@ -165,6 +165,10 @@ int rg_policy_mask_row(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
  * p[0..len) alone under plan's detector rules (column rules are the caller's to check). */
 bool rg_policy_mask_field_clear(const struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
 				const uint8_t *p, size_t len);
+/* rg_masker_run_clear on c's masker: a run of fields with framing between them, checked in
+ * one pass (mask.h says what the result means). */
+size_t rg_policy_mask_run_clear(const struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
+				const uint8_t *p, size_t n, size_t from);
 
 const char *rg_verdict_name(enum rg_verdict v);
 

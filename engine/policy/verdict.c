@@ -701,3 +701,9 @@ bool rg_policy_mask_field_clear(const struct rg_policy_ctx *c, const struct rg_m
 {
 	return rg_masker_field_clear(c->masker, plan, p, len);
 }
+
+size_t rg_policy_mask_run_clear(const struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
+				const uint8_t *p, size_t n, size_t from)
+{
+	return rg_masker_run_clear(c->masker, plan, p, n, from);
+}

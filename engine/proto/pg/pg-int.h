@@ -425,6 +425,11 @@ int rg_pg_stmt_fe(struct rg_pg_stmt *t, const struct rg_pg_msg *m, uint64_t gen)
  * type and, for a DataRow, the 2-byte field count after the header are all it reads (so
  * that piece must hold at least those 7 bytes). */
 int rg_pg_stmt_be(struct rg_pg_stmt *t, const struct rg_pg_msg *m, const struct rg_pg_shape **shape);
+/* The shape DataRows arriving now follow, when rg_pg_stmt_be would check nothing of such a
+ * row but its field count against it and change nothing (a result under way: a Query's
+ * after its RowDescription, an Execute's after its first row); NULL otherwise (feed the
+ * row to rg_pg_stmt_be). */
+const struct rg_pg_shape *rg_pg_stmt_rows(const struct rg_pg_stmt *t);
 
 /*
  * SQL-level prepared statements. A Query's or Parse's text may PREPARE, DEALLOCATE or
@@ -555,6 +560,33 @@ enum rg_pg_mask_res {
 int rg_pg_mask_datarow(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
 		       const struct rg_pg_shape *shape, const struct rg_pg_msg *row,
 		       struct rg_pg_rowmask *rm, struct rg_acc *out);
+
+/*
+ * A run of DataRows, whole in one receive buffer, framed and vetted together (relay.c's fast
+ * path; docs/pg.md, "Runs of rows"). rg_pg_rowrun_frame frames rows at p[0..n) while each
+ * is whole, has a length field in [4, max_len] and, when ncols >= 0, exactly ncols fields
+ * that fill it: anything else ends the run and is the per-message path's, which reports
+ * what is wrong with it. Returns the bytes framed (whole rows), rr->rows their count.
+ *
+ * rg_pg_rowrun_clear: from the row at off (a row start in the run), the rows that
+ * rg_pg_mask_datarow under (c, plan, shape) would certainly forward unchanged, proven by one
+ * prefilter pass over their bytes (rg_policy_mask_run_clear): returns where they end (off
+ * when the row at off is not proven: the per-message path masks it) and *nrows. Never
+ * proves a row of a plan with a column rule on one of its columns, or of a shape with a
+ * binary jsonb column (rg_pg_mask_datarow looks at those itself), nor of a run framed
+ * without ncols.
+ */
+struct rg_pg_rowrun {
+	const uint8_t *p;
+	size_t framed;
+	uint32_t rows;
+	bool checked; /* framed with ncols: every row's fields were checked */
+};
+size_t rg_pg_rowrun_frame(struct rg_pg_rowrun *rr, const uint8_t *p, size_t n, uint32_t max_len,
+			  int32_t ncols);
+size_t rg_pg_rowrun_clear(const struct rg_pg_rowrun *rr, struct rg_policy_ctx *c,
+			  const struct rg_mask_plan *plan, const struct rg_pg_shape *shape,
+			  size_t off, uint32_t *nrows);
 
 /*
  * FunctionCallResponse (a fast-path call's result): its value, of a type not known here, goes

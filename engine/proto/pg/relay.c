@@ -682,6 +682,138 @@ static bool mask_be(struct rg_sess *s, const struct rg_pg_msg *m, const struct r
 	return true;
 }
 
+/* ---- runs of DataRows (rows.c: rg_pg_rowrun_*) ------------------------------------------ */
+
+/*
+ * The session's plan for DataRows of shape as mask_be would use it, when mask_be has it
+ * ready (this result's rows already met it): 1, *ctx and *plan set; 0: no masking applies
+ * (*ctx NULL); -1: mask_be must work it out (a new result, a new bundle). Asked again after
+ * every message the per-message path takes: a call into the policy may switch the worker
+ * to a new bundle and free the context of the old one (policy.c, worker_ctx).
+ */
+static int rows_plan(struct rg_sess *s, const struct rg_pg_shape *shape, struct rg_policy_ctx **ctx,
+		     const struct rg_mask_plan **plan)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct pg_mask *mk = ps->mask;
+	struct rg_pg_rowmask *rm;
+	uint64_t gen;
+
+	*plan = NULL;
+	if (!pg_policy_masking(ps->gw, (unsigned)(ps->cnt - ps->gw->cnt), ctx, &rm, &gen) ||
+	    !*ctx) {
+		*ctx = NULL;
+		return 0;
+	}
+	if (mk->plan_serial != shape->serial || mk->plan_gen != gen ||
+	    !(*plan = rg_policy_mask_plan_get(mk->plan, *ctx)))
+		return -1;
+	return 1;
+}
+
+/* n rows of `bytes` bytes towards the scope limits at once: false (nothing counted) when
+ * they would reach past one, so that the per-message path ends the session at the exact
+ * row, having sent what came before it. */
+static bool rows_count(struct pg_sess *ps, uint32_t n, size_t bytes)
+{
+	struct pg_limits *l = ps->lim;
+
+	if (!l)
+		return true;
+	if ((l->id[RG_LIMIT_ROWS][0] && l->rows + n > l->value[RG_LIMIT_ROWS]) ||
+	    (l->id[RG_LIMIT_BYTES][0] && l->bytes + bytes > l->value[RG_LIMIT_BYTES]))
+		return false;
+	l->rows += n;
+	l->bytes += bytes;
+	return true;
+}
+
+/* What the run fast path needs to hold for the session now; false: the per-message path. */
+static bool rows_ready(struct rg_sess *s, const struct rg_pg_shape **shape,
+		       struct rg_policy_ctx **ctx, const struct rg_mask_plan **plan)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+
+	*shape = NULL;
+	*ctx = NULL;
+	*plan = NULL;
+	if (ps->gw->row_hook_set)
+		return false;
+	if (!ps->mask)
+		return true;
+	if ((ps->mask->cat && ps->mask->cat->waiting) || !(*shape = rg_pg_stmt_rows(&ps->mask->st)))
+		return false;
+	return rows_plan(s, *shape, ctx, plan) >= 0;
+}
+
+/*
+ * Whole DataRows at b->data[off..) while relaying, between messages (be_process): framed as
+ * one run, and in a masking session proven in one prefilter pass to need no masking; the
+ * rows proven are forwarded by reference in one piece with the limits counted at once, what
+ * the tracker would check of each (its field count) checked while framing. A row not proven
+ * goes through pg_be_relay_msg as every message otherwise does, then the run goes on if
+ * nothing the proof rests on changed. So each row is forwarded, masked or refused exactly as
+ * the per-message path would. *used: the bytes taken (0: nothing for this path here).
+ * False: stop, as pg_be_relay_msg's false.
+ */
+bool pg_be_rows(struct rg_sess *s, struct rg_buf *b, size_t off, struct fwd_run *run, size_t *used,
+		int *err)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	const struct rg_pg_shape *shape, *sh2;
+	const struct rg_mask_plan *plan, *pl2;
+	struct rg_policy_ctx *ctx, *ctx2;
+	struct rg_pg_rowrun rr;
+	const uint8_t *p = b->data + off;
+	size_t at = 0, framed, end;
+	uint32_t rows_left, k;
+
+	uint64_t serial;
+
+	*used = 0;
+	if (!rows_ready(s, &shape, &ctx, &plan))
+		return true;
+	serial = shape ? shape->serial : 0;
+	framed = rg_pg_rowrun_frame(&rr, p, b->len - off, ps->bs.lim->max[RG_PG_BE_DATA_ROW],
+				    shape ? shape->ncols : -1);
+	rows_left = rr.rows;
+	while (at < framed && !*err) {
+		struct rg_pg_msg m;
+
+		if (ctx) {
+			end = rg_pg_rowrun_clear(&rr, ctx, plan, shape, at, &k);
+		} else {
+			end = framed;
+			k = rows_left;
+		}
+		if (end > at && rows_count(ps, k, end - at)) {
+			pg_forward(s, RG_FE, run, b, p + at, end - at, false, err);
+			rows_left -= k;
+			at = end;
+			continue;
+		}
+		/* the row at `at`, as any message */
+		if (rg_pg_msg_view(p + at,
+				   1 + ((size_t)p[at + 1] << 24 | (size_t)p[at + 2] << 16 |
+					(size_t)p[at + 3] << 8 | p[at + 4]),
+				   &m)) {
+			*err = -EINVAL; /* framed above: cannot happen */
+			break;
+		}
+		at += m.total;
+		rows_left--;
+		if (!pg_be_relay_msg(s, &m, run, b, false, err)) {
+			*used = at;
+			return false;
+		}
+		if (!rows_ready(s, &sh2, &ctx2, &pl2) || sh2 != shape || ctx2 != ctx ||
+		    pl2 != plan || (sh2 && sh2->serial != serial))
+			break; /* the caller frames again what is left */
+	}
+	*used = at;
+	return true;
+}
+
 /*
  * The message a denied one becomes on the wire to the target: `type`, then `name` (with its
  * NUL) when given, DENY_SQL with its NUL, then `zeros` zero bytes (the empty counts of a

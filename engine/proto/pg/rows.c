@@ -398,6 +398,84 @@ int rg_pg_mask_datarow(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
 
 static uint32_t rd32(const uint8_t *p);
 
+/* ---- runs of DataRows ------------------------------------------------------------------- */
+
+/* The fields of the row body b[0..len): true when there are exactly ncols and they fill it
+ * (what rg_pg_datarow_begin and rg_pg_field_next accept). */
+static inline bool row_fields(const uint8_t *b, size_t len, uint16_t ncols)
+{
+	size_t i = 2;
+
+	if (len < 2 || (uint16_t)(b[0] << 8 | b[1]) != ncols)
+		return false;
+	for (uint16_t k = 0; k < ncols; k++) {
+		uint32_t l;
+
+		if (len - i < 4)
+			return false;
+		l = rd32(b + i);
+		i += 4;
+		if (l == UINT32_MAX)
+			continue; /* NULL */
+		if (l > RG_PG_LEN_MAX || l > len - i)
+			return false;
+		i += l;
+	}
+	return i == len;
+}
+
+size_t rg_pg_rowrun_frame(struct rg_pg_rowrun *rr, const uint8_t *p, size_t n, uint32_t max_len,
+			  int32_t ncols)
+{
+	size_t at = 0;
+
+	rr->p = p;
+	rr->rows = 0;
+	rr->checked = ncols >= 0;
+	while (n - at >= 5 && p[at] == RG_PG_BE_DATA_ROW) {
+		uint32_t len = rd32(p + at + 1);
+
+		if (len < 4 || len > max_len || len > RG_PG_LEN_MAX || len > n - at - 1)
+			break;
+		if (ncols >= 0 && !row_fields(p + at + 5, len - 4, (uint16_t)ncols))
+			break;
+		at += (size_t)len + 1;
+		rr->rows++;
+	}
+	rr->framed = at;
+	return at;
+}
+
+size_t rg_pg_rowrun_clear(const struct rg_pg_rowrun *rr, struct rg_policy_ctx *c,
+			  const struct rg_mask_plan *plan, const struct rg_pg_shape *shape,
+			  size_t off, uint32_t *nrows)
+{
+	size_t lim, at = off;
+
+	*nrows = 0;
+	if (!rr->checked || off >= rr->framed)
+		return off;
+	for (uint16_t i = 0; i < shape->ncols; i++) {
+		if (plan && plan->column_action && i < plan->ncolumns &&
+		    plan->column_action[i] >= 0)
+			return off;
+		if (shape->cols[i].format == 1 && shape->cols[i].type_oid == OID_JSONB)
+			return off;
+	}
+	lim = rg_policy_mask_run_clear(c, plan, rr->p, rr->framed, off);
+	/* rows whose last field ends 4 or more bytes before lim (a row ends with its last
+	 * field, or with its count when it has none) */
+	while (at < rr->framed) {
+		size_t end = at + 1 + rd32(rr->p + at + 1);
+
+		if (lim != SIZE_MAX && end + 4 > lim)
+			break;
+		at = end;
+		(*nrows)++;
+	}
+	return at;
+}
+
 /* ---- FunctionCallResponse ----------------------------------------------------------------- */
 
 int rg_pg_mask_fcall_result(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,

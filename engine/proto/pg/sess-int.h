@@ -347,6 +347,8 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 void pg_drain_if_idle(struct rg_sess *s);
 bool pg_be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run *run, struct rg_buf *b,
 		     bool in_acc, int *err);
+bool pg_be_rows(struct rg_sess *s, struct rg_buf *b, size_t off, struct fwd_run *run, size_t *used,
+		int *err);
 void pg_trim_idle(struct pg_sess *ps);
 
 #endif /* RG_PROTO_PG_SESS_INT_H */

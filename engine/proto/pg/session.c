@@ -511,6 +511,19 @@ static void be_process(struct rg_sess *s, struct rg_buf *b)
 	while (off < n && !err) {
 		if (ps->be != BE_AUTH && ps->be != BE_PARAMS && ps->be != BE_RELAY)
 			break;
+		/* runs of whole DataRows between messages: framed and vetted together */
+		if (ps->be == BE_RELAY && b->data[off] == RG_PG_BE_DATA_ROW &&
+		    !rg_pg_stream_mid(&ps->bs)) {
+			size_t used;
+			bool go = pg_be_rows(s, b, off, &run, &used, &err);
+
+			off += used;
+			ps->cnt->be_bytes += used;
+			if (!go)
+				break;
+			if (used)
+				continue;
+		}
 		r = rg_pg_stream_next(&ps->bs, b->data + off, n - off, &ev);
 		if (r < 0) {
 			pg_violation(s, RG_BE, "frame", (int)r);

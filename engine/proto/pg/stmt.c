@@ -1132,6 +1132,17 @@ static uint16_t row_count(const struct rg_pg_msg *m)
 	return m->body_len >= 2 ? (uint16_t)(m->body[0] << 8 | m->body[1]) : 0;
 }
 
+const struct rg_pg_shape *rg_pg_stmt_rows(const struct rg_pg_stmt *t)
+{
+	const struct rg_pg_pend *e = head(t);
+
+	if (!e || !t->shape_valid)
+		return NULL;
+	if (e->kind == P_QUERY || (e->kind == P_EXEC && (e->flags & F_STARTED)))
+		return &t->shape;
+	return NULL;
+}
+
 int rg_pg_stmt_be(struct rg_pg_stmt *t, const struct rg_pg_msg *m,
 		  const struct rg_pg_shape **shape)
 {

@@ -945,6 +945,80 @@ static void test_integers_and_padding_change_no_verdict(void **state)
 	assert_true(masked >= 100); /* the generator reaches real cards and routing numbers */
 }
 
+/*
+ * Runs of fields (rg_masker_run_clear), as a protocol lays rows out: random fields, each
+ * behind 0..11 framing bytes of any value (DataRow lengths can read as digits or letters),
+ * checked from every field start in turn. Whatever the run check proves (fields ending 4
+ * bytes or more before what it returns) is a field the masker passes over: its own check
+ * (rg_masker_field_clear) says so, and the reference (every field SOM-scanned) changes
+ * nothing in it. Fields holding instances are common, so the proofs stop often, at every
+ * kind of position relative to the 64-byte blocks.
+ */
+static void check_runs(enum rg_mask_prefilter_impl impl, size_t *proved, size_t *stopped)
+{
+	static uint8_t run[16384];
+	static char fb[FCAP];
+	size_t fa[512], fe[512], nf = 0, n = 0;
+
+	while (nf < 512) {
+		size_t gap = rnd(12), len;
+		if (n + gap + FCAP > sizeof(run))
+			break;
+		for (size_t i = 0; i < gap; i++)
+			run[n++] = rnd(3) ? (uint8_t)rnd(256) : (uint8_t) "09AZaz-. :@+ey"[rnd(14)];
+		len = gen_field(fb, rnd(4) ? 64 : FCAP);
+		if (rnd(3) == 0) /* char(n) padding */
+			for (size_t pad = rnd(40); pad-- && len < FCAP;)
+				fb[len++] = ' ';
+		memcpy(run + n, fb, len);
+		fa[nf] = n;
+		fe[nf++] = n + len;
+		n += len;
+	}
+	for (size_t k = 0; k < nf; k++) {
+		size_t lim = rg_masker_run_clear(all_m, NULL, run, n, fa[k]);
+		for (size_t i = k; i < nf; i++) {
+			const uint8_t *f = run + fa[i];
+			size_t len = fe[i] - fa[i];
+			if (lim != SIZE_MAX && fe[i] + 4 > lim) {
+				(*stopped)++;
+				break;
+			}
+			(*proved)++;
+			struct rg_mask_field mf = {f, (uint32_t)len, false};
+			struct rg_mask_result r;
+			assert_int_equal(rg_masker_row(all_ref, NULL, &mf, 1, &r), 0);
+			if (!rg_masker_field_clear(all_m, NULL, f, len) || r.changed) {
+				fprintf(stderr,
+					"%s: run check from field %zu passes over field %zu:\n",
+					impl_name[impl], k, i);
+				show("field", f, len);
+				fail();
+			}
+		}
+	}
+}
+
+static void test_runs_of_fields_lose_no_true_positive(void **state)
+{
+	(void)state;
+	for (size_t k = 0; k < NIMPL; k++) {
+		size_t proved = 0, stopped = 0;
+		if (rg_mask_prefilter_use(impls[k]) != 0)
+			continue;
+		for (int rep = 0; rep < 40; rep++)
+			check_runs(impls[k], &proved, &stopped);
+		fprintf(stderr, "run check %s: %zu fields proved, %zu stops\n", impl_name[impls[k]],
+			proved, stopped);
+		assert_true(proved > 1000 && stopped > 100);
+	}
+	/* off: nothing is proved */
+	rg_masker_set_prefilter(all_m, false);
+	assert_int_equal(rg_masker_run_clear(all_m, NULL, (const uint8_t *)"plain", 5, 0), 0);
+	rg_masker_set_prefilter(all_m, true);
+	assert_int_equal(rg_mask_prefilter_use(RG_MASK_PF_AUTO), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -953,6 +1027,7 @@ int main(void)
 	    cmocka_unit_test(test_random_rows_lose_no_true_positive),
 	    cmocka_unit_test(test_implementations_agree_on_adversarial_fields),
 	    cmocka_unit_test(test_integers_and_padding_change_no_verdict),
+	    cmocka_unit_test(test_runs_of_fields_lose_no_true_positive),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
