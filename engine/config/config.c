@@ -947,7 +947,8 @@ static void parse_audit(struct ctx *c, const struct cfg_node *n)
 	static const struct key keys[] = {
 	    {"key_file", true},	       {"dir", false},	    {"fsync", false},
 	    {"fsync_interval", false}, {"literals", false}, {"on_error", false},
-	    {"journal_dir", false}};
+	    {"journal_dir", false},    {"record_sessions", false}, {"record_max_bytes", false},
+	    {"recordings_dir", false}};
 	static const char *const modes[] = {"every", "interval"};
 	const struct cfg_node *v[NKEYS(keys)];
 	struct rg_config_audit *a = &c->cfg->audit;
@@ -991,6 +992,14 @@ static void parse_audit(struct ctx *c, const struct cfg_node *n)
 	}
 	if (v[6])
 		a->journal_dir = get_path(c, v[6], "audit.journal_dir");
+	a->record_max_bytes = 64u << 20;
+	if (v[7])
+		get_bool(c, v[7], "audit.record_sessions", &a->record);
+	if (v[8])
+		get_uint(c, v[8], "audit.record_max_bytes", 4096, (uint64_t)1 << 40,
+			 &a->record_max_bytes);
+	if (v[9])
+		a->recordings_dir = get_path(c, v[9], "audit.recordings_dir");
 }
 
 static void parse_approvals(struct ctx *c, const struct cfg_node *n)

@@ -202,6 +202,9 @@ struct rg_config_audit {
 	bool keep_literals;	 /* literals: keep (statement texts and parameters as sent) */
 	bool fail_open;		 /* on_error: allow (statements go on while it cannot write) */
 	const char *journal_dir; /* absolute path, NULL: /dev/shm (else the trail's dir) */
+	bool record;		   /* record_sessions: results as the agent saw them */
+	uint64_t record_max_bytes; /* per session, recorded bytes (then marked truncated) */
+	const char *recordings_dir; /* absolute path, NULL: state_dir/recordings */
 };
 
 struct rg_config {

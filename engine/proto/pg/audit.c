@@ -648,6 +648,13 @@ void pg_ev_be(struct pg_sess *ps, const struct rg_pg_msg *m)
 	}
 }
 
+void pg_ev_rows(struct pg_sess *ps, uint32_t rows, size_t bytes)
+{
+	ps->ev->rows += rows;
+	ps->ev->bytes += bytes;
+	ps->ev->bytes_out += bytes;
+}
+
 void pg_ev_fe_bytes(struct pg_sess *ps, size_t n)
 {
 	ps->ev->bytes_in += n;

@@ -787,6 +787,8 @@ bool pg_be_rows(struct rg_sess *s, struct rg_buf *b, size_t off, struct fwd_run 
 			k = rows_left;
 		}
 		if (end > at && rows_count(ps, k, end - at)) {
+			if (ps->ev)
+				pg_ev_rows(ps, k, end - at);
 			pg_forward(s, RG_FE, run, b, p + at, end - at, false, err);
 			rows_left -= k;
 			at = end;

@@ -329,6 +329,8 @@ void pg_ev_approval(struct pg_sess *ps, uint32_t n, const char *id, const char *
 /* Every target message while relaying, before it is handled (ps->ev set). */
 void pg_ev_be(struct pg_sess *ps, const struct rg_pg_msg *m);
 void pg_ev_fe_bytes(struct pg_sess *ps, size_t n);
+/* DataRows forwarded as one run (relay.c pg_be_rows) */
+void pg_ev_rows(struct pg_sess *ps, uint32_t rows, size_t bytes);
 void pg_ev_masked(struct pg_sess *ps);
 
 /* relay.c */
