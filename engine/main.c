@@ -254,6 +254,7 @@ static int make_state_dir(const struct rg_config *cfg)
 /* ---- the audit trail (docs/audit.md): the gateway's own events ---------------------- */
 
 static struct rg_audit *g_audit;
+static struct rg_audit *g_rec; /* session recordings (audit.record_sessions) */
 
 /* One record: fmt as json_pack's, plus "event" first. Fails closed on the caller's side only
  * at start (a trail that cannot be opened or written stops the start). */
@@ -306,10 +307,23 @@ static int open_audit(const struct rg_config *cfg)
 	if ((ret = make_state_dir(cfg)))
 		return ret;
 	ret = rg_audit_open(&o, &g_audit, err, sizeof(err));
-	if (ret)
+	if (ret) {
 		fprintf(stderr, "%s: audit: %s\n", cfg->path, err);
+		return ret;
+	}
+	fprintf(stderr, "event=audit_open dir=%s\n", dir);
+	if (!ac->record)
+		return 0;
+	/* session recordings: a trail of their own, same key, same guarantees */
+	if (ac->recordings_dir)
+		snprintf(dir, sizeof(dir), "%s", ac->recordings_dir);
 	else
-		fprintf(stderr, "event=audit_open dir=%s\n", dir);
+		snprintf(dir, sizeof(dir), "%s/recordings", cfg->state_dir);
+	ret = rg_audit_open(&o, &g_rec, err, sizeof(err));
+	if (ret)
+		fprintf(stderr, "%s: audit: recordings: %s\n", cfg->path, err);
+	else
+		fprintf(stderr, "event=recordings_open dir=%s\n", dir);
 	return ret;
 }
 
@@ -547,6 +561,16 @@ static int check_config(const char *path)
 			fprintf(stderr, "%s: audit: %s\n", cfg->path, err);
 			nerr++;
 		}
+		if (cfg->audit.record) {
+			snprintf(dir, sizeof(dir), "%s%s",
+				 cfg->audit.recordings_dir ? cfg->audit.recordings_dir
+							   : cfg->state_dir,
+				 cfg->audit.recordings_dir ? "" : "/recordings");
+			if (rg_audit_check(&ao, err, sizeof(err))) {
+				fprintf(stderr, "%s: audit: recordings: %s\n", cfg->path, err);
+				nerr++;
+			}
+		}
 	}
 	if (!nerr)
 		printf("%s: ok\n", path);
@@ -640,7 +664,8 @@ static int run(const char *path)
 	if (g_audit) {
 		char err[600];
 
-		if (rg_pg_gw_set_audit(gw, g_audit, &cfg->audit, err, sizeof(err))) {
+		if (rg_pg_gw_set_audit(gw, g_audit, &cfg->audit, err, sizeof(err)) ||
+		    (g_rec && rg_pg_gw_set_recording(gw, g_rec, &cfg->audit, err, sizeof(err)))) {
 			fprintf(stderr, "%s: audit: %s\n", cfg->path, err);
 			goto out;
 		}
@@ -763,8 +788,12 @@ out:
 	free(ls);
 	rg_audit_close(g_audit); /* drains the sessions' journals, flushes and seals */
 	g_audit = NULL;
-	if (gw)
-		rg_pg_gw_audit_free(gw); /* the formatter, once the writer is done with it */
+	rg_audit_close(g_rec);
+	g_rec = NULL;
+	if (gw) { /* the formatters, once the writers are done with them */
+		rg_pg_gw_audit_free(gw);
+		rg_pg_gw_recording_free(gw);
+	}
 	rg_pg_gw_free(gw);
 	rg_control_close(ctl);
 	rg_config_free(cfg);

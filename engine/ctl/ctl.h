@@ -43,4 +43,10 @@ void ctl_audit_query_help(FILE *out);
 int ctl_audit_tail(int argc, char **argv);
 void ctl_audit_tail_help(FILE *out);
 
+/* sessions.c: sessions in the audit trail, and replay of their recordings. */
+int ctl_sessions_list(int argc, char **argv);
+void ctl_sessions_list_help(FILE *out);
+int ctl_replay(int argc, char **argv);
+void ctl_replay_help(FILE *out);
+
 #endif

@@ -29,6 +29,10 @@ static const struct ctl_cmd cmds[] = {
 	  ctl_audit_query, ctl_audit_query_help },
 	{ "audit", "tail", "the last records as JSON lines; -f follows the trail",
 	  ctl_audit_tail, ctl_audit_tail_help },
+	{ "sessions", "list", "the sessions in a gateway's audit trail (--json: a JSON array)",
+	  ctl_sessions_list, ctl_sessions_list_help },
+	{ "replay", NULL, "show a recorded session as psql showed it to the agent", ctl_replay,
+	  ctl_replay_help },
 };
 
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))

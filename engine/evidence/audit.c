@@ -1233,6 +1233,11 @@ static bool buf_room(struct rg_audit_buf *b, size_t n)
 	return true;
 }
 
+void *rg_audit_buf_room(struct rg_audit_buf *b, size_t n)
+{
+	return buf_room(b, n) ? b->p + b->len : NULL;
+}
+
 void rg_audit_buf_put(struct rg_audit_buf *b, const void *s, size_t n)
 {
 	if (!buf_room(b, n))

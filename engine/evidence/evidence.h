@@ -82,6 +82,9 @@ struct rg_audit_buf {
 void rg_audit_buf_put(struct rg_audit_buf *b, const void *s, size_t n);
 void rg_audit_buf_str(struct rg_audit_buf *b, const char *s);
 void rg_audit_buf_i64(struct rg_audit_buf *b, int64_t v);
+/* Room for n more bytes at b->p + b->len (the caller writes there and adds to b->len), or
+ * NULL (b->oom set). */
+void *rg_audit_buf_room(struct rg_audit_buf *b, size_t n);
 /* s[0..n) as a JSON string, quotes included: control bytes escaped, invalid UTF-8 as \ufffd. */
 void rg_audit_buf_json(struct rg_audit_buf *b, const void *s, size_t n);
 void rg_audit_buf_printf(struct rg_audit_buf *b, const char *fmt, ...)

@@ -222,11 +222,90 @@ def full_disk_part(pg, iss, d, bundle):
         subprocess.run(["umount", "-l", mnt], capture_output=True)
 
 
+SCRIPT = """SELECT id, card FROM customers ORDER BY id;
+DROP TABLE customers;
+SELECT 1/0;
+SELECT g AS n, 'row ' || g AS label, g * 1.5 AS half FROM generate_series(1, 3) g;
+UPDATE customers SET note = note WHERE id = 4242;
+"""
+
+
+def recording_part(pg, iss, d, bundle):
+    trail, rec, jdir = (os.path.join(d, "trail-r"), os.path.join(d, "rec-r"),
+                        os.path.join(d, "journals-r"))
+    os.makedirs(jdir)
+    rg = start_rg(pg, iss, bundle, trail, jdir, {"record_sessions": True,
+                                                   "recordings_dir": rec})
+    tok = iss.token(sub="agent-rec")
+    env = rg.env("agent-rec", tok)
+    script = os.path.join(d, "script.sql")
+    with open(script, "w") as f:
+        f.write(SCRIPT)
+    r = subprocess.run(["psql", "-X", "-f", script], env=env, capture_output=True, text=True,
+                       timeout=60)
+    seen = r.stdout
+    check(CARD not in seen and "DROP" not in seen, "psql's session: masked, DROP denied")
+    # a session whose results pass the recording's size limit
+    rg.stop()
+    rg = start_rg(pg, iss, bundle, trail, jdir, {"record_sessions": True,
+                                                   "recordings_dir": rec,
+                                                   "record_max_bytes": 4096})
+    env = rg.env("agent-big", iss.token(sub="agent-big"))
+    rgtest.run_psql("SELECT g, repeat('x', 100) FROM generate_series(1, 500) g", env)
+    rg.stop()
+
+    ls = ctl("sessions", "list", "--audit", trail, "--json")
+    sl = json.loads(ls.stdout)
+    mine = [x for x in sl if x.get("sub") == "agent-rec"]
+    check(ls.returncode == 0 and len(mine) == 1 and mine[0]["recorded"] and
+          mine[0]["reason"] == "terminate" and mine[0]["statements"] == 5 and
+          mine[0]["denials"] == 1, f"sessions list --json ({mine})")
+    check(all(x["id"] > 1 << 30 for x in sl) and len({x["id"] for x in sl}) == len(sl),
+          "session ids unique across the two runs")
+    sid = str(mine[0]["id"])
+    rp = ctl("replay", sid, "--audit", trail, "--recordings", rec)
+    check(rp.returncode == 0, f"replay ({rp.stderr.strip()})")
+    out = rp.stdout
+    check(CARD not in out and "denied by policy rule baseline.no-drop" in out and
+          "division by zero" in out and "Time: " in out and "=> DROP TABLE customers" in out
+          and "=> SELECT id, card FROM customers ORDER BY id" in out,
+          "replay: statements, masked results, the denial, the error, timings")
+    # the tables and tags replay exactly as psql printed them
+    shown = "".join(line + "\n" for line in out.splitlines()
+                    if not line.startswith(("=> ", "-- ", "Time: ", "ERROR:")))
+    shown = re.sub(r"\n\n+", "\n\n", shown).strip()
+    want = re.sub(r"\n\n+", "\n\n", seen).strip()
+    import difflib
+    check(shown == want, "replay shows what psql showed:\n" + "\n".join(
+        difflib.unified_diff(want.splitlines(), shown.splitlines(), "psql", "replay",
+                             lineterm="")).replace(" ", "\u00b7"))
+    js = json.loads(ctl("replay", sid, "--audit", trail, "--recordings", rec,
+                        "--json").stdout)
+    st = js["statements"]
+    check(len(st) == 5 and st[1]["verdict"] == "deny" and st[2]["errors"][0]["sqlstate"] ==
+          "22012" and st[3]["results"][0]["columns"] == ["n", "label", "half"] and
+          st[3]["results"][0]["rows"][0] == ["1", "row 1", "1.5"] and
+          st[4]["results"][0]["tag"] == "UPDATE 1" and js["complete"] and not js["truncated"],
+          f"replay --json ({json.dumps(st)[:400]})")
+    big = [x for x in sl if x.get("sub") == "agent-big"][0]
+    jb = json.loads(ctl("replay", str(big["id"]), "--audit", trail, "--recordings", rec,
+                        "--json").stdout)
+    tb = ctl("replay", str(big["id"]), "--audit", trail, "--recordings", rec).stdout
+    check(jb["truncated"] and "the recording stops here" in tb,
+          "past record_max_bytes: truncated, and said")
+    raw = b"".join(open(os.path.join(rec, f), "rb").read()
+                   for f in os.listdir(rec) if f.endswith(".seg"))
+    check(CARD.encode() not in raw, "the recordings hold no unmasked card")
+    v = ctl("audit", "verify", "--dir", rec, "--key", os.path.join(d, "audit.pub"))
+    check(v.returncode == 0, f"the recordings trail verifies ({v.stdout.strip()})")
+
+
 def main():
     with rgtest.PgServer() as pg:
-        pg.admin_psql("CREATE TABLE customers (id int primary key, card text)",
+        pg.admin_psql("CREATE TABLE customers (id int primary key, card text, note text)",
                       database=pg.database)
-        pg.admin_psql(f"INSERT INTO customers VALUES (4242, '{CARD}')", database=pg.database)
+        pg.admin_psql(f"INSERT INTO customers VALUES (4242, '{CARD}'), (7, NULL)",
+                      database=pg.database)
         pg.admin_psql(f"GRANT ALL ON customers TO \"{pg.user}\"", database=pg.database)
         rgtest.run_pgbench(["-i", "-s", "1", "-q"], direct_env(pg))
         iss = pgfix.Issuer()
@@ -239,6 +318,7 @@ def main():
             bundle = rgtest.compile_bundle(["rules/baseline", "rules/pii"],
                                            os.path.join(d, "b.rgb"))
             session_part(pg, iss, d, bundle)
+            recording_part(pg, iss, d, bundle)
             kill9_part(pg, iss, d, bundle)
             full_disk_part(pg, iss, d, bundle)
     print("ok")

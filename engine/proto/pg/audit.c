@@ -49,7 +49,7 @@ enum ev_key {
 	K_VERDICT, K_RULE, K_SHADOW, K_SQLSTATE, K_APPROVAL, K_REVIEWER, K_REASON, K_DETAIL,
 	K_ROWS, K_BYTES, K_MASKED, K_SERVER_US, K_TAG, K_SKIPPED, K_ROLE, K_TLS, K_MECH,
 	K_DURATION_MS, K_STATEMENTS, K_DENIALS, K_BYTES_IN, K_BYTES_OUT, K_LIMIT, K_VALUE,
-	K_COUNT, K_SIDE, K_WHAT, K_USER, K_PARAMS, K_PORTAL, K_OID, K_OUTCOME, K_SUB, K__COUNT
+	K_COUNT, K_SIDE, K_WHAT, K_USER, K_PARAMS, K_PORTAL, K_OID, K_OUTCOME, K_SUB, K_RECORDED, K__COUNT
 };
 static const char *const key_names[K__COUNT] = {
     "session", "n",	   "identity",	  "client",    "target",     "kind",	 "name",
@@ -57,7 +57,7 @@ static const char *const key_names[K__COUNT] = {
     "reason",  "detail",   "rows",	  "bytes",     "masked_rows", "server_us", "tag",
     "skipped", "role",	   "tls",	  "mech",      "duration_ms", "statements", "denials",
     "bytes_in", "bytes_out", "limit",	  "value",     "count",	     "side",	 "what",
-    "user",    "params",   "portal",	  "oid",       "outcome",    "sub"};
+    "user",    "params",   "portal",	  "oid",       "outcome",    "sub",	 "recorded"};
 
 enum { I_INT = 1, I_STR = 2, I_JSON = 3, I_BOOL = 4, I_SQL = 5 };
 
@@ -322,6 +322,8 @@ void pg_ev_session_start(struct pg_sess *ps, const char *role, bool tls, const c
 	w_str(w, K_ROLE, role);
 	w_bool(w, K_TLS, tls);
 	w_str(w, K_MECH, mech);
+	if (ps->gw->rec)
+		w_bool(w, K_RECORDED, true);
 	w_commit(ps, w, EV_SESSION_START);
 }
 
@@ -471,6 +473,8 @@ uint32_t pg_ev_stmt(struct pg_sess *ps, char kind, const char *name, size_t nlen
 	if (approval)
 		w_str(w, K_APPROVAL, approval);
 	w_commit(ps, w, EV_STMT);
+	if (ps->rec)
+		pg_rec_stmt(ps, n);
 	/* what ends it: a Query at its ReadyForQuery (a denied or held one silently); a
 	 * Parse's executions at their Executes' answers */
 	if (kind == 'Q')

@@ -527,6 +527,9 @@ int rg_pg_gw_new(const struct rg_config *cfg, unsigned workers, struct rg_pg_gw 
 		return -ENOMEM;
 	gw->cfg = cfg;
 	gw->workers = workers ? workers : 1;
+	/* session ids stay unique across restarts (the audit trail and recordings outlive a
+	 * run): the start second, then a counter (2^20 sessions per second of the run's life) */
+	atomic_init(&gw->next_id, (uint64_t)time(NULL) << 20);
 	gw->cnt = aligned_alloc(64, sizeof(*gw->cnt) * gw->workers);
 	gw->lex = calloc(gw->workers, sizeof(*gw->lex));
 	gw->cancel = rg_pg_cancel_reg_new();

@@ -915,6 +915,7 @@ void pg_be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 			pg_scram_free(ps);
 			pg_ev_session_start(ps, ps->login->be_user, ps->be_tls != NULL,
 					    ps->login->be_mech ? ps->login->be_mech : "none");
+			pg_rec_start(ps);
 			rg_pg_log("event=upstream_login sess=%llu target=%s role=%s tls=%s mech=%s",
 				  (unsigned long long)ps->id, tc->name, ps->login->be_user,
 				  ps->be_tls ? "yes" : "no",

@@ -165,6 +165,11 @@ struct rg_pg_gw {
 	struct pg_ev_w *evw; /* [workers]: each worker's journal and record buffer */
 	struct pg_ev_fmt *ev_fmt; /* the writer thread's formatter state */
 	bool audit_fail_open;
+	/* session recordings (record.c): NULL without them */
+	struct rg_audit *rec;
+	struct pg_rec_w *recw; /* [workers]: each worker's recording journal */
+	struct pg_rec_fmt *rec_fmt;
+	uint64_t rec_max; /* bytes recorded per session at most */
 };
 
 struct rg_pg_listener {

@@ -158,6 +158,10 @@ struct rg_config_audit;
 int rg_pg_gw_set_audit(struct rg_pg_gw *gw, struct rg_audit *a, const struct rg_config_audit *ac,
 		       char *err, size_t errlen);
 void rg_pg_gw_audit_free(struct rg_pg_gw *gw);
+/* Session recordings (audit.record_sessions) into their own trail a, likewise. */
+int rg_pg_gw_set_recording(struct rg_pg_gw *gw, struct rg_audit *a,
+			   const struct rg_config_audit *ac, char *err, size_t errlen);
+void rg_pg_gw_recording_free(struct rg_pg_gw *gw);
 
 /* Per-listener context: the rg_core_listen proto_ctx. Loads the listener's cert/key. */
 struct rg_pg_listener;

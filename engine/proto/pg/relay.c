@@ -675,6 +675,8 @@ static bool mask_be(struct rg_sess *s, const struct rg_pg_msg *m, const struct r
 		if (ps->ev)
 			pg_ev_masked(ps);
 		pg_run_flush(s, RG_FE, run, err);
+		if (!*err && ps->rec)
+			pg_rec_out(ps, mk->out.p, mk->out.len);
 		if (!*err)
 			*err = rg_sess_send(s, RG_FE, mk->out.p, mk->out.len);
 		*sent = true;
@@ -1086,8 +1088,11 @@ static bool appr_hold(struct rg_sess *s, const struct rg_pg_msg *m, const char *
 	n.message = msg;
 	nb = rg_pg_write_notice(buf, sizeof(buf), 'N', &n);
 	pg_run_flush(s, RG_FE, run, err);
-	if (!*err && nb > 0 && (size_t)nb <= sizeof(buf))
+	if (!*err && nb > 0 && (size_t)nb <= sizeof(buf)) {
+		if (ps->rec)
+			pg_rec_out(ps, buf, (size_t)nb);
 		*err = rg_sess_send(s, RG_FE, buf, (size_t)nb);
+	}
 	pg_sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
 	rg_pg_log("event=stmt_held sess=%llu sub=%s target=%s rule=%s id=%s kind=%s",
 		  (unsigned long long)ps->id, sub, ps->tgt->cfg->name, h->rule, h->id,
@@ -1550,6 +1555,8 @@ bool pg_be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run *run
 			return false;
 		}
 		deny_answer(s, m, run, err, &drop);
+		if (ps->rec)
+			pg_rec_ready(ps);
 		ps->rfq_recv++;
 		ps->tx_status = st;
 		if (ps->mask && ps->mask->alter && st == 'I') {

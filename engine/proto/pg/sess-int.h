@@ -143,6 +143,7 @@ struct pg_sess {
 	struct pg_mask *mask;  /* inline masking, NULL when the bundle has no mask rules */
 	struct pg_appr_hold *appr; /* a statement held for approval, NULL when none */
 	struct pg_ev *ev;	   /* the audit trail's per-session side (audit.c), NULL: none */
+	struct pg_rec *rec;	   /* the session's recording (record.c), NULL: none */
 	int64_t token_end_ms; /* CLOCK_REALTIME ms: the session ends as its token expires
 			       * (exp + clock skew); 0: the issuer lets sessions outlive tokens */
 	uint32_t addr_bucket; /* the client address's pending-login counter (gw.c) */
@@ -332,6 +333,13 @@ void pg_ev_fe_bytes(struct pg_sess *ps, size_t n);
 /* DataRows forwarded as one run (relay.c pg_be_rows) */
 void pg_ev_rows(struct pg_sess *ps, uint32_t rows, size_t bytes);
 void pg_ev_masked(struct pg_sess *ps);
+
+/* record.c: the session's recording (each but pg_rec_start only with ps->rec set) */
+void pg_rec_start(struct pg_sess *ps);
+void pg_rec_out(struct pg_sess *ps, const uint8_t *p, size_t n); /* bytes to the agent */
+void pg_rec_stmt(struct pg_sess *ps, uint32_t n);
+void pg_rec_ready(struct pg_sess *ps); /* a ReadyForQuery goes out next */
+void pg_rec_end(struct pg_sess *ps, const char *reason);
 
 /* relay.c */
 bool pg_mask_start(struct pg_sess *ps);

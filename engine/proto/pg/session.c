@@ -144,6 +144,8 @@ int pg_send_error(struct rg_sess *s, enum rg_side to, const char *severity, cons
 
 	if (n < 0 || (size_t)n > sizeof(buf))
 		return -EINVAL;
+	if (to == RG_FE && ((struct pg_sess *)rg_sess_priv(s))->rec)
+		pg_rec_out(rg_sess_priv(s), buf, (size_t)n);
 	return rg_sess_send(s, to, buf, (size_t)n);
 }
 
@@ -213,8 +215,11 @@ void pg_auth_audit(struct pg_sess *ps, enum rg_auth_err e, const char *detail)
 
 void pg_run_flush(struct rg_sess *s, enum rg_side to, struct fwd_run *r, int *err)
 {
-	if (r->len && !*err)
+	if (r->len && !*err) {
+		if (to == RG_FE && ((struct pg_sess *)rg_sess_priv(s))->rec)
+			pg_rec_out(rg_sess_priv(s), r->b->data + r->off, r->len);
 		*err = rg_sess_send_ref(s, to, r->b, r->off, r->len);
+	}
 	r->len = 0;
 }
 
@@ -239,6 +244,8 @@ void pg_forward(struct rg_sess *s, enum rg_side to, struct fwd_run *r, struct rg
 		return;
 	if (in_acc) {
 		pg_run_flush(s, to, r, err);
+		if (to == RG_FE && ((struct pg_sess *)rg_sess_priv(s))->rec)
+			pg_rec_out(rg_sess_priv(s), p, n);
 		if (!*err)
 			*err = rg_sess_send(s, to, p, n);
 		return;
@@ -353,6 +360,9 @@ static void pg_close(struct rg_sess *s, enum rg_close_reason reason)
 				 (unsigned)reason <= RG_CLOSE_NOMEM ? why[reason] : "closed");
 		pg_ev_session_end(ps, r);
 		pg_ev_free(ps);
+	}
+	if (ps->rec) {
+		pg_rec_end(ps, ps->terminated ? "terminate" : "closed");
 	}
 	if (ps->key_registered)
 		rg_pg_cancel_unregister(ps->gw->cancel, ps->key_pid, ps->key_key);
