@@ -60,7 +60,7 @@ static bool sess_one(void *arg, uint64_t seq, int64_t t, const char *p, size_t l
 	struct sess_acc *a = arg;
 	json_t *o = json_loadb(p, len, 0, NULL), *s;
 	const char *ev;
-	char id[32], ts[40];
+	char id[32], ts[96];
 
 	(void)seq;
 	if (!o || !(ev = json_string_value(json_object_get(o, "event"))) ||
