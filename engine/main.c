@@ -293,7 +293,8 @@ static int open_audit(const struct rg_config *cfg)
 	struct rg_audit_opts o = {.key_file = ac->key_file,
 				  .fsync = ac->fsync_interval ? RG_AUDIT_FSYNC_INTERVAL
 							      : RG_AUDIT_FSYNC_EVERY,
-				  .fsync_interval_ms = (uint32_t)ac->fsync_interval_ms};
+				  .fsync_interval_ms = (uint32_t)ac->fsync_interval_ms,
+				  .retention_ms = ac->retention_ms};
 	char dir[4096], err[1024];
 	int ret;
 

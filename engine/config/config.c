@@ -948,7 +948,7 @@ static void parse_audit(struct ctx *c, const struct cfg_node *n)
 	    {"key_file", true},	       {"dir", false},	    {"fsync", false},
 	    {"fsync_interval", false}, {"literals", false}, {"on_error", false},
 	    {"journal_dir", false},    {"record_sessions", false}, {"record_max_bytes", false},
-	    {"recordings_dir", false}};
+	    {"recordings_dir", false}, {"retention", false}};
 	static const char *const modes[] = {"every", "interval"};
 	const struct cfg_node *v[NKEYS(keys)];
 	struct rg_config_audit *a = &c->cfg->audit;
@@ -1000,6 +1000,9 @@ static void parse_audit(struct ctx *c, const struct cfg_node *n)
 			 &a->record_max_bytes);
 	if (v[9])
 		a->recordings_dir = get_path(c, v[9], "audit.recordings_dir");
+	if (v[10])
+		get_duration(c, v[10], "audit.retention", MS_HOUR, 100ull * 366 * 24 * MS_HOUR,
+			     &a->retention_ms);
 }
 
 static void parse_approvals(struct ctx *c, const struct cfg_node *n)

@@ -205,6 +205,7 @@ struct rg_config_audit {
 	bool record;		   /* record_sessions: results as the agent saw them */
 	uint64_t record_max_bytes; /* per session, recorded bytes (then marked truncated) */
 	const char *recordings_dir; /* absolute path, NULL: state_dir/recordings */
+	uint64_t retention_ms;	    /* records and recordings older are removed (0: kept) */
 };
 
 struct rg_config {

@@ -197,6 +197,11 @@ static int read_file(const char *path, uint8_t **buf, size_t *len)
 
 struct walk {
 	EVP_MD_CTX *mc; /* the chain's digest context (freed by walk_dir) */
+	/* the first segment present is not segment 1: a retention record must say that
+	 * segments up to need_through ending on need_chain were removed */
+	uint64_t need_through;
+	uint8_t need_chain[32];
+	bool need_met;
 	EVP_PKEY *pub; /* NULL: checkpoints are not checked (the writer resuming its own) */
 	uint64_t seq;  /* the next sequence number expected */
 	uint8_t chain[32];
@@ -217,6 +222,34 @@ static int broken(struct walk *w, const char *file, uint64_t off, const char *wh
 	w->r->seq = w->seq;
 	snprintf(w->r->why, sizeof(w->r->why), "%s", why);
 	return -1;
+}
+
+/* The retention record's payload, as the writer makes it (retention_run): the removed
+ * segments ended with segment `through_segment` on chain `chain`. */
+#define RETENTION_FMT "{\"event\":\"retention\",\"through_segment\":%llu,\"chain\":\"%64[0-9a-f]\""
+#define RETENTION_FMT_OUT "{\"event\":\"retention\",\"through_segment\":%llu,\"chain\":\"%s\""
+
+static bool retention_covers(const struct walk *w, const uint8_t *p, uint32_t len)
+{
+	static const char head[] = "{\"event\":\"retention\",";
+	char txt[512], hex[65];
+	unsigned long long through;
+	uint8_t chain[32];
+
+	if (len < sizeof(head) - 1 || len >= sizeof(txt) || memcmp(p, head, sizeof(head) - 1))
+		return false;
+	memcpy(txt, p, len);
+	txt[len] = '\0';
+	if (sscanf(txt, RETENTION_FMT, &through, hex) != 2 || through != w->need_through)
+		return false;
+	for (int i = 0; i < 32; i++) {
+		unsigned v;
+
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			return false;
+		chain[i] = (uint8_t)v;
+	}
+	return !memcmp(chain, w->need_chain, 32);
 }
 
 /* One segment's bytes. Returns 0 (all held; *valid = its length), 1 (a torn tail: *valid
@@ -240,10 +273,18 @@ static int walk_segment(struct walk *w, const char *file, const uint8_t *b, size
 	if (!w->first && get64(b + 56) != w->prev_valid)
 		return broken(w, file, 0, "the previous segment's length is not what was written");
 	if (w->first) {
+		static const uint8_t zero[32];
+
 		w->seq = get64(b + 16);
 		memcpy(w->chain, b + 24, 32);
 		w->have_chain = true;
 		w->first = false;
+		if (seg == 1 && (w->seq != 1 || memcmp(b + 24, zero, 32)))
+			return broken(w, file, 0, "the first segment does not start the trail");
+		if (seg != 1) {
+			w->need_through = seg - 1;
+			memcpy(w->need_chain, b + 24, 32);
+		}
 	}
 	w->segment = seg + 1;
 	w->r->segments++;
@@ -298,6 +339,8 @@ static int walk_segment(struct walk *w, const char *file, const uint8_t *b, size
 		} else {
 			w->r->records++;
 			w->r->unsealed++;
+			if (w->need_through && !w->need_met)
+				w->need_met = retention_covers(w, b + off + REC_HEAD, len);
 			if (w->each &&
 			    !w->each(w->arg, seq, (int64_t)get64(b + off + 16),
 				     (const char *)b + off + REC_HEAD, len))
@@ -350,6 +393,17 @@ static int walk_dir(const char *dir, struct walk *w)
 			snprintf(w->r->why, sizeof(w->r->why), "torn tail after %zu bytes", valid);
 		}
 		w->prev_valid = valid;
+	}
+	if ((w->r->verdict == RG_AUDIT_OK || w->r->verdict == RG_AUDIT_UNSEALED) &&
+	    w->need_through && !w->need_met && nseg) {
+		seg_path(path, sizeof(path), dir, segs[0]);
+		w->r->verdict = RG_AUDIT_BROKEN;
+		snprintf(w->r->file, sizeof(w->r->file), "%s", path);
+		w->r->offset = 0;
+		snprintf(w->r->why, sizeof(w->r->why),
+			 "segments up to %llu are missing and no retention record says they were "
+			 "removed",
+			 (unsigned long long)w->need_through);
 	}
 	if (w->r->verdict == RG_AUDIT_OK && w->r->unsealed)
 		w->r->verdict = RG_AUDIT_UNSEALED;
@@ -477,6 +531,7 @@ struct rg_audit {
 	uint8_t chain[32], good_chain[32];
 	uint64_t good_seq, good_since;
 	uint64_t open_next_seq; /* the trail's next seq when opened: journal recovery's measure */
+	uint64_t retention_at;	/* CLOCK_MONOTONIC ms of the next retention check */
 	uint64_t last_sync_ms;
 	_Atomic uint64_t written;
 	uint8_t *obuf;
@@ -749,6 +804,76 @@ static int drain_journal(struct rg_audit *a, struct rg_audit_jr *j)
 	return 0;
 }
 
+/*
+ * Writer: remove the sealed segments last written before now - retention (oldest first, not
+ * the open one), after writing and syncing a record that names them: the last removed
+ * segment, the last sequence number in it and the chain hash it ended on (the next segment's
+ * header holds it), which verification needs to accept a trail that no longer starts with
+ * segment 1. The removal itself is thus part of the evidence.
+ */
+static int retention_run(struct rg_audit *a)
+{
+	static const char hexd[] = "0123456789abcdef";
+	uint64_t *segs = NULL, through_seq;
+	size_t n = 0, k = 0;
+	time_t cutoff = time(NULL) - (time_t)(a->o.retention_ms / 1000);
+	uint8_t h[HDR_LEN];
+	char path[512], hex[65], txt[512];
+	int fd, r = 0;
+
+	if (list_segments(a->dir, &segs, &n))
+		return 0;
+	for (; k + 1 < n && segs[k] < a->segment; k++) {
+		struct stat st;
+
+		seg_path(path, sizeof(path), a->dir, segs[k]);
+		if (stat(path, &st) || st.st_mtime >= cutoff)
+			break;
+	}
+	if (!k)
+		goto out;
+	/* the chain the removed ones ended on: the next segment's header */
+	seg_path(path, sizeof(path), a->dir, segs[k]);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || read(fd, h, sizeof(h)) != (ssize_t)sizeof(h) || memcmp(h, MAGIC, 8)) {
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
+	close(fd);
+	through_seq = get64(h + 16) - 1;
+	for (int i = 0; i < 32; i++) {
+		hex[2 * i] = hexd[h[24 + i] >> 4];
+		hex[2 * i + 1] = hexd[h[24 + i] & 15];
+	}
+	hex[64] = '\0';
+	snprintf(txt, sizeof(txt),
+		 RETENTION_FMT_OUT ",\"through_seq\":%llu,\"segments\":%zu,\"older_than_s\":%llu}",
+		 (unsigned long long)segs[k - 1], hex, (unsigned long long)through_seq, k,
+		 (unsigned long long)(a->o.retention_ms / 1000));
+	if ((r = put_record(a, RG_AUDIT_EVENT, now_us(), txt, (uint32_t)strlen(txt))) ||
+	    (r = obuf_flush(a)) || (r = fdatasync(a->fd) ? -errno : 0))
+		goto out;
+	atomic_fetch_add(&a->written, 1);
+	for (size_t i = 0; i < k; i++) {
+		seg_path(path, sizeof(path), a->dir, segs[i]);
+		unlink(path);
+	}
+	{
+		int dfd = open(a->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	}
+	fprintf(stderr, "event=audit_retention dir=%s segments_removed=%zu through_seq=%llu\n",
+		a->dir, k, (unsigned long long)through_seq);
+out:
+	free(segs);
+	return r;
+}
+
 static void set_error(struct rg_audit *a, int r)
 {
 	int was = atomic_exchange(&a->error, r);
@@ -791,11 +916,11 @@ static void *writer_main(void *arg)
 				timed_wait(a, (unsigned)(retry_at - now));
 		} else {
 			while (!a->head && !a->stop && !a->kicks) {
-				if (!a->njr) {
+				if (!a->njr && !a->o.retention_ms) {
 					pthread_cond_wait(&a->cv, &a->mu);
 					continue;
 				}
-				timed_wait(a, JR_POLL_MS);
+				timed_wait(a, a->njr ? JR_POLL_MS : a->o.retention_check_ms);
 				break;
 			}
 		}
@@ -826,6 +951,10 @@ static void *writer_main(void *arg)
 		}
 		if (!r)
 			r = maybe_rotate(a);
+		if (!r && a->o.retention_ms && mono_ms() >= a->retention_at) {
+			a->retention_at = mono_ms() + a->o.retention_check_ms;
+			r = retention_run(a);
+		}
 		if (r)
 			retry_at = mono_ms() + RETRY_MS;
 		set_error(a, r);
@@ -904,6 +1033,8 @@ int rg_audit_open(const struct rg_audit_opts *opts, struct rg_audit **out, char 
 		a->o.queue_bytes = 8u << 20;
 	if (!a->o.fsync_interval_ms)
 		a->o.fsync_interval_ms = 1000;
+	if (!a->o.retention_check_ms)
+		a->o.retention_check_ms = 60000;
 	snprintf(a->dir, sizeof(a->dir), "%s", opts->dir);
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->cv, NULL);

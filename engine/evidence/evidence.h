@@ -44,6 +44,12 @@ struct rg_audit_opts {
 	enum rg_audit_fsync fsync;
 	uint32_t fsync_interval_ms;
 	size_t queue_bytes; /* appenders wait past this much queued (default 8 MiB) */
+	/* Retention: sealed segments last written longer ago than this are removed, oldest
+	 * first, after a `retention` record naming them (segment, last sequence number, chain
+	 * hash) is written: verification accepts a trail that starts after segment 1 only with
+	 * such a record for exactly the segments missing. 0: segments are kept. */
+	uint64_t retention_ms;
+	uint32_t retention_check_ms; /* how often the writer looks (default 60 s) */
 };
 
 struct rg_audit;

@@ -17,6 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -390,6 +393,68 @@ static void test_a_broken_trail_is_not_appended_to(void **state)
 	free(b);
 }
 
+/* Retention: old sealed segments go after a record that names them; the trail still
+ * verifies and reopens; removing the first remaining segment by hand is caught. */
+static void test_retention_removes_and_says_so(void **state)
+{
+	struct fx *x = *state;
+	struct rg_audit_report r;
+	struct seen s = {.last = -1, .ordered = true};
+	struct rg_audit *a = open_trail(x->trail, x->key, 2048, 0);
+	struct rg_audit_opts o = {.dir = x->trail, .key_file = x->key, .segment_bytes = 2048,
+				  .checkpoint_records = 50, .retention_ms = 3600 * 1000,
+				  .retention_check_ms = 20};
+	char path[300], err[600];
+	int removed = 0;
+
+	for (int i = 0; i < 100; i += 10) {
+		write_n(a, i, 10);
+		assert_int_equal(rg_audit_flush(a), 0);
+	}
+	rg_audit_close(a);
+	/* every segment but the last two written two hours ago */
+	for (int seg = 1; seg < 100; seg++) {
+		struct timespec old[2] = {{.tv_sec = time(NULL) - 7200}, {.tv_sec = time(NULL) - 7200}};
+
+		snprintf(path, sizeof(path), "%s/audit-%016d.seg", x->trail, seg);
+		if (access(path, F_OK))
+			break;
+		snprintf(path, sizeof(path), "%s/audit-%016d.seg", x->trail, seg + 2);
+		if (access(path, F_OK))
+			break; /* keep the last two as they are */
+		snprintf(path, sizeof(path), "%s/audit-%016d.seg", x->trail, seg);
+		assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
+		removed++;
+	}
+	assert_true(removed >= 2);
+	assert_int_equal(rg_audit_open(&o, &a, err, sizeof(err)), 0);
+	write_n(a, 100, 1);
+	for (int i = 0; i < 200; i++) { /* the writer looks every 20 ms */
+		snprintf(path, sizeof(path), "%s/audit-%016d.seg", x->trail, removed);
+		if (access(path, F_OK))
+			break;
+		usleep(10000);
+	}
+	rg_audit_close(a);
+	snprintf(path, sizeof(path), "%s/audit-%016d.seg", x->trail, 1);
+	assert_int_not_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof(path), "%s/audit-%016d.seg", x->trail, removed);
+	assert_int_not_equal(access(path, F_OK), 0);
+	verify(x, x->pub, &r);
+	assert_int_equal(r.verdict, RG_AUDIT_OK);
+	assert_int_equal(rg_audit_each(x->trail, each_cb, &s), 0);
+	assert_int_equal(s.last, 100); /* the newest are all there */
+	assert_true(s.n < 101);	       /* the oldest are gone */
+	/* reopens after it, and a segment taken from the start by hand is found */
+	a = open_trail(x->trail, x->key, 2048, 0);
+	rg_audit_close(a);
+	snprintf(path, sizeof(path), "%s/audit-%016d.seg", x->trail, removed + 1);
+	assert_int_equal(unlink(path), 0);
+	verify(x, x->pub, &r);
+	assert_int_equal(r.verdict, RG_AUDIT_BROKEN);
+	assert_non_null(strstr(r.why, "no retention record"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -399,6 +464,7 @@ int main(void)
 	    T_(test_edits_are_found),
 	    T_(test_segments_truncated_or_replaced),
 	    T_(test_a_broken_trail_is_not_appended_to),
+	    T_(test_retention_removes_and_says_so),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
