@@ -300,6 +300,30 @@ def recording_part(pg, iss, d, bundle):
     check(v.returncode == 0, f"the recordings trail verifies ({v.stdout.strip()})")
 
 
+def keep_part(pg, iss, d, bundle):
+    """audit.literals: keep: texts as sent, and each execution's Bind parameters."""
+    trail, jdir = os.path.join(d, "trail-k"), os.path.join(d, "journals-k")
+    os.makedirs(jdir)
+    rg = start_rg(pg, iss, bundle, trail, jdir, {"literals": "keep"})
+    env = rg.env("agent-keep", iss.token(sub="agent-keep"))
+    rgtest.run_psql("SELECT 'kept-literal'", env)
+    with open(os.path.join(d, "param.sql"), "w") as f:
+        f.write("\\set b 1\nSELECT bbalance, :b::text || '-x' FROM pgbench_branches "
+                "WHERE bid = :b;\n")
+    rgtest.run_pgbench(["-n", "-M", "prepared", "-t", "3", "-f",
+                        os.path.join(d, "param.sql")], env)
+    rg.stop()
+    recs = records(trail)
+    q = [e for e in recs if e.get("event") == "stmt" and e.get("kind") == "query"
+         and "kept-literal" in (e.get("sql") or "")]
+    check(len(q) == 1 and q[0]["sql"] == "SELECT 'kept-literal'", f"the text as sent ({q})")
+    p = [e for e in recs if e.get("event") == "stmt" and e.get("kind") == "parse"]
+    ends = [e for e in recs if e.get("event") == "stmt_end" and p and
+            (e["session"], e["n"]) == (p[0]["session"], p[0]["n"])]
+    check(len(ends) == 3 and all(e.get("params") == ["1", "1"] for e in ends),
+          f"each execution with its parameters ({ends})")
+
+
 def main():
     with rgtest.PgServer() as pg:
         pg.admin_psql("CREATE TABLE customers (id int primary key, card text, note text)",
@@ -319,6 +343,7 @@ def main():
                                            os.path.join(d, "b.rgb"))
             session_part(pg, iss, d, bundle)
             recording_part(pg, iss, d, bundle)
+            keep_part(pg, iss, d, bundle)
             kill9_part(pg, iss, d, bundle)
             full_disk_part(pg, iss, d, bundle)
     print("ok")

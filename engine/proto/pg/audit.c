@@ -59,7 +59,7 @@ static const char *const key_names[K__COUNT] = {
     "bytes_in", "bytes_out", "limit",	  "value",     "count",	     "side",	 "what",
     "user",    "params",   "portal",	  "oid",       "outcome",    "sub",	 "recorded"};
 
-enum { I_INT = 1, I_STR = 2, I_JSON = 3, I_BOOL = 4, I_SQL = 5 };
+enum { I_INT = 1, I_STR = 2, I_JSON = 3, I_BOOL = 4, I_SQL = 5, I_PARAMS = 6 };
 
 #define EV_STR_MAX (1u << 20) /* a string item longer than this is cut (and says so) */
 
@@ -73,6 +73,8 @@ struct pg_ev_w {
 
 /* A session's side, from its verified token on. */
 struct pg_ev_fly {
+	uint8_t *params; /* audit.literals: keep: the Bind's parameters (params_blob) */
+	uint32_t plen;
 	uint64_t seq;	 /* the sync point whose ReadyForQuery ends it */
 	uint64_t t0_us;	 /* CLOCK_MONOTONIC when it went to the target */
 	uint32_t n;	 /* the statement's number in the session */
@@ -89,6 +91,8 @@ struct pg_ev {
 	size_t ident_len;
 	uint32_t next_n;
 	uint32_t bind_n; /* the statement number of the last Bind (its Execute's) */
+	uint8_t *bind_params; /* audit.literals: keep: the last Bind's, for its Execute */
+	uint32_t bind_plen;
 	uint64_t rows, bytes, masked; /* since the last statement ended */
 	char sqlstate[6];	      /* the first error since then */
 	char tag[24];		      /* the last CommandComplete's first word */
@@ -350,8 +354,11 @@ void pg_ev_free(struct pg_sess *ps)
 	if (!ps->ev)
 		return;
 	free(ps->ev->ident);
+	for (uint32_t i = 0; i < ps->ev->fly_n; i++)
+		free(ps->ev->fly[(ps->ev->fly_head + i) % ps->ev->fly_cap].params);
 	free(ps->ev->fly);
 	free(ps->ev->names);
+	free(ps->ev->bind_params);
 	free(ps->ev);
 	ps->ev = NULL;
 }
@@ -433,6 +440,8 @@ static bool fly_push(struct pg_ev *e, uint8_t kind, uint32_t n, uint64_t seq)
 		e->fly_head = 0;
 	}
 	f = &e->fly[(e->fly_head + e->fly_n++) % e->fly_cap];
+	f->params = NULL;
+	f->plen = 0;
 	f->seq = seq;
 	f->t0_us = pg_mono_us();
 	f->n = n;
@@ -484,10 +493,50 @@ uint32_t pg_ev_stmt(struct pg_sess *ps, char kind, const char *name, size_t nlen
 	return n;
 }
 
-void pg_ev_bind(struct pg_sess *ps, const char *stmt, size_t len)
+/* A Bind's parameters as the formatter reads them: u16 count, then per parameter u8 format
+ * (0 text, 1 binary), i32 length (-1 NULL), bytes. */
+static uint8_t *params_blob(const struct rg_pg_msg *m, const struct rg_pg_bind *bd, uint32_t *len)
 {
-	if (ps->ev)
-		ps->ev->bind_n = names_get(ps->ev, stmt, len);
+	struct rg_pg_iter it;
+	struct rg_pg_field f;
+	size_t n = 2 + (size_t)bd->nparams * 5 + (bd->params_end - bd->params_off), at = 2;
+	uint8_t *b = malloc(n);
+	uint16_t i = 0;
+
+	if (!b)
+		return NULL;
+	memcpy(b, &bd->nparams, 2);
+	rg_pg_bind_params(m, bd, &it);
+	while (at + 5 <= n && rg_pg_field_next(&it, &f) == 1) {
+		uint8_t fmt = bd->nformats == 0 ? 0
+			      : bd->nformats == 1 ? bd->formats[1]
+						  : bd->formats[2 * i + 1];
+		int32_t l = f.len;
+
+		b[at] = fmt;
+		memcpy(b + at + 1, &l, 4);
+		at += 5;
+		if (l > 0 && at + (size_t)l <= n) {
+			memcpy(b + at, f.data, (size_t)l);
+			at += (size_t)l;
+		}
+		i++;
+	}
+	*len = (uint32_t)at;
+	return b;
+}
+
+void pg_ev_bind(struct pg_sess *ps, const struct rg_pg_msg *m, const struct rg_pg_bind *bd)
+{
+	struct pg_ev *e = ps->ev;
+
+	if (!e)
+		return;
+	e->bind_n = names_get(e, bd->stmt, bd->stmt_len);
+	if (ps->gw->ev_fmt_keep) {
+		free(e->bind_params);
+		e->bind_params = params_blob(m, bd, &e->bind_plen);
+	}
 }
 
 void pg_ev_function_call(struct pg_sess *ps, uint32_t oid, bool denied,
@@ -516,8 +565,18 @@ void pg_ev_function_call(struct pg_sess *ps, uint32_t oid, bool denied,
 
 void pg_ev_execute(struct pg_sess *ps, uint64_t seq)
 {
-	if (ps->ev && ps->ev->bind_n)
-		fly_push(ps->ev, 'X', ps->ev->bind_n, seq);
+	struct pg_ev *e = ps->ev;
+
+	if (!e || !e->bind_n || !fly_push(e, 'X', e->bind_n, seq))
+		return;
+	if (e->bind_params) { /* each Execute of the portal shows its parameters */
+		struct pg_ev_fly *f = &e->fly[(e->fly_head + e->fly_n - 1) % e->fly_cap];
+
+		if ((f->params = malloc(e->bind_plen))) {
+			memcpy(f->params, e->bind_params, e->bind_plen);
+			f->plen = e->bind_plen;
+		}
+	}
 }
 
 /* A held statement was released (approved) / failed (denied, expired, withdrawn). */
@@ -566,6 +625,8 @@ static void end_one(struct pg_sess *ps, const struct pg_ev_fly *f, bool skipped)
 		if (e->sqlstate[0])
 			w_str(w, K_SQLSTATE, e->sqlstate);
 	}
+	if (f->params)
+		w_bytes(w, K_PARAMS, I_PARAMS, f->params, f->plen);
 	w_commit(ps, w, EV_STMT_END);
 }
 
@@ -635,6 +696,7 @@ void pg_ev_be(struct pg_sess *ps, const struct rg_pg_msg *m)
 			} else if (f->kind == 'X') {
 				end_one(ps, f, true);
 			}
+			free(f->params);
 			e->fly_head = (e->fly_head + 1) % e->fly_cap;
 			e->fly_n--;
 		}
@@ -647,6 +709,7 @@ void pg_ev_be(struct pg_sess *ps, const struct rg_pg_msg *m)
 	if (e->fly_n && e->fly[e->fly_head].kind == 'X' && e->fly[e->fly_head].seq == cur) {
 		end_one(ps, &e->fly[e->fly_head], false);
 		reset_acc(e);
+		free(e->fly[e->fly_head].params);
 		e->fly_head = (e->fly_head + 1) % e->fly_cap;
 		e->fly_n--;
 	}
@@ -749,6 +812,48 @@ static void fmt_sql(struct pg_ev_fmt *f, const uint8_t *s, size_t n, struct rg_a
 	}
 }
 
+/* A Bind's parameters (params_blob) as a JSON array: text as strings, NULL as null, binary
+ * as {"hex":"..."}. */
+static void fmt_params(const uint8_t *b, uint32_t len, struct rg_audit_buf *out)
+{
+	static const char hexd[] = "0123456789abcdef";
+	uint32_t at = 2;
+	uint16_t n;
+
+	rg_audit_buf_str(out, "[");
+	if (len < 2)
+		goto done;
+	memcpy(&n, b, 2);
+	for (uint16_t i = 0; i < n && at + 5 <= len; i++) {
+		int32_t l;
+
+		memcpy(&l, b + at + 1, 4);
+		if (i)
+			rg_audit_buf_str(out, ",");
+		if (l < 0) {
+			rg_audit_buf_str(out, "null");
+			at += 5;
+			continue;
+		}
+		if ((uint32_t)l > len - at - 5)
+			break;
+		if (b[at] == 0) {
+			rg_audit_buf_json(out, b + at + 5, (size_t)l);
+		} else {
+			rg_audit_buf_str(out, "{\"hex\":\"");
+			for (int32_t j = 0; j < l; j++) {
+				char h[2] = {hexd[b[at + 5 + j] >> 4], hexd[b[at + 5 + j] & 15]};
+
+				rg_audit_buf_put(out, h, 2);
+			}
+			rg_audit_buf_str(out, "\"}");
+		}
+		at += 5 + (uint32_t)l;
+	}
+done:
+	rg_audit_buf_str(out, "]");
+}
+
 /* `,"name":` for each key, made once */
 static const char *key_pre(enum ev_key k, size_t *len)
 {
@@ -810,6 +915,10 @@ static void fmt_record(void *arg, uint16_t type, int64_t t, const uint8_t *b, si
 		if (kind == I_SQL) {
 			rg_audit_buf_str(out, ",");
 			fmt_sql(f, b + i, l, out);
+		} else if (kind == I_PARAMS) {
+			pre = key_pre(k, &pl);
+			rg_audit_buf_put(out, pre, pl);
+			fmt_params(b + i, l, out);
 		} else {
 			pre = key_pre(k, &pl);
 			rg_audit_buf_put(out, pre, pl);
@@ -855,6 +964,7 @@ int rg_pg_gw_set_audit(struct rg_pg_gw *gw, struct rg_audit *a, const struct rg_
 		gw->evw[i].jr = rg_audit_journal(a, i);
 	gw->audit = a;
 	gw->ev_fmt = f;
+	gw->ev_fmt_keep = ac->keep_literals;
 	gw->audit_fail_open = ac->fail_open;
 	return 0;
 }

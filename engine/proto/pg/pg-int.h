@@ -165,6 +165,7 @@ struct rg_pg_gw {
 	struct pg_ev_w *evw; /* [workers]: each worker's journal and record buffer */
 	struct pg_ev_fmt *ev_fmt; /* the writer thread's formatter state */
 	bool audit_fail_open;
+	bool ev_fmt_keep; /* audit.literals: keep (Bind parameters are recorded) */
 	/* session recordings (record.c): NULL without them */
 	struct rg_audit *rec;
 	struct pg_rec_w *recw; /* [workers]: each worker's recording journal */

@@ -1380,7 +1380,7 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 				return !*err && ps->fe != FE_CLOSING;
 			}
 			if (!rg_pg_read_bind(m, &bd))
-				pg_ev_bind(ps, bd.stmt, bd.stmt_len);
+				pg_ev_bind(ps, m, &bd);
 		}
 		if (ps->mask && !bind_allowed(s, m, run, err))
 			return !*err && ps->fe != FE_CLOSING;

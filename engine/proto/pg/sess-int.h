@@ -318,7 +318,7 @@ bool pg_ev_refuse(struct pg_sess *ps, struct rg_pg_deny *d);
 uint32_t pg_ev_stmt(struct pg_sess *ps, char kind, const char *name, size_t nlen,
 		    const char *sql, size_t len, enum pg_verdict v, const struct pg_judgement *j,
 		    const struct rg_pg_deny *d, const char *approval, uint64_t seq);
-void pg_ev_bind(struct pg_sess *ps, const char *stmt, size_t len);
+void pg_ev_bind(struct pg_sess *ps, const struct rg_pg_msg *m, const struct rg_pg_bind *bd);
 void pg_ev_execute(struct pg_sess *ps, uint64_t seq);
 void pg_ev_function_call(struct pg_sess *ps, uint32_t oid, bool denied,
 			 const struct rg_pg_deny *d, uint64_t seq);
