@@ -12,6 +12,7 @@ Environment: RG_BUILD (default build/benchrel), RG_SRC.
 """
 import argparse
 import glob
+import json
 import os
 import statistics
 import subprocess
@@ -35,22 +36,34 @@ def cpu_ticks(path):
     return int(parts[11]) + int(parts[12])  # utime, stime
 
 
-def writer_stat(pid):
+def thread_stats(pid, prefix):
+    out = []
     for t in glob.glob(f"/proc/{pid}/task/*"):
         try:
             with open(os.path.join(t, "comm")) as f:
-                if f.read().strip() == "rg-audit":
-                    return os.path.join(t, "stat")
+                if f.read().strip().startswith(prefix):
+                    out.append(os.path.join(t, "stat"))
         except OSError:
             pass
-    return None
+    return out
+
+
+def writer_stat(pid):
+    w = [s for s in thread_stats(pid, "rg-audit")]
+    return w[0] if w else None
+
+
+def ticks_of(paths):
+    return sum(cpu_ticks(p) for p in paths)
 
 
 def run(env, pid, mode, clients, duration, d, tag):
     wdir = os.path.join(d, tag)
     os.makedirs(wdir, exist_ok=True)
     ws = writer_stat(pid)
+    wk = thread_stats(pid, "rg-worker-")  # the data path: the engine's worker threads
     c0, w0 = cpu_ticks(f"/proc/{pid}/stat"), cpu_ticks(ws) if ws else 0
+    k0 = ticks_of(wk)
     perf = None
     if os.environ.get("RG_PERF") and ws:  # a profile of the trail's ringgate (perf.data in d)
         perf = subprocess.Popen(["perf", "record", "-g", "-p", str(pid), "-o",
@@ -60,6 +73,7 @@ def run(env, pid, mode, clients, duration, d, tag):
                         "-T", str(duration), "-l", "--log-prefix", os.path.join(wdir, "log")],
                        env=env, capture_output=True, text=True, timeout=duration + 120)
     c1, w1 = cpu_ticks(f"/proc/{pid}/stat"), cpu_ticks(ws) if ws else 0
+    k1 = ticks_of(wk)
     if perf:
         perf.send_signal(2)
         perf.wait()
@@ -74,7 +88,7 @@ def run(env, pid, mode, clients, duration, d, tag):
     n = len(lat)
     us = lambda ticks: ticks * 1e6 / TICK / max(n, 1)  # noqa: E731
     return {"tps": tps, "p50": lat[n // 2] if n else 0, "p99": lat[min(n - 1, int(n * .99))] if n else 0,
-            "cpu": us(c1 - c0), "writer": us(w1 - w0), "n": n}
+            "cpu": us(c1 - c0), "writer": us(w1 - w0), "workers": us(k1 - k0), "n": n}
 
 
 def main():
@@ -82,6 +96,9 @@ def main():
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--fsync", default="every", choices=["every", "interval"])
+    ap.add_argument("--record", action="store_true",
+                    help="also record sessions (audit.record_sessions) in the trail's ringgate")
     ap.add_argument("--out")
     a = ap.parse_args()
     out = []
@@ -94,8 +111,12 @@ def main():
                                            os.path.join(d, "b.rgb"))
             trail = os.path.join(d, "trail")
             off = pgfix.start(pg, iss, policy={"bundle": bundle}, threads=2)
+            audit = {"key_file": key, "dir": trail, "fsync": a.fsync}
+            if a.record:
+                audit.update({"record_sessions": True,
+                              "recordings_dir": os.path.join(d, "recordings")})
             on = pgfix.start(pg, iss, policy={"bundle": bundle}, threads=2,
-                             extra={"audit": {"key_file": key, "dir": trail}})
+                             extra={"audit": audit})
             tok = iss.token(ttl="1h")
             res = {}
             for mode in ("simple", "prepared"):
@@ -108,6 +129,23 @@ def main():
                         print(f"# {mode} {name} run {i}: {r}", flush=True)
             on.stop()
             off.stop()
+            # recording size per 1000-row result: one session, 20 of them, then the trail's
+            # growth (pgbench_accounts rows: 3 integers and an 84-character filler)
+            rd = os.path.join(d, "rec-size")
+            rg = pgfix.start(pg, iss, policy={"bundle": bundle}, threads=2,
+                             extra={"audit": {"key_file": key, "dir": os.path.join(d, "t2"),
+                                              "record_sessions": True,
+                                              "recordings_dir": rd}})
+            q = "SELECT * FROM pgbench_accounts WHERE aid <= 1000;\n" * 20
+            subprocess.run(["psql", "-X", "-q", "-o", "/dev/null", "-c", q],
+                           env=rg.env("agent-1", tok), check=True, timeout=120)
+            rg.stop()
+            rec_size = sum(os.path.getsize(os.path.join(rd, f)) for f in os.listdir(rd)
+                           if f.endswith(".seg"))
+            c2 = subprocess.run([rgtest.ringgatectl_binary(), "audit", "cat", "--dir",
+                                 os.path.join(d, "t2")], capture_output=True, text=True)
+            wire = sum(json.loads(x).get("bytes", 0) for x in c2.stdout.splitlines()
+                       if '"stmt_end"' in x)
             segs = glob.glob(os.path.join(trail, "*.seg"))
             size = sum(os.path.getsize(s) for s in segs)
             c = subprocess.run([rgtest.ringgatectl_binary(), "audit", "cat", "--dir", trail],
@@ -116,19 +154,25 @@ def main():
             stmts = c.stdout.count('"event":"stmt"')
     med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
     out.append(f"bench/audit_bench.py --clients {a.clients} --duration {a.duration} "
-               f"--repeat {a.repeat} (medians of {a.repeat} alternating runs)\n")
+               f"--repeat {a.repeat} --fsync {a.fsync}{' --record' if a.record else ''} "
+               f"(medians of {a.repeat} alternating runs)\n")
     out.append("| mode | TPS off | TPS on | on/off | p50/p99 µs off | p50/p99 µs on | "
-               "CPU µs/tx off | CPU µs/tx on (writer) | data path added µs/tx |")
-    out.append("|---|---|---|---|---|---|---|---|---|")
+               "CPU µs/tx off | CPU µs/tx on (writer) | workers µs/tx off / on | "
+               "data path added µs/tx |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
     for mode in ("simple", "prepared"):
         f, n = res[(mode, "off")], res[(mode, "on")]
         out.append(f"| {mode} | {med(f, 'tps'):.0f} | {med(n, 'tps'):.0f} | "
                    f"{med(n, 'tps') / med(f, 'tps'):.3f} | {med(f, 'p50'):.0f}/{med(f, 'p99'):.0f} | "
                    f"{med(n, 'p50'):.0f}/{med(n, 'p99'):.0f} | {med(f, 'cpu'):.2f} | "
                    f"{med(n, 'cpu'):.2f} ({med(n, 'writer'):.2f}) | "
-                   f"{med(n, 'cpu') - med(n, 'writer') - med(f, 'cpu'):.2f} |")
+                   f"{med(f, 'workers'):.2f} / {med(n, 'workers'):.2f} | "
+                   f"{med(n, 'workers') - med(f, 'workers'):.2f} |")
     out.append(f"\ntrail: {size} bytes, {recs} records ({stmts} stmt), "
                f"{size / max(recs, 1):.0f} bytes per record")
+    out.append(f"recording: {rec_size / 20 / 1024:.1f} KiB per 1000-row pgbench_accounts "
+               f"result (20 results, one session, zstd level 1; the results were "
+               f"{wire / 20 / 1024:.1f} KiB each on the wire)")
     text = "\n".join(out)
     print(text)
     if a.out:

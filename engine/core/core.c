@@ -178,6 +178,12 @@ int rg_core_start(struct rg_core *c)
 			c->nw = i;
 			break;
 		}
+		{ /* top -H, perf and the benchmarks tell the workers apart */
+			char name[16];
+
+			snprintf(name, sizeof(name), "rg-worker-%u", i);
+			pthread_setname_np(c->w[i]->thr, name);
+		}
 	}
 	pthread_mutex_lock(&c->init_mu);
 	while (c->init_done < c->nw)

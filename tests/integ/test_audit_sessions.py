@@ -161,7 +161,6 @@ def kill9_part(pg, iss, d, bundle):
     v = ctl("audit", "verify", "--dir", trail, "--key", os.path.join(d, "audit.pub"))
     check(v.returncode in (0, 3), f"after kill -9: verify says what holds ({v.stdout.strip()})")
     rg = start_rg(pg, iss, bundle, trail, jdir)  # drains what the journals held
-    check(pgfix.wait_log(rg, "event=audit_journal_recovered") or True, "restarted")
     rg.stop()
     v = ctl("audit", "verify", "--dir", trail, "--key", os.path.join(d, "audit.pub"))
     check(v.returncode == 0, f"after the restart: intact and sealed ({v.stdout.strip()})")
@@ -218,6 +217,28 @@ def full_disk_part(pg, iss, d, bundle):
         check(v.returncode == 0, f"the trail verifies after the full spell ({v.stdout.strip()})")
         texts = [e.get("sql") for e in records(trail) if e.get("event") == "stmt"]
         check(texts.count("SELECT $1") >= 2, f"the healthy statements are recorded ({texts})")
+
+        # on_error: allow: statements go on while the trail is full; their records wait in
+        # the journal and reach the trail once there is room
+        trail2, jdir2 = os.path.join(mnt, "trail2"), os.path.join(d, "journalsfd2")
+        os.makedirs(jdir2)
+        rg = start_rg(pg, iss, bundle, trail2, jdir2, {"on_error": "allow"})
+        env = rg.env("agent-fo", iss.token(sub="agent-fo"))
+        subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=4k"], capture_output=True)
+        ran = 0
+        for i in range(20):
+            r = subprocess.run(["psql", "-X", "-At", "-c", f"SELECT 'while-full', {i}"],
+                               env=env, capture_output=True, text=True, timeout=30)
+            ran += "while-full" in r.stdout
+        check(ran == 20, f"allow: statements run while the trail cannot be written ({ran})")
+        check(pgfix.wait_log(rg, "event=audit_write_failed"), "allow: the failure is logged")
+        os.unlink(filler)
+        check(pgfix.wait_log(rg, "event=audit_write_recovered", timeout=15),
+              "room again: the writer catches up")
+        rg.stop()
+        texts = [e.get("sql") for e in records(trail2) if e.get("event") == "stmt"]
+        check(texts.count("SELECT $1, $2") == 20,
+              f"allow: every statement of the full spell is in the trail ({texts.count('SELECT $1, $2')})")
     finally:
         subprocess.run(["umount", "-l", mnt], capture_output=True)
 

@@ -43,6 +43,11 @@ void rg_pg_log(const char *fmt, ...)
 	va_list ap;
 	int n;
 
+	struct timespec ts;
+	struct tm tm;
+	char t[48];
+	int k;
+
 	va_start(ap, fmt);
 	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
 	va_end(ap);
@@ -50,6 +55,16 @@ void rg_pg_log(const char *fmt, ...)
 		return;
 	if ((size_t)n > sizeof(line) - 2)
 		n = (int)sizeof(line) - 2;
+	/* when, in UTC with microseconds, last: readers match lines by their first key */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	k = snprintf(t, sizeof(t), " ts=%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
+		     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		     ts.tv_nsec / 1000);
+	if (k > 0 && (size_t)n + (size_t)k < sizeof(line) - 1) {
+		memcpy(line + n, t, (size_t)k);
+		n += k;
+	}
 	line[n++] = '\n';
 	(void)!write(STDERR_FILENO, line, (size_t)n);
 }

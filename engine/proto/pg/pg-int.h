@@ -230,7 +230,8 @@ void rg_pg_gw_set_lookup(struct rg_pg_gw *gw, rg_pg_lookup_fn fn, void *arg, uns
 /* Test only: whether the resolver thread runs (it starts with the first DNS-named target). */
 bool rg_pg_gw_resolver_running(const struct rg_pg_gw *gw);
 
-/* One key=value log line on stderr, written with a single write(2). */
+/* One key=value log line on stderr, written with a single write(2), ending with ts=<UTC time,
+ * microseconds>. */
 void rg_pg_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* session.c: CLOCK_MONOTONIC and CLOCK_REALTIME (since the epoch) in milliseconds. */
 uint64_t pg_mono_ms(void);
