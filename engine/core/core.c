@@ -8,6 +8,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -181,7 +182,7 @@ int rg_core_start(struct rg_core *c)
 		{ /* top -H, perf and the benchmarks tell the workers apart */
 			char name[16];
 
-			snprintf(name, sizeof(name), "rg-worker-%u", i);
+			snprintf(name, sizeof(name), "rg-worker-%u", i % 10000);
 			pthread_setname_np(c->w[i]->thr, name);
 		}
 	}
