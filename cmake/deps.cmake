@@ -14,9 +14,7 @@ pkg_check_modules(OPENSSL REQUIRED IMPORTED_TARGET openssl)
 pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
 # The admin listener's HTTP/1.1 server (engine/admin); Debian builds it with GnuTLS.
 pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
-if(RG_BPF)
-	pkg_check_modules(BPF REQUIRED IMPORTED_TARGET libbpf)
-endif()
+# libbpf: looked for by bpf/CMakeLists.txt (RG_BPF=AUTO builds without it)
 
 # libpg_query (Debian libpg-query-dev) ships no .pc file. The static archive is preferred:
 # the parser keeps its state (memory contexts, error stack) in thread-local variables, which
