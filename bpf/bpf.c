@@ -54,9 +54,8 @@ int rg_bpf_open(uint32_t tgid, struct rg_bpf **out, char *why, size_t n)
 		goto fail;
 	}
 	if (access("/sys/kernel/tracing/events/io_uring", R_OK) &&
-	    access("/sys/kernel/debug/tracing/events/io_uring", R_OK)) {
-		r = -errno;
-		if (errno == EACCES || errno == EPERM)
+	    ((r = -errno), access("/sys/kernel/debug/tracing/events/io_uring", R_OK))) {
+		if (r == -EACCES || r == -EPERM)
 			snprintf(why, n, "no permission to read tracefs (BPF telemetry needs root, or "
 					 "CAP_BPF and CAP_PERFMON with tracefs readable)");
 		else
