@@ -32,6 +32,8 @@
 #include "evidence.h"
 #include "pg.h"
 #include "policy.h"
+#include "rg_bpf.h"
+#include "telemetry.h"
 
 #ifndef RG_VERSION
 #define RG_VERSION "dev"
@@ -389,6 +391,8 @@ struct reloader {
 	pthread_mutex_t mu;
 	sigset_t set;
 	volatile int stop;
+	_Atomic uint64_t ok, failed; /* reloads, for /metrics */
+	struct rg_bpf *bpf;	     /* eBPF telemetry, NULL when off */
 };
 
 static int reload_bundle(struct reloader *r, char *msg, size_t msglen)
@@ -422,6 +426,10 @@ static int reload_bundle(struct reloader *r, char *msg, size_t msglen)
 			snprintf(msg, msglen, "generation %llu from %s",
 				 (unsigned long long)rg_pg_gw_policy_gen(r->gw), r->cfg->policy.bundle);
 	}
+	if (ret)
+		r->failed++;
+	else
+		r->ok++;
 	pthread_mutex_unlock(&r->mu);
 	return ret;
 }
@@ -468,11 +476,29 @@ static int admin_reload(void *arg, char *msg, size_t msglen)
 	return reload_bundle(arg, msg, msglen);
 }
 
+static int admin_metrics(void *arg, char **text, size_t *len)
+{
+	struct reloader *r = arg;
+	struct rg_telemetry_src src = {.version = RG_VERSION,
+				       .core = r->core,
+				       .gw = r->gw,
+				       .audit = g_audit,
+				       .recordings = g_rec,
+				       .bpf = r->bpf,
+				       .reloads_ok = r->ok,
+				       .reloads_failed = r->failed};
+
+	return rg_telemetry_render(&src, text, len);
+}
+
 static struct rg_admin *start_admin(const struct rg_config *cfg, struct rg_control *ctl,
 				    struct reloader *rl)
 {
-	const struct rg_admin_hooks hooks = {
-	    .arg = rl, .verify = admin_verify, .ready = admin_ready, .reload = admin_reload};
+	const struct rg_admin_hooks hooks = {.arg = rl,
+					     .verify = admin_verify,
+					     .ready = admin_ready,
+					     .reload = admin_reload,
+					     .metrics = admin_metrics};
 	struct rg_admin *a = NULL;
 	char err[512];
 	uint16_t port = 0;
@@ -757,6 +783,14 @@ static int run(const char *path)
 	rl.cfg = cfg;
 	rl.gw = gw;
 	rl.core = core;
+	{ /* eBPF latency telemetry for /metrics: optional, said once either way */
+		char why[256] = "";
+
+		if (rg_bpf_open((uint32_t)getpid(), &rl.bpf, why, sizeof(why)))
+			fprintf(stderr, "event=bpf_disabled detail=\"%s\"\n", why);
+		else
+			fprintf(stderr, "event=bpf_enabled\n");
+	}
 	rl_started = pthread_create(&rl_thread, NULL, reloader_main, &rl) == 0;
 	if (!rl_started)
 		fprintf(stderr, "event=policy_reloader_failed detail=\"SIGHUP will not reload\"\n");
@@ -764,6 +798,8 @@ static int run(const char *path)
 		rg_core_shutdown(core, 0);
 	ret = rg_core_join(core);
 	rg_admin_stop(admin); /* before the gateway its hooks use goes */
+	rg_bpf_close(rl.bpf);
+	rl.bpf = NULL;
 	if (cfg->admin.enabled && !admin)
 		ret = ret ? ret : -EIO;
 	if (rl_started) {

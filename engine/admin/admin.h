@@ -45,6 +45,9 @@ struct rg_admin_hooks {
 	 * (no bundle configured), -EINVAL (the bundle was refused; the old one stays) or
 	 * another negative errno; msg explains. NULL: POST /reload answers 501. */
 	int (*reload)(void *arg, char *msg, size_t msglen);
+	/* GET /metrics: the Prometheus text exposition in *text (malloc'd) and *len; 0 or a
+	 * negative errno. NULL: 404. */
+	int (*metrics)(void *arg, char **text, size_t *len);
 };
 
 struct rg_admin;
@@ -79,6 +82,7 @@ enum rg_admin_route {
 	RG_ADMIN_R_PAGE_CSS,	 /* GET /app.css */
 	RG_ADMIN_R_FAVICON,	 /* GET /favicon.ico: 204, so browsers log no error */
 	RG_ADMIN_R_HEALTHZ,	 /* GET /healthz, no authentication */
+	RG_ADMIN_R_METRICS,	 /* GET /metrics (Prometheus), no authentication */
 	RG_ADMIN_R_READYZ,	 /* GET /readyz */
 	RG_ADMIN_R_RELOAD,	 /* POST /reload, operators only */
 	RG_ADMIN_R_APPR_LIST,	 /* GET /api/approvals[?status=S&limit=N] */

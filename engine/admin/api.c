@@ -40,6 +40,7 @@ static enum rg_admin_route path_route(const char *path, char id[RG_APPR_ID_LEN +
 	    {"/app.css", "GET", RG_ADMIN_R_PAGE_CSS},
 	    {"/favicon.ico", "GET", RG_ADMIN_R_FAVICON},
 	    {"/healthz", "GET", RG_ADMIN_R_HEALTHZ},
+	    {"/metrics", "GET", RG_ADMIN_R_METRICS},
 	    {"/readyz", "GET", RG_ADMIN_R_READYZ},
 	    {"/reload", "POST", RG_ADMIN_R_RELOAD},
 	    {APPR_PREFIX, "GET", RG_ADMIN_R_APPR_LIST},

@@ -383,6 +383,17 @@ static enum MHD_Result dispatch(struct rg_admin *a, struct MHD_Connection *c, co
 				NULL);
 	case RG_ADMIN_R_HEALTHZ:
 		return send_json(c, 200, json_pack("{s:s}", "status", "ok"));
+	case RG_ADMIN_R_METRICS: {
+		char *text = NULL;
+		size_t len = 0;
+
+		if (!a->hooks.metrics)
+			return send_error(c, 404, "no metrics", NULL);
+		if (a->hooks.metrics(a->hooks.arg, &text, &len))
+			return send_error(c, 500, "metrics unavailable", NULL);
+		return send_buf(c, 200, "text/plain; version=0.0.4; charset=utf-8", text, len,
+				MHD_RESPMEM_MUST_FREE, NULL);
+	}
 	case RG_ADMIN_R_READYZ:
 		return do_readyz(a, c);
 	default:

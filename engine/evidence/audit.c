@@ -1226,6 +1226,22 @@ uint64_t rg_audit_written(const struct rg_audit *a)
 	return atomic_load_explicit(&((struct rg_audit *)a)->written, memory_order_relaxed);
 }
 
+void rg_audit_lag(struct rg_audit *a, struct rg_audit_lag *out)
+{
+	unsigned n;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&a->mu);
+	n = a->njr;
+	out->queue_bytes = a->queued;
+	pthread_mutex_unlock(&a->mu);
+	for (unsigned i = 0; i < n; i++) {
+		out->journal_bytes += rg_jr_head(a->jr[i]) - rg_jr_tail(a->jr[i]);
+		out->waits += rg_audit_jr_waits(a->jr[i]);
+		out->lost += rg_audit_jr_lost(a->jr[i]);
+	}
+}
+
 int rg_audit_error(const struct rg_audit *a)
 {
 	return atomic_load_explicit(&((struct rg_audit *)a)->error, memory_order_relaxed);

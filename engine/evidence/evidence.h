@@ -135,6 +135,12 @@ void rg_audit_close(struct rg_audit *a);
  * thread, a relaxed load: the data path reads it per statement). */
 uint64_t rg_audit_written(const struct rg_audit *a);
 int rg_audit_error(const struct rg_audit *a);
+/* For metrics (any thread, racy reads): bytes waiting in the producers' journals and the
+ * queue (the writer's lag), producer waits for journal room, records lost. */
+struct rg_audit_lag {
+	uint64_t journal_bytes, queue_bytes, waits, lost;
+};
+void rg_audit_lag(struct rg_audit *a, struct rg_audit_lag *out);
 
 /* ---- verification -------------------------------------------------------------------------- */
 

@@ -785,6 +785,14 @@ void rg_pg_counters(const struct rg_pg_gw *gw, int worker, struct rg_pg_counters
 		for (j = 0; j < RG_PG_AUTH_REASONS; j++)
 			out->auth_fail_by[j] += c->auth_fail_by[j];
 		out->unknown_database += c->unknown_database;
+		for (j = 0; j < RG_PG_LAT_BUCKETS; j++) {
+			out->stmt_lat.bucket[j] += c->stmt_lat.bucket[j];
+			out->login_lat.bucket[j] += c->login_lat.bucket[j];
+		}
+		out->stmt_lat.count += c->stmt_lat.count;
+		out->stmt_lat.sum_us += c->stmt_lat.sum_us;
+		out->login_lat.count += c->login_lat.count;
+		out->login_lat.sum_us += c->login_lat.sum_us;
 	}
 }
 

@@ -189,6 +189,8 @@ static void connect_target(struct rg_sess *s)
 	int ret;
 
 	pg_be_goto(ps, BE_CONNECTING);
+	if (!lg->connect_us)
+		lg->connect_us = pg_mono_us();
 	/* A DNS target may have several addresses (gw.c keeps them current): the first try takes
 	 * the first, each failed connect the next, until all were tried once. */
 	lg->addr_count =
@@ -1039,6 +1041,8 @@ void pg_be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 		ps->tx_status = st;
 		if (rg_sess_send(s, RG_FE, m->start, m->total))
 			goto abort;
+		if (ps->login->connect_us && !ps->internal)
+			rg_pg_lat_observe(&ps->cnt->login_lat, pg_mono_us() - ps->login->connect_us);
 		pg_login_free(ps);
 		pg_be_goto(ps, BE_RELAY);
 		pg_fe_goto(ps, FE_RELAY);

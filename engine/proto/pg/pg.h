@@ -98,18 +98,44 @@ typedef void (*rg_pg_row_hook)(void *arg, const struct rg_pg_sess_info *si,
 	X(limit_ended)	 /* sessions ended by a scope limit (rules' limits:) */              \
 	X(rows_masked)	 /* DataRows, notices and COPY rows rewritten by mask rules */      \
 	X(audit_lost)	 /* audit records not kept (the trail failed and the journal full) */ \
-	X(audit_refused) /* statements refused because the audit trail cannot be written */
+	X(audit_refused) /* statements refused because the audit trail cannot be written */ \
+	X(stmt_passed)	 /* statements let through with no bundle in force */               \
+	X(stmt_allowed)	 /* statements a bundle allowed */                                  \
+	X(stmt_logged)	 /* statements a bundle allowed with a log rule */                  \
+	X(stmt_held)	 /* statements held for approval */
 
 #define RG_PG_AUTH_REASONS 24 /* >= RG_AUTH_E__COUNT; index by enum rg_auth_err */
 
 /* One per worker, written only by that worker (relaxed); read with rg_pg_counters(). */
+/* A log2 histogram of microseconds: bucket b counts values in [2^b, 2^(b+1)) µs (bucket 0
+ * also 0); the last bucket takes everything above. */
+#define RG_PG_LAT_BUCKETS 26 /* up to 2^26 µs = 67 s */
+struct rg_pg_lat {
+	uint64_t bucket[RG_PG_LAT_BUCKETS];
+	uint64_t count, sum_us;
+};
+
 struct rg_pg_counters {
 #define RG_PG_CNT_DECL(f) uint64_t f;
 	RG_PG_COUNTER_FIELDS(RG_PG_CNT_DECL)
 #undef RG_PG_CNT_DECL
 	uint64_t auth_fail_by[RG_PG_AUTH_REASONS];
 	uint64_t unknown_database;
+	/* an agent's round trip as ringgate sees it: from the agent's Query (or the first
+	 * message after a ReadyForQuery) to the ReadyForQuery that answers it */
+	struct rg_pg_lat stmt_lat;
+	/* logging in to the target: the first connect to the target's first ReadyForQuery */
+	struct rg_pg_lat login_lat;
 } __attribute__((aligned(64)));
+
+static inline void rg_pg_lat_observe(struct rg_pg_lat *h, uint64_t us)
+{
+	unsigned b = us ? 63u - (unsigned)__builtin_clzll(us) : 0;
+
+	h->bucket[b < RG_PG_LAT_BUCKETS ? b : RG_PG_LAT_BUCKETS - 1]++;
+	h->count++;
+	h->sum_us += us;
+}
 
 /* ---- the gateway object ---------------------------------------------------------------- */
 

@@ -108,6 +108,10 @@ static enum pg_verdict stmt_verdict(struct rg_sess *s, enum rg_pg_stmt_kind kind
 	if (ps->internal)
 		return PG_VERDICT_ALLOW; /* the catalog's own query (catalog.c) */
 	v = pg_policy_judge(ps->gw, (unsigned)(ps->cnt - ps->gw->cnt), &ps->req, sql, len, d, jp);
+	ps->cnt->stmt_passed += v == PG_VERDICT_PASS;
+	ps->cnt->stmt_allowed += v == PG_VERDICT_ALLOW;
+	ps->cnt->stmt_logged += v == PG_VERDICT_LOG;
+	ps->cnt->stmt_held += v == PG_VERDICT_HOLD;
 	if (v == PG_VERDICT_HOLD && !jo) {
 		/* only a Query or a Parse can be held: elsewhere it is refused */
 		v = PG_VERDICT_DENY;
@@ -1249,6 +1253,8 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 
 	if (ps->appr) /* a statement waits for approval: what follows it waits too */
 		return appr_keep(s, m, err);
+	if (!ps->rt_t0_us) /* a round trip begins (see struct rg_pg_counters, stmt_lat) */
+		ps->rt_t0_us = pg_mono_us();
 	switch (m->type) {
 	case RG_PG_FE_QUERY:
 		if ((r = rg_pg_read_query(m, &q))) {
@@ -1558,6 +1564,13 @@ bool pg_be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run *run
 		if (ps->rec)
 			pg_rec_ready(ps);
 		ps->rfq_recv++;
+		if (ps->rt_t0_us) {
+			uint64_t now = pg_mono_us();
+
+			rg_pg_lat_observe(&ps->cnt->stmt_lat, now - ps->rt_t0_us);
+			/* more answers pending: the next round trip is under way from here */
+			ps->rt_t0_us = ps->syncs_sent > ps->rfq_recv ? now : 0;
+		}
 		ps->tx_status = st;
 		if (ps->mask && ps->mask->alter && st == 'I') {
 			ps->mask->alter = false; /* committed (or rolled back): read again */

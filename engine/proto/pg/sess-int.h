@@ -111,6 +111,7 @@ struct pg_login {
 	socklen_t be_addrlen;
 	unsigned addr_try, addr_count; /* which of the target's addresses, of how many */
 	const char *be_mech; /* how the target was logged in to (a literal), for the log */
+	uint64_t connect_us; /* CLOCK_MONOTONIC µs of the first connect to the target */
 	char user[64];	     /* the agent's startup user, informational, sanitised */
 	char db[64];	     /* the startup database (target name), truncated, as sent */
 	char *startup_user;  /* the startup user as sent (heap): names the role */
@@ -174,6 +175,7 @@ struct pg_sess {
 	struct rg_pg_cancel_entry *cancel; /* a CancelRequest connection: the looked-up entry */
 	/* relay bookkeeping */
 	uint64_t syncs_sent, rfq_recv; /* Query/Sync/FunctionCall forwarded, ReadyForQuery seen */
+	uint64_t rt_t0_us; /* CLOCK_MONOTONIC µs the agent's current round trip began, 0: none */
 	struct pg_deny_pending *deny;  /* [DENY_RING], while denials await their answer */
 	unsigned deny_head, deny_n;
 	struct rg_acc rowdesc; /* copy of the latest RowDescription */
