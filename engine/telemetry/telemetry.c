@@ -219,6 +219,48 @@ static void pg_families(struct rg_prom *b, struct rg_pg_gw *gw)
 		       "verdict", "deny", NULL);
 	rg_prom_sample(b, "ringgate_statements_total", (double)c.stmt_held, "protocol", P,
 		       "verdict", "hold", NULL);
+	rg_prom_family(b, "ringgate_rule_statements_total", "counter",
+		       "Statements a rule decided, by rule id and its verdict (rule=\"other\": "
+		       "rules past the first 64 a worker met).");
+	for (unsigned k = 0; k < RG_PG_RULE_SLOTS; k++) {
+		static const char *const vn[] = {"pass", "allow", "log", "deny", "hold"};
+
+		if (c.rules[k].used)
+			rg_prom_sample(b, "ringgate_rule_statements_total", (double)c.rules[k].n,
+				       "protocol", P, "rule", c.rules[k].id, "verdict",
+				       c.rules[k].verdict < 5 ? vn[c.rules[k].verdict] : "?", NULL);
+	}
+	if (c.rule_other)
+		rg_prom_sample(b, "ringgate_rule_statements_total", (double)c.rule_other,
+			       "protocol", P, "rule", "other", "verdict", "?", NULL);
+	rg_prom_family(b, "ringgate_approvals_total", "counter",
+		       "Statements held for approval, by how their request ended.");
+	{
+		static const char *const on[] = {"pending", "approved", "denied",
+						 "expired", "withdrawn", "abandoned"};
+
+		for (unsigned k = 1; k < 6; k++)
+			rg_prom_sample(b, "ringgate_approvals_total", (double)c.appr_by[k],
+				       "protocol", P, "outcome", on[k], NULL);
+	}
+	rg_prom_family(b, "ringgate_target_sessions_total", "counter",
+		       "Sessions logged in to each target.");
+	for (size_t i = 0; i < rg_pg_gw_targets(gw); i++) {
+		uint64_t tot, act;
+		const char *name = rg_pg_gw_target_sessions(gw, i, &tot, &act);
+
+		rg_prom_sample(b, "ringgate_target_sessions_total", (double)tot, "protocol", P,
+			       "target", name, NULL);
+	}
+	rg_prom_family(b, "ringgate_target_sessions_active", "gauge",
+		       "Sessions open now to each target (logged in).");
+	for (size_t i = 0; i < rg_pg_gw_targets(gw); i++) {
+		uint64_t tot, act;
+		const char *name = rg_pg_gw_target_sessions(gw, i, &tot, &act);
+
+		rg_prom_sample(b, "ringgate_target_sessions_active", (double)act, "protocol", P,
+			       "target", name, NULL);
+	}
 	rg_prom_family(b, "ringgate_messages_total", "counter",
 		       "Statement-carrying messages relayed, by protocol and kind.");
 	rg_prom_sample(b, "ringgate_messages_total", (double)c.queries, "protocol", P, "kind",

@@ -728,6 +728,13 @@ int rg_pg_gw_add_target(struct rg_pg_gw *gw, const struct rg_config_target *tc,
 		if (ret)
 			goto fail;
 	}
+	t->wcnt = aligned_alloc(64, sizeof(*t->wcnt) * gw->workers);
+	if (!t->wcnt) {
+		ret = -ENOMEM;
+		snprintf(why, sizeof(why), "out of memory");
+		goto fail;
+	}
+	memset(t->wcnt, 0, sizeof(*t->wcnt) * gw->workers);
 	t->cred = cred;
 	gw->n_targets++;
 	return 0;
@@ -785,6 +792,33 @@ void rg_pg_counters(const struct rg_pg_gw *gw, int worker, struct rg_pg_counters
 		for (j = 0; j < RG_PG_AUTH_REASONS; j++)
 			out->auth_fail_by[j] += c->auth_fail_by[j];
 		out->unknown_database += c->unknown_database;
+		for (j = 0; j < 8; j++)
+			out->appr_by[j] += c->appr_by[j];
+		out->rule_other += c->rule_other;
+		/* rules by id: merged into out's table by the same id */
+		for (j = 0; j < RG_PG_RULE_SLOTS; j++) {
+			const volatile struct rg_pg_rule_cnt *r = &c->rules[j];
+			unsigned k;
+
+			if (!__atomic_load_n(&r->used, __ATOMIC_ACQUIRE))
+				continue;
+			for (k = 0; k < RG_PG_RULE_SLOTS; k++) {
+				struct rg_pg_rule_cnt *o = &out->rules[k];
+
+				if (!o->used) {
+					memcpy(o->id, (const char *)r->id, sizeof(o->id));
+					o->id[sizeof(o->id) - 1] = '\0';
+					o->verdict = r->verdict;
+					o->used = 1;
+				}
+				if (!strcmp(o->id, (const char *)r->id)) {
+					o->n += r->n;
+					break;
+				}
+			}
+			if (k == RG_PG_RULE_SLOTS)
+				out->rule_other += r->n;
+		}
 		for (j = 0; j < RG_PG_LAT_BUCKETS; j++) {
 			out->stmt_lat.bucket[j] += c->stmt_lat.bucket[j];
 			out->login_lat.bucket[j] += c->login_lat.bucket[j];
@@ -794,6 +828,24 @@ void rg_pg_counters(const struct rg_pg_gw *gw, int worker, struct rg_pg_counters
 		out->login_lat.count += c->login_lat.count;
 		out->login_lat.sum_us += c->login_lat.sum_us;
 	}
+}
+
+size_t rg_pg_gw_targets(const struct rg_pg_gw *gw)
+{
+	return gw->n_targets;
+}
+
+const char *rg_pg_gw_target_sessions(const struct rg_pg_gw *gw, size_t i, uint64_t *total,
+				     uint64_t *active)
+{
+	const struct pg_target *t = &gw->targets[i];
+
+	*total = *active = 0;
+	for (unsigned w = 0; w < gw->workers; w++) {
+		*total += ((const volatile struct pg_tcnt *)&t->wcnt[w])->sessions;
+		*active += ((const volatile struct pg_tcnt *)&t->wcnt[w])->active;
+	}
+	return t->cfg->name;
 }
 
 const struct pg_target *rg_pg_gw_target(const struct rg_pg_gw *gw, const char *name)
@@ -851,6 +903,7 @@ void rg_pg_gw_free(struct rg_pg_gw *gw)
 		free(gw->targets[i].roles);
 		rg_auth_cred_free(gw->targets[i].cred);
 		rg_tls_ctx_free(gw->targets[i].tls);
+		free(gw->targets[i].wcnt);
 	}
 	free(gw->targets);
 	rg_pg_cancel_reg_free(gw->cancel);

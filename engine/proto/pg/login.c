@@ -918,6 +918,13 @@ void pg_be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 			pg_ev_session_start(ps, ps->login->be_user, ps->be_tls != NULL,
 					    ps->login->be_mech ? ps->login->be_mech : "none");
 			pg_rec_start(ps);
+			if (!ps->internal) {
+				struct pg_tcnt *tc = &ps->tgt->wcnt[ps->cnt - ps->gw->cnt];
+
+				tc->sessions++;
+				tc->active++;
+				ps->tgt_counted = true;
+			}
 			rg_pg_log("event=upstream_login sess=%llu target=%s role=%s tls=%s mech=%s",
 				  (unsigned long long)ps->id, tc->name, ps->login->be_user,
 				  ps->be_tls ? "yes" : "no",

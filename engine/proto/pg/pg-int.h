@@ -111,7 +111,14 @@ struct pg_target {
 	const char *server_name; /* SNI / verified name */
 	struct pg_dns *dns;	 /* DNS name: its address set, kept current by the resolver
 				  * (gw.c); NULL for an IP literal or a unix socket */
+	struct pg_tcnt *wcnt;	 /* [workers]: this target's sessions, each worker its own */
 };
+
+/* A target's session counts on one worker (written by that worker only, summed on scrape). */
+struct pg_tcnt {
+	uint64_t sessions; /* logged in to this target */
+	uint64_t active;   /* of which open now */
+} __attribute__((aligned(64)));
 
 struct pg_issuer {
 	const char *iss;

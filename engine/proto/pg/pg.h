@@ -110,6 +110,7 @@ typedef void (*rg_pg_row_hook)(void *arg, const struct rg_pg_sess_info *si,
 /* A log2 histogram of microseconds: bucket b counts values in [2^b, 2^(b+1)) µs (bucket 0
  * also 0); the last bucket takes everything above. */
 #define RG_PG_LAT_BUCKETS 26 /* up to 2^26 µs = 67 s */
+#define RG_PG_RULE_SLOTS 64
 struct rg_pg_lat {
 	uint64_t bucket[RG_PG_LAT_BUCKETS];
 	uint64_t count, sum_us;
@@ -121,6 +122,17 @@ struct rg_pg_counters {
 #undef RG_PG_CNT_DECL
 	uint64_t auth_fail_by[RG_PG_AUTH_REASONS];
 	uint64_t unknown_database;
+	uint64_t appr_by[8]; /* held statements' outcomes, by enum rg_appr_status */
+	/* statements decided by a rule, by rule id (the first RG_PG_RULE_SLOTS ids a worker
+	 * meets; later ones count in rule_other). A slot's id is written once, then `used` is
+	 * set (release): a scrape reads only used slots. */
+	struct rg_pg_rule_cnt {
+		char id[56];
+		uint32_t used;
+		uint32_t verdict; /* enum pg_verdict of the first count (rules decide one way) */
+		uint64_t n;
+	} rules[RG_PG_RULE_SLOTS];
+	uint64_t rule_other;
 	/* an agent's round trip as ringgate sees it: from the agent's Query (or the first
 	 * message after a ReadyForQuery) to the ReadyForQuery that answers it */
 	struct rg_pg_lat stmt_lat;
@@ -184,6 +196,12 @@ struct rg_config_audit;
 int rg_pg_gw_set_audit(struct rg_pg_gw *gw, struct rg_audit *a, const struct rg_config_audit *ac,
 		       char *err, size_t errlen);
 void rg_pg_gw_audit_free(struct rg_pg_gw *gw);
+
+/* For metrics (any thread): the configured targets, and target i's name with the sessions
+ * logged in to it (total) and open now (active), summed over the workers. */
+size_t rg_pg_gw_targets(const struct rg_pg_gw *gw);
+const char *rg_pg_gw_target_sessions(const struct rg_pg_gw *gw, size_t i, uint64_t *total,
+				     uint64_t *active);
 /* Session recordings (audit.record_sessions) into their own trail a, likewise. */
 int rg_pg_gw_set_recording(struct rg_pg_gw *gw, struct rg_audit *a,
 			   const struct rg_config_audit *ac, char *err, size_t errlen);

@@ -92,6 +92,33 @@ refused:
  * A Query, Parse or FunctionCall: the lexing guard, then the policy bundle in force (none:
  * pass-through, said at start), then the test seam. True if it may go to the target.
  */
+/* One more statement decided by rule `id` on this worker (metrics: by rule id). */
+static void count_rule(struct rg_pg_counters *c, const char *id, enum pg_verdict v)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = id; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	for (unsigned k = 0; k < RG_PG_RULE_SLOTS; k++) {
+		struct rg_pg_rule_cnt *r = &c->rules[(h + k) % RG_PG_RULE_SLOTS];
+
+		if (!__atomic_load_n(&r->used, __ATOMIC_RELAXED)) {
+			if (strlen(id) >= sizeof(r->id))
+				break;
+			memcpy(r->id, id, strlen(id) + 1);
+			r->verdict = (uint32_t)v;
+			r->n = 1;
+			__atomic_store_n(&r->used, 1, __ATOMIC_RELEASE);
+			return;
+		}
+		if (!strcmp(r->id, id)) {
+			r->n++;
+			return;
+		}
+	}
+	c->rule_other++;
+}
+
 static enum pg_verdict stmt_verdict(struct rg_sess *s, enum rg_pg_stmt_kind kind,
 				    const char *name, const char *sql, size_t len,
 				    struct rg_pg_deny *d, struct pg_judgement *jo)
@@ -108,6 +135,8 @@ static enum pg_verdict stmt_verdict(struct rg_sess *s, enum rg_pg_stmt_kind kind
 	if (ps->internal)
 		return PG_VERDICT_ALLOW; /* the catalog's own query (catalog.c) */
 	v = pg_policy_judge(ps->gw, (unsigned)(ps->cnt - ps->gw->cnt), &ps->req, sql, len, d, jp);
+	if (jp->rule)
+		count_rule(ps->cnt, jp->rule, v);
 	ps->cnt->stmt_passed += v == PG_VERDICT_PASS;
 	ps->cnt->stmt_allowed += v == PG_VERDICT_ALLOW;
 	ps->cnt->stmt_logged += v == PG_VERDICT_LOG;
@@ -1111,6 +1140,7 @@ void pg_appr_free(struct rg_sess *s)
 
 	if (!h)
 		return;
+	ps->cnt->appr_by[RG_APPR_ABANDONED]++;
 	if (h->linked)
 		pg_approvals_end(ps->gw, h, RG_APPR_ABANDONED);
 	ps->appr = NULL;
@@ -1173,6 +1203,8 @@ void pg_appr_release(struct rg_sess *s, enum rg_appr_status st, const char *by,
 		h->d = d;
 		st = RG_APPR__COUNT; /* denied by the bundle, below */
 	}
+	_Static_assert(RG_APPR__COUNT <= 8, "appr_by");
+	ps->cnt->appr_by[st == RG_APPR__COUNT ? RG_APPR_DENIED : st]++;
 	if (ps->ev)
 		pg_ev_approval(ps, h->ev_n, h->id,
 			       st == RG_APPR__COUNT ? "denied_by_reloaded_bundle"

@@ -158,6 +158,7 @@ struct pg_sess {
 	bool rowdesc_valid;
 	bool relayed; /* logged in to the target: its end is logged (session_end) */
 	bool terminated;  /* the agent sent Terminate */
+	bool tgt_counted; /* counted in its target's active sessions (pg_tcnt) */
 	char end_state[6]; /* the SQLSTATE of the FATAL that ended it, "" if none */
 	uint8_t negotiations;
 	uint8_t tx_status; /* last ReadyForQuery status */

@@ -364,6 +364,8 @@ static void pg_close(struct rg_sess *s, enum rg_close_reason reason)
 	if (ps->rec) {
 		pg_rec_end(ps, ps->terminated ? "terminate" : "closed");
 	}
+	if (ps->tgt_counted)
+		ps->tgt->wcnt[ps->cnt - ps->gw->cnt].active--;
 	if (ps->key_registered)
 		rg_pg_cancel_unregister(ps->gw->cancel, ps->key_pid, ps->key_key);
 	if (ps->counted)
