@@ -122,6 +122,14 @@ def main():
                   "io_uring figures per worker")
             check(value(t1, "ringgate_audit_records_written_total") >= 2400 and
                   value(t1, "ringgate_audit_write_failing") == 0, "the audit writer")
+            check(value(t1, "ringgate_rule_statements_total", rule="baseline.no-drop",
+                        verdict="deny") == 1, "statements by rule id: the DROP's rule")
+            check(value(t1, "ringgate_target_sessions_total", target="appdb") >= 6 and
+                  value(t1, "ringgate_target_sessions_active", target="appdb") == 0,
+                  "sessions per target")
+            check(all(value(t1, "ringgate_approvals_total", outcome=o) is not None
+                      for o in ("approved", "denied", "expired", "withdrawn", "abandoned")),
+                  "approvals by outcome: every outcome is a series")
             auth = value(t1, "ringgate_auth_ok_total", protocol="postgres")
             check(auth and auth >= 6, "authentications")
             bpf = value(t1, "ringgate_bpf_enabled")
