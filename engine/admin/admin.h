@@ -80,7 +80,7 @@ int rg_admin_approval_url(const char *base, const char *id, char *out, size_t ou
 enum rg_admin_route {
 	RG_ADMIN_R_NOT_FOUND = 0,
 	RG_ADMIN_R_BAD_METHOD,	 /* a known path, another method: 405 with Allow */
-	RG_ADMIN_R_PAGE,	 /* GET / : the reviewers' page */
+	RG_ADMIN_R_PAGE,	 /* GET / : the page (approvals, sessions) */
 	RG_ADMIN_R_PAGE_JS,	 /* GET /app.js */
 	RG_ADMIN_R_PAGE_CSS,	 /* GET /app.css */
 	RG_ADMIN_R_FAVICON,	 /* GET /favicon.ico: 204, so browsers log no error */

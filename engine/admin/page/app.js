@@ -334,7 +334,7 @@ function resultTable(r) {
     for (const row of r.rows || []) {
       const tr = el("tr");
       row.forEach((v, j) => {
-        const td = el("td", (right[j] ? "num" : "") + (v === null ? " null" : ""), v === null ? "" : v);
+        const td = el("td", (right[j] ? "right" : "") + (v === null ? " null" : ""), v === null ? "" : v);
         if (v === null) td.title = "NULL";
         tr.appendChild(td);
       });
