@@ -1,13 +1,16 @@
 /*
  * admin: the admin listener. HTTP/1.1 (HTTPS with admin.tls) served by libmicrohttpd on
  * threads of its own, never on the data-path workers: health and readiness, a bundle reload,
- * the approvals API over the control store (issue #11) and the reviewers' page, whose three
- * files are compiled into the binary (page.c, generated from page/ at build time).
+ * the approvals API over the control store (issue #11), sessions and their replays read from
+ * the audit trail and the recordings (issue #12, rg_sessions_list and rg_replay), and the
+ * page, whose three files are compiled into the binary (page.c, generated from page/ at
+ * build time).
  *
  * Everything but /healthz and the page's files needs `Authorization: Bearer <token>`, a
  * token from a configured issuer verified like an agent's (the verify hook). A caller
  * sees the requests they asked for, the requests their groups review, and all of them when
  * they are an operator (admin.operators); the control store decides who may decide.
+ * Sessions are evidence: operators only.
  * Answers are JSON; every refusal is a 4xx with {"error": "..."}, and a token failure says
  * only "authentication failed" (the reason goes to the log). Bodies are bounded
  * (RG_ADMIN_MAX_BODY); nothing a client sends can crash or block the listener for long.
@@ -23,6 +26,7 @@
 #include <jansson.h>
 
 #include "control.h"
+#include "evidence.h"
 
 struct rg_config;
 struct rg_auth_identity;
@@ -32,6 +36,8 @@ struct rg_auth_identity;
 #define RG_ADMIN_MAX_TOKEN 16384  /* bytes of a bearer token, at most */
 #define RG_ADMIN_LIST_DEFAULT 200 /* requests per GET /api/approvals unless ?limit= */
 #define RG_ADMIN_LIST_MAX 1000
+#define RG_ADMIN_REPLAY_MAX_ROWS 1000 /* rows per result in GET /api/sessions/{id} */
+#define RG_ADMIN_MAX_FILTER 256	      /* bytes of ?sub= and ?target= */
 
 /* What the listener asks of the rest of the process. Every hook may run on any of the
  * listener's threads, concurrently with itself. */
@@ -77,7 +83,7 @@ int rg_admin_approval_url(const char *base, const char *id, char *out, size_t ou
 enum rg_admin_route {
 	RG_ADMIN_R_NOT_FOUND = 0,
 	RG_ADMIN_R_BAD_METHOD,	 /* a known path, another method: 405 with Allow */
-	RG_ADMIN_R_PAGE,	 /* GET / : the reviewers' page */
+	RG_ADMIN_R_PAGE,	 /* GET / : the page (approvals, sessions) */
 	RG_ADMIN_R_PAGE_JS,	 /* GET /app.js */
 	RG_ADMIN_R_PAGE_CSS,	 /* GET /app.css */
 	RG_ADMIN_R_FAVICON,	 /* GET /favicon.ico: 204, so browsers log no error */
@@ -89,12 +95,16 @@ enum rg_admin_route {
 	RG_ADMIN_R_APPR_GET,	 /* GET /api/approvals/{id} */
 	RG_ADMIN_R_APPR_APPROVE, /* POST /api/approvals/{id}/approve {"reason": "..."} */
 	RG_ADMIN_R_APPR_DENY,	 /* POST /api/approvals/{id}/deny {"reason": "..."} */
+	RG_ADMIN_R_SESS_LIST,	 /* GET /api/sessions[?sub=&target=&since=&until=&verdict=] */
+	RG_ADMIN_R_SESS_GET,	 /* GET /api/sessions/{id}: its replay */
 };
 
 /*
  * Route a request (path without the query, as decoded by the server). HEAD is GET. The
  * id of an approvals path must be RG_APPR_ID_LEN lower-case hex digits (else NOT_FOUND);
- * it is copied to id. *allow (may be NULL) gets the Allow header for BAD_METHOD.
+ * it is copied to id. A session's id is the path segment after /api/sessions/ as it is
+ * (empty when longer than RG_APPR_ID_LEN): rg_admin_session_id judges it. *allow (may be
+ * NULL) gets the Allow header for BAD_METHOD.
  */
 enum rg_admin_route rg_admin_route(const char *method, const char *path,
 				   char id[RG_APPR_ID_LEN + 1], const char **allow);
@@ -111,6 +121,22 @@ int rg_admin_parse_decision(const char *body, size_t len, char **reason, const c
  * anything else -> -2. ?limit=: 1..RG_ADMIN_LIST_MAX, NULL -> default, else 0 (bad). */
 int rg_admin_status_filter(const char *s);
 size_t rg_admin_list_limit(const char *s);
+
+/* A session id: 1 to 18 decimal digits, not 0: 0 and *out, or -EINVAL. */
+int rg_admin_session_id(const char *s, long long *out);
+
+/* A UTC time "YYYY-MM-DDTHH:MM:SS[.f{1,6}]Z" (what JavaScript's toISOString gives) as µs
+ * since the epoch: 0 or -EINVAL. */
+int rg_admin_parse_time(const char *s, int64_t *us);
+
+/* The query of GET /api/sessions, each NULL when absent; an empty value is absent too. */
+struct rg_admin_sess_query {
+	const char *sub, *target, *since, *until, *verdict, *limit;
+};
+/* Into a filter and a limit (as ?limit= of the approvals list): 0, or -EINVAL with *why a
+ * fixed text. f's strings point into q. */
+int rg_admin_sessions_filter(const struct rg_admin_sess_query *q, struct rg_sessions_filter *f,
+			     size_t *limit, const char **why);
 
 /* The HTTP status for a control store result (0 -> 200; NOT_FOUND 404; SELF and
  * NOT_REVIEWER 403; NOT_PENDING 409; EXPIRED 410; INVALID 400; else 500). */

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -15,6 +16,7 @@
 #include "auth.h"
 
 #define APPR_PREFIX "/api/approvals"
+#define SESS_PREFIX "/api/sessions"
 
 static bool is_id(const char *s, size_t n)
 {
@@ -45,6 +47,8 @@ static enum rg_admin_route path_route(const char *path, char id[RG_APPR_ID_LEN +
 	    {"/reload", "POST", RG_ADMIN_R_RELOAD},
 	    {APPR_PREFIX, "GET", RG_ADMIN_R_APPR_LIST},
 	    {APPR_PREFIX "/", "GET", RG_ADMIN_R_APPR_LIST},
+	    {SESS_PREFIX, "GET", RG_ADMIN_R_SESS_LIST},
+	    {SESS_PREFIX "/", "GET", RG_ADMIN_R_SESS_LIST},
 	};
 	const char *rest, *slash;
 
@@ -53,6 +57,15 @@ static enum rg_admin_route path_route(const char *path, char id[RG_APPR_ID_LEN +
 			*method = fixed[i].method;
 			return fixed[i].r;
 		}
+	}
+	if (!strncmp(path, SESS_PREFIX "/", sizeof(SESS_PREFIX))) {
+		rest = path + sizeof(SESS_PREFIX);
+		if (strchr(rest, '/'))
+			return RG_ADMIN_R_NOT_FOUND;
+		if (strlen(rest) <= RG_APPR_ID_LEN)
+			strcpy(id, rest);
+		*method = "GET";
+		return RG_ADMIN_R_SESS_GET;
 	}
 	if (strncmp(path, APPR_PREFIX "/", sizeof(APPR_PREFIX)))
 		return RG_ADMIN_R_NOT_FOUND;
@@ -182,6 +195,112 @@ size_t rg_admin_list_limit(const char *s)
 		return 0;
 	v = (size_t)strtoul(s, NULL, 10);
 	return v >= 1 && v <= RG_ADMIN_LIST_MAX ? v : 0;
+}
+
+int rg_admin_session_id(const char *s, long long *out)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	*out = 0;
+	if (!n || n > 18 || strspn(s, "0123456789") != n)
+		return -EINVAL;
+	*out = strtoll(s, NULL, 10);
+	return *out > 0 ? 0 : -EINVAL;
+}
+
+/* n digits at s as a number in [lo, hi]: 0 or -1. */
+static int digits(const char *s, int n, int lo, int hi, int *out)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return v >= lo && v <= hi ? 0 : -1;
+}
+
+int rg_admin_parse_time(const char *s, int64_t *us)
+{
+	struct tm tm = {0}, back;
+	int y, mo, d, h, mi, sec, frac = 0, nf = 0;
+	time_t t;
+
+	*us = 0;
+	if (!s || strlen(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+	    s[16] != ':')
+		return -EINVAL;
+	if (digits(s, 4, 1970, 9999, &y) || digits(s + 5, 2, 1, 12, &mo) ||
+	    digits(s + 8, 2, 1, 31, &d) || digits(s + 11, 2, 0, 23, &h) ||
+	    digits(s + 14, 2, 0, 59, &mi) || digits(s + 17, 2, 0, 59, &sec))
+		return -EINVAL;
+	s += 19;
+	if (*s == '.') {
+		for (s++; *s >= '0' && *s <= '9' && nf < 6; s++, nf++)
+			frac = frac * 10 + (*s - '0');
+		if (!nf)
+			return -EINVAL;
+		for (int i = nf; i < 6; i++)
+			frac *= 10;
+	}
+	if (strcmp(s, "Z"))
+		return -EINVAL;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	/* timegm normalises (February 30th is March 2nd): a date that moved did not exist */
+	if (t == (time_t)-1 || !gmtime_r(&t, &back) || back.tm_mday != d || back.tm_mon != mo - 1)
+		return -EINVAL;
+	*us = (int64_t)t * 1000000 + frac;
+	return 0;
+}
+
+static const char *present(const char *s)
+{
+	return s && *s ? s : NULL;
+}
+
+int rg_admin_sessions_filter(const struct rg_admin_sess_query *q, struct rg_sessions_filter *f,
+			     size_t *limit, const char **why)
+{
+	const char *v = present(q->verdict);
+
+	*f = (struct rg_sessions_filter){.since_us = -1, .until_us = -1};
+	*why = NULL;
+	f->sub = present(q->sub);
+	f->target = present(q->target);
+	if ((f->sub && strlen(f->sub) > RG_ADMIN_MAX_FILTER) ||
+	    (f->target && strlen(f->target) > RG_ADMIN_MAX_FILTER)) {
+		*why = "sub and target are at most 256 bytes";
+		return -EINVAL;
+	}
+	if ((present(q->since) && rg_admin_parse_time(q->since, &f->since_us)) ||
+	    (present(q->until) && rg_admin_parse_time(q->until, &f->until_us))) {
+		*why = "since and until are UTC times like 2026-12-02T05:00:00Z (fractions of a "
+		       "second allowed)";
+		return -EINVAL;
+	}
+	if (f->since_us >= 0 && f->until_us >= 0 && f->since_us > f->until_us) {
+		*why = "since is after until";
+		return -EINVAL;
+	}
+	if (v && strcmp(v, "deny") && strcmp(v, "all")) {
+		*why = "verdict must be deny (sessions with a denied statement) or all";
+		return -EINVAL;
+	}
+	f->denied = v && !strcmp(v, "deny");
+	*limit = rg_admin_list_limit(present(q->limit));
+	if (!*limit) {
+		*why = "limit must be an integer 1..1000";
+		return -EINVAL;
+	}
+	return 0;
 }
 
 unsigned rg_admin_http_status(int err)

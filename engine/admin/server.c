@@ -43,6 +43,7 @@ struct rg_admin {
 	struct rg_admin_hooks hooks;
 	char *cert, *key; /* PEM, kept for MHD while it runs; the key is wiped on stop */
 	size_t keylen;
+	char audit_dir[1024], rec_dir[1024]; /* the trails /api/sessions reads ("": no audit) */
 };
 
 /* One request's state, from its first header callback to MHD's "completed" notice. */
@@ -357,6 +358,104 @@ static enum MHD_Result do_decide(struct rg_admin *a, struct MHD_Connection *c, c
 	return ret;
 }
 
+/* ---- sessions: evidence, for operators ------------------------------------------------- */
+
+/* 0 when w is an operator; otherwise a 403 was queued (*ret). */
+static int operator_only(struct rg_admin *a, struct MHD_Connection *c,
+			 const struct rg_admin_who *w, const char *what, enum MHD_Result *ret)
+{
+	char b1[160], b2[160];
+
+	if (is_operator(a, w))
+		return 0;
+	fprintf(stderr, "event=admin_forbidden request=%s sub=%s iss=%s\n", what,
+		log_val(w->sub, b1, sizeof(b1)), log_val(w->iss, b2, sizeof(b2)));
+	*ret = send_error(c, 403, "forbidden: not in an operators group", NULL);
+	return -EACCES;
+}
+
+static const char *arg(struct MHD_Connection *c, const char *key)
+{
+	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
+}
+
+static enum MHD_Result do_sessions(struct rg_admin *a, struct MHD_Connection *c,
+				   const struct rg_admin_who *w)
+{
+	const struct rg_admin_sess_query q = {arg(c, "sub"),   arg(c, "target"),
+					      arg(c, "since"), arg(c, "until"),
+					      arg(c, "verdict"), arg(c, "limit")};
+	struct rg_sessions_filter f;
+	enum MHD_Result ret;
+	const char *why;
+	json_t *all = NULL, *page;
+	size_t limit, n;
+
+	if (operator_only(a, c, w, "sessions", &ret))
+		return ret;
+	if (!a->audit_dir[0])
+		return send_error(c, 404, "no audit trail: the gateway's config has no audit section",
+				  NULL);
+	if (rg_admin_sessions_filter(&q, &f, &limit, &why))
+		return send_error(c, 400, why, NULL);
+	if (rg_sessions_list(a->audit_dir, &f, &all))
+		return send_error(c, 500, "the audit trail cannot be read", NULL);
+	/* newest first: the last `limit` of the trail's order, reversed */
+	n = json_array_size(all);
+	page = json_array();
+	for (size_t i = n; page && i > 0 && n - i < limit; i--)
+		if (json_array_append(page, json_array_get(all, i - 1))) {
+			json_decref(page);
+			page = NULL;
+		}
+	json_decref(all);
+	return send_json(c, 200,
+			 page ? json_pack("{s:o, s:I, s:I}", "sessions", page, "total", (json_int_t)n,
+					  "now_ms", (json_int_t)now_ms())
+			      : NULL);
+}
+
+static enum MHD_Result do_session(struct rg_admin *a, struct MHD_Connection *c, const char *id,
+				  const struct rg_admin_who *w)
+{
+	const struct rg_replay_opts o = {.detail = true, .max_rows = RG_ADMIN_REPLAY_MAX_ROWS};
+	char b1[160], b2[160], msg[160];
+	enum MHD_Result ret;
+	struct stat st;
+	long long sid;
+	json_t *rp = NULL;
+	int r;
+
+	if (operator_only(a, c, w, "session", &ret))
+		return ret;
+	if (rg_admin_session_id(id, &sid))
+		return send_error(c, 400,
+				  "a session id is a positive decimal number (GET /api/sessions)",
+				  NULL);
+	if (!a->audit_dir[0])
+		return send_error(c, 404, "no audit trail: the gateway's config has no audit section",
+				  NULL);
+	if (stat(a->rec_dir, &st) && errno == ENOENT)
+		return send_error(c, 404,
+				  "no session recordings here (audit.record_sessions is off)", NULL);
+	fprintf(stderr, "event=admin_session_read session=%lld sub=%s iss=%s\n", sid,
+		log_val(w->sub, b1, sizeof(b1)), log_val(w->iss, b2, sizeof(b2)));
+	r = rg_replay(a->audit_dir, a->rec_dir, sid, &o, &rp);
+	switch (r) {
+	case 0:
+		return send_json(c, 200, rp);
+	case -ENOENT:
+		snprintf(msg, sizeof(msg), "session %lld was not recorded", sid);
+		return send_error(c, 404, msg, NULL);
+	case -ESRCH:
+		return send_error(c, 404, "no such session", NULL);
+	case -ENOMEM:
+		return send_error(c, 500, "out of memory", NULL);
+	default:
+		return send_error(c, 500, "the trails cannot be read", NULL);
+	}
+}
+
 static enum MHD_Result dispatch(struct rg_admin *a, struct MHD_Connection *c, const char *url,
 				const char *method, struct req *rq)
 {
@@ -408,6 +507,11 @@ static enum MHD_Result dispatch(struct rg_admin *a, struct MHD_Connection *c, co
 	rg_admin_who_from(ident, &w);
 	if (r == RG_ADMIN_R_RELOAD) {
 		ret = do_reload(a, c, &w);
+		goto out;
+	}
+	/* sessions come from the audit trail, not the control store */
+	if (r == RG_ADMIN_R_SESS_LIST || r == RG_ADMIN_R_SESS_GET) {
+		ret = r == RG_ADMIN_R_SESS_LIST ? do_sessions(a, c, &w) : do_session(a, c, id, &w);
 		goto out;
 	}
 	if (!a->ctl) {
@@ -654,6 +758,15 @@ int rg_admin_start(const struct rg_config *cfg, struct rg_control *ctl,
 		return -ENOMEM;
 	a->cfg = cfg;
 	a->ctl = ctl;
+	if (cfg->audit.enabled) {
+		const struct rg_config_audit *au = &cfg->audit;
+
+		snprintf(a->audit_dir, sizeof(a->audit_dir), "%s%s",
+			 au->dir ? au->dir : cfg->state_dir, au->dir ? "" : "/audit");
+		snprintf(a->rec_dir, sizeof(a->rec_dir), "%s%s",
+			 au->recordings_dir ? au->recordings_dir : cfg->state_dir,
+			 au->recordings_dir ? "" : "/recordings");
+	}
 	if (hooks)
 		a->hooks = *hooks;
 	if (ac->tls_enabled) {

@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 enum rg_audit_kind {
 	RG_AUDIT_EVENT = 1,	 /* payload: a JSON object */
 	RG_AUDIT_CHECKPOINT = 2, /* payload: the 64-byte Ed25519 signature */
@@ -178,5 +180,56 @@ int rg_audit_check(const struct rg_audit_opts *o, char *err, size_t errlen);
 typedef bool (*rg_audit_each_fn)(void *arg, uint64_t seq, int64_t time_us, const char *payload,
 				 size_t len);
 int rg_audit_each(const char *dir, rg_audit_each_fn fn, void *arg);
+
+/* ---- sessions and their replay (replay.c) ------------------------------------------------
+ *
+ * Read back from the trails for `ringgatectl sessions list` / `replay` and the admin
+ * listener's /api/sessions (docs/audit.md, "Session recordings"). Read-only, any thread,
+ * while the gateway writes; through rg_audit_each, so only records that hold are used.
+ */
+struct rg_sessions_filter {
+	const char *sub;    /* the identity's sub, exactly; NULL: any */
+	const char *target; /* exactly; NULL: any */
+	int64_t since_us;   /* the session overlaps [since, until] (UTC µs; an open session */
+	int64_t until_us;   /* lasts until now); < 0: no bound */
+	bool denied;	    /* only sessions with a statement denied (policy or reviewer) */
+};
+
+/*
+ * The sessions of the audit trail in audit_dir (those with an auth_ok or session_start)
+ * that pass f (NULL: all), oldest first: *out a JSON array of objects with "id" and, as far
+ * as the trail has them, "sub", "iss", "groups", "target", "client", "start" (UTC, ISO
+ * 8601), "role", "recorded", and once ended "end", "reason", "statements", "denials",
+ * "bytes_out". Returns 0, -EIO (the trail cannot be read) or -ENOMEM.
+ */
+int rg_sessions_list(const char *audit_dir, const struct rg_sessions_filter *f, json_t **out);
+
+struct rg_replay_opts {
+	/* Also what a renderer needs: per statement "t_us" (its marker, µs since the session's
+	 * start: statements without one, n 0, hold output before any statement), "out" (the
+	 * order of its output: {"result": i}, {"error": i}, {"notice": i} by index into those
+	 * arrays, {"copy": text}, {"time_ms": x}), "approval" (a held statement's outcome,
+	 * reviewer, reason); per result "types" (column type oids); and "who" (sub, iss,
+	 * groups, target, client, role from session_start, or null). */
+	bool detail;
+	/* Values as the agent's bytes even when they are not UTF-8 (json_dumps may then refuse
+	 * them: for printing). Otherwise invalid bytes become U+FFFD. */
+	bool raw_bytes;
+	/* Rows kept per result; 0: all. Rows past it are counted in "rows_omitted". */
+	size_t max_rows;
+};
+
+/*
+ * One session's replay from the audit trail (statement texts, verdicts) and the recordings
+ * trail (what the agent received): *out {"session": id, "statements": [{"n", "sql",
+ * "kind", "verdict", "rule"?, "results": [{"columns", "rows", "tag"}], "errors",
+ * "notices": [{"severity", "sqlstate", "message"}], "time_ms"?}], "truncated" (the
+ * recording passed audit.record_max_bytes), "complete" (no chunk missing or bad), "end"?
+ * (the reason the session ended)}, plus opts' extras. Returns 0; -ENOENT: the session is in
+ * the audit trail but has no recording; -ESRCH: neither trail knows it; -EIO: a trail
+ * cannot be read; -ENOMEM.
+ */
+int rg_replay(const char *audit_dir, const char *rec_dir, long long session,
+	      const struct rg_replay_opts *opts, json_t **out);
 
 #endif

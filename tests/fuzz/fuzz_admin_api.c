@@ -2,8 +2,11 @@
  * Fuzz target for the admin listener's parsers: the input is split at its first two NUL
  * bytes into a request path, an Authorization header and a body, which go through
  * rg_admin_route (every method), rg_admin_bearer, rg_admin_parse_decision and the list
- * parameters as a request's would. Invariants checked: a routed id is 32 hex digits, a
- * bearer token lies inside its header, a parsed reason is 1..1000 bytes of one line.
+ * parameters as a request's would; the three parts are also the query of GET /api/sessions
+ * (sub, since and until; target, verdict and limit) and a session id. Invariants checked: a
+ * routed approval id is 32 hex digits, a routed session id fits its buffer, a bearer token
+ * lies inside its header, a parsed reason is 1..1000 bytes of one line, a parsed session id
+ * is positive, a parsed time is not before 1970, a parsed filter's bounds are in order.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,7 +22,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *buf = malloc(size + 3), *path, *hdr, *body, *end, *reason = NULL;
 	char id[RG_APPR_ID_LEN + 1];
 	const char *tok, *why, *allow;
-	size_t len;
+	struct rg_sessions_filter f;
+	long long sid;
+	int64_t us;
+	size_t len, limit;
 
 	if (!buf)
 		return 0;
@@ -38,6 +44,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (r == RG_ADMIN_R_BAD_METHOD && !allow)
 			abort();
+		if (r == RG_ADMIN_R_SESS_GET && strlen(id) > RG_APPR_ID_LEN)
+			abort();
+		if (r == RG_ADMIN_R_SESS_GET && rg_admin_session_id(id, &sid) == 0 && sid <= 0)
+			abort();
 	}
 	if (rg_admin_bearer(hdr, &tok, &len) == 0 &&
 	    (tok < hdr || tok + len > hdr + strlen(hdr) || !len || len > RG_ADMIN_MAX_TOKEN))
@@ -55,6 +65,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	rg_admin_status_filter(path);
 	rg_admin_list_limit(hdr);
+	if (rg_admin_session_id(path, &sid) == 0 && sid <= 0)
+		abort();
+	if (rg_admin_parse_time(path, &us) == 0 && us < 0)
+		abort();
+	if (body <= end) {
+		const struct rg_admin_sess_query q = {path, hdr, path, hdr, body, body};
+
+		if (rg_admin_sessions_filter(&q, &f, &limit, &why) == 0 &&
+		    ((f.since_us >= 0 && f.until_us >= 0 && f.since_us > f.until_us) || !limit ||
+		     limit > RG_ADMIN_LIST_MAX))
+			abort();
+		if (rg_admin_sessions_filter(&q, &f, &limit, &why) && !why)
+			abort();
+	}
 	free(buf);
 	return 0;
 }

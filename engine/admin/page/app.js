@@ -1,8 +1,12 @@
 /*
- * The reviewers' page (docs/admin.md): a token pasted once per tab (sessionStorage), the
- * pending requests this token may decide or see, polled every 2 s, approve/deny with a
- * reason, and the history of decided requests. Everything a request carries is put in the
- * page with textContent (never innerHTML): a statement or a reason is the client's text.
+ * The admin page (docs/admin.md): a token pasted once per tab (sessionStorage), then two
+ * views chosen by the URL's hash. Approvals (#/approvals[/<id>]): the pending requests this
+ * token may decide or see, polled every 2 s, approve/deny with a reason, and the history of
+ * decided requests. Sessions (#/sessions, operators): the audit trail's sessions searched by
+ * identity, target, time and denials, and one session's replay (#/sessions/<id>): each
+ * statement, its verdict and rule, its results as tables (values as recorded: masked),
+ * errors, notices and times. Everything from a request or a session is put in the page
+ * with textContent (never innerHTML): statements, values and reasons are clients' text.
  */
 "use strict";
 
@@ -226,6 +230,7 @@ function renderHistory(list) {
 
 function focusFromHash() {
   const m = /^#\/approvals\/([0-9a-f]{32})$/.exec(location.hash);
+  if (currentView() !== "approvals") return;
   if (!m) return;
   const c = $("req-" + m[1]) || $("hist-" + m[1]);
   if (c && !c.classList.contains("focus")) {
@@ -234,9 +239,228 @@ function focusFromHash() {
   }
 }
 
+/* ---- sessions and replays (operators): evidence read from the audit trail ---------------- */
+
+/* The numeric types psql right-aligns: int8, int2, int4, oid, float4, float8, numeric, money. */
+const NUMERIC_OIDS = new Set([20, 21, 23, 26, 700, 701, 1700, 790]);
+
+function sessStatus(id, msg, isError) {
+  const s = $(id);
+  s.textContent = msg;
+  s.className = isError ? "error" : "muted";
+}
+
+/* A datetime-local value (the browser's time zone) as the API's UTC time; null when bad. */
+function localToIso(v) {
+  const d = new Date(v);
+  return isNaN(d.getTime()) ? null : d.toISOString();
+}
+
+async function loadSessions() {
+  const q = new URLSearchParams();
+  const sub = $("sess-sub").value.trim();
+  const target = $("sess-target").value.trim();
+  if (sub) q.set("sub", sub);
+  if (target) q.set("target", target);
+  for (const [key, id] of [["since", "sess-since"], ["until", "sess-until"]]) {
+    const v = $(id).value;
+    if (!v) continue;
+    const iso = localToIso(v);
+    if (!iso) return sessStatus("sess-status", "not a time: " + v, true);
+    q.set(key, iso);
+  }
+  if ($("sess-denied").checked) q.set("verdict", "deny");
+  q.set("limit", "200");
+  let r;
+  try {
+    r = await api("GET", "/api/sessions?" + q.toString());
+  } catch (e) {
+    return sessStatus("sess-status", "the gateway did not answer", true);
+  }
+  if (r.status === 401) return logout("authentication failed");
+  if (r.status !== 200 || !r.doc) {
+    $("sessions").querySelector("tbody").replaceChildren();
+    $("sess-count").textContent = "";
+    return sessStatus("sess-status", (r.doc && r.doc.error) || ("HTTP " + r.status), true);
+  }
+  renderSessions(r.doc.sessions || [], r.doc.total || 0);
+}
+
+function renderSessions(list, total) {
+  const rows = [];
+  for (const s of list) {
+    const tr = el("tr", s.recorded ? "link" : "");
+    tr.id = "sess-" + s.id;
+    const first = el("td");
+    if (s.recorded) {
+      const a = el("a", "", when(Date.parse(s.start)));
+      a.href = "#/sessions/" + s.id;
+      first.appendChild(a);
+      tr.addEventListener("click", (e) => {
+        if (e.target.tagName !== "A") location.hash = "#/sessions/" + s.id;
+      });
+    } else {
+      first.textContent = when(Date.parse(s.start));
+    }
+    tr.appendChild(first);
+    tr.appendChild(el("td", "", s.sub || "-"));
+    tr.appendChild(el("td", "", s.target || "-"));
+    tr.appendChild(el("td", "", s.client || "-"));
+    tr.appendChild(el("td", "", s.end ? (s.reason || "") + " " + when(Date.parse(s.end)) : "(open)"));
+    tr.appendChild(el("td", "n", s.statements === undefined ? "" : s.statements));
+    tr.appendChild(el("td", s.denials > 0 ? "n bad" : "n", s.denials === undefined ? "" : s.denials));
+    tr.appendChild(el("td", "", s.recorded ? "yes" : "no"));
+    rows.push(tr);
+  }
+  $("sessions").querySelector("tbody").replaceChildren(...rows);
+  $("sess-count").textContent = "(" + total + ")";
+  sessStatus("sess-status", list.length < total
+    ? "the newest " + list.length + " of " + total + " shown; narrow the search for older ones"
+    : (total ? "newest first" : "no session matches"), false);
+}
+
+/* One result as an aligned table: psql's alignment (numbers right), NULL as an empty cell. */
+function resultTable(r) {
+  const box = el("div", "result");
+  if (r.columns) {
+    const t = el("table", "rows");
+    const right = (r.types || []).map((oid) => NUMERIC_OIDS.has(oid));
+    const hr = el("tr");
+    r.columns.forEach((c) => hr.appendChild(el("th", "", c)));
+    const thead = el("thead");
+    thead.appendChild(hr);
+    t.appendChild(thead);
+    const body = el("tbody");
+    for (const row of r.rows || []) {
+      const tr = el("tr");
+      row.forEach((v, j) => {
+        const td = el("td", (right[j] ? "right" : "") + (v === null ? " null" : ""), v === null ? "" : v);
+        if (v === null) td.title = "NULL";
+        tr.appendChild(td);
+      });
+      body.appendChild(tr);
+    }
+    t.appendChild(body);
+    box.appendChild(t);
+    const n = (r.rows || []).length + (r.rows_omitted || 0);
+    let foot = "(" + n + (n === 1 ? " row)" : " rows)");
+    if (r.rows_omitted) foot += ", the first " + r.rows.length + " shown";
+    box.appendChild(el("p", "tag", foot));
+  } else if (r.tag) {
+    box.appendChild(el("p", "tag", r.tag));
+  }
+  return box;
+}
+
+function statementBox(s, i) {
+  const box = el("div", "stmt");
+  box.id = "stmt-" + i;
+  box.dataset.n = s.n;
+  const head = el("div", "stmt-head");
+  if (s.t_us !== undefined) {
+    head.appendChild(el("span", "stmt-n", "#" + s.n));
+    if (s.verdict) head.appendChild(el("span", "verdict v-" + s.verdict, s.verdict));
+    if (s.rule) head.appendChild(el("span", "rule", "rule " + s.rule));
+    if (s.approval) {
+      const a = s.approval;
+      head.appendChild(el("span", "approval", "approval: " + (a.outcome || "?") +
+        (a.reviewer ? " by " + a.reviewer : "") + (a.reason ? " (" + a.reason + ")" : "")));
+    }
+    box.appendChild(head);
+    box.appendChild(s.sql === undefined || s.sql === null
+      ? el("p", "muted", "(statement not in the audit trail)") : sqlBlock(s.sql, false));
+  } else {
+    head.appendChild(el("span", "muted", "before any statement"));
+    box.appendChild(head);
+  }
+  for (const item of s.out || []) {
+    if ("result" in item) {
+      box.appendChild(resultTable(s.results[item.result]));
+    } else if ("error" in item || "notice" in item) {
+      const e = "error" in item ? s.errors[item.error] : s.notices[item.notice];
+      const d = el("div", "error" in item ? "pg-error" : "pg-notice",
+        e.severity + ":  " + e.message);
+      if (e.sqlstate) d.appendChild(el("span", "sqlstate", " SQLSTATE " + e.sqlstate));
+      box.appendChild(d);
+    } else if ("copy" in item) {
+      box.appendChild(el("pre", "copy", item.copy));
+    } else if ("time_ms" in item) {
+      box.appendChild(el("p", "time", "Time: " + item.time_ms.toFixed(3) + " ms"));
+    }
+  }
+  return box;
+}
+
+async function loadReplay(id) {
+  $("replay-id").textContent = id;
+  $("replay-meta").replaceChildren();
+  $("replay-flags").replaceChildren();
+  $("replay").replaceChildren();
+  sessStatus("replay-status", "loading", false);
+  let r;
+  try {
+    r = await api("GET", "/api/sessions/" + encodeURIComponent(id));
+  } catch (e) {
+    return sessStatus("replay-status", "the gateway did not answer", true);
+  }
+  if (r.status === 401) return logout("authentication failed");
+  if (r.status !== 200 || !r.doc) {
+    return sessStatus("replay-status", (r.doc && r.doc.error) || ("HTTP " + r.status), true);
+  }
+  if (currentView() !== "replay" || $("replay-id").textContent !== id) return;
+  const doc = r.doc;
+  const who = doc.who || {};
+  const meta = $("replay-meta");
+  meta.appendChild(metaItem("identity", who.sub));
+  meta.appendChild(metaItem("issuer", who.iss));
+  meta.appendChild(metaItem("groups", (who.groups || []).join(", ") || "-"));
+  meta.appendChild(metaItem("target", who.target));
+  meta.appendChild(metaItem("from", who.client));
+  meta.appendChild(metaItem("as role", who.role));
+  meta.appendChild(metaItem("ended", doc.end || "(open)"));
+  const stmts = doc.statements || [];
+  meta.appendChild(metaItem("statements", stmts.filter((s) => s.t_us !== undefined).length));
+  if (doc.truncated)
+    $("replay-flags").appendChild(el("p", "warn",
+      "The recording stops here: the session passed audit.record_max_bytes."));
+  if (!doc.complete)
+    $("replay-flags").appendChild(el("p", "warn",
+      "Chunks of this recording are missing: what follows has gaps."));
+  $("replay").replaceChildren(...stmts.map(statementBox));
+  sessStatus("replay-status", "what the agent received, masked values as recorded", false);
+}
+
+/* ---- views: the URL's hash chooses ------------------------------------------------------ */
+
+function currentView() {
+  if (/^#\/sessions\/[^/]+$/.test(location.hash)) return "replay";
+  if (/^#\/sessions\/?$/.test(location.hash)) return "sessions";
+  return "approvals";
+}
+
+function route() {
+  if (!token) return;
+  const v = currentView();
+  $("approvals-view").hidden = v !== "approvals";
+  $("sessions-view").hidden = v !== "sessions";
+  $("replay-view").hidden = v !== "replay";
+  $("nav-approvals").classList.toggle("here", v === "approvals");
+  $("nav-sessions").classList.toggle("here", v !== "approvals");
+  document.title = v === "approvals" ? "ringgate approvals" : "ringgate sessions";
+  if (v === "approvals") {
+    refresh();
+    focusFromHash();
+  } else if (v === "sessions") {
+    loadSessions();
+  } else {
+    loadReplay(decodeURIComponent(location.hash.slice("#/sessions/".length)));
+  }
+}
+
 /* ---- polling, login, logout ---------------------------------------------------------------- */
 
 async function refresh() {
+  if (currentView() !== "approvals") return;
   let r;
   try {
     r = await api("GET", "/api/approvals?limit=200");
@@ -263,6 +487,7 @@ function show(loggedIn) {
   $("login").hidden = loggedIn;
   $("app").hidden = !loggedIn;
   $("logout").hidden = !loggedIn;
+  $("nav").hidden = !loggedIn;
 }
 
 function whoFromToken(t) {
@@ -277,7 +502,7 @@ function whoFromToken(t) {
 function start() {
   show(true);
   $("who").textContent = whoFromToken(token);
-  refresh();
+  route();
   if (timer) clearInterval(timer);
   timer = setInterval(refresh, POLL_MS);
 }
@@ -289,6 +514,9 @@ function logout(why) {
   sessionStorage.removeItem(KEY);
   $("pending").replaceChildren();
   $("history").querySelector("tbody").replaceChildren();
+  $("sessions").querySelector("tbody").replaceChildren();
+  $("replay").replaceChildren();
+  $("replay-meta").replaceChildren();
   $("who").textContent = "";
   $("login-error").textContent = why || "";
   show(false);
@@ -317,6 +545,10 @@ $("login-form").addEventListener("submit", async (e) => {
   start();
 });
 $("logout").addEventListener("click", () => logout(""));
-window.addEventListener("hashchange", focusFromHash);
+$("sess-search").addEventListener("submit", (e) => {
+  e.preventDefault();
+  loadSessions();
+});
+window.addEventListener("hashchange", route);
 
 if (token) start(); else show(false);

@@ -294,6 +294,116 @@ static void test_who_from_identity(void **state)
 	free(id);
 }
 
+static void test_route_sessions(void **state)
+{
+	char id[RG_APPR_ID_LEN + 1];
+	const char *allow;
+
+	(void)state;
+	assert_int_equal(rg_admin_route("GET", "/api/sessions", id, NULL), RG_ADMIN_R_SESS_LIST);
+	assert_int_equal(rg_admin_route("HEAD", "/api/sessions/", id, NULL), RG_ADMIN_R_SESS_LIST);
+	assert_int_equal(rg_admin_route("GET", "/api/sessions/1883442261262339", id, NULL),
+			 RG_ADMIN_R_SESS_GET);
+	assert_string_equal(id, "1883442261262339");
+	/* a bad id is routed and judged later (400), unless it is a longer path */
+	assert_int_equal(rg_admin_route("GET", "/api/sessions/abc", id, NULL), RG_ADMIN_R_SESS_GET);
+	assert_string_equal(id, "abc");
+	assert_int_equal(rg_admin_route("GET", "/api/sessions/" ID "0", id, NULL),
+			 RG_ADMIN_R_SESS_GET);
+	assert_string_equal(id, "");
+	assert_int_equal(rg_admin_route("GET", "/api/sessions/1/x", id, NULL), RG_ADMIN_R_NOT_FOUND);
+	assert_int_equal(rg_admin_route("GET", "/api/sessionsX", id, NULL), RG_ADMIN_R_NOT_FOUND);
+	assert_int_equal(rg_admin_route("POST", "/api/sessions/1", id, &allow),
+			 RG_ADMIN_R_BAD_METHOD);
+	assert_string_equal(allow, "GET, HEAD");
+}
+
+static void test_session_ids(void **state)
+{
+	long long v;
+
+	(void)state;
+	assert_int_equal(rg_admin_session_id("1883442261262339", &v), 0);
+	assert_int_equal(v, 1883442261262339LL);
+	assert_int_equal(rg_admin_session_id("7", &v), 0);
+	assert_int_equal(v, 7);
+	assert_int_equal(rg_admin_session_id("0", &v), -EINVAL);
+	assert_int_equal(rg_admin_session_id("", &v), -EINVAL);
+	assert_int_equal(rg_admin_session_id(NULL, &v), -EINVAL);
+	assert_int_equal(rg_admin_session_id("-5", &v), -EINVAL);
+	assert_int_equal(rg_admin_session_id("12a", &v), -EINVAL);
+	assert_int_equal(rg_admin_session_id(" 12", &v), -EINVAL);
+	assert_int_equal(rg_admin_session_id("1234567890123456789", &v), -EINVAL); /* 19 */
+}
+
+static void test_times(void **state)
+{
+	int64_t us;
+
+	(void)state;
+	assert_int_equal(rg_admin_parse_time("1970-01-01T00:00:00Z", &us), 0);
+	assert_int_equal(us, 0);
+	assert_int_equal(rg_admin_parse_time("2026-12-02T05:00:00Z", &us), 0);
+	assert_int_equal(us, 1796187600LL * 1000000);
+	assert_int_equal(rg_admin_parse_time("2026-12-02T05:00:00.250Z", &us), 0);
+	assert_int_equal(us, 1796187600LL * 1000000 + 250000);
+	assert_int_equal(rg_admin_parse_time("2024-02-29T23:59:59.123456Z", &us), 0);
+	/* no zone, a zone that is not Z, a day that does not exist, seven fraction digits,
+	 * an empty fraction, out of range fields, trailing bytes */
+	assert_int_equal(rg_admin_parse_time("2026-12-02T05:00:00", &us), -EINVAL);
+	assert_int_equal(rg_admin_parse_time("2026-12-02T05:00:00+01:00", &us), -EINVAL);
+	assert_int_equal(rg_admin_parse_time("2026-02-30T05:00:00Z", &us), -EINVAL);
+	assert_int_equal(rg_admin_parse_time("2026-12-02T05:00:00.1234567Z", &us), -EINVAL);
+	assert_int_equal(rg_admin_parse_time("2026-12-02T05:00:00.Z", &us), -EINVAL);
+	assert_int_equal(rg_admin_parse_time("2026-13-02T05:00:00Z", &us), -EINVAL);
+	assert_int_equal(rg_admin_parse_time("2026-12-02T24:00:00Z", &us), -EINVAL);
+	assert_int_equal(rg_admin_parse_time("2026-12-02T05:00:00Zx", &us), -EINVAL);
+	assert_int_equal(rg_admin_parse_time("1h", &us), -EINVAL);
+	assert_int_equal(rg_admin_parse_time(NULL, &us), -EINVAL);
+}
+
+static void test_sessions_query(void **state)
+{
+	struct rg_admin_sess_query q = {0};
+	struct rg_sessions_filter f;
+	size_t limit;
+	const char *why;
+	char longsub[300];
+
+	(void)state;
+	assert_int_equal(rg_admin_sessions_filter(&q, &f, &limit, &why), 0);
+	assert_null(f.sub);
+	assert_true(f.since_us < 0 && f.until_us < 0 && !f.denied);
+	assert_int_equal(limit, RG_ADMIN_LIST_DEFAULT);
+
+	q = (struct rg_admin_sess_query){.sub = "agent-1", .target = "", .verdict = "deny",
+					 .since = "2026-12-02T05:00:00Z", .until = "",
+					 .limit = "5"};
+	assert_int_equal(rg_admin_sessions_filter(&q, &f, &limit, &why), 0);
+	assert_string_equal(f.sub, "agent-1");
+	assert_null(f.target); /* empty: not a filter */
+	assert_true(f.denied);
+	assert_int_equal(f.since_us, 1796187600LL * 1000000);
+	assert_true(f.until_us < 0);
+	assert_int_equal(limit, 5);
+
+	q = (struct rg_admin_sess_query){.verdict = "allow"};
+	assert_int_equal(rg_admin_sessions_filter(&q, &f, &limit, &why), -EINVAL);
+	assert_non_null(strstr(why, "verdict"));
+	q = (struct rg_admin_sess_query){.since = "yesterday"};
+	assert_int_equal(rg_admin_sessions_filter(&q, &f, &limit, &why), -EINVAL);
+	assert_non_null(strstr(why, "UTC"));
+	q = (struct rg_admin_sess_query){.since = "2026-12-02T06:00:00Z",
+					 .until = "2026-12-02T05:00:00Z"};
+	assert_int_equal(rg_admin_sessions_filter(&q, &f, &limit, &why), -EINVAL);
+	q = (struct rg_admin_sess_query){.limit = "0"};
+	assert_int_equal(rg_admin_sessions_filter(&q, &f, &limit, &why), -EINVAL);
+	memset(longsub, 'a', sizeof(longsub) - 1);
+	longsub[sizeof(longsub) - 1] = 0;
+	q = (struct rg_admin_sess_query){.sub = longsub};
+	assert_int_equal(rg_admin_sessions_filter(&q, &f, &limit, &why), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -306,6 +416,10 @@ int main(void)
 	    cmocka_unit_test(test_who_sees_what),
 	    cmocka_unit_test(test_request_json_and_url),
 	    cmocka_unit_test(test_who_from_identity),
+	    cmocka_unit_test(test_route_sessions),
+	    cmocka_unit_test(test_session_ids),
+	    cmocka_unit_test(test_times),
+	    cmocka_unit_test(test_sessions_query),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
