@@ -1043,8 +1043,12 @@ static int rewrite_field(struct rg_masker *m, size_t i, const uint8_t *p, size_t
 	struct rg_mask_out_field *of = &m->of[i];
 	size_t at = 0, start = m->blen;
 
-	for (size_t k = 0; k < ns; k++)
+	for (size_t k = 0; k < ns; k++) {
+		int det = m->acts[sp[k].act].detector;
+
 		out->rules_hit |= 1ull << (m->acts[sp[k].act].rule_index % 64);
+		out->detectors_hit |= det >= 0 && det < 31 ? 1u << det : 1u << 31;
+	}
 	for (size_t k = 0; k < ns; k++) {
 		if (m->acts[sp[k].act].style == RG_MASK_NULL) {
 			*of = (struct rg_mask_out_field){.changed = true, .is_null = true};

@@ -123,6 +123,8 @@ struct rg_mask_result {
 	uint32_t matches;	/* confirmed detector matches */
 	const struct rg_mask_out_field *fields; /* nfields entries, valid until next call */
 	uint64_t rules_hit;	/* bit (rule_index % 64) of actions applied, for audit */
+	uint32_t detectors_hit; /* bit (1 << enum rg_detector) of detectors applied; bit 31: a
+				 * column rule */
 };
 
 struct rg_masker;
