@@ -13,6 +13,7 @@
 #include "auth.h"
 #include "core.h"
 #include "evidence.h"
+#include "mask.h"
 #include "pg.h"
 #include "rg_bpf.h"
 #include "telemetry.h"
@@ -233,6 +234,14 @@ static void pg_families(struct rg_prom *b, struct rg_pg_gw *gw)
 	if (c.rule_other)
 		rg_prom_sample(b, "ringgate_rule_statements_total", (double)c.rule_other,
 			       "protocol", P, "rule", "other", "verdict", "?", NULL);
+	rg_prom_family(b, "ringgate_masked_rows_total", "counter",
+		       "Result rows rewritten, by the detector that matched (column: a column "
+		       "rule); a row two detectors hit counts for both.");
+	for (unsigned k = 0; k < RG_DET__COUNT; k++)
+		rg_prom_sample(b, "ringgate_masked_rows_total", (double)c.mask_det[k], "protocol",
+			       P, "detector", rg_detector_get((enum rg_detector)k)->name, NULL);
+	rg_prom_sample(b, "ringgate_masked_rows_total", (double)c.mask_det[31], "protocol", P,
+		       "detector", "column", NULL);
 	rg_prom_family(b, "ringgate_approvals_total", "counter",
 		       "Statements held for approval, by how their request ended.");
 	{

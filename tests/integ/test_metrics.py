@@ -58,10 +58,14 @@ def main():
         rgtest.skip("promtool (Debian package prometheus) is not installed")
     with rgtest.PgServer() as pg:
         rgtest.run_pgbench(["-i", "-s", "1", "-q"], pg.env())
+        pg.admin_psql("CREATE TABLE cards (c text); INSERT INTO cards VALUES "
+                      "('4111111111111111')", database=pg.database)
+        pg.admin_psql(f'GRANT SELECT ON cards TO "{pg.user}"', database=pg.database)
         iss = pgfix.Issuer()
         with tempfile.TemporaryDirectory(prefix="rgtest-metrics-") as d:
             key, _ = rgtest.signing_keypair(d)
-            bundle = rgtest.compile_bundle(["rules/baseline"], os.path.join(d, "b.rgb"))
+            bundle = rgtest.compile_bundle(["rules/baseline", "rules/pii"],
+                                           os.path.join(d, "b.rgb"))
             rg = pgfix.start(pg, iss, policy={"bundle": bundle},
                              extra={"audit": {"key_file": key, "dir": os.path.join(d, "t")}})
             st, ctype, t0 = scrape(rg)
@@ -77,6 +81,8 @@ def main():
             tok = iss.token(sub="agent-m")
             env = rg.env("agent-m", tok)
             rgtest.run_psql("SELECT 1", env)
+            r = rgtest.run_psql("SELECT c FROM cards", env)
+            check("4111111111111111" not in r.stdout, "the card is masked")
             r = subprocess.run(["psql", "-X", "-c", "DROP TABLE pgbench_history"], env=env,
                                capture_output=True, text=True, timeout=30)
             check(r.returncode != 0, "DROP denied")
@@ -101,7 +107,9 @@ def main():
             st, _, t1 = scrape(rg)
             check(promtool(t1).returncode == 0, "promtool: still clean after traffic")
             n_allow = value(t1, "ringgate_statements_total", verdict="allow")
-            check(n_allow and n_allow >= 1201 and
+            check(value(t1, "ringgate_masked_rows_total", detector="credit_card") == 1,
+                  "masked rows by detector")
+            check(n_allow and n_allow >= 1202 and
                   value(t1, "ringgate_statements_total", verdict="deny") == 1,
                   f"statements by verdict (allow {n_allow})")
             # (the catalog reader keeps one session of its own open: docs/pg.md)
@@ -112,7 +120,7 @@ def main():
                   value(t1, "ringgate_bytes_total", direction="out") > 0, "bytes in and out")
             rt = value(t1, "ringgate_statement_duration_seconds_count")
             inf = value(t1, "ringgate_statement_duration_seconds_bucket", le="+Inf")
-            check(rt and rt >= 1202 and inf == rt and
+            check(rt and rt >= 1203 and inf == rt and
                   value(t1, "ringgate_statement_duration_seconds_sum") > 0,
                   f"round-trip histogram ({rt})")
             check(value(t1, "ringgate_upstream_login_duration_seconds_count") >= 6,

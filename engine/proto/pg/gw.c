@@ -794,6 +794,8 @@ void rg_pg_counters(const struct rg_pg_gw *gw, int worker, struct rg_pg_counters
 		out->unknown_database += c->unknown_database;
 		for (j = 0; j < 8; j++)
 			out->appr_by[j] += c->appr_by[j];
+		for (j = 0; j < 32; j++)
+			out->mask_det[j] += c->mask_det[j];
 		out->rule_other += c->rule_other;
 		/* rules by id: merged into out's table by the same id */
 		for (j = 0; j < RG_PG_RULE_SLOTS; j++) {

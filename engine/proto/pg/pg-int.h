@@ -553,6 +553,7 @@ struct rg_pg_rowmask {
 	 * OID differs per database): the session may fill them. */
 	uint32_t extra_text[RG_PG_MASK_EXTRA_TEXT];
 	uint8_t nextra;
+	uint32_t hit; /* the last rewrite's detectors (struct rg_mask_result detectors_hit) */
 };
 void rg_pg_rowmask_free(struct rg_pg_rowmask *rm);
 

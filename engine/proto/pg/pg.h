@@ -123,6 +123,7 @@ struct rg_pg_counters {
 	uint64_t auth_fail_by[RG_PG_AUTH_REASONS];
 	uint64_t unknown_database;
 	uint64_t appr_by[8]; /* held statements' outcomes, by enum rg_appr_status */
+	uint64_t mask_det[32]; /* rows rewritten, by detector (enum rg_detector; 31: column) */
 	/* statements decided by a rule, by rule id (the first RG_PG_RULE_SLOTS ids a worker
 	 * meets; later ones count in rule_other). A slot's id is written once, then `used` is
 	 * set (release): a scrape reads only used slots. */

@@ -705,6 +705,8 @@ static bool mask_be(struct rg_sess *s, const struct rg_pg_msg *m, const struct r
 	}
 	if (r == RG_PG_MASK_REWRITTEN) {
 		ps->cnt->rows_masked++;
+		for (uint32_t hit = rm->hit; hit; hit &= hit - 1)
+			ps->cnt->mask_det[__builtin_ctz(hit)]++;
 		if (ps->ev)
 			pg_ev_masked(ps);
 		pg_run_flush(s, RG_FE, run, err);

@@ -366,6 +366,7 @@ int rg_pg_mask_datarow(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
 		return RG_PG_MASK_E_SHAPE;
 	if (rg_policy_mask_row(c, plan, rm->f, n, &res))
 		return RG_PG_MASK_E_MASKER;
+	rm->hit = res.detectors_hit;
 	if (!res.changed)
 		return RG_PG_MASK_UNCHANGED;
 
@@ -497,6 +498,7 @@ int rg_pg_mask_fcall_result(struct rg_policy_ctx *c, const struct rg_mask_plan *
 	rm->f[0] = (struct rg_mask_field){m->body + 4, len, false};
 	if (rg_policy_mask_row(c, plan, rm->f, 1, &res))
 		return RG_PG_MASK_E_MASKER;
+	rm->hit = res.detectors_hit;
 	if (!res.changed)
 		return RG_PG_MASK_UNCHANGED;
 	/* the result's type is not known here: NULL decodes for every type */
@@ -546,6 +548,7 @@ int rg_pg_mask_notice(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
 		return RG_PG_MASK_UNCHANGED;
 	if (rg_policy_mask_row(c, &detectors, rm->f, n, &res))
 		return RG_PG_MASK_E_MASKER;
+	rm->hit = res.detectors_hit;
 	if (!res.changed)
 		return RG_PG_MASK_UNCHANGED;
 
@@ -672,6 +675,7 @@ static int copy_binary(struct rg_policy_ctx *c, const struct rg_mask_plan *detec
 		return RG_PG_MASK_UNCHANGED;
 	if (rg_policy_mask_row(c, detectors, rm->f, nf, &res))
 		return RG_PG_MASK_E_MASKER;
+	rm->hit = res.detectors_hit;
 	if (!res.changed)
 		return RG_PG_MASK_UNCHANGED;
 	if ((r = start(out, RG_PG_BE_COPY_DATA)) || (r = put(out, m->body, (size_t)hdr)))
@@ -712,6 +716,7 @@ int rg_pg_mask_copy_data(struct rg_policy_ctx *c, const struct rg_mask_plan *pla
 	rm->f[0] = (struct rg_mask_field){m->body, m->body_len, false};
 	if (rg_policy_mask_row(c, &detectors, rm->f, 1, &res))
 		return RG_PG_MASK_E_MASKER;
+	rm->hit = res.detectors_hit;
 	if (!res.changed)
 		return RG_PG_MASK_UNCHANGED;
 	const struct rg_mask_out_field *o = &res.fields[0];
