@@ -256,15 +256,6 @@ static bool match(const struct qry *q, json_t *o)
 	return true;
 }
 
-static void fmt_time(json_int_t us, char *out, size_t n)
-{
-	time_t s = (time_t)(us / 1000000);
-	struct tm tm;
-
-	gmtime_r(&s, &tm);
-	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long long)(us % 1000000));
-}
 
 static const char *sv(json_t *o, const char *key)
 {
@@ -371,7 +362,7 @@ int ctl_audit_query(int argc, char **argv)
 			json_t *e = json_object_get(o, "end");
 			const char *sql = sv(o, "sql");
 
-			fmt_time(json_integer_value(json_object_get(o, "time_us")), t, sizeof(t));
+			rg_audit_time_iso(json_integer_value(json_object_get(o, "time_us")), t, sizeof(t));
 			if (e && json_object_get(e, "rows"))
 				snprintf(rows, sizeof(rows), "%lld",
 					 (long long)json_integer_value(json_object_get(e, "rows")));

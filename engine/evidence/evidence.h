@@ -144,6 +144,9 @@ struct rg_audit_lag {
 };
 void rg_audit_lag(struct rg_audit *a, struct rg_audit_lag *out);
 
+/* A record's time (µs since the epoch) as 2026-12-02T05:00:00.123456Z. */
+void rg_audit_time_iso(int64_t us, char *out, size_t n);
+
 /* ---- verification -------------------------------------------------------------------------- */
 
 enum rg_audit_verdict {

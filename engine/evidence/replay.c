@@ -24,7 +24,7 @@
 
 #include "evidence.h"
 
-static void iso(int64_t us, char *out, size_t n)
+void rg_audit_time_iso(int64_t us, char *out, size_t n)
 {
 	time_t s = (time_t)(us / 1000000);
 	struct tm tm;
@@ -33,6 +33,7 @@ static void iso(int64_t us, char *out, size_t n)
 	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long long)(us % 1000000));
 }
+
 
 /* ---- the sessions of a trail ------------------------------------------------------------ */
 
@@ -72,7 +73,7 @@ static bool sess_one(void *arg, uint64_t seq, int64_t t, const char *p, size_t l
 	}
 	snprintf(id, sizeof(id), "%lld",
 		 (long long)json_integer_value(json_object_get(o, "session")));
-	iso(t, ts, sizeof(ts));
+	rg_audit_time_iso(t, ts, sizeof(ts));
 	s = json_object_get(a->by_id, id);
 	if (!s && (!strcmp(ev, "auth_ok") || !strcmp(ev, "session_start"))) {
 		if (a->n == a->cap) {

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +183,20 @@ static void gauge(struct rg_prom *b, const char *name, const char *help, double 
 	rg_prom_sample(b, name, v, NULL);
 }
 
+/* One family of the targets' session counts: all of them, or those open now (active). */
+static void target_family(struct rg_prom *b, struct rg_pg_gw *gw, const char *name,
+			  const char *type, const char *help, bool active)
+{
+	rg_prom_family(b, name, type, help);
+	for (size_t i = 0; i < rg_pg_gw_targets(gw); i++) {
+		uint64_t tot, act;
+		const char *tn = rg_pg_gw_target_sessions(gw, i, &tot, &act);
+
+		rg_prom_sample(b, name, (double)(active ? act : tot), "protocol", "postgres",
+			       "target", tn, NULL);
+	}
+}
+
 static void pg_families(struct rg_prom *b, struct rg_pg_gw *gw)
 {
 	struct rg_pg_counters c;
@@ -252,24 +267,10 @@ static void pg_families(struct rg_prom *b, struct rg_pg_gw *gw)
 			rg_prom_sample(b, "ringgate_approvals_total", (double)c.appr_by[k],
 				       "protocol", P, "outcome", on[k], NULL);
 	}
-	rg_prom_family(b, "ringgate_target_sessions_total", "counter",
-		       "Sessions logged in to each target.");
-	for (size_t i = 0; i < rg_pg_gw_targets(gw); i++) {
-		uint64_t tot, act;
-		const char *name = rg_pg_gw_target_sessions(gw, i, &tot, &act);
-
-		rg_prom_sample(b, "ringgate_target_sessions_total", (double)tot, "protocol", P,
-			       "target", name, NULL);
-	}
-	rg_prom_family(b, "ringgate_target_sessions_active", "gauge",
-		       "Sessions open now to each target (logged in).");
-	for (size_t i = 0; i < rg_pg_gw_targets(gw); i++) {
-		uint64_t tot, act;
-		const char *name = rg_pg_gw_target_sessions(gw, i, &tot, &act);
-
-		rg_prom_sample(b, "ringgate_target_sessions_active", (double)act, "protocol", P,
-			       "target", name, NULL);
-	}
+	target_family(b, gw, "ringgate_target_sessions_total", "counter",
+		      "Sessions logged in to each target.", false);
+	target_family(b, gw, "ringgate_target_sessions_active", "gauge",
+		      "Sessions open now to each target (logged in).", true);
 	rg_prom_family(b, "ringgate_messages_total", "counter",
 		       "Statement-carrying messages relayed, by protocol and kind.");
 	rg_prom_sample(b, "ringgate_messages_total", (double)c.queries, "protocol", P, "kind",
