@@ -16,6 +16,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -71,10 +72,42 @@ static void on_signal(int sig)
 		rg_core_shutdown(g_core, DRAIN_MS);
 }
 
+static int audit_event(const char *event, const char *fmt, ...);
+
+/* An issuer's key set was fetched (keys added or removed) or could not be: the log, and the
+ * audit trail (the keys that verify agents are part of the evidence). */
 static void log_refresh(void *arg, bool error, const char *msg)
 {
 	(void)arg;
 	fprintf(stderr, "event=jwks_%s detail=\"%s\"\n", error ? "error" : "info", msg);
+	audit_event("issuer_keys", "{s:b, s:s}", "error", error, "detail", msg);
+}
+
+/* SHA-256 of the config file as loaded, hex: a changed config is visible in the trail. */
+static void config_digest(const char *path, char out[65])
+{
+	static const char hexd[] = "0123456789abcdef";
+	unsigned char md[32], buf[8192];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *mc = EVP_MD_CTX_new();
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	out[0] = '\0';
+	if (f && mc && EVP_DigestInit_ex(mc, EVP_sha256(), NULL) == 1) {
+		while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+			EVP_DigestUpdate(mc, buf, n);
+		if (EVP_DigestFinal_ex(mc, md, &mdlen) == 1 && mdlen == 32) {
+			for (int i = 0; i < 32; i++) {
+				out[2 * i] = hexd[md[i] >> 4];
+				out[2 * i + 1] = hexd[md[i] & 15];
+			}
+			out[64] = '\0';
+		}
+	}
+	if (f)
+		fclose(f);
+	EVP_MD_CTX_free(mc);
 }
 
 /* One credential from a password file or an environment variable. */
@@ -777,9 +810,14 @@ static int run(const char *path)
 	}
 	fprintf(stderr, "event=started version=%s workers=%u listeners=%s targets=%zu\n",
 		RG_VERSION, rg_core_workers(core), ports, cfg->n_targets);
-	audit_event("gateway_start", "{s:s, s:i, s:s, s:s, s:i}", "version", RG_VERSION, "pid",
-		    (int)getpid(), "config", cfg->path, "listeners", ports, "workers",
-		    (int)rg_core_workers(core));
+	{
+		char digest[65];
+
+		config_digest(cfg->path, digest);
+		audit_event("gateway_start", "{s:s, s:i, s:s, s:s, s:s, s:i}", "version", RG_VERSION,
+			    "pid", (int)getpid(), "config", cfg->path, "config_sha256", digest,
+			    "listeners", ports, "workers", (int)rg_core_workers(core));
+	}
 	rl.cfg = cfg;
 	rl.gw = gw;
 	rl.core = core;

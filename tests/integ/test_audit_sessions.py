@@ -93,6 +93,7 @@ def session_part(pg, iss, d, bundle):
           f"who, where, verdict, fingerprint ({m})")
     e = ends.get((m["session"], m["n"]))
     check(e and e["rows"] == 1 and e["masked_rows"] == 1 and e["tag"] == "SELECT" and
+          e.get("masks") == {"credit_card": 1} and
           e["bytes"] > 0 and e["server_us"] >= 0, f"its end: rows, masked rows, bytes ({e})")
     drop = [s for s in stmts if s.get("sql", "").startswith("DROP TABLE")]
     check(len(drop) == 1 and drop[0]["verdict"] == "deny" and drop[0].get("rule") and

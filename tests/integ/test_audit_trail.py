@@ -9,6 +9,7 @@ that does not verify is refused, and --check-config says why.
 """
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -70,6 +71,8 @@ def main():
             check([e["seq"] for e in events] == sorted(e["seq"] for e in events) and
                   all(e["time_us"] > 1.7e15 for e in events),
                   "sequence numbers and UTC microsecond times")
+            check(re.fullmatch(r"[0-9a-f]{64}", events[1].get("config_sha256", "")),
+                  f"gateway_start names the config's digest ({events[1]})")
             check(events[0]["generation"] == 1 and len(events[0]["checksum"]) == 16 and
                   events[2]["generation"] == 2, f"bundle generations ({events[0]})")
             w = ctl("audit", "verify", "--dir", trail, "--key", other_pub)

@@ -18,7 +18,10 @@ import http.server
 import json
 import os
 import signal
+import shutil
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -135,7 +138,11 @@ def run(jwks):
                     "issuers": [{"issuer": pgfix.ISSUER, "audience": pgfix.AUDIENCE,
                                  "jwks_url": jwks.url, "jwks_refresh": "1h",
                                  "unknown_kid_refresh": f"{int(KID_WINDOW)}s"}]}
-        rg = rgtest.Ringgate(pg, identity=identity, threads=2).start()
+        trail_dir = tempfile.mkdtemp(prefix="rgtest-jwks-trail-")
+        akey, apub = rgtest.signing_keypair(trail_dir)
+        trail = os.path.join(trail_dir, "trail")
+        rg = rgtest.Ringgate(pg, identity=identity, threads=2,
+                             extra={"audit": {"key_file": akey, "dir": trail}}).start()
         check(jwks.nhits() == 1, "ringgate fetched the keys once at startup")
         first_fetch = jwks.last_hit()
 
@@ -249,6 +256,15 @@ def run(jwks):
         rc = rg.stop()
         check(rc == 0, f"SIGTERM: ringgate exits 0, no leak ({rc}): {log[-2000:] if rc else ''}")
         check(not rgtest.sanitizer_reports(log), "no sanitizer report at exit")
+        # each key-set fetch and failure the log shows is in the audit trail too
+        c = subprocess.run([pgfix.ctl_binary(), "audit", "cat", "--dir", trail],
+                           capture_output=True, text=True, timeout=60)
+        keys = [json.loads(x) for x in c.stdout.splitlines() if '"issuer_keys"' in x]
+        n_log = log.count("event=jwks_")
+        check(n_log >= 2 and len(keys) == n_log and
+              any("refreshed" in k["detail"] for k in keys),
+              f"issuer key changes in the audit trail ({len(keys)} records, {n_log} log lines)")
+        shutil.rmtree(trail_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ enum ev_key {
 	K_VERDICT, K_RULE, K_SHADOW, K_SQLSTATE, K_APPROVAL, K_REVIEWER, K_REASON, K_DETAIL,
 	K_ROWS, K_BYTES, K_MASKED, K_SERVER_US, K_TAG, K_SKIPPED, K_ROLE, K_TLS, K_MECH,
 	K_DURATION_MS, K_STATEMENTS, K_DENIALS, K_BYTES_IN, K_BYTES_OUT, K_LIMIT, K_VALUE,
-	K_COUNT, K_SIDE, K_WHAT, K_USER, K_PARAMS, K_PORTAL, K_OID, K_OUTCOME, K_SUB, K_RECORDED, K__COUNT
+	K_COUNT, K_SIDE, K_WHAT, K_USER, K_PARAMS, K_PORTAL, K_OID, K_OUTCOME, K_SUB, K_RECORDED, K_MASKS, K__COUNT
 };
 static const char *const key_names[K__COUNT] = {
     "session", "n",	   "identity",	  "client",    "target",     "kind",	 "name",
@@ -57,9 +57,9 @@ static const char *const key_names[K__COUNT] = {
     "reason",  "detail",   "rows",	  "bytes",     "masked_rows", "server_us", "tag",
     "skipped", "role",	   "tls",	  "mech",      "duration_ms", "statements", "denials",
     "bytes_in", "bytes_out", "limit",	  "value",     "count",	     "side",	 "what",
-    "user",    "params",   "portal",	  "oid",       "outcome",    "sub",	 "recorded"};
+    "user",    "params",   "portal",	  "oid",       "outcome",    "sub",	 "recorded", "masks"};
 
-enum { I_INT = 1, I_STR = 2, I_JSON = 3, I_BOOL = 4, I_SQL = 5, I_PARAMS = 6 };
+enum { I_INT = 1, I_STR = 2, I_JSON = 3, I_BOOL = 4, I_SQL = 5, I_PARAMS = 6, I_MASKS = 7 };
 
 #define EV_STR_MAX (1u << 20) /* a string item longer than this is cut (and says so) */
 
@@ -94,6 +94,8 @@ struct pg_ev {
 	uint8_t *bind_params; /* audit.literals: keep: the last Bind's, for its Execute */
 	uint32_t bind_plen;
 	uint64_t rows, bytes, masked; /* since the last statement ended */
+	uint32_t det_hit;	      /* detectors that masked since then (bits), */
+	uint32_t det_n[32];	      /* and how many rows each */
 	char sqlstate[6];	      /* the first error since then */
 	char tag[24];		      /* the last CommandComplete's first word */
 	uint64_t tag_rows;	      /* rows its tags counted (-1 none) */
@@ -617,8 +619,20 @@ static void end_one(struct pg_sess *ps, const struct pg_ev_fly *f, bool skipped)
 	} else {
 		w_int(w, K_ROWS, (int64_t)(e->tag_seen ? e->tag_rows : e->rows));
 		w_int(w, K_BYTES, (int64_t)e->bytes);
-		if (e->masked)
+		if (e->masked) {
+			uint8_t blob[32 * 5];
+			size_t bl = 0;
+
 			w_int(w, K_MASKED, (int64_t)e->masked);
+			for (uint32_t h = e->det_hit; h; h &= h - 1) {
+				uint8_t d = (uint8_t)__builtin_ctz(h);
+
+				blob[bl] = d;
+				memcpy(blob + bl + 1, &e->det_n[d], 4);
+				bl += 5;
+			}
+			w_bytes(w, K_MASKS, I_MASKS, blob, bl);
+		}
 		w_int(w, K_SERVER_US, (int64_t)(pg_mono_us() - f->t0_us));
 		if (e->tag[0])
 			w_str(w, K_TAG, e->tag);
@@ -632,6 +646,9 @@ static void end_one(struct pg_sess *ps, const struct pg_ev_fly *f, bool skipped)
 
 static void reset_acc(struct pg_ev *e)
 {
+	for (uint32_t h = e->det_hit; h; h &= h - 1)
+		e->det_n[__builtin_ctz(h)] = 0;
+	e->det_hit = 0;
 	e->rows = e->bytes = e->masked = e->tag_rows = 0;
 	e->sqlstate[0] = e->tag[0] = '\0';
 	e->tag_seen = false;
@@ -727,9 +744,14 @@ void pg_ev_fe_bytes(struct pg_sess *ps, size_t n)
 	ps->ev->bytes_in += n;
 }
 
-void pg_ev_masked(struct pg_sess *ps)
+void pg_ev_masked(struct pg_sess *ps, uint32_t hit)
 {
-	ps->ev->masked++;
+	struct pg_ev *e = ps->ev;
+
+	e->masked++;
+	e->det_hit |= hit;
+	for (; hit; hit &= hit - 1)
+		e->det_n[__builtin_ctz(hit)]++;
 }
 
 /* ---- the writer's side: records into JSON --------------------------------------------------- */
@@ -915,6 +937,21 @@ static void fmt_record(void *arg, uint16_t type, int64_t t, const uint8_t *b, si
 		if (kind == I_SQL) {
 			rg_audit_buf_str(out, ",");
 			fmt_sql(f, b + i, l, out);
+		} else if (kind == I_MASKS) {
+			pre = key_pre(k, &pl);
+			rg_audit_buf_put(out, pre, pl);
+			rg_audit_buf_str(out, "{");
+			for (uint32_t q = 0; q + 5 <= l; q += 5) {
+				uint32_t cnt;
+				uint8_t d = b[i + q];
+				const char *dn = d < RG_DET__COUNT
+						     ? rg_detector_get((enum rg_detector)d)->name
+						     : "column";
+
+				memcpy(&cnt, b + i + q + 1, 4);
+				rg_audit_buf_printf(out, "%s\"%s\":%u", q ? "," : "", dn, cnt);
+			}
+			rg_audit_buf_str(out, "}");
 		} else if (kind == I_PARAMS) {
 			pre = key_pre(k, &pl);
 			rg_audit_buf_put(out, pre, pl);

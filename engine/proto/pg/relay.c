@@ -708,7 +708,7 @@ static bool mask_be(struct rg_sess *s, const struct rg_pg_msg *m, const struct r
 		for (uint32_t hit = rm->hit; hit; hit &= hit - 1)
 			ps->cnt->mask_det[__builtin_ctz(hit)]++;
 		if (ps->ev)
-			pg_ev_masked(ps);
+			pg_ev_masked(ps, rm->hit);
 		pg_run_flush(s, RG_FE, run, err);
 		if (!*err && ps->rec)
 			pg_rec_out(ps, mk->out.p, mk->out.len);

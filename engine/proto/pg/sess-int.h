@@ -335,7 +335,7 @@ void pg_ev_be(struct pg_sess *ps, const struct rg_pg_msg *m);
 void pg_ev_fe_bytes(struct pg_sess *ps, size_t n);
 /* DataRows forwarded as one run (relay.c pg_be_rows) */
 void pg_ev_rows(struct pg_sess *ps, uint32_t rows, size_t bytes);
-void pg_ev_masked(struct pg_sess *ps);
+void pg_ev_masked(struct pg_sess *ps, uint32_t detectors); /* a row rewritten by them */
 
 /* record.c: the session's recording (each but pg_rec_start only with ps->rec set) */
 void pg_rec_start(struct pg_sess *ps);
