@@ -435,6 +435,12 @@ size_t rg_pg_rowrun_frame(struct rg_pg_rowrun *rr, const uint8_t *p, size_t n, u
 	while (n - at >= 5 && p[at] == RG_PG_BE_DATA_ROW) {
 		uint32_t len = rd32(p + at + 1);
 
+		/* the kernel's copy into the buffer does not leave it in this core's cache, and
+		 * each row's start hangs on the length before it: ask for the lines ahead (a
+		 * hint, never a fault, also past the end) */
+		__builtin_prefetch(p + at + 512);
+		__builtin_prefetch(p + at + 576);
+
 		if (len < 4 || len > max_len || len > RG_PG_LEN_MAX || len > n - at - 1)
 			break;
 		if (ncols >= 0 && !row_fields(p + at + 5, len - 4, (uint16_t)ncols))
