@@ -690,6 +690,47 @@ PF_FIELD(pf_avx512, classify_avx512, classify_tail_avx512, __attribute__((target
 #endif
 
 /*
+ * The anchors of block c (p: the block before, its d2 set): positions where one of the
+ * rarer parts that every pos-mode condition holds ends. Each condition holding at a byte
+ * holds an anchor at most 33 bytes before it (so in its block or the one before):
+ *   digit detectors  D2 then D4 five bytes on (D4 & B(d2, 5)): d9, g and sg all hold it,
+ *                    and cx, a card's tails and ABA look back at one of those;
+ *   ipv4 '.', email '@', phone '+', ipv6 ':';
+ *   iban, aws        two capitals in a row (h and u4 hold them);
+ *   private_key      "--";  jwt  'e' then 'w'|'y' (ew).
+ * And where a block and the one before have no anchor, every derived mask of that block
+ * is 0 except a, sep, d2 and d4 (each of the others is an anchor, or looks back at one at
+ * most 16 bytes before). So a block is evaluated in full only where it or the block before
+ * has an anchor, and then the block before, if it was not evaluated, gets those four and
+ * zeros: what conditions() would have given it.
+ */
+static inline __attribute__((always_inline)) uint64_t anchors(const struct pfb *p, struct pfb *c)
+{
+	const uint64_t d = c->k[K_D], u = c->k[K_U], dash = c->k[K_DASH];
+	uint64_t d2 = d & ((d << 1) | (p->k[K_D] >> 63));
+	uint64_t d4 = d2 & ((d2 << 2) | (p->d2 >> 62));
+
+	c->d2 = d2;
+	c->d4 = d4;
+	return (d4 & ((d2 << 5) | (p->d2 >> 59))) | c->k[K_DOT] | c->k[K_AT] | c->k[K_PLUS] |
+	       c->k[K_COLON] | (u & ((u << 1) | (p->k[K_U] >> 63))) |
+	       (dash & ((dash << 1) | (p->k[K_DASH] >> 63))) |
+	       (c->k[K_WY] & ((c->k[K_E] << 1) | (p->k[K_E] >> 63)));
+}
+
+/* A block that was not evaluated in full, as conditions() would have left it (see anchors). */
+static inline __attribute__((always_inline)) void lite_fill(struct pfb *c)
+{
+	uint64_t d2 = c->d2, d4 = c->d4;
+
+	memset(&c->a, 0, sizeof(*c) - offsetof(struct pfb, a));
+	c->a = c->k[K_D] | c->k[K_U] | c->k[K_L];
+	c->sep = c->k[K_SP] | c->k[K_DASH];
+	c->d2 = d2;
+	c->d4 = d4;
+}
+
+/*
  * Many fields in one buffer with a protocol's framing between them (a run of DataRows), in
  * one pass over all its bytes, framing included: the conditions without their negative
  * terms (conditions' pos). Why that loses nothing: a condition is an AND of terms on bytes
@@ -702,13 +743,16 @@ PF_FIELD(pf_avx512, classify_avx512, classify_tail_avx512, __attribute__((target
  * a field [a, b) with no condition holding in the blocks up to one starting at lim >= b + 4
  * has none. More fields pass this than pass their own check (a digit of a length byte can
  * extend a run of digits): those are only checked one by one. Returns the offset of the
- * first 64-byte block from `from` where one holds, or SIZE_MAX.
+ * first 64-byte block from `from` where one holds, or SIZE_MAX. Blocks without an anchor
+ * near them (anchors()) skip the conditions: most of a result's blocks.
  */
 #define PF_RUN(name, classify, classify_tail, attr)                                                \
 	static inline __attribute__((always_inline))                                               \
 	attr size_t name##_w(const uint8_t *s, size_t n, size_t from, unsigned want)               \
 	{                                                                                          \
 		struct pfb b[2], *p = &b[0], *c = &b[1], *t;                                       \
+		uint64_t ap = 0, ac;                                                               \
+		bool pfull = true; /* the zero block before `from` is exact */                    \
                                                                                                    \
 		memset(p, 0, sizeof(*p));                                                          \
 		for (size_t off = from;; off += 64) {                                              \
@@ -718,10 +762,19 @@ PF_FIELD(pf_avx512, classify_avx512, classify_tail_avx512, __attribute__((target
 				classify_tail(s + off, n - off, c->k);                             \
 			else                                                                       \
 				memset(c->k, 0, sizeof(c->k));                                     \
-			if (conditions(p, c, want, true))                                          \
-				return off;                                                        \
+			ac = anchors(p, c);                                                        \
+			if (ac | ap) {                                                             \
+				if (!pfull)                                                        \
+					lite_fill(p);                                              \
+				if (conditions(p, c, want, true))                                  \
+					return off;                                                \
+				pfull = true;                                                      \
+			} else {                                                                   \
+				pfull = false;                                                     \
+			}                                                                          \
 			if (off + 64 > n)                                                          \
 				return SIZE_MAX;                                                   \
+			ap = ac;                                                                   \
 			t = p;                                                                     \
 			p = c;                                                                     \
 			c = t;                                                                     \

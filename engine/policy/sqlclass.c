@@ -388,6 +388,7 @@ struct rg_sqlclass {
 
 	struct shape_cache *shapes; /* validate-only answers by statement shape, on first use */
 	bool last_shape_hit;	/* the last run was answered by it */
+	bool last_lit_hit;	/* ... by its literal keys, without the scanner */
 };
 
 static int grow(void *pp, size_t *cap, size_t need, size_t elsz)
@@ -519,11 +520,40 @@ struct shape_entry {
 	uint8_t shape[SHAPE_MAX];
 };
 
+/*
+ * In front of it, the same answer without the scanner for a string that differs from one
+ * already answered only in the digits of its integer constants (pgbench -S, drivers that
+ * inline ids): the string with every run of 1..9 digits that stands alone (no letter, digit,
+ * '_', '$', '.' or byte >= 0x80 on either side) cut out to a NUL, its "literal key", is kept
+ * once the scanner has shown each such run to be exactly one integer constant (an ICONST
+ * token at the run's first byte) of a shape the cache answers. Why another string with that
+ * key has the same shape: up to the first run the bytes are the same, so the scanner is in
+ * the same state there (it started an ICONST at that byte); a run of digits followed by the
+ * same byte, which can extend no number (not '.', 'e', a letter or '_'), is one ICONST
+ * whatever its digits, and 9 digits always fit an int4 (a longer one would be a numeric
+ * constant); the scanner is back in its first state after it, and so on to the end. NULs
+ * cannot be confused with a cut: rg_sqlclass_run refuses a string that holds one. Keys are
+ * compared byte for byte.
+ */
+#define LIT_SLOTS 128
+#define LIT_MAX 256	/* literal keys kept; longer strings go to the scanner */
+#define LIT_RUN_MAX 9
+
+struct lit_entry {
+	uint64_t key;		/* 0: empty */
+	uint32_t len;
+	uint32_t nstmts;
+	char text[LIT_MAX];
+};
+
 struct shape_cache {
 	uint64_t seed;
 	uint8_t cur[SHAPE_MAX];
 	int32_t locs[SHAPE_MAX_CONSTS];
 	struct shape_entry e[SHAPE_SLOTS];
+	char lit[LIT_MAX];		/* this string's literal key */
+	int32_t runs[SHAPE_MAX_CONSTS]; /* where its runs cut out start */
+	struct lit_entry l[LIT_SLOTS];
 };
 
 static void sqlclass_init(void)
@@ -553,6 +583,11 @@ bool rg_sqlclass_last_was_fast(const struct rg_sqlclass *c)
 bool rg_sqlclass_last_was_shape_hit(const struct rg_sqlclass *c)
 {
 	return c->last_shape_hit;
+}
+
+bool rg_sqlclass_last_was_literal_hit(const struct rg_sqlclass *c)
+{
+	return c->last_lit_hit;
 }
 
 static void release_results(struct rg_sqlclass *c)
@@ -1668,6 +1703,66 @@ int rg_sqlclass_prep(struct rg_sqlclass *c, const char *sql, size_t len,
 	return 0;
 }
 
+static inline bool lit_glue(unsigned char b)
+{
+	return (b >= '0' && b <= '9') || ((b | 0x20) >= 'a' && (b | 0x20) <= 'z') || b == '_' ||
+	       b == '$' || b == '.' || b >= 0x80;
+}
+
+/* The literal key of sql[0..len) into sc->lit (*klen), the runs cut out into sc->runs
+ * (*nruns). False: too long, or too many runs (no key). */
+static bool lit_key(struct shape_cache *sc, const char *sql, size_t len, size_t *klen,
+		    size_t *nruns)
+{
+	size_t i = 0, k = 0, n = 0;
+
+	while (i < len) {
+		unsigned char b = (unsigned char)sql[i];
+		if (b >= '0' && b <= '9' && (i == 0 || !lit_glue((unsigned char)sql[i - 1]))) {
+			size_t e = i;
+			while (e < len && sql[e] >= '0' && sql[e] <= '9')
+				e++;
+			if (e - i <= LIT_RUN_MAX && (e == len || !lit_glue((unsigned char)sql[e]))) {
+				if (n == SHAPE_MAX_CONSTS || k == LIT_MAX)
+					return false;
+				sc->runs[n++] = (int32_t)i;
+				sc->lit[k++] = '\0';
+				i = e;
+				continue;
+			}
+			/* kept as they are: compared byte for byte */
+			if (e - i > LIT_MAX - k)
+				return false;
+			memcpy(sc->lit + k, sql + i, e - i);
+			k += e - i;
+			i = e;
+			continue;
+		}
+		if (k == LIT_MAX)
+			return false;
+		sc->lit[k++] = (char)b;
+		i++;
+	}
+	*klen = k;
+	*nruns = n;
+	return true;
+}
+
+/* Every run cut out of the key is an ICONST the scanner started at its first byte. */
+static bool lit_runs_iconst(const struct shape_cache *sc, size_t nruns, size_t nlocs,
+			    uint64_t iconsts)
+{
+	size_t i = 0;
+
+	for (size_t r = 0; r < nruns; r++) {
+		while (i < nlocs && sc->locs[i] < sc->runs[r])
+			i++;
+		if (i == nlocs || sc->locs[i] != sc->runs[r] || !(iconsts >> i & 1))
+			return false;
+	}
+	return true;
+}
+
 /* The validate-only question for c->in through the shape cache: 0 answered (out set),
  * 1 no shape (parse as before), or -ENOMEM. Inputs are short (SHAPE_MAX_INPUT): the scan
  * and the parse run on the caller's stack, as run_job does for them. */
@@ -1685,28 +1780,55 @@ static int validate_by_shape(struct rg_sqlclass *c, struct rg_sql_facts *out)
 		if (getrandom(&sc->seed, sizeof(sc->seed), 0) != sizeof(sc->seed))
 			sc->seed = (uint64_t)(uintptr_t)sc ^ 0x9e3779b97f4a7c15ull;
 	}
+	size_t klen = 0, nruns = 0;
+	uint64_t lkey = 0, iconsts = 0;
+	struct lit_entry *le = NULL;
+	if (lit_key(sc, c->in, strlen(c->in), &klen, &nruns)) {
+		lkey = XXH3_64bits_withSeed(sc->lit, klen, sc->seed ^ 0x6c6974) | 1;
+		le = &sc->l[lkey % LIT_SLOTS];
+		if (le->key == lkey && le->len == klen && !memcmp(le->text, sc->lit, klen)) {
+			c->last_shape_hit = true;
+			c->last_lit_hit = true;
+			c->stmts_n = le->nstmts;
+			*out = (struct rg_sql_facts){ .status = RG_SQL_OK, .nstmts = le->nstmts };
+			return 0;
+		}
+	}
 	if (rg_sqlraw_shape(c->in, sc->cur, sizeof(sc->cur), &len, sc->locs, SHAPE_MAX_CONSTS,
-			    &nlocs) != RG_SQLRAW_OK)
+			    &nlocs, &iconsts) != RG_SQLRAW_OK)
 		return 1;
+	/* a string this shape answers for: its literal key answers from now on, when each run
+	 * cut out of it is an integer constant */
+	if (le && !lit_runs_iconst(sc, nruns, nlocs, iconsts))
+		le = NULL;
 	uint64_t key = XXH3_64bits_withSeed(sc->cur, len, sc->seed) | 1;
 	struct shape_entry *e = &sc->e[key % SHAPE_SLOTS];
 	if (e->key == key && e->len == len && !memcmp(e->shape, sc->cur, len)) {
 		c->last_shape_hit = true;
 		c->stmts_n = e->nstmts;
-		*out = (struct rg_sql_facts){ .status = RG_SQL_OK, .nstmts = e->nstmts };
-		return 0;
+		n = e->nstmts;
+		goto ok;
 	}
 	if (rg_sqlraw_validate_shape(c->in, sc->locs, nlocs, &n, &cacheable) != RG_SQLRAW_OK) {
 		unparseable(out);
 		return 0;
 	}
-	if (cacheable) {
+	if (!cacheable) {
+		le = NULL;
+	} else {
 		e->key = key;
 		e->len = (uint32_t)len;
 		e->nstmts = n;
 		memcpy(e->shape, sc->cur, len);
 	}
 	c->stmts_n = n;
+ok:
+	if (le) {
+		le->key = lkey;
+		le->len = (uint32_t)klen;
+		le->nstmts = n;
+		memcpy(le->text, sc->lit, klen);
+	}
 	*out = (struct rg_sql_facts){ .status = RG_SQL_OK, .nstmts = n };
 	return 0;
 }
@@ -1741,6 +1863,7 @@ int rg_sqlclass_run(struct rg_sqlclass *c, const char *sql, size_t len, unsigned
 	reset_facts(c);
 	c->last_fast = false;
 	c->last_shape_hit = false;
+	c->last_lit_hit = false;
 
 	/* The wire protocol ends a query at its NUL, so trailing NULs are harmless; a NUL
 	 * with text after it would hide that text from the parser: fail closed. */

@@ -137,6 +137,8 @@ bool rg_sqlclass_fast_enabled(void);
 bool rg_sqlclass_last_was_fast(const struct rg_sqlclass *c);
 /* For tests only: whether the last rg_sqlclass_run() on c was answered by the shape cache. */
 bool rg_sqlclass_last_was_shape_hit(const struct rg_sqlclass *c);
+/* ... and by the shape cache's literal keys, without running the scanner (sqlclass.c). */
+bool rg_sqlclass_last_was_literal_hit(const struct rg_sqlclass *c);
 
 /*
  * Cheap text test for the gateway's built-in guard: false means sql[0..len) cannot have

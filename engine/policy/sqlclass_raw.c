@@ -797,6 +797,7 @@ struct shape_job {
 	size_t cap, len;
 	int32_t *locs;
 	size_t loccap, nlocs;
+	uint64_t iconsts; /* bit i: constant i is an ICONST */
 	bool decline;
 };
 
@@ -830,10 +831,12 @@ static void shape_run(void *arg)
 		case SCONST:
 		case BCONST:
 		case XCONST:
-			if (j->nlocs == j->loccap) {
+			if (j->nlocs == j->loccap || j->nlocs == 64) {
 				j->decline = true;
 				break;
 			}
+			if (t == ICONST)
+				j->iconsts |= UINT64_C(1) << j->nlocs;
 			j->locs[j->nlocs++] = loc;
 			break;
 		case IDENT:
@@ -860,7 +863,7 @@ static void shape_run(void *arg)
 }
 
 int rg_sqlraw_shape(const char *sql, uint8_t *out, size_t cap, size_t *len, int32_t *locs,
-		    size_t loccap, size_t *nlocs)
+		    size_t loccap, size_t *nlocs, uint64_t *iconsts)
 {
 	struct shape_job j = {.sql = sql, .out = out, .cap = cap, .locs = locs, .loccap = loccap};
 	MemoryContext ctx = pg_query_enter_memory_context();
@@ -871,6 +874,8 @@ int rg_sqlraw_shape(const char *sql, uint8_t *out, size_t cap, size_t *len, int3
 		return RG_SQLRAW_DECLINE;
 	*len = j.len;
 	*nlocs = j.nlocs;
+	if (iconsts)
+		*iconsts = j.iconsts;
 	return RG_SQLRAW_OK;
 }
 
@@ -961,7 +966,7 @@ bool rg_sqlraw_shape_canary(void)
 	int32_t locs[8];
 	size_t len = 0, nlocs = 0, at = 0, k = 0;
 
-	if (rg_sqlraw_shape(SHAPE_CANARY_SQL, out, sizeof(out), &len, locs, 8, &nlocs) ||
+	if (rg_sqlraw_shape(SHAPE_CANARY_SQL, out, sizeof(out), &len, locs, 8, &nlocs, NULL) ||
 	    nlocs != 5 || locs[0] != 10 || locs[4] != 63)
 		return false;
 	while (at + 2 <= len && k < sizeof(want) / sizeof(want[0])) {

@@ -47,12 +47,13 @@ int rg_sqlraw_prep(struct rg_sqlclass *c, const char *sql);
 /*
  * The shape of the NUL-terminated sql for the validate-only cache: PostgreSQL's scanner's
  * tokens, constants reduced to their kind (their byte offsets go to locs[0..*nlocs)). Two
- * strings of one shape differ only in the values of those constants. RG_SQLRAW_OK, or
+ * strings of one shape differ only in the values of those constants. With iconsts, bit i
+ * says constant i is an integer (ICONST; at most 64 constants). RG_SQLRAW_OK, or
  * RG_SQLRAW_DECLINE (the scanner rejects the string, it holds U& escapes, or out or locs
  * would overflow): then there is no shape and the string must be parsed.
  */
 int rg_sqlraw_shape(const char *sql, uint8_t *out, size_t cap, size_t *len, int32_t *locs,
-		    size_t loccap, size_t *nlocs);
+		    size_t loccap, size_t *nlocs, uint64_t *iconsts);
 /* rg_sqlraw_validate, and *cacheable: true when the grammar took every constant at
  * locs[0..nlocs) as a plain value (an A_Const in an expression), so that any string of the
  * same shape parses exactly when this one does. */

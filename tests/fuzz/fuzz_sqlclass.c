@@ -9,7 +9,7 @@
  * the classifier found that operation anywhere in the string, each within the text, and the
  * keyword prefilter sees every word it lists. And every input is validated through a third
  * context's shape cache (RG_SQLCLASS_SHAPE_CACHE, warm across inputs): its answer must be
- * the parse's.
+ * the parse's, also for the input with every digit changed (its literal keys answer then).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -111,6 +111,25 @@ static void check_shape_cache(const uint8_t *data, size_t size)
 	check(a.status == b.status && a.nstmts == b.nstmts);
 }
 
+/* The input with every digit turned into the next one (runs of digits stay where they
+ * are): the shape cache's literal keys answer for it once the input was answered, and must
+ * answer as a parse of it does. */
+static void check_shape_cache_digits(const uint8_t *data, size_t size)
+{
+	static uint8_t var[8192];
+	bool any = false;
+
+	if (size > sizeof(var))
+		return;
+	for (size_t i = 0; i < size; i++) {
+		var[i] = data[i] >= '0' && data[i] <= '9' ? (uint8_t)('0' + (data[i] - '0' + 1) % 10)
+							  : data[i];
+		any |= var[i] != data[i];
+	}
+	if (any)
+		check_shape_cache(var, size);
+}
+
 /* The audit trail's texts: any input either is refused or comes out with no constant left,
  * so that normalizing the output again changes nothing. */
 static void check_normalize(const uint8_t *data, size_t size)
@@ -144,6 +163,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size--;
 	}
 	check_shape_cache(data, size);
+	check_shape_cache_digits(data, size);
 	check_normalize(data, size);
 	if (rg_sqlclass_run(sc, (const char *)data, size, flags, &f) != 0)
 		return 0;

@@ -591,11 +591,16 @@ int rg_pg_mask_datarow(struct rg_policy_ctx *c, const struct rg_mask_plan *plan,
  * binary jsonb column (rg_pg_mask_datarow looks at those itself), nor of a run framed
  * without ncols.
  */
+#define RG_PG_ROWRUN_ENDS 512
 struct rg_pg_rowrun {
 	const uint8_t *p;
 	size_t framed;
 	uint32_t rows;
 	bool checked; /* framed with ncols: every row's fields were checked */
+	/* where each of the first nends rows ends (at most RG_PG_ROWRUN_ENDS), so that
+	 * rg_pg_rowrun_clear counts the rows proven without walking their lengths again */
+	uint32_t nends;
+	uint32_t end[RG_PG_ROWRUN_ENDS];
 };
 size_t rg_pg_rowrun_frame(struct rg_pg_rowrun *rr, const uint8_t *p, size_t n, uint32_t max_len,
 			  int32_t ncols);

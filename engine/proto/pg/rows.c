@@ -432,15 +432,24 @@ size_t rg_pg_rowrun_frame(struct rg_pg_rowrun *rr, const uint8_t *p, size_t n, u
 
 	rr->p = p;
 	rr->rows = 0;
+	rr->nends = 0;
 	rr->checked = ncols >= 0;
 	while (n - at >= 5 && p[at] == RG_PG_BE_DATA_ROW) {
 		uint32_t len = rd32(p + at + 1);
+
+		/* the kernel's copy into the buffer does not leave it in this core's cache, and
+		 * each row's start hangs on the length before it: ask for the lines ahead (a
+		 * hint, never a fault, also past the end) */
+		__builtin_prefetch(p + at + 512);
+		__builtin_prefetch(p + at + 576);
 
 		if (len < 4 || len > max_len || len > RG_PG_LEN_MAX || len > n - at - 1)
 			break;
 		if (ncols >= 0 && !row_fields(p + at + 5, len - 4, (uint16_t)ncols))
 			break;
 		at += (size_t)len + 1;
+		if (rr->nends == rr->rows && rr->nends < RG_PG_ROWRUN_ENDS && at <= UINT32_MAX)
+			rr->end[rr->nends++] = (uint32_t)at;
 		rr->rows++;
 	}
 	rr->framed = at;
@@ -465,7 +474,22 @@ size_t rg_pg_rowrun_clear(const struct rg_pg_rowrun *rr, struct rg_policy_ctx *c
 	}
 	lim = rg_policy_mask_run_clear(c, plan, rr->p, rr->framed, off);
 	/* rows whose last field ends 4 or more bytes before lim (a row ends with its last
-	 * field, or with its count when it has none) */
+	 * field, or with its count when it has none): from the ends noted while framing, the
+	 * first row ending after off being the one at off, then past them by their lengths */
+	uint32_t lo = 0, hi = rr->nends;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (rr->end[mid] > off)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	for (; lo < rr->nends; lo++) {
+		if (lim != SIZE_MAX && (size_t)rr->end[lo] + 4 > lim)
+			return at;
+		at = rr->end[lo];
+		(*nrows)++;
+	}
 	while (at < rr->framed) {
 		size_t end = at + 1 + rd32(rr->p + at + 1);
 

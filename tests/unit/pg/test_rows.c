@@ -515,6 +515,35 @@ static size_t walk(struct fx *x, const struct rg_mask_plan *plan, const struct r
 	return rewritten;
 }
 
+/* A run longer than the row ends rg_pg_rowrun_frame notes (RG_PG_ROWRUN_ENDS): the rows
+ * proven are counted from the ends noted, then by their lengths, with cards before, at and
+ * after the last noted row, so the run check stops on both sides of it. */
+static void test_long_runs_count_rows_past_the_noted_ends(void **state)
+{
+	struct fx *x = *state;
+	struct rg_pg_rcol cols[2] = {TXT(23), TXT(25)};
+	struct rg_pg_shape s = shape(cols, 2);
+	static uint8_t b[65536];
+	char id[16];
+	size_t slow;
+
+	for (int shift = -3; shift <= 3; shift++) {
+		size_t at = 0, want = 0;
+		for (int i = 0; i < RG_PG_ROWRUN_ENDS * 3; i++) {
+			const char *v[2] = {id, "plain"};
+			snprintf(id, sizeof(id), "%d", i);
+			if (i == 7 || i == RG_PG_ROWRUN_ENDS - 1 + shift ||
+			    i == RG_PG_ROWRUN_ENDS * 2 + shift) {
+				v[1] = "4111 1111 1111 1111";
+				want++;
+			}
+			put_row(b, sizeof(b), &at, 2, v);
+		}
+		assert_int_equal(walk(x, x->plan, &s, b, at, &slow), want);
+		assert_true(slow >= want && slow < want + 16);
+	}
+}
+
 static void test_runs_of_rows_prove_only_rows_without_a_match(void **state)
 {
 	struct fx *x = *state;
@@ -626,6 +655,7 @@ int main(void)
 	    T_(test_copy_replacement_that_would_break_the_line_redacts_it),
 	    T_(test_function_call_results_a_detector_matches_become_null),
 	    T_(test_runs_of_rows_prove_only_rows_without_a_match),
+	    T_(test_long_runs_count_rows_past_the_noted_ends),
 	    T_(test_runs_of_rows_end_at_what_the_per_message_path_must_judge),
 	    cmocka_unit_test(test_json_validator),
 	};

@@ -1019,6 +1019,78 @@ static void test_runs_of_fields_lose_no_true_positive(void **state)
 	assert_int_equal(rg_mask_prefilter_use(RG_MASK_PF_AUTO), 0);
 }
 
+/*
+ * The run check skips the conditions in blocks with no anchor near them (mask.c, anchors()):
+ * runs of rows that hold nothing (short integers, char(n) padding, framing bytes below
+ * 0x10), with one field holding a known instance placed at every offset across two 64-byte
+ * blocks and at every row of the run. The run check must stop at or before that field
+ * under every implementation; the same run without it is proved whole.
+ */
+static size_t plain_rows(uint8_t *run, size_t n, size_t cap, unsigned rows)
+{
+	for (unsigned r = 0; r < rows && n + 64 < cap; r++) {
+		unsigned digits = 1 + rnd(6), pad = rnd(40);
+		run[n++] = (uint8_t)rnd(16); /* framing: never a class the conditions know */
+		run[n++] = (uint8_t)rnd(16);
+		for (unsigned i = 0; i < digits; i++)
+			run[n++] = (uint8_t)('0' + rnd(10));
+		run[n++] = (uint8_t)rnd(16);
+		if (rnd(2))
+			run[n++] = '-';
+		run[n++] = (uint8_t)('1' + rnd(9));
+		run[n++] = (uint8_t)rnd(16);
+		for (unsigned i = 0; i < pad; i++)
+			run[n++] = ' ';
+	}
+	return n;
+}
+
+static void test_runs_skip_plain_blocks_and_keep_instances(void **state)
+{
+	static uint8_t run[4096];
+	size_t checked = 0;
+
+	(void)state;
+	for (size_t k = 0; k < NIMPL; k++) {
+		if (rg_mask_prefilter_use(impls[k]) != 0)
+			continue;
+		for (size_t e = 0; e < sizeof(examples) / sizeof(examples[0]); e++) {
+			const struct ex *x = &examples[e];
+			size_t len = strlen(x->s);
+			for (size_t shift = 0; shift < 128; shift++) {
+				size_t n = plain_rows(run, 0, sizeof(run), rnd(8));
+				while (n % 128 != shift)
+					run[n++] = ' ';
+				size_t fa = n, fe;
+				if (n + len + 1024 > sizeof(run))
+					continue;
+				run[n++] = (uint8_t)rnd(16); /* the field's length byte */
+				fa = n;
+				memcpy(run + n, x->s, len);
+				n += len;
+				fe = n;
+				n = plain_rows(run, n, sizeof(run), rnd(8));
+				if (!matches(all_ref, run + fa, fe - fa))
+					continue; /* the instance needs what the field edge gives it */
+				size_t lim = rg_masker_run_clear(all_m, NULL, run, n, 0);
+				if (lim != SIZE_MAX && fe + 4 > lim) {
+					checked++;
+					continue;
+				}
+				fprintf(stderr, "%s: run check passes over %s at offset %zu\n",
+					impl_name[impls[k]], rg_detector_name(x->d), fa);
+				show("field", run + fa, fe - fa);
+				fail();
+			}
+		}
+		size_t n = plain_rows(run, 0, sizeof(run), 200);
+		assert_int_equal(rg_masker_run_clear(all_m, NULL, run, n, 0), SIZE_MAX);
+	}
+	fprintf(stderr, "sparse runs: %zu instances stopped at\n", checked);
+	assert_true(checked > 1000);
+	assert_int_equal(rg_mask_prefilter_use(RG_MASK_PF_AUTO), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1028,6 +1100,7 @@ int main(void)
 	    cmocka_unit_test(test_implementations_agree_on_adversarial_fields),
 	    cmocka_unit_test(test_integers_and_padding_change_no_verdict),
 	    cmocka_unit_test(test_runs_of_fields_lose_no_true_positive),
+	    cmocka_unit_test(test_runs_skip_plain_blocks_and_keep_instances),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

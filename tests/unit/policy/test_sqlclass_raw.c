@@ -28,7 +28,7 @@
 #include "sqlclass_raw.h"
 
 static struct rg_sqlclass *fast_c, *json_c, *shape_c;
-static unsigned n_compared, n_fast, n_shape, n_shape_hits;
+static unsigned n_compared, n_fast, n_shape, n_shape_hits, n_lit_hits;
 
 /* expect: 1 the fast path must answer, 0 it must decline, -1 either */
 struct tricky {
@@ -274,9 +274,12 @@ static void compare_shape_one(const char *sql, size_t len)
 
 	assert_int_equal(rg_sqlclass_run(shape_c, sql, len, v | RG_SQLCLASS_SHAPE_CACHE, &a), 0);
 	bool hit = rg_sqlclass_last_was_shape_hit(shape_c);
+	bool lit = rg_sqlclass_last_was_literal_hit(shape_c);
 	assert_int_equal(rg_sqlclass_run(json_c, sql, len, v | RG_SQLCLASS_FORCE_JSON, &b), 0);
 	n_shape++;
 	n_shape_hits += hit;
+	n_lit_hits += lit;
+	assert_true(!lit || hit);
 	if (a.status != b.status || a.nstmts != b.nstmts)
 		fail_msg("shape cache (%s) and parse differ: status %d/%d nstmts %u/%u [%.*s]",
 			 hit ? "hit" : "miss", a.status, b.status, a.nstmts, b.nstmts,
@@ -299,7 +302,7 @@ static void compare_shape(const char *sql, size_t len)
 		return;
 	memcpy(buf, sql, len);
 	buf[len] = '\0';
-	if (rg_sqlraw_shape(buf, shape, sizeof(shape), &slen, locs, 64, &nlocs) != RG_SQLRAW_OK)
+	if (rg_sqlraw_shape(buf, shape, sizeof(shape), &slen, locs, 64, &nlocs, NULL) != RG_SQLRAW_OK)
 		return;
 	for (size_t k = 0; k < nlocs; k++) {
 		size_t s = (size_t)locs[k], e = s;
@@ -430,6 +433,44 @@ static void test_shape_cache_answers_only_for_plain_values(void **state)
 	assert_false(hit[0]);
 	assert_true(hit[1] && hit[2] && hit[4]);
 	assert_false(hit[3]);
+	/* bench[1] and bench[4] differ from the string before them only in integer constants:
+	 * answered by the literal key, without the scanner */
+	assert_int_equal(rg_sqlclass_run(c, bench[0], strlen(bench[0]), v, &f), 0);
+	assert_true(rg_sqlclass_last_was_literal_hit(c));
+	assert_int_equal(rg_sqlclass_run(c, bench[2], strlen(bench[2]), v, &f), 0);
+	assert_true(rg_sqlclass_last_was_literal_hit(c));
+	/* digits that are not an integer constant of their own are never cut out of a key that
+	 * answers: in a string, a comment, a quoted name, glued to a name, a '.', an exponent,
+	 * a parameter, or too long for an int4 */
+	static const char *const notint[][2] = {
+	    {"SELECT ' 5 ' FROM t", "SELECT ' 6 ' FROM t"},
+	    {"SELECT 1 -- 5\n", "SELECT 1 -- 6\n"},
+	    {"SELECT a /* 5 */ FROM t", "SELECT a /* 6 */ FROM t"},
+	    {"SELECT \" 5 \" FROM t", "SELECT \" 6 \" FROM t"},
+	    {"SELECT a FROM t5", "SELECT a FROM t6"},
+	    {"SELECT 1.5", "SELECT 1.6"},
+	    {"SELECT 1e5", "SELECT 1e6"},
+	    {"SELECT $5", "SELECT $6"},
+	    {"SELECT 1234567890", "SELECT 1234567891"},
+	    {"SELECT $$ 5 $$", "SELECT $$ 6 $$"},
+	};
+	for (size_t i = 0; i < sizeof(notint) / sizeof(notint[0]); i++) {
+		struct rg_sql_facts g;
+		for (int rep = 0; rep < 2; rep++)
+			assert_int_equal(
+			    rg_sqlclass_run(c, notint[i][0], strlen(notint[i][0]), v, &f), 0);
+		assert_int_equal(rg_sqlclass_run(c, notint[i][1], strlen(notint[i][1]), v, &f), 0);
+		assert_false(rg_sqlclass_last_was_literal_hit(c));
+		assert_int_equal(rg_sqlclass_run(c, notint[i][1], strlen(notint[i][1]),
+						 RG_SQLCLASS_VALIDATE_ONLY, &g), 0);
+		assert_int_equal(f.status, g.status);
+	}
+	/* a constant the grammar checks is never answered for by its literal key either */
+	for (int rep = 0; rep < 2; rep++)
+		assert_int_equal(rg_sqlclass_run(c, "SELECT 1::float(53)", 19, v, &f), 0);
+	assert_int_equal(rg_sqlclass_run(c, "SELECT 1::float(54)", 19, v, &f), 0);
+	assert_int_equal(f.status, RG_SQL_UNPARSEABLE);
+	assert_false(rg_sqlclass_last_was_literal_hit(c));
 	/* strings that fail are never cached; U& escapes are never shaped */
 	for (int rep = 0; rep < 2; rep++) {
 		static const char bad[] = "SELECT FROM WHERE 1", u[] = "SELECT U&'\\0061'";
@@ -758,6 +799,8 @@ static void test_summary(void **state)
 		      n_shape, n_shape_hits);
 	assert_true(n_fast > n_compared / 4);
 	assert_true(n_shape_hits > n_shape / 10);
+	fprintf(stderr, "literal keys: %u of those answered without the scanner\n", n_lit_hits);
+	assert_true(n_lit_hits > n_shape / 20);
 }
 
 int main(void)
