@@ -1017,6 +1017,13 @@ static bool all_space(const char *p, size_t n)
 	return true;
 }
 
+/* A byte that continues an identifier or a parameter: next to "$n" it would join it. */
+static bool ident_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '$' || (unsigned char)c >= 0x80;
+}
+
 static void norm_run(void *arg)
 {
 	struct norm_job *j = arg;
@@ -1068,8 +1075,15 @@ static void norm_run(void *arg)
 		if (tok[i].lit) {
 			char ph[16];
 			int n = snprintf(ph, sizeof(ph), "$%d", maxparam + ++nconst);
+			size_t end = tok[i].start + tok[i].len;
 
+			/* a constant can touch a name ('x'l, E'..'ab): the placeholder must not run
+			 * into it, or the text would not scan again as the same tokens */
+			if (j->len && ident_char(j->out[j->len - 1]))
+				norm_put(j, " ", 1);
 			norm_put(j, ph, (size_t)n);
+			if (end < total && ident_char(j->sql[end]))
+				norm_put(j, " ", 1);
 		} else {
 			norm_put(j, j->sql + tok[i].start, tok[i].len);
 		}

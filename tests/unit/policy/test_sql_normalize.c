@@ -45,6 +45,9 @@ static void test_constants_become_params(void **state)
 		"INSERT INTO \"Odd Table\" (\"col\") VALUES (-$1)");
 	norm_is("SELECT 1; SELECT 'two'", "SELECT $1; SELECT $2");
 	norm_is("SELECT  a\n\tFROM t", "SELECT  a\n\tFROM t");
+	/* a constant touching a name: the placeholder stays a token of its own */
+	norm_is("select 'drop table te-d'l - ete from u", "select $1 l - ete from u");
+	norm_is("SELECT 1::int, 'a'||b", "SELECT $1::int, $2||b");
 }
 
 static void test_comments_go(void **state)

@@ -1,0 +1,1 @@
+select 'drop table te-d'l - ete from u
