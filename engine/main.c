@@ -425,7 +425,7 @@ struct reloader {
 	sigset_t set;
 	volatile int stop;
 	_Atomic uint64_t ok, failed; /* reloads, for /metrics */
-	struct rg_bpf *bpf;	     /* eBPF telemetry, NULL when off */
+	struct rg_bpf *bpf;	     /* eBPF telemetry, NULL when off (set once, atomically) */
 };
 
 static int reload_bundle(struct reloader *r, char *msg, size_t msglen)
@@ -517,7 +517,7 @@ static int admin_metrics(void *arg, char **text, size_t *len)
 				       .gw = r->gw,
 				       .audit = g_audit,
 				       .recordings = g_rec,
-				       .bpf = r->bpf,
+				       .bpf = __atomic_load_n(&r->bpf, __ATOMIC_ACQUIRE),
 				       .reloads_ok = r->ok,
 				       .reloads_failed = r->failed};
 
@@ -821,19 +821,22 @@ static int run(const char *path)
 	rl.cfg = cfg;
 	rl.gw = gw;
 	rl.core = core;
-	{ /* eBPF latency telemetry for /metrics: optional, said once either way */
-		char why[256] = "";
-
-		if (rg_bpf_open((uint32_t)getpid(), &rl.bpf, why, sizeof(why)))
-			fprintf(stderr, "event=bpf_disabled detail=\"%s\"\n", why);
-		else
-			fprintf(stderr, "event=bpf_enabled\n");
-	}
 	rl_started = pthread_create(&rl_thread, NULL, reloader_main, &rl) == 0;
 	if (!rl_started)
 		fprintf(stderr, "event=policy_reloader_failed detail=\"SIGHUP will not reload\"\n");
 	if (cfg->admin.enabled && !(admin = start_admin(cfg, ctl, &rl)))
 		rg_core_shutdown(core, 0);
+	{ /* eBPF latency telemetry for /metrics: optional, said once either way (loading takes
+	   * a moment: after the admin listener, which answers meanwhile without it) */
+		char why[256] = "";
+		struct rg_bpf *bpf = NULL;
+
+		if (rg_bpf_open((uint32_t)getpid(), &bpf, why, sizeof(why)))
+			fprintf(stderr, "event=bpf_disabled detail=\"%s\"\n", why);
+		else
+			fprintf(stderr, "event=bpf_enabled\n");
+		__atomic_store_n(&rl.bpf, bpf, __ATOMIC_RELEASE);
+	}
 	ret = rg_core_join(core);
 	rg_admin_stop(admin); /* before the gateway its hooks use goes */
 	rg_bpf_close(rl.bpf);

@@ -104,7 +104,13 @@ def main():
             th.join()
             check(not errors and "number of failed transactions: 0" in b.stdout,
                   f"pgbench while scraped every 100 ms: no failure ({errors[:2]})")
-            st, _, t1 = scrape(rg)
+            # sessions close a moment after their clients go: wait for the gauges to settle
+            for _ in range(100):
+                st, _, t1 = scrape(rg)
+                if (value(t1, "ringgate_sessions_active", protocol="postgres") <= 1 and
+                        value(t1, "ringgate_target_sessions_active", target="appdb") == 0):
+                    break
+                time.sleep(0.1)
             check(promtool(t1).returncode == 0, "promtool: still clean after traffic")
             n_allow = value(t1, "ringgate_statements_total", verdict="allow")
             check(value(t1, "ringgate_masked_rows_total", detector="credit_card") == 1,

@@ -645,6 +645,11 @@ class Ringgate:
         self._watchdog = _Watchdog(pids=[self.proc.pid], dirs=[self.workdir])
         try:
             wait_port(self.host, self.port, self.startup_timeout, self.proc)
+            # the admin listener starts after the engine: tests that talk to it (approvals,
+            # /metrics) must not race it
+            if self.config.get("admin", {}).get("address"):
+                ahost = _split_addr(self.config["admin"]["address"])[0]
+                wait_port(ahost, self.admin_port, self.startup_timeout, self.proc)
         except Exception as e:
             raise RuntimeError(f"ringgate did not start: {e}\n{self.log_tail()}") from None
         return self
