@@ -106,7 +106,9 @@ def main():
             env = rg.env("agent-1", tok)
             pid = rg.proc.pid
 
+            print("# pgbench, no other session", flush=True)
             base = pgbench_run(env, a.clients, a.duration, d, "base")
+            print(f"# {a.held} sessions logging in", flush=True)
             conns = []
             while len(conns) < a.held:  # in batches: pending logins per address are capped
                 batch = []
@@ -120,7 +122,9 @@ def main():
                 conns += batch
             time.sleep(1)
             rss_idle = rgtest.rss_kib(pid)
+            print(f"# pgbench, {a.held} sessions idle", flush=True)
             idle = pgbench_run(env, a.clients, a.duration, d, "idle")
+            print(f"# {a.held} statements held", flush=True)
             for c in conns:
                 c.cursor().execute("UPDATE pgbench_branches SET bbalance = bbalance "
                                    "WHERE bid = 1")
@@ -135,6 +139,7 @@ def main():
             held = log.count("event=approval_requested")
             time.sleep(1)
             rss_held = rgtest.rss_kib(pid)
+            print(f"# pgbench, {held} statements held", flush=True)
             loaded = pgbench_run(env, a.clients, a.duration, d, "held")
             still = log.count("event=stmt_held")
             for c in conns:
