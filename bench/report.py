@@ -346,7 +346,8 @@ def render(d, rel_png=""):
     if rt:
         L += [f"ringgate against its peers in the same run (medians of {m.get('repeat', '-')} "
               f"run(s) per cell of {m.get('duration', '-')} s; ringgate enforces "
-              f"{m.get('rules', '-')}; the last column is ringgate without a bundle):", ""]
+              f"{m.get('rules', '-')}; the last column is ringgate without a bundle; "
+              "TPS ratios above 1 and CPU or p99 ratios below 1 favour ringgate):", ""]
         L += rt + [""]
     oth = other_rows(d)
     if oth:
