@@ -164,6 +164,23 @@ def parse_policy(text):
     return out
 
 
+_MET_ROUND = re.compile(r"^# round (\d+) scrape (on|off): ([\d.]+) tps, ([\d.]+) \S+ CPU/tx")
+_MET_SCRAPE = re.compile(r"one scrape ([\d.]+) ms")
+
+
+def parse_metrics(text):
+    """metrics_bench.py's rounds -> [{round, scrape, tps, cpu_us_per_tx}] and the median
+    scrape time in ms (None when it did not print one)."""
+    rows = []
+    for line in text.splitlines():
+        m = _MET_ROUND.match(line)
+        if m:
+            rows.append({"round": int(m.group(1)), "scrape": m.group(2),
+                         "tps": float(m.group(3)), "cpu_us_per_tx": float(m.group(4))})
+    m = _MET_SCRAPE.search(text)
+    return rows, (float(m.group(1)) if m else None)
+
+
 # ---- pg_bench.sh's raw TSV -> medians and ratios ----
 
 def proxies_from_tsv(text):
@@ -288,6 +305,15 @@ def other_rows(d):
         out.append(("audit trail", f"{r['mode']}, {r['clients']} clients: TPS on / off "
                     f"(median of {r['runs']})",
                     f"{fmt(num(r['tps_on_off']))} (p99 µs {r['p99_us_off']} → {r['p99_us_on']})"))
+    met = d.get("metrics", [])
+    on = median(r["tps"] for r in met if r["scrape"] == "on")
+    off = median(r["tps"] for r in met if r["scrape"] == "off")
+    if on is not None and off is not None:
+        sm = [r.get("scrape_ms") for r in met if r.get("scrape_ms") not in (None, "")]
+        out.append(("metrics", "pgbench -S TPS with a /metrics scrape every second / without "
+                    f"(median of {sum(1 for r in met if r['scrape'] == 'on')})",
+                    f"{fmt(on / off if off else None)}"
+                    + (f" (one scrape {fmt(num(sm[0]), '.1f')} ms)" if sm else "")))
     ap = {r["step"]: r for r in d.get("approval", [])}
     if "held" in ap and "idle" in ap:
         h, i = ap["held"], ap["idle"]
@@ -323,6 +349,8 @@ MEANING = [
      "batch) and one without, alternating: TPS on / off."),
     ("approvals", "approval_bench.py: pgbench -S while N sessions each hold a statement for "
      "approval, against the same sessions idle (issue #11: within 10 %)."),
+    ("metrics", "metrics_bench.py: pgbench -S through one ringgate with GET /metrics every "
+     "second and without, alternating: what scraping costs the data path."),
 ]
 
 
@@ -497,7 +525,7 @@ def collect(rundir):
         with open(mp) as f:
             d["meta"] = json.load(f)
     for name in ("proxies", "ratios", "idle", "rulec", "dpath", "evidence", "mask", "audit",
-                 "approval"):
+                 "approval", "metrics"):
         d[name] = read_csv(os.path.join(rundir, name + ".csv"))
     d["evidence_summary"] = evidence_summary(
         [{"mode": r["mode"], "hooks": r["hooks"], "ns_per_statement": float(r["ns_per_statement"]),

@@ -48,6 +48,10 @@ POLICY = """| measurement | value | target |
 | load a 1,000-rule bundle | 0.090 ms | <= 5 ms |
 | verdict with rules/baseline, DROP (83 bytes) -> deny | 2.40 us (cached: 0.04 us) | <= 5 us |
 """
+METRICS = """# round 0 scrape off: 26016 tps, 17.92 µs CPU/tx
+# round 0 scrape on: 26256 tps, 20.32 µs CPU/tx
+bench/metrics_bench.py --clients 16 --duration 3 --repeat 1: TPS without scrapes 26016, with a scrape every second 26256 (1.009x); ringgate CPU 17.92 / 20.32 µs per transaction; one scrape 5.2 ms (median of 2)
+"""
 RAW = """rep\tscenario\tprotocol\tclients\ttarget\ttps\tcpu_us_per_query\tp50_ms\tp99_ms\tclient_p10_pct\tjain
 1\tselect1\tsimple\t8\tdirect\t30000\t-\t0.1\t2.0\t75\t0.9
 1\tselect1\tsimple\t8\tpgbouncer\t20000\t10.0\t0.2\t3.0\t75\t0.9
@@ -80,6 +84,10 @@ def test_parsers():
     p = report.parse_policy(POLICY)
     check([(x["value"], x["unit"]) for x in p] == [(0.76, "s"), (0.09, "ms"), (2.4, "us")],
           "policy_bench: the value and unit of each markdown row, the header skipped")
+    m, ms = report.parse_metrics(METRICS)
+    check([(x["scrape"], x["tps"], x["cpu_us_per_tx"]) for x in m]
+          == [("off", 26016, 17.92), ("on", 26256, 20.32)] and ms == 5.2,
+          "metrics_bench.py: its rounds and the median scrape time")
 
 
 def test_proxies():
