@@ -14,9 +14,11 @@ Measured in one run, same machine:
   4. pgbench -S again with the HELD statements still held: TPS and p50/p99 against step 2
      (what holding costs) and step 1.
 Usage: bench/approval_bench.py [--held 1000] [--clients 16] [--duration 15] [--out FILE]
+                               [--csv FILE] (one row per step, for bench/run)
 Environment: RG_BUILD (default build/benchrel), RG_SRC.
 """
 import argparse
+import csv
 import glob
 import os
 import select
@@ -88,6 +90,7 @@ def main():
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--duration", type=int, default=15)
     ap.add_argument("--out")
+    ap.add_argument("--csv")
     a = ap.parse_args()
     psycopg2 = rgtest.require_psycopg2()
     with rgtest.PgServer(settings={"max_connections": str(a.held + a.clients + 50)}) as pg:
@@ -103,7 +106,9 @@ def main():
             env = rg.env("agent-1", tok)
             pid = rg.proc.pid
 
+            print("# pgbench, no other session", flush=True)
             base = pgbench_run(env, a.clients, a.duration, d, "base")
+            print(f"# {a.held} sessions logging in", flush=True)
             conns = []
             while len(conns) < a.held:  # in batches: pending logins per address are capped
                 batch = []
@@ -117,7 +122,9 @@ def main():
                 conns += batch
             time.sleep(1)
             rss_idle = rgtest.rss_kib(pid)
+            print(f"# pgbench, {a.held} sessions idle", flush=True)
             idle = pgbench_run(env, a.clients, a.duration, d, "idle")
+            print(f"# {a.held} statements held", flush=True)
             for c in conns:
                 c.cursor().execute("UPDATE pgbench_branches SET bbalance = bbalance "
                                    "WHERE bid = 1")
@@ -132,6 +139,7 @@ def main():
             held = log.count("event=approval_requested")
             time.sleep(1)
             rss_held = rgtest.rss_kib(pid)
+            print(f"# pgbench, {held} statements held", flush=True)
             loaded = pgbench_run(env, a.clients, a.duration, d, "held")
             still = log.count("event=stmt_held")
             for c in conns:
@@ -156,6 +164,16 @@ def main():
         f"statements held: {(rss_held - rss_idle) / max(held, 1):.2f} KiB per held statement "
         f"({still} stmt_held lines)",
     ]
+    if a.csv:
+        with open(a.csv, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["step", "sessions", "held", "tps", "p50_us", "p99_us", "transactions",
+                        "rss_kib"])
+            w.writerow(["none", 0, 0, f"{base[0]:.1f}", base[1], base[2], base[3], ""])
+            w.writerow(["idle", a.held, 0, f"{idle[0]:.1f}", idle[1], idle[2], idle[3],
+                        rss_idle])
+            w.writerow(["held", a.held, held, f"{loaded[0]:.1f}", loaded[1], loaded[2],
+                        loaded[3], rss_held])
     out = "\n".join(lines) + "\n"
     sys.stdout.write(out)
     if a.out:

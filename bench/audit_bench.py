@@ -8,9 +8,11 @@ TPS, p50/p99 latency (pgbench -l), and CPU per transaction from /proc: the whole
 and for the trail's ringgate also its writer thread (`rg-audit`) apart, so that the data
 path's own added cost is (with - writer) - without. Then the trail's size per statement.
 Usage: bench/audit_bench.py [--clients 16] [--duration 10] [--repeat 3] [--out FILE]
+                            [--csv FILE] (one row per mode: the medians, for bench/run)
 Environment: RG_BUILD (default build/benchrel), RG_SRC.
 """
 import argparse
+import csv
 import glob
 import json
 import os
@@ -100,6 +102,7 @@ def main():
     ap.add_argument("--record", action="store_true",
                     help="also record sessions (audit.record_sessions) in the trail's ringgate")
     ap.add_argument("--out")
+    ap.add_argument("--csv")
     a = ap.parse_args()
     out = []
     with rgtest.PgServer() as pg:
@@ -173,6 +176,21 @@ def main():
     out.append(f"recording: {rec_size / 20 / 1024:.1f} KiB per 1000-row pgbench_accounts "
                f"result (20 results, one session, zstd level 1; the results were "
                f"{wire / 20 / 1024:.1f} KiB each on the wire)")
+    if a.csv:
+        with open(a.csv, "w", newline="") as fo:
+            w = csv.writer(fo)
+            w.writerow(["mode", "clients", "runs", "tps_off", "tps_on", "tps_on_off",
+                        "p50_us_off", "p99_us_off", "p50_us_on", "p99_us_on", "cpu_us_off",
+                        "cpu_us_on", "writer_us_on", "workers_us_off", "workers_us_on",
+                        "trail_bytes_per_record"])
+            for mode in ("simple", "prepared"):
+                f, n = res[(mode, "off")], res[(mode, "on")]
+                w.writerow([mode, a.clients, a.repeat, f"{med(f, 'tps'):.1f}",
+                            f"{med(n, 'tps'):.1f}", f"{med(n, 'tps') / med(f, 'tps'):.4f}",
+                            med(f, "p50"), med(f, "p99"), med(n, "p50"), med(n, "p99"),
+                            f"{med(f, 'cpu'):.2f}", f"{med(n, 'cpu'):.2f}",
+                            f"{med(n, 'writer'):.2f}", f"{med(f, 'workers'):.2f}",
+                            f"{med(n, 'workers'):.2f}", f"{size / max(recs, 1):.0f}"])
     text = "\n".join(out)
     print(text)
     if a.out:

@@ -23,7 +23,7 @@
 #   pgbouncer_session  pgbouncer in session mode at IDLE_SESSION_N (one backend per session).
 #   ringgate_direct    ringgate straight to PostgreSQL at IDLE_SESSION_N (one backend each).
 # Both N are lowered to what memory (IDLE_MIN_AVAIL_MB kept free; PG_BACKEND_KIB per
-# backend) and fds allow, and the table says so.
+# backend) and fds allow, and the table says so. The idle rows also go to $OUT.idle.tsv.
 #
 # Per run: TPS, TPS as % of direct, proxy CPU µs per query ((utime+stime) delta from
 # /proc/PID/stat / transactions), p50/p99 latency from pgbench --log per-transaction times.
@@ -50,6 +50,8 @@
 #     fresh_backends)
 #   RG_RULES="rules/baseline rules/pii" (packs compiled into the bundle ringgate enforces;
 #     "none": no bundle, pass-through)
+#   The target "ringgate_none" is a second ringgate without any bundle (pass-through) in the
+#   same run as "ringgate" under RG_RULES, so the policy's cost is a ratio within one run.
 #   RINGGATE_CMD: a custom gateway command with {PORT}/{PGPORT}/{CONFIG} placeholders
 #     instead of "$BUILD/engine/ringgate --config {CONFIG}".
 set -euo pipefail
@@ -96,6 +98,7 @@ case $IDLE_UPSTREAM_AUTH in scram | md5) ;; *) echo "IDLE_UPSTREAM_AUTH: scram o
 
 WANT_RG=
 [[ " $TARGETS " == *" ringgate "* ]] && WANT_RG=1
+[[ " $TARGETS " == *" ringgate_none "* ]] && WANT_RG=1
 [ "$IDLE_N" -gt 0 ] && [[ " $IDLE_TARGETS " == *" ringgate"* ]] && WANT_RG=1
 need_bins=()
 [[ " $TARGETS " == *" fwd_epoll "* ]] && need_bins+=("$BUILD/bench/fwd/rg_fwd_epoll")
@@ -207,8 +210,8 @@ if [ -n "$WANT_RG" ]; then
   hmac_key_file: $T/mask.key"
 	fi
 fi
-rg_config() { # port [target port [tag]] -> config file path (own state_dir per tag)
-	local tport=${2:-$PGPORT} tag=${3:-$1}
+rg_config() { # port [target port [tag [policy yaml]]] -> config file path (own state_dir per tag)
+	local tport=${2:-$PGPORT} tag=${3:-$1} policy=${4-$RG_POLICY_YAML}
 	local f="$T/ringgate-$tag.yaml" sd="$T/rgstate-$tag"
 	mkdir -p "$sd"
 	chmod 700 "$sd"
@@ -239,7 +242,7 @@ limits:
   max_sessions: 100000
   max_pending_logins: 1024
   max_pending_per_address: 0   # every bench client connects from 127.0.0.1
-$RG_POLICY_YAML
+$policy
 RGCONF
 	echo "$f"
 }
@@ -347,6 +350,9 @@ HACONF
 	ringgate)
 		start_rg "$name" "$(rg_config "$p")" "$p" "$PGPORT"
 		;;
+	ringgate_none) # the same gateway without a bundle: pass-through
+		start_rg "$name" "$(rg_config "$p" "$PGPORT" "$name" "")" "$p" "$PGPORT"
+		;;
 	*) echo "unknown target $t" >&2; exit 1 ;;
 	esac
 	wait_port "$p"
@@ -420,7 +426,7 @@ run_one() { # rep target mode clients scenario
 	if [ "$sc" = rows1000 ]; then args=(-f "$T/rows1000.sql"); else args=(-S); fi
 	user=postgres
 	# through ringgate the startup user is the token's subject (docs/pg.md)
-	[ "$t" = ringgate ] && { pw=$RG_TOKEN; user=bench-agent; }
+	case $t in ringgate | ringgate_none) pw=$RG_TOKEN; user=bench-agent ;; esac
 	if [ -n "$PERF_STAT" ] && [ -n "$pid" ]; then
 		perf stat -x, -e "$PERF_EVENTS" -p "$pid" -o "$T/perf.$t" &
 		ppid=$!
@@ -664,6 +670,8 @@ idle_measure() {
 	marg=$(awk -v a="$sr1" -v b="$sr2" -v n="${oks[1]}" \
 		'BEGIN {if (n > 0) printf "%.2f", (b - a) / n; else printf "-"}')
 	IDLE_ROWS+=("| $label | $n | $ok | $sr0 | $sr1 | $sr2 | $per | $marg | $sf | \`${reps[0]}\` \`${reps[1]}\` \`$held\` |")
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$n" "$ok" "$sr0" "$sr1" "$sr2" \
+		"$per" "$marg" "$sf" "$label" >>"$IDLE_RAW"
 	if [ "${#pids[@]}" -gt 1 ]; then
 		for i in "${!pids[@]}"; do
 			s1=$(((f1[i] - f0[i]) / 2))
@@ -730,7 +738,10 @@ stop_rg_procs() { # prefix nprocs
 	for ((i = 1; i <= $2; i++)); do stop_target "$1$i"; done
 }
 
+# one line per idle kind, for bench/run (kind: the IDLE_TARGETS entry)
+IDLE_RAW="${OUT%.md}.idle.tsv"
 if [ "$IDLE_N" -gt 0 ]; then
+	printf 'kind\tn_asked\tsessions\trss_before_kib\trss_half_kib\trss_n_kib\tkib_per_session\tmarginal_kib_per_session\tfds\tlabel\n' >"$IDLE_RAW"
 	declare -A KIND_N
 	rg_procs=$IDLE_RG_PROCS
 	if [ "$rg_procs" -le 0 ]; then # each process under 80 % of its fds (2 per session)
