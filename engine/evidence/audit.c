@@ -1200,11 +1200,20 @@ void rg_audit_close(struct rg_audit *a)
 		fsync(a->fd);
 		close(a->fd);
 	}
-	while (a->head) { /* what a failed trail could not take */
-		struct qrec *q = a->head;
+	{ /* what a failed trail could not take: said, not silently dropped */
+		size_t left = 0;
 
-		a->head = q->next;
-		free(q);
+		while (a->head) {
+			struct qrec *q = a->head;
+
+			a->head = q->next;
+			left += q->kind == RG_AUDIT_EVENT;
+			free(q);
+		}
+		if (left)
+			fprintf(stderr, "event=audit_records_unwritten dir=%s records=%zu detail=\"the "
+					"trail could not be written before the stop\"\n",
+				a->dir, left);
 	}
 	for (unsigned i = 0; i < a->njr; i++)
 		rg_jr_unmap(a->jr[i]);

@@ -86,7 +86,8 @@ static void rec_flush(struct pg_sess *ps)
 	r->want_flush = false;
 	if (!r->len)
 		return;
-	while (len > (1u << 20)) { /* cannot happen: chunks go at 64 KiB; robust anyway */
+	if (len > (1u << 20)) { /* cannot happen: chunks go at 64 KiB; robust anyway */
+		ps->cnt->audit_lost++;
 		r->len = 0;
 		return;
 	}
