@@ -13,12 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "ctl.h"
 #include "evidence.h"
 
 void ctl_audit_cat_help(FILE *out)
 {
-	fprintf(out, "usage: ringgatectl audit cat --dir DIR\n"
+	fprintf(out, "usage: ringgatectl audit cat [--dir DIR]   (default: $RINGGATE_CONFIG's trail)\n"
 		     "  Print every event record of the audit trail in DIR, oldest first, one JSON\n"
 		     "  object per line with its sequence number and time added (\"seq\",\n"
 		     "  \"time_us\"). Stops at the first record that does not hold; run\n"
@@ -53,6 +54,7 @@ int ctl_audit_cat(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	const char *dir = NULL;
+	char fallback[4096] = "";
 	int c;
 
 	optind = 1;
@@ -67,6 +69,8 @@ int ctl_audit_cat(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (!dir && !ctl_trail_dirs(fallback, NULL, sizeof(fallback)))
+		dir = fallback;
 	if (!dir) {
 		ctl_audit_cat_help(stderr);
 		return 2;
@@ -164,9 +168,10 @@ int ctl_audit_verify(int argc, char **argv)
 void ctl_audit_query_help(FILE *out)
 {
 	fprintf(out,
-		"usage: ringgatectl audit query --dir DIR [--sub S] [--target T] [--since WHEN]\n"
+		"usage: ringgatectl audit query [--dir DIR] [--sub S] [--target T] [--since WHEN]\n"
 		"         [--until WHEN] [--verdict V] [--rule R] [--event E] [--session N] [--json]\n"
-		"  The records of the audit trail in DIR that match every filter given, oldest\n"
+		"  The records of the audit trail in DIR (default: the trail of $RINGGATE_CONFIG's\n"
+		"  gateway) that match every filter given, oldest\n"
 		"  first: a table (time UTC, event, session, sub, target, verdict, rule, rows,\n"
 		"  server time, statement) or with --json one JSON array. A statement's stmt_end\n"
 		"  (rows, bytes, server_us, sqlstate) is joined into its stmt record as \"end\".\n"
@@ -175,7 +180,8 @@ void ctl_audit_query_help(FILE *out)
 
 void ctl_audit_tail_help(FILE *out)
 {
-	fprintf(out, "usage: ringgatectl audit tail --dir DIR [-n N] [-f]\n"
+	fprintf(out, "usage: ringgatectl audit tail [--dir DIR] [-n N] [-f]\n"
+		     "  DIR: default the trail of $RINGGATE_CONFIG's gateway.\n"
 		     "  Print the last N records (default 10) as JSON lines; with -f keep printing\n"
 		     "  records as they are written (polls the trail every 500 ms), for a SIEM.\n");
 }
@@ -276,6 +282,7 @@ int ctl_audit_query(int argc, char **argv)
 	};
 	struct qry q = {.session = -1, .since = -1, .until = -1};
 	const char *dir = NULL;
+	char fallback[4096] = "";
 	bool as_json = false;
 	json_t *out, *ends, *o;
 	size_t i;
@@ -309,6 +316,8 @@ int ctl_audit_query(int argc, char **argv)
 		default: ctl_audit_query_help(stderr); return 2;
 		}
 	}
+	if (!dir && !ctl_trail_dirs(fallback, NULL, sizeof(fallback)))
+		dir = fallback;
 	if (!dir) {
 		ctl_audit_query_help(stderr);
 		return 2;
@@ -417,6 +426,7 @@ int ctl_audit_tail(int argc, char **argv)
 	};
 	struct tailst st = {.n = 10};
 	const char *dir = NULL;
+	char fallback[4096] = "";
 	bool follow = false;
 	json_t *o;
 	size_t i;
@@ -435,6 +445,8 @@ int ctl_audit_tail(int argc, char **argv)
 		else
 			return ctl_audit_tail_help(stderr), 2;
 	}
+	if (!dir && !ctl_trail_dirs(fallback, NULL, sizeof(fallback)))
+		dir = fallback;
 	if (!dir)
 		return ctl_audit_tail_help(stderr), 2;
 	st.ring = json_array();
@@ -461,4 +473,33 @@ int ctl_audit_tail(int argc, char **argv)
 		fflush(stdout);
 	}
 	return 0;
+}
+
+/* ---- where the trails are, from the gateway's config ------------------------------------- */
+
+int ctl_trail_dirs(char *audit, char *rec, size_t n)
+{
+	const char *path = getenv("RINGGATE_CONFIG");
+	struct rg_config *cfg = NULL;
+	int r = -1;
+
+	if (!path || !*path)
+		return -1;
+	if (rg_config_load(path, &cfg, stderr))
+		return -1;
+	if (audit && !audit[0]) {
+		if (cfg->audit.dir)
+			snprintf(audit, n, "%s", cfg->audit.dir);
+		else
+			snprintf(audit, n, "%s/audit", cfg->state_dir);
+	}
+	if (rec && !rec[0]) {
+		if (cfg->audit.recordings_dir)
+			snprintf(rec, n, "%s", cfg->audit.recordings_dir);
+		else
+			snprintf(rec, n, "%s/recordings", cfg->state_dir);
+	}
+	r = 0;
+	rg_config_free(cfg);
+	return r;
 }

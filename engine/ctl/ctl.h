@@ -38,6 +38,9 @@ int ctl_audit_cat(int argc, char **argv);
 void ctl_audit_cat_help(FILE *out);
 int ctl_audit_verify(int argc, char **argv);
 void ctl_audit_verify_help(FILE *out);
+/* The audit trail's and the recordings' directories of $RINGGATE_CONFIG's gateway, for
+ * whichever of audit/rec is empty: 0, or -1 (no config, or it does not load: said). */
+int ctl_trail_dirs(char *audit, char *rec, size_t n);
 int ctl_audit_query(int argc, char **argv);
 void ctl_audit_query_help(FILE *out);
 int ctl_audit_tail(int argc, char **argv);

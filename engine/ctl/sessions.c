@@ -31,7 +31,8 @@ static void dirs(const char *state, char *audit, char *rec, size_t n)
 void ctl_sessions_list_help(FILE *out)
 {
 	fprintf(out,
-		"usage: ringgatectl sessions list --state DIR [--sub S] [--json]\n"
+		"usage: ringgatectl sessions list [--state DIR] [--sub S] [--json]\n"
+		"  (default: the state_dir of $RINGGATE_CONFIG's gateway)\n"
 		"  The sessions in the audit trail of the gateway whose state_dir is DIR (or\n"
 		"  --audit AUDIT_DIR), oldest first: id, who (sub), target, client, start, end,\n"
 		"  reason, statements, denials, and whether it was recorded (ringgatectl replay\n"
@@ -45,7 +46,7 @@ int ctl_sessions_list(int argc, char **argv)
 	    {"sub", required_argument, NULL, 'u'},   {"json", no_argument, NULL, 'j'},
 	    {NULL, 0, NULL, 0},
 	};
-	char audit[4096] = "", rec[4096];
+	char audit[4096] = "", rec[4096] = "";
 	struct rg_sessions_filter f = {.since_us = -1, .until_us = -1};
 	bool as_json = false;
 	json_t *out, *idv;
@@ -65,6 +66,8 @@ int ctl_sessions_list(int argc, char **argv)
 		else
 			return ctl_sessions_list_help(stderr), 2;
 	}
+	if (!audit[0])
+		(void)ctl_trail_dirs(audit, rec, sizeof(audit));
 	if (!audit[0])
 		return ctl_sessions_list_help(stderr), 2;
 	if (rg_sessions_list(audit, &f, &out)) {
@@ -101,7 +104,8 @@ int ctl_sessions_list(int argc, char **argv)
 void ctl_replay_help(FILE *out)
 {
 	fprintf(out,
-		"usage: ringgatectl replay SESSION --state DIR [--speed N] [--json]\n"
+		"usage: ringgatectl replay SESSION [--state DIR] [--speed N] [--json]\n"
+		"  (default: the state_dir of $RINGGATE_CONFIG's gateway)\n"
 		"  Show a recorded session as psql showed it to the agent: each statement (as the\n"
 		"  audit trail has it, literals replaced), its result (masked values only: that is\n"
 		"  what the agent received), errors, notices, and the time each took. DIR is the\n"
@@ -273,6 +277,8 @@ int ctl_replay(int argc, char **argv)
 		else
 			return ctl_replay_help(stderr), 2;
 	}
+	if (!audit[0] || !rec[0])
+		(void)ctl_trail_dirs(audit, rec, sizeof(audit));
 	if (optind != argc - 1 || !audit[0] || !rec[0])
 		return ctl_replay_help(stderr), 2;
 	session = strtoll(argv[optind], &end, 10);

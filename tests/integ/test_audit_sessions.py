@@ -74,6 +74,18 @@ def session_part(pg, iss, d, bundle):
     check("42501" in r.stderr or "denied" in r.stderr.lower(), f"DROP denied ({r.stderr.strip()})")
     rgtest.run_pgbench(["-n", "-M", "prepared", "-t", "50", "-f",
                         os.path.join(d, "one.sql")], env)
+    # without --dir, ringgatectl finds the trail through the gateway's config
+    cenv = dict(os.environ, RINGGATE_CONFIG=rg.config_path)
+    found = []
+    for _ in range(50):
+        q = subprocess.run([pgfix.ctl_binary(), "audit", "query", "--verdict", "deny", "--json"],
+                           env=cenv, capture_output=True, text=True, timeout=60)
+        found = json.loads(q.stdout) if q.returncode == 0 else []
+        if found:
+            break
+        time.sleep(0.1)
+    check(found and found[0]["sql"] == "DROP TABLE customers",
+          "audit query without --dir: the trail of $RINGGATE_CONFIG's gateway")
     rg.stop()
 
     recs = records(trail)
