@@ -1318,7 +1318,7 @@ int rg_audit_journals(struct rg_audit *a, const struct rg_audit_jr_opts *o, char
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", a->jdir, de->d_name);
 			if (!rg_jr_map(path, (unsigned)id, 0, false, &jr[n], err, errlen)) {
-				jr[n++]->stale = true;
+				n++; /* past o->count: drained, then removed */
 				stale++;
 			} else {
 				fprintf(stderr, "event=audit_journal_unreadable detail=\"%s\"\n", err);

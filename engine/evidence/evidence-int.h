@@ -21,7 +21,6 @@ struct rg_audit_jr {
 	size_t maplen;
 	uint64_t size;
 	unsigned id;
-	bool stale; /* a journal of an earlier run beyond this run's count: drained, removed */
 	/* producer only */
 	uint64_t head, pend;
 	/* any thread */

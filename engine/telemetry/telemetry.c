@@ -322,7 +322,6 @@ static void core_families(struct rg_prom *b, struct rg_core *core)
 		const char *name, *type, *help;
 		size_t off;
 	} f[] = {
-#define F(m, t, h) {"ringgate_io_uring_" #m, t, h, offsetof(struct rg_stats, m)}
 	    {"ringgate_io_uring_enters_total", "counter",
 	     "io_uring_enter calls of the worker's loop.", offsetof(struct rg_stats, submits)},
 	    {"ringgate_io_uring_completions_total", "counter", "Completions reaped.",
@@ -342,7 +341,6 @@ static void core_families(struct rg_prom *b, struct rg_core *core)
 	     offsetof(struct rg_stats, accept_backoff)},
 	    {"ringgate_io_uring_buffers_in_use", "gauge", "Provided buffers held now.",
 	     offsetof(struct rg_stats, bufs_in_use)},
-#undef F
 	};
 	struct rg_stats *s = calloc(n ? n : 1, sizeof(*s));
 	char w[16];
