@@ -203,8 +203,16 @@ struct rg_worker {
 	uint8_t *buf_mem;
 	struct rg_buf *bufs;
 	unsigned buf_mask;
-	unsigned br_pending;		/* recycled since the last advance */
-	unsigned bufs_free;
+	unsigned br_pending;		/* added to the ring since the last advance */
+	unsigned bufs_free;		/* not held: in the kernel's ring or on the hot stack */
+	/* The ring holds only ring_target buffers; the other free ones wait on a LIFO stack,
+	 * so the ones the kernel receives into next are the ones freed last (cache-hot):
+	 * see buf.c. */
+	uint16_t *hot;			/* free buffer ids, the most recently freed on top */
+	unsigned hot_n;
+	unsigned br_in;			/* buffers in the kernel's ring (incl. br_pending) */
+	unsigned ring_target;		/* grows on -ENOBUFS, shrinks back when calm */
+	uint64_t starve_at;		/* w->now of the last -ENOBUFS */
 	uint16_t bgid;
 
 	struct rg_buf *chunk_free;	/* heap chunks for copied sends */
@@ -280,6 +288,7 @@ void rg_item_put(struct rg_worker *w, struct rg_sendq_item *it);
 struct rg_send_desc *rg_sdesc_get(struct rg_worker *w);
 void rg_sdesc_put(struct rg_worker *w, struct rg_send_desc *d);
 void rg_bufs_publish(struct rg_worker *w);
+void rg_bufs_starved(struct rg_worker *w);
 
 /* timer.c */
 void rg_timer_arm(struct rg_worker *w, struct rg_timer *t, uint64_t when);

@@ -494,6 +494,7 @@ void rg_handle_recv(struct rg_worker *w, struct rg_sock *sd, struct io_uring_cqe
 		struct rg_buf *b = &w->bufs[bid];
 
 		w->bufs_free--;
+		w->br_in--;
 		RG_CNT_ADD(w, bufs_in_use, 1);
 		b->data = w->buf_mem + (size_t)bid * b->cap;
 		b->len = res > 0 ? (uint32_t)res : 0;
@@ -527,6 +528,7 @@ void rg_handle_recv(struct rg_worker *w, struct rg_sock *sd, struct io_uring_cqe
 			close_progress(s);
 		}
 	} else if (res == -ENOBUFS) {
+		rg_bufs_starved(w);
 		if (!sd->starved && s->state != RG_SESS_CLOSING) {
 			sd->starved = true;
 			sd->starve_next = w->starve_head;

@@ -151,11 +151,60 @@ static void test_protocol_pause_and_resume_by_timer(void **state)
 	rg_core_free(c);
 }
 
+/* Many streams at once through a worker whose ring holds only its calm share of the pool
+ * (64 of 1024 buffers, buf.c): the readers start late, so the ring runs dry (-ENOBUFS),
+ * grows, and every starved side must get its recv back. Every byte arrives exact and in
+ * order, and every buffer comes back. */
+static void test_many_streams_through_a_small_ring(void **state)
+{
+	enum { N = 12 };
+	const uint64_t want = 6ull << 20;
+	struct rg_core_config cfg = { .workers = 1, .buf_count = 1024, .sendq_hiwat = 512 * 1024 };
+	struct fwd_ctx ctx;
+	struct rg_stats st;
+	unsigned short port;
+	struct rg_core *c;
+	uint64_t pos[N] = { 0 };
+	int fd[N], left = N;
+
+	(void)state;
+	c = h_start_fwd(&cfg, &ctx, fire_port, &port);
+	assert_non_null(c);
+	for (int i = 0; i < N; i++) {
+		fd[i] = h_connect(port);
+		assert_true(fd[i] >= 0);
+	}
+	usleep(300000);
+	while (left) {
+		left = 0;
+		for (int i = 0; i < N; i++) {
+			uint64_t n = want - pos[i];
+
+			if (!n)
+				continue;
+			left++;
+			assert_int_equal(read_exact_pattern(fd[i], &pos[i], n < 65536 ? n : 65536), 0);
+		}
+	}
+	rg_core_stats(c, -1, &st);
+	fprintf(stderr, "%d streams x %llu MiB: buf_starved=%lu\n", N,
+		(unsigned long long)(want >> 20), (unsigned long)st.buf_starved);
+	for (int i = 0; i < N; i++)
+		close(fd[i]);
+	assert_int_equal(h_wait_idle(c, 5000), 0);
+	rg_core_stats(c, -1, &st);
+	assert_int_equal(st.bufs_in_use, 0);
+	rg_core_shutdown(c, 0);
+	assert_int_equal(rg_core_join(c), 0);
+	rg_core_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_slow_reader_pauses_backend_and_bounds_memory),
 		cmocka_unit_test(test_protocol_pause_and_resume_by_timer),
+		cmocka_unit_test(test_many_streams_through_a_small_ring),
 	};
 
 	h_skip_without_uring();
