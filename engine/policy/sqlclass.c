@@ -387,6 +387,7 @@ struct rg_sqlclass {
 	void *bigstack;		/* helper thread stack, mapped on first big input */
 
 	struct shape_cache *shapes; /* validate-only answers by statement shape, on first use */
+	struct norm_cache *norms;   /* rg_sqlclass_normalize's outputs, on first use */
 	bool last_shape_hit;	/* the last run was answered by it */
 	bool last_lit_hit;	/* ... by its literal keys, without the scanner */
 };
@@ -619,6 +620,7 @@ void rg_sqlclass_free(struct rg_sqlclass *c)
 	if (c->bigstack)
 		munmap(c->bigstack, BIG_STACK);
 	free(c->shapes);
+	free(c->norms);
 	free(c);
 }
 
@@ -1711,7 +1713,7 @@ static inline bool lit_glue(unsigned char b)
 
 /* The literal key of sql[0..len) into sc->lit (*klen), the runs cut out into sc->runs
  * (*nruns). False: too long, or too many runs (no key). */
-static bool lit_key(struct shape_cache *sc, const char *sql, size_t len, size_t *klen,
+static bool lit_key(char *lit, int32_t *runs, const char *sql, size_t len, size_t *klen,
 		    size_t *nruns)
 {
 	size_t i = 0, k = 0, n = 0;
@@ -1725,22 +1727,22 @@ static bool lit_key(struct shape_cache *sc, const char *sql, size_t len, size_t 
 			if (e - i <= LIT_RUN_MAX && (e == len || !lit_glue((unsigned char)sql[e]))) {
 				if (n == SHAPE_MAX_CONSTS || k == LIT_MAX)
 					return false;
-				sc->runs[n++] = (int32_t)i;
-				sc->lit[k++] = '\0';
+				runs[n++] = (int32_t)i;
+				lit[k++] = '\0';
 				i = e;
 				continue;
 			}
 			/* kept as they are: compared byte for byte */
 			if (e - i > LIT_MAX - k)
 				return false;
-			memcpy(sc->lit + k, sql + i, e - i);
+			memcpy(lit + k, sql + i, e - i);
 			k += e - i;
 			i = e;
 			continue;
 		}
 		if (k == LIT_MAX)
 			return false;
-		sc->lit[k++] = (char)b;
+		lit[k++] = (char)b;
 		i++;
 	}
 	*klen = k;
@@ -1749,15 +1751,15 @@ static bool lit_key(struct shape_cache *sc, const char *sql, size_t len, size_t 
 }
 
 /* Every run cut out of the key is an ICONST the scanner started at its first byte. */
-static bool lit_runs_iconst(const struct shape_cache *sc, size_t nruns, size_t nlocs,
-			    uint64_t iconsts)
+static bool lit_runs_iconst(const int32_t *runs, size_t nruns, const int32_t *locs,
+			    size_t nlocs, uint64_t iconsts)
 {
 	size_t i = 0;
 
 	for (size_t r = 0; r < nruns; r++) {
-		while (i < nlocs && sc->locs[i] < sc->runs[r])
+		while (i < nlocs && locs[i] < runs[r])
 			i++;
-		if (i == nlocs || sc->locs[i] != sc->runs[r] || !(iconsts >> i & 1))
+		if (i == nlocs || locs[i] != runs[r] || !(iconsts >> i & 1))
 			return false;
 	}
 	return true;
@@ -1783,7 +1785,7 @@ static int validate_by_shape(struct rg_sqlclass *c, struct rg_sql_facts *out)
 	size_t klen = 0, nruns = 0;
 	uint64_t lkey = 0, iconsts = 0;
 	struct lit_entry *le = NULL;
-	if (lit_key(sc, c->in, strlen(c->in), &klen, &nruns)) {
+	if (lit_key(sc->lit, sc->runs, c->in, strlen(c->in), &klen, &nruns)) {
 		lkey = XXH3_64bits_withSeed(sc->lit, klen, sc->seed ^ 0x6c6974) | 1;
 		le = &sc->l[lkey % LIT_SLOTS];
 		if (le->key == lkey && le->len == klen && !memcmp(le->text, sc->lit, klen)) {
@@ -1799,7 +1801,7 @@ static int validate_by_shape(struct rg_sqlclass *c, struct rg_sql_facts *out)
 		return 1;
 	/* a string this shape answers for: its literal key answers from now on, when each run
 	 * cut out of it is an integer constant */
-	if (le && !lit_runs_iconst(sc, nruns, nlocs, iconsts))
+	if (le && !lit_runs_iconst(sc->runs, nruns, sc->locs, nlocs, iconsts))
 		le = NULL;
 	uint64_t key = XXH3_64bits_withSeed(sc->cur, len, sc->seed) | 1;
 	struct shape_entry *e = &sc->e[key % SHAPE_SLOTS];
@@ -1851,6 +1853,82 @@ int rg_sql_normalize(const char *sql, size_t len, char *out, size_t cap, size_t 
 	if (rc == RG_SQLRAW_OK)
 		return 0;
 	return rc == -ENOSPC ? -ENOSPC : -EINVAL;
+}
+
+/*
+ * rg_sqlclass_normalize's cache, for the audit trail's writer: pgbench -S and drivers that
+ * inline ids send a new text each time, and the scanner costs 1-2 us per string. The output
+ * of rg_sql_normalize is a function of the string's literal key (above): the bytes outside
+ * the cut runs are the same, and each run, being exactly one integer constant whatever its
+ * digits (the argument above), becomes the same $n. So the output is kept by literal key
+ * once the scanner has shown every run of this string to be one ICONST, and compared byte
+ * for byte. Direct-mapped, per context.
+ */
+#define NORM_SLOTS 128
+#define NORM_OUT_MAX 512
+
+struct norm_entry {
+	uint64_t key; /* 0: empty */
+	uint32_t klen, olen;
+	char text[LIT_MAX];
+	char out[NORM_OUT_MAX];
+};
+
+struct norm_cache {
+	uint64_t seed;
+	char lit[LIT_MAX];
+	int32_t runs[SHAPE_MAX_CONSTS];
+	uint8_t cur[SHAPE_MAX];
+	int32_t locs[SHAPE_MAX_CONSTS];
+	struct norm_entry e[NORM_SLOTS];
+};
+
+int rg_sqlclass_normalize(struct rg_sqlclass *c, const char *sql, size_t len, char *out,
+			  size_t cap, size_t *outlen)
+{
+	struct norm_cache *nc = c->norms;
+	size_t klen = 0, nruns = 0, slen, nlocs;
+	struct norm_entry *e = NULL;
+	uint64_t key = 0, iconsts;
+	char stackbuf[1024];
+	int rc;
+
+	pthread_once(&wtab_once, sqlclass_init);
+	if (!shape_enabled || memchr(sql, '\0', len))
+		return rg_sql_normalize(sql, len, out, cap, outlen);
+	if (!nc) {
+		nc = c->norms = calloc(1, sizeof(*nc));
+		if (!nc)
+			return rg_sql_normalize(sql, len, out, cap, outlen);
+		if (getrandom(&nc->seed, sizeof(nc->seed), 0) != sizeof(nc->seed))
+			nc->seed = (uint64_t)(uintptr_t)nc ^ 0x9e3779b97f4a7c15ull;
+	}
+	if (lit_key(nc->lit, nc->runs, sql, len, &klen, &nruns)) {
+		key = XXH3_64bits_withSeed(nc->lit, klen, nc->seed) | 1;
+		e = &nc->e[key % NORM_SLOTS];
+		if (e->key == key && e->klen == klen && !memcmp(e->text, nc->lit, klen) &&
+		    e->olen < cap) {
+			memcpy(out, e->out, e->olen);
+			out[e->olen] = '\0';
+			*outlen = e->olen;
+			return 0;
+		}
+	}
+	rc = rg_sql_normalize(sql, len, out, cap, outlen);
+	if (rc || !e || *outlen >= NORM_OUT_MAX || len >= sizeof(stackbuf))
+		return rc;
+	memcpy(stackbuf, sql, len);
+	stackbuf[len] = '\0';
+	if (rg_sqlraw_shape(stackbuf, nc->cur, sizeof(nc->cur), &slen, nc->locs, SHAPE_MAX_CONSTS,
+			    &nlocs, &iconsts) != RG_SQLRAW_OK ||
+	    !lit_runs_iconst(nc->runs, nruns, nc->locs, nlocs, iconsts))
+		return 0;
+	e->key = key;
+	e->klen = (uint32_t)klen;
+	e->olen = (uint32_t)*outlen;
+	memcpy(e->text, nc->lit, klen);
+	memcpy(e->out, out, *outlen);
+	return 0;
 }
 
 int rg_sqlclass_run(struct rg_sqlclass *c, const char *sql, size_t len, unsigned flags,

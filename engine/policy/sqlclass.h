@@ -124,6 +124,11 @@ struct rg_sqlclass *rg_sqlclass_new(void);
  * always enough). Any thread. */
 int rg_sql_normalize(const char *sql, size_t len, char *out, size_t cap, size_t *outlen);
 void rg_sqlclass_free(struct rg_sqlclass *c);
+/* rg_sql_normalize through c's cache: a string that differs from one normalized before only
+ * in the digits of its integer constants gets that string's output without the scanner
+ * (sqlclass.c: the literal keys). Same results; c's thread only. */
+int rg_sqlclass_normalize(struct rg_sqlclass *c, const char *sql, size_t len, char *out,
+			  size_t cap, size_t *outlen);
 
 /* Classify sql[0..len) (need not be NUL-terminated). Fills *out; pointers in *out stay
  * valid until the next call on the same context. Returns 0, or -ENOMEM. A string the

@@ -144,6 +144,39 @@ static void check_normalize(const uint8_t *data, size_t size)
 	check(m == n && !memcmp(out, again, n));
 }
 
+/* rg_sqlclass_normalize's cache (by literal key) answers exactly as the scanner does: the
+ * input, then a copy with every digit changed (same literal key when the runs are integer
+ * constants), each through the cache and directly. */
+static struct rg_sqlclass *sn;
+static void check_normalize_cache_one(const uint8_t *data, size_t size)
+{
+	static char direct[4 * 4096 + 64], cached[4 * 4096 + 64];
+	size_t n = 0, m = 0;
+	int r1, r2;
+
+	r1 = rg_sql_normalize((const char *)data, size, direct, sizeof(direct), &n);
+	r2 = rg_sqlclass_normalize(sn, (const char *)data, size, cached, sizeof(cached), &m);
+	check(r1 == r2);
+	check(r1 || (n == m && !memcmp(direct, cached, n)));
+}
+
+static void check_normalize_cache(const uint8_t *data, size_t size)
+{
+	static uint8_t var[4096];
+
+	if (size > sizeof(var))
+		return;
+	if (!sn)
+		sn = rg_sqlclass_new();
+	check(sn != NULL);
+	check_normalize_cache_one(data, size);
+	for (size_t i = 0; i < size; i++)
+		var[i] = data[i] >= '0' && data[i] <= '9' ? (uint8_t)('0' + (data[i] - '0' + 3) % 10)
+							  : data[i];
+	check_normalize_cache_one(var, size);
+	check_normalize_cache_one(data, size);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct rg_sql_facts f;
@@ -165,6 +198,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_shape_cache(data, size);
 	check_shape_cache_digits(data, size);
 	check_normalize(data, size);
+	check_normalize_cache(data, size);
 	if (rg_sqlclass_run(sc, (const char *)data, size, flags, &f) != 0)
 		return 0;
 	check_same_as_json(data, size, flags, &f);

@@ -810,8 +810,9 @@ static void fmt_sql(struct pg_ev_fmt *f, const uint8_t *s, size_t n, struct rg_a
 				f->normcap = 4 * n + 64;
 			}
 		}
-		if (f->normcap >= 4 * n + 64)
-			r = rg_sql_normalize((const char *)s, n, f->norm, f->normcap, &olen);
+		if (f->normcap >= 4 * n + 64 && (f->cls || (f->cls = rg_sqlclass_new())))
+			r = rg_sqlclass_normalize(f->cls, (const char *)s, n, f->norm, f->normcap,
+						  &olen);
 		if (r) {
 			/* the scanner refused it: no text at all rather than a literal */
 			rg_audit_buf_printf(out, "\"sql\":null,\"sql_unreadable\":true,"

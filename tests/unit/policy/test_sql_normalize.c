@@ -71,12 +71,62 @@ static void test_refused(void **state)
 			 -ENOSPC);
 }
 
+/* Through a context's cache: texts that differ only in their integer constants come out as
+ * the scanner makes them (the cache answers the second and later ones), and texts whose
+ * digit runs are not integer constants (a float, a name, a quoted string, a long number) are
+ * never answered for by another text's entry. */
+static void test_cached_same_as_scanner(void **state)
+{
+	static const char *const texts[] = {
+		"SELECT abalance FROM pgbench_accounts WHERE aid = 4711;",
+		"SELECT abalance FROM pgbench_accounts WHERE aid = 12;",
+		"SELECT abalance FROM pgbench_accounts WHERE aid = 999999999;",
+		"SELECT abalance FROM pgbench_accounts WHERE aid = 1234567890;",
+		"SELECT abalance FROM pgbench_accounts WHERE aid = 1.5;",
+		"SELECT abalance FROM pgbench_accounts WHERE aid = 1e5;",
+		"SELECT abalance FROM pgbench_accounts WHERE aid = '42';",
+		"SELECT abalance FROM pgbench_accounts WHERE aid = '43';",
+		"SELECT abalance FROM t1 WHERE aid = 42;",
+		"SELECT abalance FROM t2 WHERE aid = 43;",
+		"SELECT $1, 7 FROM t",
+		"SELECT $2, 8 FROM t",
+		"SELECT 7 /* 5 */, 8 -- 9\n",
+		"SELECT 8 /* 6 */, 9 -- 1\n",
+		"SELECT $$ 5 $$, 5",
+		"SELECT $$ 6 $$, 6",
+		"SELECT U&'\\0041', 1",
+		"SELECT U&'\\0042', 2",
+		"SELECT 'unterminated 5",
+	};
+	struct rg_sqlclass *c = rg_sqlclass_new();
+
+	(void)state;
+	assert_non_null(c);
+	for (int round = 0; round < 2; round++) {
+		for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+			char a[1024], b[1024];
+			size_t na = 0, nb = 0;
+			int ra = rg_sql_normalize(texts[i], strlen(texts[i]), a, sizeof(a), &na);
+			int rb = rg_sqlclass_normalize(c, texts[i], strlen(texts[i]), b, sizeof(b),
+						       &nb);
+
+			assert_int_equal(ra, rb);
+			if (!ra) {
+				assert_int_equal(na, nb);
+				assert_string_equal(a, b);
+			}
+		}
+	}
+	rg_sqlclass_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_constants_become_params),
 	    cmocka_unit_test(test_comments_go),
 	    cmocka_unit_test(test_refused),
+	    cmocka_unit_test(test_cached_same_as_scanner),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
