@@ -28,7 +28,7 @@
 # Per run: TPS, TPS as % of direct, proxy CPU µs per query ((utime+stime) delta from
 # /proc/PID/stat / transactions), p50/p99 latency from pgbench --log per-transaction times.
 # Also per run, in $OUT.syscpu.tsv: where the whole machine's CPU went per transaction (busy
-# time from /proc/stat; the proxy; pgbench from its rusage via GNU time, with its context
+# time from /proc/stat; the proxy (and, last column, its kernel share: stime); pgbench from its rusage via GNU time, with its context
 # switches per transaction; PostgreSQL = postmaster + reaped backends; other = the rest).
 # With REPEAT > 1 every cell is run REPEAT times (target order rotated each round) and the
 # table shows the median; every single run is kept in $OUT.raw.tsv.
@@ -156,6 +156,11 @@ pg_ticks() { # PostgreSQL's CPU: the postmaster's own and that of its reaped chi
 cpu_ticks() { # utime + stime of a process (all threads), in clock ticks
 	[ -n "$1" ] || { echo 0; return; }
 	awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+
+sys_of() { # stime alone: the proxy's kernel share (syscalls, its sockets' copies)
+	[ -n "$1" ] || { echo 0; return; }
+	awk '{ sub(/.*\) /, ""); print $13 }' "/proc/$1/stat"
 }
 
 rg_tree() { # the commit, and whether engine/ had uncommitted changes (binary built from the tree)
@@ -388,7 +393,7 @@ mkdir -p "$(dirname "$OUT")"
 printf 'rep\tscenario\tprotocol\tclients\ttarget\ttps\tcpu_us_per_query\tp50_ms\tp99_ms\tclient_p10_pct\tjain\n' >"$RAW"
 # machine CPU per transaction (see run_one); pgbench's own CPU needs GNU time
 SYS_RAW="${OUT%.md}.syscpu.tsv"
-printf 'rep\tscenario\tprotocol\tclients\ttarget\ttps\tmachine_busy_pct\tbusy_us_per_tx\tproxy_us\tpgbench_us\tpostgres_us\tother_us\tpgbench_cs_per_tx\n' >"$SYS_RAW"
+printf 'rep\tscenario\tprotocol\tclients\ttarget\ttps\tmachine_busy_pct\tbusy_us_per_tx\tproxy_us\tpgbench_us\tpostgres_us\tother_us\tpgbench_cs_per_tx\tproxy_sys_us\n' >"$SYS_RAW"
 TIMEV=()
 [ -x /usr/bin/time ] && TIMEV=(/usr/bin/time -f "%U %S %w %c" -o "$T/time.out")
 PERF_RAW="${OUT%.md}.perf.tsv"
@@ -434,6 +439,7 @@ run_one() { # rep target mode clients scenario
 	fi
 	[ "$FRESH_BACKENDS" = 1 ] && fresh_backends
 	c0=$(cpu_ticks "$pid")
+	k0=$(sys_of "$pid")
 	read -r s0 i0 < <(sys_ticks)
 	g0=$(pg_ticks)
 	out=$(PGPASSWORD=$pw "${TIMEV[@]}" timeout $((DURATION + 120)) "${SETSID[@]}" "$PGBIN/pgbench" -n "${args[@]}" \
@@ -441,6 +447,7 @@ run_one() { # rep target mode clients scenario
 		--log --log-prefix="$log" postgres 2>&1) ||
 		{ echo "pgbench failed against $t: $out" >&2; return 0; }
 	c1=$(cpu_ticks "$pid")
+	k1=$(sys_of "$pid")
 	read -r s1 i1 < <(sys_ticks)
 	# the run's backends count once reaped: end them (pgbouncer keeps its own) and wait
 	fresh_backends
@@ -491,14 +498,15 @@ run_one() { # rep target mode clients scenario
 			pgcs=$(awk -v n="$n" 'END {printf "%.2f", ($3 + $4) / n}' "$T/time.out")
 		fi
 		awk -v s0="$s0" -v s1="$s1" -v i0="$i0" -v i1="$i1" -v hz="$HZ" -v n="$n" \
-			-v a="$c0" -v b="$c1" -v pgb="$pgb" -v pgcs="$pgcs" -v g0="$g0" -v g1="$g1" -v px="$pid" -v pre="$rep\t$sc\t$mode\t$c\t$t\t$tps" '
+			-v a="$c0" -v b="$c1" -v k0="$k0" -v k1="$k1" -v pgb="$pgb" -v pgcs="$pgcs" -v g0="$g0" -v g1="$g1" -v px="$pid" -v pre="$rep\t$sc\t$mode\t$c\t$t\t$tps" '
 			BEGIN {
 				busy = (s1 - s0) * 1e6 / hz / n
 				prox = px == "" ? 0 : (b - a) * 1e6 / hz / n
 				pg = (g1 - g0) * 1e6 / hz / n
 				rest = pgb == "-" ? "-" : sprintf("%.1f", busy - prox - pgb - pg)
-				printf "%s\t%.0f\t%.1f\t%s\t%s\t%.1f\t%s\t%s\n", pre, 100 * (s1 - s0) / (s1 - s0 + i1 - i0),
-					busy, px == "" ? "-" : sprintf("%.1f", prox), pgb, pg, rest, pgcs
+				printf "%s\t%.0f\t%.1f\t%s\t%s\t%.1f\t%s\t%s\t%s\n", pre, 100 * (s1 - s0) / (s1 - s0 + i1 - i0),
+					busy, px == "" ? "-" : sprintf("%.1f", prox), pgb, pg, rest, pgcs,
+					px == "" ? "-" : sprintf("%.1f", (k1 - k0) * 1e6 / hz / n)
 			}' >>"$SYS_RAW"
 	fi
 	rm -f "$log".* "$T/time.out"
