@@ -17,7 +17,6 @@
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,87 +35,6 @@
  * need to see as one piece. Query and Parse are always held whole (the statement hook
  * needs the full text). */
 #define PG_STREAM_MIN (256u * 1024)
-
-void rg_pg_log(const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-	int n;
-
-	struct timespec ts;
-	struct tm tm;
-	char t[48];
-	int k;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n > sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
-	/* when, in UTC with microseconds, last: readers match lines by their first key */
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	k = snprintf(t, sizeof(t), " ts=%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
-		     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		     ts.tv_nsec / 1000);
-	if (k > 0 && (size_t)n + (size_t)k < sizeof(line) - 1) {
-		memcpy(line + n, t, (size_t)k);
-		n += k;
-	}
-	line[n++] = '\n';
-	(void)!write(STDERR_FILENO, line, (size_t)n);
-}
-
-/* One byte of a log value, escaped (see rg_pg_logval) into esc[0..4); returns its length. */
-static size_t logval_byte(unsigned char c, char *esc)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	if (c > 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '=') {
-		esc[0] = (char)c;
-		return 1;
-	}
-	esc[0] = '\\';
-	if (c == '\\' || c == '\n' || c == '\r' || c == '\t') {
-		esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : '\\';
-		return 2;
-	}
-	esc[1] = 'x';
-	esc[2] = hex[c >> 4];
-	esc[3] = hex[c & 15];
-	return 4;
-}
-
-const char *rg_pg_logval(const char *in, char *out, size_t cap)
-{
-	size_t i, j = 0, n, total = 0, room;
-	char esc[4];
-
-	if (!cap)
-		return out;
-	if (!in || !in[0] || (in[0] == '-' && !in[1])) {
-		snprintf(out, cap, "%s", in && in[0] ? "\\x2d" : "-");
-		return out;
-	}
-	for (i = 0; in[i]; i++)
-		total += logval_byte((unsigned char)in[i], esc);
-	/* cut short: leave room for the "..." that says so */
-	room = total < cap || cap <= 8 ? cap - 1 : cap - 4;
-	for (i = 0; in[i]; i++) {
-		n = logval_byte((unsigned char)in[i], esc);
-		if (j + n > room) {
-			if (cap > 8)
-				j += (size_t)snprintf(out + j, cap - j, "...");
-			break;
-		}
-		memcpy(out + j, esc, n);
-		j += n;
-	}
-	out[j] = 0;
-	return out;
-}
 
 static enum rg_pg_hook_verdict noop_stmt(void *arg, const struct rg_pg_sess_info *si,
 					 enum rg_pg_stmt_kind kind, const char *stmt_name,
@@ -368,8 +286,8 @@ static void dns_refresh(const struct pg_resolver *r, struct pg_dns *d)
 	if (dns_lookup(r, d, &next, why, sizeof(why))) {
 		d->failures++;
 		addrs_fmt(cur, was, sizeof(was));
-		rg_pg_log("event=target_resolve_fail target=%s failures=%u kept=%s detail=\"%s\"",
-			  d->cfg->name, d->failures, was, why);
+		rg_log("event=target_resolve_fail target=%s failures=%u kept=%s detail=\"%s\"",
+		       d->cfg->name, d->failures, was, why);
 		return;
 	}
 	d->failures = 0;
@@ -378,8 +296,8 @@ static void dns_refresh(const struct pg_resolver *r, struct pg_dns *d)
 	addrs_fmt(cur, was, sizeof(was));
 	addrs_fmt(&next, now, sizeof(now));
 	dns_publish(d, &next);
-	rg_pg_log("event=target_resolved target=%s host=%s addrs=%s was=%s", d->cfg->name,
-		  d->cfg->address.host, now, was);
+	rg_log("event=target_resolved target=%s host=%s addrs=%s was=%s", d->cfg->name,
+	       d->cfg->address.host, now, was);
 }
 
 /* Deadline now + ms on CLOCK_MONOTONIC, the clock of the resolver's condition variable. */

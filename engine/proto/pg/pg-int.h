@@ -88,6 +88,7 @@ ssize_t rg_pg_stream_startup(struct rg_pg_stream *st, const uint8_t *p, size_t n
 #include <stdatomic.h>
 #include <sys/socket.h>
 
+#include "gateway.h"
 #include "pg.h"
 
 struct rg_tls_ctx;
@@ -237,23 +238,10 @@ void rg_pg_gw_set_lookup(struct rg_pg_gw *gw, rg_pg_lookup_fn fn, void *arg, uns
 /* Test only: whether the resolver thread runs (it starts with the first DNS-named target). */
 bool rg_pg_gw_resolver_running(const struct rg_pg_gw *gw);
 
-/* One key=value log line on stderr, written with a single write(2), ending with ts=<UTC time,
- * microseconds>. */
-void rg_pg_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* session.c: CLOCK_MONOTONIC and CLOCK_REALTIME (since the epoch) in milliseconds. */
 uint64_t pg_mono_ms(void);
 uint64_t pg_mono_us(void);
 int64_t pg_wall_ms(void);
-/*
- * A value for a log line, escaped so that it is one token that cannot end the line or add a
- * key=value pair, yet stays readable: bytes 0x21..0x7e other than '"', '\' and '=' as they
- * are; a backslash doubled; newline, carriage return and tab as \n, \r, \t; every other byte
- * (space, '"', '=', control bytes, non-ASCII) as \xHH. NULL or "" gives "-" (absent), so a
- * value "-" is written \x2d. At most cap - 1 bytes, never cut inside an escape; a value cut
- * short ends with "..." (when cap > 8). Every value that comes from a token, a client or a
- * target goes through this before it is logged. Returns out.
- */
-const char *rg_pg_logval(const char *in, char *out, size_t cap);
 
 /* ---- policy (policy.c) ------------------------------------------------------------------ */
 
