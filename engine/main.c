@@ -1,11 +1,11 @@
 /*
  * main.c: the ringgate binary. Flags and configuration only: load the config, build each
- * module's runtime object from it (issuers' verifiers, target credentials, the policy
- * bundle, the pg gateway and its listeners), hand them to the engine, run until
- * SIGTERM/SIGINT, drain, exit 0. SIGHUP reloads the policy bundle (a thread of its own waits
- * for it with sigwait, so no work happens in a signal handler). With an admin section, the
- * control store is opened and the admin listener started; its POST /reload is the SIGHUP
- * reload (one function, one reload at a time).
+ * module's runtime object from it (the gateway's issuers' verifiers and targets with their
+ * credentials, the policy bundle, the pg gateway and its listeners), hand them to the
+ * engine, run until SIGTERM/SIGINT, drain, exit 0. SIGHUP reloads the policy bundle (a thread
+ * of its own waits for it with sigwait, so no work happens in a signal handler). With an
+ * admin section, the control store is opened and the admin listener started; its POST
+ * /reload is the SIGHUP reload (one function, one reload at a time).
  *
  * No protocol or policy logic lives here. Errors found while building objects from the
  * config are printed as file:line:col: message, like the config loader's own. Never prints
@@ -31,6 +31,7 @@
 #include "control.h"
 #include "core.h"
 #include "evidence.h"
+#include "gateway.h"
 #include "pg.h"
 #include "policy.h"
 #include "rg_bpf.h"
@@ -124,8 +125,9 @@ static int read_cred(const struct rg_config *cfg, const struct rg_config_loc *lo
 	return ret ? 1 : 0;
 }
 
-/* Build verifiers and credentials from the config into gw. Returns the error count. */
-static int build_gw(const struct rg_config *cfg, struct rg_pg_gw *gw)
+/* Build verifiers and targets with their credentials from the config into svc, and the pg
+ * targets' roles into gw. Returns the error count. */
+static int build_gw(const struct rg_config *cfg, struct rg_gw *svc, struct rg_pg_gw *gw)
 {
 	struct rg_auth_cred **creds, ***rcreds;
 	char err[512], what[300];
@@ -172,12 +174,17 @@ static int build_gw(const struct rg_config *cfg, struct rg_pg_gw *gw)
 		const struct rg_config_target *t = &cfg->targets[i];
 		bool added = false;
 
-		if (creds[i] && rg_pg_gw_add_target(gw, t, creds[i], err, sizeof(err))) {
+		if (creds[i] && rg_gw_add_target(svc, t, creds[i], err, sizeof(err))) {
 			fprintf(stderr, "%s:%s\n", cfg->path, err);
 			rg_auth_cred_free(creds[i]);
 			nerr++;
 		} else if (creds[i]) {
-			added = true;
+			if (rg_pg_gw_add_target(gw, rg_gw_target(svc, t->name))) {
+				fprintf(stderr, "%s: out of memory\n", cfg->path);
+				nerr++;
+			} else {
+				added = true;
+			}
 		}
 		for (k = 0; rcreds[i] && k < t->n_roles; k++) {
 			if (added && rcreds[i][k] &&
@@ -211,7 +218,7 @@ static int build_gw(const struct rg_config *cfg, struct rg_pg_gw *gw)
 		ac.log = log_refresh;
 		err[0] = 0;
 		if (rg_auth_verifier_new(&ac, &v, err, sizeof(err)) ||
-		    rg_pg_gw_add_issuer(gw, is->issuer, v)) {
+		    rg_gw_add_issuer(svc, is->issuer, v)) {
 			fprintf(stderr, "%s:%u:%u: identity.issuers: %s\n", cfg->path, is->loc.line,
 				is->loc.col, err[0] ? err : "cannot create verifier");
 			if (v)
@@ -419,6 +426,7 @@ static int install_policy(const struct rg_config *cfg, struct rg_pg_gw *gw, stru
  */
 struct reloader {
 	const struct rg_config *cfg;
+	struct rg_gw *svc;
 	struct rg_pg_gw *gw;
 	struct rg_core *core;
 	pthread_mutex_t mu;
@@ -488,7 +496,7 @@ static int admin_verify(void *arg, const char *token, size_t len, struct rg_auth
 	struct rg_auth_fail why;
 	struct reloader *r = arg;
 
-	return rg_pg_gw_verify_token(r->gw, token, len, id, &why);
+	return rg_gw_verify_token(r->svc, token, len, id, &why);
 }
 
 /* Ready once the workers run with the configured bundle in force. Targets' addresses were
@@ -514,6 +522,7 @@ static int admin_metrics(void *arg, char **text, size_t *len)
 	struct reloader *r = arg;
 	struct rg_telemetry_src src = {.version = RG_VERSION,
 				       .core = r->core,
+				       .svc = r->svc,
 				       .gw = r->gw,
 				       .audit = g_audit,
 				       .recordings = g_rec,
@@ -570,6 +579,7 @@ static int check_parent_writable(const char *path)
 static int check_config(const char *path)
 {
 	struct rg_config *cfg = NULL;
+	struct rg_gw *svc = NULL;
 	struct rg_pg_gw *gw = NULL;
 	struct rg_pg_listener **ls = NULL;
 	int nerr = 1;
@@ -577,12 +587,12 @@ static int check_config(const char *path)
 
 	if (rg_config_load(path, &cfg, stderr))
 		return 1;
-	if (rg_pg_gw_new(cfg, 1, &gw))
+	if (rg_gw_new(cfg, 1, &svc) || rg_pg_gw_new(cfg, svc, &gw))
 		goto out;
 	ls = calloc(cfg->n_listeners, sizeof(*ls));
 	if (!ls)
 		goto out;
-	nerr = build_gw(cfg, gw) + build_listeners(cfg, gw, ls);
+	nerr = build_gw(cfg, svc, gw) + build_listeners(cfg, gw, ls);
 	{
 		struct rg_policy *p;
 		struct rg_auth_cred *hmac;
@@ -639,6 +649,7 @@ out:
 		rg_pg_listener_free(ls[i]);
 	free(ls);
 	rg_pg_gw_free(gw);
+	rg_gw_free(svc);
 	rg_config_free(cfg);
 	return nerr ? 1 : 0;
 }
@@ -674,6 +685,7 @@ static int run(const char *path)
 {
 	struct rg_core_config cc = {0};
 	struct rg_config *cfg = NULL;
+	struct rg_gw *svc = NULL;
 	struct rg_pg_gw *gw = NULL;
 	struct rg_pg_listener **ls = NULL, *cat_l = NULL;
 	struct rg_control *ctl = NULL;
@@ -713,10 +725,10 @@ static int run(const char *path)
 		fprintf(stderr, "ringgate: cannot create engine: %s\n", strerror(-ret));
 		goto out;
 	}
-	if (rg_pg_gw_new(cfg, rg_core_workers(core), &gw))
+	if (rg_gw_new(cfg, rg_core_workers(core), &svc) || rg_pg_gw_new(cfg, svc, &gw))
 		goto out;
 	ls = calloc(cfg->n_listeners, sizeof(*ls));
-	if (!ls || build_gw(cfg, gw) || build_listeners(cfg, gw, ls))
+	if (!ls || build_gw(cfg, svc, gw) || build_listeners(cfg, gw, ls))
 		goto out;
 	/* the trail first: the bundle's load is its first record after the open checkpoint */
 	if (open_audit(cfg))
@@ -819,6 +831,7 @@ static int run(const char *path)
 			    "listeners", ports, "workers", (int)rg_core_workers(core));
 	}
 	rl.cfg = cfg;
+	rl.svc = svc;
 	rl.gw = gw;
 	rl.core = core;
 	rl_started = pthread_create(&rl_thread, NULL, reloader_main, &rl) == 0;
@@ -873,6 +886,7 @@ out:
 		rg_pg_gw_recording_free(gw);
 	}
 	rg_pg_gw_free(gw);
+	rg_gw_free(svc); /* after the pg gateway, which reads its targets */
 	rg_control_close(ctl);
 	rg_config_free(cfg);
 	return rc;

@@ -191,10 +191,10 @@ static void connect_target(struct rg_sess *s)
 	pg_be_goto(ps, BE_CONNECTING);
 	if (!lg->connect_us)
 		lg->connect_us = pg_mono_us();
-	/* A DNS target may have several addresses (gw.c keeps them current): the first try takes
-	 * the first, each failed connect the next, until all were tried once. */
+	/* A DNS target may have several addresses (engine/gateway keeps them current): the first
+	 * try takes the first, each failed connect the next, until all were tried once. */
 	lg->addr_count =
-	    (unsigned)rg_pg_target_addr(ps->tgt, lg->addr_try, &lg->be_addr, &lg->be_addrlen);
+	    (unsigned)rg_gw_target_addr(ps->tgt->gt, lg->addr_try, &lg->be_addr, &lg->be_addrlen);
 	ret = rg_sess_connect_be(s, (const struct sockaddr *)&lg->be_addr, lg->be_addrlen);
 	if (ret) {
 		pg_upstream_fail(s, "connect", strerror(-ret));
@@ -254,7 +254,7 @@ static bool pick_role(struct rg_sess *s)
 
 	if (!strcmp(u, rg_auth_principal_sub(ps->ident)) || !strcmp(u, t->cfg->user)) {
 		lg->be_user = t->cfg->user;
-		lg->be_cred = t->cred;
+		lg->be_cred = t->gt->cred;
 		return true;
 	}
 	for (i = 0; i < t->n_roles; i++) {
@@ -323,7 +323,7 @@ static void token_checked(struct rg_sess *s, enum rg_auth_err e, const struct rg
 	/* Authenticated: from a pending login to a session (max_sessions counts sessions). */
 	pg_pending_done(ps);
 	/* (the catalog reader's own sessions do not take an agent's slot) */
-	if (!ps->internal && !rg_pg_gw_session_enter(ps->gw)) {
+	if (!ps->internal && !rg_gw_session_enter(ps->gw->svc)) {
 		rg_log("event=session_refused sess=%llu peer=%s sub=%s reason=max_sessions",
 		       (unsigned long long)ps->id, ps->peer, sub);
 		pg_close_fatal(s, "53300", "sorry, too many clients already");
@@ -438,7 +438,7 @@ void pg_fe_password(struct rg_sess *s, const struct rg_pg_msg *m)
 		pg_auth_fail(s, RG_AUTH_E_MALFORMED, "no readable iss");
 		goto out;
 	}
-	v = rg_pg_gw_verifier(ps->gw, iss);
+	v = rg_gw_verifier(ps->gw->svc, iss);
 	if (!v) {
 		pg_auth_fail(s, RG_AUTH_E_BAD_ISSUER, iss); /* escaped where it is logged */
 		goto out;
@@ -509,7 +509,7 @@ static int be_start_tls(struct rg_sess *s)
 	if (!bt)
 		return ret;
 	bt->s = s;
-	bt->conn = rg_tls_conn_new(ps->tgt->tls, ps->tgt->server_name);
+	bt->conn = rg_tls_conn_new(ps->tgt->gt->tls, ps->tgt->gt->server_name);
 	if (!bt->conn || !pg_tls_errbuf(ps))
 		goto fail;
 	rg_tls_conn_set_errbuf(bt->conn, ps->tls_err, TLS_ERR_LEN);
@@ -610,7 +610,7 @@ void pg_be_connected(struct rg_sess *s, int err)
 		return;
 	}
 	pg_login_timer(s, 0);
-	if (ps->tgt->tls) {
+	if (ps->tgt->gt->tls) {
 		n = rg_pg_write_ssl_request(buf, sizeof(buf));
 		if (send_built(s, RG_BE, buf, sizeof(buf), n))
 			goto fail;
@@ -919,10 +919,7 @@ void pg_be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 					    ps->login->be_mech ? ps->login->be_mech : "none");
 			pg_rec_start(ps);
 			if (!ps->internal) {
-				struct pg_tcnt *tc = &ps->tgt->wcnt[ps->cnt - ps->gw->cnt];
-
-				tc->sessions++;
-				tc->active++;
+				rg_gw_target_opened(ps->tgt->gt, (unsigned)(ps->cnt - ps->gw->cnt));
 				ps->tgt_counted = true;
 			}
 			rg_log("event=upstream_login sess=%llu target=%s role=%s tls=%s mech=%s",
@@ -1056,7 +1053,7 @@ void pg_be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 		ps->relayed = true;
 		if (!ps->internal)
 			ps->token_end_ms = rg_auth_verifier_session_end_ms(
-			    rg_pg_gw_verifier(ps->gw, rg_auth_principal_iss(ps->ident)),
+			    rg_gw_verifier(ps->gw->svc, rg_auth_principal_iss(ps->ident)),
 			    ps->ident);
 		if (!ps->internal && (!limits_start(ps) || !pg_mask_start(ps))) {
 			pg_close_fatal(s, "53200", "out of memory");

@@ -124,7 +124,7 @@ void pg_pending_done(struct pg_sess *ps)
 {
 	if (!ps->pending)
 		return;
-	rg_pg_gw_pending_leave(ps->gw, ps->addr_bucket);
+	rg_gw_pending_leave(ps->gw->svc, ps->addr_bucket);
 	ps->pending = false;
 }
 
@@ -263,13 +263,13 @@ static int pg_accept(struct rg_sess *s)
 	unsigned w = rg_worker_id(rg_sess_worker(s));
 	struct sockaddr_storage peer = {.ss_family = AF_UNSPEC};
 	socklen_t plen = sizeof(peer);
-	enum rg_pg_admit a;
+	enum rg_gw_admit a;
 
 	ps->l = l;
 	ps->accepted_ms = pg_mono_ms();
 	ps->gw = gw;
 	ps->cnt = &gw->cnt[w < gw->workers ? w : 0];
-	ps->id = atomic_fetch_add(&gw->next_id, 1) + 1;
+	ps->id = rg_gw_session_id(gw->svc);
 	ps->cnt->sessions++;
 	ps->cnt->sessions_active++;
 	if (getpeername(rg_sess_fd(s, RG_FE), (struct sockaddr *)&peer, &plen))
@@ -283,12 +283,12 @@ static int pg_accept(struct rg_sess *s)
 	rg_pg_stream_init(&ps->fs, &gw->pw_lim, gw->stream_min, NULL);
 	rg_pg_stream_init(&ps->bs, &gw->be_lim, gw->stream_min, gw->be_stream);
 	/* Until its token is verified a connection takes a pending-login slot, not a session
-	 * slot: unauthenticated clients cannot lock logged-in agents out (gw.c, admission). */
-	a = rg_pg_gw_pending_enter(gw, &peer, &ps->addr_bucket);
-	if (a != RG_PG_ADMIT_OK) {
+	 * slot: unauthenticated clients cannot lock logged-in agents out (engine/gateway). */
+	a = rg_gw_pending_enter(gw->svc, &peer, &ps->addr_bucket);
+	if (a != RG_GW_ADMIT_OK) {
 		rg_log("event=session_refused sess=%llu peer=%s reason=%s",
 		       (unsigned long long)ps->id, ps->peer,
-		       a == RG_PG_ADMIT_PENDING_FULL ? "max_pending_logins"
+		       a == RG_GW_ADMIT_PENDING_FULL ? "max_pending_logins"
 						     : "max_pending_per_address");
 		pg_close_fatal(s, "53300", "sorry, too many clients already");
 		return 0;
@@ -365,11 +365,11 @@ static void pg_close(struct rg_sess *s, enum rg_close_reason reason)
 		pg_rec_end(ps, ps->terminated ? "terminate" : "closed");
 	}
 	if (ps->tgt_counted)
-		ps->tgt->wcnt[ps->cnt - ps->gw->cnt].active--;
+		rg_gw_target_closed(ps->tgt->gt, (unsigned)(ps->cnt - ps->gw->cnt));
 	if (ps->key_registered)
 		rg_pg_cancel_unregister(ps->gw->cancel, ps->key_pid, ps->key_key);
 	if (ps->counted)
-		rg_pg_gw_session_leave(ps->gw);
+		rg_gw_session_leave(ps->gw->svc);
 	pg_pending_done(ps);
 	ps->cnt->sessions_active--;
 	pg_scram_free(ps);
@@ -642,7 +642,7 @@ void pg_start_cancel(struct rg_sess *s, const struct rg_pg_startup *su)
 	pg_be_goto(ps, BE_CONNECTING);
 	/* the server the session is connected to, not whichever the name resolves to now */
 	if (!ps->cancel->be_addrlen)
-		rg_pg_target_addr(ps->tgt, 0, &ps->cancel->be_addr, &ps->cancel->be_addrlen);
+		rg_gw_target_addr(ps->tgt->gt, 0, &ps->cancel->be_addr, &ps->cancel->be_addrlen);
 	ret = rg_sess_connect_be(s, (const struct sockaddr *)&ps->cancel->be_addr,
 				 ps->cancel->be_addrlen);
 	if (ret) {
