@@ -10,7 +10,7 @@
  *     session ids unique across protocols;
  *   - the event log (rg_log, rg_logval).
  * A protocol module (engine/proto/<name>) owns only its framing and its two state machines;
- * main.c starts each listener with the ops of its protocol (struct rg_gw_proto).
+ * main.c starts each listener with the ops of its protocol (struct rg_gw_proto, below).
  *
  * Never: a secret (a target's password, an agent's token) in a log line.
  */
@@ -23,7 +23,9 @@
 #include <sys/socket.h>
 
 struct rg_config;
+struct rg_config_listener;
 struct rg_config_target;
+struct rg_proto_ops;
 struct rg_auth_verifier;
 struct rg_auth_identity;
 struct rg_auth_fail;
@@ -160,6 +162,25 @@ void rg_gw_session_leave(struct rg_gw *gw);
 uint32_t rg_gw_addr_bucket(const struct rg_gw *gw, const struct sockaddr_storage *peer);
 /* A new session id: unique in this process and across its restarts (any thread). */
 uint64_t rg_gw_session_id(struct rg_gw *gw);
+
+/* ---- protocol modules, as main.c starts them ------------------------------------------------ */
+
+/*
+ * What main.c needs of a protocol module to serve the config's targets and listeners of its
+ * protocol: one per module (pg.h: rg_pg_proto), in main.c's table by enum rg_config_proto.
+ * mod is the module's own object, built by main.c over the shared struct rg_gw.
+ */
+struct rg_gw_proto {
+	const char *name;		/* as the config's protocol: */
+	const struct rg_proto_ops *ops; /* the core's ops for its listeners' sessions */
+	/* Serve one of the gateway's targets, whose protocol is this one. 0 or -ENOMEM. */
+	int (*target_add)(void *mod, const struct rg_gw_target *t);
+	/* The rg_core_listen proto_ctx of one listener of this protocol; errors are written to
+	 * err prefixed with the config location ("line:col: listener NAME: ..."). */
+	int (*listener_new)(void *mod, const struct rg_config_listener *lc, void **ctx, char *err,
+			    size_t errlen);
+	void (*listener_free)(void *ctx);
+};
 
 /* ---- the event log (log.c) --------------------------------------------------------------- */
 

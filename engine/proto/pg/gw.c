@@ -264,3 +264,33 @@ void rg_pg_listener_free(struct rg_pg_listener *l)
 	rg_tls_ctx_free(l->tls);
 	free(l);
 }
+
+/* ---- the module as main.c starts it (gateway.h) ---------------------------------------- */
+
+static int proto_target_add(void *mod, const struct rg_gw_target *t)
+{
+	return rg_pg_gw_add_target(mod, t);
+}
+
+static int proto_listener_new(void *mod, const struct rg_config_listener *lc, void **ctx,
+			      char *err, size_t errlen)
+{
+	struct rg_pg_listener *l = NULL;
+	int ret = rg_pg_listener_new(mod, lc, &l, err, errlen);
+
+	*ctx = l;
+	return ret;
+}
+
+static void proto_listener_free(void *ctx)
+{
+	rg_pg_listener_free(ctx);
+}
+
+const struct rg_gw_proto rg_pg_proto = {
+    .name = "postgres",
+    .ops = &rg_pg_ops,
+    .target_add = proto_target_add,
+    .listener_new = proto_listener_new,
+    .listener_free = proto_listener_free,
+};

@@ -36,6 +36,10 @@ struct rg_auth_principal;
 
 /* The protocol ops table; proto_ctx of the listener must be a struct rg_pg_listener. */
 extern const struct rg_proto_ops rg_pg_ops;
+/* The module as main.c starts it (gateway.h): mod is a struct rg_pg_gw, ctx a struct
+ * rg_pg_listener. */
+struct rg_gw_proto;
+extern const struct rg_gw_proto rg_pg_proto;
 
 /* ---- seams for policy (no-ops by default) --------------------------------------------- */
 
