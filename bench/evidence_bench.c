@@ -139,6 +139,7 @@ int main(int argc, char **argv)
 	char dir[] = "/tmp/rg-evbench-XXXXXX", path[256], err[600];
 	struct rg_config cfg;
 	struct rg_config_audit ac = {.enabled = true};
+	struct rg_gw *svc;
 	struct rg_pg_gw *gw;
 	struct rg_audit *a;
 	struct rg_audit_opts o = {0};
@@ -158,7 +159,7 @@ int main(int argc, char **argv)
 	fclose(f);
 	EVP_PKEY_free(k);
 	memset(&cfg, 0, sizeof(cfg));
-	if (rg_pg_gw_new(&cfg, 1, &gw))
+	if (rg_gw_new(&cfg, 1, &svc) || rg_pg_gw_new(&cfg, svc, &gw))
 		return 1;
 	o.key_file = path;
 	{
@@ -248,6 +249,7 @@ int main(int argc, char **argv)
 	rg_audit_close(a);
 	rg_pg_gw_audit_free(gw);
 	rg_pg_gw_free(gw);
+	rg_gw_free(svc);
 	free(ps);
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
 	return system(path) ? 1 : 0;

@@ -1,11 +1,11 @@
 /*
  * main.c: the ringgate binary. Flags and configuration only: load the config, build each
- * module's runtime object from it (issuers' verifiers, target credentials, the policy
- * bundle, the pg gateway and its listeners), hand them to the engine, run until
- * SIGTERM/SIGINT, drain, exit 0. SIGHUP reloads the policy bundle (a thread of its own waits
- * for it with sigwait, so no work happens in a signal handler). With an admin section, the
- * control store is opened and the admin listener started; its POST /reload is the SIGHUP
- * reload (one function, one reload at a time).
+ * module's runtime object from it (the gateway's issuers' verifiers and targets with their
+ * credentials, the policy bundle, the pg gateway and its listeners), hand them to the
+ * engine, run until SIGTERM/SIGINT, drain, exit 0. SIGHUP reloads the policy bundle (a thread
+ * of its own waits for it with sigwait, so no work happens in a signal handler). With an
+ * admin section, the control store is opened and the admin listener started; its POST
+ * /reload is the SIGHUP reload (one function, one reload at a time).
  *
  * No protocol or policy logic lives here. Errors found while building objects from the
  * config are printed as file:line:col: message, like the config loader's own. Never prints
@@ -31,6 +31,7 @@
 #include "control.h"
 #include "core.h"
 #include "evidence.h"
+#include "gateway.h"
 #include "pg.h"
 #include "policy.h"
 #include "rg_bpf.h"
@@ -124,8 +125,66 @@ static int read_cred(const struct rg_config *cfg, const struct rg_config_loc *lo
 	return ret ? 1 : 0;
 }
 
-/* Build verifiers and credentials from the config into gw. Returns the error count. */
-static int build_gw(const struct rg_config *cfg, struct rg_pg_gw *gw)
+/* ---- protocols: each listener and target is served by the module of its protocol ------ */
+
+/* The protocol modules built in, by the config's protocol: (NULL: the config knows the
+ * protocol, this version has no module for it, and a config naming it is refused). */
+static const struct rg_gw_proto *const protos[] = {
+    [RG_CONFIG_PROTO_POSTGRES] = &rg_pg_proto,
+    [RG_CONFIG_PROTO_MYSQL] = NULL, /* engine/proto/mysql, issue #14 */
+};
+#define NPROTOS (sizeof(protos) / sizeof(protos[0]))
+
+static const struct rg_gw_proto *proto_of(enum rg_config_proto p)
+{
+	return (size_t)p < NPROTOS ? protos[p] : NULL;
+}
+
+/* Every listener and target names a protocol built in: one error for each that does not,
+ * with its location. Returns the error count. */
+static int check_protocols(const struct rg_config *cfg)
+{
+	char built[128] = "";
+	size_t i, off = 0;
+	int nerr = 0;
+
+	for (i = 0; i < NPROTOS; i++)
+		if (protos[i] && off < sizeof(built))
+			off += (size_t)snprintf(built + off, sizeof(built) - off, "%s%s",
+						off ? ", " : "", protos[i]->name);
+	for (i = 0; i < cfg->n_listeners; i++) {
+		const struct rg_config_listener *l = &cfg->listeners[i];
+
+		if (proto_of(l->protocol))
+			continue;
+		fprintf(stderr, "%s:%u:%u: listener %s: protocol %s: not built in this version "
+				"(built in: %s)\n",
+			cfg->path, l->loc.line, l->loc.col, l->name,
+			rg_config_proto_name(l->protocol), built);
+		nerr++;
+	}
+	for (i = 0; i < cfg->n_targets; i++) {
+		const struct rg_config_target *t = &cfg->targets[i];
+
+		if (proto_of(t->protocol))
+			continue;
+		fprintf(stderr, "%s:%u:%u: target %s: protocol %s: not built in this version "
+				"(built in: %s)\n",
+			cfg->path, t->loc.line, t->loc.col, t->name,
+			rg_config_proto_name(t->protocol), built);
+		nerr++;
+	}
+	return nerr;
+}
+
+/*
+ * Build verifiers and targets with their credentials from the config into svc, each target
+ * then handed to its protocol's module (mods: each built-in module's object, by protocol;
+ * a target of a protocol not built in was refused by check_protocols), and the postgres
+ * targets' roles into gw. Returns the error count.
+ */
+static int build_gw(const struct rg_config *cfg, struct rg_gw *svc, void *const *mods,
+		    struct rg_pg_gw *gw)
 {
 	struct rg_auth_cred **creds, ***rcreds;
 	char err[512], what[300];
@@ -170,17 +229,24 @@ static int build_gw(const struct rg_config *cfg, struct rg_pg_gw *gw)
 	}
 	for (i = 0; i < cfg->n_targets; i++) {
 		const struct rg_config_target *t = &cfg->targets[i];
+		const struct rg_gw_proto *pr = proto_of(t->protocol);
 		bool added = false;
 
-		if (creds[i] && rg_pg_gw_add_target(gw, t, creds[i], err, sizeof(err))) {
+		if (creds[i] && rg_gw_add_target(svc, t, creds[i], err, sizeof(err))) {
 			fprintf(stderr, "%s:%s\n", cfg->path, err);
 			rg_auth_cred_free(creds[i]);
 			nerr++;
-		} else if (creds[i]) {
-			added = true;
+		} else if (creds[i] && pr) {
+			if (pr->target_add(mods[t->protocol], rg_gw_target(svc, t->name))) {
+				fprintf(stderr, "%s: out of memory\n", cfg->path);
+				nerr++;
+			} else {
+				added = true;
+			}
 		}
+		/* roles are the pg module's (targets[].roles[]) */
 		for (k = 0; rcreds[i] && k < t->n_roles; k++) {
-			if (added && rcreds[i][k] &&
+			if (added && t->protocol == RG_CONFIG_PROTO_POSTGRES && rcreds[i][k] &&
 			    !rg_pg_gw_add_role(gw, t->name, &t->roles[k], rcreds[i][k]))
 				continue;
 			rg_auth_cred_free(rcreds[i][k]);
@@ -211,7 +277,7 @@ static int build_gw(const struct rg_config *cfg, struct rg_pg_gw *gw)
 		ac.log = log_refresh;
 		err[0] = 0;
 		if (rg_auth_verifier_new(&ac, &v, err, sizeof(err)) ||
-		    rg_pg_gw_add_issuer(gw, is->issuer, v)) {
+		    rg_gw_add_issuer(svc, is->issuer, v)) {
 			fprintf(stderr, "%s:%u:%u: identity.issuers: %s\n", cfg->path, is->loc.line,
 				is->loc.col, err[0] ? err : "cannot create verifier");
 			if (v)
@@ -226,20 +292,32 @@ static int build_gw(const struct rg_config *cfg, struct rg_pg_gw *gw)
 	return nerr;
 }
 
-static int build_listeners(const struct rg_config *cfg, struct rg_pg_gw *gw,
-			   struct rg_pg_listener **ls)
+/* Each listener's context from the module of its protocol (ls[i] stays NULL for one whose
+ * protocol is not built in: check_protocols refused it). Returns the error count. */
+static int build_listeners(const struct rg_config *cfg, void *const *mods, void **ls)
 {
 	char err[512];
 	size_t i;
 	int nerr = 0;
 
 	for (i = 0; i < cfg->n_listeners; i++) {
-		if (rg_pg_listener_new(gw, &cfg->listeners[i], &ls[i], err, sizeof(err))) {
+		const struct rg_config_listener *lc = &cfg->listeners[i];
+		const struct rg_gw_proto *pr = proto_of(lc->protocol);
+
+		if (pr && pr->listener_new(mods[lc->protocol], lc, &ls[i], err, sizeof(err))) {
 			fprintf(stderr, "%s:%s\n", cfg->path, err);
 			nerr++;
 		}
 	}
 	return nerr;
+}
+
+static void free_listeners(const struct rg_config *cfg, void **ls)
+{
+	for (size_t i = 0; ls && i < cfg->n_listeners; i++)
+		if (ls[i])
+			proto_of(cfg->listeners[i].protocol)->listener_free(ls[i]);
+	free(ls);
 }
 
 /*
@@ -419,6 +497,7 @@ static int install_policy(const struct rg_config *cfg, struct rg_pg_gw *gw, stru
  */
 struct reloader {
 	const struct rg_config *cfg;
+	struct rg_gw *svc;
 	struct rg_pg_gw *gw;
 	struct rg_core *core;
 	pthread_mutex_t mu;
@@ -488,7 +567,7 @@ static int admin_verify(void *arg, const char *token, size_t len, struct rg_auth
 	struct rg_auth_fail why;
 	struct reloader *r = arg;
 
-	return rg_pg_gw_verify_token(r->gw, token, len, id, &why);
+	return rg_gw_verify_token(r->svc, token, len, id, &why);
 }
 
 /* Ready once the workers run with the configured bundle in force. Targets' addresses were
@@ -514,6 +593,7 @@ static int admin_metrics(void *arg, char **text, size_t *len)
 	struct reloader *r = arg;
 	struct rg_telemetry_src src = {.version = RG_VERSION,
 				       .core = r->core,
+				       .svc = r->svc,
 				       .gw = r->gw,
 				       .audit = g_audit,
 				       .recordings = g_rec,
@@ -570,19 +650,22 @@ static int check_parent_writable(const char *path)
 static int check_config(const char *path)
 {
 	struct rg_config *cfg = NULL;
+	struct rg_gw *svc = NULL;
 	struct rg_pg_gw *gw = NULL;
-	struct rg_pg_listener **ls = NULL;
+	void *mods[NPROTOS] = {0};
+	void **ls = NULL;
 	int nerr = 1;
-	size_t i;
 
 	if (rg_config_load(path, &cfg, stderr))
 		return 1;
-	if (rg_pg_gw_new(cfg, 1, &gw))
+	if (rg_gw_new(cfg, 1, &svc) || rg_pg_gw_new(cfg, svc, &gw))
 		goto out;
+	mods[RG_CONFIG_PROTO_POSTGRES] = gw;
 	ls = calloc(cfg->n_listeners, sizeof(*ls));
 	if (!ls)
 		goto out;
-	nerr = build_gw(cfg, gw) + build_listeners(cfg, gw, ls);
+	nerr = check_protocols(cfg) + build_gw(cfg, svc, mods, gw) +
+	       build_listeners(cfg, mods, ls);
 	{
 		struct rg_policy *p;
 		struct rg_auth_cred *hmac;
@@ -635,10 +718,9 @@ static int check_config(const char *path)
 	if (!nerr)
 		printf("%s: ok\n", path);
 out:
-	for (i = 0; ls && i < cfg->n_listeners; i++)
-		rg_pg_listener_free(ls[i]);
-	free(ls);
+	free_listeners(cfg, ls);
 	rg_pg_gw_free(gw);
+	rg_gw_free(svc);
 	rg_config_free(cfg);
 	return nerr ? 1 : 0;
 }
@@ -674,8 +756,11 @@ static int run(const char *path)
 {
 	struct rg_core_config cc = {0};
 	struct rg_config *cfg = NULL;
+	struct rg_gw *svc = NULL;
 	struct rg_pg_gw *gw = NULL;
-	struct rg_pg_listener **ls = NULL, *cat_l = NULL;
+	void *mods[NPROTOS] = {0};
+	void **ls = NULL;
+	struct rg_pg_listener *cat_l = NULL;
 	struct rg_control *ctl = NULL;
 	struct rg_core *core = NULL;
 	struct sigaction sa = {0};
@@ -695,6 +780,8 @@ static int run(const char *path)
 	signal(SIGPIPE, SIG_IGN);
 	if (rg_config_load(path, &cfg, stderr))
 		return 1;
+	if (check_protocols(cfg))
+		goto out;
 	/* SIGHUP goes to the reloader only: block it before any thread starts (they inherit
 	 * the mask) */
 	sigemptyset(&rl.set);
@@ -713,10 +800,11 @@ static int run(const char *path)
 		fprintf(stderr, "ringgate: cannot create engine: %s\n", strerror(-ret));
 		goto out;
 	}
-	if (rg_pg_gw_new(cfg, rg_core_workers(core), &gw))
+	if (rg_gw_new(cfg, rg_core_workers(core), &svc) || rg_pg_gw_new(cfg, svc, &gw))
 		goto out;
+	mods[RG_CONFIG_PROTO_POSTGRES] = gw;
 	ls = calloc(cfg->n_listeners, sizeof(*ls));
-	if (!ls || build_gw(cfg, gw) || build_listeners(cfg, gw, ls))
+	if (!ls || build_gw(cfg, svc, mods, gw) || build_listeners(cfg, mods, ls))
 		goto out;
 	/* the trail first: the bundle's load is its first record after the open checkpoint */
 	if (open_audit(cfg))
@@ -743,7 +831,7 @@ static int run(const char *path)
 		uint16_t port = 0;
 
 		ret = rg_core_listen(core, (const struct sockaddr *)&lc->address.sa,
-				     lc->address.salen, &rg_pg_ops, ls[i], &port);
+				     lc->address.salen, proto_of(lc->protocol)->ops, ls[i], &port);
 		if (ret) {
 			fprintf(stderr, "%s:%u:%u: listener %s: cannot listen on %s: %s\n",
 				cfg->path, lc->loc.line, lc->loc.col, lc->name, lc->address.text,
@@ -819,6 +907,7 @@ static int run(const char *path)
 			    "listeners", ports, "workers", (int)rg_core_workers(core));
 	}
 	rl.cfg = cfg;
+	rl.svc = svc;
 	rl.gw = gw;
 	rl.core = core;
 	rl_started = pthread_create(&rl_thread, NULL, reloader_main, &rl) == 0;
@@ -861,9 +950,7 @@ out:
 	}
 	rg_core_free(core);
 	rg_pg_listener_free(cat_l);
-	for (i = 0; ls && i < cfg->n_listeners; i++)
-		rg_pg_listener_free(ls[i]);
-	free(ls);
+	free_listeners(cfg, ls);
 	rg_audit_close(g_audit); /* drains the sessions' journals, flushes and seals */
 	g_audit = NULL;
 	rg_audit_close(g_rec);
@@ -873,6 +960,7 @@ out:
 		rg_pg_gw_recording_free(gw);
 	}
 	rg_pg_gw_free(gw);
+	rg_gw_free(svc); /* after the pg gateway, which reads its targets */
 	rg_control_close(ctl);
 	rg_config_free(cfg);
 	return rc;

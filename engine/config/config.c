@@ -341,8 +341,12 @@ static bool get_proto(struct ctx *c, const struct cfg_node *n, const char *where
 		*out = RG_CONFIG_PROTO_POSTGRES;
 		return true;
 	}
-	cfg_error(&c->e, n->line, n->col, "%s: unknown protocol '%s' (expected postgres)", where,
-		  s);
+	if (!strcmp(s, "mysql")) {
+		*out = RG_CONFIG_PROTO_MYSQL;
+		return true;
+	}
+	cfg_error(&c->e, n->line, n->col, "%s: unknown protocol '%s' (expected postgres or mysql)",
+		  where, s);
 	return false;
 }
 
@@ -1382,7 +1386,13 @@ unsigned rg_config_threads(const struct rg_config *cfg)
 
 const char *rg_config_proto_name(enum rg_config_proto p)
 {
-	return p == RG_CONFIG_PROTO_POSTGRES ? "postgres" : "?";
+	switch (p) {
+	case RG_CONFIG_PROTO_POSTGRES:
+		return "postgres";
+	case RG_CONFIG_PROTO_MYSQL:
+		return "mysql";
+	}
+	return "?";
 }
 
 const char *rg_config_tls_mode_name(enum rg_config_tls_mode m)

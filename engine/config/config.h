@@ -27,8 +27,11 @@ struct rg_config_loc {
 	uint32_t col;
 };
 
+/* A listener's or target's protocol. A value is known to the config before its module is
+ * built: main.c refuses, with the entry's location, one this binary has no module for. */
 enum rg_config_proto {
 	RG_CONFIG_PROTO_POSTGRES = 1,
+	RG_CONFIG_PROTO_MYSQL = 2, /* MySQL / MariaDB (issue #14) */
 };
 
 enum rg_config_addr_kind {

@@ -12,8 +12,10 @@
 #include <string.h>
 
 #include "auth.h"
+#include "config.h"
 #include "core.h"
 #include "evidence.h"
+#include "gateway.h"
 #include "mask.h"
 #include "pg.h"
 #include "rg_bpf.h"
@@ -184,20 +186,21 @@ static void gauge(struct rg_prom *b, const char *name, const char *help, double 
 }
 
 /* One family of the targets' session counts: all of them, or those open now (active). */
-static void target_family(struct rg_prom *b, struct rg_pg_gw *gw, const char *name,
+static void target_family(struct rg_prom *b, struct rg_gw *svc, const char *name,
 			  const char *type, const char *help, bool active)
 {
 	rg_prom_family(b, name, type, help);
-	for (size_t i = 0; i < rg_pg_gw_targets(gw); i++) {
+	for (size_t i = 0; svc && i < rg_gw_targets(svc); i++) {
 		uint64_t tot, act;
-		const char *tn = rg_pg_gw_target_sessions(gw, i, &tot, &act);
+		const char *tn = rg_gw_target_sessions(svc, i, &tot, &act);
 
-		rg_prom_sample(b, name, (double)(active ? act : tot), "protocol", "postgres",
+		rg_prom_sample(b, name, (double)(active ? act : tot), "protocol",
+			       rg_config_proto_name(rg_gw_target_at(svc, i)->cfg->protocol),
 			       "target", tn, NULL);
 	}
 }
 
-static void pg_families(struct rg_prom *b, struct rg_pg_gw *gw)
+static void pg_families(struct rg_prom *b, struct rg_pg_gw *gw, struct rg_gw *svc)
 {
 	struct rg_pg_counters c;
 	const char *P = "postgres";
@@ -267,9 +270,9 @@ static void pg_families(struct rg_prom *b, struct rg_pg_gw *gw)
 			rg_prom_sample(b, "ringgate_approvals_total", (double)c.appr_by[k],
 				       "protocol", P, "outcome", on[k], NULL);
 	}
-	target_family(b, gw, "ringgate_target_sessions_total", "counter",
+	target_family(b, svc, "ringgate_target_sessions_total", "counter",
 		      "Sessions logged in to each target.", false);
-	target_family(b, gw, "ringgate_target_sessions_active", "gauge",
+	target_family(b, svc, "ringgate_target_sessions_active", "gauge",
 		      "Sessions open now to each target (logged in).", true);
 	rg_prom_family(b, "ringgate_messages_total", "counter",
 		       "Statement-carrying messages relayed, by protocol and kind.");
@@ -436,7 +439,7 @@ int rg_telemetry_render(const struct rg_telemetry_src *src, char **out, size_t *
 		       "Always 1; the version of the running binary as a label.");
 	rg_prom_sample(&b, "ringgate_build_info", 1, "version", src->version, NULL);
 	if (src->gw)
-		pg_families(&b, src->gw);
+		pg_families(&b, src->gw, src->svc);
 	rg_prom_family(&b, "ringgate_policy_reloads_total", "counter",
 		       "Policy bundle reloads (SIGHUP, POST /reload), by outcome.");
 	rg_prom_sample(&b, "ringgate_policy_reloads_total", (double)src->reloads_ok, "outcome",

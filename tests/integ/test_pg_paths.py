@@ -2,11 +2,13 @@
 PostgreSQL 15: COPY FROM STDIN and COPY TO STDOUT of 200k rows, a COPY failed by the client,
 LISTEN/NOTIFY between two agents, a 200k-row SELECT; then the binary: --version, --help,
 --check-config on a good file (exit 0) and on a file with errors (exit 1, file:line:col),
-and SIGTERM with an idle and a busy session (the idle one gets 57P01 at once, the busy one
+a listener and a target of a protocol the config knows but this build has no module for
+(mysql: refused by --check-config and --config, each with its file:line:col), and SIGTERM with an idle and a busy session (the idle one gets 57P01 at once, the busy one
 finishes its statement first, ringgate exits 0)."""
 
 import io
 import os
+import re
 import select
 import subprocess
 import sys
@@ -86,6 +88,18 @@ def binary_flags(rg, pg, iss):
     r = subprocess.run([b, "--check-config", missing], capture_output=True, text=True)
     check(r.returncode == 1 and "nope.pw" in r.stderr and pg.password not in r.stderr,
           "--check-config opens the password file and names the missing one")
+    mysql = os.path.join(rg.workdir, "mysql.yaml")
+    with open(mysql, "w") as f:
+        f.write(text.replace('protocol: "postgres"', 'protocol: "mysql"'))
+    for flag in ("--check-config", "--config"):
+        r = subprocess.run([b, flag, mysql], capture_output=True, text=True, timeout=60)
+        where = re.escape(mysql) + r":\d+:\d+: "
+        check(r.returncode == 1
+              and re.search(where + r"listener \S+: protocol mysql: not built in this version",
+                            r.stderr)
+              and re.search(where + r"target \S+: protocol mysql: not built in this version",
+                            r.stderr),
+              f"{flag} refuses a protocol built without its module ({r.stderr.strip()})")
 
 
 def drain(rg, tok):

@@ -203,9 +203,9 @@ static void on_change(void *arg, const struct rg_appr *a)
 	pthread_mutex_unlock(&ap->mu);
 	if (worker == UINT32_MAX || !core)
 		return; /* not held here (or no longer): its holder logs it */
-	rg_pg_log("event=approval_%s id=%s sub=%s target=%s rule=%s by=%s",
-		  rg_appr_status_name(a->status), a->id, a->subject, a->target, a->rule,
-		  a->decided_by ? a->decided_by : "-");
+	rg_log("event=approval_%s id=%s sub=%s target=%s rule=%s by=%s",
+	       rg_appr_status_name(a->status), a->id, a->subject, a->target, a->rule,
+	       a->decided_by ? a->decided_by : "-");
 	o = calloc(1, sizeof(*o));
 	if (!o)
 		return; /* the session then waits for its client's cancel or hang-up */
@@ -312,10 +312,10 @@ static void *hook_main(void *arg)
 		{
 			char lu[200], le[2 * sizeof(err)];
 
-			rg_pg_log("event=approval_webhook url=%s attempt=%d status=%ld result=%s%s%s",
-				  rg_pg_logval(j->url, lu, sizeof(lu)), j->attempt, status,
-				  ok ? "ok" : "failed", ok ? "" : " detail=",
-				  ok ? "" : rg_pg_logval(err, le, sizeof(le)));
+			rg_log("event=approval_webhook url=%s attempt=%d status=%ld result=%s%s%s",
+			       rg_logval(j->url, lu, sizeof(lu)), j->attempt, status,
+			       ok ? "ok" : "failed",
+			       ok ? "" : " detail=", ok ? "" : rg_logval(err, le, sizeof(le)));
 		}
 		pthread_mutex_lock(&ap->mu);
 		if (ok || j->attempt >= HOOK_ATTEMPTS) {
@@ -425,17 +425,17 @@ static void *appr_main(void *arg)
 				 * now as expired would (the session gets its error) */
 				struct rg_appr *a = j->create;
 
-				rg_pg_log("event=approval_store_failed id=%s detail=\"%s\"", a->id,
-					  rg_control_strerror(r));
+				rg_log("event=approval_store_failed id=%s detail=\"%s\"", a->id,
+				       rg_control_strerror(r));
 				a->status = RG_APPR_EXPIRED;
 				on_change(ap, a);
 			} else {
-				rg_pg_log("event=approval_requested id=%s sub=%s target=%s rule=%s "
-					  "reviewers=%s expires_in_s=%lld",
-					  j->create->id, j->create->subject, j->create->target,
-					  j->create->rule, j->create->reviewers,
-					  (long long)((j->create->expires_ms - j->create->created_ms) /
-						      1000));
+				rg_log("event=approval_requested id=%s sub=%s target=%s rule=%s "
+				       "reviewers=%s expires_in_s=%lld",
+				       j->create->id, j->create->subject, j->create->target,
+				       j->create->rule, j->create->reviewers,
+				       (long long)((j->create->expires_ms - j->create->created_ms) /
+						   1000));
 				hooks_notify(ap, j->create);
 			}
 			rg_appr_free(j->create);
@@ -521,7 +521,7 @@ int rg_pg_gw_set_control(struct rg_pg_gw *gw, struct rg_control *ctl, const char
 	/* what this node held before a restart has no session any more */
 	n = rg_control_abandon_node(ctl, ap->node, pg_wall_ms());
 	if (n > 0)
-		rg_pg_log("event=approvals_abandoned node=%s count=%d reason=restart", ap->node, n);
+		rg_log("event=approvals_abandoned node=%s count=%d reason=restart", ap->node, n);
 	return 0;
 }
 
@@ -672,8 +672,8 @@ void pg_approvals_end(struct rg_pg_gw *gw, struct pg_appr_hold *h, enum rg_appr_
 	pthread_mutex_lock(&ap->mu);
 	held_remove_locked(ap, h->id);
 	pthread_mutex_unlock(&ap->mu);
-	rg_pg_log("event=approval_%s id=%s rule=%s by=client", rg_appr_status_name(st), h->id,
-		  h->rule);
+	rg_log("event=approval_%s id=%s rule=%s by=client", rg_appr_status_name(st), h->id,
+	       h->rule);
 	job = calloc(1, sizeof(*job));
 	if (!job)
 		return; /* it expires in the store */

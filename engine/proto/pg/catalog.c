@@ -888,13 +888,13 @@ static void *cat_main(void *arg)
 		atomic_fetch_add(&c->t[pick].serial, 1);
 		pthread_mutex_unlock(&c->mu);
 		if (s)
-			rg_pg_log("event=catalog_read target=%s reason=%s relations=%zu "
-				  "rule_columns=%zu functions=%zu ms=%llu",
-				  c->gw->targets[pick].cfg->name, why, s->nrels, s->ncols - s->nprocs,
-				  s->nprocs, (unsigned long long)(pg_mono_ms() - t0));
+			rg_log("event=catalog_read target=%s reason=%s relations=%zu "
+			       "rule_columns=%zu functions=%zu ms=%llu",
+			       c->gw->targets[pick].cfg->name, why, s->nrels, s->ncols - s->nprocs,
+			       s->nprocs, (unsigned long long)(pg_mono_ms() - t0));
 		else
-			rg_pg_log("event=catalog_read_failed target=%s reason=%s detail=\"%s\"",
-				  c->gw->targets[pick].cfg->name, why, err);
+			rg_log("event=catalog_read_failed target=%s reason=%s detail=\"%s\"",
+			       c->gw->targets[pick].cfg->name, why, err);
 		pg_cat_snap_free(old);
 		notify_workers(c);
 	}

@@ -62,8 +62,8 @@ static void fe_startup_msg(struct rg_sess *s, const struct rg_pg_startup *su)
 	}
 	if (ps->l->tls && ps->l->cfg->tls.require && ps->fe != FE_TLS_STARTUP) {
 		/* the password that follows is a bearer token: never let it cross in clear */
-		rg_pg_log("event=tls_required sess=%llu peer=%s user=%s",
-			  (unsigned long long)ps->id, ps->peer, user);
+		rg_log("event=tls_required sess=%llu peer=%s user=%s", (unsigned long long)ps->id,
+		       ps->peer, user);
 		pg_close_fatal(
 		    s, "28000",
 		    "this listener requires TLS: connect with sslmode=require or stronger");
@@ -77,8 +77,8 @@ static void fe_startup_msg(struct rg_sess *s, const struct rg_pg_startup *su)
 	 * the ones that decide lexing are pinned (settings.c, docs/security.md). */
 	slen = rg_pg_startup_settings(su, settings, sizeof(settings), &nset, msg, sizeof(msg));
 	if (slen < 0) {
-		rg_pg_log("event=startup_refused sess=%llu peer=%s user=%s reason=setting",
-			  (unsigned long long)ps->id, ps->peer, user);
+		rg_log("event=startup_refused sess=%llu peer=%s user=%s reason=setting",
+		       (unsigned long long)ps->id, ps->peer, user);
 		pg_close_fatal(s, "0A000", msg);
 		return;
 	}
@@ -191,10 +191,10 @@ static void connect_target(struct rg_sess *s)
 	pg_be_goto(ps, BE_CONNECTING);
 	if (!lg->connect_us)
 		lg->connect_us = pg_mono_us();
-	/* A DNS target may have several addresses (gw.c keeps them current): the first try takes
-	 * the first, each failed connect the next, until all were tried once. */
+	/* A DNS target may have several addresses (engine/gateway keeps them current): the first
+	 * try takes the first, each failed connect the next, until all were tried once. */
 	lg->addr_count =
-	    (unsigned)rg_pg_target_addr(ps->tgt, lg->addr_try, &lg->be_addr, &lg->be_addrlen);
+	    (unsigned)rg_gw_target_addr(ps->tgt->gt, lg->addr_try, &lg->be_addr, &lg->be_addrlen);
 	ret = rg_sess_connect_be(s, (const struct sockaddr *)&lg->be_addr, lg->be_addrlen);
 	if (ret) {
 		pg_upstream_fail(s, "connect", strerror(-ret));
@@ -212,9 +212,9 @@ static bool connect_next(struct rg_sess *s, int err)
 	if (!lg || lg->addr_try + 1 >= lg->addr_count)
 		return false;
 	lg->addr_try++;
-	rg_pg_log("event=upstream_retry sess=%llu target=%s reason=connect detail=%s next=%u/%u",
-		  (unsigned long long)ps->id, ps->tgt->cfg->name, strerror(-err), lg->addr_try + 1,
-		  lg->addr_count);
+	rg_log("event=upstream_retry sess=%llu target=%s reason=connect detail=%s next=%u/%u",
+	       (unsigned long long)ps->id, ps->tgt->cfg->name, strerror(-err), lg->addr_try + 1,
+	       lg->addr_count);
 	connect_target(s);
 	return true;
 }
@@ -254,7 +254,7 @@ static bool pick_role(struct rg_sess *s)
 
 	if (!strcmp(u, rg_auth_principal_sub(ps->ident)) || !strcmp(u, t->cfg->user)) {
 		lg->be_user = t->cfg->user;
-		lg->be_cred = t->cred;
+		lg->be_cred = t->gt->cred;
 		return true;
 	}
 	for (i = 0; i < t->n_roles; i++) {
@@ -267,8 +267,8 @@ static bool pick_role(struct rg_sess *s)
 		return true;
 	}
 	pg_sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
-	rg_pg_log("event=role_refused sess=%llu peer=%s sub=%s user=%s target=%s",
-		  (unsigned long long)ps->id, ps->peer, sub, lg->user, t->cfg->name);
+	rg_log("event=role_refused sess=%llu peer=%s sub=%s user=%s target=%s",
+	       (unsigned long long)ps->id, ps->peer, sub, lg->user, t->cfg->name);
 	snprintf(msg, sizeof(msg),
 		 "role \"%.63s\" is not available to this identity through "
 		 "ringgate",
@@ -301,8 +301,8 @@ static void token_checked(struct rg_sess *s, enum rg_auth_err e, const struct rg
 		ps->cnt->unknown_database++;
 		pg_sanitize(ps->login->db, d, sizeof(d));
 		pg_sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
-		rg_pg_log("event=unknown_database sess=%llu peer=%s sub=%s user=%s database=%s",
-			  (unsigned long long)ps->id, ps->peer, sub, ps->login->user, d);
+		rg_log("event=unknown_database sess=%llu peer=%s sub=%s user=%s database=%s",
+		       (unsigned long long)ps->id, ps->peer, sub, ps->login->user, d);
 		snprintf(msg, sizeof(msg), "database \"%s\" does not exist", ps->login->db);
 		pg_close_fatal(s, "3D000", msg);
 		return;
@@ -318,14 +318,14 @@ static void token_checked(struct rg_sess *s, enum rg_auth_err e, const struct rg
 	ps->cnt->auth_ok++;
 	pg_ev_auth_ok(ps);
 	pg_sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
-	rg_pg_log("event=auth_ok sess=%llu sub=%s user=%s peer=%s target=%s",
-		  (unsigned long long)ps->id, sub, ps->login->user, ps->peer, ps->tgt->cfg->name);
+	rg_log("event=auth_ok sess=%llu sub=%s user=%s peer=%s target=%s",
+	       (unsigned long long)ps->id, sub, ps->login->user, ps->peer, ps->tgt->cfg->name);
 	/* Authenticated: from a pending login to a session (max_sessions counts sessions). */
 	pg_pending_done(ps);
 	/* (the catalog reader's own sessions do not take an agent's slot) */
-	if (!ps->internal && !rg_pg_gw_session_enter(ps->gw)) {
-		rg_pg_log("event=session_refused sess=%llu peer=%s sub=%s reason=max_sessions",
-			  (unsigned long long)ps->id, ps->peer, sub);
+	if (!ps->internal && !rg_gw_session_enter(ps->gw->svc)) {
+		rg_log("event=session_refused sess=%llu peer=%s sub=%s reason=max_sessions",
+		       (unsigned long long)ps->id, ps->peer, sub);
 		pg_close_fatal(s, "53300", "sorry, too many clients already");
 		return;
 	}
@@ -438,7 +438,7 @@ void pg_fe_password(struct rg_sess *s, const struct rg_pg_msg *m)
 		pg_auth_fail(s, RG_AUTH_E_MALFORMED, "no readable iss");
 		goto out;
 	}
-	v = rg_pg_gw_verifier(ps->gw, iss);
+	v = rg_gw_verifier(ps->gw->svc, iss);
 	if (!v) {
 		pg_auth_fail(s, RG_AUTH_E_BAD_ISSUER, iss); /* escaped where it is logged */
 		goto out;
@@ -509,7 +509,7 @@ static int be_start_tls(struct rg_sess *s)
 	if (!bt)
 		return ret;
 	bt->s = s;
-	bt->conn = rg_tls_conn_new(ps->tgt->tls, ps->tgt->server_name);
+	bt->conn = rg_tls_conn_new(ps->tgt->gt->tls, ps->tgt->gt->server_name);
 	if (!bt->conn || !pg_tls_errbuf(ps))
 		goto fail;
 	rg_tls_conn_set_errbuf(bt->conn, ps->tls_err, TLS_ERR_LEN);
@@ -600,8 +600,8 @@ void pg_be_connected(struct rg_sess *s, int err)
 
 	if (err) {
 		if (ps->is_cancel) {
-			rg_pg_log("event=cancel_fail sess=%llu target=%s reason=connect detail=%s",
-				  (unsigned long long)ps->id, ps->tgt->cfg->name, strerror(-err));
+			rg_log("event=cancel_fail sess=%llu target=%s reason=connect detail=%s",
+			       (unsigned long long)ps->id, ps->tgt->cfg->name, strerror(-err));
 			rg_sess_abort(s);
 			return;
 		}
@@ -610,7 +610,7 @@ void pg_be_connected(struct rg_sess *s, int err)
 		return;
 	}
 	pg_login_timer(s, 0);
-	if (ps->tgt->tls) {
+	if (ps->tgt->gt->tls) {
 		n = rg_pg_write_ssl_request(buf, sizeof(buf));
 		if (send_built(s, RG_BE, buf, sizeof(buf), n))
 			goto fail;
@@ -745,8 +745,8 @@ bool pg_pinned_setting_moved(struct rg_sess *s, const struct rg_pg_msg *m)
 		return false;
 	}
 	pg_sanitize(st.value, v, sizeof(v));
-	rg_pg_log("event=pinned_setting_changed sess=%llu peer=%s target=%s setting=%s value=%s",
-		  (unsigned long long)ps->id, ps->peer, ps->tgt->cfg->name, st.name, v);
+	rg_log("event=pinned_setting_changed sess=%llu peer=%s target=%s setting=%s value=%s",
+	       (unsigned long long)ps->id, ps->peer, ps->tgt->cfg->name, st.name, v);
 	if (ps->be == BE_RELAY) {
 		pg_close_fatal(s, "42501",
 			       "terminating connection: a setting that decides how statements are "
@@ -802,8 +802,8 @@ bool pg_expiry_timer(struct rg_sess *s)
 		x = ps->token_end_ms - pg_wall_ms();
 		if (x <= 0) {
 			ps->cnt->token_expired++;
-			rg_pg_log("event=session_expired sess=%llu peer=%s target=%s",
-				  (unsigned long long)ps->id, ps->peer, ps->tgt->cfg->name);
+			rg_log("event=session_expired sess=%llu peer=%s target=%s",
+			       (unsigned long long)ps->id, ps->peer, ps->tgt->cfg->name);
 			pg_close_fatal(s, "57P01",
 				       "terminating connection because the agent's token expired");
 			return false;
@@ -919,16 +919,13 @@ void pg_be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 					    ps->login->be_mech ? ps->login->be_mech : "none");
 			pg_rec_start(ps);
 			if (!ps->internal) {
-				struct pg_tcnt *tc = &ps->tgt->wcnt[ps->cnt - ps->gw->cnt];
-
-				tc->sessions++;
-				tc->active++;
+				rg_gw_target_opened(ps->tgt->gt, (unsigned)(ps->cnt - ps->gw->cnt));
 				ps->tgt_counted = true;
 			}
-			rg_pg_log("event=upstream_login sess=%llu target=%s role=%s tls=%s mech=%s",
-				  (unsigned long long)ps->id, tc->name, ps->login->be_user,
-				  ps->be_tls ? "yes" : "no",
-				  ps->login->be_mech ? ps->login->be_mech : "none");
+			rg_log("event=upstream_login sess=%llu target=%s role=%s tls=%s mech=%s",
+			       (unsigned long long)ps->id, tc->name, ps->login->be_user,
+			       ps->be_tls ? "yes" : "no",
+			       ps->login->be_mech ? ps->login->be_mech : "none");
 			n = rg_pg_write_auth_ok(buf, sizeof(buf));
 			if (send_built(s, RG_FE, buf, sizeof(buf), n))
 				goto abort;
@@ -1056,7 +1053,7 @@ void pg_be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 		ps->relayed = true;
 		if (!ps->internal)
 			ps->token_end_ms = rg_auth_verifier_session_end_ms(
-			    rg_pg_gw_verifier(ps->gw, rg_auth_principal_iss(ps->ident)),
+			    rg_gw_verifier(ps->gw->svc, rg_auth_principal_iss(ps->ident)),
 			    ps->ident);
 		if (!ps->internal && (!limits_start(ps) || !pg_mask_start(ps))) {
 			pg_close_fatal(s, "53200", "out of memory");

@@ -88,11 +88,10 @@ ssize_t rg_pg_stream_startup(struct rg_pg_stream *st, const uint8_t *p, size_t n
 #include <stdatomic.h>
 #include <sys/socket.h>
 
+#include "gateway.h"
 #include "pg.h"
 
 struct rg_tls_ctx;
-struct pg_dns;	    /* gw.c: a DNS-named target's published address set */
-struct pg_resolver; /* gw.c: the thread re-resolving those names */
 
 /* An upstream role besides the target's own user (targets[].roles[]). */
 struct pg_role {
@@ -100,29 +99,13 @@ struct pg_role {
 	struct rg_auth_cred *cred;
 };
 
+/* A postgres target: the gateway's (address, credential, TLS client context, session
+ * counts: engine/gateway) with what only this module needs. */
 struct pg_target {
-	const struct rg_config_target *cfg;
+	const struct rg_config_target *cfg; /* gt->cfg */
+	const struct rg_gw_target *gt;
 	struct pg_role *roles; /* [n_roles] */
 	size_t n_roles;
-	struct sockaddr_storage sa; /* IP literal or unix socket; read via rg_pg_target_addr */
-	socklen_t salen;
-	struct rg_auth_cred *cred;
-	struct rg_tls_ctx *tls;	 /* NULL: plaintext (tls.mode disable) */
-	const char *server_name; /* SNI / verified name */
-	struct pg_dns *dns;	 /* DNS name: its address set, kept current by the resolver
-				  * (gw.c); NULL for an IP literal or a unix socket */
-	struct pg_tcnt *wcnt;	 /* [workers]: this target's sessions, each worker its own */
-};
-
-/* A target's session counts on one worker (written by that worker only, summed on scrape). */
-struct pg_tcnt {
-	uint64_t sessions; /* logged in to this target */
-	uint64_t active;   /* of which open now */
-} __attribute__((aligned(64)));
-
-struct pg_issuer {
-	const char *iss;
-	struct rg_auth_verifier *v;
 };
 
 struct pg_policy_gen; /* policy.c: one loaded bundle and its hmac key */
@@ -131,11 +114,10 @@ struct pg_wpol;	      /* policy.c: a worker's policy context */
 
 struct rg_pg_gw {
 	const struct rg_config *cfg;
+	struct rg_gw *svc; /* issuers, targets, admission (engine/gateway) */
 	unsigned workers;
-	struct pg_issuer *issuers;
-	size_t n_issuers;
-	struct pg_target *targets;
-	size_t n_targets, cap_targets;
+	struct pg_target *targets; /* the gateway's targets whose protocol is postgres */
+	size_t n_targets;
 	struct rg_pg_cancel_reg *cancel;
 	struct rg_pg_counters *cnt; /* [workers] */
 	struct rg_sqlclass **lex;   /* [workers]: each worker's classifier for the lexing guard,
@@ -154,17 +136,9 @@ struct rg_pg_gw {
 	struct rg_pg_limits fe_lim, be_lim;
 	struct rg_pg_limits pw_lim; /* the agent before login: a PasswordMessage only */
 	bool fe_stream[256], be_stream[256];
-	uint32_t max_sessions; /* logged-in sessions (0: no cap) */
-	uint32_t stream_min;   /* messages this large and streamable are not held whole */
-	atomic_uint_fast32_t nsessions;
-	/* Logins in progress (see "admission" in gw.c) and the login's time limits. */
-	uint32_t max_pending, max_pending_addr; /* 0: no cap */
+	uint32_t stream_min; /* messages this large and streamable are not held whole */
+	/* The login's time limits (admission is the gateway's: engine/gateway). */
 	uint32_t password_timeout_ms, login_timeout_ms;
-	atomic_uint_fast32_t npending;
-	_Atomic uint32_t *addr_pending; /* [RG_PG_ADDR_BUCKETS], NULL without a per-address cap */
-	uint64_t addr_key[2];		/* random: where an address lands is not predictable */
-	atomic_uint_fast64_t next_id;
-	struct pg_resolver *resolver; /* re-resolves DNS-named targets (one thread, gw.c) */
 	struct pg_catalog *catalog;   /* result column origins for column masks (catalog.c) */
 	struct pg_approvals *approvals; /* held statements awaiting a reviewer (approval.c) */
 	/* the audit trail (audit.c): NULL without one */
@@ -187,73 +161,13 @@ struct rg_pg_listener {
 	bool internal; /* the catalog's loopback listener: its secret is the only password */
 };
 
-/*
- * Admission (gw.c): a connection is a pending login from accept until its agent's token is
- * verified, then a session. Pending logins are capped in total (limits.max_pending_logins)
- * and per client address (limits.max_pending_per_address: IPv4 address, or IPv6 /64, hashed
- * with a random key into one of RG_PG_ADDR_BUCKETS counters, so addresses that collide
- * share a cap); sessions by limits.max_sessions. One atomic add per connection and per
- * login, any worker, no lock. *bucket is what rg_pg_gw_pending_leave needs back.
- */
-#define RG_PG_ADDR_BUCKETS 16384u
-#define RG_PG_NO_BUCKET UINT32_MAX
-enum rg_pg_admit {
-	RG_PG_ADMIT_OK = 0,
-	RG_PG_ADMIT_PENDING_FULL, /* max_pending_logins reached */
-	RG_PG_ADMIT_ADDRESS_FULL, /* max_pending_per_address reached for this address */
-};
-enum rg_pg_admit rg_pg_gw_pending_enter(struct rg_pg_gw *gw, const struct sockaddr_storage *peer,
-					uint32_t *bucket);
-void rg_pg_gw_pending_leave(struct rg_pg_gw *gw, uint32_t bucket);
-/* Take a slot of max_sessions (false: full) / give it back. */
-bool rg_pg_gw_session_enter(struct rg_pg_gw *gw);
-void rg_pg_gw_session_leave(struct rg_pg_gw *gw);
-/* The bucket of an address (RG_PG_NO_BUCKET for a family other than IPv4/IPv6). */
-uint32_t rg_pg_gw_addr_bucket(const struct rg_pg_gw *gw, const struct sockaddr_storage *peer);
-
+/* The postgres target of that name (NULL: none, or a target of another protocol). */
 const struct pg_target *rg_pg_gw_target(const struct rg_pg_gw *gw, const char *name);
-struct rg_auth_verifier *rg_pg_gw_verifier(const struct rg_pg_gw *gw, const char *iss);
-/*
- * Copy the target's address number `attempt` (modulo how many it has) into out/len, for one
- * connect; a caller whose connect failed may try attempt + 1. Returns how many addresses the
- * target has now (>= 1). An IP literal or a unix socket has one, its configured address; a
- * DNS name has every address it last resolved to (up to 8, IPv4 and IPv6), kept current by
- * the gateway's resolver thread (gw.c). Any thread; never blocks, never takes a lock.
- */
-int rg_pg_target_addr(const struct pg_target *t, unsigned attempt, struct sockaddr_storage *out,
-		      socklen_t *len);
 
-/*
- * Test only: how target DNS names are resolved (default: getaddrinfo). Fill out[0..max) and
- * lens[0..max) with the addresses of host:port and return how many (>= 1), or < 0 with a
- * reason in err. Called at startup (rg_pg_gw_add_target) and by the resolver thread.
- */
-typedef int (*rg_pg_lookup_fn)(void *arg, const char *host, uint16_t port,
-			       struct sockaddr_storage *out, socklen_t *lens, unsigned max,
-			       char *err, size_t errlen);
-/* Test only: replace the lookup (NULL: getaddrinfo) and the re-resolve interval (ms; 0: the
- * default). Call before the first rg_pg_gw_add_target. */
-void rg_pg_gw_set_lookup(struct rg_pg_gw *gw, rg_pg_lookup_fn fn, void *arg, unsigned interval_ms);
-/* Test only: whether the resolver thread runs (it starts with the first DNS-named target). */
-bool rg_pg_gw_resolver_running(const struct rg_pg_gw *gw);
-
-/* One key=value log line on stderr, written with a single write(2), ending with ts=<UTC time,
- * microseconds>. */
-void rg_pg_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* session.c: CLOCK_MONOTONIC and CLOCK_REALTIME (since the epoch) in milliseconds. */
 uint64_t pg_mono_ms(void);
 uint64_t pg_mono_us(void);
 int64_t pg_wall_ms(void);
-/*
- * A value for a log line, escaped so that it is one token that cannot end the line or add a
- * key=value pair, yet stays readable: bytes 0x21..0x7e other than '"', '\' and '=' as they
- * are; a backslash doubled; newline, carriage return and tab as \n, \r, \t; every other byte
- * (space, '"', '=', control bytes, non-ASCII) as \xHH. NULL or "" gives "-" (absent), so a
- * value "-" is written \x2d. At most cap - 1 bytes, never cut inside an escape; a value cut
- * short ends with "..." (when cap > 8). Every value that comes from a token, a client or a
- * target goes through this before it is logged. Returns out.
- */
-const char *rg_pg_logval(const char *in, char *out, size_t cap);
 
 /* ---- policy (policy.c) ------------------------------------------------------------------ */
 

@@ -3,11 +3,13 @@
  *
  * Agents log in with a stock PostgreSQL client and an OIDC JWT as the password; ringgate,
  * which alone holds the target's real credentials, logs in to the target and relays the
- * session. This header is the module's public face: the shared gateway object built once at
- * startup from the configuration (issuers' verifiers, targets and their credentials, the
- * cancel key registry, per-worker counters), the per-listener context handed to
- * rg_core_listen, and the two seams the policy issues plug into (per-statement verdict,
- * per-row inspection). The framing and message helpers live in wire.h.
+ * session. This header is the module's public face: the pg gateway object built once at
+ * startup from the configuration (its targets and their roles, the cancel key registry,
+ * per-worker counters) over the services every protocol shares (engine/gateway: issuers'
+ * verifiers, targets' addresses and credentials, admission, the event log), the
+ * per-listener context handed to rg_core_listen, and the two seams the policy issues plug
+ * into (per-statement verdict, per-row inspection). The framing and message helpers live in
+ * wire.h.
  *
  * Never: the target password or the agent's token in a log line or a client-visible byte.
  */
@@ -25,14 +27,19 @@
 
 struct rg_config;
 struct rg_config_target;
+struct rg_gw;
+struct rg_gw_target;
 struct rg_config_listener;
 struct rg_config_role;
-struct rg_auth_verifier;
 struct rg_auth_cred;
 struct rg_auth_principal;
 
 /* The protocol ops table; proto_ctx of the listener must be a struct rg_pg_listener. */
 extern const struct rg_proto_ops rg_pg_ops;
+/* The module as main.c starts it (gateway.h): mod is a struct rg_pg_gw, ctx a struct
+ * rg_pg_listener. */
+struct rg_gw_proto;
+extern const struct rg_gw_proto rg_pg_proto;
 
 /* ---- seams for policy (no-ops by default) --------------------------------------------- */
 
@@ -154,17 +161,12 @@ static inline void rg_pg_lat_observe(struct rg_pg_lat *h, uint64_t us)
 
 struct rg_pg_gw;
 
-/* Create the gateway for an engine with `workers` worker threads. cfg must outlive it. */
-int rg_pg_gw_new(const struct rg_config *cfg, unsigned workers, struct rg_pg_gw **out);
-/* Hand over a verifier for one configured issuer (the gateway frees it). */
-int rg_pg_gw_add_issuer(struct rg_pg_gw *gw, const char *issuer, struct rg_auth_verifier *v);
-/*
- * Add a configured target with its credential (the gateway frees it). Resolves a DNS host
- * name now (once, at startup) and loads the TLS client settings; errors are written to err
- * prefixed with the config location.
- */
-int rg_pg_gw_add_target(struct rg_pg_gw *gw, const struct rg_config_target *t,
-			struct rg_auth_cred *cred, char *err, size_t errlen);
+/* Create the pg gateway over the shared services svc (as many workers; it verifies tokens
+ * with svc's issuers and admits sessions through svc). cfg and svc must outlive it. */
+int rg_pg_gw_new(const struct rg_config *cfg, struct rg_gw *svc, struct rg_pg_gw **out);
+/* Serve one of svc's targets (rg_gw_add_target). -EINVAL if its protocol is not postgres,
+ * -ENOMEM. */
+int rg_pg_gw_add_target(struct rg_pg_gw *gw, const struct rg_gw_target *t);
 /* Hand over the credential of one of a target's roles (targets[].roles[]); after the
  * target itself. -ENOENT if no such target, -ENOMEM. */
 int rg_pg_gw_add_role(struct rg_pg_gw *gw, const char *target, const struct rg_config_role *rc,
@@ -198,11 +200,6 @@ int rg_pg_gw_set_audit(struct rg_pg_gw *gw, struct rg_audit *a, const struct rg_
 		       char *err, size_t errlen);
 void rg_pg_gw_audit_free(struct rg_pg_gw *gw);
 
-/* For metrics (any thread): the configured targets, and target i's name with the sessions
- * logged in to it (total) and open now (active), summed over the workers. */
-size_t rg_pg_gw_targets(const struct rg_pg_gw *gw);
-const char *rg_pg_gw_target_sessions(const struct rg_pg_gw *gw, size_t i, uint64_t *total,
-				     uint64_t *active);
 /* Session recordings (audit.record_sessions) into their own trail a, likewise. */
 int rg_pg_gw_set_recording(struct rg_pg_gw *gw, struct rg_audit *a,
 			   const struct rg_config_audit *ac, char *err, size_t errlen);
@@ -229,16 +226,6 @@ int rg_pg_gw_approvals_start(struct rg_pg_gw *gw, struct rg_core *core);
 void rg_pg_gw_set_webhooks(struct rg_pg_gw *gw, const char *const *urls, size_t n,
 			   uint64_t timeout_ms);
 void rg_pg_gw_approvals_stop(struct rg_pg_gw *gw);
-
-/*
- * Verify a bearer token against the configured issuers, as an agent's is (any thread; the
- * admin listener authenticates reviewers with it). Returns an enum rg_auth_err (auth.h);
- * no waiting for a key refresh here.
- */
-struct rg_auth_identity;
-struct rg_auth_fail;
-int rg_pg_gw_verify_token(const struct rg_pg_gw *gw, const char *token, size_t len,
-			  struct rg_auth_identity *id, struct rg_auth_fail *why);
 
 /*
  * Column mask rules need the names of result columns, which a RowDescription gives only as

@@ -83,8 +83,8 @@ unchecked:
 	snprintf(d->message, sizeof(d->message), "out of memory checking the statement");
 refused:
 	ps->cnt->lexing_denied++;
-	rg_pg_log("event=stmt_refused sess=%llu peer=%s reason=lexing sqlstate=%s",
-		  (unsigned long long)ps->id, ps->peer, d->sqlstate);
+	rg_log("event=stmt_refused sess=%llu peer=%s reason=lexing sqlstate=%s",
+	       (unsigned long long)ps->id, ps->peer, d->sqlstate);
 	return true;
 }
 
@@ -156,17 +156,17 @@ static enum pg_verdict stmt_verdict(struct rg_sess *s, enum rg_pg_stmt_kind kind
 		pg_sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
 		if (v == PG_VERDICT_DENY)
 			ps->cnt->stmt_denied++;
-		rg_pg_log("event=%s sess=%llu sub=%s target=%s kind=%s rule=%s%s%s sqlstate=%s",
-			  v == PG_VERDICT_DENY	? "stmt_denied"
-			  : v == PG_VERDICT_LOG ? "stmt_logged"
-						: "stmt_allowed",
-			  (unsigned long long)ps->id, sub, ps->tgt->cfg->name,
-			  kind == RG_PG_STMT_QUERY   ? "query"
-			  : kind == RG_PG_STMT_PARSE ? "parse"
-						     : "function_call",
-			  jp->rule ? jp->rule : "-", jp->shadow_rule ? " shadow_rule=" : "",
-			  jp->shadow_rule ? jp->shadow_rule : "",
-			  v == PG_VERDICT_DENY ? d->sqlstate : "-");
+		rg_log("event=%s sess=%llu sub=%s target=%s kind=%s rule=%s%s%s sqlstate=%s",
+		       v == PG_VERDICT_DENY  ? "stmt_denied"
+		       : v == PG_VERDICT_LOG ? "stmt_logged"
+					     : "stmt_allowed",
+		       (unsigned long long)ps->id, sub, ps->tgt->cfg->name,
+		       kind == RG_PG_STMT_QUERY	  ? "query"
+		       : kind == RG_PG_STMT_PARSE ? "parse"
+						  : "function_call",
+		       jp->rule ? jp->rule : "-", jp->shadow_rule ? " shadow_rule=" : "",
+		       jp->shadow_rule ? jp->shadow_rule : "",
+		       v == PG_VERDICT_DENY ? d->sqlstate : "-");
 	}
 	if (v == PG_VERDICT_DENY)
 		return v;
@@ -345,10 +345,10 @@ bool pg_limit_exceeded(struct rg_sess *s, enum rg_limit_kind k, uint64_t count)
 	pg_sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
 	ps->cnt->limit_ended++;
 	pg_ev_limit(ps, rg_limit_name(k), v, count, ps->lim->id[k]);
-	rg_pg_log("event=limit_exceeded sess=%llu peer=%s sub=%s target=%s limit=%s value=%s "
-		  "count=%llu id=%s",
-		  (unsigned long long)ps->id, ps->peer, sub, ps->tgt->cfg->name, rg_limit_name(k),
-		  v, (unsigned long long)count, ps->lim->id[k]);
+	rg_log("event=limit_exceeded sess=%llu peer=%s sub=%s target=%s limit=%s value=%s "
+	       "count=%llu id=%s",
+	       (unsigned long long)ps->id, ps->peer, sub, ps->tgt->cfg->name, rg_limit_name(k), v,
+	       (unsigned long long)count, ps->lim->id[k]);
 	pg_close_fatal(s, rg_limit_sqlstate(k), msg);
 	return true;
 }
@@ -418,8 +418,8 @@ static void mask_fail(struct rg_sess *s, int err, const char *what)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
 
-	rg_pg_log("event=mask_fail sess=%llu peer=%s target=%s what=%s err=%d",
-		  (unsigned long long)ps->id, ps->peer, ps->tgt->cfg->name, what, err);
+	rg_log("event=mask_fail sess=%llu peer=%s target=%s what=%s err=%d",
+	       (unsigned long long)ps->id, ps->peer, ps->tgt->cfg->name, what, err);
 	if (err == RG_PG_STMT_E_LIMIT || err == RG_PG_MASK_E_TOO_LONG)
 		pg_close_fatal(s, "54000", "the session exceeds what ringgate can mask");
 	else if (err == RG_PG_STMT_E_NOMEM || err == RG_PG_MASK_E_NOMEM)
@@ -555,8 +555,8 @@ static void catalog_fail(struct rg_sess *s)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
 
-	rg_pg_log("event=mask_fail sess=%llu peer=%s target=%s what=catalog",
-		  (unsigned long long)ps->id, ps->peer, ps->tgt->cfg->name);
+	rg_log("event=mask_fail sess=%llu peer=%s target=%s what=catalog",
+	       (unsigned long long)ps->id, ps->peer, ps->tgt->cfg->name);
 	pg_close_fatal(s, "58000",
 		       "ringgate could not read the target's catalog to apply column masks");
 }
@@ -1010,10 +1010,10 @@ bool pg_function_call_refused(struct rg_sess *s, const uint8_t *body, size_t n,
 			 k == 0 ? "no such function in the target's catalog as ringgate last read it "
 				  "(read again now: retry)"
 				: "ringgate has not read the target's catalog (yet): retry");
-		rg_pg_log("event=stmt_denied sess=%llu target=%s kind=function_call oid=%u rule=- "
-			  "reason=%s sqlstate=42501",
-			  (unsigned long long)ps->id, ps->tgt->cfg->name, oid,
-			  k == 0 ? "unknown_oid" : "no_catalog");
+		rg_log("event=stmt_denied sess=%llu target=%s kind=function_call oid=%u rule=- "
+		       "reason=%s sqlstate=42501",
+		       (unsigned long long)ps->id, ps->tgt->cfg->name, oid,
+		       k == 0 ? "unknown_oid" : "no_catalog");
 		return true;
 	}
 }
@@ -1081,9 +1081,9 @@ static bool appr_hold(struct rg_sess *s, const struct rg_pg_msg *m, const char *
 	if (pg_approvals_granted(ps->gw, rg_auth_principal_iss(ps->ident),
 				 rg_auth_principal_sub(ps->ident), ps->tgt->cfg->name, h->fp)) {
 		pg_sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
-		rg_pg_log("event=approval_grant_used sess=%llu sub=%s target=%s rule=%s fp=%s",
-			  (unsigned long long)ps->id, sub, ps->tgt->cfg->name,
-			  j->rule ? j->rule : "-", h->fp);
+		rg_log("event=approval_grant_used sess=%llu sub=%s target=%s rule=%s fp=%s",
+		       (unsigned long long)ps->id, sub, ps->tgt->cfg->name, j->rule ? j->rule : "-",
+		       h->fp);
 		free(h);
 		return false;
 	}
@@ -1129,9 +1129,9 @@ static bool appr_hold(struct rg_sess *s, const struct rg_pg_msg *m, const char *
 		*err = rg_sess_send(s, RG_FE, buf, (size_t)nb);
 	}
 	pg_sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
-	rg_pg_log("event=stmt_held sess=%llu sub=%s target=%s rule=%s id=%s kind=%s",
-		  (unsigned long long)ps->id, sub, ps->tgt->cfg->name, h->rule, h->id,
-		  parse_name ? "parse" : "query");
+	rg_log("event=stmt_held sess=%llu sub=%s target=%s rule=%s id=%s kind=%s",
+	       (unsigned long long)ps->id, sub, ps->tgt->cfg->name, h->rule, h->id,
+	       parse_name ? "parse" : "query");
 	return true;
 }
 

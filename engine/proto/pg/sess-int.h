@@ -147,7 +147,7 @@ struct pg_sess {
 	struct pg_rec *rec;	   /* the session's recording (record.c), NULL: none */
 	int64_t token_end_ms; /* CLOCK_REALTIME ms: the session ends as its token expires
 			       * (exp + clock skew); 0: the issuer lets sessions outlive tokens */
-	uint32_t addr_bucket; /* the client address's pending-login counter (gw.c) */
+	uint32_t addr_bucket; /* the client address's pending-login counter (engine/gateway) */
 	bool pending;	      /* a login in progress: holds a max_pending_logins slot */
 	bool counted;	      /* holds a slot of max_sessions (from the verified token on) */
 	bool draining;
@@ -158,7 +158,7 @@ struct pg_sess {
 	bool rowdesc_valid;
 	bool relayed; /* logged in to the target: its end is logged (session_end) */
 	bool terminated;  /* the agent sent Terminate */
-	bool tgt_counted; /* counted in its target's active sessions (pg_tcnt) */
+	bool tgt_counted; /* counted in its target's active sessions (rg_gw_target_opened) */
 	char end_state[6]; /* the SQLSTATE of the FATAL that ended it, "" if none */
 	uint8_t negotiations;
 	uint8_t tx_status; /* last ReadyForQuery status */

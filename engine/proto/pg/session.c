@@ -44,10 +44,10 @@ void pg_be_goto(struct pg_sess *ps, enum pg_be_state to)
 /* ---- helpers ---------------------------------------------------------------------------- */
 
 /* Every value from a token, the agent or the target is logged through this: escaped into one
- * readable token that cannot forge a line or a key=value pair (rg_pg_logval, gw.c). */
+ * readable token that cannot forge a line or a key=value pair (rg_logval, engine/gateway). */
 const char *pg_sanitize(const char *in, char *out, size_t cap)
 {
-	return rg_pg_logval(in, out, cap);
+	return rg_logval(in, out, cap);
 }
 
 static void peer_name(const struct sockaddr_storage *sa, char *out, size_t cap)
@@ -124,7 +124,7 @@ void pg_pending_done(struct pg_sess *ps)
 {
 	if (!ps->pending)
 		return;
-	rg_pg_gw_pending_leave(ps->gw, ps->addr_bucket);
+	rg_gw_pending_leave(ps->gw->svc, ps->addr_bucket);
 	ps->pending = false;
 }
 
@@ -172,11 +172,11 @@ void pg_violation(struct rg_sess *s, enum rg_side from, const char *what, int er
 	ps->cnt->protocol_violations++;
 	pg_ev_violation(ps, from == RG_FE ? "agent" : "target", what,
 			err == RG_PG_E_NOMEM ? "out_of_memory" : rg_pg_strerror(err));
-	rg_pg_log("event=protocol_violation sess=%llu peer=%s side=%s fe_state=%s be_state=%s "
-		  "what=%s err=%s",
-		  (unsigned long long)ps->id, ps->peer, from == RG_FE ? "agent" : "target",
-		  pg_fe_names[ps->fe], pg_be_names[ps->be], what,
-		  err == RG_PG_E_NOMEM ? "out_of_memory" : rg_pg_strerror(err));
+	rg_log("event=protocol_violation sess=%llu peer=%s side=%s fe_state=%s be_state=%s "
+	       "what=%s err=%s",
+	       (unsigned long long)ps->id, ps->peer, from == RG_FE ? "agent" : "target",
+	       pg_fe_names[ps->fe], pg_be_names[ps->be], what,
+	       err == RG_PG_E_NOMEM ? "out_of_memory" : rg_pg_strerror(err));
 	if (from == RG_FE)
 		pg_close_fatal(s, "08P01", "invalid frontend message");
 	else
@@ -192,9 +192,9 @@ void pg_upstream_fail(struct rg_sess *s, const char *reason, const char *detail)
 	pg_sanitize(detail, d, sizeof(d));
 	pg_sanitize(ps->ident ? rg_auth_principal_sub(ps->ident) : NULL, sub, sizeof(sub));
 	ps->cnt->upstream_fail++;
-	rg_pg_log("event=upstream_fail sess=%llu peer=%s target=%s sub=%s reason=%s detail=%s",
-		  (unsigned long long)ps->id, ps->peer, ps->tgt ? ps->tgt->cfg->name : "-", sub,
-		  reason, d);
+	rg_log("event=upstream_fail sess=%llu peer=%s target=%s sub=%s reason=%s detail=%s",
+	       (unsigned long long)ps->id, ps->peer, ps->tgt ? ps->tgt->cfg->name : "-", sub,
+	       reason, d);
 	pg_close_fatal(s, "08006", "could not connect to the target database");
 }
 
@@ -207,10 +207,10 @@ void pg_auth_audit(struct pg_sess *ps, enum rg_auth_err e, const char *detail)
 	ps->cnt->auth_fail++;
 	ps->cnt->auth_fail_by[(unsigned)e < RG_PG_AUTH_REASONS ? (unsigned)e : 0]++;
 	pg_ev_auth_fail(ps, rg_auth_err_name(e), d);
-	rg_pg_log("event=auth_fail sess=%llu reason=%s sub=- user=%s peer=%s target=%s "
-		  "detail=%s",
-		  (unsigned long long)ps->id, rg_auth_err_name(e), ps->login->user, ps->peer,
-		  ps->tgt ? ps->tgt->cfg->name : "-", d[0] ? d : "-");
+	rg_log("event=auth_fail sess=%llu reason=%s sub=- user=%s peer=%s target=%s "
+	       "detail=%s",
+	       (unsigned long long)ps->id, rg_auth_err_name(e), ps->login->user, ps->peer,
+	       ps->tgt ? ps->tgt->cfg->name : "-", d[0] ? d : "-");
 }
 
 void pg_run_flush(struct rg_sess *s, enum rg_side to, struct fwd_run *r, int *err)
@@ -263,13 +263,13 @@ static int pg_accept(struct rg_sess *s)
 	unsigned w = rg_worker_id(rg_sess_worker(s));
 	struct sockaddr_storage peer = {.ss_family = AF_UNSPEC};
 	socklen_t plen = sizeof(peer);
-	enum rg_pg_admit a;
+	enum rg_gw_admit a;
 
 	ps->l = l;
 	ps->accepted_ms = pg_mono_ms();
 	ps->gw = gw;
 	ps->cnt = &gw->cnt[w < gw->workers ? w : 0];
-	ps->id = atomic_fetch_add(&gw->next_id, 1) + 1;
+	ps->id = rg_gw_session_id(gw->svc);
 	ps->cnt->sessions++;
 	ps->cnt->sessions_active++;
 	if (getpeername(rg_sess_fd(s, RG_FE), (struct sockaddr *)&peer, &plen))
@@ -283,13 +283,13 @@ static int pg_accept(struct rg_sess *s)
 	rg_pg_stream_init(&ps->fs, &gw->pw_lim, gw->stream_min, NULL);
 	rg_pg_stream_init(&ps->bs, &gw->be_lim, gw->stream_min, gw->be_stream);
 	/* Until its token is verified a connection takes a pending-login slot, not a session
-	 * slot: unauthenticated clients cannot lock logged-in agents out (gw.c, admission). */
-	a = rg_pg_gw_pending_enter(gw, &peer, &ps->addr_bucket);
-	if (a != RG_PG_ADMIT_OK) {
-		rg_pg_log("event=session_refused sess=%llu peer=%s reason=%s",
-			  (unsigned long long)ps->id, ps->peer,
-			  a == RG_PG_ADMIT_PENDING_FULL ? "max_pending_logins"
-							: "max_pending_per_address");
+	 * slot: unauthenticated clients cannot lock logged-in agents out (engine/gateway). */
+	a = rg_gw_pending_enter(gw->svc, &peer, &ps->addr_bucket);
+	if (a != RG_GW_ADMIT_OK) {
+		rg_log("event=session_refused sess=%llu peer=%s reason=%s",
+		       (unsigned long long)ps->id, ps->peer,
+		       a == RG_GW_ADMIT_PENDING_FULL ? "max_pending_logins"
+						     : "max_pending_per_address");
 		pg_close_fatal(s, "53300", "sorry, too many clients already");
 		return 0;
 	}
@@ -333,10 +333,10 @@ static void pg_close(struct rg_sess *s, enum rg_close_reason reason)
 	char v[TLS_ERR_LEN > SUB_LOG_LEN ? TLS_ERR_LEN : SUB_LOG_LEN];
 
 	if (ps->tls_err && ps->tls_err[0])
-		rg_pg_log("event=tls_fail sess=%llu peer=%s detail=%s", (unsigned long long)ps->id,
-			  ps->peer, pg_sanitize(ps->tls_err, v, sizeof(v)));
+		rg_log("event=tls_fail sess=%llu peer=%s detail=%s", (unsigned long long)ps->id,
+		       ps->peer, pg_sanitize(ps->tls_err, v, sizeof(v)));
 	if (ps->relayed || reason == RG_CLOSE_FE_ERROR || reason == RG_CLOSE_BE_ERROR)
-		rg_pg_log(
+		rg_log(
 		    "event=session_end sess=%llu peer=%s sub=%s target=%s reason=%d "
 		    "fe_state=%s be_state=%s",
 		    (unsigned long long)ps->id, ps->peer,
@@ -365,11 +365,11 @@ static void pg_close(struct rg_sess *s, enum rg_close_reason reason)
 		pg_rec_end(ps, ps->terminated ? "terminate" : "closed");
 	}
 	if (ps->tgt_counted)
-		ps->tgt->wcnt[ps->cnt - ps->gw->cnt].active--;
+		rg_gw_target_closed(ps->tgt->gt, (unsigned)(ps->cnt - ps->gw->cnt));
 	if (ps->key_registered)
 		rg_pg_cancel_unregister(ps->gw->cancel, ps->key_pid, ps->key_key);
 	if (ps->counted)
-		rg_pg_gw_session_leave(ps->gw);
+		rg_gw_session_leave(ps->gw->svc);
 	pg_pending_done(ps);
 	ps->cnt->sessions_active--;
 	pg_scram_free(ps);
@@ -621,8 +621,8 @@ void pg_start_cancel(struct rg_sess *s, const struct rg_pg_startup *su)
 		return;
 	}
 	if (!rg_pg_cancel_lookup(ps->gw->cancel, su->pid, su->key, su->key_len, ps->cancel)) {
-		rg_pg_log("event=cancel_unknown_key sess=%llu peer=%s", (unsigned long long)ps->id,
-			  ps->peer);
+		rg_log("event=cancel_unknown_key sess=%llu peer=%s", (unsigned long long)ps->id,
+		       ps->peer);
 		rg_sess_close(s);
 		return;
 	}
@@ -632,17 +632,17 @@ void pg_start_cancel(struct rg_sess *s, const struct rg_pg_startup *su)
 	 * the target is cancelled as usual */
 	pg_approvals_withdraw(ps->gw, ps->cancel->worker, ps->cancel->sess_id);
 	if (ps->cancel->held_only) {
-		rg_pg_log("event=cancel sess=%llu peer=%s target=%s reach=held_statement_only",
-			  (unsigned long long)ps->id, ps->peer, ps->tgt->cfg->name);
+		rg_log("event=cancel sess=%llu peer=%s target=%s reach=held_statement_only",
+		       (unsigned long long)ps->id, ps->peer, ps->tgt->cfg->name);
 		rg_sess_close(s);
 		return;
 	}
-	rg_pg_log("event=cancel sess=%llu peer=%s target=%s", (unsigned long long)ps->id, ps->peer,
-		  ps->tgt->cfg->name);
+	rg_log("event=cancel sess=%llu peer=%s target=%s", (unsigned long long)ps->id, ps->peer,
+	       ps->tgt->cfg->name);
 	pg_be_goto(ps, BE_CONNECTING);
 	/* the server the session is connected to, not whichever the name resolves to now */
 	if (!ps->cancel->be_addrlen)
-		rg_pg_target_addr(ps->tgt, 0, &ps->cancel->be_addr, &ps->cancel->be_addrlen);
+		rg_gw_target_addr(ps->tgt->gt, 0, &ps->cancel->be_addr, &ps->cancel->be_addrlen);
 	ret = rg_sess_connect_be(s, (const struct sockaddr *)&ps->cancel->be_addr,
 				 ps->cancel->be_addrlen);
 	if (ret) {
@@ -698,9 +698,9 @@ static void pg_timer(struct rg_sess *s)
 		pg_login_timer(s, pre_pw ? pw_end - now : 0);
 		return;
 	}
-	rg_pg_log("event=login_timeout sess=%llu peer=%s fe_state=%s be_state=%s limit=%s",
-		  (unsigned long long)ps->id, ps->peer, pg_fe_names[ps->fe], pg_be_names[ps->be],
-		  limit);
+	rg_log("event=login_timeout sess=%llu peer=%s fe_state=%s be_state=%s limit=%s",
+	       (unsigned long long)ps->id, ps->peer, pg_fe_names[ps->fe], pg_be_names[ps->be],
+	       limit);
 	pg_close_fatal(s, "08006", "timeout during login");
 }
 

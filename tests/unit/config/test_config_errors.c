@@ -277,9 +277,9 @@ static void test_unknown_protocol(void **state)
 		      "listeners:\n"
 		      "  - name: pg\n"
 		      "    address: 127.0.0.1:6432\n"
-		      "    protocol: mysql\n" MINIMAL_TARGETS,
-		      "t.yaml:5:15: listeners[0].protocol: unknown protocol 'mysql' (expected "
-		      "postgres)\n");
+		      "    protocol: oracle\n" MINIMAL_TARGETS,
+		      "t.yaml:5:15: listeners[0].protocol: unknown protocol 'oracle' (expected "
+		      "postgres or mysql)\n");
 }
 
 static void test_target_tls_rules(void **state)

@@ -389,6 +389,7 @@ static void test_enum_names(void **state)
 {
 	(void)state;
 	assert_string_equal(rg_config_proto_name(RG_CONFIG_PROTO_POSTGRES), "postgres");
+	assert_string_equal(rg_config_proto_name(RG_CONFIG_PROTO_MYSQL), "mysql");
 	assert_string_equal(rg_config_tls_mode_name(RG_CONFIG_TLS_DISABLE), "disable");
 	assert_string_equal(rg_config_tls_mode_name(RG_CONFIG_TLS_REQUIRE), "require");
 	assert_string_equal(rg_config_tls_mode_name(RG_CONFIG_TLS_VERIFY_FULL), "verify-full");

@@ -1,7 +1,7 @@
 /*
- * Unit tests for the gateway's target addresses (gw.c): a DNS-named target follows DNS. The
- * lookup is replaced through rg_pg_gw_set_lookup (test only) by a fake that answers set A,
- * then set B, then fails, with a re-resolve interval of a few ms; rg_pg_target_addr must
+ * Unit tests for the gateway's target addresses (targets.c): a DNS-named target follows DNS.
+ * The lookup is replaced through rg_gw_set_lookup (test only) by a fake that answers set A,
+ * then set B, then fails, with a re-resolve interval of a few ms; rg_gw_target_addr must
  * give A, then B (eventually, within 2 s: no other timing is asserted), then still B. Also:
  * attempt numbers wrap, duplicates are dropped and the set is capped, a reordered answer is
  * not a change, readers racing the resolver only ever see a whole published set (checked
@@ -27,8 +27,7 @@
 #include <cmocka.h>
 
 #include "config.h"
-#include "pg-int.h"
-#include "pg.h"
+#include "gateway-int.h"
 
 #define LISTENERS                                                                                  \
 	"version: 1\n"                                                                             \
@@ -138,13 +137,13 @@ static const char *fmt(const struct sockaddr_storage *ss, char *buf, size_t size
 }
 
 /* The target's address number attempt as "ip port"; *n gets the count. */
-static const char *addr_of(const struct pg_target *t, unsigned attempt, int *n, char *buf,
+static const char *addr_of(const struct rg_gw_target *t, unsigned attempt, int *n, char *buf,
 			   size_t size)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = 0;
 
-	*n = rg_pg_target_addr(t, attempt, &ss, &len);
+	*n = rg_gw_target_addr(t, attempt, &ss, &len);
 	assert_true(len > 0 && len <= sizeof(ss));
 	return fmt(&ss, buf, size);
 }
@@ -166,7 +165,7 @@ static double now_s(void)
 
 struct fixture {
 	struct rg_config *cfg;
-	struct rg_pg_gw *gw;
+	struct rg_gw *gw;
 	struct fake fake;
 };
 
@@ -180,12 +179,12 @@ static int build(struct fixture *fx, const char *yaml, bool use_fake, char *err,
 	memset(fx, 0, sizeof(*fx));
 	assert_int_equal(rg_config_parse(yaml, strlen(yaml), "t.yaml", "/etc/rg", &fx->cfg, stderr),
 			 0);
-	assert_int_equal(rg_pg_gw_new(fx->cfg, 1, &fx->gw), 0);
+	assert_int_equal(rg_gw_new(fx->cfg, 1, &fx->gw), 0);
 	if (use_fake)
-		rg_pg_gw_set_lookup(fx->gw, fake_lookup, &fx->fake, 3);
+		rg_gw_set_lookup(fx->gw, fake_lookup, &fx->fake, 3);
 	err[0] = 0;
 	for (i = 0; i < fx->cfg->n_targets; i++) {
-		ret = rg_pg_gw_add_target(fx->gw, &fx->cfg->targets[i], NULL, err, errlen);
+		ret = rg_gw_add_target(fx->gw, &fx->cfg->targets[i], NULL, err, errlen);
 		if (ret)
 			return ret;
 	}
@@ -193,24 +192,24 @@ static int build(struct fixture *fx, const char *yaml, bool use_fake, char *err,
 }
 
 /* The gateway with one DNS-named target "db" resolved through the fake lookup. */
-static const struct pg_target *start_db(struct fixture *fx)
+static const struct rg_gw_target *start_db(struct fixture *fx)
 {
 	char err[256];
 
 	assert_int_equal(build(fx, LISTENERS TARGET("db", "db.example.internal:5432"), true, err,
 			       sizeof(err)),
 			 0);
-	return rg_pg_gw_target(fx->gw, "db");
+	return rg_gw_target(fx->gw, "db");
 }
 
 static void teardown_fx(struct fixture *fx)
 {
-	rg_pg_gw_free(fx->gw);
+	rg_gw_free(fx->gw);
 	rg_config_free(fx->cfg);
 }
 
 /* Poll (1 ms) until the target's first address is want, for at most 2 s. */
-static bool eventually_first(const struct pg_target *t, const char *want)
+static bool eventually_first(const struct rg_gw_target *t, const char *want)
 {
 	double until = now_s() + 2.0;
 	char buf[80];
@@ -227,14 +226,14 @@ static bool eventually_first(const struct pg_target *t, const char *want)
 static void test_dns_target_follows_a_then_b_and_keeps_b_on_failure(void **state)
 {
 	struct fixture fx;
-	const struct pg_target *t;
+	const struct rg_gw_target *t;
 	char buf[80];
 	unsigned calls;
 	int n;
 
 	(void)state;
 	t = start_db(&fx);
-	assert_true(rg_pg_gw_resolver_running(fx.gw));
+	assert_true(rg_gw_resolver_running(fx.gw));
 	assert_non_null(t);
 	/* set A at startup, in the resolver's order */
 	assert_string_equal(addr_of(t, 0, &n, buf, sizeof(buf)), "10.0.0.1 5432");
@@ -270,7 +269,7 @@ static void test_dns_target_follows_a_then_b_and_keeps_b_on_failure(void **state
 static void test_attempt_numbers_wrap(void **state)
 {
 	struct fixture fx;
-	const struct pg_target *t;
+	const struct rg_gw_target *t;
 	char buf[80];
 	unsigned i;
 	int n;
@@ -291,7 +290,7 @@ static void test_attempt_numbers_wrap(void **state)
 static void test_duplicates_dropped_and_set_capped_at_8(void **state)
 {
 	struct fixture fx;
-	const struct pg_target *t;
+	const struct rg_gw_target *t;
 	char buf[80], want[80];
 	unsigned i;
 	int n;
@@ -312,7 +311,7 @@ static void test_duplicates_dropped_and_set_capped_at_8(void **state)
 static void test_reordered_answer_is_not_a_change(void **state)
 {
 	struct fixture fx;
-	const struct pg_target *t;
+	const struct rg_gw_target *t;
 	char buf[80];
 	unsigned calls;
 	int n;
@@ -329,7 +328,7 @@ static void test_reordered_answer_is_not_a_change(void **state)
 }
 
 struct reader {
-	const struct pg_target *t;
+	const struct rg_gw_target *t;
 	atomic_bool *stop;
 	unsigned seen_a, seen_b, bad;
 };
@@ -346,7 +345,7 @@ static void *reader_main(void *arg)
 		struct sockaddr_storage ss;
 		socklen_t len;
 
-		n = rg_pg_target_addr(r->t, attempt, &ss, &len);
+		n = rg_gw_target_addr(r->t, attempt, &ss, &len);
 		fmt(&ss, buf, sizeof(buf));
 		if (n == 3) {
 			snprintf(want, sizeof(want), "%s 5432", set_a[attempt % 3]);
@@ -372,7 +371,7 @@ static void test_readers_racing_the_resolver_see_whole_sets(void **state)
 	struct reader rd[4];
 	pthread_t th[4];
 	atomic_bool stop = false;
-	const struct pg_target *t;
+	const struct rg_gw_target *t;
 	double until;
 	unsigned i, flips = 0;
 
@@ -399,7 +398,7 @@ static void test_readers_racing_the_resolver_see_whole_sets(void **state)
 static void test_numeric_and_unix_targets_never_start_the_thread(void **state)
 {
 	struct fixture fx;
-	const struct pg_target *t;
+	const struct rg_gw_target *t;
 	char err[256], buf[80];
 	unsigned i;
 	int n;
@@ -410,16 +409,16 @@ static void test_numeric_and_unix_targets_never_start_the_thread(void **state)
 				   TARGET("sock", "/run/pg/.s.PGSQL.5432"),
 			       true, err, sizeof(err)),
 			 0);
-	assert_false(rg_pg_gw_resolver_running(fx.gw));
+	assert_false(rg_gw_resolver_running(fx.gw));
 	sleep_ms(20);
 	assert_int_equal(atomic_load(&fx.fake.calls), 0);
 	for (i = 0; i < 3; i++) {
-		t = rg_pg_gw_target(fx.gw, "v4");
+		t = rg_gw_target(fx.gw, "v4");
 		assert_string_equal(addr_of(t, i, &n, buf, sizeof(buf)), "127.0.0.1 5432");
 		assert_int_equal(n, 1);
-		t = rg_pg_gw_target(fx.gw, "v6");
+		t = rg_gw_target(fx.gw, "v6");
 		assert_string_equal(addr_of(t, i, &n, buf, sizeof(buf)), "::1 5433");
-		t = rg_pg_gw_target(fx.gw, "sock");
+		t = rg_gw_target(fx.gw, "sock");
 		assert_string_equal(addr_of(t, i, &n, buf, sizeof(buf)),
 				    "unix /run/pg/.s.PGSQL.5432");
 		assert_int_equal(n, 1);
@@ -438,21 +437,21 @@ static void test_unresolvable_name_at_startup_is_a_config_error(void **state)
 					 strlen(LISTENERS TARGET("db", "db.example.internal:5432")),
 					 "t.yaml", "/etc/rg", &fx.cfg, stderr),
 			 0);
-	assert_int_equal(rg_pg_gw_new(fx.cfg, 1, &fx.gw), 0);
+	assert_int_equal(rg_gw_new(fx.cfg, 1, &fx.gw), 0);
 	atomic_store(&fx.fake.phase, PHASE_FAIL);
-	rg_pg_gw_set_lookup(fx.gw, fake_lookup, &fx.fake, 3);
-	assert_true(rg_pg_gw_add_target(fx.gw, &fx.cfg->targets[0], NULL, err, sizeof(err)) < 0);
+	rg_gw_set_lookup(fx.gw, fake_lookup, &fx.fake, 3);
+	assert_true(rg_gw_add_target(fx.gw, &fx.cfg->targets[0], NULL, err, sizeof(err)) < 0);
 	assert_string_equal(err, "7:5: target db: cannot resolve db.example.internal: Temporary "
 				 "failure in name resolution");
-	assert_false(rg_pg_gw_resolver_running(fx.gw));
-	assert_null(rg_pg_gw_target(fx.gw, "db"));
+	assert_false(rg_gw_resolver_running(fx.gw));
+	assert_null(rg_gw_target(fx.gw, "db"));
 	teardown_fx(&fx);
 }
 
 static void test_localhost_resolves_with_the_real_resolver(void **state)
 {
 	struct fixture fx;
-	const struct pg_target *t;
+	const struct rg_gw_target *t;
 	char err[256], buf[80];
 	double t0;
 	int i, n;
@@ -460,8 +459,8 @@ static void test_localhost_resolves_with_the_real_resolver(void **state)
 	(void)state;
 	assert_int_equal(
 	    build(&fx, LISTENERS TARGET("local", "localhost:54329"), false, err, sizeof(err)), 0);
-	assert_true(rg_pg_gw_resolver_running(fx.gw));
-	t = rg_pg_gw_target(fx.gw, "local");
+	assert_true(rg_gw_resolver_running(fx.gw));
+	t = rg_gw_target(fx.gw, "local");
 	addr_of(t, 0, &n, buf, sizeof(buf));
 	assert_true(n >= 1 && n <= 8);
 	for (i = 0; i < n; i++) {

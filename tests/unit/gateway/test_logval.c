@@ -1,6 +1,6 @@
 /*
- * Unit tests for rg_pg_logval (gw.c), the escaping of every token-, agent- or target-supplied
- * value on the pg module's log lines: plain values stay as they are; a value can never end
+ * Unit tests for rg_logval (log.c), the escaping of every token-, agent- or target-supplied
+ * value on the gateway's log lines: plain values stay as they are; a value can never end
  * the line or add a key=value pair (newline, space, '=', quotes, control bytes and non-ASCII
  * are escaped, backslash doubled); absent and empty values are "-" and a literal "-" is
  * told apart; truncation never cuts an escape, always terminates and says "..."; and for any
@@ -15,14 +15,14 @@
 
 #include <cmocka.h>
 
-#include "pg-int.h"
+#include "gateway.h"
 
 static const char *esc(const char *in, size_t cap)
 {
 	static char out[512];
 
 	memset(out, 'Z', sizeof(out));
-	return rg_pg_logval(in, out, cap);
+	return rg_logval(in, out, cap);
 }
 
 static void test_plain_values_unchanged(void **state)
@@ -88,7 +88,7 @@ static void test_random_inputs_give_one_safe_token(void **state)
 		for (k = 0; k < len; k++)
 			in[k] = (char)(rand() % 255 + 1);
 		in[len] = 0;
-		rg_pg_logval(in, out, (size_t)rand() % sizeof(out) + 1);
+		rg_logval(in, out, (size_t)rand() % sizeof(out) + 1);
 		for (k = 0; out[k]; k++)
 			assert_true(out[k] > 0x20 && out[k] < 0x7f && out[k] != '"' &&
 				    out[k] != '=');

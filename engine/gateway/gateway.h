@@ -1,0 +1,201 @@
+/*
+ * gateway: the services every protocol module uses and none owns (docs/DESIGN "A second
+ * protocol"), behind one object built once at startup from the configuration (struct rg_gw)
+ * and the event log:
+ *   - issuers' verifiers (each refreshes its own JWKS, engine/auth) and token verification;
+ *   - targets: name, protocol, address (DNS names kept current by one resolver thread, read
+ *     lock-free by the workers), credential, TLS client context, session counts for /metrics;
+ *     a protocol module keeps a pointer to each of its targets and adds its own fields;
+ *   - admission: pending logins in total and per client address, logged-in sessions, and
+ *     session ids unique across protocols;
+ *   - the event log (rg_log, rg_logval).
+ * A protocol module (engine/proto/<name>) owns only its framing and its two state machines;
+ * main.c starts each listener with the ops of its protocol (struct rg_gw_proto, below).
+ *
+ * Never: a secret (a target's password, an agent's token) in a log line.
+ */
+#ifndef RG_GATEWAY_H
+#define RG_GATEWAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct rg_config;
+struct rg_config_listener;
+struct rg_config_target;
+struct rg_proto_ops;
+struct rg_auth_verifier;
+struct rg_auth_identity;
+struct rg_auth_fail;
+struct rg_auth_cred;
+struct rg_tls_ctx;
+
+/* ---- the gateway object -------------------------------------------------------------------- */
+
+struct rg_gw;
+
+/* For an engine with `workers` worker threads (per-worker counters). cfg (its limits) must
+ * outlive it; NULL: no caps. 0 or -ENOMEM. */
+int rg_gw_new(const struct rg_config *cfg, unsigned workers, struct rg_gw **out);
+/* Stops the resolver thread, frees the verifiers, targets and their credentials. */
+void rg_gw_free(struct rg_gw *gw);
+unsigned rg_gw_workers(const struct rg_gw *gw);
+
+/* ---- issuers -------------------------------------------------------------------------------- */
+
+/* Hand over a verifier for one configured issuer (the gateway frees it; issuer must outlive
+ * the gateway). */
+int rg_gw_add_issuer(struct rg_gw *gw, const char *issuer, struct rg_auth_verifier *v);
+/* The verifier of issuer iss (compared byte for byte), or NULL. */
+struct rg_auth_verifier *rg_gw_verifier(const struct rg_gw *gw, const char *iss);
+/*
+ * Verify a bearer token against the configured issuers, as an agent's is (any thread; the
+ * admin listener authenticates reviewers with it). Returns an enum rg_auth_err (auth.h);
+ * no waiting for a key refresh here.
+ */
+int rg_gw_verify_token(const struct rg_gw *gw, const char *token, size_t len,
+		       struct rg_auth_identity *id, struct rg_auth_fail *why);
+
+/* ---- targets (targets.c) --------------------------------------------------------------------- */
+
+/* A target's session counts on one worker (written by that worker only, summed on scrape). */
+struct rg_gw_tcnt {
+	uint64_t sessions; /* logged in to this target */
+	uint64_t active;   /* of which open now */
+} __attribute__((aligned(64)));
+
+struct rg_gw_dns; /* targets.c: a DNS-named target's published address set */
+
+struct rg_gw_target {
+	const struct rg_config_target *cfg; /* name, protocol, address, credential source, tls */
+	size_t index;			    /* in the gateway's targets: 0 .. rg_gw_targets() - 1 */
+	struct rg_auth_cred *cred;	    /* the target's own user's secret */
+	struct rg_tls_ctx *tls;		    /* NULL: plaintext (tls.mode disable) */
+	const char *server_name;	    /* SNI / verified name */
+	/* the address: read through rg_gw_target_addr */
+	struct sockaddr_storage sa; /* IP literal or unix socket */
+	socklen_t salen;
+	struct rg_gw_dns *dns;	  /* DNS name: its address set, kept current by the resolver;
+				   * NULL for an IP literal or a unix socket */
+	struct rg_gw_tcnt *wcnt; /* [workers]: this target's sessions, each worker its own */
+};
+
+/*
+ * Add a configured target with its credential (the gateway frees it once added; on error
+ * the caller keeps it). Resolves a DNS host name now (once, at startup: an error is a
+ * config error) and loads the TLS client settings; errors are written to err prefixed with
+ * the config location ("line:col: target NAME: ..."). Before the workers start.
+ */
+int rg_gw_add_target(struct rg_gw *gw, const struct rg_config_target *t,
+		     struct rg_auth_cred *cred, char *err, size_t errlen);
+/* The targets added, in order; by name (NULL: none). Any thread once the workers run. */
+size_t rg_gw_targets(const struct rg_gw *gw);
+const struct rg_gw_target *rg_gw_target_at(const struct rg_gw *gw, size_t i);
+const struct rg_gw_target *rg_gw_target(const struct rg_gw *gw, const char *name);
+/*
+ * Copy the target's address number `attempt` (modulo how many it has) into out/len, for one
+ * connect; a caller whose connect failed may try attempt + 1. Returns how many addresses the
+ * target has now (>= 1). An IP literal or a unix socket has one, its configured address; a
+ * DNS name has every address it last resolved to (up to 8, IPv4 and IPv6), kept current by
+ * the gateway's resolver thread. Any thread; never blocks, never takes a lock.
+ */
+int rg_gw_target_addr(const struct rg_gw_target *t, unsigned attempt,
+		      struct sockaddr_storage *out, socklen_t *len);
+
+/* On worker `worker` only: a session logged in to t / one that was ended. */
+static inline void rg_gw_target_opened(const struct rg_gw_target *t, unsigned worker)
+{
+	t->wcnt[worker].sessions++;
+	t->wcnt[worker].active++;
+}
+
+static inline void rg_gw_target_closed(const struct rg_gw_target *t, unsigned worker)
+{
+	t->wcnt[worker].active--;
+}
+
+/* For metrics (any thread): target i's name with the sessions logged in to it (total) and
+ * open now (active), summed over the workers. */
+const char *rg_gw_target_sessions(const struct rg_gw *gw, size_t i, uint64_t *total,
+				  uint64_t *active);
+
+/*
+ * Test only: how target DNS names are resolved (default: getaddrinfo). Fill out[0..max) and
+ * lens[0..max) with the addresses of host:port and return how many (>= 1), or < 0 with a
+ * reason in err. Called at startup (rg_gw_add_target) and by the resolver thread.
+ */
+typedef int (*rg_gw_lookup_fn)(void *arg, const char *host, uint16_t port,
+			       struct sockaddr_storage *out, socklen_t *lens, unsigned max,
+			       char *err, size_t errlen);
+/* Test only: replace the lookup (NULL: getaddrinfo) and the re-resolve interval (ms; 0: the
+ * default). Call before the first rg_gw_add_target. */
+void rg_gw_set_lookup(struct rg_gw *gw, rg_gw_lookup_fn fn, void *arg, unsigned interval_ms);
+/* Test only: whether the resolver thread runs (it starts with the first DNS-named target). */
+bool rg_gw_resolver_running(const struct rg_gw *gw);
+
+/* ---- admission (admit.c) ------------------------------------------------------------------- */
+
+/*
+ * A connection is a pending login from accept until its agent's token is verified, then a
+ * session. Pending logins are capped in total (limits.max_pending_logins) and per client
+ * address (limits.max_pending_per_address: IPv4 address, or IPv6 /64, hashed with a random
+ * key into one of RG_GW_ADDR_BUCKETS counters, so addresses that collide share a cap);
+ * sessions by limits.max_sessions, over every protocol. One atomic add per connection and
+ * per login, any worker, no lock. *bucket is what rg_gw_pending_leave needs back.
+ */
+#define RG_GW_ADDR_BUCKETS 16384u
+#define RG_GW_NO_BUCKET UINT32_MAX
+enum rg_gw_admit {
+	RG_GW_ADMIT_OK = 0,
+	RG_GW_ADMIT_PENDING_FULL, /* max_pending_logins reached */
+	RG_GW_ADMIT_ADDRESS_FULL, /* max_pending_per_address reached for this address */
+};
+enum rg_gw_admit rg_gw_pending_enter(struct rg_gw *gw, const struct sockaddr_storage *peer,
+				     uint32_t *bucket);
+void rg_gw_pending_leave(struct rg_gw *gw, uint32_t bucket);
+/* Take a slot of max_sessions (false: full) / give it back. */
+bool rg_gw_session_enter(struct rg_gw *gw);
+void rg_gw_session_leave(struct rg_gw *gw);
+/* The bucket of an address (RG_GW_NO_BUCKET for a family other than IPv4/IPv6). */
+uint32_t rg_gw_addr_bucket(const struct rg_gw *gw, const struct sockaddr_storage *peer);
+/* A new session id: unique in this process and across its restarts (any thread). */
+uint64_t rg_gw_session_id(struct rg_gw *gw);
+
+/* ---- protocol modules, as main.c starts them ------------------------------------------------ */
+
+/*
+ * What main.c needs of a protocol module to serve the config's targets and listeners of its
+ * protocol: one per module (pg.h: rg_pg_proto), in main.c's table by enum rg_config_proto.
+ * mod is the module's own object, built by main.c over the shared struct rg_gw.
+ */
+struct rg_gw_proto {
+	const char *name;		/* as the config's protocol: */
+	const struct rg_proto_ops *ops; /* the core's ops for its listeners' sessions */
+	/* Serve one of the gateway's targets, whose protocol is this one. 0 or -ENOMEM. */
+	int (*target_add)(void *mod, const struct rg_gw_target *t);
+	/* The rg_core_listen proto_ctx of one listener of this protocol; errors are written to
+	 * err prefixed with the config location ("line:col: listener NAME: ..."). */
+	int (*listener_new)(void *mod, const struct rg_config_listener *lc, void **ctx, char *err,
+			    size_t errlen);
+	void (*listener_free)(void *ctx);
+};
+
+/* ---- the event log (log.c) --------------------------------------------------------------- */
+
+/* One key=value log line on stderr, written with a single write(2), ending with ts=<UTC time,
+ * microseconds>. */
+void rg_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * A value for a log line, escaped so that it is one token that cannot end the line or add a
+ * key=value pair, yet stays readable: bytes 0x21..0x7e other than '"', '\' and '=' as they
+ * are; a backslash doubled; newline, carriage return and tab as \n, \r, \t; every other byte
+ * (space, '"', '=', control bytes, non-ASCII) as \xHH. NULL or "" gives "-" (absent), so a
+ * value "-" is written \x2d. At most cap - 1 bytes, never cut inside an escape; a value cut
+ * short ends with "..." (when cap > 8). Every value that comes from a token, a client or a
+ * target goes through this before it is logged. Returns out.
+ */
+const char *rg_logval(const char *in, char *out, size_t cap);
+
+#endif /* RG_GATEWAY_H */
