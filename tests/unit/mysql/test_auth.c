@@ -1,0 +1,210 @@
+/*
+ * Known-answer tests for engine/proto/mysql/auth.c. The vectors (vectors.h) come from
+ * gen_vectors.py: Python's hashlib for mysql_native_password and caching_sha2_password,
+ * an Ed25519 written from RFC 8032's equations for MariaDB's client_ed25519 (checked there
+ * against the `cryptography` package). Independently of those, this file checks that for a
+ * 32-byte password client_ed25519 equals OpenSSL's RFC 8032 signature with that password as
+ * the seed, that every signature verifies with OpenSSL under the derived public key, and
+ * that the RSA-OAEP ciphertext decrypts with OpenSSL to (password + NUL) XOR scramble.
+ * caching_sha2_password has no server side in MariaDB: these known answers are its only
+ * test until a scripted server exists (tests/integ covers native and ed25519 for real).
+ */
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include "kit.h"
+#include "vectors.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+static void test_native_password_known_answers(void **state)
+{
+	uint8_t out[20];
+	(void)state;
+
+	for (size_t i = 0; i < N(kat_native); i++) {
+		assert_int_equal(rg_my_native_password(kat_native[i].scramble, 20, kat_native[i].pw,
+						       kat_native[i].pw_len, out),
+				 20);
+		assert_memory_equal(out, kat_native[i].out, 20);
+		assert_int_equal(rg_my_native_password(kat_native_b[i].scramble, 21,
+						       kat_native_b[i].pw, kat_native_b[i].pw_len,
+						       out),
+				 20);
+		assert_memory_equal(out, kat_native_b[i].out, 20);
+	}
+	/* empty password: empty response; short scramble refused */
+	assert_int_equal(rg_my_native_password(kat_native[0].scramble, 20, "", 0, out), 0);
+	assert_int_equal(rg_my_native_password(kat_native[0].scramble, 8, "x", 1, out), RG_MY_E_ARG);
+}
+
+static void test_caching_sha2_fast_path_known_answers(void **state)
+{
+	uint8_t out[32];
+	(void)state;
+
+	for (size_t i = 0; i < N(kat_sha2); i++) {
+		assert_int_equal(rg_my_sha2_scramble(kat_sha2[i].scramble, 20, kat_sha2[i].pw,
+						     kat_sha2[i].pw_len, out),
+				 32);
+		assert_memory_equal(out, kat_sha2[i].out, 32);
+		assert_int_equal(rg_my_sha2_scramble(kat_sha2_b[i].scramble, 21, kat_sha2_b[i].pw,
+						     kat_sha2_b[i].pw_len, out),
+				 32);
+		assert_memory_equal(out, kat_sha2_b[i].out, 32);
+	}
+	assert_int_equal(rg_my_sha2_scramble(kat_sha2[0].scramble, 20, "", 0, out), 0);
+	assert_int_equal(rg_my_sha2_scramble(kat_sha2[0].scramble, 19, "x", 1, out), RG_MY_E_ARG);
+}
+
+static void test_caching_sha2_full_auth_cleartext_over_tls(void **state)
+{
+	uint8_t out[16];
+	(void)state;
+
+	assert_int_equal(rg_my_sha2_cleartext("secret", 6, out, sizeof(out)), 7);
+	assert_memory_equal(out, "secret\0", 7);
+	assert_int_equal(rg_my_sha2_cleartext("0123456789abcdef", 16, out, sizeof(out)),
+			 RG_MY_E_ARG);
+	assert_int_equal(rg_my_sha2_cleartext("a\0b", 3, out, sizeof(out)), RG_MY_E_ARG);
+}
+
+static void test_caching_sha2_rsa_oaep_decrypts_to_xored_password(void **state)
+{
+	uint8_t ct[512], pt[512];
+	size_t ptlen = sizeof(pt);
+	BIO *bio = BIO_new_mem_buf(rsa_priv_pem, -1);
+	EVP_PKEY *priv = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(priv, NULL);
+	int n;
+	(void)state;
+
+	assert_non_null(priv);
+	n = rg_my_sha2_rsa(rsa_pub_pem, strlen(rsa_pub_pem), rsa_scramble, 20, rsa_pw,
+			   strlen(rsa_pw), ct, sizeof(ct));
+	assert_int_equal(n, 256);
+	assert_non_null(ctx);
+	assert_true(EVP_PKEY_decrypt_init(ctx) > 0);
+	assert_true(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) > 0);
+	assert_true(EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha1()) > 0);
+	assert_true(EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha1()) > 0);
+	assert_true(EVP_PKEY_decrypt(ctx, pt, &ptlen, ct, (size_t)n) > 0);
+	assert_int_equal(ptlen, sizeof(rsa_plain));
+	assert_memory_equal(pt, rsa_plain, sizeof(rsa_plain));
+	/* OAEP is randomized: two encryptions differ */
+	{
+		uint8_t ct2[512];
+
+		assert_int_equal(rg_my_sha2_rsa(rsa_pub_pem, strlen(rsa_pub_pem), rsa_scramble, 20,
+						rsa_pw, strlen(rsa_pw), ct2, sizeof(ct2)),
+				 256);
+		assert_memory_not_equal(ct, ct2, 256);
+	}
+	/* a private key or garbage is not a public key; too small an output; NUL in pw */
+	assert_int_equal(rg_my_sha2_rsa(rsa_priv_pem, strlen(rsa_priv_pem), rsa_scramble, 20,
+					rsa_pw, 3, ct, sizeof(ct)),
+			 RG_MY_E_CRYPTO);
+	assert_int_equal(rg_my_sha2_rsa("garbage", 7, rsa_scramble, 20, rsa_pw, 3, ct, sizeof(ct)),
+			 RG_MY_E_CRYPTO);
+	assert_int_equal(rg_my_sha2_rsa(rsa_pub_pem, strlen(rsa_pub_pem), rsa_scramble, 20, rsa_pw,
+					3, ct, 100),
+			 RG_MY_E_ARG);
+	assert_int_equal(rg_my_sha2_rsa(rsa_pub_pem, strlen(rsa_pub_pem), rsa_scramble, 20, "a\0b",
+					3, ct, sizeof(ct)),
+			 RG_MY_E_ARG);
+	/* a password too long for OAEP with a 2048-bit key (256 - 42 bytes of room) */
+	{
+		char longpw[300];
+
+		memset(longpw, 'p', sizeof(longpw));
+		assert_int_equal(rg_my_sha2_rsa(rsa_pub_pem, strlen(rsa_pub_pem), rsa_scramble, 20,
+						longpw, sizeof(longpw), ct, sizeof(ct)),
+				 RG_MY_E_CRYPTO);
+	}
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(priv);
+	BIO_free(bio);
+}
+
+static void test_clear_password_is_one_nul_terminated_string(void **state)
+{
+	struct rg_my_str pw;
+	(void)state;
+
+	assert_int_equal(rg_my_read_clear_password((const uint8_t *)"eyJ.a.b", 8, &pw), 0);
+	assert_int_equal(pw.len, 7);
+	assert_memory_equal(pw.p, "eyJ.a.b", 7);
+	assert_int_equal(rg_my_read_clear_password(BYTES(0), 1, &pw), 0);
+	assert_int_equal(pw.len, 0);
+	assert_int_equal(rg_my_read_clear_password((const uint8_t *)"abc", 3, &pw), RG_MY_E_NO_NUL);
+	assert_int_equal(rg_my_read_clear_password(BYTES(0), 0, &pw), RG_MY_E_NO_NUL);
+	assert_int_equal(rg_my_read_clear_password((const uint8_t *)"a\0b", 4, &pw), RG_MY_E_VALUE);
+}
+
+static int ossl_verify(const uint8_t pk[32], const uint8_t *msg, size_t len, const uint8_t sig[64])
+{
+	EVP_PKEY *key = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pk, 32);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int ok = key && ctx && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, key) == 1 &&
+		 EVP_DigestVerify(ctx, sig, 64, msg, len) == 1;
+
+	EVP_MD_CTX_free(ctx);
+	EVP_PKEY_free(key);
+	return ok;
+}
+
+static void test_ed25519_known_answers_and_openssl_verifies(void **state)
+{
+	uint8_t sig[64], pk[32];
+	(void)state;
+
+	for (size_t i = 0; i < N(kat_ed25519); i++) {
+		const struct kat *k = &kat_ed25519[i];
+
+		assert_int_equal(rg_my_ed25519_sign(k->scramble, 32, k->pw, k->pw_len, sig), 64);
+		assert_memory_equal(sig, k->out, 64);
+		assert_int_equal(rg_my_ed25519_pubkey(k->pw, k->pw_len, pk), 0);
+		assert_memory_equal(pk, k->pk, 32);
+		assert_true(ossl_verify(pk, k->scramble, 32, sig));
+		sig[5] ^= 1;
+		assert_false(ossl_verify(pk, k->scramble, 32, sig));
+	}
+	assert_int_equal(rg_my_ed25519_sign(kat_ed25519[0].scramble, 31, "x", 1, sig), RG_MY_E_ARG);
+}
+
+static void test_ed25519_equals_rfc8032_for_a_32_byte_password(void **state)
+{
+	const char pw[33] = "0123456789abcdef0123456789abcdef";
+	const uint8_t *msg = kat_ed25519[0].scramble;
+	EVP_PKEY *key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, (const uint8_t *)pw, 32);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint8_t want[64], got[64], pk[32], pk_want[32];
+	size_t siglen = 64, pklen = 32;
+	(void)state;
+
+	assert_non_null(key);
+	assert_true(EVP_DigestSignInit(ctx, NULL, NULL, NULL, key) == 1);
+	assert_true(EVP_DigestSign(ctx, want, &siglen, msg, 32) == 1);
+	assert_true(EVP_PKEY_get_raw_public_key(key, pk_want, &pklen) == 1);
+	assert_int_equal(rg_my_ed25519_sign(msg, 32, pw, 32, got), 64);
+	assert_memory_equal(got, want, 64);
+	assert_int_equal(rg_my_ed25519_pubkey(pw, 32, pk), 0);
+	assert_memory_equal(pk, pk_want, 32);
+	EVP_MD_CTX_free(ctx);
+	EVP_PKEY_free(key);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_native_password_known_answers),
+	    cmocka_unit_test(test_caching_sha2_fast_path_known_answers),
+	    cmocka_unit_test(test_caching_sha2_full_auth_cleartext_over_tls),
+	    cmocka_unit_test(test_caching_sha2_rsa_oaep_decrypts_to_xored_password),
+	    cmocka_unit_test(test_clear_password_is_one_nul_terminated_string),
+	    cmocka_unit_test(test_ed25519_known_answers_and_openssl_verifies),
+	    cmocka_unit_test(test_ed25519_equals_rfc8032_for_a_32_byte_password),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
