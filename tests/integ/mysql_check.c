@@ -71,9 +71,9 @@ struct conn {
 	int fd;
 	uint8_t *buf;
 	size_t len, cap;
-	uint8_t seq;	 /* the next packet's sequence id, either direction */
-	uint64_t caps;	 /* negotiated */
-	uint8_t *msg;	 /* the last message's payload (gathered when split) */
+	uint8_t seq;   /* the next packet's sequence id, either direction */
+	uint64_t caps; /* negotiated */
+	uint8_t *msg;  /* the last message's payload (gathered when split) */
 	size_t msg_len;
 	uint8_t *owned; /* heap copy backing msg for split messages */
 };
@@ -213,12 +213,12 @@ static int login(struct conn *c, const char *pw, uint64_t extra_caps)
 	   (int)h.server_version.len, h.server_version.p, h.conn_id, (unsigned long long)h.caps);
 
 	/* What the client asks: keep CLIENT_MYSQL (no MariaDB extensions), never compression */
-	c->caps = h.caps & (RG_MY_CLIENT_MYSQL | RG_MY_CLIENT_PROTOCOL_41 |
-			    RG_MY_CLIENT_SECURE_CONNECTION | RG_MY_CLIENT_PLUGIN_AUTH |
-			    RG_MY_CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | RG_MY_CLIENT_CONNECT_WITH_DB |
-			    RG_MY_CLIENT_CONNECT_ATTRS | RG_MY_CLIENT_TRANSACTIONS |
-			    RG_MY_CLIENT_MULTI_RESULTS | RG_MY_CLIENT_PS_MULTI_RESULTS |
-			    RG_MY_CLIENT_SESSION_TRACK | extra_caps);
+	c->caps = h.caps &
+		  (RG_MY_CLIENT_MYSQL | RG_MY_CLIENT_PROTOCOL_41 | RG_MY_CLIENT_SECURE_CONNECTION |
+		   RG_MY_CLIENT_PLUGIN_AUTH | RG_MY_CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA |
+		   RG_MY_CLIENT_CONNECT_WITH_DB | RG_MY_CLIENT_CONNECT_ATTRS |
+		   RG_MY_CLIENT_TRANSACTIONS | RG_MY_CLIENT_MULTI_RESULTS |
+		   RG_MY_CLIENT_PS_MULTI_RESULTS | RG_MY_CLIENT_SESSION_TRACK | extra_caps);
 	c->caps |= RG_MY_CLIENT_MYSQL;
 	alen_auth = rg_my_native_password(h.scramble, h.scramble_len, pw, strlen(pw), auth);
 	if (alen_auth < 0)
@@ -272,16 +272,21 @@ static int login(struct conn *c, const char *pw, uint64_t extra_caps)
 					die("ed25519: %s", rg_my_strerror(n));
 				ok("AuthSwitchRequest to client_ed25519 (%llu bytes of scramble)",
 				   (unsigned long long)as.data.len);
-				send_built(c, pkt, rg_my_write_auth_data(pkt, sizeof(pkt), c->seq, sig, 64));
+				send_built(
+				    c, pkt,
+				    rg_my_write_auth_data(pkt, sizeof(pkt), c->seq, sig, 64));
 			} else if (as.plugin.len == 21 &&
 				   !memcmp(as.plugin.p, "mysql_native_password", 21)) {
-				n = rg_my_native_password(as.data.p, as.data.len, pw, strlen(pw), auth);
+				n = rg_my_native_password(as.data.p, as.data.len, pw, strlen(pw),
+							  auth);
 				if (n < 0)
 					die("native: %s", rg_my_strerror(n));
 				send_built(c, pkt,
-					   rg_my_write_auth_data(pkt, sizeof(pkt), c->seq, auth, (size_t)n));
+					   rg_my_write_auth_data(pkt, sizeof(pkt), c->seq, auth,
+								 (size_t)n));
 			} else {
-				die("switch to unexpected plugin %.*s", (int)as.plugin.len, as.plugin.p);
+				die("switch to unexpected plugin %.*s", (int)as.plugin.len,
+				    as.plugin.p);
 			}
 			break;
 		default:
@@ -371,7 +376,8 @@ static void read_result(struct conn *c, bool binary, struct result *res)
 		read_msg(c);
 		res->col_copies[i] = c->owned;
 		c->owned = NULL;
-		rc = rg_my_read_column(res->col_copies[i], c->msg_len, c->caps, false, &res->cols[i]);
+		rc = rg_my_read_column(res->col_copies[i], c->msg_len, c->caps, false,
+				       &res->cols[i]);
 		if (rc)
 			die("column %llu: %s", (unsigned long long)i, rg_my_strerror(rc));
 		res->types[i] = res->cols[i].type;
@@ -439,12 +445,14 @@ static void check_queries(struct conn *c)
 	query(c, "SELECT 1", &res);
 	if (res.ncols != 1 || res.nrows != 1 || res.cols[0].type != RG_MY_TYPE_LONG ||
 	    res.cols[0].name.len != 1 || res.cols[0].name.p[0] != '1')
-		die("SELECT 1: %llu columns, %u rows, type %u, name %.*s", (unsigned long long)res.ncols,
-		    res.nrows, res.cols[0].type, (int)res.cols[0].name.len, res.cols[0].name.p);
+		die("SELECT 1: %llu columns, %u rows, type %u, name %.*s",
+		    (unsigned long long)res.ncols, res.nrows, res.cols[0].type,
+		    (int)res.cols[0].name.len, res.cols[0].name.p);
 	expect_field(&res, 0, "1");
 	if (res.status & RG_MY_SERVER_MORE_RESULTS_EXISTS)
 		die("SELECT 1 says more results follow");
-	ok("COM_QUERY SELECT 1: one LONG column (MariaDB types the literal INT) named '1', one row '1'%s",
+	ok("COM_QUERY SELECT 1: one LONG column (MariaDB types the literal INT) named '1', one row "
+	   "'1'%s",
 	   (c->caps & RG_MY_CLIENT_DEPRECATE_EOF) ? " (OK-as-EOF)" : " (EOF packets)");
 
 	/* multi-statements: three results, the first two flagged MORE_RESULTS_EXISTS */
@@ -459,7 +467,8 @@ static void check_queries(struct conn *c)
 	if (res.ncols || !(res.status & RG_MY_SERVER_MORE_RESULTS_EXISTS))
 		die("second result: not an OK with MORE_RESULTS_EXISTS");
 	read_result(c, false, &res);
-	if (res.ncols != 1 || res.cols[0].name.len != 3 || (res.status & RG_MY_SERVER_MORE_RESULTS_EXISTS))
+	if (res.ncols != 1 || res.cols[0].name.len != 3 ||
+	    (res.status & RG_MY_SERVER_MORE_RESULTS_EXISTS))
 		die("third result");
 	expect_field(&res, 0, "2");
 	ok("multi-statement COM_QUERY: three results chained by SERVER_MORE_RESULTS_EXISTS");
@@ -474,7 +483,8 @@ static void check_big(struct conn *c)
 
 	query(c, "SELECT REPEAT('x', 17000000)", &res);
 	if (res.nrows != 1 || res.row_len[0] != BIG_LEN)
-		die("big result: %u rows, %llu bytes", res.nrows, (unsigned long long)res.row_len[0]);
+		die("big result: %u rows, %llu bytes", res.nrows,
+		    (unsigned long long)res.row_len[0]);
 	for (size_t i = 0; i < BIG_LEN; i++)
 		if (res.row[0][i] != 'x')
 			die("big result: byte %zu is %02x", i, res.row[0][i]);
@@ -552,8 +562,8 @@ static void execute(struct conn *c, uint32_t id, const uint8_t *types, const str
 		if (par[i].long_data)
 			continue;
 		if (par[i].is_null != !v[i].data ||
-		    (!par[i].is_null && (par[i].len != v[i].len ||
-					 memcmp(pkt + 4 + par[i].off, v[i].data, v[i].len))))
+		    (!par[i].is_null &&
+		     (par[i].len != v[i].len || memcmp(pkt + 4 + par[i].off, v[i].data, v[i].len))))
 			die("parameter %u read back differently", i);
 	}
 	c->seq = 0;
@@ -567,20 +577,22 @@ static void check_prepared(struct conn *c)
 	struct rg_my_prepare_ok pok;
 	struct result res = {0};
 	const uint8_t ins_types[] = {RG_MY_TYPE_LONGLONG, 0, RG_MY_TYPE_VAR_STRING, 0,
-				     RG_MY_TYPE_DOUBLE, 0, RG_MY_TYPE_DATETIME, 0,
-				     RG_MY_TYPE_LONG, 0, RG_MY_TYPE_BLOB, 0};
+				     RG_MY_TYPE_DOUBLE,	  0, RG_MY_TYPE_DATETIME,   0,
+				     RG_MY_TYPE_LONG,	  0, RG_MY_TYPE_BLOB,	    0};
 	const uint8_t i64[8] = {0x2a, 0, 0, 0, 0, 0, 0, 0x80}; /* INT64_MIN + 42 */
 	const uint8_t dbl[8] = {0, 0, 0, 0, 0, 0, 0x04, 0x40}; /* 2.5 */
 	const uint8_t dt[7] = {0xea, 0x07, 12, 2, 9, 30, 15};  /* 2026-12-02 09:30:15 */
 	const uint8_t sel_types[] = {RG_MY_TYPE_LONGLONG, 0};
 	const uint8_t long_bit[1] = {1u << 5};
-	struct rg_my_value v[6] = {{i64, 8}, {"o'hara \xc3\xa9", 9}, {dbl, 8}, {dt, 7},
+	struct rg_my_value v[6] = {{i64, 8},  {"o'hara \xc3\xa9", 9}, {dbl, 8}, {dt, 7},
 				   {NULL, 0}, {"blob-bytes", 10}};
 	uint8_t ld[64];
 	uint32_t id;
 
-	query(c, "CREATE TEMPORARY TABLE t (i BIGINT, s VARCHAR(40), d DOUBLE, dt DATETIME, "
-		 "n INT NULL, b BLOB)", &res);
+	query(c,
+	      "CREATE TEMPORARY TABLE t (i BIGINT, s VARCHAR(40), d DOUBLE, dt DATETIME, "
+	      "n INT NULL, b BLOB)",
+	      &res);
 	id = prepare(c, "INSERT INTO t VALUES (?, ?, ?, ?, ?, ?)", &pok);
 	if (pok.nparams != 6 || pok.ncols != 0)
 		die("INSERT prepared with %u params, %u columns", pok.nparams, pok.ncols);
@@ -596,9 +608,11 @@ static void check_prepared(struct conn *c)
 		arg[4] = 5;
 		arg[5] = 0;
 		memcpy(arg + 6, "blob-bytes", 10);
-		ssize_t n = rg_my_write_command(ld, sizeof(ld), RG_MY_COM_STMT_SEND_LONG_DATA, arg, 16);
+		ssize_t n =
+		    rg_my_write_command(ld, sizeof(ld), RG_MY_COM_STMT_SEND_LONG_DATA, arg, 16);
 
-		if (rg_my_read_long_data(ld + 4, (size_t)n - 4, &l) || l.param_id != 5 || l.stmt_id != id)
+		if (rg_my_read_long_data(ld + 4, (size_t)n - 4, &l) || l.param_id != 5 ||
+		    l.stmt_id != id)
 			die("SEND_LONG_DATA does not read back");
 		c->seq = 0;
 		send_built(c, ld, n);
@@ -606,7 +620,8 @@ static void check_prepared(struct conn *c)
 	execute(c, id, ins_types, v, 6, long_bit, &res);
 	if (res.affected != 1)
 		die("INSERT affected %llu rows", (unsigned long long)res.affected);
-	ok("COM_STMT_EXECUTE INSERT with BIGINT, VARCHAR, DOUBLE, DATETIME, NULL and a long-data BLOB");
+	ok("COM_STMT_EXECUTE INSERT with BIGINT, VARCHAR, DOUBLE, DATETIME, NULL and a long-data "
+	   "BLOB");
 
 	id = prepare(c, "SELECT i, s, d, dt, n, b FROM t WHERE i = ?", &pok);
 	if (pok.nparams != 1 || pok.ncols != 6)

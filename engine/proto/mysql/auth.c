@@ -64,8 +64,8 @@ int rg_my_native_password(const uint8_t *scramble, size_t scramble_len, const ch
 	return rc ? rc : RG_MY_NATIVE_LEN;
 }
 
-int rg_my_sha2_scramble(const uint8_t *scramble, size_t scramble_len, const char *pw,
-			size_t pw_len, uint8_t out[RG_MY_SHA2_LEN])
+int rg_my_sha2_scramble(const uint8_t *scramble, size_t scramble_len, const char *pw, size_t pw_len,
+			uint8_t out[RG_MY_SHA2_LEN])
 {
 	uint8_t h1[32], h2[32], h3[32];
 	int rc;
@@ -97,8 +97,8 @@ int rg_my_sha2_cleartext(const char *pw, size_t pw_len, uint8_t *out, size_t cap
 	return (int)pw_len + 1;
 }
 
-int rg_my_sha2_rsa(const char *pem, size_t pem_len, const uint8_t *scramble,
-		   size_t scramble_len, const char *pw, size_t pw_len, uint8_t *out, size_t cap)
+int rg_my_sha2_rsa(const char *pem, size_t pem_len, const uint8_t *scramble, size_t scramble_len,
+		   const char *pw, size_t pw_len, uint8_t *out, size_t cap)
 {
 	BIO *bio = NULL;
 	EVP_PKEY *key = NULL;
@@ -181,8 +181,8 @@ int rg_my_ed25519_pubkey(const char *pw, size_t pw_len, uint8_t pk[RG_MY_ED25519
 	return rc;
 }
 
-int rg_my_ed25519_sign(const uint8_t *scramble, size_t scramble_len, const char *pw,
-		       size_t pw_len, uint8_t sig[RG_MY_ED25519_SIG_LEN])
+int rg_my_ed25519_sign(const uint8_t *scramble, size_t scramble_len, const char *pw, size_t pw_len,
+		       uint8_t sig[RG_MY_ED25519_SIG_LEN])
 {
 	uint8_t az[64], a[64] = {0}, ared[32], nonce[64], r[32], A[32], hram[64], h[32], ha[32];
 	crypto_hash_sha512_state st;

@@ -26,27 +26,27 @@
  */
 enum rg_my_err {
 	RG_MY_NEED_MORE = 0,
-	RG_MY_E_TRUNCATED = -1, /* a field runs past the end of the payload */
-	RG_MY_E_TRAILING = -2,	/* bytes left after the last field */
-	RG_MY_E_VALUE = -3,	/* a field holds a value the protocol does not allow */
-	RG_MY_E_SEQ = -4,	/* sequence id is not the expected one */
-	RG_MY_E_TOO_LONG = -5,	/* payload over the caller's limit (or a builder's 16 MiB) */
-	RG_MY_E_NO_NUL = -6,	/* a NUL-terminated string has no NUL in the payload */
-	RG_MY_E_WRONG_TYPE = -7,/* reader applied to a packet of another kind (header byte) */
-	RG_MY_E_ARG = -8,	/* invalid argument (builder input, size) */
-	RG_MY_E_TOO_MANY = -9,	/* the caller's array is smaller than the packet's count */
-	RG_MY_E_CRYPTO = -10,	/* OpenSSL / libsodium failed, or a key could not be read */
-	RG_MY_E_PROTOCOL = -11, /* valid bytes, but not allowed here (e.g. pre-4.1 client) */
+	RG_MY_E_TRUNCATED = -1,	 /* a field runs past the end of the payload */
+	RG_MY_E_TRAILING = -2,	 /* bytes left after the last field */
+	RG_MY_E_VALUE = -3,	 /* a field holds a value the protocol does not allow */
+	RG_MY_E_SEQ = -4,	 /* sequence id is not the expected one */
+	RG_MY_E_TOO_LONG = -5,	 /* payload over the caller's limit (or a builder's 16 MiB) */
+	RG_MY_E_NO_NUL = -6,	 /* a NUL-terminated string has no NUL in the payload */
+	RG_MY_E_WRONG_TYPE = -7, /* reader applied to a packet of another kind (header byte) */
+	RG_MY_E_ARG = -8,	 /* invalid argument (builder input, size) */
+	RG_MY_E_TOO_MANY = -9,	 /* the caller's array is smaller than the packet's count */
+	RG_MY_E_CRYPTO = -10,	 /* OpenSSL / libsodium failed, or a key could not be read */
+	RG_MY_E_PROTOCOL = -11,	 /* valid bytes, but not allowed here (e.g. pre-4.1 client) */
 };
 const char *rg_my_strerror(int err);
 
 /* ---- Constants ------------------------------------------------------------------------ */
 
-#define RG_MY_HDR 4			/* 3-byte length + 1-byte sequence id */
-#define RG_MY_MAX_PACKET 0xffffffu	/* largest payload of one packet; = means "continued" */
-#define RG_MY_SCRAMBLE_LEN 20		/* native / caching_sha2 nonce */
-#define RG_MY_SCRAMBLE_MAX 64		/* what a handshake's auth data may hold */
-#define RG_MY_ED25519_SCRAMBLE_LEN 32	/* MariaDB client_ed25519 nonce */
+#define RG_MY_HDR 4		      /* 3-byte length + 1-byte sequence id */
+#define RG_MY_MAX_PACKET 0xffffffu    /* largest payload of one packet; = means "continued" */
+#define RG_MY_SCRAMBLE_LEN 20	      /* native / caching_sha2 nonce */
+#define RG_MY_SCRAMBLE_MAX 64	      /* what a handshake's auth data may hold */
+#define RG_MY_ED25519_SCRAMBLE_LEN 32 /* MariaDB client_ed25519 nonce */
 
 /* Capability flags: low 32 bits as MySQL defines them; bits 32..63 are MariaDB's extended
  * capabilities (carried in reserved bytes of the handshake and the response, only when the
@@ -154,7 +154,7 @@ enum rg_my_com {
 	RG_MY_COM_DAEMON = 0x1d,
 	RG_MY_COM_BINLOG_DUMP_GTID = 0x1e,
 	RG_MY_COM_RESET_CONNECTION = 0x1f,
-	RG_MY_COM_MULTI = 0xfe,		   /* MariaDB */
+	RG_MY_COM_MULTI = 0xfe,		    /* MariaDB */
 	RG_MY_COM_STMT_BULK_EXECUTE = 0xfa, /* MariaDB */
 };
 /* Human name ("COM_QUERY"), "COM_?" if unknown. */
@@ -183,9 +183,9 @@ enum rg_my_type {
 	RG_MY_TYPE_NEWDATE = 14, /* internal to the server, never on the wire */
 	RG_MY_TYPE_VARCHAR = 15,
 	RG_MY_TYPE_BIT = 16,
-	RG_MY_TYPE_TIMESTAMP2 = 17, /* replication only */
-	RG_MY_TYPE_DATETIME2 = 18,  /* replication only */
-	RG_MY_TYPE_TIME2 = 19,	    /* replication only */
+	RG_MY_TYPE_TIMESTAMP2 = 17,  /* replication only */
+	RG_MY_TYPE_DATETIME2 = 18,   /* replication only */
+	RG_MY_TYPE_TIME2 = 19,	     /* replication only */
 	RG_MY_TYPE_TYPED_ARRAY = 20, /* MySQL replication only */
 	RG_MY_TYPE_VECTOR = 242,     /* MySQL 9 */
 	RG_MY_TYPE_INVALID = 243,
@@ -218,17 +218,17 @@ enum rg_my_type {
 #define RG_MY_PARAM_UNSIGNED 0x80
 
 /* Errors the gateway sends itself (code, SQLSTATE). */
-#define RG_MY_ER_HANDSHAKE_ERROR 1043		/* 08S01: bad handshake */
-#define RG_MY_ER_DBACCESS_DENIED 1044		/* 42000 */
-#define RG_MY_ER_ACCESS_DENIED 1045		/* 28000 */
-#define RG_MY_ER_UNKNOWN_COM 1047		/* 08S01 */
-#define RG_MY_ER_TABLEACCESS_DENIED 1142	/* 42000 */
-#define RG_MY_ER_COLUMNACCESS_DENIED 1143	/* 42000 */
-#define RG_MY_ER_NET_PACKET_TOO_LARGE 1153	/* 08S01 */
-#define RG_MY_ER_NET_PACKETS_OUT_OF_ORDER 1156	/* 08S01 */
-#define RG_MY_ER_SPECIFIC_ACCESS_DENIED 1227	/* 42000 */
-#define RG_MY_ER_NOT_SUPPORTED_AUTH_MODE 1251	/* 08004 */
-#define RG_MY_ER_PROCACCESS_DENIED 1370		/* 42000 */
+#define RG_MY_ER_HANDSHAKE_ERROR 1043	       /* 08S01: bad handshake */
+#define RG_MY_ER_DBACCESS_DENIED 1044	       /* 42000 */
+#define RG_MY_ER_ACCESS_DENIED 1045	       /* 28000 */
+#define RG_MY_ER_UNKNOWN_COM 1047	       /* 08S01 */
+#define RG_MY_ER_TABLEACCESS_DENIED 1142       /* 42000 */
+#define RG_MY_ER_COLUMNACCESS_DENIED 1143      /* 42000 */
+#define RG_MY_ER_NET_PACKET_TOO_LARGE 1153     /* 08S01 */
+#define RG_MY_ER_NET_PACKETS_OUT_OF_ORDER 1156 /* 08S01 */
+#define RG_MY_ER_SPECIFIC_ACCESS_DENIED 1227   /* 42000 */
+#define RG_MY_ER_NOT_SUPPORTED_AUTH_MODE 1251  /* 08004 */
+#define RG_MY_ER_PROCACCESS_DENIED 1370	       /* 42000 */
 
 /* ---- Byte views and the reader cursor -------------------------------------------------- */
 
@@ -310,7 +310,7 @@ struct rg_my_msg {
 	uint64_t len;	      /* payload bytes, all packets together */
 	uint32_t npackets;
 	uint8_t seq_first;
-	uint8_t seq_next; /* what the next packet of the exchange must carry */
+	uint8_t seq_next;	/* what the next packet of the exchange must carry */
 	const uint8_t *payload; /* first packet's payload; contiguous iff npackets == 1 */
 	uint64_t need;		/* when framing returns 0: bytes still missing (>= 1, a lower
 				 * bound when the last header has not arrived) */
@@ -442,12 +442,12 @@ ssize_t rg_my_write_auth_data(uint8_t *buf, size_t cap, uint8_t seq, const uint8
 /* What a server packet in the connection phase or after a command is, by its first byte
  * and length (0xfe is EOF only below 9 bytes, OK-as-EOF only below 0xffffff). */
 enum rg_my_kind {
-	RG_MY_KIND_OTHER = 0, /* a row, column count, column definition, handshake... */
-	RG_MY_KIND_OK,	      /* 0x00 (and at least 7 bytes) */
-	RG_MY_KIND_ERR,	      /* 0xff */
-	RG_MY_KIND_EOF,	      /* 0xfe and < 9 bytes: EOF_Packet / AuthSwitch old style */
-	RG_MY_KIND_OK_EOF,    /* 0xfe, >= 9 bytes (or with DEPRECATE_EOF at any length
-			       * < 0xffffff): the OK packet that ends a result set */
+	RG_MY_KIND_OTHER = 0,	 /* a row, column count, column definition, handshake... */
+	RG_MY_KIND_OK,		 /* 0x00 (and at least 7 bytes) */
+	RG_MY_KIND_ERR,		 /* 0xff */
+	RG_MY_KIND_EOF,		 /* 0xfe and < 9 bytes: EOF_Packet / AuthSwitch old style */
+	RG_MY_KIND_OK_EOF,	 /* 0xfe, >= 9 bytes (or with DEPRECATE_EOF at any length
+				  * < 0xffffff): the OK packet that ends a result set */
 	RG_MY_KIND_LOCAL_INFILE, /* 0xfb: LOCAL INFILE request after a COM_QUERY */
 };
 /* In a result set, `in_rows` true: 0x00 is a binary row, not OK. */
@@ -477,21 +477,20 @@ struct rg_my_err_pkt {
 int rg_my_read_err(const uint8_t *p, size_t n, struct rg_my_err_pkt *out);
 /* ERR with the '#' SQLSTATE marker (the 4.1 form every supported client speaks):
  * sqlstate exactly 5 characters; message truncated to 512 bytes as the server does. */
-ssize_t rg_my_write_err(uint8_t *buf, size_t cap, uint8_t seq, uint16_t code,
-			const char *sqlstate, const char *message);
+ssize_t rg_my_write_err(uint8_t *buf, size_t cap, uint8_t seq, uint16_t code, const char *sqlstate,
+			const char *message);
 
 struct rg_my_eof {
 	uint16_t warnings;
 	uint16_t status;
 };
 int rg_my_read_eof(const uint8_t *p, size_t n, struct rg_my_eof *out);
-ssize_t rg_my_write_eof(uint8_t *buf, size_t cap, uint8_t seq, uint16_t warnings,
-			uint16_t status);
+ssize_t rg_my_write_eof(uint8_t *buf, size_t cap, uint8_t seq, uint16_t warnings, uint16_t status);
 
 /* ---- Commands -------------------------------------------------------------------------- */
 
 struct rg_my_command {
-	uint8_t cmd;	     /* enum rg_my_com */
+	uint8_t cmd;	      /* enum rg_my_com */
 	struct rg_my_str arg; /* everything after the command byte */
 };
 /* Splits the command byte off; RG_MY_E_TRUNCATED for an empty payload. */
@@ -526,8 +525,8 @@ int rg_my_read_column_count(const uint8_t *p, size_t n, uint64_t caps, uint64_t 
 
 struct rg_my_column {
 	struct rg_my_str catalog, schema, table, org_table, name, org_name;
-	struct rg_my_str ext;	    /* MariaDB extended metadata block (type/format names) */
-	struct rg_my_str defval;    /* COM_FIELD_LIST only: default value (len 0 if none) */
+	struct rg_my_str ext;	 /* MariaDB extended metadata block (type/format names) */
+	struct rg_my_str defval; /* COM_FIELD_LIST only: default value (len 0 if none) */
 	uint16_t charset;
 	uint32_t length;
 	uint8_t type; /* enum rg_my_type */
@@ -660,8 +659,8 @@ int rg_my_native_password(const uint8_t *scramble, size_t scramble_len, const ch
 			  size_t pw_len, uint8_t out[RG_MY_NATIVE_LEN]);
 /* caching_sha2_password fast path: SHA256(pw) XOR SHA256(SHA256(SHA256(pw)) + scramble).
  * Returns 0 for an empty password, else 32. */
-int rg_my_sha2_scramble(const uint8_t *scramble, size_t scramble_len, const char *pw,
-			size_t pw_len, uint8_t out[RG_MY_SHA2_LEN]);
+int rg_my_sha2_scramble(const uint8_t *scramble, size_t scramble_len, const char *pw, size_t pw_len,
+			uint8_t out[RG_MY_SHA2_LEN]);
 /* Full authentication over TLS: the password and a NUL, in cleartext (the channel protects
  * it). Returns bytes written (pw_len + 1) or RG_MY_E_ARG. */
 int rg_my_sha2_cleartext(const char *pw, size_t pw_len, uint8_t *out, size_t cap);
@@ -669,16 +668,16 @@ int rg_my_sha2_cleartext(const char *pw, size_t pw_len, uint8_t *out, size_t cap
  * scramble (repeated), with the server's public key as PEM (from the config, never fetched
  * over plaintext). Also sha256_password's method. Returns the ciphertext length (the key's
  * modulus size) or <0 (RG_MY_E_CRYPTO: unreadable key, not RSA, password too long). */
-int rg_my_sha2_rsa(const char *pem, size_t pem_len, const uint8_t *scramble,
-		   size_t scramble_len, const char *pw, size_t pw_len, uint8_t *out, size_t cap);
+int rg_my_sha2_rsa(const char *pem, size_t pem_len, const uint8_t *scramble, size_t scramble_len,
+		   const char *pw, size_t pw_len, uint8_t *out, size_t cap);
 /* mysql_clear_password response: the password followed by one NUL; the only NUL is the
  * last byte (an agent's JWT). RG_MY_E_NO_NUL / RG_MY_E_VALUE otherwise. */
 int rg_my_read_clear_password(const uint8_t *p, size_t n, struct rg_my_str *pw);
 /* MariaDB client_ed25519: the Ed25519 signature of the 32-byte scramble, with the secret
  * scalar and nonce prefix taken from SHA-512 of the password (of any length) as MariaDB's
  * plugin does (the RFC 8032 expansion applied to the password instead of a 32-byte seed). */
-int rg_my_ed25519_sign(const uint8_t *scramble, size_t scramble_len, const char *pw,
-		       size_t pw_len, uint8_t sig[RG_MY_ED25519_SIG_LEN]);
+int rg_my_ed25519_sign(const uint8_t *scramble, size_t scramble_len, const char *pw, size_t pw_len,
+		       uint8_t sig[RG_MY_ED25519_SIG_LEN]);
 /* The public key the server stores for that password (its base64, without padding, is the
  * auth string of `IDENTIFIED VIA ed25519 USING '...'`). */
 int rg_my_ed25519_pubkey(const char *pw, size_t pw_len, uint8_t pk[RG_MY_ED25519_PK_LEN]);

@@ -413,8 +413,8 @@ ssize_t rg_my_write_execute(uint8_t *buf, size_t cap, uint32_t stmt_id, uint8_t 
 		case TC_TEMPORAL:
 		case TC_TIME:
 			if (tc == TC_TEMPORAL
-				    ? v[i].len != 0 && v[i].len != 4 && v[i].len != 7 && v[i].len != 11
-				    : v[i].len != 0 && v[i].len != 8 && v[i].len != 12)
+				? v[i].len != 0 && v[i].len != 4 && v[i].len != 7 && v[i].len != 11
+				: v[i].len != 0 && v[i].len != 8 && v[i].len != 12)
 				return RG_MY_E_ARG;
 			wr_le(&w, v[i].len, 1);
 			wr_bytes(&w, v[i].data, (size_t)v[i].len);

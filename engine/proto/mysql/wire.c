@@ -43,38 +43,38 @@ const char *rg_my_strerror(int err)
 const char *rg_my_com_name(uint8_t cmd)
 {
 	static const char *const names[] = {
-		[RG_MY_COM_SLEEP] = "COM_SLEEP",
-		[RG_MY_COM_QUIT] = "COM_QUIT",
-		[RG_MY_COM_INIT_DB] = "COM_INIT_DB",
-		[RG_MY_COM_QUERY] = "COM_QUERY",
-		[RG_MY_COM_FIELD_LIST] = "COM_FIELD_LIST",
-		[RG_MY_COM_CREATE_DB] = "COM_CREATE_DB",
-		[RG_MY_COM_DROP_DB] = "COM_DROP_DB",
-		[RG_MY_COM_REFRESH] = "COM_REFRESH",
-		[RG_MY_COM_SHUTDOWN] = "COM_SHUTDOWN",
-		[RG_MY_COM_STATISTICS] = "COM_STATISTICS",
-		[RG_MY_COM_PROCESS_INFO] = "COM_PROCESS_INFO",
-		[RG_MY_COM_CONNECT] = "COM_CONNECT",
-		[RG_MY_COM_PROCESS_KILL] = "COM_PROCESS_KILL",
-		[RG_MY_COM_DEBUG] = "COM_DEBUG",
-		[RG_MY_COM_PING] = "COM_PING",
-		[RG_MY_COM_TIME] = "COM_TIME",
-		[RG_MY_COM_DELAYED_INSERT] = "COM_DELAYED_INSERT",
-		[RG_MY_COM_CHANGE_USER] = "COM_CHANGE_USER",
-		[RG_MY_COM_BINLOG_DUMP] = "COM_BINLOG_DUMP",
-		[RG_MY_COM_TABLE_DUMP] = "COM_TABLE_DUMP",
-		[RG_MY_COM_CONNECT_OUT] = "COM_CONNECT_OUT",
-		[RG_MY_COM_REGISTER_SLAVE] = "COM_REGISTER_SLAVE",
-		[RG_MY_COM_STMT_PREPARE] = "COM_STMT_PREPARE",
-		[RG_MY_COM_STMT_EXECUTE] = "COM_STMT_EXECUTE",
-		[RG_MY_COM_STMT_SEND_LONG_DATA] = "COM_STMT_SEND_LONG_DATA",
-		[RG_MY_COM_STMT_CLOSE] = "COM_STMT_CLOSE",
-		[RG_MY_COM_STMT_RESET] = "COM_STMT_RESET",
-		[RG_MY_COM_SET_OPTION] = "COM_SET_OPTION",
-		[RG_MY_COM_STMT_FETCH] = "COM_STMT_FETCH",
-		[RG_MY_COM_DAEMON] = "COM_DAEMON",
-		[RG_MY_COM_BINLOG_DUMP_GTID] = "COM_BINLOG_DUMP_GTID",
-		[RG_MY_COM_RESET_CONNECTION] = "COM_RESET_CONNECTION",
+	    [RG_MY_COM_SLEEP] = "COM_SLEEP",
+	    [RG_MY_COM_QUIT] = "COM_QUIT",
+	    [RG_MY_COM_INIT_DB] = "COM_INIT_DB",
+	    [RG_MY_COM_QUERY] = "COM_QUERY",
+	    [RG_MY_COM_FIELD_LIST] = "COM_FIELD_LIST",
+	    [RG_MY_COM_CREATE_DB] = "COM_CREATE_DB",
+	    [RG_MY_COM_DROP_DB] = "COM_DROP_DB",
+	    [RG_MY_COM_REFRESH] = "COM_REFRESH",
+	    [RG_MY_COM_SHUTDOWN] = "COM_SHUTDOWN",
+	    [RG_MY_COM_STATISTICS] = "COM_STATISTICS",
+	    [RG_MY_COM_PROCESS_INFO] = "COM_PROCESS_INFO",
+	    [RG_MY_COM_CONNECT] = "COM_CONNECT",
+	    [RG_MY_COM_PROCESS_KILL] = "COM_PROCESS_KILL",
+	    [RG_MY_COM_DEBUG] = "COM_DEBUG",
+	    [RG_MY_COM_PING] = "COM_PING",
+	    [RG_MY_COM_TIME] = "COM_TIME",
+	    [RG_MY_COM_DELAYED_INSERT] = "COM_DELAYED_INSERT",
+	    [RG_MY_COM_CHANGE_USER] = "COM_CHANGE_USER",
+	    [RG_MY_COM_BINLOG_DUMP] = "COM_BINLOG_DUMP",
+	    [RG_MY_COM_TABLE_DUMP] = "COM_TABLE_DUMP",
+	    [RG_MY_COM_CONNECT_OUT] = "COM_CONNECT_OUT",
+	    [RG_MY_COM_REGISTER_SLAVE] = "COM_REGISTER_SLAVE",
+	    [RG_MY_COM_STMT_PREPARE] = "COM_STMT_PREPARE",
+	    [RG_MY_COM_STMT_EXECUTE] = "COM_STMT_EXECUTE",
+	    [RG_MY_COM_STMT_SEND_LONG_DATA] = "COM_STMT_SEND_LONG_DATA",
+	    [RG_MY_COM_STMT_CLOSE] = "COM_STMT_CLOSE",
+	    [RG_MY_COM_STMT_RESET] = "COM_STMT_RESET",
+	    [RG_MY_COM_SET_OPTION] = "COM_SET_OPTION",
+	    [RG_MY_COM_STMT_FETCH] = "COM_STMT_FETCH",
+	    [RG_MY_COM_DAEMON] = "COM_DAEMON",
+	    [RG_MY_COM_BINLOG_DUMP_GTID] = "COM_BINLOG_DUMP_GTID",
+	    [RG_MY_COM_RESET_CONNECTION] = "COM_RESET_CONNECTION",
 	};
 
 	if (cmd == RG_MY_COM_MULTI)
@@ -495,7 +495,9 @@ ssize_t rg_my_write_handshake(uint8_t *buf, size_t cap, const struct rg_my_hands
 	if (!no_nul(h->server_version.p, (size_t)h->server_version.len) ||
 	    !no_nul(h->auth_plugin.p, (size_t)h->auth_plugin.len))
 		return RG_MY_E_ARG;
-	if (secure ? h->scramble_len < 20 || h->scramble_len >= RG_MY_SCRAMBLE_MAX
+	/* without PLUGIN_AUTH nothing says how long the second part is: 12 + NUL */
+	if (secure ? h->scramble_len < 20 || h->scramble_len >= RG_MY_SCRAMBLE_MAX ||
+			 (!plugin && h->scramble_len != 20)
 		   : h->scramble_len != 8)
 		return RG_MY_E_ARG;
 	if (!mariadb && h->caps >> 32)
@@ -782,7 +784,7 @@ enum rg_my_kind rg_my_classify(const uint8_t *p, size_t n, uint64_t caps, bool i
 		 * is at least 0xffffff long; EOF_Packet proper is 5 bytes (1 for old auth). */
 		if (n < 9)
 			return (caps & RG_MY_CLIENT_DEPRECATE_EOF) && n >= 7 ? RG_MY_KIND_OK_EOF
-									    : RG_MY_KIND_EOF;
+									     : RG_MY_KIND_EOF;
 		if ((caps & RG_MY_CLIENT_DEPRECATE_EOF) && n < RG_MY_MAX_PACKET)
 			return RG_MY_KIND_OK_EOF;
 		return RG_MY_KIND_OTHER;
@@ -878,8 +880,8 @@ int rg_my_read_err(const uint8_t *p, size_t n, struct rg_my_err_pkt *out)
 	return rg_my_rd_rest(&r, &out->message);
 }
 
-ssize_t rg_my_write_err(uint8_t *buf, size_t cap, uint8_t seq, uint16_t code,
-			const char *sqlstate, const char *message)
+ssize_t rg_my_write_err(uint8_t *buf, size_t cap, uint8_t seq, uint16_t code, const char *sqlstate,
+			const char *message)
 {
 	struct wr w;
 	size_t ml = strlen(message);
@@ -915,8 +917,7 @@ int rg_my_read_eof(const uint8_t *p, size_t n, struct rg_my_eof *out)
 	return rg_my_rd_end(&r);
 }
 
-ssize_t rg_my_write_eof(uint8_t *buf, size_t cap, uint8_t seq, uint16_t warnings,
-			uint16_t status)
+ssize_t rg_my_write_eof(uint8_t *buf, size_t cap, uint8_t seq, uint16_t warnings, uint16_t status)
 {
 	struct wr w;
 
@@ -976,8 +977,7 @@ int rg_my_read_field_list(const uint8_t *p, size_t n, struct rg_my_str *table,
 	return rg_my_rd_rest(&r, wildcard);
 }
 
-int rg_my_read_change_user(const uint8_t *p, size_t n, uint64_t caps,
-			   struct rg_my_change_user *out)
+int rg_my_read_change_user(const uint8_t *p, size_t n, uint64_t caps, struct rg_my_change_user *out)
 {
 	struct rg_my_rd r;
 	uint8_t c;

@@ -57,6 +57,6 @@ static inline void assert_whole_ok_prefixes_fail(reader_fn fn, const void *p, si
 
 /* Payload of a packet built into buf (skips the 4-byte header). */
 #define PAYLOAD(buf) ((buf) + RG_MY_HDR)
-#define PLEN(len) ((size_t)(len) - RG_MY_HDR)
+#define PLEN(len) ((size_t)(len)-RG_MY_HDR)
 
 #endif

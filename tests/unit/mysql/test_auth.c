@@ -36,7 +36,8 @@ static void test_native_password_known_answers(void **state)
 	}
 	/* empty password: empty response; short scramble refused */
 	assert_int_equal(rg_my_native_password(kat_native[0].scramble, 20, "", 0, out), 0);
-	assert_int_equal(rg_my_native_password(kat_native[0].scramble, 8, "x", 1, out), RG_MY_E_ARG);
+	assert_int_equal(rg_my_native_password(kat_native[0].scramble, 8, "x", 1, out),
+			 RG_MY_E_ARG);
 }
 
 static void test_caching_sha2_fast_path_known_answers(void **state)
@@ -107,9 +108,9 @@ static void test_caching_sha2_rsa_oaep_decrypts_to_xored_password(void **state)
 			 RG_MY_E_CRYPTO);
 	assert_int_equal(rg_my_sha2_rsa("garbage", 7, rsa_scramble, 20, rsa_pw, 3, ct, sizeof(ct)),
 			 RG_MY_E_CRYPTO);
-	assert_int_equal(rg_my_sha2_rsa(rsa_pub_pem, strlen(rsa_pub_pem), rsa_scramble, 20, rsa_pw,
-					3, ct, 100),
-			 RG_MY_E_ARG);
+	assert_int_equal(
+	    rg_my_sha2_rsa(rsa_pub_pem, strlen(rsa_pub_pem), rsa_scramble, 20, rsa_pw, 3, ct, 100),
+	    RG_MY_E_ARG);
 	assert_int_equal(rg_my_sha2_rsa(rsa_pub_pem, strlen(rsa_pub_pem), rsa_scramble, 20, "a\0b",
 					3, ct, sizeof(ct)),
 			 RG_MY_E_ARG);
@@ -177,7 +178,8 @@ static void test_ed25519_equals_rfc8032_for_a_32_byte_password(void **state)
 {
 	const char pw[33] = "0123456789abcdef0123456789abcdef";
 	const uint8_t *msg = kat_ed25519[0].scramble;
-	EVP_PKEY *key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, (const uint8_t *)pw, 32);
+	EVP_PKEY *key =
+	    EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, (const uint8_t *)pw, 32);
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	uint8_t want[64], got[64], pk[32], pk_want[32];
 	size_t siglen = 64, pklen = 32;

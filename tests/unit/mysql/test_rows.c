@@ -60,16 +60,46 @@ static void test_column_roundtrip_and_prefixes(void **state)
 static void test_column_mariadb_extended_metadata_and_field_list_default(void **state)
 {
 	/* "def", "d", "t", "t", "j", "j", ext {0: "json"}, 0x0c, fixed fields */
-	const uint8_t p[] = {3, 'd', 'e', 'f', 1, 'd', 1, 't', 1, 't', 1, 'j', 1, 'j',
-			     6, 0, 4, 'j', 's', 'o', 'n', 0x0c, 0x2d, 0, 0xff, 0xff, 0xff, 0x0f,
-			     RG_MY_TYPE_BLOB, 0x90, 0, 0, 0, 0};
+	const uint8_t p[] = {3,
+			     'd',
+			     'e',
+			     'f',
+			     1,
+			     'd',
+			     1,
+			     't',
+			     1,
+			     't',
+			     1,
+			     'j',
+			     1,
+			     'j',
+			     6,
+			     0,
+			     4,
+			     'j',
+			     's',
+			     'o',
+			     'n',
+			     0x0c,
+			     0x2d,
+			     0,
+			     0xff,
+			     0xff,
+			     0xff,
+			     0x0f,
+			     RG_MY_TYPE_BLOB,
+			     0x90,
+			     0,
+			     0,
+			     0,
+			     0};
 	uint8_t with_def[sizeof(p) + 4];
 	struct rg_my_column c;
 	(void)state;
 
-	assert_int_equal(rg_my_read_column(p, sizeof(p), RG_MY_MARIADB_CLIENT_EXTENDED_METADATA,
-					   false, &c),
-			 0);
+	assert_int_equal(
+	    rg_my_read_column(p, sizeof(p), RG_MY_MARIADB_CLIENT_EXTENDED_METADATA, false, &c), 0);
 	assert_int_equal(c.ext.len, 6);
 	assert_int_equal(c.ext.p[0], 0);
 	assert_memory_equal(c.ext.p + 2, "json", 4);
@@ -79,8 +109,9 @@ static void test_column_mariadb_extended_metadata_and_field_list_default(void **
 	assert_true(rg_my_read_column(p, sizeof(p), 0, false, &c) < 0);
 	/* COM_FIELD_LIST: a default value may follow; NULL default; absent */
 	memcpy(with_def, p, sizeof(p));
-	memcpy(with_def + sizeof(p), "\x03"
-				     "abc",
+	memcpy(with_def + sizeof(p),
+	       "\x03"
+	       "abc",
 	       4);
 	assert_int_equal(rg_my_read_column(with_def, sizeof(with_def),
 					   RG_MY_MARIADB_CLIENT_EXTENDED_METADATA, true, &c),
@@ -114,9 +145,9 @@ static void test_column_count(void **state)
 	assert_int_equal(rg_my_read_column_count(BYTES(0, 0, 0, 2, 0, 0, 0), 7, 0, &n),
 			 RG_MY_E_WRONG_TYPE);
 	assert_int_equal(rg_my_read_column_count(BYTES(0xfb, 'f'), 2, 0, &n), RG_MY_E_WRONG_TYPE);
-	assert_int_equal(rg_my_read_column_count(BYTES(3, 1), 2,
-						 RG_MY_MARIADB_CLIENT_CACHE_METADATA, &n),
-			 RG_MY_E_PROTOCOL);
+	assert_int_equal(
+	    rg_my_read_column_count(BYTES(3, 1), 2, RG_MY_MARIADB_CLIENT_CACHE_METADATA, &n),
+	    RG_MY_E_PROTOCOL);
 	assert_int_equal(rg_my_read_column_count(BYTES(0), 0, 0, &n), RG_MY_E_TRUNCATED);
 }
 
@@ -178,23 +209,29 @@ static void test_binary_value_size_of_every_type(void **state)
 		uint32_t off;
 		uint64_t len;
 	} fixed[] = {
-		{RG_MY_TYPE_TINY, 1, 0, 1},	{RG_MY_TYPE_SHORT, 2, 0, 2},
-		{RG_MY_TYPE_YEAR, 2, 0, 2},	{RG_MY_TYPE_LONG, 4, 0, 4},
-		{RG_MY_TYPE_INT24, 4, 0, 4},	{RG_MY_TYPE_FLOAT, 4, 0, 4},
-		{RG_MY_TYPE_LONGLONG, 8, 0, 8}, {RG_MY_TYPE_DOUBLE, 8, 0, 8},
-		{RG_MY_TYPE_NULL, 0, 0, 0},
+	    {RG_MY_TYPE_TINY, 1, 0, 1},	    {RG_MY_TYPE_SHORT, 2, 0, 2},
+	    {RG_MY_TYPE_YEAR, 2, 0, 2},	    {RG_MY_TYPE_LONG, 4, 0, 4},
+	    {RG_MY_TYPE_INT24, 4, 0, 4},    {RG_MY_TYPE_FLOAT, 4, 0, 4},
+	    {RG_MY_TYPE_LONGLONG, 8, 0, 8}, {RG_MY_TYPE_DOUBLE, 8, 0, 8},
+	    {RG_MY_TYPE_NULL, 0, 0, 0},
 	};
 	static const uint8_t lenenc_types[] = {
-		RG_MY_TYPE_DECIMAL,	RG_MY_TYPE_NEWDECIMAL, RG_MY_TYPE_VARCHAR,
-		RG_MY_TYPE_BIT,		RG_MY_TYPE_ENUM,       RG_MY_TYPE_SET,
-		RG_MY_TYPE_TINY_BLOB,	RG_MY_TYPE_MEDIUM_BLOB, RG_MY_TYPE_LONG_BLOB,
-		RG_MY_TYPE_BLOB,	RG_MY_TYPE_VAR_STRING, RG_MY_TYPE_STRING,
-		RG_MY_TYPE_GEOMETRY,	RG_MY_TYPE_JSON,       RG_MY_TYPE_VECTOR,
+	    RG_MY_TYPE_DECIMAL,	  RG_MY_TYPE_NEWDECIMAL,  RG_MY_TYPE_VARCHAR,
+	    RG_MY_TYPE_BIT,	  RG_MY_TYPE_ENUM,	  RG_MY_TYPE_SET,
+	    RG_MY_TYPE_TINY_BLOB, RG_MY_TYPE_MEDIUM_BLOB, RG_MY_TYPE_LONG_BLOB,
+	    RG_MY_TYPE_BLOB,	  RG_MY_TYPE_VAR_STRING,  RG_MY_TYPE_STRING,
+	    RG_MY_TYPE_GEOMETRY,  RG_MY_TYPE_JSON,	  RG_MY_TYPE_VECTOR,
 	};
-	static const uint8_t never[] = {RG_MY_TYPE_NEWDATE,    RG_MY_TYPE_TIMESTAMP2,
-					RG_MY_TYPE_DATETIME2,  RG_MY_TYPE_TIME2,
-					RG_MY_TYPE_TYPED_ARRAY, RG_MY_TYPE_INVALID,
-					RG_MY_TYPE_BOOL,       21, 100, 241};
+	static const uint8_t never[] = {RG_MY_TYPE_NEWDATE,
+					RG_MY_TYPE_TIMESTAMP2,
+					RG_MY_TYPE_DATETIME2,
+					RG_MY_TYPE_TIME2,
+					RG_MY_TYPE_TYPED_ARRAY,
+					RG_MY_TYPE_INVALID,
+					RG_MY_TYPE_BOOL,
+					21,
+					100,
+					241};
 	uint8_t val[16] = {11, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 	uint32_t off;
 	uint64_t len;
@@ -206,19 +243,18 @@ static void test_binary_value_size_of_every_type(void **state)
 		assert_int_equal(off, fixed[i].off);
 		assert_int_equal(len, fixed[i].len);
 		if (fixed[i].used)
-			assert_int_equal(rg_my_binary_value(fixed[i].type, val, fixed[i].used - 1,
-							    &off, &len),
-					 RG_MY_E_TRUNCATED);
+			assert_int_equal(
+			    rg_my_binary_value(fixed[i].type, val, fixed[i].used - 1, &off, &len),
+			    RG_MY_E_TRUNCATED);
 	}
 	for (size_t i = 0; i < sizeof(lenenc_types); i++) {
-		assert_int_equal(rg_my_binary_value(lenenc_types[i], BYTES(3, 'a', 'b', 'c'), 4,
-						    &off, &len),
-				 4);
+		assert_int_equal(
+		    rg_my_binary_value(lenenc_types[i], BYTES(3, 'a', 'b', 'c'), 4, &off, &len), 4);
 		assert_int_equal(off, 1);
 		assert_int_equal(len, 3);
-		assert_int_equal(rg_my_binary_value(lenenc_types[i], BYTES(3, 'a', 'b'), 3, &off,
-						    &len),
-				 RG_MY_E_TRUNCATED);
+		assert_int_equal(
+		    rg_my_binary_value(lenenc_types[i], BYTES(3, 'a', 'b'), 3, &off, &len),
+		    RG_MY_E_TRUNCATED);
 		assert_int_equal(rg_my_binary_value(lenenc_types[i], BYTES(0xfb), 1, &off, &len),
 				 RG_MY_E_VALUE);
 	}
@@ -245,7 +281,8 @@ static void test_binary_value_size_of_every_type(void **state)
 					 RG_MY_E_TRUNCATED);
 		}
 	}
-	assert_int_equal(rg_my_binary_value(RG_MY_TYPE_TIME, val, 0, &off, &len), RG_MY_E_TRUNCATED);
+	assert_int_equal(rg_my_binary_value(RG_MY_TYPE_TIME, val, 0, &off, &len),
+			 RG_MY_E_TRUNCATED);
 }
 
 static int rd_binary_row(const uint8_t *p, size_t n, void *ctx)
@@ -261,14 +298,14 @@ static void test_binary_row_bitmap_offset_two(void **state)
 	const uint8_t types[9] = {RG_MY_TYPE_LONGLONG, RG_MY_TYPE_STRING, RG_MY_TYPE_TINY,
 				  RG_MY_TYPE_DATETIME, RG_MY_TYPE_DOUBLE, RG_MY_TYPE_NEWDECIMAL,
 				  RG_MY_TYPE_TIME,     RG_MY_TYPE_BLOB,	  RG_MY_TYPE_SHORT};
-	const uint8_t p[] = {0x00, 0x08, 0x02,			     /* header, bitmap */
-			     1, 0, 0, 0, 0, 0, 0, 0,		     /* c0 longlong 1 */
-			     0x7f,				     /* c2 tiny */
-			     7, 0xea, 0x07, 12, 2, 9, 30, 0,	     /* c3 datetime */
-			     0, 0, 0, 0, 0, 0, 0xf0, 0x3f,	     /* c4 double 1.0 */
-			     4, '3', '.', '1', '4',		     /* c5 decimal */
-			     8, 0, 1, 0, 0, 0, 2, 3, 4,		     /* c6 time */
-			     0x34, 0x12};			     /* c8 short */
+	const uint8_t p[] = {0x00, 0x08, 0x02,				   /* header, bitmap */
+			     1,	   0,	 0,    0,   0,	 0, 0,	  0,	   /* c0 longlong 1 */
+			     0x7f,					   /* c2 tiny */
+			     7,	   0xea, 0x07, 12,  2,	 9, 30,	  0,	   /* c3 datetime */
+			     0,	   0,	 0,    0,   0,	 0, 0xf0, 0x3f,	   /* c4 double 1.0 */
+			     4,	   '3',	 '.',  '1', '4',		   /* c5 decimal */
+			     8,	   0,	 1,    0,   0,	 0, 2,	  3,	4, /* c6 time */
+			     0x34, 0x12};				   /* c8 short */
 	struct row_ctx c = {.ncols = 9, .types = types};
 	(void)state;
 
@@ -339,13 +376,17 @@ static int rd_execute(const uint8_t *p, size_t n, void *ctx)
 
 static void test_execute_params_of_several_types(void **state)
 {
-	const uint8_t types[] = {RG_MY_TYPE_LONGLONG, RG_MY_PARAM_UNSIGNED, RG_MY_TYPE_VAR_STRING,
-				 0, RG_MY_TYPE_DOUBLE, 0, RG_MY_TYPE_NULL, 0,
-				 RG_MY_TYPE_DATETIME, 0, RG_MY_TYPE_BLOB, 0};
+	const uint8_t types[] = {RG_MY_TYPE_LONGLONG,	RG_MY_PARAM_UNSIGNED,
+				 RG_MY_TYPE_VAR_STRING, 0,
+				 RG_MY_TYPE_DOUBLE,	0,
+				 RG_MY_TYPE_NULL,	0,
+				 RG_MY_TYPE_DATETIME,	0,
+				 RG_MY_TYPE_BLOB,	0};
 	const uint8_t i64[8] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 	const uint8_t dbl[8] = {0, 0, 0, 0, 0, 0, 0x04, 0x40};
 	const uint8_t dt[7] = {0xea, 0x07, 12, 2, 9, 30, 0};
-	struct rg_my_value v[6] = {{i64, 8}, {"o'hara", 6}, {dbl, 8}, {NULL, 0}, {dt, 7}, {NULL, 0}};
+	struct rg_my_value v[6] = {{i64, 8},  {"o'hara", 6}, {dbl, 8},
+				   {NULL, 0}, {dt, 7},	     {NULL, 0}};
 	struct exec_ctx c = {.nparams = 6};
 	uint8_t buf[256];
 	ssize_t n;
@@ -384,9 +425,9 @@ static void test_execute_rebind_long_data_and_refusals(void **state)
 {
 	/* 2 params, not rebound: types from the previous execution */
 	const uint8_t prev[] = {RG_MY_TYPE_LONG, 0, RG_MY_TYPE_STRING, 0};
-	const uint8_t p[] = {0x17, 1, 0, 0, 0, 0, 1, 0, 0, 0, /* id 1, flags, iterations */
-			     0x00, 0x00,		  /* bitmap, not rebound */
-			     5, 0, 0, 0, 2, 'h', 'i'};
+	const uint8_t p[] = {0x17, 1,	 0, 0, 0, 0,   1,  0, 0, 0, /* id 1, flags, iterations */
+			     0x00, 0x00,			    /* bitmap, not rebound */
+			     5,	   0,	 0, 0, 2, 'h', 'i'};
 	const uint8_t p_long[] = {0x17, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0x00, 0x00, 5, 0, 0, 0};
 	const uint8_t long_bit[] = {0x02};
 	struct exec_ctx c = {.nparams = 2, .prev = prev};
@@ -450,9 +491,9 @@ static void test_long_data_fetch_close_reset(void **state)
 			 0);
 	assert_int_equal(rg_my_read_stmt_id(BYTES(0x1a, 4, 0, 0, 0), 5, RG_MY_COM_STMT_CLOSE, &id),
 			 RG_MY_E_WRONG_TYPE);
-	assert_int_equal(rg_my_read_stmt_id(BYTES(0x19, 4, 0, 0, 0, 0), 6, RG_MY_COM_STMT_CLOSE,
-					    &id),
-			 RG_MY_E_TRAILING);
+	assert_int_equal(
+	    rg_my_read_stmt_id(BYTES(0x19, 4, 0, 0, 0, 0), 6, RG_MY_COM_STMT_CLOSE, &id),
+	    RG_MY_E_TRAILING);
 	assert_int_equal(rg_my_read_stmt_id(BYTES(0x03, 4, 0, 0, 0), 5, RG_MY_COM_QUERY, &id),
 			 RG_MY_E_ARG);
 }

@@ -12,9 +12,9 @@
 
 static void test_lenenc_roundtrip_at_every_width_boundary(void **state)
 {
-	static const uint64_t vals[] = {0,	  1,	    250,       251,	   252,
-					0xfb,	  0xfc,	    0xffff,    0x10000,	   0xffffff,
-					0x1000000, 0xffffffffull, 1ull << 40, UINT64_MAX};
+	static const uint64_t vals[] = {
+	    0,	    1,	     250,      251,	  252,		 0xfb,	     0xfc,
+	    0xffff, 0x10000, 0xffffff, 0x1000000, 0xffffffffull, 1ull << 40, UINT64_MAX};
 	static const unsigned sizes[] = {1, 1, 1, 3, 3, 3, 3, 3, 4, 4, 9, 9, 9, 9};
 	(void)state;
 
@@ -48,7 +48,8 @@ static void test_lenenc_null_and_ff_markers(void **state)
 	assert_true(is_null);
 	assert_int_equal(rg_my_lenenc_decode(BYTES(0xff, 1, 2), 3, &v, &is_null), RG_MY_E_VALUE);
 	/* 0xfe is always an 8-byte integer */
-	assert_int_equal(rg_my_lenenc_decode(BYTES(0xfe, 1, 0, 0, 0, 0, 0, 0, 0x80), 9, &v, NULL), 9);
+	assert_int_equal(rg_my_lenenc_decode(BYTES(0xfe, 1, 0, 0, 0, 0, 0, 0, 0x80), 9, &v, NULL),
+			 9);
 	assert_true(v == 0x8000000000000001ull);
 	/* non-minimal encodings are read as the server reads them */
 	assert_int_equal(rg_my_lenenc_decode(BYTES(0xfc, 5, 0), 3, &v, NULL), 3);
@@ -295,14 +296,14 @@ static void test_stream_sequence_and_limit(void **state)
 
 /* A MariaDB 10.11 handshake as the server builds it (layout from its protocol docs). */
 static const uint8_t mariadb_hs[] = {
-	0x0a, '5', '.', '5', '.', '5', '-', '1', '0', '.', '1', '1', '.', '6', '-', 'M', 'a', 'r',
-	'i', 'a', 'D', 'B', 0x00, 0x2a, 0x00, 0x00, 0x00,		/* conn id 42 */
-	'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 0x00,			/* scramble 1, filler */
-	0xfe, 0xf7, 0x2d, 0x02, 0x00, 0xff, 0x81,			/* caps lo, cs, st, hi */
-	0x15, 0, 0, 0, 0, 0, 0, 0x1d, 0x00, 0x00, 0x00,			/* len, fill, ext caps */
-	'i', 'j', 'k', 'l', 'm', 'n', 'o', 'p', 'q', 'r', 's', 't', 0x00, /* scramble 2 */
-	'm', 'y', 's', 'q', 'l', '_', 'n', 'a', 't', 'i', 'v', 'e', '_', 'p', 'a', 's', 's', 'w',
-	'o', 'r', 'd', 0x00};
+    0x0a, '5',	'.',  '5',  '.',  '5',	'-',  '1',  '0',  '.',	'1',  '1',  '.',  '6',
+    '-',  'M',	'a',  'r',  'i',  'a',	'D',  'B',  0x00, 0x2a, 0x00, 0x00, 0x00, /* conn id 42 */
+    'a',  'b',	'c',  'd',  'e',  'f',	'g',  'h',  0x00,	      /* scramble 1, filler */
+    0xfe, 0xf7, 0x2d, 0x02, 0x00, 0xff, 0x81,			      /* caps lo, cs, st, hi */
+    0x15, 0,	0,    0,    0,	  0,	0,    0x1d, 0x00, 0x00, 0x00, /* len, fill, ext caps */
+    'i',  'j',	'k',  'l',  'm',  'n',	'o',  'p',  'q',  'r',	's',  't',  0x00, /* scramble 2 */
+    'm',  'y',	's',  'q',  'l',  '_',	'n',  'a',  't',  'i',	'v',  'e',  '_',  'p',
+    'a',  's',	's',  'w',  'o',  'r',	'd',  0x00};
 
 static int rd_handshake(const uint8_t *p, size_t n, void *ctx)
 {
@@ -373,8 +374,10 @@ static void test_handshake_mysql8_and_variants(void **state)
 	h.server_version.p = (const uint8_t *)ver;
 	h.server_version.len = strlen(ver);
 	h.conn_id = 0xdeadbeef;
-	memcpy(h.scramble, "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11"
-			   "\x12\x13\x14", 20);
+	memcpy(h.scramble,
+	       "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11"
+	       "\x12\x13\x14",
+	       20);
 	h.scramble_len = 20;
 	h.caps = 0xdfffffffull | RG_MY_CLIENT_MYSQL;
 	h.charset = 255;
@@ -434,17 +437,17 @@ static void test_response_three_auth_forms_and_attributes(void **state)
 {
 	const uint64_t base = RG_MY_CLIENT_PROTOCOL_41 | RG_MY_CLIENT_CONNECT_WITH_DB |
 			      RG_MY_CLIENT_PLUGIN_AUTH | RG_MY_CLIENT_CONNECT_ATTRS;
-	const uint64_t forms[] = {base | RG_MY_CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA |
-					  RG_MY_CLIENT_SECURE_CONNECTION,
-				  base | RG_MY_CLIENT_SECURE_CONNECTION, base,
-				  base | RG_MY_CLIENT_SECURE_CONNECTION |
-					  RG_MY_MARIADB_CLIENT_EXTENDED_METADATA};
+	const uint64_t forms[] = {
+	    base | RG_MY_CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | RG_MY_CLIENT_SECURE_CONNECTION,
+	    base | RG_MY_CLIENT_SECURE_CONNECTION, base,
+	    base | RG_MY_CLIENT_SECURE_CONNECTION | RG_MY_MARIADB_CLIENT_EXTENDED_METADATA};
 	uint8_t attrs[128], buf[512], auth[300];
 	size_t alen = 0;
 	(void)state;
 
 	memset(auth, 'A', sizeof(auth));
-	assert_int_equal(rg_my_attr_put(attrs, sizeof(attrs), &alen, "_client_name", "ringgate"), 0);
+	assert_int_equal(rg_my_attr_put(attrs, sizeof(attrs), &alen, "_client_name", "ringgate"),
+			 0);
 	assert_int_equal(rg_my_attr_put(attrs, sizeof(attrs), &alen, "_pid", "42"), 0);
 	assert_int_equal(rg_my_attr_put(attrs, 4, &alen, "k", "v"), RG_MY_E_ARG);
 	for (size_t i = 0; i < 4; i++) {
@@ -486,7 +489,8 @@ static void test_response_three_auth_forms_and_attributes(void **state)
 	assert_int_equal(build_response(buf, sizeof(buf), forms[1], auth, 300, NULL, 0),
 			 RG_MY_E_ARG);
 	/* the NUL form cannot carry a NUL */
-	assert_int_equal(build_response(buf, sizeof(buf), forms[2], "a\0b", 3, NULL, 0), RG_MY_E_ARG);
+	assert_int_equal(build_response(buf, sizeof(buf), forms[2], "a\0b", 3, NULL, 0),
+			 RG_MY_E_ARG);
 }
 
 static void test_response_optional_tail_ssl_request_and_old_clients(void **state)
@@ -500,8 +504,9 @@ static void test_response_optional_tail_ssl_request_and_old_clients(void **state
 	(void)state;
 
 	/* flagged database and plugin absent at the end: empty, as the server takes them */
-	n = build_response(buf, sizeof(buf), caps & ~RG_MY_CLIENT_CONNECT_WITH_DB &
-						     ~RG_MY_CLIENT_PLUGIN_AUTH, "x", 1, NULL, 0);
+	n = build_response(buf, sizeof(buf),
+			   caps & ~RG_MY_CLIENT_CONNECT_WITH_DB & ~RG_MY_CLIENT_PLUGIN_AUTH, "x", 1,
+			   NULL, 0);
 	buf[4 + 0] |= (uint8_t)RG_MY_CLIENT_CONNECT_WITH_DB;
 	buf[4 + 2] |= (uint8_t)(RG_MY_CLIENT_PLUGIN_AUTH >> 16);
 	assert_int_equal(rg_my_read_response(PAYLOAD(buf), PLEN(n), &r), 0);
@@ -522,8 +527,8 @@ static void test_response_optional_tail_ssl_request_and_old_clients(void **state
 			 RG_MY_E_PROTOCOL);
 	/* MariaDB extended client caps ride in the last 4 filler bytes */
 	n = rg_my_write_ssl_request(buf, sizeof(buf), 1,
-				    (caps & ~RG_MY_CLIENT_MYSQL) | RG_MY_MARIADB_CLIENT_PROGRESS,
-				    0, 8);
+				    (caps & ~RG_MY_CLIENT_MYSQL) | RG_MY_MARIADB_CLIENT_PROGRESS, 0,
+				    8);
 	assert_int_equal(rg_my_read_response(PAYLOAD(buf), PLEN(n), &r), 0);
 	assert_true(r.caps & RG_MY_MARIADB_CLIENT_PROGRESS);
 	assert_int_equal(PAYLOAD(buf)[28], 1);
@@ -567,10 +572,10 @@ static void test_auth_switch_more_data_and_raw_auth(void **state)
 static void test_ok_every_capability_layout(void **state)
 {
 	const uint64_t layouts[] = {
-		RG_MY_CLIENT_PROTOCOL_41,
-		RG_MY_CLIENT_PROTOCOL_41 | RG_MY_CLIENT_SESSION_TRACK,
-		RG_MY_CLIENT_TRANSACTIONS,
-		0,
+	    RG_MY_CLIENT_PROTOCOL_41,
+	    RG_MY_CLIENT_PROTOCOL_41 | RG_MY_CLIENT_SESSION_TRACK,
+	    RG_MY_CLIENT_TRANSACTIONS,
+	    0,
 	};
 	const char *state_block = "\x00\x0a\x0ahello=1";
 	(void)state;
@@ -710,7 +715,8 @@ static void test_eof_and_classify_the_0xfe_ambiguity(void **state)
 	assert_int_equal(rg_my_classify(BYTES(0), 0, 0, false), RG_MY_KIND_OTHER);
 }
 
-/* ---- Commands ---------------------------------------------------------------------------------- */
+/* ---- Commands ----------------------------------------------------------------------------------
+ */
 
 static void test_commands_build_read_and_name(void **state)
 {
@@ -786,9 +792,9 @@ static void test_large_command_is_split(void **state)
 static void test_change_user_layouts(void **state)
 {
 	/* user, 1-byte auth length, db, charset, plugin, attrs {k: v} */
-	const uint8_t p[] = {0x11, 'b', 'o', 'b', 0, 3, 'a', 'b', 'c', 'd', 'b', 0, 0x21, 0x00,
-			     'm', 'y', 's', 'q', 'l', '_', 'n', 'a', 't', 'i', 'v', 'e', 0,
-			     4, 1, 'k', 1, 'v'};
+	const uint8_t p[] = {0x11, 'b',	 'o',  'b', 0,	 3,   'a', 'b', 'c', 'd', 'b',
+			     0,	   0x21, 0x00, 'm', 'y', 's', 'q', 'l', '_', 'n', 'a',
+			     't',  'i',	 'v',  'e', 0,	 4,   1,   'k', 1,   'v'};
 	const uint8_t bad_attrs[] = {0x11, 'b', 0, 0, 'd', 0, 0x21, 0, 'p', 0, 3, 1, 'k', 1};
 	uint64_t caps = RG_MY_CLIENT_PROTOCOL_41 | RG_MY_CLIENT_SECURE_CONNECTION |
 			RG_MY_CLIENT_PLUGIN_AUTH | RG_MY_CLIENT_CONNECT_ATTRS;
