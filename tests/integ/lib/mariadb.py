@@ -10,7 +10,8 @@ however it exits; works as root (the server drops to `mysql`, or runs with --use
 there is no such user) and as an ordinary user. Skips exit 77 with a reason when mariadbd or
 mariadb-install-db is missing. Never touches the system's MariaDB (--no-defaults everywhere).
 
-Environment: RG_MARIADB_BIN (directory holding mariadbd, default /usr/sbin), RG_KEEP=1.
+Environment: RG_MARIADB_BIN (directory holding mariadbd; default /usr/sbin, then PATH),
+RG_KEEP=1.
 """
 
 import os
@@ -26,7 +27,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rgtest  # noqa: E402
 
-SERVER_BIN = os.environ.get("RG_MARIADB_BIN", "/usr/sbin")
+SERVER_BIN = os.environ.get("RG_MARIADB_BIN")
 
 FAST_SETTINGS = {
     "innodb-buffer-pool-size": "32M",
@@ -41,11 +42,14 @@ FAST_SETTINGS = {
 
 
 def _tool(name):
-    """mariadb-install-db and the clients live in /usr/bin, the server in SERVER_BIN."""
+    """mariadbd from RG_MARIADB_BIN when it is set (and only there), else /usr/sbin or PATH;
+    the other tools from RG_MARIADB_BIN, /usr/bin, /usr/sbin, then PATH."""
+    if name == "mariadbd" and SERVER_BIN:
+        p = os.path.join(SERVER_BIN, name)
+        return p if os.access(p, os.X_OK) else None
     for d in (SERVER_BIN, "/usr/bin", "/usr/sbin"):
-        p = os.path.join(d, name)
-        if os.access(p, os.X_OK):
-            return p
+        if d and os.access(os.path.join(d, name), os.X_OK):
+            return os.path.join(d, name)
     return shutil.which(name)
 
 

@@ -6,8 +6,10 @@
  * 32-byte password client_ed25519 equals OpenSSL's RFC 8032 signature with that password as
  * the seed, that every signature verifies with OpenSSL under the derived public key, and
  * that the RSA-OAEP ciphertext decrypts with OpenSSL to (password + NUL) XOR scramble.
- * caching_sha2_password has no server side in MariaDB: these known answers are its only
- * test until a scripted server exists (tests/integ covers native and ed25519 for real).
+ * caching_sha2_password has no server side in MariaDB: these known answers (and the two
+ * vectors published by go-sql-driver/mysql, a third-party check of the formula itself) are
+ * its only test until a scripted server exists (tests/integ covers native and ed25519 for
+ * real).
  */
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -57,6 +59,30 @@ static void test_caching_sha2_fast_path_known_answers(void **state)
 	}
 	assert_int_equal(rg_my_sha2_scramble(kat_sha2[0].scramble, 20, "", 0, out), 0);
 	assert_int_equal(rg_my_sha2_scramble(kat_sha2[0].scramble, 19, "x", 1, out), RG_MY_E_ARG);
+}
+
+/* A third-party cross-check of the formula (not of our Python): the two vectors published in
+ * go-sql-driver/mysql's auth_test.go (TestSHA256Pass), which that driver's users log in to
+ * MySQL 8 with. */
+static void test_caching_sha2_matches_a_published_driver_vector(void **state)
+{
+	static const uint8_t scramble[20] = {10,  47, 74, 111, 75, 73, 34, 48, 88, 76,
+					     114, 74, 37, 13,  3,  80, 82, 2,  23, 21};
+	static const uint8_t secret[32] = {0xf4, 0x90, 0xe7, 0x6f, 0x66, 0xd9, 0xd8, 0x66,
+					   0x65, 0xce, 0x54, 0xd9, 0x8c, 0x78, 0xd0, 0xac,
+					   0xfe, 0x2f, 0xb0, 0xb0, 0x8b, 0x42, 0x3d, 0xa8,
+					   0x07, 0x14, 0x48, 0x73, 0xd3, 0x0b, 0x31, 0x2c};
+	static const uint8_t secret2[32] = {0xab, 0xc3, 0x93, 0x4a, 0x01, 0x2c, 0xf3, 0x42,
+					    0xe8, 0x76, 0x07, 0x1c, 0x8e, 0xe2, 0x02, 0xde,
+					    0x51, 0x78, 0x5b, 0x43, 0x02, 0x58, 0xa7, 0xa0,
+					    0x13, 0x8b, 0xc7, 0x9c, 0x4d, 0x80, 0x0b, 0xc6};
+	uint8_t out[32];
+	(void)state;
+
+	assert_int_equal(rg_my_sha2_scramble(scramble, 20, "secret", 6, out), 32);
+	assert_memory_equal(out, secret, 32);
+	assert_int_equal(rg_my_sha2_scramble(scramble, 20, "secret2", 7, out), 32);
+	assert_memory_equal(out, secret2, 32);
 }
 
 static void test_caching_sha2_full_auth_cleartext_over_tls(void **state)
@@ -202,6 +228,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_native_password_known_answers),
 	    cmocka_unit_test(test_caching_sha2_fast_path_known_answers),
+	    cmocka_unit_test(test_caching_sha2_matches_a_published_driver_vector),
 	    cmocka_unit_test(test_caching_sha2_full_auth_cleartext_over_tls),
 	    cmocka_unit_test(test_caching_sha2_rsa_oaep_decrypts_to_xored_password),
 	    cmocka_unit_test(test_clear_password_is_one_nul_terminated_string),
