@@ -146,6 +146,23 @@ out:
 	return rc;
 }
 
+int rg_my_sha2_answer(const uint8_t *data, size_t n, bool tls, const char *pem, size_t pem_len,
+		      const uint8_t *scramble, size_t scramble_len, const char *pw, size_t pw_len,
+		      uint8_t *out, size_t cap)
+{
+	if (n != 1)
+		return RG_MY_E_VALUE; /* a PEM key we did not ask for, or garbage */
+	if (data[0] == RG_MY_SHA2_FAST_AUTH_OK)
+		return 0;
+	if (data[0] != RG_MY_SHA2_FULL_AUTH)
+		return RG_MY_E_VALUE;
+	if (tls)
+		return rg_my_sha2_cleartext(pw, pw_len, out, cap);
+	if (!pem)
+		return RG_MY_E_PROTOCOL;
+	return rg_my_sha2_rsa(pem, pem_len, scramble, scramble_len, pw, pw_len, out, cap);
+}
+
 int rg_my_read_clear_password(const uint8_t *p, size_t n, struct rg_my_str *pw)
 {
 	if (!n || p[n - 1] != 0)

@@ -670,6 +670,16 @@ int rg_my_sha2_cleartext(const char *pw, size_t pw_len, uint8_t *out, size_t cap
  * modulus size) or <0 (RG_MY_E_CRYPTO: unreadable key, not RSA, password too long). */
 int rg_my_sha2_rsa(const char *pem, size_t pem_len, const uint8_t *scramble, size_t scramble_len,
 		   const char *pw, size_t pw_len, uint8_t *out, size_t cap);
+/*
+ * The client's answer to a caching_sha2_password AuthMoreData (its data: the bytes after
+ * 0x01). FAST_AUTH_OK: returns 0, nothing to send (the server's OK follows). FULL_AUTH:
+ * over TLS the cleartext password, else RSA-OAEP with the pinned key pem (NULL: refused
+ * with RG_MY_E_PROTOCOL; the key is never asked from the server). Returns the bytes
+ * written to out, 0, or <0 (RG_MY_E_VALUE for another code or a server-sent key).
+ */
+int rg_my_sha2_answer(const uint8_t *data, size_t n, bool tls, const char *pem, size_t pem_len,
+		      const uint8_t *scramble, size_t scramble_len, const char *pw, size_t pw_len,
+		      uint8_t *out, size_t cap);
 /* mysql_clear_password response: the password followed by one NUL; the only NUL is the
  * last byte (an agent's JWT). RG_MY_E_NO_NUL / RG_MY_E_VALUE otherwise. */
 int rg_my_read_clear_password(const uint8_t *p, size_t n, struct rg_my_str *pw);

@@ -154,6 +154,93 @@ static void test_caching_sha2_rsa_oaep_decrypts_to_xored_password(void **state)
 	BIO_free(bio);
 }
 
+static void sha(const EVP_MD *md, const void *a, size_t alen, const void *b, size_t blen,
+		uint8_t *out)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	assert_true(EVP_DigestInit_ex(ctx, md, NULL) && EVP_DigestUpdate(ctx, a, alen) &&
+		    EVP_DigestUpdate(ctx, b, blen) && EVP_DigestFinal_ex(ctx, out, NULL));
+	EVP_MD_CTX_free(ctx);
+}
+
+/*
+ * The servers' side of the two scrambles, written from their definition: the server keeps
+ * only H(H(pw)); from a response r it recovers the candidate H(pw) = r XOR H(stored, scramble)
+ * (native: SHA-1 of scramble then stored; caching_sha2: SHA-256 of stored then scramble) and
+ * accepts when H(candidate) == stored. A wrong password or a scramble other than the one
+ * sent must fail.
+ */
+static bool server_accepts(const EVP_MD *md, size_t len, bool stored_first, const char *pw,
+			   const uint8_t *scramble, const uint8_t *resp)
+{
+	uint8_t h1[32], stored[32], mask[32], cand[32], check[32];
+
+	sha(md, pw, strlen(pw), "", 0, h1);
+	sha(md, h1, len, "", 0, stored);
+	if (stored_first)
+		sha(md, stored, len, scramble, 20, mask);
+	else
+		sha(md, scramble, 20, stored, len, mask);
+	for (size_t i = 0; i < len; i++)
+		cand[i] = resp[i] ^ mask[i];
+	sha(md, cand, len, "", 0, check);
+	return !memcmp(check, stored, len);
+}
+
+static void test_scrambles_verify_the_way_servers_verify_them(void **state)
+{
+	uint8_t scr[20], other[20], r[32];
+	(void)state;
+
+	for (int i = 0; i < 20; i++) {
+		scr[i] = (uint8_t)(i * 13 + 1);
+		other[i] = (uint8_t)(i * 13 + 2);
+	}
+	assert_int_equal(rg_my_native_password(scr, 20, "hunter2", 7, r), 20);
+	assert_true(server_accepts(EVP_sha1(), 20, false, "hunter2", scr, r));
+	assert_false(server_accepts(EVP_sha1(), 20, false, "hunter3", scr, r));
+	assert_false(server_accepts(EVP_sha1(), 20, false, "hunter2", other, r));
+	assert_int_equal(rg_my_sha2_scramble(scr, 20, "hunter2", 7, r), 32);
+	assert_true(server_accepts(EVP_sha256(), 32, true, "hunter2", scr, r));
+	assert_false(server_accepts(EVP_sha256(), 32, true, "hunter3", scr, r));
+	assert_false(server_accepts(EVP_sha256(), 32, false, "hunter2", scr, r));
+}
+
+/* The caching_sha2 exchange after the scramble: what the client answers to AuthMoreData. */
+static void test_caching_sha2_answer_to_more_data(void **state)
+{
+	uint8_t out[512];
+	const uint8_t fast = RG_MY_SHA2_FAST_AUTH_OK, full = RG_MY_SHA2_FULL_AUTH;
+	const char *pem = rsa_pub_pem;
+	(void)state;
+
+	assert_int_equal(rg_my_sha2_answer(&fast, 1, false, NULL, 0, rsa_scramble, 20, "pw", 2, out,
+					   sizeof(out)),
+			 0);
+	assert_int_equal(
+	    rg_my_sha2_answer(&full, 1, true, NULL, 0, rsa_scramble, 20, "pw", 2, out, sizeof(out)),
+	    3);
+	assert_memory_equal(out, "pw\0", 3);
+	assert_int_equal(rg_my_sha2_answer(&full, 1, false, pem, strlen(pem), rsa_scramble, 20,
+					   "pw", 2, out, sizeof(out)),
+			 256);
+	/* plaintext without a pinned key: refused, never "ask the server for its key" */
+	assert_int_equal(rg_my_sha2_answer(&full, 1, false, NULL, 0, rsa_scramble, 20, "pw", 2, out,
+					   sizeof(out)),
+			 RG_MY_E_PROTOCOL);
+	/* a key the server pushes, an unknown code, nothing */
+	assert_int_equal(rg_my_sha2_answer((const uint8_t *)pem, strlen(pem), false, NULL, 0,
+					   rsa_scramble, 20, "pw", 2, out, sizeof(out)),
+			 RG_MY_E_VALUE);
+	assert_int_equal(rg_my_sha2_answer(BYTES(2), 1, true, NULL, 0, rsa_scramble, 20, "pw", 2,
+					   out, sizeof(out)),
+			 RG_MY_E_VALUE);
+	assert_int_equal(rg_my_sha2_answer(BYTES(0), 0, true, NULL, 0, rsa_scramble, 20, "pw", 2,
+					   out, sizeof(out)),
+			 RG_MY_E_VALUE);
+}
+
 static void test_clear_password_is_one_nul_terminated_string(void **state)
 {
 	struct rg_my_str pw;
@@ -231,6 +318,8 @@ int main(void)
 	    cmocka_unit_test(test_caching_sha2_matches_a_published_driver_vector),
 	    cmocka_unit_test(test_caching_sha2_full_auth_cleartext_over_tls),
 	    cmocka_unit_test(test_caching_sha2_rsa_oaep_decrypts_to_xored_password),
+	    cmocka_unit_test(test_scrambles_verify_the_way_servers_verify_them),
+	    cmocka_unit_test(test_caching_sha2_answer_to_more_data),
 	    cmocka_unit_test(test_clear_password_is_one_nul_terminated_string),
 	    cmocka_unit_test(test_ed25519_known_answers_and_openssl_verifies),
 	    cmocka_unit_test(test_ed25519_equals_rfc8032_for_a_32_byte_password),
