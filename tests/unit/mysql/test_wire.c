@@ -92,6 +92,23 @@ static void test_reader_cursor_strings(void **state)
 
 /* ---- Framing --------------------------------------------------------------------------------- */
 
+static void test_sequence_helpers_wrap_and_check(void **state)
+{
+	(void)state;
+	assert_int_equal(rg_my_seq_next(0), 1);
+	assert_int_equal(rg_my_seq_next(254), 255);
+	assert_int_equal(rg_my_seq_next(255), 0);
+	assert_int_equal(rg_my_seq_check(3, 3), 0);
+	assert_int_equal(rg_my_seq_check(4, 3), RG_MY_E_SEQ);
+	/* every error code has its own text */
+	for (int e = RG_MY_E_PROTOCOL; e <= RG_MY_NEED_MORE; e++) {
+		assert_string_not_equal(rg_my_strerror(e), "unknown error");
+		for (int f = e + 1; f <= RG_MY_NEED_MORE; f++)
+			assert_string_not_equal(rg_my_strerror(e), rg_my_strerror(f));
+	}
+	assert_string_equal(rg_my_strerror(5), "ok");
+}
+
 static void test_frame_packet_and_every_prefix_needs_more(void **state)
 {
 	const uint8_t p[] = {3, 0, 0, 7, 'a', 'b', 'c', 0xee};
@@ -839,6 +856,7 @@ int main(void)
 	    cmocka_unit_test(test_lenenc_roundtrip_at_every_width_boundary),
 	    cmocka_unit_test(test_lenenc_null_and_ff_markers),
 	    cmocka_unit_test(test_reader_cursor_strings),
+	    cmocka_unit_test(test_sequence_helpers_wrap_and_check),
 	    cmocka_unit_test(test_frame_packet_and_every_prefix_needs_more),
 	    cmocka_unit_test(test_messages_at_and_around_16mib),
 	    cmocka_unit_test(test_split_message_checks_every_packets_sequence),
