@@ -387,7 +387,9 @@ struct rg_my_handshake {
  * rg_my_read_err). Accepts a plugin name without its final NUL (old servers). */
 int rg_my_read_handshake(const uint8_t *p, size_t n, struct rg_my_handshake *out);
 /* Builds the packet (seq 0) from h; server_version/auth_plugin must not contain NUL;
- * scramble_len 8..RG_MY_SCRAMBLE_MAX-1 (20 normally). auth_data_len is recomputed. */
+ * scramble_len 8 without SECURE_CONNECTION, else 20..RG_MY_SCRAMBLE_MAX-1 (exactly 20
+ * without PLUGIN_AUTH, whose absence leaves the length implicit). auth_data_len is
+ * recomputed. A gateway clears RG_MY_CAPS_UNSUPPORTED in h->caps before building. */
 ssize_t rg_my_write_handshake(uint8_t *buf, size_t cap, const struct rg_my_handshake *h);
 
 /* HandshakeResponse41 (or an SSLRequest: the same first 32 bytes only). */
@@ -445,9 +447,9 @@ enum rg_my_kind {
 	RG_MY_KIND_OTHER = 0,	 /* a row, column count, column definition, handshake... */
 	RG_MY_KIND_OK,		 /* 0x00 (and at least 7 bytes) */
 	RG_MY_KIND_ERR,		 /* 0xff */
-	RG_MY_KIND_EOF,		 /* 0xfe and < 9 bytes: EOF_Packet / AuthSwitch old style */
-	RG_MY_KIND_OK_EOF,	 /* 0xfe, >= 9 bytes (or with DEPRECATE_EOF at any length
-				  * < 0xffffff): the OK packet that ends a result set */
+	RG_MY_KIND_EOF,		 /* 0xfe, < 9 bytes (< 7 with DEPRECATE_EOF): EOF_Packet */
+	RG_MY_KIND_OK_EOF,	 /* DEPRECATE_EOF only: 0xfe, 7 bytes up to below 0xffffff:
+				  * the OK packet that ends a result set */
 	RG_MY_KIND_LOCAL_INFILE, /* 0xfb: LOCAL INFILE request after a COM_QUERY */
 };
 /* In a result set, `in_rows` true: 0x00 is a binary row, not OK. */
@@ -548,8 +550,8 @@ struct rg_my_field {
 	bool is_null;
 };
 /* Text-protocol row: exactly ncols lenenc strings or 0xfb. RG_MY_E_TOO_MANY if cap < ncols.
- * A payload of 0xfe and < 9 bytes is an EOF, not a row (RG_MY_E_WRONG_TYPE); an 0xff is an
- * ERR (RG_MY_E_WRONG_TYPE). */
+ * A payload starting with 0xfe shorter than 0xffffff (EOF, OK-as-EOF: a row starting with
+ * 0xfe holds a field of 16 MiB or more) or with 0xff (ERR) is not a row: RG_MY_E_WRONG_TYPE. */
 int rg_my_read_text_row(const uint8_t *p, size_t n, uint32_t ncols, struct rg_my_field *f,
 			size_t cap);
 /* Builder: fields given as data/len pairs (data NULL = SQL NULL). */
