@@ -6,7 +6,8 @@
  * through an AuthSwitch to client_ed25519, then drives COM_QUERY (SELECT 1, multi-statement
  * results with SERVER_MORE_RESULTS_EXISTS), prepared statements in the binary protocol
  * (parameters of several types, one sent with COM_STMT_SEND_LONG_DATA), and messages over
- * 16 MiB in both directions (split packets reassembled). Every step prints "ok - ..." and
+ * 16 MiB in both directions (split packets reassembled, by framing and by the incremental
+ * stream, which must agree on every message). Every step prints "ok - ..." and
  * any mismatch exits 1, so the Python side only reads the verdict.
  *
  * Usage: mysql_check MODE, MODE one of: native, ed25519, bad-password, pubkey.
@@ -112,6 +113,39 @@ static void send_all(struct conn *c, const uint8_t *p, size_t n)
 	}
 }
 
+/* The incremental reassembler over the same wire bytes, in 64 KiB pieces, must hand out
+ * exactly the payload that framing + gather produced (every message of the session). */
+static void cross_check_stream(const uint8_t *wire, size_t n, uint8_t seq, const uint8_t *want,
+			       uint64_t len)
+{
+	struct rg_my_stream s;
+	struct rg_my_stream_event ev;
+	size_t pos = 0;
+	uint64_t got = 0;
+
+	rg_my_stream_init(&s, seq, 64u << 20);
+	for (;;) {
+		size_t k = n - pos < 65536 ? n - pos : 65536;
+		ssize_t r = rg_my_stream_next(&s, wire + pos, k, &ev);
+
+		if (r < 0)
+			die("stream: %s", rg_my_strerror((int)r));
+		pos += (size_t)r;
+		if (ev.kind == RG_MY_STREAM_END)
+			break;
+		if (ev.kind == RG_MY_STREAM_DATA) {
+			if (ev.pos != got || memcmp(ev.data, want + got, ev.n))
+				die("stream and gather disagree at %llu", (unsigned long long)got);
+			got += ev.n;
+		} else if (!k) {
+			die("stream wants more after the whole message");
+		}
+	}
+	if (got != len || pos != n)
+		die("stream: %llu of %llu payload bytes, %zu of %zu wire bytes",
+		    (unsigned long long)got, (unsigned long long)len, pos, n);
+}
+
 /* Read one message with the expected sequence id; c->msg / c->msg_len get its payload. */
 static void read_msg(struct conn *c)
 {
@@ -139,6 +173,7 @@ static void read_msg(struct conn *c)
 	c->owned = malloc(m.len ? m.len : 1);
 	if (rg_my_msg_gather(&m, c->owned, m.len) != (ssize_t)m.len)
 		die("gather");
+	cross_check_stream(c->buf, (size_t)r, c->seq, c->owned, m.len);
 	c->msg = c->owned;
 	c->msg_len = m.len;
 	c->seq = m.seq_next;
