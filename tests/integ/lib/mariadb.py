@@ -79,6 +79,7 @@ class MariaServer:
         self.proc = None
         self.version = None
         self._watchdog = None
+        self._pid_watchdog = None
 
     def __repr__(self):
         return f"MariaServer({self.host}:{self.port}, {self.base})"
@@ -152,6 +153,8 @@ class MariaServer:
             raise RuntimeError(f"mariadbd did not start:\n{last}")
         if self.proc is None:
             raise RuntimeError(f"mariadbd did not start:\n{last}")
+        # a second watchdog knows the server's pid: SIGKILL if the shutdown did not stop it
+        self._pid_watchdog = rgtest._Watchdog(pids=[self.proc.pid])
         self._setup()
         return self
 
@@ -205,9 +208,10 @@ class MariaServer:
                 self.proc.kill()
                 self.proc.wait()
             self.proc = None
-        if self._watchdog:
-            self._watchdog.disarm()
-            self._watchdog = None
+        for w in (self._pid_watchdog, self._watchdog):
+            if w:
+                w.disarm()
+        self._watchdog = self._pid_watchdog = None
         if rgtest.KEEP:
             rgtest.log(f"RG_KEEP=1: keeping {self.base}")
         else:
