@@ -377,10 +377,11 @@ static uint16_t read_terminator(struct conn *c)
 	return o.status;
 }
 
+static void read_rows(struct conn *c, bool binary, struct result *res);
+
 /* Read one result (OK, or a result set with rows as text or binary). */
 static void read_result(struct conn *c, bool binary, struct result *res)
 {
-	struct rg_my_field f[MAXCOLS];
 	struct rg_my_ok o;
 	int rc;
 
@@ -421,8 +422,19 @@ static void read_result(struct conn *c, bool binary, struct result *res)
 		read_msg(c);
 		if (rg_my_classify(c->msg, c->msg_len, c->caps, true) != RG_MY_KIND_EOF)
 			die("no EOF after the column definitions");
-		read_terminator(c);
+		res->status = read_terminator(c);
+		if (res->status & RG_MY_SERVER_STATUS_CURSOR_EXISTS)
+			return; /* a cursor was opened: rows come with COM_STMT_FETCH */
 	}
+	read_rows(c, binary, res);
+}
+
+/* Rows until the EOF / OK-as-EOF that ends them (a result set's, or a FETCH's). */
+static void read_rows(struct conn *c, bool binary, struct result *res)
+{
+	struct rg_my_field f[MAXCOLS];
+	int rc;
+
 	for (;;) {
 		enum rg_my_kind k;
 
@@ -446,6 +458,7 @@ static void read_result(struct conn *c, bool binary, struct result *res)
 				continue;
 			res->row_null[i] = f[i].is_null;
 			res->row_len[i] = f[i].len;
+			free(res->row[i]); /* a FETCH after an earlier one */
 			res->row[i] = malloc(f[i].len + 1);
 			memcpy(res->row[i], c->msg + f[i].off, f[i].len);
 			res->row[i][f[i].len] = 0;
@@ -607,6 +620,76 @@ static void execute(struct conn *c, uint32_t id, const uint8_t *types, const str
 	read_result(c, true, res);
 }
 
+static void stmt_command(struct conn *c, uint8_t cmd, uint32_t id, uint32_t extra, size_t len)
+{
+	uint8_t arg[8], pkt[16];
+	ssize_t n;
+
+	for (int i = 0; i < 4; i++) {
+		arg[i] = (uint8_t)(id >> (8 * i));
+		arg[4 + i] = (uint8_t)(extra >> (8 * i));
+	}
+	n = rg_my_write_command(pkt, sizeof(pkt), cmd, arg, len);
+	c->seq = 0;
+	send_built(c, pkt, n);
+}
+
+/*
+ * A read-only cursor (EOF sessions only: the cursor-open answer ends with the EOF after the
+ * columns, flagged SERVER_STATUS_CURSOR_EXISTS); rows one FETCH at a time until
+ * SERVER_STATUS_LAST_ROW_SENT, then COM_STMT_RESET. Each client packet is read back with
+ * the gateway's readers first.
+ */
+static void check_cursor(struct conn *c, uint32_t id, const uint8_t *types,
+			 const struct rg_my_value *v, struct result *res)
+{
+	struct rg_my_execute ex;
+	struct rg_my_param par[1];
+	struct rg_my_fetch fe;
+	uint8_t pkt[64];
+	uint32_t rows = 0, back;
+	ssize_t n =
+	    rg_my_write_execute(pkt, sizeof(pkt), id, RG_MY_CURSOR_TYPE_READ_ONLY, types, v, 1);
+
+	if (n < 0 || rg_my_read_execute(pkt + 4, (size_t)n - 4, 1, NULL, NULL, &ex, par, 1) ||
+	    ex.flags != RG_MY_CURSOR_TYPE_READ_ONLY)
+		die("cursor execute does not read back");
+	c->seq = 0;
+	send_built(c, pkt, n);
+	read_result(c, true, res);
+	if (res->ncols != 6 || res->nrows || !(res->status & RG_MY_SERVER_STATUS_CURSOR_EXISTS))
+		die("cursor open: %llu columns, %u rows, status %#x",
+		    (unsigned long long)res->ncols, res->nrows, res->status);
+	for (int round = 0; round < 4; round++) {
+		n = rg_my_write_command(pkt, sizeof(pkt), RG_MY_COM_STMT_FETCH,
+					(const uint8_t[]){(uint8_t)id, (uint8_t)(id >> 8),
+							  (uint8_t)(id >> 16), (uint8_t)(id >> 24),
+							  1, 0, 0, 0},
+					8);
+		if (rg_my_read_fetch(pkt + 4, (size_t)n - 4, &fe) || fe.stmt_id != id ||
+		    fe.num_rows != 1)
+			die("COM_STMT_FETCH does not read back");
+		stmt_command(c, RG_MY_COM_STMT_FETCH, id, 1, 8);
+		res->nrows = 0;
+		read_rows(c, true, res);
+		rows += res->nrows;
+		if (res->status & RG_MY_SERVER_STATUS_LAST_ROW_SENT)
+			break;
+	}
+	if (rows != 1 || !(res->status & RG_MY_SERVER_STATUS_LAST_ROW_SENT))
+		die("cursor: %u rows fetched, status %#x", rows, res->status);
+	n = rg_my_write_command(pkt, sizeof(pkt), RG_MY_COM_STMT_RESET,
+				(const uint8_t[]){(uint8_t)id, (uint8_t)(id >> 8),
+						  (uint8_t)(id >> 16), (uint8_t)(id >> 24)},
+				4);
+	if (rg_my_read_stmt_id(pkt + 4, (size_t)n - 4, RG_MY_COM_STMT_RESET, &back) || back != id)
+		die("COM_STMT_RESET does not read back");
+	stmt_command(c, RG_MY_COM_STMT_RESET, id, 0, 4);
+	read_result(c, false, res);
+	ok("cursor: COM_STMT_EXECUTE READ_ONLY opens it (CURSOR_EXISTS), COM_STMT_FETCH until "
+	   "LAST_ROW_SENT, COM_STMT_RESET answered OK");
+}
+
 static void check_prepared(struct conn *c)
 {
 	struct rg_my_prepare_ok pok;
@@ -670,6 +753,8 @@ static void check_prepared(struct conn *c)
 	    res.row_len[5] != 10 || memcmp(res.row[5], "blob-bytes", 10))
 		die("binary row does not hold the inserted values");
 	ok("binary-protocol row: LONGLONG, VAR_STRING, DOUBLE, DATETIME, NULL (bitmap) and BLOB");
+	if (!(c->caps & RG_MY_CLIENT_DEPRECATE_EOF))
+		check_cursor(c, id, sel_types, v, &res);
 	{
 		uint8_t arg[4] = {(uint8_t)id, (uint8_t)(id >> 8), (uint8_t)(id >> 16),
 				  (uint8_t)(id >> 24)};
