@@ -14,6 +14,9 @@ pkg_check_modules(OPENSSL REQUIRED IMPORTED_TARGET openssl)
 pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
 # The admin listener's HTTP/1.1 server (engine/admin); Debian builds it with GnuTLS.
 pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
+# MariaDB's client_ed25519 signs with a SHA-512 expansion of the whole password, which no
+# seed-based Ed25519 API takes: engine/proto/mysql uses libsodium's scalar/point primitives.
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 # libbpf: looked for by bpf/CMakeLists.txt (RG_BPF=AUTO builds without it)
 
 # libpg_query (Debian libpg-query-dev) ships no .pc file. The static archive is preferred:
