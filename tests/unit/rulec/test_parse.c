@@ -423,8 +423,8 @@ static void test_bad_enum_values_list_the_valid_ones(void **state)
 	    "create_role, alter_role, drop_role, alter_system, copy_to_file, "
 	    "copy_from_file, copy_program, copy_to_stdout, copy_from_stdin, do, call, set, "
 	    "prepare, execute, deallocate, explain, create_rule, create_function, "
-	    "transaction, lock, vacuum, listen, notify, show, other, set_lexing, unknown, and the "
-	    "aliases ddl, copy, write\n");
+	    "transaction, lock, vacuum, listen, notify, show, other, set_lexing, kill, flush, "
+	    "install_plugin, use, unknown, and the aliases ddl, copy, write\n");
 }
 
 static void test_bad_globs_are_reported(void **state)
