@@ -356,9 +356,11 @@ static int lex_range(struct rg_myclass *c, const struct rg_my_lexing *lx, const 
 					if (q == st)
 						return RG_SQL_UNPARSEABLE;
 				}
-			} else if (n == '\'' || n == '"') {
+			} else if (n == '\'' || (n == '"' && !ansi)) {
 				q = skip_string(s, q, end, bs);
-			} else if (n == '`') {
+			} else if (n == '`' || n == '"') {
+				/* under ANSI_QUOTES @"v" names v as a delimited identifier: no
+				 * backslash escapes */
 				q = skip_qident(s, q, end);
 			} else {
 				while (q < end && (is_ident((uint8_t)s[q]) || s[q] == '.') &&
@@ -1240,8 +1242,8 @@ static void dynamic_text(struct rg_myclass *c, size_t i, size_t e)
  * and a user's @host (lexed as a user variable, or '@' and a name). */
 static size_t skip_definer(const struct rg_myclass *c, size_t i, size_t e)
 {
-	if (is_name(c, i, e) || is_kind(c, i, e, RG_MY_TOK_STRING))
-		i++;
+	if (is_name(c, i, e) || is_kind(c, i, e, RG_MY_TOK_STRING) || punct(c, i, e, '?'))
+		i++; /* ('?': the string, normalized) */
 	if (punct(c, i, e, '(') && punct(c, i + 1, e, ')'))
 		i += 2;
 	if (is_kind(c, i, e, RG_MY_TOK_USERVAR))
@@ -1519,7 +1521,10 @@ static void stmt(struct rg_myclass *c, size_t i, size_t e)
 	if (!enter(c))
 		return;
 	if (punct(c, i, e, '(')) {
-		walk(c, i, e, W_QUERY, RG_ACCESS_READ, NULL);
+		if (!is_query_start(c, i + 1, e))
+			c->bad = true;
+		else
+			walk(c, i, e, W_QUERY, RG_ACCESS_READ, NULL);
 		goto out;
 	}
 	if (!is_kind(c, i, e, RG_MY_TOK_WORD)) {
@@ -1704,6 +1709,17 @@ static void normalize(struct rg_myclass *c, size_t i, size_t e)
 				norm_put(c, p[j] == '`' ? "``" : p + j, p[j] == '`' ? 2 : 1);
 			}
 			norm_put(c, "`", 1);
+		} else if (t->kind == RG_MY_TOK_USERVAR && t->len > 2 &&
+			   (c->s[t->off + 1] == '\'' || c->s[t->off + 1] == '"' ||
+			    c->s[t->off + 1] == '`')) {
+			/* @'v', @"v", @`v`: one spelling that lexes alike in every mode */
+			const char *p = c->s + t->off + 2;
+			bool bq = p[-1] == '`'; /* already doubles its backticks */
+			norm_put(c, "@`", 2);
+			for (size_t j = 0; j + 3 < t->len; j++)
+				norm_put(c, p[j] == '`' && !bq ? "``" : p[j] ? p + j : "?",
+					 p[j] == '`' && !bq ? 2 : 1);
+			norm_put(c, "`", 1);
 		} else {
 			norm_put(c, c->s + t->off, t->len);
 		}
@@ -1791,7 +1807,12 @@ int rg_myclass_run(struct rg_myclass *c, const struct rg_my_lexing *lx, const ch
 			continue;
 		if (k > start) {
 			size_t nc = c->nctes, na = c->naliases;
+			uint64_t before = c->ops;
+			c->ops = 0;
 			stmt(c, start, k);
+			/* a statement that names no operation was not understood */
+			c->bad |= c->ops == 0;
+			c->ops |= before;
 			c->nctes = nc;
 			c->naliases = na;
 			nst++;

@@ -361,6 +361,8 @@ static const struct tc cases[] = {
 	{ "SELECT @v, @'quoted;', @`q`, @a.b, @@global.max_connections, @@sql_mode", 0,
 	  B(SELECT), 0, "", "" },
 	{ "SELECT \\N", 0, B(SELECT), 0, "", "" },
+	{ "SELECT @\"a\\\"; DROP TABLE t; -- \"", AQ, B(SELECT) | B(DROP), 0, "t:w", "" },
+	{ "SELECT @\"a\\\"; DROP TABLE t; -- \"", 0, B(SELECT), 0, "", "" },
 	{ "SELECT 1 \\; DROP TABLE t", 0, BAD, 0, NULL, NULL },
 	{ "SELECT @x := 1", 0, B(SELECT), 0, "", "" },
 	/* ---- quoted names */
