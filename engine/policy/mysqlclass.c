@@ -34,13 +34,13 @@ struct pname {
 };
 
 struct cte {
-	uint32_t name;	   /* arena offset */
-	size_t from, to;   /* token range where the name means the CTE */
+	uint32_t name;	 /* arena offset */
+	size_t from, to; /* token range where the name means the CTE */
 };
 
 struct alias {
-	uint32_t name;	/* arena offset */
-	size_t table;	/* index into tabs */
+	uint32_t name; /* arena offset */
+	size_t table;  /* index into tabs */
 };
 
 struct dyn {
@@ -49,11 +49,11 @@ struct dyn {
 };
 
 struct rg_myclass {
-	const char *s;			/* the input of the current run */
+	const char *s; /* the input of the current run */
 	const struct rg_my_lexing *lx;
 	struct rg_my_tok *toks;
 	size_t ntoks, tcap;
-	uint32_t *match;		/* per token: index of the matching ')' for '(' */
+	uint32_t *match; /* per token: index of the matching ')' for '(' */
 	size_t mcap;
 	char *arena;
 	size_t alen, acap;
@@ -73,7 +73,7 @@ struct rg_myclass {
 	size_t nlen, ncap;
 	uint64_t ops, nowhere;
 	unsigned depth, pdepth;
-	bool bad;			/* not understood: the run is unparseable */
+	bool bad; /* not understood: the run is unparseable */
 	bool oom;
 };
 
@@ -153,7 +153,7 @@ static int push(struct rg_myclass *c, enum rg_my_tok_kind kind, size_t off, size
 {
 	if (!GROW(c, toks, tcap, c->ntoks + 1))
 		return -ENOMEM;
-	c->toks[c->ntoks++] = (struct rg_my_tok){ (uint32_t)kind, (uint32_t)off, (uint32_t)len };
+	c->toks[c->ntoks++] = (struct rg_my_tok){(uint32_t)kind, (uint32_t)off, (uint32_t)len};
 	return 0;
 }
 
@@ -247,8 +247,8 @@ static bool version_runs(const struct rg_my_lexing *lx, uint32_t v, bool maria)
 }
 
 /* Lex s[p..end) appending tokens. 0, RG_SQL_UNPARSEABLE or -ENOMEM. */
-static int lex_range(struct rg_myclass *c, const struct rg_my_lexing *lx, const char *s,
-		     size_t p, size_t end)
+static int lex_range(struct rg_myclass *c, const struct rg_my_lexing *lx, const char *s, size_t p,
+		     size_t end)
 {
 	bool exec = false; /* inside an executed comment */
 	bool ansi = lx->modes & RG_MY_ANSI_QUOTES;
@@ -387,10 +387,12 @@ static int lex_range(struct rg_myclass *c, const struct rg_my_lexing *lx, const 
 			continue;
 		}
 		/* X'..' and B'..' are strict: anything but their digits aborts the statement */
-		if ((ch == 'x' || ch == 'X' || ch == 'b' || ch == 'B') && at(s, end, p + 1) == '\'') {
+		if ((ch == 'x' || ch == 'X' || ch == 'b' || ch == 'B') &&
+		    at(s, end, p + 1) == '\'') {
 			bool hex = ch == 'x' || ch == 'X';
 			q = p + 2;
-			while (q < end && (hex ? is_xdigit((uint8_t)s[q]) : (s[q] == '0' || s[q] == '1')))
+			while (q < end &&
+			       (hex ? is_xdigit((uint8_t)s[q]) : (s[q] == '0' || s[q] == '1')))
 				q++;
 			if (at(s, end, q) != '\'' || (hex && (q - p - 2) % 2))
 				return RG_SQL_UNPARSEABLE;
@@ -423,8 +425,8 @@ static int lex_range(struct rg_myclass *c, const struct rg_my_lexing *lx, const 
 			if (ch == '0' && (at(s, end, p + 1) == 'x' || at(s, end, p + 1) == 'b')) {
 				bool hex = s[p + 1] == 'x';
 				q = p + 2;
-				while (q < end &&
-				       (hex ? is_xdigit((uint8_t)s[q]) : (s[q] == '0' || s[q] == '1')))
+				while (q < end && (hex ? is_xdigit((uint8_t)s[q])
+						       : (s[q] == '0' || s[q] == '1')))
 					q++;
 				if (q - p >= 3 && !is_ident(at(s, end, q))) {
 					if ((rc = push(c, k, p, q - p)))
@@ -489,8 +491,8 @@ static int lex_range(struct rg_myclass *c, const struct rg_my_lexing *lx, const 
 	return exec ? RG_SQL_UNPARSEABLE : 0;
 }
 
-int rg_my_lex(struct rg_myclass *c, const struct rg_my_lexing *lx, const char *sql,
-	      size_t len, const struct rg_my_tok **toks, size_t *n)
+int rg_my_lex(struct rg_myclass *c, const struct rg_my_lexing *lx, const char *sql, size_t len,
+	      const struct rg_my_tok **toks, size_t *n)
 {
 	*toks = NULL;
 	*n = 0;
@@ -573,7 +575,7 @@ static size_t name_add(struct rg_myclass *c, struct pname **v, size_t *n, size_t
 		c->oom = true;
 		return SIZE_MAX;
 	}
-	(*v)[*n] = (struct pname){ schema, name, access };
+	(*v)[*n] = (struct pname){schema, name, access};
 	return (*n)++;
 }
 
@@ -618,25 +620,46 @@ static bool is_name(const struct rg_myclass *c, size_t i, size_t e)
 	}
 
 /* Words that stand before '(' without being a call: clause keywords, constructs, types. */
-static const char *const not_calls[] = {
-	"as", "in", "exists", "values", "value", "using", "on", "and", "or", "xor", "not", "over",
-	"where", "having", "from", "join", "select", "with", "all", "any", "some", "union",
-	"except", "intersect", "into", "table", "set", "key", "index", "primary", "unique",
-	"foreign", "references", "check", "constraint", "partition", "partitions",
-	"subpartition", "subpartitions", "columns", "range", "list", "hash", "than", "by", "is",
-	"between", "like", "rlike", "regexp", "case", "when", "then", "else", "end", "distinct",
-	"lateral", "returning", "window", "rows", "escape", "against", "to", "do", "return",
-	"char", "varchar", "binary", "varbinary", "int", "integer", "tinyint", "smallint",
-	"mediumint", "bigint", "decimal", "dec", "numeric", "fixed", "float", "double", "real",
-	"bit", "enum", "datetime", "timestamp", "time", "year", "text", "blob", "nchar",
-	"nvarchar", "unsigned", "signed", "vector", "fulltext", "spatial", "keys", "limit",
-	"for", "of", "lock", "option", "default", NULL
-};
+static const char *const not_calls[] = {"as",	      "in",	      "exists",
+					"values",     "value",	      "using",
+					"on",	      "and",	      "or",
+					"xor",	      "not",	      "over",
+					"where",      "having",	      "from",
+					"join",	      "select",	      "with",
+					"all",	      "any",	      "some",
+					"union",      "except",	      "intersect",
+					"into",	      "table",	      "set",
+					"key",	      "index",	      "primary",
+					"unique",     "foreign",      "references",
+					"check",      "constraint",   "partition",
+					"partitions", "subpartition", "subpartitions",
+					"columns",    "range",	      "list",
+					"hash",	      "than",	      "by",
+					"is",	      "between",      "like",
+					"rlike",      "regexp",	      "case",
+					"when",	      "then",	      "else",
+					"end",	      "distinct",     "lateral",
+					"returning",  "window",	      "rows",
+					"escape",     "against",      "to",
+					"do",	      "return",	      "char",
+					"varchar",    "binary",	      "varbinary",
+					"int",	      "integer",      "tinyint",
+					"smallint",   "mediumint",    "bigint",
+					"decimal",    "dec",	      "numeric",
+					"fixed",      "float",	      "double",
+					"real",	      "bit",	      "enum",
+					"datetime",   "timestamp",    "time",
+					"year",	      "text",	      "blob",
+					"nchar",      "nvarchar",     "unsigned",
+					"signed",     "vector",	      "fulltext",
+					"spatial",    "keys",	      "limit",
+					"for",	      "of",	      "lock",
+					"option",     "default",      NULL};
 
 /* A name right after these is a table, index, alias or key, even when '(' follows. */
-static const char *const name_before[] = { "key", "index", "constraint", "references", "as",
-					   "from", "join", "into", "table", "update", "partition",
-					   "trigger", "view", NULL };
+static const char *const name_before[] = {
+    "key",  "index", "constraint", "references", "as",	    "from", "join",
+    "into", "table", "update",	   "partition",	 "trigger", "view", NULL};
 
 /* ------------------------------------------------------------ classifier */
 
@@ -727,17 +750,17 @@ static void add_alias(struct rg_myclass *c, size_t tok, size_t table)
 		c->oom = true;
 		return;
 	}
-	c->aliases[c->naliases++] = (struct alias){ a, table };
+	c->aliases[c->naliases++] = (struct alias){a, table};
 }
 
 /* Words after a table reference that are not its alias. */
 static const char *const not_alias[] = {
-	"where", "join", "inner", "left", "right", "cross", "natural", "straight_join", "on",
-	"using", "set", "order", "group", "having", "limit", "union", "except", "intersect",
-	"for", "lock", "into", "partition", "use", "ignore", "force", "window", "returning",
-	"full", "outer", "procedure", "fetch", "offset", "with", "read", "write", "low_priority",
-	"local", "values", "value", "select", "default", NULL
-};
+    "where",	     "join",	  "inner",  "left",	 "right",  "cross",	"natural",
+    "straight_join", "on",	  "using",  "set",	 "order",  "group",	"having",
+    "limit",	     "union",	  "except", "intersect", "for",	   "lock",	"into",
+    "partition",     "use",	  "ignore", "force",	 "window", "returning", "full",
+    "outer",	     "procedure", "fetch",  "offset",	 "with",   "read",	"write",
+    "low_priority",  "local",	  "values", "value",	 "select", "default",	NULL};
 
 /* One table factor at i in a FROM list or a reference list; returns where to go on. */
 static size_t table_factor(struct rg_myclass *c, size_t i, size_t e, uint8_t access)
@@ -756,7 +779,7 @@ static size_t table_factor(struct rg_myclass *c, size_t i, size_t e, uint8_t acc
 		return table_factor(c, i + 1, e, access);
 	if (is_name(c, i, e) && punct(c, i + 1, e, '(')) {
 		/* a table function (JSON_TABLE): a call; its arguments are walked after */
-		size_t part[1] = { i };
+		size_t part[1] = {i};
 		call_at(c, part, 1);
 		return i + 1;
 	}
@@ -797,7 +820,7 @@ static size_t with_list(struct rg_myclass *c, size_t i, size_t e)
 				c->oom = true;
 				return e;
 			}
-			c->ctes[c->nctes++] = (struct cte){ name, i, e };
+			c->ctes[c->nctes++] = (struct cte){name, i, e};
 		}
 		i++;
 		if (punct(c, i, e, '('))
@@ -873,10 +896,10 @@ static size_t walk(struct rg_myclass *c, size_t i, size_t e, enum walk_mode m, u
 							 m == W_REFS ? access : RG_ACCESS_READ);
 					continue;
 				} else if (kw_any(c, i, e,
-						  WORDS("where", "group", "having", "order", "limit",
-							"window", "union", "except", "intersect",
-							"into", "procedure", "returning", "set",
-							"fetch", "offset"))) {
+						  WORDS("where", "group", "having", "order",
+							"limit", "window", "union", "except",
+							"intersect", "into", "procedure",
+							"returning", "set", "fetch", "offset"))) {
 					if (kw(c, i, e, "where") && where)
 						*where = true;
 					check_into(c, i, e);
@@ -885,7 +908,8 @@ static size_t walk(struct rg_myclass *c, size_t i, size_t e, enum walk_mode m, u
 			}
 			if (punct(c, next, e, '(') && n <= 2) {
 				bool call = true;
-				if (n == 1 && t->kind == RG_MY_TOK_WORD && kw_any(c, i, e, not_calls))
+				if (n == 1 && t->kind == RG_MY_TOK_WORD &&
+				    kw_any(c, i, e, not_calls))
 					call = false;
 				if (i > 0 && kw_any(c, i - 1, e, name_before))
 					call = false;
@@ -1039,10 +1063,37 @@ static void insert_stmt(struct rg_myclass *c, size_t i, size_t e)
 	walk(c, next, e, W_EXPR, 0, NULL);
 }
 
-/* System variables whose change alters how the server lexes later text. */
-static bool lexing_var(const struct rg_myclass *c, size_t t)
+/* Whether token t is a single value naming a character set this lexer reads correctly
+ * (utf8mb4 or 'utf8mb4'); anything else (DEFAULT, an expression) may change lexing. */
+static bool safe_charset_value(const struct rg_myclass *c, size_t t, size_t e)
 {
+	char name[32];
 	const struct rg_my_tok *k = &c->toks[t];
+	const char *p = c->s + k->off;
+	size_t n = k->len;
+	if (t >= e || (k->kind != RG_MY_TOK_WORD && k->kind != RG_MY_TOK_STRING &&
+		       k->kind != RG_MY_TOK_QIDENT))
+		return false;
+	if (k->kind != RG_MY_TOK_WORD) {
+		/* quoted: no escapes or doubled quotes, so the bytes are the name */
+		if (p[0] == 'N' || p[0] == 'n' || n < 3 || memchr(p + 1, p[0], n - 2))
+			return false;
+		p++;
+		n -= 2;
+	}
+	if (n >= sizeof(name) || memchr(p, '\\', n))
+		return false;
+	memcpy(name, p, n);
+	name[n] = 0;
+	return rg_my_charset_safe(name);
+}
+
+/* System variables whose change alters how the server lexes later text: sql_mode always
+ * (the caller tracks its flags), character_set_client unless set to a safe one. var is the
+ * name's token, val the first token of the value (or e), e the assignment's end. */
+static bool lexing_var(const struct rg_myclass *c, size_t var, size_t val, size_t e)
+{
+	const struct rg_my_tok *k = &c->toks[var];
 	const char *p = c->s + k->off;
 	size_t n = k->len;
 	if (k->kind == RG_MY_TOK_SYSVAR) {
@@ -1053,11 +1104,12 @@ static bool lexing_var(const struct rg_myclass *c, size_t t)
 		p++;
 		n -= 2;
 	}
-	static const char *const vars[] = { "sql_mode", "character_set_client",
-					    "character_set_connection", "names", NULL };
-	for (const char *const *v = vars; *v; v++)
-		if (strlen(*v) == n && strncasecmp(p, *v, n) == 0)
-			return true;
+#define IS(lit) (n == sizeof(lit) - 1 && strncasecmp(p, lit, n) == 0)
+	if (IS("sql_mode"))
+		return true;
+	if (IS("character_set_client"))
+		return !(val + 1 == e && safe_charset_value(c, val, e));
+#undef IS
 	return false;
 }
 
@@ -1072,7 +1124,7 @@ static bool sysvar_scope_is(const struct rg_myclass *c, size_t t, const char *sc
 /* SET assignments [i, e): scope words, targets, values. */
 static void set_assignments(struct rg_myclass *c, size_t i, size_t e)
 {
-	static const char *const global[] = { "global", "persist", "persist_only", NULL };
+	static const char *const global[] = {"global", "persist", "persist_only", NULL};
 	while (i < e && !c->bad) {
 		/* one assignment: up to the next comma at this level */
 		size_t j = i;
@@ -1110,7 +1162,11 @@ static void set_assignments(struct rg_myclass *c, size_t i, size_t e)
 			c->bad = true;
 			return;
 		}
-		if (lexing_var(c, var))
+		size_t val = k;
+		if (punct(c, val, j, '=') ||
+		    (is_kind(c, val, j, RG_MY_TOK_PUNCT) && c->toks[val].len == 2))
+			val++; /* = or := */
+		if (lexing_var(c, var, val, j))
 			c->ops |= OPB(SET_LEXING);
 		walk(c, k, j, W_EXPR, 0, NULL);
 		i = j + 1;
@@ -1134,11 +1190,14 @@ static void set_stmt(struct rg_myclass *c, size_t i, size_t e)
 	}
 	if (kw_any(c, i, e, WORDS("names", "charset")) ||
 	    (kw(c, i, e, "character") && kw(c, i + 1, e, "set"))) {
-		c->ops |= OPB(SET_LEXING);
+		/* SET NAMES x [COLLATE y], SET CHARACTER SET x: character_set_client = x */
+		size_t v = kw(c, i, e, "character") ? i + 2 : i + 1;
+		if (!safe_charset_value(c, v, e) ||
+		    !(v + 1 == e || (kw(c, v + 1, e, "collate") && v + 3 == e)))
+			c->ops |= OPB(SET_LEXING);
 		return;
 	}
-	if (kw(c, i, e, "password") ||
-	    (kw(c, i, e, "default") && kw(c, i + 1, e, "role"))) {
+	if (kw(c, i, e, "password") || (kw(c, i, e, "default") && kw(c, i + 1, e, "role"))) {
 		c->ops |= OPB(ALTER_ROLE) | OPB(ALTER);
 		walk(c, i + 1, e, W_EXPR, 0, NULL);
 		return;
@@ -1163,8 +1222,7 @@ static void dynamic_text(struct rg_myclass *c, size_t i, size_t e)
 	if (is_kind(c, i, e, RG_MY_TOK_WORD) && c->s[c->toks[i].off] == '_' &&
 	    is_kind(c, i + 1, e, RG_MY_TOK_STRING))
 		i++; /* a character set introducer */
-	if (!is_kind(c, i, e, RG_MY_TOK_STRING) ||
-	    (i + 1 < e && !kw(c, i + 1, e, "using"))) {
+	if (!is_kind(c, i, e, RG_MY_TOK_STRING) || (i + 1 < e && !kw(c, i + 1, e, "using"))) {
 		c->bad = true;
 		return;
 	}
@@ -1174,8 +1232,8 @@ static void dynamic_text(struct rg_myclass *c, size_t i, size_t e)
 		o++, n--;
 	char q = c->s[o];
 	for (size_t k = o + 1; k + 1 < o + n; k++)
-		if (c->s[k] == q || (c->s[k] == '\\' &&
-				     !(c->lx->modes & RG_MY_NO_BACKSLASH_ESCAPES))) {
+		if (c->s[k] == q ||
+		    (c->s[k] == '\\' && !(c->lx->modes & RG_MY_NO_BACKSLASH_ESCAPES))) {
 			c->bad = true;
 			return;
 		}
@@ -1233,7 +1291,7 @@ static void dynamic_text(struct rg_myclass *c, size_t i, size_t e)
 		c->oom = true;
 		return;
 	}
-	c->dyns[c->ndyns++] = (struct dyn){ i, from, to };
+	c->dyns[c->ndyns++] = (struct dyn){i, from, to};
 	stmt(c, from, to);
 	c->pdepth--;
 }
@@ -1270,8 +1328,9 @@ static void create_stmt(struct rg_myclass *c, size_t i, size_t e)
 			i += 3;
 			continue;
 		}
-		if (kw_any(c, i, e, WORDS("temporary", "aggregate", "online", "offline", "unique",
-					  "fulltext", "spatial", "global", "undo", "external"))) {
+		if (kw_any(c, i, e,
+			   WORDS("temporary", "aggregate", "online", "offline", "unique",
+				 "fulltext", "spatial", "global", "undo", "external"))) {
 			i++;
 			continue;
 		}
@@ -1284,7 +1343,8 @@ static void create_stmt(struct rg_myclass *c, size_t i, size_t e)
 			c->bad = true;
 			return;
 		}
-		if (kw(c, next, e, "like") || (punct(c, next, e, '(') && kw(c, next + 1, e, "like"))) {
+		if (kw(c, next, e, "like") ||
+		    (punct(c, next, e, '(') && kw(c, next + 1, e, "like"))) {
 			size_t l = kw(c, next, e, "like") ? next + 1 : next + 2;
 			size_t n2;
 			table_at(c, l, e, RG_ACCESS_READ, &n2);
@@ -1332,8 +1392,9 @@ static void create_stmt(struct rg_myclass *c, size_t i, size_t e)
 			return;
 		}
 		stmt(c, d + 1, e);
-	} else if (kw_any(c, i, e, WORDS("database", "schema", "server", "tablespace",
-					 "logfile", "spatial"))) {
+	} else if (kw_any(
+		       c, i, e,
+		       WORDS("database", "schema", "server", "tablespace", "logfile", "spatial"))) {
 		/* the object alone */
 	} else {
 		c->bad = true;
@@ -1373,9 +1434,9 @@ static void alter_stmt(struct rg_myclass *c, size_t i, size_t e)
 		size_t d = find_kw(c, i, e, "do");
 		if (d != e)
 			stmt(c, d + 1, e);
-	} else if (!kw_any(c, i, e, WORDS("database", "schema", "function", "procedure",
-					  "server", "tablespace", "logfile", "instance",
-					  "package"))) {
+	} else if (!kw_any(c, i, e,
+			   WORDS("database", "schema", "function", "procedure", "server",
+				 "tablespace", "logfile", "instance", "package"))) {
 		c->bad = true;
 	}
 }
@@ -1400,9 +1461,9 @@ static void drop_stmt(struct rg_myclass *c, size_t i, size_t e)
 			table_at(c, on + 1, e, RG_ACCESS_WRITE, &next);
 	} else if (kw_any(c, i, e, WORDS("user", "role"))) {
 		c->ops |= OPB(DROP_ROLE);
-	} else if (!kw_any(c, i, e, WORDS("database", "schema", "function", "procedure",
-					  "trigger", "event", "server", "tablespace",
-					  "logfile", "package"))) {
+	} else if (!kw_any(c, i, e,
+			   WORDS("database", "schema", "function", "procedure", "trigger", "event",
+				 "server", "tablespace", "logfile", "package"))) {
 		c->bad = true;
 	}
 }
@@ -1426,8 +1487,8 @@ static void explain_stmt(struct rg_myclass *c, size_t i, size_t e, bool analyze)
 		return;
 	}
 	if (punct(c, k, e, '(') ||
-	    kw_any(c, k, e, WORDS("select", "with", "insert", "replace", "update", "delete",
-				  "values")) ||
+	    kw_any(c, k, e,
+		   WORDS("select", "with", "insert", "replace", "update", "delete", "values")) ||
 	    (!analyze && kw(c, k, e, "table"))) {
 		c->ops |= OPB(EXPLAIN);
 		stmt(c, k, e);
@@ -1692,11 +1753,24 @@ static void normalize(struct rg_myclass *c, size_t i, size_t e)
 		while (d < c->ndyns && c->dyns[d].tok != k)
 			d++;
 		if (d < c->ndyns) {
-			/* a prepared text: its own normalized form, quoted (it holds no quote
-			 * or backslash, so it stays one plain literal) */
+			/* a prepared text: its own normalized form, quoted with a quote it
+			 * does not hold (quotes survive only inside `names`), so that it stays
+			 * one plain literal; "?" if it holds both */
+			size_t at0 = c->nlen;
 			norm_put(c, "'", 1);
 			normalize(c, c->dyns[d].from, c->dyns[d].to);
-			norm_put(c, "'", 1);
+			if (c->oom)
+				return;
+			char *body = c->norm + at0 + 1;
+			size_t blen = c->nlen - at0 - 1;
+			bool sq = memchr(body, '\'', blen), dq = memchr(body, '"', blen);
+			if (sq && dq) {
+				c->nlen = at0;
+				norm_put(c, "?", 1);
+			} else {
+				c->norm[at0] = sq ? '"' : '\'';
+				norm_put(c, sq ? "\"" : "'", 1);
+			}
 		} else if (t->kind == RG_MY_TOK_STRING || t->kind == RG_MY_TOK_LITERAL) {
 			norm_put(c, "?", 1);
 		} else if (t->kind == RG_MY_TOK_QIDENT) {
@@ -1717,7 +1791,10 @@ static void normalize(struct rg_myclass *c, size_t i, size_t e)
 			bool bq = p[-1] == '`'; /* already doubles its backticks */
 			norm_put(c, "@`", 2);
 			for (size_t j = 0; j + 3 < t->len; j++)
-				norm_put(c, p[j] == '`' && !bq ? "``" : p[j] ? p + j : "?",
+				norm_put(c,
+					 p[j] == '`' && !bq ? "``"
+					 : p[j]		    ? p + j
+							    : "?",
 					 p[j] == '`' && !bq ? 2 : 1);
 			norm_put(c, "`", 1);
 		} else {
@@ -1734,8 +1811,8 @@ static int export_names(struct rg_myclass *c, const struct pname *v, size_t n,
 	if (!grow((void **)out, cap, n ? n : 1, sizeof(**out)))
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
-		(*out)[i] = (struct rg_sql_name){ astr(c, v[i].schema), astr(c, v[i].name),
-						  v[i].access };
+		(*out)[i] =
+		    (struct rg_sql_name){astr(c, v[i].schema), astr(c, v[i].name), v[i].access};
 	return 0;
 }
 
@@ -1770,11 +1847,11 @@ static bool match_parens(struct rg_myclass *c)
 
 static void unparseable(struct rg_sql_facts *out)
 {
-	*out = (struct rg_sql_facts){ .status = RG_SQL_UNPARSEABLE, .ops = OPB(UNKNOWN) };
+	*out = (struct rg_sql_facts){.status = RG_SQL_UNPARSEABLE, .ops = OPB(UNKNOWN)};
 }
 
-int rg_myclass_run(struct rg_myclass *c, const struct rg_my_lexing *lx, const char *sql,
-		   size_t len, unsigned flags, struct rg_sql_facts *out)
+int rg_myclass_run(struct rg_myclass *c, const struct rg_my_lexing *lx, const char *sql, size_t len,
+		   unsigned flags, struct rg_sql_facts *out)
 {
 	const struct rg_my_tok *toks;
 	size_t ntoks;
@@ -1912,8 +1989,8 @@ int rg_my_sql_mode_flags(const char *mode, size_t len, unsigned *flags)
 
 bool rg_my_charset_safe(const char *name)
 {
-	static const char *const safe[] = { "utf8mb4", "utf8mb3", "utf8", "latin1", "ascii",
-					    "binary", NULL };
+	static const char *const safe[] = {"utf8mb4", "utf8mb3", "utf8", "latin1",
+					   "ascii",   "binary",	 NULL};
 	for (const char *const *s = safe; *s; s++)
 		if (strcasecmp(name, *s) == 0)
 			return true;

@@ -77,7 +77,7 @@ enum rg_my_dialect {
 struct rg_my_lexing {
 	uint32_t server_version; /* as in versioned comments: 101100 for 10.11.0 */
 	enum rg_my_dialect dialect;
-	unsigned modes;		 /* RG_MY_* sql_mode flags */
+	unsigned modes; /* RG_MY_* sql_mode flags */
 };
 
 /* Token kinds of the lexer; literals are all RG_MY_TOK_LITERAL except strings. */
@@ -95,7 +95,7 @@ enum rg_my_tok_kind {
 /* Two tokens are adjacent (nothing between them, as in a.b) when one's off + len is the
  * other's off. */
 struct rg_my_tok {
-	uint32_t kind; /* enum rg_my_tok_kind */
+	uint32_t kind;	   /* enum rg_my_tok_kind */
 	uint32_t off, len; /* the token's text in the input */
 };
 
@@ -110,8 +110,8 @@ void rg_myclass_free(struct rg_myclass *c);
  * call on c. Returns 0, RG_SQL_UNPARSEABLE (the lexer cannot follow the text: nothing is
  * listed), or -ENOMEM / -E2BIG (more than 2^31 bytes).
  */
-int rg_my_lex(struct rg_myclass *c, const struct rg_my_lexing *lx, const char *sql,
-	      size_t len, const struct rg_my_tok **toks, size_t *n);
+int rg_my_lex(struct rg_myclass *c, const struct rg_my_lexing *lx, const char *sql, size_t len,
+	      const struct rg_my_tok **toks, size_t *n);
 
 /*
  * Classify sql[0..len) under lx. flags: RG_SQLCLASS_FINGERPRINT (one xxh3 per statement of
@@ -120,8 +120,8 @@ int rg_my_lex(struct rg_myclass *c, const struct rg_my_lexing *lx, const char *s
  * by "; "), RG_SQLCLASS_VALIDATE_ONLY (status and nstmts only). Fills *out; its pointers
  * stay valid until the next call on c. Returns 0 or -ENOMEM.
  */
-int rg_myclass_run(struct rg_myclass *c, const struct rg_my_lexing *lx, const char *sql,
-		   size_t len, unsigned flags, struct rg_sql_facts *out);
+int rg_myclass_run(struct rg_myclass *c, const struct rg_my_lexing *lx, const char *sql, size_t len,
+		   unsigned flags, struct rg_sql_facts *out);
 
 /*
  * The statement(s) behind f may change how later text is lexed (sql_mode, character set

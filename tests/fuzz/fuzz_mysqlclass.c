@@ -55,7 +55,7 @@ static void check_names(const struct rg_sql_name *v, size_t n, bool tables)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char norm[1 << 16];
-	struct rg_my_lexing lx = { 101100, RG_MY_MARIADB, 0 };
+	struct rg_my_lexing lx = {101100, RG_MY_MARIADB, 0};
 	struct rg_sql_facts f, g;
 	unsigned flags = 0;
 
@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 0 && data[0] < 32) {
 		lx.modes = data[0] & 3;
 		if (data[0] & 4)
-			lx = (struct rg_my_lexing){ 80036, RG_MY_MYSQL, lx.modes };
+			lx = (struct rg_my_lexing){80036, RG_MY_MYSQL, lx.modes};
 		flags = (data[0] & 8 ? RG_SQLCLASS_FINGERPRINT : 0) |
 			(data[0] & 16 ? RG_SQLCLASS_VALIDATE_ONLY : 0);
 		data++;
@@ -114,8 +114,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(norm, f.normalized, f.normalized_len + 1);
 
 	/* the normalized text: same facts, and it is its own normal form */
-	struct rg_my_lexing plain = { 101100, RG_MY_MARIADB, 0 };
+	struct rg_my_lexing plain = {101100, RG_MY_MARIADB, 0};
 	if (rg_myclass_run(mn, &plain, norm, strlen(norm), RG_SQLCLASS_NORMALIZE, &g))
+		return 0;
+	/* a prepared text holding both quote characters (in names) normalizes to ?, and the
+	 * normalized text no longer says what it prepares */
+	if (g.status != RG_SQL_OK &&
+	    (f.ops & (RG_OP_BIT(RG_OP_PREPARE) | RG_OP_BIT(RG_OP_EXECUTE))))
 		return 0;
 	check(g.status == RG_SQL_OK);
 	check(g.nstmts == f.nstmts);

@@ -32,10 +32,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s server_version modes [mysql] < sql\n", argv[0]);
 		return 2;
 	}
-	struct rg_my_lexing lx = { (uint32_t)strtoul(argv[1], NULL, 10),
-				   argc > 3 && !strcmp(argv[3], "mysql") ? RG_MY_MYSQL
-									 : RG_MY_MARIADB,
-				   (unsigned)strtoul(argv[2], NULL, 10) };
+	struct rg_my_lexing lx = {(uint32_t)strtoul(argv[1], NULL, 10),
+				  argc > 3 && !strcmp(argv[3], "mysql") ? RG_MY_MYSQL
+									: RG_MY_MARIADB,
+				  (unsigned)strtoul(argv[2], NULL, 10)};
 	size_t n = fread(buf, 1, sizeof(buf), stdin);
 	struct rg_myclass *c = rg_myclass_new();
 	struct rg_sql_facts f;

@@ -203,8 +203,20 @@ static const struct tc cases[] = {
 	{ "SET @@session.sql_mode = DEFAULT", 0, B(SET) | B(SET_LEXING), 0, "", "" },
 	{ "set x = 1, character_set_client = sjis", 0, B(SET) | B(SET_LEXING), 0, "", "" },
 	{ "SET NAMES sjis", 0, B(SET) | B(SET_LEXING), 0, "", "" },
+	{ "SET NAMES 'gbk' COLLATE gbk_bin", 0, B(SET) | B(SET_LEXING), 0, "", "" },
+	{ "SET NAMES DEFAULT", 0, B(SET) | B(SET_LEXING), 0, "", "" },
 	{ "SET CHARACTER SET big5", 0, B(SET) | B(SET_LEXING), 0, "", "" },
-	{ "/*!40101 SET NAMES utf8mb4 */", 0, B(SET) | B(SET_LEXING), 0, "", "" },
+	{ "SET CHARSET @cs", 0, B(SET) | B(SET_LEXING), 0, "", "" },
+	{ "SET character_set_client = CONCAT('s', 'jis')", 0, B(SET) | B(SET_LEXING), 0, "",
+	  "concat" },
+	{ "SET @@session.character_set_client = DEFAULT", 0, B(SET) | B(SET_LEXING), 0, "",
+	  "" },
+	/* character sets the lexer reads alike change nothing it depends on */
+	{ "/*!40101 SET NAMES utf8mb4 */", 0, B(SET), 0, "", "" },
+	{ "SET NAMES 'utf8mb4' COLLATE 'utf8mb4_bin'", 0, B(SET), 0, "", "" },
+	{ "SET CHARACTER SET latin1", 0, B(SET), 0, "", "" },
+	{ "SET character_set_client = utf8mb4, character_set_connection = sjis", 0, B(SET), 0,
+	  "", "" },
 	{ "SET STATEMENT sql_mode = '' FOR SELECT * FROM t", 0,
 	  B(SET) | B(SET_LEXING) | B(SELECT), 0, "t:r", "" },
 	{ "SET STATEMENT max_statement_time = 1 FOR DELETE FROM t", 0, B(SET) | B(DELETE),
@@ -625,6 +637,9 @@ static void test_session_helpers(void **state)
 	assert_false(rg_my_charset_safe("big5"));
 
 	struct tc set = { "SET NAMES gbk", 0, 0, 0, NULL, NULL };
+	struct tc utf = { "SET NAMES utf8mb4", 0, 0, 0, NULL, NULL };
+	struct rg_sql_facts u = run_case(&utf, 0);
+	assert_false(rg_myclass_changes_lexing(&u));
 	struct rg_sql_facts f = run_case(&set, 0);
 	assert_true(rg_myclass_changes_lexing(&f));
 	struct tc sel = { "SELECT @@sql_mode", 0, 0, 0, NULL, NULL };
