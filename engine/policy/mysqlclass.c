@@ -284,6 +284,10 @@ static int lex_range(struct rg_myclass *c, const struct rg_my_lexing *lx, const 
 				size_t nd = 0;
 				while (nd < 6 && is_digit(at(s, end, q + nd)))
 					nd++;
+				/* MySQL has read 5-digit versions for long and 6-digit ones only
+				 * lately: a sixth digit there is ambiguous */
+				if (nd == 6 && lx->dialect == RG_MY_MYSQL)
+					return RG_SQL_UNPARSEABLE;
 				if (nd >= 5) {
 					uint32_t v = 0;
 					for (size_t k = 0; k < nd; k++)
@@ -1311,6 +1315,55 @@ static size_t skip_definer(const struct rg_myclass *c, size_t i, size_t e)
 	return i;
 }
 
+/* Words a routine body starts with (a statement, RETURN, or a compound statement). */
+static const char *const body_starts[] = {
+    "select",  "insert",   "replace", "update",	   "delete",   "set",	     "call",
+    "do",      "return",   "begin",   "with",	   "if",       "case",	     "while",
+    "loop",    "repeat",   "declare", "truncate",  "drop",     "create",     "alter",
+    "grant",   "revoke",   "show",    "prepare",   "execute",  "deallocate", "values",
+    "table",   "load",	   "lock",    "unlock",	   "start",    "commit",     "rollback",
+    "signal",  "resignal", "kill",    "flush",	   "install",  "uninstall",  "rename",
+    "analyze", "optimize", "repair",  "check",	   "checksum", "explain",    "describe",
+    "desc",    "handler",  "use",     "savepoint", "release",  "xa",	     "iterate",
+    "leave",   "open",	   "close",   "fetch",	   "get",      "purge",	     "reset",
+    "change",  "stop",	   "help",    "binlog",	   "shutdown", "cache",	     NULL};
+
+/* CREATE FUNCTION/PROCEDURE [IF NOT EXISTS] name (params) [RETURNS type] [characteristics]
+ * body, from the token after FUNCTION/PROCEDURE. */
+static void routine_body(struct rg_myclass *c, size_t i, size_t e)
+{
+	size_t part[3], n;
+	i = dotted(c, skip_if_exists(c, i, e), e, part, &n);
+	if (n == 0 || n > 2 || !punct(c, i, e, '(')) {
+		c->bad = true;
+		return;
+	}
+	i = c->match[i] + 1;
+	/* RETURNS type and characteristics hold no statement word but SQL in "CONTAINS SQL",
+	 * "READS SQL DATA", "SQL SECURITY" and COMMENT 'text' */
+	while (i < e) {
+		if (kw(c, i, e, "comment") && is_kind(c, i + 1, e, RG_MY_TOK_STRING)) {
+			i += 2;
+			continue;
+		}
+		if (punct(c, i, e, '(')) {
+			i = c->match[i] + 1;
+			continue;
+		}
+		if (kw_any(c, i, e, body_starts) && !(i > 0 && kw(c, i - 1, e, "returns")))
+			break;
+		i++;
+	}
+	if (i >= e) {
+		c->bad = true;
+		return;
+	}
+	if (kw(c, i, e, "return"))
+		walk(c, i + 1, e, W_EXPR, 0, NULL);
+	else
+		stmt(c, i, e);
+}
+
 static void create_stmt(struct rg_myclass *c, size_t i, size_t e)
 {
 	size_t next;
@@ -1362,11 +1415,13 @@ static void create_stmt(struct rg_myclass *c, size_t i, size_t e)
 	} else if (kw_any(c, i, e, WORDS("user", "role"))) {
 		c->ops |= OPB(CREATE_ROLE);
 	} else if (kw_any(c, i, e, WORDS("function", "procedure", "package"))) {
-		/* routine bodies are opaque (as PL/pgSQL is on the PostgreSQL side); a
-		 * loadable function (SONAME) is a plugin */
+		/* a loadable function (SONAME) is a plugin; otherwise the body, one
+		 * statement or RETURN expr, is classified (a compound body is not) */
 		c->ops |= OPB(CREATE_FUNCTION);
 		if (find_kw(c, i, e, "soname") != e)
 			c->ops |= OPB(INSTALL_PLUGIN);
+		else if (!kw(c, i, e, "package"))
+			routine_body(c, i + 1, e);
 	} else if (kw(c, i, e, "trigger")) {
 		/* CREATE TRIGGER t {BEFORE|AFTER} ev ON tbl FOR EACH ROW [FOLLOWS|PRECEDES x]
 		 * body: the body runs on every write of tbl, so it is classified */

@@ -28,9 +28,10 @@
  *   CREATE/ALTER/DROP/RENAME USER and ROLE, SET PASSWORD, SET DEFAULT ROLE
  *                                            -> create_role / alter_role / drop_role (+ the
  *                                               general kind)
- *   CREATE FUNCTION/PROCEDURE/TRIGGER/EVENT  -> create + create_function (trigger and event
- *                                               bodies are classified too; routine bodies
- *                                               are opaque, CALL is its own op)
+ *   CREATE FUNCTION/PROCEDURE/TRIGGER/EVENT  -> create + create_function, and the body's
+ *                                               facts when it is one statement or RETURN
+ *                                               expr (a compound body is unparseable);
+ *                                               CALL is its own op
  *   GRANT, REVOKE                            -> grant / revoke
  *   SET (any variable)                       -> set; SET GLOBAL/PERSIST/PERSIST_ONLY and
  *                                               @@global./@@persist. targets add alter_system

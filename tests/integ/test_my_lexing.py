@@ -86,6 +86,10 @@ CASES = [
     (b"PREPARE s FROM '" + INS + b"'; EXECUTE s", 0, "log", True),
     (b"EXECUTE IMMEDIATE '" + INS + b"'", 0, "log", True),
     (b"SET @q = '" + INS + b"'; PREPARE s FROM @q; EXECUTE s", 0, "log", False),
+    # a routine's body runs at CALL: its statement is reported with the CREATE
+    (b"CREATE PROCEDURE p() " + INS + b"; CALL p()", 0, "log", True),
+    (b"CREATE FUNCTION f() RETURNS INT MODIFIES SQL DATA BEGIN " + INS + b"; RETURN 1; END; "
+     b"SELECT f()", 0, "log", False),
     # what the server refuses must not be reported as a harmless read either
     (b"SELECT 1 \\; " + INS, 0, "log", False),
     (b"SELECT 1\x00; " + INS, 0, "log", False),
@@ -113,7 +117,7 @@ def classifier_says(facts, probe):
 
 def run_on_server(srv, modes, sql, probe):
     """What the server ran: True/False, and the error it raised, if any."""
-    conn = srv.connect()
+    conn = srv.connect(database="rgdiff")
     err = None
     cols = None
     try:
@@ -157,7 +161,7 @@ def main():
         rgtest.log(f"MariaDB {ver} (versioned comments up to {version})")
         failures = []
         for sql, modes, probe, exact in CASES:
-            # PyMySQL sends text: lg is found through the connection's default database
+            # qualified, as a rule would see it (the session's database is rgdiff too)
             sql = sql.replace(b"INTO lg", b"INTO rgdiff.lg")
             facts = classify(tool, version, modes, sql)
             says = classifier_says(facts, probe)

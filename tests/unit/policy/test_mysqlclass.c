@@ -156,7 +156,17 @@ static const struct tc cases[] = {
 	  0, B(CREATE) | B(SELECT), 0, "v:w t:r", "" },
 	{ "CREATE UNIQUE INDEX i ON t (a, b)", 0, B(CREATE), 0, "t:w", "" },
 	{ "CREATE DATABASE IF NOT EXISTS d", 0, B(CREATE), 0, "", "" },
-	{ "CREATE PROCEDURE p() SELECT 1", 0, B(CREATE) | B(CREATE_FUNCTION), 0, "", "" },
+	{ "CREATE PROCEDURE p() SELECT 1", 0, B(CREATE) | B(CREATE_FUNCTION) | B(SELECT), 0, "",
+	  "" },
+	/* single-statement routine bodies are classified; CALL is its own operation */
+	{ "CREATE FUNCTION f(a INT) RETURNS VARCHAR(10) DETERMINISTIC RETURN (SELECT SLEEP(a))",
+	  0, B(CREATE) | B(CREATE_FUNCTION) | B(SELECT), 0, "", "sleep" },
+	{ "CREATE DEFINER = root@localhost PROCEDURE db.p(IN x INT) MODIFIES SQL DATA "
+	  "COMMENT 'purge; all' DELETE FROM t",
+	  0, B(CREATE) | B(CREATE_FUNCTION) | B(DELETE), B(DELETE), "t:w", "" },
+	{ "CREATE OR REPLACE FUNCTION IF NOT EXISTS f() RETURNS INT CONTAINS SQL RETURN 1", 0,
+	  B(CREATE) | B(CREATE_FUNCTION), 0, "", "" },
+	{ "CREATE PROCEDURE p() LANGUAGE SQL SQL SECURITY INVOKER", 0, BAD, 0, NULL, NULL },
 	{ "CREATE FUNCTION f RETURNS STRING SONAME 'udf.so'", 0,
 	  B(CREATE) | B(CREATE_FUNCTION) | B(INSTALL_PLUGIN), 0, "", "" },
 	{ "CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW DELETE FROM audit", 0,
@@ -341,6 +351,10 @@ static const struct tc cases[] = {
 	{ "/*!50700 DROP TABLE t */", MYSQL8, B(DROP), 0, "t:w", "" },
 	{ "/*!80037 DROP TABLE t */ SELECT 1", MYSQL8, B(SELECT), 0, "", "" },
 	{ "/*M! DROP TABLE t */ SELECT 1", MYSQL8, B(SELECT), 0, "", "" },
+	{ "/*!800001 DROP TABLE t */", MYSQL8, BAD, 0, NULL, NULL },
+	/* MariaDB reads six digits at most: version 100100, and "0 DROP ..." runs */
+	{ "/*!1001000 DROP TABLE t */ SELECT 1", 0, BAD, 0, NULL, NULL },
+	{ "SELECT 1 /*!1001000 */", 0, B(SELECT), 0, "", "" },
 	/* ---- strings, escapes and sql_mode */
 	{ "SELECT 'a\\';DROP TABLE t;--'", 0, B(SELECT), 0, "", "" },
 	{ "SELECT 'a\\';DROP TABLE t;-- '", NB, B(SELECT) | B(DROP), 0, "t:w", "" },

@@ -1,1 +1,1 @@
-DROP ROLE r
+CREATE USER 'bob'@'%' IDENTIFIED BY 'x'

@@ -1,1 +1,1 @@
-SET PASSWORD FOR bob = PASSWORD('x')
+ALTER USER bob@localhost IDENTIFIED BY 'y'

@@ -1,1 +1,1 @@
-SET ROLE r
+DROP ROLE r

@@ -1,1 +1,1 @@
-GRANT SELECT (a) ON db.t TO bob
+RENAME USER a TO b

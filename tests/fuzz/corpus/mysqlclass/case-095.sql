@@ -1,1 +1,1 @@
-GRANT r TO bob
+SET DEFAULT ROLE r FOR bob

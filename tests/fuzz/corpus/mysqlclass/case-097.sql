@@ -1,1 +1,1 @@
-SET @a = 1
+GRANT SELECT (a) ON db.t TO bob

@@ -1,1 +1,1 @@
-SET autocommit = 0, @@session.wait_timeout = 10
+GRANT r TO bob

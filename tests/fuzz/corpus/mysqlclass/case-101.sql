@@ -1,1 +1,1 @@
-SET GLOBAL max_connections = 1
+SET @a = 1

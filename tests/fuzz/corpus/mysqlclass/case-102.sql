@@ -1,1 +1,1 @@
-SET @@global.max_connections = 1
+SET @a := (SELECT MAX(x) FROM t)

@@ -1,1 +1,1 @@
-SET @@GLOBAL . max_connections = 1
+SET autocommit = 0, @@session.wait_timeout = 10

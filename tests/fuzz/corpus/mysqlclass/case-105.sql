@@ -1,1 +1,1 @@
-SET a = 1, GLOBAL b = 2
+SET GLOBAL max_connections = 1

@@ -1,1 +1,1 @@
-SET GLOBAL TRANSACTION READ ONLY
+SET @@global.max_connections = 1

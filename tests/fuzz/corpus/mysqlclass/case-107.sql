@@ -1,1 +1,1 @@
-SET sql_mode = 'ANSI_QUOTES'
+SET @@GLOBAL . max_connections = 1

@@ -1,1 +1,1 @@
-SET SESSION sql_mode = ''
+SET PERSIST max_connections = 1

@@ -1,1 +1,1 @@
-SET @@`sql_mode` = ''
+SET GLOBAL TRANSACTION READ ONLY

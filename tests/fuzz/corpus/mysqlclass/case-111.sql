@@ -1,1 +1,1 @@
-SET @@session.sql_mode = DEFAULT
+SET sql_mode = 'ANSI_QUOTES'

@@ -1,1 +1,1 @@
-set x = 1, character_set_client = sjis
+SET SESSION sql_mode = ''

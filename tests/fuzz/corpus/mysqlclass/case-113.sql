@@ -1,1 +1,1 @@
-SET NAMES sjis
+SET @@sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')

@@ -1,1 +1,1 @@
-SET CHARACTER SET big5
+SET @@`sql_mode` = ''

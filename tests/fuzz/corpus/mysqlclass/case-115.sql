@@ -1,1 +1,1 @@
-/*!40101 SET NAMES utf8mb4 */
+SET @@session.sql_mode = DEFAULT

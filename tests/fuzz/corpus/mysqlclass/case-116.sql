@@ -1,1 +1,1 @@
-SET STATEMENT sql_mode = '' FOR SELECT * FROM t
+set x = 1, character_set_client = sjis

@@ -1,1 +1,1 @@
-SET STATEMENT max_statement_time = 1 FOR DELETE FROM t
+SET NAMES sjis

@@ -1,1 +1,1 @@
-SET @sql_mode = 'x'
+SET NAMES 'gbk' COLLATE gbk_bin

@@ -1,1 +1,1 @@
-DESC t
+SET character_set_client = CONCAT('s', 'jis')

@@ -1,1 +1,1 @@
-DESCRIBE db.t col
+SET @@session.character_set_client = DEFAULT

@@ -1,1 +1,1 @@
-EXPLAIN SELECT * FROM t
+/*!40101 SET NAMES utf8mb4 */

@@ -1,1 +1,1 @@
-ANALYZE TABLE t, u
+SET character_set_client = utf8mb4, character_set_connection = sjis

@@ -1,1 +1,1 @@
-CHECK TABLE t
+SET STATEMENT max_statement_time = 1 FOR DELETE FROM t

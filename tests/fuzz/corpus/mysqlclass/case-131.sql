@@ -1,1 +1,1 @@
-call p
+SHOW TABLES

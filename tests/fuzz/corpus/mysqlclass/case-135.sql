@@ -1,1 +1,1 @@
-PREPARE s FROM @q
+DESCRIBE db.t col

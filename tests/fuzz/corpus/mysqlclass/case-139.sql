@@ -1,1 +1,1 @@
-PREPARE s FROM 'SELECT ''x'''
+ANALYZE TABLE t, u

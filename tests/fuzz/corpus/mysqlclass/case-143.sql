@@ -1,1 +1,1 @@
-EXECUTE s USING @a, @b
+call p

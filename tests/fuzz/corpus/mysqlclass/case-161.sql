@@ -1,1 +1,1 @@
-USE db
+BEGIN WORK

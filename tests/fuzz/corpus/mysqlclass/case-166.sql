@@ -1,1 +1,1 @@
-INSTALL SONAME 'ha_connect'
+SAVEPOINT s

@@ -1,1 +1,1 @@
-SELECT * FROM t INTO OUTFILE '/tmp/x'
+LOCK TABLES t READ, db.u AS x WRITE

@@ -1,1 +1,1 @@
-SELECT `SLEEP`(1), mydb.Fn(2)
+KILL QUERY 12

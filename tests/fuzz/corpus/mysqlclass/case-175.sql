@@ -1,1 +1,1 @@
-SELECT sleep (1)
+KILL CONNECTION_ID()

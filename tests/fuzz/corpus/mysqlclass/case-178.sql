@@ -1,1 +1,1 @@
-IF 1 THEN SELECT 1; END IF
+INSTALL SONAME 'ha_connect'

@@ -1,1 +1,1 @@
-START SLAVE
+LOAD DATA INFILE '/etc/passwd' INTO TABLE t

@@ -1,1 +1,1 @@
-SELECT 1 /*!50000 , SLEEP(5) */
+SELECT sleep (1)

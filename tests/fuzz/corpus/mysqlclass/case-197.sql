@@ -1,1 +1,0 @@
-/*M!50700 DROP TABLE t */

@@ -1,1 +1,1 @@
-/*!SELECT /* c */ 1 */
+SELECT 1 /*M! , SLEEP(5) */

@@ -1,2 +1,1 @@
-SELECT 1 /*! # */
-, SLEEP(1) */
+SELECT 1 /*M!100100 , SLEEP(5) */

@@ -1,1 +1,1 @@
-SELECT 1 /*! ; DROP TABLE t */
+/*!50700 DROP TABLE t */ SELECT 1

@@ -1,1 +1,1 @@
-SELECT 1 /*!
+/*!50699 DROP TABLE t */

@@ -1,1 +1,1 @@
-SELECT 1 /* x
+/*!100000 DROP TABLE t */

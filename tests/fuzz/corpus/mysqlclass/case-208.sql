@@ -1,1 +1,1 @@
-/* DROP TABLE users */ SELECT 1
+/*!101101 DROP TABLE t */ SELECT 1

@@ -1,1 +1,1 @@
-/*+ hint */ SELECT 1
+/*M!50700 DROP TABLE t */

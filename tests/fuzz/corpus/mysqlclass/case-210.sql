@@ -1,2 +1,1 @@
-SELECT 1 -- x
-; DROP TABLE t
+/*!50000DROP*//*!50000 TABLE t*/

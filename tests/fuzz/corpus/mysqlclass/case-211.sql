@@ -1,1 +1,1 @@
-SELECT 1 --x
+/*!99999 /* nested */ DROP TABLE t */ SELECT 1

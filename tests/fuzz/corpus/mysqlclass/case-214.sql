@@ -1,1 +1,2 @@
-SELECT 1 --; DROP TABLE t
+SELECT 1 /*! # */
+, SLEEP(1) */

@@ -1,1 +1,1 @@
-/*!50700 DROP TABLE t */
+/* DROP TABLE users */ SELECT 1

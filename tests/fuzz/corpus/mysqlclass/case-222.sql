@@ -1,1 +1,2 @@
-/*M! DROP TABLE t */ SELECT 1
+SELECT 1 -- x
+; DROP TABLE t

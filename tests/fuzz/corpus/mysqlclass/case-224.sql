@@ -1,1 +1,1 @@
-SELECT 'a\';DROP TABLE t;-- '
+SELECT 1 --	x

@@ -1,1 +1,1 @@
-SELECT 'it''s; DROP TABLE t'
+SELECT 1 -- ; DROP TABLE t

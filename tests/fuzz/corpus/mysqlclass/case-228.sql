@@ -1,1 +1,1 @@
-SELECT 'drop table users; delete from t'
+SELECT 1 # ; DROP TABLE t

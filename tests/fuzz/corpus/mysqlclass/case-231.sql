@@ -1,1 +1,1 @@
-SELECT "x" FROM t
+SELECT 2 */ 3

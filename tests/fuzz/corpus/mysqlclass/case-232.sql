@@ -1,1 +1,1 @@
-SELECT "x""; DROP TABLE t; -- "
+/*!50700 DROP TABLE t */

@@ -1,1 +1,1 @@
-SELECT * FROM "my"."t"
+/*!80037 DROP TABLE t */ SELECT 1

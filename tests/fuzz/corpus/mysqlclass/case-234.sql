@@ -1,1 +1,1 @@
-SELECT "sleep"(1)
+/*M! DROP TABLE t */ SELECT 1

@@ -1,1 +1,1 @@
-SELECT "sleep"(1)
+/*!800001 DROP TABLE t */

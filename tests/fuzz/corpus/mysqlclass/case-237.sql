@@ -1,1 +1,1 @@
-SELECT 'unterminated
+SELECT 1 /*!1001000 */

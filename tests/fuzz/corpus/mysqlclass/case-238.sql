@@ -1,1 +1,1 @@
-SELECT `unterminated
+SELECT 'a\';DROP TABLE t;--'

@@ -1,1 +1,1 @@
-SELECT ``
+SELECT 'a\';DROP TABLE t;-- '

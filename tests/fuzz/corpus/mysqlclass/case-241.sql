@@ -1,1 +1,1 @@
-SELECT N'\'; DROP TABLE t; -- '
+SELECT "a\";DROP TABLE t;-- "

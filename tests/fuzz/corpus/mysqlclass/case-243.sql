@@ -1,1 +1,1 @@
-SELECT X'414'
+SELECT 'drop table users; delete from t'

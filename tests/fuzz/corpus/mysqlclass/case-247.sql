@@ -1,1 +1,1 @@
-SELECT 1e5, 1.5e-3, .5, 2.
+SELECT "x""; DROP TABLE t; -- "

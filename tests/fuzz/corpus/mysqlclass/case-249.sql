@@ -1,1 +1,1 @@
-SELECT 1abc FROM 2t
+SELECT "sleep"(1)

@@ -1,1 +1,1 @@
-SELECT \N
+SELECT 'unterminated

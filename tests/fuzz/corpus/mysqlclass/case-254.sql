@@ -1,1 +1,1 @@
-SELECT @x := 1
+SELECT ``

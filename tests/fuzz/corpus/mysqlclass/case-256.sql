@@ -1,1 +1,1 @@
-SELECT * FROM `drop`
+SELECT N'\'; DROP TABLE t; -- '

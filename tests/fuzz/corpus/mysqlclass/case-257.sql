@@ -1,1 +1,1 @@
-SELECT * FROM `x'; DROP TABLE t; --`
+SELECT X'4142', x'', 0x41, 0b101, b'01', B'1'

@@ -1,1 +1,1 @@
-SELECT 1; SELEC 2
+SELECT 1e5, 1.5e-3, .5, 2.
