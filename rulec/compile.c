@@ -452,6 +452,7 @@ static int build_tests(const struct rulec_program *prog, struct strtab *st, stru
 		bt.expect = (uint8_t)t->expect;
 		bt.has_shadow = t->has_shadow;
 		bt.expect_shadow = (uint8_t)t->expect_shadow;
+		bt.mysql_modes = (uint8_t)t->mysql_modes;
 		const char *er = t->expect_rule;
 		if (!er && t->expect != RG_VERDICT_ALLOW && t->kind == RULEC_TEST_SQL)
 			er = t->owner;

@@ -109,6 +109,7 @@ struct rulec_test {
 	enum rg_verdict expect_shadow;
 	char *expect_rule;		/* rule that must be among the matches; defaults to owner
 					   when expect != allow; NULL = not checked */
+	unsigned mysql_modes;		/* protocol mysql: RG_MY_* flags of `sql_mode:` */
 	/* RULEC_TEST_ROW: NULL entries in row/expect_row are SQL NULL */
 	struct rulec_strv row;
 	struct rulec_strv columns;	/* per field "schema.table.column" or NULL */

@@ -988,7 +988,8 @@ enum test_key {
 	K_IDENTITY,
 	K_TARGET,
 	K_PROTOCOL,
-	K_SESSION
+	K_SESSION,
+	K_SQL_MODE
 };
 
 /* A test's who: v[0..2] are its subject, issuer and groups nodes (NULL when absent). */
@@ -1095,9 +1096,9 @@ static void parse_test(struct pctx *c, const struct ynode *n, const char *owner,
 {
 	static const char *const keys[] = {"sql",      "expect",  "shadow",   "rule",
 					   "row",      "columns", "identity", "target",
-					   "protocol", "session", NULL};
+					   "protocol", "session", "sql_mode", NULL};
 	static const char *const ikeys[] = {"subject", "issuer", "groups", NULL};
-	const struct ynode *v[10], *iv[3];
+	const struct ynode *v[11], *iv[3];
 	if (!get_keys(c, n, "test", keys, v))
 		return;
 	struct rulec_test *t = new_test(c->prog);
@@ -1130,6 +1131,10 @@ static void parse_test(struct pctx *c, const struct ynode *n, const char *owner,
 				       "limits tests ('session') belong under a limit or at file "
 				       "level, not under %s",
 				       owner_names[ok]);
+		if (v[K_SQL_MODE])
+			rulec_diag_add(c->d, npos(c, v[K_SQL_MODE]),
+				       "'sql_mode' is only valid in statement tests ('sql') with "
+				       "protocol mysql");
 		parse_session_test(c, v, t);
 		return;
 	}
@@ -1153,6 +1158,21 @@ static void parse_test(struct pctx *c, const struct ynode *n, const char *owner,
 	}
 	if (!t->protocol)
 		t->protocol = xstrdup("postgres");
+	if (v[K_SQL_MODE]) {
+		char *mode = NULL;
+		if (t->kind != RULEC_TEST_SQL || strcmp(t->protocol, "mysql") != 0) {
+			rulec_diag_add(c->d, npos(c, v[K_SQL_MODE]),
+				       "'sql_mode' is only valid in statement tests ('sql') with "
+				       "protocol mysql");
+		} else if (get_str(c, v[K_SQL_MODE], "sql_mode", &mode) &&
+			   rg_my_sql_mode_flags(mode, strlen(mode), &t->mysql_modes) != 0) {
+			rulec_diag_add(c->d, npos(c, v[K_SQL_MODE]),
+				       "sql_mode '%s' is not supported: ORACLE and MSSQL change "
+				       "the grammar the MySQL classifier reads",
+				       mode);
+		}
+		free(mode);
+	}
 
 	if (t->kind == RULEC_TEST_SQL) {
 		if (v[K_SQL])

@@ -150,7 +150,8 @@ struct rg_bundle_test {
 	uint32_t subject_str, issuer_str, target_str, protocol_str;
 	struct rg_bundle_list groups;
 	uint32_t sql_str;
-	uint8_t expect, has_shadow, expect_shadow, pad;
+	uint8_t expect, has_shadow, expect_shadow;
+	uint8_t mysql_modes;		/* protocol mysql: RG_MY_* sql_mode flags (mysqlclass.h) */
 	uint32_t expect_rule_str;	/* 0 = not checked */
 	/* rows: lists of string offsets; UINT32_MAX = NULL field */
 	struct rg_bundle_list row, columns, expect_row;

@@ -40,48 +40,63 @@ static const struct {
 	const char *const *keywords;
 } ops[RG_OP__COUNT] = {
 	[RG_OP_UNKNOWN] = { "unknown", NULL },
-	[RG_OP_SELECT] = { "select", KW("select", "table", "values") },
-	[RG_OP_INSERT] = { "insert", KW("insert") },
+	/* do, handler: MySQL's DO expr and HANDLER reads */
+	[RG_OP_SELECT] = { "select", KW("select", "table", "values", "do", "handler") },
+	[RG_OP_INSERT] = { "insert", KW("insert", "replace") },
 	[RG_OP_UPDATE] = { "update", KW("update") },
 	[RG_OP_DELETE] = { "delete", KW("delete") },
 	[RG_OP_MERGE] = { "merge", KW("merge") },
 	[RG_OP_DROP] = { "drop", KW("drop") },
 	[RG_OP_TRUNCATE] = { "truncate", KW("truncate") },
-	[RG_OP_ALTER] = { "alter", KW("alter") },
+	/* MySQL: RENAME TABLE/USER, SET PASSWORD, SET DEFAULT ROLE */
+	[RG_OP_ALTER] = { "alter", KW("alter", "rename", "password", "role") },
 	/* "into": SELECT ... INTO creates a table without saying CREATE */
 	[RG_OP_CREATE] = { "create", KW("create", "into") },
 	[RG_OP_GRANT] = { "grant", KW("grant") },
 	[RG_OP_REVOKE] = { "revoke", KW("revoke") },
 	[RG_OP_CREATE_ROLE] = { "create_role", KW("role", "user", "group") },
-	[RG_OP_ALTER_ROLE] = { "alter_role", KW("role", "user", "group") },
+	[RG_OP_ALTER_ROLE] = { "alter_role", KW("role", "user", "group", "password") },
 	[RG_OP_DROP_ROLE] = { "drop_role", KW("role", "user", "group") },
-	[RG_OP_ALTER_SYSTEM] = { "alter_system", KW("system") },
-	[RG_OP_COPY_TO_FILE] = { "copy_to_file", KW("copy") },
-	[RG_OP_COPY_FROM_FILE] = { "copy_from_file", KW("copy") },
+	/* MySQL: SET GLOBAL/PERSIST x, SET @@global.x, @@persist.x */
+	[RG_OP_ALTER_SYSTEM] = { "alter_system", KW("system", "global", "persist") },
+	/* MySQL: SELECT ... INTO OUTFILE/DUMPFILE, LOAD DATA [LOCAL] INFILE */
+	[RG_OP_COPY_TO_FILE] = { "copy_to_file", KW("copy", "outfile", "dumpfile") },
+	[RG_OP_COPY_FROM_FILE] = { "copy_from_file", KW("copy", "infile") },
 	[RG_OP_COPY_PROGRAM] = { "copy_program", KW("program") },
 	[RG_OP_COPY_TO_STDOUT] = { "copy_to_stdout", KW("copy") },
-	[RG_OP_COPY_FROM_STDIN] = { "copy_from_stdin", KW("copy") },
+	[RG_OP_COPY_FROM_STDIN] = { "copy_from_stdin", KW("copy", "infile") },
 	[RG_OP_DO] = { "do", KW("do") },
 	[RG_OP_CALL] = { "call", KW("call") },
 	[RG_OP_SET] = { "set", KW("set", "reset") },
 	[RG_OP_PREPARE] = { "prepare", KW("prepare") },
 	[RG_OP_EXECUTE] = { "execute", KW("execute") },
-	[RG_OP_DEALLOCATE] = { "deallocate", KW("deallocate") },
-	[RG_OP_EXPLAIN] = { "explain", KW("explain") },
+	/* MySQL: DROP PREPARE */
+	[RG_OP_DEALLOCATE] = { "deallocate", KW("deallocate", "prepare") },
+	/* MySQL: DESCRIBE/DESC stmt, MariaDB's ANALYZE stmt */
+	[RG_OP_EXPLAIN] = { "explain", KW("explain", "describe", "desc", "analyze") },
 	[RG_OP_CREATE_RULE] = { "create_rule", KW("rule") },
-	[RG_OP_CREATE_FUNCTION] = { "create_function", KW("function", "procedure") },
+	/* MySQL: CREATE TRIGGER/EVENT/PACKAGE too */
+	[RG_OP_CREATE_FUNCTION] = { "create_function",
+				    KW("function", "procedure", "trigger", "event", "package") },
 	[RG_OP_TRANSACTION] = { "transaction",
 				KW("begin", "start", "commit", "end", "rollback", "abort",
-				   "savepoint", "release", "prepare") },
-	[RG_OP_LOCK] = { "lock", KW("lock") },
-	[RG_OP_VACUUM] = { "vacuum", KW("vacuum", "analyze", "analyse") },
+				   "savepoint", "release", "prepare", "xa") },
+	[RG_OP_LOCK] = { "lock", KW("lock", "unlock") },
+	/* MySQL: ANALYZE/OPTIMIZE/REPAIR/CHECK/CHECKSUM TABLE */
+	[RG_OP_VACUUM] = { "vacuum", KW("vacuum", "analyze", "analyse", "optimize", "repair", "check",
+				   "checksum") },
 	[RG_OP_LISTEN] = { "listen", KW("listen", "unlisten") },
 	[RG_OP_NOTIFY] = { "notify", KW("notify") },
-	[RG_OP_SHOW] = { "show", KW("show") },
+	/* MySQL: DESCRIBE/DESC/EXPLAIN table */
+	[RG_OP_SHOW] = { "show", KW("show", "describe", "desc", "explain") },
 	[RG_OP_OTHER] = { "other", NULL },
 	/* SET/RESET and UPDATE ... SET say "set", and so does set_config unless its name is
 	 * U&-escaped */
 	[RG_OP_SET_LEXING] = { "set_lexing", KW("set", "u&") },
+	[RG_OP_KILL] = { "kill", KW("kill") },
+	[RG_OP_FLUSH] = { "flush", KW("flush") },
+	[RG_OP_INSTALL_PLUGIN] = { "install_plugin", KW("install", "uninstall", "soname") },
+	[RG_OP_USE] = { "use", KW("use") },
 };
 
 const char *rg_sql_op_name(enum rg_sql_op op)

@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 #include "mask.h"
+#include "mysqlclass.h"
 #include "sqlclass.h"
 
 /* Ordered by strictness: a larger value wins. */
@@ -42,9 +43,13 @@ struct rg_identity {
 
 /* Who is asking, where. Strings need not outlive the call. */
 struct rg_request {
-	const char *protocol;	/* "postgres" */
+	const char *protocol;	/* "postgres", or "mysql": statements are then read by the
+				 * MySQL classifier (mysqlclass.h) */
 	const char *target;	/* configured target name */
 	const struct rg_identity *identity;
+	/* protocol "mysql": how the session's server lexes text (version, dialect, sql_mode
+	 * flags); NULL means MariaDB 10.11 with no lexing modes set */
+	const struct rg_my_lexing *mysql;
 };
 
 /* A rule as compiled into the bundle; pointers valid while the policy is loaded. */

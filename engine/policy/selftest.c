@@ -210,9 +210,12 @@ int rg_policy_run_tests(const struct rg_policy *p, const uint8_t *hmac_key, size
 					  .subject = rg_pstr(p, t->subject_str),
 					  .groups = groups,
 					  .ngroups = ng };
+		/* MySQL statement tests: MariaDB 10.11 under the test's sql_mode */
+		struct rg_my_lexing lx = { 101100, RG_MY_MARIADB, t->mysql_modes };
 		struct rg_request req = { .protocol = rg_pstr(p, t->protocol_str),
 					  .target = rg_pstr(p, t->target_str),
-					  .identity = &id };
+					  .identity = &id,
+					  .mysql = &lx };
 		bool ok = t->kind == 0	 ? run_sql_test(p, c, t, &req, out, verbose)
 			  : t->kind == 1 ? run_row_test(p, c, t, &req, out, verbose)
 					 : run_session_test(p, t, &req, out, verbose);

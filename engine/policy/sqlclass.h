@@ -59,7 +59,15 @@ enum rg_sql_op {
 	RG_OP_SET_LEXING,	/* changes client_encoding, standard_conforming_strings,
 				 * backslash_quote or escape_string_warning away from the
 				 * gateway's pinned values (lexing.c): SET, SET NAMES,
-				 * set_config(), UPDATE pg_settings */
+				 * set_config(), UPDATE pg_settings; on MySQL
+				 * (mysqlclass.h): SET sql_mode, NAMES, CHARACTER SET,
+				 * character_set_client/connection */
+	/* MySQL/MariaDB statements PostgreSQL has no statement for (mysqlclass.h) */
+	RG_OP_KILL,		/* KILL [CONNECTION|QUERY] */
+	RG_OP_FLUSH,		/* FLUSH (privileges, tables, logs, ...; WITH READ LOCK) */
+	RG_OP_INSTALL_PLUGIN,	/* INSTALL/UNINSTALL PLUGIN or SONAME, CREATE FUNCTION SONAME:
+				 * server-side code loading */
+	RG_OP_USE,		/* USE db: changes what unqualified names mean */
 	RG_OP__COUNT
 };
 

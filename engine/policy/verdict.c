@@ -8,7 +8,9 @@
  * left: a string the parser rejects must be denied, and only the parser can tell) and each
  * candidate's predicates are checked against the parser's facts. Precedence is documented
  * in docs/rules.md: allow rules cancel strictly less specific deny/hold rules; otherwise the
- * strictest verdict wins. Everything mutable lives in the ctx; no allocation per call.
+ * strictest verdict wins. Requests of protocol "mysql" are read by the MySQL classifier
+ * under the session's lexing state, which is part of the verdict cache's key. Everything
+ * mutable lives in the ctx; no allocation per call.
  */
 #include <errno.h>
 #include <fnmatch.h>
@@ -37,6 +39,7 @@ struct vc_entry {
 struct rg_policy_ctx {
 	const struct rg_policy *p;
 	struct rg_sqlclass *sc;
+	struct rg_myclass *mc;		/* MySQL sessions' statements */
 	hs_scratch_t *scratch;
 	size_t words;			/* bitmap words for nrules + 1 rules */
 	uint64_t *cand;			/* candidate bitmap */
@@ -95,12 +98,13 @@ struct rg_policy_ctx *rg_policy_ctx_new(const struct rg_policy *p, const uint8_t
 	c->cand_list = calloc(p->meta.nrules + 1, sizeof(uint32_t));
 	c->matched = calloc(p->meta.nrules + 1, sizeof(uint32_t));
 	c->sc = rg_sqlclass_new();
+	c->mc = rg_myclass_new();
 	c->vc = calloc(VC_SLOTS, sizeof(*c->vc));
 	if (getrandom(&c->seed, sizeof(c->seed), 0) != sizeof(c->seed))
 		c->seed = (uint64_t)(uintptr_t)c ^ 0x9e3779b97f4a7c15u;
 	c->masker = rg_masker_new(p->maskdb, p->mask_acts, p->meta.nmasks, hmac_key, keylen);
 	if (!c->cand || !c->rxhit || !c->thit || !c->fhit || !c->phit || !c->cand_list ||
-	    !c->matched || !c->sc || !c->masker || !c->vc)
+	    !c->matched || !c->sc || !c->mc || !c->masker || !c->vc)
 		goto fail;
 	const hs_database_t *dbs[] = { p->prefilter, p->text };
 	for (size_t i = 0; i < 2; i++)
@@ -118,6 +122,7 @@ void rg_policy_ctx_free(struct rg_policy_ctx *c)
 		return;
 	hs_free_scratch(c->scratch);
 	rg_sqlclass_free(c->sc);
+	rg_myclass_free(c->mc);
 	rg_masker_free(c->masker);
 	free(c->cand);
 	free(c->rxhit);
@@ -428,6 +433,16 @@ static enum rg_verdict resolve(const struct rg_policy *p, const uint32_t *matche
 	return v;
 }
 
+static const struct rg_my_lexing default_mysql = { 101100, RG_MY_MARIADB, 0 };
+
+/* The lexing state of a MySQL request; NULL for other protocols. */
+static const struct rg_my_lexing *mysql_lexing(const struct rg_request *req)
+{
+	if (!req->protocol || strcmp(req->protocol, "mysql") != 0)
+		return NULL;
+	return req->mysql ? req->mysql : &default_mysql;
+}
+
 static uint64_t identity_class(const struct rg_request *req, uint64_t seed)
 {
 	const struct rg_identity *id = req->identity;
@@ -442,6 +457,12 @@ static uint64_t identity_class(const struct rg_request *req, uint64_t seed)
 	for (size_t i = 0; id && i < id->ngroups; i++)
 		if (id->groups[i])
 			h = XXH3_64bits_withSeed(id->groups[i], strlen(id->groups[i]) + 1, h);
+	/* the same text means something else under another sql_mode or server version */
+	const struct rg_my_lexing *lx = mysql_lexing(req);
+	if (lx) {
+		uint32_t k[3] = { lx->server_version, (uint32_t)lx->dialect, lx->modes };
+		h = XXH3_64bits_withSeed(k, sizeof(k), h);
+	}
 	return h;
 }
 
@@ -542,7 +563,12 @@ static int decide(struct rg_policy_ctx *c, const struct rg_request *req, const c
 
 	if (nc == 0) /* only the unparseable rule can still match */
 		flags = RG_SQLCLASS_VALIDATE_ONLY | (c->no_cache ? 0 : RG_SQLCLASS_SHAPE_CACHE);
-	rc = rg_sqlclass_run(c->sc, sql, len, flags, &c->facts);
+	const struct rg_my_lexing *lx = mysql_lexing(req);
+	if (lx)
+		rc = rg_myclass_run(c->mc, lx, sql, len, flags & ~RG_SQLCLASS_SHAPE_CACHE,
+				    &c->facts);
+	else
+		rc = rg_sqlclass_run(c->sc, sql, len, flags, &c->facts);
 	if (rc)
 		return rc;
 	const struct rg_sql_facts *f = &c->facts;

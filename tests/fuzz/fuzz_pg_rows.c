@@ -65,7 +65,7 @@ static void init(void)
 	char err[256];
 	const char *cols[1] = {"public.t.c0"};
 	static const struct rg_identity id = {.subject = "f"};
-	static const struct rg_request req = {"postgres", "db", &id};
+	static const struct rg_request req = { .protocol = "postgres", .target = "db", .identity = &id };
 
 	memset(&prog, 0, sizeof(prog));
 	if (rulec_parse_buffer("f.yaml", POLICY, strlen(POLICY), &prog, &d) ||

@@ -64,7 +64,7 @@ struct fx {
 };
 
 static const struct rg_identity ID = {.subject = "agent"};
-static const struct rg_request REQ = {"postgres", "db", &ID};
+static const struct rg_request REQ = { .protocol = "postgres", .target = "db", .identity = &ID };
 
 static int setup(void **state)
 {

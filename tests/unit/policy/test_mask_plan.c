@@ -53,8 +53,10 @@ static struct rg_policy *load_policy(void)
 static const char *const SUPPORT[] = {"support"};
 static const struct rg_identity ID_SUPPORT = {.subject = "s", .groups = SUPPORT, .ngroups = 1};
 static const struct rg_identity ID_OTHER = {.subject = "o"};
-static const struct rg_request REQ_SUPPORT = {"postgres", "db", &ID_SUPPORT};
-static const struct rg_request REQ_OTHER = {"postgres", "db", &ID_OTHER};
+static const struct rg_request REQ_SUPPORT = { .protocol = "postgres", .target = "db",
+						 .identity = &ID_SUPPORT };
+static const struct rg_request REQ_OTHER = { .protocol = "postgres", .target = "db",
+					       .identity = &ID_OTHER };
 
 #define CARD "4111 1111 1111 1111"
 

@@ -4,6 +4,7 @@
  * and the evaluation semantics documented in docs/rules.md (precedence, shadow mode,
  * identity matching, unparseable statements, prefilter soundness).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -412,6 +413,107 @@ static void test_prefilter_never_changes_a_decision(void **state)
 	rulec_buf_free(&b);
 }
 
+/* Read a file of the source tree (RG_SRC) into a NUL-terminated buffer; *n its size. */
+static char *read_src(const char *rel, size_t *n)
+{
+	const char *src = getenv("RG_SRC");
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", src ? src : ".", rel);
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	char *buf = calloc(1, 1 << 20);
+	assert_non_null(buf);
+	*n = fread(buf, 1, (1 << 20) - 1, f);
+	fclose(f);
+	return buf;
+}
+
+static void decide_mysql(struct rg_policy_ctx *c, unsigned modes, const char *sql, size_t len,
+			 struct rg_decision *d)
+{
+	struct rg_identity id = { .issuer = "https://issuer.test", .subject = "agent" };
+	struct rg_my_lexing lx = { 101100, RG_MY_MARIADB, modes };
+	struct rg_request req = {
+		.protocol = "mysql", .target = "db", .identity = &id, .mysql = &lx
+	};
+	assert_int_equal(rg_policy_verdict(c, &req, sql, len, d), 0);
+}
+
+/* The shipped baseline over the MySQL classifier's corpus (tests/fuzz/corpus/mysqlclass,
+ * first byte below 32: sql_mode flags), under every lexing mode: the Hyperscan prefilter
+ * must never change a decision, so the keyword table holds for MySQL statements too. */
+static void test_prefilter_never_changes_a_mysql_decision(void **state)
+{
+	(void)state;
+	size_t n;
+	char *yaml = read_src("rules/baseline/baseline.yaml", &n);
+	const char *name = "baseline.yaml", *text = yaml;
+	struct rulec_buf b = compile_files(&name, &text, 1);
+	struct rg_policy *p = load(&b);
+	struct rg_policy_ctx *fast = rg_policy_ctx_new(p, NULL, 0);
+	struct rg_policy_ctx *slow = rg_policy_ctx_new(p, NULL, 0);
+	rg_policy_ctx_set_prefilter(slow, false);
+	const char *src = getenv("RG_SRC");
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s/tests/fuzz/corpus/mysqlclass", src ? src : ".");
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	size_t checked = 0, denied = 0;
+	for (struct dirent *e; (e = readdir(d));) {
+		if (e->d_name[0] == '.')
+			continue;
+		char rel[512];
+		snprintf(rel, sizeof(rel), "tests/fuzz/corpus/mysqlclass/%s", e->d_name);
+		size_t len;
+		char *sql = read_src(rel, &len);
+		const char *q = sql;
+		if (len && (unsigned char)q[0] < 32)
+			q++, len--;
+		for (unsigned modes = 0; modes < 4; modes++) {
+			struct rg_decision a, s;
+			decide_mysql(fast, modes, q, len, &a);
+			decide_mysql(slow, modes, q, len, &s);
+			if (a.verdict != s.verdict || a.shadow_verdict != s.shadow_verdict ||
+			    a.nrules != s.nrules)
+				fail_msg("prefilter changed the decision for %s, modes %u (%s vs %s)",
+					 e->d_name, modes, rg_verdict_name(a.verdict),
+					 rg_verdict_name(s.verdict));
+			checked++;
+			denied += a.verdict == RG_VERDICT_DENY;
+		}
+		free(sql);
+	}
+	closedir(d);
+	assert_true(checked > 400 && denied > 100);
+	rg_policy_ctx_free(fast);
+	rg_policy_ctx_free(slow);
+	rg_policy_free(p);
+	rulec_buf_free(&b);
+	free(yaml);
+}
+
+/* The verdict cache keys MySQL decisions by the session's lexing state: the same text is
+ * a string under one sql_mode and a hidden DROP under another. */
+static void test_mysql_verdict_cache_keys_on_sql_mode(void **state)
+{
+	(void)state;
+	struct rulec_buf b = compile_yaml(POLICY);
+	struct rg_policy *p = load(&b);
+	struct rg_policy_ctx *c = rg_policy_ctx_new(p, NULL, 0);
+	static const char sql[] = "SELECT 'a\\';DROP TABLE t;-- '";
+	struct rg_decision d;
+	for (int round = 0; round < 2; round++) {
+		decide_mysql(c, 0, sql, strlen(sql), &d);
+		assert_int_equal(d.verdict, RG_VERDICT_ALLOW);
+		decide_mysql(c, RG_MY_NO_BACKSLASH_ESCAPES, sql, strlen(sql), &d);
+		assert_int_equal(d.verdict, RG_VERDICT_DENY);
+		assert_int_equal(d.cached, round == 1);
+	}
+	rg_policy_ctx_free(c);
+	rg_policy_free(p);
+	rulec_buf_free(&b);
+}
+
 static void test_mask_row_through_policy(void **state)
 {
 	(void)state;
@@ -723,6 +825,8 @@ int main(void)
 		cmocka_unit_test(test_signature_is_required_and_verified),
 		cmocka_unit_test(test_verdicts_follow_precedence),
 		cmocka_unit_test(test_prefilter_never_changes_a_decision),
+		cmocka_unit_test(test_prefilter_never_changes_a_mysql_decision),
+		cmocka_unit_test(test_mysql_verdict_cache_keys_on_sql_mode),
 		cmocka_unit_test(test_mask_row_through_policy),
 		cmocka_unit_test(test_verdict_cache_is_per_identity_and_exact),
 		cmocka_unit_test(test_limits_strictest_value_wins_across_packs),

@@ -423,8 +423,24 @@ static void test_bad_enum_values_list_the_valid_ones(void **state)
 	    "create_role, alter_role, drop_role, alter_system, copy_to_file, "
 	    "copy_from_file, copy_program, copy_to_stdout, copy_from_stdin, do, call, set, "
 	    "prepare, execute, deallocate, explain, create_rule, create_function, "
-	    "transaction, lock, vacuum, listen, notify, show, other, set_lexing, unknown, and the "
-	    "aliases ddl, copy, write\n");
+	    "transaction, lock, vacuum, listen, notify, show, other, set_lexing, kill, flush, "
+	    "install_plugin, use, unknown, and the aliases ddl, copy, write\n");
+}
+
+static void test_sql_mode_only_in_mysql_statement_tests(void **state)
+{
+	(void)state;
+	EXPECT_DIAGS(HEAD "  - id: a\n    action: deny\n    sql: {operation: drop}\n"
+			  "    tests:\n"
+			  "      - {sql: \"SELECT 1\", expect: allow, sql_mode: ANSI_QUOTES}\n"
+			  "      - {sql: \"SELECT 1\", expect: allow, protocol: mysql, "
+			  "sql_mode: \"ANSI,ORACLE\"}\n"
+			  "      - {sql: \"SELECT 1\", expect: allow, protocol: mysql, "
+			  "sql_mode: \"ANSI_QUOTES,NO_BACKSLASH_ESCAPES\"}\n",
+		     "t.yaml:8:52: 'sql_mode' is only valid in statement tests ('sql') with "
+		     "protocol mysql\n"
+		     "t.yaml:9:69: sql_mode 'ANSI,ORACLE' is not supported: ORACLE and MSSQL "
+		     "change the grammar the MySQL classifier reads\n");
 }
 
 static void test_bad_globs_are_reported(void **state)
@@ -915,6 +931,7 @@ int main(void)
 	    cmocka_unit_test(test_unknown_keys_name_the_valid_ones),
 	    cmocka_unit_test(test_wrong_types_are_reported),
 	    cmocka_unit_test(test_bad_enum_values_list_the_valid_ones),
+	    cmocka_unit_test(test_sql_mode_only_in_mysql_statement_tests),
 	    cmocka_unit_test(test_bad_globs_are_reported),
 	    cmocka_unit_test(test_bad_regex_reports_hyperscan_message_at_the_regex),
 	    cmocka_unit_test(test_sql_predicate_rules),

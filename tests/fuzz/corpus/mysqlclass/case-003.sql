@@ -1,0 +1,1 @@
+SELECT * FROM db.t1 JOIN t2 ON t1.a = t2.a LEFT JOIN `x y`.`z` USING (id)

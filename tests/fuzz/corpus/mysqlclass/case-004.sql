@@ -1,0 +1,1 @@
+SELECT * FROM t1, db.t2 AS b, (SELECT * FROM t3) d WHERE t1.x IN (SELECT x FROM t4)

@@ -1,0 +1,1 @@
+SELECT COUNT(*), MAX(a), IF(a > 1, 'x', 'y') FROM t GROUP BY b HAVING COUNT(*) > 1

@@ -1,0 +1,1 @@
+WITH c AS (SELECT * FROM src) SELECT * FROM c, other

@@ -1,0 +1,1 @@
+WITH d AS (SELECT 1) DELETE FROM logs

@@ -1,0 +1,1 @@
+INSERT LOW_PRIORITY IGNORE INTO db.t (a, b) VALUES (1, 2), (3, 4)

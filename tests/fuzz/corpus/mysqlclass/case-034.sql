@@ -1,0 +1,1 @@
+INSERT INTO drop_log (what) VALUES ('DROP TABLE users')

@@ -1,0 +1,1 @@
+INSERT INTO sleep (a) VALUES (1)

@@ -1,0 +1,1 @@
+update t set a = 1 order by id limit 1

@@ -1,0 +1,1 @@
+CREATE TABLE drop_log (id int, what text)

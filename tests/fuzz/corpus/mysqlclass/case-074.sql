@@ -1,0 +1,1 @@
+CREATE TABLE c (id INT, p INT, FOREIGN KEY fk (p) REFERENCES par (id))

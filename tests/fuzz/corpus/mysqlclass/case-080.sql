@@ -1,0 +1,1 @@
+CREATE DEFINER = root@localhost PROCEDURE db.p(IN x INT) MODIFIES SQL DATA COMMENT 'purge; all' DELETE FROM t

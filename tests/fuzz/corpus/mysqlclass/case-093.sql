@@ -1,0 +1,1 @@
+RENAME USER a TO b

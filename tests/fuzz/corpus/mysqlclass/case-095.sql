@@ -1,0 +1,1 @@
+SET DEFAULT ROLE r FOR bob

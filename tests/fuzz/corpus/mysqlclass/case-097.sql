@@ -1,0 +1,1 @@
+GRANT SELECT (a) ON db.t TO bob

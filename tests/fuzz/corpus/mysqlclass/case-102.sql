@@ -1,0 +1,1 @@
+SET @a := (SELECT MAX(x) FROM t)

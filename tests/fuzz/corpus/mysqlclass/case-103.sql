@@ -1,0 +1,1 @@
+SET autocommit = 0, @@session.wait_timeout = 10

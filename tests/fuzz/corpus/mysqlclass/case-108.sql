@@ -1,0 +1,1 @@
+SET PERSIST max_connections = 1

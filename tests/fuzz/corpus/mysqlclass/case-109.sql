@@ -1,0 +1,1 @@
+SET a = 1, GLOBAL b = 2

@@ -1,0 +1,1 @@
+SET @@sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')

@@ -1,0 +1,1 @@
+set x = 1, character_set_client = sjis

@@ -1,0 +1,1 @@
+SET NAMES 'gbk' COLLATE gbk_bin

@@ -1,0 +1,1 @@
+SET CHARACTER SET big5

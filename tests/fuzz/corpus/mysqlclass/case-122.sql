@@ -1,0 +1,1 @@
+SET character_set_client = CONCAT('s', 'jis')

@@ -1,0 +1,1 @@
+SET @@session.character_set_client = DEFAULT

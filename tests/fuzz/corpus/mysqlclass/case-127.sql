@@ -1,0 +1,1 @@
+SET character_set_client = utf8mb4, character_set_connection = sjis

@@ -1,0 +1,1 @@
+SET STATEMENT sql_mode = '' FOR SELECT * FROM t

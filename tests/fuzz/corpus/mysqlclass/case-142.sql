@@ -1,0 +1,1 @@
+CALL db.proc(1, SLEEP(2))

@@ -1,0 +1,1 @@
+PREPARE s FROM _utf8mb4'SELECT SLEEP(1)'

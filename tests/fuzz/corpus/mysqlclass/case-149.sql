@@ -1,0 +1,1 @@
+PREPARE s FROM 'DR' 'OP TABLE t'

@@ -1,0 +1,1 @@
+PREPARE s FROM 'SELEC 1'

@@ -1,0 +1,1 @@
+LOCK TABLES t READ, db.u AS x WRITE

@@ -1,0 +1,1 @@
+INSTALL SONAME 'ha_connect'

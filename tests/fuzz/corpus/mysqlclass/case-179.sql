@@ -1,0 +1,1 @@
+UNINSTALL PLUGIN audit_log

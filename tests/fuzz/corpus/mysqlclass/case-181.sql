@@ -1,0 +1,1 @@
+LOAD DATA LOCAL INFILE 'x.csv' IGNORE INTO TABLE db.t (a, @b) SET c = UPPER(@b)

@@ -1,0 +1,1 @@
+SELECT a INTO DUMPFILE '/tmp/x' FROM t

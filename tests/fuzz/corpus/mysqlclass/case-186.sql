@@ -1,0 +1,1 @@
+SELECT `SLEEP`(1), mydb.Fn(2)

@@ -1,0 +1,1 @@
+/*!101101 DROP TABLE t */ SELECT 1

@@ -1,0 +1,1 @@
+/*M!50700 DROP TABLE t */

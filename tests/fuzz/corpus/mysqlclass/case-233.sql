@@ -1,0 +1,1 @@
+/*!80037 DROP TABLE t */ SELECT 1

@@ -1,0 +1,1 @@
+/*M! DROP TABLE t */ SELECT 1

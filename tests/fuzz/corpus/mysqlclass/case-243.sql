@@ -1,0 +1,1 @@
+SELECT 'drop table users; delete from t'

@@ -1,0 +1,1 @@
+SELECT 1abc FROM 2t

@@ -1,0 +1,1 @@
+SELECT @v, @'quoted;', @`q`, @a.b, @@global.max_connections, @@sql_mode

@@ -1,0 +1,1 @@
+(SELECT a FROM t) UNION ALL ( u)R BY 1

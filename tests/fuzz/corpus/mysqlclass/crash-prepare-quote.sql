@@ -1,0 +1,1 @@
+PREPARe s FROM "SELECT * ÿÿÿÿSELECT * FROM `x'; DROP TA t; --`ÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿ^¨¨¨¨¨¨¨IF¨"
