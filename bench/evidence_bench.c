@@ -142,6 +142,7 @@ int main(int argc, char **argv)
 	struct rg_gw *svc;
 	struct rg_pg_gw *gw;
 	struct rg_audit *a;
+	struct rg_events *events = NULL;
 	struct rg_audit_opts o = {0};
 	struct rg_auth_identity id = {0};
 	struct pg_sess *ps = calloc(1, sizeof(*ps));
@@ -170,7 +171,8 @@ int main(int argc, char **argv)
 	}
 	ac.journal_dir = dir;
 	if (rg_audit_open(&o, &a, err, sizeof(err)) ||
-	    rg_pg_gw_set_audit(gw, a, &ac, err, sizeof(err))) {
+	    rg_events_new(a, 1, ac.journal_dir, ac.keep_literals, &events, err, sizeof(err)) ||
+	    rg_pg_gw_set_audit(gw, a, events, &ac)) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
@@ -248,6 +250,7 @@ int main(int argc, char **argv)
 	rg_auth_principal_free(ps->ident);
 	rg_audit_close(a);
 	rg_pg_gw_audit_free(gw);
+	rg_events_free(events);
 	rg_pg_gw_free(gw);
 	rg_gw_free(svc);
 	free(ps);

@@ -368,6 +368,7 @@ static int make_state_dir(const struct rg_config *cfg)
 
 static struct rg_audit *g_audit;
 static struct rg_audit *g_rec; /* session recordings (audit.record_sessions) */
+static struct rg_events *g_events; /* each worker's journal of session events */
 
 /* One record: fmt as json_pack's, plus "event" first. Fails closed on the caller's side only
  * at start (a trail that cannot be opened or written stops the start). */
@@ -812,7 +813,9 @@ static int run(const char *path)
 	if (g_audit) {
 		char err[600];
 
-		if (rg_pg_gw_set_audit(gw, g_audit, &cfg->audit, err, sizeof(err)) ||
+		if (rg_events_new(g_audit, rg_core_workers(core), cfg->audit.journal_dir,
+				  cfg->audit.keep_literals, &g_events, err, sizeof(err)) ||
+		    rg_pg_gw_set_audit(gw, g_audit, g_events, &cfg->audit) ||
 		    (g_rec && rg_pg_gw_set_recording(gw, g_rec, &cfg->audit, err, sizeof(err)))) {
 			fprintf(stderr, "%s: audit: %s\n", cfg->path, err);
 			goto out;
@@ -959,6 +962,8 @@ out:
 		rg_pg_gw_audit_free(gw);
 		rg_pg_gw_recording_free(gw);
 	}
+	rg_events_free(g_events);
+	g_events = NULL;
 	rg_pg_gw_free(gw);
 	rg_gw_free(svc); /* after the pg gateway, which reads its targets */
 	rg_control_close(ctl);

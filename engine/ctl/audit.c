@@ -28,7 +28,7 @@ void ctl_audit_cat_help(FILE *out)
 
 static bool cat_one(void *arg, uint64_t seq, int64_t t, const char *p, size_t len)
 {
-	json_t *o = json_loadb(p, len, 0, NULL);
+	json_t *o = json_loadb(p, len, JSON_ALLOW_NUL, NULL);
 	char *txt;
 
 	(void)arg;
@@ -218,7 +218,7 @@ struct qry {
 static bool collect(void *arg, uint64_t seq, int64_t t, const char *p, size_t len)
 {
 	struct qry *q = arg;
-	json_t *o = json_loadb(p, len, 0, NULL);
+	json_t *o = json_loadb(p, len, JSON_ALLOW_NUL, NULL);
 
 	if (!o || !json_is_object(o)) {
 		json_decref(o);

@@ -128,6 +128,92 @@ uint64_t rg_audit_jr_waits(const struct rg_audit_jr *j);
 /* Where journal files live for the trail (after rg_audit_journals). */
 const char *rg_audit_journal_dir(const struct rg_audit *a);
 
+/* ---- session events (events.c) ------------------------------------------------------------
+ * What every protocol module's sessions leave in the trail: compact records built on the
+ * worker (rg_ev_*) into its own journal, formatted to JSON by the writer (rg_ev_format). One
+ * rg_events object per trail holds a writer per worker thread; every protocol on that worker
+ * uses it. Record types and item keys are append-only (journals of an earlier run are
+ * drained by the next one). */
+
+enum rg_ev_proto {
+	RG_EV_POSTGRES = 0,
+	RG_EV_MYSQL = 1,
+	RG_EV_PROTO__COUNT
+};
+
+enum rg_ev_type {
+	RG_EV_AUTH_OK = 1,
+	RG_EV_AUTH_FAIL,
+	RG_EV_SESSION_START,
+	RG_EV_SESSION_END,
+	RG_EV_STMT,
+	RG_EV_STMT_END,
+	RG_EV_LIMIT,
+	RG_EV_VIOLATION,
+	RG_EV_APPROVAL,
+	RG_EV__COUNT
+};
+
+/* item keys; the formatter writes each one's JSON name */
+enum rg_ev_key {
+	RG_EVK_SESSION = 0, RG_EVK_N, RG_EVK_IDENTITY, RG_EVK_CLIENT, RG_EVK_TARGET, RG_EVK_KIND,
+	RG_EVK_NAME, RG_EVK_SQL, RG_EVK_VERDICT, RG_EVK_RULE, RG_EVK_SHADOW, RG_EVK_SQLSTATE,
+	RG_EVK_APPROVAL, RG_EVK_REVIEWER, RG_EVK_REASON, RG_EVK_DETAIL, RG_EVK_ROWS, RG_EVK_BYTES,
+	RG_EVK_MASKED, RG_EVK_SERVER_US, RG_EVK_TAG, RG_EVK_SKIPPED, RG_EVK_ROLE, RG_EVK_TLS,
+	RG_EVK_MECH, RG_EVK_DURATION_MS, RG_EVK_STATEMENTS, RG_EVK_DENIALS, RG_EVK_BYTES_IN,
+	RG_EVK_BYTES_OUT, RG_EVK_LIMIT, RG_EVK_VALUE, RG_EVK_COUNT, RG_EVK_SIDE, RG_EVK_WHAT,
+	RG_EVK_USER, RG_EVK_PARAMS, RG_EVK_PORTAL, RG_EVK_OID, RG_EVK_OUTCOME, RG_EVK_SUB,
+	RG_EVK_RECORDED, RG_EVK_MASKS, RG_EVK__COUNT
+};
+
+/* item kinds: INT 8 bytes; BOOL 1; the others a 4-byte length and bytes. SQL is a statement
+ * text (normalized by the formatter), JSON is copied as is, PARAMS a parameter blob (u16
+ * count, then per value a format byte 0 text / 1 binary and an i32 length, -1 NULL, and the
+ * bytes), MASKS pairs of (detector byte, u32 rows). */
+enum rg_ev_item {
+	RG_EVI_INT = 1,
+	RG_EVI_STR = 2,
+	RG_EVI_JSON = 3,
+	RG_EVI_BOOL = 4,
+	RG_EVI_SQL = 5,
+	RG_EVI_PARAMS = 6,
+	RG_EVI_MASKS = 7
+};
+
+/* A worker's writer: its journal and the buffer a record is built in. */
+struct rg_ev_w {
+	struct rg_audit_jr *jr;
+	uint8_t *p;
+	size_t len, cap;
+	bool oom;
+} __attribute__((aligned(64)));
+
+void rg_ev_begin(struct rg_ev_w *w);
+void rg_ev_int(struct rg_ev_w *w, enum rg_ev_key k, int64_t v);
+void rg_ev_bool(struct rg_ev_w *w, enum rg_ev_key k, bool v);
+void rg_ev_bytes(struct rg_ev_w *w, enum rg_ev_key k, enum rg_ev_item kind, const void *s,
+		 size_t n);
+void rg_ev_str(struct rg_ev_w *w, enum rg_ev_key k, const char *s); /* NULL: no item */
+/* Copy the record into the journal. False: it could not be kept (the caller counts it). */
+bool rg_ev_commit(struct rg_ev_w *w, enum rg_ev_proto proto, enum rg_ev_type t);
+
+struct rg_events;
+/* Attach a journal per worker to the trail a (rg_audit_journals) with rg_ev_format as its
+ * formatter; keep_literals: statement texts go to the trail as sent. */
+int rg_events_new(struct rg_audit *a, unsigned workers, const char *journal_dir,
+		  bool keep_literals, struct rg_events **out, char *err, size_t errlen);
+/* Worker i's writer (only that worker's thread uses it), NULL without events. */
+struct rg_ev_w *rg_events_w(struct rg_events *ev, unsigned worker);
+/* After the trail is closed (the writer is done with the formatter). NULL is fine. */
+void rg_events_free(struct rg_events *ev);
+/* The formatter (an rg_audit_fmt_fn; arg is formatter state: the events object's, or one of
+ * rg_ev_fmt_new's for tests and fuzzing). */
+struct rg_ev_fmt;
+struct rg_ev_fmt *rg_ev_fmt_new(bool keep_literals);
+void rg_ev_fmt_free(struct rg_ev_fmt *f);
+void rg_ev_format(void *arg, uint16_t type, int64_t time_us, const uint8_t *body, size_t len,
+		  struct rg_audit_buf *out);
+
 /* Wait until every record appended so far is written (and fsynced by policy); also every
  * journal record committed so far. */
 int rg_audit_flush(struct rg_audit *a);

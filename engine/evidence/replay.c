@@ -61,7 +61,7 @@ static struct sess_meta *meta_of(struct sess_acc *a, json_t *s)
 static bool sess_one(void *arg, uint64_t seq, int64_t t, const char *p, size_t len)
 {
 	struct sess_acc *a = arg;
-	json_t *o = json_loadb(p, len, 0, NULL), *s;
+	json_t *o = json_loadb(p, len, JSON_ALLOW_NUL, NULL), *s;
 	const char *ev;
 	char id[32], ts[96];
 
@@ -279,7 +279,7 @@ struct stmt_acc {
 static bool stmt_one(void *arg, uint64_t seq, int64_t t, const char *p, size_t len)
 {
 	struct stmt_acc *a = arg;
-	json_t *o = json_loadb(p, len, 0, NULL);
+	json_t *o = json_loadb(p, len, JSON_ALLOW_NUL, NULL);
 	const char *ev;
 	char k[24];
 

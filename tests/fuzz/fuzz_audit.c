@@ -2,10 +2,13 @@
  * fuzz_audit: the audit trail (engine/evidence) two ways. The input as a segment file: the
  * verifier reads hostile bytes from disk and must give a verdict without crashing. The input
  * as payloads (split at 0xff bytes): written through the writer into a fresh trail, which
- * must then verify as intact and sealed and read back the same payloads in order.
+ * must then verify as intact and sealed and read back the same payloads in order. And the
+ * input as a session event (two bytes of type, then the items) through the writer's
+ * formatter, both literal policies: it yields nothing or one JSON object, never a crash.
  */
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +79,59 @@ static bool each(void *arg, uint64_t seq, int64_t t, const char *p, size_t len)
 	return true;
 }
 
+/* Whether the items hold ready-made JSON (RG_EVI_JSON): copied as the worker built it, so
+ * only records without one are held to producing valid JSON here. */
+static bool has_json_item(const uint8_t *b, size_t len)
+{
+	size_t i = 0;
+
+	while (i + 2 <= len) {
+		uint8_t kind = b[i + 1];
+		uint32_t l;
+
+		i += 2;
+		if (kind == RG_EVI_INT) {
+			i += 8;
+			continue;
+		}
+		if (kind == RG_EVI_BOOL) {
+			i += 1;
+			continue;
+		}
+		if (i + 4 > len)
+			return false;
+		memcpy(&l, b + i, 4);
+		if (kind == RG_EVI_JSON)
+			return true;
+		if (l > len - i - 4)
+			return false;
+		i += 4 + l;
+	}
+	return false;
+}
+
+static void check_event_format(const uint8_t *data, size_t size)
+{
+	static struct rg_ev_fmt *fmt[2];
+
+	if (size < 2 || has_json_item(data + 2, size - 2))
+		return;
+	for (int k = 0; k < 2; k++) {
+		struct rg_audit_buf out = {0};
+		json_t *j;
+
+		if (!fmt[k] && !(fmt[k] = rg_ev_fmt_new(k)))
+			abort();
+		rg_ev_format(fmt[k], (uint16_t)(data[0] | data[1] << 8), 0, data + 2, size - 2, &out);
+		if (out.len && !out.oom) {
+			if (!(j = json_loadb(out.p, out.len, JSON_ALLOW_NUL, NULL)) || !json_is_object(j))
+				abort();
+			json_decref(j);
+		}
+		free(out.p);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct rg_audit_report r;
@@ -87,6 +143,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FILE *f;
 
 	once();
+	check_event_format(data, size);
 	snprintf(path, sizeof(path), "%s/audit-%016llu.seg", raw, 1ULL);
 	if (!(f = fopen(path, "wb")) || fwrite(data, 1, size, f) != size)
 		abort();

@@ -25,51 +25,7 @@
 
 #include "evidence.h"
 
-/* ---- records: what a worker writes ---------------------------------------------------- */
-
-enum ev_type {
-	EV_AUTH_OK = 1,
-	EV_AUTH_FAIL,
-	EV_SESSION_START,
-	EV_SESSION_END,
-	EV_STMT,
-	EV_STMT_END,
-	EV_LIMIT,
-	EV_VIOLATION,
-	EV_APPROVAL,
-	EV__COUNT
-};
-static const char *const ev_names[EV__COUNT] = {
-    NULL,	  "auth_ok", "auth_fail",	   "session_start", "session_end",
-    "stmt",	  "stmt_end", "limit_exceeded", "protocol_violation", "approval_outcome"};
-
-/* item keys; the formatter writes names[k] */
-enum ev_key {
-	K_SESSION = 0, K_N, K_IDENTITY, K_CLIENT, K_TARGET, K_KIND, K_NAME, K_SQL,
-	K_VERDICT, K_RULE, K_SHADOW, K_SQLSTATE, K_APPROVAL, K_REVIEWER, K_REASON, K_DETAIL,
-	K_ROWS, K_BYTES, K_MASKED, K_SERVER_US, K_TAG, K_SKIPPED, K_ROLE, K_TLS, K_MECH,
-	K_DURATION_MS, K_STATEMENTS, K_DENIALS, K_BYTES_IN, K_BYTES_OUT, K_LIMIT, K_VALUE,
-	K_COUNT, K_SIDE, K_WHAT, K_USER, K_PARAMS, K_PORTAL, K_OID, K_OUTCOME, K_SUB, K_RECORDED, K_MASKS, K__COUNT
-};
-static const char *const key_names[K__COUNT] = {
-    "session", "n",	   "identity",	  "client",    "target",     "kind",	 "name",
-    "sql",     "verdict",  "rule",	  "shadow",    "sqlstate",   "approval", "reviewer",
-    "reason",  "detail",   "rows",	  "bytes",     "masked_rows", "server_us", "tag",
-    "skipped", "role",	   "tls",	  "mech",      "duration_ms", "statements", "denials",
-    "bytes_in", "bytes_out", "limit",	  "value",     "count",	     "side",	 "what",
-    "user",    "params",   "portal",	  "oid",       "outcome",    "sub",	 "recorded", "masks"};
-
-enum { I_INT = 1, I_STR = 2, I_JSON = 3, I_BOOL = 4, I_SQL = 5, I_PARAMS = 6, I_MASKS = 7 };
-
-#define EV_STR_MAX (1u << 20) /* a string item longer than this is cut (and says so) */
-
-/* A worker's side: its journal and the buffer a record is built in. */
-struct pg_ev_w {
-	struct rg_audit_jr *jr;
-	uint8_t *p;
-	size_t len, cap;
-	bool oom;
-} __attribute__((aligned(64)));
+/* ---- records: what a worker writes (the encoding: evidence.h, events.c) ---------------- */
 
 /* A session's side, from its verified token on. */
 struct pg_ev_fly {
@@ -160,98 +116,30 @@ static uint32_t names_get(const struct pg_ev *e, const char *name, size_t len)
 	return 0;
 }
 
-static inline struct pg_ev_w *ev_w(struct pg_sess *ps)
+static inline struct rg_ev_w *ev_w(struct pg_sess *ps)
 {
-	return ps->gw->evw ? &ps->gw->evw[ps->cnt - ps->gw->cnt] : NULL;
-}
-
-static bool w_room(struct pg_ev_w *w, size_t n)
-{
-	if (w->oom)
-		return false;
-	if (w->cap - w->len < n) {
-		size_t cap = w->cap ? w->cap : 4096;
-		uint8_t *np;
-
-		while (cap - w->len < n)
-			cap *= 2;
-		if (!(np = realloc(w->p, cap))) {
-			w->oom = true;
-			return false;
-		}
-		w->p = np;
-		w->cap = cap;
-	}
-	return true;
-}
-
-static void w_begin(struct pg_ev_w *w)
-{
-	w->len = 0;
-	w->oom = false;
-}
-
-static void w_int(struct pg_ev_w *w, enum ev_key k, int64_t v)
-{
-	if (!w_room(w, 10))
-		return;
-	w->p[w->len++] = (uint8_t)k;
-	w->p[w->len++] = I_INT;
-	memcpy(w->p + w->len, &v, 8);
-	w->len += 8;
-}
-
-static void w_bool(struct pg_ev_w *w, enum ev_key k, bool v)
-{
-	if (!w_room(w, 3))
-		return;
-	w->p[w->len++] = (uint8_t)k;
-	w->p[w->len++] = I_BOOL;
-	w->p[w->len++] = v;
-}
-
-static void w_bytes(struct pg_ev_w *w, enum ev_key k, uint8_t kind, const void *s, size_t n)
-{
-	uint32_t l = n > EV_STR_MAX ? EV_STR_MAX : (uint32_t)n;
-
-	if (!s || !w_room(w, 6 + (size_t)l))
-		return;
-	w->p[w->len++] = (uint8_t)k;
-	w->p[w->len++] = kind;
-	memcpy(w->p + w->len, &l, 4);
-	memcpy(w->p + w->len + 4, s, l);
-	w->len += 4 + l;
-}
-
-static void w_str(struct pg_ev_w *w, enum ev_key k, const char *s)
-{
-	if (s)
-		w_bytes(w, k, I_STR, s, strlen(s));
+	return rg_events_w(ps->gw->events, (unsigned)(ps->cnt - ps->gw->cnt));
 }
 
 /* Copy the record into the journal. Returns false when it could not be kept. */
-static bool w_commit(struct pg_sess *ps, struct pg_ev_w *w, enum ev_type t)
+static bool w_commit(struct pg_sess *ps, struct rg_ev_w *w, enum rg_ev_type t)
 {
-	uint8_t *dst;
-
-	if (w->oom || !(dst = rg_audit_jr_begin(w->jr, (uint16_t)t, (uint32_t)w->len))) {
+	if (!rg_ev_commit(w, RG_EV_POSTGRES, t)) {
 		ps->cnt->audit_lost++;
 		return false;
 	}
-	memcpy(dst, w->p, w->len);
-	rg_audit_jr_commit(w->jr);
 	return true;
 }
 
 /* who and where, the head of most records */
-static void w_who(struct pg_sess *ps, struct pg_ev_w *w)
+static void w_who(struct pg_sess *ps, struct rg_ev_w *w)
 {
-	w_int(w, K_SESSION, (int64_t)ps->id);
+	rg_ev_int(w, RG_EVK_SESSION, (int64_t)ps->id);
 	if (ps->ev)
-		w_bytes(w, K_IDENTITY, I_JSON, ps->ev->ident, ps->ev->ident_len);
-	w_str(w, K_CLIENT, ps->peer);
+		rg_ev_bytes(w, RG_EVK_IDENTITY, RG_EVI_JSON, ps->ev->ident, ps->ev->ident_len);
+	rg_ev_str(w, RG_EVK_CLIENT, ps->peer);
 	if (ps->tgt)
-		w_str(w, K_TARGET, ps->tgt->cfg->name);
+		rg_ev_str(w, RG_EVK_TARGET, ps->tgt->cfg->name);
 }
 
 /* ---- the session's events ------------------------------------------------------------- */
@@ -266,7 +154,7 @@ static void json_str(struct rg_audit_buf *b, const char *s)
 
 void pg_ev_auth_ok(struct pg_sess *ps)
 {
-	struct pg_ev_w *w = ev_w(ps);
+	struct rg_ev_w *w = ev_w(ps);
 	struct rg_audit_buf b = {0};
 	size_t ng = 0;
 	const char *const *g;
@@ -296,59 +184,59 @@ void pg_ev_auth_ok(struct pg_sess *ps)
 	}
 	ps->ev->ident = b.p;
 	ps->ev->ident_len = b.len;
-	w_begin(w);
+	rg_ev_begin(w);
 	w_who(ps, w);
-	w_str(w, K_USER, ps->login ? ps->login->user : NULL);
-	w_commit(ps, w, EV_AUTH_OK);
+	rg_ev_str(w, RG_EVK_USER, ps->login ? ps->login->user : NULL);
+	w_commit(ps, w, RG_EV_AUTH_OK);
 }
 
 void pg_ev_auth_fail(struct pg_sess *ps, const char *reason, const char *detail)
 {
-	struct pg_ev_w *w = ev_w(ps);
+	struct rg_ev_w *w = ev_w(ps);
 
 	if (!w || ps->internal)
 		return;
-	w_begin(w);
+	rg_ev_begin(w);
 	w_who(ps, w);
-	w_str(w, K_USER, ps->login ? ps->login->user : NULL);
-	w_str(w, K_REASON, reason);
+	rg_ev_str(w, RG_EVK_USER, ps->login ? ps->login->user : NULL);
+	rg_ev_str(w, RG_EVK_REASON, reason);
 	if (detail && *detail)
-		w_str(w, K_DETAIL, detail);
-	w_commit(ps, w, EV_AUTH_FAIL);
+		rg_ev_str(w, RG_EVK_DETAIL, detail);
+	w_commit(ps, w, RG_EV_AUTH_FAIL);
 }
 
 void pg_ev_session_start(struct pg_sess *ps, const char *role, bool tls, const char *mech)
 {
-	struct pg_ev_w *w = ev_w(ps);
+	struct rg_ev_w *w = ev_w(ps);
 
 	if (!w || !ps->ev)
 		return;
-	w_begin(w);
+	rg_ev_begin(w);
 	w_who(ps, w);
-	w_str(w, K_ROLE, role);
-	w_bool(w, K_TLS, tls);
-	w_str(w, K_MECH, mech);
+	rg_ev_str(w, RG_EVK_ROLE, role);
+	rg_ev_bool(w, RG_EVK_TLS, tls);
+	rg_ev_str(w, RG_EVK_MECH, mech);
 	if (ps->gw->rec)
-		w_bool(w, K_RECORDED, true);
-	w_commit(ps, w, EV_SESSION_START);
+		rg_ev_bool(w, RG_EVK_RECORDED, true);
+	w_commit(ps, w, RG_EV_SESSION_START);
 }
 
 void pg_ev_session_end(struct pg_sess *ps, const char *reason)
 {
-	struct pg_ev_w *w = ev_w(ps);
+	struct rg_ev_w *w = ev_w(ps);
 	struct pg_ev *e = ps->ev;
 
 	if (!w || !e)
 		return;
-	w_begin(w);
+	rg_ev_begin(w);
 	w_who(ps, w);
-	w_str(w, K_REASON, reason);
-	w_int(w, K_DURATION_MS, (int64_t)(pg_mono_ms() - ps->accepted_ms));
-	w_int(w, K_STATEMENTS, (int64_t)e->stmts);
-	w_int(w, K_DENIALS, (int64_t)e->denials);
-	w_int(w, K_BYTES_IN, (int64_t)e->bytes_in);
-	w_int(w, K_BYTES_OUT, (int64_t)e->bytes_out);
-	w_commit(ps, w, EV_SESSION_END);
+	rg_ev_str(w, RG_EVK_REASON, reason);
+	rg_ev_int(w, RG_EVK_DURATION_MS, (int64_t)(pg_mono_ms() - ps->accepted_ms));
+	rg_ev_int(w, RG_EVK_STATEMENTS, (int64_t)e->stmts);
+	rg_ev_int(w, RG_EVK_DENIALS, (int64_t)e->denials);
+	rg_ev_int(w, RG_EVK_BYTES_IN, (int64_t)e->bytes_in);
+	rg_ev_int(w, RG_EVK_BYTES_OUT, (int64_t)e->bytes_out);
+	w_commit(ps, w, RG_EV_SESSION_END);
 }
 
 void pg_ev_free(struct pg_sess *ps)
@@ -368,31 +256,31 @@ void pg_ev_free(struct pg_sess *ps)
 void pg_ev_limit(struct pg_sess *ps, const char *limit, const char *value, uint64_t count,
 		 const char *id)
 {
-	struct pg_ev_w *w = ev_w(ps);
+	struct rg_ev_w *w = ev_w(ps);
 
 	if (!w || !ps->ev)
 		return;
-	w_begin(w);
+	rg_ev_begin(w);
 	w_who(ps, w);
-	w_str(w, K_LIMIT, limit);
-	w_str(w, K_VALUE, value);
-	w_int(w, K_COUNT, (int64_t)count);
-	w_str(w, K_RULE, id);
-	w_commit(ps, w, EV_LIMIT);
+	rg_ev_str(w, RG_EVK_LIMIT, limit);
+	rg_ev_str(w, RG_EVK_VALUE, value);
+	rg_ev_int(w, RG_EVK_COUNT, (int64_t)count);
+	rg_ev_str(w, RG_EVK_RULE, id);
+	w_commit(ps, w, RG_EV_LIMIT);
 }
 
 void pg_ev_violation(struct pg_sess *ps, const char *side, const char *what, const char *err)
 {
-	struct pg_ev_w *w = ev_w(ps);
+	struct rg_ev_w *w = ev_w(ps);
 
 	if (!w || ps->internal)
 		return;
-	w_begin(w);
+	rg_ev_begin(w);
 	w_who(ps, w);
-	w_str(w, K_SIDE, side);
-	w_str(w, K_WHAT, what);
-	w_str(w, K_DETAIL, err);
-	w_commit(ps, w, EV_VIOLATION);
+	rg_ev_str(w, RG_EVK_SIDE, side);
+	rg_ev_str(w, RG_EVK_WHAT, what);
+	rg_ev_str(w, RG_EVK_DETAIL, err);
+	w_commit(ps, w, RG_EV_VIOLATION);
 }
 
 /* ---- statements -------------------------------------------------------------------------- */
@@ -455,7 +343,7 @@ uint32_t pg_ev_stmt(struct pg_sess *ps, char kind, const char *name, size_t nlen
 		    const char *sql, size_t len, enum pg_verdict v, const struct pg_judgement *j,
 		    const struct rg_pg_deny *d, const char *approval, uint64_t seq)
 {
-	struct pg_ev_w *w = ev_w(ps);
+	struct rg_ev_w *w = ev_w(ps);
 	struct pg_ev *e = ps->ev;
 	static const char *const kinds[] = {['Q'] = "query", ['P'] = "parse"};
 	uint32_t n;
@@ -466,24 +354,24 @@ uint32_t pg_ev_stmt(struct pg_sess *ps, char kind, const char *name, size_t nlen
 	e->stmts++;
 	if (v == PG_VERDICT_DENY)
 		e->denials++;
-	w_begin(w);
+	rg_ev_begin(w);
 	w_who(ps, w);
-	w_int(w, K_N, n);
-	w_str(w, K_KIND, kinds[(unsigned char)kind]);
+	rg_ev_int(w, RG_EVK_N, n);
+	rg_ev_str(w, RG_EVK_KIND, kinds[(unsigned char)kind]);
 	if (name && nlen)
-		w_bytes(w, K_NAME, I_STR, name, nlen);
+		rg_ev_bytes(w, RG_EVK_NAME, RG_EVI_STR, name, nlen);
 	if (sql)
-		w_bytes(w, K_SQL, I_SQL, sql, len);
-	w_str(w, K_VERDICT, verdict_name(v));
+		rg_ev_bytes(w, RG_EVK_SQL, RG_EVI_SQL, sql, len);
+	rg_ev_str(w, RG_EVK_VERDICT, verdict_name(v));
 	if (j && j->rule)
-		w_str(w, K_RULE, j->rule);
+		rg_ev_str(w, RG_EVK_RULE, j->rule);
 	if (j && j->shadow_rule)
-		w_str(w, K_SHADOW, j->shadow_rule);
+		rg_ev_str(w, RG_EVK_SHADOW, j->shadow_rule);
 	if (v == PG_VERDICT_DENY && d)
-		w_str(w, K_SQLSTATE, d->sqlstate);
+		rg_ev_str(w, RG_EVK_SQLSTATE, d->sqlstate);
 	if (approval)
-		w_str(w, K_APPROVAL, approval);
-	w_commit(ps, w, EV_STMT);
+		rg_ev_str(w, RG_EVK_APPROVAL, approval);
+	w_commit(ps, w, RG_EV_STMT);
 	if (ps->rec)
 		pg_rec_stmt(ps, n);
 	/* what ends it: a Query at its ReadyForQuery (a denied or held one silently); a
@@ -544,7 +432,7 @@ void pg_ev_bind(struct pg_sess *ps, const struct rg_pg_msg *m, const struct rg_p
 void pg_ev_function_call(struct pg_sess *ps, uint32_t oid, bool denied,
 			 const struct rg_pg_deny *d, uint64_t seq)
 {
-	struct pg_ev_w *w = ev_w(ps);
+	struct rg_ev_w *w = ev_w(ps);
 	struct pg_ev *e = ps->ev;
 	uint32_t n;
 
@@ -553,15 +441,15 @@ void pg_ev_function_call(struct pg_sess *ps, uint32_t oid, bool denied,
 	n = ++e->next_n;
 	e->stmts++;
 	e->denials += denied;
-	w_begin(w);
+	rg_ev_begin(w);
 	w_who(ps, w);
-	w_int(w, K_N, n);
-	w_str(w, K_KIND, "function_call");
-	w_int(w, K_OID, oid);
-	w_str(w, K_VERDICT, denied ? "deny" : "allow");
+	rg_ev_int(w, RG_EVK_N, n);
+	rg_ev_str(w, RG_EVK_KIND, "function_call");
+	rg_ev_int(w, RG_EVK_OID, oid);
+	rg_ev_str(w, RG_EVK_VERDICT, denied ? "deny" : "allow");
 	if (denied && d)
-		w_str(w, K_SQLSTATE, d->sqlstate);
-	w_commit(ps, w, EV_STMT);
+		rg_ev_str(w, RG_EVK_SQLSTATE, d->sqlstate);
+	w_commit(ps, w, RG_EV_STMT);
 	fly_push(e, denied ? 'S' : 'F', n, seq);
 }
 
@@ -586,20 +474,20 @@ void pg_ev_approval(struct pg_sess *ps, uint32_t n, const char *id, const char *
 		    const char *by, const char *reason, uint64_t seq, bool runs,
 		    const char *parse_name)
 {
-	struct pg_ev_w *w = ev_w(ps);
+	struct rg_ev_w *w = ev_w(ps);
 
 	if (!w || !ps->ev)
 		return;
-	w_begin(w);
+	rg_ev_begin(w);
 	w_who(ps, w);
-	w_int(w, K_N, n);
-	w_str(w, K_APPROVAL, id);
-	w_str(w, K_OUTCOME, outcome);
+	rg_ev_int(w, RG_EVK_N, n);
+	rg_ev_str(w, RG_EVK_APPROVAL, id);
+	rg_ev_str(w, RG_EVK_OUTCOME, outcome);
 	if (by)
-		w_str(w, K_REVIEWER, by);
+		rg_ev_str(w, RG_EVK_REVIEWER, by);
 	if (reason)
-		w_str(w, K_REASON, reason);
-	w_commit(ps, w, EV_APPROVAL);
+		rg_ev_str(w, RG_EVK_REASON, reason);
+	w_commit(ps, w, RG_EV_APPROVAL);
 	if (runs && n && parse_name)
 		names_put(ps->ev, parse_name, strlen(parse_name), n);
 	else if (runs && n)
@@ -608,22 +496,22 @@ void pg_ev_approval(struct pg_sess *ps, uint32_t n, const char *id, const char *
 
 static void end_one(struct pg_sess *ps, const struct pg_ev_fly *f, bool skipped)
 {
-	struct pg_ev_w *w = ev_w(ps);
+	struct rg_ev_w *w = ev_w(ps);
 	struct pg_ev *e = ps->ev;
 
-	w_begin(w);
-	w_int(w, K_SESSION, (int64_t)ps->id);
-	w_int(w, K_N, f->n);
+	rg_ev_begin(w);
+	rg_ev_int(w, RG_EVK_SESSION, (int64_t)ps->id);
+	rg_ev_int(w, RG_EVK_N, f->n);
 	if (skipped) {
-		w_bool(w, K_SKIPPED, true);
+		rg_ev_bool(w, RG_EVK_SKIPPED, true);
 	} else {
-		w_int(w, K_ROWS, (int64_t)(e->tag_seen ? e->tag_rows : e->rows));
-		w_int(w, K_BYTES, (int64_t)e->bytes);
+		rg_ev_int(w, RG_EVK_ROWS, (int64_t)(e->tag_seen ? e->tag_rows : e->rows));
+		rg_ev_int(w, RG_EVK_BYTES, (int64_t)e->bytes);
 		if (e->masked) {
 			uint8_t blob[32 * 5];
 			size_t bl = 0;
 
-			w_int(w, K_MASKED, (int64_t)e->masked);
+			rg_ev_int(w, RG_EVK_MASKED, (int64_t)e->masked);
 			for (uint32_t h = e->det_hit; h; h &= h - 1) {
 				uint8_t d = (uint8_t)__builtin_ctz(h);
 
@@ -631,17 +519,17 @@ static void end_one(struct pg_sess *ps, const struct pg_ev_fly *f, bool skipped)
 				memcpy(blob + bl + 1, &e->det_n[d], 4);
 				bl += 5;
 			}
-			w_bytes(w, K_MASKS, I_MASKS, blob, bl);
+			rg_ev_bytes(w, RG_EVK_MASKS, RG_EVI_MASKS, blob, bl);
 		}
-		w_int(w, K_SERVER_US, (int64_t)(pg_mono_us() - f->t0_us));
+		rg_ev_int(w, RG_EVK_SERVER_US, (int64_t)(pg_mono_us() - f->t0_us));
 		if (e->tag[0])
-			w_str(w, K_TAG, e->tag);
+			rg_ev_str(w, RG_EVK_TAG, e->tag);
 		if (e->sqlstate[0])
-			w_str(w, K_SQLSTATE, e->sqlstate);
+			rg_ev_str(w, RG_EVK_SQLSTATE, e->sqlstate);
 	}
 	if (f->params)
-		w_bytes(w, K_PARAMS, I_PARAMS, f->params, f->plen);
-	w_commit(ps, w, EV_STMT_END);
+		rg_ev_bytes(w, RG_EVK_PARAMS, RG_EVI_PARAMS, f->params, f->plen);
+	w_commit(ps, w, RG_EV_STMT_END);
 }
 
 static void reset_acc(struct pg_ev *e)
@@ -754,275 +642,21 @@ void pg_ev_masked(struct pg_sess *ps, uint32_t hit)
 		e->det_n[__builtin_ctz(hit)]++;
 }
 
-/* ---- the writer's side: records into JSON --------------------------------------------------- */
-
-#define FP_SLOTS 4096
-struct fp_entry {
-	uint64_t key;
-	uint64_t fp;
-};
-
-struct pg_ev_fmt {
-	struct rg_sqlclass *cls; /* fingerprints (writer thread only) */
-	struct fp_entry *fps;	 /* [FP_SLOTS] by xxh3 of the normalized text */
-	char *norm;
-	size_t normcap;
-	bool keep_literals;
-};
-
-/* The combined fingerprint of sql, as approvals compute it (relay.c appr_fingerprint). */
-static uint64_t fingerprint(struct pg_ev_fmt *f, const char *sql, size_t len, uint64_t key)
-{
-	struct fp_entry *e = f->fps ? &f->fps[key % FP_SLOTS] : NULL;
-	struct rg_sql_facts facts;
-	uint64_t h = 0;
-
-	if (e && e->key == key && key)
-		return e->fp;
-	if ((f->cls || (f->cls = rg_sqlclass_new())) &&
-	    !rg_sqlclass_run(f->cls, sql, len, RG_SQLCLASS_FINGERPRINT, &facts) &&
-	    facts.status != RG_SQL_UNPARSEABLE)
-		for (size_t i = 0; i < facts.nfingerprints; i++)
-			h = h * 0x100000001b3ull ^ facts.fingerprints[i];
-	if (e && key) {
-		e->key = key;
-		e->fp = h;
-	}
-	return h;
-}
-
-static void fmt_sql(struct pg_ev_fmt *f, const uint8_t *s, size_t n, struct rg_audit_buf *out)
-{
-	size_t olen = 0;
-	int r = -EINVAL;
-	uint64_t fp;
-
-	if (f->keep_literals) {
-		rg_audit_buf_str(out, "\"sql\":");
-		rg_audit_buf_json(out, s, n);
-		fp = fingerprint(f, (const char *)s, n, 0);
-	} else {
-		if (f->normcap < 4 * n + 64) {
-			char *np = realloc(f->norm, 4 * n + 64);
-
-			if (np) {
-				f->norm = np;
-				f->normcap = 4 * n + 64;
-			}
-		}
-		if (f->normcap >= 4 * n + 64 && (f->cls || (f->cls = rg_sqlclass_new())))
-			r = rg_sqlclass_normalize(f->cls, (const char *)s, n, f->norm, f->normcap,
-						  &olen);
-		if (r) {
-			/* the scanner refused it: no text at all rather than a literal */
-			rg_audit_buf_printf(out, "\"sql\":null,\"sql_unreadable\":true,"
-					    "\"sql_bytes\":%zu", n);
-			return;
-		}
-		rg_audit_buf_str(out, "\"sql\":");
-		rg_audit_buf_json(out, f->norm, olen);
-		fp = fingerprint(f, (const char *)s, n, XXH3_64bits(f->norm, olen) | 1);
-	}
-	{
-		static const char hex[] = "0123456789abcdef";
-		char h[40] = ",\"fingerprint\":\"";
-		size_t o = strlen(h);
-
-		for (int sh = 60; sh >= 0; sh -= 4)
-			h[o++] = hex[(fp >> sh) & 15];
-		h[o++] = '"';
-		rg_audit_buf_put(out, h, o);
-	}
-}
-
-/* A Bind's parameters (params_blob) as a JSON array: text as strings, NULL as null, binary
- * as {"hex":"..."}. */
-static void fmt_params(const uint8_t *b, uint32_t len, struct rg_audit_buf *out)
-{
-	static const char hexd[] = "0123456789abcdef";
-	uint32_t at = 2;
-	uint16_t n;
-
-	rg_audit_buf_str(out, "[");
-	if (len < 2)
-		goto done;
-	memcpy(&n, b, 2);
-	for (uint16_t i = 0; i < n && at + 5 <= len; i++) {
-		int32_t l;
-
-		memcpy(&l, b + at + 1, 4);
-		if (i)
-			rg_audit_buf_str(out, ",");
-		if (l < 0) {
-			rg_audit_buf_str(out, "null");
-			at += 5;
-			continue;
-		}
-		if ((uint32_t)l > len - at - 5)
-			break;
-		if (b[at] == 0) {
-			rg_audit_buf_json(out, b + at + 5, (size_t)l);
-		} else {
-			rg_audit_buf_str(out, "{\"hex\":\"");
-			for (int32_t j = 0; j < l; j++) {
-				char h[2] = {hexd[b[at + 5 + j] >> 4], hexd[b[at + 5 + j] & 15]};
-
-				rg_audit_buf_put(out, h, 2);
-			}
-			rg_audit_buf_str(out, "\"}");
-		}
-		at += 5 + (uint32_t)l;
-	}
-done:
-	rg_audit_buf_str(out, "]");
-}
-
-/* `,"name":` for each key, made once */
-static const char *key_pre(enum ev_key k, size_t *len)
-{
-	static char pre[K__COUNT][24];
-	static uint8_t plen[K__COUNT];
-
-	if (!plen[k])
-		plen[k] = (uint8_t)snprintf(pre[k], sizeof(pre[k]), ",\"%s\":", key_names[k]);
-	*len = plen[k];
-	return pre[k];
-}
-
-static void fmt_record(void *arg, uint16_t type, int64_t t, const uint8_t *b, size_t len,
-		       struct rg_audit_buf *out)
-{
-	struct pg_ev_fmt *f = arg;
-	size_t i = 0, pl;
-	const char *pre;
-
-	(void)t;
-	if (!type || type >= EV__COUNT)
-		return;
-	rg_audit_buf_str(out, "{\"event\":\"");
-	rg_audit_buf_str(out, ev_names[type]);
-	rg_audit_buf_str(out, "\",\"protocol\":\"postgres\"");
-	while (i + 2 <= len) {
-		uint8_t k = b[i], kind = b[i + 1];
-		uint32_t l = 0;
-
-		i += 2;
-		if (k >= K__COUNT)
-			return (void)(out->len = 0);
-		if (kind == I_INT) {
-			int64_t v;
-
-			if (i + 8 > len)
-				return (void)(out->len = 0);
-			memcpy(&v, b + i, 8);
-			i += 8;
-			pre = key_pre(k, &pl);
-			rg_audit_buf_put(out, pre, pl);
-			rg_audit_buf_i64(out, v);
-			continue;
-		}
-		if (kind == I_BOOL) {
-			if (i + 1 > len)
-				return (void)(out->len = 0);
-			pre = key_pre(k, &pl);
-			rg_audit_buf_put(out, pre, pl);
-			rg_audit_buf_str(out, b[i++] ? "true" : "false");
-			continue;
-		}
-		if (i + 4 > len)
-			return (void)(out->len = 0);
-		memcpy(&l, b + i, 4);
-		i += 4;
-		if (l > len - i)
-			return (void)(out->len = 0);
-		if (kind == I_SQL) {
-			rg_audit_buf_str(out, ",");
-			fmt_sql(f, b + i, l, out);
-		} else if (kind == I_MASKS) {
-			pre = key_pre(k, &pl);
-			rg_audit_buf_put(out, pre, pl);
-			rg_audit_buf_str(out, "{");
-			for (uint32_t q = 0; q + 5 <= l; q += 5) {
-				uint32_t cnt;
-				uint8_t d = b[i + q];
-				const char *dn = d < RG_DET__COUNT
-						     ? rg_detector_get((enum rg_detector)d)->name
-						     : "column";
-
-				memcpy(&cnt, b + i + q + 1, 4);
-				rg_audit_buf_printf(out, "%s\"%s\":%u", q ? "," : "", dn, cnt);
-			}
-			rg_audit_buf_str(out, "}");
-		} else if (kind == I_PARAMS) {
-			pre = key_pre(k, &pl);
-			rg_audit_buf_put(out, pre, pl);
-			fmt_params(b + i, l, out);
-		} else {
-			pre = key_pre(k, &pl);
-			rg_audit_buf_put(out, pre, pl);
-			if (kind == I_JSON)
-				rg_audit_buf_put(out, b + i, l);
-			else
-				rg_audit_buf_json(out, b + i, l);
-		}
-		i += l;
-	}
-	rg_audit_buf_str(out, "}");
-}
-
 /* ---- the gateway's side ---------------------------------------------------------------- */
 
-int rg_pg_gw_set_audit(struct rg_pg_gw *gw, struct rg_audit *a, const struct rg_config_audit *ac,
-		       char *err, size_t errlen)
+int rg_pg_gw_set_audit(struct rg_pg_gw *gw, struct rg_audit *a, struct rg_events *ev,
+		       const struct rg_config_audit *ac)
 {
-	struct pg_ev_fmt *f = calloc(1, sizeof(*f));
-	struct rg_audit_jr_opts o = {.count = gw->workers, .dir = ac->journal_dir,
-				     .fmt = fmt_record};
-	int r;
-
-	if (!f || !(f->fps = calloc(FP_SLOTS, sizeof(*f->fps))) ||
-	    !(gw->evw = aligned_alloc(64, gw->workers * sizeof(*gw->evw)))) {
-		if (f)
-			free(f->fps);
-		free(f);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	memset(gw->evw, 0, gw->workers * sizeof(*gw->evw));
-	f->keep_literals = ac->keep_literals;
-	o.fmt_arg = f;
-	if ((r = rg_audit_journals(a, &o, err, errlen))) {
-		free(f->fps);
-		free(f);
-		free(gw->evw);
-		gw->evw = NULL;
-		return r;
-	}
-	for (unsigned i = 0; i < gw->workers; i++)
-		gw->evw[i].jr = rg_audit_journal(a, i);
 	gw->audit = a;
-	gw->ev_fmt = f;
+	gw->events = ev;
 	gw->ev_fmt_keep = ac->keep_literals;
 	gw->audit_fail_open = ac->fail_open;
 	return 0;
 }
 
-/* After the trail is closed (the writer is done with the formatter). */
+/* Before the trail is closed and the events freed (main.c). */
 void rg_pg_gw_audit_free(struct rg_pg_gw *gw)
 {
-	struct pg_ev_fmt *f = gw->ev_fmt;
-
-	if (gw->evw)
-		for (unsigned i = 0; i < gw->workers; i++)
-			free(gw->evw[i].p);
-	free(gw->evw);
-	gw->evw = NULL;
-	if (f) {
-		rg_sqlclass_free(f->cls);
-		free(f->fps);
-		free(f->norm);
-		free(f);
-	}
-	gw->ev_fmt = NULL;
+	gw->events = NULL;
 	gw->audit = NULL;
 }

@@ -143,8 +143,7 @@ struct rg_pg_gw {
 	struct pg_approvals *approvals; /* held statements awaiting a reviewer (approval.c) */
 	/* the audit trail (audit.c): NULL without one */
 	struct rg_audit *audit;
-	struct pg_ev_w *evw; /* [workers]: each worker's journal and record buffer */
-	struct pg_ev_fmt *ev_fmt; /* the writer thread's formatter state */
+	struct rg_events *events; /* each worker's journal and record buffer (evidence.h) */
 	bool audit_fail_open;
 	bool ev_fmt_keep; /* audit.literals: keep (Bind parameters are recorded) */
 	/* session recordings (record.c): NULL without them */

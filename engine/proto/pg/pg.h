@@ -190,14 +190,15 @@ void rg_pg_counters(const struct rg_pg_gw *gw, int worker, struct rg_pg_counters
 void rg_pg_gw_free(struct rg_pg_gw *gw);
 
 /*
- * The audit trail (engine/evidence) sessions write to: attaches one journal per worker with
- * the module's formatter (docs/audit.md). Call before the workers start; a is closed by the
- * caller before rg_pg_gw_audit_free.
+ * The audit trail (engine/evidence) sessions write to, through the events object that holds
+ * each worker's journal (rg_events_new, shared by every protocol module). Call before the
+ * workers start; rg_pg_gw_audit_free before the trail is closed and the events freed.
  */
 struct rg_audit;
+struct rg_events;
 struct rg_config_audit;
-int rg_pg_gw_set_audit(struct rg_pg_gw *gw, struct rg_audit *a, const struct rg_config_audit *ac,
-		       char *err, size_t errlen);
+int rg_pg_gw_set_audit(struct rg_pg_gw *gw, struct rg_audit *a, struct rg_events *ev,
+		       const struct rg_config_audit *ac);
 void rg_pg_gw_audit_free(struct rg_pg_gw *gw);
 
 /* Session recordings (audit.record_sessions) into their own trail a, likewise. */
