@@ -32,7 +32,8 @@ static const char *const key_names[RG_EVK__COUNT] = {
     "reason",  "detail",   "rows",	  "bytes",     "masked_rows", "server_us", "tag",
     "skipped", "role",	   "tls",	  "mech",      "duration_ms", "statements", "denials",
     "bytes_in", "bytes_out", "limit",	  "value",     "count",	     "side",	 "what",
-    "user",    "params",   "portal",	  "oid",       "outcome",    "sub",	 "recorded", "masks"};
+    "user",    "params",   "portal",	  "oid",       "outcome",    "sub",	 "recorded", "masks",
+    "mysql_lexing"};
 
 static const char *const proto_names[RG_EV_PROTO__COUNT] = {"postgres", "mysql"};
 
@@ -129,6 +130,8 @@ struct fp_entry {
 
 struct rg_ev_fmt {
 	struct rg_sqlclass *cls; /* fingerprints (writer thread only) */
+	struct rg_myclass *mycls; /* MySQL texts: normal form and fingerprints */
+	struct rg_my_lexing mylex; /* the record's RG_EVK_MYLEX, or the default */
 	struct fp_entry *fps;	 /* [FP_SLOTS] by xxh3 of the normalized text */
 	char *norm;
 	size_t normcap;
@@ -156,6 +159,43 @@ static uint64_t fingerprint(struct rg_ev_fmt *f, const char *sql, size_t len, ui
 	return h;
 }
 
+static void put_fingerprint(struct rg_audit_buf *out, uint64_t fp)
+{
+	static const char hex[] = "0123456789abcdef";
+	char h[40] = ",\"fingerprint\":\"";
+	size_t o = strlen(h);
+
+	for (int sh = 60; sh >= 0; sh -= 4)
+		h[o++] = hex[(fp >> sh) & 15];
+	h[o++] = '"';
+	rg_audit_buf_put(out, h, o);
+}
+
+/* A MySQL text, read as the session's server lexes it (the record's RG_EVK_MYLEX): its normal
+ * form (literals made ?, comments dropped, executed comments inlined) unless literals are
+ * kept, and its fingerprint. Text the lexer cannot follow is left out, never written raw. */
+static void fmt_mysql_sql(struct rg_ev_fmt *f, const uint8_t *s, size_t n, struct rg_audit_buf *out)
+{
+	struct rg_sql_facts facts;
+	unsigned flags = RG_SQLCLASS_FINGERPRINT | (f->keep_literals ? 0 : RG_SQLCLASS_NORMALIZE);
+	uint64_t fp = 0;
+
+	if ((!f->mycls && !(f->mycls = rg_myclass_new())) ||
+	    rg_myclass_run(f->mycls, &f->mylex, (const char *)s, n, flags, &facts) ||
+	    facts.status == RG_SQL_UNPARSEABLE || (!f->keep_literals && !facts.normalized)) {
+		rg_audit_buf_printf(out, "\"sql\":null,\"sql_unreadable\":true,\"sql_bytes\":%zu", n);
+		return;
+	}
+	rg_audit_buf_str(out, "\"sql\":");
+	if (f->keep_literals)
+		rg_audit_buf_json(out, s, n);
+	else
+		rg_audit_buf_json(out, facts.normalized, facts.normalized_len);
+	for (size_t i = 0; i < facts.nfingerprints; i++)
+		fp = fp * 0x100000001b3ull ^ facts.fingerprints[i];
+	put_fingerprint(out, fp);
+}
+
 static void fmt_sql(struct rg_ev_fmt *f, unsigned proto, const uint8_t *s, size_t n,
 		    struct rg_audit_buf *out)
 {
@@ -163,16 +203,8 @@ static void fmt_sql(struct rg_ev_fmt *f, unsigned proto, const uint8_t *s, size_
 	int r = -EINVAL;
 	uint64_t fp;
 
-	if (proto != RG_EV_POSTGRES) {
-		/* No normalizer for this dialect here yet: the text only when the config keeps
-		 * literals, else none at all (never a literal in the trail). */
-		if (f->keep_literals) {
-			rg_audit_buf_str(out, "\"sql\":");
-			rg_audit_buf_json(out, s, n);
-		} else {
-			rg_audit_buf_printf(out, "\"sql\":null,\"sql_unreadable\":true,"
-					    "\"sql_bytes\":%zu", n);
-		}
+	if (proto == RG_EV_MYSQL) {
+		fmt_mysql_sql(f, s, n, out);
 		return;
 	}
 	if (f->keep_literals) {
@@ -201,16 +233,7 @@ static void fmt_sql(struct rg_ev_fmt *f, unsigned proto, const uint8_t *s, size_
 		rg_audit_buf_json(out, f->norm, olen);
 		fp = fingerprint(f, (const char *)s, n, XXH3_64bits(f->norm, olen) | 1);
 	}
-	{
-		static const char hex[] = "0123456789abcdef";
-		char h[40] = ",\"fingerprint\":\"";
-		size_t o = strlen(h);
-
-		for (int sh = 60; sh >= 0; sh -= 4)
-			h[o++] = hex[(fp >> sh) & 15];
-		h[o++] = '"';
-		rg_audit_buf_put(out, h, o);
-	}
+	put_fingerprint(out, fp);
 }
 
 /* A Bind's parameters (params_blob) as a JSON array: text as strings, NULL as null, binary
@@ -285,6 +308,7 @@ void rg_ev_format(void *arg, uint16_t type, int64_t t, const uint8_t *b, size_t 
 	rg_audit_buf_str(out, "\",\"protocol\":\"");
 	rg_audit_buf_str(out, proto_names[proto]);
 	rg_audit_buf_str(out, "\"");
+	f->mylex = (struct rg_my_lexing){.server_version = 101100, .dialect = RG_MY_MARIADB};
 	while (i + 2 <= len) {
 		uint8_t k = b[i], kind = b[i + 1];
 		uint32_t l = 0;
@@ -299,6 +323,12 @@ void rg_ev_format(void *arg, uint16_t type, int64_t t, const uint8_t *b, size_t 
 				return (void)(out->len = 0);
 			memcpy(&v, b + i, 8);
 			i += 8;
+			if (k == RG_EVK_MYLEX) {
+				f->mylex.server_version = (uint32_t)v;
+				f->mylex.dialect = (enum rg_my_dialect)((uint64_t)v >> 32 & 0xff);
+				f->mylex.modes = (unsigned)((uint64_t)v >> 40 & 0xffff);
+				continue;
+			}
 			pre = key_pre(k, &pl);
 			rg_audit_buf_put(out, pre, pl);
 			rg_audit_buf_i64(out, v);
@@ -372,6 +402,7 @@ void rg_ev_fmt_free(struct rg_ev_fmt *f)
 	if (!f)
 		return;
 	rg_sqlclass_free(f->cls);
+	rg_myclass_free(f->mycls);
 	free(f->fps);
 	free(f->norm);
 	free(f);

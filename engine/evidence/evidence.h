@@ -163,8 +163,20 @@ enum rg_ev_key {
 	RG_EVK_MECH, RG_EVK_DURATION_MS, RG_EVK_STATEMENTS, RG_EVK_DENIALS, RG_EVK_BYTES_IN,
 	RG_EVK_BYTES_OUT, RG_EVK_LIMIT, RG_EVK_VALUE, RG_EVK_COUNT, RG_EVK_SIDE, RG_EVK_WHAT,
 	RG_EVK_USER, RG_EVK_PARAMS, RG_EVK_PORTAL, RG_EVK_OID, RG_EVK_OUTCOME, RG_EVK_SUB,
-	RG_EVK_RECORDED, RG_EVK_MASKS, RG_EVK__COUNT
+	RG_EVK_RECORDED, RG_EVK_MASKS,
+	/* MySQL: how the session's server lexes text (rg_ev_mysql_lexing), before the record's
+	 * SQL item; not written to the JSON */
+	RG_EVK_MYLEX,
+	RG_EVK__COUNT
 };
+
+/* The RG_EVK_MYLEX value of a MySQL session's lexing state: server version (as in versioned
+ * comments), dialect (0 MariaDB, 1 MySQL) and sql_mode flags (RG_MY_*, mysqlclass.h). */
+static inline int64_t rg_ev_mysql_lexing(uint32_t server_version, unsigned dialect, unsigned modes)
+{
+	return (int64_t)((uint64_t)server_version | (uint64_t)(dialect & 0xff) << 32 |
+			 (uint64_t)(modes & 0xffff) << 40);
+}
 
 /* item kinds: INT 8 bytes; BOOL 1; the others a 4-byte length and bytes. SQL is a statement
  * text (normalized by the formatter), JSON is copied as is, PARAMS a parameter blob (u16
