@@ -1826,7 +1826,10 @@ static void normalize(struct rg_myclass *c, size_t i, size_t e)
 				c->norm[at0] = sq ? '"' : '\'';
 				norm_put(c, sq ? "\"" : "'", 1);
 			}
-		} else if (t->kind == RG_MY_TOK_STRING || t->kind == RG_MY_TOK_LITERAL) {
+		} else if ((t->kind == RG_MY_TOK_STRING && !safe_charset_value(c, k, e)) ||
+			   t->kind == RG_MY_TOK_LITERAL) {
+			/* (a string naming a safe character set stays: SET NAMES 'utf8mb4'
+			 * must keep meaning what it meant) */
 			norm_put(c, "?", 1);
 		} else if (t->kind == RG_MY_TOK_QIDENT) {
 			const char *p = c->s + t->off;
