@@ -1125,7 +1125,9 @@ static bool sysvar_scope_is(const struct rg_myclass *c, size_t t, const char *sc
 	       strncasecmp(c->s + k->off + 2, scope, n) == 0;
 }
 
-/* SET assignments [i, e): scope words, targets, values. */
+/* SET's comma-separated list [i, e): each item an assignment with its scope, NAMES or
+ * CHARACTER SET, PASSWORD, DEFAULT ROLE, ROLE or TRANSACTION (any of them may follow
+ * another: SET NAMES sjis, @a = 1 is one statement). */
 static void set_assignments(struct rg_myclass *c, size_t i, size_t e)
 {
 	static const char *const global[] = {"global", "persist", "persist_only", NULL};
@@ -1143,6 +1145,28 @@ static void set_assignments(struct rg_myclass *c, size_t i, size_t e)
 			k++;
 		} else if (kw_any(c, k, j, WORDS("session", "local"))) {
 			k++;
+		}
+		if (kw_any(c, k, j, WORDS("names", "charset")) ||
+		    (kw(c, k, j, "character") && kw(c, k + 1, j, "set"))) {
+			/* NAMES x [COLLATE y], CHARACTER SET x: character_set_client = x,
+			 * anywhere in the list */
+			size_t v = kw(c, k, j, "character") ? k + 2 : k + 1;
+			if (!safe_charset_value(c, v, j) ||
+			    !(v + 1 == j || (kw(c, v + 1, j, "collate") && v + 3 == j)))
+				c->ops |= OPB(SET_LEXING);
+			i = j + 1;
+			continue;
+		}
+		if (kw(c, k, j, "password") ||
+		    (kw(c, k, j, "default") && kw(c, k + 1, j, "role"))) {
+			c->ops |= OPB(ALTER_ROLE) | OPB(ALTER);
+			walk(c, k + 1, j, W_EXPR, 0, NULL);
+			i = j + 1;
+			continue;
+		}
+		if (kw_any(c, k, j, WORDS("transaction", "role"))) {
+			i = j + 1;
+			continue;
 		}
 		size_t var = k;
 		if (is_kind(c, k, j, RG_MY_TOK_SYSVAR)) {
@@ -1190,28 +1214,6 @@ static void set_stmt(struct rg_myclass *c, size_t i, size_t e)
 		}
 		set_assignments(c, i + 1, f);
 		stmt(c, f + 1, e);
-		return;
-	}
-	if (kw_any(c, i, e, WORDS("names", "charset")) ||
-	    (kw(c, i, e, "character") && kw(c, i + 1, e, "set"))) {
-		/* SET NAMES x [COLLATE y], SET CHARACTER SET x: character_set_client = x */
-		size_t v = kw(c, i, e, "character") ? i + 2 : i + 1;
-		if (!safe_charset_value(c, v, e) ||
-		    !(v + 1 == e || (kw(c, v + 1, e, "collate") && v + 3 == e)))
-			c->ops |= OPB(SET_LEXING);
-		return;
-	}
-	if (kw(c, i, e, "password") || (kw(c, i, e, "default") && kw(c, i + 1, e, "role"))) {
-		c->ops |= OPB(ALTER_ROLE) | OPB(ALTER);
-		walk(c, i + 1, e, W_EXPR, 0, NULL);
-		return;
-	}
-	if (kw(c, i, e, "role"))
-		return;
-	size_t k = skip_words(c, i, e, WORDS("global", "session", "local"));
-	if (kw(c, k, e, "transaction")) {
-		if (k != i && kw(c, i, e, "global"))
-			c->ops |= OPB(ALTER_SYSTEM);
 		return;
 	}
 	set_assignments(c, i, e);

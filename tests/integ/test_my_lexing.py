@@ -92,6 +92,9 @@ CASES = [
     (b"SELECT X'41'; " + INS, 0, "log", True),
     (b"SELECT 0x41, 0b1, b'1', 1e5, .5; " + INS, 0, "log", True),
     (b"SELECT @v, @'x;', @`y;`; " + INS, 0, "log", True),
+    # SET lists mix NAMES with assignments (the grammar accepts both orders)
+    (b"SET NAMES utf8mb4, @x = 1; " + INS, 0, "log", True),
+    (b"SET @x = 1, NAMES utf8mb4; " + INS, 0, "log", True),
     # dynamic SQL
     (b"PREPARE s FROM '" + INS + b"'; EXECUTE s", 0, "log", True),
     (b"EXECUTE IMMEDIATE '" + INS + b"'", 0, "log", True),

@@ -232,6 +232,13 @@ static const struct tc cases[] = {
 	{ "SET STATEMENT max_statement_time = 1 FOR DELETE FROM t", 0, B(SET) | B(DELETE),
 	  B(DELETE), "t:w", "" },
 	{ "SET @sql_mode = 'x'", 0, B(SET), 0, "", "" },
+	/* list items of every kind, in any order */
+	{ "SET NAMES utf8mb4, @a = (SELECT SLEEP(1) FROM t)", 0, B(SET) | B(SELECT), 0, "t:r",
+	  "sleep" },
+	{ "SET autocommit = 1, NAMES sjis", 0, B(SET) | B(SET_LEXING), 0, "", "" },
+	{ "SET @a = 1, CHARACTER SET big5", 0, B(SET) | B(SET_LEXING), 0, "", "" },
+	{ "SET @a = 1, PASSWORD = PASSWORD('x')", 0, B(SET) | B(ALTER) | B(ALTER_ROLE), 0, "",
+	  "password" },
 	/* ---- SHOW, EXPLAIN, maintenance */
 	{ "SHOW TABLES", 0, B(SHOW), 0, "", "" },
 	{ "SHOW TABLES WHERE SLEEP(1) = 0", 0, B(SHOW), 0, "", "sleep" },
