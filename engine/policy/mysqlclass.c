@@ -1085,7 +1085,7 @@ static bool safe_charset_value(const struct rg_myclass *c, size_t t, size_t e)
 		p++;
 		n -= 2;
 	}
-	if (n >= sizeof(name) || memchr(p, '\\', n))
+	if (n >= sizeof(name) || memchr(p, '\\', n) || memchr(p, 0, n))
 		return false;
 	memcpy(name, p, n);
 	name[n] = 0;
