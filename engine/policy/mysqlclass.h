@@ -36,8 +36,9 @@
  *   SET (any variable)                       -> set; SET GLOBAL/PERSIST/PERSIST_ONLY and
  *                                               @@global./@@persist. targets add alter_system
  *                                               (server-wide settings, as ALTER SYSTEM)
- *   SET sql_mode, NAMES, CHARACTER SET, character_set_client (any scope, also inside SET
- *   STATEMENT ... FOR)                       -> set + set_lexing (rg_myclass_changes_lexing)
+ *   SET sql_mode (any scope, also in SET STATEMENT ... FOR), and NAMES, CHARACTER SET or
+ *   character_set_client to anything but a safe set (rg_my_charset_safe) or to a value
+ *   not known from the text                  -> set + set_lexing (rg_myclass_changes_lexing)
  *   LOAD DATA/XML INFILE (server file)       -> copy_from_file, table written
  *   LOAD DATA/XML LOCAL INFILE (client file) -> copy_from_stdin, table written
  *   SELECT ... INTO OUTFILE/DUMPFILE         -> copy_to_file (+ select)
