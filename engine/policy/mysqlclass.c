@@ -1628,6 +1628,36 @@ static void maintenance_stmt(struct rg_myclass *c, size_t i, size_t e, uint8_t a
 		c->bad = true;
 }
 
+/* SHOW: the table of SHOW [FULL|EXTENDED] COLUMNS/FIELDS/INDEX/INDEXES/KEYS FROM|IN t
+ * [FROM|IN db] and SHOW CREATE TABLE|VIEW|SEQUENCE t is read (its definition); LIKE and
+ * WHERE expressions are walked for calls. */
+static void show_stmt(struct rg_myclass *c, size_t i, size_t e)
+{
+	size_t next, k = skip_words(c, i + 1, e, WORDS("full", "extended"));
+	c->ops |= OPB(SHOW);
+	if (kw_any(c, k, e, WORDS("columns", "fields", "index", "indexes", "keys")) &&
+	    kw_any(c, k + 1, e, WORDS("from", "in"))) {
+		size_t t = k + 2, part[3], n;
+		next = dotted(c, t, e, part, &n);
+		if (n == 1 && kw_any(c, next, e, WORDS("from", "in")) && is_name(c, next + 1, e)) {
+			/* SHOW COLUMNS FROM t FROM db: db.t */
+			uint32_t schema = ident_put(c, next + 1, false);
+			uint32_t name = ident_put(c, t, false);
+			name_add(c, &c->tabs, &c->ntabs, &c->tabcap, schema, name, RG_ACCESS_READ);
+			next += 2;
+		} else {
+			table_at(c, t, e, RG_ACCESS_READ, &next);
+		}
+		walk(c, next, e, W_EXPR, 0, NULL);
+		return;
+	}
+	if (kw(c, k, e, "create") && kw_any(c, k + 1, e, WORDS("table", "view", "sequence"))) {
+		table_at(c, k + 2, e, RG_ACCESS_READ, &next);
+		return;
+	}
+	walk(c, i + 1, e, W_EXPR, 0, NULL);
+}
+
 /* One statement, tokens [i, e), e excluded. */
 static void stmt(struct rg_myclass *c, size_t i, size_t e)
 {
@@ -1701,8 +1731,7 @@ static void stmt(struct rg_myclass *c, size_t i, size_t e)
 	} else if (kw(c, i, e, "set")) {
 		set_stmt(c, i, e);
 	} else if (kw(c, i, e, "show")) {
-		c->ops |= OPB(SHOW);
-		walk(c, i + 1, e, W_EXPR, 0, NULL);
+		show_stmt(c, i, e);
 	} else if (kw_any(c, i, e, WORDS("explain", "describe", "desc"))) {
 		explain_stmt(c, i, e, false);
 	} else if (kw(c, i, e, "analyze")) {

@@ -242,7 +242,10 @@ static const struct tc cases[] = {
 	/* ---- SHOW, EXPLAIN, maintenance */
 	{ "SHOW TABLES", 0, B(SHOW), 0, "", "" },
 	{ "SHOW TABLES WHERE SLEEP(1) = 0", 0, B(SHOW), 0, "", "sleep" },
-	{ "SHOW CREATE TABLE t", 0, B(SHOW), 0, NULL, "" },
+	{ "SHOW CREATE TABLE db.t", 0, B(SHOW), 0, "db.t:r", "" },
+	{ "SHOW FULL COLUMNS FROM t FROM db LIKE 'a%'", 0, B(SHOW), 0, "db.t:r", "" },
+	{ "SHOW INDEX IN `x`.`y`", 0, B(SHOW), 0, "x.y:r", "" },
+	{ "SHOW TABLE STATUS FROM db", 0, B(SHOW), 0, "", "" },
 	{ "DESC t", 0, B(SHOW), 0, "t:r", "" },
 	{ "DESCRIBE db.t col", 0, B(SHOW), 0, "db.t:r", "" },
 	{ "EXPLAIN SELECT * FROM t", 0, B(EXPLAIN) | B(SELECT), 0, "t:r", "" },
