@@ -590,12 +590,18 @@ static inline bool is_kind(const struct rg_myclass *c, size_t i, size_t e, enum 
 	return i < e && c->toks[i].kind == (uint32_t)k;
 }
 
+/* Token i is the keyword w (lower case, letters first). The first letter rejects most
+ * candidates without a call: only A-Z and a-z OR 0x20 to a lower-case letter. */
 static bool kw(const struct rg_myclass *c, size_t i, size_t e, const char *w)
 {
 	if (!is_kind(c, i, e, RG_MY_TOK_WORD))
 		return false;
-	size_t n = strlen(w);
-	return c->toks[i].len == n && strncasecmp(c->s + c->toks[i].off, w, n) == 0;
+	const char *p = c->s + c->toks[i].off;
+	size_t n = c->toks[i].len;
+	if ((p[0] | 0x20) != w[0])
+		return false;
+	/* a word holds no NUL, so a shorter w differs within n bytes */
+	return strncasecmp(p, w, n) == 0 && w[n] == 0;
 }
 
 static bool kw_any(const struct rg_myclass *c, size_t i, size_t e, const char *const *ws)
