@@ -6,7 +6,7 @@
  *   rulec compile -o OUT.rgb [--sign KEY.pem] PATH...
  *   rulec test [-v] [--pubkey PUB.pem] PATH...|BUNDLE
  *   rulec explain --bundle B [--pubkey PUB.pem] [--sub S] [--groups a,b] [--issuer I]
- *                 [--target T] [--protocol P] [SQL]
+ *                 [--target T] [--protocol P] [--sql-mode M] [SQL]
  *   rulec inspect [--pubkey PUB.pem] BUNDLE
  */
 #include <errno.h>
@@ -27,7 +27,8 @@ static void usage(FILE *out)
 		"       rulec compile -o OUT.rgb [--sign KEY.pem] PATH...\n"
 		"       rulec test [-v] [--pubkey PUB.pem] PATH...|BUNDLE\n"
 		"       rulec explain --bundle B [--pubkey PUB.pem] [--sub S] [--groups a,b]\n"
-		"                     [--issuer I] [--target T] [--protocol P] [SQL]\n"
+		"                     [--issuer I] [--target T] [--protocol P] [--sql-mode M]\n"
+		"                     [SQL]\n"
 		"       rulec inspect [--pubkey PUB.pem] BUNDLE\n"
 		"PATH is a rule file (.yaml/.yml) or a directory searched recursively.\n"
 		"Rule language: docs/rules.md. Signing key: openssl genpkey -algorithm ed25519\n");
@@ -130,7 +131,7 @@ static int cmd_check(int argc, char **argv)
 }
 
 enum { OPT_SIGN = 256, OPT_PUBKEY, OPT_BUNDLE, OPT_SUB, OPT_GROUPS, OPT_ISSUER, OPT_TARGET,
-       OPT_PROTOCOL };
+       OPT_PROTOCOL, OPT_SQL_MODE };
 
 static const struct option long_opts[] = {
 	{ "sign", required_argument, NULL, OPT_SIGN },
@@ -141,6 +142,7 @@ static const struct option long_opts[] = {
 	{ "issuer", required_argument, NULL, OPT_ISSUER },
 	{ "target", required_argument, NULL, OPT_TARGET },
 	{ "protocol", required_argument, NULL, OPT_PROTOCOL },
+	{ "sql-mode", required_argument, NULL, OPT_SQL_MODE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "output", required_argument, NULL, 'o' },
 	{ "help", no_argument, NULL, 'h' },
@@ -149,6 +151,7 @@ static const struct option long_opts[] = {
 
 struct opts {
 	const char *out, *sign, *pubkey, *bundle, *sub, *groups, *issuer, *target, *protocol;
+	const char *sql_mode; /* protocol mysql: the session's sql_mode */
 	bool verbose;
 };
 
@@ -173,6 +176,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case OPT_ISSUER: o->issuer = optarg; break;
 		case OPT_TARGET: o->target = optarg; break;
 		case OPT_PROTOCOL: o->protocol = optarg; break;
+		case OPT_SQL_MODE: o->sql_mode = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
@@ -258,7 +262,17 @@ static int cmd_explain(int argc, char **argv)
 		groups[ng++] = g;
 	struct rg_identity id = { .issuer = o.issuer, .subject = o.sub, .groups = groups,
 				  .ngroups = ng };
-	struct rg_request req = { .protocol = o.protocol, .target = o.target, .identity = &id };
+	struct rg_my_lexing lx = { 101100, RG_MY_MARIADB, 0 };
+	if (o.sql_mode && rg_my_sql_mode_flags(o.sql_mode, strlen(o.sql_mode), &lx.modes) != 0) {
+		fprintf(stderr, "rulec: sql_mode '%s' is not supported (ORACLE, MSSQL)\n",
+			o.sql_mode);
+		free(gcopy);
+		rg_policy_free(p);
+		return 2;
+	}
+	struct rg_request req = {
+		.protocol = o.protocol, .target = o.target, .identity = &id, .mysql = &lx
+	};
 	int rc = rulec_explain(p, &req, i < argc ? argv[i] : NULL, stdout); /* no SQL: limits */
 	free(gcopy);
 	rg_policy_free(p);

@@ -590,12 +590,18 @@ static inline bool is_kind(const struct rg_myclass *c, size_t i, size_t e, enum 
 	return i < e && c->toks[i].kind == (uint32_t)k;
 }
 
+/* Token i is the keyword w (lower case, letters first). The first letter rejects most
+ * candidates without a call: only A-Z and a-z OR 0x20 to a lower-case letter. */
 static bool kw(const struct rg_myclass *c, size_t i, size_t e, const char *w)
 {
 	if (!is_kind(c, i, e, RG_MY_TOK_WORD))
 		return false;
-	size_t n = strlen(w);
-	return c->toks[i].len == n && strncasecmp(c->s + c->toks[i].off, w, n) == 0;
+	const char *p = c->s + c->toks[i].off;
+	size_t n = c->toks[i].len;
+	if ((p[0] | 0x20) != w[0])
+		return false;
+	/* a word holds no NUL, so a shorter w differs within n bytes */
+	return strncasecmp(p, w, n) == 0 && w[n] == 0;
 }
 
 static bool kw_any(const struct rg_myclass *c, size_t i, size_t e, const char *const *ws)
@@ -1085,7 +1091,7 @@ static bool safe_charset_value(const struct rg_myclass *c, size_t t, size_t e)
 		p++;
 		n -= 2;
 	}
-	if (n >= sizeof(name) || memchr(p, '\\', n))
+	if (n >= sizeof(name) || memchr(p, '\\', n) || memchr(p, 0, n))
 		return false;
 	memcpy(name, p, n);
 	name[n] = 0;
@@ -1125,7 +1131,9 @@ static bool sysvar_scope_is(const struct rg_myclass *c, size_t t, const char *sc
 	       strncasecmp(c->s + k->off + 2, scope, n) == 0;
 }
 
-/* SET assignments [i, e): scope words, targets, values. */
+/* SET's comma-separated list [i, e): each item an assignment with its scope, NAMES or
+ * CHARACTER SET, PASSWORD, DEFAULT ROLE, ROLE or TRANSACTION (any of them may follow
+ * another: SET NAMES sjis, @a = 1 is one statement). */
 static void set_assignments(struct rg_myclass *c, size_t i, size_t e)
 {
 	static const char *const global[] = {"global", "persist", "persist_only", NULL};
@@ -1143,6 +1151,28 @@ static void set_assignments(struct rg_myclass *c, size_t i, size_t e)
 			k++;
 		} else if (kw_any(c, k, j, WORDS("session", "local"))) {
 			k++;
+		}
+		if (kw_any(c, k, j, WORDS("names", "charset")) ||
+		    (kw(c, k, j, "character") && kw(c, k + 1, j, "set"))) {
+			/* NAMES x [COLLATE y], CHARACTER SET x: character_set_client = x,
+			 * anywhere in the list */
+			size_t v = kw(c, k, j, "character") ? k + 2 : k + 1;
+			if (!safe_charset_value(c, v, j) ||
+			    !(v + 1 == j || (kw(c, v + 1, j, "collate") && v + 3 == j)))
+				c->ops |= OPB(SET_LEXING);
+			i = j + 1;
+			continue;
+		}
+		if (kw(c, k, j, "password") ||
+		    (kw(c, k, j, "default") && kw(c, k + 1, j, "role"))) {
+			c->ops |= OPB(ALTER_ROLE) | OPB(ALTER);
+			walk(c, k + 1, j, W_EXPR, 0, NULL);
+			i = j + 1;
+			continue;
+		}
+		if (kw_any(c, k, j, WORDS("transaction", "role"))) {
+			i = j + 1;
+			continue;
 		}
 		size_t var = k;
 		if (is_kind(c, k, j, RG_MY_TOK_SYSVAR)) {
@@ -1190,28 +1220,6 @@ static void set_stmt(struct rg_myclass *c, size_t i, size_t e)
 		}
 		set_assignments(c, i + 1, f);
 		stmt(c, f + 1, e);
-		return;
-	}
-	if (kw_any(c, i, e, WORDS("names", "charset")) ||
-	    (kw(c, i, e, "character") && kw(c, i + 1, e, "set"))) {
-		/* SET NAMES x [COLLATE y], SET CHARACTER SET x: character_set_client = x */
-		size_t v = kw(c, i, e, "character") ? i + 2 : i + 1;
-		if (!safe_charset_value(c, v, e) ||
-		    !(v + 1 == e || (kw(c, v + 1, e, "collate") && v + 3 == e)))
-			c->ops |= OPB(SET_LEXING);
-		return;
-	}
-	if (kw(c, i, e, "password") || (kw(c, i, e, "default") && kw(c, i + 1, e, "role"))) {
-		c->ops |= OPB(ALTER_ROLE) | OPB(ALTER);
-		walk(c, i + 1, e, W_EXPR, 0, NULL);
-		return;
-	}
-	if (kw(c, i, e, "role"))
-		return;
-	size_t k = skip_words(c, i, e, WORDS("global", "session", "local"));
-	if (kw(c, k, e, "transaction")) {
-		if (k != i && kw(c, i, e, "global"))
-			c->ops |= OPB(ALTER_SYSTEM);
 		return;
 	}
 	set_assignments(c, i, e);
@@ -1626,6 +1634,36 @@ static void maintenance_stmt(struct rg_myclass *c, size_t i, size_t e, uint8_t a
 		c->bad = true;
 }
 
+/* SHOW: the table of SHOW [FULL|EXTENDED] COLUMNS/FIELDS/INDEX/INDEXES/KEYS FROM|IN t
+ * [FROM|IN db] and SHOW CREATE TABLE|VIEW|SEQUENCE t is read (its definition); LIKE and
+ * WHERE expressions are walked for calls. */
+static void show_stmt(struct rg_myclass *c, size_t i, size_t e)
+{
+	size_t next, k = skip_words(c, i + 1, e, WORDS("full", "extended"));
+	c->ops |= OPB(SHOW);
+	if (kw_any(c, k, e, WORDS("columns", "fields", "index", "indexes", "keys")) &&
+	    kw_any(c, k + 1, e, WORDS("from", "in"))) {
+		size_t t = k + 2, part[3], n;
+		next = dotted(c, t, e, part, &n);
+		if (n == 1 && kw_any(c, next, e, WORDS("from", "in")) && is_name(c, next + 1, e)) {
+			/* SHOW COLUMNS FROM t FROM db: db.t */
+			uint32_t schema = ident_put(c, next + 1, false);
+			uint32_t name = ident_put(c, t, false);
+			name_add(c, &c->tabs, &c->ntabs, &c->tabcap, schema, name, RG_ACCESS_READ);
+			next += 2;
+		} else {
+			table_at(c, t, e, RG_ACCESS_READ, &next);
+		}
+		walk(c, next, e, W_EXPR, 0, NULL);
+		return;
+	}
+	if (kw(c, k, e, "create") && kw_any(c, k + 1, e, WORDS("table", "view", "sequence"))) {
+		table_at(c, k + 2, e, RG_ACCESS_READ, &next);
+		return;
+	}
+	walk(c, i + 1, e, W_EXPR, 0, NULL);
+}
+
 /* One statement, tokens [i, e), e excluded. */
 static void stmt(struct rg_myclass *c, size_t i, size_t e)
 {
@@ -1699,8 +1737,7 @@ static void stmt(struct rg_myclass *c, size_t i, size_t e)
 	} else if (kw(c, i, e, "set")) {
 		set_stmt(c, i, e);
 	} else if (kw(c, i, e, "show")) {
-		c->ops |= OPB(SHOW);
-		walk(c, i + 1, e, W_EXPR, 0, NULL);
+		show_stmt(c, i, e);
 	} else if (kw_any(c, i, e, WORDS("explain", "describe", "desc"))) {
 		explain_stmt(c, i, e, false);
 	} else if (kw(c, i, e, "analyze")) {
@@ -1826,7 +1863,10 @@ static void normalize(struct rg_myclass *c, size_t i, size_t e)
 				c->norm[at0] = sq ? '"' : '\'';
 				norm_put(c, sq ? "\"" : "'", 1);
 			}
-		} else if (t->kind == RG_MY_TOK_STRING || t->kind == RG_MY_TOK_LITERAL) {
+		} else if ((t->kind == RG_MY_TOK_STRING && !safe_charset_value(c, k, e)) ||
+			   t->kind == RG_MY_TOK_LITERAL) {
+			/* (a string naming a safe character set stays: SET NAMES 'utf8mb4'
+			 * must keep meaning what it meant) */
 			norm_put(c, "?", 1);
 		} else if (t->kind == RG_MY_TOK_QIDENT) {
 			const char *p = c->s + t->off;

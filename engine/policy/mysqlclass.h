@@ -36,12 +36,14 @@
  *   SET (any variable)                       -> set; SET GLOBAL/PERSIST/PERSIST_ONLY and
  *                                               @@global./@@persist. targets add alter_system
  *                                               (server-wide settings, as ALTER SYSTEM)
- *   SET sql_mode, NAMES, CHARACTER SET, character_set_client (any scope, also inside SET
- *   STATEMENT ... FOR)                       -> set + set_lexing (rg_myclass_changes_lexing)
+ *   SET sql_mode (any scope, also in SET STATEMENT ... FOR), and NAMES, CHARACTER SET or
+ *   character_set_client to anything but a safe set (rg_my_charset_safe) or to a value
+ *   not known from the text                  -> set + set_lexing (rg_myclass_changes_lexing)
  *   LOAD DATA/XML INFILE (server file)       -> copy_from_file, table written
  *   LOAD DATA/XML LOCAL INFILE (client file) -> copy_from_stdin, table written
  *   SELECT ... INTO OUTFILE/DUMPFILE         -> copy_to_file (+ select)
- *   SHOW, DESCRIBE/DESC/EXPLAIN table        -> show
+ *   SHOW, DESCRIBE/DESC/EXPLAIN table        -> show (SHOW COLUMNS/INDEX FROM t, SHOW
+ *                                               CREATE TABLE/VIEW t and DESCRIBE t read t)
  *   EXPLAIN/DESCRIBE/ANALYZE statement       -> explain + the statement's own facts
  *   ANALYZE/OPTIMIZE/REPAIR/CHECK/CHECKSUM TABLE -> vacuum
  *   CALL p(...)                              -> call, p reported as a function
@@ -67,7 +69,8 @@
 
 enum rg_my_dialect {
 	RG_MY_MARIADB = 0, /* MariaDB: M! comments run; ! comments 50700..99999 never do */
-	RG_MY_MYSQL = 1,   /* MySQL: !NNNNN runs when NNNNN <= version; M! is a comment */
+	RG_MY_MYSQL = 1,   /* MySQL: !NNNNN runs when NNNNN <= version (a sixth digit is
+			    * ambiguous across versions: unparseable); M! is a comment */
 };
 
 /* sql_mode flags that change how text is lexed */

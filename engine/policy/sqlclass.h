@@ -60,8 +60,8 @@ enum rg_sql_op {
 				 * backslash_quote or escape_string_warning away from the
 				 * gateway's pinned values (lexing.c): SET, SET NAMES,
 				 * set_config(), UPDATE pg_settings; on MySQL
-				 * (mysqlclass.h): SET sql_mode, NAMES, CHARACTER SET,
-				 * character_set_client/connection */
+				 * (mysqlclass.h): SET sql_mode, and SET NAMES, CHARACTER
+				 * SET or character_set_client to an unsafe character set */
 	/* MySQL/MariaDB statements PostgreSQL has no statement for (mysqlclass.h) */
 	RG_OP_KILL,		/* KILL [CONNECTION|QUERY] */
 	RG_OP_FLUSH,		/* FLUSH (privileges, tables, logs, ...; WITH READ LOCK) */

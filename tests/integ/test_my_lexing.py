@@ -6,7 +6,7 @@ MySQL classifier (rg_myclass_check, engine/policy/mysqlclass.c) and executed by 
 as one COM_QUERY with multi-statements on, under the same sql_mode. What the server really
 ran is read back from side effects: rows inserted into a log table (a hidden INSERT, as a
 hidden DROP would be), or the number of columns a SELECT returned (an executable comment's
-hidden SLEEP(0)).
+hidden SLEEP(0) column).
 
 For every payload: if the server ran the hidden statement, the classifier must have
 reported it (an INSERT writing `lg`, or the function `sleep`) or refused the whole string as
@@ -25,11 +25,12 @@ import rgtest  # noqa: E402
 import mariafix  # noqa: E402
 
 AQ, NB = 1, 2
-MODES = {0: "", AQ: "ANSI_QUOTES", NB: "NO_BACKSLASH_ESCAPES"}
+MODES = {0: "", AQ: "ANSI_QUOTES", NB: "NO_BACKSLASH_ESCAPES",
+         AQ | NB: "ANSI_QUOTES,NO_BACKSLASH_ESCAPES"}
 INS = b"INSERT INTO lg VALUES (1)"
 
 # (sql, modes, probe, exact): probe "log" counts rows the string inserted into lg, "cols"
-# the columns of its first result set (2 when SLEEP(0) ran as a second column).
+# looks for a SLEEP(0) column in its first result set.
 CASES = [
     # multi-statements and comments
     (b"SELECT 1; " + INS, 0, "log", True),
@@ -62,6 +63,10 @@ CASES = [
     (b"SELECT 1 /*!50000 ; " + INS + b"; */", 0, "log", False),
     (b"SELECT 1 /*!50000 ; " + INS + b" */", 0, "log", False),
     (b"SELECT 1 /*!50000 , SLEEP(0) */", 0, "cols", True),
+    (b"SELECT 1 /*!50000 , '*/' , SLEEP(0) */", 0, "cols", True),
+    (b"SELECT 1 /*!50000 , 2 -- */\n, SLEEP(0) */", 0, "cols", True),
+    (b"SELECT '/*!50000', SLEEP(0) /* '*/", 0, "cols", True),
+    (b"SELECT 1 /*!50000 AS \"*/\" */ , SLEEP(0)", AQ, "cols", True),
     (b"SELECT 1 /*!50700 , SLEEP(0) */", 0, "cols", True),
     (b"SELECT 1 /*M!50700 , SLEEP(0) */", 0, "cols", True),
     (b"SELECT 1 /*!99999 , SLEEP(0) */", 0, "cols", True),
@@ -69,6 +74,11 @@ CASES = [
     # strings, escapes, quoting, sql_mode
     (b"SELECT 'a\\'; " + INS + b"; -- '", 0, "log", True),
     (b"SELECT 'a\\'; " + INS + b"; -- '", NB, "log", True),
+    (b"SELECT 'a''\\'; " + INS + b"; -- '", NB | AQ, "log", True),
+    (b"SELECT \"a\\\"; " + INS + b"; -- \"", NB, "log", True),
+    (b"SELECT 1 --\r; " + INS, 0, "log", True),
+    (b"SELECT '#'; " + INS, 0, "log", True),
+    (b"SELECT '--'; " + INS, 0, "log", True),
     (b"SELECT 'a\\\\'; " + INS, 0, "log", True),
     (b"SELECT \"a\\\"; " + INS + b"; -- \"", 0, "log", True),
     (b"SELECT 1 AS \"a\\\"; " + INS + b"; -- \"", AQ, "log", True),
@@ -82,6 +92,9 @@ CASES = [
     (b"SELECT X'41'; " + INS, 0, "log", True),
     (b"SELECT 0x41, 0b1, b'1', 1e5, .5; " + INS, 0, "log", True),
     (b"SELECT @v, @'x;', @`y;`; " + INS, 0, "log", True),
+    # SET lists mix NAMES with assignments (the grammar accepts both orders)
+    (b"SET NAMES utf8mb4, @x = 1; " + INS, 0, "log", True),
+    (b"SET @x = 1, NAMES utf8mb4; " + INS, 0, "log", True),
     # dynamic SQL
     (b"PREPARE s FROM '" + INS + b"'; EXECUTE s", 0, "log", True),
     (b"EXECUTE IMMEDIATE '" + INS + b"'", 0, "log", True),
@@ -126,7 +139,7 @@ def run_on_server(srv, modes, sql, probe):
             cur.execute(f"SET SESSION sql_mode = '{MODES[modes]}'")
             try:
                 cur.execute(sql.decode("utf-8", "surrogateescape"))
-                cols = len(cur.description) if cur.description else 0
+                cols = [d[0] for d in cur.description or ()]
                 while cur.nextset():
                     pass
             except Exception as e:  # the server may refuse part of the string
@@ -140,7 +153,9 @@ def run_on_server(srv, modes, sql, probe):
             rows = cur.fetchone()[0]
     finally:
         conn.close()
-    return (rows > 0 if probe == "log" else cols == 2), err
+    if probe == "log":
+        return rows > 0, err
+    return any("sleep" in (c or "").lower() for c in cols or ()), err
 
 
 def main():

@@ -1,1 +1,1 @@
-SHOW TABLES WHERE SLEEP(1) = 0
+SET autocommit = 1, NAMES sjis

@@ -1,1 +1,1 @@
-DESC t
+SET @a = 1, PASSWORD = PASSWORD('x')

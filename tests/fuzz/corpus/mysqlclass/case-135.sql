@@ -1,1 +1,1 @@
-DESCRIBE db.t col
+SHOW TABLES

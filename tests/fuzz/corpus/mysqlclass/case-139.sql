@@ -1,1 +1,1 @@
-ANALYZE TABLE t, u
+SHOW INDEX IN `x`.`y`

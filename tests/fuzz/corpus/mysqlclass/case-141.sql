@@ -1,1 +1,1 @@
-CHECK TABLE t
+DESC t

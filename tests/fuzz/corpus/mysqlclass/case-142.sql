@@ -1,1 +1,1 @@
-CALL db.proc(1, SLEEP(2))
+DESCRIBE db.t col

@@ -1,1 +1,1 @@
-call p
+EXPLAIN SELECT * FROM t

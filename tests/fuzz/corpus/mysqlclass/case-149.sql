@@ -1,1 +1,1 @@
-PREPARE s FROM 'DR' 'OP TABLE t'
+CALL db.proc(1, SLEEP(2))

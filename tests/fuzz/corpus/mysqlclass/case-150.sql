@@ -1,1 +1,1 @@
-PREPARE s FROM 'DR\OP TABLE t'
+call p

@@ -1,1 +1,1 @@
-XA START 'x'
+BEGIN WORK

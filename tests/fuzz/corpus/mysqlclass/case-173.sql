@@ -1,1 +1,1 @@
-USE db
+SAVEPOINT s

@@ -1,1 +1,1 @@
-INSTALL SONAME 'ha_connect'
+LOCK TABLES t READ, db.u AS x WRITE

@@ -1,1 +1,1 @@
-LOAD DATA INFILE '/etc/passwd' INTO TABLE t
+USE db

@@ -1,1 +1,1 @@
-SELECT LOAD_FILE('/etc/passwd'), BENCHMARK(1000000, MD5('x'))
+INSTALL SONAME 'ha_connect'

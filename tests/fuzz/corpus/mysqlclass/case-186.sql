@@ -1,1 +1,1 @@
-SELECT `SLEEP`(1), mydb.Fn(2)
+UNINSTALL PLUGIN audit_log

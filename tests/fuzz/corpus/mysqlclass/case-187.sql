@@ -1,1 +1,1 @@
-SELECT sleep (1)
+LOAD DATA INFILE '/etc/passwd' INTO TABLE t

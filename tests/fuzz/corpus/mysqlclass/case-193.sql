@@ -1,1 +1,1 @@
-RESET MASTER
+SELECT `SLEEP`(1), mydb.Fn(2)

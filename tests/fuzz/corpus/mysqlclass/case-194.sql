@@ -1,1 +1,1 @@
-LOAD INDEX INTO CACHE t
+SELECT sleep (1)

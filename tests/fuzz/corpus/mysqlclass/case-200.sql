@@ -1,1 +1,1 @@
-SELECT 1 /*! , SLEEP(5) */
+RESET MASTER

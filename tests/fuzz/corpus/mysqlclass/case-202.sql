@@ -1,1 +1,1 @@
-SELECT 1 /*M!100100 , SLEEP(5) */
+SELECT (1

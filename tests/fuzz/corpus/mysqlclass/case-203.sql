@@ -1,1 +1,1 @@
-SELECT 1 /*M!999999 , SLEEP(5) */
+SELECT 1)

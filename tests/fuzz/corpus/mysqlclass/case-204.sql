@@ -1,1 +1,0 @@
-/*!99999 DROP TABLE t */ SELECT 1

@@ -1,1 +1,1 @@
-/*!50699 DROP TABLE t */
+SELECT 1 /*!50000 , SLEEP(5) */

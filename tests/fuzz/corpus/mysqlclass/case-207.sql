@@ -1,1 +1,1 @@
-/*!100000 DROP TABLE t */
+SELECT 1 /*! , SLEEP(5) */

@@ -1,1 +1,1 @@
-/*!101101 DROP TABLE t */ SELECT 1
+SELECT 1 /*M! , SLEEP(5) */

@@ -1,1 +1,1 @@
-/*M!50700 DROP TABLE t */
+SELECT 1 /*M!100100 , SLEEP(5) */

@@ -1,1 +1,1 @@
-/*!99999 /* nested */ DROP TABLE t */ SELECT 1
+/*!99999 DROP TABLE t */ SELECT 1

@@ -1,1 +1,1 @@
-/* DROP /* TABLE t */ SELECT 1
+/*!50700 DROP TABLE t */ SELECT 1

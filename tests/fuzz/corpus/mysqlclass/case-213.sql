@@ -1,1 +1,1 @@
-/*!SELECT /* c */ 1 */
+/*!50699 DROP TABLE t */

@@ -1,2 +1,1 @@
-SELECT 1 /*! # */
-, SLEEP(1) */
+/*!100000 DROP TABLE t */

@@ -1,1 +1,1 @@
-SELECT 1 /*! # */ ; DROP TABLE t
+/*!101101 DROP TABLE t */ SELECT 1

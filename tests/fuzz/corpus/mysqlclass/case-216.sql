@@ -1,1 +1,1 @@
-SELECT 1 /*! ; DROP TABLE t; */
+/*M!50700 DROP TABLE t */

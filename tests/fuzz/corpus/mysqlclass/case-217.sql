@@ -1,1 +1,1 @@
-SELECT 1 /*! ; DROP TABLE t */
+/*!50000DROP*//*!50000 TABLE t*/

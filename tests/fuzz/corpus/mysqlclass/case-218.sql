@@ -1,1 +1,1 @@
-SELECT 1 /*!
+/*!99999 /* nested */ DROP TABLE t */ SELECT 1

@@ -1,1 +1,1 @@
-SELECT 1 /* x
+/* DROP /* TABLE t */ SELECT 1

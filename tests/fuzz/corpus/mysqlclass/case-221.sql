@@ -1,1 +1,2 @@
-/*+ hint */ SELECT 1
+SELECT 1 /*! # */
+, SLEEP(1) */

@@ -1,2 +1,1 @@
-SELECT 1 -- x
-; DROP TABLE t
+SELECT 1 /*! # */ ; DROP TABLE t

@@ -1,1 +1,1 @@
-SELECT 1 -- ; DROP TABLE t
+/* DROP TABLE users */ SELECT 1

@@ -1,1 +1,1 @@
-SELECT 1 # ; DROP TABLE t
+/*+ hint */ SELECT 1

@@ -1,2 +1,2 @@
-SELECT 1 # x
+SELECT 1 -- x
 ; DROP TABLE t

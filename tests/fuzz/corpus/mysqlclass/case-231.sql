@@ -1,1 +1,1 @@
-SELECT 2 */ 3
+SELECT 1 --	x

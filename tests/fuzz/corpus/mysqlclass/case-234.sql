@@ -1,1 +1,1 @@
-/*M! DROP TABLE t */ SELECT 1
+SELECT 1 -- ; DROP TABLE t

@@ -1,1 +1,1 @@
-/*!800001 DROP TABLE t */
+SELECT 1 # ; DROP TABLE t

@@ -1,1 +1,1 @@
-SELECT 'a\';DROP TABLE t;--'
+SELECT 2 */ 3

@@ -1,1 +1,1 @@
-SELECT 'a\';DROP TABLE t;-- '
+/*!50700 DROP TABLE t */

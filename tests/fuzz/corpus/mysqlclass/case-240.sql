@@ -1,1 +1,1 @@
-SELECT 'a\';DROP TABLE t;--'
+/*!80037 DROP TABLE t */ SELECT 1

@@ -1,1 +1,1 @@
-SELECT "a\";DROP TABLE t;-- "
+/*M! DROP TABLE t */ SELECT 1

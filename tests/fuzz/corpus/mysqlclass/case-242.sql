@@ -1,1 +1,1 @@
-SELECT 'it''s; DROP TABLE t'
+/*!800001 DROP TABLE t */

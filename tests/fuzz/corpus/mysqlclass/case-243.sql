@@ -1,1 +1,1 @@
-SELECT 'drop table users; delete from t'
+/*!1001000 DROP TABLE t */ SELECT 1

@@ -1,1 +1,1 @@
-SELECT "DROP TABLE x"
+SELECT 'a\';DROP TABLE t;--'

@@ -1,1 +1,1 @@
-SELECT "x" FROM t
+SELECT 'a\';DROP TABLE t;-- '

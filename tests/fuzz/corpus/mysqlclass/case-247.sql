@@ -1,1 +1,1 @@
-SELECT "x""; DROP TABLE t; -- "
+SELECT 'a\';DROP TABLE t;--'

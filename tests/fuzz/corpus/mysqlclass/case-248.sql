@@ -1,1 +1,1 @@
-SELECT * FROM "my"."t"
+SELECT "a\";DROP TABLE t;-- "

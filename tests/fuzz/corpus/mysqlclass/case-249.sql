@@ -1,1 +1,1 @@
-SELECT "sleep"(1)
+SELECT 'it''s; DROP TABLE t'

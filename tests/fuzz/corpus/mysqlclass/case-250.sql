@@ -1,1 +1,1 @@
-SELECT "sleep"(1)
+SELECT 'drop table users; delete from t'

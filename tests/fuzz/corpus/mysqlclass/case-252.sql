@@ -1,1 +1,1 @@
-SELECT 'unterminated
+SELECT "DROP TABLE x"

@@ -1,1 +1,1 @@
-SELECT `unterminated
+SELECT "x" FROM t

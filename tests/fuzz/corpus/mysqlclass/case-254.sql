@@ -1,1 +1,1 @@
-SELECT ``
+SELECT "x""; DROP TABLE t; -- "

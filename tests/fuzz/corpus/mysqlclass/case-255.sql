@@ -1,1 +1,1 @@
-SELECT _utf8mb4'x', _binary'y', N'z', n'w', _latin1 'v'
+SELECT * FROM "my"."t"

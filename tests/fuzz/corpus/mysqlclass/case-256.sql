@@ -1,1 +1,1 @@
-SELECT N'\'; DROP TABLE t; -- '
+SELECT "sleep"(1)

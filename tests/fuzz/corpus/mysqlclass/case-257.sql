@@ -1,1 +1,1 @@
-SELECT X'4142', x'', 0x41, 0b101, b'01', B'1'
+SELECT "sleep"(1)

@@ -1,1 +1,1 @@
-SELECT X'414'
+SELECT 'a\\'; DROP TABLE t

@@ -1,1 +1,1 @@
-SELECT X'41\'; DROP TABLE t; -- '
+SELECT 'unterminated

@@ -1,1 +1,1 @@
-SELECT b'12'
+SELECT `unterminated

@@ -1,1 +1,1 @@
-SELECT 0x41g FROM t
+SELECT ``

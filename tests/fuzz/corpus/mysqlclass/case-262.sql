@@ -1,1 +1,1 @@
-SELECT 1e5, 1.5e-3, .5, 2.
+SELECT _utf8mb4'x', _binary'y', N'z', n'w', _latin1 'v'

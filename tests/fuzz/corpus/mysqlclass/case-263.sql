@@ -1,1 +1,1 @@
-SELECT 1.5e
+SELECT N'\'; DROP TABLE t; -- '

@@ -1,1 +1,1 @@
-SELECT 1abc FROM 2t
+SELECT X'4142', x'', 0x41, 0b101, b'01', B'1'

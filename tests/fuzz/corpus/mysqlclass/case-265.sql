@@ -1,1 +1,1 @@
-SELECT t.1e5 FROM t
+SELECT X'414'

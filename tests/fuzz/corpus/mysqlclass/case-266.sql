@@ -1,1 +1,1 @@
-SELECT @v, @'quoted;', @`q`, @a.b, @@global.max_connections, @@sql_mode
+SELECT X'41\'; DROP TABLE t; -- '

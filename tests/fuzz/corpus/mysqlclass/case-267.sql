@@ -1,1 +1,1 @@
-SELECT \N
+SELECT b'12'

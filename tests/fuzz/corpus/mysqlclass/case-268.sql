@@ -1,1 +1,1 @@
-SELECT @"a\"; DROP TABLE t; -- "
+SELECT 0x41g FROM t

@@ -1,1 +1,1 @@
-SELECT @"a\"; DROP TABLE t; -- "
+SELECT 1e5, 1.5e-3, .5, 2.

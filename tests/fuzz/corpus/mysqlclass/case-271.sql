@@ -1,1 +1,1 @@
-SELECT @x := 1
+SELECT 1abc FROM 2t

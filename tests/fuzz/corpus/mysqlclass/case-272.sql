@@ -1,1 +1,1 @@
-SELECT `a;b``c`, `drop_count`, drop_count FROM `my db`.`t;1`
+SELECT t.1e5 FROM t

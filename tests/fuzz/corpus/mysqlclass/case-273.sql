@@ -1,1 +1,1 @@
-SELECT * FROM `drop`
+SELECT @v, @'quoted;', @`q`, @a.b, @@global.max_connections, @@sql_mode

@@ -1,1 +1,1 @@
-SELECT * FROM `x'; DROP TABLE t; --`
+SELECT \N

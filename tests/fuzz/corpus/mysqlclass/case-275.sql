@@ -1,1 +1,1 @@
-SELECT * FROM t WHERE `sleep` = 1
+SELECT @"a\"; DROP TABLE t; -- "

@@ -1,1 +1,1 @@
-SELECT truncate(1.5, 0)
+SELECT @"a\"; DROP TABLE t; -- "

@@ -1,3 +1,1 @@
-SELECT 1;
--- comment line
-DROP TABLE t;
+SELECT @x := 1

@@ -1,1 +1,1 @@
-SELECT 1; SELEC 2
+SELECT `a;b``c`, `drop_count`, drop_count FROM `my db`.`t;1`

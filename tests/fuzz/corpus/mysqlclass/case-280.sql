@@ -1,1 +1,1 @@
-select 1; delete from t; truncate u
+SELECT * FROM `drop`

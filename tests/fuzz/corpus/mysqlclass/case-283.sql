@@ -1,0 +1,1 @@
+SELECT truncate(1.5, 0)

@@ -1,0 +1,3 @@
+SELECT 1;
+-- comment line
+DROP TABLE t;
