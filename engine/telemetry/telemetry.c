@@ -315,7 +315,7 @@ static void pg_families(struct rg_prom *b, struct rg_pg_gw *gw, struct rg_gw *sv
 			  "protocol", P, NULL);
 	gauge(b, "ringgate_policy_generation",
 	      "The policy bundle generation in force (0: none, pass-through).",
-	      (double)rg_pg_gw_policy_gen(gw));
+	      svc ? (double)rg_gw_policy_gen(svc) : 0);
 }
 
 static void core_families(struct rg_prom *b, struct rg_core *core)

@@ -171,18 +171,8 @@ int rg_pg_gw_add_target(struct rg_pg_gw *gw, const struct rg_gw_target *t);
  * target itself. -ENOENT if no such target, -ENOMEM. */
 int rg_pg_gw_add_role(struct rg_pg_gw *gw, const char *target, const struct rg_config_role *rc,
 		      struct rg_auth_cred *cred);
-/*
- * The policy bundle in force (takes ownership of p; NULL: pass-through) with the key of the
- * hmac mask style. Call with core NULL before the workers start; afterwards (hot reload, any
- * non-worker thread, one at a time) with the running core: every worker switches to the new
- * bundle between messages and older bundles are freed once none uses them. -EBUSY when
- * workers still hold PG_POLICY_RETIRED_MAX older bundles, -ENOMEM.
- */
-struct rg_policy;
-int rg_pg_gw_set_policy(struct rg_pg_gw *gw, struct rg_core *core, struct rg_policy *p,
-			const uint8_t *hmac, size_t hmac_len);
-/* The generation number of the bundle in force, 0 for pass-through. */
-uint64_t rg_pg_gw_policy_gen(struct rg_pg_gw *gw);
+/* The policy bundle in force is the shared gateway's (rg_gw_set_policy, gateway.h: one
+ * generation for every protocol); the pg gateway follows each new one from svc. */
 /* Install the seams (NULL restores the no-op default). */
 void rg_pg_gw_set_hooks(struct rg_pg_gw *gw, rg_pg_stmt_hook stmt, rg_pg_row_hook row, void *arg);
 /* Sum (worker -1) or one worker's counters. Any thread; values may be slightly stale. */

@@ -236,7 +236,7 @@ static bool prep_allowed(struct rg_sess *s, enum rg_pg_stmt_kind kind, const cha
 {
 	struct pg_sess *ps = rg_sess_priv(s);
 	struct rg_sqlclass **c = &ps->gw->lex[ps->cnt - ps->gw->cnt];
-	uint64_t cur = rg_pg_gw_policy_gen(ps->gw), bytes = 0;
+	uint64_t cur = rg_gw_policy_gen(ps->gw->svc), bytes = 0;
 	unsigned words = rg_sqlclass_prep_words(sql, len);
 	struct rejudge rj = {s, kind, NULL, depth, d};
 	const struct rg_sql_prep *v;
@@ -381,7 +381,7 @@ bool pg_mask_start(struct pg_sess *ps)
 	uint64_t gen;
 
 	(void)pg_policy_masking(ps->gw, (unsigned)(ps->cnt - ps->gw->cnt), &ctx, &rm, &gen);
-	if (!gen || !rg_pg_gw_policy_gen(ps->gw))
+	if (!gen || !rg_gw_policy_gen(ps->gw->svc))
 		return true;
 	ps->mask = calloc(1, sizeof(*ps->mask));
 	if (!ps->mask)
@@ -436,7 +436,7 @@ static bool mask_fe(struct rg_sess *s, const struct rg_pg_msg *m, const struct r
 		    uint32_t nfx)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
-	int r = rg_pg_stmt_fe_sql(&ps->mask->st, m, rg_pg_gw_policy_gen(ps->gw), fx, nfx);
+	int r = rg_pg_stmt_fe_sql(&ps->mask->st, m, rg_gw_policy_gen(ps->gw->svc), fx, nfx);
 
 	if (r) {
 		mask_fail(s, r, "frontend");
@@ -726,7 +726,7 @@ static bool mask_be(struct rg_sess *s, const struct rg_pg_msg *m, const struct r
  * ready (this result's rows already met it): 1, *ctx and *plan set; 0: no masking applies
  * (*ctx NULL); -1: mask_be must work it out (a new result, a new bundle). Asked again after
  * every message the per-message path takes: a call into the policy may switch the worker
- * to a new bundle and free the context of the old one (policy.c, worker_ctx).
+ * to a new bundle and free the context of the old one (engine/gateway/policy.c, worker_ctx).
  */
 static int rows_plan(struct rg_sess *s, const struct rg_pg_shape *shape, struct rg_policy_ctx **ctx,
 		     const struct rg_mask_plan **plan)
@@ -922,7 +922,7 @@ static bool bind_allowed(struct rg_sess *s, const struct rg_pg_msg *m, struct fw
 			 int *err)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
-	uint64_t cur = rg_pg_gw_policy_gen(ps->gw);
+	uint64_t cur = rg_gw_policy_gen(ps->gw->svc);
 	struct rg_pg_bind bd;
 	struct rg_pg_deny d;
 	struct rejudge rj = {s, RG_PG_STMT_PARSE, NULL, 1, &d};
@@ -981,7 +981,7 @@ bool pg_function_call_refused(struct rg_sess *s, const uint8_t *body, size_t n,
 			 "through ringgate");
 		return true;
 	}
-	if (!rg_pg_gw_policy_gen(ps->gw))
+	if (!rg_gw_policy_gen(ps->gw->svc))
 		return false;
 	/* A built-in function's OID is fixed by pg_proc.dat (below FirstNormalObjectId): the
 	 * large-object ones libpq's lo_* call this way are judged as the SQL call they are. */
@@ -1200,7 +1200,7 @@ void pg_appr_release(struct rg_sess *s, enum rg_appr_status st, const char *by,
 	/* a bundle reloaded while it waited: approved, it still must not be denied by the
 	 * bundle in force (one that holds it again keeps the reviewer's approval); unreadable,
 	 * it does not go */
-	if (st == RG_APPR_APPROVED && h->gen != rg_pg_gw_policy_gen(ps->gw) &&
+	if (st == RG_APPR_APPROVED && h->gen != rg_gw_policy_gen(ps->gw->svc) &&
 	    (!have_sql || stmt_verdict(s, kind, name, sql, len, &d, &j) == PG_VERDICT_DENY)) {
 		h->d = d;
 		st = RG_APPR__COUNT; /* denied by the bundle, below */
