@@ -499,7 +499,6 @@ static int install_policy(const struct rg_config *cfg, struct rg_gw *svc, struct
 struct reloader {
 	const struct rg_config *cfg;
 	struct rg_gw *svc;
-	struct rg_pg_gw *gw;
 	struct rg_core *core;
 	pthread_mutex_t mu;
 	sigset_t set;
@@ -596,7 +595,6 @@ static int admin_metrics(void *arg, char **text, size_t *len)
 	struct rg_telemetry_src src = {.version = RG_VERSION,
 				       .core = r->core,
 				       .svc = r->svc,
-				       .gw = r->gw,
 				       .audit = g_audit,
 				       .recordings = g_rec,
 				       .bpf = __atomic_load_n(&r->bpf, __ATOMIC_ACQUIRE),
@@ -910,7 +908,6 @@ static int run(const char *path)
 	}
 	rl.cfg = cfg;
 	rl.svc = svc;
-	rl.gw = gw;
 	rl.core = core;
 	rl_started = pthread_create(&rl_thread, NULL, reloader_main, &rl) == 0;
 	if (!rl_started)

@@ -15,6 +15,12 @@ struct gw_resolver; /* targets.c: the thread re-resolving DNS-named targets */
 struct gw_policy_gen; /* policy.c: one loaded bundle and its hmac key */
 struct gw_wpol;	      /* policy.c: a worker's policy context */
 
+/* A protocol module's counters (rg_gw_counters_add). */
+struct gw_counters {
+	const char *protocol;
+	struct rg_gw_counters *cnt; /* [workers] */
+};
+
 /* A protocol module told of each new bundle (rg_gw_policy_watch). */
 struct gw_policy_watch {
 	rg_gw_policy_fn fn;
@@ -51,6 +57,8 @@ struct rg_gw {
 	size_t nretired;
 	struct gw_policy_watch *watch; /* [nwatch]: set before the first bundle */
 	size_t nwatch;
+	struct gw_counters *counters; /* [ncounters] (counters.c): one per protocol module */
+	size_t ncounters;
 };
 
 /* targets.c: the resolver (before any target is added) / the targets and the resolver. */
@@ -59,5 +67,7 @@ void gw_targets_free(struct rg_gw *gw);
 /* policy.c: the per-worker contexts (no bundle yet) / every context and generation. */
 int gw_policy_init(struct rg_gw *gw);
 void gw_policy_free(struct rg_gw *gw);
+/* counters.c: every protocol module's counters. */
+void gw_counters_free(struct rg_gw *gw);
 
 #endif /* RG_GATEWAY_INT_H */

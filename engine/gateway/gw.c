@@ -1,8 +1,9 @@
 /*
  * gw.c: the gateway's shared object (struct rg_gw), built once at startup from the config and
  * handed to every protocol module: the issuers' verifiers (each refreshes its own JWKS,
- * engine/auth), the targets (targets.c), the admission counters (admit.c) and the policy
- * bundle in force with each worker's context for it (policy.c).
+ * engine/auth), the targets (targets.c), the admission counters (admit.c), the policy
+ * bundle in force with each worker's context for it (policy.c) and each protocol module's
+ * per-worker counters (counters.c).
  *
  * Everything here is built before the workers start and read-only afterwards, except what
  * targets.c and admit.c say of their own parts. Verifiers are safe from any thread (a worker
@@ -105,5 +106,6 @@ void rg_gw_free(struct rg_gw *gw)
 	free(gw->addr_pending);
 	gw_policy_free(gw);
 	free(gw->watch);
+	gw_counters_free(gw);
 	free(gw);
 }

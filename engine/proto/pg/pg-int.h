@@ -117,7 +117,7 @@ struct rg_pg_gw {
 	struct pg_target *targets; /* the gateway's targets whose protocol is postgres */
 	size_t n_targets;
 	struct rg_pg_cancel_reg *cancel;
-	struct rg_pg_counters *cnt; /* [workers] */
+	struct rg_gw_counters *cnt; /* [workers]: svc's block for "postgres" */
 	struct rg_sqlclass **lex;   /* [workers]: each worker's classifier for the lexing guard,
 				     * created by that worker on first use */
 	/* the policy bundle in force and each worker's context for it are svc's (one

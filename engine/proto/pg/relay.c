@@ -92,33 +92,6 @@ refused:
  * A Query, Parse or FunctionCall: the lexing guard, then the policy bundle in force (none:
  * pass-through, said at start), then the test seam. True if it may go to the target.
  */
-/* One more statement decided by rule `id` on this worker (metrics: by rule id). */
-static void count_rule(struct rg_pg_counters *c, const char *id, enum pg_verdict v)
-{
-	uint32_t h = 2166136261u;
-
-	for (const char *p = id; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	for (unsigned k = 0; k < RG_PG_RULE_SLOTS; k++) {
-		struct rg_pg_rule_cnt *r = &c->rules[(h + k) % RG_PG_RULE_SLOTS];
-
-		if (!__atomic_load_n(&r->used, __ATOMIC_RELAXED)) {
-			if (strlen(id) >= sizeof(r->id))
-				break;
-			memcpy(r->id, id, strlen(id) + 1);
-			r->verdict = (uint32_t)v;
-			r->n = 1;
-			__atomic_store_n(&r->used, 1, __ATOMIC_RELEASE);
-			return;
-		}
-		if (!strcmp(r->id, id)) {
-			r->n++;
-			return;
-		}
-	}
-	c->rule_other++;
-}
-
 static enum pg_verdict stmt_verdict(struct rg_sess *s, enum rg_pg_stmt_kind kind,
 				    const char *name, const char *sql, size_t len,
 				    struct rg_pg_deny *d, struct pg_judgement *jo)
@@ -136,7 +109,7 @@ static enum pg_verdict stmt_verdict(struct rg_sess *s, enum rg_pg_stmt_kind kind
 		return PG_VERDICT_ALLOW; /* the catalog's own query (catalog.c) */
 	v = pg_policy_judge(ps->gw, (unsigned)(ps->cnt - ps->gw->cnt), &ps->req, sql, len, d, jp);
 	if (jp->rule)
-		count_rule(ps->cnt, jp->rule, v);
+		rg_gw_count_rule(ps->cnt, jp->rule, (enum rg_gw_verdict)v);
 	ps->cnt->stmt_passed += v == PG_VERDICT_PASS;
 	ps->cnt->stmt_allowed += v == PG_VERDICT_ALLOW;
 	ps->cnt->stmt_logged += v == PG_VERDICT_LOG;
@@ -1287,7 +1260,7 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 
 	if (ps->appr) /* a statement waits for approval: what follows it waits too */
 		return appr_keep(s, m, err);
-	if (!ps->rt_t0_us) /* a round trip begins (see struct rg_pg_counters, stmt_lat) */
+	if (!ps->rt_t0_us) /* a round trip begins (see struct rg_gw_counters, stmt_lat) */
 		ps->rt_t0_us = pg_mono_us();
 	switch (m->type) {
 	case RG_PG_FE_QUERY:
@@ -1601,7 +1574,7 @@ bool pg_be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run *run
 		if (ps->rt_t0_us) {
 			uint64_t now = pg_mono_us();
 
-			rg_pg_lat_observe(&ps->cnt->stmt_lat, now - ps->rt_t0_us);
+			rg_gw_lat_observe(&ps->cnt->stmt_lat, now - ps->rt_t0_us);
 			/* more answers pending: the next round trip is under way from here */
 			ps->rt_t0_us = ps->syncs_sent > ps->rfq_recv ? now : 0;
 		}
