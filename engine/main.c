@@ -442,8 +442,9 @@ static int open_audit(const struct rg_config *cfg)
 	return ret;
 }
 
-/* The bundle into gw (core NULL before the workers start); one log line either way. */
-static int install_policy(const struct rg_config *cfg, struct rg_pg_gw *gw, struct rg_core *core,
+/* The bundle into the gateway, for every protocol's workers (core NULL before the workers
+ * start); one log line either way. */
+static int install_policy(const struct rg_config *cfg, struct rg_gw *svc, struct rg_core *core,
 			  struct rg_policy *p, struct rg_auth_cred *hmac, const char *event)
 {
 	struct rg_policy_info info;
@@ -455,7 +456,7 @@ static int install_policy(const struct rg_config *cfg, struct rg_pg_gw *gw, stru
 		key = rg_auth_cred_secret(hmac, &keylen);
 	if (p)
 		rg_policy_get_info(p, &info);
-	ret = rg_pg_gw_set_policy(gw, core, p, (const uint8_t *)key, keylen);
+	ret = rg_gw_set_policy(svc, core, p, (const uint8_t *)key, keylen);
 	rg_auth_cred_free(hmac);
 	if (ret) {
 		fprintf(stderr, "event=policy_reload_failed reason=%s detail=\"%s\"\n",
@@ -470,7 +471,7 @@ static int install_policy(const struct rg_config *cfg, struct rg_pg_gw *gw, stru
 
 		snprintf(sum, sizeof(sum), "%016llx", (unsigned long long)info.checksum);
 		audit_event(event, "{s:I, s:s, s:s, s:i, s:i, s:b}", "generation",
-			    (json_int_t)rg_pg_gw_policy_gen(gw), "bundle", cfg->policy.bundle,
+			    (json_int_t)rg_gw_policy_gen(svc), "bundle", cfg->policy.bundle,
 			    "checksum", sum, "rules", (int)info.nrules, "masks", (int)info.nmasks,
 			    "signed", info.signed_bundle);
 	} else {
@@ -484,7 +485,7 @@ static int install_policy(const struct rg_config *cfg, struct rg_pg_gw *gw, stru
 		fprintf(stderr,
 			"event=%s generation=%llu bundle=%s rules=%u masks=%u packs=%s signed=%s "
 			"checksum=%016llx\n",
-			event, (unsigned long long)rg_pg_gw_policy_gen(gw), cfg->policy.bundle,
+			event, (unsigned long long)rg_gw_policy_gen(svc), cfg->policy.bundle,
 			info.nrules, info.nmasks, info.packs ? info.packs : "-",
 			info.signed_bundle ? "yes" : "no", (unsigned long long)info.checksum);
 	return 0;
@@ -499,7 +500,6 @@ static int install_policy(const struct rg_config *cfg, struct rg_pg_gw *gw, stru
 struct reloader {
 	const struct rg_config *cfg;
 	struct rg_gw *svc;
-	struct rg_pg_gw *gw;
 	struct rg_core *core;
 	pthread_mutex_t mu;
 	sigset_t set;
@@ -531,13 +531,14 @@ static int reload_bundle(struct reloader *r, char *msg, size_t msglen)
 			 r->cfg->policy.bundle);
 		ret = -EINVAL;
 	} else {
-		ret = install_policy(r->cfg, r->gw, r->core, p, hmac, "policy_reloaded");
+		ret = install_policy(r->cfg, r->svc, r->core, p, hmac, "policy_reloaded");
 		if (ret)
 			snprintf(msg, msglen, "the bundle could not be installed: %s",
 				 strerror(-ret));
 		else
 			snprintf(msg, msglen, "generation %llu from %s",
-				 (unsigned long long)rg_pg_gw_policy_gen(r->gw), r->cfg->policy.bundle);
+				 (unsigned long long)rg_gw_policy_gen(r->svc),
+				 r->cfg->policy.bundle);
 	}
 	if (ret)
 		r->failed++;
@@ -577,7 +578,7 @@ static int admin_ready(void *arg, char *why, size_t whylen)
 {
 	struct reloader *r = arg;
 
-	if (r->cfg->policy.bundle && !rg_pg_gw_policy_gen(r->gw)) {
+	if (r->cfg->policy.bundle && !rg_gw_policy_gen(r->svc)) {
 		snprintf(why, whylen, "no policy bundle in force");
 		return -EAGAIN;
 	}
@@ -595,7 +596,6 @@ static int admin_metrics(void *arg, char **text, size_t *len)
 	struct rg_telemetry_src src = {.version = RG_VERSION,
 				       .core = r->core,
 				       .svc = r->svc,
-				       .gw = r->gw,
 				       .audit = g_audit,
 				       .recordings = g_rec,
 				       .bpf = __atomic_load_n(&r->bpf, __ATOMIC_ACQUIRE),
@@ -825,8 +825,8 @@ static int run(const char *path)
 		struct rg_policy *p;
 		struct rg_auth_cred *hmac;
 
-		if (load_policy(cfg, &p, &hmac) || install_policy(cfg, gw, NULL, p, hmac,
-								    "policy_loaded"))
+		if (load_policy(cfg, &p, &hmac) ||
+		    install_policy(cfg, svc, NULL, p, hmac, "policy_loaded"))
 			goto out;
 	}
 	for (i = 0; i < cfg->n_listeners; i++) {
@@ -911,7 +911,6 @@ static int run(const char *path)
 	}
 	rl.cfg = cfg;
 	rl.svc = svc;
-	rl.gw = gw;
 	rl.core = core;
 	rl_started = pthread_create(&rl_thread, NULL, reloader_main, &rl) == 0;
 	if (!rl_started)

@@ -8,6 +8,9 @@
  *     a protocol module keeps a pointer to each of its targets and adds its own fields;
  *   - admission: pending logins in total and per client address, logged-in sessions, and
  *     session ids unique across protocols;
+ *   - the policy bundle in force, one generation for the whole process, with each worker's
+ *     own policy context for it, hot reload, and the verdict for a statement;
+ *   - per-worker counters of each protocol module, summed by protocol for /metrics;
  *   - the event log (rg_log, rg_logval).
  * A protocol module (engine/proto/<name>) owns only its framing and its two state machines;
  * main.c starts each listener with the ops of its protocol (struct rg_gw_proto, below).
@@ -31,6 +34,11 @@ struct rg_auth_identity;
 struct rg_auth_fail;
 struct rg_auth_cred;
 struct rg_tls_ctx;
+struct rg_core;
+struct rg_policy;
+struct rg_policy_ctx;
+struct rg_request;
+struct rg_limits;
 
 /* ---- the gateway object -------------------------------------------------------------------- */
 
@@ -162,6 +170,178 @@ void rg_gw_session_leave(struct rg_gw *gw);
 uint32_t rg_gw_addr_bucket(const struct rg_gw *gw, const struct sockaddr_storage *peer);
 /* A new session id: unique in this process and across its restarts (any thread). */
 uint64_t rg_gw_session_id(struct rg_gw *gw);
+
+/* ---- the policy bundle in force (policy.c) --------------------------------------------------- */
+
+/*
+ * One bundle is in force for the whole process, published as a generation that every worker
+ * of every protocol module switches to between messages: when it next asks for its context
+ * (any rg_gw_policy_* call below with its worker number) or when the reloader posts it a
+ * switch, so idle workers switch too. A protocol module builds nothing at worker start: a
+ * worker's context for the generation in force is built on its first use. Fail closed: a
+ * verdict that cannot be computed is a denial.
+ */
+#define RG_GW_POLICY_RETIRED_MAX 16
+
+/*
+ * Told of each bundle before it is put in force (p NULL: pass-through), on the thread that
+ * installs it, before any worker can see it: a protocol module prepares what it derives from
+ * the bundle (pg: its catalog's column globs). Nonzero refuses the bundle (-ENOMEM from
+ * rg_gw_set_policy; the one in force stays, and the watchers told of the refused one before
+ * are told of the one in force again). Register before the first rg_gw_set_policy.
+ */
+typedef int (*rg_gw_policy_fn)(void *arg, const struct rg_policy *p);
+int rg_gw_policy_watch(struct rg_gw *gw, rg_gw_policy_fn fn, void *arg);
+
+/*
+ * The policy bundle in force (takes ownership of p; NULL: pass-through) with the key of the
+ * hmac mask style. Call with core NULL before the workers start; afterwards (hot reload, any
+ * non-worker thread, one at a time) with the running core: every worker switches to the new
+ * bundle between messages and older bundles are freed once none uses them. -EBUSY when
+ * workers still hold RG_GW_POLICY_RETIRED_MAX older bundles, -ENOMEM (p stays the caller's).
+ */
+int rg_gw_set_policy(struct rg_gw *gw, struct rg_core *core, struct rg_policy *p,
+		     const uint8_t *hmac, size_t hmac_len);
+/* The generation number of the bundle in force, 0 for pass-through. Any thread. */
+uint64_t rg_gw_policy_gen(struct rg_gw *gw);
+
+/* A statement's verdict, as a protocol module acts on it on its wire. */
+enum rg_gw_verdict {
+	RG_GW_VERDICT_PASS = 0, /* no bundle: pass-through */
+	RG_GW_VERDICT_ALLOW,
+	RG_GW_VERDICT_LOG,  /* allowed; a log rule matched (j->rule) */
+	RG_GW_VERDICT_DENY, /* d filled: the rule's SQLSTATE and a message naming it */
+	RG_GW_VERDICT_HOLD, /* require_approval, with approvals available (j: the rule's terms;
+			     * d: what a denial of it would carry) */
+};
+
+/* Why a statement is refused: a SQLSTATE (the rule's, 42501 by default, 53200 when it could
+ * not be judged) and a message naming the rule. */
+struct rg_gw_deny {
+	char sqlstate[6];
+	char message[256];
+};
+
+struct rg_gw_judgement {
+	uint64_t gen;		 /* the bundle generation that judged */
+	const char *rule;	 /* the deciding rule's id, or NULL (valid until the next call) */
+	const char *shadow_rule; /* a shadow rule that would have decided more strictly */
+	int shadow;		 /* its verdict (enum rg_verdict) */
+	/* HOLD: the deciding rule's approval terms (valid until the next call) */
+	const char *approval_group;
+	uint32_t approval_ttl_s, approval_expire_s;
+	int approval_scope; /* enum rg_approval_scope */
+};
+
+/*
+ * On worker w: the verdict for sql from req (req->protocol says how it is lexed, policy.h),
+ * switching to a newer bundle first. approvals: the module can hold a statement for a
+ * reviewer (else a require_approval verdict is a DENY saying approvals are not available).
+ * d is written only for DENY and HOLD.
+ */
+enum rg_gw_verdict rg_gw_policy_judge(struct rg_gw *gw, unsigned w, const struct rg_request *req,
+				      const char *sql, size_t len, bool approvals,
+				      struct rg_gw_deny *d, struct rg_gw_judgement *j);
+/* On worker w: the scope limits of the bundle in force for req (rg_policy_limits); returns
+ * how many are set (ids valid until this worker switches bundles: copy them). */
+int rg_gw_policy_limits(struct rg_gw *gw, unsigned w, const struct rg_request *req,
+			struct rg_limits *out);
+/* On worker w: this worker's policy context for the bundle in force (NULL: none, or out of
+ * memory) and its generation (0: none set yet); true when that bundle has mask rules. The
+ * masking scratch is the protocol module's own, one per worker. */
+bool rg_gw_policy_masking(struct rg_gw *gw, unsigned w, struct rg_policy_ctx **ctx, uint64_t *gen);
+
+/* ---- counters (counters.c) ---------------------------------------------------------------- */
+
+#define RG_GW_COUNTER_FIELDS(X)                                                                    \
+	X(sessions)	   /* client connections accepted by the protocol */                       \
+	X(sessions_active) /* sessions alive now */                                                \
+	X(auth_ok)	   /* agents whose token verified */                                       \
+	X(auth_fail)	   /* agents refused (all reasons; see auth_fail_by below) */              \
+	X(upstream_fail)   /* target connect/TLS/login failures */                                 \
+	X(cancel_requests) /* CancelRequests received */                                           \
+	X(cancel_sent)	   /* CancelRequests forwarded to a target */                              \
+	X(protocol_violations)                                                                     \
+	X(queries)  /* Query messages relayed */                                                   \
+	X(parses)   /* Parse messages relayed */                                                   \
+	X(fe_bytes) /* client bytes relayed to targets */                                          \
+	X(be_bytes) /* target bytes relayed to clients */                                          \
+	X(lexing_denied) /* statements refused by the lexing guard (docs/security.md) */       \
+	X(token_expired) /* sessions ended because their token expired */                       \
+	X(stmt_denied)	 /* statements and function calls denied by the policy bundle */    \
+	X(limit_ended)	 /* sessions ended by a scope limit (rules' limits:) */              \
+	X(rows_masked)	 /* DataRows, notices and COPY rows rewritten by mask rules */      \
+	X(audit_lost)	 /* audit records not kept (the trail failed and the journal full) */ \
+	X(audit_refused) /* statements refused because the audit trail cannot be written */ \
+	X(stmt_passed)	 /* statements let through with no bundle in force */               \
+	X(stmt_allowed)	 /* statements a bundle allowed */                                  \
+	X(stmt_logged)	 /* statements a bundle allowed with a log rule */                  \
+	X(stmt_held)	 /* statements held for approval */
+
+#define RG_GW_AUTH_REASONS 24 /* >= RG_AUTH_E__COUNT; index by enum rg_auth_err */
+
+/* One per worker and protocol module, written only by that worker (relaxed); summed by
+ * rg_gw_counters_sum(). The names say what pg counts; a protocol module counts the same
+ * events of its own (queries: statement texts sent, parses: statements prepared, cancel_*:
+ * cancel requests, unknown_database: a login naming no target of its protocol). */
+/* A log2 histogram of microseconds: bucket b counts values in [2^b, 2^(b+1)) µs (bucket 0
+ * also 0); the last bucket takes everything above. */
+#define RG_GW_LAT_BUCKETS 26 /* up to 2^26 µs = 67 s */
+#define RG_GW_RULE_SLOTS 64
+struct rg_gw_lat {
+	uint64_t bucket[RG_GW_LAT_BUCKETS];
+	uint64_t count, sum_us;
+};
+
+struct rg_gw_counters {
+#define RG_GW_CNT_DECL(f) uint64_t f;
+	RG_GW_COUNTER_FIELDS(RG_GW_CNT_DECL)
+#undef RG_GW_CNT_DECL
+	uint64_t auth_fail_by[RG_GW_AUTH_REASONS];
+	uint64_t unknown_database;
+	uint64_t appr_by[8]; /* held statements' outcomes, by enum rg_appr_status */
+	uint64_t mask_det[32]; /* rows rewritten, by detector (enum rg_detector; 31: column) */
+	/* statements decided by a rule, by rule id (the first RG_GW_RULE_SLOTS ids a worker
+	 * meets; later ones count in rule_other). A slot's id is written once, then `used` is
+	 * set (release): a scrape reads only used slots. */
+	struct rg_gw_rule_cnt {
+		char id[56];
+		uint32_t used;
+		uint32_t verdict; /* enum rg_gw_verdict of the first count (rules decide one way) */
+		uint64_t n;
+	} rules[RG_GW_RULE_SLOTS];
+	uint64_t rule_other;
+	/* an agent's round trip as ringgate sees it: from the agent's Query (or the first
+	 * message after a ReadyForQuery) to the ReadyForQuery that answers it */
+	struct rg_gw_lat stmt_lat;
+	/* logging in to the target: the first connect to the target's first ReadyForQuery */
+	struct rg_gw_lat login_lat;
+} __attribute__((aligned(64)));
+
+static inline void rg_gw_lat_observe(struct rg_gw_lat *h, uint64_t us)
+{
+	unsigned b = us ? 63u - (unsigned)__builtin_clzll(us) : 0;
+
+	h->bucket[b < RG_GW_LAT_BUCKETS ? b : RG_GW_LAT_BUCKETS - 1]++;
+	h->count++;
+	h->sum_us += us;
+}
+
+/*
+ * A protocol module's counters: one block per worker ([rg_gw_workers()], zeroed, each on its
+ * own cache lines), freed with the gateway. /metrics labels them protocol="<protocol>" (the
+ * config's name, which must outlive the gateway), in the order modules added them. Before the
+ * workers start. 0 or -ENOMEM.
+ */
+int rg_gw_counters_add(struct rg_gw *gw, const char *protocol, struct rg_gw_counters **out);
+/* How many protocol modules added counters; for module mod (< that), its protocol name, with
+ * its counters summed over the workers (worker -1) or one worker's in out. Any thread; values
+ * may be slightly stale. */
+size_t rg_gw_counters_protocols(const struct rg_gw *gw);
+const char *rg_gw_counters_sum(const struct rg_gw *gw, size_t mod, int worker,
+			       struct rg_gw_counters *out);
+/* On its worker: one more statement decided by rule `id` with verdict v (by rule id). */
+void rg_gw_count_rule(struct rg_gw_counters *c, const char *id, enum rg_gw_verdict v);
 
 /* ---- protocol modules, as main.c starts them ------------------------------------------------ */
 

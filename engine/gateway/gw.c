@@ -1,7 +1,9 @@
 /*
  * gw.c: the gateway's shared object (struct rg_gw), built once at startup from the config and
  * handed to every protocol module: the issuers' verifiers (each refreshes its own JWKS,
- * engine/auth), the targets (targets.c) and the admission counters (admit.c).
+ * engine/auth), the targets (targets.c), the admission counters (admit.c), the policy
+ * bundle in force with each worker's context for it (policy.c) and each protocol module's
+ * per-worker counters (counters.c).
  *
  * Everything here is built before the workers start and read-only afterwards, except what
  * targets.c and admit.c say of their own parts. Verifiers are safe from any thread (a worker
@@ -29,7 +31,7 @@ int rg_gw_new(const struct rg_config *cfg, unsigned workers, struct rg_gw **out)
 	/* session ids stay unique across restarts (the audit trail and recordings outlive a
 	 * run): the start second, then a counter (2^20 sessions per second of the run's life) */
 	atomic_init(&gw->next_id, (uint64_t)time(NULL) << 20);
-	if (gw_targets_init(gw)) {
+	if (gw_targets_init(gw) || gw_policy_init(gw)) {
 		rg_gw_free(gw);
 		return -ENOMEM;
 	}
@@ -102,5 +104,8 @@ void rg_gw_free(struct rg_gw *gw)
 		rg_auth_verifier_free(gw->issuers[i].v);
 	free(gw->issuers);
 	free(gw->addr_pending);
+	gw_policy_free(gw);
+	free(gw->watch);
+	gw_counters_free(gw);
 	free(gw);
 }

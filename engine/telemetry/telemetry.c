@@ -1,7 +1,8 @@
 /*
  * telemetry.c: the families of GET /metrics (docs/metrics.md) and the text exposition writer.
  * Names follow Prometheus conventions: ringgate_ prefix, base units (seconds, bytes),
- * _total for counters. Per-worker figures are summed here, on the scrape.
+ * _total for counters. Per-worker figures are summed here, on the scrape; the protocol
+ * modules' counters are the gateway's (engine/gateway), labelled by protocol.
  */
 #include <errno.h>
 #include <math.h>
@@ -17,7 +18,6 @@
 #include "evidence.h"
 #include "gateway.h"
 #include "mask.h"
-#include "pg.h"
 #include "rg_bpf.h"
 #include "telemetry.h"
 
@@ -200,75 +200,106 @@ static void target_family(struct rg_prom *b, struct rg_gw *svc, const char *name
 	}
 }
 
-static void pg_families(struct rg_prom *b, struct rg_pg_gw *gw, struct rg_gw *svc)
+/* The families of the protocol modules' counters (rg_gw_counters_add, engine/gateway): one
+ * sample per protocol, labelled protocol="..." in the order the modules added them; the
+ * families without that label sum every protocol. */
+static void proto_families(struct rg_prom *b, struct rg_gw *svc)
 {
-	struct rg_pg_counters c;
-	const char *P = "postgres";
+	size_t n = rg_gw_counters_protocols(svc), k;
+	struct rg_gw_counters *cs = aligned_alloc(64, sizeof(*cs) * (n ? n : 1)), c;
+	const char **Ps = calloc(n ? n : 1, sizeof(*Ps));
 
-	rg_pg_counters(gw, -1, &c);
+	if (!cs || !Ps) {
+		b->err = -ENOMEM;
+		goto out;
+	}
+	memset(&c, 0, sizeof(c)); /* c: every protocol's sum */
+	for (k = 0; k < n; k++) {
+		Ps[k] = rg_gw_counters_sum(svc, k, -1, &cs[k]);
+#define RG_GW_CNT_SUM(f) c.f += cs[k].f;
+		RG_GW_COUNTER_FIELDS(RG_GW_CNT_SUM)
+#undef RG_GW_CNT_SUM
+	}
 	rg_prom_family(b, "ringgate_sessions_total", "counter",
 		       "Client connections accepted, by protocol.");
-	rg_prom_sample(b, "ringgate_sessions_total", (double)c.sessions, "protocol", P, NULL);
+	for (k = 0; k < n; k++)
+		rg_prom_sample(b, "ringgate_sessions_total", (double)cs[k].sessions, "protocol",
+			       Ps[k], NULL);
 	rg_prom_family(b, "ringgate_sessions_active", "gauge", "Sessions open now, by protocol.");
-	rg_prom_sample(b, "ringgate_sessions_active", (double)c.sessions_active, "protocol", P,
-		       NULL);
+	for (k = 0; k < n; k++)
+		rg_prom_sample(b, "ringgate_sessions_active", (double)cs[k].sessions_active,
+			       "protocol", Ps[k], NULL);
 	rg_prom_family(b, "ringgate_auth_ok_total", "counter",
 		       "Agents whose token verified, by protocol.");
-	rg_prom_sample(b, "ringgate_auth_ok_total", (double)c.auth_ok, "protocol", P, NULL);
+	for (k = 0; k < n; k++)
+		rg_prom_sample(b, "ringgate_auth_ok_total", (double)cs[k].auth_ok, "protocol",
+			       Ps[k], NULL);
 	rg_prom_family(b, "ringgate_auth_failures_total", "counter",
 		       "Agents refused at login, by protocol and reason.");
-	for (unsigned i = 0; i < RG_PG_AUTH_REASONS; i++)
-		if (c.auth_fail_by[i] || i == 0)
-			rg_prom_sample(b, "ringgate_auth_failures_total",
-				       (double)c.auth_fail_by[i], "protocol", P, "reason",
-				       rg_auth_err_name((enum rg_auth_err)i), NULL);
+	for (k = 0; k < n; k++)
+		for (unsigned i = 0; i < RG_GW_AUTH_REASONS; i++)
+			if (cs[k].auth_fail_by[i] || i == 0)
+				rg_prom_sample(b, "ringgate_auth_failures_total",
+					       (double)cs[k].auth_fail_by[i], "protocol", Ps[k],
+					       "reason", rg_auth_err_name((enum rg_auth_err)i),
+					       NULL);
 	rg_prom_family(b, "ringgate_upstream_failures_total", "counter",
 		       "Target connect, TLS or login failures, by protocol.");
-	rg_prom_sample(b, "ringgate_upstream_failures_total", (double)c.upstream_fail, "protocol",
-		       P, NULL);
+	for (k = 0; k < n; k++)
+		rg_prom_sample(b, "ringgate_upstream_failures_total", (double)cs[k].upstream_fail,
+			       "protocol", Ps[k], NULL);
 	rg_prom_family(b, "ringgate_statements_total", "counter",
 		       "Statements judged, by protocol and verdict (pass: no bundle in force).");
-	rg_prom_sample(b, "ringgate_statements_total", (double)c.stmt_passed, "protocol", P,
-		       "verdict", "pass", NULL);
-	rg_prom_sample(b, "ringgate_statements_total", (double)c.stmt_allowed, "protocol", P,
-		       "verdict", "allow", NULL);
-	rg_prom_sample(b, "ringgate_statements_total", (double)c.stmt_logged, "protocol", P,
-		       "verdict", "log", NULL);
-	rg_prom_sample(b, "ringgate_statements_total", (double)c.stmt_denied, "protocol", P,
-		       "verdict", "deny", NULL);
-	rg_prom_sample(b, "ringgate_statements_total", (double)c.stmt_held, "protocol", P,
-		       "verdict", "hold", NULL);
+	for (k = 0; k < n; k++) {
+		rg_prom_sample(b, "ringgate_statements_total", (double)cs[k].stmt_passed,
+			       "protocol", Ps[k], "verdict", "pass", NULL);
+		rg_prom_sample(b, "ringgate_statements_total", (double)cs[k].stmt_allowed,
+			       "protocol", Ps[k], "verdict", "allow", NULL);
+		rg_prom_sample(b, "ringgate_statements_total", (double)cs[k].stmt_logged,
+			       "protocol", Ps[k], "verdict", "log", NULL);
+		rg_prom_sample(b, "ringgate_statements_total", (double)cs[k].stmt_denied,
+			       "protocol", Ps[k], "verdict", "deny", NULL);
+		rg_prom_sample(b, "ringgate_statements_total", (double)cs[k].stmt_held, "protocol",
+			       Ps[k], "verdict", "hold", NULL);
+	}
 	rg_prom_family(b, "ringgate_rule_statements_total", "counter",
 		       "Statements a rule decided, by rule id and its verdict (rule=\"other\": "
 		       "rules past the first 64 a worker met).");
-	for (unsigned k = 0; k < RG_PG_RULE_SLOTS; k++) {
-		static const char *const vn[] = {"pass", "allow", "log", "deny", "hold"};
+	for (k = 0; k < n; k++) {
+		for (unsigned r = 0; r < RG_GW_RULE_SLOTS; r++) {
+			static const char *const vn[] = {"pass", "allow", "log", "deny", "hold"};
+			const struct rg_gw_rule_cnt *rc = &cs[k].rules[r];
 
-		if (c.rules[k].used)
-			rg_prom_sample(b, "ringgate_rule_statements_total", (double)c.rules[k].n,
-				       "protocol", P, "rule", c.rules[k].id, "verdict",
-				       c.rules[k].verdict < 5 ? vn[c.rules[k].verdict] : "?", NULL);
+			if (rc->used)
+				rg_prom_sample(b, "ringgate_rule_statements_total", (double)rc->n,
+					       "protocol", Ps[k], "rule", rc->id, "verdict",
+					       rc->verdict < 5 ? vn[rc->verdict] : "?", NULL);
+		}
+		if (cs[k].rule_other)
+			rg_prom_sample(b, "ringgate_rule_statements_total",
+				       (double)cs[k].rule_other, "protocol", Ps[k], "rule", "other",
+				       "verdict", "?", NULL);
 	}
-	if (c.rule_other)
-		rg_prom_sample(b, "ringgate_rule_statements_total", (double)c.rule_other,
-			       "protocol", P, "rule", "other", "verdict", "?", NULL);
 	rg_prom_family(b, "ringgate_masked_rows_total", "counter",
 		       "Result rows rewritten, by the detector that matched (column: a column "
 		       "rule); a row two detectors hit counts for both.");
-	for (unsigned k = 0; k < RG_DET__COUNT; k++)
-		rg_prom_sample(b, "ringgate_masked_rows_total", (double)c.mask_det[k], "protocol",
-			       P, "detector", rg_detector_get((enum rg_detector)k)->name, NULL);
-	rg_prom_sample(b, "ringgate_masked_rows_total", (double)c.mask_det[31], "protocol", P,
-		       "detector", "column", NULL);
+	for (k = 0; k < n; k++) {
+		for (unsigned d = 0; d < RG_DET__COUNT; d++)
+			rg_prom_sample(b, "ringgate_masked_rows_total", (double)cs[k].mask_det[d],
+				       "protocol", Ps[k], "detector",
+				       rg_detector_get((enum rg_detector)d)->name, NULL);
+		rg_prom_sample(b, "ringgate_masked_rows_total", (double)cs[k].mask_det[31],
+			       "protocol", Ps[k], "detector", "column", NULL);
+	}
 	rg_prom_family(b, "ringgate_approvals_total", "counter",
 		       "Statements held for approval, by how their request ended.");
-	{
+	for (k = 0; k < n; k++) {
 		static const char *const on[] = {"pending", "approved", "denied",
 						 "expired", "withdrawn", "abandoned"};
 
-		for (unsigned k = 1; k < 6; k++)
-			rg_prom_sample(b, "ringgate_approvals_total", (double)c.appr_by[k],
-				       "protocol", P, "outcome", on[k], NULL);
+		for (unsigned o = 1; o < 6; o++)
+			rg_prom_sample(b, "ringgate_approvals_total", (double)cs[k].appr_by[o],
+				       "protocol", Ps[k], "outcome", on[o], NULL);
 	}
 	target_family(b, svc, "ringgate_target_sessions_total", "counter",
 		      "Sessions logged in to each target.", false);
@@ -276,20 +307,24 @@ static void pg_families(struct rg_prom *b, struct rg_pg_gw *gw, struct rg_gw *sv
 		      "Sessions open now to each target (logged in).", true);
 	rg_prom_family(b, "ringgate_messages_total", "counter",
 		       "Statement-carrying messages relayed, by protocol and kind.");
-	rg_prom_sample(b, "ringgate_messages_total", (double)c.queries, "protocol", P, "kind",
-		       "query", NULL);
-	rg_prom_sample(b, "ringgate_messages_total", (double)c.parses, "protocol", P, "kind",
-		       "parse", NULL);
+	for (k = 0; k < n; k++) {
+		rg_prom_sample(b, "ringgate_messages_total", (double)cs[k].queries, "protocol",
+			       Ps[k], "kind", "query", NULL);
+		rg_prom_sample(b, "ringgate_messages_total", (double)cs[k].parses, "protocol",
+			       Ps[k], "kind", "parse", NULL);
+	}
 	counter(b, "ringgate_lexing_denied_total",
 		"Statements refused by the lexing guard (docs/security.md).", c.lexing_denied);
 	counter(b, "ringgate_rows_masked_total",
 		"Result rows, notices and COPY rows rewritten by mask rules.", c.rows_masked);
 	rg_prom_family(b, "ringgate_bytes_total", "counter",
 		       "Bytes relayed: in from agents to targets, out from targets to agents.");
-	rg_prom_sample(b, "ringgate_bytes_total", (double)c.fe_bytes, "protocol", P, "direction",
-		       "in", NULL);
-	rg_prom_sample(b, "ringgate_bytes_total", (double)c.be_bytes, "protocol", P, "direction",
-		       "out", NULL);
+	for (k = 0; k < n; k++) {
+		rg_prom_sample(b, "ringgate_bytes_total", (double)cs[k].fe_bytes, "protocol", Ps[k],
+			       "direction", "in", NULL);
+		rg_prom_sample(b, "ringgate_bytes_total", (double)cs[k].be_bytes, "protocol", Ps[k],
+			       "direction", "out", NULL);
+	}
 	counter(b, "ringgate_limit_terminations_total",
 		"Sessions ended by a scope limit (rules' limits:).", c.limit_ended);
 	counter(b, "ringgate_token_expirations_total",
@@ -305,17 +340,22 @@ static void pg_families(struct rg_prom *b, struct rg_pg_gw *gw, struct rg_gw *sv
 	rg_prom_family(b, "ringgate_statement_duration_seconds", "histogram",
 		       "An agent's round trip as ringgate sees it: from its message to the "
 		       "ReadyForQuery that answers it (ringgate, the target and back).");
-	rg_prom_log2_hist(b, "ringgate_statement_duration_seconds", c.stmt_lat.bucket,
-			  RG_PG_LAT_BUCKETS, c.stmt_lat.count, (double)c.stmt_lat.sum_us, 1e-6,
-			  "protocol", P, NULL);
+	for (k = 0; k < n; k++)
+		rg_prom_log2_hist(b, "ringgate_statement_duration_seconds", cs[k].stmt_lat.bucket,
+				  RG_GW_LAT_BUCKETS, cs[k].stmt_lat.count,
+				  (double)cs[k].stmt_lat.sum_us, 1e-6, "protocol", Ps[k], NULL);
 	rg_prom_family(b, "ringgate_upstream_login_duration_seconds", "histogram",
 		       "Logging in to a target: the first connect to its first ReadyForQuery.");
-	rg_prom_log2_hist(b, "ringgate_upstream_login_duration_seconds", c.login_lat.bucket,
-			  RG_PG_LAT_BUCKETS, c.login_lat.count, (double)c.login_lat.sum_us, 1e-6,
-			  "protocol", P, NULL);
+	for (k = 0; k < n; k++)
+		rg_prom_log2_hist(b, "ringgate_upstream_login_duration_seconds",
+				  cs[k].login_lat.bucket, RG_GW_LAT_BUCKETS, cs[k].login_lat.count,
+				  (double)cs[k].login_lat.sum_us, 1e-6, "protocol", Ps[k], NULL);
 	gauge(b, "ringgate_policy_generation",
 	      "The policy bundle generation in force (0: none, pass-through).",
-	      (double)rg_pg_gw_policy_gen(gw));
+	      (double)rg_gw_policy_gen(svc));
+out:
+	free(cs);
+	free(Ps);
 }
 
 static void core_families(struct rg_prom *b, struct rg_core *core)
@@ -438,8 +478,8 @@ int rg_telemetry_render(const struct rg_telemetry_src *src, char **out, size_t *
 	rg_prom_family(&b, "ringgate_build_info", "gauge",
 		       "Always 1; the version of the running binary as a label.");
 	rg_prom_sample(&b, "ringgate_build_info", 1, "version", src->version, NULL);
-	if (src->gw)
-		pg_families(&b, src->gw, src->svc);
+	if (src->svc)
+		proto_families(&b, src->svc);
 	rg_prom_family(&b, "ringgate_policy_reloads_total", "counter",
 		       "Policy bundle reloads (SIGHUP, POST /reload), by outcome.");
 	rg_prom_sample(&b, "ringgate_policy_reloads_total", (double)src->reloads_ok, "outcome",

@@ -12,15 +12,13 @@
 
 struct rg_core;
 struct rg_gw;
-struct rg_pg_gw;
 struct rg_audit;
 struct rg_bpf;
 
 struct rg_telemetry_src {
 	const char *version;
 	struct rg_core *core;
-	struct rg_gw *svc; /* the targets' session counts */
-	struct rg_pg_gw *gw;
+	struct rg_gw *svc; /* the protocol modules' counters, the targets' session counts */
 	struct rg_audit *audit, *recordings; /* NULL: none */
 	struct rg_bpf *bpf;		     /* NULL: eBPF telemetry off (ringgate_bpf_enabled 0) */
 	/* the policy bundle's reloads (main.c counts them) */

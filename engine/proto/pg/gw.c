@@ -1,11 +1,12 @@
 /*
  * gw.c: the pg gateway's startup-built state: its targets (the gateway's, engine/gateway,
- * with their roles), listeners (TLS server context), limits, the cancel registry and the
- * per-worker counters. Issuers, target addresses and credentials, admission and the event
- * log are the gateway's (engine/gateway), shared with every protocol.
+ * with their roles), listeners (TLS server context), limits and the cancel registry.
+ * Issuers, target addresses and credentials, admission, the per-worker counters (svc's block
+ * for "postgres") and the event log are the gateway's (engine/gateway), shared with every
+ * protocol.
  *
- * Everything here is built before the workers start and read-only afterwards, except the
- * counters (each worker writes its own cache line). Never logs secrets.
+ * Everything here is built before the workers start and read-only afterwards. Never logs
+ * secrets.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -47,15 +48,14 @@ int rg_pg_gw_new(const struct rg_config *cfg, struct rg_gw *svc, struct rg_pg_gw
 	gw->cfg = cfg;
 	gw->svc = svc;
 	gw->workers = rg_gw_workers(svc);
-	gw->cnt = aligned_alloc(64, sizeof(*gw->cnt) * gw->workers);
 	gw->lex = calloc(gw->workers, sizeof(*gw->lex));
 	gw->cancel = rg_pg_cancel_reg_new();
-	if (!gw->cnt || !gw->lex || !gw->cancel || pg_policy_init(gw) ||
-	    pg_catalog_new(gw, &gw->catalog) || pg_approvals_new(gw, &gw->approvals)) {
+	if (rg_gw_counters_add(svc, "postgres", &gw->cnt) || !gw->lex || !gw->cancel ||
+	    pg_policy_init(gw) || pg_catalog_new(gw, &gw->catalog) ||
+	    pg_approvals_new(gw, &gw->approvals)) {
 		rg_pg_gw_free(gw);
 		return -ENOMEM;
 	}
-	memset(gw->cnt, 0, sizeof(*gw->cnt) * gw->workers);
 	rg_pg_gw_set_hooks(gw, NULL, NULL, NULL);
 	rg_pg_limits_init(&gw->fe_lim, RG_PG_FE, 0, 0);
 	gw->fe_lim.max[RG_PG_FE_PASSWORD] = RG_PG_PASSWORD_MAX;
@@ -115,62 +115,6 @@ void rg_pg_gw_set_hooks(struct rg_pg_gw *gw, rg_pg_stmt_hook stmt, rg_pg_row_hoo
 	gw->hook_arg = arg;
 }
 
-void rg_pg_counters(const struct rg_pg_gw *gw, int worker, struct rg_pg_counters *out)
-{
-	unsigned i, j;
-
-	memset(out, 0, sizeof(*out));
-	for (i = 0; i < gw->workers; i++) {
-		const volatile struct rg_pg_counters *c = &gw->cnt[i];
-
-		if (worker >= 0 && (unsigned)worker != i)
-			continue;
-#define RG_PG_CNT_SUM(f) out->f += c->f;
-		RG_PG_COUNTER_FIELDS(RG_PG_CNT_SUM)
-#undef RG_PG_CNT_SUM
-		for (j = 0; j < RG_PG_AUTH_REASONS; j++)
-			out->auth_fail_by[j] += c->auth_fail_by[j];
-		out->unknown_database += c->unknown_database;
-		for (j = 0; j < 8; j++)
-			out->appr_by[j] += c->appr_by[j];
-		for (j = 0; j < 32; j++)
-			out->mask_det[j] += c->mask_det[j];
-		out->rule_other += c->rule_other;
-		/* rules by id: merged into out's table by the same id */
-		for (j = 0; j < RG_PG_RULE_SLOTS; j++) {
-			const volatile struct rg_pg_rule_cnt *r = &c->rules[j];
-			unsigned k;
-
-			if (!__atomic_load_n(&r->used, __ATOMIC_ACQUIRE))
-				continue;
-			for (k = 0; k < RG_PG_RULE_SLOTS; k++) {
-				struct rg_pg_rule_cnt *o = &out->rules[k];
-
-				if (!o->used) {
-					memcpy(o->id, (const char *)r->id, sizeof(o->id));
-					o->id[sizeof(o->id) - 1] = '\0';
-					o->verdict = r->verdict;
-					o->used = 1;
-				}
-				if (!strcmp(o->id, (const char *)r->id)) {
-					o->n += r->n;
-					break;
-				}
-			}
-			if (k == RG_PG_RULE_SLOTS)
-				out->rule_other += r->n;
-		}
-		for (j = 0; j < RG_PG_LAT_BUCKETS; j++) {
-			out->stmt_lat.bucket[j] += c->stmt_lat.bucket[j];
-			out->login_lat.bucket[j] += c->login_lat.bucket[j];
-		}
-		out->stmt_lat.count += c->stmt_lat.count;
-		out->stmt_lat.sum_us += c->stmt_lat.sum_us;
-		out->login_lat.count += c->login_lat.count;
-		out->login_lat.sum_us += c->login_lat.sum_us;
-	}
-}
-
 const struct pg_target *rg_pg_gw_target(const struct rg_pg_gw *gw, const char *name)
 {
 	size_t i;
@@ -201,7 +145,6 @@ void rg_pg_gw_free(struct rg_pg_gw *gw)
 	for (i = 0; gw->lex && i < gw->workers; i++)
 		rg_sqlclass_free(gw->lex[i]);
 	free(gw->lex);
-	free(gw->cnt);
 	free(gw);
 }
 

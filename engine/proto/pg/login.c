@@ -1046,7 +1046,7 @@ void pg_be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m)
 		if (rg_sess_send(s, RG_FE, m->start, m->total))
 			goto abort;
 		if (ps->login->connect_us && !ps->internal)
-			rg_pg_lat_observe(&ps->cnt->login_lat, pg_mono_us() - ps->login->connect_us);
+			rg_gw_lat_observe(&ps->cnt->login_lat, pg_mono_us() - ps->login->connect_us);
 		pg_login_free(ps);
 		pg_be_goto(ps, BE_RELAY);
 		pg_fe_goto(ps, FE_RELAY);

@@ -108,9 +108,7 @@ struct pg_target {
 	size_t n_roles;
 };
 
-struct pg_policy_gen; /* policy.c: one loaded bundle and its hmac key */
-struct pg_wpol;	      /* policy.c: a worker's policy context */
-#define PG_POLICY_RETIRED_MAX 16
+struct pg_wpol; /* policy.c: a worker's masking scratch */
 
 struct rg_pg_gw {
 	const struct rg_config *cfg;
@@ -119,16 +117,12 @@ struct rg_pg_gw {
 	struct pg_target *targets; /* the gateway's targets whose protocol is postgres */
 	size_t n_targets;
 	struct rg_pg_cancel_reg *cancel;
-	struct rg_pg_counters *cnt; /* [workers] */
+	struct rg_gw_counters *cnt; /* [workers]: svc's block for "postgres" */
 	struct rg_sqlclass **lex;   /* [workers]: each worker's classifier for the lexing guard,
 				     * created by that worker on first use */
-	/* the policy bundle in force (policy.c): NULL or a generation whose bundle may be NULL
-	 * (pass-through); workers build their own context for it */
-	_Atomic(struct pg_policy_gen *) policy;
+	/* the policy bundle in force and each worker's context for it are svc's (one
+	 * generation for every protocol); this module's own per-worker part (policy.c) */
 	struct pg_wpol *wpol; /* [workers] */
-	uint64_t policy_gen;  /* reloader only: the last generation number given */
-	struct pg_policy_gen *retired[PG_POLICY_RETIRED_MAX]; /* reloader only */
-	size_t nretired;
 	rg_pg_stmt_hook stmt_hook;
 	rg_pg_row_hook row_hook;
 	void *hook_arg;
@@ -192,9 +186,11 @@ struct pg_judgement {
 	int approval_scope; /* enum rg_approval_scope */
 };
 
+/* The masking scratch of each worker, and the catalog's globs told of each new bundle. */
 int pg_policy_init(struct rg_pg_gw *gw);
 void pg_policy_free(struct rg_pg_gw *gw);
-/* On worker w: the verdict for sql from req (switching to a newer bundle first). */
+/* On worker w: the verdict for sql from req (switching to a newer bundle first): the
+ * gateway's (rg_gw_policy_judge), with approvals when this module has a control store. */
 enum pg_verdict pg_policy_judge(struct rg_pg_gw *gw, unsigned w, const struct rg_request *req,
 				const char *sql, size_t len, struct rg_pg_deny *d,
 				struct pg_judgement *j);

@@ -4,9 +4,10 @@
  * Agents log in with a stock PostgreSQL client and an OIDC JWT as the password; ringgate,
  * which alone holds the target's real credentials, logs in to the target and relays the
  * session. This header is the module's public face: the pg gateway object built once at
- * startup from the configuration (its targets and their roles, the cancel key registry,
- * per-worker counters) over the services every protocol shares (engine/gateway: issuers'
- * verifiers, targets' addresses and credentials, admission, the event log), the
+ * startup from the configuration (its targets and their roles, the cancel key registry)
+ * over the services every protocol shares (engine/gateway: issuers' verifiers, targets'
+ * addresses and credentials, admission, the policy bundle in force, per-worker counters,
+ * the event log), the
  * per-listener context handed to rg_core_listen, and the two seams the policy issues plug
  * into (per-statement verdict, per-row inspection). The framing and message helpers live in
  * wire.h.
@@ -84,79 +85,6 @@ typedef enum rg_pg_hook_verdict (*rg_pg_stmt_hook)(void *arg, const struct rg_pg
 typedef void (*rg_pg_row_hook)(void *arg, const struct rg_pg_sess_info *si,
 			       const struct rg_pg_msg *rowdesc, struct rg_pg_msg *row);
 
-/* ---- counters ------------------------------------------------------------------------- */
-
-#define RG_PG_COUNTER_FIELDS(X)                                                                    \
-	X(sessions)	   /* client connections accepted by the pg protocol */                    \
-	X(sessions_active) /* sessions alive now */                                                \
-	X(auth_ok)	   /* agents whose token verified */                                       \
-	X(auth_fail)	   /* agents refused (all reasons; see auth_fail_by below) */              \
-	X(upstream_fail)   /* target connect/TLS/login failures */                                 \
-	X(cancel_requests) /* CancelRequests received */                                           \
-	X(cancel_sent)	   /* CancelRequests forwarded to a target */                              \
-	X(protocol_violations)                                                                     \
-	X(queries)  /* Query messages relayed */                                                   \
-	X(parses)   /* Parse messages relayed */                                                   \
-	X(fe_bytes) /* client bytes relayed to targets */                                          \
-	X(be_bytes) /* target bytes relayed to clients */                                          \
-	X(lexing_denied) /* statements refused by the lexing guard (docs/security.md) */       \
-	X(token_expired) /* sessions ended because their token expired */                       \
-	X(stmt_denied)	 /* statements and function calls denied by the policy bundle */    \
-	X(limit_ended)	 /* sessions ended by a scope limit (rules' limits:) */              \
-	X(rows_masked)	 /* DataRows, notices and COPY rows rewritten by mask rules */      \
-	X(audit_lost)	 /* audit records not kept (the trail failed and the journal full) */ \
-	X(audit_refused) /* statements refused because the audit trail cannot be written */ \
-	X(stmt_passed)	 /* statements let through with no bundle in force */               \
-	X(stmt_allowed)	 /* statements a bundle allowed */                                  \
-	X(stmt_logged)	 /* statements a bundle allowed with a log rule */                  \
-	X(stmt_held)	 /* statements held for approval */
-
-#define RG_PG_AUTH_REASONS 24 /* >= RG_AUTH_E__COUNT; index by enum rg_auth_err */
-
-/* One per worker, written only by that worker (relaxed); read with rg_pg_counters(). */
-/* A log2 histogram of microseconds: bucket b counts values in [2^b, 2^(b+1)) µs (bucket 0
- * also 0); the last bucket takes everything above. */
-#define RG_PG_LAT_BUCKETS 26 /* up to 2^26 µs = 67 s */
-#define RG_PG_RULE_SLOTS 64
-struct rg_pg_lat {
-	uint64_t bucket[RG_PG_LAT_BUCKETS];
-	uint64_t count, sum_us;
-};
-
-struct rg_pg_counters {
-#define RG_PG_CNT_DECL(f) uint64_t f;
-	RG_PG_COUNTER_FIELDS(RG_PG_CNT_DECL)
-#undef RG_PG_CNT_DECL
-	uint64_t auth_fail_by[RG_PG_AUTH_REASONS];
-	uint64_t unknown_database;
-	uint64_t appr_by[8]; /* held statements' outcomes, by enum rg_appr_status */
-	uint64_t mask_det[32]; /* rows rewritten, by detector (enum rg_detector; 31: column) */
-	/* statements decided by a rule, by rule id (the first RG_PG_RULE_SLOTS ids a worker
-	 * meets; later ones count in rule_other). A slot's id is written once, then `used` is
-	 * set (release): a scrape reads only used slots. */
-	struct rg_pg_rule_cnt {
-		char id[56];
-		uint32_t used;
-		uint32_t verdict; /* enum pg_verdict of the first count (rules decide one way) */
-		uint64_t n;
-	} rules[RG_PG_RULE_SLOTS];
-	uint64_t rule_other;
-	/* an agent's round trip as ringgate sees it: from the agent's Query (or the first
-	 * message after a ReadyForQuery) to the ReadyForQuery that answers it */
-	struct rg_pg_lat stmt_lat;
-	/* logging in to the target: the first connect to the target's first ReadyForQuery */
-	struct rg_pg_lat login_lat;
-} __attribute__((aligned(64)));
-
-static inline void rg_pg_lat_observe(struct rg_pg_lat *h, uint64_t us)
-{
-	unsigned b = us ? 63u - (unsigned)__builtin_clzll(us) : 0;
-
-	h->bucket[b < RG_PG_LAT_BUCKETS ? b : RG_PG_LAT_BUCKETS - 1]++;
-	h->count++;
-	h->sum_us += us;
-}
-
 /* ---- the gateway object ---------------------------------------------------------------- */
 
 struct rg_pg_gw;
@@ -171,22 +99,12 @@ int rg_pg_gw_add_target(struct rg_pg_gw *gw, const struct rg_gw_target *t);
  * target itself. -ENOENT if no such target, -ENOMEM. */
 int rg_pg_gw_add_role(struct rg_pg_gw *gw, const char *target, const struct rg_config_role *rc,
 		      struct rg_auth_cred *cred);
-/*
- * The policy bundle in force (takes ownership of p; NULL: pass-through) with the key of the
- * hmac mask style. Call with core NULL before the workers start; afterwards (hot reload, any
- * non-worker thread, one at a time) with the running core: every worker switches to the new
- * bundle between messages and older bundles are freed once none uses them. -EBUSY when
- * workers still hold PG_POLICY_RETIRED_MAX older bundles, -ENOMEM.
- */
-struct rg_policy;
-int rg_pg_gw_set_policy(struct rg_pg_gw *gw, struct rg_core *core, struct rg_policy *p,
-			const uint8_t *hmac, size_t hmac_len);
-/* The generation number of the bundle in force, 0 for pass-through. */
-uint64_t rg_pg_gw_policy_gen(struct rg_pg_gw *gw);
+/* The policy bundle in force is the shared gateway's (rg_gw_set_policy, gateway.h: one
+ * generation for every protocol); the pg gateway follows each new one from svc. */
 /* Install the seams (NULL restores the no-op default). */
 void rg_pg_gw_set_hooks(struct rg_pg_gw *gw, rg_pg_stmt_hook stmt, rg_pg_row_hook row, void *arg);
-/* Sum (worker -1) or one worker's counters. Any thread; values may be slightly stale. */
-void rg_pg_counters(const struct rg_pg_gw *gw, int worker, struct rg_pg_counters *out);
+/* The counters are svc's block for "postgres" (rg_gw_counters_add, gateway.h): each worker
+ * writes its own, /metrics sums them by protocol. */
 void rg_pg_gw_free(struct rg_pg_gw *gw);
 
 /*

@@ -1,51 +1,42 @@
 /*
- * policy.c: the policy bundle as the pg gateway uses it: which bundle is in force, each
- * worker's own policy context, hot reload, and the verdict for one statement of a session.
- *
- * A loaded bundle (struct rg_policy) is immutable; everything mutable lives in a per-thread
- * rg_policy_ctx. The gateway publishes the bundle in force as one generation pointer; each
- * worker keeps the context it built for the generation it last saw and switches between
- * messages: when it judges a statement and finds a newer generation, or when the reloader
- * posts it a switch (so idle workers switch too). A generation is freed by the reloader once
- * every worker has acknowledged a newer one: no lock and no reference count on the data
- * path, one atomic load per statement. No bundle at all is pass-through, said once at start.
+ * policy.c: the policy bundle as the pg session uses it. Which bundle is in force, each
+ * worker's policy context, hot reload and the verdict are the gateway's (engine/gateway,
+ * one generation for every protocol); this file adds what is pg's: the catalog's column
+ * globs follow each new bundle, a verdict is put in the session's terms (enum pg_verdict,
+ * struct rg_pg_deny, struct pg_judgement), and each worker's masking scratch for rows.c.
  *
  * Fail closed: a verdict that cannot be computed (out of memory, no context) is a denial.
  */
 #include <errno.h>
-#include <openssl/crypto.h>
-#include <sched.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "pg-int.h"
 #include "policy.h"
 
-struct pg_policy_gen {
-	struct rg_policy *p; /* NULL: pass-through */
-	uint64_t gen;
-	uint32_t nmasks; /* p's mask rules, read once here rather than per masked row */
-	size_t hmac_len;
-	uint8_t hmac[]; /* the hmac mask style's key, cleansed at free */
-};
-
-/* One per worker, written by that worker only (acked is read by the reloader). */
+/* One per worker, written by that worker only. */
 struct pg_wpol {
-	struct pg_policy_gen *gen; /* the generation ctx was built for */
-	struct rg_policy_ctx *ctx;
 	struct rg_pg_rowmask rm; /* masking scratch (rows.c), grows to the widest row */
-	_Atomic uint64_t acked; /* gen->gen once switched */
 } __attribute__((aligned(64)));
 
-static void gen_free(struct pg_policy_gen *g)
+_Static_assert((int)PG_VERDICT_PASS == (int)RG_GW_VERDICT_PASS &&
+		   (int)PG_VERDICT_ALLOW == (int)RG_GW_VERDICT_ALLOW &&
+		   (int)PG_VERDICT_LOG == (int)RG_GW_VERDICT_LOG &&
+		   (int)PG_VERDICT_DENY == (int)RG_GW_VERDICT_DENY &&
+		   (int)PG_VERDICT_HOLD == (int)RG_GW_VERDICT_HOLD,
+	       "pg verdicts are the gateway's");
+_Static_assert(sizeof(((struct rg_pg_deny *)0)->sqlstate) ==
+		       sizeof(((struct rg_gw_deny *)0)->sqlstate) &&
+		   sizeof(((struct rg_pg_deny *)0)->message) ==
+		       sizeof(((struct rg_gw_deny *)0)->message),
+	       "a pg denial holds the gateway's");
+
+/* A new bundle (NULL: none): the catalog reads its targets again for its column globs. */
+static int bundle_watch(void *arg, const struct rg_policy *p)
 {
-	if (!g)
-		return;
-	rg_policy_free(g->p);
-	OPENSSL_cleanse(g->hmac, g->hmac_len);
-	free(g);
+	struct rg_pg_gw *gw = arg;
+
+	return pg_catalog_set_globs(gw->catalog, p);
 }
 
 int pg_policy_init(struct rg_pg_gw *gw)
@@ -54,204 +45,52 @@ int pg_policy_init(struct rg_pg_gw *gw)
 	if (!gw->wpol)
 		return -ENOMEM;
 	memset(gw->wpol, 0, sizeof(*gw->wpol) * gw->workers);
-	atomic_init(&gw->policy, NULL);
-	return 0;
+	return rg_gw_policy_watch(gw->svc, bundle_watch, gw);
 }
 
 void pg_policy_free(struct rg_pg_gw *gw)
 {
 	unsigned i;
 
-	for (i = 0; gw->wpol && i < gw->workers; i++) {
-		rg_policy_ctx_free(gw->wpol[i].ctx);
+	for (i = 0; gw->wpol && i < gw->workers; i++)
 		rg_pg_rowmask_free(&gw->wpol[i].rm);
-	}
 	free(gw->wpol);
 	gw->wpol = NULL;
-	gen_free(atomic_load(&gw->policy));
-	for (i = 0; i < gw->nretired; i++)
-		gen_free(gw->retired[i]);
-	gw->nretired = 0;
-}
-
-/* On worker w: build the context for the generation in force if it is not the one ours was
- * built for. Returns the generation (never NULL once a policy was set) in *gen. */
-static struct rg_policy_ctx *worker_ctx(struct rg_pg_gw *gw, unsigned w,
-					struct pg_policy_gen **gen)
-{
-	struct pg_wpol *wp = &gw->wpol[w];
-	struct pg_policy_gen *g = atomic_load_explicit(&gw->policy, memory_order_acquire);
-
-	if (g != wp->gen) {
-		rg_policy_ctx_free(wp->ctx);
-		wp->ctx = g && g->p ? rg_policy_ctx_new(g->p, g->hmac_len ? g->hmac : NULL,
-							g->hmac_len)
-				    : NULL;
-		wp->gen = g;
-		atomic_store_explicit(&wp->acked, g ? g->gen : 0, memory_order_release);
-	}
-	*gen = g;
-	return wp->ctx;
-}
-
-static void switch_msg(struct rg_worker *w, void *arg)
-{
-	struct rg_pg_gw *gw = arg;
-	struct pg_policy_gen *g;
-	unsigned id = rg_worker_id(w);
-
-	if (id < gw->workers)
-		(void)worker_ctx(gw, id, &g);
-}
-
-int rg_pg_gw_set_policy(struct rg_pg_gw *gw, struct rg_core *core, struct rg_policy *p,
-			const uint8_t *hmac, size_t hmac_len)
-{
-	struct pg_policy_gen *g, *old;
-	uint64_t deadline;
-	bool all = true;
-	unsigned w;
-	size_t i;
-
-	if (gw->nretired == PG_POLICY_RETIRED_MAX)
-		return -EBUSY; /* workers have not let go of earlier bundles yet */
-	g = calloc(1, sizeof(*g) + hmac_len);
-	if (!g)
-		return -ENOMEM;
-	if (pg_catalog_set_globs(gw->catalog, p)) {
-		free(g);
-		return -ENOMEM;
-	}
-	g->p = p;
-	g->gen = ++gw->policy_gen;
-	if (p) {
-		struct rg_policy_info info;
-
-		rg_policy_get_info(p, &info);
-		g->nmasks = info.nmasks;
-	}
-	g->hmac_len = hmac_len;
-	if (hmac_len)
-		memcpy(g->hmac, hmac, hmac_len);
-	old = atomic_exchange_explicit(&gw->policy, g, memory_order_acq_rel);
-	if (old)
-		gw->retired[gw->nretired++] = old;
-	/* Idle workers switch too, between messages; once every worker runs on g, nothing
-	 * uses an older generation. Before the workers start there is nothing to wait for. */
-	deadline = pg_mono_ms() + 5000;
-	for (w = 0; core && w < gw->workers; w++) {
-		int r;
-
-		while ((r = rg_core_post(core, w, switch_msg, gw)) == -EAGAIN && pg_mono_ms() < deadline)
-			sched_yield();
-		if (r == -ESHUTDOWN || r == -EINVAL)
-			atomic_store(&gw->wpol[w].acked, g->gen); /* that worker is gone */
-	}
-	for (w = 0; core && w < gw->workers; w++) {
-		while (atomic_load_explicit(&gw->wpol[w].acked, memory_order_acquire) < g->gen &&
-		       pg_mono_ms() < deadline)
-			sched_yield();
-		if (atomic_load_explicit(&gw->wpol[w].acked, memory_order_acquire) < g->gen)
-			all = false;
-	}
-	if (all) {
-		for (i = 0; i < gw->nretired; i++)
-			gen_free(gw->retired[i]);
-		gw->nretired = 0;
-	}
-	return 0;
-}
-
-uint64_t rg_pg_gw_policy_gen(struct rg_pg_gw *gw)
-{
-	struct pg_policy_gen *g = atomic_load(&gw->policy);
-
-	return g && g->p ? g->gen : 0;
 }
 
 enum pg_verdict pg_policy_judge(struct rg_pg_gw *gw, unsigned w, const struct rg_request *req,
 				const char *sql, size_t len, struct rg_pg_deny *d,
 				struct pg_judgement *j)
 {
-	struct pg_policy_gen *g;
-	struct rg_policy_ctx *ctx = worker_ctx(gw, w, &g);
-	struct rg_decision dec;
+	struct rg_gw_judgement gj;
+	struct rg_gw_deny gd;
+	enum rg_gw_verdict v =
+	    rg_gw_policy_judge(gw->svc, w, req, sql, len, pg_approvals_enabled(gw), &gd, &gj);
 
-	memset(j, 0, sizeof(*j));
-	if (!g || !g->p)
-		return PG_VERDICT_PASS;
-	j->gen = g->gen;
-	if (!ctx || rg_policy_verdict(ctx, req, sql, len, &dec)) {
-		memcpy(d->sqlstate, "53200", 6);
-		snprintf(d->message, sizeof(d->message),
-			 "ringgate could not judge this statement (out of memory); denied");
-		j->rule = "-";
-		return PG_VERDICT_DENY;
+	*j = (struct pg_judgement){.gen = gj.gen,
+				   .rule = gj.rule,
+				   .shadow_rule = gj.shadow_rule,
+				   .shadow = gj.shadow,
+				   .approval_group = gj.approval_group,
+				   .approval_ttl_s = gj.approval_ttl_s,
+				   .approval_expire_s = gj.approval_expire_s,
+				   .approval_scope = gj.approval_scope};
+	if (v == RG_GW_VERDICT_DENY || v == RG_GW_VERDICT_HOLD) {
+		memcpy(d->sqlstate, gd.sqlstate, sizeof(d->sqlstate));
+		memcpy(d->message, gd.message, strnlen(gd.message, sizeof(gd.message) - 1) + 1);
 	}
-	if (dec.shadow_verdict > dec.verdict)
-		for (size_t i = 0; i < dec.nrules; i++)
-			if (!dec.rules[i]->enforce && dec.rules[i]->action == dec.shadow_verdict) {
-				j->shadow_rule = dec.rules[i]->id;
-				j->shadow = dec.shadow_verdict;
-				break;
-			}
-	j->rule = dec.rule ? dec.rule->id : NULL;
-	switch (dec.verdict) {
-	case RG_VERDICT_ALLOW:
-		return PG_VERDICT_ALLOW;
-	case RG_VERDICT_LOG:
-		return PG_VERDICT_LOG;
-	case RG_VERDICT_HOLD:
-		memcpy(d->sqlstate, dec.rule && dec.rule->sqlstate[0] ? dec.rule->sqlstate : "42501",
-		       6);
-		if (pg_approvals_enabled(gw) && dec.rule) {
-			j->approval_group = dec.rule->approval_group;
-			j->approval_ttl_s = dec.rule->approval_ttl_s;
-			j->approval_expire_s = dec.rule->approval_expire_s;
-			j->approval_scope = (int)dec.rule->approval_scope;
-			snprintf(d->message, sizeof(d->message),
-				 "statement requires approval (rule %s)", dec.rule->id);
-			return PG_VERDICT_HOLD;
-		}
-		/* without a control store, a statement that needs approval never runs */
-		snprintf(d->message, sizeof(d->message),
-			 "statement requires approval (rule %s), and approvals are not available "
-			 "on this gateway",
-			 dec.rule ? dec.rule->id : "-");
-		return PG_VERDICT_DENY;
-	case RG_VERDICT_DENY:
-		break;
-	}
-	memcpy(d->sqlstate, dec.rule && dec.rule->sqlstate[0] ? dec.rule->sqlstate : "42501", 6);
-	if (dec.rule)
-		snprintf(d->message, sizeof(d->message), "denied by policy rule %s: %s",
-			 dec.rule->id, dec.rule->message && dec.rule->message[0]
-					   ? dec.rule->message
-					   : "statement not allowed");
-	else
-		snprintf(d->message, sizeof(d->message), "denied by policy");
-	return PG_VERDICT_DENY;
+	return (enum pg_verdict)v;
 }
 
 int pg_policy_limits(struct rg_pg_gw *gw, unsigned w, const struct rg_request *req,
 		     struct rg_limits *out)
 {
-	struct pg_policy_gen *g;
-
-	memset(out, 0, sizeof(*out));
-	(void)worker_ctx(gw, w, &g); /* this worker's generation stays alive while we read it */
-	if (!g || !g->p)
-		return 0;
-	return rg_policy_limits(g->p, req, out);
+	return rg_gw_policy_limits(gw->svc, w, req, out);
 }
 
 bool pg_policy_masking(struct rg_pg_gw *gw, unsigned w, struct rg_policy_ctx **ctx,
 		       struct rg_pg_rowmask **rm, uint64_t *gen)
 {
-	struct pg_policy_gen *g;
-
-	*ctx = worker_ctx(gw, w, &g);
 	*rm = &gw->wpol[w].rm;
-	*gen = g ? g->gen : 0;
-	return g && g->p && g->nmasks > 0;
+	return rg_gw_policy_masking(gw->svc, w, ctx, gen);
 }

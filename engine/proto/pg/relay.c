@@ -92,33 +92,6 @@ refused:
  * A Query, Parse or FunctionCall: the lexing guard, then the policy bundle in force (none:
  * pass-through, said at start), then the test seam. True if it may go to the target.
  */
-/* One more statement decided by rule `id` on this worker (metrics: by rule id). */
-static void count_rule(struct rg_pg_counters *c, const char *id, enum pg_verdict v)
-{
-	uint32_t h = 2166136261u;
-
-	for (const char *p = id; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	for (unsigned k = 0; k < RG_PG_RULE_SLOTS; k++) {
-		struct rg_pg_rule_cnt *r = &c->rules[(h + k) % RG_PG_RULE_SLOTS];
-
-		if (!__atomic_load_n(&r->used, __ATOMIC_RELAXED)) {
-			if (strlen(id) >= sizeof(r->id))
-				break;
-			memcpy(r->id, id, strlen(id) + 1);
-			r->verdict = (uint32_t)v;
-			r->n = 1;
-			__atomic_store_n(&r->used, 1, __ATOMIC_RELEASE);
-			return;
-		}
-		if (!strcmp(r->id, id)) {
-			r->n++;
-			return;
-		}
-	}
-	c->rule_other++;
-}
-
 static enum pg_verdict stmt_verdict(struct rg_sess *s, enum rg_pg_stmt_kind kind,
 				    const char *name, const char *sql, size_t len,
 				    struct rg_pg_deny *d, struct pg_judgement *jo)
@@ -136,7 +109,7 @@ static enum pg_verdict stmt_verdict(struct rg_sess *s, enum rg_pg_stmt_kind kind
 		return PG_VERDICT_ALLOW; /* the catalog's own query (catalog.c) */
 	v = pg_policy_judge(ps->gw, (unsigned)(ps->cnt - ps->gw->cnt), &ps->req, sql, len, d, jp);
 	if (jp->rule)
-		count_rule(ps->cnt, jp->rule, v);
+		rg_gw_count_rule(ps->cnt, jp->rule, (enum rg_gw_verdict)v);
 	ps->cnt->stmt_passed += v == PG_VERDICT_PASS;
 	ps->cnt->stmt_allowed += v == PG_VERDICT_ALLOW;
 	ps->cnt->stmt_logged += v == PG_VERDICT_LOG;
@@ -236,7 +209,7 @@ static bool prep_allowed(struct rg_sess *s, enum rg_pg_stmt_kind kind, const cha
 {
 	struct pg_sess *ps = rg_sess_priv(s);
 	struct rg_sqlclass **c = &ps->gw->lex[ps->cnt - ps->gw->cnt];
-	uint64_t cur = rg_pg_gw_policy_gen(ps->gw), bytes = 0;
+	uint64_t cur = rg_gw_policy_gen(ps->gw->svc), bytes = 0;
 	unsigned words = rg_sqlclass_prep_words(sql, len);
 	struct rejudge rj = {s, kind, NULL, depth, d};
 	const struct rg_sql_prep *v;
@@ -381,7 +354,7 @@ bool pg_mask_start(struct pg_sess *ps)
 	uint64_t gen;
 
 	(void)pg_policy_masking(ps->gw, (unsigned)(ps->cnt - ps->gw->cnt), &ctx, &rm, &gen);
-	if (!gen || !rg_pg_gw_policy_gen(ps->gw))
+	if (!gen || !rg_gw_policy_gen(ps->gw->svc))
 		return true;
 	ps->mask = calloc(1, sizeof(*ps->mask));
 	if (!ps->mask)
@@ -436,7 +409,7 @@ static bool mask_fe(struct rg_sess *s, const struct rg_pg_msg *m, const struct r
 		    uint32_t nfx)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
-	int r = rg_pg_stmt_fe_sql(&ps->mask->st, m, rg_pg_gw_policy_gen(ps->gw), fx, nfx);
+	int r = rg_pg_stmt_fe_sql(&ps->mask->st, m, rg_gw_policy_gen(ps->gw->svc), fx, nfx);
 
 	if (r) {
 		mask_fail(s, r, "frontend");
@@ -726,7 +699,7 @@ static bool mask_be(struct rg_sess *s, const struct rg_pg_msg *m, const struct r
  * ready (this result's rows already met it): 1, *ctx and *plan set; 0: no masking applies
  * (*ctx NULL); -1: mask_be must work it out (a new result, a new bundle). Asked again after
  * every message the per-message path takes: a call into the policy may switch the worker
- * to a new bundle and free the context of the old one (policy.c, worker_ctx).
+ * to a new bundle and free the context of the old one (engine/gateway/policy.c, worker_ctx).
  */
 static int rows_plan(struct rg_sess *s, const struct rg_pg_shape *shape, struct rg_policy_ctx **ctx,
 		     const struct rg_mask_plan **plan)
@@ -922,7 +895,7 @@ static bool bind_allowed(struct rg_sess *s, const struct rg_pg_msg *m, struct fw
 			 int *err)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
-	uint64_t cur = rg_pg_gw_policy_gen(ps->gw);
+	uint64_t cur = rg_gw_policy_gen(ps->gw->svc);
 	struct rg_pg_bind bd;
 	struct rg_pg_deny d;
 	struct rejudge rj = {s, RG_PG_STMT_PARSE, NULL, 1, &d};
@@ -981,7 +954,7 @@ bool pg_function_call_refused(struct rg_sess *s, const uint8_t *body, size_t n,
 			 "through ringgate");
 		return true;
 	}
-	if (!rg_pg_gw_policy_gen(ps->gw))
+	if (!rg_gw_policy_gen(ps->gw->svc))
 		return false;
 	/* A built-in function's OID is fixed by pg_proc.dat (below FirstNormalObjectId): the
 	 * large-object ones libpq's lo_* call this way are judged as the SQL call they are. */
@@ -1200,7 +1173,7 @@ void pg_appr_release(struct rg_sess *s, enum rg_appr_status st, const char *by,
 	/* a bundle reloaded while it waited: approved, it still must not be denied by the
 	 * bundle in force (one that holds it again keeps the reviewer's approval); unreadable,
 	 * it does not go */
-	if (st == RG_APPR_APPROVED && h->gen != rg_pg_gw_policy_gen(ps->gw) &&
+	if (st == RG_APPR_APPROVED && h->gen != rg_gw_policy_gen(ps->gw->svc) &&
 	    (!have_sql || stmt_verdict(s, kind, name, sql, len, &d, &j) == PG_VERDICT_DENY)) {
 		h->d = d;
 		st = RG_APPR__COUNT; /* denied by the bundle, below */
@@ -1287,7 +1260,7 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 
 	if (ps->appr) /* a statement waits for approval: what follows it waits too */
 		return appr_keep(s, m, err);
-	if (!ps->rt_t0_us) /* a round trip begins (see struct rg_pg_counters, stmt_lat) */
+	if (!ps->rt_t0_us) /* a round trip begins (see struct rg_gw_counters, stmt_lat) */
 		ps->rt_t0_us = pg_mono_us();
 	switch (m->type) {
 	case RG_PG_FE_QUERY:
@@ -1601,7 +1574,7 @@ bool pg_be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run *run
 		if (ps->rt_t0_us) {
 			uint64_t now = pg_mono_us();
 
-			rg_pg_lat_observe(&ps->cnt->stmt_lat, now - ps->rt_t0_us);
+			rg_gw_lat_observe(&ps->cnt->stmt_lat, now - ps->rt_t0_us);
 			/* more answers pending: the next round trip is under way from here */
 			ps->rt_t0_us = ps->syncs_sent > ps->rfq_recv ? now : 0;
 		}

@@ -133,7 +133,7 @@ struct pg_sess {
 	enum pg_be_state be;
 	struct rg_pg_listener *l;
 	struct rg_pg_gw *gw;
-	struct rg_pg_counters *cnt;
+	struct rg_gw_counters *cnt;
 	const struct pg_target *tgt;
 	struct rg_pg_sess_info si;
 	struct rg_identity rid; /* the verified agent as the policy sees it (points into ident) */

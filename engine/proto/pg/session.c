@@ -205,7 +205,7 @@ void pg_auth_audit(struct pg_sess *ps, enum rg_auth_err e, const char *detail)
 
 	pg_sanitize(detail, d, sizeof(d));
 	ps->cnt->auth_fail++;
-	ps->cnt->auth_fail_by[(unsigned)e < RG_PG_AUTH_REASONS ? (unsigned)e : 0]++;
+	ps->cnt->auth_fail_by[(unsigned)e < RG_GW_AUTH_REASONS ? (unsigned)e : 0]++;
 	pg_ev_auth_fail(ps, rg_auth_err_name(e), d);
 	rg_log("event=auth_fail sess=%llu reason=%s sub=- user=%s peer=%s target=%s "
 	       "detail=%s",
