@@ -2,7 +2,7 @@
  * login.c: both logins of a MySQL session.
  *
  * Agent side: ringgate speaks first (Handshake v10 with its own connection id and a fresh
- * scramble, mysql_clear_password as its method); an SSLRequest starts TLS; the
+ * scramble); an SSLRequest starts TLS; the
  * HandshakeResponse41's user names the target (docs/mysql.md). The agent's JWT must come as
  * a mysql_clear_password answer: any other method is switched with an AuthSwitchRequest. A
  * token is read only inside TLS, or on a listener the config marks as loopback development.
@@ -34,6 +34,7 @@ int my_fe_send_handshake(struct rg_sess *s)
 	struct my_sess *ms = rg_sess_priv(s);
 	struct my_login *lg = ms->login;
 	struct rg_my_handshake h = {0};
+	const char *plugin;
 	uint8_t buf[256];
 	ssize_t n;
 
@@ -51,8 +52,13 @@ int my_fe_send_handshake(struct rg_sess *s)
 	h.caps = (MY_CAPS_OFFER | (ms->l->tls ? RG_MY_CLIENT_SSL : 0)) & ~RG_MY_CAPS_UNSUPPORTED;
 	h.charset = MY_CHARSET_DEFAULT;
 	h.status = RG_MY_SERVER_STATUS_AUTOCOMMIT;
-	h.auth_plugin.p = (const uint8_t *)CLEAR_PLUGIN;
-	h.auth_plugin.len = strlen(CLEAR_PLUGIN);
+	/* On a TLS listener the handshake names mysql_native_password: a client that skipped
+	 * TLS then answers with a scramble hash, never with the token in clear text; inside
+	 * TLS it is switched to mysql_clear_password (one round trip more). The loopback
+	 * development listener names mysql_clear_password directly. */
+	plugin = ms->l->tls ? "mysql_native_password" : CLEAR_PLUGIN;
+	h.auth_plugin.p = (const uint8_t *)plugin;
+	h.auth_plugin.len = strlen(plugin);
 	n = rg_my_write_handshake(buf, sizeof(buf), &h);
 	if (n < 0 || (size_t)n > sizeof(buf))
 		return -EINVAL;
