@@ -79,9 +79,14 @@ def write_secret(d, name, value):
 
 class Stack:
     def __enter__(self):
-        self.db = mariadb.MariaServer()
-        self.db.start()
         self.certs = Certs()
+        # the server's TLS (a target with tls verify-full): mariadbd may run as `mysql`
+        os.chmod(self.certs.dir, 0o755)
+        os.chmod(self.certs.key, 0o644)
+        self.db = mariadb.MariaServer(settings={"ssl-cert": self.certs.cert,
+                                                "ssl-key": self.certs.key,
+                                                "ssl-ca": self.certs.ca})
+        self.db.start()
         self.iss = rgtest.DevIssuer()
         self.sec = tempfile.mkdtemp(prefix="rgtest-mysec-")
         rgtest._register(self)
@@ -95,6 +100,10 @@ class Stack:
             {"name": "myed", "protocol": "mysql", "address": f"{db.host}:{db.port}",
              "user": db.ed_user, "password_file": write_secret(self.sec, "e", db.ed_password),
              "tls": {"mode": "disable"}},
+            {"name": "mytls", "protocol": "mysql", "address": f"{db.host}:{db.port}",
+             "database": db.database, "user": db.native_user,
+             "password_file": write_secret(self.sec, "t", db.native_password),
+             "tls": {"mode": "verify-full", "ca": self.certs.ca}},
         ]
         listeners = [
             {"name": "my", "address": f"127.0.0.1:{rgtest.free_port()}", "protocol": "mysql",
@@ -226,6 +235,92 @@ def test_dev_listener_plaintext(st):
         conn.close()
     check(re.search(r"event=plaintext_listener listener=mydev .*insecure_plaintext=yes",
                     st.log()), "the plaintext listener is announced in the log")
+
+
+def test_target_tls(st):
+    conn = st.connect(target="mytls")
+    try:
+        cipher = one(conn, "SHOW STATUS LIKE 'Ssl_cipher'")[0][1]
+        check(cipher != "", f"target leg over TLS verify-full (server reports {cipher})")
+        check(one(conn, "SELECT 5") == ((5,),), "queries over both TLS legs")
+    finally:
+        conn.close()
+    check(re.search(r"event=upstream_login proto=mysql .*target=mytls .*tls=yes", st.log()),
+          "upstream_login says tls=yes")
+
+
+def test_token_not_sent_in_clear(st):
+    """A CLI told to skip TLS answers the handshake's method (mysql_native_password on a TLS
+    listener): a scramble hash crosses the wire, never the token."""
+    import socket
+    import threading
+    cli = shutil.which("mariadb")
+    if not cli:
+        rgtest.skip("mariadb client missing")
+    token = st.iss.token()
+    seen = bytearray()
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+
+    def relay():
+        c, _ = lsock.accept()
+        u = socket.create_connection(("127.0.0.1", st.rg.port))
+
+        def pump(a, b, rec):
+            try:
+                while True:
+                    d = a.recv(65536)
+                    if not d:
+                        break
+                    if rec:
+                        seen.extend(d)
+                    b.sendall(d)
+            except OSError:
+                pass
+            for x in (a, b):
+                try:
+                    x.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        t = threading.Thread(target=pump, args=(u, c, False), daemon=True)
+        t.start()
+        pump(c, u, True)
+        t.join(5)
+        c.close()
+        u.close()
+
+    th = threading.Thread(target=relay, daemon=True)
+    th.start()
+    r = subprocess.run([cli, "--no-defaults", "-h127.0.0.1", f"-P{lsock.getsockname()[1]}",
+                        "-umynative", "--skip-ssl", "-N", "-B", "-e", "SELECT 1"],
+                       capture_output=True, text=True, env=dict(os.environ, MYSQL_PWD=token),
+                       timeout=60)
+    th.join(10)
+    lsock.close()
+    check(r.returncode != 0 and "1045" in r.stderr, "--skip-ssl refused")
+    check(len(seen) > 0 and token.encode()[:40] not in bytes(seen),
+          f"the token is not in the {len(seen)} bytes the client sent in clear")
+
+
+def test_token_expiry_ends_session(st):
+    import time
+    conn = st.connect(token=st.iss.token(ttl="3s"))
+    try:
+        check(one(conn, "SELECT 1") == ((1,),), "session with a 3 s token")
+        time.sleep(4)
+        try:
+            one(conn, "SELECT 2")
+            check(False, "the session ends with its token")
+        except pymysql.err.MySQLError as e:
+            check(e.args[0] in (1927, 2013, 2006), f"after expiry: {e.args}")
+    finally:
+        try:
+            conn.close()
+        except Exception:
+            pass
+    check(re.search(r"event=session_expired proto=mysql sess=\d+ .*target=mynative",
+                    st.log()), "event=session_expired logged")
 
 
 def test_check_config_plaintext(st):
@@ -442,6 +537,8 @@ if __name__ == "__main__":
         rgtest.run_tests([test_pymysql_login_tls, test_mariadb_cli_login, test_bad_tokens,
                           test_tls_required, test_dev_listener_plaintext,
                           test_check_config_plaintext, test_ed25519_target,
+                          test_target_tls, test_token_not_sent_in_clear,
+                          test_token_expiry_ends_session,
                           test_multi_statements, test_set_option, test_prepared_statement,
                           test_large_values, test_load_data_local, test_small_commands,
                           test_sequence_violation, test_no_sanitizer_reports], stack)
