@@ -2,14 +2,17 @@
 (lib/mariadb.py) behind a ringgate with a TLS mysql listener and a loopback development
 listener (insecure_plaintext), real clients (PyMySQL, the `mariadb` CLI) logging in with a
 dev-issuer token sent as mysql_clear_password, ringgate logging in upstream as users with
-mysql_native_password and with ed25519. Covers: login over TLS (PyMySQL through an
-AuthSwitchRequest, the CLI directly), bad and expired tokens (1045/28000, the same message,
-no token in the log), a token refused without TLS, --check-config on plaintext mysql
-listeners, SELECT, multi-statements with several result sets, COM_SET_OPTION, a prepared
-statement round trip in the binary protocol (raw packets over PyMySQL's connection), an
-unknown statement id refused by ringgate, >16 MiB values both ways, LOAD DATA LOCAL INFILE,
-COM_PING, COM_STATISTICS, COM_FIELD_LIST, COM_CHANGE_USER and COM_PROCESS_KILL refused with
-the session still usable, COM_QUIT, and a sequence-id violation ending the session."""
+mysql_native_password and with ed25519, and over TLS verify-full. Covers: login over TLS
+(PyMySQL through an AuthSwitchRequest, the CLI directly), bad and expired tokens
+(1045/28000, the same message, no token in the log), a token refused without TLS and never
+sent in clear by a CLI told --skip-ssl, the session ending with its token, --check-config
+on plaintext mysql listeners, SELECT, multi-statements with several result sets,
+COM_SET_OPTION, a prepared statement round trip in the binary protocol (raw packets over
+PyMySQL's connection), an unknown statement id refused by ringgate, >16 MiB values both
+ways, LOAD DATA LOCAL INFILE, COM_PING, COM_STATISTICS, COM_FIELD_LIST, COM_CHANGE_USER
+refused with the session still usable, KILL / KILL QUERY / COM_PROCESS_KILL translated to
+the target's connection id for the same identity only (1094 otherwise), COM_QUIT, and a
+sequence-id violation ending the session."""
 
 import os
 import re
@@ -491,22 +494,87 @@ def test_small_commands(st):
         conn._execute_command(COMMAND.COM_FIELD_LIST, b"fl\x00")
         defs = read_until_eof(conn)
         check(len(defs) == 3, "COM_FIELD_LIST: two definitions and EOF")
-        for cmd, body, what in ((COMMAND.COM_CHANGE_USER, b"root\x00\x00mysql\x00",
-                                 "COM_CHANGE_USER"),
-                                (COMMAND.COM_PROCESS_KILL, struct.pack("<I", 1),
-                                 "COM_PROCESS_KILL")):
+        for cmd, body, what, code in ((COMMAND.COM_CHANGE_USER, b"root\x00\x00mysql\x00",
+                                       "COM_CHANGE_USER", 1227),
+                                      (COMMAND.COM_PROCESS_KILL, struct.pack("<I", 1),
+                                       "Unknown thread id", 1094)):
             conn._execute_command(cmd, body)
             try:
                 conn._read_packet()
                 check(False, f"{what} refused")
             except pymysql.err.MySQLError as e:
-                check(e.args[0] == 1227 and what in e.args[1], f"{what} refused: {e.args}")
+                check(e.args[0] == code and what in e.args[1], f"{what} refused: {e.args}")
             check(one(conn, "SELECT CURRENT_USER()")[0][0].startswith(st.db.native_user),
                   f"session usable and unchanged after {what}")
     finally:
         conn.close()
     check(re.search(r"event=session_end proto=mysql .*target=mynative .*quit=yes", st.log()),
           "COM_QUIT ends the session (event=session_end quit=yes)")
+
+
+def test_kill_translation(st):
+    import threading
+    import time
+    a, b, c = st.connect(), st.connect(), st.connect()
+    other = st.connect(token=st.iss.token(sub="agent-2"))
+    try:
+        bid, cid = b.thread_id(), c.thread_id()
+        up_b = one(b, "SELECT CONNECTION_ID()")[0][0]
+        check(bid != up_b, f"the agent sees ringgate's id {bid}, the target uses {up_b}")
+        for sql in (f"KILL {bid}", f"KILL QUERY {bid}"):
+            try:
+                one(other, sql)
+                check(False, f"{sql} from another identity refused")
+            except pymysql.err.MySQLError as e:
+                check(e.args[0] == 1094, f"another identity: {sql} -> {e.args}")
+        try:
+            other.kill(bid)
+            check(False, "COM_PROCESS_KILL from another identity refused")
+        except pymysql.err.MySQLError as e:
+            check(e.args[0] == 1094, f"another identity: COM_PROCESS_KILL -> {e.args}")
+        try:
+            one(a, "KILL USER rg_native")
+            check(False, "KILL USER refused")
+        except pymysql.err.MySQLError as e:
+            check(e.args[0] == 1227, f"KILL USER refused: {e.args}")
+        # KILL QUERY of the same identity reaches the target's connection
+        res = {}
+
+        def sleeper():
+            t0 = time.monotonic()
+            try:
+                res["rows"] = one(b, "SELECT SLEEP(20)")
+            except pymysql.err.MySQLError as e:
+                res["err"] = e.args
+            res["secs"] = time.monotonic() - t0
+        th = threading.Thread(target=sleeper)
+        th.start()
+        time.sleep(1)
+        one(a, f"KILL QUERY {bid}")
+        th.join(15)
+        check(res.get("secs", 99) < 10, f"KILL QUERY interrupted the other session's query: "
+                                         f"{res}")
+        check(one(b, "SELECT 3") == ((3,),), "that session goes on after KILL QUERY")
+        one(a, f"KILL {bid}")
+        try:
+            one(b, "SELECT 4")
+            check(False, "KILL ended the other session")
+        except pymysql.err.MySQLError as e:
+            check(True, f"KILL CONNECTION ended it: {e.args}")
+        a.kill(cid)
+        try:
+            one(c, "SELECT 5")
+            check(False, "COM_PROCESS_KILL ended the third session")
+        except pymysql.err.MySQLError as e:
+            check(True, f"COM_PROCESS_KILL ended it: {e.args}")
+        check(one(a, "SELECT 6") == ((6,),), "the killing session goes on")
+    finally:
+        for x in (a, b, c, other):
+            try:
+                x.close()
+            except Exception:
+                pass
+    check(re.search(r"event=kill proto=mysql .*what=query", st.log()), "event=kill logged")
 
 
 def test_sequence_violation(st):
@@ -540,5 +608,6 @@ if __name__ == "__main__":
                           test_target_tls, test_token_not_sent_in_clear,
                           test_token_expiry_ends_session,
                           test_multi_statements, test_set_option, test_prepared_statement,
+                          test_kill_translation,
                           test_large_values, test_load_data_local, test_small_commands,
                           test_sequence_violation, test_no_sanitizer_reports], stack)

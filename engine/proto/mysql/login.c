@@ -559,6 +559,7 @@ static void be_handshake(struct rg_sess *s, const struct rg_my_msg *m)
 		return;
 	}
 	copy_str(lg->be_version, sizeof(lg->be_version), &h.server_version);
+	lg->be_conn_id = h.conn_id;
 	missing = ms->caps & MY_CAPS_LAYOUT & ~h.caps;
 	if (!(h.caps & RG_MY_CLIENT_PLUGIN_AUTH) || !(h.caps & RG_MY_CLIENT_SECURE_CONNECTION) ||
 	    missing) {
@@ -688,6 +689,11 @@ static void be_login_ok(struct rg_sess *s, const struct rg_my_msg *m)
 	    rg_gw_verifier(ms->m->svc, rg_auth_principal_iss(ms->ident)), ms->ident);
 	rg_gw_target_opened(ms->tgt->gt, ms->worker);
 	ms->tgt_counted = true;
+	ms->kn.conn_id = ms->conn_id;
+	ms->kn.upstream_id = lg->be_conn_id;
+	ms->kn.target = ms->tgt;
+	my_identity_digest(ms->ident, ms->kn.ident);
+	my_kill_register(&ms->kn);
 	ms->relayed = true;
 	my_login_free(ms);
 	my_be_goto(ms, BE_RELAY);

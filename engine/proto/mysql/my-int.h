@@ -200,8 +200,26 @@ struct my_login {
 	uint64_t connect_us;
 	uint8_t be_scramble[RG_MY_SCRAMBLE_MAX];
 	size_t be_scramble_len;
+	uint32_t be_conn_id; /* the target's connection id (its handshake) */
 	char be_plugin[40]; /* the method the target asked for last */
 	char be_version[64];
+};
+
+/* A plain SQL KILL (kill.c). */
+struct my_kill {
+	bool is_kill; /* the text starts with the word KILL (plain or not) */
+	bool query, hard, soft;
+	uint32_t id;
+};
+
+/* A logged-in session in the connection-id registry (kill.c), inside its struct my_sess. */
+struct my_kill_node {
+	struct my_kill_node *prev, *next;
+	uint32_t conn_id;     /* ringgate's, as the agent saw it */
+	uint32_t upstream_id; /* the target's, from its handshake */
+	const void *target;   /* the struct my_target */
+	uint8_t ident[32];    /* digest of the identity (iss, sub) */
+	bool linked;
 };
 
 struct my_be_tls {
@@ -238,6 +256,7 @@ struct my_sess {
 	size_t nstmts, capstmts;
 	uint32_t last_stmt; /* the last statement prepared (MariaDB's id 0xffffffff) */
 	bool have_last_stmt;
+	struct my_kill_node kn; /* in the connection-id registry while logged in */
 };
 
 /* A run of bytes of one received buffer forwarded by reference as one send item. */
@@ -288,6 +307,18 @@ void my_keywait_free(struct my_sess *ms);
 void my_be_connected(struct rg_sess *s, int err);
 void my_be_login_msg(struct rg_sess *s, const struct rg_my_msg *m);
 bool my_expiry_timer(struct rg_sess *s);
+
+/* kill.c: 1 = a plain KILL (out->id), 0 = not one (out->is_kill: it still starts with
+ * KILL). my_kill_write: the statement for the target, or -1. */
+int my_kill_parse(const uint8_t *sql, size_t n, struct my_kill *out);
+int my_kill_write(const struct my_kill *k, uint32_t upstream_id, char *out, size_t cap);
+void my_identity_digest(const struct rg_auth_principal *p, uint8_t out[32]);
+void my_kill_register(struct my_kill_node *k);
+void my_kill_unregister(struct my_kill_node *k);
+/* The upstream id of ringgate connection conn_id if it is a session on target of the same
+ * identity digest (any thread). */
+bool my_kill_lookup(uint32_t conn_id, const void *target, const uint8_t ident[32],
+		    uint32_t *upstream_id);
 
 /* relay.c */
 void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf *b, bool copy,

@@ -192,6 +192,51 @@ static void deny_fill(struct my_deny *d, uint16_t code, const char *state, const
 	snprintf(d->msg, sizeof(d->msg), fmt, arg);
 }
 
+/*
+ * A KILL names a ringgate connection id: sent to the target with that session's upstream id
+ * (as COM_QUERY KILL ... or COM_PROCESS_KILL, as the agent sent it) when the session is of
+ * the same identity on the same target; any other id gets the server's answer for an
+ * unknown one (1094), so ids of other identities' sessions are not even confirmed.
+ */
+static void kill_translate(struct rg_sess *s, const struct rg_my_msg *m, const struct my_kill *k,
+			   struct my_run *run, int *err)
+{
+	struct my_sess *ms = rg_sess_priv(s);
+	uint8_t cmd = m->payload[0], buf[96];
+	uint32_t up;
+	char text[80];
+	ssize_t n;
+	int len;
+
+	if (!my_kill_lookup(k->id, ms->tgt, ms->kn.ident, &up)) {
+		struct my_deny d;
+		char id[16];
+
+		snprintf(id, sizeof(id), "%u", k->id);
+		deny_fill(&d, 1094, "HY000", "Unknown thread id: %s", id);
+		refuse(s, cmd, m->seq_next, &d, err);
+		return;
+	}
+	if (cmd == RG_MY_COM_QUERY) {
+		len = my_kill_write(k, up, text, sizeof(text));
+		n = len < 0 ? -1 : rg_my_write_command(buf, sizeof(buf), cmd, text, (size_t)len);
+	} else {
+		uint8_t id[4] = {(uint8_t)up, (uint8_t)(up >> 8), (uint8_t)(up >> 16),
+				 (uint8_t)(up >> 24)};
+
+		n = rg_my_write_command(buf, sizeof(buf), cmd, id, sizeof(id));
+	}
+	if (n < 0 || (size_t)n > sizeof(buf)) {
+		*err = -EINVAL;
+		return;
+	}
+	rg_log("event=kill proto=mysql sess=%llu target=%s id=%u upstream_id=%u what=%s",
+	       (unsigned long long)ms->id, ms->tgt->cfg->name, k->id, up,
+	       cmd == RG_MY_COM_QUERY ? (k->query ? "query" : "connection") : "com_process_kill");
+	ring_push(s, cmd, cmd == RG_MY_COM_QUERY ? R_FIRST : R_SIMPLE, 1);
+	my_forward(s, RG_BE, run, NULL, buf, (size_t)n, true, err);
+}
+
 /* ---- agent commands ------------------------------------------------------------------------- */
 
 void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf *b, bool copy,
@@ -225,6 +270,7 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 	case RG_MY_COM_QUERY:
 	case RG_MY_COM_STMT_PREPARE: {
 		const uint8_t *t = my_msg_payload(m, &heap);
+		struct my_kill k = {0};
 		enum my_verdict v;
 
 		if (!t) {
@@ -234,9 +280,20 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 		v = cmd == RG_MY_COM_QUERY
 			? my_judge_query(ms, t + 1, (size_t)m->len - 1, &d)
 			: my_judge_prepare(ms, t + 1, (size_t)m->len - 1, &d);
+		if (v == MY_ALLOW && cmd == RG_MY_COM_QUERY &&
+		    my_kill_parse(t + 1, (size_t)m->len - 1, &k) == 0 && k.is_kill) {
+			deny_fill(&d, RG_MY_ER_SPECIFIC_ACCESS_DENIED, "42000",
+				  "Access denied; only %s reaches the target through ringgate",
+				  "KILL [HARD|SOFT] [CONNECTION|QUERY] <connection id>");
+			v = MY_DENY;
+		}
 		free(heap);
 		if (v != MY_ALLOW) {
 			refuse(s, cmd, m->seq_next, &d, err);
+			return;
+		}
+		if (k.is_kill) {
+			kill_translate(s, m, &k, run, err);
 			return;
 		}
 		c = ring_push(s, cmd, cmd == RG_MY_COM_QUERY ? R_FIRST : R_PREP_FIRST, m->seq_next);
@@ -322,13 +379,16 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 			  "COM_CHANGE_USER");
 		refuse(s, cmd, m->seq_next, &d, err);
 		return;
-	case RG_MY_COM_PROCESS_KILL:
-		/* TODO(issue #14): translate ringgate's connection ids to the target's for the
-		 * same identity; refused until then */
-		deny_fill(&d, RG_MY_ER_SPECIFIC_ACCESS_DENIED, "42000",
-			  "Access denied; %s is not supported through ringgate", "COM_PROCESS_KILL");
-		refuse(s, cmd, m->seq_next, &d, err);
+	case RG_MY_COM_PROCESS_KILL: {
+		struct my_kill k = {.is_kill = true};
+
+		if (rg_my_read_process_kill(p, (size_t)m->len, &k.id)) {
+			my_violation(s, RG_FE, "process_kill", RG_MY_E_VALUE);
+			return;
+		}
+		kill_translate(s, m, &k, run, err);
 		return;
+	}
 	default:
 		/* replication, shutdown, debug, process info, COM_MULTI, bulk...: not relayed */
 		deny_fill(&d, RG_MY_ER_UNKNOWN_COM, "08S01", "Unknown command (%s, ringgate)",

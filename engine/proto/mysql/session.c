@@ -280,6 +280,7 @@ static void my_close(struct rg_sess *s, enum rg_close_reason reason)
 		       (unsigned long long)ms->id, rg_auth_err_name(RG_AUTH_E_UNKNOWN_KID),
 		       ms->peer, rg_logval(ms->login->keywait->detail, d, sizeof(d)));
 	}
+	my_kill_unregister(&ms->kn);
 	if (ms->tgt_counted)
 		rg_gw_target_closed(ms->tgt->gt, ms->worker);
 	if (ms->counted)
