@@ -443,6 +443,77 @@ def test_prepared_statement(st):
         conn.close()
 
 
+def test_deprecate_eof_session(st):
+    """A session with CLIENT_DEPRECATE_EOF (as the mariadb CLI and Connector/J negotiate):
+    definitions end without EOF and result sets with an OK-as-EOF; raw packets, so every
+    boundary ringgate tracks is checked by a COM_PING answered right after."""
+    conn = st.connect(client_flag=1 << 24)
+    try:
+        def ping_ok(what):
+            conn._execute_command(COMMAND.COM_PING, b"")
+            p = conn._read_packet()
+            check(p.is_ok_packet(), f"COM_PING right after {what}")
+
+        conn._execute_command(COMMAND.COM_STMT_PREPARE, "SELECT ?, ? + 1")
+        ok = conn._read_packet()
+        stmt_id, ncols, nparams = struct.unpack_from("<IHH", ok._data, 1)
+        defs = [conn._read_packet() for _ in range(ncols + nparams)]
+        check(all(d._data[:4] == b"\x03def" for d in defs),
+              f"PREPARE_OK then {nparams} + {ncols} definitions, no EOF")
+        ping_ok("COM_STMT_PREPARE")
+        conn._execute_command(COMMAND.COM_QUERY, "SELECT 1 UNION SELECT 2")
+        pk = [conn._read_packet() for _ in range(5)]  # count, def, row, row, OK-as-EOF
+        check(pk[4]._data[0] == 0xfe and len(pk[4]._data) >= 7, "result set ends OK-as-EOF")
+        ping_ok("a result set")
+        one_fl = "fl2"
+        conn._execute_command(COMMAND.COM_QUERY, f"CREATE TABLE IF NOT EXISTS {one_fl} (a INT)")
+        conn._read_packet()
+        conn._execute_command(COMMAND.COM_FIELD_LIST, one_fl.encode() + b"\x00")
+        first, last = conn._read_packet(), conn._read_packet()
+        check(first._data[:4] == b"\x03def" and last._data[0] == 0xfe,
+              "COM_FIELD_LIST: one definition and its terminator")
+        ping_ok("COM_FIELD_LIST")
+        # a cursor: EXECUTE with CURSOR_TYPE_READ_ONLY, then FETCH
+        conn._execute_command(COMMAND.COM_STMT_EXECUTE,
+                              struct.pack("<IBI", stmt_id, 1, 1) + b"\x00\x01"
+                              + b"\x08\x00\x08\x00" + struct.pack("<qq", 5, 6))
+        count = conn._read_packet()
+        pk = [conn._read_packet() for _ in range(count._data[0] + 1)]
+        check(pk[-1]._data[0] == 0xfe, "cursor opened: definitions then OK-as-EOF")
+        ping_ok("a cursor-opening EXECUTE")
+        conn._execute_command(COMMAND.COM_STMT_FETCH, struct.pack("<II", stmt_id, 10))
+        row, end = conn._read_packet(), conn._read_packet()
+        check(row._data[0] == 0 and end._data[0] == 0xfe, "COM_STMT_FETCH: row then end")
+        ping_ok("COM_STMT_FETCH")
+    finally:
+        conn.close()
+
+
+def test_pipelined_commands(st):
+    """Three commands in one write: a query, a command ringgate refuses, a ping. The answers
+    come in order: ringgate's own ERR waits for the query's result set."""
+    conn = st.connect()
+    try:
+        def cmd(body):
+            return struct.pack("<I", len(body))[:3] + b"\x00" + body
+        conn._sock.sendall(cmd(b"\x03SELECT SLEEP(0.3), 'q'")
+                           + cmd(b"\x11root\x00\x00mysql\x00") + cmd(b"\x0e"))
+        conn._next_seq_id = 1
+        pk = [conn._read_packet() for _ in range(5)]  # count, 2 defs, EOF, row, EOF
+        pk.append(conn._read_packet())
+        check(pk[0]._data[0] == 2 and pk[5].is_eof_packet(), "first: the query's result set")
+        conn._next_seq_id = 1
+        try:
+            conn._read_packet()
+            check(False, "second: the refusal")
+        except pymysql.err.MySQLError as e:
+            check(e.args[0] == 1227, f"second: ringgate's ERR, in turn: {e.args}")
+        conn._next_seq_id = 1
+        check(conn._read_packet().is_ok_packet(), "third: the ping's OK")
+    finally:
+        conn.close()
+
+
 def test_large_values(st):
     conn = st.connect(max_allowed_packet=64 << 20)
     try:
@@ -608,6 +679,7 @@ if __name__ == "__main__":
                           test_target_tls, test_token_not_sent_in_clear,
                           test_token_expiry_ends_session,
                           test_multi_statements, test_set_option, test_prepared_statement,
-                          test_kill_translation,
+                          test_kill_translation, test_deprecate_eof_session,
+                          test_pipelined_commands,
                           test_large_values, test_load_data_local, test_small_commands,
                           test_sequence_violation, test_no_sanitizer_reports], stack)

@@ -135,11 +135,14 @@ static struct my_cmd *ring_push(struct rg_sess *s, uint8_t cmd, enum my_resp res
 	return c;
 }
 
-/* Answer ringgate's own entries that reached the head (in turn, after what ran before). */
-static void ring_locals(struct rg_sess *s, int *err)
+/* Answer ringgate's own entries that reached the head (in turn, after what ran before:
+ * the target's packets still in run, forwarded by reference, go out first). */
+static void ring_locals(struct rg_sess *s, struct my_run *run, int *err)
 {
 	struct my_sess *ms = rg_sess_priv(s);
 
+	if (ms->n && ms->ring[ms->head].resp == R_LOCAL)
+		my_run_flush(s, RG_FE, run, err);
 	while (ms->n && ms->ring[ms->head].resp == R_LOCAL && !*err) {
 		struct my_cmd *c = &ms->ring[ms->head];
 
@@ -152,13 +155,13 @@ static void ring_locals(struct rg_sess *s, int *err)
 	}
 }
 
-static void ring_pop(struct rg_sess *s, int *err)
+static void ring_pop(struct rg_sess *s, struct my_run *run, int *err)
 {
 	struct my_sess *ms = rg_sess_priv(s);
 
 	ms->head = (ms->head + 1) % MY_INFLIGHT;
 	ms->n--;
-	ring_locals(s, err);
+	ring_locals(s, run, err);
 	if (ms->fe_paused && ms->n < MY_INFLIGHT - 1) {
 		ms->fe_paused = false;
 		rg_sess_resume(s, RG_FE);
@@ -402,7 +405,8 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 /* ---- target responses ------------------------------------------------------------------------ */
 
 /* The response to c ended with an OK or EOF carrying status: apply what it changed. */
-static void resp_done(struct rg_sess *s, struct my_cmd *c, bool ok, int *err)
+static void resp_done(struct rg_sess *s, struct my_cmd *c, bool ok, struct my_run *run,
+		      int *err)
 {
 	struct my_sess *ms = rg_sess_priv(s);
 
@@ -412,7 +416,7 @@ static void resp_done(struct rg_sess *s, struct my_cmd *c, bool ok, int *err)
 		ms->nstmts = 0; /* the server closed every prepared statement */
 		ms->have_last_stmt = false;
 	}
-	ring_pop(s, err);
+	ring_pop(s, run, err);
 }
 
 static uint16_t status_of(struct my_sess *ms, const uint8_t *p, size_t n, enum rg_my_kind k)
@@ -459,7 +463,7 @@ void my_be_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 		my_row_hook(ms, c, m);
 	my_forward(s, RG_FE, run, b, m->start, (size_t)m->total, copy, err);
 	if (k == RG_MY_KIND_ERR && c->resp != R_ANY) {
-		ring_pop(s, err);
+		ring_pop(s, run, err);
 		return;
 	}
 	switch (c->resp) {
@@ -467,7 +471,7 @@ void my_be_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 		if (k == RG_MY_KIND_OK) {
 			st = status_of(ms, p, n, k);
 			if (!(st & RG_MY_SERVER_MORE_RESULTS_EXISTS))
-				resp_done(s, c, true, err);
+				resp_done(s, c, true, run, err);
 			return;
 		}
 		if (k == RG_MY_KIND_LOCAL_INFILE && c->cmd == RG_MY_COM_QUERY) {
@@ -494,7 +498,7 @@ void my_be_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 		st = status_of(ms, p, n, k);
 		/* a cursor opened by EXECUTE: rows come with COM_STMT_FETCH */
 		if (c->cmd == RG_MY_COM_STMT_EXECUTE && (st & RG_MY_SERVER_STATUS_CURSOR_EXISTS))
-			resp_done(s, c, true, err);
+			resp_done(s, c, true, run, err);
 		else
 			c->resp = R_ROWS;
 		return;
@@ -505,7 +509,7 @@ void my_be_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 		if (st & RG_MY_SERVER_MORE_RESULTS_EXISTS)
 			c->resp = R_FIRST;
 		else
-			resp_done(s, c, true, err);
+			resp_done(s, c, true, run, err);
 		return;
 	case R_PREP_FIRST: {
 		struct rg_my_prepare_ok po;
@@ -524,7 +528,7 @@ void my_be_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 		else if (po.ncols)
 			c->left = po.ncols, c->resp = R_PREP_COLS;
 		else
-			resp_done(s, c, true, err);
+			resp_done(s, c, true, run, err);
 		return;
 	}
 	case R_PREP_PARAMS:
@@ -547,23 +551,23 @@ void my_be_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 			c->left = c->ncols;
 			c->resp = R_PREP_COLS;
 		} else {
-			resp_done(s, c, true, err);
+			resp_done(s, c, true, run, err);
 		}
 		return;
 	case R_FIELDS:
 		if (eof_kind)
-			resp_done(s, c, true, err);
+			resp_done(s, c, true, run, err);
 		else if (k != RG_MY_KIND_OTHER)
 			goto bad;
 		return;
 	case R_SIMPLE:
 		if (k == RG_MY_KIND_OK || eof_kind)
-			resp_done(s, c, true, err);
+			resp_done(s, c, true, run, err);
 		else
 			goto bad;
 		return;
 	case R_ANY:
-		resp_done(s, c, false, err);
+		resp_done(s, c, false, run, err);
 		return;
 	default:
 		goto bad;

@@ -350,7 +350,7 @@ hold:
 	}
 out:
 	my_run_flush(s, RG_BE, &run, &err);
-	if (err)
+	if (err && err != -ESHUTDOWN) /* -ESHUTDOWN: closing already, its ERR queued */
 		rg_sess_abort(s);
 }
 
@@ -412,7 +412,7 @@ static void be_process(struct rg_sess *s, struct rg_buf *b)
 			my_be_relay_msg(s, &m, b, in_acc, &run, &err);
 	}
 	my_run_flush(s, RG_FE, &run, &err);
-	if (err)
+	if (err && err != -ESHUTDOWN) /* -ESHUTDOWN: closing already, its ERR queued */
 		rg_sess_abort(s);
 }
 
