@@ -667,6 +667,34 @@ def test_sequence_violation(st):
           "event=protocol_violation logged")
 
 
+def test_garbage_and_truncated(st):
+    """Garbage, a truncated response and an oversized length before login: each connection
+    is ended by ringgate alone; it keeps serving the next client."""
+    import socket
+    cases = [os.urandom(200), b"\x20\x00\x00\x01" + b"\x00" * 10,
+             b"\xff\xff\xff\x01" + b"A" * 100, b"\x05\x00\x00\x07hello"]
+    for i, junk in enumerate(cases):
+        with socket.create_connection(("127.0.0.1", st.dev_port), timeout=10) as c:
+            c.recv(4096)  # the handshake
+            c.sendall(junk)
+            c.shutdown(socket.SHUT_WR)
+            got = b""
+            try:
+                while True:
+                    d = c.recv(4096)
+                    if not d:
+                        break
+                    got += d
+            except OSError:
+                pass
+            check(not got or got[4] == 0xff, f"junk {i}: connection ended ({got[:40]!r})")
+    conn = st.connect(tls=False, port=st.dev_port)
+    try:
+        check(one(conn, "SELECT 11") == ((11,),), "ringgate still serves logins")
+    finally:
+        conn.close()
+
+
 def test_no_sanitizer_reports(st):
     check(not rgtest.sanitizer_reports(st.log()), "no sanitizer report in ringgate's log")
 
@@ -682,4 +710,5 @@ if __name__ == "__main__":
                           test_kill_translation, test_deprecate_eof_session,
                           test_pipelined_commands,
                           test_large_values, test_load_data_local, test_small_commands,
-                          test_sequence_violation, test_no_sanitizer_reports], stack)
+                          test_sequence_violation, test_garbage_and_truncated,
+                          test_no_sanitizer_reports], stack)
