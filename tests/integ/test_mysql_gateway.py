@@ -327,23 +327,31 @@ def test_token_expiry_ends_session(st):
 
 
 def test_check_config_plaintext(st):
+    r = subprocess.run([rgtest.ringgate_binary(), "--check-config", st.rg.config_path],
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0 and r.stdout.strip().endswith(": ok"),
+          f"--check-config accepts the running mysql config ({r.stderr.strip()[:200]})")
     d = tempfile.mkdtemp(prefix="rgtest-mycfg-")
     try:
         for addr, extra, want in (
                 ("0.0.0.0:3306", {"insecure_plaintext": True}, "not a loopback address"),
-                ("127.0.0.1:3306", {}, "needs insecure_plaintext")):
+                ("127.0.0.1:3306", {}, "needs insecure_plaintext"),
+                ("127.0.0.1:3306", {"tls": {"cert": "c.pem", "key": "k.pem"},
+                                    "x_target": {"allowed_auth": ["md5"]}},
+                 "allowed_auth: only used with protocol postgres")):
+            tkeys = extra.pop("x_target", {})
             path = os.path.join(d, "c.yaml")
             cfg = {"version": 1, "state_dir": d,
                    "listeners": [{"name": "m", "address": addr, "protocol": "mysql", **extra}],
                    "targets": [{"name": "t", "protocol": "mysql", "address": "127.0.0.1:3306",
                                 "user": "u", "password_env": "RG_NOPE",
-                                "tls": {"mode": "disable"}}]}
+                                "tls": {"mode": "disable"}, **tkeys}]}
             with open(path, "w") as f:
                 f.write(rgtest.to_yaml(cfg) + "\n")
             r = subprocess.run([rgtest.ringgate_binary(), "--check-config", path],
                                capture_output=True, text=True, timeout=30)
             check(r.returncode != 0 and want in r.stderr and "c.yaml:" in r.stderr,
-                  f"--check-config refuses a plaintext mysql listener on {addr}: "
+                  f"--check-config refuses it ({want}): "
                   f"{r.stderr.strip().splitlines()[0] if r.stderr.strip() else ''}")
     finally:
         shutil.rmtree(d, ignore_errors=True)
