@@ -972,11 +972,13 @@ static void parse_target(struct ctx *c, const struct cfg_node *n, const char *wh
 		get_duration(c, v[8], join(w, where, "connect_timeout"), 1, 10 * MS_MINUTE,
 			     &t->connect_timeout_ms);
 	t->allowed_auth = RG_CONFIG_AUTH_SCRAM;
-	if (v[9])
+	/* PostgreSQL-only keys on a mysql target: one error each (check_target_protocol_keys),
+	 * not their values' errors too */
+	if (v[9] && t->protocol != RG_CONFIG_PROTO_MYSQL)
 		parse_allowed_auth(c, v[9], join(w, where, "allowed_auth"), t);
-	if (v[10])
+	if (v[10] && t->protocol != RG_CONFIG_PROTO_MYSQL)
 		parse_roles(c, v[10], join(w, where, "roles"), t);
-	if (v[11] && get_uint(c, v[11], join(w, where, "scram_max_iterations"),
+	if (v[11] && t->protocol != RG_CONFIG_PROTO_MYSQL && get_uint(c, v[11], join(w, where, "scram_max_iterations"),
 			      RG_AUTH_SCRAM_MIN_ITERATIONS, RG_AUTH_SCRAM_MAX_ITERATIONS, &u))
 		t->scram_max_iterations = (uint32_t)u;
 	if (v[12])
