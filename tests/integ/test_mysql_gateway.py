@@ -222,6 +222,23 @@ def test_bad_tokens(st):
     check(good[20:60] not in log and expired[20:60] not in log, "no token in the log")
 
 
+def test_unknown_target(st):
+    for name in ("nosuch", "mynative" + "x" * 70):
+        try:
+            st.connect(target=name).close()
+            check(False, f"unknown target {name[:20]} refused")
+        except pymysql.err.OperationalError as e:
+            check(e.args[0] == 1045 and "no target named" in e.args[1],
+                  f"unknown target after a valid token: {e.args[0]} {e.args[1][:60]}")
+    try:
+        st.connect(target="nosuch", token="garbage").close()
+    except pymysql.err.OperationalError as e:
+        check("no target" not in e.args[1],
+              "without a valid token the target's existence is not told")
+    check(re.search(r"event=unknown_target proto=mysql .*user=nosuch", st.log()),
+          "event=unknown_target logged")
+
+
 def test_tls_required(st):
     try:
         st.connect(tls=False).close()
@@ -710,7 +727,8 @@ def test_no_sanitizer_reports(st):
 if __name__ == "__main__":
     with Stack() as stack:
         rgtest.run_tests([test_pymysql_login_tls, test_mariadb_cli_login, test_bad_tokens,
-                          test_tls_required, test_dev_listener_plaintext,
+                          test_unknown_target, test_tls_required,
+                          test_dev_listener_plaintext,
                           test_check_config_plaintext, test_ed25519_target,
                           test_target_tls, test_token_not_sent_in_clear,
                           test_token_expiry_ends_session,

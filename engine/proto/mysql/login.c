@@ -95,6 +95,7 @@ static void fe_start_tls(struct rg_sess *s, const uint8_t *rest, size_t nrest)
 			rg_sess_abort(s);
 			return;
 		}
+		rg_acc_free(&plain);
 		rg_acc_free(&reply);
 	}
 	if (rg_sess_set_xform(s, RG_FE, &rg_tls_xform, t)) {
@@ -320,10 +321,9 @@ static void fe_response(struct rg_sess *s, const uint8_t *p, size_t n, const uin
 	lg->charset = r.charset;
 	ms->caps = r.caps & MY_CAPS_OFFER & ~RG_MY_CAPS_UNSUPPORTED & ~MY_CAPS_LOGIN &
 		   ~RG_MY_CLIENT_SSL;
-	if (r.user.len > 64 || memchr(r.user.p, 0, (size_t)r.user.len))
-		r.user.len = 64;
-	copy_str(lg->user, sizeof(lg->user), &r.user);
+	/* the whole name selects the target; the copy kept for log lines may be cut short */
 	ms->tgt = my_target_by_name(ms->m, (const char *)r.user.p, (size_t)r.user.len);
+	copy_str(lg->user, sizeof(lg->user), &r.user);
 	if (r.database.len) {
 		if (r.database.len > 64) {
 			my_close_err(s, lg->fe_seq, 1102, "42000", "Incorrect database name");
