@@ -239,6 +239,58 @@ def test_unknown_target(st):
           "event=unknown_target logged")
 
 
+def test_split_sslrequest_then_hello(st):
+    """An SSLRequest split across two writes, the second carrying the ClientHello right
+    behind it: the TLS bytes are taken from where the framing kept them."""
+    import socket
+    import ssl
+    import time
+    ctx = ssl.create_default_context(cafile=st.certs.ca)
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(inc, out, server_hostname="127.0.0.1")
+    caps = 1 | 0x200 | 0x800 | 0x8000 | 0x80000 | 0x200000
+    sslreq = (struct.pack("<I", 32)[:3] + b"\x01" + struct.pack("<IIB", caps, 1 << 24, 45)
+              + b"\x00" * 23)
+    with socket.create_connection(("127.0.0.1", st.rg.port), timeout=10) as c:
+        c.recv(4096)  # the handshake
+        try:
+            tls.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        c.sendall(sslreq[:10])
+        time.sleep(0.3)
+        c.sendall(sslreq[10:] + out.read())
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                if out.pending:
+                    c.sendall(out.read())
+                d = c.recv(65536)
+                if not d:
+                    raise RuntimeError("closed during the TLS handshake")
+                inc.write(d)
+        if out.pending:
+            c.sendall(out.read())
+        tok = st.iss.token().encode() + b"\x00"
+        body = (struct.pack("<IIB", caps, 1 << 24, 45) + b"\x00" * 23 + b"mynative\x00"
+                + bytes([0xfc]) + struct.pack("<H", len(tok)) + tok + b"mysql_clear_password\x00")
+        tls.write(struct.pack("<I", len(body))[:3] + b"\x02" + body)
+        c.sendall(out.read())
+        got = b""
+        while len(got) < 5:
+            try:
+                got += tls.read(4096)
+            except ssl.SSLWantReadError:
+                d = c.recv(65536)
+                if not d:
+                    break
+                inc.write(d)
+        check(len(got) >= 5 and got[3] == 3 and got[4] == 0,
+              f"split SSLRequest + ClientHello: logged in (OK with sequence id 3): {got[:8]!r}")
+
+
 def test_tls_required(st):
     try:
         st.connect(tls=False).close()
@@ -727,7 +779,8 @@ def test_no_sanitizer_reports(st):
 if __name__ == "__main__":
     with Stack() as stack:
         rgtest.run_tests([test_pymysql_login_tls, test_mariadb_cli_login, test_bad_tokens,
-                          test_unknown_target, test_tls_required,
+                          test_unknown_target, test_split_sslrequest_then_hello,
+                          test_tls_required,
                           test_dev_listener_plaintext,
                           test_check_config_plaintext, test_ed25519_target,
                           test_target_tls, test_token_not_sent_in_clear,

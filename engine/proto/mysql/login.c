@@ -86,8 +86,23 @@ static void fe_start_tls(struct rg_sess *s, const uint8_t *rest, size_t nrest)
 		return;
 	}
 	rg_tls_conn_set_errbuf(t, ms->tls_err, MY_TLS_ERR_LEN);
-	if (nrest) {
-		if (rg_tls_xform.rx(t, rest, nrest, &plain, &reply) || plain.len ||
+	/* an SSLRequest framed from the accumulator (it was split) has the bytes after it
+	 * there, not in rest: they are TLS too */
+	if (ms->fs.acc.len > ms->fs.pend) {
+		size_t tail = ms->fs.acc.len - ms->fs.pend;
+
+		if (rg_tls_xform.rx(t, ms->fs.acc.p + ms->fs.pend, tail, &plain, &reply) ||
+		    plain.len) {
+			rg_acc_free(&plain);
+			rg_acc_free(&reply);
+			rg_tls_conn_free(t);
+			rg_sess_abort(s);
+			return;
+		}
+		ms->fs.pend = ms->fs.acc.len;
+	}
+	if (nrest || reply.len) {
+		if ((nrest && rg_tls_xform.rx(t, rest, nrest, &plain, &reply)) || plain.len ||
 		    (reply.len && rg_sess_send(s, RG_FE, reply.p, reply.len))) {
 			rg_acc_free(&plain);
 			rg_acc_free(&reply);
