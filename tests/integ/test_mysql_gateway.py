@@ -591,6 +591,31 @@ def test_pipelined_commands(st):
         conn.close()
 
 
+def test_pipelined_prepare_execute_last(st):
+    """PREPARE and EXECUTE of MariaDB's statement id -1 (the last prepared) in one write, as
+    libmariadb and Connector/J 3 pipeline them: the id is accepted before PREPARE_OK."""
+    conn = st.connect()
+    try:
+        def cmd(body):
+            return struct.pack("<I", len(body))[:3] + b"\x00" + body
+        execute = (b"\x17" + struct.pack("<IBI", 0xffffffff, 0, 1) + b"\x00\x01\x08\x00"
+                   + struct.pack("<q", 99))
+        conn._sock.sendall(cmd(b"\x16SELECT ? + 1") + cmd(execute))
+        conn._next_seq_id = 1
+        ok = conn._read_packet()
+        check(ok._data[0] == 0, "PREPARE_OK first")
+        read_until_eof(conn)  # the parameter
+        read_until_eof(conn)  # the column
+        conn._next_seq_id = 1
+        count = conn._read_packet()
+        read_until_eof(conn)
+        rows = read_until_eof(conn)
+        check(count._data[0] == 1 and struct.pack("<q", 100) in rows[0]._data,
+              f"EXECUTE of id -1 ran the statement: {rows[0]._data!r}")
+    finally:
+        conn.close()
+
+
 def test_large_values(st):
     conn = st.connect(max_allowed_packet=64 << 20)
     try:
@@ -787,7 +812,7 @@ if __name__ == "__main__":
                           test_token_expiry_ends_session,
                           test_multi_statements, test_set_option, test_prepared_statement,
                           test_kill_translation, test_deprecate_eof_session,
-                          test_pipelined_commands,
+                          test_pipelined_commands, test_pipelined_prepare_execute_last,
                           test_large_values, test_load_data_local, test_small_commands,
                           test_sequence_violation, test_garbage_and_truncated,
                           test_no_sanitizer_reports], stack)

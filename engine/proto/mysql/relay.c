@@ -187,6 +187,16 @@ static void refuse(struct rg_sess *s, uint8_t cmd, uint8_t seq, const struct my_
 		*c->err = *d;
 }
 
+/* MariaDB's statement id -1 (the last prepared) may follow a PREPARE not yet answered
+ * (pipelined by Connector/J 3 and libmariadb). */
+static bool prepare_in_flight(const struct my_sess *ms)
+{
+	for (unsigned i = 0; i < ms->n; i++)
+		if (ms->ring[(ms->head + i) % MY_INFLIGHT].cmd == RG_MY_COM_STMT_PREPARE)
+			return true;
+	return false;
+}
+
 static void deny_fill(struct my_deny *d, uint16_t code, const char *state, const char *fmt,
 		      const char *arg)
 {
@@ -315,7 +325,7 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 		st = stmt_find(ms, id);
 		/* an id the target never gave this session is refused here, as the server
 		 * would: a later policy judged the statement at PREPARE only */
-		if (!st && !(id == UINT32_MAX && ms->have_last_stmt)) {
+		if (!st && !(id == UINT32_MAX && (ms->have_last_stmt || prepare_in_flight(ms)))) {
 			char n[16];
 
 			snprintf(n, sizeof(n), "%u", id);
