@@ -538,7 +538,6 @@ static ssize_t be_auth_data(struct my_sess *ms, const char *plugin, const uint8_
 	}
 	if (!strcmp(plugin, CLEAR_PLUGIN) && ms->be_tls)
 		return rg_my_sha2_cleartext(pw, pwlen, out, cap);
-	(void)cap;
 	return RG_MY_E_PROTOCOL;
 }
 
