@@ -32,6 +32,7 @@
 #include "core.h"
 #include "evidence.h"
 #include "gateway.h"
+#include "mysql.h"
 #include "pg.h"
 #include "policy.h"
 #include "rg_bpf.h"
@@ -131,7 +132,7 @@ static int read_cred(const struct rg_config *cfg, const struct rg_config_loc *lo
  * protocol, this version has no module for it, and a config naming it is refused). */
 static const struct rg_gw_proto *const protos[] = {
     [RG_CONFIG_PROTO_POSTGRES] = &rg_pg_proto,
-    [RG_CONFIG_PROTO_MYSQL] = NULL, /* engine/proto/mysql, issue #14 */
+    [RG_CONFIG_PROTO_MYSQL] = &rg_mysql_proto,
 };
 #define NPROTOS (sizeof(protos) / sizeof(protos[0]))
 
@@ -237,8 +238,15 @@ static int build_gw(const struct rg_config *cfg, struct rg_gw *svc, void *const 
 			rg_auth_cred_free(creds[i]);
 			nerr++;
 		} else if (creds[i] && pr) {
-			if (pr->target_add(mods[t->protocol], rg_gw_target(svc, t->name))) {
-				fprintf(stderr, "%s: out of memory\n", cfg->path);
+			int r = pr->target_add(mods[t->protocol], rg_gw_target(svc, t->name));
+
+			if (r) {
+				/* a module's own error (-EINVAL) was printed by it, after the path */
+				if (r == -ENOMEM)
+					fprintf(stderr, "%s: out of memory\n", cfg->path);
+				else
+					fprintf(stderr, "%s: target %s: not added (see above)\n",
+						cfg->path, t->name);
 				nerr++;
 			} else {
 				added = true;
@@ -653,15 +661,17 @@ static int check_config(const char *path)
 	struct rg_config *cfg = NULL;
 	struct rg_gw *svc = NULL;
 	struct rg_pg_gw *gw = NULL;
+	struct rg_mysql *my = NULL;
 	void *mods[NPROTOS] = {0};
 	void **ls = NULL;
 	int nerr = 1;
 
 	if (rg_config_load(path, &cfg, stderr))
 		return 1;
-	if (rg_gw_new(cfg, 1, &svc) || rg_pg_gw_new(cfg, svc, &gw))
+	if (rg_gw_new(cfg, 1, &svc) || rg_pg_gw_new(cfg, svc, &gw) || rg_mysql_new(cfg, svc, &my))
 		goto out;
 	mods[RG_CONFIG_PROTO_POSTGRES] = gw;
+	mods[RG_CONFIG_PROTO_MYSQL] = my;
 	ls = calloc(cfg->n_listeners, sizeof(*ls));
 	if (!ls)
 		goto out;
@@ -721,6 +731,7 @@ static int check_config(const char *path)
 out:
 	free_listeners(cfg, ls);
 	rg_pg_gw_free(gw);
+	rg_mysql_free(my);
 	rg_gw_free(svc);
 	rg_config_free(cfg);
 	return nerr ? 1 : 0;
@@ -759,6 +770,7 @@ static int run(const char *path)
 	struct rg_config *cfg = NULL;
 	struct rg_gw *svc = NULL;
 	struct rg_pg_gw *gw = NULL;
+	struct rg_mysql *my = NULL;
 	void *mods[NPROTOS] = {0};
 	void **ls = NULL;
 	struct rg_pg_listener *cat_l = NULL;
@@ -801,9 +813,11 @@ static int run(const char *path)
 		fprintf(stderr, "ringgate: cannot create engine: %s\n", strerror(-ret));
 		goto out;
 	}
-	if (rg_gw_new(cfg, rg_core_workers(core), &svc) || rg_pg_gw_new(cfg, svc, &gw))
+	if (rg_gw_new(cfg, rg_core_workers(core), &svc) || rg_pg_gw_new(cfg, svc, &gw) ||
+	    rg_mysql_new(cfg, svc, &my))
 		goto out;
 	mods[RG_CONFIG_PROTO_POSTGRES] = gw;
+	mods[RG_CONFIG_PROTO_MYSQL] = my;
 	ls = calloc(cfg->n_listeners, sizeof(*ls));
 	if (!ls || build_gw(cfg, svc, mods, gw) || build_listeners(cfg, mods, ls))
 		goto out;
@@ -964,7 +978,8 @@ out:
 	rg_events_free(g_events);
 	g_events = NULL;
 	rg_pg_gw_free(gw);
-	rg_gw_free(svc); /* after the pg gateway, which reads its targets */
+	rg_mysql_free(my);
+	rg_gw_free(svc); /* after the protocol modules, which read its targets */
 	rg_control_close(ctl);
 	rg_config_free(cfg);
 	return rc;

@@ -454,6 +454,23 @@ static void parse_listener(struct ctx *c, const struct cfg_node *n, const char *
 		cfg_error(&c->e, v[4]->line, v[4]->col, "%s: not used with tls", w);
 	/* The agent's password is a bearer token: off the host it travels only in TLS, unless
 	 * the operator writes down that the network in between is trusted. */
+	if (l->protocol == RG_CONFIG_PROTO_MYSQL) {
+		/* MySQL agents send their token with mysql_clear_password: never in clear text
+		 * off the host, and on loopback only when the operator asks for it. */
+		if (addr_ok && !v[3] && !rg_config_addr_is_loopback(&l->address))
+			cfg_error(&c->e, v[1]->line, v[1]->col,
+				  "%s: %s is not a loopback address and the mysql listener has no "
+				  "tls: agents' tokens would cross the network in clear text (add "
+				  "tls; a plaintext mysql listener is for loopback development "
+				  "only)",
+				  join(w, where, "address"), l->address.text);
+		else if (addr_ok && !v[3] && !l->insecure_plaintext)
+			cfg_error(&c->e, n->line, n->col,
+				  "%s: a mysql listener without tls needs insecure_plaintext: true "
+				  "(loopback development only: tokens travel in clear text)",
+				  where);
+		return;
+	}
 	if (addr_ok && !v[3] && !l->insecure_plaintext && !rg_config_addr_is_loopback(&l->address))
 		cfg_error(&c->e, v[1]->line, v[1]->col,
 			  "%s: %s is not a loopback address and the listener has no tls: agents' "
@@ -740,6 +757,7 @@ static void parse_target_tls(struct ctx *c, const struct cfg_node *n, const char
 				  w);
 		else if (s)
 			t->tls.channel_binding = (enum rg_config_channel_binding)i;
+		t->tls_channel_binding_set = true;
 	} else if (t->tls.mode == RG_CONFIG_TLS_REQUIRE) {
 		/* An unverified certificate proves nothing: only binding SCRAM to it keeps a relay
 		 * with another certificate from completing the login (docs/security.md). */
@@ -871,15 +889,58 @@ static void parse_roles(struct ctx *c, const struct cfg_node *n, const char *whe
 	}
 }
 
+/*
+ * Keys that belong to one protocol only (v: parse_target's values, in its key order). A
+ * PostgreSQL target names its database (agents' startup `database` is the target's name);
+ * a MySQL target may leave the default schema to the agent. SCRAM, roles and channel
+ * binding are PostgreSQL's; the pinned RSA key is MySQL's caching_sha2_password's.
+ */
+static void check_target_protocol_keys(struct ctx *c, const struct cfg_node *n, const char *where,
+				       struct rg_config_target *t, const struct cfg_node *const *v)
+{
+	static const struct {
+		unsigned idx;
+		const char *key;
+	} pg_only[] = {{9, "allowed_auth"}, {10, "roles"}, {11, "scram_max_iterations"}};
+	char w[WHERE_MAX];
+
+	if (t->protocol == RG_CONFIG_PROTO_POSTGRES) {
+		if (!v[3])
+			cfg_error(&c->e, n->line, n->col, "%s: missing required key '%s'", where,
+				  "database");
+		if (v[12])
+			cfg_error(&c->e, v[12]->line, v[12]->col,
+				  "%s: only used with protocol mysql",
+				  join(w, where, "server_public_key_file"));
+		return;
+	}
+	if (t->protocol != RG_CONFIG_PROTO_MYSQL)
+		return;
+	for (size_t i = 0; i < sizeof(pg_only) / sizeof(pg_only[0]); i++)
+		if (v[pg_only[i].idx])
+			cfg_error(&c->e, v[pg_only[i].idx]->line, v[pg_only[i].idx]->col,
+				  "%s: only used with protocol postgres",
+				  join(w, where, pg_only[i].key));
+	if (t->tls_channel_binding_set)
+		cfg_error(&c->e, v[7]->line, v[7]->col, "%s: only used with protocol postgres",
+			  join(w, where, "tls.channel_binding"));
+	t->tls.channel_binding = RG_CONFIG_CB_DISABLE;
+	if (t->address.kind == RG_CONFIG_ADDR_UNIX)
+		cfg_error(&c->e, v[2]->line, v[2]->col,
+			  "%s: a unix socket is not supported for protocol mysql yet",
+			  join(w, where, "address"));
+}
+
 static void parse_target(struct ctx *c, const struct cfg_node *n, const char *where,
 			 struct rg_config_target *t)
 {
 	static const struct key keys[] = {
 	    {"name", true},	     {"protocol", true}, {"address", true},
-	    {"database", true},	     {"user", true},	 {"password_file", false},
+	    {"database", false},     {"user", true},	 {"password_file", false},
 	    {"password_env", false}, {"tls", false},	 {"connect_timeout", false},
 	    {"allowed_auth", false}, {"roles", false},
 	    {"scram_max_iterations", false},
+	    {"server_public_key_file", false},
 	};
 	const struct cfg_node *v[NKEYS(keys)];
 	char w[WHERE_MAX];
@@ -911,13 +972,18 @@ static void parse_target(struct ctx *c, const struct cfg_node *n, const char *wh
 		get_duration(c, v[8], join(w, where, "connect_timeout"), 1, 10 * MS_MINUTE,
 			     &t->connect_timeout_ms);
 	t->allowed_auth = RG_CONFIG_AUTH_SCRAM;
-	if (v[9])
+	/* PostgreSQL-only keys on a mysql target: one error each (check_target_protocol_keys),
+	 * not their values' errors too */
+	if (v[9] && t->protocol != RG_CONFIG_PROTO_MYSQL)
 		parse_allowed_auth(c, v[9], join(w, where, "allowed_auth"), t);
-	if (v[10])
+	if (v[10] && t->protocol != RG_CONFIG_PROTO_MYSQL)
 		parse_roles(c, v[10], join(w, where, "roles"), t);
-	if (v[11] && get_uint(c, v[11], join(w, where, "scram_max_iterations"),
+	if (v[11] && t->protocol != RG_CONFIG_PROTO_MYSQL && get_uint(c, v[11], join(w, where, "scram_max_iterations"),
 			      RG_AUTH_SCRAM_MIN_ITERATIONS, RG_AUTH_SCRAM_MAX_ITERATIONS, &u))
 		t->scram_max_iterations = (uint32_t)u;
+	if (v[12])
+		t->server_public_key_file = get_path(c, v[12], join(w, where, "server_public_key_file"));
+	check_target_protocol_keys(c, n, where, t, v);
 }
 
 static void parse_policy(struct ctx *c, const struct cfg_node *n)

@@ -126,7 +126,8 @@ struct rg_config_target_tls {
 	enum rg_config_tls_mode mode;
 	const char *ca;		 /* absolute path or NULL */
 	const char *server_name; /* NULL: the address's host */
-	enum rg_config_channel_binding channel_binding; /* not with mode disable; default
+	enum rg_config_channel_binding channel_binding; /* postgres only (disable for mysql);
+							 * not with mode disable; default
 							 * require with mode require (nothing else
 							 * proves the certificate), prefer with
 							 * verify-full */
@@ -152,10 +153,11 @@ struct rg_config_role {
 
 struct rg_config_target {
 	struct rg_config_loc loc;
-	const char *name; /* what agents put in the startup `database` field */
+	const char *name; /* postgres: the agent's startup `database`; mysql: the agent's
+			   * handshake `user` (docs/mysql.md) */
 	enum rg_config_proto protocol;
 	struct rg_config_addr address; /* INET (numeric or DNS name) or UNIX */
-	const char *database;
+	const char *database; /* postgres: required; mysql: default schema, NULL: none */
 	const char *user;
 	const char *password_file; /* absolute path; exactly one of these two is set */
 	const char *password_env;  /* environment variable name */
@@ -167,6 +169,10 @@ struct rg_config_target {
 	/* A SCRAM server-first asking for more PBKDF2 iterations fails the login (they run on
 	 * a worker thread); RG_AUTH_SCRAM_MIN..MAX_ITERATIONS, default ..._DEFAULT_MAX_... */
 	uint32_t scram_max_iterations;
+	/* mysql: the server's RSA public key (PEM), for caching_sha2_password's full
+	 * authentication without TLS; never fetched from the server. NULL: none. */
+	const char *server_public_key_file;
+	bool tls_channel_binding_set; /* tls.channel_binding was written (postgres only) */
 };
 
 struct rg_config_policy {

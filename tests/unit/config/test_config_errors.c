@@ -661,6 +661,64 @@ static void test_all_errors_are_reported_in_one_run(void **state)
 		      "(expected ms, s, m or h)\n");
 }
 
+/* MySQL (docs/config.md): database optional, the pinned RSA key its own, PostgreSQL-only
+ * keys refused; a plaintext mysql listener only on loopback with insecure_plaintext. */
+#define MY_TARGET                                                                                  \
+	"targets:\n"                                                                               \
+	"  - name: shop\n"                                                                         \
+	"    protocol: mysql\n"                                                                    \
+	"    address: 127.0.0.1:3306\n"                                                            \
+	"    user: app\n"                                                                          \
+	"    password_env: SHOP_PW\n"                                                              \
+	"    tls: { mode: require }\n"
+#define MY_LISTENER                                                                                \
+	"listeners:\n"                                                                             \
+	"  - name: my\n"                                                                           \
+	"    address: 127.0.0.1:3307\n"                                                            \
+	"    protocol: mysql\n"                                                                    \
+	"    insecure_plaintext: true\n"
+
+static void test_mysql_target_keys(void **state)
+{
+	struct rg_config *cfg;
+
+	(void)state;
+	cfg = expect_ok("version: 1\n" MY_LISTENER MY_TARGET
+			"    server_public_key_file: keys/shop.pem\n");
+	assert_null(cfg->targets[0].database);
+	assert_string_equal(cfg->targets[0].server_public_key_file, "/etc/rg/keys/shop.pem");
+	assert_int_equal(cfg->targets[0].tls.channel_binding, RG_CONFIG_CB_DISABLE);
+	rg_config_free(cfg);
+	expect_errors("version: 1\n" MY_LISTENER MY_TARGET "    allowed_auth: [md5]\n"
+		      "    roles: []\n    scram_max_iterations: 5000\n",
+		      "t.yaml:14:19: targets[0].allowed_auth: only used with protocol postgres\n"
+		      "t.yaml:15:12: targets[0].roles: only used with protocol postgres\n"
+		      "t.yaml:16:27: targets[0].scram_max_iterations: only used with protocol "
+		      "postgres\n");
+	expect_errors("version: 1\n" MINIMAL_LISTENERS MINIMAL_TARGETS
+		      "    server_public_key_file: k.pem\n",
+		      "t.yaml:14:29: targets[0].server_public_key_file: only used with protocol "
+		      "mysql\n");
+}
+
+static void test_mysql_plaintext_listener_needs_loopback_and_key(void **state)
+{
+	(void)state;
+	expect_errors("version: 1\n"
+		      "listeners:\n  - name: my\n    address: 127.0.0.1:3307\n"
+		      "    protocol: mysql\n" MY_TARGET,
+		      "t.yaml:3:5: listeners[0]: a mysql listener without tls needs "
+		      "insecure_plaintext: true (loopback development only: tokens travel in clear "
+		      "text)\n");
+	expect_errors("version: 1\n"
+		      "listeners:\n  - name: my\n    address: 10.0.0.1:3307\n"
+		      "    protocol: mysql\n    insecure_plaintext: true\n" MY_TARGET,
+		      "t.yaml:4:14: listeners[0].address: 10.0.0.1:3307 is not a loopback address "
+		      "and the mysql listener has no tls: agents' tokens would cross the network in "
+		      "clear text (add tls; a plaintext mysql listener is for loopback development "
+		      "only)\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -701,6 +759,8 @@ int main(void)
 	    cmocka_unit_test(test_unsupported_yaml_constructs),
 	    cmocka_unit_test(test_nesting_is_bounded),
 	    cmocka_unit_test(test_all_errors_are_reported_in_one_run),
+	    cmocka_unit_test(test_mysql_target_keys),
+	    cmocka_unit_test(test_mysql_plaintext_listener_needs_loopback_and_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

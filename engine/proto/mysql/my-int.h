@@ -1,0 +1,331 @@
+/*
+ * my-int.h: what the files of the MySQL session share (not the module's API): the module
+ * object, its targets and listeners, the two state machines' states, the session and login
+ * structs, and the functions one file calls in another.
+ *   gw.c       the module as main.c starts it (struct rg_gw_proto rg_mysql_proto): targets
+ *              (with the pinned RSA key), listeners (TLS server context)
+ *   session.c  the rg_mysql_ops table: accept, close, both sides' bytes framed into whole
+ *              messages and dispatched, timers, drain; helpers every part uses
+ *   login.c    the agent's handshake, TLS and token (mysql_clear_password), then the
+ *              target's: connect, handshake, TLS, authentication with the target's secret
+ *   relay.c    the logged-in session: commands framed and forwarded, each response followed
+ *              to its end, prepared statement ids and COM_SET_OPTION tracked; the seams where
+ *              statement policy and row masking plug in (my_judge_*, my_row_hook)
+ * Never: a target's secret or an agent's token in a log line or in a byte to the agent.
+ */
+#ifndef RG_PROTO_MYSQL_MY_INT_H
+#define RG_PROTO_MYSQL_MY_INT_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "auth.h"
+#include "config.h"
+#include "core.h"
+#include "gateway.h"
+#include "mysql-wire.h"
+#include "mysql.h"
+#include "tls.h"
+
+#define MY_MSG_MAX (64ull << 20)   /* a message (payload) held whole: larger ends the session */
+#define MY_LOGIN_MSG_MAX (64u << 10) /* any agent message before its token is verified */
+#define MY_HOLD_MAX (1u << 20)	     /* agent bytes held while logging in / while paused */
+#define MY_INFLIGHT 32		     /* commands whose response is awaited (pipelining) */
+#define MY_STMTS_MAX 16384	     /* prepared statements tracked per session */
+#define MY_TLS_ERR_LEN 200
+#define MY_KEYWAIT_MAX_MS 3000
+#define MY_KEYWAIT_POLL_MS 25
+#define MY_SUB_LOG_LEN 160
+#define MY_SERVER_VERSION "5.5.5-10.11.0-ringgate"
+#define MY_CHARSET_DEFAULT 45 /* utf8mb4_general_ci */
+
+/*
+ * Capabilities ringgate offers the agent (plus CLIENT_SSL with a TLS listener). The agent's
+ * answer, masked with these, is what the session runs with on both sides: the target gets
+ * exactly those command-phase bits, so every packet relays unchanged. CLIENT_MYSQL stays set:
+ * no MariaDB extended capabilities (docs/mysql.md, "Capabilities").
+ */
+#define MY_CAPS_OFFER                                                                              \
+	(RG_MY_CLIENT_LONG_PASSWORD | RG_MY_CLIENT_FOUND_ROWS | RG_MY_CLIENT_LONG_FLAG |           \
+	 RG_MY_CLIENT_CONNECT_WITH_DB | RG_MY_CLIENT_LOCAL_FILES | RG_MY_CLIENT_IGNORE_SPACE |      \
+	 RG_MY_CLIENT_PROTOCOL_41 | RG_MY_CLIENT_INTERACTIVE | RG_MY_CLIENT_IGNORE_SIGPIPE |       \
+	 RG_MY_CLIENT_TRANSACTIONS | RG_MY_CLIENT_SECURE_CONNECTION |                              \
+	 RG_MY_CLIENT_MULTI_STATEMENTS | RG_MY_CLIENT_MULTI_RESULTS |                              \
+	 RG_MY_CLIENT_PS_MULTI_RESULTS | RG_MY_CLIENT_PLUGIN_AUTH | RG_MY_CLIENT_CONNECT_ATTRS |    \
+	 RG_MY_CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | RG_MY_CLIENT_SESSION_TRACK |                \
+	 RG_MY_CLIENT_DEPRECATE_EOF)
+/* Bits that change the layout of command-phase packets: a target lacking one the agent
+ * negotiated cannot be relayed unchanged (the login is refused). */
+#define MY_CAPS_LAYOUT                                                                             \
+	(RG_MY_CLIENT_PROTOCOL_41 | RG_MY_CLIENT_MULTI_RESULTS | RG_MY_CLIENT_PS_MULTI_RESULTS |   \
+	 RG_MY_CLIENT_SESSION_TRACK | RG_MY_CLIENT_DEPRECATE_EOF)
+/* Bits that only matter during the connection phase: each side's are its own. */
+#define MY_CAPS_LOGIN                                                                              \
+	(RG_MY_CLIENT_SSL | RG_MY_CLIENT_PLUGIN_AUTH | RG_MY_CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | \
+	 RG_MY_CLIENT_CONNECT_ATTRS | RG_MY_CLIENT_CONNECT_WITH_DB |                               \
+	 RG_MY_CLIENT_CAN_HANDLE_EXPIRED_PASSWORDS | RG_MY_CLIENT_SSL_VERIFY_SERVER_CERT |         \
+	 RG_MY_CLIENT_REMEMBER_OPTIONS)
+
+/* ---- module objects (gw.c) -------------------------------------------------------------- */
+
+struct my_target {
+	const struct rg_config_target *cfg;
+	const struct rg_gw_target *gt;
+	char *pem; /* server_public_key_file's contents, NULL: none */
+	size_t pem_len;
+};
+
+struct rg_mysql {
+	const struct rg_config *cfg;
+	struct rg_gw *svc;
+	unsigned workers;
+	struct my_target *targets;
+	size_t n_targets;
+	uint32_t password_timeout_ms, login_timeout_ms;
+};
+
+struct my_listener {
+	struct rg_mysql *m;
+	const struct rg_config_listener *cfg;
+	struct rg_tls_ctx *tls; /* NULL: plaintext (loopback development only, config.c) */
+	bool plaintext_ok;	/* insecure_plaintext on loopback: tokens accepted without TLS */
+};
+
+const struct my_target *my_target_by_name(const struct rg_mysql *m, const char *name, size_t len);
+
+/* ---- session ------------------------------------------------------------------------------ */
+
+enum my_fe_state {
+	FE_HANDSHAKE = 0, /* Handshake v10 sent: awaiting SSLRequest or HandshakeResponse41 */
+	FE_TLS_RESPONSE,  /* TLS negotiated: awaiting HandshakeResponse41 */
+	FE_AUTH_SWITCH,	  /* AuthSwitchRequest to mysql_clear_password sent: awaiting the token */
+	FE_WAIT_KEYS,	  /* token with an unknown kid kept: awaiting the JWKS refresh it asked */
+	FE_WAIT_BE,	  /* agent verified; its bytes are held until the target login completes */
+	FE_RELAY,	  /* logged in: commands go to the target */
+	FE_CLOSING,	  /* an ERR was queued: flushing, then closing */
+};
+
+enum my_be_state {
+	BE_NONE = 0,   /* no target connection yet */
+	BE_CONNECTING, /* connect in flight */
+	BE_HANDSHAKE,  /* connected: awaiting the server's Handshake v10 */
+	BE_AUTH,       /* HandshakeResponse41 sent: awaiting OK, ERR, AuthSwitch, AuthMoreData */
+	BE_RELAY,      /* logged in: responses go to the agent */
+	BE_DONE,       /* the target side is finished */
+};
+
+/* Where one command's response is (relay.c). */
+enum my_resp {
+	R_FIRST = 0,	 /* OK, ERR, LOCAL INFILE request, or a column count */
+	R_COLS,		 /* column definitions still to come (cols_left) */
+	R_COLS_EOF,	 /* the EOF after the column definitions (no DEPRECATE_EOF) */
+	R_ROWS,		 /* rows until EOF / OK-as-EOF / ERR */
+	R_PREP_FIRST,	 /* COM_STMT_PREPARE_OK or ERR */
+	R_PREP_PARAMS,	 /* parameter definitions */
+	R_PREP_PAR_EOF,	 /* their EOF */
+	R_PREP_COLS,	 /* column definitions */
+	R_PREP_COL_EOF,	 /* their EOF */
+	R_FIELDS,	 /* COM_FIELD_LIST: definitions until EOF or ERR */
+	R_SIMPLE,	 /* one OK, EOF or ERR */
+	R_ANY,		 /* one packet of any kind (COM_STATISTICS' string) */
+	R_LOCAL,	 /* answered by ringgate itself (err below), when it reaches the head */
+};
+
+/* A denial or a refusal answered by ringgate: an ERR packet. */
+struct my_deny {
+	uint16_t code;
+	char sqlstate[6];
+	char msg[256];
+};
+
+struct my_cmd {
+	uint8_t cmd;	     /* enum rg_my_com */
+	uint8_t resp;	     /* enum my_resp */
+	uint8_t seq;	     /* the next packet of this exchange must carry this id */
+	bool binary;	     /* rows are binary-protocol (EXECUTE, FETCH) */
+	uint16_t option;     /* COM_SET_OPTION's value */
+	uint16_t nparams;    /* PREPARE: from PREPARE_OK */
+	uint64_t left;	     /* definitions still to come */
+	uint32_t ncols;	     /* PREPARE: columns after the parameters */
+	struct my_deny *err; /* R_LOCAL: the answer (heap) */
+};
+
+/* A prepared statement the target created for this session (relay.c). */
+struct my_stmt {
+	uint32_t id;
+	uint16_t nparams;
+	uint16_t ncols;
+};
+
+/* Whole-message framing over received chunks: a message split across chunks is copied
+ * into acc (from then on the rest of the chunk too), else it is used in place. */
+struct my_rx {
+	struct rg_acc acc;
+	size_t pend; /* bytes at the front of acc handed out last time: dropped next time */
+};
+
+struct my_keywait {
+	struct rg_auth_verifier *v;
+	uint64_t gen;
+	uint64_t deadline;
+	char detail[sizeof(((struct rg_auth_fail *)0)->detail)];
+	size_t len;
+	char token[];
+};
+
+/* What only the login needs: from accept to the target's OK, then freed. */
+struct my_login {
+	uint8_t scramble[RG_MY_SCRAMBLE_LEN]; /* ours, in the handshake to the agent */
+	uint8_t fe_seq;			      /* the id of ringgate's next packet to the agent */
+	uint8_t be_seq;			      /* the id of the next packet with the target */
+	uint8_t charset;
+	uint8_t be_switches;
+	uint32_t max_packet;
+	uint64_t agent_caps; /* as the agent sent them */
+	char user[65];	     /* the handshake's user: names the target */
+	char db[65];	     /* the handshake's database, "" if none */
+	bool has_db;
+	uint8_t *attrs; /* the agent's connect attributes, forwarded (heap) */
+	size_t attrs_len;
+	struct my_keywait *keywait;
+	struct sockaddr_storage be_addr;
+	socklen_t be_addrlen;
+	unsigned addr_try, addr_count;
+	uint64_t connect_us;
+	uint8_t be_scramble[RG_MY_SCRAMBLE_MAX];
+	size_t be_scramble_len;
+	uint32_t be_conn_id; /* the target's connection id (its handshake) */
+	char be_plugin[40]; /* the method the target asked for last */
+	char be_version[64];
+};
+
+/* A plain SQL KILL (kill.c). */
+struct my_kill {
+	bool is_kill; /* the text starts with the word KILL (plain or not) */
+	bool query, hard, soft;
+	uint32_t id;
+};
+
+/* A logged-in session in the connection-id registry (kill.c), inside its struct my_sess. */
+struct my_kill_node {
+	struct my_kill_node *prev, *next;
+	uint32_t conn_id;     /* ringgate's, as the agent saw it */
+	uint32_t upstream_id; /* the target's, from its handshake */
+	const void *target;   /* the struct my_target */
+	uint8_t ident[32];    /* digest of the identity (iss, sub) */
+	bool linked;
+};
+
+struct my_be_tls {
+	struct rg_tls_conn *conn;
+	struct rg_sess *s;
+};
+
+struct my_sess {
+	enum my_fe_state fe;
+	enum my_be_state be;
+	struct my_listener *l;
+	struct rg_mysql *m;
+	const struct my_target *tgt;
+	uint64_t id;
+	uint64_t accepted_ms;
+	int64_t token_end_ms; /* CLOCK_REALTIME ms the session ends (token exp), 0: never */
+	uint32_t addr_bucket;
+	uint32_t conn_id; /* the connection id the agent sees (ringgate's) */
+	unsigned worker;
+	bool pending, counted, tgt_counted, relayed, fe_tls, quit, draining, multi_stmts;
+	bool fe_infile; /* the agent sends a LOCAL INFILE file (up to an empty packet) */
+	bool fe_paused; /* ringgate paused the agent: too many commands in flight */
+	uint64_t caps;	/* the session's command-phase capabilities (both sides) */
+	char peer[64];
+	struct my_rx fs, bs;
+	struct rg_acc hold; /* agent bytes not yet processed (login, pause) */
+	struct my_login *login;
+	struct rg_auth_principal *ident;
+	char *tls_err;
+	struct my_be_tls *be_tls;
+	struct my_cmd ring[MY_INFLIGHT];
+	unsigned head, n;
+	struct my_stmt *stmts;
+	size_t nstmts, capstmts;
+	uint32_t last_stmt; /* the last statement prepared (MariaDB's id 0xffffffff) */
+	bool have_last_stmt;
+	struct my_kill_node kn; /* in the connection-id registry while logged in */
+};
+
+/* A run of bytes of one received buffer forwarded by reference as one send item. */
+struct my_run {
+	struct rg_buf *b;
+	size_t off, len;
+};
+
+extern const char *const my_fe_names[];
+extern const char *const my_be_names[];
+
+/* session.c */
+uint64_t my_mono_ms(void);
+uint64_t my_mono_us(void);
+int64_t my_wall_ms(void);
+void my_fe_goto(struct my_sess *ms, enum my_fe_state to);
+void my_be_goto(struct my_sess *ms, enum my_be_state to);
+const char *my_sub(const struct my_sess *ms, char *out, size_t cap);
+char *my_tls_errbuf(struct my_sess *ms);
+void my_login_timer(struct rg_sess *s, uint64_t phase_ms);
+void my_pending_done(struct my_sess *ms);
+int my_send_err(struct rg_sess *s, uint8_t seq, uint16_t code, const char *state, const char *msg);
+void my_close_err(struct rg_sess *s, uint8_t seq, uint16_t code, const char *state,
+		  const char *msg);
+void my_violation(struct rg_sess *s, enum rg_side from, const char *what, int err);
+void my_upstream_fail(struct rg_sess *s, const char *reason, const char *detail);
+void my_run_flush(struct rg_sess *s, enum rg_side to, struct my_run *r, int *err);
+void my_forward(struct rg_sess *s, enum rg_side to, struct my_run *r, struct rg_buf *b,
+		const uint8_t *p, size_t n, bool copy, int *err);
+void my_login_free(struct my_sess *ms);
+void my_fe_process(struct rg_sess *s, const uint8_t *p, size_t n, struct rg_buf *b);
+void my_release_hold(struct rg_sess *s);
+/* Frame the next whole message: 1 (m set; *in_acc: its bytes are in rx's acc), 0 (all of
+ * *pp consumed, more needed), <0 (enum rg_my_err, or -ENOMEM). */
+int my_rx_next(struct my_rx *rx, const uint8_t **pp, size_t *pn, int expect_seq, uint64_t max,
+	       struct rg_my_msg *m, bool *in_acc);
+void my_rx_free(struct my_rx *rx);
+/* The payload of a framed message, gathered when split into packets (*heap then set:
+ * free it). NULL when out of memory. */
+const uint8_t *my_msg_payload(const struct rg_my_msg *m, uint8_t **heap);
+
+/* login.c */
+int my_fe_send_handshake(struct rg_sess *s);
+void my_fe_login_msg(struct rg_sess *s, const struct rg_my_msg *m, const uint8_t *rest,
+		     size_t nrest, bool *stop);
+void my_keywait_poll(struct rg_sess *s);
+void my_keywait_free(struct my_sess *ms);
+void my_be_connected(struct rg_sess *s, int err);
+void my_be_login_msg(struct rg_sess *s, const struct rg_my_msg *m);
+bool my_expiry_timer(struct rg_sess *s);
+
+/* kill.c: 1 = a plain KILL (out->id), 0 = not one (out->is_kill: it still starts with
+ * KILL). my_kill_write: the statement for the target, or -1. */
+int my_kill_parse(const uint8_t *sql, size_t n, struct my_kill *out);
+int my_kill_write(const struct my_kill *k, uint32_t upstream_id, char *out, size_t cap);
+void my_identity_digest(const struct rg_auth_principal *p, uint8_t out[32]);
+void my_kill_register(struct my_kill_node *k);
+void my_kill_unregister(struct my_kill_node *k);
+/* The upstream id of ringgate connection conn_id if it is a session on target of the same
+ * identity digest (any thread). */
+bool my_kill_lookup(uint32_t conn_id, const void *target, const uint8_t ident[32],
+		    uint32_t *upstream_id);
+
+/* relay.c */
+void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf *b, bool copy,
+		     struct my_run *run, int *err, bool *stop);
+void my_be_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf *b, bool copy,
+		     struct my_run *run, int *err);
+bool my_relay_idle(const struct my_sess *ms);
+void my_relay_free(struct my_sess *ms);
+
+#endif /* RG_PROTO_MYSQL_MY_INT_H */
