@@ -710,6 +710,15 @@ def test_kill_translation(st):
             check(False, "KILL USER refused")
         except pymysql.err.MySQLError as e:
             check(e.args[0] == 1227, f"KILL USER refused: {e.args}")
+        # a KILL hidden from the plain form (comment, executed comment, after another
+        # statement) never reaches the target, with no bundle loaded either
+        for sql in (f"/* x */ KILL {bid}", f"/*!KILL {bid} */", f"SELECT 1; KILL {bid}",
+                    f"DO 1;/*M! KILL QUERY {bid} */"):
+            try:
+                one(a, sql)
+                check(False, f"{sql!r} refused")
+            except pymysql.err.MySQLError as e:
+                check(e.args[0] == 1227, f"hidden KILL {sql!r} refused: {e.args}")
         # KILL QUERY of the same identity reaches the target's connection
         res = {}
 

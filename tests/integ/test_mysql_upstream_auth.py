@@ -92,6 +92,25 @@ class ScriptedServer:
             finally:
                 c.close()
 
+    @staticmethod
+    def answer_probe(s, ccaps):
+        def lenenc(b):
+            return bytes([len(b)]) + b
+
+        def coldef(name):
+            return (lenenc(b"def") + lenenc(b"") + lenenc(b"") + lenenc(b"") + lenenc(name)
+                    + lenenc(b"") + b"\x0c" + struct.pack("<HIBHB", 45, 512, 253, 0, 0)
+                    + b"\0\0")
+
+        eof = b"\xfe\x00\x00\x02\x00"
+        out = [b"\x02", coldef(b"@@SESSION.sql_mode"), coldef(b"@@SESSION.character_set_client")]
+        deprecate_eof = bool(ccaps & 0x01000000)
+        if not deprecate_eof:
+            out.append(eof)
+        out.append(lenenc(b"STRICT_TRANS_TABLES") + lenenc(b"utf8mb4"))
+        out.append(b"\xfe\x00\x00\x02\x00\x00\x00" if deprecate_eof else eof)
+        s.sendall(b"".join(pkt(i + 1, p) for i, p in enumerate(out)))
+
     def one(self, s):
         scr = os.urandom(20).replace(b"\0", b"\1")
         caps = CAPS | (SSL_CAP if self.tls else 0)
@@ -144,6 +163,14 @@ class ScriptedServer:
                 return f"{how}: wrong password"
             s.sendall(pkt(seq + 1, b"\x00\x00\x00\x02\x00\x00\x00"))
             seq += 1
+        # ringgate's own probe of the session's lexing state (docs/mysql.md, "Policy")
+        try:
+            cseq, cmd = self.read(s)
+        except EOFError:
+            return f"{how}: no probe"
+        if cmd[:1] != b"\x03" or b"@@SESSION.sql_mode" not in cmd:
+            return f"{how}: expected the sql_mode probe, got {cmd[:40]!r}"
+        self.answer_probe(s, ccaps)
         # command phase: answer one COM_PING, then the agent quits
         try:
             cseq, cmd = self.read(s)

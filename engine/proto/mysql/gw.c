@@ -23,6 +23,11 @@ int rg_mysql_new(const struct rg_config *cfg, struct rg_gw *svc, struct rg_mysql
 	m->workers = rg_gw_workers(svc);
 	m->password_timeout_ms = cfg ? (uint32_t)cfg->limits.password_timeout_ms : 10000;
 	m->login_timeout_ms = cfg ? (uint32_t)cfg->limits.login_timeout_ms : 60000;
+	m->cls = calloc(m->workers ? m->workers : 1, sizeof(*m->cls));
+	if (!m->cls) {
+		free(m);
+		return -ENOMEM;
+	}
 	*out = m;
 	return 0;
 }
@@ -34,6 +39,7 @@ void rg_mysql_free(struct rg_mysql *m)
 	for (size_t i = 0; i < m->n_targets; i++)
 		free(m->targets[i].pem);
 	free(m->targets);
+	my_policy_free(m);
 	free(m);
 }
 

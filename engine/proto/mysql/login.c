@@ -676,27 +676,30 @@ static int be_send_auth(struct rg_sess *s, const uint8_t *data, size_t n)
 }
 
 /* The target's OK: the agent gets it with its own sequence id, and the session relays. */
-static void be_login_ok(struct rg_sess *s, const struct rg_my_msg *m)
+/* The login is complete and the session's lexing known: tell the agent it is in (the
+ * target's OK, kept), and relay from now on. */
+static void login_done(struct rg_sess *s)
 {
 	struct my_sess *ms = rg_sess_priv(s);
 	struct my_login *lg = ms->login;
 	uint8_t hdr[RG_MY_HDR];
 	char sub[MY_SUB_LOG_LEN];
 
-	hdr[0] = (uint8_t)m->len;
-	hdr[1] = (uint8_t)(m->len >> 8);
-	hdr[2] = (uint8_t)(m->len >> 16);
+	hdr[0] = (uint8_t)lg->ok_len;
+	hdr[1] = (uint8_t)(lg->ok_len >> 8);
+	hdr[2] = (uint8_t)(lg->ok_len >> 16);
 	hdr[3] = lg->fe_seq;
 	if (rg_sess_send(s, RG_FE, hdr, sizeof(hdr)) ||
-	    rg_sess_send(s, RG_FE, m->payload, (size_t)m->len)) {
+	    rg_sess_send(s, RG_FE, lg->ok, lg->ok_len)) {
 		rg_sess_abort(s);
 		return;
 	}
 	rg_log("event=upstream_login proto=mysql sess=%llu sub=%s target=%s method=%s tls=%s "
-	       "server=%s ms=%llu",
+	       "server=%s sql_mode=%s ms=%llu",
 	       (unsigned long long)ms->id, my_sub(ms, sub, sizeof(sub)), ms->tgt->cfg->name,
 	       lg->be_plugin, ms->be_tls ? "yes" : "no",
 	       rg_logval(lg->be_version, (char[80]){0}, 80),
+	       rg_logval(lg->probe_mode, (char[160]){0}, 160),
 	       (unsigned long long)((my_mono_us() - lg->connect_us) / 1000));
 	ms->multi_stmts = ms->caps & RG_MY_CLIENT_MULTI_STATEMENTS;
 	ms->token_end_ms = rg_auth_verifier_session_end_ms(
@@ -717,6 +720,95 @@ static void be_login_ok(struct rg_sess *s, const struct rg_my_msg *m)
 	rg_sess_resume(s, RG_FE);
 }
 
+#define PROBE_SQL "SELECT @@SESSION.sql_mode, @@SESSION.character_set_client"
+
+/* The target said OK: keep it for the agent, and ask the target how it will lex this
+ * session's statements (policy.c) before anything of the agent's reaches it. */
+static void be_login_ok(struct rg_sess *s, const struct rg_my_msg *m)
+{
+	struct my_sess *ms = rg_sess_priv(s);
+	struct my_login *lg = ms->login;
+	uint8_t q[64];
+	ssize_t n;
+
+	lg->ok = malloc(m->len ? (size_t)m->len : 1);
+	if (!lg->ok) {
+		rg_sess_abort(s);
+		return;
+	}
+	memcpy(lg->ok, m->payload, (size_t)m->len);
+	lg->ok_len = (size_t)m->len;
+	my_policy_session(ms);
+	n = rg_my_write_command(q, sizeof(q), RG_MY_COM_QUERY, PROBE_SQL, strlen(PROBE_SQL));
+	if (n < 0 || (size_t)n > sizeof(q) || rg_sess_send(s, RG_BE, q, (size_t)n)) {
+		rg_sess_abort(s);
+		return;
+	}
+	lg->be_seq = 1;
+	lg->probe_step = 0;
+	my_be_goto(ms, BE_PROBE);
+}
+
+static void str_copy(char *out, size_t cap, const struct rg_my_str *v)
+{
+	size_t l = v->len < cap - 1 ? (size_t)v->len : cap - 1;
+
+	memcpy(out, v->p, l);
+	out[l] = 0;
+	for (size_t i = 0; i < l; i++)
+		if (!out[i])
+			out[i] = '?'; /* a NUL cannot name a mode or a set: refused below */
+}
+
+/* The probe's answer: a column count (2), two column definitions, [EOF], one text row,
+ * EOF or OK-as-EOF. Anything else, or a lexing state the classifier does not follow, ends
+ * the login (fail closed). */
+static void be_probe_msg(struct rg_sess *s, const struct rg_my_msg *m)
+{
+	struct my_sess *ms = rg_sess_priv(s);
+	struct my_login *lg = ms->login;
+	bool deprecate_eof = ms->caps & RG_MY_CLIENT_DEPRECATE_EOF;
+	unsigned row_step = deprecate_eof ? 3 : 4;
+	const uint8_t *p = m->payload;
+	size_t n = (size_t)m->len;
+	char why[200];
+
+	lg->be_seq = m->seq_next;
+	if (n && p[0] == 0xff) {
+		my_upstream_fail(s, "probe", "the target refused SELECT @@SESSION.sql_mode");
+		return;
+	}
+	if (lg->probe_step == row_step) {
+		struct rg_my_rd r;
+		struct rg_my_str mode, cs;
+
+		rg_my_rd_init(&r, p, n);
+		if (rg_my_rd_lenenc_str(&r, &mode) || rg_my_rd_lenenc_str(&r, &cs) ||
+		    rg_my_rd_end(&r)) {
+			my_upstream_fail(s, "probe", "unreadable sql_mode row");
+			return;
+		}
+		str_copy(lg->probe_mode, sizeof(lg->probe_mode), &mode);
+		str_copy(lg->probe_charset, sizeof(lg->probe_charset), &cs);
+	} else if (lg->probe_step == row_step + 1) {
+		if (!n || p[0] != 0xfe) {
+			my_upstream_fail(s, "probe", "unexpected end of the sql_mode result");
+			return;
+		}
+		if (!my_policy_lexing(ms, lg->be_version, lg->probe_mode, lg->probe_charset, why,
+				      sizeof(why))) {
+			my_upstream_fail(s, "lexing", why);
+			return;
+		}
+		login_done(s);
+		return;
+	} else if (lg->probe_step == 0 && (n != 1 || p[0] != 2)) {
+		my_upstream_fail(s, "probe", "unexpected sql_mode result");
+		return;
+	}
+	lg->probe_step++;
+}
+
 void my_be_login_msg(struct rg_sess *s, const struct rg_my_msg *m)
 {
 	struct my_sess *ms = rg_sess_priv(s);
@@ -731,6 +823,10 @@ void my_be_login_msg(struct rg_sess *s, const struct rg_my_msg *m)
 	}
 	if (ms->be == BE_HANDSHAKE) {
 		be_handshake(s, m);
+		return;
+	}
+	if (ms->be == BE_PROBE) {
+		be_probe_msg(s, m);
 		return;
 	}
 	lg->be_seq = m->seq_next;

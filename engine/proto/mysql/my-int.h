@@ -31,6 +31,7 @@
 #include "gateway.h"
 #include "mysql-wire.h"
 #include "mysql.h"
+#include "policy.h"
 #include "tls.h"
 
 #define MY_MSG_MAX (64ull << 20)   /* a message (payload) held whole: larger ends the session */
@@ -88,6 +89,7 @@ struct rg_mysql {
 	struct my_target *targets;
 	size_t n_targets;
 	uint32_t password_timeout_ms, login_timeout_ms;
+	struct rg_myclass **cls; /* [workers]: the lexing guard's classifier (policy.c) */
 };
 
 struct my_listener {
@@ -116,6 +118,8 @@ enum my_be_state {
 	BE_CONNECTING, /* connect in flight */
 	BE_HANDSHAKE,  /* connected: awaiting the server's Handshake v10 */
 	BE_AUTH,       /* HandshakeResponse41 sent: awaiting OK, ERR, AuthSwitch, AuthMoreData */
+	BE_PROBE,      /* logged in; ringgate's own SELECT of the session's sql_mode and
+			* character set in flight (how the target will lex statements) */
 	BE_RELAY,      /* logged in: responses go to the agent */
 	BE_DONE,       /* the target side is finished */
 };
@@ -154,6 +158,9 @@ struct my_cmd {
 	uint64_t left;	     /* definitions still to come */
 	uint32_t ncols;	     /* PREPARE: columns after the parameters */
 	struct my_deny *err; /* R_LOCAL: the answer (heap) */
+	char *text;	     /* PREPARE: the statement's text, for judging it again (heap) */
+	uint32_t tlen;
+	uint64_t gen;	     /* PREPARE: the bundle generation that judged it */
 };
 
 /* A prepared statement the target created for this session (relay.c). */
@@ -161,6 +168,9 @@ struct my_stmt {
 	uint32_t id;
 	uint16_t nparams;
 	uint16_t ncols;
+	char *text;   /* its text (heap), judged again at EXECUTE after a reload */
+	uint32_t tlen;
+	uint64_t gen; /* the bundle generation that judged it */
 };
 
 /* Whole-message framing over received chunks: a message split across chunks is copied
@@ -203,6 +213,10 @@ struct my_login {
 	uint32_t be_conn_id; /* the target's connection id (its handshake) */
 	char be_plugin[40]; /* the method the target asked for last */
 	char be_version[64];
+	uint8_t *ok;	    /* the target's OK to the login, told the agent after the probe */
+	size_t ok_len;
+	unsigned probe_step; /* messages of the probe's answer read so far */
+	char probe_mode[512], probe_charset[64];
 };
 
 /* A plain SQL KILL (kill.c). */
@@ -257,6 +271,10 @@ struct my_sess {
 	uint32_t last_stmt; /* the last statement prepared (MariaDB's id 0xffffffff) */
 	bool have_last_stmt;
 	struct my_kill_node kn; /* in the connection-id registry while logged in */
+	/* policy (policy.c): who asks, and how the target lexes this session's text */
+	struct rg_identity rid;
+	struct rg_request req;
+	struct rg_my_lexing lex;
 };
 
 /* A run of bytes of one received buffer forwarded by reference as one send item. */
@@ -267,6 +285,22 @@ struct my_run {
 
 extern const char *const my_fe_names[];
 extern const char *const my_be_names[];
+
+/* policy.c */
+enum my_verdict {
+	MY_ALLOW = 0,
+	MY_DENY, /* d filled */
+};
+void my_policy_session(struct my_sess *ms);
+/* The session's lexing state from the probe's answer and the target's version string; false
+ * (why filled) when the target lexes in a way the classifier does not follow. */
+bool my_policy_lexing(struct my_sess *ms, const char *version, const char *sql_mode,
+		      const char *charset, char *why, size_t whylen);
+enum my_verdict my_judge_text(struct my_sess *ms, const uint8_t *sql, size_t len, uint64_t *gen,
+			      struct my_deny *d);
+uint64_t my_policy_gen(const struct my_sess *ms);
+bool my_policy_hidden_kill(struct my_sess *ms, const uint8_t *sql, size_t len);
+void my_policy_free(struct rg_mysql *m);
 
 /* session.c */
 uint64_t my_mono_ms(void);

@@ -1,7 +1,8 @@
 /*
  * relay.c: a logged-in MySQL session. Every agent command is framed whole (split messages
- * of 16 MiB and more included, sequence ids checked), judged at its seam (my_judge_query,
- * my_judge_prepare, my_judge_execute: everything allowed for now) and forwarded by
+ * of 16 MiB and more included, sequence ids checked), judged by the policy bundle (COM_QUERY
+ * and COM_STMT_PREPARE texts; an EXECUTE of a statement an older bundle judged is judged
+ * again: policy.c) and forwarded by
  * reference; each command awaiting an answer takes a slot of a small ring (pipelining, at
  * most MY_INFLIGHT: then the agent is not read) whose entry follows the target's response
  * to its end: OK / ERR, result sets (column count, definitions, [EOF], rows, EOF / OK with
@@ -13,40 +14,26 @@
  */
 #include "my-int.h"
 
-/* ---- seams for statement policy and masking ----------------------------------------------
- * TODO(policy follow-up, issue #14 "Policy on MySQL"): judge with the shared per-worker
- * policy context (rg_request.protocol = "mysql", engine/policy/mysqlclass.h) once it moved
- * out of engine/proto/pg/policy.c; a denial fills d (1142 family) and the caller answers it
- * in turn with an ERR, leaving the session usable. my_row_hook is where masking rewrites a
- * row (text or binary, with the result's column definitions).
- */
-enum my_verdict {
-	MY_ALLOW = 0,
-	MY_DENY, /* d filled */
-};
+/* ---- statement policy (policy.c) and masking ---------------------------------------------- */
 
-static enum my_verdict my_judge_query(struct my_sess *ms, const uint8_t *sql, size_t len,
-				      struct my_deny *d)
-{
-	(void)ms, (void)sql, (void)len, (void)d;
-	return MY_ALLOW;
-}
-
-static enum my_verdict my_judge_prepare(struct my_sess *ms, const uint8_t *sql, size_t len,
+/* st: the statement the target prepared (NULL for MariaDB's "last prepared", id -1: judged
+ * at its PREPARE a moment ago). One judged by an older bundle is judged again, by its text. */
+static enum my_verdict my_judge_execute(struct my_sess *ms, struct my_stmt *st,
 					struct my_deny *d)
 {
-	(void)ms, (void)sql, (void)len, (void)d;
-	return MY_ALLOW;
+	uint64_t gen;
+	enum my_verdict v;
+
+	if (!st || !st->text || st->gen == my_policy_gen(ms))
+		return MY_ALLOW;
+	v = my_judge_text(ms, (const uint8_t *)st->text, st->tlen, &gen, d);
+	if (v == MY_ALLOW)
+		st->gen = gen;
+	return v;
 }
 
-/* st: the statement the target prepared (NULL for MariaDB's "last prepared", id -1). */
-static enum my_verdict my_judge_execute(struct my_sess *ms, const struct my_stmt *st,
-					const uint8_t *p, size_t n, struct my_deny *d)
-{
-	(void)ms, (void)st, (void)p, (void)n, (void)d;
-	return MY_ALLOW;
-}
-
+/* TODO(issue #14, masking on MySQL): rewrite a row (text or binary) with the result's column
+ * definitions. */
 static void my_row_hook(struct my_sess *ms, const struct my_cmd *c, const struct rg_my_msg *m)
 {
 	(void)ms, (void)c, (void)m;
@@ -62,11 +49,14 @@ static struct my_stmt *stmt_find(struct my_sess *ms, uint32_t id)
 	return NULL;
 }
 
-static bool stmt_add(struct my_sess *ms, uint32_t id, uint16_t nparams, uint16_t ncols)
+static bool stmt_add(struct my_sess *ms, uint32_t id, uint16_t nparams, uint16_t ncols,
+		     struct my_cmd *c)
 {
 	struct my_stmt *st = stmt_find(ms, id);
 
-	if (!st) {
+	if (st) {
+		free(st->text);
+	} else {
 		if (ms->nstmts == MY_STMTS_MAX)
 			return false;
 		if (ms->nstmts == ms->capstmts) {
@@ -83,6 +73,10 @@ static bool stmt_add(struct my_sess *ms, uint32_t id, uint16_t nparams, uint16_t
 	st->id = id;
 	st->nparams = nparams;
 	st->ncols = ncols;
+	st->text = c->text; /* the statement takes the PREPARE's text */
+	st->tlen = c->tlen;
+	st->gen = c->gen;
+	c->text = NULL;
 	ms->last_stmt = id;
 	ms->have_last_stmt = true;
 	return true;
@@ -92,23 +86,36 @@ static void stmt_del(struct my_sess *ms, uint32_t id)
 {
 	struct my_stmt *st = stmt_find(ms, id);
 
-	if (st)
+	if (st) {
+		free(st->text);
 		*st = ms->stmts[--ms->nstmts];
+	}
 	if (ms->have_last_stmt && ms->last_stmt == id)
 		ms->have_last_stmt = false;
+}
+
+static void stmts_clear(struct my_sess *ms)
+{
+	for (size_t i = 0; i < ms->nstmts; i++)
+		free(ms->stmts[i].text);
+	ms->nstmts = 0;
+	ms->have_last_stmt = false;
 }
 
 void my_relay_free(struct my_sess *ms)
 {
 	while (ms->n) {
 		free(ms->ring[ms->head].err);
+		free(ms->ring[ms->head].text);
 		ms->ring[ms->head].err = NULL;
+		ms->ring[ms->head].text = NULL;
 		ms->head = (ms->head + 1) % MY_INFLIGHT;
 		ms->n--;
 	}
+	stmts_clear(ms);
 	free(ms->stmts);
 	ms->stmts = NULL;
-	ms->nstmts = ms->capstmts = 0;
+	ms->capstmts = 0;
 }
 
 bool my_relay_idle(const struct my_sess *ms)
@@ -159,6 +166,8 @@ static void ring_pop(struct rg_sess *s, struct my_run *run, int *err)
 {
 	struct my_sess *ms = rg_sess_priv(s);
 
+	free(ms->ring[ms->head].text); /* a PREPARE the target refused */
+	ms->ring[ms->head].text = NULL;
 	ms->head = (ms->head + 1) % MY_INFLIGHT;
 	ms->n--;
 	ring_locals(s, run, err);
@@ -285,31 +294,46 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 		const uint8_t *t = my_msg_payload(m, &heap);
 		struct my_kill k = {0};
 		enum my_verdict v;
+		uint64_t gen = 0;
+		char *text = NULL;
+		bool plain;
 
 		if (!t) {
 			*err = -ENOMEM;
 			return;
 		}
-		v = cmd == RG_MY_COM_QUERY
-			? my_judge_query(ms, t + 1, (size_t)m->len - 1, &d)
-			: my_judge_prepare(ms, t + 1, (size_t)m->len - 1, &d);
-		if (v == MY_ALLOW && cmd == RG_MY_COM_QUERY &&
-		    my_kill_parse(t + 1, (size_t)m->len - 1, &k) == 0 && k.is_kill) {
+		v = my_judge_text(ms, t + 1, (size_t)m->len - 1, &gen, &d);
+		/* a plain KILL is translated (kill.c); any other KILL, wherever it hides in
+		 * the text, is refused: agents of a target share its user (policy.c) */
+		plain = cmd == RG_MY_COM_QUERY && my_kill_parse(t + 1, (size_t)m->len - 1, &k) == 1;
+		if (v == MY_ALLOW && !plain &&
+		    (k.is_kill || my_policy_hidden_kill(ms, t + 1, (size_t)m->len - 1))) {
 			deny_fill(&d, RG_MY_ER_SPECIFIC_ACCESS_DENIED, "42000",
 				  "Access denied; only %s reaches the target through ringgate",
 				  "KILL [HARD|SOFT] [CONNECTION|QUERY] <connection id>");
 			v = MY_DENY;
 		}
+		if (v == MY_ALLOW && cmd == RG_MY_COM_STMT_PREPARE && gen &&
+		    !(text = malloc((size_t)m->len - 1 ? (size_t)m->len - 1 : 1))) {
+			free(heap);
+			*err = -ENOMEM;
+			return;
+		}
+		if (text)
+			memcpy(text, t + 1, (size_t)m->len - 1);
 		free(heap);
 		if (v != MY_ALLOW) {
 			refuse(s, cmd, m->seq_next, &d, err);
 			return;
 		}
-		if (k.is_kill) {
+		if (plain) {
 			kill_translate(s, m, &k, run, err);
 			return;
 		}
 		c = ring_push(s, cmd, cmd == RG_MY_COM_QUERY ? R_FIRST : R_PREP_FIRST, m->seq_next);
+		c->text = text;
+		c->tlen = (uint32_t)(m->len - 1);
+		c->gen = gen;
 		break;
 	}
 	case RG_MY_COM_STMT_EXECUTE: {
@@ -336,8 +360,9 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 			refuse(s, cmd, m->seq_next, &d, err);
 			return;
 		}
-		if (my_judge_execute(ms, st, p, m->npackets > 1 ? 0 : (size_t)m->len, &d) !=
-		    MY_ALLOW) {
+		if (!st && ms->have_last_stmt && !prepare_in_flight(ms))
+			st = stmt_find(ms, ms->last_stmt);
+		if (my_judge_execute(ms, st, &d) != MY_ALLOW) {
 			refuse(s, cmd, m->seq_next, &d, err);
 			return;
 		}
@@ -422,10 +447,8 @@ static void resp_done(struct rg_sess *s, struct my_cmd *c, bool ok, struct my_ru
 
 	if (ok && c->cmd == RG_MY_COM_SET_OPTION)
 		ms->multi_stmts = c->option == RG_MY_OPTION_MULTI_STATEMENTS_ON;
-	if (ok && c->cmd == RG_MY_COM_RESET_CONNECTION) {
-		ms->nstmts = 0; /* the server closed every prepared statement */
-		ms->have_last_stmt = false;
-	}
+	if (ok && c->cmd == RG_MY_COM_RESET_CONNECTION)
+		stmts_clear(ms); /* the server closed every prepared statement */
 	ring_pop(s, run, err);
 }
 
@@ -526,7 +549,7 @@ void my_be_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 
 		if (k != RG_MY_KIND_OK || rg_my_read_prepare_ok(p, n, &po))
 			goto bad;
-		if (!stmt_add(ms, po.stmt_id, po.nparams, po.ncols)) {
+		if (!stmt_add(ms, po.stmt_id, po.nparams, po.ncols, c)) {
 			*err = -ENOMEM;
 			return;
 		}

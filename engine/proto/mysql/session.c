@@ -22,7 +22,8 @@
 
 const char *const my_fe_names[] = {"handshake", "tls_response", "auth_switch", "wait_keys",
 				   "wait_be",	"relay",	"closing"};
-const char *const my_be_names[] = {"none", "connecting", "handshake", "auth", "relay", "done"};
+const char *const my_be_names[] = {"none",  "connecting", "handshake", "auth",
+				   "probe", "relay",      "done"};
 
 uint64_t my_mono_ms(void)
 {
@@ -254,6 +255,7 @@ void my_login_free(struct my_sess *ms)
 		return;
 	my_keywait_free(ms);
 	free(ms->login->attrs);
+	free(ms->login->ok);
 	OPENSSL_cleanse(ms->login, sizeof(*ms->login));
 	free(ms->login);
 	ms->login = NULL;
@@ -389,12 +391,13 @@ static void be_process(struct rg_sess *s, struct rg_buf *b)
 	bool in_acc;
 	int err = 0, r;
 
-	while (!err && (ms->be == BE_HANDSHAKE || ms->be == BE_AUTH || ms->be == BE_RELAY)) {
+	while (!err && (ms->be == BE_HANDSHAKE || ms->be == BE_AUTH || ms->be == BE_PROBE ||
+			ms->be == BE_RELAY)) {
 		int expect;
 
 		if (ms->be == BE_HANDSHAKE)
 			expect = 0;
-		else if (ms->be == BE_AUTH)
+		else if (ms->be == BE_AUTH || ms->be == BE_PROBE)
 			expect = ms->login->be_seq;
 		else
 			expect = ms->n ? ms->ring[ms->head].seq : -1;
@@ -450,7 +453,8 @@ static int my_be_data(struct rg_sess *s, struct rg_buf *b)
 		}
 		return 0;
 	}
-	if (ms->be == BE_HANDSHAKE || ms->be == BE_AUTH || ms->be == BE_RELAY) {
+	if (ms->be == BE_HANDSHAKE || ms->be == BE_AUTH || ms->be == BE_PROBE ||
+	    ms->be == BE_RELAY) {
 		be_process(s, b);
 		my_release_hold(s);
 		if (ms->draining && ms->fe == FE_RELAY && my_relay_idle(ms))

@@ -39,8 +39,9 @@ async function main() {
   check(Number(rows[0].two) === 2 && rows[0].s === "it's \"quoted\" \\ é 😀",
     'text query, client-side escaped value with quotes, backslash and unicode');
 
-  await c.query('DROP TABLE IF EXISTS m2_t');
-  await c.query('CREATE TABLE m2_t (id INT PRIMARY KEY, v VARCHAR(64), b LONGBLOB NULL, d DOUBLE)');
+  // (no DROP: the gateway's baseline denies it; the table is emptied instead)
+  await c.query('CREATE TABLE IF NOT EXISTS m2_t (id INT PRIMARY KEY, v VARCHAR(64), b LONGBLOB NULL, d DOUBLE)');
+  await c.query('DELETE FROM m2_t WHERE id > 0');
   const blob = crypto.randomBytes(1 << 20);
   for (let i = 1; i <= 20; i++)
     await c.execute('INSERT INTO m2_t VALUES (?, ?, ?, ?)', [i, 'row ' + i, i === 7 ? blob : null, i / 4]);
@@ -74,7 +75,7 @@ async function main() {
     [rows] = await c.query('SELECT 6 AS six');
     check(rows[0].six === 6, 'the connection is usable after the denial');
   }
-  await c.query('DROP TABLE m2_t');
+  await c.query('DELETE FROM m2_t WHERE id > 0');
   await c.end();
 }
 
