@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -123,9 +124,9 @@ def prepare_execute(conn, sql, params):
 
 
 class Stack:
-    def __init__(self, d, db, certs, iss, bundle, audit_extra=None):
+    def __init__(self, d, db, certs, iss, bundle, audit_extra=None, trail=None):
         self.dir = d
-        self.trail = os.path.join(d, "trail")
+        self.trail = trail or os.path.join(d, "trail")
         jdir = os.path.join(d, "journals")
         os.makedirs(jdir)
         key, pub = rgtest.signing_keypair(d)
@@ -299,6 +300,55 @@ def keep_part(d, db, certs, iss, bundle):
           f"the text as sent ({exe})")
 
 
+def full_disk_part(d, db, certs, iss, bundle):
+    """Fail closed: while the trail cannot be written, statements get an ERR (1290) naming
+    the audit trail, and the session stays usable; room again, statements run."""
+    mnt = os.path.join(d, "small")
+    os.makedirs(mnt)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", mnt],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        print(f"# skip: the full-disk part needs mount (tmpfs): {r.stderr.strip()}")
+        return
+    filler = os.path.join(mnt, "filler")
+    try:
+        st = Stack(d, db, certs, iss, bundle, trail=os.path.join(mnt, "trail"))
+        try:
+            conn = st.connect(iss.token(sub="agent-full"))
+            with conn.cursor() as c:
+                c.execute("SELECT 1")
+                subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=4k"],
+                               capture_output=True)
+                refused = None
+                for _ in range(50):
+                    try:
+                        c.execute("SELECT 2")
+                    except pymysql.err.MySQLError as e:
+                        refused = e.args
+                        break
+                    time.sleep(0.2)
+                check(refused and refused[0] == 1290 and "audit trail" in refused[1],
+                      f"full: statements refused with a clear error ({refused})")
+                os.unlink(filler)
+                ok = False
+                for _ in range(50):
+                    try:
+                        c.execute("SELECT 3")
+                        ok = c.fetchall() == ((3,),)
+                        break
+                    except pymysql.err.MySQLError:
+                        time.sleep(0.2)
+                check(ok, "room again: the same session's statements run")
+            conn.close()
+        finally:
+            log = stop_rg(st.rg)
+        check(not rgtest.sanitizer_reports(log), "no sanitizer report")
+    finally:
+        if os.path.exists(filler):
+            os.unlink(filler)
+        subprocess.run(["umount", "-l", mnt], capture_output=True)
+
+
 def main():
     certs = Certs()
     db = mariadb.MariaServer()
@@ -308,7 +358,8 @@ def main():
         with tempfile.TemporaryDirectory(prefix="rgtest-myaudit-") as d:
             bundle = rgtest.compile_bundle(["rules/baseline", "rules/pii"],
                                            os.path.join(d, "b.rgb"))
-            for name, part in (("session", session_part), ("keep", keep_part)):
+            for name, part in (("session", session_part), ("keep", keep_part),
+                               ("full", full_disk_part)):
                 print(f"--- {name}", flush=True)
                 sub = os.path.join(d, name)
                 os.makedirs(sub)
