@@ -306,17 +306,19 @@ static int param_text(const struct rg_my_param *pr, const uint8_t *v, char *out,
 		if (pr->type == RG_MY_TYPE_DATE)
 			return snprintf(out, cap, "%04u-%02u-%02u", y, mo, d);
 		if (pr->len >= 11)
-			return snprintf(out, cap, "%04u-%02u-%02u %02u:%02u:%02u.%06u", y, mo, d,
-					h, mi, s, us);
+			return snprintf(out, cap, "%04u-%02u-%02u %02u:%02u:%02u.%06u", y, mo, d, h,
+					mi, s, us);
 		return snprintf(out, cap, "%04u-%02u-%02u %02u:%02u:%02u", y, mo, d, h, mi, s);
 	}
 	case RG_MY_TYPE_TIME: {
 		unsigned neg = 0, days = 0, h = 0, mi = 0, s = 0, us = 0;
 
-		if (pr->len >= 8)
-			neg = v[0], days = v[1] | (unsigned)v[2] << 8 | (unsigned)v[3] << 16 |
-					   (unsigned)v[4] << 24,
+		if (pr->len >= 8) {
+			neg = v[0];
+			days = v[1] | (unsigned)v[2] << 8 | (unsigned)v[3] << 16 |
+			       (unsigned)v[4] << 24;
 			h = v[5], mi = v[6], s = v[7];
+		}
 		if (pr->len >= 12)
 			us = v[8] | (unsigned)v[9] << 8 | (unsigned)v[10] << 16 |
 			     (unsigned)v[11] << 24;
@@ -359,8 +361,7 @@ void my_ev_params(struct my_sess *ms, struct my_cmd *c, struct my_stmt *st, cons
 	pr = calloc(st->nparams, sizeof(*pr));
 	if (!pr)
 		goto out;
-	if (rg_my_read_execute(p, n, st->nparams, st->ev_types, st->ev_ld, &ex, pr,
-			       st->nparams)) {
+	if (rg_my_read_execute(p, n, st->nparams, st->ev_types, st->ev_ld, &ex, pr, st->nparams)) {
 		free(pr);
 		goto out;
 	}

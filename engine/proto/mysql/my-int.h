@@ -95,7 +95,7 @@ struct rg_mysql {
 	/* the audit trail (audit.c; NULL: none): set once before the workers start */
 	struct rg_audit *audit;
 	struct rg_events *events;
-	bool ev_keep;	     /* audit.literals: keep: EXECUTE parameters are recorded */
+	bool ev_keep;	      /* audit.literals: keep: EXECUTE parameters are recorded */
 	bool audit_fail_open; /* audit.on_error: allow */
 };
 
@@ -171,7 +171,7 @@ struct my_cmd {
 	uint64_t t0_us;	     /* CLOCK_MONOTONIC when it went to the target */
 	uint32_t ev_n;	     /* its statement number in the audit trail, 0: not a statement */
 	uint32_t ev_plen;
-	uint8_t *ev_params;  /* EXECUTE under audit.literals: keep: its parameters (heap) */
+	uint8_t *ev_params; /* EXECUTE under audit.literals: keep: its parameters (heap) */
 };
 
 /* A prepared statement the target created for this session (relay.c). */
@@ -182,7 +182,7 @@ struct my_stmt {
 	char *text;   /* its text (heap), judged again at EXECUTE after a reload */
 	uint32_t tlen;
 	uint64_t gen; /* the bundle generation that judged it */
-	uint32_t ev_n;	 /* the audit trail's number of its PREPARE */
+	uint32_t ev_n;	   /* the audit trail's number of its PREPARE */
 	uint8_t *ev_types; /* the last EXECUTE's parameter types (2 per parameter, heap) */
 	uint8_t *ev_ld;	   /* parameters sent with SEND_LONG_DATA since (bitmap, heap) */
 };

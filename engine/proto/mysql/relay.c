@@ -18,8 +18,8 @@
 
 /* st: the statement the target prepared (NULL for MariaDB's "last prepared", id -1: judged
  * at its PREPARE a moment ago). One judged by an older bundle is judged again, by its text. */
-static enum my_verdict my_judge_execute(struct my_sess *ms, struct my_stmt *st,
-					struct my_deny *d, struct my_judgement *j)
+static enum my_verdict my_judge_execute(struct my_sess *ms, struct my_stmt *st, struct my_deny *d,
+					struct my_judgement *j)
 {
 	uint64_t gen;
 	enum my_verdict v;

@@ -294,7 +294,7 @@ static void my_close(struct rg_sess *s, enum rg_close_reason reason)
 		    [RG_CLOSE_SHUTDOWN] = "shutdown",	  [RG_CLOSE_NOMEM] = "out_of_memory"};
 
 		my_ev_session_end(ms, ms->end_reason ? ms->end_reason
-				      : ms->quit    ? "quit"
+				      : ms->quit     ? "quit"
 				      : (unsigned)reason <= RG_CLOSE_NOMEM && why[reason]
 					  ? why[reason]
 					  : "closed");
@@ -304,7 +304,8 @@ static void my_close(struct rg_sess *s, enum rg_close_reason reason)
 
 		ms->cnt->auth_fail++;
 		ms->cnt->auth_fail_by[RG_AUTH_E_UNKNOWN_KID]++;
-		my_ev_auth_fail(ms, rg_auth_err_name(RG_AUTH_E_UNKNOWN_KID), ms->login->keywait->detail);
+		my_ev_auth_fail(ms, rg_auth_err_name(RG_AUTH_E_UNKNOWN_KID),
+				ms->login->keywait->detail);
 		rg_log("event=auth_fail proto=mysql sess=%llu reason=%s sub=- peer=%s detail=%s",
 		       (unsigned long long)ms->id, rg_auth_err_name(RG_AUTH_E_UNKNOWN_KID),
 		       ms->peer, rg_logval(ms->login->keywait->detail, d, sizeof(d)));
