@@ -132,11 +132,10 @@ enum my_verdict my_judge_text(struct my_sess *ms, const uint8_t *sql, size_t len
 	*jo = (struct my_judgement){.v = v, .rule = j.rule, .shadow = j.shadow_rule};
 	if (j.rule)
 		rg_gw_count_rule(ms->cnt, j.rule, v == RG_GW_VERDICT_HOLD ? RG_GW_VERDICT_DENY : v);
-	ms->cnt->stmt_passed += v == RG_GW_VERDICT_PASS;
-	ms->cnt->stmt_allowed += v == RG_GW_VERDICT_ALLOW;
-	ms->cnt->stmt_logged += v == RG_GW_VERDICT_LOG;
-	if (v == RG_GW_VERDICT_PASS)
+	if (v == RG_GW_VERDICT_PASS) {
+		ms->cnt->stmt_passed++;
 		return MY_ALLOW;
+	}
 	if (v == RG_GW_VERDICT_DENY || v == RG_GW_VERDICT_HOLD) {
 		char sub[MY_SUB_LOG_LEN];
 
@@ -153,6 +152,7 @@ enum my_verdict my_judge_text(struct my_sess *ms, const uint8_t *sql, size_t len
 		char sub[MY_SUB_LOG_LEN];
 
 		ms->cnt->lexing_denied++;
+		ms->cnt->stmt_denied++;
 		jo->guard = "lexing_guard";
 		d->code = RG_MY_ER_SPECIFIC_ACCESS_DENIED;
 		snprintf(d->sqlstate, sizeof(d->sqlstate), "42000");
@@ -164,6 +164,8 @@ enum my_verdict my_judge_text(struct my_sess *ms, const uint8_t *sql, size_t len
 		       ms->tgt->cfg->name);
 		return MY_DENY;
 	}
+	ms->cnt->stmt_allowed += v == RG_GW_VERDICT_ALLOW;
+	ms->cnt->stmt_logged += v == RG_GW_VERDICT_LOG;
 	if (v == RG_GW_VERDICT_LOG) {
 		char sub[MY_SUB_LOG_LEN];
 

@@ -451,10 +451,19 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 		c->option = opt;
 		break;
 	}
+	case RG_MY_COM_STMT_RESET: { /* the server forgets the statement's long data */
+		uint32_t id;
+		struct my_stmt *st;
+
+		if (rg_my_read_stmt_id(p, (size_t)m->len, cmd, &id) == 0 &&
+		    (st = stmt_find(ms, id)) && st->ev_ld)
+			memset(st->ev_ld, 0, ((size_t)st->nparams + 7) / 8);
+		c = ring_push(s, cmd, R_SIMPLE, m->seq_next);
+		break;
+	}
 	case RG_MY_COM_PING:
 	case RG_MY_COM_INIT_DB:
 	case RG_MY_COM_RESET_CONNECTION:
-	case RG_MY_COM_STMT_RESET:
 		c = ring_push(s, cmd, R_SIMPLE, m->seq_next);
 		break;
 	case RG_MY_COM_FIELD_LIST:
