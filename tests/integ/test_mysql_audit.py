@@ -190,6 +190,16 @@ def session_part(d, db, certs, iss, bundle):
             check(False, "a bad token is refused")
         except pymysql.err.MySQLError as e:
             check(e.args[0] == 1045, f"bad token refused: {e.args}")
+        bad = st.connect(iss.token(sub="agent-bad"))
+        bad._sock.sendall(b"\x01\x00\x00\x05\x0e")  # COM_PING with sequence id 5
+        try:
+            bad._read_packet()
+        except Exception:
+            pass
+        try:
+            bad.close()
+        except Exception:
+            pass
         m = st.scrape()
         for name, labels in (("ringgate_sessions_total", {}),
                              ("ringgate_auth_ok_total", {}),
@@ -255,6 +265,13 @@ def session_part(d, db, certs, iss, bundle):
     fail = [r for r in my if r["event"] == "auth_fail"]
     check(fail and fail[0].get("reason") and "not-a-token" not in json.dumps(fail),
           f"auth_fail with its reason, not the token ({fail})")
+    viol = [r for r in my if r["event"] == "protocol_violation"]
+    vend = viol and [r for r in my if r["event"] == "session_end" and
+                     r["session"] == viol[0]["session"]]
+    check(viol and viol[0].get("side") == "agent" and
+          viol[0].get("identity", {}).get("sub") == "agent-bad" and vend and
+          vend[0]["reason"] == "protocol_violation",
+          f"a sequence-id violation: its record and the session's end ({viol} {vend})")
     raw = b"".join(open(os.path.join(st.trail, f), "rb").read()
                    for f in os.listdir(st.trail))
     check(SECRET.encode() not in raw and PARAM.encode() not in raw and tok.encode() not in raw,
@@ -262,7 +279,8 @@ def session_part(d, db, certs, iss, bundle):
 
     q = ctl("audit", "query", "--dir", st.trail, "--verdict", "deny", "--json")
     qa = json.loads(q.stdout) if q.returncode == 0 else None
-    check(qa is not None and [x.get("sql") for x in qa] == [drop[0]["sql"]] and
+    check(qa is not None and [x.get("sql") for x in qa if x.get("event") == "stmt"] ==
+          [drop[0]["sql"]] and
           qa[0].get("protocol") == "mysql", f"audit query --verdict deny ({q.stdout[:300]})")
     q = ctl("audit", "query", "--dir", st.trail, "--sub", "agent-my", "--event", "stmt",
             "--json")
