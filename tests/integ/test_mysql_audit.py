@@ -11,14 +11,19 @@ trail), PyMySQL as the agent:
   its literals replaced, verdict, rule) and its stmt_end (rows, bytes, server time, the ERR's
   number and SQLSTATE), session_end; no literal and no token in any byte of the trail;
   `audit verify` holds; `ringgatectl sessions list` lists the session;
-- a bad token leaves auth_fail with its reason;
-- with audit.literals: keep, the EXECUTE's binary-protocol parameters are in its stmt_end;
+- two pipelined COM_QUERYs are attributed in order; a multi-statement COM_QUERY is one
+  statement whose rows sum its result sets;
+- a bad token leaves auth_fail with its reason; a sequence-id violation protocol_violation;
+- with audit.literals: keep, the EXECUTE's binary-protocol parameters are in its stmt_end
+  (strings, integers, NULL, DOUBLE, DATETIME in MySQL's text form);
+- a full trail (tmpfs; skipped without mount) refuses statements with ERR 1290;
 - /metrics has protocol="mysql" samples (sessions, auth, statements by verdict and rule).
 """
 import json
 import os
 import re
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -100,9 +105,15 @@ def prepare_execute(conn, sql, params):
             conn._read_packet()
         if n and not deprecate_eof:
             conn._read_packet()
-    types, values = b"", b""
-    for p in params:
-        if isinstance(p, int):
+    types, values, nulls = b"", b"", bytearray((len(params) + 7) // 8)
+    for i, p in enumerate(params):
+        if p is None:
+            types += b"\x06\x00"
+            nulls[i // 8] |= 1 << (i % 8)
+        elif isinstance(p, tuple):
+            types += bytes([p[0], 0])
+            values += p[1]
+        elif isinstance(p, int):
             types += b"\x08\x00"
             values += p.to_bytes(8, "little", signed=True)
         else:
@@ -111,7 +122,7 @@ def prepare_execute(conn, sql, params):
             values += bytes([len(b)]) + b
     body = sid + b"\x00" + (1).to_bytes(4, "little")
     if params:
-        body += bytes((len(params) + 7) // 8) + b"\x01" + types + values
+        body += bytes(nulls) + b"\x01" + types + values
     conn._execute_command(COMMAND.COM_STMT_EXECUTE, body)
     first = conn._read_packet().get_all_data()
     rows = 0
@@ -184,7 +195,30 @@ def session_part(d, db, certs, iss, bundle):
         rows = prepare_execute(conn, "SELECT id, v FROM audit_t WHERE id >= ? AND v <> ?",
                                [1, PARAM])
         check(rows == 2, f"EXECUTE returned the rows ({rows})")
+        # two commands in one write: their answers are attributed in order
+        def cmd(body):
+            return struct.pack("<I", len(body))[:3] + b"\x00" + body
+        conn._sock.sendall(cmd(b"\x03SELECT 'pipe-one' UNION SELECT 'pipe-two'")
+                           + cmd(b"\x03SELECT * FROM pipe_missing_table"))
+        conn._next_seq_id = 1
+        conn._read_packet()  # column count
+        n = read_until_eof(conn)  # definitions [+ EOF]
+        if not conn.client_flag & (1 << 24):
+            n = read_until_eof(conn)
+        check(n == 2, f"pipelined: the first query's two rows ({n})")
+        conn._next_seq_id = 1
+        try:
+            conn._read_packet()
+            check(False, "pipelined: the second fails")
+        except pymysql.err.MySQLError as e:
+            check(e.args[0] == 1146, f"pipelined: the second's ERR ({e.args})")
         conn.close()
+        multi = st.connect(tok, client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS)
+        with multi.cursor() as c:
+            c.execute("SELECT 'multi-a'; SELECT 'multi-b' UNION SELECT 'multi-c'")
+            while c.nextset():
+                pass
+        multi.close()
         try:
             st.connect("not-a-token")
             check(False, "a bad token is refused")
@@ -272,6 +306,18 @@ def session_part(d, db, certs, iss, bundle):
           viol[0].get("identity", {}).get("sub") == "agent-bad" and vend and
           vend[0]["reason"] == "protocol_violation",
           f"a sequence-id violation: its record and the session's end ({viol} {vend})")
+    def end_of(sub):
+        x = [r for r in stmts if sub in (r.get("sql") or "")]
+        return x and ends.get((x[0]["session"], x[0]["n"]))
+    p1 = end_of("pipe_missing_table")
+    e1 = [r for r in stmts if "UNION" in (r.get("sql") or "")]  # the pipelined, the multi
+    check(len(e1) == 2, f"the pipelined and the multi-statement texts ({e1})")
+    pe = [ends.get((r["session"], r["n"])) for r in e1]
+    check(pe[0] and pe[0]["rows"] == 2 and "error_code" not in pe[0] and
+          p1 and p1.get("error_code") == 1146,
+          f"pipelined: each answer attributed to its command ({pe[0]}, {p1})")
+    check(pe[1] and pe[1]["rows"] == 3,
+          f"a multi-statement COM_QUERY: one stmt_end, rows over its result sets ({pe[1]})")
     raw = b"".join(open(os.path.join(st.trail, f), "rb").read()
                    for f in os.listdir(st.trail))
     check(SECRET.encode() not in raw and PARAM.encode() not in raw and tok.encode() not in raw,
@@ -304,6 +350,10 @@ def keep_part(d, db, certs, iss, bundle):
         rows = prepare_execute(conn, "SELECT id FROM audit_t WHERE id >= ? AND v <> ?",
                                [-5, PARAM])
         check(rows == 2, f"EXECUTE with literals: keep ({rows})")
+        dt = bytes([7]) + (2026).to_bytes(2, "little") + bytes([12, 2, 9, 30, 5])
+        rows = prepare_execute(conn, "SELECT ?, ?, ?, ?",
+                               [None, (5, struct.pack("<d", 2.5)), (12, dt), (1, b"\xfe")])
+        check(rows == 1, f"EXECUTE with NULL, DOUBLE, DATETIME, TINY ({rows})")
         conn.close()
     finally:
         log = stop_rg(st.rg)
@@ -316,6 +366,10 @@ def keep_part(d, db, certs, iss, bundle):
           f"the EXECUTE's parameters, from the binary protocol ({e})")
     check(exe and exe[0].get("sql") == "SELECT id FROM audit_t WHERE id >= ? AND v <> ?",
           f"the text as sent ({exe})")
+    e = len(exe) == 2 and [r for r in recs if r["event"] == "stmt_end" and
+                           (r["session"], r["n"]) == (exe[1]["session"], exe[1]["n"])]
+    check(e and e[0].get("params") == [None, "2.5", "2026-12-02 09:30:05", "-2"],
+          f"NULL, DOUBLE, DATETIME and a signed TINY in MySQL's text form ({e})")
 
 
 def full_disk_part(d, db, certs, iss, bundle):
