@@ -830,6 +830,7 @@ static int run(const char *path)
 		if (rg_events_new(g_audit, rg_core_workers(core), cfg->audit.journal_dir,
 				  cfg->audit.keep_literals, &g_events, err, sizeof(err)) ||
 		    rg_pg_gw_set_audit(gw, g_audit, g_events, &cfg->audit) ||
+		    rg_mysql_set_audit(my, g_audit, g_events, &cfg->audit) ||
 		    (g_rec && rg_pg_gw_set_recording(gw, g_rec, &cfg->audit, err, sizeof(err)))) {
 			fprintf(stderr, "%s: audit: %s\n", cfg->path, err);
 			goto out;
@@ -975,6 +976,7 @@ out:
 		rg_pg_gw_audit_free(gw);
 		rg_pg_gw_recording_free(gw);
 	}
+	rg_mysql_audit_free(my);
 	rg_events_free(g_events);
 	g_events = NULL;
 	rg_pg_gw_free(gw);

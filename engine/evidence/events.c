@@ -33,7 +33,7 @@ static const char *const key_names[RG_EVK__COUNT] = {
     "skipped", "role",	   "tls",	  "mech",      "duration_ms", "statements", "denials",
     "bytes_in", "bytes_out", "limit",	  "value",     "count",	     "side",	 "what",
     "user",    "params",   "portal",	  "oid",       "outcome",    "sub",	 "recorded", "masks",
-    "mysql_lexing"};
+    "mysql_lexing", "prepared", "error_code"};
 
 static const char *const proto_names[RG_EV_PROTO__COUNT] = {"postgres", "mysql"};
 

@@ -167,6 +167,8 @@ enum rg_ev_key {
 	/* MySQL: how the session's server lexes text (rg_ev_mysql_lexing), before the record's
 	 * SQL item; not written to the JSON */
 	RG_EVK_MYLEX,
+	/* MySQL: an EXECUTE's statement (the n of its PREPARE); an ERR's error number */
+	RG_EVK_PREPARED, RG_EVK_ERROR_CODE,
 	RG_EVK__COUNT
 };
 

@@ -24,7 +24,8 @@ int rg_mysql_new(const struct rg_config *cfg, struct rg_gw *svc, struct rg_mysql
 	m->password_timeout_ms = cfg ? (uint32_t)cfg->limits.password_timeout_ms : 10000;
 	m->login_timeout_ms = cfg ? (uint32_t)cfg->limits.login_timeout_ms : 60000;
 	m->cls = calloc(m->workers ? m->workers : 1, sizeof(*m->cls));
-	if (!m->cls) {
+	if (!m->cls || rg_gw_counters_add(svc, "mysql", &m->cnt)) {
+		free(m->cls);
 		free(m);
 		return -ENOMEM;
 	}

@@ -126,6 +126,9 @@ static void auth_audit(struct my_sess *ms, enum rg_auth_err e, const char *detai
 {
 	char d[200], u[80];
 
+	ms->cnt->auth_fail++;
+	ms->cnt->auth_fail_by[(unsigned)e < RG_GW_AUTH_REASONS ? (unsigned)e : 0]++;
+	my_ev_auth_fail(ms, rg_auth_err_name(e), detail);
 	rg_log("event=auth_fail proto=mysql sess=%llu reason=%s sub=- user=%s peer=%s target=%s "
 	       "detail=%s",
 	       (unsigned long long)ms->id, rg_auth_err_name(e),
@@ -184,6 +187,8 @@ static void token_checked(struct rg_sess *s, enum rg_auth_err e, const struct rg
 
 		rg_log("event=unknown_target proto=mysql sess=%llu peer=%s sub=%s user=%s",
 		       (unsigned long long)ms->id, ms->peer, sub, u);
+		ms->cnt->unknown_database++;
+		my_ev_auth_fail(ms, "unknown_target", NULL);
 		snprintf(msg, sizeof(msg), "Access denied: no target named '%.64s' (ringgate)",
 			 ms->login->user);
 		my_close_err(s, ms->login->fe_seq, RG_MY_ER_ACCESS_DENIED, "28000", msg);
@@ -191,6 +196,8 @@ static void token_checked(struct rg_sess *s, enum rg_auth_err e, const struct rg
 	}
 	rg_log("event=auth_ok proto=mysql sess=%llu sub=%s user=%s peer=%s target=%s",
 	       (unsigned long long)ms->id, sub, u, ms->peer, ms->tgt->cfg->name);
+	ms->cnt->auth_ok++;
+	my_ev_auth_ok(ms);
 	my_pending_done(ms);
 	if (!rg_gw_session_enter(ms->m->svc)) {
 		rg_log("event=session_refused proto=mysql sess=%llu peer=%s sub=%s "
@@ -701,6 +708,8 @@ static void login_done(struct rg_sess *s)
 	       rg_logval(lg->be_version, (char[80]){0}, 80),
 	       rg_logval(lg->probe_mode, (char[160]){0}, 160),
 	       (unsigned long long)((my_mono_us() - lg->connect_us) / 1000));
+	rg_gw_lat_observe(&ms->cnt->login_lat, my_mono_us() - lg->connect_us);
+	my_ev_session_start(ms, ms->tgt->cfg->user, ms->be_tls != NULL, lg->be_plugin);
 	ms->multi_stmts = ms->caps & RG_MY_CLIENT_MULTI_STATEMENTS;
 	ms->token_end_ms = rg_auth_verifier_session_end_ms(
 	    rg_gw_verifier(ms->m->svc, rg_auth_principal_iss(ms->ident)), ms->ident);
@@ -927,6 +936,8 @@ bool my_expiry_timer(struct rg_sess *s)
 	if (left <= 0) {
 		rg_log("event=session_expired proto=mysql sess=%llu peer=%s target=%s",
 		       (unsigned long long)ms->id, ms->peer, ms->tgt->cfg->name);
+		ms->cnt->token_expired++;
+		ms->end_reason = "token_expired";
 		/* the agent is between commands or inside one: an ERR out of turn is what a
 		 * server shutting the connection sends (ER_CONNECTION_KILLED) */
 		my_close_err(s, 0, 1927, "70100",

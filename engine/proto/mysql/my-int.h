@@ -11,6 +11,7 @@
  *   relay.c    the logged-in session: commands framed and forwarded, each response followed
  *              to its end, prepared statement ids and COM_SET_OPTION tracked; the seams where
  *              statement policy and row masking plug in (my_judge_*, my_row_hook)
+ *   audit.c    what the session leaves in the audit trail (engine/evidence's session events)
  * Never: a target's secret or an agent's token in a log line or in a byte to the agent.
  */
 #ifndef RG_PROTO_MYSQL_MY_INT_H
@@ -90,6 +91,12 @@ struct rg_mysql {
 	size_t n_targets;
 	uint32_t password_timeout_ms, login_timeout_ms;
 	struct rg_myclass **cls; /* [workers]: the lexing guard's classifier (policy.c) */
+	struct rg_gw_counters *cnt; /* [workers]: /metrics' protocol="mysql" */
+	/* the audit trail (audit.c; NULL: none): set once before the workers start */
+	struct rg_audit *audit;
+	struct rg_events *events;
+	bool ev_keep;	      /* audit.literals: keep: EXECUTE parameters are recorded */
+	bool audit_fail_open; /* audit.on_error: allow */
 };
 
 struct my_listener {
@@ -161,6 +168,10 @@ struct my_cmd {
 	char *text;	     /* PREPARE: the statement's text, for judging it again (heap) */
 	uint32_t tlen;
 	uint64_t gen;	     /* PREPARE: the bundle generation that judged it */
+	uint64_t t0_us;	     /* CLOCK_MONOTONIC when it went to the target */
+	uint32_t ev_n;	     /* its statement number in the audit trail, 0: not a statement */
+	uint32_t ev_plen;
+	uint8_t *ev_params; /* EXECUTE under audit.literals: keep: its parameters (heap) */
 };
 
 /* A prepared statement the target created for this session (relay.c). */
@@ -171,6 +182,9 @@ struct my_stmt {
 	char *text;   /* its text (heap), judged again at EXECUTE after a reload */
 	uint32_t tlen;
 	uint64_t gen; /* the bundle generation that judged it */
+	uint32_t ev_n;	   /* the audit trail's number of its PREPARE */
+	uint8_t *ev_types; /* the last EXECUTE's parameter types (2 per parameter, heap) */
+	uint8_t *ev_ld;	   /* parameters sent with SEND_LONG_DATA since (bitmap, heap) */
 };
 
 /* Whole-message framing over received chunks: a message split across chunks is copied
@@ -275,6 +289,9 @@ struct my_sess {
 	struct rg_identity rid;
 	struct rg_request req;
 	struct rg_my_lexing lex;
+	struct rg_gw_counters *cnt; /* this worker's (m->cnt) */
+	struct my_ev *ev;	    /* the audit trail's side, from the verified token on */
+	const char *end_reason;	    /* session_end's reason when not the close's (static) */
 };
 
 /* A run of bytes of one received buffer forwarded by reference as one send item. */
@@ -291,13 +308,20 @@ enum my_verdict {
 	MY_ALLOW = 0,
 	MY_DENY, /* d filled */
 };
+/* What decided a statement, for its audit record. */
+struct my_judgement {
+	enum rg_gw_verdict v; /* the bundle's (HOLD is refused: no approvals on MySQL yet) */
+	const char *rule;     /* the deciding rule (valid until the worker's next judgement) */
+	const char *shadow;
+	const char *guard; /* ringgate's own refusal whatever the rules say ("lexing_guard") */
+};
 void my_policy_session(struct my_sess *ms);
 /* The session's lexing state from the probe's answer and the target's version string; false
  * (why filled) when the target lexes in a way the classifier does not follow. */
 bool my_policy_lexing(struct my_sess *ms, const char *version, const char *sql_mode,
 		      const char *charset, char *why, size_t whylen);
 enum my_verdict my_judge_text(struct my_sess *ms, const uint8_t *sql, size_t len, uint64_t *gen,
-			      struct my_deny *d);
+			      struct my_deny *d, struct my_judgement *j);
 uint64_t my_policy_gen(const struct my_sess *ms);
 bool my_policy_hidden_kill(struct my_sess *ms, const uint8_t *sql, size_t len);
 void my_policy_free(struct rg_mysql *m);
@@ -353,6 +377,34 @@ void my_kill_unregister(struct my_kill_node *k);
  * identity digest (any thread). */
 bool my_kill_lookup(uint32_t conn_id, const void *target, const uint8_t ident[32],
 		    uint32_t *upstream_id);
+
+/* audit.c: records of the session (no-ops without a trail or before the token verified) */
+void my_ev_auth_ok(struct my_sess *ms);
+void my_ev_auth_fail(struct my_sess *ms, const char *reason, const char *detail);
+void my_ev_session_start(struct my_sess *ms, const char *user, bool tls, const char *method);
+void my_ev_session_end(struct my_sess *ms, const char *reason);
+void my_ev_free(struct my_sess *ms);
+void my_ev_violation(struct my_sess *ms, const char *side, const char *what, const char *err);
+/* True (d filled) when the trail cannot be written and statements must be refused. */
+bool my_ev_refuse(struct my_sess *ms, struct my_deny *d);
+/* A statement: kind 'Q' query, 'P' prepare, 'X' execute (prepared: its PREPARE's n).
+ * Returns its number n (0: not recorded). */
+uint32_t my_ev_stmt(struct my_sess *ms, char kind, const uint8_t *sql, size_t len,
+		    uint32_t prepared, const struct my_judgement *j, const struct my_deny *d);
+/* COM_STMT_EXECUTE p[0..n) of st: its parameters onto c (audit.literals: keep). */
+void my_ev_params(struct my_sess *ms, struct my_cmd *c, struct my_stmt *st, const uint8_t *p,
+		  size_t n);
+/* COM_STMT_SEND_LONG_DATA p[0..n): that parameter's value is not in the next EXECUTE. */
+void my_ev_long_data(struct my_sess *ms, const uint8_t *p, size_t n);
+/* A target message of the head command c (after it was forwarded): rows, bytes, errors. */
+void my_ev_be(struct my_sess *ms, const struct my_cmd *c, const struct rg_my_msg *m,
+	      enum rg_my_kind k);
+void my_ev_fe(struct my_sess *ms, size_t bytes);
+/* c's response is complete (ring_pop): its stmt_end, the latency histogram. */
+void my_ev_cmd_end(struct my_sess *ms, struct my_cmd *c);
+/* Masking (my_row_hook): one row of the head command rewritten; hit: detectors' bits. */
+void my_ev_masked(struct my_sess *ms, uint32_t hit);
+void my_ev_stmt_free(struct my_stmt *st);
 
 /* relay.c */
 void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf *b, bool copy,

@@ -6,13 +6,23 @@
 #ifndef RG_PROTO_MYSQL_H
 #define RG_PROTO_MYSQL_H
 
+struct rg_audit;
 struct rg_config;
+struct rg_config_audit;
+struct rg_events;
 struct rg_gw;
 struct rg_mysql;
 
 /* The module object over the shared gateway services (svc must outlive it). 0 or -ENOMEM. */
 int rg_mysql_new(const struct rg_config *cfg, struct rg_gw *svc, struct rg_mysql **out);
 void rg_mysql_free(struct rg_mysql *m);
+
+/* The audit trail the sessions write to (audit.c, docs/audit.md): its session events (one
+ * writer per worker, shared with the other protocols) and the config's literal and on_error
+ * policy. Before the workers start; 0. rg_mysql_audit_free before the trail closes. */
+int rg_mysql_set_audit(struct rg_mysql *m, struct rg_audit *a, struct rg_events *ev,
+		       const struct rg_config_audit *ac);
+void rg_mysql_audit_free(struct rg_mysql *m);
 
 /* What main.c's protocol table holds (gateway.h); its mod argument is a struct rg_mysql. */
 extern const struct rg_gw_proto rg_mysql_proto;

@@ -114,21 +114,32 @@ static bool changes_lexing(struct my_sess *ms, const uint8_t *sql, size_t len)
 	return rg_myclass_changes_lexing(&f);
 }
 
+/* jo (NULL: not wanted) gets what decided, for the statement's audit record; the
+ * statement is counted for /metrics here (verdicts, rules). */
 enum my_verdict my_judge_text(struct my_sess *ms, const uint8_t *sql, size_t len, uint64_t *gen,
-			      struct my_deny *d)
+			      struct my_deny *d, struct my_judgement *jo)
 {
 	struct rg_gw_deny gd;
 	struct rg_gw_judgement j = {0};
+	struct my_judgement jl;
 	enum rg_gw_verdict v;
 
+	if (!jo)
+		jo = &jl;
 	v = rg_gw_policy_judge(ms->m->svc, ms->worker, &ms->req, (const char *)sql, len, false, &gd,
 			       &j);
 	*gen = j.gen;
-	if (v == RG_GW_VERDICT_PASS)
+	*jo = (struct my_judgement){.v = v, .rule = j.rule, .shadow = j.shadow_rule};
+	if (j.rule)
+		rg_gw_count_rule(ms->cnt, j.rule, v == RG_GW_VERDICT_HOLD ? RG_GW_VERDICT_DENY : v);
+	if (v == RG_GW_VERDICT_PASS) {
+		ms->cnt->stmt_passed++;
 		return MY_ALLOW;
+	}
 	if (v == RG_GW_VERDICT_DENY || v == RG_GW_VERDICT_HOLD) {
 		char sub[MY_SUB_LOG_LEN];
 
+		ms->cnt->stmt_denied++;
 		d->code = RG_MY_ER_TABLEACCESS_DENIED;
 		snprintf(d->sqlstate, sizeof(d->sqlstate), "42000");
 		snprintf(d->msg, sizeof(d->msg), "%s", gd.message);
@@ -140,6 +151,9 @@ enum my_verdict my_judge_text(struct my_sess *ms, const uint8_t *sql, size_t len
 	if (changes_lexing(ms, sql, len)) {
 		char sub[MY_SUB_LOG_LEN];
 
+		ms->cnt->lexing_denied++;
+		ms->cnt->stmt_denied++;
+		jo->guard = "lexing_guard";
 		d->code = RG_MY_ER_SPECIFIC_ACCESS_DENIED;
 		snprintf(d->sqlstate, sizeof(d->sqlstate), "42000");
 		snprintf(d->msg, sizeof(d->msg),
@@ -150,6 +164,8 @@ enum my_verdict my_judge_text(struct my_sess *ms, const uint8_t *sql, size_t len
 		       ms->tgt->cfg->name);
 		return MY_DENY;
 	}
+	ms->cnt->stmt_allowed += v == RG_GW_VERDICT_ALLOW;
+	ms->cnt->stmt_logged += v == RG_GW_VERDICT_LOG;
 	if (v == RG_GW_VERDICT_LOG) {
 		char sub[MY_SUB_LOG_LEN];
 

@@ -18,15 +18,18 @@
 
 /* st: the statement the target prepared (NULL for MariaDB's "last prepared", id -1: judged
  * at its PREPARE a moment ago). One judged by an older bundle is judged again, by its text. */
-static enum my_verdict my_judge_execute(struct my_sess *ms, struct my_stmt *st,
-					struct my_deny *d)
+static enum my_verdict my_judge_execute(struct my_sess *ms, struct my_stmt *st, struct my_deny *d,
+					struct my_judgement *j)
 {
 	uint64_t gen;
 	enum my_verdict v;
 
-	if (!st || !st->text || st->gen == my_policy_gen(ms))
+	/* the text is kept for the audit trail too: a statement prepared with no bundle in
+	 * force (gen 0) stays pass-through, as before */
+	*j = (struct my_judgement){.v = st && st->gen ? RG_GW_VERDICT_ALLOW : RG_GW_VERDICT_PASS};
+	if (!st || !st->text || !st->gen || st->gen == my_policy_gen(ms))
 		return MY_ALLOW;
-	v = my_judge_text(ms, (const uint8_t *)st->text, st->tlen, &gen, d);
+	v = my_judge_text(ms, (const uint8_t *)st->text, st->tlen, &gen, d, j);
 	if (v == MY_ALLOW)
 		st->gen = gen;
 	return v;
@@ -56,6 +59,7 @@ static bool stmt_add(struct my_sess *ms, uint32_t id, uint16_t nparams, uint16_t
 
 	if (st) {
 		free(st->text);
+		my_ev_stmt_free(st);
 	} else {
 		if (ms->nstmts == MY_STMTS_MAX)
 			return false;
@@ -69,7 +73,9 @@ static bool stmt_add(struct my_sess *ms, uint32_t id, uint16_t nparams, uint16_t
 			ms->capstmts = cap;
 		}
 		st = &ms->stmts[ms->nstmts++];
+		st->ev_types = st->ev_ld = NULL;
 	}
+	st->ev_n = c->ev_n;
 	st->id = id;
 	st->nparams = nparams;
 	st->ncols = ncols;
@@ -88,6 +94,7 @@ static void stmt_del(struct my_sess *ms, uint32_t id)
 
 	if (st) {
 		free(st->text);
+		my_ev_stmt_free(st);
 		*st = ms->stmts[--ms->nstmts];
 	}
 	if (ms->have_last_stmt && ms->last_stmt == id)
@@ -96,8 +103,10 @@ static void stmt_del(struct my_sess *ms, uint32_t id)
 
 static void stmts_clear(struct my_sess *ms)
 {
-	for (size_t i = 0; i < ms->nstmts; i++)
+	for (size_t i = 0; i < ms->nstmts; i++) {
 		free(ms->stmts[i].text);
+		my_ev_stmt_free(&ms->stmts[i]);
+	}
 	ms->nstmts = 0;
 	ms->have_last_stmt = false;
 }
@@ -107,8 +116,10 @@ void my_relay_free(struct my_sess *ms)
 	while (ms->n) {
 		free(ms->ring[ms->head].err);
 		free(ms->ring[ms->head].text);
+		free(ms->ring[ms->head].ev_params);
 		ms->ring[ms->head].err = NULL;
 		ms->ring[ms->head].text = NULL;
+		ms->ring[ms->head].ev_params = NULL;
 		ms->head = (ms->head + 1) % MY_INFLIGHT;
 		ms->n--;
 	}
@@ -134,6 +145,8 @@ static struct my_cmd *ring_push(struct rg_sess *s, uint8_t cmd, enum my_resp res
 	c->cmd = cmd;
 	c->resp = (uint8_t)resp;
 	c->seq = seq;
+	if (resp != R_LOCAL)
+		c->t0_us = my_mono_us(); /* its answer's time: stmt_end, /metrics */
 	ms->n++;
 	if (ms->n == MY_INFLIGHT) { /* full: stop reading the agent until one is answered */
 		ms->fe_paused = true;
@@ -166,6 +179,7 @@ static void ring_pop(struct rg_sess *s, struct my_run *run, int *err)
 {
 	struct my_sess *ms = rg_sess_priv(s);
 
+	my_ev_cmd_end(ms, &ms->ring[ms->head]); /* its answer is complete: stmt_end */
 	free(ms->ring[ms->head].text); /* a PREPARE the target refused */
 	ms->ring[ms->head].text = NULL;
 	ms->head = (ms->head + 1) % MY_INFLIGHT;
@@ -272,6 +286,7 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 	struct my_cmd *c;
 
 	(void)stop;
+	my_ev_fe(ms, (size_t)m->total);
 	if (ms->fe_infile) { /* a LOCAL INFILE file packet: relayed; empty ends the file */
 		ms->ring[ms->head].seq = m->seq_next;
 		my_forward(s, RG_BE, run, b, m->start, (size_t)m->total, copy, err);
@@ -293,16 +308,18 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 	case RG_MY_COM_STMT_PREPARE: {
 		const uint8_t *t = my_msg_payload(m, &heap);
 		struct my_kill k = {0};
+		struct my_judgement j;
 		enum my_verdict v;
 		uint64_t gen = 0;
 		char *text = NULL;
+		uint32_t evn;
 		bool plain;
 
 		if (!t) {
 			*err = -ENOMEM;
 			return;
 		}
-		v = my_judge_text(ms, t + 1, (size_t)m->len - 1, &gen, &d);
+		v = my_judge_text(ms, t + 1, (size_t)m->len - 1, &gen, &d, &j);
 		/* a plain KILL is translated (kill.c); any other KILL, wherever it hides in
 		 * the text, is refused: agents of a target share its user (policy.c) */
 		plain = cmd == RG_MY_COM_QUERY && my_kill_parse(t + 1, (size_t)m->len - 1, &k) == 1;
@@ -312,8 +329,17 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 				  "Access denied; only %s reaches the target through ringgate",
 				  "KILL [HARD|SOFT] [CONNECTION|QUERY] <connection id>");
 			v = MY_DENY;
+			j.guard = "kill";
 		}
-		if (v == MY_ALLOW && cmd == RG_MY_COM_STMT_PREPARE && gen &&
+		if (v == MY_ALLOW && my_ev_refuse(ms, &d)) {
+			v = MY_DENY;
+			j.guard = "audit_error";
+		}
+		evn = my_ev_stmt(ms, cmd == RG_MY_COM_QUERY ? 'Q' : 'P', t + 1, (size_t)m->len - 1,
+				 0, &j, &d);
+		/* the text stays with the statement: judged again after a reload, and named
+		 * by its executions' records */
+		if (v == MY_ALLOW && cmd == RG_MY_COM_STMT_PREPARE && (gen || ms->ev) &&
 		    !(text = malloc((size_t)m->len - 1 ? (size_t)m->len - 1 : 1))) {
 			free(heap);
 			*err = -ENOMEM;
@@ -327,18 +353,30 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 			return;
 		}
 		if (plain) {
+			unsigned before = ms->n;
+
 			kill_translate(s, m, &k, run, err);
+			c = &ms->ring[(ms->head + ms->n - 1) % MY_INFLIGHT];
+			if (ms->n > before && c->resp != R_LOCAL)
+				c->ev_n = evn;
 			return;
 		}
+		if (cmd == RG_MY_COM_QUERY)
+			ms->cnt->queries++;
+		else
+			ms->cnt->parses++;
 		c = ring_push(s, cmd, cmd == RG_MY_COM_QUERY ? R_FIRST : R_PREP_FIRST, m->seq_next);
+		c->ev_n = evn;
 		c->text = text;
 		c->tlen = (uint32_t)(m->len - 1);
 		c->gen = gen;
 		break;
 	}
 	case RG_MY_COM_STMT_EXECUTE: {
-		uint32_t id;
+		uint32_t id, evn;
 		struct my_stmt *st = NULL;
+		struct my_judgement j;
+		enum my_verdict v;
 
 		if (m->len < 5) {
 			my_violation(s, RG_FE, "stmt_execute", RG_MY_E_TRUNCATED);
@@ -362,12 +400,28 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 		}
 		if (!st && ms->have_last_stmt && !prepare_in_flight(ms))
 			st = stmt_find(ms, ms->last_stmt);
-		if (my_judge_execute(ms, st, &d) != MY_ALLOW) {
+		v = my_judge_execute(ms, st, &d, &j);
+		if (v == MY_ALLOW && my_ev_refuse(ms, &d)) {
+			v = MY_DENY;
+			j.guard = "audit_error";
+		}
+		evn = my_ev_stmt(ms, 'X', st ? (const uint8_t *)st->text : NULL, st ? st->tlen : 0,
+				 st ? st->ev_n : 0, &j, &d);
+		if (v != MY_ALLOW) {
 			refuse(s, cmd, m->seq_next, &d, err);
 			return;
 		}
 		c = ring_push(s, cmd, R_FIRST, m->seq_next);
 		c->binary = true;
+		c->ev_n = evn;
+		if (evn && ms->m->ev_keep && st) {
+			uint8_t *hp = NULL;
+			const uint8_t *pl = my_msg_payload(m, &hp);
+
+			if (pl)
+				my_ev_params(ms, c, st, pl, (size_t)m->len);
+			free(hp);
+		}
 		break;
 	}
 	case RG_MY_COM_STMT_FETCH:
@@ -375,6 +429,7 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 		c->binary = true;
 		break;
 	case RG_MY_COM_STMT_SEND_LONG_DATA: /* no answer */
+		my_ev_long_data(ms, p, m->npackets > 1 ? RG_MY_MAX_PACKET : (size_t)m->len);
 		my_forward(s, RG_BE, run, b, m->start, (size_t)m->total, copy, err);
 		return;
 	case RG_MY_COM_STMT_CLOSE: { /* no answer */
@@ -396,10 +451,19 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 		c->option = opt;
 		break;
 	}
+	case RG_MY_COM_STMT_RESET: { /* the server forgets the statement's long data */
+		uint32_t id;
+		struct my_stmt *st;
+
+		if (rg_my_read_stmt_id(p, (size_t)m->len, cmd, &id) == 0 &&
+		    (st = stmt_find(ms, id)) && st->ev_ld)
+			memset(st->ev_ld, 0, ((size_t)st->nparams + 7) / 8);
+		c = ring_push(s, cmd, R_SIMPLE, m->seq_next);
+		break;
+	}
 	case RG_MY_COM_PING:
 	case RG_MY_COM_INIT_DB:
 	case RG_MY_COM_RESET_CONNECTION:
-	case RG_MY_COM_STMT_RESET:
 		c = ring_push(s, cmd, R_SIMPLE, m->seq_next);
 		break;
 	case RG_MY_COM_FIELD_LIST:
@@ -495,6 +559,7 @@ void my_be_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 	if (c->resp == R_ROWS && k == RG_MY_KIND_OTHER)
 		my_row_hook(ms, c, m);
 	my_forward(s, RG_FE, run, b, m->start, (size_t)m->total, copy, err);
+	my_ev_be(ms, c, m, k); /* rows, bytes, the ERR: the head command's stmt_end */
 	if (k == RG_MY_KIND_ERR && c->resp != R_ANY) {
 		ring_pop(s, run, err);
 		return;

@@ -132,6 +132,11 @@ void my_violation(struct rg_sess *s, enum rg_side from, const char *what, int er
 {
 	struct my_sess *ms = rg_sess_priv(s);
 
+	ms->cnt->protocol_violations++;
+	if (!ms->end_reason)
+		ms->end_reason = "protocol_violation";
+	my_ev_violation(ms, from == RG_FE ? "agent" : "target", what,
+			err == -ENOMEM ? "out_of_memory" : rg_my_strerror(err));
 	rg_log("event=protocol_violation proto=mysql sess=%llu peer=%s side=%s fe_state=%s "
 	       "be_state=%s what=%s err=%s",
 	       (unsigned long long)ms->id, ms->peer, from == RG_FE ? "agent" : "target",
@@ -152,6 +157,9 @@ void my_upstream_fail(struct rg_sess *s, const char *reason, const char *detail)
 	char d[200], sub[MY_SUB_LOG_LEN];
 
 	rg_logval(detail, d, sizeof(d));
+	ms->cnt->upstream_fail++;
+	if (!ms->end_reason)
+		ms->end_reason = "upstream_fail";
 	rg_log("event=upstream_fail proto=mysql sess=%llu peer=%s target=%s sub=%s reason=%s "
 	       "detail=%s",
 	       (unsigned long long)ms->id, ms->peer, ms->tgt ? ms->tgt->cfg->name : "-",
@@ -224,6 +232,9 @@ static int my_accept(struct rg_sess *s)
 	ms->m = l->m;
 	ms->accepted_ms = my_mono_ms();
 	ms->worker = rg_worker_id(rg_sess_worker(s));
+	ms->cnt = &ms->m->cnt[ms->worker];
+	ms->cnt->sessions++;
+	ms->cnt->sessions_active++;
 	ms->id = rg_gw_session_id(ms->m->svc);
 	/* the id the agent sees (handshake, CONNECTION_ID() is the target's): never 0 */
 	ms->conn_id = (uint32_t)ms->id ? (uint32_t)ms->id : 1;
@@ -275,13 +286,32 @@ static void my_close(struct rg_sess *s, enum rg_close_reason reason)
 		       (unsigned long long)ms->id, ms->peer, my_sub(ms, v, sizeof(v)),
 		       ms->tgt ? ms->tgt->cfg->name : "-", (int)reason, ms->quit ? "yes" : "no",
 		       my_fe_names[ms->fe], my_be_names[ms->be]);
+	if (ms->ev) {
+		static const char *const why[] = {
+		    [RG_CLOSE_PROTO] = "closed",	  [RG_CLOSE_EOF] = "eof",
+		    [RG_CLOSE_FE_ERROR] = "client_error", [RG_CLOSE_BE_ERROR] = "target_error",
+		    [RG_CLOSE_IDLE] = "idle_timeout",	  [RG_CLOSE_LINGER] = "linger",
+		    [RG_CLOSE_SHUTDOWN] = "shutdown",	  [RG_CLOSE_NOMEM] = "out_of_memory"};
+
+		my_ev_session_end(ms, ms->end_reason ? ms->end_reason
+				      : ms->quit     ? "quit"
+				      : (unsigned)reason <= RG_CLOSE_NOMEM && why[reason]
+					  ? why[reason]
+					  : "closed");
+	}
 	if (ms->login && ms->login->keywait) {
 		char d[200];
 
+		ms->cnt->auth_fail++;
+		ms->cnt->auth_fail_by[RG_AUTH_E_UNKNOWN_KID]++;
+		my_ev_auth_fail(ms, rg_auth_err_name(RG_AUTH_E_UNKNOWN_KID),
+				ms->login->keywait->detail);
 		rg_log("event=auth_fail proto=mysql sess=%llu reason=%s sub=- peer=%s detail=%s",
 		       (unsigned long long)ms->id, rg_auth_err_name(RG_AUTH_E_UNKNOWN_KID),
 		       ms->peer, rg_logval(ms->login->keywait->detail, d, sizeof(d)));
 	}
+	if (ms->cnt)
+		ms->cnt->sessions_active--;
 	my_kill_unregister(&ms->kn);
 	if (ms->tgt_counted)
 		rg_gw_target_closed(ms->tgt->gt, ms->worker);
@@ -290,6 +320,7 @@ static void my_close(struct rg_sess *s, enum rg_close_reason reason)
 	my_pending_done(ms);
 	my_login_free(ms);
 	my_relay_free(ms);
+	my_ev_free(ms);
 	free(ms->tls_err);
 	rg_auth_principal_free(ms->ident);
 	my_rx_free(&ms->fs);
@@ -369,6 +400,7 @@ static int my_fe_data(struct rg_sess *s, struct rg_buf *b)
 	}
 	if (ms->fe == FE_CLOSING)
 		return 0;
+	ms->cnt->fe_bytes += b->len;
 	/* bytes that arrived behind bytes already held keep their order */
 	if (ms->hold.len) {
 		if (ms->hold.len + b->len > MY_HOLD_MAX || rg_acc_append(&ms->hold, b->data, b->len))
@@ -391,6 +423,7 @@ static void be_process(struct rg_sess *s, struct rg_buf *b)
 	bool in_acc;
 	int err = 0, r;
 
+	ms->cnt->be_bytes += b->len;
 	while (!err && (ms->be == BE_HANDSHAKE || ms->be == BE_AUTH || ms->be == BE_PROBE ||
 			ms->be == BE_RELAY)) {
 		int expect;
