@@ -1838,7 +1838,14 @@ static void normalize(struct rg_myclass *c, size_t i, size_t e)
 		if (k > i) {
 			const struct rg_my_tok *p = &c->toks[k - 1];
 			bool dot = punct(c, k, e, '.') || punct(c, k - 1, e, '.');
-			if (!(dot && p->off + p->len == t->off))
+			/* operators of two or three characters stay whole (>=, <>, <=>, !=, <<,
+			 * ||, &&): never -- or / * (a comment once joined) */
+			bool op = p->kind == RG_MY_TOK_PUNCT && t->kind == RG_MY_TOK_PUNCT &&
+				  p->len == 1 && t->len == 1 && c->s[p->off] && c->s[t->off] &&
+				  ((strchr("<>!=", c->s[p->off]) && strchr("<>=", c->s[t->off])) ||
+				   (c->s[p->off] == '|' && c->s[t->off] == '|') ||
+				   (c->s[p->off] == '&' && c->s[t->off] == '&'));
+			if (!((dot || op) && p->off + p->len == t->off))
 				norm_put(c, " ", 1);
 		}
 		size_t d = 0;

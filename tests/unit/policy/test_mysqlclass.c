@@ -581,6 +581,12 @@ static void test_normalization(void **state)
 	assert_string_equal(fm.normalized, "SELECT ?; DELETE FROM `t``x`");
 	assert_int_equal(fm.nfingerprints, 2);
 	assert_true(fm.fingerprints[0] != fm.fingerprints[1]);
+	/* operators stay whole; a minus before a minus never becomes a comment marker */
+	struct tc o = { "SELECT a FROM t WHERE a>=1 AND b <> 2 AND c<=>3 AND d != 4 AND e--5 OR f||g",
+			0, 0, 0, NULL, NULL };
+	struct rg_sql_facts fo = run_case(&o, RG_SQLCLASS_NORMALIZE);
+	assert_string_equal(fo.normalized, "SELECT a FROM t WHERE a >= ? AND b <> ? AND c <=> ? "
+					   "AND d != ? AND e - - ? OR f || g");
 }
 
 static void test_validate_only_has_no_facts(void **state)
