@@ -11,6 +11,7 @@
  *   relay.c    the logged-in session: commands framed and forwarded, each response followed
  *              to its end, prepared statement ids and COM_SET_OPTION tracked; the seams where
  *              statement policy and row masking plug in (my_judge_*, my_row_hook)
+ *   mask.c     result columns, the session's mask plan, rows rewritten by mask rules
  * Never: a target's secret or an agent's token in a log line or in a byte to the agent.
  */
 #ifndef RG_PROTO_MYSQL_MY_INT_H
@@ -153,6 +154,7 @@ struct my_cmd {
 	uint8_t resp;	     /* enum my_resp */
 	uint8_t seq;	     /* the next packet of this exchange must carry this id */
 	bool binary;	     /* rows are binary-protocol (EXECUTE, FETCH) */
+	bool cursor;	     /* EXECUTE: asks for a cursor (its FETCHes use its columns) */
 	uint16_t option;     /* COM_SET_OPTION's value */
 	uint16_t nparams;    /* PREPARE: from PREPARE_OK */
 	uint64_t left;	     /* definitions still to come */
@@ -161,6 +163,7 @@ struct my_cmd {
 	char *text;	     /* PREPARE: the statement's text, for judging it again (heap) */
 	uint32_t tlen;
 	uint64_t gen;	     /* PREPARE: the bundle generation that judged it */
+	uint32_t stmt_id;    /* EXECUTE, FETCH: the statement (masking: a cursor's columns) */
 };
 
 /* A prepared statement the target created for this session (relay.c). */
@@ -275,6 +278,7 @@ struct my_sess {
 	struct rg_identity rid;
 	struct rg_request req;
 	struct rg_my_lexing lex;
+	struct my_mask *mask; /* masking (mask.c): NULL until a result is masked */
 };
 
 /* A run of bytes of one received buffer forwarded by reference as one send item. */
@@ -353,6 +357,34 @@ void my_kill_unregister(struct my_kill_node *k);
  * identity digest (any thread). */
 bool my_kill_lookup(uint32_t conn_id, const void *target, const uint8_t ident[32],
 		    uint32_t *upstream_id);
+
+/* mask.c: the columns of each result as they stream by, then its rows. */
+struct my_mask;
+/* Rows rewritten by mask rules in a session, for the audit (det: by enum rg_detector, a
+ * row counted once per detector that changed it; det_hit: bits 1u << detector, bit 31: a
+ * column rule). */
+struct my_mask_counts {
+	uint64_t rows;
+	uint64_t det[32];
+	uint32_t det_hit;
+};
+const struct my_mask_counts *my_mask_counts(const struct my_sess *ms);
+bool my_mask_string_type(uint8_t type);
+int my_mask_cols_begin(struct my_sess *ms, uint64_t ncols);
+int my_mask_col(struct my_sess *ms, const uint8_t *p, size_t n);
+/* The result just described is an EXECUTE's that opened a cursor: FETCH rows of stmt use
+ * its columns. */
+int my_mask_cursor_keep(struct my_sess *ms, uint32_t stmt);
+void my_mask_stmt_closed(struct my_sess *ms, uint32_t stmt);
+/* A row of c's result: 0 with *out NULL (forward it as it is), 0 with *out set (send that
+ * packet instead), <0 (fail closed: enum rg_my_err or -ENOMEM). */
+int my_mask_row(struct my_sess *ms, const struct my_cmd *c, const struct rg_my_msg *m,
+		const struct rg_acc **out);
+/* Pure: rebuild a parsed row with the masker's fields as one packet (seq) appended to out. */
+int my_mask_rebuild(bool binary, const uint8_t *types, uint32_t ncols, const uint8_t *p, size_t n,
+		    const struct rg_my_field *f, const struct rg_mask_out_field *o, uint8_t seq,
+		    struct rg_acc *out);
+void my_mask_free(struct my_sess *ms);
 
 /* relay.c */
 void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf *b, bool copy,
