@@ -1,0 +1,265 @@
+#!/usr/bin/env python3
+"""Inline masking of MySQL result rows (issue #14, docs/mysql.md "Masking").
+
+A real MariaDB 10.11 behind ringgate with rules/baseline + rules/pii + a test pack whose
+column rules name this test's table (`*.customers.ssn` static, `*.customers.dob` null):
+the same rows read straight from MariaDB show cards, SSNs and emails; read through ringgate
+they are masked -- in text-protocol results (PyMySQL), with aliases and expressions, in
+multi-statement result sets, in binary-protocol results (mysql2's execute: COM_STMT_PREPARE
+and COM_STMT_EXECUTE, its rows decoded by mysql2), in a wide row and a 1 MiB value, and in a
+20000-row result where 1 % of the rows hold an email. Invalid cards, rows without PII and
+NULLs pass as they are; no unmasked value reaches the agent; the session stays usable.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "lib"))
+import mariadb  # noqa: E402
+import rgtest  # noqa: E402
+from rgtest import check  # noqa: E402
+from test_mysql_gateway import Certs, _NoPg, write_secret  # noqa: E402
+
+pymysql = mariadb.require_pymysql()
+
+CARD, BADCARD = "4111 1111 1111 1111", "4111 1111 1111 1112"
+SSN, EMAIL, EMAIL2 = "536-22-1234", "ada@example.com", "bob@example.org"
+SECRETS = (CARD, SSN, EMAIL, EMAIL2, "1990-01-31")  # (the BIGINT card: no detector)
+
+PACK = """version: 1
+pack: mymask
+masks:
+  - id: mymask.customers-ssn
+    description: this test's SSN column, masked whatever it holds
+    columns: ["*.customers.ssn"]
+    style: static
+    text: "***-**-****"
+  - id: mymask.customers-dob
+    description: this test's date of birth column is dropped
+    columns: ["*.customers.dob"]
+    style: "null"
+"""
+
+NODE = r"""
+'use strict';
+const fs = require('fs');
+const mysql = require('mysql2/promise');
+(async () => {
+  const env = process.env;
+  const c = await mysql.createConnection({
+    host: '127.0.0.1', port: Number(env.MYSQL_PORT), user: env.MYSQL_USER,
+    password: env.MYSQL_PASSWORD, database: env.MYSQL_DATABASE,
+    ssl: { ca: fs.readFileSync(env.MYSQL_SSL_CA) },
+    authPlugins: { mysql_clear_password: () => () => Buffer.from(env.MYSQL_PASSWORD + '\0') },
+    dateStrings: true,
+  });
+  const out = {};
+  let [rows] = await c.execute(
+    'SELECT id, name, email, card, ssn, dob, note, n FROM customers WHERE id > ? ORDER BY id', [0]);
+  out.customers = rows;
+  [rows] = await c.execute('SELECT CONCAT(?, email) AS e, ssn AS s FROM customers WHERE id = ?',
+    ['to: ', 1]);
+  out.expr = rows;
+  [rows] = await c.execute('SELECT id, v FROM big ORDER BY id');
+  out.big_n = rows.length;
+  out.big_masked = rows.filter(r => r.v !== 'row ' + r.id).length;
+  out.big_leak = rows.filter(r => r.v.includes('@example.com')).length;
+  [rows] = await c.execute('SELECT 7 AS seven');
+  out.after = rows[0].seven;
+  await c.end();
+  console.log(JSON.stringify(out));
+})().catch(e => { console.error(e); process.exit(1); });
+"""
+
+
+class Stack:
+    def __init__(self):
+        self.certs = Certs()
+        self.db = mariadb.MariaServer()
+        self.db.start()
+        self.iss = rgtest.DevIssuer()
+        self.dir = tempfile.mkdtemp(prefix="rgtest-mymask-")
+        rgtest._register(self)
+        pack = os.path.join(self.dir, "pack")
+        os.makedirs(pack)
+        with open(os.path.join(pack, "mymask.yaml"), "w") as f:
+            f.write(PACK)
+        self.bundle = rgtest.compile_bundle(["rules/baseline", "rules/pii", pack],
+                                            os.path.join(self.dir, "b.rgb"))
+        key = rgtest.mask_key(self.dir)
+        db = self.db
+        targets = [{"name": "shop", "protocol": "mysql", "address": f"{db.host}:{db.port}",
+                    "database": db.database, "user": db.native_user,
+                    "password_file": write_secret(self.dir, "n", db.native_password),
+                    "tls": {"mode": "disable"}}]
+        listeners = [{"name": "my", "address": f"127.0.0.1:{rgtest.free_port()}",
+                      "protocol": "mysql",
+                      "tls": {"cert": self.certs.cert, "key": self.certs.key}}]
+        self.rg = rgtest.Ringgate(_NoPg(), identity=self.iss.identity(),
+                                  policy={"bundle": self.bundle, "hmac_key_file": key},
+                                  extra={"listeners": listeners, "targets": targets})
+        self.rg.start()
+
+    def stop(self):
+        rgtest._unregister(self)
+        for x in (self.rg, self.iss, self.db, self.certs):
+            try:
+                x.stop()
+            except Exception:
+                pass
+
+    def connect(self, **kw):
+        return pymysql.connect(host="127.0.0.1", port=self.rg.port, user="shop",
+                               password=self.iss.token(), ssl={"ca": self.certs.ca},
+                               connect_timeout=10, autocommit=True, **kw)
+
+
+def setup_data(st):
+    st.db.sql(f"""
+        CREATE TABLE customers (id INT PRIMARY KEY, name VARCHAR(40), email VARCHAR(80),
+            card VARCHAR(40), ssn CHAR(11), dob DATE, note TEXT, n BIGINT);
+        INSERT INTO customers VALUES
+          (1, 'Ada', '{EMAIL}', '{CARD}', '{SSN}', '1990-01-31', 'card {CARD} on file',
+           4111111111111111),
+          (2, 'Bob', '{EMAIL2}', '{BADCARD}', '666-12-3456', NULL, NULL, 42),
+          (3, 'Cy', NULL, NULL, NULL, NULL, 'nothing here', NULL),
+          (4, 'Di', 'not an email', 'n/a', '', '2001-02-03', '', 0);
+        CREATE TABLE big (id INT PRIMARY KEY, v VARCHAR(80));
+        INSERT INTO big SELECT seq, IF(seq % 100 = 0, CONCAT('user', seq, '@example.com'),
+            CONCAT('row ', seq)) FROM seq_1_to_20000;
+    """, database=st.db.database)
+
+
+def no_secret(rows, what):
+    blob = json.dumps(rows, default=str)
+    leaks = [s for s in SECRETS if s in blob]
+    check(not leaks, f"{what}: no unmasked value reaches the agent ({leaks})")
+
+
+def test_text_protocol(st):
+    direct = st.db.connect()
+    with direct.cursor() as c:
+        c.execute("SELECT email, card, ssn, dob FROM customers WHERE id = 1")
+        d = c.fetchone()
+    direct.close()
+    check(d[0] == EMAIL and d[1] == CARD and d[2] == SSN and str(d[3]) == "1990-01-31",
+          "read straight from MariaDB the row holds the email, card, SSN and date")
+    conn = st.connect()
+    with conn.cursor() as c:
+        c.execute("SELECT id, name, email, card, ssn, dob, note, n FROM customers ORDER BY id")
+        rows = c.fetchall()
+    r1, r2, r3, r4 = rows
+    check(r1[1] == "Ada" and r1[2] != EMAIL and "@" not in r1[2] and len(r1[2]) > 0,
+          f"email masked by its detector (hmac): {r1[2]!r}")
+    check(r1[3] != CARD and r1[3].endswith("1111"), f"valid card partially masked: {r1[3]!r}")
+    check(r1[4] == "***-**-****", f"ssn column rule (static): {r1[4]!r}")
+    check(r1[5] is None, "dob column rule (null): the DATE becomes NULL")
+    check(CARD not in r1[6] and r1[6].startswith("card "), f"card inside free text: {r1[6]!r}")
+    check(r1[7] == 4111111111111111, "a BIGINT is not a string column: detectors leave it")
+    check(r2[3] == BADCARD, "an invalid card (Luhn) passes as it is")
+    check(r2[4] == "***-**-****" and r2[5] is None and r2[6] is None,
+          "column rule on an invalid SSN; NULLs stay NULL")
+    check(r3 == (3, "Cy", None, None, None, None, "nothing here", None),
+          f"a row of NULLs and no PII passes untouched: {r3}")
+    check(r4[2] == "not an email" and r4[3] == "n/a" and r4[4] == "***-**-****" and
+          r4[5] is None, f"row 4: no detector match, column rules apply: {r4}")
+    no_secret(rows, "text protocol")
+    with conn.cursor() as c:
+        c.execute("SELECT email AS e, ssn AS s, CONCAT('<', email, '>') AS x FROM customers "
+                  "WHERE id = 1")
+        a = c.fetchone()
+    check(a[0] == r1[2], "the same email masks to the same value (hmac)")
+    check(a[1] == "***-**-****", "an alias keeps the column rule (org_table, org_name)")
+    check(a[2].startswith("<") and EMAIL not in a[2], f"an expression: detectors apply: {a[2]}")
+    conn.close()
+
+
+def test_multi_results_and_wide(st):
+    conn = st.connect(client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS)
+    with conn.cursor() as c:
+        c.execute("SELECT email FROM customers WHERE id = 1; SELECT id, n FROM customers "
+                  "WHERE id = 1; SELECT ssn, dob, name FROM customers WHERE id = 2")
+        sets = [c.fetchall()]
+        while c.nextset():
+            sets.append(c.fetchall())
+    check(len(sets) == 3, "three result sets")
+    check(EMAIL not in sets[0][0][0], "first result: email masked")
+    check(sets[1][0] == (1, 4111111111111111), "second result (numbers only) untouched")
+    check(sets[2][0] == ("***-**-****", None, "Bob"),
+          f"third result: its own column definitions apply: {sets[2][0]}")
+    cols = [f"'v{i}' AS c{i}" for i in range(300)]
+    cols[250] = f"'{CARD}' AS c250"
+    cols[299] = "ssn AS c299"
+    with conn.cursor() as c:
+        c.execute("SELECT " + ", ".join(cols) + " FROM customers WHERE id = 1")
+        w = c.fetchone()
+    check(len(w) == 300 and w[0] == "v0" and w[249] == "v249" and w[250].endswith("1111") and
+          CARD not in w[250] and w[299] == "***-**-****", "a 300-column row masked in place")
+    pad = "x" * (1 << 20)
+    with conn.cursor() as c:
+        c.execute(f"SELECT CONCAT(REPEAT('x', {1 << 20}), ' {EMAIL} ', REPEAT('x', {1 << 20}))"
+                  " AS big, 'tail' AS t")
+        b = c.fetchone()
+    check(EMAIL not in b[0] and b[0].startswith(pad) and b[0].endswith(pad) and b[1] == "tail",
+          "an email inside a 2 MiB value masked (the length prefix rewritten)")
+    with conn.cursor() as c:
+        c.execute("SELECT id, v FROM big ORDER BY id")
+        rows = c.fetchall()
+    masked = [r for r in rows if r[1] != f"row {r[0]}"]
+    check(len(rows) == 20000 and len(masked) == 200 and
+          all(r[0] % 100 == 0 for r in masked) and
+          not any("@example.com" in r[1] for r in rows),
+          f"20000 rows, the 200 holding an email masked ({len(masked)})")
+    conn.ping(reconnect=False)
+    conn.close()
+
+
+def test_binary_protocol(st):
+    from test_clients_node import node_modules
+    modules = node_modules()
+    js = os.path.join(st.dir, "mask_client.js")
+    with open(js, "w") as f:
+        f.write(NODE)
+    env = dict(os.environ, NODE_PATH=modules, MYSQL_PORT=str(st.rg.port), MYSQL_USER="shop",
+               MYSQL_PASSWORD=st.iss.token(), MYSQL_DATABASE=st.db.database,
+               MYSQL_SSL_CA=st.certs.ca)
+    r = subprocess.run(["node", js], env=env, capture_output=True, text=True, timeout=180)
+    check(r.returncode == 0, f"mysql2 execute() through ringgate: {r.stderr[-1500:]}")
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    rows = {x["id"]: x for x in out["customers"]}
+    r1, r2, r3 = rows[1], rows[2], rows[3]
+    check(r1["name"] == "Ada" and r1["email"] != EMAIL and "@" not in r1["email"],
+          f"binary: email masked (hmac): {r1['email']}")
+    check(r1["card"].endswith("1111") and r1["card"] != CARD, "binary: card partially masked")
+    check(r1["ssn"] == "***-**-****" and r1["dob"] is None,
+          "binary: ssn static, DATE column nulled through the NULL bitmap")
+    check(str(r1["n"]) == "4111111111111111", "binary: BIGINT untouched")
+    check(r2["card"] == BADCARD and r2["note"] is None, "binary: invalid card and NULL kept")
+    check(r3["email"] is None and r3["note"] == "nothing here", "binary: row 3 untouched")
+    check(out["expr"][0]["s"] == "***-**-****" and EMAIL not in out["expr"][0]["e"],
+          "binary: alias and expression")
+    check(out["big_n"] == 20000 and out["big_masked"] == 200 and out["big_leak"] == 0,
+          f"binary: 20000 rows, 200 masked ({out['big_masked']})")
+    check(out["after"] == 7, "binary: the connection is usable afterwards")
+    no_secret(out, "binary protocol")
+
+
+def main():
+    st = Stack()
+    try:
+        setup_data(st)
+        for t in (test_text_protocol, test_multi_results_and_wide, test_binary_protocol):
+            print(f"--- {t.__name__}", flush=True)
+            t(st)
+        log = open(st.rg.logfile).read()
+        check("event=mask_failed" not in log, "no row failed to mask")
+        check(not rgtest.sanitizer_reports(log), "no sanitizer report")
+    finally:
+        st.stop()
+
+
+if __name__ == "__main__":
+    main()
