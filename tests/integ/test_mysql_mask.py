@@ -247,15 +247,87 @@ def test_binary_protocol(st):
     no_secret(out, "binary protocol")
 
 
+def read_defs(conn, n):
+    for _ in range(n):
+        conn._read_packet()
+    if n and not conn.client_flag & (1 << 24):
+        conn._read_packet()  # EOF
+
+
+def test_cursor_fetch(st):
+    """COM_STMT_EXECUTE opening a cursor, then COM_STMT_FETCH: the fetched rows are masked
+    with the columns of that statement's EXECUTE (raw packets over PyMySQL)."""
+    from pymysql.constants import COMMAND
+    conn = st.connect()
+    conn._execute_command(COMMAND.COM_STMT_PREPARE,
+                          "SELECT id, email, ssn, dob FROM customers ORDER BY id")
+    pkt = conn._read_packet().get_all_data()
+    check(pkt[0] == 0, "PREPARE answered")
+    sid = pkt[1:5]
+    read_defs(conn, int.from_bytes(pkt[7:9], "little"))
+    read_defs(conn, int.from_bytes(pkt[5:7], "little"))
+    conn._execute_command(COMMAND.COM_STMT_EXECUTE, sid + b"\x01" + (1).to_bytes(4, "little"))
+    check(conn._read_packet().get_all_data()[0] == 4, "EXECUTE with a cursor: four columns")
+    read_defs(conn, 4)
+    raw = []
+    for _ in range(2):
+        conn._execute_command(COMMAND.COM_STMT_FETCH, sid + (2).to_bytes(4, "little"))
+        while True:
+            p = conn._read_packet()
+            if p.is_eof_packet():
+                break
+            raw.append(p.get_all_data())
+    blob = b"".join(raw)
+    check(len(raw) == 4 and all(r[0] == 0 for r in raw), f"two FETCHes of two binary rows "
+          f"({len(raw)})")
+    check(EMAIL.encode() not in blob and EMAIL2.encode() not in blob and
+          SSN.encode() not in blob and blob.count(b"***-**-****") == 3,
+          "cursor rows masked with the EXECUTE's columns (detectors and column rules)")
+    # row 1: bitmap byte 1 has the dob's bit (column 3: bit 5) set by the null rule
+    check(raw[0][1] & 0x20, "the DATE nulled through the NULL bitmap in a fetched row")
+    conn._execute_command(COMMAND.COM_STMT_CLOSE, sid)
+    conn.ping(reconnect=False)
+    check(True, "the session is usable after the cursor")
+    conn.close()
+
+
+def test_huge_rows(st):
+    """A row of 16 MiB and more (split into packets): forwarded as it is when nothing in it
+    matches; when it would need rewriting the session ends with an ERR (fail closed), never
+    the unmasked row. Runs last."""
+    st.db.sql("SET GLOBAL max_allowed_packet = 67108864")
+    conn = st.connect(max_allowed_packet=64 << 20)
+    n = 17 << 20
+    with conn.cursor() as c:
+        c.execute(f"SELECT REPEAT('a', {n}) AS big, 'x' AS t")
+        r = c.fetchone()
+    check(len(r[0]) == n and r[1] == "x", "a 17 MiB row without PII passes untouched")
+    try:
+        with conn.cursor() as c:
+            c.execute(f"SELECT CONCAT(REPEAT('a', {n}), ' {EMAIL}') AS big")
+            r = c.fetchone()
+        check(False, f"a 17 MiB row with an email is refused, not sent ({len(r[0])})")
+    except pymysql.err.MySQLError as e:
+        check(e.args[0] in (1153, 2013), f"a 17 MiB row with an email: the session ends "
+              f"with an ERR ({e.args})")
+    log = open(st.rg.logfile).read()
+    check("event=mask_failed" in log, "the failure is logged (event=mask_failed)")
+    st.db.sql("SET GLOBAL max_allowed_packet = DEFAULT")
+
+
 def main():
     st = Stack()
     try:
         setup_data(st)
-        for t in (test_text_protocol, test_multi_results_and_wide, test_binary_protocol):
+        for t in (test_text_protocol, test_multi_results_and_wide, test_binary_protocol,
+                  test_cursor_fetch):
             print(f"--- {t.__name__}", flush=True)
             t(st)
         log = open(st.rg.logfile).read()
         check("event=mask_failed" not in log, "no row failed to mask")
+        print("--- test_huge_rows", flush=True)
+        test_huge_rows(st)
+        log = open(st.rg.logfile).read()
         check(not rgtest.sanitizer_reports(log), "no sanitizer report")
     finally:
         st.stop()
