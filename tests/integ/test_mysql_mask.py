@@ -174,6 +174,11 @@ def test_text_protocol(st):
     check(a[0] == r1[2], "the same email masks to the same value (hmac)")
     check(a[1] == "***-**-****", "an alias keeps the column rule (org_table, org_name)")
     check(a[2].startswith("<") and EMAIL not in a[2], f"an expression: detectors apply: {a[2]}")
+    with conn.cursor() as c:
+        c.execute("SELECT CAST(email AS BINARY) AS b, ssn AS s FROM customers WHERE id = 1")
+        b = c.fetchone()
+    check(b == (EMAIL.encode(), "***-**-****"), "a binary string is not text: detectors "
+          "leave its bytes (column rules still apply)")
     conn.close()
 
 

@@ -2,7 +2,8 @@
  * mask.c: the policy's masks applied to MySQL result rows, text protocol (COM_QUERY) and
  * binary protocol (COM_STMT_EXECUTE, COM_STMT_FETCH). Owns a session's result columns (from
  * each result's ColumnDefinition41 packets: schema.org_table.org_name names a column rule's
- * glob, the type says whether detectors see the field), the session's mask plan, the
+ * glob, the type and character set say whether detectors see the field: text, not binary
+ * strings, whose bytes are not text and would be corrupted), the session's mask plan, the
  * rebuilding of a row, and the per-session count of masked rows by detector.
  *
  * Invariants: what is written back decodes for the column's type: string types take masked
@@ -17,14 +18,21 @@
 
 #define MY_CURSORS_MAX 16 /* statements whose EXECUTE opened a cursor, columns kept */
 
+#define NO_ORIGIN UINT32_MAX
+
+#define CHARSET_BINARY 63
+
 struct my_mcol {
-	uint8_t type;	/* enum rg_my_type */
-	char *origin;	/* "schema.table.column" (heap), NULL for an expression */
+	uint8_t type;	 /* enum rg_my_type */
+	bool detect;	 /* detectors look at its values (my_mask_detect_column) */
+	uint32_t origin; /* "schema.table.column" at names.p + origin, NO_ORIGIN: an expression */
 };
 
+/* A result's columns; grown to the widest result, nothing allocated per result after that. */
 struct my_mres {
 	struct my_mcol *cols;
 	uint32_t n, cap;
+	struct rg_acc names; /* the origins, NUL-terminated, one after the other */
 };
 
 struct my_mask {
@@ -41,7 +49,9 @@ struct my_mask {
 	struct rg_policy_plan *plan;
 	uint64_t plan_gen;
 	bool plan_ok;
-	/* per-row scratch, grown to the widest row */
+	/* scratch, grown to the widest row */
+	const char **origins;
+	uint32_t ocap;
 	struct rg_my_field *rf;
 	struct rg_mask_field *f;
 	uint8_t *types;
@@ -71,6 +81,11 @@ bool my_mask_string_type(uint8_t type)
 	}
 }
 
+bool my_mask_detect_column(uint8_t type, uint16_t charset)
+{
+	return my_mask_string_type(type) && (charset != CHARSET_BINARY || type == RG_MY_TYPE_JSON);
+}
+
 /* Whether masked text may be written back into a field of this type (else: NULL). JSON is
  * scanned but a changed JSON value becomes NULL: clients parse type 245 as JSON. */
 static bool text_writable(uint8_t type)
@@ -80,7 +95,7 @@ static bool text_writable(uint8_t type)
 
 static int put(struct rg_acc *out, const void *p, size_t n)
 {
-	return n ? (rg_acc_append(out, p, n) ? RG_MY_E_ARG : 0) : 0;
+	return n && rg_acc_append(out, p, n) ? RG_MY_E_ARG : 0;
 }
 
 static int put_lenenc_str(struct rg_acc *out, const uint8_t *p, size_t n)
@@ -166,15 +181,14 @@ int my_mask_rebuild(bool binary, const uint8_t *types, uint32_t ncols, const uin
 
 static void mres_clear(struct my_mres *r)
 {
-	for (uint32_t i = 0; i < r->n; i++)
-		free(r->cols[i].origin);
 	r->n = 0;
+	r->names.len = 0;
 }
 
 static void mres_free(struct my_mres *r)
 {
-	mres_clear(r);
 	free(r->cols);
+	rg_acc_free(&r->names);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -195,6 +209,7 @@ void my_mask_free(struct my_sess *ms)
 	for (unsigned i = 0; i < mk->ncursors; i++)
 		mres_free(&mk->cursors[i].cols);
 	rg_policy_mask_plan_free(mk->plan);
+	free(mk->origins);
 	free(mk->rf);
 	free(mk->f);
 	free(mk->types);
@@ -224,20 +239,25 @@ int my_mask_cols_begin(struct my_sess *ms, uint64_t ncols)
 	return 0;
 }
 
-static char *origin_of(const struct rg_my_column *c)
+/* rg_acc_append, for runs that may be empty (and then NULL) */
+static int app(struct rg_acc *a, const void *p, size_t n)
 {
-	size_t n;
-	char *s;
+	return n ? rg_acc_append(a, p, n) : 0;
+}
+
+/* The column's origin appended to names: its offset, NO_ORIGIN for an expression (no column
+ * rule can name it), or -ENOMEM. */
+static int64_t origin_of(const struct rg_my_column *c, struct rg_acc *names)
+{
+	size_t at = names->len;
 
 	if (!c->org_table.len || !c->org_name.len)
-		return NULL; /* an expression: no column rule can name it */
-	n = c->schema.len + c->org_table.len + c->org_name.len + 3;
-	s = malloc(n);
-	if (s)
-		snprintf(s, n, "%.*s.%.*s.%.*s", (int)c->schema.len, (const char *)c->schema.p,
-			 (int)c->org_table.len, (const char *)c->org_table.p, (int)c->org_name.len,
-			 (const char *)c->org_name.p);
-	return s;
+		return NO_ORIGIN;
+	if (at > UINT32_MAX - 1024 || app(names, c->schema.p, c->schema.len) ||
+	    app(names, ".", 1) || app(names, c->org_table.p, c->org_table.len) ||
+	    app(names, ".", 1) || app(names, c->org_name.p, c->org_name.len) || app(names, "", 1))
+		return -ENOMEM;
+	return (int64_t)at;
 }
 
 int my_mask_col(struct my_sess *ms, const uint8_t *p, size_t n)
@@ -245,6 +265,7 @@ int my_mask_col(struct my_sess *ms, const uint8_t *p, size_t n)
 	struct my_mask *mk = ms->mask;
 	struct rg_my_column c;
 	struct my_mcol *mc;
+	int64_t o;
 
 	if (!mk || mk->cur.n >= mk->want)
 		return RG_MY_E_VALUE;
@@ -259,11 +280,12 @@ int my_mask_col(struct my_sess *ms, const uint8_t *p, size_t n)
 		mk->cur.cols = nc;
 		mk->cur.cap = cap;
 	}
+	if ((o = origin_of(&c, &mk->cur.names)) < 0)
+		return -ENOMEM;
 	mc = &mk->cur.cols[mk->cur.n];
 	mc->type = c.type;
-	mc->origin = origin_of(&c);
-	if (!mc->origin && c.org_table.len && c.org_name.len)
-		return -ENOMEM;
+	mc->detect = my_mask_detect_column(c.type, c.charset);
+	mc->origin = (uint32_t)o;
 	mk->cur.n++;
 	mk->complete = mk->cur.n == mk->want;
 	return 0;
@@ -280,13 +302,11 @@ static int mres_copy(struct my_mres *dst, const struct my_mres *src)
 		dst->cols = nc;
 		dst->cap = src->n;
 	}
-	for (uint32_t i = 0; i < src->n; i++) {
-		dst->cols[i].type = src->cols[i].type;
-		dst->cols[i].origin = src->cols[i].origin ? strdup(src->cols[i].origin) : NULL;
-		dst->n = i + 1;
-		if (src->cols[i].origin && !dst->cols[i].origin)
-			return -ENOMEM;
-	}
+	if (app(&dst->names, src->names.p, src->names.len))
+		return -ENOMEM;
+	if (src->n)
+		memcpy(dst->cols, src->cols, src->n * sizeof(*dst->cols));
+	dst->n = src->n;
 	return 0;
 }
 
@@ -306,6 +326,8 @@ int my_mask_cursor_keep(struct my_sess *ms, uint32_t stmt)
 			i = stmt % MY_CURSORS_MAX; /* forget one: its FETCH then fails closed */
 	}
 	mk->cursors[i].stmt = stmt;
+	if (mk->rows_of == &mk->cursors[i].cols)
+		mk->plan_ok = false; /* its columns change */
 	return mres_copy(&mk->cursors[i].cols, &mk->cur);
 }
 
@@ -402,18 +424,21 @@ int my_mask_row(struct my_sess *ms, const struct my_cmd *c, const struct rg_my_m
 		return RG_MY_E_VALUE; /* rows whose columns are unknown: fail closed */
 	if (mk->rows_of != res || !mk->plan_ok || mk->plan_gen != gen ||
 	    !(plan = rg_policy_mask_plan_get(mk->plan, ctx))) {
-		const char **origins;
-
 		if (!mk->plan && !(mk->plan = rg_policy_mask_plan_new()))
 			return -ENOMEM;
-		origins = malloc((res->n ? res->n : 1) * sizeof(*origins));
-		if (!origins)
-			return -ENOMEM;
+		if (mk->ocap < res->n) {
+			const char **o = realloc(mk->origins, res->n * sizeof(*o));
+
+			if (!o)
+				return -ENOMEM;
+			mk->origins = o;
+			mk->ocap = res->n;
+		}
 		for (uint32_t i = 0; i < res->n; i++)
-			origins[i] = res->cols[i].origin;
-		r = rg_policy_mask_plan_build(ctx, &ms->req, origins, res->n, mk->plan, &plan);
-		free(origins);
-		if (r)
+			mk->origins[i] = res->cols[i].origin == NO_ORIGIN
+					     ? NULL
+					     : (const char *)res->names.p + res->cols[i].origin;
+		if (rg_policy_mask_plan_build(ctx, &ms->req, mk->origins, res->n, mk->plan, &plan))
 			return -ENOMEM;
 		mk->rows_of = res;
 		mk->plan_gen = gen;
@@ -430,13 +455,13 @@ int my_mask_row(struct my_sess *ms, const struct my_cmd *c, const struct rg_my_m
 		      : rg_my_read_text_row(p, (size_t)m->len, res->n, mk->rf, mk->fcap);
 	if (r)
 		goto out;
-	/* the masker sees string fields (detectors) and fields a column rule names; others
-	 * are handed over empty so no detector fires on numbers or dates */
+	/* the masker sees text fields (detectors) and fields a column rule names; others
+	 * (numbers, dates, binary strings) are handed over empty so no detector fires there */
 	for (uint32_t i = 0; i < res->n; i++) {
 		const struct rg_my_field *f = &mk->rf[i];
 		bool col_rule = plan && plan->column_action && i < plan->ncolumns &&
 				plan->column_action[i] >= 0;
-		bool scan = my_mask_string_type(res->cols[i].type) || col_rule;
+		bool scan = res->cols[i].detect || col_rule;
 
 		mk->f[i] = (struct rg_mask_field){f->is_null || !scan ? p : p + f->off,
 						  f->is_null || !scan ? 0 : (uint32_t)f->len,

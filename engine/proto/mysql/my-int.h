@@ -370,6 +370,10 @@ struct my_mask_counts {
 };
 const struct my_mask_counts *my_mask_counts(const struct my_sess *ms);
 bool my_mask_string_type(uint8_t type);
+/* Whether detectors look at a column's values: string types in a text character set (binary
+ * strings, BLOB/BINARY/VARBINARY and binary expressions, are left to column rules; JSON is
+ * text whatever its character set says). */
+bool my_mask_detect_column(uint8_t type, uint16_t charset);
 int my_mask_cols_begin(struct my_sess *ms, uint64_t ncols);
 int my_mask_col(struct my_sess *ms, const uint8_t *p, size_t n);
 /* The result just described is an EXECUTE's that opened a cursor: FETCH rows of stmt use

@@ -138,6 +138,13 @@ static void test_string_types(void **state)
 	assert_false(my_mask_string_type(RG_MY_TYPE_DATE));
 	assert_false(my_mask_string_type(RG_MY_TYPE_NEWDECIMAL));
 	assert_false(my_mask_string_type(RG_MY_TYPE_GEOMETRY));
+	/* detectors: text strings only; binary strings keep their bytes; JSON is text */
+	assert_true(my_mask_detect_column(RG_MY_TYPE_VAR_STRING, 45));
+	assert_true(my_mask_detect_column(RG_MY_TYPE_BLOB, 33));
+	assert_false(my_mask_detect_column(RG_MY_TYPE_BLOB, 63));
+	assert_false(my_mask_detect_column(RG_MY_TYPE_STRING, 63));
+	assert_true(my_mask_detect_column(RG_MY_TYPE_JSON, 63));
+	assert_false(my_mask_detect_column(RG_MY_TYPE_LONGLONG, 63));
 }
 
 int main(void)
