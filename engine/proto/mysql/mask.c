@@ -36,9 +36,9 @@ struct my_mres {
 };
 
 struct my_mask {
-	struct my_mres cur;   /* the columns of the result being relayed */
-	uint32_t want;	      /* definitions announced by the column count */
-	bool complete;	      /* cur holds all of them */
+	struct my_mres cur; /* the columns of the result being relayed */
+	uint32_t want;	    /* definitions announced by the column count */
+	bool complete;	    /* cur holds all of them */
 	struct {
 		uint32_t stmt;
 		struct my_mres cols;
@@ -157,7 +157,8 @@ int my_mask_rebuild(bool binary, const uint8_t *types, uint32_t ncols, const uin
 		for (uint32_t i = 0; i < ncols && !r; i++) {
 			static const uint8_t null_field = 0xfb;
 
-			if (f[i].is_null || (o[i].changed && (o[i].is_null || !text_writable(types[i]))))
+			if (f[i].is_null ||
+			    (o[i].changed && (o[i].is_null || !text_writable(types[i]))))
 				r = put(out, &null_field, 1);
 			else if (!o[i].changed)
 				r = put_lenenc_str(out, p + f[i].off, (size_t)f[i].len);
@@ -317,6 +318,8 @@ int my_mask_cursor_keep(struct my_sess *ms, uint32_t stmt)
 
 	if (!mk || !mk->complete)
 		return 0;
+	if (stmt == UINT32_MAX && ms->have_last_stmt)
+		stmt = ms->last_stmt; /* MariaDB's "last prepared", answered by now */
 	for (i = 0; i < mk->ncursors && mk->cursors[i].stmt != stmt; i++)
 		;
 	if (i == mk->ncursors) {
@@ -451,8 +454,9 @@ int my_mask_row(struct my_sess *ms, const struct my_cmd *c, const struct rg_my_m
 	p = my_msg_payload(m, &heap);
 	if (!p)
 		return -ENOMEM;
-	r = c->binary ? rg_my_read_binary_row(p, (size_t)m->len, res->n, mk->types, mk->rf, mk->fcap)
-		      : rg_my_read_text_row(p, (size_t)m->len, res->n, mk->rf, mk->fcap);
+	r = c->binary
+		? rg_my_read_binary_row(p, (size_t)m->len, res->n, mk->types, mk->rf, mk->fcap)
+		: rg_my_read_text_row(p, (size_t)m->len, res->n, mk->rf, mk->fcap);
 	if (r)
 		goto out;
 	/* the masker sees text fields (detectors) and fields a column rule names; others
@@ -463,16 +467,16 @@ int my_mask_row(struct my_sess *ms, const struct my_cmd *c, const struct rg_my_m
 				plan->column_action[i] >= 0;
 		bool scan = res->cols[i].detect || col_rule;
 
-		mk->f[i] = (struct rg_mask_field){f->is_null || !scan ? p : p + f->off,
-						  f->is_null || !scan ? 0 : (uint32_t)f->len,
-						  f->is_null};
+		mk->f[i] =
+		    (struct rg_mask_field){f->is_null || !scan ? p : p + f->off,
+					   f->is_null || !scan ? 0 : (uint32_t)f->len, f->is_null};
 		if (f->len > UINT32_MAX) {
 			r = RG_MY_E_TOO_LONG;
 			goto out;
 		}
-		if (!f->is_null && (col_rule || (scan && !rg_policy_mask_field_clear(
-							       ctx, plan, mk->f[i].data,
-							       mk->f[i].len))))
+		if (!f->is_null &&
+		    (col_rule ||
+		     (scan && !rg_policy_mask_field_clear(ctx, plan, mk->f[i].data, mk->f[i].len))))
 			need = true;
 	}
 	if (!need)

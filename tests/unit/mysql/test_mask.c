@@ -22,8 +22,8 @@ static void check_header(const struct rg_acc *out, uint8_t seq)
 static void test_text_row_rebuilt(void **state)
 {
 	/* id 7, email, a date, NULL */
-	const struct rg_my_value v[4] = {{"7", 1}, {"ada@example.com", 15}, {"1990-01-31", 10},
-					 {NULL, 0}};
+	const struct rg_my_value v[4] = {
+	    {"7", 1}, {"ada@example.com", 15}, {"1990-01-31", 10}, {NULL, 0}};
 	uint8_t buf[128], big[300];
 	struct rg_my_field f[4], g[4];
 	struct rg_mask_out_field o[4] = {{0}};
@@ -36,8 +36,8 @@ static void test_text_row_rebuilt(void **state)
 	memset(big, 'h', sizeof(big));
 	o[1] = (struct rg_mask_out_field){.changed = true, .data = big, .len = sizeof(big)};
 	o[2] = (struct rg_mask_out_field){.changed = true, .is_null = true};
-	assert_int_equal(
-	    my_mask_rebuild(false, TYPES, 4, buf + 4, (size_t)n - 4, f, o, 9, &out), 0);
+	assert_int_equal(my_mask_rebuild(false, TYPES, 4, buf + 4, (size_t)n - 4, f, o, 9, &out),
+			 0);
 	check_header(&out, 9);
 	assert_int_equal(rg_my_read_text_row(out.p + 4, out.len - 4, 4, g, 4), 0);
 	assert_int_equal(g[0].len, 1);
@@ -51,8 +51,8 @@ static void test_text_row_rebuilt(void **state)
 	memset(o, 0, sizeof(o));
 	o[0] = (struct rg_mask_out_field){.changed = true, .data = (const uint8_t *)"*", .len = 1};
 	out.len = 0;
-	assert_int_equal(
-	    my_mask_rebuild(false, TYPES, 4, buf + 4, (size_t)n - 4, f, o, 2, &out), 0);
+	assert_int_equal(my_mask_rebuild(false, TYPES, 4, buf + 4, (size_t)n - 4, f, o, 2, &out),
+			 0);
 	assert_int_equal(rg_my_read_text_row(out.p + 4, out.len - 4, 4, g, 4), 0);
 	assert_true(g[0].is_null && !g[1].is_null && g[3].is_null);
 	assert_memory_equal(out.p + 4 + g[1].off, "ada@example.com", 15);
@@ -62,16 +62,16 @@ static void test_text_row_rebuilt(void **state)
 static void test_binary_row_rebuilt(void **state)
 {
 	/* 0x00, bitmap (4 + 9) / 8 = 1 byte (col 3 NULL: bit 5), INT 7, "ada@x.io", DATE */
-	const uint8_t row[] = {0x00, 0x20, 7, 0, 0, 0, 8, 'a', 'd', 'a', '@', 'x', '.', 'i', 'o',
-			       4, 0xc6, 0x07, 1, 31};
+	const uint8_t row[] = {0x00, 0x20, 7,	0,   0,	  0, 8,	   'a',	 'd', 'a',
+			       '@',  'x',  '.', 'i', 'o', 4, 0xc6, 0x07, 1,   31};
 	struct rg_my_field f[4], g[4];
 	struct rg_mask_out_field o[4] = {{0}};
 	struct rg_acc out = {0};
 	(void)state;
 
 	assert_int_equal(rg_my_read_binary_row(row, sizeof(row), 4, TYPES, f, 4), 0);
-	o[1] = (struct rg_mask_out_field){.changed = true, .data = (const uint8_t *)"h:0123",
-					  .len = 6};
+	o[1] = (struct rg_mask_out_field){
+	    .changed = true, .data = (const uint8_t *)"h:0123", .len = 6};
 	o[2] = (struct rg_mask_out_field){.changed = true, .is_null = true};
 	assert_int_equal(my_mask_rebuild(true, TYPES, 4, row, sizeof(row), f, o, 5, &out), 0);
 	check_header(&out, 5);
@@ -118,10 +118,11 @@ static void test_oversize_row_fails(void **state)
 	assert_non_null(huge);
 	memset(huge, 'z', RG_MY_MAX_PACKET);
 	assert_int_equal(rg_my_read_text_row(buf + 4, (size_t)n - 4, 2, f, 2), 0);
-	o[1] = (struct rg_mask_out_field){.changed = true, .data = huge,
-					  .len = RG_MY_MAX_PACKET - 4};
-	assert_int_equal(my_mask_rebuild(false, TYPES + 0, 2, buf + 4, (size_t)n - 4, f, o, 1, &out),
-			 RG_MY_E_TOO_LONG);
+	o[1] =
+	    (struct rg_mask_out_field){.changed = true, .data = huge, .len = RG_MY_MAX_PACKET - 4};
+	assert_int_equal(
+	    my_mask_rebuild(false, TYPES + 0, 2, buf + 4, (size_t)n - 4, f, o, 1, &out),
+	    RG_MY_E_TOO_LONG);
 	free(huge);
 	rg_acc_free(&out);
 }
