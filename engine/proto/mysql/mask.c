@@ -268,10 +268,15 @@ int my_mask_col(struct my_sess *ms, const uint8_t *p, size_t n)
 	struct my_mcol *mc;
 	int64_t o;
 
-	if (!mk || mk->cur.n >= mk->want)
-		return RG_MY_E_VALUE;
-	if (rg_my_read_column(p, n, ms->caps, false, &c))
-		return RG_MY_E_VALUE;
+	if (!mk)
+		return -ENOMEM;
+	if (mk->cur.n >= mk->want || rg_my_read_column(p, n, ms->caps, false, &c)) {
+		/* the relay follows the response without reading definitions; its rows are
+		 * forwarded when no mask rule is in force, else they fail closed */
+		mk->want = UINT32_MAX;
+		mk->complete = false;
+		return 0;
+	}
 	if (mk->cur.n == mk->cur.cap) {
 		uint32_t cap = mk->cur.cap ? mk->cur.cap * 2 : 16;
 		struct my_mcol *nc = realloc(mk->cur.cols, cap * sizeof(*nc));

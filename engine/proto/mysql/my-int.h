@@ -375,6 +375,8 @@ bool my_mask_string_type(uint8_t type);
  * text whatever its character set says). */
 bool my_mask_detect_column(uint8_t type, uint16_t charset);
 int my_mask_cols_begin(struct my_sess *ms, uint64_t ncols);
+/* One ColumnDefinition41 of the result: 0, or -ENOMEM. One it cannot read leaves the
+ * result's columns unknown (its rows then fail closed while mask rules are in force). */
 int my_mask_col(struct my_sess *ms, const uint8_t *p, size_t n);
 /* The result just described is an EXECUTE's that opened a cursor: FETCH rows of stmt use
  * its columns. */

@@ -555,8 +555,8 @@ void my_be_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 	case R_COLS:
 		if (k != RG_MY_KIND_OTHER)
 			goto bad;
-		if (my_mask_col(ms, p, n) < 0) /* the result's columns, for its rows (mask.c) */
-			goto bad;
+		if (my_mask_col(ms, p, n)) /* the result's columns, for its rows (mask.c) */
+			*err = -ENOMEM;
 		if (--c->left == 0) {
 			c->resp = (ms->caps & RG_MY_CLIENT_DEPRECATE_EOF) ? R_ROWS : R_COLS_EOF;
 			if (c->cursor && my_mask_cursor_keep(ms, c->stmt_id))
