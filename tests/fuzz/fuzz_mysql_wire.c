@@ -7,11 +7,15 @@
  * byte; every view and field span a reader returns lies inside its payload; whatever a
  * reader accepts, its builder rebuilds into something the reader accepts again with the same
  * meaning (handshake, response, OK, ERR, EOF, auth switch, column, text row, PREPARE_OK).
+ * Every row a reader accepts is also rebuilt by the masking's row rewriter (mask.c) with
+ * fields masked, nulled or kept as the payload's bytes pick: the result is one packet the
+ * same reader accepts, NULLs stay NULL and kept fields keep their bytes.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "my-int.h"
 #include "mysql-wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -142,6 +146,9 @@ static void fuzz_server_packets(const uint8_t *p, size_t n, uint64_t caps)
 		inside(p, n, &d);
 }
 
+static void fuzz_rebuild(const uint8_t *p, size_t n, uint32_t ncols, const uint8_t *types,
+			 const struct rg_my_field *f);
+
 static void fuzz_result_set(const uint8_t *p, size_t n, uint64_t caps)
 {
 	static struct rg_my_field f[300];
@@ -191,15 +198,64 @@ static void fuzz_result_set(const uint8_t *p, size_t n, uint64_t caps)
 					      g[i].len == f[i].len &&
 					      !memcmp(out + 4 + g[i].off, p + f[i].off, f[i].len));
 			}
+			fuzz_rebuild(p, n, ncols, NULL, f);
 		}
-		if (n > 8 && !rg_my_read_binary_row(p, n, ncols, p + n - 8, f, 300))
+		if (n > 8 && !rg_my_read_binary_row(p, n, ncols, p + n - 8, f, 300)) {
 			for (uint32_t i = 0; i < ncols; i++)
 				CHECK((uint64_t)f[i].off + f[i].len <= n);
+			fuzz_rebuild(p, n, ncols, p + n - 8, f);
+		}
 	}
 	if (!rg_my_read_prepare_ok(p, n, &pok)) {
 		len = rg_my_write_prepare_ok(out, sizeof(out), 1, &pok);
 		CHECK(len == 16 && rg_my_read_prepare_ok(out + 4, 12, &pok2) == 0 &&
 		      !memcmp(&pok, &pok2, sizeof(pok)));
+	}
+}
+
+/* f[0..ncols) a row p[0..n) parsed as text (types NULL: every column a string) or binary. */
+static void fuzz_rebuild(const uint8_t *p, size_t n, uint32_t ncols, const uint8_t *types,
+			 const struct rg_my_field *f)
+{
+	static const uint8_t masked[300] = {'*'};
+	static const uint8_t strings[8] = {RG_MY_TYPE_VAR_STRING, RG_MY_TYPE_VAR_STRING,
+					   RG_MY_TYPE_VAR_STRING, RG_MY_TYPE_VAR_STRING,
+					   RG_MY_TYPE_VAR_STRING, RG_MY_TYPE_VAR_STRING,
+					   RG_MY_TYPE_VAR_STRING, RG_MY_TYPE_VAR_STRING};
+	static struct rg_acc acc;
+	struct rg_mask_out_field o[8];
+	struct rg_my_field g[8];
+	const uint8_t *t = types ? types : strings;
+	bool binary = types != NULL;
+
+	for (uint32_t i = 0; i < ncols; i++) {
+		uint8_t pick = n ? p[(i * 7) % n] : 0;
+
+		o[i] = (struct rg_mask_out_field){0};
+		if (f[i].is_null || pick % 3 == 0)
+			continue;
+		o[i].changed = true;
+		o[i].is_null = pick % 3 == 1;
+		o[i].data = masked;
+		o[i].len = pick % 2 ? 1 : (uint32_t)sizeof(masked); /* 1- and 3-byte lengths */
+	}
+	acc.len = 0;
+	if (my_mask_rebuild(binary, t, ncols, p, n, f, o, 3, &acc))
+		return;
+	CHECK(acc.len >= 4 && acc.p[3] == 3 &&
+	      (acc.p[0] | (size_t)acc.p[1] << 8 | (size_t)acc.p[2] << 16) == acc.len - 4);
+	CHECK((binary ? rg_my_read_binary_row(acc.p + 4, acc.len - 4, ncols, t, g, 8)
+		      : rg_my_read_text_row(acc.p + 4, acc.len - 4, ncols, g, 8)) == 0);
+	for (uint32_t i = 0; i < ncols; i++) {
+		bool str = binary ? my_mask_string_type(t[i]) && t[i] != RG_MY_TYPE_JSON : true;
+
+		if (f[i].is_null || (o[i].changed && (o[i].is_null || !str)))
+			CHECK(g[i].is_null);
+		else if (!o[i].changed)
+			CHECK(!g[i].is_null && g[i].len == f[i].len &&
+			      !memcmp(acc.p + 4 + g[i].off, p + f[i].off, f[i].len));
+		else
+			CHECK(!g[i].is_null && g[i].len == o[i].len);
 	}
 }
 

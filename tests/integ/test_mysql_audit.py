@@ -182,6 +182,11 @@ def session_part(d, db, certs, iss, bundle):
             c.execute(f"INSERT INTO audit_t VALUES (1, '{SECRET}'), (2, 'other')")
             c.execute(f"SELECT id FROM audit_t WHERE v = '{SECRET}'")
             check(c.fetchall() == ((1,),), "the SELECT with a literal runs")
+            c.execute("INSERT INTO audit_t VALUES (3, '4111 1111 1111 1111')")
+            c.execute("SELECT v AS card_here FROM audit_t WHERE id = 3")
+            got = c.fetchall()[0][0]
+            check("4111 1111 1111 1111" not in got, f"the card is masked for the agent ({got})")
+            c.execute("DELETE FROM audit_t WHERE id = 3")
             try:
                 c.execute("DROP TABLE audit_t")
                 check(False, "DROP TABLE denied")
@@ -266,6 +271,10 @@ def session_part(d, db, certs, iss, bundle):
     e = ends.get((s["session"], s["n"]))
     check(e and e["rows"] == 1 and e["bytes"] > 0 and e["server_us"] >= 0,
           f"its stmt_end: rows, bytes, server time ({e})")
+    card = [x for x in stmts if "card_here" in (x.get("sql") or "")]
+    ce = card and ends.get((card[0]["session"], card[0]["n"]))
+    check(ce and ce.get("masked_rows") == 1 and (ce.get("masks") or {}).get("credit_card") == 1,
+          f"a masked result's stmt_end: masked_rows and masks by detector ({ce})")
     ins = [x for x in stmts if (x.get("sql") or "").startswith("INSERT INTO audit_t")]
     check(ins and ends.get((ins[0]["session"], ins[0]["n"]), {}).get("rows") == 2,
           f"an INSERT's stmt_end counts the affected rows ({ins})")

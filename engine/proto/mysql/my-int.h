@@ -12,6 +12,7 @@
  *              to its end, prepared statement ids and COM_SET_OPTION tracked; the seams where
  *              statement policy and row masking plug in (my_judge_*, my_row_hook)
  *   audit.c    what the session leaves in the audit trail (engine/evidence's session events)
+ *   mask.c     result columns, the session's mask plan, rows rewritten by mask rules
  * Never: a target's secret or an agent's token in a log line or in a byte to the agent.
  */
 #ifndef RG_PROTO_MYSQL_MY_INT_H
@@ -160,6 +161,7 @@ struct my_cmd {
 	uint8_t resp;	     /* enum my_resp */
 	uint8_t seq;	     /* the next packet of this exchange must carry this id */
 	bool binary;	     /* rows are binary-protocol (EXECUTE, FETCH) */
+	bool cursor;	     /* EXECUTE: asks for a cursor (its FETCHes use its columns) */
 	uint16_t option;     /* COM_SET_OPTION's value */
 	uint16_t nparams;    /* PREPARE: from PREPARE_OK */
 	uint64_t left;	     /* definitions still to come */
@@ -172,6 +174,7 @@ struct my_cmd {
 	uint32_t ev_n;	     /* its statement number in the audit trail, 0: not a statement */
 	uint32_t ev_plen;
 	uint8_t *ev_params; /* EXECUTE under audit.literals: keep: its parameters (heap) */
+	uint32_t stmt_id;    /* EXECUTE, FETCH: the statement (masking: a cursor's columns) */
 };
 
 /* A prepared statement the target created for this session (relay.c). */
@@ -292,6 +295,7 @@ struct my_sess {
 	struct rg_gw_counters *cnt; /* this worker's (m->cnt) */
 	struct my_ev *ev;	    /* the audit trail's side, from the verified token on */
 	const char *end_reason;	    /* session_end's reason when not the close's (static) */
+	struct my_mask *mask; /* masking (mask.c): NULL until a result is masked */
 };
 
 /* A run of bytes of one received buffer forwarded by reference as one send item. */
@@ -405,6 +409,39 @@ void my_ev_cmd_end(struct my_sess *ms, struct my_cmd *c);
 /* Masking (my_row_hook): one row of the head command rewritten; hit: detectors' bits. */
 void my_ev_masked(struct my_sess *ms, uint32_t hit);
 void my_ev_stmt_free(struct my_stmt *st);
+/* mask.c: the columns of each result as they stream by, then its rows. */
+struct my_mask;
+/* Rows rewritten by mask rules in a session, for the audit (det: by enum rg_detector, a
+ * row counted once per detector that changed it; det_hit: bits 1u << detector, bit 31: a
+ * column rule). */
+struct my_mask_counts {
+	uint64_t rows;
+	uint64_t det[32];
+	uint32_t det_hit;
+};
+const struct my_mask_counts *my_mask_counts(const struct my_sess *ms);
+bool my_mask_string_type(uint8_t type);
+/* Whether detectors look at a column's values: string types in a text character set (binary
+ * strings, BLOB/BINARY/VARBINARY and binary expressions, are left to column rules; JSON is
+ * text whatever its character set says). */
+bool my_mask_detect_column(uint8_t type, uint16_t charset);
+int my_mask_cols_begin(struct my_sess *ms, uint64_t ncols);
+/* One ColumnDefinition41 of the result: 0, or -ENOMEM. One it cannot read leaves the
+ * result's columns unknown (its rows then fail closed while mask rules are in force). */
+int my_mask_col(struct my_sess *ms, const uint8_t *p, size_t n);
+/* The result just described is an EXECUTE's that opened a cursor: FETCH rows of stmt use
+ * its columns. */
+int my_mask_cursor_keep(struct my_sess *ms, uint32_t stmt);
+void my_mask_stmt_closed(struct my_sess *ms, uint32_t stmt);
+/* A row of c's result: 0 with *out NULL (forward it as it is), 0 with *out set (send that
+ * packet instead), <0 (fail closed: enum rg_my_err or -ENOMEM). */
+int my_mask_row(struct my_sess *ms, const struct my_cmd *c, const struct rg_my_msg *m,
+		const struct rg_acc **out);
+/* Pure: rebuild a parsed row with the masker's fields as one packet (seq) appended to out. */
+int my_mask_rebuild(bool binary, const uint8_t *types, uint32_t ncols, const uint8_t *p, size_t n,
+		    const struct rg_my_field *f, const struct rg_mask_out_field *o, uint8_t seq,
+		    struct rg_acc *out);
+void my_mask_free(struct my_sess *ms);
 
 /* relay.c */
 void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf *b, bool copy,

@@ -9,8 +9,10 @@
  * SERVER_MORE_RESULTS_EXISTS for the next), COM_STMT_PREPARE_OK with its definitions,
  * COM_FIELD_LIST, COM_STATISTICS' string, LOCAL INFILE (the agent's file packets relayed up
  * to the empty one). Commands ringgate refuses are answered in turn with an ERR and leave
- * the session usable. Prepared statement ids and COM_SET_OPTION are tracked.
- * Never: rewrite a byte of a relayed packet (no hook does yet), or answer out of order.
+ * the session usable. Prepared statement ids and COM_SET_OPTION are tracked. Each result's
+ * column definitions are handed to mask.c as they pass; a row a mask rule changes goes out
+ * as mask.c's copy (same sequence id), every other packet by reference.
+ * Never: rewrite any other byte of a relayed packet, or answer out of order.
  */
 #include "my-int.h"
 
@@ -35,11 +37,31 @@ static enum my_verdict my_judge_execute(struct my_sess *ms, struct my_stmt *st, 
 	return v;
 }
 
-/* TODO(issue #14, masking on MySQL): rewrite a row (text or binary) with the result's column
- * definitions. */
-static void my_row_hook(struct my_sess *ms, const struct my_cmd *c, const struct rg_my_msg *m)
+/* A row of c's result, masked by the policy (mask.c) with the result's column definitions.
+ * True: a rewritten copy was sent in its place, or the session is ending (a row that could
+ * not be masked is never forwarded); false: forward the original by reference. */
+static bool my_row_hook(struct rg_sess *s, const struct my_cmd *c, const struct rg_my_msg *m,
+			struct my_run *run, int *err)
 {
-	(void)ms, (void)c, (void)m;
+	struct my_sess *ms = rg_sess_priv(s);
+	const struct rg_acc *out;
+	int r = my_mask_row(ms, c, m, &out);
+
+	if (r) {
+		rg_log("event=mask_failed proto=mysql sess=%llu err=%d rows_masked=%llu",
+		       (unsigned long long)ms->id, r, (unsigned long long)my_mask_counts(ms)->rows);
+		my_run_flush(s, RG_FE, run, err);
+		my_close_err(s, m->seq_first, RG_MY_ER_NET_PACKET_TOO_LARGE, "08S01",
+			     "A result row could not be masked (ringgate): session closed");
+		*err = *err ? *err : -ESHUTDOWN;
+		return true;
+	}
+	if (!out)
+		return false;
+	my_run_flush(s, RG_FE, run, err);
+	if (!*err)
+		*err = rg_sess_send(s, RG_FE, out->p, out->len);
+	return true;
 }
 
 /* ---- prepared statements ------------------------------------------------------------------ */
@@ -124,6 +146,7 @@ void my_relay_free(struct my_sess *ms)
 		ms->n--;
 	}
 	stmts_clear(ms);
+	my_mask_free(ms);
 	free(ms->stmts);
 	ms->stmts = NULL;
 	ms->capstmts = 0;
@@ -422,11 +445,16 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 				my_ev_params(ms, c, st, pl, (size_t)m->len);
 			free(hp);
 		}
+		c->stmt_id = st ? st->id : id;
+		c->cursor = m->len > 5 && p[5] != RG_MY_CURSOR_TYPE_NO_CURSOR;
 		break;
 	}
 	case RG_MY_COM_STMT_FETCH:
 		c = ring_push(s, cmd, R_ROWS, m->seq_next);
 		c->binary = true;
+		if (m->len >= 5)
+			c->stmt_id = (uint32_t)p[1] | (uint32_t)p[2] << 8 | (uint32_t)p[3] << 16 |
+				     (uint32_t)p[4] << 24;
 		break;
 	case RG_MY_COM_STMT_SEND_LONG_DATA: /* no answer */
 		my_ev_long_data(ms, p, m->npackets > 1 ? RG_MY_MAX_PACKET : (size_t)m->len);
@@ -435,8 +463,10 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 	case RG_MY_COM_STMT_CLOSE: { /* no answer */
 		uint32_t id;
 
-		if (rg_my_read_stmt_id(p, (size_t)m->len, cmd, &id) == 0)
+		if (rg_my_read_stmt_id(p, (size_t)m->len, cmd, &id) == 0) {
 			stmt_del(ms, id);
+			my_mask_stmt_closed(ms, id);
+		}
 		my_forward(s, RG_BE, run, b, m->start, (size_t)m->total, copy, err);
 		return;
 	}
@@ -555,10 +585,11 @@ void my_be_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 	in_rows = c->resp == R_ROWS;
 	k = rg_my_classify(p, n, ms->caps, in_rows);
 	eof_kind = k == RG_MY_KIND_EOF || k == RG_MY_KIND_OK_EOF;
-	/* forward first: every branch below only follows the response */
-	if (c->resp == R_ROWS && k == RG_MY_KIND_OTHER)
-		my_row_hook(ms, c, m);
-	my_forward(s, RG_FE, run, b, m->start, (size_t)m->total, copy, err);
+	/* forward first (a row masked: its copy): every branch below only follows the response */
+	if (!(c->resp == R_ROWS && k == RG_MY_KIND_OTHER && my_row_hook(s, c, m, run, err)))
+		my_forward(s, RG_FE, run, b, m->start, (size_t)m->total, copy, err);
+	if (*err)
+		return;
 	my_ev_be(ms, c, m, k); /* rows, bytes, the ERR: the head command's stmt_end */
 	if (k == RG_MY_KIND_ERR && c->resp != R_ANY) {
 		ring_pop(s, run, err);
@@ -583,12 +614,19 @@ void my_be_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 			return;
 		}
 		c->resp = R_COLS;
+		if (my_mask_cols_begin(ms, c->left))
+			*err = -ENOMEM;
 		return;
 	case R_COLS:
 		if (k != RG_MY_KIND_OTHER)
 			goto bad;
-		if (--c->left == 0)
+		if (my_mask_col(ms, p, n)) /* the result's columns, for its rows (mask.c) */
+			*err = -ENOMEM;
+		if (--c->left == 0) {
 			c->resp = (ms->caps & RG_MY_CLIENT_DEPRECATE_EOF) ? R_ROWS : R_COLS_EOF;
+			if (c->cursor && my_mask_cursor_keep(ms, c->stmt_id))
+				*err = -ENOMEM;
+		}
 		return;
 	case R_COLS_EOF:
 		if (k != RG_MY_KIND_EOF)

@@ -1,0 +1,519 @@
+/*
+ * mask.c: the policy's masks applied to MySQL result rows, text protocol (COM_QUERY) and
+ * binary protocol (COM_STMT_EXECUTE, COM_STMT_FETCH). Owns a session's result columns (from
+ * each result's ColumnDefinition41 packets: schema.org_table.org_name names a column rule's
+ * glob, the type and character set say whether detectors see the field: text, not binary
+ * strings, whose bytes are not text and would be corrupted), the session's mask plan, the
+ * rebuilding of a row, and the per-session count of masked rows by detector.
+ *
+ * Invariants: what is written back decodes for the column's type: string types take masked
+ * text in a new length-encoded string, anything else a mask touched (numbers, temporals,
+ * JSON, which clients parse) becomes SQL NULL (0xfb in a text row, the NULL bitmap's bit in
+ * a binary row); NULLs stay NULL; a rewritten row is one packet with the original's sequence
+ * id. A row that needs rewriting and does not fit one packet (16 MiB) is not sent: the
+ * session ends with an ERR (fail closed). Rows nothing matches are left to the caller to
+ * forward by reference. The plan is per session, rebuilt per result and per bundle.
+ */
+#include "my-int.h"
+
+#define MY_CURSORS_MAX 16 /* statements whose EXECUTE opened a cursor, columns kept */
+
+#define NO_ORIGIN UINT32_MAX
+
+#define CHARSET_BINARY 63
+
+struct my_mcol {
+	uint8_t type;	 /* enum rg_my_type */
+	bool detect;	 /* detectors look at its values (my_mask_detect_column) */
+	uint32_t origin; /* "schema.table.column" at names.p + origin, NO_ORIGIN: an expression */
+};
+
+/* A result's columns; grown to the widest result, nothing allocated per result after that. */
+struct my_mres {
+	struct my_mcol *cols;
+	uint32_t n, cap;
+	struct rg_acc names; /* the origins, NUL-terminated, one after the other */
+};
+
+struct my_mask {
+	struct my_mres cur; /* the columns of the result being relayed */
+	uint32_t want;	    /* definitions announced by the column count */
+	bool complete;	    /* cur holds all of them */
+	struct {
+		uint32_t stmt;
+		struct my_mres cols;
+	} cursors[MY_CURSORS_MAX];
+	unsigned ncursors;
+	struct my_mres *rows_of; /* the columns rows are masked with: &cur or a cursor's */
+	/* the plan for rows_of under bundle plan_gen (valid while plan_ok) */
+	struct rg_policy_plan *plan;
+	uint64_t plan_gen;
+	bool plan_ok;
+	/* scratch, grown to the widest row */
+	const char **origins;
+	uint32_t ocap;
+	struct rg_my_field *rf;
+	struct rg_mask_field *f;
+	uint8_t *types;
+	uint32_t fcap;
+	struct rg_acc out;
+	struct my_mask_counts counts;
+};
+
+/* ---- pure parts -------------------------------------------------------------------------- */
+
+bool my_mask_string_type(uint8_t type)
+{
+	switch (type) {
+	case RG_MY_TYPE_VARCHAR:
+	case RG_MY_TYPE_VAR_STRING:
+	case RG_MY_TYPE_STRING:
+	case RG_MY_TYPE_TINY_BLOB:
+	case RG_MY_TYPE_MEDIUM_BLOB:
+	case RG_MY_TYPE_LONG_BLOB:
+	case RG_MY_TYPE_BLOB:
+	case RG_MY_TYPE_ENUM:
+	case RG_MY_TYPE_SET:
+	case RG_MY_TYPE_JSON:
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool my_mask_detect_column(uint8_t type, uint16_t charset)
+{
+	return my_mask_string_type(type) && (charset != CHARSET_BINARY || type == RG_MY_TYPE_JSON);
+}
+
+/* Whether masked text may be written back into a field of this type (else: NULL). JSON is
+ * scanned but a changed JSON value becomes NULL: clients parse type 245 as JSON. */
+static bool text_writable(uint8_t type)
+{
+	return my_mask_string_type(type) && type != RG_MY_TYPE_JSON;
+}
+
+static int put(struct rg_acc *out, const void *p, size_t n)
+{
+	return n && rg_acc_append(out, p, n) ? RG_MY_E_ARG : 0;
+}
+
+static int put_lenenc_str(struct rg_acc *out, const uint8_t *p, size_t n)
+{
+	uint8_t h[9];
+
+	return put(out, h, rg_my_lenenc_encode(h, n)) || put(out, p, n) ? RG_MY_E_ARG : 0;
+}
+
+/*
+ * Rebuild the row payload p[0..n) (already parsed into f[0..ncols) by the text or binary
+ * reader with types) with the masker's fields o[0..ncols), as one packet with sequence id
+ * seq appended to out (header included). Returns 0, RG_MY_E_TOO_LONG when the result does
+ * not fit one packet, RG_MY_E_ARG when out of memory, or a reader's error.
+ */
+int my_mask_rebuild(bool binary, const uint8_t *types, uint32_t ncols, const uint8_t *p, size_t n,
+		    const struct rg_my_field *f, const struct rg_mask_out_field *o, uint8_t seq,
+		    struct rg_acc *out)
+{
+	size_t base = out->len, bm_at = 0, pos;
+	uint8_t hdr[4] = {0};
+	int r = 0;
+
+	if ((r = put(out, hdr, 4)))
+		return r;
+	if (binary) {
+		size_t nb = ((size_t)ncols + 9) / 8;
+
+		if (n < 1 + nb)
+			return RG_MY_E_TRUNCATED;
+		if ((r = put(out, p, 1 + nb)))
+			return r;
+		bm_at = base + 5;
+		pos = 1 + nb;
+		for (uint32_t i = 0; i < ncols && !r; i++) {
+			uint32_t doff;
+			uint64_t dlen;
+			ssize_t k;
+
+			if (f[i].is_null)
+				continue;
+			k = rg_my_binary_value(types[i], p + pos, n - pos, &doff, &dlen);
+			if (k < 0)
+				return (int)k;
+			if (!o[i].changed) {
+				r = put(out, p + pos, (size_t)k);
+			} else if (o[i].is_null || !text_writable(types[i])) {
+				uint32_t bit = i + 2;
+
+				out->p[bm_at + bit / 8] |= (uint8_t)(1u << (bit % 8));
+			} else {
+				r = put_lenenc_str(out, o[i].data, o[i].len);
+			}
+			pos += (size_t)k;
+		}
+		if (!r && pos != n)
+			return RG_MY_E_TRAILING;
+	} else {
+		for (uint32_t i = 0; i < ncols && !r; i++) {
+			static const uint8_t null_field = 0xfb;
+
+			if (f[i].is_null ||
+			    (o[i].changed && (o[i].is_null || !text_writable(types[i]))))
+				r = put(out, &null_field, 1);
+			else if (!o[i].changed)
+				r = put_lenenc_str(out, p + f[i].off, (size_t)f[i].len);
+			else
+				r = put_lenenc_str(out, o[i].data, o[i].len);
+		}
+	}
+	if (r)
+		return r;
+	if (out->len - base - 4 >= RG_MY_MAX_PACKET)
+		return RG_MY_E_TOO_LONG;
+	n = out->len - base - 4;
+	out->p[base] = (uint8_t)n;
+	out->p[base + 1] = (uint8_t)(n >> 8);
+	out->p[base + 2] = (uint8_t)(n >> 16);
+	out->p[base + 3] = seq;
+	return 0;
+}
+
+/* ---- the session's columns ---------------------------------------------------------------- */
+
+static void mres_clear(struct my_mres *r)
+{
+	r->n = 0;
+	r->names.len = 0;
+}
+
+static void mres_free(struct my_mres *r)
+{
+	free(r->cols);
+	rg_acc_free(&r->names);
+	memset(r, 0, sizeof(*r));
+}
+
+static struct my_mask *mask_get(struct my_sess *ms)
+{
+	if (!ms->mask)
+		ms->mask = calloc(1, sizeof(*ms->mask));
+	return ms->mask;
+}
+
+void my_mask_free(struct my_sess *ms)
+{
+	struct my_mask *mk = ms->mask;
+
+	if (!mk)
+		return;
+	mres_free(&mk->cur);
+	for (unsigned i = 0; i < mk->ncursors; i++)
+		mres_free(&mk->cursors[i].cols);
+	rg_policy_mask_plan_free(mk->plan);
+	free(mk->origins);
+	free(mk->rf);
+	free(mk->f);
+	free(mk->types);
+	rg_acc_free(&mk->out);
+	free(mk);
+	ms->mask = NULL;
+}
+
+const struct my_mask_counts *my_mask_counts(const struct my_sess *ms)
+{
+	static const struct my_mask_counts none;
+
+	return ms->mask ? &ms->mask->counts : &none;
+}
+
+int my_mask_cols_begin(struct my_sess *ms, uint64_t ncols)
+{
+	struct my_mask *mk = mask_get(ms);
+
+	if (!mk)
+		return -ENOMEM;
+	mres_clear(&mk->cur);
+	mk->want = ncols > UINT32_MAX ? UINT32_MAX : (uint32_t)ncols;
+	mk->complete = false;
+	mk->plan_ok = false;
+	mk->rows_of = &mk->cur;
+	return 0;
+}
+
+/* rg_acc_append, for runs that may be empty (and then NULL) */
+static int app(struct rg_acc *a, const void *p, size_t n)
+{
+	return n ? rg_acc_append(a, p, n) : 0;
+}
+
+/* The column's origin appended to names: its offset, NO_ORIGIN for an expression (no column
+ * rule can name it), or -ENOMEM. */
+static int64_t origin_of(const struct rg_my_column *c, struct rg_acc *names)
+{
+	size_t at = names->len;
+
+	if (!c->org_table.len || !c->org_name.len)
+		return NO_ORIGIN;
+	if (at > UINT32_MAX - 1024 || app(names, c->schema.p, c->schema.len) ||
+	    app(names, ".", 1) || app(names, c->org_table.p, c->org_table.len) ||
+	    app(names, ".", 1) || app(names, c->org_name.p, c->org_name.len) || app(names, "", 1))
+		return -ENOMEM;
+	return (int64_t)at;
+}
+
+int my_mask_col(struct my_sess *ms, const uint8_t *p, size_t n)
+{
+	struct my_mask *mk = ms->mask;
+	struct rg_my_column c;
+	struct my_mcol *mc;
+	int64_t o;
+
+	if (!mk)
+		return -ENOMEM;
+	if (mk->cur.n >= mk->want || rg_my_read_column(p, n, ms->caps, false, &c)) {
+		/* the relay follows the response without reading definitions; its rows are
+		 * forwarded when no mask rule is in force, else they fail closed */
+		mk->want = UINT32_MAX;
+		mk->complete = false;
+		return 0;
+	}
+	if (mk->cur.n == mk->cur.cap) {
+		uint32_t cap = mk->cur.cap ? mk->cur.cap * 2 : 16;
+		struct my_mcol *nc = realloc(mk->cur.cols, cap * sizeof(*nc));
+
+		if (!nc)
+			return -ENOMEM;
+		mk->cur.cols = nc;
+		mk->cur.cap = cap;
+	}
+	if ((o = origin_of(&c, &mk->cur.names)) < 0)
+		return -ENOMEM;
+	mc = &mk->cur.cols[mk->cur.n];
+	mc->type = c.type;
+	mc->detect = my_mask_detect_column(c.type, c.charset);
+	mc->origin = (uint32_t)o;
+	mk->cur.n++;
+	mk->complete = mk->cur.n == mk->want;
+	return 0;
+}
+
+static int mres_copy(struct my_mres *dst, const struct my_mres *src)
+{
+	mres_clear(dst);
+	if (dst->cap < src->n) {
+		struct my_mcol *nc = realloc(dst->cols, src->n * sizeof(*nc));
+
+		if (!nc)
+			return -ENOMEM;
+		dst->cols = nc;
+		dst->cap = src->n;
+	}
+	if (app(&dst->names, src->names.p, src->names.len))
+		return -ENOMEM;
+	if (src->n)
+		memcpy(dst->cols, src->cols, src->n * sizeof(*dst->cols));
+	dst->n = src->n;
+	return 0;
+}
+
+int my_mask_cursor_keep(struct my_sess *ms, uint32_t stmt)
+{
+	struct my_mask *mk = ms->mask;
+	unsigned i;
+
+	if (!mk || !mk->complete)
+		return 0;
+	if (stmt == UINT32_MAX && ms->have_last_stmt)
+		stmt = ms->last_stmt; /* MariaDB's "last prepared", answered by now */
+	for (i = 0; i < mk->ncursors && mk->cursors[i].stmt != stmt; i++)
+		;
+	if (i == mk->ncursors) {
+		if (mk->ncursors < MY_CURSORS_MAX)
+			mk->ncursors++;
+		else
+			i = stmt % MY_CURSORS_MAX; /* forget one: its FETCH then fails closed */
+	}
+	mk->cursors[i].stmt = stmt;
+	if (mk->rows_of == &mk->cursors[i].cols)
+		mk->plan_ok = false; /* its columns change */
+	return mres_copy(&mk->cursors[i].cols, &mk->cur);
+}
+
+void my_mask_stmt_closed(struct my_sess *ms, uint32_t stmt)
+{
+	struct my_mask *mk = ms->mask;
+
+	for (unsigned i = 0; mk && i < mk->ncursors; i++) {
+		if (mk->cursors[i].stmt != stmt)
+			continue;
+		if (mk->rows_of == &mk->cursors[i].cols)
+			mk->rows_of = &mk->cur, mk->plan_ok = false;
+		mres_free(&mk->cursors[i].cols);
+		if (i != --mk->ncursors) {
+			mk->cursors[i] = mk->cursors[mk->ncursors];
+			if (mk->rows_of == &mk->cursors[mk->ncursors].cols)
+				mk->rows_of = &mk->cursors[i].cols;
+		}
+		memset(&mk->cursors[mk->ncursors], 0, sizeof(mk->cursors[0]));
+		return;
+	}
+}
+
+/* ---- one row ------------------------------------------------------------------------------ */
+
+static int reserve(struct my_mask *mk, uint32_t n)
+{
+	uint32_t cap;
+
+	if (n <= mk->fcap)
+		return 0;
+	cap = mk->fcap ? mk->fcap : 16;
+	while (cap < n)
+		cap *= 2;
+	{
+		struct rg_my_field *rf = realloc(mk->rf, cap * sizeof(*rf));
+
+		if (!rf)
+			return -ENOMEM;
+		mk->rf = rf;
+	}
+	{
+		struct rg_mask_field *f = realloc(mk->f, cap * sizeof(*f));
+
+		if (!f)
+			return -ENOMEM;
+		mk->f = f;
+	}
+	{
+		uint8_t *t = realloc(mk->types, cap);
+
+		if (!t)
+			return -ENOMEM;
+		mk->types = t;
+	}
+	mk->fcap = cap;
+	return 0;
+}
+
+/* Whether the row's columns are ready: FETCH rows use the columns of that statement's
+ * EXECUTE, any other row those of its own result. */
+static struct my_mres *rows_columns(struct my_mask *mk, const struct my_cmd *c)
+{
+	if (c->cmd != RG_MY_COM_STMT_FETCH)
+		return mk->complete ? &mk->cur : NULL;
+	for (unsigned i = 0; i < mk->ncursors; i++)
+		if (mk->cursors[i].stmt == c->stmt_id)
+			return &mk->cursors[i].cols;
+	return NULL;
+}
+
+int my_mask_row(struct my_sess *ms, const struct my_cmd *c, const struct rg_my_msg *m,
+		const struct rg_acc **out)
+{
+	struct my_mask *mk;
+	struct my_mres *res;
+	struct rg_policy_ctx *ctx = NULL;
+	const struct rg_mask_plan *plan = NULL;
+	struct rg_mask_result mr;
+	const uint8_t *p;
+	uint8_t *heap = NULL;
+	uint64_t gen = 0;
+	bool need = false;
+	int r;
+
+	*out = NULL;
+	if (!rg_gw_policy_masking(ms->m->svc, ms->worker, &ctx, &gen) || !ctx)
+		return 0; /* no mask rules in force */
+	mk = mask_get(ms);
+	if (!mk)
+		return -ENOMEM;
+	res = rows_columns(mk, c);
+	if (!res)
+		return RG_MY_E_VALUE; /* rows whose columns are unknown: fail closed */
+	if (mk->rows_of != res || !mk->plan_ok || mk->plan_gen != gen ||
+	    !(plan = rg_policy_mask_plan_get(mk->plan, ctx))) {
+		if (!mk->plan && !(mk->plan = rg_policy_mask_plan_new()))
+			return -ENOMEM;
+		if (mk->ocap < res->n) {
+			const char **o = realloc(mk->origins, res->n * sizeof(*o));
+
+			if (!o)
+				return -ENOMEM;
+			mk->origins = o;
+			mk->ocap = res->n;
+		}
+		for (uint32_t i = 0; i < res->n; i++)
+			mk->origins[i] = res->cols[i].origin == NO_ORIGIN
+					     ? NULL
+					     : (const char *)res->names.p + res->cols[i].origin;
+		if (rg_policy_mask_plan_build(ctx, &ms->req, mk->origins, res->n, mk->plan, &plan))
+			return -ENOMEM;
+		mk->rows_of = res;
+		mk->plan_gen = gen;
+		mk->plan_ok = true;
+	}
+	if ((r = reserve(mk, res->n)))
+		return r;
+	for (uint32_t i = 0; i < res->n; i++)
+		mk->types[i] = res->cols[i].type;
+	p = my_msg_payload(m, &heap);
+	if (!p)
+		return -ENOMEM;
+	r = c->binary
+		? rg_my_read_binary_row(p, (size_t)m->len, res->n, mk->types, mk->rf, mk->fcap)
+		: rg_my_read_text_row(p, (size_t)m->len, res->n, mk->rf, mk->fcap);
+	if (r)
+		goto out;
+	/* the masker sees text fields (detectors) and fields a column rule names; others
+	 * (numbers, dates, binary strings) are handed over empty so no detector fires there */
+	for (uint32_t i = 0; i < res->n; i++) {
+		const struct rg_my_field *f = &mk->rf[i];
+		bool col_rule = plan && plan->column_action && i < plan->ncolumns &&
+				plan->column_action[i] >= 0;
+		bool scan = res->cols[i].detect || col_rule;
+
+		mk->f[i] =
+		    (struct rg_mask_field){f->is_null || !scan ? p : p + f->off,
+					   f->is_null || !scan ? 0 : (uint32_t)f->len, f->is_null};
+		if (f->len > UINT32_MAX) {
+			r = RG_MY_E_TOO_LONG;
+			goto out;
+		}
+		if (!f->is_null &&
+		    (col_rule ||
+		     (scan && !rg_policy_mask_field_clear(ctx, plan, mk->f[i].data, mk->f[i].len))))
+			need = true;
+	}
+	if (!need)
+		goto out;
+	if (rg_policy_mask_row(ctx, plan, mk->f, res->n, &mr)) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (!mr.changed)
+		goto out;
+	if (m->npackets > 1) {
+		r = RG_MY_E_TOO_LONG; /* the packet count must not change: fail closed */
+		goto out;
+	}
+	mk->out.len = 0;
+	r = my_mask_rebuild(c->binary, mk->types, res->n, p, (size_t)m->len, mk->rf, mr.fields,
+			    m->seq_first, &mk->out);
+	if (r)
+		goto out;
+	mk->counts.rows++;
+	mk->counts.det_hit |= mr.detectors_hit;
+	for (uint32_t hit = mr.detectors_hit; hit; hit &= hit - 1)
+		mk->counts.det[__builtin_ctz(hit)]++;
+	/* the command's stmt_end (masked_rows, masks) and /metrics */
+	my_ev_masked(ms, mr.detectors_hit);
+	if (ms->cnt) {
+		ms->cnt->rows_masked++;
+		for (uint32_t hit = mr.detectors_hit; hit; hit &= hit - 1)
+			ms->cnt->mask_det[__builtin_ctz(hit)]++;
+	}
+	*out = &mk->out;
+out:
+	free(heap);
+	return r;
+}
