@@ -119,6 +119,48 @@ bool rg_ev_commit(struct rg_ev_w *w, enum rg_ev_proto proto, enum rg_ev_type t)
 	return true;
 }
 
+static void json_str(struct rg_audit_buf *b, const char *s)
+{
+	if (s)
+		rg_audit_buf_json(b, s, strlen(s));
+	else
+		rg_audit_buf_str(b, "null");
+}
+
+char *rg_ev_identity(const char *iss, const char *sub, const char *const *groups, size_t ngroups,
+		     size_t *len)
+{
+	struct rg_audit_buf b = {0};
+
+	rg_audit_buf_str(&b, "{\"iss\":");
+	json_str(&b, iss);
+	rg_audit_buf_str(&b, ",\"sub\":");
+	json_str(&b, sub);
+	rg_audit_buf_str(&b, ",\"groups\":[");
+	for (size_t i = 0; i < ngroups; i++) {
+		if (i)
+			rg_audit_buf_str(&b, ",");
+		json_str(&b, groups[i]);
+	}
+	rg_audit_buf_str(&b, "]}");
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	*len = b.len;
+	return b.p;
+}
+
+void rg_ev_who(struct rg_ev_w *w, uint64_t session, const char *ident, size_t ident_len,
+	       const char *client, const char *target)
+{
+	rg_ev_int(w, RG_EVK_SESSION, (int64_t)session);
+	if (ident)
+		rg_ev_bytes(w, RG_EVK_IDENTITY, RG_EVI_JSON, ident, ident_len);
+	rg_ev_str(w, RG_EVK_CLIENT, client);
+	rg_ev_str(w, RG_EVK_TARGET, target);
+}
+
 /* ---- the writer's half ---------------------------------------------------------------------- */
 
 

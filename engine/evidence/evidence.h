@@ -208,6 +208,14 @@ void rg_ev_bool(struct rg_ev_w *w, enum rg_ev_key k, bool v);
 void rg_ev_bytes(struct rg_ev_w *w, enum rg_ev_key k, enum rg_ev_item kind, const void *s,
 		 size_t n);
 void rg_ev_str(struct rg_ev_w *w, enum rg_ev_key k, const char *s); /* NULL: no item */
+/* A session's identity as every record carries it, built once at login:
+ * {"iss":..,"sub":..,"groups":[..]} (heap, *len bytes), NULL when out of memory. */
+char *rg_ev_identity(const char *iss, const char *sub, const char *const *groups, size_t ngroups,
+		     size_t *len);
+/* Who and where, the head of most records: session, identity (NULL: none yet), client,
+ * target (NULL: none). */
+void rg_ev_who(struct rg_ev_w *w, uint64_t session, const char *ident, size_t ident_len,
+	       const char *client, const char *target);
 /* Copy the record into the journal. False: it could not be kept (the caller counts it). */
 bool rg_ev_commit(struct rg_ev_w *w, enum rg_ev_proto proto, enum rg_ev_type t);
 

@@ -52,20 +52,8 @@ static bool w_commit(struct my_sess *ms, struct rg_ev_w *w, enum rg_ev_type t)
 /* who and where, the head of most records */
 static void w_who(struct my_sess *ms, struct rg_ev_w *w)
 {
-	rg_ev_int(w, RG_EVK_SESSION, (int64_t)ms->id);
-	if (ms->ev)
-		rg_ev_bytes(w, RG_EVK_IDENTITY, RG_EVI_JSON, ms->ev->ident, ms->ev->ident_len);
-	rg_ev_str(w, RG_EVK_CLIENT, ms->peer);
-	if (ms->tgt)
-		rg_ev_str(w, RG_EVK_TARGET, ms->tgt->cfg->name);
-}
-
-static void json_str(struct rg_audit_buf *b, const char *s)
-{
-	if (s)
-		rg_audit_buf_json(b, s, strlen(s));
-	else
-		rg_audit_buf_str(b, "null");
+	rg_ev_who(w, ms->id, ms->ev ? ms->ev->ident : NULL, ms->ev ? ms->ev->ident_len : 0,
+		  ms->peer, ms->tgt ? ms->tgt->cfg->name : NULL);
 }
 
 /* ---- the session's events ------------------------------------------------------------- */
@@ -73,7 +61,8 @@ static void json_str(struct rg_audit_buf *b, const char *s)
 void my_ev_auth_ok(struct my_sess *ms)
 {
 	struct rg_ev_w *w = ev_w(ms);
-	struct rg_audit_buf b = {0};
+	char *ident;
+	size_t ilen = 0;
 	const char *const *g;
 	size_t ng = 0;
 
@@ -83,26 +72,16 @@ void my_ev_auth_ok(struct my_sess *ms)
 		ms->cnt->audit_lost++;
 		return;
 	}
-	rg_audit_buf_str(&b, "{\"iss\":");
-	json_str(&b, rg_auth_principal_iss(ms->ident));
-	rg_audit_buf_str(&b, ",\"sub\":");
-	json_str(&b, rg_auth_principal_sub(ms->ident));
-	rg_audit_buf_str(&b, ",\"groups\":[");
 	g = rg_auth_principal_groups(ms->ident, &ng);
-	for (size_t i = 0; i < ng; i++) {
-		if (i)
-			rg_audit_buf_str(&b, ",");
-		json_str(&b, g[i]);
-	}
-	rg_audit_buf_str(&b, "]}");
-	if (b.oom) {
-		free(b.p);
+	ident = rg_ev_identity(rg_auth_principal_iss(ms->ident), rg_auth_principal_sub(ms->ident),
+			       g, ng, &ilen);
+	if (!ident) {
 		ms->cnt->audit_lost++;
 		return;
 	}
 	free(ms->ev->ident);
-	ms->ev->ident = b.p;
-	ms->ev->ident_len = b.len;
+	ms->ev->ident = ident;
+	ms->ev->ident_len = ilen;
 	rg_ev_begin(w);
 	w_who(ms, w);
 	rg_ev_str(w, RG_EVK_USER, ms->login ? ms->login->user : NULL);

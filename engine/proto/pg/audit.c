@@ -134,28 +134,17 @@ static bool w_commit(struct pg_sess *ps, struct rg_ev_w *w, enum rg_ev_type t)
 /* who and where, the head of most records */
 static void w_who(struct pg_sess *ps, struct rg_ev_w *w)
 {
-	rg_ev_int(w, RG_EVK_SESSION, (int64_t)ps->id);
-	if (ps->ev)
-		rg_ev_bytes(w, RG_EVK_IDENTITY, RG_EVI_JSON, ps->ev->ident, ps->ev->ident_len);
-	rg_ev_str(w, RG_EVK_CLIENT, ps->peer);
-	if (ps->tgt)
-		rg_ev_str(w, RG_EVK_TARGET, ps->tgt->cfg->name);
+	rg_ev_who(w, ps->id, ps->ev ? ps->ev->ident : NULL, ps->ev ? ps->ev->ident_len : 0,
+		  ps->peer, ps->tgt ? ps->tgt->cfg->name : NULL);
 }
 
 /* ---- the session's events ------------------------------------------------------------- */
 
-static void json_str(struct rg_audit_buf *b, const char *s)
-{
-	if (s)
-		rg_audit_buf_json(b, s, strlen(s));
-	else
-		rg_audit_buf_str(b, "null");
-}
-
 void pg_ev_auth_ok(struct pg_sess *ps)
 {
 	struct rg_ev_w *w = ev_w(ps);
-	struct rg_audit_buf b = {0};
+	char *ident;
+	size_t ilen = 0;
 	size_t ng = 0;
 	const char *const *g;
 
@@ -165,25 +154,15 @@ void pg_ev_auth_ok(struct pg_sess *ps)
 		ps->cnt->audit_lost++;
 		return;
 	}
-	rg_audit_buf_str(&b, "{\"iss\":");
-	json_str(&b, rg_auth_principal_iss(ps->ident));
-	rg_audit_buf_str(&b, ",\"sub\":");
-	json_str(&b, rg_auth_principal_sub(ps->ident));
-	rg_audit_buf_str(&b, ",\"groups\":[");
 	g = rg_auth_principal_groups(ps->ident, &ng);
-	for (size_t i = 0; i < ng; i++) {
-		if (i)
-			rg_audit_buf_str(&b, ",");
-		json_str(&b, g[i]);
-	}
-	rg_audit_buf_str(&b, "]}");
-	if (b.oom) {
-		free(b.p);
+	ident = rg_ev_identity(rg_auth_principal_iss(ps->ident), rg_auth_principal_sub(ps->ident),
+			       g, ng, &ilen);
+	if (!ident) {
 		ps->cnt->audit_lost++;
 		return;
 	}
-	ps->ev->ident = b.p;
-	ps->ev->ident_len = b.len;
+	ps->ev->ident = ident;
+	ps->ev->ident_len = ilen;
 	rg_ev_begin(w);
 	w_who(ps, w);
 	rg_ev_str(w, RG_EVK_USER, ps->login ? ps->login->user : NULL);
