@@ -101,11 +101,12 @@ int main(int argc, char **argv)
 
 	if (load(paths, npaths, &p))
 		return 1;
-	/* RG_PF=scalar|sse2|avx2|avx512 forces the masking prefilter's implementation */
+	/* RG_PF=scalar|sse2|avx2|avx512|avx512vbmi forces the masking prefilter's implementation */
 	const char *pf = getenv("RG_PF");
 	if (pf) {
-		static const char *const names[] = {"auto", "scalar", "sse2", "avx2", "avx512"};
-		for (int i = 0; i < 5; i++)
+		static const char *const names[] = {"auto",   "scalar", "sse2",
+						    "avx2",   "avx512", "avx512vbmi"};
+		for (int i = 0; i < 6; i++)
 			if (!strcmp(pf, names[i]) &&
 			    rg_mask_prefilter_use((enum rg_mask_prefilter_impl)i))
 				return fprintf(stderr, "RG_PF=%s: not supported here\n", pf), 1;

@@ -793,6 +793,94 @@ PF_RUN(pfr_avx2, classify_avx2, classify_avx2_tail, __attribute__((target("avx2,
 PF_RUN(pfr_avx512, classify_avx512, classify_tail_avx512, __attribute__((target(PF_AVX512))))
 #endif
 
+#ifdef __x86_64__
+/*
+ * The run scan with AVX-512 VBMI. Most blocks of a result have no anchor (anchors()), and
+ * for those only the classes anchors() reads matter: digits, capitals, '-', 'e', 'w'|'y'
+ * and, ORed, '.' '@' '+' ':'. One byte-table lookup (vpermt2b over the 128 ASCII codes;
+ * bytes >= 0x80 in no class) gives each byte a class byte, and six tests turn it into the
+ * masks: about half the vector work of classify_avx512's twelve compares. A block that has
+ * an anchor near it is classified in full again (and the block before it, when that one
+ * was only looked at this way) before conditions() run, so what they see is what the
+ * other variants give them: the same offsets come out (test_mask_prefilter compares).
+ */
+#define PF_VBMI PF_AVX512 ",avx512vbmi"
+enum { AC_D = 1, AC_U = 2, AC_DASH = 4, AC_E = 8, AC_WY = 16, AC_ONE = 32 };
+
+#define AC_RANGE(lo, hi, v) [lo ... hi] = (v)
+static const uint8_t ac_table[128] __attribute__((aligned(64))) = {
+	AC_RANGE('0', '9', AC_D), AC_RANGE('A', 'Z', AC_U), ['-'] = AC_DASH, ['e'] = AC_E,
+	['w'] = AC_WY, ['y'] = AC_WY, ['.'] = AC_ONE, ['@'] = AC_ONE, ['+'] = AC_ONE,
+	[':'] = AC_ONE,
+};
+#undef AC_RANGE
+
+static inline __attribute__((always_inline, target(PF_VBMI))) void
+classify_anchor_vbmi(const uint8_t *s, size_t n, __m512i t0, __m512i t1, uint64_t *k)
+{
+	__m512i v = n >= 64 ? _mm512_loadu_si512((const void *)s)
+			    : _mm512_maskz_loadu_epi8(_bzhi_u64(~0ull, (unsigned)n), s);
+	__m512i c = _mm512_maskz_permutex2var_epi8(~_mm512_movepi8_mask(v), t0, v, t1);
+
+#define T(bit) _mm512_test_epi8_mask(c, _mm512_set1_epi8(bit))
+	k[K_D] = T(AC_D);
+	k[K_U] = T(AC_U);
+	k[K_DASH] = T(AC_DASH);
+	k[K_E] = T(AC_E);
+	k[K_WY] = T(AC_WY);
+	k[K_DOT] = T(AC_ONE); /* anchors() reads these four only ORed together */
+	k[K_AT] = k[K_PLUS] = k[K_COLON] = 0;
+#undef T
+}
+
+static inline __attribute__((always_inline, target(PF_VBMI))) size_t
+pfr_vbmi_w(const uint8_t *s, size_t n, size_t from, unsigned want)
+{
+	const __m512i t0 = _mm512_load_si512((const void *)ac_table);
+	const __m512i t1 = _mm512_load_si512((const void *)(ac_table + 64));
+	struct pfb b[2], *p = &b[0], *c = &b[1], *t;
+	uint64_t ap = 0, ac;
+	bool pfull = true; /* p's classes are all there (the zero block before `from`, or a
+			    * block classified in full) */
+
+	memset(p, 0, sizeof(*p));
+	for (size_t off = from;; off += 64) {
+		if (off < n)
+			classify_anchor_vbmi(s + off, n - off, t0, t1, c->k);
+		else
+			memset(c->k, 0, sizeof(c->k));
+		ac = anchors(p, c);
+		if (ac | ap) {
+			if (off + 64 <= n)
+				classify_avx512(s + off, c->k);
+			else if (off < n)
+				classify_tail_avx512(s + off, n - off, c->k);
+			if (!pfull) {
+				classify_avx512(s + off - 64, p->k);
+				lite_fill(p);
+			}
+			if (conditions(p, c, want, true))
+				return off;
+			pfull = true;
+		} else {
+			pfull = false;
+		}
+		if (off + 64 > n)
+			return SIZE_MAX;
+		ap = ac;
+		t = p;
+		p = c;
+		c = t;
+	}
+}
+
+static __attribute__((target(PF_VBMI))) size_t pfr_vbmi(const uint8_t *s, size_t n, size_t from,
+							  unsigned want)
+{
+	return want == ALL_DETS ? pfr_vbmi_w(s, n, from, ALL_DETS) : pfr_vbmi_w(s, n, from, want);
+}
+#endif
+
 typedef unsigned (*pf_fn)(const uint8_t *s, size_t n, unsigned want);
 typedef size_t (*pfr_fn)(const uint8_t *s, size_t n, size_t from, unsigned want);
 static pf_fn pf_impl;
@@ -814,13 +902,21 @@ static bool has_avx512(void)
 	return has_avx2() && __builtin_cpu_supports("avx512f") &&
 	       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
 }
+
+static bool has_avx512vbmi(void)
+{
+	return has_avx512() && __builtin_cpu_supports("avx512vbmi");
+}
 #endif
 
 static void pf_choose(void)
 {
 #ifdef __x86_64__
 	pf_impl = has_avx512() ? pf_avx512 : has_avx2() ? pf_avx2 : pf_sse2;
-	pfr_impl = has_avx512() ? pfr_avx512 : has_avx2() ? pfr_avx2 : pfr_sse2;
+	pfr_impl = has_avx512vbmi() ? pfr_vbmi
+		   : has_avx512() ? pfr_avx512
+		   : has_avx2()	  ? pfr_avx2
+				  : pfr_sse2;
 #else
 	pf_impl = pf_c;
 	pfr_impl = pfr_c;
@@ -861,6 +957,12 @@ int rg_mask_prefilter_use(enum rg_mask_prefilter_impl impl)
 			return -ENOTSUP;
 		pf_impl = pf_avx512;
 		pfr_impl = pfr_avx512;
+		return 0;
+	case RG_MASK_PF_AVX512VBMI:
+		if (!has_avx512vbmi())
+			return -ENOTSUP;
+		pf_impl = pf_avx512;
+		pfr_impl = pfr_vbmi;
 		return 0;
 #endif
 	default:

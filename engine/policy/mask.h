@@ -174,6 +174,7 @@ enum rg_mask_prefilter_impl {
 	RG_MASK_PF_SSE2,
 	RG_MASK_PF_AVX2,
 	RG_MASK_PF_AVX512, /* AVX-512 F+BW+VL */
+	RG_MASK_PF_AVX512VBMI, /* AVX-512 with VBMI: the run scan's table lookup (fields as AVX512) */
 };
 
 /* Tests and benchmarks only (differential tests force each path in turn; production code

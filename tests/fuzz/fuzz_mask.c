@@ -30,7 +30,8 @@ struct setup {
 };
 
 static const enum rg_mask_prefilter_impl impls[] = {RG_MASK_PF_SCALAR, RG_MASK_PF_SSE2,
-						    RG_MASK_PF_AVX2, RG_MASK_PF_AVX512};
+						    RG_MASK_PF_AVX2, RG_MASK_PF_AVX512,
+						    RG_MASK_PF_AVX512VBMI};
 #define NIMPL (sizeof(impls) / sizeof(impls[0]))
 
 /* A copy of one masked row, to compare with the next. */

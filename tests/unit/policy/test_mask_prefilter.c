@@ -182,8 +182,9 @@ static const struct ex examples[] = {
 };
 
 static const enum rg_mask_prefilter_impl impls[] = {RG_MASK_PF_SCALAR, RG_MASK_PF_SSE2,
-						    RG_MASK_PF_AVX2, RG_MASK_PF_AVX512};
-static const char *const impl_name[] = {"auto", "scalar", "sse2", "avx2", "avx512"};
+						    RG_MASK_PF_AVX2, RG_MASK_PF_AVX512,
+						    RG_MASK_PF_AVX512VBMI};
+static const char *const impl_name[] = {"auto", "scalar", "sse2", "avx2", "avx512", "avx512vbmi"};
 #define NIMPL (sizeof(impls) / sizeof(impls[0]))
 
 /* One masker per detector (prefilter on or off) and one with every detector. */
@@ -954,15 +955,14 @@ static void test_integers_and_padding_change_no_verdict(void **state)
  * nothing in it. Fields holding instances are common, so the proofs stop often, at every
  * kind of position relative to the 64-byte blocks.
  */
-static void check_runs(enum rg_mask_prefilter_impl impl, size_t *proved, size_t *stopped)
+static size_t gen_run(uint8_t *run, size_t cap, size_t *fa, size_t *fe, size_t *nfp)
 {
-	static uint8_t run[16384];
 	static char fb[FCAP];
-	size_t fa[512], fe[512], nf = 0, n = 0;
+	size_t nf = 0, n = 0;
 
 	while (nf < 512) {
 		size_t gap = rnd(12), len;
-		if (n + gap + FCAP > sizeof(run))
+		if (n + gap + FCAP > cap)
 			break;
 		for (size_t i = 0; i < gap; i++)
 			run[n++] = rnd(3) ? (uint8_t)rnd(256) : (uint8_t) "09AZaz-. :@+ey"[rnd(14)];
@@ -975,6 +975,15 @@ static void check_runs(enum rg_mask_prefilter_impl impl, size_t *proved, size_t 
 		fe[nf++] = n + len;
 		n += len;
 	}
+	*nfp = nf;
+	return n;
+}
+
+static void check_runs(enum rg_mask_prefilter_impl impl, size_t *proved, size_t *stopped)
+{
+	static uint8_t run[16384];
+	size_t fa[512], fe[512], nf, n = gen_run(run, sizeof(run), fa, fe, &nf);
+
 	for (size_t k = 0; k < nf; k++) {
 		size_t lim = rg_masker_run_clear(all_m, NULL, run, n, fa[k]);
 		for (size_t i = k; i < nf; i++) {
@@ -997,6 +1006,38 @@ static void check_runs(enum rg_mask_prefilter_impl impl, size_t *proved, size_t 
 			}
 		}
 	}
+}
+
+/* Every implementation stops a run at the same block: the VBMI one looks at most blocks
+ * with fewer classes and must come to the same offsets as the others. */
+static void test_run_scans_agree(void **state)
+{
+	static uint8_t run[16384];
+	size_t fa[512], fe[512], nf, compared = 0;
+
+	(void)state;
+	for (int rep = 0; rep < 40; rep++) {
+		size_t n = gen_run(run, sizeof(run), fa, fe, &nf);
+		for (size_t k = 0; k < nf; k += 3) {
+			size_t want = SIZE_MAX;
+			for (size_t i = 0; i < NIMPL; i++) {
+				if (rg_mask_prefilter_use(impls[i]) != 0)
+					continue;
+				size_t got = rg_masker_run_clear(all_m, NULL, run, n, fa[k]);
+				if (i == 0) /* scalar: always there */
+					want = got;
+				if (got != want) {
+					fprintf(stderr, "%s stops at %zu, %s at %zu (from %zu)\n",
+						impl_name[impls[i]], got, impl_name[impls[0]], want,
+						fa[k]);
+					fail();
+				}
+				compared++;
+			}
+		}
+	}
+	assert_true(compared > 1000);
+	assert_int_equal(rg_mask_prefilter_use(RG_MASK_PF_AUTO), 0);
 }
 
 static void test_runs_of_fields_lose_no_true_positive(void **state)
@@ -1097,6 +1138,7 @@ int main(void)
 	    cmocka_unit_test(test_implementations_agree_on_the_simple_cases),
 	    cmocka_unit_test(test_every_known_instance_is_a_candidate),
 	    cmocka_unit_test(test_random_rows_lose_no_true_positive),
+	    cmocka_unit_test(test_run_scans_agree),
 	    cmocka_unit_test(test_implementations_agree_on_adversarial_fields),
 	    cmocka_unit_test(test_integers_and_padding_change_no_verdict),
 	    cmocka_unit_test(test_runs_of_fields_lose_no_true_positive),
