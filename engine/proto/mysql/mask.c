@@ -4,7 +4,9 @@
  * each result's ColumnDefinition41 packets: schema.org_table.org_name names a column rule's
  * glob, the type and character set say whether detectors see the field: text, not binary
  * strings, whose bytes are not text and would be corrupted), the session's mask plan, the
- * rebuilding of a row, and the per-session count of masked rows by detector.
+ * rebuilding of a row, the masking of the target's ERR packets (their messages echo row
+ * values; detectors only, code and SQLSTATE kept), and the per-session count of masked rows
+ * by detector.
  *
  * Invariants: what is written back decodes for the column's type: string types take masked
  * text in a new length-encoded string, anything else a mask touched (numbers, temporals,
@@ -58,6 +60,9 @@ struct my_mask {
 	uint32_t fcap;
 	struct rg_acc out;
 	struct my_mask_counts counts;
+	/* ERR packets: the detector rules of the session (no columns), under bundle eplan_gen */
+	struct rg_policy_plan *eplan;
+	uint64_t eplan_gen;
 };
 
 /* ---- pure parts -------------------------------------------------------------------------- */
@@ -210,6 +215,7 @@ void my_mask_free(struct my_sess *ms)
 	for (unsigned i = 0; i < mk->ncursors; i++)
 		mres_free(&mk->cursors[i].cols);
 	rg_policy_mask_plan_free(mk->plan);
+	rg_policy_mask_plan_free(mk->eplan);
 	free(mk->origins);
 	free(mk->rf);
 	free(mk->f);
@@ -516,4 +522,84 @@ int my_mask_row(struct my_sess *ms, const struct my_cmd *c, const struct rg_my_m
 out:
 	free(heap);
 	return r;
+}
+
+/* ---- ERR packets ---------------------------------------------------------------------------- */
+
+int my_mask_err_pkt(struct rg_policy_ctx *ctx, const struct rg_mask_plan *plan, const uint8_t *p,
+		    size_t n, uint8_t seq, struct rg_acc *out, uint32_t *hit)
+{
+	static const char masked[] = "[masked]";
+	struct rg_mask_plan det = {NULL, 0, plan ? plan->enabled : NULL,
+				   plan ? plan->detectors : 0};
+	struct rg_my_err_pkt e;
+	struct rg_mask_field f;
+	struct rg_mask_result mr;
+	const struct rg_mask_out_field *o;
+	uint8_t hdr[4] = {0};
+	size_t at = out->len, pre, len;
+
+	*hit = 0;
+	if (rg_my_read_err(p, n, &e) || !e.message.len)
+		return 0; /* no message: a progress report (never negotiated), a bare code */
+	if (e.message.len > UINT32_MAX)
+		return RG_MY_E_TOO_LONG;
+	f = (struct rg_mask_field){e.message.p, (uint32_t)e.message.len, false};
+	if (rg_policy_mask_row(ctx, &det, &f, 1, &mr))
+		return -ENOMEM;
+	if (!mr.changed)
+		return 0;
+	o = &mr.fields[0];
+	pre = (size_t)(e.message.p - p); /* 0xff, the code, '#' and the SQLSTATE: kept */
+	if (put(out, hdr, 4) || put(out, p, pre) ||
+	    (o->is_null ? put(out, masked, sizeof(masked) - 1) : put(out, o->data, o->len)))
+		return RG_MY_E_ARG;
+	len = out->len - at - 4;
+	if (len >= RG_MY_MAX_PACKET)
+		return RG_MY_E_TOO_LONG;
+	out->p[at] = (uint8_t)len;
+	out->p[at + 1] = (uint8_t)(len >> 8);
+	out->p[at + 2] = (uint8_t)(len >> 16);
+	out->p[at + 3] = seq;
+	*hit = mr.detectors_hit;
+	return 1;
+}
+
+int my_mask_err(struct my_sess *ms, const struct rg_my_msg *m, const struct rg_acc **out)
+{
+	struct rg_policy_ctx *ctx = NULL;
+	const struct rg_mask_plan *plan;
+	struct my_mask *mk;
+	uint64_t gen = 0;
+	uint32_t hit;
+	int r;
+
+	*out = NULL;
+	if (!rg_gw_policy_masking(ms->m->svc, ms->worker, &ctx, &gen) || !ctx)
+		return 0; /* no mask rules in force */
+	if (m->npackets > 1)
+		return RG_MY_E_TOO_LONG; /* an ERR of 16 MiB: nothing sends one; fail closed */
+	mk = mask_get(ms);
+	if (!mk)
+		return -ENOMEM;
+	if (mk->eplan_gen != gen || !(plan = rg_policy_mask_plan_get(mk->eplan, ctx))) {
+		if (!mk->eplan && !(mk->eplan = rg_policy_mask_plan_new()))
+			return -ENOMEM;
+		if (rg_policy_mask_plan_build(ctx, &ms->req, NULL, 0, mk->eplan, &plan))
+			return -ENOMEM;
+		mk->eplan_gen = gen;
+	}
+	mk->out.len = 0;
+	r = my_mask_err_pkt(ctx, plan, m->payload, (size_t)m->len, m->seq_first, &mk->out, &hit);
+	if (r <= 0)
+		return r;
+	/* counted as PostgreSQL counts a masked ErrorResponse: one masked message */
+	my_ev_masked(ms, hit);
+	if (ms->cnt) {
+		ms->cnt->rows_masked++;
+		for (uint32_t h = hit; h; h &= h - 1)
+			ms->cnt->mask_det[__builtin_ctz(h)]++;
+	}
+	*out = &mk->out;
+	return 0;
 }

@@ -441,6 +441,19 @@ int my_mask_row(struct my_sess *ms, const struct my_cmd *c, const struct rg_my_m
 int my_mask_rebuild(bool binary, const uint8_t *types, uint32_t ncols, const uint8_t *p, size_t n,
 		    const struct rg_my_field *f, const struct rg_mask_out_field *o, uint8_t seq,
 		    struct rg_acc *out);
+/*
+ * An ERR packet from the target (payload p[0..n), sequence id seq): its message goes
+ * through the detector rules plan enables (column rules cannot apply: the text names no
+ * column; docs/mysql.md, "Errors and warnings"); a message a "null" rule hits reads
+ * "[masked]". 1: the rewritten packet (header included, the code, SQLSTATE marker and
+ * SQLSTATE kept byte for byte) appended to out, *hit its detectors; 0: unchanged (also a
+ * packet with no message); <0: enum rg_my_err or -ENOMEM.
+ */
+int my_mask_err_pkt(struct rg_policy_ctx *ctx, const struct rg_mask_plan *plan, const uint8_t *p,
+		    size_t n, uint8_t seq, struct rg_acc *out, uint32_t *hit);
+/* The session's side of it: 0 with *out NULL (forward the ERR as it is), 0 with *out set
+ * (send that instead), <0 (fail closed). */
+int my_mask_err(struct my_sess *ms, const struct rg_my_msg *m, const struct rg_acc **out);
 void my_mask_free(struct my_sess *ms);
 
 /* relay.c */

@@ -11,7 +11,8 @@
  * to the empty one). Commands ringgate refuses are answered in turn with an ERR and leave
  * the session usable. Prepared statement ids and COM_SET_OPTION are tracked. Each result's
  * column definitions are handed to mask.c as they pass; a row a mask rule changes goes out
- * as mask.c's copy (same sequence id), every other packet by reference.
+ * as mask.c's copy (same sequence id), and so does an ERR whose message a detector changes
+ * (the server echoes values in its errors); every other packet goes by reference.
  * Never: rewrite any other byte of a relayed packet, or answer out of order.
  */
 #include "my-int.h"
@@ -53,6 +54,33 @@ static bool my_row_hook(struct rg_sess *s, const struct my_cmd *c, const struct 
 		my_run_flush(s, RG_FE, run, err);
 		my_close_err(s, m->seq_first, RG_MY_ER_NET_PACKET_TOO_LARGE, "08S01",
 			     "A result row could not be masked (ringgate): session closed");
+		*err = *err ? *err : -ESHUTDOWN;
+		return true;
+	}
+	if (!out)
+		return false;
+	my_run_flush(s, RG_FE, run, err);
+	if (!*err)
+		*err = rg_sess_send(s, RG_FE, out->p, out->len);
+	return true;
+}
+
+/* An ERR from the target: its message masked by the detector rules (mask.c: row values
+ * are echoed in "Duplicate entry '...' for key ...", "Incorrect integer value: '...'").
+ * True: the masked copy was sent in its place, or the session is ending (an ERR that could
+ * not be masked is never forwarded); false: forward the original by reference. */
+static bool my_err_hook(struct rg_sess *s, const struct rg_my_msg *m, struct my_run *run, int *err)
+{
+	struct my_sess *ms = rg_sess_priv(s);
+	const struct rg_acc *out;
+	int r = my_mask_err(ms, m, &out);
+
+	if (r) {
+		rg_log("event=mask_failed proto=mysql sess=%llu err=%d what=err_packet",
+		       (unsigned long long)ms->id, r);
+		my_run_flush(s, RG_FE, run, err);
+		my_close_err(s, m->seq_first, RG_MY_ER_NET_PACKET_TOO_LARGE, "08S01",
+			     "An error message could not be masked (ringgate): session closed");
 		*err = *err ? *err : -ESHUTDOWN;
 		return true;
 	}
@@ -574,7 +602,8 @@ void my_be_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 	if (!ms->n || ms->ring[ms->head].resp == R_LOCAL) {
 		/* an ERR out of turn: the server ends the connection (killed, shutdown) */
 		if (m->len && p[0] == 0xff && m->npackets == 1) {
-			my_forward(s, RG_FE, run, b, m->start, (size_t)m->total, copy, err);
+			if (!my_err_hook(s, m, run, err))
+				my_forward(s, RG_FE, run, b, m->start, (size_t)m->total, copy, err);
 			return;
 		}
 		my_violation(s, RG_BE, "unsolicited_packet", RG_MY_E_PROTOCOL);
@@ -586,7 +615,8 @@ void my_be_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 	k = rg_my_classify(p, n, ms->caps, in_rows);
 	eof_kind = k == RG_MY_KIND_EOF || k == RG_MY_KIND_OK_EOF;
 	/* forward first (a row masked: its copy): every branch below only follows the response */
-	if (!(c->resp == R_ROWS && k == RG_MY_KIND_OTHER && my_row_hook(s, c, m, run, err)))
+	if (!(c->resp == R_ROWS && k == RG_MY_KIND_OTHER && my_row_hook(s, c, m, run, err)) &&
+	    !(k == RG_MY_KIND_ERR && my_err_hook(s, m, run, err)))
 		my_forward(s, RG_FE, run, b, m->start, (size_t)m->total, copy, err);
 	if (*err)
 		return;
