@@ -191,7 +191,8 @@ struct my_stmt {
 };
 
 /* Whole-message framing over received chunks: a message split across chunks is copied
- * into acc (from then on the rest of the chunk too), else it is used in place. */
+ * into acc (only it: the chunk's bytes after it are used in place), else it is used in
+ * place. */
 struct my_rx {
 	struct rg_acc acc;
 	size_t pend; /* bytes at the front of acc handed out last time: dropped next time */
