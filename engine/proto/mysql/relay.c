@@ -12,7 +12,9 @@
  * the session usable. Prepared statement ids and COM_SET_OPTION are tracked. Each result's
  * column definitions are handed to mask.c as they pass; a row a mask rule changes goes out
  * as mask.c's copy (same sequence id), and so does an ERR whose message a detector changes
- * (the server echoes values in its errors); every other packet goes by reference.
+ * (the server echoes values in its errors); every other packet goes by reference. Whole
+ * rows in a receive buffer are framed and proven as runs (my_be_rows, docs/mysql.md "Runs
+ * of rows"), each row ending as the per-message path would have it.
  * Never: rewrite any other byte of a relayed packet, or answer out of order.
  */
 #include "my-int.h"
@@ -560,6 +562,78 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 }
 
 /* ---- target responses ------------------------------------------------------------------------ */
+
+/*
+ * Whole rows at p[0..n) of b (the receive buffer, nothing of it held in the framer's
+ * accumulator) while the head command awaits rows: framed as one run (rows.c
+ * rg_my_rowrun_frame: sequence ids, single packets, rows that read with the result's
+ * columns), and in a masking session proven in one prefilter pass to need no masking
+ * (mask.c my_rows_clear); the rows proven are forwarded by reference in one piece and
+ * counted at once (my_ev_rows). A row not proven goes through my_be_relay_msg as every
+ * message otherwise does (masked, or the session fails closed), then the run goes on while
+ * nothing the proof rests on changed. So each row is forwarded, masked or refused exactly
+ * as the per-message path would. Returns the bytes taken (0: nothing for this path here).
+ */
+size_t my_be_rows(struct rg_sess *s, struct rg_buf *b, const uint8_t *p, size_t n,
+		  struct my_run *run, int *err)
+{
+	struct my_sess *ms = rg_sess_priv(s);
+	struct my_cmd *c = &ms->ring[ms->head];
+	struct rg_policy_ctx *ctx, *ctx2;
+	const struct rg_mask_plan *plan, *plan2;
+	struct my_rows *rows, *rows2;
+	struct rg_my_rowrun rr;
+	size_t at = 0, framed, end;
+	uint32_t left, k;
+	uint64_t gen, gen2;
+	int ready;
+
+	if (!ms->n || c->resp != R_ROWS)
+		return 0;
+	ready = my_mask_rows_ready(ms, c, &ctx, &plan, &rows, &gen);
+	if (ready < 0)
+		return 0;
+	/* rows by their headers; with masking, my_rows_run reads them with the columns */
+	framed = rg_my_rowrun_frame(&rr, p, n, c->seq);
+	if (ctx && framed && (framed = my_rows_run(rows, c->binary, &rr)) < rr.framed) {
+		/* only the rows before one that does not read (or none: out of memory) */
+		rr.rows = rows->nrun;
+		rr.framed = framed;
+	}
+	left = rr.rows;
+	while (at < framed && !*err) {
+		struct rg_my_msg m;
+
+		if (ctx) {
+			end = my_rows_clear(rows, ctx, plan, &rr, at, &k);
+		} else {
+			end = framed;
+			k = left;
+		}
+		if (end > at) {
+			my_forward(s, RG_FE, run, b, p + at, end - at, false, err);
+			my_ev_rows(ms, k, end - at);
+			c->seq = (uint8_t)(c->seq + k);
+			left -= k;
+			at = end;
+			continue;
+		}
+		/* the row at `at`, as any message */
+		if (rg_my_frame_msg(p + at, n - at, c->seq, MY_MSG_MAX, &m) <= 0) {
+			*err = -EINVAL; /* framed above: cannot happen */
+			break;
+		}
+		at += (size_t)m.total;
+		left--;
+		my_be_relay_msg(s, &m, b, false, run, err);
+		if (*err || ms->fe == FE_CLOSING || !ms->n || &ms->ring[ms->head] != c ||
+		    c->resp != R_ROWS ||
+		    my_mask_rows_ready(ms, c, &ctx2, &plan2, &rows2, &gen2) != ready ||
+		    ctx2 != ctx || plan2 != plan || rows2 != rows || gen2 != gen)
+			break; /* the caller frames again what is left */
+	}
+	return at;
+}
 
 /* The response to c ended with an OK or EOF carrying status: apply what it changed. */
 static void resp_done(struct rg_sess *s, struct my_cmd *c, bool ok, struct my_run *run,
