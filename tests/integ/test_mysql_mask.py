@@ -11,12 +11,18 @@ prepared statements; cursor rows from COM_STMT_FETCH), in a wide row and a 2 MiB
 in a 20000-row result where 1 % of the rows hold an email; a row of 17 MiB passes when
 nothing in it matches and ends the session with an ERR when it would need rewriting. Invalid cards, rows without PII and
 NULLs pass as they are; no unmasked value reaches the agent; the session stays usable.
+The server's error and warning texts echo row values (a duplicate key, an incorrect
+integer value): ERR packets are masked by the detector rules with their code and SQLSTATE
+kept (PyMySQL and mysql2), SHOW WARNINGS and GET DIAGNOSTICS answer with masked rows,
+ringgate's own denials keep their text, and neither the audit trail nor the log holds the
+unmasked values.
 """
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "lib"))
@@ -43,6 +49,44 @@ masks:
     description: this test's date of birth column is dropped
     columns: ["*.customers.dob"]
     style: "null"
+rules:
+  - id: mymask.no-vault
+    description: ringgate's own denial, whose text holds an email (never masked)
+    sql:
+      tables: [vault]
+    action: deny
+    message: "the vault is closed; ask dba@example.com"
+"""
+
+DENY_MSG = "the vault is closed; ask dba@example.com"
+DUP_EMAIL = "carol@example.com"  # a UNIQUE value a duplicate insert echoes
+
+NODE_ERR = r"""
+'use strict';
+const fs = require('fs');
+const mysql = require('mysql2/promise');
+(async () => {
+  const env = process.env;
+  const c = await mysql.createConnection({
+    host: '127.0.0.1', port: Number(env.MYSQL_PORT), user: env.MYSQL_USER,
+    password: env.MYSQL_PASSWORD, database: env.MYSQL_DATABASE,
+    ssl: { ca: fs.readFileSync(env.MYSQL_SSL_CA) },
+    authPlugins: { mysql_clear_password: () => () => Buffer.from(env.MYSQL_PASSWORD + '\0') },
+  });
+  const out = {};
+  const err = (e) => ({ errno: e.errno, state: e.sqlState, msg: e.sqlMessage });
+  try { await c.query("INSERT INTO accounts (id, email) VALUES (90, '" + env.DUP + "')"); }
+  catch (e) { out.query = err(e); }
+  try { await c.execute('INSERT INTO accounts (id, email) VALUES (?, ?)', [91, env.DUP]); }
+  catch (e) { out.execute = err(e); }
+  try { await c.execute('INSERT INTO accounts (id, email, n) VALUES (?, ?, ?)',
+                        [92, 'x', 'card 4111 1111 1111 1111']); }
+  catch (e) { out.card = err(e); }
+  const [rows] = await c.execute('SELECT COUNT(*) AS n FROM accounts');
+  out.after = rows[0].n;
+  await c.end();
+  console.log(JSON.stringify(out));
+})().catch(e => { console.error(e); process.exit(1); });
 """
 
 NODE = r"""
@@ -138,9 +182,15 @@ class Stack:
         listeners = [{"name": "my", "address": f"127.0.0.1:{rgtest.free_port()}",
                       "protocol": "mysql",
                       "tls": {"cert": self.certs.cert, "key": self.certs.key}}]
+        self.trail = os.path.join(self.dir, "trail")
+        jdir = os.path.join(self.dir, "journals")
+        os.makedirs(jdir)
+        akey, _ = rgtest.signing_keypair(self.dir)
+        audit = {"key_file": akey, "dir": self.trail, "journal_dir": jdir}
         self.rg = rgtest.Ringgate(_NoPg(), identity=self.iss.identity(),
                                   policy={"bundle": self.bundle, "hmac_key_file": key},
-                                  extra={"listeners": listeners, "targets": targets})
+                                  extra={"listeners": listeners, "targets": targets,
+                                         "audit": audit})
         self.rg.start()
 
     def stop(self):
@@ -170,6 +220,10 @@ def setup_data(st):
         CREATE TABLE big (id INT PRIMARY KEY, v VARCHAR(80));
         INSERT INTO big SELECT seq, IF(seq % 100 = 0, CONCAT('user', seq, '@example.com'),
             CONCAT('row ', seq)) FROM seq_1_to_20000;
+        CREATE TABLE accounts (id INT PRIMARY KEY, email VARCHAR(80) UNIQUE, n INT,
+            CONSTRAINT n_small CHECK (n < 1000));
+        INSERT INTO accounts VALUES (1, '{DUP_EMAIL}', 0);
+        CREATE TABLE vault (id INT);
     """, database=st.db.database)
 
 
@@ -369,6 +423,111 @@ def test_cursor_fetch(st):
     conn.close()
 
 
+def test_errors(st):
+    """Values the server echoes in ERR packets and warnings (docs/mysql.md, "Errors and
+    warnings"): masked by the detector rules, code and SQLSTATE intact, session usable."""
+    dup = f"INSERT INTO accounts (id, email) VALUES (2, '{DUP_EMAIL}')"
+    card = f"INSERT INTO accounts (id, email, n) VALUES (3, 'x', 'card {CARD}')"
+    direct = st.db.connect()
+    with direct.cursor() as c:
+        c.execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES'")
+        for sql, want in ((dup, DUP_EMAIL), (card, CARD)):
+            try:
+                c.execute(sql)
+                check(False, f"straight to MariaDB: {sql} fails")
+            except pymysql.err.MySQLError as e:
+                check(want in e.args[1], f"straight from MariaDB the error echoes the value: "
+                      f"{e.args}")
+    direct.close()
+    conn = st.connect()
+    try:
+        with conn.cursor() as c:
+            c.execute(dup)
+        check(False, "the duplicate insert fails through ringgate")
+    except pymysql.err.IntegrityError as e:
+        check(e.args[0] == 1062 and DUP_EMAIL not in e.args[1] and
+              e.args[1].startswith("Duplicate entry 'h:") and
+              e.args[1].endswith("' for key 'email'"),
+              f"duplicate key: the email masked (hmac), code 1062 kept: {e.args}")
+    try:
+        with conn.cursor() as c:
+            c.execute(card)  # the session's default sql_mode is strict (10.11)
+        check(False, "the card in an INT column fails")
+    except pymysql.err.MySQLError as e:
+        check(e.args[0] == 1366 and CARD not in e.args[1] and "**** **** **** 1111" in e.args[1],
+              f"incorrect integer value: the card partially masked, code 1366: {e.args}")
+    try:
+        with conn.cursor() as c:
+            c.execute("INSERT INTO accounts (id, email, n) VALUES (4, 'y', 5000)")
+        check(False, "a CHECK constraint violation fails")
+    except pymysql.err.MySQLError as e:
+        check(e.args[0] == 4025, f"a CHECK error without a value passes as it is: {e.args}")
+    with conn.cursor() as c:
+        c.execute("SELECT id, email FROM accounts ORDER BY id")
+        rows = c.fetchall()
+    check(len(rows) == 1 and rows[0][0] == 1, "the session is usable after the errors")
+    # warnings: the same texts as rows of SHOW WARNINGS and through GET DIAGNOSTICS
+    with conn.cursor() as c:
+        c.execute(f"INSERT IGNORE INTO accounts (id, email) VALUES (5, '{DUP_EMAIL}')")
+        c.execute("SHOW WARNINGS")
+        w = c.fetchall()
+    check(len(w) == 1 and w[0][1] == 1062 and DUP_EMAIL not in w[0][2] and
+          w[0][2].startswith("Duplicate entry 'h:"),
+          f"SHOW WARNINGS: the message column masked as text: {w}")
+    # GET DIAGNOSTICS: refused as a statement the classifier cannot read (and CALL of a
+    # procedure that would use it by rules/baseline)
+    try:
+        with conn.cursor() as c:
+            c.execute(f"INSERT IGNORE INTO accounts (id, email) VALUES (5, '{DUP_EMAIL}')")
+            c.execute("GET DIAGNOSTICS CONDITION 1 @rg_m = MESSAGE_TEXT")
+        check(False, "GET DIAGNOSTICS is refused")
+    except pymysql.err.MySQLError as e:
+        check(e.args[0] == 1142, f"GET DIAGNOSTICS as a statement is refused: {e.args}")
+    # ringgate's own denial: its text is the rule's, never masked
+    try:
+        with conn.cursor() as c:
+            c.execute("SELECT * FROM vault")
+        check(False, "the vault is denied")
+    except pymysql.err.MySQLError as e:
+        check(e.args[0] == 1142 and e.args[1].endswith(": " + DENY_MSG),
+              f"ringgate's own denial keeps its text (the email in it unmasked): {e.args}")
+    conn.ping(reconnect=False)
+    conn.close()
+    # mysql2: text and binary protocol, errno and SQLSTATE as the client sees them
+    from test_clients_node import node_modules
+    js = os.path.join(st.dir, "err_client.js")
+    with open(js, "w") as f:
+        f.write(NODE_ERR)
+    env = dict(os.environ, NODE_PATH=node_modules(), MYSQL_PORT=str(st.rg.port),
+               MYSQL_USER="shop", MYSQL_PASSWORD=st.iss.token(),
+               MYSQL_DATABASE=st.db.database, MYSQL_SSL_CA=st.certs.ca, DUP=DUP_EMAIL)
+    r = subprocess.run(["node", js], env=env, capture_output=True, text=True, timeout=180)
+    check(r.returncode == 0, f"mysql2 errors through ringgate: {r.stderr[-1500:]}")
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    for k in ("query", "execute"):
+        e = out[k]
+        check(e["errno"] == 1062 and e["state"] == "23000" and DUP_EMAIL not in e["msg"] and
+              e["msg"].startswith("Duplicate entry 'h:"),
+              f"mysql2 {k}: errno 1062, SQLSTATE 23000, the email masked: {e}")
+    e = out.get("card") or {}
+    check(e.get("errno") == 1366 and e.get("state") == "22007" and CARD not in e["msg"],
+          f"mysql2: incorrect integer value masked, 1366 / 22007: {e}")
+    check(out["after"] == 1, "mysql2: the session is usable after the errors")
+    # what ringgate keeps: the trail has the error's code and SQLSTATE, never its text
+    time.sleep(1.5)
+    c = subprocess.run([rgtest.ringgatectl_binary(), "audit", "cat", "--dir", st.trail],
+                       capture_output=True, text=True, timeout=120)
+    check(c.returncode == 0, f"audit cat: {c.stderr}")
+    check(DUP_EMAIL not in c.stdout and CARD not in c.stdout and
+          "4111111111111111" not in c.stdout, "the audit trail holds no unmasked value")
+    recs = [json.loads(x) for x in c.stdout.splitlines() if x.strip()]
+    ends = [x for x in recs if x.get("error_code") == 1062]
+    check(ends and all(x.get("sqlstate") == "23000" for x in ends),
+          f"the duplicate key's stmt_end records its code and SQLSTATE ({len(ends)})")
+    log = open(st.rg.logfile).read()
+    check(DUP_EMAIL not in log, "the log holds no unmasked value")
+
+
 def test_huge_rows(st):
     """A row of 16 MiB and more (split into packets): forwarded as it is when nothing in it
     matches; when it would need rewriting the session ends with an ERR (fail closed), never
@@ -398,7 +557,7 @@ def main():
     try:
         setup_data(st)
         for t in (test_text_protocol, test_multi_results_and_wide, test_binary_protocol,
-                  test_cursor_fetch, test_connector_j):
+                  test_cursor_fetch, test_connector_j, test_errors):
             print(f"--- {t.__name__}", flush=True)
             t(st)
         log = open(st.rg.logfile).read()

@@ -450,6 +450,17 @@ void my_ev_be(struct my_sess *ms, const struct my_cmd *c, const struct rg_my_msg
 	}
 }
 
+void my_ev_rows(struct my_sess *ms, uint32_t rows, size_t bytes)
+{
+	struct my_ev *e = ms->ev;
+
+	if (!e)
+		return;
+	e->bytes += bytes;
+	e->bytes_out += bytes;
+	e->rows += rows;
+}
+
 void my_ev_masked(struct my_sess *ms, uint32_t hit)
 {
 	struct my_ev *e = ms->ev;

@@ -2,9 +2,11 @@
  * frame.c: whole-message framing over the chunks a session side receives (my_rx_next), for
  * the session (session.c). A message that lies in one chunk is handed out in place (the
  * relay forwards it by reference); one split across chunks is copied into the side's
- * accumulator, and from then on the rest of that chunk too, until the accumulator is empty
- * again. No I/O; allocation only when a message is split. Unit-tested on its own
- * (tests/unit/mysql/test_frame.c).
+ * accumulator, and only it: the next chunk gives the accumulator the bytes that complete it
+ * and no more, so what follows in that chunk is used in place again (a large result's rows
+ * keep going out by reference, and runs of them keep being framed in the receive buffer:
+ * relay.c my_be_rows). No I/O; allocation only when a message is split. Unit-tested on its
+ * own (tests/unit/mysql/test_frame.c).
  */
 #include "my-int.h"
 
@@ -22,13 +24,20 @@ int my_rx_next(struct my_rx *rx, const uint8_t **pp, size_t *pn, int expect_seq,
 			rg_acc_free(&rx->acc);
 	}
 	if (rx->acc.len) {
-		if (*pn) {
-			if (rg_acc_append(&rx->acc, *pp, *pn))
+		/* the accumulator holds the start of one message: add what it still needs
+		 * (a lower bound while a header is missing, so a few rounds) */
+		for (;;) {
+			size_t take;
+
+			r = rg_my_frame_msg(rx->acc.p, rx->acc.len, expect_seq, max, m);
+			if (r != RG_MY_NEED_MORE || !*pn)
+				break;
+			take = m->need < *pn ? (size_t)m->need : *pn;
+			if (rg_acc_append(&rx->acc, *pp, take))
 				return -ENOMEM;
-			*pp += *pn;
-			*pn = 0;
+			*pp += take;
+			*pn -= take;
 		}
-		r = rg_my_frame_msg(rx->acc.p, rx->acc.len, expect_seq, max, m);
 		if (r <= 0)
 			return (int)r;
 		rx->pend = (size_t)r;

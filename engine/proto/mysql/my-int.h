@@ -191,7 +191,8 @@ struct my_stmt {
 };
 
 /* Whole-message framing over received chunks: a message split across chunks is copied
- * into acc (from then on the rest of the chunk too), else it is used in place. */
+ * into acc (only it: the chunk's bytes after it are used in place), else it is used in
+ * place. */
 struct my_rx {
 	struct rg_acc acc;
 	size_t pend; /* bytes at the front of acc handed out last time: dropped next time */
@@ -404,6 +405,9 @@ void my_ev_long_data(struct my_sess *ms, const uint8_t *p, size_t n);
 void my_ev_be(struct my_sess *ms, const struct my_cmd *c, const struct rg_my_msg *m,
 	      enum rg_my_kind k);
 void my_ev_fe(struct my_sess *ms, size_t bytes);
+/* rows rows of the head command's result, bytes on the wire, forwarded as one run (what
+ * my_ev_be counts for each). */
+void my_ev_rows(struct my_sess *ms, uint32_t rows, size_t bytes);
 /* c's response is complete (ring_pop): its stmt_end, the latency histogram. */
 void my_ev_cmd_end(struct my_sess *ms, struct my_cmd *c);
 /* Masking (my_row_hook): one row of the head command rewritten; hit: detectors' bits. */
@@ -441,6 +445,81 @@ int my_mask_row(struct my_sess *ms, const struct my_cmd *c, const struct rg_my_m
 int my_mask_rebuild(bool binary, const uint8_t *types, uint32_t ncols, const uint8_t *p, size_t n,
 		    const struct rg_my_field *f, const struct rg_mask_out_field *o, uint8_t seq,
 		    struct rg_acc *out);
+/*
+ * The row masker of one result, without a session (mask.c; tests, fuzz, bench): the result's
+ * column types and whether detectors look at each (my_mask_detect_column), scratch grown
+ * to the widest result, the rewritten row. my_rows_shape sets ncols (types and detect are
+ * then the caller's to fill), my_rows_plan notes whether plan has a column rule on one of
+ * them (then no run proves a row).
+ * my_rows_mask: one row's payload p[0..n) (npackets: how many packets it came in; seq: its
+ * first sequence id) under plan: 1 rewritten (out: the packet, header included; hit: its
+ * detectors), 0 unchanged (forward it as it is), <0 fail closed (enum rg_my_err, -ENOMEM).
+ * my_rows_run: a run (rg_my_rowrun_frame) about to be proven: returns the bytes of its rows
+ * that read with the columns (the reader's checks: the first that does not and what
+ * follows are the per-message path's), 0 when out of memory. my_rows_clear proves only
+ * those. It copies the rows' text fields into a scan buffer, each followed by zeros, as it
+ * reads them (a MySQL row's length bytes sit right after the field before them, and a
+ * length of 64 is '@': scanned in place they would look like parts of values).
+ * my_rows_clear: from the row of that run at off, the rows my_rows_mask would certainly
+ * return 0 for: where they end (off: the row at off is my_rows_mask's) and *nrows. Proven
+ * by one prefilter pass over their text fields in the scan buffer (rg_policy_mask_run_clear:
+ * conditions without their negative terms, so it proves fewer rows than the field checks
+ * would, never more), and where that pass finds a possible hit in the first row, row by row
+ * with the checks my_rows_mask makes of each text field (no field list, no masker call) up
+ * to the first row that may need masking. A column rule on any column (col_rules): nothing
+ * is proven.
+ */
+struct my_rows {
+	uint32_t ncols;
+	uint8_t *types;	 /* [ncols] enum rg_my_type */
+	uint8_t *detect; /* [ncols] 1: detectors look at its values */
+	bool col_rules;	 /* the plan has a column rule on one of the columns */
+	struct rg_my_field *rf;
+	struct rg_mask_field *f;
+	uint32_t cap;
+	struct rg_acc out;
+	uint32_t hit;
+	/* the run being proven (my_rows_run): its rows' starts ([nrun + 1]); the text fields
+	 * detectors look at copied into scan, each followed by zero bytes: row j's are
+	 * fspan[fidx[j] .. fidx[j + 1]) (where each starts), and end at send[j] */
+	bool run_ok;
+	const uint8_t *p;
+	uint32_t nrun;
+	size_t *rstart, *send, *fidx, *fspan, rcap, ecap, icap, fcap;
+	uint8_t *scan;
+	size_t slen, scap;
+};
+int my_rows_shape(struct my_rows *r, uint32_t ncols);
+void my_rows_plan(struct my_rows *r, const struct rg_mask_plan *plan);
+int my_rows_mask(struct my_rows *r, struct rg_policy_ctx *ctx, const struct rg_mask_plan *plan,
+		 bool binary, const uint8_t *p, size_t n, uint32_t npackets, uint8_t seq);
+size_t my_rows_run(struct my_rows *r, bool binary, const struct rg_my_rowrun *rr);
+size_t my_rows_clear(struct my_rows *r, const struct rg_policy_ctx *ctx,
+		     const struct rg_mask_plan *plan, const struct rg_my_rowrun *rr, size_t off,
+		     uint32_t *nrows);
+void my_rows_free(struct my_rows *r);
+/* The run path's view of the session (relay.c my_be_rows): 0, no mask rules in force (*ctx
+ * NULL: rows are forwarded as they are); 1, the rows of c's result are masked with *rows
+ * under *plan of *ctx, as my_mask_row would mask them now; -1, my_mask_row must see the next
+ * row (a new result or bundle, unknown columns, a column rule on a column). Asked again
+ * after every row my_mask_row sees: a call into the policy may switch the worker to a new
+ * bundle and free the old context; *gen: the bundle generation of the plan. */
+int my_mask_rows_ready(struct my_sess *ms, const struct my_cmd *c, struct rg_policy_ctx **ctx,
+		       const struct rg_mask_plan **plan, struct my_rows **rows, uint64_t *gen);
+
+/*
+ * An ERR packet from the target (payload p[0..n), sequence id seq): its message goes
+ * through the detector rules plan enables (column rules cannot apply: the text names no
+ * column; docs/mysql.md, "Errors and warnings"); a message a "null" rule hits reads
+ * "[masked]". 1: the rewritten packet (header included, the code, SQLSTATE marker and
+ * SQLSTATE kept byte for byte) appended to out, *hit its detectors; 0: unchanged (also a
+ * packet with no message); <0: enum rg_my_err or -ENOMEM.
+ */
+int my_mask_err_pkt(struct rg_policy_ctx *ctx, const struct rg_mask_plan *plan, const uint8_t *p,
+		    size_t n, uint8_t seq, struct rg_acc *out, uint32_t *hit);
+/* The session's side of it: 0 with *out NULL (forward the ERR as it is), 0 with *out set
+ * (send that instead), <0 (fail closed). */
+int my_mask_err(struct my_sess *ms, const struct rg_my_msg *m, const struct rg_acc **out);
 void my_mask_free(struct my_sess *ms);
 
 /* relay.c */
@@ -449,6 +528,8 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 void my_be_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf *b, bool copy,
 		     struct my_run *run, int *err);
 bool my_relay_idle(const struct my_sess *ms);
+size_t my_be_rows(struct rg_sess *s, struct rg_buf *b, const uint8_t *p, size_t n,
+		  struct my_run *run, int *err);
 void my_relay_free(struct my_sess *ms);
 
 #endif /* RG_PROTO_MYSQL_MY_INT_H */

@@ -577,6 +577,24 @@ ssize_t rg_my_binary_value(uint8_t type, const uint8_t *p, size_t n, uint32_t *d
 int rg_my_read_binary_row(const uint8_t *p, size_t n, uint32_t ncols, const uint8_t *types,
 			  struct rg_my_field *f, size_t cap);
 
+/*
+ * A run of rows, whole in one receive buffer, framed together (the relay's fast path;
+ * docs/mysql.md, "Runs of rows"). rg_my_rowrun_frame frames rows at p[0..n) by their
+ * headers while each is one whole packet (payload below 0xffffff: a row of 16 MiB or more
+ * is the per-message path's) carrying the next sequence id from seq on, with a payload that
+ * is neither empty nor starts with 0xff or 0xfe (ERR, EOF, OK-as-EOF end the rows). Anything
+ * else ends the run; what it is, the per-message path decides. Whether the rows read with
+ * the result's columns is the masker's to check (mask.c my_rows_run). Returns the bytes
+ * framed; rr->rows, their count; rr->seq_next, the id after them.
+ */
+struct rg_my_rowrun {
+	const uint8_t *p;
+	size_t framed;
+	uint32_t rows;
+	uint8_t seq_next;
+};
+size_t rg_my_rowrun_frame(struct rg_my_rowrun *rr, const uint8_t *p, size_t n, uint8_t seq);
+
 /* COM_STMT_PREPARE answer (first packet). */
 struct rg_my_prepare_ok {
 	uint32_t stmt_id;

@@ -11,7 +11,10 @@
  * to the empty one). Commands ringgate refuses are answered in turn with an ERR and leave
  * the session usable. Prepared statement ids and COM_SET_OPTION are tracked. Each result's
  * column definitions are handed to mask.c as they pass; a row a mask rule changes goes out
- * as mask.c's copy (same sequence id), every other packet by reference.
+ * as mask.c's copy (same sequence id), and so does an ERR whose message a detector changes
+ * (the server echoes values in its errors); every other packet goes by reference. Whole
+ * rows in a receive buffer are framed and proven as runs (my_be_rows, docs/mysql.md "Runs
+ * of rows"), each row ending as the per-message path would have it.
  * Never: rewrite any other byte of a relayed packet, or answer out of order.
  */
 #include "my-int.h"
@@ -53,6 +56,33 @@ static bool my_row_hook(struct rg_sess *s, const struct my_cmd *c, const struct 
 		my_run_flush(s, RG_FE, run, err);
 		my_close_err(s, m->seq_first, RG_MY_ER_NET_PACKET_TOO_LARGE, "08S01",
 			     "A result row could not be masked (ringgate): session closed");
+		*err = *err ? *err : -ESHUTDOWN;
+		return true;
+	}
+	if (!out)
+		return false;
+	my_run_flush(s, RG_FE, run, err);
+	if (!*err)
+		*err = rg_sess_send(s, RG_FE, out->p, out->len);
+	return true;
+}
+
+/* An ERR from the target: its message masked by the detector rules (mask.c: row values
+ * are echoed in "Duplicate entry '...' for key ...", "Incorrect integer value: '...'").
+ * True: the masked copy was sent in its place, or the session is ending (an ERR that could
+ * not be masked is never forwarded); false: forward the original by reference. */
+static bool my_err_hook(struct rg_sess *s, const struct rg_my_msg *m, struct my_run *run, int *err)
+{
+	struct my_sess *ms = rg_sess_priv(s);
+	const struct rg_acc *out;
+	int r = my_mask_err(ms, m, &out);
+
+	if (r) {
+		rg_log("event=mask_failed proto=mysql sess=%llu err=%d what=err_packet",
+		       (unsigned long long)ms->id, r);
+		my_run_flush(s, RG_FE, run, err);
+		my_close_err(s, m->seq_first, RG_MY_ER_NET_PACKET_TOO_LARGE, "08S01",
+			     "An error message could not be masked (ringgate): session closed");
 		*err = *err ? *err : -ESHUTDOWN;
 		return true;
 	}
@@ -533,6 +563,78 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 
 /* ---- target responses ------------------------------------------------------------------------ */
 
+/*
+ * Whole rows at p[0..n) of b (the receive buffer, nothing of it held in the framer's
+ * accumulator) while the head command awaits rows: framed as one run (rows.c
+ * rg_my_rowrun_frame: sequence ids, single packets, rows that read with the result's
+ * columns), and in a masking session proven in one prefilter pass to need no masking
+ * (mask.c my_rows_clear); the rows proven are forwarded by reference in one piece and
+ * counted at once (my_ev_rows). A row not proven goes through my_be_relay_msg as every
+ * message otherwise does (masked, or the session fails closed), then the run goes on while
+ * nothing the proof rests on changed. So each row is forwarded, masked or refused exactly
+ * as the per-message path would. Returns the bytes taken (0: nothing for this path here).
+ */
+size_t my_be_rows(struct rg_sess *s, struct rg_buf *b, const uint8_t *p, size_t n,
+		  struct my_run *run, int *err)
+{
+	struct my_sess *ms = rg_sess_priv(s);
+	struct my_cmd *c = &ms->ring[ms->head];
+	struct rg_policy_ctx *ctx, *ctx2;
+	const struct rg_mask_plan *plan, *plan2;
+	struct my_rows *rows, *rows2;
+	struct rg_my_rowrun rr;
+	size_t at = 0, framed, end;
+	uint32_t left, k;
+	uint64_t gen, gen2;
+	int ready;
+
+	if (!ms->n || c->resp != R_ROWS)
+		return 0;
+	ready = my_mask_rows_ready(ms, c, &ctx, &plan, &rows, &gen);
+	if (ready < 0)
+		return 0;
+	/* rows by their headers; with masking, my_rows_run reads them with the columns */
+	framed = rg_my_rowrun_frame(&rr, p, n, c->seq);
+	if (ctx && framed && (framed = my_rows_run(rows, c->binary, &rr)) < rr.framed) {
+		/* only the rows before one that does not read (or none: out of memory) */
+		rr.rows = rows->nrun;
+		rr.framed = framed;
+	}
+	left = rr.rows;
+	while (at < framed && !*err) {
+		struct rg_my_msg m;
+
+		if (ctx) {
+			end = my_rows_clear(rows, ctx, plan, &rr, at, &k);
+		} else {
+			end = framed;
+			k = left;
+		}
+		if (end > at) {
+			my_forward(s, RG_FE, run, b, p + at, end - at, false, err);
+			my_ev_rows(ms, k, end - at);
+			c->seq = (uint8_t)(c->seq + k);
+			left -= k;
+			at = end;
+			continue;
+		}
+		/* the row at `at`, as any message */
+		if (rg_my_frame_msg(p + at, n - at, c->seq, MY_MSG_MAX, &m) <= 0) {
+			*err = -EINVAL; /* framed above: cannot happen */
+			break;
+		}
+		at += (size_t)m.total;
+		left--;
+		my_be_relay_msg(s, &m, b, false, run, err);
+		if (*err || ms->fe == FE_CLOSING || !ms->n || &ms->ring[ms->head] != c ||
+		    c->resp != R_ROWS ||
+		    my_mask_rows_ready(ms, c, &ctx2, &plan2, &rows2, &gen2) != ready ||
+		    ctx2 != ctx || plan2 != plan || rows2 != rows || gen2 != gen)
+			break; /* the caller frames again what is left */
+	}
+	return at;
+}
+
 /* The response to c ended with an OK or EOF carrying status: apply what it changed. */
 static void resp_done(struct rg_sess *s, struct my_cmd *c, bool ok, struct my_run *run,
 		      int *err)
@@ -574,7 +676,8 @@ void my_be_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 	if (!ms->n || ms->ring[ms->head].resp == R_LOCAL) {
 		/* an ERR out of turn: the server ends the connection (killed, shutdown) */
 		if (m->len && p[0] == 0xff && m->npackets == 1) {
-			my_forward(s, RG_FE, run, b, m->start, (size_t)m->total, copy, err);
+			if (!my_err_hook(s, m, run, err))
+				my_forward(s, RG_FE, run, b, m->start, (size_t)m->total, copy, err);
 			return;
 		}
 		my_violation(s, RG_BE, "unsolicited_packet", RG_MY_E_PROTOCOL);
@@ -586,7 +689,8 @@ void my_be_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 	k = rg_my_classify(p, n, ms->caps, in_rows);
 	eof_kind = k == RG_MY_KIND_EOF || k == RG_MY_KIND_OK_EOF;
 	/* forward first (a row masked: its copy): every branch below only follows the response */
-	if (!(c->resp == R_ROWS && k == RG_MY_KIND_OTHER && my_row_hook(s, c, m, run, err)))
+	if (!(c->resp == R_ROWS && k == RG_MY_KIND_OTHER && my_row_hook(s, c, m, run, err)) &&
+	    !(k == RG_MY_KIND_ERR && my_err_hook(s, m, run, err)))
 		my_forward(s, RG_FE, run, b, m->start, (size_t)m->total, copy, err);
 	if (*err)
 		return;

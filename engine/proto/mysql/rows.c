@@ -268,6 +268,33 @@ int rg_my_read_binary_row(const uint8_t *p, size_t n, uint32_t ncols, const uint
 	return rg_my_rd_end(&r);
 }
 
+/* ---- Runs of rows -------------------------------------------------------------------------- */
+
+size_t rg_my_rowrun_frame(struct rg_my_rowrun *rr, const uint8_t *p, size_t n, uint8_t seq)
+{
+	size_t at = 0;
+
+	rr->p = p;
+	rr->rows = 0;
+	while (n - at >= RG_MY_HDR) {
+		const uint8_t *q = p + at + RG_MY_HDR;
+		size_t len = (size_t)le_get(p + at, 3);
+
+		/* the kernel's copy is not in this core's cache yet, and each row's start hangs
+		 * on the length before it: ask for the lines ahead (a hint, never a fault) */
+		__builtin_prefetch(p + at + 512);
+		if (p[at + 3] != seq || len >= RG_MY_MAX_PACKET || len > n - at - RG_MY_HDR ||
+		    !len || q[0] == 0xff || q[0] == 0xfe)
+			break;
+		at += RG_MY_HDR + len;
+		seq = rg_my_seq_next(seq);
+		rr->rows++;
+	}
+	rr->framed = at;
+	rr->seq_next = seq;
+	return at;
+}
+
 /* ---- Prepared statements --------------------------------------------------------------- */
 
 int rg_my_read_prepare_ok(const uint8_t *p, size_t n, struct rg_my_prepare_ok *out)

@@ -428,6 +428,15 @@ static void be_process(struct rg_sess *s, struct rg_buf *b)
 			ms->be == BE_RELAY)) {
 		int expect;
 
+		/* runs of whole rows between messages: framed and vetted together (relay.c) */
+		if (ms->be == BE_RELAY && n && ms->bs.acc.len == ms->bs.pend) {
+			size_t used = my_be_rows(s, b, p, n, &run, &err);
+
+			p += used;
+			n -= used;
+			if (used)
+				continue;
+		}
 		if (ms->be == BE_HANDSHAKE)
 			expect = 0;
 		else if (ms->be == BE_AUTH || ms->be == BE_PROBE)

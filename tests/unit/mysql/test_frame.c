@@ -110,6 +110,52 @@ static void test_two_messages_and_a_partial_third_keep_their_order(void **state)
 	my_rx_free(&rx);
 }
 
+/* A split message is completed from the next chunk with the bytes it needs and no more:
+ * the messages after it in that chunk are handed out in place (forwarded by reference,
+ * framed as runs of rows), the accumulator empty again. */
+static void test_after_a_split_message_the_chunk_is_used_in_place(void **state)
+{
+	struct my_rx rx = {0};
+	struct rg_my_msg m;
+	uint8_t chunk[256], *a, *b, *c;
+	size_t na, nb, nc, left;
+	const uint8_t *p;
+	bool in_acc;
+
+	(void)state;
+	a = build((const uint8_t *)"0123456789abcdef", 16, 0, &na);
+	b = build(BYTES(0x03, 'x'), 2, 1, &nb);
+	c = build(BYTES(0x03, 'y'), 2, 2, &nc);
+	/* the first chunk ends inside a's header, then inside its payload */
+	for (size_t cut = 1; cut < na; cut++) {
+		memcpy(chunk, a + cut, na - cut);
+		memcpy(chunk + na - cut, b, nb);
+		memcpy(chunk + na - cut + nb, c, nc);
+		p = a;
+		left = cut;
+		assert_int_equal(my_rx_next(&rx, &p, &left, 0, 1024, &m, &in_acc), 0);
+		p = chunk;
+		left = na - cut + nb + nc;
+		assert_int_equal(my_rx_next(&rx, &p, &left, 0, 1024, &m, &in_acc), 1);
+		assert_true(in_acc);
+		assert_int_equal(m.len, 16);
+		assert_memory_equal(m.payload, "0123456789abcdef", 16);
+		assert_ptr_equal(p, chunk + na - cut); /* only a's bytes were taken */
+		assert_int_equal(my_rx_next(&rx, &p, &left, 1, 1024, &m, &in_acc), 1);
+		assert_false(in_acc);
+		assert_ptr_equal(m.start, chunk + na - cut);
+		assert_int_equal(rx.acc.len, 0);
+		assert_int_equal(my_rx_next(&rx, &p, &left, 2, 1024, &m, &in_acc), 1);
+		assert_false(in_acc);
+		assert_int_equal(m.payload[1], 'y');
+		assert_int_equal(left, 0);
+	}
+	free(a);
+	free(b);
+	free(c);
+	my_rx_free(&rx);
+}
+
 static void test_wrong_sequence_id_and_oversize_fail(void **state)
 {
 	struct my_rx rx = {0};
@@ -190,6 +236,7 @@ int main(void)
 	    cmocka_unit_test(test_whole_message_in_one_chunk_is_used_in_place),
 	    cmocka_unit_test(test_message_split_byte_by_byte_is_gathered),
 	    cmocka_unit_test(test_two_messages_and_a_partial_third_keep_their_order),
+	    cmocka_unit_test(test_after_a_split_message_the_chunk_is_used_in_place),
 	    cmocka_unit_test(test_wrong_sequence_id_and_oversize_fail),
 	    cmocka_unit_test(test_split_packets_over_16mib_in_chunks),
 	};
