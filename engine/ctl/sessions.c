@@ -297,7 +297,8 @@ static void my_table(json_t *r)
 		return;
 	for (j = 0; j < nc; j++) {
 		w[j] = json_string_length(json_array_get(cols, j));
-		json_array_foreach(rows, i, row) {
+		json_array_foreach(rows, i, row)
+		{
 			json_t *v = json_array_get(row, j);
 			size_t x = json_is_string(v) ? json_string_length(v) : 4;
 
@@ -330,7 +331,8 @@ static void my_table(json_t *r)
 	}
 	putchar('\n');
 	SEP();
-	json_array_foreach(rows, i, row) {
+	json_array_foreach(rows, i, row)
+	{
 		fputs("| ", stdout);
 		for (j = 0; j < nc; j++) {
 			json_t *v = json_array_get(row, j);
@@ -403,7 +405,8 @@ static void my_stmt(json_t *s)
 	if (json_object_get(s, "t_us") && !stmt) {
 		/* not a statement (a ping, a database change...): one line */
 		printf("-- %s", cmd ? cmd : "(command)");
-		json_array_foreach(json_object_get(s, "out"), i, item) {
+		json_array_foreach(json_object_get(s, "out"), i, item)
+		{
 			json_t *x = json_object_get(item, "error");
 
 			if (x) {
@@ -426,7 +429,8 @@ static void my_stmt(json_t *s)
 		printf("--------------\n%s\n--------------\n\n",
 		       sql ? sql : "(statement not in the audit trail)");
 	}
-	json_array_foreach(json_object_get(s, "out"), i, item) {
+	json_array_foreach(json_object_get(s, "out"), i, item)
+	{
 		json_t *x;
 
 		if ((x = json_object_get(item, "result"))) {

@@ -242,12 +242,12 @@ static void rec_fmt(void *arg, uint16_t type, int64_t t, const uint8_t *b, size_
 	out->len += n;
 }
 
-int rg_rec_new(struct rg_audit *a, unsigned workers, const char *journal_dir,
-	       uint64_t max_bytes, struct rg_rec **out, char *err, size_t errlen)
+int rg_rec_new(struct rg_audit *a, unsigned workers, const char *journal_dir, uint64_t max_bytes,
+	       struct rg_rec **out, char *err, size_t errlen)
 {
 	struct rg_rec *rec = calloc(1, sizeof(*rec));
-	struct rg_audit_jr_opts o = {.count = workers, .dir = journal_dir, .bytes = 16u << 20,
-				     .fmt = rec_fmt};
+	struct rg_audit_jr_opts o = {
+	    .count = workers, .dir = journal_dir, .bytes = 16u << 20, .fmt = rec_fmt};
 	int r;
 
 	*out = NULL;

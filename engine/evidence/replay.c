@@ -731,15 +731,15 @@ out:
 #define MYR_COLS_MAX 4096 /* columns whose types are kept (binary rows past it: strings) */
 
 enum myr_state {
-	MYR_FIRST = 0,	 /* OK, ERR, LOCAL INFILE request or a column count */
-	MYR_COLS,	 /* column definitions */
-	MYR_COLS_EOF,	 /* their EOF (no DEPRECATE_EOF) */
-	MYR_ROWS,	 /* rows until EOF / OK-as-EOF / ERR */
-	MYR_PREP_FIRST,	 /* COM_STMT_PREPARE_OK or ERR */
-	MYR_PREP_DEFS,	 /* parameter then column definitions, each run with its EOF */
-	MYR_FIELDS,	 /* COM_FIELD_LIST: definitions until EOF */
-	MYR_SIMPLE,	 /* one OK, EOF or ERR */
-	MYR_ANY,	 /* one packet of any kind */
+	MYR_FIRST = 0,	/* OK, ERR, LOCAL INFILE request or a column count */
+	MYR_COLS,	/* column definitions */
+	MYR_COLS_EOF,	/* their EOF (no DEPRECATE_EOF) */
+	MYR_ROWS,	/* rows until EOF / OK-as-EOF / ERR */
+	MYR_PREP_FIRST, /* COM_STMT_PREPARE_OK or ERR */
+	MYR_PREP_DEFS,	/* parameter then column definitions, each run with its EOF */
+	MYR_FIELDS,	/* COM_FIELD_LIST: definitions until EOF */
+	MYR_SIMPLE,	/* one OK, EOF or ERR */
+	MYR_ANY,	/* one packet of any kind */
 };
 
 struct myr_cmd {
@@ -754,10 +754,10 @@ struct myr {
 	size_t qh, qn, qcap;
 	bool started; /* the head command's statement object exists */
 	enum myr_state st;
-	uint64_t left;	       /* definitions still to come */
+	uint64_t left; /* definitions still to come */
 	uint16_t prep_params, prep_cols;
 	bool prep_in_cols;
-	json_t *not_null;      /* per column of the current result */
+	json_t *not_null;	     /* per column of the current result */
 	uint8_t types[MYR_COLS_MAX]; /* the current result's column types (binary rows) */
 	uint8_t decimals[MYR_COLS_MAX];
 	bool unsigned_[MYR_COLS_MAX];
@@ -772,11 +772,13 @@ struct myr {
 static const char *myr_com_name(uint8_t c)
 {
 	static const char *const names[] = {
-	    [0x01] = "COM_QUIT",	   [0x02] = "COM_INIT_DB",	 [0x03] = "COM_QUERY",
-	    [0x04] = "COM_FIELD_LIST",	   [0x09] = "COM_STATISTICS",	 [0x0e] = "COM_PING",
-	    [0x0c] = "COM_PROCESS_KILL",   [0x11] = "COM_CHANGE_USER",	 [0x16] = "COM_STMT_PREPARE",
-	    [0x17] = "COM_STMT_EXECUTE",   [0x1a] = "COM_STMT_RESET",	 [0x1b] = "COM_SET_OPTION",
-	    [0x1c] = "COM_STMT_FETCH",	   [0x1f] = "COM_RESET_CONNECTION"};
+	    [0x01] = "COM_QUIT",	 [0x02] = "COM_INIT_DB",
+	    [0x03] = "COM_QUERY",	 [0x04] = "COM_FIELD_LIST",
+	    [0x09] = "COM_STATISTICS",	 [0x0e] = "COM_PING",
+	    [0x0c] = "COM_PROCESS_KILL", [0x11] = "COM_CHANGE_USER",
+	    [0x16] = "COM_STMT_PREPARE", [0x17] = "COM_STMT_EXECUTE",
+	    [0x1a] = "COM_STMT_RESET",	 [0x1b] = "COM_SET_OPTION",
+	    [0x1c] = "COM_STMT_FETCH",	 [0x1f] = "COM_RESET_CONNECTION"};
 
 	return c < sizeof(names) / sizeof(names[0]) && names[c] ? names[c] : "COM_OTHER";
 }
@@ -789,11 +791,21 @@ static bool lenenc(const uint8_t *p, size_t n, size_t *i, uint64_t *v)
 	if (*i >= n)
 		return false;
 	switch (p[*i]) {
-	case 0xfc: k = 2; break;
-	case 0xfd: k = 3; break;
-	case 0xfe: k = 8; break;
-	case 0xfb: case 0xff: return false;
-	default: *v = p[(*i)++]; return true;
+	case 0xfc:
+		k = 2;
+		break;
+	case 0xfd:
+		k = 3;
+		break;
+	case 0xfe:
+		k = 8;
+		break;
+	case 0xfb:
+	case 0xff:
+		return false;
+	default:
+		*v = p[(*i)++];
+		return true;
 	}
 	if (n - *i - 1 < k)
 		return false;
@@ -840,12 +852,25 @@ static void myr_begin(struct replay *rp, struct myr *m)
 		json_object_set_new(rp->cur, "command", json_string(myr_com_name(c->cmd)));
 	m->started = true;
 	switch (c->cmd) {
-	case 0x03: case 0x17: m->st = MYR_FIRST; break;
-	case 0x16: m->st = MYR_PREP_FIRST; break;
-	case 0x1c: m->st = MYR_ROWS; break;
-	case 0x04: m->st = MYR_FIELDS; break;
-	case 0x09: m->st = MYR_ANY; break;
-	default: m->st = MYR_SIMPLE; break;
+	case 0x03:
+	case 0x17:
+		m->st = MYR_FIRST;
+		break;
+	case 0x16:
+		m->st = MYR_PREP_FIRST;
+		break;
+	case 0x1c:
+		m->st = MYR_ROWS;
+		break;
+	case 0x04:
+		m->st = MYR_FIELDS;
+		break;
+	case 0x09:
+		m->st = MYR_ANY;
+		break;
+	default:
+		m->st = MYR_SIMPLE;
+		break;
 	}
 	if (c->cmd == 0x1c) { /* FETCH: rows of a cursor whose columns came with its EXECUTE */
 		new_result(&rp->res);
@@ -1009,8 +1034,8 @@ static void myr_end_result(struct replay *rp, struct myr *m, uint16_t warn, uint
 }
 
 /* A binary-protocol value of column c at p[*i..n) in MySQL's text form, or NULL. */
-static json_t *myr_bin_value(struct replay *rp, struct myr *m, size_t c, const uint8_t *p,
-			     size_t n, size_t *i)
+static json_t *myr_bin_value(struct replay *rp, struct myr *m, size_t c, const uint8_t *p, size_t n,
+			     size_t *i)
 {
 	uint8_t t = c < MYR_COLS_MAX ? m->types[c] : 0xfd;
 	bool u = c < MYR_COLS_MAX && m->unsigned_[c];
@@ -1020,11 +1045,26 @@ static json_t *myr_bin_value(struct replay *rp, struct myr *m, size_t c, const u
 	uint64_t uv = 0;
 
 	switch (t) {
-	case 1: need = 1; break;
-	case 2: case 13: need = 2; break;
-	case 3: case 9: case 4: need = 4; break;
-	case 8: case 5: need = 8; break;
-	case 7: case 10: case 12: case 11: {
+	case 1:
+		need = 1;
+		break;
+	case 2:
+	case 13:
+		need = 2;
+		break;
+	case 3:
+	case 9:
+	case 4:
+		need = 4;
+		break;
+	case 8:
+	case 5:
+		need = 8;
+		break;
+	case 7:
+	case 10:
+	case 12:
+	case 11: {
 		size_t l;
 		const uint8_t *d;
 		unsigned dec = c < MYR_COLS_MAX ? m->decimals[c] : 0;
@@ -1036,7 +1076,8 @@ static json_t *myr_bin_value(struct replay *rp, struct myr *m, size_t c, const u
 		*i += 1 + l;
 		if (t == 11) {
 			uint32_t days = l >= 8 ? le32(d + 1) : 0;
-			unsigned h = l >= 8 ? d[5] : 0, mi = l >= 8 ? d[6] : 0, s = l >= 8 ? d[7] : 0;
+			unsigned h = l >= 8 ? d[5] : 0, mi = l >= 8 ? d[6] : 0,
+				 s = l >= 8 ? d[7] : 0;
 
 			us = l >= 12 ? le32(d + 8) : 0;
 			snprintf(b, sizeof(b), "%s%02u:%02u:%02u", l && d[0] ? "-" : "",
@@ -1044,14 +1085,15 @@ static json_t *myr_bin_value(struct replay *rp, struct myr *m, size_t c, const u
 		} else {
 			unsigned y = l >= 4 ? le16(d) : 0, mo = l >= 4 ? d[2] : 0,
 				 dd = l >= 4 ? d[3] : 0;
-			unsigned h = l >= 7 ? d[4] : 0, mi = l >= 7 ? d[5] : 0, s = l >= 7 ? d[6] : 0;
+			unsigned h = l >= 7 ? d[4] : 0, mi = l >= 7 ? d[5] : 0,
+				 s = l >= 7 ? d[6] : 0;
 
 			us = l >= 11 ? le32(d + 7) : 0;
 			if (t == 10)
 				snprintf(b, sizeof(b), "%04u-%02u-%02u", y, mo, dd);
 			else
-				snprintf(b, sizeof(b), "%04u-%02u-%02u %02u:%02u:%02u", y, mo, dd, h,
-					 mi, s);
+				snprintf(b, sizeof(b), "%04u-%02u-%02u %02u:%02u:%02u", y, mo, dd,
+					 h, mi, s);
 		}
 		if (t != 10 && dec > 0 && dec <= 6) {
 			char f[8];
@@ -1104,8 +1146,10 @@ static json_t *myr_bin_value(struct replay *rp, struct myr *m, size_t c, const u
 		snprintf(b, sizeof(b), "%llu", (unsigned long long)uv);
 		return json_string(b);
 	}
-	sv = need == 1 ? (int8_t)uv : need == 2 ? (int16_t)uv : need == 4 ? (int32_t)uv
-								   : (int64_t)uv;
+	sv = need == 1	 ? (int8_t)uv
+	     : need == 2 ? (int16_t)uv
+	     : need == 4 ? (int32_t)uv
+			 : (int64_t)uv;
 	snprintf(b, sizeof(b), "%lld", (long long)sv);
 	return json_string(b);
 }
@@ -1341,7 +1385,8 @@ static int myr_walk(struct replay *rp, const uint8_t *raw, size_t len, uint64_t 
 					mp->qcap = cap;
 				}
 			}
-			mp->q[mp->qh + mp->qn] = (struct myr_cmd){.cmd = d[0], .flags = d[1], .t = t};
+			mp->q[mp->qh + mp->qn] =
+			    (struct myr_cmd){.cmd = d[0], .flags = d[1], .t = t};
 			memcpy(&mp->q[mp->qh + mp->qn].n, d + 2, 4);
 			mp->qn++;
 		} else if (kind == 'B') {

@@ -120,8 +120,8 @@ static void coldef(struct pk *o, const char *name, uint8_t type, uint16_t flags,
 	n += lstr(b + n, name);
 	n += lstr(b + n, name);
 	b[n++] = 0x0c;
-	b[n++] = 45, b[n++] = 0;		      /* charset */
-	memset(b + n, 0, 4), n += 4;		      /* length */
+	b[n++] = 45, b[n++] = 0;     /* charset */
+	memset(b + n, 0, 4), n += 4; /* length */
 	b[n++] = type;
 	b[n++] = (uint8_t)flags, b[n++] = (uint8_t)(flags >> 8);
 	b[n++] = dec;
@@ -140,8 +140,13 @@ static void eof(struct pk *o, uint16_t status)
 static void ok(struct pk *o, uint8_t head, uint8_t affected, uint16_t status, uint16_t warn,
 	       const char *info)
 {
-	uint8_t b[128] = {head, affected, 0, (uint8_t)status, (uint8_t)(status >> 8),
-			  (uint8_t)warn, (uint8_t)(warn >> 8)};
+	uint8_t b[128] = {head,
+			  affected,
+			  0,
+			  (uint8_t)status,
+			  (uint8_t)(status >> 8),
+			  (uint8_t)warn,
+			  (uint8_t)(warn >> 8)};
 	size_t n = 7;
 
 	if (info)
