@@ -373,4 +373,10 @@ struct rg_replay_opts {
 int rg_replay(const char *audit_dir, const char *rec_dir, long long session,
 	      const struct rg_replay_opts *opts, json_t **out);
 
+/* The same reading over one session's recording entries (the chunks' contents, decompressed
+ * and concatenated) without the trails: statements without their texts. *out {"protocol",
+ * "statements", "truncated", "end"?}. For tests and fuzzing; 0 or -ENOMEM. */
+int rg_replay_entries(const uint8_t *raw, size_t len, const struct rg_replay_opts *opts,
+		      json_t **out);
+
 #endif

@@ -619,7 +619,8 @@ static void on_msg(struct replay *rp, uint8_t type, const uint8_t *b, size_t n, 
 				rp->copy = nb;
 				rp->copy_cap = cap;
 			}
-			memcpy(rp->copy + rp->copy_len, b, n);
+			if (n)
+				memcpy(rp->copy + rp->copy_len, b, n);
 			rp->copy_len += n;
 		}
 		break;
@@ -674,7 +675,7 @@ static int walk_entries(struct replay *rp, const uint8_t *raw, size_t len, bool 
 
 			memcpy(&n, d, 4);
 			on_stmt(rp, n, t);
-		} else if (kind == 'B') {
+		} else if (kind == 'B' && l) { /* (an empty one adds nothing) */
 			size_t off = 0;
 
 			if (acap - alen < l) {
@@ -1389,7 +1390,7 @@ static int myr_walk(struct replay *rp, const uint8_t *raw, size_t len, uint64_t 
 			    (struct myr_cmd){.cmd = d[0], .flags = d[1], .t = t};
 			memcpy(&mp->q[mp->qh + mp->qn].n, d + 2, 4);
 			mp->qn++;
-		} else if (kind == 'B') {
+		} else if (kind == 'B' && l) { /* (an empty one adds nothing) */
 			size_t off = 0;
 
 			if (acap - alen < l) {
@@ -1426,12 +1427,13 @@ static int myr_walk(struct replay *rp, const uint8_t *raw, size_t len, uint64_t 
 					msg = nb;
 					mcap = cap;
 				}
-				memcpy(msg + mlen, acc + off + 4, pl);
+				if (pl)
+					memcpy(msg + mlen, acc + off + 4, pl);
 				mlen += pl;
 				off += 4 + pl;
 				if (pl == 0xffffff) /* continued in the next packet */
 					continue;
-				myr_packet(rp, mp, msg, mlen, t);
+				myr_packet(rp, mp, mlen ? msg : (const uint8_t *)"", mlen, t);
 				mlen = 0;
 			}
 			memmove(acc, acc + off, alen - off);
@@ -1459,6 +1461,52 @@ out:
 	json_decref(mp->cur_cols);
 	json_decref(mp->cur_types);
 	free(mp);
+	return ret;
+}
+
+/* A recording's entries in the protocol its first entry names (recordings older than that
+ * entry are PostgreSQL's). */
+static int walk_any(struct replay *rp, const uint8_t *raw, size_t len, const char **proto,
+		    bool *truncated, char *end, size_t endlen)
+{
+	if (len >= 13 + 1 + 8 && raw[0] == 'P' && raw[13] == RG_EV_MYSQL) {
+		uint64_t caps;
+
+		memcpy(&caps, raw + 14, 8);
+		*proto = "mysql";
+		return myr_walk(rp, raw, len, caps, truncated, end, endlen);
+	}
+	*proto = "postgres";
+	return walk_entries(rp, raw, len, truncated, end, endlen);
+}
+
+int rg_replay_entries(const uint8_t *raw, size_t len, const struct rg_replay_opts *opts,
+		      json_t **out)
+{
+	static const struct rg_replay_opts dflt = {0};
+	struct replay rp = {.o = opts ? opts : &dflt};
+	const char *proto = "postgres";
+	char end[128] = "";
+	bool truncated = false;
+	int ret;
+
+	*out = NULL;
+	rp.stmts = json_array();
+	rp.stmt_by_n = json_object();
+	rp.outcome_by_n = json_object();
+	if (!rp.stmts || !rp.stmt_by_n || !rp.outcome_by_n)
+		ret = -ENOMEM;
+	else
+		ret = walk_any(&rp, raw, len, &proto, &truncated, end, sizeof(end));
+	if (!ret && !(*out = json_pack("{s:s, s:O, s:b, s:s?}", "protocol", proto, "statements",
+				       rp.stmts, "truncated", truncated, "end",
+				       end[0] ? end : NULL)))
+		ret = -ENOMEM;
+	free(rp.copy);
+	drop_result(&rp.res);
+	json_decref(rp.stmts);
+	json_decref(rp.stmt_by_n);
+	json_decref(rp.outcome_by_n);
 	return ret;
 }
 
@@ -1497,17 +1545,7 @@ int rg_replay(const char *audit_dir, const char *rec_dir, long long session,
 	}
 	rp.stmt_by_n = sa.by_n;
 	rp.outcome_by_n = sa.outcome_by_n;
-	/* the protocol: the first entry says (recordings older than it are PostgreSQL's) */
-	if (ra.len >= 13 + 1 + 8 && ra.raw[0] == 'P' && ra.raw[13] == RG_EV_MYSQL) {
-		uint64_t caps;
-
-		memcpy(&caps, ra.raw + 14, 8);
-		proto = "mysql";
-		ret = myr_walk(&rp, ra.raw, ra.len, caps, &truncated, end, sizeof(end));
-	} else {
-		ret = walk_entries(&rp, ra.raw, ra.len, &truncated, end, sizeof(end));
-	}
-	if (ret)
+	if ((ret = walk_any(&rp, ra.raw, ra.len, &proto, &truncated, end, sizeof(end))))
 		goto out;
 	o = json_pack("{s:I, s:s, s:O, s:b, s:b, s:s?}", "session", (json_int_t)session,
 		      "protocol", proto, "statements", rp.stmts, "truncated", truncated,
