@@ -193,6 +193,8 @@ static void ring_locals(struct rg_sess *s, struct my_run *run, int *err)
 
 		if (c->err)
 			*err = my_send_err(s, c->seq, c->err->code, c->err->sqlstate, c->err->msg);
+		if (ms->rec) /* an answer complete: its chunk goes (rg_rec_settle) */
+			rg_rec_ready(ms->rec);
 		free(c->err);
 		c->err = NULL;
 		ms->head = (ms->head + 1) % MY_INFLIGHT;
