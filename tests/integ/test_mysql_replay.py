@@ -11,8 +11,9 @@ trail with record_sessions):
   the CLI printed it (times normalized; the statements as the audit trail has them, literals
   replaced; errors as the interactive client writes them, without "at line N");
 - PyMySQL: COM_STMT_PREPARE / COM_STMT_EXECUTE (binary rows shown in text form) and a
-  multi-statement query: `replay --json` has the prepared statement, the executions' rows and
-  each result set;
+  multi-statement query, and mysql2 (execute(): DECIMAL, DATETIME, DOUBLE, NULL in binary
+  rows; query() with two result sets): `replay --json` has the prepared statement, the
+  executions' rows and each result set;
 - `sessions list --json` lists the sessions with protocol mysql and recorded;
 - the recordings hold no unmasked card; a session past record_max_bytes is marked truncated;
   the recordings trail verifies, and an edited byte in it is found by `audit verify`.
@@ -51,6 +52,27 @@ SELECT 1 AS a; SELECT 2 AS b, 'xx' AS c //
 DELIMITER ;
 SELECT id, v IS NULL AS missing, NULL AS nothing FROM rp_t WHERE id < 3 ORDER BY id;
 """ % CARD
+
+NODE = r"""
+'use strict';
+const fs = require('fs');
+const mysql = require('mysql2/promise');
+(async () => {
+  const env = process.env;
+  const c = await mysql.createConnection({
+    host: '127.0.0.1', port: Number(env.MYSQL_PORT), user: 'shop',
+    password: env.MYSQL_PASSWORD, ssl: { ca: fs.readFileSync(env.MYSQL_SSL_CA) },
+    authPlugins: { mysql_clear_password: () => () => Buffer.from(env.MYSQL_PASSWORD + '\0') },
+    multipleStatements: true, dateStrings: true,
+  });
+  const [rows] = await c.execute(
+    'SELECT id, v, n, d, id / 4 AS q, CAST(? AS DOUBLE) AS x FROM rp_t WHERE id <= ? ORDER BY id',
+    [0.5, 2]);
+  const [sets] = await c.query('SELECT 1 AS one; SELECT 2 AS two');
+  await c.end();
+  console.log(JSON.stringify({ n: rows.length, sets: sets.length }));
+})().catch((e) => { console.error(e); process.exit(1); });
+"""
 
 TIME = re.compile(r" \(\d+\.\d+ sec\)")
 
@@ -133,6 +155,17 @@ def main():
                     while c.nextset():
                         pass
                 conn.close()
+                from test_clients_node import node_modules
+                js = os.path.join(d, "replay_client.js")
+                with open(js, "w") as f:
+                    f.write(NODE)
+                env = dict(os.environ, NODE_PATH=node_modules(), MYSQL_PORT=str(st.rg.port),
+                           MYSQL_PASSWORD=iss.token(sub="agent-node"),
+                           MYSQL_SSL_CA=st.certs.ca)
+                r = subprocess.run(["node", js], env=env, capture_output=True, text=True,
+                                   timeout=180)
+                check(r.returncode == 0 and json.loads(r.stdout.strip().splitlines()[-1]) ==
+                      {"n": 2, "sets": 2}, f"mysql2 through ringgate ({r.stderr[-800:]})")
             finally:
                 log = stop_rg(st.rg)
             check(not rgtest.sanitizer_reports(log), "no sanitizer report")
@@ -140,9 +173,8 @@ def main():
             ls = ctl("sessions", "list", "--audit", st.trail, "--json")
             sl = json.loads(ls.stdout) if ls.returncode == 0 else []
             mine = {x.get("sub"): x for x in sl}
-            check("agent-cli" in mine and "agent-py" in mine and
-                  all(mine[s].get("protocol") == "mysql" and mine[s].get("recorded")
-                      for s in ("agent-cli", "agent-py")),
+            check(all(s in mine and mine[s].get("protocol") == "mysql" and
+                      mine[s].get("recorded") for s in ("agent-cli", "agent-py", "agent-node")),
                   f"sessions list: the MySQL sessions, protocol mysql, recorded ({sl})")
             txt = ctl("sessions", "list", "--audit", st.trail)
             check(txt.returncode == 0 and "mysql" in txt.stdout, "the table names the protocol")
@@ -213,6 +245,24 @@ def main():
             check(mq and [r["rows"] for r in mq[-1]["results"]] ==
                   [[["multi-a"]], [["multi-b"], ["multi-c"]]],
                   f"PyMySQL's multi-statement query: each result set ({mq})")
+            # mysql2: execute() prepares and executes (binary rows), query() multi-results
+            nid = str(mine["agent-node"]["id"])
+            jn = json.loads(ctl("replay", nid, "--audit", st.trail, "--recordings", rec,
+                                "--json").stdout)
+            ns = [s for s in jn["statements"] if s.get("n")]
+            nx = [s for s in ns if s.get("kind") == "execute"]
+            nr = nx and nx[0]["results"][0]
+            check(nr and nr["columns"] == ["id", "v", "n", "d", "q", "x"] and
+                  nr["rows"] == [["1", "alpha", "1.50", "2026-01-02 03:04:05", "0.2500", "0.5"],
+                                 ["2", "x", "-22.25", None, "0.5000", "0.5"]],
+                  f"mysql2's EXECUTE: binary rows as text (DECIMAL, DATETIME, DOUBLE, NULL) "
+                  f"({nr})")
+            nm = [s for s in ns if len(s["results"]) == 2]
+            check(nm and [r["columns"] for r in nm[0]["results"]] == [["one"], ["two"]],
+                  f"mysql2's multi-statement query: two result sets ({nm})")
+            tn = ctl("replay", nid, "--audit", st.trail, "--recordings", rec)
+            check(tn.returncode == 0 and "-- execute (COM_STMT_EXECUTE)" in tn.stdout and
+                  "2 rows in set" in tn.stdout, f"mysql2's session prints ({tn.stdout[-600:]})")
             tp = ctl("replay", pid, "--audit", st.trail, "--recordings", rec)
             print(tp.stdout)
             check(tp.returncode == 0 and "Statement prepared: 1 parameter, 4 columns" in
