@@ -265,9 +265,24 @@ static size_t cells(const char *s, size_t n)
 	return w;
 }
 
+/* A result's time as the client writes it: " (1 min 5.123 sec)". */
 static void my_secs(double ms)
 {
-	printf(" (%.3f sec)", ms / 1000.0);
+	static const struct {
+		double s;
+		const char *one, *many;
+	} units[] = {{86400, " day ", " days "}, {3600, " hour ", " hours "}, {60, " min ", " min "}};
+	double sec = ms / 1000.0;
+
+	fputs(" (", stdout);
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (sec >= units[i].s) {
+			unsigned long n = (unsigned long)(sec / units[i].s);
+
+			sec -= units[i].s * (double)n;
+			printf("%lu%s", n, n > 1 ? units[i].many : units[i].one);
+		}
+	printf("%.3f sec)", sec);
 }
 
 static void plural(json_int_t n, const char *one, const char *many)
