@@ -377,6 +377,7 @@ static int make_state_dir(const struct rg_config *cfg)
 static struct rg_audit *g_audit;
 static struct rg_audit *g_rec; /* session recordings (audit.record_sessions) */
 static struct rg_events *g_events; /* each worker's journal of session events */
+static struct rg_rec *g_recorder; /* each worker's recording journal (every protocol) */
 
 /* One record: fmt as json_pack's, plus "event" first. Fails closed on the caller's side only
  * at start (a trail that cannot be opened or written stops the start). */
@@ -831,7 +832,11 @@ static int run(const char *path)
 				  cfg->audit.keep_literals, &g_events, err, sizeof(err)) ||
 		    rg_pg_gw_set_audit(gw, g_audit, g_events, &cfg->audit) ||
 		    rg_mysql_set_audit(my, g_audit, g_events, &cfg->audit) ||
-		    (g_rec && rg_pg_gw_set_recording(gw, g_rec, &cfg->audit, err, sizeof(err)))) {
+		    (g_rec && (rg_rec_new(g_rec, rg_core_workers(core), cfg->audit.journal_dir,
+					  cfg->audit.record_max_bytes, &g_recorder, err,
+					  sizeof(err)) ||
+			       rg_pg_gw_set_recording(gw, g_recorder) ||
+			       rg_mysql_set_recording(my, g_recorder)))) {
 			fprintf(stderr, "%s: audit: %s\n", cfg->path, err);
 			goto out;
 		}
@@ -972,10 +977,10 @@ out:
 	g_audit = NULL;
 	rg_audit_close(g_rec);
 	g_rec = NULL;
-	if (gw) { /* the formatters, once the writers are done with them */
+	if (gw) /* the formatters, once the writers are done with them */
 		rg_pg_gw_audit_free(gw);
-		rg_pg_gw_recording_free(gw);
-	}
+	rg_rec_free(g_recorder);
+	g_recorder = NULL;
 	rg_mysql_audit_free(my);
 	rg_events_free(g_events);
 	g_events = NULL;

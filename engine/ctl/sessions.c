@@ -34,9 +34,10 @@ void ctl_sessions_list_help(FILE *out)
 		"usage: ringgatectl sessions list [--state DIR] [--sub S] [--json]\n"
 		"  (default: the state_dir of $RINGGATE_CONFIG's gateway)\n"
 		"  The sessions in the audit trail of the gateway whose state_dir is DIR (or\n"
-		"  --audit AUDIT_DIR), oldest first: id, who (sub), target, client, start, end,\n"
-		"  reason, statements, denials, and whether it was recorded (ringgatectl replay\n"
-		"  ID). --json: one JSON array of objects with at least \"id\".\n");
+		"  --audit AUDIT_DIR), oldest first: id, protocol (postgres, mysql), who (sub),\n"
+		"  target, client, start, end, reason, statements, denials, and whether it was\n"
+		"  recorded (ringgatectl replay ID). --json: one JSON array of objects with at\n"
+		"  least \"id\".\n");
 }
 
 int ctl_sessions_list(int argc, char **argv)
@@ -80,15 +81,17 @@ int ctl_sessions_list(int argc, char **argv)
 		puts(t ? t : "[]");
 		free(t);
 	} else {
-		printf("%-20s %-16s %-10s %-21s %-27s %-14s %5s %5s %s\n", "id", "sub", "target",
-		       "client", "start (UTC)", "reason", "stmts", "deny", "recorded");
+		printf("%-20s %-8s %-16s %-10s %-21s %-27s %-14s %5s %5s %s\n", "id", "protocol",
+		       "sub", "target", "client", "start (UTC)", "reason", "stmts", "deny",
+		       "recorded");
 		json_array_foreach(out, i, idv) {
 #define SV(k, dflt)                                                                                \
 	(json_string_value(json_object_get(idv, k)) ? json_string_value(json_object_get(idv, k))  \
 						    : (dflt))
-			printf("%-20lld %-16.16s %-10.10s %-21.21s %-27s %-14.14s %5lld %5lld %s\n",
+			printf("%-20lld %-8.8s %-16.16s %-10.10s %-21.21s %-27s %-14.14s %5lld %5lld "
+			       "%s\n",
 			       (long long)json_integer_value(json_object_get(idv, "id")),
-			       SV("sub", "-"), SV("target", "-"), SV("client", "-"),
+			       SV("protocol", "postgres"), SV("sub", "-"), SV("target", "-"), SV("client", "-"),
 			       SV("start", "-"), SV("reason", "(open)"),
 			       (long long)json_integer_value(json_object_get(idv, "statements")),
 			       (long long)json_integer_value(json_object_get(idv, "denials")),
@@ -244,6 +247,221 @@ static void print_stmt(json_t *s)
 	}
 }
 
+/* ---- MySQL: as the mariadb client prints in batch mode with -t -vvv ----------------------- */
+
+/* MySQL type codes the client right-aligns (its IS_NUM). */
+static bool my_numeric(json_int_t t)
+{
+	return (t <= 9 && t != 7) || t == 13 || t == 246;
+}
+
+/* Display cells of a UTF-8 string (the client pads by bytes plus bytes - cells). */
+static size_t cells(const char *s, size_t n)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < n; i++)
+		w += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return w;
+}
+
+/* A result's time as the client writes it: " (1 min 5.123 sec)". */
+static void my_secs(double ms)
+{
+	static const struct {
+		double s;
+		const char *one, *many;
+	} units[] = {{86400, " day ", " days "}, {3600, " hour ", " hours "}, {60, " min ", " min "}};
+	double sec = ms / 1000.0;
+
+	fputs(" (", stdout);
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (sec >= units[i].s) {
+			unsigned long n = (unsigned long)(sec / units[i].s);
+
+			sec -= units[i].s * (double)n;
+			printf("%lu%s", n, n > 1 ? units[i].many : units[i].one);
+		}
+	printf("%.3f sec)", sec);
+}
+
+static void plural(json_int_t n, const char *one, const char *many)
+{
+	printf("%lld %s", (long long)n, n == 1 ? one : many);
+}
+
+static void my_warnings(json_t *r)
+{
+	json_int_t w = json_integer_value(json_object_get(r, "warnings"));
+
+	if (w) {
+		printf(", ");
+		plural(w, "warning", "warnings");
+	}
+}
+
+/* An aligned +---+ table: widths in bytes as the client measures them, at least 4 for a
+ * column that may be NULL, numbers right-aligned. */
+static void my_table(json_t *r)
+{
+	json_t *cols = json_object_get(r, "columns"), *rows = json_object_get(r, "rows");
+	json_t *types = json_object_get(r, "types"), *nn = json_object_get(r, "not_null"), *row;
+	size_t nc = json_array_size(cols), i, j, *w;
+
+	if (!(w = calloc(nc ? nc : 1, sizeof(*w))))
+		return;
+	for (j = 0; j < nc; j++) {
+		w[j] = json_string_length(json_array_get(cols, j));
+		json_array_foreach(rows, i, row)
+		{
+			json_t *v = json_array_get(row, j);
+			size_t x = json_is_string(v) ? json_string_length(v) : 4;
+
+			if (x > w[j])
+				w[j] = x;
+		}
+		if (w[j] < 4 && !json_is_true(json_array_get(nn, j)))
+			w[j] = 4;
+	}
+#define SEP()                                                                                      \
+	do {                                                                                       \
+		putchar('+');                                                                      \
+		for (j = 0; j < nc; j++) {                                                         \
+			for (i = 0; i < w[j] + 2; i++)                                             \
+				putchar('-');                                                      \
+			putchar('+');                                                              \
+		}                                                                                  \
+		putchar('\n');                                                                     \
+	} while (0)
+	SEP();
+	putchar('|');
+	for (j = 0; j < nc; j++) {
+		json_t *h = json_array_get(cols, j);
+		size_t l = json_string_length(h), pad = w[j] + l - cells(json_string_value(h), l);
+
+		printf(" %s", json_string_value(h));
+		for (i = l; i < pad; i++)
+			putchar(' ');
+		fputs(" |", stdout);
+	}
+	putchar('\n');
+	SEP();
+	json_array_foreach(rows, i, row)
+	{
+		fputs("| ", stdout);
+		for (j = 0; j < nc; j++) {
+			json_t *v = json_array_get(row, j);
+			const char *s = json_is_string(v) ? json_string_value(v) : "NULL";
+			size_t l = json_is_string(v) ? json_string_length(v) : 4;
+			size_t width = w[j] + l - cells(s, l), k;
+			bool right = my_numeric(json_integer_value(json_array_get(types, j)));
+
+			if (j)
+				putchar(' ');
+			if (right)
+				for (k = l; k < width; k++)
+					putchar(' ');
+			fwrite(s, 1, l, stdout);
+			if (!right)
+				for (k = l; k < width; k++)
+					putchar(' ');
+			fputs(" |", stdout);
+		}
+		putchar('\n');
+	}
+	SEP();
+#undef SEP
+	free(w);
+}
+
+static void my_result(json_t *r)
+{
+	json_t *x;
+
+	if ((x = json_object_get(r, "prepared"))) {
+		printf("Statement prepared: ");
+		plural(json_integer_value(json_object_get(x, "params")), "parameter", "parameters");
+		printf(", ");
+		plural(json_integer_value(json_object_get(x, "columns")), "column", "columns");
+	} else if (json_object_get(r, "columns")) {
+		size_t n = json_array_size(json_object_get(r, "rows"));
+
+		if (!n) {
+			printf("Empty set");
+		} else {
+			my_table(r);
+			plural((json_int_t)n, "row in set", "rows in set");
+		}
+		my_warnings(r);
+	} else {
+		printf("Query OK, ");
+		plural(json_integer_value(json_object_get(r, "affected_rows")), "row affected",
+		       "rows affected");
+		my_warnings(r);
+	}
+	my_secs(json_real_value(json_object_get(r, "time_ms")));
+	putchar('\n');
+	if ((x = json_object_get(r, "info")))
+		printf("%s\n", json_string_value(x));
+	putchar('\n');
+}
+
+static void my_stmt(json_t *s)
+{
+	const char *cmd = json_string_value(json_object_get(s, "command"));
+	const char *sql = json_string_value(json_object_get(s, "sql"));
+	const char *kind = json_string_value(json_object_get(s, "kind"));
+	const char *v = json_string_value(json_object_get(s, "verdict"));
+	const char *rule = json_string_value(json_object_get(s, "rule"));
+	bool stmt = json_integer_value(json_object_get(s, "n")) > 0;
+	json_t *item;
+	size_t i;
+
+	if (json_object_get(s, "t_us") && !stmt) {
+		/* not a statement (a ping, a database change...): one line */
+		printf("-- %s", cmd ? cmd : "(command)");
+		json_array_foreach(json_object_get(s, "out"), i, item)
+		{
+			json_t *x = json_object_get(item, "error");
+
+			if (x) {
+				json_t *e = json_array_get(json_object_get(s, "errors"),
+							   (size_t)json_integer_value(x));
+
+				printf(": ERROR %lld (%s): %s",
+				       (long long)json_integer_value(json_object_get(e, "code")),
+				       sv(e, "sqlstate"), sv(e, "message"));
+			}
+		}
+		putchar('\n');
+		return;
+	}
+	if (json_object_get(s, "t_us")) {
+		if (kind && strcmp(kind, "query"))
+			printf("-- %s (%s)\n", kind, cmd ? cmd : "?");
+		if (v && strcmp(v, "allow") && strcmp(v, "pass"))
+			printf("-- verdict: %s%s%s\n", v, rule ? ", rule " : "", rule ? rule : "");
+		printf("--------------\n%s\n--------------\n\n",
+		       sql ? sql : "(statement not in the audit trail)");
+	}
+	json_array_foreach(json_object_get(s, "out"), i, item)
+	{
+		json_t *x;
+
+		if ((x = json_object_get(item, "result"))) {
+			my_result(json_array_get(json_object_get(s, "results"),
+						 (size_t)json_integer_value(x)));
+		} else if ((x = json_object_get(item, "error"))) {
+			json_t *e = json_array_get(json_object_get(s, "errors"),
+						   (size_t)json_integer_value(x));
+
+			printf("ERROR %lld (%s): %s\n",
+			       (long long)json_integer_value(json_object_get(e, "code")),
+			       sv(e, "sqlstate"), sv(e, "message"));
+		}
+	}
+}
+
 int ctl_replay(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -258,6 +476,7 @@ int ctl_replay(int argc, char **argv)
 	long long session;
 	json_t *rp = NULL, *s, *who;
 	uint64_t t_last = 0;
+	bool mysql;
 	size_t i;
 	char *end;
 	int c, r;
@@ -306,9 +525,11 @@ int ctl_replay(int argc, char **argv)
 		json_decref(rp);
 		return 0;
 	}
+	mysql = !strcmp(sv(rp, "protocol"), "mysql");
 	if (json_is_object(who = json_object_get(rp, "who")))
-		printf("-- session %lld: %s (%s) on %s from %s as %s\n\n", session, sv(who, "sub"),
-		       sv(who, "iss"), sv(who, "target"), sv(who, "client"), sv(who, "role"));
+		printf("-- session %lld: %s (%s) on %s from %s as %s%s\n%s", session,
+		       sv(who, "sub"), sv(who, "iss"), sv(who, "target"), sv(who, "client"),
+		       sv(who, "role"), mysql ? " (mysql)" : "", mysql ? "" : "\n");
 	json_array_foreach(json_object_get(rp, "statements"), i, s) {
 		json_t *t = json_object_get(s, "t_us");
 
@@ -319,7 +540,10 @@ int ctl_replay(int argc, char **argv)
 				usleep((useconds_t)((double)(tu - t_last) / speed));
 			t_last = tu;
 		}
-		print_stmt(s);
+		if (mysql)
+			my_stmt(s);
+		else
+			print_stmt(s);
 		fflush(stdout);
 	}
 	if (json_is_true(json_object_get(rp, "truncated")))

@@ -236,6 +236,36 @@ void rg_ev_fmt_free(struct rg_ev_fmt *f);
 void rg_ev_format(void *arg, uint16_t type, int64_t time_us, const uint8_t *body, size_t len,
 		  struct rg_audit_buf *out);
 
+/* ---- session recordings (record.c) --------------------------------------------------------
+ * What the agent received after login, for replay (docs/audit.md, "Session recordings"): one
+ * rg_rec object per recordings trail holds a journal per worker thread; every protocol on
+ * that worker uses it. A session's recorder (rg_rec_sess) is used by its worker only. */
+struct rg_rec;
+struct rg_rec_sess;
+
+/* Attach a journal per worker to the recordings trail a; sessions record at most max_bytes
+ * of the agent's bytes each (then a truncation entry). Before the workers start. */
+int rg_rec_new(struct rg_audit *a, unsigned workers, const char *journal_dir,
+	       uint64_t max_bytes, struct rg_rec **out, char *err, size_t errlen);
+/* After the trail is closed (the writer is done with the formatter). NULL is fine. */
+void rg_rec_free(struct rg_rec *rec);
+/* A session's recording from now on, in protocol proto with its header (MySQL: the u64
+ * capabilities, at most 64 bytes); records lost go to *lost. NULL: not recorded (no rec,
+ * out of memory). */
+struct rg_rec_sess *rg_rec_start(struct rg_rec *rec, unsigned worker, uint64_t session,
+				 enum rg_ev_proto proto, const void *head, uint32_t head_len,
+				 uint64_t *lost);
+/* Bytes sent to the agent (after masking: never any other). */
+void rg_rec_out(struct rg_rec_sess *r, const void *p, size_t n);
+/* A marker entry: 'S' u32 statement number; 'C' MySQL command (record.c's head says). */
+void rg_rec_mark(struct rg_rec_sess *r, uint8_t kind, const void *p, uint32_t n);
+/* The end of an answer goes out next (or just went): flush at the next rg_rec_out, or at
+ * rg_rec_settle. */
+void rg_rec_ready(struct rg_rec_sess *r);
+void rg_rec_settle(struct rg_rec_sess *r);
+/* The session ended: its reason, the last chunk out, the recorder freed (NULL is fine). */
+void rg_rec_end(struct rg_rec_sess *r, const char *reason);
+
 /* Wait until every record appended so far is written (and fsynced by policy); also every
  * journal record committed so far. */
 int rg_audit_flush(struct rg_audit *a);
@@ -342,5 +372,11 @@ struct rg_replay_opts {
  */
 int rg_replay(const char *audit_dir, const char *rec_dir, long long session,
 	      const struct rg_replay_opts *opts, json_t **out);
+
+/* The same reading over one session's recording entries (the chunks' contents, decompressed
+ * and concatenated) without the trails: statements without their texts. *out {"protocol",
+ * "statements", "truncated", "end"?}. For tests and fuzzing; 0 or -ENOMEM. */
+int rg_replay_entries(const uint8_t *raw, size_t len, const struct rg_replay_opts *opts,
+		      json_t **out);
 
 #endif

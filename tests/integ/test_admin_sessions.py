@@ -10,11 +10,15 @@ the replay has the masked value (never the card), the denial with its rule and e
 the times. Then an operator logs in to the page with a dev-issuer token, finds the session by
 its sub, opens its replay and sees the statements highlighted, the masked value in an
 aligned table, the denial and the timing; the denials and time filters narrow the list; a
-reviewer's token is told sessions are for operators. The browser logs no error.
+reviewer's token is told sessions are for operators. Then a MySQL session (PyMySQL through a
+loopback MySQL listener to a real MariaDB): the list names its protocol, and its replay shows
+the masked value in a table with NULL, the mariadb client's "N rows in set" and "Query OK"
+lines, and the denial as "ERROR 1142 (42000): ...". The browser logs no error.
 Skips (77) when chromium, chromedriver or selenium is missing (the API part runs first).
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +28,7 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import adminfix  # noqa: E402
+import mariadb  # noqa: E402
 import pgfix  # noqa: E402
 import rgtest  # noqa: E402
 from pgfix import check  # noqa: E402
@@ -45,6 +50,82 @@ def run_sessions(rg, iss):
     env = rg.env("agent-other", iss.token(sub="agent-other"))
     rgtest.run_psql("SELECT 1", env)
     return r.stdout
+
+
+def run_mysql_session(port, iss):
+    """A MySQL agent: a masked SELECT, an UPDATE, a denied DROP. Returns its session id."""
+    pymysql = mariadb.require_pymysql()
+    conn = pymysql.connect(host="127.0.0.1", port=port, user="shop", connect_timeout=10,
+                           password=iss.token(sub="agent-mysql"), autocommit=True)
+    with conn.cursor() as c:
+        c.execute("CREATE TABLE IF NOT EXISTS cards (id INT PRIMARY KEY, card VARCHAR(30), "
+                  "note VARCHAR(10))")
+        c.execute("DELETE FROM cards WHERE id > 0")
+        c.execute(f"INSERT INTO cards VALUES (4242, '{CARD}', NULL)")
+        c.execute("SELECT id, card, note FROM cards")
+        got = c.fetchall()
+        check(got and CARD not in str(got), f"mysql: the card masked ({got})")
+        try:
+            c.execute("DROP TABLE cards")
+            check(False, "mysql: DROP denied")
+        except pymysql.err.MySQLError as e:
+            check(e.args[0] == 1142, f"mysql: DROP denied ({e.args})")
+    conn.close()
+
+
+def check_mysql_page(drv, By, api, ops):
+    def ended():
+        st, doc = sessions(api, ops, "?sub=agent-mysql")
+        done = [s for s in doc["sessions"] if s.get("end")] if st == 200 else []
+        return done[0] if done else None
+    s = wait_for("the MySQL session ended in the trail", ended)
+    check(s.get("protocol") == "mysql" and s.get("recorded"),
+          f"/api/sessions: protocol mysql, recorded ({s})")
+    drv.find_element(By.ID, "logout").click()
+    drv.find_element(By.ID, "token").send_keys(ops)
+    drv.find_element(By.ID, "login-btn").click()
+    drv.find_element(By.ID, "nav-sessions").click()
+    wait_for("the sessions view", lambda: drv.find_element(By.ID, "sessions-view")
+             .is_displayed())
+    drv.find_element(By.ID, "sess-sub").clear()
+    drv.find_element(By.ID, "sess-sub").send_keys("agent-mysql")
+    drv.find_element(By.ID, "sess-search-btn").click()
+    wait_for("the MySQL session listed", lambda: drv.find_elements(By.ID, f"sess-{s['id']}"))
+    row = drv.find_element(By.ID, f"sess-{s['id']}")
+    cells = [c.text for c in row.find_elements(By.TAG_NAME, "td")]
+    check(cells[1] == "agent-mysql" and cells[2] == "shop" and cells[7] == "yes" and
+          cells[8] == "mysql", f"the list names its protocol ({cells})")
+    row.find_element(By.TAG_NAME, "a").click()
+    wait_for("the MySQL replay", lambda: drv.find_elements(By.CSS_SELECTOR, "#replay .stmt"))
+    meta = drv.find_element(By.ID, "replay-meta").text
+    check("mysql" in meta and "agent-mysql" in meta and "shop" in meta,
+          f"the replay names the protocol, who and where ({meta!r})")
+    boxes = drv.find_elements(By.CSS_SELECTOR, "#replay .stmt")
+    texts = [b.text for b in boxes]
+    sel = [b for b in boxes if "card" in b.text and b.find_elements(By.CSS_SELECTOR,
+                                                                      "table.rows")]
+    check(len(sel) == 1, f"the SELECT with its table ({texts})")
+    heads = [c.text for c in sel[0].find_elements(By.CSS_SELECTOR, "table.rows th")]
+    tds = sel[0].find_elements(By.CSS_SELECTOR, "table.rows td")
+    vals = [c.text for c in tds]
+    check(heads == ["id", "card", "note"] and vals[0] == "4242" and vals[1] != CARD and
+          vals[1].endswith("1111") and vals[2] == "NULL" and
+          "right" in tds[0].get_attribute("class") and
+          "right" not in tds[1].get_attribute("class"),
+          f"a MySQL result as an aligned table, masked, NULL shown ({heads} {vals})")
+    check(re.search(r"1 row in set \(\d+\.\d{3} sec\)", sel[0].text),
+          f"...with the client's row count and time ({sel[0].text!r})")
+    check(any(re.search(r"Query OK, 1 row affected \(\d+\.\d{3} sec\)", t) for t in texts),
+          "the INSERT's OK as the client writes it")
+    drop = [b for b in boxes if "DROP" in b.text]
+    err = drop and drop[0].find_element(By.CSS_SELECTOR, ".pg-error").text
+    check(drop and err.startswith("ERROR 1142 (42000): ") and "baseline.no-drop" in err and
+          "rule baseline.no-drop" in drop[0].text,
+          f"the denial: its verdict, rule and the ERR as the client writes it ({err!r})")
+    check(CARD not in drv.page_source, "no card anywhere in the page")
+    errors = [e for e in drv.get_log("browser") if e.get("level") == "SEVERE" and
+              "401" not in e.get("message", "") and "403" not in e.get("message", "")]
+    check(not errors, f"no browser errors on the MySQL replay ({errors[:3]})")
 
 
 def sessions(api, tok, query=""):
@@ -234,15 +315,32 @@ def main():
         iss = pgfix.Issuer()
         work = tempfile.mkdtemp(prefix="rgtest-sessui-")
         drv = None
+        db = mariadb.MariaServer()
         try:
+            db.start()
             key, _ = rgtest.signing_keypair(work)
             jdir = os.path.join(work, "journals")
             os.makedirs(jdir)
             bundle = rgtest.compile_bundle(["rules/baseline", "rules/pii"],
                                            os.path.join(work, "b.rgb"))
             port = rgtest.free_port()
+            # a MySQL listener and target too (the pg ones first: rg.port is pg's)
+            my_port = rgtest.free_port()
+            mypw = os.path.join(work, "my.pw")
+            with open(mypw, "w") as f:
+                f.write(db.native_password + "\n")
+            os.chmod(mypw, 0o600)
+            base = rgtest.ringgate_config(pg, os.path.join(work, "cfgtmp"))
+            listeners = base["listeners"] + [
+                {"name": "my", "address": f"127.0.0.1:{my_port}", "protocol": "mysql",
+                 "insecure_plaintext": True}]
+            targets = base["targets"] + [
+                {"name": "shop", "protocol": "mysql", "address": f"{db.host}:{db.port}",
+                 "database": db.database, "user": db.native_user, "password_file": mypw,
+                 "tls": {"mode": "disable"}}]
             # audit.dir and recordings_dir left out: the listener finds them in state_dir
             rg = pgfix.start(pg, iss, policy={"bundle": bundle}, extra={
+                "listeners": listeners, "targets": targets,
                 "admin": {"address": f"127.0.0.1:{port}", "operators": ["ops"]},
                 "audit": {"key_file": key, "journal_dir": jdir, "record_sessions": True}})
             api = adminfix.Admin(port)
@@ -254,6 +352,8 @@ def main():
             drv = browser(os.path.join(work, "chrome"))
             from selenium.webdriver.common.by import By
             check_page(drv, By, f"http://127.0.0.1:{port}", iss, ops, sid)
+            run_mysql_session(my_port, iss)
+            check_mysql_page(drv, By, api, ops)
             rc = rg.stop()
             check(rc == 0, f"ringgate exits 0 (ASan clean) ({rc})")
         finally:
@@ -261,6 +361,7 @@ def main():
                 drv.quit()
             shutil.rmtree(work, ignore_errors=True)
             iss.stop()
+            db.stop()
 
 
 if __name__ == "__main__":

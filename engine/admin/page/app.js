@@ -3,9 +3,9 @@
  * views chosen by the URL's hash. Approvals (#/approvals[/<id>]): the pending requests this
  * token may decide or see, polled every 2 s, approve/deny with a reason, and the history of
  * decided requests. Sessions (#/sessions, operators): the audit trail's sessions searched by
- * identity, target, time and denials, and one session's replay (#/sessions/<id>): each
- * statement, its verdict and rule, its results as tables (values as recorded: masked),
- * errors, notices and times. Everything from a request or a session is put in the page
+ * identity, target, time and denials, and one session's replay (#/sessions/<id>), PostgreSQL
+ * or MySQL: each statement, its verdict and rule, its results as tables (values as recorded:
+ * masked), errors, notices and times, summed up as psql or the mariadb client would. Everything from a request or a session is put in the page
  * with textContent (never innerHTML): statements, values and reasons are clients' text.
  */
 "use strict";
@@ -243,6 +243,10 @@ function focusFromHash() {
 
 /* The numeric types psql right-aligns: int8, int2, int4, oid, float4, float8, numeric, money. */
 const NUMERIC_OIDS = new Set([20, 21, 23, 26, 700, 701, 1700, 790]);
+/* MySQL column types the mariadb client right-aligns (decimal, integers, float, double, NULL,
+ * year, newdecimal) */
+const MYSQL_NUMERIC = new Set([0, 1, 2, 3, 4, 5, 6, 8, 9, 13, 246]);
+let replayProto = "postgres"; /* the protocol of the replay shown */
 
 function sessStatus(id, msg, isError) {
   const s = $(id);
@@ -310,6 +314,7 @@ function renderSessions(list, total) {
     tr.appendChild(el("td", "n", s.statements === undefined ? "" : s.statements));
     tr.appendChild(el("td", s.denials > 0 ? "n bad" : "n", s.denials === undefined ? "" : s.denials));
     tr.appendChild(el("td", "", s.recorded ? "yes" : "no"));
+    tr.appendChild(el("td", "", s.protocol || "postgres"));
     rows.push(tr);
   }
   $("sessions").querySelector("tbody").replaceChildren(...rows);
@@ -319,12 +324,38 @@ function renderSessions(list, total) {
     : (total ? "newest first" : "no session matches"), false);
 }
 
-/* One result as an aligned table: psql's alignment (numbers right), NULL as an empty cell. */
+function plural(n, one, many) {
+  return n + " " + (n === 1 ? one : many);
+}
+
+/* A MySQL result's summary line as the mariadb client writes it. */
+function mysqlFoot(r) {
+  let t;
+  if (r.prepared) {
+    t = "Statement prepared: " + plural(r.prepared.params, "parameter", "parameters") + ", " +
+      plural(r.prepared.columns, "column", "columns");
+  } else if (r.columns) {
+    const n = (r.rows || []).length + (r.rows_omitted || 0);
+    t = n ? plural(n, "row in set", "rows in set") : "Empty set";
+  } else {
+    t = "Query OK, " + plural(r.affected_rows || 0, "row affected", "rows affected");
+  }
+  if (r.warnings) t += ", " + plural(r.warnings, "warning", "warnings");
+  if (r.time_ms !== undefined) t += " (" + (r.time_ms / 1000).toFixed(3) + " sec)";
+  return t;
+}
+
+/* One result as an aligned table: psql's or the mariadb client's alignment (numbers right),
+ * NULL as an empty cell (PostgreSQL) or as NULL (MySQL, as its client shows it). */
 function resultTable(r) {
   const box = el("div", "result");
-  if (r.columns) {
+  const my = replayProto === "mysql";
+  if (my && !r.columns) {
+    box.appendChild(el("p", "tag", mysqlFoot(r)));
+    if (r.info) box.appendChild(el("p", "tag", r.info));
+  } else if (r.columns) {
     const t = el("table", "rows");
-    const right = (r.types || []).map((oid) => NUMERIC_OIDS.has(oid));
+    const right = (r.types || []).map((ty) => (my ? MYSQL_NUMERIC : NUMERIC_OIDS).has(ty));
     const hr = el("tr");
     r.columns.forEach((c) => hr.appendChild(el("th", "", c)));
     const thead = el("thead");
@@ -334,7 +365,8 @@ function resultTable(r) {
     for (const row of r.rows || []) {
       const tr = el("tr");
       row.forEach((v, j) => {
-        const td = el("td", (right[j] ? "right" : "") + (v === null ? " null" : ""), v === null ? "" : v);
+        const td = el("td", (right[j] ? "right" : "") + (v === null ? " null" : ""),
+          v === null ? (my ? "NULL" : "") : v);
         if (v === null) td.title = "NULL";
         tr.appendChild(td);
       });
@@ -343,7 +375,7 @@ function resultTable(r) {
     t.appendChild(body);
     box.appendChild(t);
     const n = (r.rows || []).length + (r.rows_omitted || 0);
-    let foot = "(" + n + (n === 1 ? " row)" : " rows)");
+    let foot = my ? mysqlFoot(r) : "(" + n + (n === 1 ? " row)" : " rows)");
     if (r.rows_omitted) foot += ", the first " + r.rows.length + " shown";
     box.appendChild(el("p", "tag", foot));
   } else if (r.tag) {
@@ -361,6 +393,8 @@ function statementBox(s, i) {
     head.appendChild(el("span", "stmt-n", "#" + s.n));
     if (s.verdict) head.appendChild(el("span", "verdict v-" + s.verdict, s.verdict));
     if (s.rule) head.appendChild(el("span", "rule", "rule " + s.rule));
+    if (replayProto === "mysql" && s.command && s.command !== "COM_QUERY")
+      head.appendChild(el("span", "rule", s.command));
     if (s.approval) {
       const a = s.approval;
       head.appendChild(el("span", "approval", "approval: " + (a.outcome || "?") +
@@ -378,6 +412,11 @@ function statementBox(s, i) {
       box.appendChild(resultTable(s.results[item.result]));
     } else if ("error" in item || "notice" in item) {
       const e = "error" in item ? s.errors[item.error] : s.notices[item.notice];
+      if (replayProto === "mysql") {
+        box.appendChild(el("div", "pg-error",
+          "ERROR " + e.code + " (" + e.sqlstate + "): " + e.message));
+        continue;
+      }
       const d = el("div", "error" in item ? "pg-error" : "pg-notice",
         e.severity + ":  " + e.message);
       if (e.sqlstate) d.appendChild(el("span", "sqlstate", " SQLSTATE " + e.sqlstate));
@@ -411,6 +450,8 @@ async function loadReplay(id) {
   const doc = r.doc;
   const who = doc.who || {};
   const meta = $("replay-meta");
+  replayProto = doc.protocol || "postgres";
+  meta.appendChild(metaItem("protocol", replayProto));
   meta.appendChild(metaItem("identity", who.sub));
   meta.appendChild(metaItem("issuer", who.iss));
   meta.appendChild(metaItem("groups", (who.groups || []).join(", ") || "-"));

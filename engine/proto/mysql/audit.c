@@ -114,6 +114,8 @@ void my_ev_session_start(struct my_sess *ms, const char *user, bool tls, const c
 	rg_ev_str(w, RG_EVK_ROLE, user);
 	rg_ev_bool(w, RG_EVK_TLS, tls);
 	rg_ev_str(w, RG_EVK_MECH, method);
+	if (ms->m->rec)
+		rg_ev_bool(w, RG_EVK_RECORDED, true);
 	w_commit(ms, w, RG_EV_SESSION_START);
 }
 

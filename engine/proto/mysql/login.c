@@ -710,6 +710,7 @@ static void login_done(struct rg_sess *s)
 	       (unsigned long long)((my_mono_us() - lg->connect_us) / 1000));
 	rg_gw_lat_observe(&ms->cnt->login_lat, my_mono_us() - lg->connect_us);
 	my_ev_session_start(ms, ms->tgt->cfg->user, ms->be_tls != NULL, lg->be_plugin);
+	my_rec_start(ms); /* from after the login's OK: what the agent receives relayed */
 	ms->multi_stmts = ms->caps & RG_MY_CLIENT_MULTI_STATEMENTS;
 	ms->token_end_ms = rg_auth_verifier_session_end_ms(
 	    rg_gw_verifier(ms->m->svc, rg_auth_principal_iss(ms->ident)), ms->ident);

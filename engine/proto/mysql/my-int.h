@@ -30,6 +30,7 @@
 #include "auth.h"
 #include "config.h"
 #include "core.h"
+#include "evidence.h"
 #include "gateway.h"
 #include "mysql-wire.h"
 #include "mysql.h"
@@ -97,6 +98,7 @@ struct rg_mysql {
 	struct rg_audit *audit;
 	struct rg_events *events;
 	bool ev_keep;	      /* audit.literals: keep: EXECUTE parameters are recorded */
+	struct rg_rec *rec;   /* session recordings (record.c; NULL: none) */
 	bool audit_fail_open; /* audit.on_error: allow */
 };
 
@@ -297,6 +299,7 @@ struct my_sess {
 	struct my_ev *ev;	    /* the audit trail's side, from the verified token on */
 	const char *end_reason;	    /* session_end's reason when not the close's (static) */
 	struct my_mask *mask; /* masking (mask.c): NULL until a result is masked */
+	struct rg_rec_sess *rec; /* the session's recording (record.c), NULL: none */
 };
 
 /* A run of bytes of one received buffer forwarded by reference as one send item. */
@@ -521,6 +524,13 @@ int my_mask_err_pkt(struct rg_policy_ctx *ctx, const struct rg_mask_plan *plan, 
  * (send that instead), <0 (fail closed). */
 int my_mask_err(struct my_sess *ms, const struct rg_my_msg *m, const struct rg_acc **out);
 void my_mask_free(struct my_sess *ms);
+
+/* record.c: the session's recording (each a no-op without one). Bytes go in where they are
+ * sent to the agent (session.c), so rg_rec_out is called there directly. */
+#define MY_REC_BINARY 1 /* 'C' flags: the command's rows are binary-protocol */
+void my_rec_start(struct my_sess *ms);
+void my_rec_cmd(struct my_sess *ms, uint8_t cmd, bool binary, uint32_t n);
+void my_rec_end(struct my_sess *ms, const char *reason);
 
 /* relay.c */
 void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf *b, bool copy,

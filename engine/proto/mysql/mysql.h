@@ -24,6 +24,11 @@ int rg_mysql_set_audit(struct rg_mysql *m, struct rg_audit *a, struct rg_events 
 		       const struct rg_config_audit *ac);
 void rg_mysql_audit_free(struct rg_mysql *m);
 
+/* Session recordings (audit.record_sessions): engine/evidence's recorder of their trail
+ * (rg_rec_new, shared with the other protocols), before the workers start; 0. */
+struct rg_rec;
+int rg_mysql_set_recording(struct rg_mysql *m, struct rg_rec *rec);
+
 /* What main.c's protocol table holds (gateway.h); its mod argument is a struct rg_mysql. */
 extern const struct rg_gw_proto rg_mysql_proto;
 extern const struct rg_proto_ops rg_mysql_ops;

@@ -64,6 +64,8 @@ static bool my_row_hook(struct rg_sess *s, const struct my_cmd *c, const struct 
 	my_run_flush(s, RG_FE, run, err);
 	if (!*err)
 		*err = rg_sess_send(s, RG_FE, out->p, out->len);
+	if (!*err && ms->rec)
+		rg_rec_out(ms->rec, out->p, out->len); /* the masked copy: what the agent got */
 	return true;
 }
 
@@ -221,6 +223,8 @@ static void ring_locals(struct rg_sess *s, struct my_run *run, int *err)
 
 		if (c->err)
 			*err = my_send_err(s, c->seq, c->err->code, c->err->sqlstate, c->err->msg);
+		if (ms->rec) /* an answer complete: its chunk goes (rg_rec_settle) */
+			rg_rec_ready(ms->rec);
 		free(c->err);
 		c->err = NULL;
 		ms->head = (ms->head + 1) % MY_INFLIGHT;
@@ -233,6 +237,8 @@ static void ring_pop(struct rg_sess *s, struct my_run *run, int *err)
 	struct my_sess *ms = rg_sess_priv(s);
 
 	my_ev_cmd_end(ms, &ms->ring[ms->head]); /* its answer is complete: stmt_end */
+	if (ms->rec)
+		rg_rec_ready(ms->rec); /* ... and the recording's chunk goes once it is sent */
 	free(ms->ring[ms->head].text); /* a PREPARE the target refused */
 	ms->ring[ms->head].text = NULL;
 	ms->head = (ms->head + 1) % MY_INFLIGHT;
@@ -244,15 +250,19 @@ static void ring_pop(struct rg_sess *s, struct my_run *run, int *err)
 	}
 }
 
-/* Refuse a command in turn: an ERR with the sequence id its answer would carry. */
+/* Refuse a command in turn: an ERR with the sequence id its answer would carry. n: its
+ * statement number in the audit trail (0: none), for the recording's marker. */
 static void refuse(struct rg_sess *s, uint8_t cmd, uint8_t seq, const struct my_deny *d,
-		   int *err)
+		   uint32_t n, int *err)
 {
 	struct my_sess *ms = rg_sess_priv(s);
 	struct my_cmd *c;
 
+	my_rec_cmd(ms, cmd, false, n);
 	if (!ms->n) {
 		*err = my_send_err(s, seq, d->code, d->sqlstate, d->msg);
+		if (ms->rec)
+			rg_rec_ready(ms->rec);
 		return;
 	}
 	c = ring_push(s, cmd, R_LOCAL, seq);
@@ -288,7 +298,7 @@ static void deny_fill(struct my_deny *d, uint16_t code, const char *state, const
  * unknown one (1094), so ids of other identities' sessions are not even confirmed.
  */
 static void kill_translate(struct rg_sess *s, const struct rg_my_msg *m, const struct my_kill *k,
-			   struct my_run *run, int *err)
+			   uint32_t evn, struct my_run *run, int *err)
 {
 	struct my_sess *ms = rg_sess_priv(s);
 	uint8_t cmd = m->payload[0], buf[96];
@@ -303,7 +313,7 @@ static void kill_translate(struct rg_sess *s, const struct rg_my_msg *m, const s
 
 		snprintf(id, sizeof(id), "%u", k->id);
 		deny_fill(&d, 1094, "HY000", "Unknown thread id: %s", id);
-		refuse(s, cmd, m->seq_next, &d, err);
+		refuse(s, cmd, m->seq_next, &d, evn, err);
 		return;
 	}
 	if (cmd == RG_MY_COM_QUERY) {
@@ -323,6 +333,7 @@ static void kill_translate(struct rg_sess *s, const struct rg_my_msg *m, const s
 	       (unsigned long long)ms->id, ms->tgt->cfg->name, k->id, up,
 	       cmd == RG_MY_COM_QUERY ? (k->query ? "query" : "connection") : "com_process_kill");
 	ring_push(s, cmd, cmd == RG_MY_COM_QUERY ? R_FIRST : R_SIMPLE, 1);
+	my_rec_cmd(ms, cmd, false, evn);
 	my_forward(s, RG_BE, run, NULL, buf, (size_t)n, true, err);
 }
 
@@ -402,13 +413,13 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 			memcpy(text, t + 1, (size_t)m->len - 1);
 		free(heap);
 		if (v != MY_ALLOW) {
-			refuse(s, cmd, m->seq_next, &d, err);
+			refuse(s, cmd, m->seq_next, &d, evn, err);
 			return;
 		}
 		if (plain) {
 			unsigned before = ms->n;
 
-			kill_translate(s, m, &k, run, err);
+			kill_translate(s, m, &k, evn, run, err);
 			c = &ms->ring[(ms->head + ms->n - 1) % MY_INFLIGHT];
 			if (ms->n > before && c->resp != R_LOCAL)
 				c->ev_n = evn;
@@ -448,7 +459,7 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 				  "Unknown prepared statement handler (%s) given to "
 				  "mysqld_stmt_execute",
 				  n);
-			refuse(s, cmd, m->seq_next, &d, err);
+			refuse(s, cmd, m->seq_next, &d, 0, err);
 			return;
 		}
 		if (!st && ms->have_last_stmt && !prepare_in_flight(ms))
@@ -461,7 +472,7 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 		evn = my_ev_stmt(ms, 'X', st ? (const uint8_t *)st->text : NULL, st ? st->tlen : 0,
 				 st ? st->ev_n : 0, &j, &d);
 		if (v != MY_ALLOW) {
-			refuse(s, cmd, m->seq_next, &d, err);
+			refuse(s, cmd, m->seq_next, &d, evn, err);
 			return;
 		}
 		c = ring_push(s, cmd, R_FIRST, m->seq_next);
@@ -539,7 +550,7 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 			  "Access denied; %s is not supported through ringgate (reconnect with a "
 			  "new token)",
 			  "COM_CHANGE_USER");
-		refuse(s, cmd, m->seq_next, &d, err);
+		refuse(s, cmd, m->seq_next, &d, 0, err);
 		return;
 	case RG_MY_COM_PROCESS_KILL: {
 		struct my_kill k = {.is_kill = true};
@@ -548,16 +559,17 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 			my_violation(s, RG_FE, "process_kill", RG_MY_E_VALUE);
 			return;
 		}
-		kill_translate(s, m, &k, run, err);
+		kill_translate(s, m, &k, 0, run, err);
 		return;
 	}
 	default:
 		/* replication, shutdown, debug, process info, COM_MULTI, bulk...: not relayed */
 		deny_fill(&d, RG_MY_ER_UNKNOWN_COM, "08S01", "Unknown command (%s, ringgate)",
 			  rg_my_com_name(cmd));
-		refuse(s, cmd, m->seq_next, &d, err);
+		refuse(s, cmd, m->seq_next, &d, 0, err);
 		return;
 	}
+	my_rec_cmd(ms, c->cmd, c->binary, c->ev_n);
 	my_forward(s, RG_BE, run, b, m->start, (size_t)m->total, copy, err);
 }
 

@@ -98,12 +98,17 @@ void my_pending_done(struct my_sess *ms)
 
 int my_send_err(struct rg_sess *s, uint8_t seq, uint16_t code, const char *state, const char *msg)
 {
+	struct my_sess *ms = rg_sess_priv(s);
 	uint8_t buf[600];
 	ssize_t n = rg_my_write_err(buf, sizeof(buf), seq, code, state, msg);
+	int r;
 
 	if (n < 0 || (size_t)n > sizeof(buf))
 		return -EINVAL;
-	return rg_sess_send(s, RG_FE, buf, (size_t)n);
+	r = rg_sess_send(s, RG_FE, buf, (size_t)n);
+	if (!r && ms->rec)
+		rg_rec_out(ms->rec, buf, (size_t)n);
+	return r;
 }
 
 /* An ERR to the agent, then a clean close once it is flushed. */
@@ -170,8 +175,13 @@ void my_upstream_fail(struct rg_sess *s, const char *reason, const char *detail)
 
 void my_run_flush(struct rg_sess *s, enum rg_side to, struct my_run *r, int *err)
 {
-	if (r->len && !*err)
+	struct my_sess *ms = rg_sess_priv(s);
+
+	if (r->len && !*err) {
 		*err = rg_sess_send_ref(s, to, r->b, r->off, r->len);
+		if (!*err && to == RG_FE && ms->rec) /* the recording copies (record.c) */
+			rg_rec_out(ms->rec, r->b->data + r->off, r->len);
+	}
 	r->len = 0;
 }
 
@@ -184,9 +194,13 @@ void my_forward(struct rg_sess *s, enum rg_side to, struct my_run *r, struct rg_
 	if (!n)
 		return;
 	if (copy || !b) {
+		struct my_sess *ms = rg_sess_priv(s);
+
 		my_run_flush(s, to, r, err);
 		if (!*err)
 			*err = rg_sess_send(s, to, p, n);
+		if (!*err && to == RG_FE && ms->rec)
+			rg_rec_out(ms->rec, p, n);
 		return;
 	}
 	off = (size_t)(p - b->data);
@@ -286,18 +300,20 @@ static void my_close(struct rg_sess *s, enum rg_close_reason reason)
 		       (unsigned long long)ms->id, ms->peer, my_sub(ms, v, sizeof(v)),
 		       ms->tgt ? ms->tgt->cfg->name : "-", (int)reason, ms->quit ? "yes" : "no",
 		       my_fe_names[ms->fe], my_be_names[ms->be]);
-	if (ms->ev) {
+	if (ms->ev || ms->rec) {
 		static const char *const why[] = {
 		    [RG_CLOSE_PROTO] = "closed",	  [RG_CLOSE_EOF] = "eof",
 		    [RG_CLOSE_FE_ERROR] = "client_error", [RG_CLOSE_BE_ERROR] = "target_error",
 		    [RG_CLOSE_IDLE] = "idle_timeout",	  [RG_CLOSE_LINGER] = "linger",
 		    [RG_CLOSE_SHUTDOWN] = "shutdown",	  [RG_CLOSE_NOMEM] = "out_of_memory"};
+		const char *r = ms->end_reason ? ms->end_reason
+				: ms->quit     ? "quit"
+				: (unsigned)reason <= RG_CLOSE_NOMEM && why[reason]
+				    ? why[reason]
+				    : "closed";
 
-		my_ev_session_end(ms, ms->end_reason ? ms->end_reason
-				      : ms->quit     ? "quit"
-				      : (unsigned)reason <= RG_CLOSE_NOMEM && why[reason]
-					  ? why[reason]
-					  : "closed");
+		my_ev_session_end(ms, r);
+		my_rec_end(ms, r);
 	}
 	if (ms->login && ms->login->keywait) {
 		char d[200];
@@ -383,6 +399,8 @@ hold:
 	}
 out:
 	my_run_flush(s, RG_BE, &run, &err);
+	if (ms->rec) /* refusals answered here */
+		rg_rec_settle(ms->rec);
 	if (err && err != -ESHUTDOWN) /* -ESHUTDOWN: closing already, its ERR queued */
 		rg_sess_abort(s);
 }
@@ -457,6 +475,8 @@ static void be_process(struct rg_sess *s, struct rg_buf *b)
 			my_be_relay_msg(s, &m, b, in_acc, &run, &err);
 	}
 	my_run_flush(s, RG_FE, &run, &err);
+	if (ms->rec) /* an answer ended in this batch: its chunk goes now */
+		rg_rec_settle(ms->rec);
 	if (err && err != -ESHUTDOWN) /* -ESHUTDOWN: closing already, its ERR queued */
 		rg_sess_abort(s);
 }

@@ -140,11 +140,8 @@ struct rg_pg_gw {
 	struct rg_events *events; /* each worker's journal and record buffer (evidence.h) */
 	bool audit_fail_open;
 	bool ev_fmt_keep; /* audit.literals: keep (Bind parameters are recorded) */
-	/* session recordings (record.c): NULL without them */
-	struct rg_audit *rec;
-	struct pg_rec_w *recw; /* [workers]: each worker's recording journal */
-	struct pg_rec_fmt *rec_fmt;
-	uint64_t rec_max; /* bytes recorded per session at most */
+	/* session recordings (engine/evidence's recorder, record.c): NULL without them */
+	struct rg_rec *rec;
 };
 
 struct rg_pg_listener {

@@ -119,10 +119,10 @@ int rg_pg_gw_set_audit(struct rg_pg_gw *gw, struct rg_audit *a, struct rg_events
 		       const struct rg_config_audit *ac);
 void rg_pg_gw_audit_free(struct rg_pg_gw *gw);
 
-/* Session recordings (audit.record_sessions) into their own trail a, likewise. */
-int rg_pg_gw_set_recording(struct rg_pg_gw *gw, struct rg_audit *a,
-			   const struct rg_config_audit *ac, char *err, size_t errlen);
-void rg_pg_gw_recording_free(struct rg_pg_gw *gw);
+/* Session recordings (audit.record_sessions): engine/evidence's recorder of their trail
+ * (rg_rec_new, shared with the other protocols), before the workers start; 0. */
+struct rg_rec;
+int rg_pg_gw_set_recording(struct rg_pg_gw *gw, struct rg_rec *rec);
 
 /* Per-listener context: the rg_core_listen proto_ctx. Loads the listener's cert/key. */
 struct rg_pg_listener;

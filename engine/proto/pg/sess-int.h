@@ -144,7 +144,7 @@ struct pg_sess {
 	struct pg_mask *mask;  /* inline masking, NULL when the bundle has no mask rules */
 	struct pg_appr_hold *appr; /* a statement held for approval, NULL when none */
 	struct pg_ev *ev;	   /* the audit trail's per-session side (audit.c), NULL: none */
-	struct pg_rec *rec;	   /* the session's recording (record.c), NULL: none */
+	struct rg_rec_sess *rec;   /* the session's recording (record.c), NULL: none */
 	int64_t token_end_ms; /* CLOCK_REALTIME ms: the session ends as its token expires
 			       * (exp + clock skew); 0: the issuer lets sessions outlive tokens */
 	uint32_t addr_bucket; /* the client address's pending-login counter (engine/gateway) */
