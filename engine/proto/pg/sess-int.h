@@ -224,7 +224,7 @@ struct pg_cat_hold {
 #define PG_CAT_HOLD_PAUSE (1u << 20)
 
 /*
- * A statement held for approval (approval.c, relay.c): the agent's messages from it on, kept
+ * A statement held for approval (relay.c; its request: engine/approvals): the agent's messages from it on, kept
  * in order while the request waits (the agent is read on, so a hang-up is seen, up to
  * PG_APPR_READ_MAX). Linked into its
  * worker's list (that worker only) until the request ends or the session does.
@@ -232,12 +232,7 @@ struct pg_cat_hold {
 #define PG_APPR_HOLD_MAX (64u << 20)
 #define PG_APPR_READ_MAX (1u << 20) /* past this much held, the agent is not read */
 struct pg_appr_hold {
-	struct pg_appr_hold *prev, *next;
-	struct rg_sess *s;
-	char id[33]; /* the request's (RG_APPR_ID_LEN + 1) */
-	char fp[17]; /* the statement's fingerprint, hex */
-	unsigned worker;
-	bool linked;
+	struct rg_approvals_hold a; /* the request (engine/approvals): id, fingerprint, rule */
 	bool parse;	     /* a Parse (else a Query) */
 	bool paused;	     /* the agent is not read (more than PG_APPR_READ_MAX held) */
 	bool held_only;	     /* nothing ran on the target ahead of it (cancel registry flag) */
@@ -245,7 +240,6 @@ struct pg_appr_hold {
 	uint64_t gen;	     /* the bundle generation that held it */
 	char *parse_name;    /* the Parse's statement name (heap) */
 	struct rg_pg_deny d; /* the rule's SQLSTATE, for a denial */
-	char rule[64];
 	uint32_t ev_n;	    /* its statement number in the audit trail (0: none) */
 	struct rg_acc held; /* the held message first, then what followed */
 };
@@ -293,12 +287,6 @@ bool pg_expiry_timer(struct rg_sess *s);
 void pg_be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m);
 void pg_be_ssl_answer(struct rg_sess *s, struct rg_buf *b);
 
-/* approval.c: the worker's side (relay.c releases) */
-int pg_approvals_request(struct rg_sess *s, struct pg_appr_hold *h, const char *sql, size_t len,
-			 const struct pg_judgement *j);
-/* The session is done with h (its request ended, or the session does): unlink, and end the
- * request in the store with st unless it already ended. */
-void pg_approvals_end(struct rg_pg_gw *gw, struct pg_appr_hold *h, enum rg_appr_status st);
 /* relay.c: the request ended (st: approved, denied, expired, withdrawn): release or deny the
  * held statement, then relay what followed it. */
 void pg_appr_release(struct rg_sess *s, enum rg_appr_status st, const char *by,
