@@ -224,10 +224,10 @@ struct pg_cat_hold {
 #define PG_CAT_HOLD_PAUSE (1u << 20)
 
 /*
- * A statement held for approval (relay.c; its request: engine/approvals): the agent's messages from it on, kept
- * in order while the request waits (the agent is read on, so a hang-up is seen, up to
- * PG_APPR_READ_MAX). Linked into its
- * worker's list (that worker only) until the request ends or the session does.
+ * A statement held for approval (relay.c; its request: engine/approvals): the agent's
+ * messages from it on, kept in order while the request waits (the agent is read on, so a
+ * hang-up is seen, up to PG_APPR_READ_MAX). Its request's hold is linked into its worker's
+ * list (that worker only) until the request ends or the session does.
  */
 #define PG_APPR_HOLD_MAX (64u << 20)
 #define PG_APPR_READ_MAX (1u << 20) /* past this much held, the agent is not read */
