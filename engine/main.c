@@ -884,6 +884,7 @@ static int run(const char *path)
 	if (cfg->admin.enabled && open_control(cfg, core, &ctl, &appr))
 		goto out;
 	rg_pg_gw_set_approvals(gw, appr);
+	rg_mysql_set_approvals(my, appr);
 	/* Column mask rules need the targets' catalogs, read through an internal listener on
 	 * loopback that accepts only a per-process secret (engine/proto/pg/catalog.c). */
 	if (cfg->policy.bundle) {
