@@ -203,11 +203,6 @@ struct rg_policy_ctx;
 struct rg_pg_rowmask;
 bool pg_policy_masking(struct rg_pg_gw *gw, unsigned w, struct rg_policy_ctx **ctx,
 		       struct rg_pg_rowmask **rm, uint64_t *gen);
-/* On worker w: the scope limits of the bundle in force for req (rg_policy_limits); returns
- * how many are set (ids valid until this worker switches bundles: copy them). */
-struct rg_limits;
-int pg_policy_limits(struct rg_pg_gw *gw, unsigned w, const struct rg_request *req,
-		     struct rg_limits *out);
 
 /* ======================================================================================
  * statement tracking (stmt.c)

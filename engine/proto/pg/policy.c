@@ -82,12 +82,6 @@ enum pg_verdict pg_policy_judge(struct rg_pg_gw *gw, unsigned w, const struct rg
 	return (enum pg_verdict)v;
 }
 
-int pg_policy_limits(struct rg_pg_gw *gw, unsigned w, const struct rg_request *req,
-		     struct rg_limits *out)
-{
-	return rg_gw_policy_limits(gw->svc, w, req, out);
-}
-
 bool pg_policy_masking(struct rg_pg_gw *gw, unsigned w, struct rg_policy_ctx **ctx,
 		       struct rg_pg_rowmask **rm, uint64_t *gen)
 {

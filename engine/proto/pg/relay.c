@@ -310,11 +310,11 @@ static bool prep_allowed(struct rg_sess *s, enum rg_pg_stmt_kind kind, const cha
 bool pg_limit_exceeded(struct rg_sess *s, enum rg_limit_kind k, uint64_t count)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
-	char v[32], msg[200], sub[SUB_LOG_LEN];
+	char v[32], why[160], msg[200], sub[SUB_LOG_LEN];
 
 	rg_limit_format_value(k, ps->lim->value[k], v, sizeof(v));
-	snprintf(msg, sizeof(msg), "terminating connection: %s %s (limit %s) exceeded",
-		 rg_limit_name(k), v, ps->lim->id[k]);
+	rg_gw_limits_reason(ps->lim, k, why, sizeof(why));
+	snprintf(msg, sizeof(msg), "terminating connection: %s", why);
 	pg_sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
 	ps->cnt->limit_ended++;
 	pg_ev_limit(ps, rg_limit_name(k), v, count, ps->lim->id[k]);
@@ -726,15 +726,18 @@ static int rows_plan(struct rg_sess *s, const struct rg_pg_shape *shape, struct 
  * row, having sent what came before it. */
 static bool rows_count(struct pg_sess *ps, uint32_t n, size_t bytes)
 {
-	struct pg_limits *l = ps->lim;
+	struct rg_gw_limits *l = ps->lim;
+	uint64_t *rows, *nb;
 
 	if (!l)
 		return true;
-	if ((l->id[RG_LIMIT_ROWS][0] && l->rows + n > l->value[RG_LIMIT_ROWS]) ||
-	    (l->id[RG_LIMIT_BYTES][0] && l->bytes + bytes > l->value[RG_LIMIT_BYTES]))
+	rows = &l->count[RG_LIMIT_ROWS];
+	nb = &l->count[RG_LIMIT_BYTES];
+	if ((l->id[RG_LIMIT_ROWS][0] && *rows + n > l->value[RG_LIMIT_ROWS]) ||
+	    (l->id[RG_LIMIT_BYTES][0] && *nb + bytes > l->value[RG_LIMIT_BYTES]))
 		return false;
-	l->rows += n;
-	l->bytes += bytes;
+	*rows += n;
+	*nb += bytes;
 	return true;
 }
 
@@ -867,7 +870,7 @@ static void deny_send(struct rg_sess *s, uint8_t *b, size_t len, uint64_t seq,
 	}
 	free(b);
 	if (ps->lim && !*err)
-		(void)limit_count(s, ps, RG_LIMIT_DENIALS, &ps->lim->denials, 1, RG_BE, NULL, err);
+		(void)limit_count(s, ps, RG_LIMIT_DENIALS, &ps->lim->count[RG_LIMIT_DENIALS], 1, RG_BE, NULL, err);
 }
 
 /* Send the target DENY_SQL in place of a denied message (a Query, a FunctionCall, or a
@@ -1300,7 +1303,7 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 		ps->syncs_sent++;
 		if (ps->lim) {
 			ps->lim->last_stmt_ms = pg_mono_ms();
-			if (limit_count(s, ps, RG_LIMIT_STATEMENTS, &ps->lim->statements, 1, RG_BE,
+			if (limit_count(s, ps, RG_LIMIT_STATEMENTS, &ps->lim->count[RG_LIMIT_STATEMENTS], 1, RG_BE,
 					run, err))
 				return false;
 		}
@@ -1380,7 +1383,7 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 		ps->syncs_sent++;
 		if (ps->lim) {
 			ps->lim->last_stmt_ms = pg_mono_ms();
-			if (limit_count(s, ps, RG_LIMIT_STATEMENTS, &ps->lim->statements, 1, RG_BE,
+			if (limit_count(s, ps, RG_LIMIT_STATEMENTS, &ps->lim->count[RG_LIMIT_STATEMENTS], 1, RG_BE,
 					run, err))
 				return false;
 		}
@@ -1435,7 +1438,7 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 			pg_ev_execute(ps, ps->syncs_sent + 1);
 		if (ps->lim) {
 			ps->lim->last_stmt_ms = pg_mono_ms();
-			if (limit_count(s, ps, RG_LIMIT_STATEMENTS, &ps->lim->statements, 1, RG_BE,
+			if (limit_count(s, ps, RG_LIMIT_STATEMENTS, &ps->lim->count[RG_LIMIT_STATEMENTS], 1, RG_BE,
 					run, err))
 				return false;
 		}
@@ -1544,9 +1547,9 @@ bool pg_be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run *run
 	}
 	if (ps->lim) {
 		if (m->type == RG_PG_BE_DATA_ROW &&
-		    limit_count(s, ps, RG_LIMIT_ROWS, &ps->lim->rows, 1, RG_FE, run, err))
+		    limit_count(s, ps, RG_LIMIT_ROWS, &ps->lim->count[RG_LIMIT_ROWS], 1, RG_FE, run, err))
 			return false;
-		if (limit_count(s, ps, RG_LIMIT_BYTES, &ps->lim->bytes, m->total, RG_FE, run, err))
+		if (limit_count(s, ps, RG_LIMIT_BYTES, &ps->lim->count[RG_LIMIT_BYTES], m->total, RG_FE, run, err))
 			return false;
 	}
 	switch (m->type) {
@@ -1684,9 +1687,9 @@ bool pg_be_relay_piece(struct rg_sess *s, const struct rg_pg_sevent *ev, struct 
 	}
 	if (ps->lim && ev->first) {
 		if (ev->type == RG_PG_BE_DATA_ROW &&
-		    limit_count(s, ps, RG_LIMIT_ROWS, &ps->lim->rows, 1, RG_FE, run, err))
+		    limit_count(s, ps, RG_LIMIT_ROWS, &ps->lim->count[RG_LIMIT_ROWS], 1, RG_FE, run, err))
 			return false;
-		if (limit_count(s, ps, RG_LIMIT_BYTES, &ps->lim->bytes, ev->total, RG_FE, run, err))
+		if (limit_count(s, ps, RG_LIMIT_BYTES, &ps->lim->count[RG_LIMIT_BYTES], ev->total, RG_FE, run, err))
 			return false;
 	}
 	pg_forward(s, RG_FE, run, b, ev->data, ev->n, ev->in_acc, err);

@@ -140,7 +140,7 @@ struct pg_sess {
 	struct rg_request req;	/* who asks, where: every statement's policy question */
 	uint64_t id;
 	uint64_t accepted_ms; /* CLOCK_MONOTONIC: the login's time limits count from here */
-	struct pg_limits *lim; /* scope limits, NULL when none apply */
+	struct rg_gw_limits *lim; /* scope limits (engine/gateway), NULL when none apply */
 	struct pg_mask *mask;  /* inline masking, NULL when the bundle has no mask rules */
 	struct pg_appr_hold *appr; /* a statement held for approval, NULL when none */
 	struct pg_ev *ev;	   /* the audit trail's per-session side (audit.c), NULL: none */
@@ -181,17 +181,6 @@ struct pg_sess {
 	unsigned deny_head, deny_n;
 	struct rg_acc rowdesc; /* copy of the latest RowDescription */
 	struct rg_pg_msg rowdesc_msg;
-};
-
-/*
- * The scope limits of a session (rules' `limits:`, decided once at login), with what counts
- * towards them: allocated only for a session that has at least one (most have none).
- */
-struct pg_limits {
-	uint64_t value[RG_LIMIT__COUNT]; /* valid where id[k][0] */
-	char id[RG_LIMIT__COUNT][64];	 /* the limit entry that set it (for the FATAL and log) */
-	uint64_t statements, rows, bytes, denials;
-	uint64_t start_ms, last_stmt_ms; /* CLOCK_MONOTONIC */
 };
 
 /*
