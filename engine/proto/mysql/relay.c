@@ -218,7 +218,8 @@ static void ring_pop(struct rg_sess *s, struct my_run *run, int *err)
 	ring_locals(s, run, err);
 	if (ms->fe_paused && ms->n < MY_INFLIGHT - 1) {
 		ms->fe_paused = false;
-		rg_sess_resume(s, RG_FE);
+		if (!(ms->appr && ms->appr->paused)) /* else its release resumes */
+			rg_sess_resume(s, RG_FE);
 	}
 }
 
@@ -443,6 +444,7 @@ static void appr_hold(struct rg_sess *s, const struct rg_my_msg *m, const uint8_
 	}
 	if (!h || !h->msg || rg_approvals_request(ms->m->approvals, ms->worker, &h->a, &q)) {
 		struct my_deny nd = {.code = 1041, .sqlstate = "HY000"}; /* ER_OUT_OF_RESOURCES */
+		struct my_judgement jd = *j;
 
 		if (h)
 			free(h->msg);
@@ -450,7 +452,8 @@ static void appr_hold(struct rg_sess *s, const struct rg_my_msg *m, const uint8_
 		snprintf(nd.msg, sizeof(nd.msg),
 			 "statement requires approval and ringgate could not hold it (out of "
 			 "memory)");
-		my_ev_stmt(ms, ev_kind(cmd), sql, len, prepared, j, &nd, NULL);
+		jd.guard = "out_of_memory"; /* refused, whatever the rule said */
+		my_ev_stmt(ms, ev_kind(cmd), sql, len, prepared, &jd, &nd, NULL);
 		deny_stmt(s, cmd, m->seq_next, &nd, run, err);
 		return;
 	}
@@ -520,7 +523,7 @@ static void appr_released(struct rg_approvals_hold *a, enum rg_appr_status st, c
 	if (st == RG_APPR_APPROVED && h->gen != my_policy_gen(ms)) {
 		const uint8_t *sql;
 		size_t len;
-		uint64_t gen;
+		uint64_t gen = h->gen;
 
 		if (appr_text(ms, h, &m, &sql, &len, &heap) &&
 		    my_judge_text(ms, sql, len, &gen, &d, NULL) == MY_DENY) {
@@ -570,7 +573,7 @@ static void appr_released(struct rg_approvals_hold *a, enum rg_appr_status st, c
 	}
 	if (h->paused && !ms->fe_paused)
 		rg_sess_resume(s, RG_FE);
-	my_release_hold(s);
+	my_release_hold(s); /* (may hold the next command: it pauses the agent again itself) */
 out:
 	free(h->msg);
 	free(h);
