@@ -16,7 +16,8 @@ an audit trail, and the agents PyMySQL and the mariadb CLI:
 - the agent hangs up while held: the request is abandoned; KILL QUERY from another session
   of the same identity withdraws it (the held statement fails with 1317, the session goes
   on);
-- other sessions run while one is held;
+- other sessions run while one is held; a command pipelined behind a held one runs after it,
+  in order;
 - the trail has each held stmt (verdict hold, its approval id) and its approval_outcome
   (protocol mysql); /metrics counts the outcomes with protocol="mysql".
 """
@@ -24,6 +25,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -203,6 +205,29 @@ def run(st, db, iss):
     check(code == 200 and h.join() == "ok" and n_of(db, 5) == "5",
           f"approved: the statement ran ({code}, {h.result})")
     h.conn.close()
+
+    # a command pipelined behind a held one waits behind it, then runs in order
+    def cmd(body):
+        return struct.pack("<I", len(body))[:3] + b"\x00" + body
+    p = st.connect(tok)
+    p._sock.sendall(cmd(b"\x03UPDATE orders SET n = 44 WHERE id = 4") +
+                    cmd(b"\x03SELECT n FROM orders WHERE id = 4"))
+    req = wait_pending(admin, reviewer, lambda x: "n = 44" in x["sql"])
+    check(req is not None and n_of(db, 4) == "0", "held, with a SELECT pipelined behind it")
+    admin.request("POST", f"/api/approvals/{req['id']}/approve", token=reviewer,
+                  body={"reason": "pipeline"})
+    p._next_seq_id = 1
+    ok = p._read_packet()
+    check(ok.is_ok_packet(), "approved: the UPDATE's OK first")
+    p._next_seq_id = 1
+    p._read_packet()  # column count
+    p._read_packet()  # its definition
+    if not p.client_flag & (1 << 24):
+        p._read_packet()  # EOF
+    row = p._read_packet().read_length_coded_string()
+    check(row == b"44", f"then the pipelined SELECT's answer, after the UPDATE ran ({row})")
+    p._sock.shutdown(socket.SHUT_RDWR)
+    p._sock.close()
 
     # the mariadb CLI waits for the reviewer like any client
     cli = shutil.which("mariadb")
