@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "approvals.h"
 #include "auth.h"
 #include "config.h"
 #include "control.h"
@@ -738,9 +739,11 @@ out:
 	return nerr ? 1 : 0;
 }
 
-/* The control store (state_dir/control.db, or the shared PostgreSQL of `control`), handed to
- * the gateway for held statements. The node name is unique per host and listener port. */
-static int open_control(const struct rg_config *cfg, struct rg_pg_gw *gw, struct rg_control **out)
+/* The control store (state_dir/control.db, or the shared PostgreSQL of `control`) and the
+ * approvals object over it (engine/approvals), handed to every protocol module for held
+ * statements. The node name is unique per host and listener port. */
+static int open_control(const struct rg_config *cfg, struct rg_core *core, struct rg_control **out,
+			struct rg_approvals **appr)
 {
 	char path[4096], err[512], host[200] = "", node[256];
 	int ret;
@@ -760,9 +763,13 @@ static int open_control(const struct rg_config *cfg, struct rg_pg_gw *gw, struct
 	if (gethostname(host, sizeof(host) - 1))
 		snprintf(host, sizeof(host), "ringgate");
 	snprintf(node, sizeof(node), "%.200s:%u", host, cfg->listeners[0].address.port);
-	rg_pg_gw_set_webhooks(gw, cfg->approvals.webhooks, cfg->approvals.n_webhooks,
-			      cfg->approvals.webhook_timeout_ms);
-	return rg_pg_gw_set_control(gw, *out, node, cfg->admin.url);
+	if ((ret = rg_approvals_new(rg_core_workers(core), appr))) {
+		fprintf(stderr, "%s: approvals: %s\n", cfg->path, strerror(-ret));
+		return ret;
+	}
+	rg_approvals_set_webhooks(*appr, cfg->approvals.webhooks, cfg->approvals.n_webhooks,
+				  cfg->approvals.webhook_timeout_ms);
+	return rg_approvals_set_control(*appr, *out, node, cfg->admin.url);
 }
 
 static int run(const char *path)
@@ -776,6 +783,7 @@ static int run(const char *path)
 	void **ls = NULL;
 	struct rg_pg_listener *cat_l = NULL;
 	struct rg_control *ctl = NULL;
+	struct rg_approvals *appr = NULL;
 	struct rg_core *core = NULL;
 	struct sigaction sa = {0};
 	uint16_t cat_port = 0;
@@ -878,8 +886,10 @@ static int run(const char *path)
 	}
 	/* Statements held for approval wait in the control store (state_dir/control.db) for
 	 * a reviewer, who decides through the admin listener. */
-	if (cfg->admin.enabled && open_control(cfg, gw, &ctl))
+	if (cfg->admin.enabled && open_control(cfg, core, &ctl, &appr))
 		goto out;
+	rg_pg_gw_set_approvals(gw, appr);
+	rg_mysql_set_approvals(my, appr);
 	/* Column mask rules need the targets' catalogs, read through an internal listener on
 	 * loopback that accepts only a per-process secret (engine/proto/pg/catalog.c). */
 	if (cfg->policy.bundle) {
@@ -906,7 +916,7 @@ static int run(const char *path)
 		rg_core_join(core);
 		goto out;
 	}
-	if (ctl && (ret = rg_pg_gw_approvals_start(gw, core))) {
+	if (appr && (ret = rg_approvals_start(appr, core))) {
 		fprintf(stderr, "ringgate: cannot start the approvals thread: %s\n", strerror(-ret));
 		rg_core_shutdown(core, 0);
 		rg_core_join(core);
@@ -968,8 +978,8 @@ out:
 	if (gw) {
 		/* they post to the workers: stopped before the core goes */
 		rg_pg_gw_catalog_stop(gw);
-		rg_pg_gw_approvals_stop(gw);
 	}
+	rg_approvals_stop(appr);
 	rg_core_free(core);
 	rg_pg_listener_free(cat_l);
 	free_listeners(cfg, ls);
@@ -987,6 +997,7 @@ out:
 	rg_pg_gw_free(gw);
 	rg_mysql_free(my);
 	rg_gw_free(svc); /* after the protocol modules, which read its targets */
+	rg_approvals_free(appr); /* before the store it listens to */
 	rg_control_close(ctl);
 	rg_config_free(cfg);
 	return rc;

@@ -246,6 +246,35 @@ enum rg_gw_verdict rg_gw_policy_judge(struct rg_gw *gw, unsigned w, const struct
  * how many are set (ids valid until this worker switches bundles: copy them). */
 int rg_gw_policy_limits(struct rg_gw *gw, unsigned w, const struct rg_request *req,
 			struct rg_limits *out);
+
+/*
+ * A session's scope limits as a protocol module enforces them (rules' `limits:`, decided once
+ * at login from the bundle in force then): each one's value and the entry that set it, and
+ * what counted toward them so far. Index by enum rg_limit_kind (policy.h). Allocated only for
+ * a session that has at least one (most have none); the session owns it (free()).
+ */
+#define RG_GW_LIMITS 6 /* RG_LIMIT__COUNT */
+struct rg_gw_limits {
+	uint64_t value[RG_GW_LIMITS];
+	char id[RG_GW_LIMITS][64];    /* the limits entry that set it, "" when not set */
+	uint64_t count[RG_GW_LIMITS]; /* statements, rows, bytes, denials counted so far */
+	uint64_t start_ms, last_stmt_ms; /* CLOCK_MONOTONIC ms: login, the last statement */
+};
+/* On worker w at login (now_ms: CLOCK_MONOTONIC): *out NULL when no limit applies to req.
+ * 0 or -ENOMEM (the session must not run unlimited: end it). */
+int rg_gw_limits_start(struct rg_gw *gw, unsigned w, const struct rg_request *req,
+		       uint64_t now_ms, struct rg_gw_limits **out);
+/* Count add more toward limit k; true when that exceeds it (a limit not set never is). */
+static inline bool rg_gw_limits_add(struct rg_gw_limits *l, unsigned k, uint64_t add)
+{
+	l->count[k] += add;
+	return l->id[k][0] && l->count[k] > l->value[k];
+}
+/* The time limits (max_session_duration, idle_timeout) at now_ms: the kind reached, or -1
+ * with *left_ms set to the time until the nearest (INT64_MAX: none set). */
+int rg_gw_limits_due(const struct rg_gw_limits *l, uint64_t now_ms, int64_t *left_ms);
+/* "max_rows 5 (limit t.small) exceeded": what a session ended by limit k is told. */
+int rg_gw_limits_reason(const struct rg_gw_limits *l, unsigned k, char *buf, size_t len);
 /* On worker w: this worker's policy context for the bundle in force (NULL: none, or out of
  * memory) and its generation (0: none set yet); true when that bundle has mask rules. The
  * masking scratch is the protocol module's own, one per worker. */

@@ -270,6 +270,66 @@ int rg_gw_policy_limits(struct rg_gw *gw, unsigned w, const struct rg_request *r
 	return rg_policy_limits(g->p, req, out);
 }
 
+_Static_assert(RG_GW_LIMITS == RG_LIMIT__COUNT, "struct rg_gw_limits");
+
+int rg_gw_limits_start(struct rg_gw *gw, unsigned w, const struct rg_request *req,
+		       uint64_t now_ms, struct rg_gw_limits **out)
+{
+	struct rg_limits rl;
+	struct rg_gw_limits *l;
+
+	*out = NULL;
+	if (rg_gw_policy_limits(gw, w, req, &rl) <= 0)
+		return 0;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	for (unsigned k = 0; k < RG_LIMIT__COUNT; k++) {
+		if (!rl.v[k].id)
+			continue;
+		l->value[k] = rl.v[k].value;
+		snprintf(l->id[k], sizeof(l->id[k]), "%s", rl.v[k].id[0] ? rl.v[k].id : "-");
+	}
+	l->start_ms = l->last_stmt_ms = now_ms;
+	*out = l;
+	return 0;
+}
+
+/* Limit k counted from `from`: 1 reached, else 0 with *left_ms lowered to its time left. */
+static int time_due(const struct rg_gw_limits *l, unsigned k, uint64_t from, uint64_t now_ms,
+		    int64_t *left_ms)
+{
+	int64_t x;
+
+	if (!l->id[k][0])
+		return 0;
+	x = (int64_t)(from + l->value[k] * 1000) - (int64_t)now_ms;
+	if (x <= 0)
+		return 1;
+	if (x < *left_ms)
+		*left_ms = x;
+	return 0;
+}
+
+int rg_gw_limits_due(const struct rg_gw_limits *l, uint64_t now_ms, int64_t *left_ms)
+{
+	*left_ms = INT64_MAX;
+	if (time_due(l, RG_LIMIT_SESSION_DURATION, l->start_ms, now_ms, left_ms))
+		return RG_LIMIT_SESSION_DURATION;
+	if (time_due(l, RG_LIMIT_IDLE_TIMEOUT, l->last_stmt_ms, now_ms, left_ms))
+		return RG_LIMIT_IDLE_TIMEOUT;
+	return -1;
+}
+
+int rg_gw_limits_reason(const struct rg_gw_limits *l, unsigned k, char *buf, size_t len)
+{
+	char v[32];
+
+	rg_limit_format_value((enum rg_limit_kind)k, l->value[k], v, sizeof(v));
+	return snprintf(buf, len, "%s %s (limit %s) exceeded", rg_limit_name((enum rg_limit_kind)k),
+			v, l->id[k]);
+}
+
 bool rg_gw_policy_masking(struct rg_gw *gw, unsigned w, struct rg_policy_ctx **ctx, uint64_t *gen)
 {
 	struct gw_policy_gen *g;

@@ -89,9 +89,9 @@ def read_until_eof(conn):
     return n
 
 
-def prepare_execute(conn, sql, params):
-    """COM_STMT_PREPARE, one COM_STMT_EXECUTE with params (int or str), COM_STMT_CLOSE over
-    PyMySQL's connection (raw packets). Returns the rows the EXECUTE returned."""
+def prepare_stmt(conn, sql):
+    """COM_STMT_PREPARE over PyMySQL's connection (raw packets): the statement id (4 bytes)
+    once its definitions are read."""
     from pymysql.constants import COMMAND
     conn._execute_command(COMMAND.COM_STMT_PREPARE, sql)
     pkt = conn._read_packet().get_all_data()
@@ -105,6 +105,14 @@ def prepare_execute(conn, sql, params):
             conn._read_packet()
         if n and not deprecate_eof:
             conn._read_packet()
+    return sid
+
+
+def execute_stmt(conn, sid, params):
+    """One COM_STMT_EXECUTE of statement sid with params (int, str, None or (type, bytes));
+    returns the rows it returned (an ERR raises)."""
+    from pymysql.constants import COMMAND
+    deprecate_eof = conn.client_flag & (1 << 24)
     types, values, nulls = b"", b"", bytearray((len(params) + 7) // 8)
     for i, p in enumerate(params):
         if p is None:
@@ -130,6 +138,15 @@ def prepare_execute(conn, sql, params):
         read_until_eof(conn)  # definitions [+ EOF]
         if not deprecate_eof:
             rows = read_until_eof(conn)
+    return rows
+
+
+def prepare_execute(conn, sql, params):
+    """COM_STMT_PREPARE, one COM_STMT_EXECUTE with params (int or str), COM_STMT_CLOSE over
+    PyMySQL's connection (raw packets). Returns the rows the EXECUTE returned."""
+    from pymysql.constants import COMMAND
+    sid = prepare_stmt(conn, sql)
+    rows = execute_stmt(conn, sid, params)
     conn._execute_command(COMMAND.COM_STMT_CLOSE, sid)
     return rows
 

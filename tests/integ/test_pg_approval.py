@@ -24,7 +24,6 @@ import os
 import shutil
 import signal
 import socket
-import sqlite3
 import struct
 import subprocess
 import sys
@@ -39,6 +38,7 @@ sys.path.insert(0, os.path.join(HERE, "lib"))
 import adminfix  # noqa: E402
 import pgfix  # noqa: E402
 import rgtest  # noqa: E402
+from adminfix import statuses, wait_status  # noqa: E402
 from pgfix import check  # noqa: E402
 from test_clients_bad_input import (raw_login, read_reply, msg, read_msg,  # noqa: E402
                                     error_fields)
@@ -52,22 +52,6 @@ PACK = adminfix.orders_pack("3s", more="""  - id: t.stock-deletes
       - sql: "DELETE FROM stock WHERE id = 1"
         expect: hold
 """)
-
-
-def statuses(db):
-    with sqlite3.connect(db, timeout=10) as c:
-        return {r[0]: r[1] for r in c.execute("SELECT id, status FROM ringgate_approvals")}
-
-
-def wait_status(db, rid, want, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    st = None
-    while time.monotonic() < deadline:
-        st = statuses(db).get(rid)
-        if st == want:
-            return st
-        time.sleep(0.1)
-    return st
 
 
 class Hook(BaseHTTPRequestHandler):

@@ -186,14 +186,16 @@ static const char *verdict_name(const struct my_judgement *j)
 	case RG_GW_VERDICT_LOG:
 		return "log";
 	case RG_GW_VERDICT_DENY:
-	case RG_GW_VERDICT_HOLD: /* refused: approvals do not reach MySQL sessions yet */
 		return "deny";
+	case RG_GW_VERDICT_HOLD: /* held for a reviewer: the approval record says how it ended */
+		return "hold";
 	}
 	return "?";
 }
 
 uint32_t my_ev_stmt(struct my_sess *ms, char kind, const uint8_t *sql, size_t len,
-		    uint32_t prepared, const struct my_judgement *j, const struct my_deny *d)
+		    uint32_t prepared, const struct my_judgement *j, const struct my_deny *d,
+		    const char *approval)
 {
 	struct rg_ev_w *w = ev_w(ms);
 	struct my_ev *e = ms->ev;
@@ -229,8 +231,45 @@ uint32_t my_ev_stmt(struct my_sess *ms, char kind, const uint8_t *sql, size_t le
 		rg_ev_int(w, RG_EVK_ERROR_CODE, d->code);
 		rg_ev_str(w, RG_EVK_SQLSTATE, d->sqlstate);
 	}
+	if (approval)
+		rg_ev_str(w, RG_EVK_APPROVAL, approval);
 	w_commit(ms, w, RG_EV_STMT);
 	return n;
+}
+
+void my_ev_approval(struct my_sess *ms, uint32_t n, const char *id, const char *outcome,
+		    const char *by, const char *reason)
+{
+	struct rg_ev_w *w = ev_w(ms);
+
+	if (!w || !ms->ev)
+		return;
+	rg_ev_begin(w);
+	w_who(ms, w);
+	rg_ev_int(w, RG_EVK_N, n);
+	rg_ev_str(w, RG_EVK_APPROVAL, id);
+	rg_ev_str(w, RG_EVK_OUTCOME, outcome);
+	if (by && by[0])
+		rg_ev_str(w, RG_EVK_REVIEWER, by);
+	if (reason && reason[0])
+		rg_ev_str(w, RG_EVK_REASON, reason);
+	w_commit(ms, w, RG_EV_APPROVAL);
+}
+
+void my_ev_limit(struct my_sess *ms, const char *limit, const char *value, uint64_t count,
+		 const char *id)
+{
+	struct rg_ev_w *w = ev_w(ms);
+
+	if (!w || !ms->ev)
+		return;
+	rg_ev_begin(w);
+	w_who(ms, w);
+	rg_ev_str(w, RG_EVK_LIMIT, limit);
+	rg_ev_str(w, RG_EVK_VALUE, value);
+	rg_ev_int(w, RG_EVK_COUNT, (int64_t)count);
+	rg_ev_str(w, RG_EVK_RULE, id);
+	w_commit(ms, w, RG_EV_LIMIT);
 }
 
 /* One binary-protocol parameter as text (numbers and temporal values; MySQL's own text

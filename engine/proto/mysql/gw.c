@@ -33,6 +33,11 @@ int rg_mysql_new(const struct rg_config *cfg, struct rg_gw *svc, struct rg_mysql
 	return 0;
 }
 
+void rg_mysql_set_approvals(struct rg_mysql *m, struct rg_approvals *ap)
+{
+	m->approvals = ap;
+}
+
 void rg_mysql_free(struct rg_mysql *m)
 {
 	if (!m)

@@ -143,7 +143,7 @@ void my_kill_unregister(struct my_kill_node *k)
 }
 
 bool my_kill_lookup(uint32_t conn_id, const void *target, const uint8_t ident[32],
-		    uint32_t *upstream_id)
+		    uint32_t *upstream_id, unsigned *worker, uint64_t *sess_id)
 {
 	bool found = false;
 
@@ -153,6 +153,8 @@ bool my_kill_lookup(uint32_t conn_id, const void *target, const uint8_t ident[32
 			continue;
 		if (k->target == target && !memcmp(k->ident, ident, 32)) {
 			*upstream_id = k->upstream_id;
+			*worker = k->worker;
+			*sess_id = k->sess_id;
 			found = true;
 		}
 		break;

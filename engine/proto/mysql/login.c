@@ -719,9 +719,16 @@ static void login_done(struct rg_sess *s)
 	ms->kn.conn_id = ms->conn_id;
 	ms->kn.upstream_id = lg->be_conn_id;
 	ms->kn.target = ms->tgt;
+	ms->kn.worker = ms->worker;
+	ms->kn.sess_id = ms->id;
 	my_identity_digest(ms->ident, ms->kn.ident);
 	my_kill_register(&ms->kn);
 	ms->relayed = true;
+	/* the scope limits of the bundle in force now (docs/mysql.md, "Scope limits") */
+	if (rg_gw_limits_start(ms->m->svc, ms->worker, &ms->req, my_mono_ms(), &ms->lim)) {
+		rg_sess_abort(s);
+		return;
+	}
 	my_login_free(ms);
 	my_be_goto(ms, BE_RELAY);
 	my_fe_goto(ms, FE_RELAY);
@@ -922,19 +929,46 @@ void my_be_login_msg(struct rg_sess *s, const struct rg_my_msg *m)
 	}
 }
 
-/* The session ends with its token (issuer's session_outlives_token off): checked now, the
- * timer armed for the rest (in steps of at most a day). False when it ended the session. */
+/* The session ends with its token (issuer's session_outlives_token off) and with its time
+ * limits (max_session_duration, idle_timeout): checked now, the timer armed for the nearest
+ * (in steps of at most a day). False when it ended the session. */
 bool my_expiry_timer(struct rg_sess *s)
 {
 	struct my_sess *ms = rg_sess_priv(s);
-	int64_t left;
+	int64_t left = 86400000, x;
+	bool timed = false; /* a time limit applies */
 
+	if (ms->lim_ended) { /* told nothing since: out of turn now, and closed */
+		my_limit_close(s, ms->lim_ended - 1u, 0);
+		return false;
+	}
+	if (ms->lim) {
+		int k = rg_gw_limits_due(ms->lim, my_mono_ms(), &x);
+
+		if (k >= 0 && !ms->n && !ms->appr && !ms->fe_infile) {
+			my_limit_between(s, (unsigned)k);
+			return false;
+		}
+		if (k >= 0) {
+			struct my_run run = {0};
+			int err = 0;
+
+			/* inside a command (or one held for approval): in the place of its
+			 * next packet */
+			my_limit_exceeded(s, (unsigned)k, 0,
+					  ms->appr ? ms->appr->seq : ms->ring[ms->head].seq, &run,
+					  &err);
+			return false;
+		}
+		timed = x != INT64_MAX;
+		left = x < left ? x : left;
+	}
 	if (!ms->token_end_ms) {
-		rg_sess_timer(s, 0);
+		rg_sess_timer(s, timed ? (unsigned)left : 0);
 		return true;
 	}
-	left = ms->token_end_ms - my_wall_ms();
-	if (left <= 0) {
+	x = ms->token_end_ms - my_wall_ms();
+	if (x <= 0) {
 		rg_log("event=session_expired proto=mysql sess=%llu peer=%s target=%s",
 		       (unsigned long long)ms->id, ms->peer, ms->tgt->cfg->name);
 		ms->cnt->token_expired++;
@@ -945,6 +979,7 @@ bool my_expiry_timer(struct rg_sess *s)
 			     "Connection was killed: the agent's token expired (ringgate)");
 		return false;
 	}
-	rg_sess_timer(s, (unsigned)(left < 86400000 ? left : 86400000));
+	left = x < left ? x : left;
+	rg_sess_timer(s, (unsigned)left);
 	return true;
 }

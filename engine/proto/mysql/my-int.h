@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "approvals.h"
 #include "auth.h"
 #include "config.h"
 #include "core.h"
@@ -100,6 +101,7 @@ struct rg_mysql {
 	bool ev_keep;	      /* audit.literals: keep: EXECUTE parameters are recorded */
 	struct rg_rec *rec;   /* session recordings (record.c; NULL: none) */
 	bool audit_fail_open; /* audit.on_error: allow */
+	struct rg_approvals *approvals; /* held statements' requests (NULL: refused instead) */
 };
 
 struct my_listener {
@@ -253,6 +255,8 @@ struct my_kill_node {
 	uint32_t upstream_id; /* the target's, from its handshake */
 	const void *target;   /* the struct my_target */
 	uint8_t ident[32];    /* digest of the identity (iss, sub) */
+	unsigned worker;      /* the session's worker and id: a KILL QUERY withdraws what it */
+	uint64_t sess_id;     /* holds for approval (engine/approvals) */
 	bool linked;
 };
 
@@ -300,6 +304,28 @@ struct my_sess {
 	const char *end_reason;	    /* session_end's reason when not the close's (static) */
 	struct my_mask *mask; /* masking (mask.c): NULL until a result is masked */
 	struct rg_rec_sess *rec; /* the session's recording (record.c), NULL: none */
+	struct my_appr *appr; /* a command held for approval (relay.c), NULL when none */
+	struct rg_gw_limits *lim; /* scope limits (decided at login), NULL when none apply */
+	uint8_t lim_ended; /* a time limit ended the target's session between commands: its kind
+			    * + 1 (my_limit_between), 0: none */
+};
+
+/*
+ * A command held for approval (relay.c; its request: engine/approvals): a copy of it, and
+ * what its release needs. While it waits, the agent's later bytes wait in the session's hold
+ * (read on, so a hang-up is seen, up to MY_APPR_READ_MAX; then the agent is not read).
+ */
+#define MY_APPR_READ_MAX (256u << 10)
+struct my_appr {
+	struct rg_approvals_hold a; /* the request: id, fingerprint, rule */
+	uint8_t *msg;		    /* the command as sent (headers included, heap) */
+	size_t len;
+	uint8_t cmd;	  /* COM_QUERY, COM_STMT_PREPARE or COM_STMT_EXECUTE */
+	uint8_t seq;	  /* its answer's first sequence id */
+	uint64_t gen;	  /* the bundle generation that held it */
+	uint32_t ev_n;	  /* its statement number in the audit trail (0: none) */
+	struct my_deny d; /* what a denial of it carries */
+	bool paused;	  /* the agent is not read (more than MY_APPR_READ_MAX behind it) */
 };
 
 /* A run of bytes of one received buffer forwarded by reference as one send item. */
@@ -315,13 +341,18 @@ extern const char *const my_be_names[];
 enum my_verdict {
 	MY_ALLOW = 0,
 	MY_DENY, /* d filled */
+	MY_HOLD, /* require_approval with approvals available: d says what a denial carries */
 };
 /* What decided a statement, for its audit record. */
 struct my_judgement {
-	enum rg_gw_verdict v; /* the bundle's (HOLD is refused: no approvals on MySQL yet) */
+	enum rg_gw_verdict v; /* the bundle's */
 	const char *rule;     /* the deciding rule (valid until the worker's next judgement) */
 	const char *shadow;
 	const char *guard; /* ringgate's own refusal whatever the rules say ("lexing_guard") */
+	/* MY_HOLD: the rule's approval terms (valid until the worker's next judgement) */
+	const char *approval_group;
+	int approval_scope; /* enum rg_approval_scope */
+	uint32_t approval_ttl_s, approval_expire_s;
 };
 void my_policy_session(struct my_sess *ms);
 /* The session's lexing state from the probe's answer and the target's version string; false
@@ -381,10 +412,10 @@ int my_kill_write(const struct my_kill *k, uint32_t upstream_id, char *out, size
 void my_identity_digest(const struct rg_auth_principal *p, uint8_t out[32]);
 void my_kill_register(struct my_kill_node *k);
 void my_kill_unregister(struct my_kill_node *k);
-/* The upstream id of ringgate connection conn_id if it is a session on target of the same
- * identity digest (any thread). */
+/* The upstream id (and the worker and session id) of ringgate connection conn_id if it is a
+ * session on target of the same identity digest (any thread). */
 bool my_kill_lookup(uint32_t conn_id, const void *target, const uint8_t ident[32],
-		    uint32_t *upstream_id);
+		    uint32_t *upstream_id, unsigned *worker, uint64_t *sess_id);
 
 /* audit.c: records of the session (no-ops without a trail or before the token verified) */
 void my_ev_auth_ok(struct my_sess *ms);
@@ -398,7 +429,14 @@ bool my_ev_refuse(struct my_sess *ms, struct my_deny *d);
 /* A statement: kind 'Q' query, 'P' prepare, 'X' execute (prepared: its PREPARE's n).
  * Returns its number n (0: not recorded). */
 uint32_t my_ev_stmt(struct my_sess *ms, char kind, const uint8_t *sql, size_t len,
-		    uint32_t prepared, const struct my_judgement *j, const struct my_deny *d);
+		    uint32_t prepared, const struct my_judgement *j, const struct my_deny *d,
+		    const char *approval);
+/* A held command's request ended (outcome: approved, denied, expired, withdrawn, ...). */
+void my_ev_approval(struct my_sess *ms, uint32_t n, const char *id, const char *outcome,
+		    const char *by, const char *reason);
+/* A scope limit ended the session. */
+void my_ev_limit(struct my_sess *ms, const char *limit, const char *value, uint64_t count,
+		 const char *id);
 /* COM_STMT_EXECUTE p[0..n) of st: its parameters onto c (audit.literals: keep). */
 void my_ev_params(struct my_sess *ms, struct my_cmd *c, struct my_stmt *st, const uint8_t *p,
 		  size_t n);
@@ -541,5 +579,19 @@ bool my_relay_idle(const struct my_sess *ms);
 size_t my_be_rows(struct rg_sess *s, struct rg_buf *b, const uint8_t *p, size_t n,
 		  struct my_run *run, int *err);
 void my_relay_free(struct my_sess *ms);
+/* Scope limit k was reached (count: what it reached, 0 for the time limits): what run holds
+ * goes to the agent, then an ERR naming the limit with sequence id seq, and the session ends
+ * (*err: -ESHUTDOWN). */
+void my_limit_exceeded(struct rg_sess *s, unsigned k, uint64_t count, uint8_t seq,
+		       struct my_run *run, int *err);
+/* A time limit reached between commands: the target's session ends now; the agent's next
+ * command is answered with the limit's ERR (in turn: every client reads it), or after
+ * MY_LIMIT_LINGER_MS without one, the ERR goes out of turn as MySQL 8 sends its 4031. */
+#define MY_LIMIT_LINGER_MS 30000
+void my_limit_between(struct rg_sess *s, unsigned k);
+void my_limit_close(struct rg_sess *s, unsigned k, uint8_t seq);
+/* The session's later bytes were appended to its hold: past MY_APPR_READ_MAX behind a held
+ * command, the agent is not read any more. */
+void my_appr_held_more(struct rg_sess *s);
 
 #endif /* RG_PROTO_MYSQL_MY_INT_H */

@@ -29,6 +29,12 @@ void rg_mysql_audit_free(struct rg_mysql *m);
 struct rg_rec;
 int rg_mysql_set_recording(struct rg_mysql *m, struct rg_rec *rec);
 
+/* Statements held for approval (docs/mysql.md, "Approvals"): the process's approvals object
+ * (engine/approvals, outliving m; NULL: a require_approval verdict is a denial). Before the
+ * workers start. */
+struct rg_approvals;
+void rg_mysql_set_approvals(struct rg_mysql *m, struct rg_approvals *ap);
+
 /* What main.c's protocol table holds (gateway.h); its mod argument is a struct rg_mysql. */
 extern const struct rg_gw_proto rg_mysql_proto;
 extern const struct rg_proto_ops rg_mysql_ops;

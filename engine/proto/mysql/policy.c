@@ -114,6 +114,24 @@ static bool changes_lexing(struct my_sess *ms, const uint8_t *sql, size_t len)
 	return rg_myclass_changes_lexing(&f);
 }
 
+/* The lexing guard refuses a statement whatever the rules say. */
+static enum my_verdict lexing_denied(struct my_sess *ms, struct my_deny *d, struct my_judgement *jo)
+{
+	char sub[MY_SUB_LOG_LEN];
+
+	ms->cnt->lexing_denied++;
+	ms->cnt->stmt_denied++;
+	jo->guard = "lexing_guard";
+	d->code = RG_MY_ER_SPECIFIC_ACCESS_DENIED;
+	snprintf(d->sqlstate, sizeof(d->sqlstate), "42000");
+	snprintf(d->msg, sizeof(d->msg),
+		 "ringgate: changing sql_mode or the character set is not allowed through "
+		 "the gateway (it reads statements as the server lexes them)");
+	rg_log("event=denied proto=mysql sess=%llu sub=%s target=%s rule=lexing_guard",
+	       (unsigned long long)ms->id, my_sub(ms, sub, sizeof(sub)), ms->tgt->cfg->name);
+	return MY_DENY;
+}
+
 /* jo (NULL: not wanted) gets what decided, for the statement's audit record; the
  * statement is counted for /metrics here (verdicts, rules). */
 enum my_verdict my_judge_text(struct my_sess *ms, const uint8_t *sql, size_t len, uint64_t *gen,
@@ -126,17 +144,32 @@ enum my_verdict my_judge_text(struct my_sess *ms, const uint8_t *sql, size_t len
 
 	if (!jo)
 		jo = &jl;
-	v = rg_gw_policy_judge(ms->m->svc, ms->worker, &ms->req, (const char *)sql, len, false, &gd,
-			       &j);
+	v = rg_gw_policy_judge(ms->m->svc, ms->worker, &ms->req, (const char *)sql, len,
+			       rg_approvals_enabled(ms->m->approvals), &gd, &j);
 	*gen = j.gen;
 	*jo = (struct my_judgement){.v = v, .rule = j.rule, .shadow = j.shadow_rule};
 	if (j.rule)
-		rg_gw_count_rule(ms->cnt, j.rule, v == RG_GW_VERDICT_HOLD ? RG_GW_VERDICT_DENY : v);
+		rg_gw_count_rule(ms->cnt, j.rule, v);
 	if (v == RG_GW_VERDICT_PASS) {
 		ms->cnt->stmt_passed++;
 		return MY_ALLOW;
 	}
-	if (v == RG_GW_VERDICT_DENY || v == RG_GW_VERDICT_HOLD) {
+	if (v == RG_GW_VERDICT_HOLD) {
+		/* held for a reviewer by the relay (or let through by a grant); d: what a
+		 * denial of it will carry. The lexing guard still applies once it is approved. */
+		d->code = RG_MY_ER_TABLEACCESS_DENIED;
+		snprintf(d->sqlstate, sizeof(d->sqlstate), "42000");
+		snprintf(d->msg, sizeof(d->msg), "%s", gd.message);
+		jo->approval_group = j.approval_group;
+		jo->approval_scope = j.approval_scope;
+		jo->approval_ttl_s = j.approval_ttl_s;
+		jo->approval_expire_s = j.approval_expire_s;
+		if (changes_lexing(ms, sql, len))
+			return lexing_denied(ms, d, jo);
+		ms->cnt->stmt_held++;
+		return MY_HOLD;
+	}
+	if (v == RG_GW_VERDICT_DENY) {
 		char sub[MY_SUB_LOG_LEN];
 
 		ms->cnt->stmt_denied++;
@@ -148,22 +181,8 @@ enum my_verdict my_judge_text(struct my_sess *ms, const uint8_t *sql, size_t len
 		       j.rule ? j.rule : "-", gd.sqlstate);
 		return MY_DENY;
 	}
-	if (changes_lexing(ms, sql, len)) {
-		char sub[MY_SUB_LOG_LEN];
-
-		ms->cnt->lexing_denied++;
-		ms->cnt->stmt_denied++;
-		jo->guard = "lexing_guard";
-		d->code = RG_MY_ER_SPECIFIC_ACCESS_DENIED;
-		snprintf(d->sqlstate, sizeof(d->sqlstate), "42000");
-		snprintf(d->msg, sizeof(d->msg),
-			 "ringgate: changing sql_mode or the character set is not allowed through "
-			 "the gateway (it reads statements as the server lexes them)");
-		rg_log("event=denied proto=mysql sess=%llu sub=%s target=%s rule=lexing_guard",
-		       (unsigned long long)ms->id, my_sub(ms, sub, sizeof(sub)),
-		       ms->tgt->cfg->name);
-		return MY_DENY;
-	}
+	if (changes_lexing(ms, sql, len))
+		return lexing_denied(ms, d, jo);
 	ms->cnt->stmt_allowed += v == RG_GW_VERDICT_ALLOW;
 	ms->cnt->stmt_logged += v == RG_GW_VERDICT_LOG;
 	if (v == RG_GW_VERDICT_LOG) {

@@ -9,7 +9,11 @@
  * SERVER_MORE_RESULTS_EXISTS for the next), COM_STMT_PREPARE_OK with its definitions,
  * COM_FIELD_LIST, COM_STATISTICS' string, LOCAL INFILE (the agent's file packets relayed up
  * to the empty one). Commands ringgate refuses are answered in turn with an ERR and leave
- * the session usable. Prepared statement ids and COM_SET_OPTION are tracked. Each result's
+ * the session usable. A statement the bundle holds for a reviewer (require_approval) stops
+ * the session's reading until its request ends (engine/approvals): approved, it goes on as
+ * if allowed; otherwise it is answered in turn like a denial. Scope limits (statements,
+ * rows, bytes, denials) are counted here and end the session with an ERR naming the limit.
+ * Prepared statement ids and COM_SET_OPTION are tracked. Each result's
  * column definitions are handed to mask.c as they pass; a row a mask rule changes goes out
  * as mask.c's copy (same sequence id), and so does an ERR whose message a detector changes
  * (the server echoes values in its errors); every other packet goes by reference. Whole
@@ -19,12 +23,14 @@
  */
 #include "my-int.h"
 
+static void appr_free(struct my_sess *ms);
+
 /* ---- statement policy (policy.c) and masking ---------------------------------------------- */
 
 /* st: the statement the target prepared (NULL for MariaDB's "last prepared", id -1: judged
  * at its PREPARE a moment ago). One judged by an older bundle is judged again, by its text. */
 static enum my_verdict my_judge_execute(struct my_sess *ms, struct my_stmt *st, struct my_deny *d,
-					struct my_judgement *j)
+					struct my_judgement *j, uint64_t *genp)
 {
 	uint64_t gen;
 	enum my_verdict v;
@@ -37,6 +43,7 @@ static enum my_verdict my_judge_execute(struct my_sess *ms, struct my_stmt *st, 
 	v = my_judge_text(ms, (const uint8_t *)st->text, st->tlen, &gen, d, j);
 	if (v == MY_ALLOW)
 		st->gen = gen;
+	*genp = gen; /* a held one takes it once approved */
 	return v;
 }
 
@@ -167,6 +174,7 @@ static void stmts_clear(struct my_sess *ms)
 
 void my_relay_free(struct my_sess *ms)
 {
+	appr_free(ms);
 	while (ms->n) {
 		free(ms->ring[ms->head].err);
 		free(ms->ring[ms->head].text);
@@ -246,7 +254,8 @@ static void ring_pop(struct rg_sess *s, struct my_run *run, int *err)
 	ring_locals(s, run, err);
 	if (ms->fe_paused && ms->n < MY_INFLIGHT - 1) {
 		ms->fe_paused = false;
-		rg_sess_resume(s, RG_FE);
+		if (!(ms->appr && ms->appr->paused)) /* else its release resumes */
+			rg_sess_resume(s, RG_FE);
 	}
 }
 
@@ -291,6 +300,340 @@ static void deny_fill(struct my_deny *d, uint16_t code, const char *state, const
 	snprintf(d->msg, sizeof(d->msg), fmt, arg);
 }
 
+/* ---- scope limits -------------------------------------------------------------------------- */
+
+/* Limit k reached (count: what it reached): counted, logged and recorded, once. */
+static void limit_record(struct my_sess *ms, unsigned k, uint64_t count)
+{
+	char v[32], sub[MY_SUB_LOG_LEN];
+
+	rg_limit_format_value((enum rg_limit_kind)k, ms->lim->value[k], v, sizeof(v));
+	ms->cnt->limit_ended++;
+	if (!ms->end_reason)
+		ms->end_reason = "limit_exceeded";
+	my_ev_limit(ms, rg_limit_name((enum rg_limit_kind)k), v, count, ms->lim->id[k]);
+	rg_log("event=limit_exceeded proto=mysql sess=%llu peer=%s sub=%s target=%s limit=%s "
+	       "value=%s count=%llu id=%s",
+	       (unsigned long long)ms->id, ms->peer, my_sub(ms, sub, sizeof(sub)),
+	       ms->tgt->cfg->name, rg_limit_name((enum rg_limit_kind)k), v,
+	       (unsigned long long)count, ms->lim->id[k]);
+}
+
+/* The ERR that ends a session by limit k, with sequence id seq, then the close. idle: MySQL's
+ * own "disconnected because of inactivity" (4031); the others: a resource of the account
+ * used up (ER_USER_LIMIT_REACHED, 1226), as the server's max_queries_per_hour reads. */
+void my_limit_close(struct rg_sess *s, unsigned k, uint8_t seq)
+{
+	struct my_sess *ms = rg_sess_priv(s);
+	char why[160], msg[200];
+
+	rg_gw_limits_reason(ms->lim, k, why, sizeof(why));
+	snprintf(msg, sizeof(msg), "Connection closed by ringgate: %s", why);
+	if (k == RG_LIMIT_IDLE_TIMEOUT)
+		my_close_err(s, seq, 4031, "HY000", msg);
+	else
+		my_close_err(s, seq, 1226, "42000", msg);
+}
+
+void my_limit_exceeded(struct rg_sess *s, unsigned k, uint64_t count, uint8_t seq,
+		       struct my_run *run, int *err)
+{
+	limit_record(rg_sess_priv(s), k, count);
+	my_run_flush(s, RG_FE, run, err);
+	my_limit_close(s, k, seq);
+	if (!*err)
+		*err = -ESHUTDOWN;
+}
+
+void my_limit_between(struct rg_sess *s, unsigned k)
+{
+	struct my_sess *ms = rg_sess_priv(s);
+	uint8_t quit[RG_MY_HDR + 1] = {1, 0, 0, 0, RG_MY_COM_QUIT};
+
+	limit_record(ms, k, 0);
+	ms->lim_ended = (uint8_t)(k + 1);
+	/* the target's session ends now; the agent's stays only to be told why */
+	(void)rg_sess_send(s, RG_BE, quit, sizeof(quit));
+	rg_sess_shutdown(s, RG_BE);
+	my_be_goto(ms, BE_DONE);
+	rg_sess_timer(s, MY_LIMIT_LINGER_MS);
+}
+
+/* A statement begins (COM_QUERY, COM_STMT_EXECUTE count; a PREPARE only ends idleness): true
+ * when it exceeds max_statements (the session is ending). */
+static bool limit_statement(struct rg_sess *s, uint8_t cmd, uint8_t seq, struct my_run *run,
+			    int *err)
+{
+	struct my_sess *ms = rg_sess_priv(s);
+
+	if (!ms->lim)
+		return false;
+	ms->lim->last_stmt_ms = my_mono_ms();
+	if (cmd == RG_MY_COM_STMT_PREPARE || !rg_gw_limits_add(ms->lim, RG_LIMIT_STATEMENTS, 1))
+		return false;
+	my_limit_exceeded(s, RG_LIMIT_STATEMENTS, ms->lim->count[RG_LIMIT_STATEMENTS], seq, run,
+			  err);
+	return true;
+}
+
+/* A statement refused (by the bundle, a guard, the audit trail or a reviewer): its ERR in
+ * turn, unless it is one denial more than max_denials allows: then the session ends. */
+static void deny_stmt(struct rg_sess *s, uint8_t cmd, uint8_t seq, const struct my_deny *d,
+		      uint32_t n, struct my_run *run, int *err)
+{
+	struct my_sess *ms = rg_sess_priv(s);
+
+	if (ms->lim && rg_gw_limits_add(ms->lim, RG_LIMIT_DENIALS, 1)) {
+		my_limit_exceeded(s, RG_LIMIT_DENIALS, ms->lim->count[RG_LIMIT_DENIALS],
+				  ms->n ? ms->ring[ms->head].seq : seq, run, err);
+		return;
+	}
+	refuse(s, cmd, seq, d, n, err);
+}
+
+/* ---- statements held for approval (engine/approvals) ---------------------------------- */
+
+static void fe_cmd(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf *b, bool copy,
+		   struct my_run *run, int *err, const struct my_appr *ok);
+
+void my_appr_held_more(struct rg_sess *s)
+{
+	struct my_sess *ms = rg_sess_priv(s);
+
+	if (ms->appr && !ms->appr->paused && ms->hold.len > MY_APPR_READ_MAX) {
+		ms->appr->paused = true;
+		rg_sess_pause(s, RG_FE);
+	}
+}
+
+/* The statement's fingerprint as 16 hex digits (every statement of the text, combined):
+ * what a fingerprint-scoped approval covers. */
+static void appr_fingerprint(struct my_sess *ms, const uint8_t *sql, size_t len, char out[17])
+{
+	struct rg_myclass **cls = &ms->m->cls[ms->worker];
+	struct rg_sql_facts f;
+	uint64_t h = 0;
+
+	if ((*cls || (*cls = rg_myclass_new())) &&
+	    !rg_myclass_run(*cls, &ms->lex, (const char *)sql, len, RG_SQLCLASS_FINGERPRINT, &f))
+		for (size_t i = 0; i < f.nfingerprints; i++)
+			h = h * 0x100000001b3ull ^ f.fingerprints[i];
+	snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+/* A grant (an earlier fingerprint-scoped approval) covers sql now. */
+static bool appr_granted(struct my_sess *ms, const uint8_t *sql, size_t len,
+			 const struct my_judgement *j, char fp[17])
+{
+	char sub[MY_SUB_LOG_LEN];
+
+	appr_fingerprint(ms, sql, len, fp);
+	if (!rg_approvals_granted(ms->m->approvals, rg_auth_principal_iss(ms->ident),
+				  rg_auth_principal_sub(ms->ident), ms->tgt->cfg->name, fp))
+		return false;
+	rg_log("event=approval_grant_used proto=mysql sess=%llu sub=%s target=%s rule=%s fp=%s",
+	       (unsigned long long)ms->id, my_sub(ms, sub, sizeof(sub)), ms->tgt->cfg->name,
+	       j->rule ? j->rule : "-", fp);
+	return true;
+}
+
+static void appr_released(struct rg_approvals_hold *a, enum rg_appr_status st, const char *by,
+			  const char *reason);
+
+/* A statement's kind in the audit trail (my_ev_stmt). */
+static char ev_kind(uint8_t cmd)
+{
+	return cmd == RG_MY_COM_QUERY ? 'Q' : cmd == RG_MY_COM_STMT_PREPARE ? 'P' : 'X';
+}
+
+/*
+ * Command m (its statement sql, judged by generation gen) waits for a reviewer: a copy is
+ * kept and the session reads nothing more of the agent's until the request ends. prepared:
+ * an EXECUTE's PREPARE in the audit trail. Out of memory: refused as a denial would be.
+ */
+static void appr_hold(struct rg_sess *s, const struct rg_my_msg *m, const uint8_t *sql, size_t len,
+		      uint64_t gen, const char fp[17], const struct my_deny *d,
+		      const struct my_judgement *j, uint32_t prepared, struct my_run *run, int *err)
+{
+	struct my_sess *ms = rg_sess_priv(s);
+	struct my_appr *h = calloc(1, sizeof(*h));
+	struct rg_approvals_ask q = {.who = ms->ident,
+				     .peer = ms->peer,
+				     .target = ms->tgt->cfg->name,
+				     .reviewers = j->approval_group,
+				     .scope = j->approval_scope,
+				     .ttl_s = j->approval_ttl_s,
+				     .expire_s = j->approval_expire_s,
+				     .sql = (const char *)sql,
+				     .len = len};
+	uint8_t cmd = m->payload[0];
+	char sub[MY_SUB_LOG_LEN];
+
+	if (h && (h->msg = malloc((size_t)m->total))) {
+		memcpy(h->msg, m->start, (size_t)m->total);
+		h->len = (size_t)m->total;
+		h->cmd = cmd;
+		h->seq = m->seq_next;
+		h->gen = gen;
+		h->d = *d;
+		snprintf(h->a.rule, sizeof(h->a.rule), "%s", j->rule ? j->rule : "-");
+		memcpy(h->a.fp, fp, sizeof(h->a.fp));
+		h->a.release = appr_released;
+		h->a.sess = s;
+		h->a.sess_id = ms->id;
+	}
+	if (!h || !h->msg || rg_approvals_request(ms->m->approvals, ms->worker, &h->a, &q)) {
+		struct my_deny nd = {.code = 1041, .sqlstate = "HY000"}; /* ER_OUT_OF_RESOURCES */
+		struct my_judgement jd = *j;
+
+		if (h)
+			free(h->msg);
+		free(h);
+		snprintf(nd.msg, sizeof(nd.msg),
+			 "statement requires approval and ringgate could not hold it (out of "
+			 "memory)");
+		jd.guard = "out_of_memory"; /* refused, whatever the rule said */
+		deny_stmt(s, cmd, m->seq_next, &nd,
+			  my_ev_stmt(ms, ev_kind(cmd), sql, len, prepared, &jd, &nd, NULL), run, err);
+		return;
+	}
+	ms->appr = h;
+	h->ev_n = my_ev_stmt(ms, ev_kind(cmd), sql, len, prepared, j, d, h->a.id);
+	rg_log("event=stmt_held proto=mysql sess=%llu sub=%s target=%s rule=%s id=%s kind=%s",
+	       (unsigned long long)ms->id, my_sub(ms, sub, sizeof(sub)), ms->tgt->cfg->name,
+	       h->a.rule, h->a.id, rg_my_com_name(cmd));
+}
+
+/* The statement text of held command h (its own, or an EXECUTE's statement's). */
+static bool appr_text(struct my_sess *ms, const struct my_appr *h, const struct rg_my_msg *m,
+		      const uint8_t **sql, size_t *len, uint8_t **heap)
+{
+	const uint8_t *p;
+	struct my_stmt *st;
+	uint32_t id;
+
+	*heap = NULL;
+	if (h->cmd != RG_MY_COM_STMT_EXECUTE) {
+		if (!(p = my_msg_payload(m, heap)))
+			return false;
+		*sql = p + 1, *len = (size_t)m->len - 1;
+		return true;
+	}
+	id = (uint32_t)m->payload[1] | (uint32_t)m->payload[2] << 8 |
+	     (uint32_t)m->payload[3] << 16 | (uint32_t)m->payload[4] << 24;
+	if (id == UINT32_MAX && ms->have_last_stmt)
+		id = ms->last_stmt;
+	for (size_t i = 0; i < ms->nstmts; i++) {
+		st = &ms->stmts[i];
+		if (st->id == id && st->text) {
+			*sql = (const uint8_t *)st->text, *len = st->tlen;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* On the session's worker: the request of its held command ended. Approved, the command goes
+ * on as if allowed (judged again first when the bundle changed meanwhile: only a denial by
+ * the bundle in force stops it); otherwise it is answered in turn as a denial. Then what the
+ * agent sent behind it is read, as if it came now (it may be held in turn). */
+static void appr_released(struct rg_approvals_hold *a, enum rg_appr_status st, const char *by,
+			  const char *reason)
+{
+	struct rg_sess *s = a->sess;
+	struct my_sess *ms = rg_sess_priv(s);
+	struct my_appr *h = ms->appr;
+	const char *outcome = rg_appr_status_name(st);
+	struct my_run run = {0};
+	struct rg_my_msg m;
+	struct my_deny d;
+	uint8_t *heap = NULL;
+	int err = 0;
+
+	if (!h || &h->a != a)
+		return;
+	ms->appr = NULL;
+	if (ms->fe == FE_CLOSING)
+		goto out;
+	if (rg_my_frame_msg(h->msg, h->len, -1, 0, &m) != (ssize_t)h->len) {
+		my_close_err(s, h->seq, RG_MY_ER_NET_PACKETS_OUT_OF_ORDER, "08S01",
+			     "ringgate lost a held statement");
+		goto out;
+	}
+	if (st == RG_APPR_APPROVED && h->gen != my_policy_gen(ms)) {
+		const uint8_t *sql;
+		size_t len;
+		uint64_t gen = h->gen;
+
+		if (appr_text(ms, h, &m, &sql, &len, &heap) &&
+		    my_judge_text(ms, sql, len, &gen, &d, NULL) == MY_DENY) {
+			h->d = d;
+			st = RG_APPR__COUNT; /* denied by the bundle, below */
+			outcome = "denied_by_reloaded_bundle";
+		} else {
+			h->gen = gen;
+		}
+		free(heap);
+	}
+	_Static_assert(RG_APPR__COUNT <= 8, "appr_by");
+	ms->cnt->appr_by[st == RG_APPR__COUNT ? RG_APPR_DENIED : st]++;
+	my_ev_approval(ms, h->ev_n, h->a.id, outcome, by, reason);
+	if (st == RG_APPR_APPROVED) {
+		fe_cmd(s, &m, NULL, true, &run, &err, h);
+	} else {
+		d = h->d;
+		if (st == RG_APPR_WITHDRAWN) {
+			/* KILL QUERY of a session whose statement waits: as the server answers
+			 * a statement it interrupted */
+			d.code = 1317;
+			snprintf(d.sqlstate, sizeof(d.sqlstate), "70100");
+			snprintf(d.msg, sizeof(d.msg),
+				 "Query execution was interrupted (approval %s withdrawn)",
+				 h->a.id);
+		} else if (st == RG_APPR_DENIED) {
+			snprintf(d.msg, sizeof(d.msg),
+				 "Approval denied by reviewer %.40s (approval %.32s, rule %.40s): "
+				 "%.80s",
+				 by && by[0] ? by : "-", h->a.id, h->a.rule,
+				 reason && reason[0] ? reason : "no reason given");
+		} else if (st != RG_APPR__COUNT) {
+			snprintf(d.msg, sizeof(d.msg),
+				 "Approval %s (rule %.60s) %s before anyone decided", h->a.id,
+				 h->a.rule, st == RG_APPR_EXPIRED ? "expired" : "ended");
+		}
+		if (st != RG_APPR__COUNT) /* (the verdict counted its own) */
+			ms->cnt->stmt_denied++;
+		deny_stmt(s, h->cmd, h->seq, &d, h->ev_n, &run, &err);
+	}
+	my_run_flush(s, RG_BE, &run, &err);
+	if (err) {
+		if (err != -ESHUTDOWN)
+			rg_sess_abort(s);
+		goto out;
+	}
+	if (h->paused && !ms->fe_paused)
+		rg_sess_resume(s, RG_FE);
+	my_release_hold(s); /* (may hold the next command: it pauses the agent again itself) */
+out:
+	free(h->msg);
+	free(h);
+}
+
+/* The session ends while its command is held: the request is abandoned. */
+static void appr_free(struct my_sess *ms)
+{
+	struct my_appr *h = ms->appr;
+
+	if (!h)
+		return;
+	ms->appr = NULL;
+	ms->cnt->appr_by[RG_APPR_ABANDONED]++;
+	my_ev_approval(ms, h->ev_n, h->a.id, rg_appr_status_name(RG_APPR_ABANDONED), NULL, NULL);
+	rg_approvals_end(ms->m->approvals, &h->a, RG_APPR_ABANDONED);
+	free(h->msg);
+	free(h);
+}
+
 /*
  * A KILL names a ringgate connection id: sent to the target with that session's upstream id
  * (as COM_QUERY KILL ... or COM_PROCESS_KILL, as the agent sent it) when the session is of
@@ -303,11 +646,13 @@ static void kill_translate(struct rg_sess *s, const struct rg_my_msg *m, const s
 	struct my_sess *ms = rg_sess_priv(s);
 	uint8_t cmd = m->payload[0], buf[96];
 	uint32_t up;
+	unsigned worker;
+	uint64_t sess_id;
 	char text[80];
 	ssize_t n;
 	int len;
 
-	if (!my_kill_lookup(k->id, ms->tgt, ms->kn.ident, &up)) {
+	if (!my_kill_lookup(k->id, ms->tgt, ms->kn.ident, &up, &worker, &sess_id)) {
 		struct my_deny d;
 		char id[16];
 
@@ -329,6 +674,10 @@ static void kill_translate(struct rg_sess *s, const struct rg_my_msg *m, const s
 		*err = -EINVAL;
 		return;
 	}
+	/* a statement that session holds for approval is withdrawn (its ERR 1317); whatever it
+	 * runs on the target is the server's to interrupt */
+	if (cmd == RG_MY_COM_QUERY && k->query)
+		rg_approvals_withdraw(ms->m->approvals, worker, sess_id);
 	rg_log("event=kill proto=mysql sess=%llu target=%s id=%u upstream_id=%u what=%s",
 	       (unsigned long long)ms->id, ms->tgt->cfg->name, k->id, up,
 	       cmd == RG_MY_COM_QUERY ? (k->query ? "query" : "connection") : "com_process_kill");
@@ -343,14 +692,30 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 		     struct my_run *run, int *err, bool *stop)
 {
 	struct my_sess *ms = rg_sess_priv(s);
+
+	(void)stop;
+	if (ms->lim_ended) { /* a time limit ended the session: this command learns why */
+		my_limit_close(s, ms->lim_ended - 1u, m->seq_next);
+		*err = -ESHUTDOWN;
+		return;
+	}
+	my_ev_fe(ms, (size_t)m->total);
+	fe_cmd(s, m, b, copy, run, err, NULL);
+}
+
+/* One agent command; ok: a held command a reviewer approved (counted and judged when it was
+ * held: it goes on as allowed, ringgate's own guards still apply). */
+static void fe_cmd(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf *b, bool copy,
+		   struct my_run *run, int *err, const struct my_appr *ok)
+{
+	struct my_sess *ms = rg_sess_priv(s);
 	struct my_deny d = {0};
 	const uint8_t *p = m->payload;
 	uint8_t *heap = NULL;
 	uint8_t cmd;
 	struct my_cmd *c;
+	char fp[17];
 
-	(void)stop;
-	my_ev_fe(ms, (size_t)m->total);
 	if (ms->fe_infile) { /* a LOCAL INFILE file packet: relayed; empty ends the file */
 		ms->ring[ms->head].seq = m->seq_next;
 		my_forward(s, RG_BE, run, b, m->start, (size_t)m->total, copy, err);
@@ -370,7 +735,7 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 		return;
 	case RG_MY_COM_QUERY:
 	case RG_MY_COM_STMT_PREPARE: {
-		const uint8_t *t = my_msg_payload(m, &heap);
+		const uint8_t *t;
 		struct my_kill k = {0};
 		struct my_judgement j;
 		enum my_verdict v;
@@ -379,15 +744,23 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 		uint32_t evn;
 		bool plain;
 
-		if (!t) {
+		if (!ok && limit_statement(s, cmd, m->seq_next, run, err))
+			return;
+		if (!(t = my_msg_payload(m, &heap))) {
 			*err = -ENOMEM;
 			return;
 		}
-		v = my_judge_text(ms, t + 1, (size_t)m->len - 1, &gen, &d, &j);
+		if (ok) {
+			v = MY_ALLOW;
+			gen = ok->gen;
+			j = (struct my_judgement){.v = RG_GW_VERDICT_ALLOW};
+		} else {
+			v = my_judge_text(ms, t + 1, (size_t)m->len - 1, &gen, &d, &j);
+		}
 		/* a plain KILL is translated (kill.c); any other KILL, wherever it hides in
 		 * the text, is refused: agents of a target share its user (policy.c) */
 		plain = cmd == RG_MY_COM_QUERY && my_kill_parse(t + 1, (size_t)m->len - 1, &k) == 1;
-		if (v == MY_ALLOW && !plain &&
+		if (v != MY_DENY && !plain &&
 		    (k.is_kill || my_policy_hidden_kill(ms, t + 1, (size_t)m->len - 1))) {
 			deny_fill(&d, RG_MY_ER_SPECIFIC_ACCESS_DENIED, "42000",
 				  "Access denied; only %s reaches the target through ringgate",
@@ -395,12 +768,22 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 			v = MY_DENY;
 			j.guard = "kill";
 		}
-		if (v == MY_ALLOW && my_ev_refuse(ms, &d)) {
+		if (v != MY_DENY && !ok && my_ev_refuse(ms, &d)) {
 			v = MY_DENY;
 			j.guard = "audit_error";
 		}
-		evn = my_ev_stmt(ms, cmd == RG_MY_COM_QUERY ? 'Q' : 'P', t + 1, (size_t)m->len - 1,
-				 0, &j, &d);
+		if (v == MY_HOLD && appr_granted(ms, t + 1, (size_t)m->len - 1, &j, fp)) {
+			v = MY_ALLOW;
+			j.v = RG_GW_VERDICT_ALLOW;
+		}
+		if (v == MY_HOLD) {
+			appr_hold(s, m, t + 1, (size_t)m->len - 1, gen, fp, &d, &j, 0, run, err);
+			free(heap);
+			return;
+		}
+		evn = ok ? ok->ev_n
+			 : my_ev_stmt(ms, cmd == RG_MY_COM_QUERY ? 'Q' : 'P', t + 1,
+				      (size_t)m->len - 1, 0, &j, &d, NULL);
 		/* the text stays with the statement: judged again after a reload, and named
 		 * by its executions' records */
 		if (v == MY_ALLOW && cmd == RG_MY_COM_STMT_PREPARE && (gen || ms->ev) &&
@@ -413,7 +796,7 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 			memcpy(text, t + 1, (size_t)m->len - 1);
 		free(heap);
 		if (v != MY_ALLOW) {
-			refuse(s, cmd, m->seq_next, &d, evn, err);
+			deny_stmt(s, cmd, m->seq_next, &d, evn, run, err);
 			return;
 		}
 		if (plain) {
@@ -441,11 +824,14 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 		struct my_stmt *st = NULL;
 		struct my_judgement j;
 		enum my_verdict v;
+		uint64_t gen = 0;
 
 		if (m->len < 5) {
 			my_violation(s, RG_FE, "stmt_execute", RG_MY_E_TRUNCATED);
 			return;
 		}
+		if (!ok && limit_statement(s, cmd, m->seq_next, run, err))
+			return;
 		id = (uint32_t)p[1] | (uint32_t)p[2] << 8 | (uint32_t)p[3] << 16 |
 		     (uint32_t)p[4] << 24;
 		st = stmt_find(ms, id);
@@ -464,15 +850,33 @@ void my_fe_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 		}
 		if (!st && ms->have_last_stmt && !prepare_in_flight(ms))
 			st = stmt_find(ms, ms->last_stmt);
-		v = my_judge_execute(ms, st, &d, &j);
-		if (v == MY_ALLOW && my_ev_refuse(ms, &d)) {
+		if (ok) { /* approved under the generation that held it */
+			v = MY_ALLOW;
+			j = (struct my_judgement){.v = RG_GW_VERDICT_ALLOW};
+			if (st && st->gen)
+				st->gen = ok->gen;
+		} else {
+			v = my_judge_execute(ms, st, &d, &j, &gen);
+		}
+		if (v != MY_DENY && !ok && my_ev_refuse(ms, &d)) {
 			v = MY_DENY;
 			j.guard = "audit_error";
 		}
-		evn = my_ev_stmt(ms, 'X', st ? (const uint8_t *)st->text : NULL, st ? st->tlen : 0,
-				 st ? st->ev_n : 0, &j, &d);
+		if (v == MY_HOLD && appr_granted(ms, (const uint8_t *)st->text, st->tlen, &j, fp)) {
+			v = MY_ALLOW;
+			j.v = RG_GW_VERDICT_ALLOW;
+			st->gen = gen;
+		}
+		if (v == MY_HOLD) {
+			appr_hold(s, m, (const uint8_t *)st->text, st->tlen, gen, fp, &d, &j,
+				  st->ev_n, run, err);
+			return;
+		}
+		evn = ok ? ok->ev_n
+			 : my_ev_stmt(ms, 'X', st ? (const uint8_t *)st->text : NULL,
+				      st ? st->tlen : 0, st ? st->ev_n : 0, &j, &d, NULL);
 		if (v != MY_ALLOW) {
-			refuse(s, cmd, m->seq_next, &d, evn, err);
+			deny_stmt(s, cmd, m->seq_next, &d, evn, run, err);
 			return;
 		}
 		c = ring_push(s, cmd, R_FIRST, m->seq_next);
@@ -700,6 +1104,19 @@ void my_be_relay_msg(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf
 	in_rows = c->resp == R_ROWS;
 	k = rg_my_classify(p, n, ms->caps, in_rows);
 	eof_kind = k == RG_MY_KIND_EOF || k == RG_MY_KIND_OK_EOF;
+	/* scope limits: a row or a message past one is not forwarded; the ERR takes its place */
+	if (ms->lim) {
+		unsigned lk = RG_LIMIT__COUNT;
+
+		if (in_rows && k == RG_MY_KIND_OTHER && rg_gw_limits_add(ms->lim, RG_LIMIT_ROWS, 1))
+			lk = RG_LIMIT_ROWS;
+		else if (rg_gw_limits_add(ms->lim, RG_LIMIT_BYTES, m->total))
+			lk = RG_LIMIT_BYTES;
+		if (lk != RG_LIMIT__COUNT) {
+			my_limit_exceeded(s, lk, ms->lim->count[lk], m->seq_first, run, err);
+			return;
+		}
+	}
 	/* forward first (a row masked: its copy): every branch below only follows the response */
 	if (!(c->resp == R_ROWS && k == RG_MY_KIND_OTHER && my_row_hook(s, c, m, run, err)) &&
 	    !(k == RG_MY_KIND_ERR && my_err_hook(s, m, run, err)))

@@ -335,8 +335,9 @@ static void my_close(struct rg_sess *s, enum rg_close_reason reason)
 		rg_gw_session_leave(ms->m->svc);
 	my_pending_done(ms);
 	my_login_free(ms);
-	my_relay_free(ms);
+	my_relay_free(ms); /* a command still held: its request is abandoned */
 	my_ev_free(ms);
+	free(ms->lim);
 	free(ms->tls_err);
 	rg_auth_principal_free(ms->ident);
 	my_rx_free(&ms->fs);
@@ -374,7 +375,7 @@ void my_fe_process(struct rg_sess *s, const uint8_t *p, size_t n, struct rg_buf 
 		case FE_WAIT_BE:
 			goto hold;
 		case FE_RELAY:
-			if (ms->fe_paused)
+			if (ms->fe_paused || ms->appr) /* in flight at most / held for approval */
 				goto hold;
 			break;
 		default:
@@ -397,6 +398,7 @@ hold:
 		my_violation(s, RG_FE, "too_much_ahead", RG_MY_E_TOO_LONG);
 		goto out;
 	}
+	my_appr_held_more(s);
 out:
 	my_run_flush(s, RG_BE, &run, &err);
 	if (ms->rec) /* refusals answered here */
@@ -423,6 +425,8 @@ static int my_fe_data(struct rg_sess *s, struct rg_buf *b)
 	if (ms->hold.len) {
 		if (ms->hold.len + b->len > MY_HOLD_MAX || rg_acc_append(&ms->hold, b->data, b->len))
 			my_violation(s, RG_FE, "too_much_ahead", RG_MY_E_TOO_LONG);
+		else if (ms->appr)
+			my_appr_held_more(s);
 		else
 			my_release_hold(s);
 		return 0;
@@ -488,7 +492,7 @@ void my_release_hold(struct rg_sess *s)
 	struct my_sess *ms = rg_sess_priv(s);
 	struct rg_acc h;
 
-	if (ms->fe != FE_RELAY || ms->fe_paused)
+	if (ms->fe != FE_RELAY || ms->fe_paused || ms->appr)
 		return;
 	if (!ms->hold.len) {
 		if (ms->fs.acc.len > ms->fs.pend)
@@ -507,6 +511,8 @@ static int my_be_data(struct rg_sess *s, struct rg_buf *b)
 	struct my_sess *ms = rg_sess_priv(s);
 
 	if (!b) {
+		if (ms->lim_ended) /* ringgate ended the target's side: the agent's waits */
+			return 0;
 		if (ms->be == BE_RELAY || ms->be == BE_DONE) {
 			my_be_goto(ms, BE_DONE);
 			rg_sess_close(s);

@@ -51,8 +51,7 @@ int rg_pg_gw_new(const struct rg_config *cfg, struct rg_gw *svc, struct rg_pg_gw
 	gw->lex = calloc(gw->workers, sizeof(*gw->lex));
 	gw->cancel = rg_pg_cancel_reg_new();
 	if (rg_gw_counters_add(svc, "postgres", &gw->cnt) || !gw->lex || !gw->cancel ||
-	    pg_policy_init(gw) || pg_catalog_new(gw, &gw->catalog) ||
-	    pg_approvals_new(gw, &gw->approvals)) {
+	    pg_policy_init(gw) || pg_catalog_new(gw, &gw->catalog)) {
 		rg_pg_gw_free(gw);
 		return -ENOMEM;
 	}
@@ -125,6 +124,11 @@ const struct pg_target *rg_pg_gw_target(const struct rg_pg_gw *gw, const char *n
 	return NULL;
 }
 
+void rg_pg_gw_set_approvals(struct rg_pg_gw *gw, struct rg_approvals *ap)
+{
+	gw->approvals = ap;
+}
+
 void rg_pg_gw_free(struct rg_pg_gw *gw)
 {
 	size_t i;
@@ -133,7 +137,6 @@ void rg_pg_gw_free(struct rg_pg_gw *gw)
 		return;
 	/* first: the catalog thread reads the targets */
 	pg_catalog_free(gw->catalog);
-	pg_approvals_free(gw->approvals);
 	for (i = 0; i < gw->n_targets; i++) {
 		for (size_t k = 0; k < gw->targets[i].n_roles; k++)
 			rg_auth_cred_free(gw->targets[i].roles[k].cred);

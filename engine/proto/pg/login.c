@@ -794,9 +794,9 @@ static bool be_auth_refused(struct rg_sess *s, unsigned method, const char *what
 bool pg_expiry_timer(struct rg_sess *s)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
-	struct pg_limits *l = ps->lim;
+	struct rg_gw_limits *l = ps->lim;
 	int64_t left = 86400000, x;
-	uint64_t now;
+	int k;
 
 	if (ps->token_end_ms) {
 		x = ps->token_end_ms - pg_wall_ms();
@@ -811,21 +811,10 @@ bool pg_expiry_timer(struct rg_sess *s)
 		left = x < left ? x : left;
 	}
 	if (l) {
-		now = pg_mono_ms();
-		if (l->id[RG_LIMIT_SESSION_DURATION][0]) {
-			x = (int64_t)(l->start_ms + l->value[RG_LIMIT_SESSION_DURATION] * 1000) -
-			    (int64_t)now;
-			if (x <= 0)
-				return !pg_limit_exceeded(s, RG_LIMIT_SESSION_DURATION, 0);
-			left = x < left ? x : left;
-		}
-		if (l->id[RG_LIMIT_IDLE_TIMEOUT][0]) {
-			x = (int64_t)(l->last_stmt_ms + l->value[RG_LIMIT_IDLE_TIMEOUT] * 1000) -
-			    (int64_t)now;
-			if (x <= 0)
-				return !pg_limit_exceeded(s, RG_LIMIT_IDLE_TIMEOUT, 0);
-			left = x < left ? x : left;
-		}
+		k = rg_gw_limits_due(l, pg_mono_ms(), &x);
+		if (k >= 0)
+			return !pg_limit_exceeded(s, (enum rg_limit_kind)k, 0);
+		left = x < left ? x : left;
 	}
 	rg_sess_timer(s, ps->token_end_ms || l ? (unsigned)left : 0);
 	return true;
@@ -836,23 +825,8 @@ bool pg_expiry_timer(struct rg_sess *s)
  * run unlimited, the caller ends it. */
 static bool limits_start(struct pg_sess *ps)
 {
-	struct rg_limits rl;
-	unsigned k;
-
-	if (pg_policy_limits(ps->gw, (unsigned)(ps->cnt - ps->gw->cnt), &ps->req, &rl) <= 0)
-		return true;
-	ps->lim = calloc(1, sizeof(*ps->lim));
-	if (!ps->lim)
-		return false;
-	for (k = 0; k < RG_LIMIT__COUNT; k++) {
-		if (!rl.v[k].id)
-			continue;
-		ps->lim->value[k] = rl.v[k].value;
-		snprintf(ps->lim->id[k], sizeof(ps->lim->id[k]), "%s",
-			 rl.v[k].id[0] ? rl.v[k].id : "-");
-	}
-	ps->lim->start_ms = ps->lim->last_stmt_ms = pg_mono_ms();
-	return true;
+	return !rg_gw_limits_start(ps->gw->svc, (unsigned)(ps->cnt - ps->gw->cnt), &ps->req,
+				   pg_mono_ms(), &ps->lim);
 }
 
 /* One message from the target while logging in (BE_AUTH / BE_PARAMS). */

@@ -88,6 +88,7 @@ ssize_t rg_pg_stream_startup(struct rg_pg_stream *st, const uint8_t *p, size_t n
 #include <stdatomic.h>
 #include <sys/socket.h>
 
+#include "approvals.h"
 #include "gateway.h"
 #include "pg.h"
 
@@ -134,7 +135,8 @@ struct rg_pg_gw {
 	/* The login's time limits (admission is the gateway's: engine/gateway). */
 	uint32_t password_timeout_ms, login_timeout_ms;
 	struct pg_catalog *catalog;   /* result column origins for column masks (catalog.c) */
-	struct pg_approvals *approvals; /* held statements awaiting a reviewer (approval.c) */
+	struct rg_approvals *approvals; /* held statements' requests (engine/approvals; main.c's,
+					 * NULL: a require_approval verdict is a denial) */
 	/* the audit trail (audit.c): NULL without one */
 	struct rg_audit *audit;
 	struct rg_events *events; /* each worker's journal and record buffer (evidence.h) */
@@ -198,11 +200,6 @@ struct rg_policy_ctx;
 struct rg_pg_rowmask;
 bool pg_policy_masking(struct rg_pg_gw *gw, unsigned w, struct rg_policy_ctx **ctx,
 		       struct rg_pg_rowmask **rm, uint64_t *gen);
-/* On worker w: the scope limits of the bundle in force for req (rg_policy_limits); returns
- * how many are set (ids valid until this worker switches bundles: copy them). */
-struct rg_limits;
-int pg_policy_limits(struct rg_pg_gw *gw, unsigned w, const struct rg_request *req,
-		     struct rg_limits *out);
 
 /* ======================================================================================
  * statement tracking (stmt.c)
@@ -620,19 +617,5 @@ uint64_t pg_catalog_version(struct pg_catalog *c, size_t target);
 int pg_catalog_proc(struct pg_catalog *c, size_t target, uint32_t oid, char *out, size_t cap);
 /* relay.c: the read a session waited for is done; relay what it held. */
 void pg_catalog_resume(struct rg_sess *s);
-
-/* ---- statements held for approval (approval.c) ------------------------------------------- */
-
-struct pg_approvals;
-int pg_approvals_new(struct rg_pg_gw *gw, struct pg_approvals **out);
-void pg_approvals_free(struct pg_approvals *ap);
-bool pg_approvals_enabled(const struct rg_pg_gw *gw);
-/* The admin page's base URL, for the notice a held client gets ("" when not configured). */
-const char *pg_approvals_url(const struct rg_pg_gw *gw);
-/* A fingerprint-scoped approval covers this statement now. */
-bool pg_approvals_granted(struct rg_pg_gw *gw, const char *iss, const char *sub,
-			  const char *target, const char *fp);
-/* A CancelRequest named session sess_id of worker: withdraw what it holds (if anything). */
-void pg_approvals_withdraw(struct rg_pg_gw *gw, unsigned worker, uint64_t sess_id);
 
 #endif /* RG_PROTO_PG_INT_H (gateway part) */

@@ -131,20 +131,13 @@ int rg_pg_listener_new(struct rg_pg_gw *gw, const struct rg_config_listener *lc,
 void rg_pg_listener_free(struct rg_pg_listener *l);
 
 /*
- * Statements held for approval (approval.c, issue #11): with a control store set, a
+ * Statements held for approval (issue #11): with the process's approvals object
+ * (engine/approvals, built by main.c over the control store, outliving gw) a
  * require_approval verdict holds the statement in its session until a reviewer decides;
- * without one it is refused. node names this process in the store (requests it held before
- * a restart are marked abandoned now); url is the admin page's base URL for the notice.
- * Start the approvals thread once the workers run; stop it after they were joined.
+ * without one (NULL) it is refused. Before the workers start.
  */
-struct rg_control;
-int rg_pg_gw_set_control(struct rg_pg_gw *gw, struct rg_control *ctl, const char *node,
-			 const char *url);
-int rg_pg_gw_approvals_start(struct rg_pg_gw *gw, struct rg_core *core);
-/* Webhooks told of each new request (approvals.webhooks; the strings must outlive gw). */
-void rg_pg_gw_set_webhooks(struct rg_pg_gw *gw, const char *const *urls, size_t n,
-			   uint64_t timeout_ms);
-void rg_pg_gw_approvals_stop(struct rg_pg_gw *gw);
+struct rg_approvals;
+void rg_pg_gw_set_approvals(struct rg_pg_gw *gw, struct rg_approvals *ap);
 
 /*
  * Column mask rules need the names of result columns, which a RowDescription gives only as

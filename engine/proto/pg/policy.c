@@ -65,7 +65,7 @@ enum pg_verdict pg_policy_judge(struct rg_pg_gw *gw, unsigned w, const struct rg
 	struct rg_gw_judgement gj;
 	struct rg_gw_deny gd;
 	enum rg_gw_verdict v =
-	    rg_gw_policy_judge(gw->svc, w, req, sql, len, pg_approvals_enabled(gw), &gd, &gj);
+	    rg_gw_policy_judge(gw->svc, w, req, sql, len, rg_approvals_enabled(gw->approvals), &gd, &gj);
 
 	*j = (struct pg_judgement){.gen = gj.gen,
 				   .rule = gj.rule,
@@ -80,12 +80,6 @@ enum pg_verdict pg_policy_judge(struct rg_pg_gw *gw, unsigned w, const struct rg
 		memcpy(d->message, gd.message, strnlen(gd.message, sizeof(gd.message) - 1) + 1);
 	}
 	return (enum pg_verdict)v;
-}
-
-int pg_policy_limits(struct rg_pg_gw *gw, unsigned w, const struct rg_request *req,
-		     struct rg_limits *out)
-{
-	return rg_gw_policy_limits(gw->svc, w, req, out);
 }
 
 bool pg_policy_masking(struct rg_pg_gw *gw, unsigned w, struct rg_policy_ctx **ctx,

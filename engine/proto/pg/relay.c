@@ -310,11 +310,11 @@ static bool prep_allowed(struct rg_sess *s, enum rg_pg_stmt_kind kind, const cha
 bool pg_limit_exceeded(struct rg_sess *s, enum rg_limit_kind k, uint64_t count)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
-	char v[32], msg[200], sub[SUB_LOG_LEN];
+	char v[32], why[160], msg[200], sub[SUB_LOG_LEN];
 
 	rg_limit_format_value(k, ps->lim->value[k], v, sizeof(v));
-	snprintf(msg, sizeof(msg), "terminating connection: %s %s (limit %s) exceeded",
-		 rg_limit_name(k), v, ps->lim->id[k]);
+	rg_gw_limits_reason(ps->lim, k, why, sizeof(why));
+	snprintf(msg, sizeof(msg), "terminating connection: %s", why);
 	pg_sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
 	ps->cnt->limit_ended++;
 	pg_ev_limit(ps, rg_limit_name(k), v, count, ps->lim->id[k]);
@@ -726,15 +726,18 @@ static int rows_plan(struct rg_sess *s, const struct rg_pg_shape *shape, struct 
  * row, having sent what came before it. */
 static bool rows_count(struct pg_sess *ps, uint32_t n, size_t bytes)
 {
-	struct pg_limits *l = ps->lim;
+	struct rg_gw_limits *l = ps->lim;
+	uint64_t *rows, *nb;
 
 	if (!l)
 		return true;
-	if ((l->id[RG_LIMIT_ROWS][0] && l->rows + n > l->value[RG_LIMIT_ROWS]) ||
-	    (l->id[RG_LIMIT_BYTES][0] && l->bytes + bytes > l->value[RG_LIMIT_BYTES]))
+	rows = &l->count[RG_LIMIT_ROWS];
+	nb = &l->count[RG_LIMIT_BYTES];
+	if ((l->id[RG_LIMIT_ROWS][0] && *rows + n > l->value[RG_LIMIT_ROWS]) ||
+	    (l->id[RG_LIMIT_BYTES][0] && *nb + bytes > l->value[RG_LIMIT_BYTES]))
 		return false;
-	l->rows += n;
-	l->bytes += bytes;
+	*rows += n;
+	*nb += bytes;
 	return true;
 }
 
@@ -867,7 +870,7 @@ static void deny_send(struct rg_sess *s, uint8_t *b, size_t len, uint64_t seq,
 	}
 	free(b);
 	if (ps->lim && !*err)
-		(void)limit_count(s, ps, RG_LIMIT_DENIALS, &ps->lim->denials, 1, RG_BE, NULL, err);
+		(void)limit_count(s, ps, RG_LIMIT_DENIALS, &ps->lim->count[RG_LIMIT_DENIALS], 1, RG_BE, NULL, err);
 }
 
 /* Send the target DENY_SQL in place of a denied message (a Query, a FunctionCall, or a
@@ -991,7 +994,7 @@ bool pg_function_call_refused(struct rg_sess *s, const uint8_t *body, size_t n,
 	}
 }
 
-/* ---- statements held for approval (approval.c) ------------------------------------------ */
+/* ---- statements held for approval (engine/approvals) --------------------------------------- */
 
 /* A message the agent sent after a held one: kept behind it. */
 static bool appr_keep(struct rg_sess *s, const struct rg_pg_msg *m, int *err)
@@ -1029,6 +1032,35 @@ static void appr_fingerprint(struct rg_sess *s, const char *sql, size_t len, cha
 	snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
+/* On the worker holding the session (engine/approvals): the request of h ended. */
+static void appr_released(struct rg_approvals_hold *a, enum rg_appr_status st, const char *by,
+			  const char *reason)
+{
+	pg_appr_release(a->sess, st, by, reason);
+}
+
+/* Ask for a reviewer for the statement h holds (h->a.fp and h->a.rule set). */
+static int appr_request(struct rg_sess *s, struct pg_appr_hold *h, const char *sql, size_t len,
+			const struct pg_judgement *j)
+{
+	struct pg_sess *ps = rg_sess_priv(s);
+	struct rg_approvals_ask q = {.who = ps->ident,
+				     .peer = ps->peer,
+				     .target = ps->tgt->cfg->name,
+				     .reviewers = j->approval_group,
+				     .scope = j->approval_scope,
+				     .ttl_s = j->approval_ttl_s,
+				     .expire_s = j->approval_expire_s,
+				     .sql = sql,
+				     .len = len};
+
+	h->a.release = appr_released;
+	h->a.sess = s;
+	h->a.sess_id = ps->id;
+	return rg_approvals_request(ps->gw->approvals, (unsigned)(ps->cnt - ps->gw->cnt), &h->a,
+				    &q);
+}
+
 /*
  * A Query or Parse needs approval: unless a fingerprint approval covers it, keep it (and
  * what follows) until the request ends, and tell the agent why it waits. True when held;
@@ -1043,20 +1075,20 @@ static bool appr_hold(struct rg_sess *s, const struct rg_pg_msg *m, const char *
 	struct rg_pg_notice n = {0};
 	char msg[400], sub[SUB_LOG_LEN];
 	uint8_t buf[600];
-	const char *url = pg_approvals_url(ps->gw);
+	const char *url = rg_approvals_url(ps->gw->approvals);
 	ssize_t nb;
 
 	if (!h) {
 		*err = -ENOMEM;
 		return true;
 	}
-	appr_fingerprint(s, sql, len, h->fp);
-	if (pg_approvals_granted(ps->gw, rg_auth_principal_iss(ps->ident),
-				 rg_auth_principal_sub(ps->ident), ps->tgt->cfg->name, h->fp)) {
+	appr_fingerprint(s, sql, len, h->a.fp);
+	if (rg_approvals_granted(ps->gw->approvals, rg_auth_principal_iss(ps->ident),
+				 rg_auth_principal_sub(ps->ident), ps->tgt->cfg->name, h->a.fp)) {
 		pg_sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
 		rg_log("event=approval_grant_used sess=%llu sub=%s target=%s rule=%s fp=%s",
 		       (unsigned long long)ps->id, sub, ps->tgt->cfg->name, j->rule ? j->rule : "-",
-		       h->fp);
+		       h->a.fp);
 		free(h);
 		return false;
 	}
@@ -1064,10 +1096,10 @@ static bool appr_hold(struct rg_sess *s, const struct rg_pg_msg *m, const char *
 	h->seq = seq;
 	h->gen = j->gen;
 	h->d = *d;
-	snprintf(h->rule, sizeof(h->rule), "%s", j->rule ? j->rule : "-");
+	snprintf(h->a.rule, sizeof(h->a.rule), "%s", j->rule ? j->rule : "-");
 	if ((parse_name && !(h->parse_name = strdup(parse_name))) ||
 	    rg_acc_append(&h->held, m->start, m->total) ||
-	    pg_approvals_request(s, h, sql, len, j)) {
+	    appr_request(s, h, sql, len, j)) {
 		free(h->parse_name);
 		rg_acc_free(&h->held);
 		free(h);
@@ -1087,10 +1119,10 @@ static bool appr_hold(struct rg_sess *s, const struct rg_pg_msg *m, const char *
 				 : ps->rfq_recv + (h->parse ? 0 : 1) == ps->syncs_sent);
 	if (h->held_only)
 		rg_pg_cancel_set_held_only(ps->gw->cancel, ps->key_pid, ps->key_key, true);
-	snprintf(msg, sizeof(msg), "waiting for approval %s (rule %s)%s%s%s", h->id, h->rule,
+	snprintf(msg, sizeof(msg), "waiting for approval %s (rule %s)%s%s%s", h->a.id, h->a.rule,
 		 url[0] ? ": " : "", url, url[0] ? "/#/approvals/" : "");
 	if (url[0])
-		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), "%s", h->id);
+		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), "%s", h->a.id);
 	n.severity = n.severity_nl = "NOTICE";
 	n.sqlstate = "00000";
 	n.message = msg;
@@ -1103,7 +1135,7 @@ static bool appr_hold(struct rg_sess *s, const struct rg_pg_msg *m, const char *
 	}
 	pg_sanitize(rg_auth_principal_sub(ps->ident), sub, sizeof(sub));
 	rg_log("event=stmt_held sess=%llu sub=%s target=%s rule=%s id=%s kind=%s",
-	       (unsigned long long)ps->id, sub, ps->tgt->cfg->name, h->rule, h->id,
+	       (unsigned long long)ps->id, sub, ps->tgt->cfg->name, h->a.rule, h->a.id,
 	       parse_name ? "parse" : "query");
 	return true;
 }
@@ -1116,8 +1148,7 @@ void pg_appr_free(struct rg_sess *s)
 	if (!h)
 		return;
 	ps->cnt->appr_by[RG_APPR_ABANDONED]++;
-	if (h->linked)
-		pg_approvals_end(ps->gw, h, RG_APPR_ABANDONED);
+	rg_approvals_end(ps->gw->approvals, &h->a, RG_APPR_ABANDONED);
 	ps->appr = NULL;
 	free(h->parse_name);
 	rg_acc_free(&h->held);
@@ -1181,7 +1212,7 @@ void pg_appr_release(struct rg_sess *s, enum rg_appr_status st, const char *by,
 	_Static_assert(RG_APPR__COUNT <= 8, "appr_by");
 	ps->cnt->appr_by[st == RG_APPR__COUNT ? RG_APPR_DENIED : st]++;
 	if (ps->ev)
-		pg_ev_approval(ps, h->ev_n, h->id,
+		pg_ev_approval(ps, h->ev_n, h->a.id,
 			       st == RG_APPR__COUNT ? "denied_by_reloaded_bundle"
 						    : rg_appr_status_name(st),
 			       by, reason, h->seq, st == RG_APPR_APPROVED,
@@ -1215,11 +1246,11 @@ void pg_appr_release(struct rg_sess *s, enum rg_appr_status st, const char *by,
 
 			snprintf(why, sizeof(why), "%s", reason && reason[0] ? reason : "no reason given");
 			snprintf(d.message, sizeof(d.message),
-				 "denied by reviewer %.40s (approval %.32s, rule %.40s): %s", by, h->id,
-				 h->rule, why);
+				 "denied by reviewer %.40s (approval %.32s, rule %.40s): %s", by, h->a.id,
+				 h->a.rule, why);
 		} else {
 			snprintf(d.message, sizeof(d.message),
-				 "approval %s (rule %.60s) %s before anyone decided", h->id, h->rule,
+				 "approval %s (rule %.60s) %s before anyone decided", h->a.id, h->a.rule,
 				 st == RG_APPR_EXPIRED ? "expired" : "ended");
 		}
 		pg_deny_forward(s, h->parse ? h->parse_name : NULL, h->seq, &d, &run, &err);
@@ -1272,7 +1303,7 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 		ps->syncs_sent++;
 		if (ps->lim) {
 			ps->lim->last_stmt_ms = pg_mono_ms();
-			if (limit_count(s, ps, RG_LIMIT_STATEMENTS, &ps->lim->statements, 1, RG_BE,
+			if (limit_count(s, ps, RG_LIMIT_STATEMENTS, &ps->lim->count[RG_LIMIT_STATEMENTS], 1, RG_BE,
 					run, err))
 				return false;
 		}
@@ -1290,7 +1321,7 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 			free(fx); /* read again when it is released */
 			if (ps->ev && ps->appr)
 				ps->appr->ev_n = pg_ev_stmt(ps, 'Q', NULL, 0, q.sql, q.len, v, &j, &d,
-							    ps->appr->id, ps->syncs_sent);
+							    ps->appr->a.id, ps->syncs_sent);
 			return !*err;
 		}
 		if (ps->ev)
@@ -1325,7 +1356,7 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 			if (ps->ev && ps->appr)
 				ps->appr->ev_n = pg_ev_stmt(ps, 'P', pa.stmt, strlen(pa.stmt),
 							    pa.query, pa.query_len, v, &j, &d,
-							    ps->appr->id, 0);
+							    ps->appr->a.id, 0);
 			return !*err;
 		}
 		if (ps->ev)
@@ -1352,7 +1383,7 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 		ps->syncs_sent++;
 		if (ps->lim) {
 			ps->lim->last_stmt_ms = pg_mono_ms();
-			if (limit_count(s, ps, RG_LIMIT_STATEMENTS, &ps->lim->statements, 1, RG_BE,
+			if (limit_count(s, ps, RG_LIMIT_STATEMENTS, &ps->lim->count[RG_LIMIT_STATEMENTS], 1, RG_BE,
 					run, err))
 				return false;
 		}
@@ -1407,7 +1438,7 @@ bool pg_fe_relay_msg(struct rg_sess *s, const struct rg_pg_msg *m, struct fwd_ru
 			pg_ev_execute(ps, ps->syncs_sent + 1);
 		if (ps->lim) {
 			ps->lim->last_stmt_ms = pg_mono_ms();
-			if (limit_count(s, ps, RG_LIMIT_STATEMENTS, &ps->lim->statements, 1, RG_BE,
+			if (limit_count(s, ps, RG_LIMIT_STATEMENTS, &ps->lim->count[RG_LIMIT_STATEMENTS], 1, RG_BE,
 					run, err))
 				return false;
 		}
@@ -1516,9 +1547,9 @@ bool pg_be_relay_msg(struct rg_sess *s, struct rg_pg_msg *m, struct fwd_run *run
 	}
 	if (ps->lim) {
 		if (m->type == RG_PG_BE_DATA_ROW &&
-		    limit_count(s, ps, RG_LIMIT_ROWS, &ps->lim->rows, 1, RG_FE, run, err))
+		    limit_count(s, ps, RG_LIMIT_ROWS, &ps->lim->count[RG_LIMIT_ROWS], 1, RG_FE, run, err))
 			return false;
-		if (limit_count(s, ps, RG_LIMIT_BYTES, &ps->lim->bytes, m->total, RG_FE, run, err))
+		if (limit_count(s, ps, RG_LIMIT_BYTES, &ps->lim->count[RG_LIMIT_BYTES], m->total, RG_FE, run, err))
 			return false;
 	}
 	switch (m->type) {
@@ -1656,9 +1687,9 @@ bool pg_be_relay_piece(struct rg_sess *s, const struct rg_pg_sevent *ev, struct 
 	}
 	if (ps->lim && ev->first) {
 		if (ev->type == RG_PG_BE_DATA_ROW &&
-		    limit_count(s, ps, RG_LIMIT_ROWS, &ps->lim->rows, 1, RG_FE, run, err))
+		    limit_count(s, ps, RG_LIMIT_ROWS, &ps->lim->count[RG_LIMIT_ROWS], 1, RG_FE, run, err))
 			return false;
-		if (limit_count(s, ps, RG_LIMIT_BYTES, &ps->lim->bytes, ev->total, RG_FE, run, err))
+		if (limit_count(s, ps, RG_LIMIT_BYTES, &ps->lim->count[RG_LIMIT_BYTES], ev->total, RG_FE, run, err))
 			return false;
 	}
 	pg_forward(s, RG_FE, run, b, ev->data, ev->n, ev->in_acc, err);

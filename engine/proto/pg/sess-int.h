@@ -140,7 +140,7 @@ struct pg_sess {
 	struct rg_request req;	/* who asks, where: every statement's policy question */
 	uint64_t id;
 	uint64_t accepted_ms; /* CLOCK_MONOTONIC: the login's time limits count from here */
-	struct pg_limits *lim; /* scope limits, NULL when none apply */
+	struct rg_gw_limits *lim; /* scope limits (engine/gateway), NULL when none apply */
 	struct pg_mask *mask;  /* inline masking, NULL when the bundle has no mask rules */
 	struct pg_appr_hold *appr; /* a statement held for approval, NULL when none */
 	struct pg_ev *ev;	   /* the audit trail's per-session side (audit.c), NULL: none */
@@ -184,17 +184,6 @@ struct pg_sess {
 };
 
 /*
- * The scope limits of a session (rules' `limits:`, decided once at login), with what counts
- * towards them: allocated only for a session that has at least one (most have none).
- */
-struct pg_limits {
-	uint64_t value[RG_LIMIT__COUNT]; /* valid where id[k][0] */
-	char id[RG_LIMIT__COUNT][64];	 /* the limit entry that set it (for the FATAL and log) */
-	uint64_t statements, rows, bytes, denials;
-	uint64_t start_ms, last_stmt_ms; /* CLOCK_MONOTONIC */
-};
-
-/*
  * Inline masking of what the target returns (rows.c) for a session whose bundle has mask
  * rules: the statement tracker that gives every DataRow its shape, the session's own mask
  * plan (rebuilt when the result or the bundle changes) and the buffer a masked message is
@@ -224,20 +213,15 @@ struct pg_cat_hold {
 #define PG_CAT_HOLD_PAUSE (1u << 20)
 
 /*
- * A statement held for approval (approval.c, relay.c): the agent's messages from it on, kept
- * in order while the request waits (the agent is read on, so a hang-up is seen, up to
- * PG_APPR_READ_MAX). Linked into its
- * worker's list (that worker only) until the request ends or the session does.
+ * A statement held for approval (relay.c; its request: engine/approvals): the agent's
+ * messages from it on, kept in order while the request waits (the agent is read on, so a
+ * hang-up is seen, up to PG_APPR_READ_MAX). Its request's hold is linked into its worker's
+ * list (that worker only) until the request ends or the session does.
  */
 #define PG_APPR_HOLD_MAX (64u << 20)
 #define PG_APPR_READ_MAX (1u << 20) /* past this much held, the agent is not read */
 struct pg_appr_hold {
-	struct pg_appr_hold *prev, *next;
-	struct rg_sess *s;
-	char id[33]; /* the request's (RG_APPR_ID_LEN + 1) */
-	char fp[17]; /* the statement's fingerprint, hex */
-	unsigned worker;
-	bool linked;
+	struct rg_approvals_hold a; /* the request (engine/approvals): id, fingerprint, rule */
 	bool parse;	     /* a Parse (else a Query) */
 	bool paused;	     /* the agent is not read (more than PG_APPR_READ_MAX held) */
 	bool held_only;	     /* nothing ran on the target ahead of it (cancel registry flag) */
@@ -245,7 +229,6 @@ struct pg_appr_hold {
 	uint64_t gen;	     /* the bundle generation that held it */
 	char *parse_name;    /* the Parse's statement name (heap) */
 	struct rg_pg_deny d; /* the rule's SQLSTATE, for a denial */
-	char rule[64];
 	uint32_t ev_n;	    /* its statement number in the audit trail (0: none) */
 	struct rg_acc held; /* the held message first, then what followed */
 };
@@ -293,12 +276,6 @@ bool pg_expiry_timer(struct rg_sess *s);
 void pg_be_login_msg(struct rg_sess *s, const struct rg_pg_msg *m);
 void pg_be_ssl_answer(struct rg_sess *s, struct rg_buf *b);
 
-/* approval.c: the worker's side (relay.c releases) */
-int pg_approvals_request(struct rg_sess *s, struct pg_appr_hold *h, const char *sql, size_t len,
-			 const struct pg_judgement *j);
-/* The session is done with h (its request ended, or the session does): unlink, and end the
- * request in the store with st unless it already ended. */
-void pg_approvals_end(struct rg_pg_gw *gw, struct pg_appr_hold *h, enum rg_appr_status st);
 /* relay.c: the request ended (st: approved, denied, expired, withdrawn): release or deny the
  * held statement, then relay what followed it. */
 void pg_appr_release(struct rg_sess *s, enum rg_appr_status st, const char *by,

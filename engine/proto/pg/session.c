@@ -630,7 +630,7 @@ void pg_start_cancel(struct rg_sess *s, const struct rg_pg_startup *su)
 	ps->tgt = ps->cancel->target;
 	/* a statement that session holds for approval is withdrawn (57014); whatever runs on
 	 * the target is cancelled as usual */
-	pg_approvals_withdraw(ps->gw, ps->cancel->worker, ps->cancel->sess_id);
+	rg_approvals_withdraw(ps->gw->approvals, ps->cancel->worker, ps->cancel->sess_id);
 	if (ps->cancel->held_only) {
 		rg_log("event=cancel sess=%llu peer=%s target=%s reach=held_statement_only",
 		       (unsigned long long)ps->id, ps->peer, ps->tgt->cfg->name);

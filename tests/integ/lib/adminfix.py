@@ -1,7 +1,9 @@
 """adminfix: what the admin listener's integration tests share (test_admin_*.py).
 
 Owns: a small HTTP(S) client for the admin API (http.client, so tests can send malformed
-requests too), and the approval-request fixture -- `rg_control_fixture`, a test-only C tool
+requests too), what the held-statement tests of every protocol share (the control store's
+statuses, waiting for a pending request and deciding it through the API), and the
+approval-request fixture -- `rg_control_fixture`, a test-only C tool
 linked with engine/control that writes requests of any shape into the running gateway's
 control store (<state_dir>/control.db), as a held session would. Builds on rgtest and pgfix;
 never prints a token.
@@ -10,6 +12,7 @@ never prints a token.
 import http.client
 import json
 import os
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -35,6 +38,38 @@ rules:
       - sql: "UPDATE orders SET n = n + 1 WHERE id = 1"
         expect: hold
 {more}"""
+
+
+def statuses(db):
+    """{request id: status} of every request in the control store at path db."""
+    with sqlite3.connect(db, timeout=10) as c:
+        return {r[0]: r[1] for r in c.execute("SELECT id, status FROM ringgate_approvals")}
+
+
+def wait_status(db, rid, want, timeout=10.0):
+    """Wait until request rid has status want; returns the status it last had."""
+    deadline = time.monotonic() + timeout
+    st = None
+    while time.monotonic() < deadline:
+        st = statuses(db).get(rid)
+        if st == want:
+            return st
+        time.sleep(0.1)
+    return st
+
+
+def wait_pending(admin, token, pred, timeout=10.0):
+    """The first pending request (as GET /api/approvals lists it) for which pred(request)
+    holds, asked as the reviewer of token; None when none came within timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st, body, _ = admin.request("GET", "/api/approvals?status=pending", token=token)
+        if st == 200:
+            got = next((x for x in body["approvals"] if pred(x)), None)
+            if got:
+                return got
+        time.sleep(0.1)
+    return None
 
 
 def fixture_binary():

@@ -5,7 +5,9 @@
  * id, SQLSTATE and message in a denial; require_approval holds only where the module can
  * hold, else it is a denial that says why; a protocol module watching the bundle sees each
  * one before it is in force and can refuse it, the one in force then stays; masking and
- * limits come from the same generation. Reload with running workers (posted switches,
+ * limits come from the same generation; a session's limits block (rg_gw_limits) holds only
+ * what applies to its request, counts past a limit, finds the time limits due and says which
+ * limit ended it. Reload with running workers (posted switches,
  * freeing once every worker let go) is covered by the integration tests (test_pg_enforce).
  */
 #include <errno.h>
@@ -14,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -226,6 +229,52 @@ static void test_masking_and_limits_follow_the_bundle_in_force(void **state)
 	rg_gw_free(gw);
 }
 
+static void test_session_limits_count_and_fall_due(void **state)
+{
+	struct rg_gw_limits *l = NULL;
+	struct rg_gw *gw;
+	int64_t left;
+	char why[160];
+
+	(void)state;
+	assert_int_equal(rg_gw_new(NULL, 1, &gw), 0);
+	assert_int_equal(rg_gw_limits_start(gw, 0, &pg_req, 1000, &l), 0);
+	assert_null(l); /* no bundle: nothing to enforce, nothing allocated */
+	assert_int_equal(rg_gw_set_policy(gw, NULL,
+					  compile("version: 1\n"
+						  "pack: t\n"
+						  "limits:\n"
+						  "  - id: t.my\n"
+						  "    match: {protocol: mysql}\n"
+						  "    max_rows: 2\n"
+						  "    idle_timeout: 5s\n"
+						  "    max_session_duration: 1m\n"),
+					  NULL, 0),
+			 0);
+	assert_int_equal(rg_gw_limits_start(gw, 0, &pg_req, 1000, &l), 0);
+	assert_null(l); /* the entry matches mysql requests only */
+	assert_int_equal(rg_gw_limits_start(gw, 0, &my_req, 1000, &l), 0);
+	assert_non_null(l);
+	assert_string_equal(l->id[RG_LIMIT_ROWS], "t.my");
+	assert_string_equal(l->id[RG_LIMIT_STATEMENTS], "");
+	assert_false(rg_gw_limits_add(l, RG_LIMIT_ROWS, 2));
+	assert_true(rg_gw_limits_add(l, RG_LIMIT_ROWS, 1));
+	assert_false(rg_gw_limits_add(l, RG_LIMIT_STATEMENTS, 1000000)); /* not set */
+	assert_int_equal(rg_gw_limits_due(l, 3000, &left), -1);
+	assert_int_equal(left, 3000); /* idle: 5 s from the login at 1000 */
+	l->last_stmt_ms = 59000;
+	assert_int_equal(rg_gw_limits_due(l, 60000, &left), -1);
+	assert_int_equal(left, 1000); /* the duration's minute is nearer */
+	assert_int_equal(rg_gw_limits_due(l, 61000, &left), RG_LIMIT_SESSION_DURATION);
+	assert_int_equal(rg_gw_limits_due(l, 64000, &left), RG_LIMIT_SESSION_DURATION);
+	l->start_ms = 60000;
+	assert_int_equal(rg_gw_limits_due(l, 64000, &left), RG_LIMIT_IDLE_TIMEOUT);
+	rg_gw_limits_reason(l, RG_LIMIT_IDLE_TIMEOUT, why, sizeof(why));
+	assert_string_equal(why, "idle_timeout 5s (limit t.my) exceeded");
+	free(l);
+	rg_gw_free(gw);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -234,6 +283,7 @@ int main(void)
 	    cmocka_unit_test(test_approval_holds_only_where_the_module_can_hold),
 	    cmocka_unit_test(test_watchers_see_each_bundle_first_and_may_refuse_it),
 	    cmocka_unit_test(test_masking_and_limits_follow_the_bundle_in_force),
+	    cmocka_unit_test(test_session_limits_count_and_fall_due),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,19 +1,20 @@
 /*
- * approval.c: statements held in live sessions until a reviewer decides (issue #11).
+ * approvals.c: statements held in live sessions until a reviewer decides (issue #11), for
+ * every protocol module (approvals.h).
  *
- * A statement whose verdict is require_approval is not forwarded: its session stops reading
- * the agent and keeps the statement (and whatever the agent pipelined after it) while a
- * request waits in the control store (engine/control). Workers never touch the store: they
- * hand jobs (create a request, end one) to the approvals thread, which also expires requests
- * whose time ran out. Whoever changes a request (a reviewer through the admin listener, the
- * approvals thread expiring it) triggers the store's notify callback; for a request held on
- * this node it posts the outcome to the worker that holds the session, which releases the
- * statement (approved) or fails it as a denial (denied, expired, withdrawn) through the same
- * path as policy denials, so PostgreSQL's transaction semantics stay exact.
+ * A protocol module's session that holds a statement hands a request to this module, which
+ * links its hold into the worker's list. Workers never touch the store: they hand jobs
+ * (create a request, end one) to the approvals thread, which also expires requests whose time
+ * ran out. Whoever changes a request (a reviewer through the admin listener, the approvals
+ * thread expiring it, another node through a shared store) triggers the store's notify
+ * callback; for a request held on this node it posts the outcome to the worker that holds
+ * the session, which calls the hold's release: the protocol forwards the statement
+ * (approved) or fails it as its own policy denial (denied, expired, withdrawn).
  *
  * Fingerprint-scoped approvals leave grants that later statements of the same identity and
  * target with the same fingerprint meet without waiting: kept here in memory (one mutex,
  * looked up only when a statement would be held) as they are approved.
+ * Never: block a worker (the store and webhooks are only ever called on this module's threads).
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -25,8 +26,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "control.h"
-#include "sess-int.h"
+#include "approvals.h"
+#include "auth.h"
+#include "core.h"
+#include "gateway.h"
+#include "policy.h"
 
 struct appr_job {
 	struct appr_job *next;
@@ -54,8 +58,8 @@ struct appr_grant {
 	int64_t until_ms;
 };
 
-struct pg_approvals {
-	struct rg_pg_gw *gw;
+struct rg_approvals {
+	unsigned workers;
 	struct rg_core *core;
 	struct rg_control *ctl;
 	char node[RG_APPR_NODE_LEN + 1];
@@ -69,7 +73,7 @@ struct pg_approvals {
 	size_t nheld, capheld;
 	struct appr_grant *grants; /* mu */
 	size_t ngrants, capgrants;
-	struct pg_appr_hold **waiting; /* [workers]: each worker's held sessions, that worker only */
+	struct rg_approvals_hold **waiting; /* [workers]: each worker's holds, that worker only */
 	/* webhooks: their own thread, so a slow receiver delays nothing else */
 	const char *const *hooks;
 	size_t nhooks;
@@ -82,7 +86,7 @@ struct pg_approvals {
 
 /* A request's end as posted to the worker holding its session. */
 struct appr_outcome {
-	struct pg_approvals *ap;
+	struct rg_approvals *ap;
 	char id[RG_APPR_ID_LEN + 1];
 	enum rg_appr_status status;
 	char by[64];
@@ -90,21 +94,31 @@ struct appr_outcome {
 	uint64_t sess_id; /* withdraw: the session whose CancelRequest came, else 0 */
 };
 
-bool pg_approvals_enabled(const struct rg_pg_gw *gw)
+static int64_t wall_ms(void)
 {
-	return gw->approvals && gw->approvals->ctl;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool rg_approvals_enabled(const struct rg_approvals *ap)
+{
+	return ap && ap->ctl;
 }
 
 /* ---- grants ------------------------------------------------------------------------------ */
 
-static void grant_add(struct pg_approvals *ap, const struct rg_appr *a, int64_t now)
+static void grant_add(struct rg_approvals *ap, const struct rg_appr *a, int64_t now)
 {
 	struct appr_grant g = {0};
 	int64_t until = now + (int64_t)a->grant_ttl_s * 1000;
 
 	for (size_t i = 0; i < ap->ngrants; i++) /* heard twice (callback and recheck) */
-		if (!strcmp(ap->grants[i].fp, a->fingerprint) && !strcmp(ap->grants[i].iss, a->issuer) &&
-		    !strcmp(ap->grants[i].sub, a->subject) && !strcmp(ap->grants[i].target, a->target)) {
+		if (!strcmp(ap->grants[i].fp, a->fingerprint) &&
+		    !strcmp(ap->grants[i].iss, a->issuer) &&
+		    !strcmp(ap->grants[i].sub, a->subject) &&
+		    !strcmp(ap->grants[i].target, a->target)) {
 			if (ap->grants[i].until_ms < until)
 				ap->grants[i].until_ms = until;
 			return;
@@ -130,11 +144,10 @@ static void grant_add(struct pg_approvals *ap, const struct rg_appr *a, int64_t 
 	ap->grants[ap->ngrants++] = g;
 }
 
-bool pg_approvals_granted(struct rg_pg_gw *gw, const char *iss, const char *sub,
+bool rg_approvals_granted(struct rg_approvals *ap, const char *iss, const char *sub,
 			  const char *target, const char *fp)
 {
-	struct pg_approvals *ap = gw->approvals;
-	int64_t now = pg_wall_ms();
+	int64_t now = wall_ms();
 	bool yes = false;
 	size_t i = 0;
 
@@ -157,7 +170,7 @@ bool pg_approvals_granted(struct rg_pg_gw *gw, const char *iss, const char *sub,
 
 /* ---- the approvals thread ----------------------------------------------------------------- */
 
-static void job_push(struct pg_approvals *ap, struct appr_job *j)
+static void job_push(struct rg_approvals *ap, struct appr_job *j)
 {
 	pthread_mutex_lock(&ap->mu);
 	if (ap->tail)
@@ -169,7 +182,7 @@ static void job_push(struct pg_approvals *ap, struct appr_job *j)
 	pthread_mutex_unlock(&ap->mu);
 }
 
-static void held_remove_locked(struct pg_approvals *ap, const char *id)
+static void held_remove_locked(struct rg_approvals *ap, const char *id)
 {
 	for (size_t i = 0; i < ap->nheld; i++)
 		if (!strcmp(ap->held[i].id, id)) {
@@ -183,7 +196,7 @@ static void outcome_msg(struct rg_worker *w, void *arg);
 /* The store's callback, on whichever thread changed a request. */
 static void on_change(void *arg, const struct rg_appr *a)
 {
-	struct pg_approvals *ap = arg;
+	struct rg_approvals *ap = arg;
 	struct appr_outcome *o;
 	unsigned worker = UINT32_MAX;
 	struct rg_core *core;
@@ -199,7 +212,7 @@ static void on_change(void *arg, const struct rg_appr *a)
 			break;
 		}
 	if (a->status == RG_APPR_APPROVED && a->scope == RG_APPR_SCOPE_FINGERPRINT)
-		grant_add(ap, a, a->decided_ms ? a->decided_ms : pg_wall_ms());
+		grant_add(ap, a, a->decided_ms ? a->decided_ms : wall_ms());
 	pthread_mutex_unlock(&ap->mu);
 	if (worker == UINT32_MAX || !core)
 		return; /* not held here (or no longer): its holder logs it */
@@ -232,8 +245,8 @@ static size_t hook_discard(char *p, size_t size, size_t n, void *arg)
 }
 
 /* One POST; true on a 2xx answer. */
-static bool hook_post(struct pg_approvals *ap, const struct hook_job *j, long *status,
-		      char *err, size_t errlen)
+static bool hook_post(struct rg_approvals *ap, const struct hook_job *j, long *status, char *err,
+		      size_t errlen)
 {
 	CURL *h = curl_easy_init();
 	struct curl_slist *hdr = NULL;
@@ -258,8 +271,8 @@ static bool hook_post(struct pg_approvals *ap, const struct hook_job *j, long *s
 	rc = curl_easy_perform(h);
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-	snprintf(err, errlen, "%s", rc != CURLE_OK ? (ebuf[0] ? ebuf : curl_easy_strerror(rc))
-						   : "status");
+	snprintf(err, errlen, "%s",
+		 rc != CURLE_OK ? (ebuf[0] ? ebuf : curl_easy_strerror(rc)) : "status");
 	curl_slist_free_all(hdr);
 	curl_easy_cleanup(h);
 	return rc == CURLE_OK && *status >= 200 && *status < 300;
@@ -276,12 +289,12 @@ static void hook_free(struct hook_job *j)
 
 static void *hook_main(void *arg)
 {
-	struct pg_approvals *ap = arg;
+	struct rg_approvals *ap = arg;
 
 	pthread_mutex_lock(&ap->mu);
 	while (!ap->stop) {
 		struct hook_job **pp, *j = NULL, **jp = NULL;
-		int64_t now = pg_wall_ms(), next = INT64_MAX;
+		int64_t now = wall_ms(), next = INT64_MAX;
 		struct timespec ts;
 		char err[CURL_ERROR_SIZE + 16];
 		long status;
@@ -322,7 +335,7 @@ static void *hook_main(void *arg)
 			hook_free(j);
 			continue;
 		}
-		j->not_before_ms = pg_wall_ms() + 1000LL * (1 << (j->attempt - 1)); /* 1 s, 2 s */
+		j->not_before_ms = wall_ms() + 1000LL * (1 << (j->attempt - 1)); /* 1 s, 2 s */
 		j->next = ap->hq;
 		ap->hq = j;
 	}
@@ -331,7 +344,7 @@ static void *hook_main(void *arg)
 }
 
 /* Tell every webhook of a new request (Slack-compatible: "text", plus the request). */
-static void hooks_notify(struct pg_approvals *ap, const struct rg_appr *a)
+static void hooks_notify(struct rg_approvals *ap, const struct rg_appr *a)
 {
 	char text[600], link[400];
 	json_t *o;
@@ -344,9 +357,9 @@ static void hooks_notify(struct pg_approvals *ap, const struct rg_appr *a)
 	snprintf(text, sizeof(text), "ringgate: %s on %s waits for approval %s (rule %s)%s%s",
 		 a->subject, a->target, a->id, a->rule, link[0] ? ": " : "", link);
 	o = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}}", "text", text,
-		      "approval", "id", a->id, "subject", a->subject, "issuer", a->issuer,
-		      "target", a->target, "rule", a->rule, "reviewers", a->reviewers, "sql",
-		      a->sql, "url", link, "expires_ms", (json_int_t)a->expires_ms);
+		      "approval", "id", a->id, "subject", a->subject, "issuer", a->issuer, "target",
+		      a->target, "rule", a->rule, "reviewers", a->reviewers, "sql", a->sql, "url",
+		      link, "expires_ms", (json_int_t)a->expires_ms);
 	body = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	if (!body)
@@ -374,12 +387,12 @@ static void hooks_notify(struct pg_approvals *ap, const struct rg_appr *a)
  * query, twice a second while anything is held.
  */
 #define RECHECK_WINDOW_MS 60000
-static void recheck_held(struct pg_approvals *ap)
+static void recheck_held(struct rg_approvals *ap)
 {
 	struct rg_appr **v;
 	size_t n;
 
-	if (rg_control_ended_since(ap->ctl, ap->node, pg_wall_ms() - RECHECK_WINDOW_MS, &v, &n))
+	if (rg_control_ended_since(ap->ctl, ap->node, wall_ms() - RECHECK_WINDOW_MS, &v, &n))
 		return;
 	for (size_t i = 0; i < n; i++)
 		on_change(ap, v[i]); /* a no-op unless it is still held here */
@@ -388,7 +401,7 @@ static void recheck_held(struct pg_approvals *ap)
 
 static void *appr_main(void *arg)
 {
-	struct pg_approvals *ap = arg;
+	struct rg_approvals *ap = arg;
 
 	pthread_mutex_lock(&ap->mu);
 	while (!ap->stop) {
@@ -407,7 +420,7 @@ static void *appr_main(void *arg)
 				pthread_cond_wait(&ap->cv, &ap->mu);
 			if (ap->nheld && !ap->head) {
 				pthread_mutex_unlock(&ap->mu);
-				rg_control_expire(ap->ctl, pg_wall_ms());
+				rg_control_expire(ap->ctl, wall_ms());
 				recheck_held(ap);
 				pthread_mutex_lock(&ap->mu);
 			}
@@ -440,7 +453,7 @@ static void *appr_main(void *arg)
 			}
 			rg_appr_free(j->create);
 		} else {
-			rg_control_finish(ap->ctl, j->id, j->finish, pg_wall_ms());
+			rg_control_finish(ap->ctl, j->id, j->finish, wall_ms());
 		}
 		free(j);
 		pthread_mutex_lock(&ap->mu);
@@ -449,33 +462,33 @@ static void *appr_main(void *arg)
 	return NULL;
 }
 
-int pg_approvals_new(struct rg_pg_gw *gw, struct pg_approvals **out)
+int rg_approvals_new(unsigned workers, struct rg_approvals **out)
 {
-	struct pg_approvals *ap = calloc(1, sizeof(*ap));
+	struct rg_approvals *ap = calloc(1, sizeof(*ap));
 
 	*out = NULL;
 	if (!ap)
 		return -ENOMEM;
-	ap->gw = gw;
+	ap->workers = workers ? workers : 1;
 	pthread_mutex_init(&ap->mu, NULL);
 	pthread_cond_init(&ap->cv, NULL);
 	pthread_cond_init(&ap->hook_cv, NULL);
-	ap->waiting = calloc(gw->workers ? gw->workers : 1, sizeof(*ap->waiting));
+	ap->waiting = calloc(ap->workers, sizeof(*ap->waiting));
 	if (!ap->waiting) {
-		pg_approvals_free(ap);
+		rg_approvals_free(ap);
 		return -ENOMEM;
 	}
 	*out = ap;
 	return 0;
 }
 
-void pg_approvals_free(struct pg_approvals *ap)
+void rg_approvals_free(struct rg_approvals *ap)
 {
 	struct appr_job *j, *nx;
 
 	if (!ap)
 		return;
-	rg_pg_gw_approvals_stop(ap->gw);
+	rg_approvals_stop(ap);
 	while (ap->hq) {
 		struct hook_job *h = ap->hq;
 
@@ -500,18 +513,17 @@ void pg_approvals_free(struct pg_approvals *ap)
 	free(ap);
 }
 
-void rg_pg_gw_set_webhooks(struct rg_pg_gw *gw, const char *const *urls, size_t n,
-			   uint64_t timeout_ms)
+void rg_approvals_set_webhooks(struct rg_approvals *ap, const char *const *urls, size_t n,
+			       uint64_t timeout_ms)
 {
-	gw->approvals->hooks = urls;
-	gw->approvals->nhooks = n;
-	gw->approvals->hook_timeout_ms = timeout_ms ? (long)timeout_ms : 5000;
+	ap->hooks = urls;
+	ap->nhooks = n;
+	ap->hook_timeout_ms = timeout_ms ? (long)timeout_ms : 5000;
 }
 
-int rg_pg_gw_set_control(struct rg_pg_gw *gw, struct rg_control *ctl, const char *node,
-			 const char *url)
+int rg_approvals_set_control(struct rg_approvals *ap, struct rg_control *ctl, const char *node,
+			     const char *url)
 {
-	struct pg_approvals *ap = gw->approvals;
 	int n;
 
 	ap->ctl = ctl;
@@ -519,17 +531,15 @@ int rg_pg_gw_set_control(struct rg_pg_gw *gw, struct rg_control *ctl, const char
 	snprintf(ap->url, sizeof(ap->url), "%s", url ? url : "");
 	rg_control_set_notify(ctl, on_change, ap);
 	/* what this node held before a restart has no session any more */
-	n = rg_control_abandon_node(ctl, ap->node, pg_wall_ms());
+	n = rg_control_abandon_node(ctl, ap->node, wall_ms());
 	if (n > 0)
 		rg_log("event=approvals_abandoned node=%s count=%d reason=restart", ap->node, n);
 	return 0;
 }
 
-int rg_pg_gw_approvals_start(struct rg_pg_gw *gw, struct rg_core *core)
+int rg_approvals_start(struct rg_approvals *ap, struct rg_core *core)
 {
-	struct pg_approvals *ap = gw->approvals;
-
-	if (!ap->ctl)
+	if (!ap || !ap->ctl)
 		return 0;
 	pthread_mutex_lock(&ap->mu);
 	ap->core = core;
@@ -545,10 +555,8 @@ int rg_pg_gw_approvals_start(struct rg_pg_gw *gw, struct rg_core *core)
 	return 0;
 }
 
-void rg_pg_gw_approvals_stop(struct rg_pg_gw *gw)
+void rg_approvals_stop(struct rg_approvals *ap)
 {
-	struct pg_approvals *ap = gw->approvals;
-
 	if (!ap || !ap->started)
 		return;
 	pthread_mutex_lock(&ap->mu);
@@ -567,7 +575,7 @@ void rg_pg_gw_approvals_stop(struct rg_pg_gw *gw)
 
 /* ---- worker side --------------------------------------------------------------------------- */
 
-static void wait_link(struct pg_approvals *ap, unsigned w, struct pg_appr_hold *h)
+static void wait_link(struct rg_approvals *ap, unsigned w, struct rg_approvals_hold *h)
 {
 	h->prev = NULL;
 	h->next = ap->waiting[w];
@@ -578,7 +586,7 @@ static void wait_link(struct pg_approvals *ap, unsigned w, struct pg_appr_hold *
 	h->linked = true;
 }
 
-static void wait_unlink(struct pg_approvals *ap, struct pg_appr_hold *h)
+static void wait_unlink(struct rg_approvals *ap, struct rg_approvals_hold *h)
 {
 	if (!h->linked)
 		return;
@@ -591,46 +599,42 @@ static void wait_unlink(struct pg_approvals *ap, struct pg_appr_hold *h)
 	h->linked = false;
 }
 
-int pg_approvals_request(struct rg_sess *s, struct pg_appr_hold *h, const char *sql, size_t len,
-			 const struct pg_judgement *j)
+int rg_approvals_request(struct rg_approvals *ap, unsigned w, struct rg_approvals_hold *h,
+			 const struct rg_approvals_ask *q)
 {
-	struct pg_sess *ps = rg_sess_priv(s);
-	struct pg_approvals *ap = ps->gw->approvals;
 	struct appr_job *job = calloc(1, sizeof(*job));
 	struct rg_appr *a = calloc(1, sizeof(*a));
 	struct appr_held *nh;
-	unsigned w = (unsigned)(ps->cnt - ps->gw->cnt);
-	int64_t now = pg_wall_ms();
+	int64_t now = wall_ms();
 	size_t i, ng;
 
-	if (!job || !a)
+	if (!job || !a || w >= ap->workers)
 		goto nomem;
 	if (rg_control_new_id(a->id))
 		goto nomem;
 	snprintf(a->node, sizeof(a->node), "%s", ap->node);
-	a->scope = j->approval_scope == RG_APPROVAL_FINGERPRINT ? RG_APPR_SCOPE_FINGERPRINT
-								 : RG_APPR_SCOPE_ONCE;
-	a->grant_ttl_s = j->approval_ttl_s;
+	a->scope =
+	    q->scope == RG_APPROVAL_FINGERPRINT ? RG_APPR_SCOPE_FINGERPRINT : RG_APPR_SCOPE_ONCE;
+	a->grant_ttl_s = q->ttl_s;
 	a->created_ms = now;
-	a->expires_ms = now + (int64_t)(j->approval_expire_s ? j->approval_expire_s : 300) * 1000;
-	a->issuer = strdup(rg_auth_principal_iss(ps->ident));
-	a->subject = strdup(rg_auth_principal_sub(ps->ident));
-	ng = rg_auth_principal_n_groups(ps->ident);
+	a->expires_ms = now + (int64_t)(q->expire_s ? q->expire_s : 300) * 1000;
+	a->issuer = strdup(rg_auth_principal_iss(q->who));
+	a->subject = strdup(rg_auth_principal_sub(q->who));
+	ng = rg_auth_principal_n_groups(q->who);
 	a->groups = calloc(ng ? ng : 1, sizeof(*a->groups));
 	for (i = 0; a->groups && i < ng; i++)
-		if ((a->groups[i] = strdup(rg_auth_principal_group(ps->ident, (uint32_t)i))))
+		if ((a->groups[i] = strdup(rg_auth_principal_group(q->who, (uint32_t)i))))
 			a->ngroups++;
-	a->peer = strdup(ps->peer);
-	a->target = strdup(ps->tgt->cfg->name);
-	a->rule = strdup(j->rule ? j->rule : "-");
-	a->reviewers = strdup(j->approval_group ? j->approval_group : "");
-	a->sql = strndup(sql, len);
+	a->peer = strdup(q->peer ? q->peer : "");
+	a->target = strdup(q->target);
+	a->rule = strdup(h->rule[0] ? h->rule : "-");
+	a->reviewers = strdup(q->reviewers ? q->reviewers : "");
+	a->sql = strndup(q->sql, q->len);
 	a->fingerprint = strdup(h->fp);
-	if (!a->issuer || !a->subject || !a->groups || a->ngroups != ng || !a->peer ||
-	    !a->target || !a->rule || !a->reviewers || !a->sql || !a->fingerprint)
+	if (!a->issuer || !a->subject || !a->groups || a->ngroups != ng || !a->peer || !a->target ||
+	    !a->rule || !a->reviewers || !a->sql || !a->fingerprint)
 		goto nomem;
 	snprintf(h->id, sizeof(h->id), "%s", a->id);
-	h->s = s;
 	pthread_mutex_lock(&ap->mu);
 	if (ap->nheld == ap->capheld) {
 		size_t nc = ap->capheld ? 2 * ap->capheld : 16;
@@ -651,21 +655,23 @@ int pg_approvals_request(struct rg_sess *s, struct pg_appr_hold *h, const char *
 	job_push(ap, job);
 	return 0;
 nomem:
+	h->id[0] = 0;
 	free(job);
 	rg_appr_free(a);
 	return -ENOMEM;
 }
 
-const char *pg_approvals_url(const struct rg_pg_gw *gw)
+const char *rg_approvals_url(const struct rg_approvals *ap)
 {
-	return gw->approvals->url;
+	return ap ? ap->url : "";
 }
 
-void pg_approvals_end(struct rg_pg_gw *gw, struct pg_appr_hold *h, enum rg_appr_status st)
+void rg_approvals_end(struct rg_approvals *ap, struct rg_approvals_hold *h, enum rg_appr_status st)
 {
-	struct pg_approvals *ap = gw->approvals;
 	struct appr_job *job;
 
+	if (!h->linked) /* its request ended already (or never began) */
+		return;
 	wait_unlink(ap, h);
 	if (!h->id[0])
 		return;
@@ -686,15 +692,15 @@ void pg_approvals_end(struct rg_pg_gw *gw, struct pg_appr_hold *h, enum rg_appr_
 static void outcome_msg(struct rg_worker *w, void *arg)
 {
 	struct appr_outcome *o = arg;
-	struct pg_approvals *ap = o->ap;
+	struct rg_approvals *ap = o->ap;
 	unsigned id = rg_worker_id(w);
-	struct pg_appr_hold *h;
+	struct rg_approvals_hold *h;
 
-	for (h = id < ap->gw->workers ? ap->waiting[id] : NULL; h; h = h->next) {
+	for (h = id < ap->workers ? ap->waiting[id] : NULL; h; h = h->next) {
 		if (strcmp(h->id, o->id))
 			continue;
 		wait_unlink(ap, h);
-		pg_appr_release(h->s, o->status, o->by, o->reason);
+		h->release(h, o->status, o->by, o->reason);
 		break;
 	}
 	free(o);
@@ -704,30 +710,26 @@ static void outcome_msg(struct rg_worker *w, void *arg)
 static void withdraw_msg(struct rg_worker *w, void *arg)
 {
 	struct appr_outcome *o = arg;
-	struct pg_approvals *ap = o->ap;
+	struct rg_approvals *ap = o->ap;
 	unsigned id = rg_worker_id(w);
-	struct pg_appr_hold *h;
+	struct rg_approvals_hold *h;
 
-	for (h = id < ap->gw->workers ? ap->waiting[id] : NULL; h; h = h->next) {
-		struct pg_sess *ps = rg_sess_priv(h->s);
-
-		if (ps->id != o->sess_id)
+	for (h = id < ap->workers ? ap->waiting[id] : NULL; h; h = h->next) {
+		if (h->sess_id != o->sess_id)
 			continue;
-		pg_approvals_end(ap->gw, h, RG_APPR_WITHDRAWN);
-		pg_appr_release(h->s, RG_APPR_WITHDRAWN, "", "");
+		rg_approvals_end(ap, h, RG_APPR_WITHDRAWN);
+		h->release(h, RG_APPR_WITHDRAWN, "", "");
 		break;
 	}
 	free(o);
 }
 
-void pg_approvals_withdraw(struct rg_pg_gw *gw, unsigned worker, uint64_t sess_id)
+void rg_approvals_withdraw(struct rg_approvals *ap, unsigned worker, uint64_t sess_id)
 {
-	struct pg_approvals *ap = gw->approvals;
 	struct appr_outcome *o;
-
 	struct rg_core *core;
 
-	if (!ap || worker >= gw->workers || !sess_id)
+	if (!ap || worker >= ap->workers || !sess_id)
 		return;
 	pthread_mutex_lock(&ap->mu);
 	core = ap->core;
