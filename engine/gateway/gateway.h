@@ -270,6 +270,10 @@ static inline bool rg_gw_limits_add(struct rg_gw_limits *l, unsigned k, uint64_t
 	l->count[k] += add;
 	return l->id[k][0] && l->count[k] > l->value[k];
 }
+/* A run of result rows forwarded in one piece (rows of them, bytes long): counted and true
+ * when it stays within max_rows and max_bytes (or l is NULL); false, nothing counted, when
+ * it would not: the rows then go one by one, and the one past the limit ends the session. */
+bool rg_gw_limits_rows_run(struct rg_gw_limits *l, uint64_t rows, uint64_t bytes);
 /* The time limits (max_session_duration, idle_timeout) at now_ms: the kind reached, or -1
  * with *left_ms set to the time until the nearest (INT64_MAX: none set). */
 int rg_gw_limits_due(const struct rg_gw_limits *l, uint64_t now_ms, int64_t *left_ms);

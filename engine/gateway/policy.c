@@ -311,6 +311,18 @@ static int time_due(const struct rg_gw_limits *l, unsigned k, uint64_t from, uin
 	return 0;
 }
 
+bool rg_gw_limits_rows_run(struct rg_gw_limits *l, uint64_t rows, uint64_t bytes)
+{
+	if (!l)
+		return true;
+	if ((l->id[RG_LIMIT_ROWS][0] && l->count[RG_LIMIT_ROWS] + rows > l->value[RG_LIMIT_ROWS]) ||
+	    (l->id[RG_LIMIT_BYTES][0] && l->count[RG_LIMIT_BYTES] + bytes > l->value[RG_LIMIT_BYTES]))
+		return false;
+	l->count[RG_LIMIT_ROWS] += rows;
+	l->count[RG_LIMIT_BYTES] += bytes;
+	return true;
+}
+
 int rg_gw_limits_due(const struct rg_gw_limits *l, uint64_t now_ms, int64_t *left_ms)
 {
 	*left_ms = INT64_MAX;

@@ -985,7 +985,7 @@ static void fe_cmd(struct rg_sess *s, const struct rg_my_msg *m, struct rg_buf *
  * rg_my_rowrun_frame: sequence ids, single packets, rows that read with the result's
  * columns), and in a masking session proven in one prefilter pass to need no masking
  * (mask.c my_rows_clear); the rows proven are forwarded by reference in one piece and
- * counted at once (my_ev_rows). A row not proven goes through my_be_relay_msg as every
+ * counted at once (my_ev_rows, and the scope limits when the run stays within them). A row not proven goes through my_be_relay_msg as every
  * message otherwise does (masked, or the session fails closed), then the run goes on while
  * nothing the proof rests on changed. So each row is forwarded, masked or refused exactly
  * as the per-message path would. Returns the bytes taken (0: nothing for this path here).
@@ -1026,7 +1026,7 @@ size_t my_be_rows(struct rg_sess *s, struct rg_buf *b, const uint8_t *p, size_t 
 			end = framed;
 			k = left;
 		}
-		if (end > at) {
+		if (end > at && rg_gw_limits_rows_run(ms->lim, k, end - at)) {
 			my_forward(s, RG_FE, run, b, p + at, end - at, false, err);
 			my_ev_rows(ms, k, end - at);
 			c->seq = (uint8_t)(c->seq + k);

@@ -721,26 +721,6 @@ static int rows_plan(struct rg_sess *s, const struct rg_pg_shape *shape, struct 
 	return 1;
 }
 
-/* n rows of `bytes` bytes towards the scope limits at once: false (nothing counted) when
- * they would reach past one, so that the per-message path ends the session at the exact
- * row, having sent what came before it. */
-static bool rows_count(struct pg_sess *ps, uint32_t n, size_t bytes)
-{
-	struct rg_gw_limits *l = ps->lim;
-	uint64_t *rows, *nb;
-
-	if (!l)
-		return true;
-	rows = &l->count[RG_LIMIT_ROWS];
-	nb = &l->count[RG_LIMIT_BYTES];
-	if ((l->id[RG_LIMIT_ROWS][0] && *rows + n > l->value[RG_LIMIT_ROWS]) ||
-	    (l->id[RG_LIMIT_BYTES][0] && *nb + bytes > l->value[RG_LIMIT_BYTES]))
-		return false;
-	*rows += n;
-	*nb += bytes;
-	return true;
-}
-
 /* What the run fast path needs to hold for the session now; false: the per-message path. */
 static bool rows_ready(struct rg_sess *s, const struct rg_pg_shape **shape,
 		       struct rg_policy_ctx **ctx, const struct rg_mask_plan **plan)
@@ -799,7 +779,7 @@ bool pg_be_rows(struct rg_sess *s, struct rg_buf *b, size_t off, struct fwd_run 
 			end = framed;
 			k = rows_left;
 		}
-		if (end > at && rows_count(ps, k, end - at)) {
+		if (end > at && rg_gw_limits_rows_run(ps->lim, k, end - at)) {
 			if (ps->ev)
 				pg_ev_rows(ps, k, end - at);
 			pg_forward(s, RG_FE, run, b, p + at, end - at, false, err);
