@@ -101,6 +101,10 @@ class MariaServer:
         return os.path.join(self.base, "mysqld.sock")
 
     @property
+    def tmpdir(self):
+        return os.path.join(self.base, "tmp")
+
+    @property
     def logfile(self):
         return os.path.join(self.base, "mariadbd.log")
 
@@ -131,11 +135,15 @@ class MariaServer:
             cmds=[[_tool("mariadb-admin"), "--no-defaults", "-uroot", f"-S{self.socket_path}",
                    "--connect-timeout=5", "shutdown"]],
             dirs=[self.base])
+        # the server's own temp dir: concurrent servers (tests run in parallel) must not
+        # share /tmp's temporary tables (a bootstrap once failed on one it could not remove)
+        os.mkdir(self.tmpdir)
         if user and user != "root":
             pw = pwd.getpwnam(user)
             os.chown(self.base, pw.pw_uid, pw.pw_gid)
+            os.chown(self.tmpdir, pw.pw_uid, pw.pw_gid)
         argv = [install, "--no-defaults", f"--datadir={self.datadir}", "--skip-test-db",
-                "--auth-root-authentication-method=normal"]
+                "--auth-root-authentication-method=normal", f"--tmpdir={self.tmpdir}"]
         if user:
             argv.append(f"--user={user}")
         r = subprocess.run(argv, capture_output=True, text=True, timeout=300)
@@ -162,7 +170,7 @@ class MariaServer:
         argv = [self._server, "--no-defaults", f"--datadir={self.datadir}",
                 f"--socket={self.socket_path}", f"--port={self.port}",
                 f"--bind-address={self.host}", f"--pid-file={self.base}/mariadbd.pid",
-                f"--log-error={self.logfile}"]
+                f"--log-error={self.logfile}", f"--tmpdir={self.tmpdir}"]
         if user:
             argv.append(f"--user={user}")
         for k, v in self.settings.items():
