@@ -70,4 +70,17 @@ ssize_t rg_tls_conn_server_end_point(const struct rg_tls_conn *t, uint8_t *out, 
 /* The transform: pass the rg_tls_conn as ctx to rg_sess_set_xform. free frees the conn. */
 extern const struct rg_xform_ops rg_tls_xform;
 
+/*
+ * TLS towards session s's target (upstream.c), once the target agreed to it: a client
+ * connection of ctx for server_name (NULL: no SNI, no name check) whose handshake and record
+ * errors are written to errbuf[errlen]; its ClientHello is sent on RG_BE in plain, then the
+ * transform is installed, so everything queued from now on is encrypted. A handshake or
+ * record failure calls fail(s) (the module tells the agent and closes; the bytes are
+ * dropped). *out: the connection, owned by the session's transform (freed with it). 0 or a
+ * negative errno (nothing installed).
+ */
+typedef void (*rg_tls_fail_fn)(struct rg_sess *s);
+int rg_tls_upstream_start(struct rg_sess *s, struct rg_tls_ctx *ctx, const char *server_name,
+			  char *errbuf, size_t errlen, rg_tls_fail_fn fail, struct rg_tls_conn **out);
+
 #endif /* RG_TLS_H */

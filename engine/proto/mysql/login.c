@@ -417,77 +417,23 @@ void my_fe_login_msg(struct rg_sess *s, const struct rg_my_msg *m, const uint8_t
 
 /* ---- target side: TLS ---------------------------------------------------------------------- */
 
-static int be_tls_rx(void *ctx, const uint8_t *wire, size_t n, struct rg_acc *plain,
-		     struct rg_acc *reply)
+/* A handshake or record failure: the agent gets the ERR, then the session closes. */
+static void be_tls_failed(struct rg_sess *s)
 {
-	struct my_be_tls *bt = ctx;
-	int r = rg_tls_xform.rx(bt->conn, wire, n, plain, reply);
+	struct my_sess *ms = rg_sess_priv(s);
 
-	if (r == -ENOMEM || r == 0)
-		return r;
-	{
-		struct my_sess *ms = rg_sess_priv(bt->s);
-
-		my_upstream_fail(bt->s, "tls", ms->tls_err);
-		ms->tls_err[0] = 0;
-	}
-	plain->len = 0;
-	return 0;
+	my_upstream_fail(s, "tls", ms->tls_err);
+	ms->tls_err[0] = 0;
 }
-
-static int be_tls_tx(void *ctx, const uint8_t *plain, size_t n, struct rg_acc *wire)
-{
-	struct my_be_tls *bt = ctx;
-
-	return rg_tls_xform.tx(bt->conn, plain, n, wire);
-}
-
-static void be_tls_free(void *ctx)
-{
-	struct my_be_tls *bt = ctx;
-
-	rg_tls_conn_free(bt->conn);
-	free(bt);
-}
-
-static const struct rg_xform_ops be_tls_xform = {
-    .rx = be_tls_rx,
-    .tx = be_tls_tx,
-    .free = be_tls_free,
-};
 
 static int be_start_tls(struct rg_sess *s)
 {
 	struct my_sess *ms = rg_sess_priv(s);
-	struct rg_acc hello = {0};
-	struct my_be_tls *bt = calloc(1, sizeof(*bt));
-	int ret = -ENOMEM;
 
-	if (!bt)
-		return ret;
-	bt->s = s;
-	bt->conn = rg_tls_conn_new(ms->tgt->gt->tls, ms->tgt->gt->server_name);
-	if (!bt->conn || !my_tls_errbuf(ms))
-		goto fail;
-	rg_tls_conn_set_errbuf(bt->conn, ms->tls_err, MY_TLS_ERR_LEN);
-	ret = rg_tls_conn_start(bt->conn, &hello);
-	if (ret)
-		goto fail;
-	ret = rg_sess_send(s, RG_BE, hello.p, hello.len); /* plain: no transform yet */
-	if (ret)
-		goto fail;
-	ret = rg_sess_set_xform(s, RG_BE, &be_tls_xform, bt);
-	if (ret)
-		goto fail;
-	ms->be_tls = bt;
-	rg_acc_free(&hello);
-	return 0;
-fail:
-	rg_acc_free(&hello);
-	if (bt->conn)
-		rg_tls_conn_free(bt->conn);
-	free(bt);
-	return ret;
+	if (!my_tls_errbuf(ms))
+		return -ENOMEM;
+	return rg_tls_upstream_start(s, ms->tgt->gt->tls, ms->tgt->gt->server_name, ms->tls_err,
+				     MY_TLS_ERR_LEN, be_tls_failed, &ms->be_tls);
 }
 
 /* ---- target side: login ------------------------------------------------------------------- */

@@ -260,10 +260,6 @@ struct my_kill_node {
 	bool linked;
 };
 
-struct my_be_tls {
-	struct rg_tls_conn *conn;
-	struct rg_sess *s;
-};
 
 struct my_sess {
 	enum my_fe_state fe;
@@ -287,7 +283,7 @@ struct my_sess {
 	struct my_login *login;
 	struct rg_auth_principal *ident;
 	char *tls_err;
-	struct my_be_tls *be_tls;
+	struct rg_tls_conn *be_tls;
 	struct my_cmd ring[MY_INFLIGHT];
 	unsigned head, n;
 	struct my_stmt *stmts;

@@ -456,81 +456,26 @@ out:
 	OPENSSL_cleanse((void *)m->body, m->body_len);
 }
 
-/* ---- target side: TLS wrapper ---------------------------------------------------------- */
+/* ---- target side: TLS --------------------------------------------------------------------- */
 
-static int be_tls_rx(void *ctx, const uint8_t *wire, size_t n, struct rg_acc *plain,
-		     struct rg_acc *reply)
+/* A handshake or record failure: the agent gets the FATAL, then the session closes. */
+static void be_tls_failed(struct rg_sess *s)
 {
-	struct pg_be_tls *bt = ctx;
-	int r = rg_tls_xform.rx(bt->conn, wire, n, plain, reply);
+	struct pg_sess *ps = rg_sess_priv(s);
 
-	if (r == -ENOMEM || r == 0)
-		return r;
-	/* Handshake or record failure: tell the agent, then close; the bytes are dropped. */
-	{
-		struct pg_sess *ps = rg_sess_priv(bt->s);
-
-		pg_upstream_fail(bt->s, "tls", ps->tls_err);
-		ps->tls_err[0] = 0;
-	}
-	plain->len = 0;
-	return 0;
+	pg_upstream_fail(s, "tls", ps->tls_err);
+	ps->tls_err[0] = 0;
 }
-
-static int be_tls_tx(void *ctx, const uint8_t *plain, size_t n, struct rg_acc *wire)
-{
-	struct pg_be_tls *bt = ctx;
-
-	return rg_tls_xform.tx(bt->conn, plain, n, wire);
-}
-
-static void be_tls_free(void *ctx)
-{
-	struct pg_be_tls *bt = ctx;
-
-	rg_tls_conn_free(bt->conn);
-	free(bt);
-}
-
-static const struct rg_xform_ops be_tls_xform = {
-    .rx = be_tls_rx,
-    .tx = be_tls_tx,
-    .free = be_tls_free,
-};
 
 /* 'S' received: start the handshake; everything queued from now on is encrypted. */
 static int be_start_tls(struct rg_sess *s)
 {
 	struct pg_sess *ps = rg_sess_priv(s);
-	struct rg_acc hello = {0};
-	struct pg_be_tls *bt = calloc(1, sizeof(*bt));
-	int ret = -ENOMEM;
 
-	if (!bt)
-		return ret;
-	bt->s = s;
-	bt->conn = rg_tls_conn_new(ps->tgt->gt->tls, ps->tgt->gt->server_name);
-	if (!bt->conn || !pg_tls_errbuf(ps))
-		goto fail;
-	rg_tls_conn_set_errbuf(bt->conn, ps->tls_err, TLS_ERR_LEN);
-	ret = rg_tls_conn_start(bt->conn, &hello);
-	if (ret)
-		goto fail;
-	ret = rg_sess_send(s, RG_BE, hello.p, hello.len); /* plain: no transform yet */
-	if (ret)
-		goto fail;
-	ret = rg_sess_set_xform(s, RG_BE, &be_tls_xform, bt);
-	if (ret)
-		goto fail;
-	ps->be_tls = bt;
-	rg_acc_free(&hello);
-	return 0;
-fail:
-	rg_acc_free(&hello);
-	if (bt->conn)
-		rg_tls_conn_free(bt->conn);
-	free(bt);
-	return ret;
+	if (!pg_tls_errbuf(ps))
+		return -ENOMEM;
+	return rg_tls_upstream_start(s, ps->tgt->gt->tls, ps->tgt->gt->server_name, ps->tls_err,
+				     TLS_ERR_LEN, be_tls_failed, &ps->be_tls);
 }
 
 /* ---- target side: login ------------------------------------------------------------------ */
@@ -684,7 +629,7 @@ static bool be_sasl_start(struct rg_sess *s, const struct rg_pg_auth *a, char *o
 			plus = true;
 	}
 	if (ps->be_tls && plus && cbm != RG_CONFIG_CB_DISABLE) {
-		n = rg_tls_conn_server_end_point(ps->be_tls->conn, cb, sizeof(cb));
+		n = rg_tls_conn_server_end_point(ps->be_tls, cb, sizeof(cb));
 		if (n < 0) {
 			/* As libpq: -PLUS offered but unusable is a failed login, not a silent
 			 * downgrade (e.g. an Ed25519 certificate has no end-point hash). */

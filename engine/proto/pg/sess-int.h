@@ -78,13 +78,6 @@ struct pg_deny_pending {
 	struct rg_pg_deny d;
 };
 
-/* TLS towards the target: wraps the conn so a handshake failure reaches the agent as a
- * FATAL error instead of a silent abort. */
-struct pg_be_tls {
-	struct rg_tls_conn *conn;
-	struct rg_sess *s;
-};
-
 /*
  * A token whose kid the issuer's key set lacks, kept while the refresher fetches the key set
  * that the unknown kid asked for (FE_WAIT_KEYS only). The worker never blocks on the
@@ -172,7 +165,7 @@ struct pg_sess {
 	struct rg_auth_principal *ident; /* the verified agent, at its real size */
 	char *tls_err;			 /* [TLS_ERR_LEN], with the first TLS conn of either side */
 	struct rg_auth_scram *scram;	 /* heap, only while logging in with SCRAM */
-	struct pg_be_tls *be_tls;
+	struct rg_tls_conn *be_tls;
 	struct rg_pg_cancel_entry *cancel; /* a CancelRequest connection: the looked-up entry */
 	/* relay bookkeeping */
 	uint64_t syncs_sent, rfq_recv; /* Query/Sync/FunctionCall forwarded, ReadyForQuery seen */

@@ -657,7 +657,7 @@ static void pg_send_done(struct rg_sess *s, enum rg_side side)
 	struct pg_sess *ps = rg_sess_priv(s);
 
 	if (side == RG_BE && ps->is_cancel && ps->be == BE_CANCEL && ps->be_tls &&
-	    rg_tls_conn_established(ps->be_tls->conn))
+	    rg_tls_conn_established(ps->be_tls))
 		rg_sess_close(s);
 }
 
