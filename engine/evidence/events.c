@@ -161,6 +161,35 @@ void rg_ev_who(struct rg_ev_w *w, uint64_t session, const char *ident, size_t id
 	rg_ev_str(w, RG_EVK_TARGET, target);
 }
 
+void rg_ev_auth_fail_body(struct rg_ev_w *w, const char *user, const char *reason,
+			  const char *detail)
+{
+	rg_ev_str(w, RG_EVK_USER, user);
+	rg_ev_str(w, RG_EVK_REASON, reason);
+	if (detail && *detail)
+		rg_ev_str(w, RG_EVK_DETAIL, detail);
+}
+
+void rg_ev_session_start_body(struct rg_ev_w *w, const char *user, bool tls, const char *method,
+			      bool recorded)
+{
+	rg_ev_str(w, RG_EVK_ROLE, user);
+	rg_ev_bool(w, RG_EVK_TLS, tls);
+	rg_ev_str(w, RG_EVK_MECH, method);
+	if (recorded)
+		rg_ev_bool(w, RG_EVK_RECORDED, true);
+}
+
+void rg_ev_session_end_body(struct rg_ev_w *w, const char *reason, const struct rg_ev_totals *t)
+{
+	rg_ev_str(w, RG_EVK_REASON, reason);
+	rg_ev_int(w, RG_EVK_DURATION_MS, t->duration_ms);
+	rg_ev_int(w, RG_EVK_STATEMENTS, (int64_t)t->stmts);
+	rg_ev_int(w, RG_EVK_DENIALS, (int64_t)t->denials);
+	rg_ev_int(w, RG_EVK_BYTES_IN, (int64_t)t->bytes_in);
+	rg_ev_int(w, RG_EVK_BYTES_OUT, (int64_t)t->bytes_out);
+}
+
 /* ---- the writer's half ---------------------------------------------------------------------- */
 
 

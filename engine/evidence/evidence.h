@@ -216,6 +216,19 @@ char *rg_ev_identity(const char *iss, const char *sub, const char *const *groups
  * target (NULL: none). */
 void rg_ev_who(struct rg_ev_w *w, uint64_t session, const char *ident, size_t ident_len,
 	       const char *client, const char *target);
+/* The bodies of the session records every protocol writes alike, after its rg_ev_who head:
+ * auth_fail (the login's user, why, an optional detail), session_start (the target's user,
+ * TLS towards it, the login method, whether the session is recorded) and session_end (why,
+ * and the session's totals). */
+void rg_ev_auth_fail_body(struct rg_ev_w *w, const char *user, const char *reason,
+			  const char *detail);
+void rg_ev_session_start_body(struct rg_ev_w *w, const char *user, bool tls, const char *method,
+			      bool recorded);
+struct rg_ev_totals {
+	int64_t duration_ms;
+	uint64_t stmts, denials, bytes_in, bytes_out;
+};
+void rg_ev_session_end_body(struct rg_ev_w *w, const char *reason, const struct rg_ev_totals *t);
 /* Copy the record into the journal. False: it could not be kept (the caller counts it). */
 bool rg_ev_commit(struct rg_ev_w *w, enum rg_ev_proto proto, enum rg_ev_type t);
 

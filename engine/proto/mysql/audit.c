@@ -96,10 +96,7 @@ void my_ev_auth_fail(struct my_sess *ms, const char *reason, const char *detail)
 		return;
 	rg_ev_begin(w);
 	w_who(ms, w);
-	rg_ev_str(w, RG_EVK_USER, ms->login ? ms->login->user : NULL);
-	rg_ev_str(w, RG_EVK_REASON, reason);
-	if (detail && *detail)
-		rg_ev_str(w, RG_EVK_DETAIL, detail);
+	rg_ev_auth_fail_body(w, ms->login ? ms->login->user : NULL, reason, detail);
 	w_commit(ms, w, RG_EV_AUTH_FAIL);
 }
 
@@ -111,11 +108,7 @@ void my_ev_session_start(struct my_sess *ms, const char *user, bool tls, const c
 		return;
 	rg_ev_begin(w);
 	w_who(ms, w);
-	rg_ev_str(w, RG_EVK_ROLE, user);
-	rg_ev_bool(w, RG_EVK_TLS, tls);
-	rg_ev_str(w, RG_EVK_MECH, method);
-	if (ms->m->rec)
-		rg_ev_bool(w, RG_EVK_RECORDED, true);
+	rg_ev_session_start_body(w, user, tls, method, ms->m->rec != NULL);
 	w_commit(ms, w, RG_EV_SESSION_START);
 }
 
@@ -128,12 +121,9 @@ void my_ev_session_end(struct my_sess *ms, const char *reason)
 		return;
 	rg_ev_begin(w);
 	w_who(ms, w);
-	rg_ev_str(w, RG_EVK_REASON, reason);
-	rg_ev_int(w, RG_EVK_DURATION_MS, (int64_t)(my_mono_ms() - ms->accepted_ms));
-	rg_ev_int(w, RG_EVK_STATEMENTS, (int64_t)e->stmts);
-	rg_ev_int(w, RG_EVK_DENIALS, (int64_t)e->denials);
-	rg_ev_int(w, RG_EVK_BYTES_IN, (int64_t)e->bytes_in);
-	rg_ev_int(w, RG_EVK_BYTES_OUT, (int64_t)e->bytes_out);
+	rg_ev_session_end_body(w, reason,
+			       &(struct rg_ev_totals){(int64_t)(my_mono_ms() - ms->accepted_ms), e->stmts,
+						      e->denials, e->bytes_in, e->bytes_out});
 	w_commit(ms, w, RG_EV_SESSION_END);
 }
 

@@ -177,10 +177,7 @@ void pg_ev_auth_fail(struct pg_sess *ps, const char *reason, const char *detail)
 		return;
 	rg_ev_begin(w);
 	w_who(ps, w);
-	rg_ev_str(w, RG_EVK_USER, ps->login ? ps->login->user : NULL);
-	rg_ev_str(w, RG_EVK_REASON, reason);
-	if (detail && *detail)
-		rg_ev_str(w, RG_EVK_DETAIL, detail);
+	rg_ev_auth_fail_body(w, ps->login ? ps->login->user : NULL, reason, detail);
 	w_commit(ps, w, RG_EV_AUTH_FAIL);
 }
 
@@ -192,11 +189,7 @@ void pg_ev_session_start(struct pg_sess *ps, const char *role, bool tls, const c
 		return;
 	rg_ev_begin(w);
 	w_who(ps, w);
-	rg_ev_str(w, RG_EVK_ROLE, role);
-	rg_ev_bool(w, RG_EVK_TLS, tls);
-	rg_ev_str(w, RG_EVK_MECH, mech);
-	if (ps->gw->rec)
-		rg_ev_bool(w, RG_EVK_RECORDED, true);
+	rg_ev_session_start_body(w, role, tls, mech, ps->gw->rec != NULL);
 	w_commit(ps, w, RG_EV_SESSION_START);
 }
 
@@ -209,12 +202,9 @@ void pg_ev_session_end(struct pg_sess *ps, const char *reason)
 		return;
 	rg_ev_begin(w);
 	w_who(ps, w);
-	rg_ev_str(w, RG_EVK_REASON, reason);
-	rg_ev_int(w, RG_EVK_DURATION_MS, (int64_t)(pg_mono_ms() - ps->accepted_ms));
-	rg_ev_int(w, RG_EVK_STATEMENTS, (int64_t)e->stmts);
-	rg_ev_int(w, RG_EVK_DENIALS, (int64_t)e->denials);
-	rg_ev_int(w, RG_EVK_BYTES_IN, (int64_t)e->bytes_in);
-	rg_ev_int(w, RG_EVK_BYTES_OUT, (int64_t)e->bytes_out);
+	rg_ev_session_end_body(w, reason,
+			       &(struct rg_ev_totals){(int64_t)(pg_mono_ms() - ps->accepted_ms), e->stmts,
+						      e->denials, e->bytes_in, e->bytes_out});
 	w_commit(ps, w, RG_EV_SESSION_END);
 }
 
