@@ -649,6 +649,24 @@ static void on_stmt(struct replay *rp, uint32_t n, uint64_t t)
 		rp->t_stmt = t;
 }
 
+/* Append d[0..l) to a recording's packet accumulator (doubling from 64 KiB): 0 or -ENOMEM. */
+static int acc_append(uint8_t **acc, size_t *alen, size_t *acap, const uint8_t *d, size_t l)
+{
+	if (*acap - *alen < l) {
+		size_t cap = *acap ? *acap : 65536;
+		uint8_t *nb;
+
+		while (cap - *alen < l)
+			cap *= 2;
+		if (!(nb = realloc(*acc, cap)))
+			return -ENOMEM;
+		*acc = nb;
+		*acap = cap;
+	}
+	memcpy(*acc + *alen, d, l);
+	*alen += l;
+	return 0;
+}
 /* The recording's entries, in order: statement markers and the agent's bytes framed as
  * messages (a message may span entries and chunks). */
 static int walk_entries(struct replay *rp, const uint8_t *raw, size_t len, bool *truncated,
@@ -678,21 +696,8 @@ static int walk_entries(struct replay *rp, const uint8_t *raw, size_t len, bool 
 		} else if (kind == 'B' && l) { /* (an empty one adds nothing) */
 			size_t off = 0;
 
-			if (acap - alen < l) {
-				size_t cap = acap ? acap : 65536;
-				uint8_t *nb;
-
-				while (cap - alen < l)
-					cap *= 2;
-				if (!(nb = realloc(acc, cap))) {
-					ret = -ENOMEM;
-					goto out;
-				}
-				acc = nb;
-				acap = cap;
-			}
-			memcpy(acc + alen, d, l);
-			alen += l;
+			if ((ret = acc_append(&acc, &alen, &acap, d, l)))
+				goto out;
 			while (alen - off >= 5) {
 				uint32_t ml = be32(acc + off + 1);
 
@@ -1393,21 +1398,8 @@ static int myr_walk(struct replay *rp, const uint8_t *raw, size_t len, uint64_t 
 		} else if (kind == 'B' && l) { /* (an empty one adds nothing) */
 			size_t off = 0;
 
-			if (acap - alen < l) {
-				size_t cap = acap ? acap : 65536;
-				uint8_t *nb;
-
-				while (cap - alen < l)
-					cap *= 2;
-				if (!(nb = realloc(acc, cap))) {
-					ret = -ENOMEM;
-					goto out;
-				}
-				acc = nb;
-				acap = cap;
-			}
-			memcpy(acc + alen, d, l);
-			alen += l;
+			if ((ret = acc_append(&acc, &alen, &acap, d, l)))
+				goto out;
 			while (alen - off >= 4) {
 				size_t pl = (size_t)acc[off] | (size_t)acc[off + 1] << 8 |
 					    (size_t)acc[off + 2] << 16;
