@@ -90,9 +90,13 @@ def check_mysql_page(drv, By, api, ops):
     drv.find_element(By.ID, "sess-sub").clear()
     drv.find_element(By.ID, "sess-sub").send_keys("agent-mysql")
     drv.find_element(By.ID, "sess-search-btn").click()
-    wait_for("the MySQL session listed", lambda: drv.find_elements(By.ID, f"sess-{s['id']}"))
-    row = drv.find_element(By.ID, f"sess-{s['id']}")
-    cells = [c.text for c in row.find_elements(By.TAG_NAME, "td")]
+    def listed():
+        # the search re-renders the list: a row of the list shown before it may go stale
+        # under us (wait_for tries again)
+        row = drv.find_element(By.ID, f"sess-{s['id']}")
+        cells = [c.text for c in row.find_elements(By.TAG_NAME, "td")]
+        return (row, cells) if len(cells) > 1 and cells[1] == "agent-mysql" else None
+    row, cells = wait_for("the MySQL session listed", listed)
     check(cells[1] == "agent-mysql" and cells[2] == "shop" and cells[7] == "yes" and
           cells[8] == "mysql", f"the list names its protocol ({cells})")
     row.find_element(By.TAG_NAME, "a").click()
