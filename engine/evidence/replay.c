@@ -649,6 +649,23 @@ static void on_stmt(struct replay *rp, uint32_t n, uint64_t t)
 		rp->t_stmt = t;
 }
 
+/* The entry of a recording at raw[*i..len): kind (one byte), time (8), length (4), then its
+ * bytes; *i moves past it. False at the end, or at an entry cut short. */
+static bool entry_next(const uint8_t *raw, size_t len, size_t *i, uint8_t *kind, uint64_t *t,
+		       const uint8_t **d, uint32_t *l)
+{
+	if (*i + 13 > len)
+		return false;
+	*kind = raw[*i];
+	memcpy(t, raw + *i + 1, 8);
+	memcpy(l, raw + *i + 9, 4);
+	if (*l > len - *i - 13)
+		return false;
+	*d = raw + *i + 13;
+	*i += 13 + (size_t)*l;
+	return true;
+}
+
 /* Append d[0..l) to a recording's packet accumulator (doubling from 64 KiB): 0 or -ENOMEM. */
 static int acc_append(uint8_t **acc, size_t *alen, size_t *acap, const uint8_t *d, size_t l)
 {
@@ -676,18 +693,14 @@ static int walk_entries(struct replay *rp, const uint8_t *raw, size_t len, bool 
 	size_t alen = 0, acap = 0;
 	int ret = 0;
 
-	for (size_t i = 0; i + 13 <= len && !rp->oom;) {
-		uint8_t kind = raw[i];
+	for (size_t i = 0; !rp->oom;) {
+		uint8_t kind;
 		const uint8_t *d;
 		uint64_t t;
 		uint32_t l;
 
-		memcpy(&t, raw + i + 1, 8);
-		memcpy(&l, raw + i + 9, 4);
-		if (l > len - i - 13)
+		if (!entry_next(raw, len, &i, &kind, &t, &d, &l))
 			break;
-		d = raw + i + 13;
-		i += 13 + l;
 		if (kind == 'S' && l == 4) {
 			uint32_t n;
 
@@ -1361,18 +1374,14 @@ static int myr_walk(struct replay *rp, const uint8_t *raw, size_t len, uint64_t 
 	if (!mp)
 		return -ENOMEM;
 	mp->caps = caps;
-	for (size_t i = 0; i + 13 <= len && !rp->oom;) {
-		uint8_t kind = raw[i];
+	for (size_t i = 0; !rp->oom;) {
+		uint8_t kind;
 		const uint8_t *d;
 		uint64_t t;
 		uint32_t l;
 
-		memcpy(&t, raw + i + 1, 8);
-		memcpy(&l, raw + i + 9, 4);
-		if (l > len - i - 13)
+		if (!entry_next(raw, len, &i, &kind, &t, &d, &l))
 			break;
-		d = raw + i + 13;
-		i += 13 + l;
 		if (kind == 'C' && l == 6) {
 			if (mp->qn + mp->qh == mp->qcap) {
 				struct myr_cmd *nq;
